@@ -77,8 +77,9 @@ func (s *SenderState) Encrypt(plaintext []byte) ([]byte, error) {
 	buf := make([]byte, 0, len(sigPrefix)+headerSize+len(plaintext)+tagSize+sigSize)
 	buf = append(buf, sigPrefix...)
 	buf = appendHeader(buf, &s.id, s.iteration)
-	header := buf[len(sigPrefix):]
-	buf = aead.Seal(buf, nonce, plaintext, header)
+	var header [headerSize]byte // cipher.AEAD: dst and additional data must not overlap
+	copy(header[:], buf[len(sigPrefix):])
+	buf = aead.Seal(buf, nonce, plaintext, header[:])
 	buf = append(buf, ed25519.Sign(s.sigPriv, buf)...)
 
 	clear(s.chainKey[:])
