@@ -51,8 +51,9 @@ func randomEncaps(ek *mlkem.EncapsulationKey768) ([]byte, []byte, error) {
 	return ss, ct, nil
 }
 
-// Initiate runs the initiator's side of PQXDH (rev 1 §3.3) against a verified
-// bundle and returns the ratchet state and the initial message to send. The
+// Initiate runs the initiator's side of PQXDH (rev 1 §3.3) against a bundle
+// from prekey.ParseBundle or prekey.NewBundle (which verify its signatures)
+// and returns the ratchet state and the initial message to send. The
 // initiator may Encrypt at once; every message it sends before its first
 // Decrypt must carry the initial message (the node frames them together).
 func Initiate(me *identity.Identity, theirs *prekey.Bundle) (*ratchet.State, []byte, error) {
@@ -81,10 +82,12 @@ func params(initiator, responder *identity.PublicIdentity) ratchet.Params {
 // and encapsulation.
 func initiate(me *identity.Identity, theirs *prekey.Bundle, ek *ecdh.PrivateKey, encaps encapsulator) ([kdf.KeySize]byte, []byte, error) {
 	var sk [kdf.KeySize]byte
-	// Alice verifies the prekey signatures (again, in case the bundle was
-	// assembled by hand) and aborts if verification fails.
-	if err := theirs.Verify(); err != nil {
-		return sk, nil, fmt.Errorf("pqxdh: bundle: %w", err)
+	// Alice verifies the prekey signatures and aborts if verification
+	// fails: a Bundle can only be obtained from prekey.ParseBundle or
+	// prekey.NewBundle, which verify, or from the owner's own Store. The zero
+	// Bundle is refused here.
+	if theirs == nil || theirs.Identity() == nil {
+		return sk, nil, fmt.Errorf("%w: empty bundle", ErrMalformed)
 	}
 	spk, pq := theirs.SignedPrekey(), theirs.PQPrekey()
 	opk, hasOPK := theirs.OneTimePrekey()

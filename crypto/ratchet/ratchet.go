@@ -224,7 +224,8 @@ func (s *State) Encrypt(plaintext []byte) ([]byte, error) {
 	out = append(out, 0x80)
 	out = out[:hlen+padded] // the rest of the bucket is already zero
 	// ENCRYPT(mk, plaintext, CONCAT(AD, header))
-	if err := s.seal(&mk, out, hlen); err != nil {
+	out, err := s.seal(&mk, out, hlen)
+	if err != nil {
 		return nil, err
 	}
 	// Commit: state.Ns += 1
@@ -235,21 +236,20 @@ func (s *State) Encrypt(plaintext []byte) ([]byte, error) {
 }
 
 // seal encrypts buf[hlen:] in place with associated data adPrefix ‖ buf[:hlen]
-// (extending buf by the tag) and zeroes mk.
-func (s *State) seal(mk *[kdf.KeySize]byte, buf []byte, hlen int) error {
+// (returning buf extended by the tag) and zeroes mk.
+func (s *State) seal(mk *[kdf.KeySize]byte, buf []byte, hlen int) ([]byte, error) {
 	key, nonce, err := kdf.MessageKeys(mk)
 	clear(mk[:])
 	if err != nil {
-		return err
+		return nil, err
 	}
 	aead, err := chacha20poly1305.New(key[:])
 	clear(key[:])
 	if err != nil {
-		return fmt.Errorf("ratchet: %w", err)
+		return nil, fmt.Errorf("ratchet: %w", err)
 	}
 	ad := s.associatedData(buf[:hlen])
-	aead.Seal(buf[:hlen], nonce[:], buf[hlen:], ad)
-	return nil
+	return aead.Seal(buf[:hlen], nonce[:], buf[hlen:], ad), nil
 }
 
 // open decrypts ct with associated data adPrefix ‖ hdr, removes the padding
