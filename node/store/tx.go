@@ -42,7 +42,7 @@ type op struct {
 // IterOptions select the keys Iterate visits.
 type IterOptions struct {
 	Prefix   []byte // only keys with this prefix (nil: all keys)
-	Start    []byte // first key visited, inclusive; for Reverse the greatest key ≤ Start
+	Start    []byte // if non-empty: first key visited, inclusive; for Reverse the greatest key ≤ Start
 	Reverse  bool   // descending order
 	KeysOnly bool   // fn gets a nil value; values are neither read nor opened
 }
@@ -261,7 +261,7 @@ func inRange(opt IterOptions, key []byte) bool {
 	if !bytes.HasPrefix(key, opt.Prefix) {
 		return false
 	}
-	if opt.Start == nil {
+	if len(opt.Start) == 0 {
 		return true
 	}
 	c := bytes.Compare(key, opt.Start)
@@ -287,14 +287,14 @@ func newBadgerIter(txn *badger.Txn, opt IterOptions) *badgerIter {
 	switch {
 	case !opt.Reverse:
 		seek := opt.Prefix
-		if opt.Start != nil && bytes.Compare(opt.Start, seek) > 0 {
+		if len(opt.Start) > 0 && bytes.Compare(opt.Start, seek) > 0 {
 			seek = opt.Start
 		}
 		bi.it.Seek(seek) // Seek(nil) is Rewind
 	default:
 		succ := prefixSuccessor(opt.Prefix)
 		switch {
-		case opt.Start != nil && (succ == nil || bytes.Compare(opt.Start, succ) < 0):
+		case len(opt.Start) > 0 && (succ == nil || bytes.Compare(opt.Start, succ) < 0):
 			bi.it.Seek(opt.Start)
 		case succ != nil:
 			bi.it.Seek(succ)
