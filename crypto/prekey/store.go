@@ -124,6 +124,9 @@ func (s *Store) prune(now time.Time) {
 // Refill tops both one-time pools up to PoolSize when either has fallen below
 // RefillBelow, and returns the new public keys to upload.
 func (s *Store) Refill(id *identity.Identity, now time.Time) ([]OneTimePrekey, []PQPrekey, error) {
+	if err := s.checkOwner(id); err != nil {
+		return nil, nil, err
+	}
 	if len(s.opks) >= RefillBelow && len(s.pqOne) >= RefillBelow {
 		return nil, nil, nil
 	}
