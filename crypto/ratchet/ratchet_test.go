@@ -375,7 +375,7 @@ func TestIdentityBinding(t *testing.T) {
 		return st
 	}
 	for name, f := range map[string]func(p *Params){
-		"swapped": func(p *Params) { p.InitiatorKey, p.ResponderKey = p.ResponderKey, p.InitiatorKey },
+		"swapped":         func(p *Params) { p.InitiatorKey, p.ResponderKey = p.ResponderKey, p.InitiatorKey },
 		"other initiator": func(p *Params) { p.InitiatorKey[0] ^= 1 },
 		"other responder": func(p *Params) { p.ResponderKey[63] ^= 0x80 },
 		"suite":           func(p *Params) { p.Suite = 0x02 },
