@@ -50,7 +50,6 @@ func Open(envelope []byte, recipient *ecdh.PrivateKey) (*Opened, error) {
 	if err != nil {
 		return nil, ErrOpen
 	}
-	defer clear(inner)
 	return openInner(inner, recipientPub, ephBytes)
 }
 
@@ -86,6 +85,6 @@ func openInner(inner, recipientPub, ephPub []byte) (*Opened, error) {
 	return &Opened{
 		SenderSigningKey: ed25519.PublicKey(append([]byte(nil), signing...)),
 		SenderDHKey:      dhKey,
-		Payload:          append([]byte(nil), payload...),
+		Payload:          payload[:len(payload):len(payload)], // aliases inner, a fresh buffer
 	}, nil
 }

@@ -210,4 +210,3 @@ func writeSeedCorpus(t *testing.T, vs []vector) {
 		}
 	}
 }
-
