@@ -23,15 +23,22 @@ type Bundle struct {
 // NewBundle assembles and verifies a bundle (for a directory building bundles
 // from uploaded keys). opk may be nil.
 func NewBundle(idk *identity.PublicIdentity, spk SignedPrekey, pq PQPrekey, opk *OneTimePrekey) (*Bundle, error) {
-	b := &Bundle{identity: idk, spk: spk, pq: pq}
-	if opk != nil {
-		o := *opk
-		b.opk = &o
+	if idk == nil {
+		return nil, fmt.Errorf("%w: bundle without identity", ErrMalformed)
 	}
-	if err := b.Verify(); err != nil {
-		return nil, err
+	out := []byte{BundleVersion}
+	out = append(out, idk.Bytes()...)
+	out = append(out, spk.Bytes()...)
+	out = append(out, pq.Bytes()...)
+	if opk == nil {
+		out = append(out, 0)
+	} else {
+		out = append(out, 1)
+		out = append(out, opk.Bytes()...)
 	}
-	return b, nil
+	// Going through the wire form gives hand-assembled bundles exactly the
+	// checks of received ones.
+	return ParseBundle(out)
 }
 
 // Identity returns the responder's public identity.

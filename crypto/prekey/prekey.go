@@ -169,7 +169,8 @@ type PQPrekey struct {
 	kind    Kind
 	id      uint32
 	created int64
-	pub     []byte // ML-KEM encapsulation key; immutable once built
+	pub     []byte                     // ML-KEM encapsulation key; immutable once built
+	ek      *mlkem.EncapsulationKey768 // pub, parsed once
 	sig     [ed25519.SignatureSize]byte
 }
 
@@ -187,6 +188,9 @@ func (k PQPrekey) Created() time.Time { return time.Unix(k.created, 0) }
 
 // EncapsulationKey returns the ML-KEM-768 public key.
 func (k PQPrekey) EncapsulationKey() *mlkem.EncapsulationKey768 {
+	if k.ek != nil {
+		return k.ek
+	}
 	ek, err := mlkem.NewEncapsulationKey768(k.pub)
 	if err != nil {
 		panic("prekey: unreachable: checked at construction: " + err.Error())
@@ -241,10 +245,11 @@ func ParsePQPrekey(b []byte) (PQPrekey, error) {
 		return k, fmt.Errorf("%w: PQ prekey id or time", ErrMalformed)
 	}
 	pub := b[14 : 14+mlkem.EncapsulationKeySize768]
-	if _, err := mlkem.NewEncapsulationKey768(pub); err != nil {
+	ek, err := mlkem.NewEncapsulationKey768(pub)
+	if err != nil {
 		return k, fmt.Errorf("%w: PQ prekey: %w", ErrMalformed, err)
 	}
-	k.pub = append([]byte(nil), pub...)
+	k.pub, k.ek = append([]byte(nil), pub...), ek
 	copy(k.sig[:], b[14+mlkem.EncapsulationKeySize768:])
 	return k, nil
 }

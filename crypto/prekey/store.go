@@ -193,7 +193,7 @@ func newPQPrekey(s *Store, id *identity.Identity, kind Kind, now time.Time) (pqP
 
 func signPQ(id *identity.Identity, dk *mlkem.DecapsulationKey768, kind Kind, kid uint32, created int64) pqPrivate {
 	k := pqPrivate{dk: dk, pub: PQPrekey{kem: KEMMLKEM768, kind: kind, id: kid, created: created,
-		pub: dk.EncapsulationKey().Bytes()}}
+		pub: dk.EncapsulationKey().Bytes(), ek: dk.EncapsulationKey()}}
 	copy(k.pub.sig[:], id.Sign(identity.DomainPQPrekey, k.pub.signed(nil)))
 	return k
 }

@@ -212,7 +212,7 @@ func (r *reader) pqEntry(kind Kind) pqPrivate {
 		return pqPrivate{}
 	}
 	k := pqPrivate{dk: dk, pub: PQPrekey{kem: KEMMLKEM768, kind: kind, id: id, created: created,
-		pub: dk.EncapsulationKey().Bytes()}}
+		pub: dk.EncapsulationKey().Bytes(), ek: dk.EncapsulationKey()}}
 	copy(k.pub.sig[:], sig)
 	return k
 }
