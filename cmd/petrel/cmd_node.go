@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+
+	"github.com/petrel-chat/petrel/node"
+	"github.com/petrel-chat/petrel/node/store"
+)
+
+func cmdInit(ctx context.Context, env *cliEnv, args []string) error {
+	fs := flag.NewFlagSet("init", flag.ContinueOnError)
+	var c commonFlags
+	c.register(fs)
+	name := fs.String("name", "", "your display name")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	log, err := c.logger(env.stderr)
+	if err != nil {
+		return err
+	}
+	pass, err := readPassphrase(env, c.passphraseFile, true)
+	if err != nil {
+		return err
+	}
+	dir := c.dataDir()
+	if err := node.Init(ctx, dir, pass, *name, store.Options{Logger: log}); err != nil {
+		if errors.Is(err, store.ErrExists) {
+			return fmt.Errorf("%s already holds a petrel node", dir)
+		}
+		return err
+	}
+	fmt.Fprintf(env.stdout, "Created a petrel node in %s.\nStart it with: petrel run --data %s\n", dir, dir)
+	return nil
+}
+
+func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	var c commonFlags
+	c.register(fs)
+	apiAddr := fs.String("api", node.DefaultAPIAddr, "local API address (port 0 picks a free port)")
+	var listen, relays multiFlag
+	fs.Var(&listen, "listen", "libp2p listen multiaddr (repeatable)")
+	fs.Var(&relays, "relay", "home relay multiaddr with /p2p/ (repeatable)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	log, err := c.logger(env.stderr)
+	if err != nil {
+		return err
+	}
+	pass, err := readPassphrase(env, c.passphraseFile, false)
+	if err != nil {
+		return err
+	}
+	n, err := node.Open(node.Config{
+		DataDir:     c.dataDir(),
+		APIAddr:     *apiAddr,
+		ListenAddrs: listen,
+		Relays:      relays,
+		Logger:      log,
+		Version:     version,
+	}, pass)
+	switch {
+	case errors.Is(err, store.ErrWrongPassphrase):
+		return errors.New("wrong passphrase")
+	case errors.Is(err, store.ErrNotInitialized):
+		return fmt.Errorf("no petrel node in %s: create one with petrel init --data %s", c.dataDir(), c.dataDir())
+	case err != nil:
+		return err
+	}
+	return n.Run(ctx, func(info node.APIInfo) {
+		fmt.Fprintf(env.stdout, "petrel is running.\n  API:    %s (token in %s/api.json)\n  peer:   %s\n", info.URL, c.dataDir(), info.PeerID)
+	})
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const modPath = "github.com/petrel-chat/petrel"
+
+// pkgInfo is what the guards need to know about one package directory.
+type pkgInfo struct {
+	dir      string   // relative to the repo root, slash-separated
+	name     string   // package name of non-test files
+	imports  []string // imports of non-test files
+	docFiles []string // non-test files carrying a package comment
+	goFiles  int
+}
+
+func loadPackages(t *testing.T) map[string]*pkgInfo {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkgs := map[string]*pkgInfo{}
+	fset := token.NewFileSet()
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if n := d.Name(); path != root && (strings.HasPrefix(n, ".") || n == "testdata") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, filepath.Dir(path))
+		rel = filepath.ToSlash(rel)
+		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly|parser.ParseComments)
+		if err != nil {
+			return err
+		}
+		p := pkgs[rel]
+		if p == nil {
+			p = &pkgInfo{dir: rel, name: f.Name.Name}
+			pkgs[rel] = p
+		}
+		p.goFiles++
+		if f.Doc != nil && strings.HasPrefix(f.Doc.Text(), "Package "+f.Name.Name+" ") ||
+			f.Doc != nil && f.Name.Name == "main" && strings.HasPrefix(f.Doc.Text(), "Command ") {
+			p.docFiles = append(p.docFiles, filepath.Base(path))
+		}
+		for _, im := range f.Imports {
+			s, _ := strconv.Unquote(im.Path.Value)
+			p.imports = append(p.imports, s)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pkgs) < 5 {
+		t.Fatalf("found only %d packages: is the walk rooted at the repository?", len(pkgs))
+	}
+	return pkgs
+}
+
+// TestFolderOnlyRoots: crypto/, sync/ and relay/ hold subpackages only, so no package shadows
+// the standard library's crypto or sync, or libp2p's relay (STYLE.md convention 1).
+func TestFolderOnlyRoots(t *testing.T) {
+	root, _ := filepath.Abs("../..")
+	for _, d := range []string{"crypto", "sync", "relay"} {
+		ents, err := os.ReadDir(filepath.Join(root, d))
+		if err != nil {
+			t.Fatalf("%s/: %v", d, err)
+		}
+		for _, e := range ents {
+			if strings.HasSuffix(e.Name(), ".go") {
+				t.Errorf("%s/%s: Go files must live in a subpackage of %s/", d, e.Name(), d)
+			}
+		}
+	}
+}
+
+// TestOneDocPerPackage: every package has exactly one file with the package comment, and it
+// is doc.go (STYLE.md convention 2).
+func TestOneDocPerPackage(t *testing.T) {
+	for _, p := range loadPackages(t) {
+		if len(p.docFiles) != 1 || p.docFiles[0] != "doc.go" {
+			t.Errorf("%s: package comment in %v; want exactly one, in doc.go, opening \"Package %s …\"", p.dir, p.docFiles, p.name)
+		}
+	}
+}
+
+// TestBannedNames: no vague package names (STYLE.md convention 1).
+func TestBannedNames(t *testing.T) {
+	for _, p := range loadPackages(t) {
+		switch p.name {
+		case "util", "utils", "common", "helpers", "misc", "crypto", "sync":
+			t.Errorf("%s: package name %q is vague or shadows a standard package", p.dir, p.name)
+		}
+	}
+}
+
+// TestDependencyDirection: crypto imports no networking, storage, node, sync or relay; sync
+// imports no node or relay; relay imports no node; only cmd/petrel imports both node and
+// relay; no production package imports testing (STYLE.md "Dependency direction").
+func TestDependencyDirection(t *testing.T) {
+	type rule struct {
+		under  string
+		banned []string
+	}
+	rules := []rule{
+		{"crypto/", []string{"net", "net/http", "github.com/libp2p/", "github.com/dgraph-io/badger", modPath + "/node", modPath + "/sync", modPath + "/relay", modPath + "/pushbridge", modPath + "/webui"}},
+		{"sync/", []string{"github.com/dgraph-io/badger", modPath + "/node", modPath + "/relay", modPath + "/webui"}},
+		{"relay/", []string{modPath + "/node", modPath + "/webui"}},
+		{"pushbridge/", []string{modPath + "/node"}},
+	}
+	for _, p := range loadPackages(t) {
+		for _, im := range p.imports {
+			if im == "testing" && !strings.HasSuffix(p.name, "test") {
+				t.Errorf("%s imports testing outside a test helper package", p.dir)
+			}
+			for _, r := range rules {
+				if !strings.HasPrefix(p.dir+"/", r.under) {
+					continue
+				}
+				for _, b := range r.banned {
+					if im == b || strings.HasPrefix(im, strings.TrimSuffix(b, "/")+"/") || strings.HasSuffix(b, "/") && strings.HasPrefix(im, b) {
+						t.Errorf("%s imports %s, which %s must not depend on", p.dir, im, r.under)
+					}
+				}
+			}
+		}
+	}
+}

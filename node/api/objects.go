@@ -1,0 +1,86 @@
+package api
+
+import "encoding/json"
+
+// Me is GET /v1/me.
+type Me struct {
+	UserID            string   `json:"user_id"`
+	Name              string   `json:"name"`
+	PeerID            string   `json:"peer_id"`
+	Addrs             []string `json:"addrs"`
+	Relays            []string `json:"relays"`
+	SafetyFingerprint string   `json:"safety_fingerprint"`
+}
+
+// MePatch is PATCH /v1/me.
+type MePatch struct {
+	Name *string `json:"name"`
+}
+
+// RelayStatus is one home relay in Status.
+type RelayStatus struct {
+	Addr      string `json:"addr"`
+	Connected bool   `json:"connected"`
+}
+
+// Status is GET /v1/status.
+type Status struct {
+	Peers   int           `json:"peers"`
+	Relays  []RelayStatus `json:"relays"`
+	Outbox  int           `json:"outbox"`
+	UptimeS int64         `json:"uptime_s"`
+}
+
+// Event kinds (API.md §5).
+const (
+	KindMessage       = "message"
+	KindMessageUpdate = "message_update"
+	KindConversation  = "conversation"
+	KindContact       = "contact"
+	// KindMe is an extension: the node's own profile changed (PATCH /v1/me from any UI).
+	KindMe = "me"
+)
+
+// Event is one entry of the node's event log, as sent on the socket and by GET /v1/events:
+// {"type":"event","seq":N,"kind":K, K: object}. Payload holds the object's JSON and is
+// emitted under the key named by Kind.
+type Event struct {
+	Seq     uint64
+	Kind    string
+	Payload json.RawMessage
+}
+
+// MarshalJSON writes the API.md §5 shape.
+func (e Event) MarshalJSON() ([]byte, error) {
+	m := map[string]any{"type": "event", "seq": e.Seq, "kind": e.Kind}
+	if len(e.Payload) > 0 {
+		m[e.Kind] = e.Payload
+	}
+	return json.Marshal(m)
+}
+
+// UnmarshalJSON reads the API.md §5 shape.
+func (e *Event) UnmarshalJSON(b []byte) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	var ev Event
+	if err := json.Unmarshal(m["seq"], &ev.Seq); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(m["kind"], &ev.Kind); err != nil {
+		return err
+	}
+	ev.Payload = m[ev.Kind]
+	*e = ev
+	return nil
+}
+
+// EventPage is GET /v1/events.
+type EventPage struct {
+	Events []Event `json:"events"`
+	// Next is the seq to pass as since for the following page: the last returned event's
+	// seq, or the request's since when nothing was returned.
+	Next uint64 `json:"next"`
+}

@@ -1,0 +1,178 @@
+package eventlog
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/store"
+)
+
+var (
+	prefix  = []byte("ev/")
+	lastKey = []byte("ev!last")
+)
+
+// MaxPage caps how many events one Since call returns.
+const MaxPage = 1000
+
+// Log is the event log. Its zero value is not usable; call Open.
+type Log struct {
+	st *store.Store
+
+	mu   sync.Mutex
+	last uint64 // highest committed seq
+	subs map[chan struct{}]struct{}
+}
+
+// Open loads the log's position from st.
+func Open(st *store.Store) (*Log, error) {
+	l := &Log{st: st, subs: make(map[chan struct{}]struct{})}
+	err := st.View(func(tx *store.Tx) error {
+		v, err := tx.Get(lastKey)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if len(v) != 8 {
+			return fmt.Errorf("eventlog: corrupt position record (%d bytes)", len(v))
+		}
+		l.last = binary.BigEndian.Uint64(v)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("eventlog: open: %w", err)
+	}
+	return l, nil
+}
+
+// Append adds an event of the given kind with payload v (marshalled as JSON) inside tx and
+// returns its seq. Subscribers are told once tx has committed durably.
+func (l *Log) Append(tx *store.Tx, kind string, v any) (uint64, error) {
+	payload, err := json.Marshal(v)
+	if err != nil {
+		return 0, fmt.Errorf("eventlog: encode %s: %w", kind, err)
+	}
+	if len(kind) == 0 || len(kind) > 255 {
+		return 0, fmt.Errorf("eventlog: bad kind %q", kind)
+	}
+	var last uint64
+	switch b, err := tx.Get(lastKey); {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return 0, fmt.Errorf("eventlog: position: %w", err)
+	case len(b) != 8:
+		return 0, fmt.Errorf("eventlog: corrupt position record (%d bytes)", len(b))
+	default:
+		last = binary.BigEndian.Uint64(b)
+	}
+	seq := last + 1
+	var pos [8]byte
+	binary.BigEndian.PutUint64(pos[:], seq)
+	if err := tx.Set(lastKey, pos[:]); err != nil {
+		return 0, fmt.Errorf("eventlog: position: %w", err)
+	}
+	rec := make([]byte, 0, 1+len(kind)+len(payload))
+	rec = append(rec, byte(len(kind)))
+	rec = append(rec, kind...)
+	rec = append(rec, payload...)
+	if err := tx.Set(key(seq), rec); err != nil {
+		return 0, fmt.Errorf("eventlog: append: %w", err)
+	}
+	tx.OnCommit(func() { l.committed(seq) })
+	return seq, nil
+}
+
+func (l *Log) committed(seq uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if seq > l.last {
+		l.last = seq
+	}
+	for c := range l.subs {
+		select {
+		case c <- struct{}{}:
+		default: // already signalled; the reader will pull everything
+		}
+	}
+}
+
+// Last returns the highest committed seq (0 for an empty log).
+func (l *Log) Last() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.last
+}
+
+// Since returns up to limit events with seq > since, ascending, and whether more follow.
+// limit ≤ 0 or > MaxPage means MaxPage.
+func (l *Log) Since(since uint64, limit int) ([]api.Event, bool, error) {
+	if limit <= 0 || limit > MaxPage {
+		limit = MaxPage
+	}
+	last := l.Last()
+	var out []api.Event
+	more := false
+	if since >= last {
+		return nil, false, nil
+	}
+	err := l.st.View(func(tx *store.Tx) error {
+		return tx.Iterate(store.IterOptions{Prefix: prefix, Start: key(since + 1)}, func(k, v []byte) (bool, error) {
+			seq := binary.BigEndian.Uint64(k[len(prefix):])
+			if seq > last { // committed after we looked: the next call returns it
+				return false, nil
+			}
+			if len(out) == limit {
+				more = true
+				return false, nil
+			}
+			ev, err := decode(seq, v)
+			if err != nil {
+				return false, err
+			}
+			out = append(out, ev)
+			return true, nil
+		})
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("eventlog: read: %w", err)
+	}
+	if !more && len(out) > 0 && out[len(out)-1].Seq < last {
+		more = true
+	}
+	return out, more, nil
+}
+
+func decode(seq uint64, v []byte) (api.Event, error) {
+	if len(v) < 1 || len(v) < 1+int(v[0]) {
+		return api.Event{}, fmt.Errorf("eventlog: corrupt event %d", seq)
+	}
+	n := int(v[0])
+	return api.Event{Seq: seq, Kind: string(v[1 : 1+n]), Payload: json.RawMessage(v[1+n:])}, nil
+}
+
+// Subscribe returns a channel that receives a signal (coalesced, capacity one) whenever new
+// events commit, and a function that cancels the subscription.
+func (l *Log) Subscribe() (<-chan struct{}, func()) {
+	c := make(chan struct{}, 1)
+	l.mu.Lock()
+	l.subs[c] = struct{}{}
+	l.mu.Unlock()
+	return c, func() {
+		l.mu.Lock()
+		delete(l.subs, c)
+		l.mu.Unlock()
+	}
+}
+
+func key(seq uint64) []byte {
+	k := make([]byte, len(prefix)+8)
+	copy(k, prefix)
+	binary.BigEndian.PutUint64(k[len(prefix):], seq)
+	return k
+}

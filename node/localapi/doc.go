@@ -1,0 +1,23 @@
+// Package localapi serves the node's local API (shared/API.md §2, §4, §5) to the UIs of the
+// person who owns the node: REST under /v1/ and one WebSocket, /v1/ws.
+//
+// Every request passes one chain, outermost first (see [Server.Handler]):
+//
+//  1. host check: the Host header must name a loopback address or localhost with the API's
+//     own port, else 421 — a page that rebinds its DNS name to 127.0.0.1 reaches nothing;
+//  2. security headers: a strict Content-Security-Policy, nosniff, frame-deny, no referrer;
+//  3. authentication under /v1/: the bearer token (compared in constant time), or ?token= on
+//     the socket (browsers cannot set headers there), or the web UI's session cookie; a
+//     state-changing request authenticated by the cookie alone must carry the CSRF header;
+//  4. the WebSocket upgrade is refused with 403 when an Origin header names another origin;
+//  5. request bodies are capped (http.MaxBytesReader) and socket frames too (64 KiB): too
+//     large is refused with too_large and the socket stays open.
+//
+// Errors are JSON, {"error":{"code","message"}}; this package alone maps the node's errors
+// (node/api sentinels) to codes. Text of unexpected errors is logged, never sent.
+//
+// Socket frames (API.md §5) are JSON text frames, "type" first. The writer side of each socket
+// owns a cursor into the event log: hello{since} moves it, replay and live delivery are the
+// same pull loop ([eventlog.Log.Since] after a coalesced signal), so a UI that reconnects with
+// the last seq it saw misses nothing and sees nothing twice.
+package localapi

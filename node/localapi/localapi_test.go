@@ -1,0 +1,361 @@
+package localapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/localclient"
+	"github.com/petrel-chat/petrel/node/nodetest"
+)
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// raw sends a request with full control over headers and returns status and parsed error code.
+func raw(t *testing.T, method, u string, hdr map[string]string, body io.Reader) (int, string, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, u, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		if k == "Host" {
+			req.Host = v
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var eb struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	json.Unmarshal(b, &eb)
+	return resp.StatusCode, eb.Error.Code, b
+}
+
+// TestLocalAPI runs the API's checks against one real node (Argon2id makes each node cost
+// a second or more under the race detector). Subtests leave the node's profile as they found it.
+func TestLocalAPI(t *testing.T) {
+	n := nodetest.Start(t, "alice")
+	for _, c := range []struct {
+		name string
+		f    func(*testing.T, *nodetest.Node)
+	}{
+		{"Unauthorized", testUnauthorized},
+		{"HostCheck", testHostCheck},
+		{"SecurityHeadersAndJSONErrors", testSecurityHeadersAndJSONErrors},
+		{"BadInputKeepsServing", testBadInputKeepsServing},
+		{"WebSocketOrigin", testWebSocketOrigin},
+		{"FrameLimits", testFrameLimits},
+		{"SessionCookie", testSessionCookie},
+	} {
+		t.Run(c.name, func(t *testing.T) { c.f(t, n) })
+	}
+}
+
+func testUnauthorized(t *testing.T, n *nodetest.Node) {
+	u := n.Info.URL + "/v1/me"
+	cases := []struct {
+		name string
+		hdr  map[string]string
+		url  string
+	}{
+		{"no token", nil, u},
+		{"wrong token", map[string]string{"Authorization": "Bearer " + strings.Repeat("0", 64)}, u},
+		{"token in query outside the socket", nil, u + "?token=" + n.Info.Token},
+		{"forged cookie", map[string]string{"Cookie": "petrel_session=abc"}, u},
+	}
+	for _, c := range cases {
+		status, code, body := raw(t, "GET", c.url, c.hdr, nil)
+		if status != http.StatusUnauthorized || code != "unauthorized" {
+			t.Errorf("%s: got %d %s (%s), want 401 unauthorized", c.name, status, code, body)
+		}
+	}
+	status, _, body := raw(t, "GET", u, map[string]string{"Authorization": "Bearer " + n.Info.Token}, nil)
+	if status != 200 {
+		t.Fatalf("good token: %d %s", status, body)
+	}
+}
+
+// TestHostCheck: DNS rebinding — a Host that is not loopback with our port gets 421 before
+// anything else, even with a valid token.
+func testHostCheck(t *testing.T, n *nodetest.Node) {
+	port := strings.TrimPrefix(n.Info.URL, "http://127.0.0.1:")
+	auth := "Bearer " + n.Info.Token
+	for _, host := range []string{"evil.example:" + port, "evil.example", "127.0.0.1:1", "localhost.evil.example:" + port, "10.0.0.1:" + port} {
+		status, _, body := raw(t, "GET", n.Info.URL+"/v1/me", map[string]string{"Host": host, "Authorization": auth}, nil)
+		if status != http.StatusMisdirectedRequest {
+			t.Errorf("Host %q: got %d %s, want 421", host, status, body)
+		}
+	}
+	for _, host := range []string{"127.0.0.1:" + port, "localhost:" + port, "LOCALHOST:" + port} {
+		status, _, body := raw(t, "GET", n.Info.URL+"/v1/me", map[string]string{"Host": host, "Authorization": auth}, nil)
+		if status != 200 {
+			t.Errorf("Host %q: got %d %s, want 200", host, status, body)
+		}
+	}
+}
+
+func testSecurityHeadersAndJSONErrors(t *testing.T, n *nodetest.Node) {
+	req, _ := http.NewRequest("GET", n.Info.URL+"/v1/nope", nil)
+	req.Header.Set("Authorization", "Bearer "+n.Info.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		t.Errorf("unknown endpoint: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	for _, h := range []string{"Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options"} {
+		if resp.Header.Get(h) == "" {
+			t.Errorf("missing %s", h)
+		}
+	}
+	status, code, _ := raw(t, "DELETE", n.Info.URL+"/v1/me", map[string]string{"Authorization": "Bearer " + n.Info.Token}, nil)
+	if status != 405 || code != "method_not_allowed" {
+		t.Errorf("DELETE /v1/me: %d %s", status, code)
+	}
+}
+
+// TestBadInputKeepsServing: malformed JSON → bad_request, oversized → too_large, bad query →
+// bad_request; the node keeps serving, and another client's socket stays open throughout.
+func testBadInputKeepsServing(t *testing.T, n *nodetest.Node) {
+	ctx := ctxT(t)
+	sock, _, err := n.Client.Dial(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sock.Close()
+
+	auth := map[string]string{"Authorization": "Bearer " + n.Info.Token, "Content-Type": "application/json"}
+	for _, c := range []struct {
+		body, code string
+		status     int
+	}{
+		{`{"name":`, "bad_request", 400},
+		{`{"name":42}`, "bad_request", 400},
+		{`{"name":"x"} trailing`, "bad_request", 400},
+		{``, "bad_request", 400},
+		{`{"name":"` + strings.Repeat("a", 2<<20) + `"}`, "too_large", 413},
+		{`{"name":"` + strings.Repeat("a", 200) + `"}`, "bad_request", 400},
+		{"{\"name\":\"\xff\xfe\"}", "bad_request", 400},
+	} {
+		status, code, body := raw(t, "PATCH", n.Info.URL+"/v1/me", auth, strings.NewReader(c.body))
+		if status != c.status || code != c.code {
+			t.Errorf("body %.40q: got %d %s (%.200s), want %d %s", c.body, status, code, body, c.status, c.code)
+		}
+	}
+	for _, q := range []string{"since=-1", "since=abc", "limit=0", "limit=100000"} {
+		status, code, _ := raw(t, "GET", n.Info.URL+"/v1/events?"+q, auth, nil)
+		if status != 400 || code != "bad_request" {
+			t.Errorf("events?%s: got %d %s", q, status, code)
+		}
+	}
+	me, err := n.Client.Me(ctx)
+	if err != nil || me.Name != "alice" {
+		t.Fatalf("after bad input: %+v %v", me, err)
+	}
+	if err := sock.Send(map[string]string{"type": "ping"}); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := sock.Read(ctx); err != nil || f.Type != "pong" {
+		t.Fatalf("other client's socket after bad input: %+v %v", f, err)
+	}
+}
+
+// TestWebSocketOrigin: a page of another origin cannot open the socket; the node's own origin
+// and non-browser clients (no Origin) can.
+func testWebSocketOrigin(t *testing.T, n *nodetest.Node) {
+	ctx := ctxT(t)
+	for _, o := range []string{"http://evil.example", "null", "https://127.0.0.1:1", n.Info.URL + ".evil.example"} {
+		_, resp, err := n.Client.Dial(ctx, http.Header{"Origin": {o}})
+		if err == nil || resp == nil || resp.StatusCode != 403 {
+			t.Errorf("Origin %q: err=%v resp=%v, want 403", o, err, resp)
+		}
+	}
+	for _, h := range []http.Header{nil, {"Origin": {n.Info.URL}}} {
+		s, _, err := n.Client.Dial(ctx, h)
+		if err != nil {
+			t.Errorf("Origin %v: %v", h, err)
+			continue
+		}
+		s.Close()
+	}
+	// ?token= works on the socket (browsers cannot set headers); a wrong one does not.
+	u := "ws" + strings.TrimPrefix(n.Info.URL, "http") + "/v1/ws?token="
+	c, _, err := websocket.DefaultDialer.Dial(u+url.QueryEscape(n.Info.Token), nil)
+	if err != nil {
+		t.Fatalf("?token=: %v", err)
+	}
+	c.Close()
+	if _, resp, err := websocket.DefaultDialer.Dial(u+"wrong", nil); err == nil || resp.StatusCode != 401 {
+		t.Errorf("wrong ?token=: %v %v", err, resp)
+	}
+}
+
+// TestFrameLimits: a frame over 64 KiB, malformed JSON, a binary frame and an unknown type each
+// get an error frame, and the socket keeps working.
+func testFrameLimits(t *testing.T, n *nodetest.Node) {
+	ctx := ctxT(t)
+	s, _, err := n.Client.Dial(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, c := range []struct {
+		frame []byte
+		code  string
+	}{
+		{[]byte(`{"type":"ping","pad":"` + strings.Repeat("x", 70<<10) + `"}`), "too_large"},
+		{[]byte(`{"type":`), "bad_request"},
+		{[]byte(`{"nope":1}`), "bad_request"},
+		{[]byte(`{"type":"frobnicate","ref":"r1"}`), "bad_request"},
+	} {
+		if err := s.SendRaw(c.frame); err != nil {
+			t.Fatal(err)
+		}
+		f, err := s.Read(ctx)
+		if err != nil {
+			t.Fatalf("after %.30q: %v", c.frame, err)
+		}
+		if f.Type != "error" || f.Code != c.code {
+			t.Errorf("after %.30q: got %s", c.frame, f.Raw)
+		}
+	}
+	if err := s.Send(map[string]string{"type": "ping"}); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := s.Read(ctx); err != nil || f.Type != "pong" {
+		t.Fatalf("socket after errors: %+v %v", f, err)
+	}
+}
+
+func readUntil(t *testing.T, ctx context.Context, s *localclient.Socket, typ string) []localclient.Frame {
+	t.Helper()
+	var got []localclient.Frame
+	for {
+		f, err := s.Read(ctx)
+		if err != nil {
+			t.Fatalf("read: %v (after %d frames)", err, len(got))
+		}
+		got = append(got, f)
+		if f.Type == typ {
+			return got
+		}
+	}
+}
+
+// TestEventReplayAcrossRestart: hello since N replays exactly the events after N, then synced,
+// then live events; seq keeps increasing across a restart; a UI that reconnects with its last
+// seq sees nothing twice.
+func TestEventReplayAcrossRestart(t *testing.T) {
+	n := nodetest.Start(t, "alice")
+	ctx := ctxT(t)
+	for _, name := range []string{"a1", "a2", "a3"} {
+		if _, err := n.Client.SetName(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, _, err := n.Client.Dial(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Send(map[string]any{"type": "hello", "since": 0})
+	fr := readUntil(t, ctx, s, "synced")
+	if len(fr) != 4 || fr[0].Seq != 1 || fr[2].Seq != 3 || fr[3].Seq != 3 {
+		t.Fatalf("replay from 0: %d frames %+v", len(fr), fr)
+	}
+	ev, err := fr[2].Event()
+	if err != nil || ev.Kind != api.KindMe || !bytes.Contains(ev.Payload, []byte(`"a3"`)) {
+		t.Fatalf("third event: %+v %v", ev, err)
+	}
+	// Live: a change from another UI arrives as an event.
+	if _, err := n.Client.SetName(ctx, "live"); err != nil {
+		t.Fatal(err)
+	}
+	f, err := s.Read(ctx)
+	if err != nil || f.Type != "event" || f.Seq != 4 {
+		t.Fatalf("live event: %s %v", f.Raw, err)
+	}
+	s.Close()
+
+	n.Restart()
+	if _, err := n.Client.SetName(ctx, "after restart"); err != nil {
+		t.Fatal(err)
+	}
+	s, _, err = n.Client.Dial(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Send(map[string]any{"type": "hello", "since": 4})
+	fr = readUntil(t, ctx, s, "synced")
+	if len(fr) != 2 || fr[0].Seq != 5 || fr[1].Seq != 5 {
+		t.Fatalf("replay from 4 after restart: %+v", fr)
+	}
+	// REST sees the same log.
+	page, err := n.Client.Events(ctx, 2, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Events) != 2 || page.Events[0].Seq != 3 || page.Next != 4 {
+		t.Fatalf("events since 2 limit 2: %+v", page)
+	}
+	page, err = n.Client.Events(ctx, 5, 0)
+	if err != nil || len(page.Events) != 0 || page.Next != 5 {
+		t.Fatalf("events since 5: %+v %v", page, err)
+	}
+}
+
+// TestSessionCookie: the web UI's cookie authenticates reads; writes also need the CSRF header.
+func testSessionCookie(t *testing.T, n *nodetest.Node) {
+	status, _, _ := raw(t, "POST", n.Info.URL+"/v1/session", map[string]string{"Authorization": "Bearer " + n.Info.Token}, nil)
+	if status != 204 {
+		t.Fatalf("POST /v1/session: %d", status)
+	}
+	req, _ := http.NewRequest("POST", n.Info.URL+"/v1/session", nil)
+	req.Header.Set("Authorization", "Bearer "+n.Info.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var cookie *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "petrel_session" {
+			cookie = c
+		}
+	}
+	if cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode || strings.Contains(cookie.Value, n.Info.Token) {
+		t.Fatalf("cookie: %+v", cookie)
+	}
+	ck := map[string]string{"Cookie": "petrel_session=" + cookie.Value}
+	if status, _, b := raw(t, "GET", n.Info.URL+"/v1/me", ck, nil); status != 200 {
+		t.Fatalf("GET with cookie: %d %s", status, b)
+	}
+	if status, code, _ := raw(t, "PATCH", n.Info.URL+"/v1/me", ck, strings.NewReader(`{"name":"x"}`)); status != 403 || code != "forbidden" {
+		t.Fatalf("PATCH with cookie, no CSRF header: %d %s", status, code)
+	}
+	ck["X-Petrel-CSRF"] = "1"
+	if status, _, b := raw(t, "PATCH", n.Info.URL+"/v1/me", ck, strings.NewReader(`{"name":"x"}`)); status != 200 {
+		t.Fatalf("PATCH with cookie and CSRF header: %d %s", status, b)
+	}
+}

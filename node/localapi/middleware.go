@@ -1,0 +1,162 @@
+package localapi
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"net/http"
+	"strings"
+)
+
+const (
+	// sessionCookie carries the web UI's session (HttpOnly, SameSite=Strict).
+	sessionCookie = "petrel_session"
+	// CSRFHeader must accompany state-changing requests authenticated by the cookie alone.
+	// A foreign page cannot send a custom header without a CORS preflight we never answer.
+	CSRFHeader = "X-Petrel-CSRF"
+)
+
+// Handler returns the whole chain: host check → security headers → routing (→ auth inside
+// /v1/).
+func (s *Server) Handler() http.Handler {
+	return s.hostCheck(securityHeaders(http.HandlerFunc(s.route)))
+}
+
+// hostCheck refuses requests whose Host is not this API (DNS rebinding), before anything else.
+func (s *Server) hostCheck(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		ok := s.hosts[strings.ToLower(r.Host)]
+		s.mu.Unlock()
+		if !ok {
+			writeErrorCode(w, http.StatusMisdirectedRequest, codeMisdirected, "this API answers only to its loopback address")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// route dispatches: /v1/ through auth to the route table; everything else to the web UI.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	if !strings.HasPrefix(r.URL.Path, "/v1/") {
+		s.serveAssets(w, r)
+		return
+	}
+	h, pattern := s.mux.Handler(r)
+	if pattern == "" {
+		if s.pathKnown(r) {
+			writeErrorCode(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, "method not allowed")
+			return
+		}
+		writeErrorCode(w, http.StatusNotFound, codeNotFound, "no such endpoint")
+		return
+	}
+	if !s.authenticate(w, r) {
+		return
+	}
+	h.ServeHTTP(w, r)
+}
+
+// pathKnown reports whether r's path has a route under some other method.
+func (s *Server) pathKnown(r *http.Request) bool {
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodPut, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		r2 := r.Clone(r.Context())
+		r2.Method = m
+		if _, p := s.mux.Handler(r2); p != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// authenticate checks the bearer token, the socket's ?token=, or the session cookie (with the
+// CSRF header for state-changing methods). It writes the error itself.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) bool {
+	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		if s.tokenOK(tok) {
+			return true
+		}
+		writeErrorCode(w, http.StatusUnauthorized, codeUnauthorized, "invalid token")
+		return false
+	}
+	if r.URL.Path == "/v1/ws" {
+		if tok := r.URL.Query().Get("token"); tok != "" {
+			if s.tokenOK(tok) {
+				return true
+			}
+			writeErrorCode(w, http.StatusUnauthorized, codeUnauthorized, "invalid token")
+			return false
+		}
+	}
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		if subtle.ConstantTimeCompare([]byte(c.Value), []byte(s.sessionValue())) != 1 {
+			writeErrorCode(w, http.StatusUnauthorized, codeUnauthorized, "invalid session")
+			return false
+		}
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+			return true
+		}
+		if r.Header.Get(CSRFHeader) == "" {
+			writeErrorCode(w, http.StatusForbidden, codeForbidden, "missing "+CSRFHeader+" header")
+			return false
+		}
+		return true
+	}
+	writeErrorCode(w, http.StatusUnauthorized, codeUnauthorized, "missing token")
+	return false
+}
+
+func (s *Server) tokenOK(tok string) bool {
+	return subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.Token)) == 1
+}
+
+// sessionValue is the cookie value: derived from the token, so it stays valid across node
+// restarts for as long as the token does, and the token itself never sits in a cookie.
+func (s *Server) sessionValue() string {
+	m := hmac.New(sha256.New, []byte(s.cfg.Token))
+	m.Write([]byte("petrel_v1_ui_session"))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// postSession trades a bearer token (checked by authenticate) for the session cookie.
+func (s *Server) postSession(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{
+		Name:     sessionCookie,
+		Value:    s.sessionValue(),
+		Path:     "/",
+		HttpOnly: true,
+		SameSite: http.SameSiteStrictMode,
+	})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// serveAssets serves the web UI when one is configured.
+func (s *Server) serveAssets(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Assets == nil {
+		writeErrorCode(w, http.StatusNotFound, codeNotFound, "no web UI in this build")
+		return
+	}
+	http.FileServerFS(s.cfg.Assets).ServeHTTP(w, r)
+}

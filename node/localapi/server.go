@@ -1,0 +1,163 @@
+package localapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/petrel-chat/petrel/node/api"
+)
+
+// Limits of the API (documented in docs/API.md).
+const (
+	// DefaultMaxBodyBytes caps JSON request bodies.
+	DefaultMaxBodyBytes = 1 << 20
+	// MaxFrameBytes caps one socket frame (API.md §5).
+	MaxFrameBytes = 64 << 10
+)
+
+// EventSource is the event log as the API sees it.
+type EventSource interface {
+	Since(since uint64, limit int) ([]api.Event, bool, error)
+	Last() uint64
+	Subscribe() (<-chan struct{}, func())
+}
+
+// Backend is the node as the API sees it. Methods return errors wrapping node/api sentinels.
+type Backend interface {
+	Me(ctx context.Context) (api.Me, error)
+	UpdateMe(ctx context.Context, p api.MePatch) (api.Me, error)
+	Status(ctx context.Context) (api.Status, error)
+	Events() EventSource
+}
+
+// Config configures a Server.
+type Config struct {
+	// Token is the bearer token UIs present (from api.json). Required.
+	Token string
+	// Backend is the node. Required.
+	Backend Backend
+	// Logger; nil discards.
+	Logger *slog.Logger
+	// MaxBodyBytes caps request bodies; 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Assets, when set, is the web UI served at / (issue 6).
+	Assets fs.FS
+}
+
+// Server is the local API server.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+	mux *http.ServeMux
+
+	mu    sync.Mutex
+	hosts map[string]bool // allowed Host header values, set by Serve
+	port  string
+	conns sync.WaitGroup // open sockets
+}
+
+// New returns a server; call Serve to run it.
+func New(cfg Config) (*Server, error) {
+	if cfg.Token == "" || cfg.Backend == nil {
+		return nil, errors.New("localapi: token and backend are required")
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, log: log, mux: http.NewServeMux(), hosts: map[string]bool{}}
+	for _, r := range s.routes() {
+		s.mux.HandleFunc(r.pattern, r.handler)
+	}
+	return s, nil
+}
+
+// Listen opens the API's listener on addr (host:port; port 0 picks one). It refuses
+// non-loopback addresses unless allowRemote is set.
+func Listen(addr string, allowRemote bool) (net.Listener, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("localapi: bad address %q: %w", addr, err)
+	}
+	if !allowRemote && !isLoopbackHost(host) {
+		return nil, fmt.Errorf("localapi: %q is not a loopback address", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("localapi: listen: %w", err)
+	}
+	return ln, nil
+}
+
+// Serve answers requests on ln until ctx is done, then shuts down gracefully (open sockets
+// are closed, in-flight requests get a few seconds).
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	s.allowListener(ln.Addr())
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("localapi: %w", err)
+	case <-ctx.Done():
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := srv.Shutdown(shutCtx) // sockets are hijacked: they end with ctx (BaseContext)
+	s.conns.Wait()
+	<-errc
+	if err != nil {
+		return fmt.Errorf("localapi: shutdown: %w", err)
+	}
+	return nil
+}
+
+// allowListener records the Host header values that name this listener.
+func (s *Server) allowListener(a net.Addr) {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok {
+		return
+	}
+	s.AllowPort(strconv.Itoa(tcp.Port), tcp.IP)
+}
+
+// AllowPort sets the port the Host check expects: loopback names with that port are accepted,
+// plus ip itself when the API was told to listen on a non-loopback address. Serve calls it;
+// tests that use Handler directly call it themselves.
+func (s *Server) AllowPort(port string, ip net.IP) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.port = port
+	for _, h := range []string{"127.0.0.1", "localhost", "[::1]"} {
+		s.hosts[h+":"+port] = true
+	}
+	if ip != nil && !ip.IsUnspecified() && !ip.IsLoopback() {
+		s.hosts[net.JoinHostPort(ip.String(), port)] = true
+	}
+}
+
+func isLoopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}

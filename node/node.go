@@ -1,0 +1,291 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/petrel-chat/petrel/crypto/identity"
+	"github.com/petrel-chat/petrel/node/eventlog"
+	"github.com/petrel-chat/petrel/node/localapi"
+	"github.com/petrel-chat/petrel/node/p2phost"
+	"github.com/petrel-chat/petrel/node/store"
+)
+
+// DefaultAPIAddr is where the local API listens unless told otherwise (API.md §1).
+const DefaultAPIAddr = "127.0.0.1:7733"
+
+// MaxNameBytes caps the profile name.
+const MaxNameBytes = 128
+
+var (
+	keyIdentity = []byte("cfg/identity")
+	keyP2PKey   = []byte("cfg/p2pkey")
+	keyAPIToken = []byte("cfg/apitoken")
+	keyProfile  = []byte("cfg/profile")
+)
+
+// Config configures a node run.
+type Config struct {
+	// DataDir holds the store and api.json.
+	DataDir string
+	// APIAddr is the local API's host:port; empty means DefaultAPIAddr.
+	APIAddr string
+	// ListenAddrs are libp2p multiaddrs; empty means p2phost.DefaultListenAddrs.
+	ListenAddrs []string
+	// Relays are home relay multiaddrs (with /p2p/).
+	Relays []string
+	// Logger; nil discards.
+	Logger *slog.Logger
+	// Version is announced as part of the libp2p user agent.
+	Version string
+	// Store tunes the store (tests lower nothing here: the KDF floor is fixed).
+	Store store.Options
+}
+
+// APIInfo is the content of DIR/api.json.
+type APIInfo struct {
+	URL    string   `json:"url"`
+	Token  string   `json:"token"`
+	PeerID string   `json:"peer_id"`
+	Addrs  []string `json:"addrs"`
+}
+
+// Init creates a node in dir: the encrypted store, a messenger identity, a libp2p key and an
+// API token. It refuses a directory that already holds a node (store.ErrExists).
+func Init(ctx context.Context, dir string, passphrase []byte, name string, opts store.Options) error {
+	if len(name) > MaxNameBytes {
+		return fmt.Errorf("node: name longer than %d bytes", MaxNameBytes)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	st, err := store.Create(dir, passphrase, opts)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	id, err := identity.Generate()
+	if err != nil {
+		return fmt.Errorf("node: identity: %w", err)
+	}
+	hostKey, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		return fmt.Errorf("node: host key: %w", err)
+	}
+	hostKeyBytes, err := crypto.MarshalPrivateKey(hostKey)
+	if err != nil {
+		return fmt.Errorf("node: host key: %w", err)
+	}
+	tok := make([]byte, 32)
+	rand.Read(tok)
+	prof, _ := json.Marshal(profile{Name: name})
+	err = st.Update(ctx, func(tx *store.Tx) error {
+		for _, kv := range [][2][]byte{
+			{keyIdentity, id.Marshal()},
+			{keyP2PKey, hostKeyBytes},
+			{keyAPIToken, []byte(hex.EncodeToString(tok))},
+			{keyProfile, prof},
+		} {
+			if err := tx.Set(kv[0], kv[1]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("node: init: %w", err)
+	}
+	return st.Close()
+}
+
+type profile struct {
+	Name string `json:"name"`
+}
+
+// Node is a running petrel node. Build it with Open, run it with Run.
+type Node struct {
+	cfg   Config
+	log   *slog.Logger
+	st    *store.Store
+	ev    *eventlog.Log
+	id    *identity.Identity
+	hkey  crypto.PrivKey
+	token string
+	start time.Time
+
+	mu      sync.Mutex
+	profile profile
+	host    host.Host // set once Run has started it
+}
+
+// Open opens the node in cfg.DataDir with passphrase. A wrong passphrase returns an error
+// wrapping store.ErrWrongPassphrase and modifies nothing.
+func Open(cfg Config, passphrase []byte) (*Node, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.APIAddr == "" {
+		cfg.APIAddr = DefaultAPIAddr
+	}
+	if cfg.Store.Logger == nil {
+		cfg.Store.Logger = cfg.Logger
+	}
+	st, err := store.Open(cfg.DataDir, passphrase, cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger, st: st, start: time.Now()}
+	if err := n.load(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *Node) load() error {
+	var idb, hk, tok, prof []byte
+	err := n.st.View(func(tx *store.Tx) error {
+		for _, p := range []struct {
+			k []byte
+			v *[]byte
+		}{{keyIdentity, &idb}, {keyP2PKey, &hk}, {keyAPIToken, &tok}, {keyProfile, &prof}} {
+			v, err := tx.Get(p.k)
+			if err != nil {
+				return fmt.Errorf("%s: %w", p.k, err)
+			}
+			*p.v = v
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("node: load: %w", err)
+	}
+	if n.id, err = identity.Unmarshal(idb); err != nil {
+		return fmt.Errorf("node: identity: %w", err)
+	}
+	if n.hkey, err = crypto.UnmarshalPrivateKey(hk); err != nil {
+		return fmt.Errorf("node: host key: %w", err)
+	}
+	n.token = string(tok)
+	if err := json.Unmarshal(prof, &n.profile); err != nil {
+		return fmt.Errorf("node: profile: %w", err)
+	}
+	if n.ev, err = eventlog.Open(n.st); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Close closes the store. Run closes it itself; Close is for a node that never ran.
+func (n *Node) Close() error { return n.st.Close() }
+
+// Run starts the libp2p host and the local API, writes api.json once both are up, and serves
+// until ctx ends or a part fails. Then it stops every part, removes api.json and closes the
+// store. ready, if not nil, is called with the API info once api.json is written.
+func (n *Node) Run(ctx context.Context, ready func(APIInfo)) (err error) {
+	defer func() {
+		if cerr := n.st.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	h, err := p2phost.New(p2phost.Config{
+		Key:         n.hkey,
+		ListenAddrs: n.cfg.ListenAddrs,
+		UserAgent:   "petrel/" + n.cfg.Version,
+	})
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	n.mu.Lock()
+	n.host = h
+	n.mu.Unlock()
+
+	srv, err := localapi.New(localapi.Config{Token: n.token, Backend: n, Logger: n.log.With("part", "api")})
+	if err != nil {
+		return err
+	}
+	ln, err := localapi.Listen(n.cfg.APIAddr, false)
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Serve(gctx, ln) })
+
+	info := APIInfo{URL: "http://" + ln.Addr().String(), Token: n.token, PeerID: h.ID().String(), Addrs: n.addrs()}
+	apiPath := filepath.Join(n.cfg.DataDir, "api.json")
+	if err := writeFileAtomic(apiPath, info, 0o600); err != nil {
+		ln.Close()
+		return errors.Join(err, g.Wait())
+	}
+	defer os.Remove(apiPath)
+	n.log.Info("node ready", "api", info.URL, "peer_id", info.PeerID, "user_id", n.id.UserID())
+	if ready != nil {
+		ready(info)
+	}
+	err = g.Wait()
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+// addrs returns the host's full multiaddrs (with /p2p/).
+func (n *Node) addrs() []string {
+	n.mu.Lock()
+	h := n.host
+	n.mu.Unlock()
+	if h == nil {
+		return []string{}
+	}
+	out := make([]string, 0, len(h.Addrs()))
+	for _, a := range h.Addrs() {
+		out = append(out, a.String()+"/p2p/"+h.ID().String())
+	}
+	return out
+}
+
+// writeFileAtomic writes v as JSON to path via a temp file and rename.
+func writeFileAtomic(path string, v any, mode os.FileMode) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".api-*.json")
+	if err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return fmt.Errorf("node: %w", err)
+	}
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("node: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("node: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	return nil
+}

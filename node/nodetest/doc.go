@@ -1,0 +1,4 @@
+// Package nodetest starts real petrel nodes for tests: a real encrypted store in a temp
+// directory, a real libp2p host on loopback, the real local API on a free loopback port, and a
+// localclient talking to it. Nothing is faked.
+package nodetest

@@ -1,0 +1,99 @@
+package nodetest
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/petrel-chat/petrel/node"
+	"github.com/petrel-chat/petrel/node/localclient"
+	"github.com/petrel-chat/petrel/node/store"
+)
+
+// Passphrase unlocks every test node.
+const Passphrase = "nodetest passphrase, not a secret"
+
+// Node is a running test node.
+type Node struct {
+	Dir    string
+	Name   string
+	Info   node.APIInfo
+	Client *localclient.Client
+
+	t      testing.TB
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// Start creates a node named name in a fresh temp dir and runs it until the test ends.
+func Start(t testing.TB, name string) *Node {
+	t.Helper()
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := node.Init(ctx, dir, []byte(Passphrase), name, store.Options{}); err != nil {
+		t.Fatalf("nodetest: init: %v", err)
+	}
+	n := &Node{Dir: dir, Name: name, t: t}
+	n.Run()
+	t.Cleanup(n.Stop)
+	return n
+}
+
+// Run (re)starts the node in its directory and waits until its API is ready.
+func (n *Node) Run() {
+	n.t.Helper()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	nd, err := node.Open(node.Config{
+		DataDir:     n.Dir,
+		APIAddr:     "127.0.0.1:0",
+		ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"},
+		Logger:      logger.With("node", n.Name),
+		Version:     "test",
+	}, []byte(Passphrase))
+	if err != nil {
+		n.t.Fatalf("nodetest: open %s: %v", n.Name, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan node.APIInfo, 1)
+	done := make(chan error, 1)
+	go func() { done <- nd.Run(ctx, func(in node.APIInfo) { ready <- in }) }()
+	select {
+	case in := <-ready:
+		n.Info = in
+	case err := <-done:
+		cancel()
+		n.t.Fatalf("nodetest: run %s: %v", n.Name, err)
+	case <-time.After(time.Minute):
+		cancel()
+		n.t.Fatalf("nodetest: %s not ready within a minute", n.Name)
+	}
+	n.cancel, n.done = cancel, done
+	n.Client = localclient.New(n.Info.URL, n.Info.Token)
+}
+
+// Stop shuts the node down gracefully and fails the test if shutdown fails.
+func (n *Node) Stop() {
+	if n.cancel == nil {
+		return
+	}
+	n.cancel()
+	n.cancel = nil
+	select {
+	case err := <-n.done:
+		if err != nil {
+			n.t.Errorf("nodetest: %s stopped with %v", n.Name, err)
+		}
+	case <-time.After(30 * time.Second):
+		n.t.Errorf("nodetest: %s did not stop within 30 s", n.Name)
+	}
+}
+
+// Restart stops and runs the node again on a new API port.
+func (n *Node) Restart() {
+	n.t.Helper()
+	n.Stop()
+	n.Run()
+}
