@@ -13,7 +13,8 @@ import (
 // safe for concurrent use.
 //
 // Every method is failure-atomic: when it returns an error the state is exactly as
-// before (MarshalBinary returns the same bytes).
+// before (MarshalBinary returns the same bytes). The zero value holds no chain and
+// decrypts nothing; create one with NewReceiver or UnmarshalReceiver.
 type ReceiverState struct {
 	chains []*receiverChain
 }
