@@ -9,6 +9,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/host"
 
+	"github.com/petrel-chat/petrel/crypto/safetynum"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/localapi"
 	"github.com/petrel-chat/petrel/node/store"
@@ -93,5 +94,14 @@ func (n *Node) hostOrNil() host.Host {
 	return n.host
 }
 
-// fingerprint is the node's own safety fingerprint (GET /v1/me).
-func (n *Node) fingerprint() string { return "" } // WIP: crypto/safetynum lands next
+// fingerprint is the node's own safety fingerprint (GET /v1/me): the half of every
+// safety number that this node contributes.
+func (n *Node) fingerprint() string {
+	pub := n.id.Public()
+	fp, err := safetynum.Fingerprint([]byte(pub.UserID()), pub.SigningKey())
+	if err != nil {
+		n.log.Error("safety fingerprint", "err", err)
+		return ""
+	}
+	return fp
+}

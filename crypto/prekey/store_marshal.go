@@ -31,12 +31,8 @@ import (
 // Public keys are recomputed from the private keys when unmarshalling.
 const StoreVersion = 0x01
 
-const (
-	spkEntrySize = SignedPrekeySize + kdf.X25519Size + 8
-	pqEntrySize  = 1 + 4 + 8 + mlkem.SeedSize + ed25519.SignatureSize
-	opkEntrySize = 4 + kdf.X25519Size
-	maxPool      = 1 << 12 // refuse absurd one-time pool sizes
-)
+// maxPool bounds each one-time pool a stored store may claim to hold.
+const maxPool = 1 << 12
 
 // Marshal serializes the store, private keys included. The result is secret.
 func (s *Store) Marshal() []byte {
@@ -141,6 +137,9 @@ func UnmarshalStore(b []byte) (*Store, error) {
 		s.lastResort = append(s.lastResort, k)
 	}
 	n = r.u16()
+	if n > maxPool {
+		r.fail("%d one-time prekeys", n)
+	}
 	for i := 0; i < n && r.err == nil; i++ {
 		id := r.u32()
 		priv, err := ecdh.X25519().NewPrivateKey(r.take(kdf.X25519Size))
@@ -157,6 +156,9 @@ func UnmarshalStore(b []byte) (*Store, error) {
 		s.opks = append(s.opks, k)
 	}
 	n = r.u16()
+	if n > maxPool {
+		r.fail("%d one-time PQ prekeys", n)
+	}
 	for i := 0; i < n && r.err == nil; i++ {
 		k := r.pqEntry(OneTime)
 		checkID(k.pub.id)

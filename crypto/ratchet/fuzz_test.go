@@ -69,4 +69,3 @@ func FuzzDecrypt(f *testing.F) {
 		}
 	})
 }
-
