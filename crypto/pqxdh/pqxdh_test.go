@@ -5,6 +5,7 @@ import (
 	"crypto/ecdh"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -357,5 +358,131 @@ func TestInitiatorIdentity(t *testing.T) {
 	p, err := InitiatorIdentity(initial)
 	if err != nil || !p.Equal(alice.id.Public()) {
 		t.Fatalf("InitiatorIdentity: %v", err)
+	}
+}
+
+// TestInitialMessageTamperingRefused: flipping a bit in any byte of the
+// initial message makes the handshake fail, either in Respond (version,
+// suite, initiator identity, ephemeral key checks, unknown prekey ids) or
+// at the first message (a different SK: another ephemeral key or prekey id,
+// or an ML-KEM ciphertext that decapsulates to a pseudorandom secret), and
+// never changes the responder's store.
+func TestInitialMessageTamperingRefused(t *testing.T) {
+	alice, bob := newParty(t), newParty(t)
+	a, initial, err := Initiate(alice.id, bob.bundle(t, true, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m0, err := a.Encrypt([]byte("first"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	storeBefore := bob.store.Marshal()
+	inRespond, atFirstMessage := 0, 0
+	for i := range initial {
+		f := bytes.Clone(initial)
+		f[i] ^= 1 << (i % 8)
+		r, _, err := Respond(bob.id, bob.store, f, now)
+		if err == nil {
+			if pt, err := r.Decrypt(m0); !errors.Is(err, ratchet.ErrDecrypt) {
+				t.Fatalf("byte %d flipped: first message decrypted (%q, %v)", i, pt, err)
+			}
+			atFirstMessage++
+		} else {
+			inRespond++
+		}
+		if !bytes.Equal(bob.store.Marshal(), storeBefore) {
+			t.Fatalf("byte %d flipped: Respond changed the store", i)
+		}
+	}
+	t.Logf("%d flips refused by Respond, %d at the first message", inRespond, atFirstMessage)
+	r, _, err := Respond(bob.id, bob.store, initial, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pt, err := r.Decrypt(m0); err != nil || string(pt) != "first" {
+		t.Fatalf("untouched initial message: %q, %v", pt, err)
+	}
+}
+
+// TestTamperedOneTimePrekeyFailsHandshake: the X25519 one-time prekey is the
+// one unsigned part of a bundle (as in X3DH and PQXDH). Replacing it in
+// transit cannot make a session: either the bundle no longer parses, or
+// Respond names an unknown key, or the first message fails to decrypt.
+func TestTamperedOneTimePrekeyFailsHandshake(t *testing.T) {
+	alice, bob := newParty(t), newParty(t)
+	wire := bob.bundle(t, true, true).Marshal()
+	opkAt := len(wire) - prekey.OneTimePrekeySize
+	other := bob.store.OneTimePrekeys()[1] // a real key of Bob's under another id
+	forged := map[string][]byte{}
+	for i := opkAt; i < len(wire); i++ {
+		f := bytes.Clone(wire)
+		f[i] ^= 1 << (i % 8)
+		forged[fmt.Sprintf("flip byte %d", i)] = f
+	}
+	swapKey := bytes.Clone(wire)
+	copy(swapKey[opkAt+4:], other.Bytes()[4:]) // id kept, key of another id
+	forged["key of another id"] = swapKey
+	mallory, _ := ecdh.X25519().GenerateKey(rand.Reader)
+	ownKey := bytes.Clone(wire)
+	copy(ownKey[opkAt+4:], mallory.PublicKey().Bytes())
+	forged["attacker's key"] = ownKey
+	reached := 0
+	for name, f := range forged {
+		b, err := prekey.ParseBundle(f)
+		if err != nil {
+			continue
+		}
+		a, initial, err := Initiate(alice.id, b)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		m0, _ := a.Encrypt([]byte("first"))
+		r, _, err := Respond(bob.id, bob.store, initial, now)
+		if err != nil {
+			continue
+		}
+		if _, err := r.Decrypt(m0); !errors.Is(err, ratchet.ErrDecrypt) {
+			t.Errorf("%s: first message: err = %v, want ErrDecrypt", name, err)
+		}
+		reached++
+	}
+	if reached < 2 { // at least the two substituted keys
+		t.Fatalf("only %d forged bundles reached the first message", reached)
+	}
+}
+
+// TestOneTimePrekeyForwardSecrecy: once the responder has consumed the
+// one-time keys of a handshake, its whole prekey store (as stolen from disk
+// later) together with its identity cannot re-derive the session from the
+// recorded initial message.
+func TestOneTimePrekeyForwardSecrecy(t *testing.T) {
+	alice, bob := newParty(t), newParty(t)
+	for _, c := range []struct {
+		name           string
+		opk, oneTimePQ bool
+	}{{"x25519 and ml-kem one-time", true, true}, {"x25519 one-time", true, false}, {"ml-kem one-time", false, true}} {
+		a, initial, err := Initiate(alice.id, bob.bundle(t, c.opk, c.oneTimePQ))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m0, _ := a.Encrypt([]byte("recorded"))
+		r, used, err := Respond(bob.id, bob.store, initial, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Decrypt(m0); err != nil {
+			t.Fatal(err)
+		}
+		if err := bob.store.Consume(used); err != nil {
+			t.Fatal(err)
+		}
+		stolen, err := prekey.UnmarshalStore(bob.store.Marshal())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := Respond(bob.id, stolen, initial, now); !errors.Is(err, prekey.ErrUnknownPrekey) {
+			t.Errorf("%s: stolen store re-derived the session: err = %v", c.name, err)
+		}
 	}
 }
