@@ -285,3 +285,33 @@ func TestStoreMarshalRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestBundleTamperingRefused: flipping a bit in any signed byte of a bundle
+// (version, identity, signed prekey, PQ prekey, one-time flag) makes
+// ParseBundle fail. The X25519 one-time prekey (the last 36 bytes) is
+// unsigned by design, as in X3DH and PQXDH; a substituted one only breaks
+// the handshake (pqxdh's TestTamperedOneTimePrekeyFailsHandshake).
+func TestBundleTamperingRefused(t *testing.T) {
+	_, s := newTestStore(t, 2)
+	for _, withOPK := range []bool{true, false} {
+		b := s.Bundle()
+		if !withOPK {
+			b.opk = nil
+		}
+		wire := b.Marshal()
+		signedEnd := len(wire)
+		if withOPK {
+			signedEnd -= OneTimePrekeySize
+		}
+		for i := range signedEnd {
+			f := bytes.Clone(wire)
+			f[i] ^= 1 << (i % 8)
+			if _, err := ParseBundle(f); err == nil {
+				t.Fatalf("opk=%v: bundle with byte %d flipped accepted", withOPK, i)
+			}
+		}
+		if _, err := ParseBundle(wire); err != nil {
+			t.Fatalf("untouched bundle refused: %v", err)
+		}
+	}
+}
