@@ -484,3 +484,40 @@ func TestStateCommittedBeforeRelease(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayRefusedAfterRestart: a state persisted and restored (as a node
+// does across restarts) still refuses every message it already decrypted,
+// whether its key was in the current chain, a stored skipped key since used,
+// or a previous chain; the still-unread message decrypts once.
+func TestReplayRefusedAfterRestart(t *testing.T) {
+	alice, bob := newPair(t)
+	var seen [][]byte
+	var unread []byte
+	for round := range 3 {
+		ms := make([][]byte, 4)
+		for i := range ms {
+			ms[i] = mustEncrypt(t, alice, msg(round*10+i))
+		}
+		for _, i := range []int{3, 0, 2} { // 1 stays unread in round 0; later rounds use skipped keys
+			mustDecrypt(t, bob, ms[i], msg(round*10+i))
+			seen = append(seen, ms[i])
+		}
+		if round == 0 {
+			unread = ms[1]
+		} else {
+			mustDecrypt(t, bob, ms[1], msg(round*10+1))
+			seen = append(seen, ms[1])
+		}
+		restored, err := Unmarshal(bob.Marshal())
+		if err != nil {
+			t.Fatal(err)
+		}
+		bob = restored
+		for _, m := range seen {
+			mustFailUnchanged(t, bob, m, ErrReplay)
+		}
+		exchange(t, bob, alice)
+	}
+	mustDecrypt(t, bob, unread, msg(1))
+	mustFailUnchanged(t, bob, unread, ErrReplay)
+}
