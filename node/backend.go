@@ -75,7 +75,7 @@ func (n *Node) UpdateMe(ctx context.Context, p api.MePatch) (api.Me, error) {
 
 // Status implements localapi.Backend.
 func (n *Node) Status(ctx context.Context) (api.Status, error) {
-	st := api.Status{Relays: []api.RelayStatus{}, UptimeS: int64(time.Since(n.start) / time.Second)}
+	st := api.Status{Relays: []api.RelayStatus{}, UptimeS: int64(time.Since(n.start) / time.Second), Outbox: n.OutboxLen()}
 	if h := n.hostOrNil(); h != nil {
 		st.Peers = len(h.Network().Peers())
 	}

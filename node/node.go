@@ -20,6 +20,7 @@ import (
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/node/eventlog"
 	"github.com/petrel-chat/petrel/node/localapi"
+	"github.com/petrel-chat/petrel/node/messenger"
 	"github.com/petrel-chat/petrel/node/p2phost"
 	"github.com/petrel-chat/petrel/node/store"
 )
@@ -126,6 +127,8 @@ type Node struct {
 	token string
 	start time.Time
 
+	*messenger.Messenger
+
 	mu      sync.Mutex
 	profile profile
 	host    host.Host // set once Run has started it
@@ -186,7 +189,17 @@ func (n *Node) load() error {
 	if n.ev, err = eventlog.Open(n.st); err != nil {
 		return err
 	}
-	return nil
+	n.Messenger, err = messenger.New(context.Background(), messenger.Config{
+		Store: n.st, Events: n.ev, Identity: n.id, Logger: n.log.With("part", "messenger"),
+		Profile: n.profileName, Relays: n.cfg.Relays,
+	})
+	return err
+}
+
+func (n *Node) profileName() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.profile.Name
 }
 
 // Close closes the store. Run closes it itself; Close is for a node that never ran.
@@ -224,6 +237,7 @@ func (n *Node) Run(ctx context.Context, ready func(APIInfo)) (err error) {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, ln) })
+	g.Go(func() error { return n.Messenger.Run(gctx, h) })
 
 	info := APIInfo{URL: "http://" + ln.Addr().String(), Token: n.token, PeerID: h.ID().String(), Addrs: n.addrs()}
 	apiPath := filepath.Join(n.cfg.DataDir, "api.json")

@@ -55,7 +55,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.serveAssets(w, r)
 		return
 	}
-	h, pattern := s.mux.Handler(r)
+	_, pattern := s.mux.Handler(r)
 	if pattern == "" {
 		if s.pathKnown(r) {
 			writeErrorCode(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, "method not allowed")
@@ -67,7 +67,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	if !s.authenticate(w, r) {
 		return
 	}
-	h.ServeHTTP(w, r)
+	s.mux.ServeHTTP(w, r) // (not the Handler above: ServeHTTP sets the path values)
 }
 
 // pathKnown reports whether r's path has a route under some other method.

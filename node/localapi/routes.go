@@ -11,11 +11,27 @@ type route struct {
 // Every path is under /v1/.
 func (s *Server) routes() []route {
 	return []route{
+		{"GET /v1/contacts", s.getContacts},
+		{"POST /v1/contacts", s.postContact},
+		{"GET /v1/contacts/{id}", s.getContact},
+		{"PATCH /v1/contacts/{id}", s.patchContact},
+		{"GET /v1/conversations", s.getConversations},
+		{"GET /v1/conversations/{id}", s.getConversation},
+		{"GET /v1/conversations/{id}/messages", s.getMessages},
+		{"POST /v1/conversations/{id}/messages", s.postMessage},
+		{"POST /v1/conversations/{id}/read", s.postRead},
 		{"GET /v1/events", s.getEvents},
+		{"POST /v1/invites", s.postInvite},
 		{"GET /v1/me", s.getMe},
 		{"PATCH /v1/me", s.patchMe},
+		{"DELETE /v1/messages/{id}", s.deleteMessage},
+		{"PATCH /v1/messages/{id}", s.patchMessage},
+		{"POST /v1/messages/{id}/reactions", s.postReaction},
+		{"GET /v1/search", s.getSearch},
 		{"DELETE /v1/session", s.deleteSession},
 		{"POST /v1/session", s.postSession},
+		{"GET /v1/settings", s.getSettings},
+		{"PUT /v1/settings", s.putSettings},
 		{"GET /v1/status", s.getStatus},
 		{"GET /v1/ws", s.serveWS},
 	}

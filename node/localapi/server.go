@@ -36,6 +36,31 @@ type Backend interface {
 	UpdateMe(ctx context.Context, p api.MePatch) (api.Me, error)
 	Status(ctx context.Context) (api.Status, error)
 	Events() EventSource
+	Chat
+}
+
+// Chat is the messaging part of the node (API.md §4–5): contacts, conversations, messages.
+type Chat interface {
+	CreateInvite(ctx context.Context) (api.Invite, error)
+	AddContact(ctx context.Context, link string, name *string) (c api.Contact, created bool, err error)
+	Contacts(ctx context.Context) ([]api.Contact, error)
+	Contact(ctx context.Context, id string) (api.Contact, error)
+	UpdateContact(ctx context.Context, id string, p api.ContactPatch) (api.Contact, error)
+	Conversations(ctx context.Context, cursor string, limit int) (api.ConversationPage, error)
+	Conversation(ctx context.Context, id string) (api.Conversation, error)
+	Messages(ctx context.Context, convID, before, after string, limit int) (api.MessagePage, error)
+	Send(ctx context.Context, req api.SendRequest) (m api.Message, repeat bool, err error)
+	MarkRead(ctx context.Context, convID, upTo string) error
+	Edit(ctx context.Context, id, body string) (api.Message, error)
+	Delete(ctx context.Context, id string, forEveryone bool) (api.Message, error)
+	React(ctx context.Context, id, emoji string, remove bool) (api.Message, error)
+	Search(ctx context.Context, q, convID string, limit int) ([]api.Message, error)
+	Settings(ctx context.Context) (api.Settings, error)
+	UpdateSettings(ctx context.Context, p api.SettingsPatch) (api.Settings, error)
+	// Typing tells the conversation's other members that the user is typing (ephemeral).
+	Typing(ctx context.Context, convID, state string) error
+	// Subscribe returns ephemeral socket frames (typing, presence) for every UI.
+	Subscribe() (<-chan []byte, func())
 }
 
 // Config configures a Server.

@@ -155,6 +155,28 @@ func (c *wsConn) handle(ctx context.Context, b []byte) {
 		c.hello <- since
 	case "ping":
 		c.sendFrame(ctx, map[string]string{"type": "pong"})
+	case "send":
+		c.send(ctx, f)
+	case "read":
+		ref := f.Ref
+		if ref == "" {
+			ref = f.ConversationID
+		}
+		if f.UpTo == "" {
+			c.sendError(ctx, ref, codeBadRequest, "up_to is required")
+			return
+		}
+		if err := c.s.cfg.Backend.MarkRead(ctx, f.ConversationID, f.UpTo); err != nil {
+			c.sendErr(ctx, ref, err)
+		}
+	case "typing":
+		if err := c.s.cfg.Backend.Typing(ctx, f.ConversationID, f.State); err != nil {
+			ref := f.Ref
+			if ref == "" {
+				ref = f.ConversationID
+			}
+			c.sendErr(ctx, ref, err)
+		}
 	default:
 		ref := f.ClientMsgID
 		if ref == "" {
@@ -162,6 +184,32 @@ func (c *wsConn) handle(ctx context.Context, b []byte) {
 		}
 		c.sendError(ctx, ref, codeBadRequest, "unknown frame type "+quoteShort(f.Type))
 	}
+}
+
+// send handles a send frame: the reply is an ack (the original message for a repeated
+// client_msg_id) or an error frame whose ref is the client_msg_id.
+func (c *wsConn) send(ctx context.Context, f clientFrame) {
+	req := api.SendRequest{ConversationID: f.ConversationID, ClientMsgID: f.ClientMsgID, ReplyTo: f.ReplyTo}
+	if f.Body != nil {
+		req.Body = *f.Body
+	}
+	if len(f.Attachments) > 0 && string(f.Attachments) != "null" {
+		if err := decodeJSON(f.Attachments, &req.Attachments); err != nil {
+			c.sendErr(ctx, f.ClientMsgID, err)
+			return
+		}
+	}
+	m, _, err := c.s.cfg.Backend.Send(ctx, req)
+	if err != nil {
+		c.sendErr(ctx, f.ClientMsgID, err)
+		return
+	}
+	c.sendFrame(ctx, struct {
+		Type        string `json:"type"`
+		ClientMsgID string `json:"client_msg_id"`
+		MessageID   string `json:"message_id"`
+		Status      string `json:"status"`
+	}{"ack", m.ClientMsgID, m.ID, m.Status})
 }
 
 func quoteShort(s string) string {
@@ -213,6 +261,8 @@ func (c *wsConn) writeLoop(ctx context.Context) {
 	events := c.s.cfg.Backend.Events()
 	notify, unsubscribe := events.Subscribe()
 	defer unsubscribe()
+	ephemeral, unsubscribeEph := c.s.cfg.Backend.Subscribe()
+	defer unsubscribeEph()
 	ping := time.NewTicker(wsPingEvery)
 	defer ping.Stop()
 
@@ -251,6 +301,10 @@ func (c *wsConn) writeLoop(ctx context.Context) {
 		case since := <-c.hello:
 			cursor, following, replaying = since, true, true
 		case <-notify:
+		case b := <-ephemeral:
+			if following && !replaying && c.write(b) != nil {
+				return
+			}
 		case b := <-c.out:
 			if c.write(b) != nil {
 				return

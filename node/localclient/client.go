@@ -87,9 +87,27 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 
 // DoRaw is Do with a raw body of the given content type.
 func (c *Client) DoRaw(ctx context.Context, method, path, contentType string, body io.Reader, out any) error {
+	_, err := c.doRaw(ctx, method, path, contentType, body, out)
+	return err
+}
+
+// DoStatus is Do that also returns the HTTP status (e.g. 201 Created or 200 for a repeat).
+func (c *Client) DoStatus(ctx context.Context, method, path string, body, out any) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	return c.doRaw(ctx, method, path, "application/json", rd, out)
+}
+
+func (c *Client) doRaw(ctx context.Context, method, path, contentType string, body io.Reader, out any) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	if body != nil {
@@ -97,12 +115,12 @@ func (c *Client) DoRaw(ctx context.Context, method, path, contentType string, bo
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return err
+		return resp.StatusCode, err
 	}
 	if resp.StatusCode/100 != 2 {
 		var eb struct {
@@ -112,14 +130,14 @@ func (c *Client) DoRaw(ctx context.Context, method, path, contentType string, bo
 			} `json:"error"`
 		}
 		json.Unmarshal(b, &eb)
-		return &APIError{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message}
+		return resp.StatusCode, &APIError{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message}
 	}
 	if out != nil && len(b) > 0 {
 		if err := json.Unmarshal(b, out); err != nil {
-			return fmt.Errorf("localclient: decode %s %s: %w", method, path, err)
+			return resp.StatusCode, fmt.Errorf("localclient: decode %s %s: %w", method, path, err)
 		}
 	}
-	return nil
+	return resp.StatusCode, nil
 }
 
 // Me is GET /v1/me.

@@ -1,0 +1,196 @@
+package api
+
+// Invite is POST /v1/invites.
+type Invite struct {
+	Link  string `json:"link"`
+	QRSVG string `json:"qr_svg"`
+}
+
+// ContactAdd is POST /v1/contacts.
+type ContactAdd struct {
+	Link string  `json:"link"`
+	Name *string `json:"name"`
+}
+
+// Contact is API.md §3's Contact. Extensions: request (a contact who wrote first and whom
+// the user has not accepted yet: "pending"; "accepted" otherwise), identity_changed (the
+// contact's identity key changed since it was added or last verified).
+type Contact struct {
+	ID              string `json:"id"`
+	UserID          string `json:"user_id"`
+	Name            string `json:"name"`
+	Verified        bool   `json:"verified"`
+	SafetyNumber    string `json:"safety_number"`
+	ConversationID  string `json:"conversation_id"`
+	Blocked         bool   `json:"blocked"`
+	Request         string `json:"request"`
+	IdentityChanged bool   `json:"identity_changed"`
+	LastSeen        *int64 `json:"last_seen"`
+}
+
+// Contact request states (extension).
+const (
+	RequestAccepted = "accepted"
+	RequestPending  = "pending"
+)
+
+// ContactList is GET /v1/contacts.
+type ContactList struct {
+	Contacts []Contact `json:"contacts"`
+}
+
+// ContactPatch is PATCH /v1/contacts/{id}. Extension: accept (true accepts a message request;
+// sending a message to the contact accepts it too).
+type ContactPatch struct {
+	Name     *string `json:"name"`
+	Verified *bool   `json:"verified"`
+	Blocked  *bool   `json:"blocked"`
+	Accept   *bool   `json:"accept"`
+}
+
+// Member is a conversation member.
+type Member struct {
+	UserID string `json:"user_id"`
+	Name   string `json:"name"`
+	Role   string `json:"role"`
+}
+
+// Conversation types and member roles.
+const (
+	ConversationDirect = "direct"
+	ConversationGroup  = "group"
+	RoleAdmin          = "admin"
+	RoleMember         = "member"
+)
+
+// Conversation is API.md §3's Conversation.
+type Conversation struct {
+	ID          string   `json:"id"`
+	Type        string   `json:"type"`
+	Name        string   `json:"name"`
+	Members     []Member `json:"members"`
+	LastMessage *Message `json:"last_message"`
+	UnreadCount int      `json:"unread_count"`
+	UpdatedAt   int64    `json:"updated_at"`
+}
+
+// ConversationPage is GET /v1/conversations.
+type ConversationPage struct {
+	Conversations []Conversation `json:"conversations"`
+	NextCursor    *string        `json:"next_cursor"`
+}
+
+// Message statuses.
+const (
+	StatusPending   = "pending"
+	StatusSent      = "sent"
+	StatusDelivered = "delivered"
+	StatusRead      = "read"
+	StatusFailed    = "failed"
+)
+
+// StatusRank orders statuses so they only ever move forward (failed is terminal, outside).
+func StatusRank(s string) int {
+	switch s {
+	case StatusPending:
+		return 1
+	case StatusSent:
+		return 2
+	case StatusDelivered:
+		return 3
+	case StatusRead:
+		return 4
+	}
+	return 0
+}
+
+// Receipts is a message's receipt counts.
+type Receipts struct {
+	Delivered int `json:"delivered"`
+	Read      int `json:"read"`
+	Total     int `json:"total"`
+}
+
+// Attachment is API.md §3's Attachment.
+type Attachment struct {
+	MediaID          string  `json:"media_id"`
+	Name             string  `json:"name"`
+	MIME             string  `json:"mime"`
+	Size             int64   `json:"size"`
+	SHA256           string  `json:"sha256"`
+	ThumbnailMediaID *string `json:"thumbnail_media_id"`
+}
+
+// Message is API.md §3's Message.
+type Message struct {
+	ID             string              `json:"id"`
+	ConversationID string              `json:"conversation_id"`
+	ClientMsgID    string              `json:"client_msg_id"`
+	SenderID       string              `json:"sender_id"`
+	Body           string              `json:"body"`
+	ReplyTo        *string             `json:"reply_to"`
+	Attachments    []Attachment        `json:"attachments"`
+	SentAt         int64               `json:"sent_at"`
+	ReceivedAt     int64               `json:"received_at"`
+	Order          string              `json:"order"`
+	Status         string              `json:"status"`
+	Error          string              `json:"error,omitempty"`
+	Receipts       Receipts            `json:"receipts"`
+	EditedAt       *int64              `json:"edited_at"`
+	Deleted        bool                `json:"deleted"`
+	Reactions      map[string][]string `json:"reactions"`
+}
+
+// MessagePage is GET /v1/conversations/{id}/messages.
+type MessagePage struct {
+	Messages []Message `json:"messages"`
+	HasMore  bool      `json:"has_more"`
+}
+
+// SendRequest is POST /v1/conversations/{id}/messages and the socket's send frame.
+type SendRequest struct {
+	ConversationID string       `json:"conversation_id"`
+	ClientMsgID    string       `json:"client_msg_id"`
+	Body           string       `json:"body"`
+	ReplyTo        *string      `json:"reply_to"`
+	Attachments    []Attachment `json:"attachments"`
+}
+
+// ReadRequest is POST /v1/conversations/{id}/read.
+type ReadRequest struct {
+	UpTo string `json:"up_to"`
+}
+
+// EditRequest is PATCH /v1/messages/{id}.
+type EditRequest struct {
+	Body *string `json:"body"`
+}
+
+// ReactionRequest is POST /v1/messages/{id}/reactions.
+type ReactionRequest struct {
+	Emoji  string `json:"emoji"`
+	Remove bool   `json:"remove"`
+}
+
+// SearchResult is GET /v1/search.
+type SearchResult struct {
+	Messages []Message `json:"messages"`
+}
+
+// Settings is GET/PUT /v1/settings (GET is an extension). PUT changes only the fields given.
+type Settings struct {
+	Presence     string `json:"presence"`
+	ReadReceipts bool   `json:"read_receipts"`
+}
+
+// SettingsPatch is PUT /v1/settings.
+type SettingsPatch struct {
+	Presence     *string `json:"presence"`
+	ReadReceipts *bool   `json:"read_receipts"`
+}
+
+// Presence settings.
+const (
+	PresenceContacts = "contacts"
+	PresenceNobody   = "nobody"
+)

@@ -1,0 +1,366 @@
+package messenger
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/petrel-chat/petrel/crypto/identity"
+	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/invite"
+	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/node/wire"
+)
+
+// MaxContactName bounds a contact's name, like the profile name.
+const MaxContactName = 128
+
+// CreateInvite returns a fresh invite link for this node and its QR code.
+func (m *Messenger) CreateInvite(ctx context.Context) (api.Invite, error) {
+	h := m.hostOrNil()
+	if h == nil {
+		return api.Invite{}, api.Errorf(api.ErrUnavailable, "the node is starting")
+	}
+	inv := invite.Invite{
+		Identity: m.id.Public(),
+		PeerID:   h.ID(),
+		Name:     m.cfg.Profile(),
+		Addrs:    h.Addrs(),
+		Created:  m.now(),
+	}
+	for _, r := range m.cfg.Relays {
+		if a, err := ma.NewMultiaddr(r); err == nil {
+			inv.Relays = append(inv.Relays, a)
+		}
+	}
+	link, err := invite.Link(m.id, inv)
+	if err != nil {
+		return api.Invite{}, err
+	}
+	svg, err := invite.QRSVG(link)
+	if err != nil {
+		return api.Invite{}, err
+	}
+	return api.Invite{Link: link, QRSVG: svg}, nil
+}
+
+// AddContact adds the person behind an invite link. created is false when the link's
+// identity was already a contact (the same contact is returned).
+func (m *Messenger) AddContact(ctx context.Context, link string, name *string) (api.Contact, bool, error) {
+	inv, err := invite.Parse(link)
+	if err != nil {
+		return api.Contact{}, false, api.Errorf(api.ErrBadRequest, "not a valid petrel invite link (%v)", err)
+	}
+	if inv.Identity.Equal(m.id.Public()) {
+		return api.Contact{}, false, api.Errorf(api.ErrBadRequest, "that is your own invite link")
+	}
+	if name != nil {
+		n := strings.TrimSpace(*name)
+		if !utf8.ValidString(n) || len(n) > MaxContactName {
+			return api.Contact{}, false, api.Errorf(api.ErrBadRequest, "name must be valid UTF-8 of at most %d bytes", MaxContactName)
+		}
+		name = &n
+	}
+	var out api.Contact
+	var created bool
+	var cid string
+	err = m.st.Update(ctx, func(tx *store.Tx) error {
+		created = false
+		c, isNew, err := m.contactFor(tx, inv.Identity, inv.PeerID.String(), api.RequestAccepted)
+		if err != nil {
+			return err
+		}
+		created = isNew
+		c.Addrs = addrStrings(inv.Addrs)
+		c.Relays = addrStrings(inv.Relays)
+		if c.Request == api.RequestPending {
+			c.Request = api.RequestAccepted // adding the link accepts their message request
+		}
+		switch {
+		case name != nil && *name != "":
+			c.Name, c.NameSet = *name, true
+		case !c.NameSet && inv.Name != "":
+			c.Name = inv.Name
+		}
+		if err := putJSON(tx, kContact(c.ID), c); err != nil {
+			return err
+		}
+		out, cid = m.apiContact(c), c.ID
+		if _, err := m.ev.Append(tx, api.KindContact, out); err != nil {
+			return err
+		}
+		if isNew {
+			return m.emitConv(tx, c.ConvID)
+		}
+		return nil
+	})
+	if err != nil {
+		return api.Contact{}, false, err
+	}
+	if h := m.hostOrNil(); h != nil {
+		h.Peerstore().AddAddrs(inv.PeerID, inv.Addrs, peerstore.PermanentAddrTTL)
+	}
+	// Start the session now if the contact is reachable; the outbox worker retries later.
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := m.ensureSession(sctx, cid); err != nil {
+		m.log.Info("session not started yet", "contact", cid, "err", err)
+	}
+	return out, created, nil
+}
+
+// contactFor returns the contact with identity pub, creating it (and its direct
+// conversation) when it does not exist. A known peer id presenting a new identity is an
+// identity change of that contact: it is recorded and the user warned, never adopted
+// silently.
+func (m *Messenger) contactFor(tx *store.Tx, pub *identity.PublicIdentity, peerID, request string) (*contactRec, bool, error) {
+	uid := string(pub.UserID())
+	cid, err := getString(tx, kContactByUser(uid))
+	if err != nil {
+		return nil, false, err
+	}
+	if cid != "" {
+		c, err := loadContact(tx, cid)
+		if err != nil {
+			return nil, false, err
+		}
+		if peerID != "" && c.PeerID != peerID {
+			if err := tx.Delete(kContactByPeer(c.PeerID)); err != nil {
+				return nil, false, err
+			}
+			c.PeerID = peerID
+			if err := tx.Set(kContactByPeer(peerID), []byte(c.ID)); err != nil {
+				return nil, false, err
+			}
+		}
+		return c, false, nil
+	}
+	if byPeer, err := getString(tx, kContactByPeer(peerID)); err != nil {
+		return nil, false, err
+	} else if byPeer != "" {
+		c, err := loadContact(tx, byPeer)
+		if err != nil {
+			return nil, false, err
+		}
+		if err := m.identityChanged(tx, c, pub); err != nil {
+			return nil, false, err
+		}
+		return c, false, nil
+	}
+	c := &contactRec{
+		ID: newID("c"), UserID: uid, Identity: pub.Bytes(), PeerID: peerID,
+		Request: request, Created: m.nowMS(), ConvID: directConvID(m.uid, uid),
+	}
+	conv := &convRec{ID: c.ConvID, Type: api.ConversationDirect, ContactID: c.ID, UpdatedAt: c.Created}
+	for _, kv := range [][2][]byte{
+		{kContactByUser(uid), []byte(c.ID)},
+		{kContactByPeer(peerID), []byte(c.ID)},
+	} {
+		if err := tx.Set(kv[0], kv[1]); err != nil {
+			return nil, false, err
+		}
+	}
+	if err := putJSON(tx, kConv(conv.ID), conv); err != nil {
+		return nil, false, err
+	}
+	return c, true, putJSON(tx, kContact(c.ID), c)
+}
+
+// identityChanged records that contact c now presents identity pub: the contact becomes
+// unverified and flagged, its sessions are dropped, and what was waiting in its outbox for
+// the old identity fails with "identity changed" instead of being re-encrypted silently.
+func (m *Messenger) identityChanged(tx *store.Tx, c *contactRec, pub *identity.PublicIdentity) error {
+	m.log.Warn("contact identity changed", "contact", c.ID, "old", c.UserID, "new", pub.UserID())
+	if err := tx.Delete(kContactByUser(c.UserID)); err != nil {
+		return err
+	}
+	c.UserID, c.Identity = string(pub.UserID()), pub.Bytes()
+	if err := tx.Set(kContactByUser(c.UserID), []byte(c.ID)); err != nil {
+		return err
+	}
+	c.Changed, c.Verified = true, false
+	c.Initial, c.Answered, c.Seen, c.RecvSeq, c.Ahead, c.SendSeq = nil, false, nil, 0, nil, 0
+	for i := range 2 {
+		if err := tx.Delete(kSession(c.ID, i)); err != nil {
+			return err
+		}
+	}
+	var dead [][]byte
+	var failed []string
+	err := tx.Iterate(store.IterOptions{Prefix: kOutboxPrefix(c.ID)}, func(k, v []byte) (bool, error) {
+		dead = append(dead, k)
+		var o outboxRec
+		if err := jsonUnmarshal(v, &o); err == nil && o.MsgID != "" {
+			failed = append(failed, o.MsgID)
+		}
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	err = tx.Iterate(store.IterOptions{Prefix: kSentPrefix(c.ID), KeysOnly: true}, func(k, _ []byte) (bool, error) {
+		dead = append(dead, k)
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range dead {
+		if err := tx.Delete(k); err != nil {
+			return err
+		}
+	}
+	for _, id := range failed {
+		if err := m.setStatus(tx, id, api.StatusFailed, "identity changed"); err != nil {
+			return err
+		}
+	}
+	if err := putJSON(tx, kContact(c.ID), c); err != nil {
+		return err
+	}
+	_, err = m.ev.Append(tx, api.KindContact, m.apiContact(c))
+	return err
+}
+
+// directConvID is the id of the direct conversation between two users: the same on both
+// nodes.
+func directConvID(a, b string) string {
+	if a > b {
+		a, b = b, a
+	}
+	sum := sha256.Sum256([]byte("petrel direct conversation\x00" + a + "\x00" + b))
+	return "d" + hex.EncodeToString(sum[:13])
+}
+
+func addrStrings(as []ma.Multiaddr) []string {
+	out := make([]string, 0, len(as))
+	for _, a := range as {
+		out = append(out, a.String())
+	}
+	return out
+}
+
+// Contacts lists the contacts, by name.
+func (m *Messenger) Contacts(ctx context.Context) ([]api.Contact, error) {
+	out := []api.Contact{}
+	err := m.st.View(func(tx *store.Tx) error {
+		return tx.Iterate(store.IterOptions{Prefix: []byte("ct/")}, func(_, v []byte) (bool, error) {
+			var c contactRec
+			if err := jsonUnmarshal(v, &c); err != nil {
+				return false, err
+			}
+			out = append(out, m.apiContact(&c))
+			return true, nil
+		})
+	})
+	slices.SortFunc(out, func(a, b api.Contact) int {
+		if c := strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, err
+}
+
+// Contact returns one contact.
+func (m *Messenger) Contact(ctx context.Context, id string) (api.Contact, error) {
+	var out api.Contact
+	err := m.st.View(func(tx *store.Tx) error {
+		c, err := loadContact(tx, id)
+		if err != nil {
+			return err
+		}
+		out = m.apiContact(c)
+		return nil
+	})
+	return out, err
+}
+
+// UpdateContact renames, verifies, blocks or accepts a contact.
+func (m *Messenger) UpdateContact(ctx context.Context, id string, p api.ContactPatch) (api.Contact, error) {
+	if p.Name != nil {
+		n := strings.TrimSpace(*p.Name)
+		if !utf8.ValidString(n) || len(n) > MaxContactName {
+			return api.Contact{}, api.Errorf(api.ErrBadRequest, "name must be valid UTF-8 of at most %d bytes", MaxContactName)
+		}
+		p.Name = &n
+	}
+	var out api.Contact
+	err := m.st.Update(ctx, func(tx *store.Tx) error {
+		c, err := loadContact(tx, id)
+		if err != nil {
+			return err
+		}
+		if p.Name != nil {
+			c.Name, c.NameSet = *p.Name, *p.Name != ""
+		}
+		if p.Verified != nil {
+			c.Verified = *p.Verified
+			if c.Verified {
+				c.Changed = false // the user compared the new safety number
+			}
+		}
+		if p.Blocked != nil {
+			c.Blocked = *p.Blocked
+		}
+		if p.Accept != nil && *p.Accept {
+			c.Request = api.RequestAccepted
+		}
+		if err := putJSON(tx, kContact(c.ID), c); err != nil {
+			return err
+		}
+		out = m.apiContact(c)
+		if _, err := m.ev.Append(tx, api.KindContact, out); err != nil {
+			return err
+		}
+		return m.emitConv(tx, c.ConvID)
+	})
+	return out, err
+}
+
+// fetchBundle asks the contact's node for a prekey bundle.
+func (m *Messenger) fetchBundle(ctx context.Context, c *contactRec) ([]byte, error) {
+	h := m.hostOrNil()
+	if h == nil {
+		return nil, errors.New("messenger: not running")
+	}
+	pid, err := peerOf(c)
+	if err != nil {
+		return nil, fmt.Errorf("contact peer id: %w", err)
+	}
+	m.addAddrs(pid, c.Addrs)
+	s, err := h.NewStream(ctx, pid, wire.PrekeyProtocol)
+	if err != nil {
+		return nil, fmt.Errorf("prekeys: %w", err)
+	}
+	defer s.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = s.SetDeadline(dl)
+	}
+	return requestBundle(s)
+}
+
+// addAddrs tells the peerstore where a contact listens.
+func (m *Messenger) addAddrs(pid peer.ID, addrs []string) {
+	h := m.hostOrNil()
+	if h == nil {
+		return
+	}
+	var as []ma.Multiaddr
+	for _, a := range addrs {
+		if x, err := ma.NewMultiaddr(a); err == nil {
+			as = append(as, x)
+		}
+	}
+	h.Peerstore().AddAddrs(pid, as, peerstore.PermanentAddrTTL)
+}

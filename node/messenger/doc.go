@@ -1,0 +1,30 @@
+// Package messenger is the 1:1 messaging engine of a node: contacts and invites, PQXDH
+// sessions and Double Ratchets, the durable outbox and its delivery workers, the inbound
+// stream handler, receipts, ordering, history and the control messages (edits, deletes,
+// reactions). It owns the node's message data in the encrypted store and reports every
+// change to the event log; node/localapi reaches it through the node.
+//
+// Persist first, deliver second: a message is acknowledged to the UI only once it is in the
+// store together with its outbox entry. An outbox entry is encrypted once, in the same
+// transaction that saves the advanced ratchet, and the same ciphertext is resent until the
+// receiving node acknowledges it; the receiver stores what it decrypted, its advanced
+// ratchet and the envelope id in one transaction before it acknowledges, so a retry after a
+// lost acknowledgement is recognised and never shown twice.
+//
+// Store keys (values are JSON or crypto wire forms, sealed by node/store):
+//
+//	ct/<contact id>                contact record
+//	cu/<user id>                   → contact id
+//	cp/<peer id>                   → contact id
+//	ss/<contact id>/0, /1          ratchet state: 0 sends and receives, 1 receives only
+//	cv/<conversation id>           conversation record
+//	ms/<message id>                message record
+//	mo/<conversation id>/<order>   → message id (history in order)
+//	mc/<conversation id>/<client>  → message id (idempotent sends)
+//	ob/<contact id>/<seq>          outbox entry (seq: 8 bytes big-endian)
+//	sh/<contact id>/<seq>          sent content, kept for resend requests (last 1024)
+//	rx/<contact id>/<envelope id>  envelope already processed
+//	pk                             prekey store (crypto/prekey), pki issued one-time ids
+//	hlc                            last hybrid logical clock timestamp issued
+//	settings                       settings
+package messenger

@@ -1,0 +1,196 @@
+package messenger
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/store"
+)
+
+// History limits.
+const (
+	DefaultPage   = 50
+	MaxPage       = 200
+	MaxSearchPage = 200
+)
+
+// Messages pages through a conversation in order: the newest limit messages, or those
+// before or after a message. Results are ascending; hasMore says whether more exist in
+// the direction paged.
+func (m *Messenger) Messages(ctx context.Context, convID, before, after string, limit int) (api.MessagePage, error) {
+	if limit == 0 {
+		limit = DefaultPage
+	}
+	if limit < 0 || limit > MaxPage {
+		return api.MessagePage{}, api.Errorf(api.ErrBadRequest, "limit must be 1 to %d", MaxPage)
+	}
+	if before != "" && after != "" {
+		return api.MessagePage{}, api.Errorf(api.ErrBadRequest, "use before or after, not both")
+	}
+	page := api.MessagePage{Messages: []api.Message{}}
+	err := m.st.View(func(tx *store.Tx) error {
+		if _, err := loadConv(tx, convID); err != nil {
+			return err
+		}
+		prefix := kOrderPrefix(convID)
+		opt := store.IterOptions{Prefix: prefix, Reverse: after == ""}
+		var skip []byte
+		for _, ref := range []string{before, after} {
+			if ref == "" {
+				continue
+			}
+			r, err := loadMsg(tx, ref)
+			if err != nil || r.M.ConversationID != convID {
+				return api.Errorf(api.ErrNotFound, "no message %q in this conversation", ref)
+			}
+			skip = kOrder(convID, r.M.Order)
+			opt.Start = skip
+		}
+		var ids []string
+		err := tx.Iterate(opt, func(k, v []byte) (bool, error) {
+			if skip != nil && string(k) == string(skip) {
+				return true, nil
+			}
+			if len(ids) == limit {
+				page.HasMore = true
+				return false, nil
+			}
+			ids = append(ids, string(v))
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+		if opt.Reverse {
+			slices.Reverse(ids)
+		}
+		for _, id := range ids {
+			r, err := loadMsg(tx, id)
+			if err != nil {
+				return err
+			}
+			page.Messages = append(page.Messages, r.M)
+		}
+		return nil
+	})
+	return page, err
+}
+
+// Conversations lists conversations, newest activity first. The cursor is opaque.
+func (m *Messenger) Conversations(ctx context.Context, cursor string, limit int) (api.ConversationPage, error) {
+	if limit == 0 {
+		limit = DefaultPage
+	}
+	if limit < 0 || limit > MaxPage {
+		return api.ConversationPage{}, api.Errorf(api.ErrBadRequest, "limit must be 1 to %d", MaxPage)
+	}
+	var curAt int64
+	var curID string
+	if cursor != "" {
+		at, id, ok := strings.Cut(cursor, ".")
+		n, err := strconv.ParseInt(at, 10, 64)
+		if !ok || err != nil {
+			return api.ConversationPage{}, api.Errorf(api.ErrBadRequest, "bad cursor")
+		}
+		curAt, curID = n, id
+	}
+	page := api.ConversationPage{Conversations: []api.Conversation{}}
+	err := m.st.View(func(tx *store.Tx) error {
+		var all []*convRec
+		err := tx.Iterate(store.IterOptions{Prefix: []byte("cv/")}, func(_, v []byte) (bool, error) {
+			var c convRec
+			if err := jsonUnmarshal(v, &c); err != nil {
+				return false, err
+			}
+			all = append(all, &c)
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+		// Newest first; ties by id.
+		less := func(a, b *convRec) int {
+			if a.UpdatedAt != b.UpdatedAt {
+				if a.UpdatedAt > b.UpdatedAt {
+					return -1
+				}
+				return 1
+			}
+			return strings.Compare(a.ID, b.ID)
+		}
+		slices.SortFunc(all, less)
+		for _, cv := range all {
+			if cursor != "" && less(cv, &convRec{UpdatedAt: curAt, ID: curID}) <= 0 {
+				continue
+			}
+			if len(page.Conversations) == limit {
+				last := page.Conversations[limit-1]
+				next := strconv.FormatInt(last.UpdatedAt, 10) + "." + last.ID
+				page.NextCursor = &next
+				break
+			}
+			c, err := m.apiConvRec(tx, cv)
+			if err != nil {
+				return err
+			}
+			page.Conversations = append(page.Conversations, c)
+		}
+		return nil
+	})
+	return page, err
+}
+
+// Conversation returns one conversation.
+func (m *Messenger) Conversation(ctx context.Context, id string) (api.Conversation, error) {
+	var out api.Conversation
+	err := m.st.View(func(tx *store.Tx) error {
+		var err error
+		out, err = m.apiConv(tx, id)
+		return err
+	})
+	return out, err
+}
+
+// Search finds messages whose body contains q (case-insensitive), newest first, in one
+// conversation or all.
+func (m *Messenger) Search(ctx context.Context, q, convID string, limit int) ([]api.Message, error) {
+	q = strings.ToLower(strings.TrimSpace(q))
+	if q == "" {
+		return nil, api.Errorf(api.ErrBadRequest, "q is required")
+	}
+	if limit == 0 {
+		limit = DefaultPage
+	}
+	if limit < 0 || limit > MaxSearchPage {
+		return nil, api.Errorf(api.ErrBadRequest, "limit must be 1 to %d", MaxSearchPage)
+	}
+	out := []api.Message{}
+	err := m.st.View(func(tx *store.Tx) error {
+		if convID != "" {
+			if _, err := loadConv(tx, convID); err != nil {
+				return err
+			}
+		}
+		return tx.Iterate(store.IterOptions{Prefix: []byte("ms/")}, func(_, v []byte) (bool, error) {
+			var r msgRec
+			if err := jsonUnmarshal(v, &r); err != nil {
+				return false, err
+			}
+			if r.M.Deleted || (convID != "" && r.M.ConversationID != convID) {
+				return true, nil
+			}
+			if strings.Contains(strings.ToLower(r.M.Body), q) {
+				out = append(out, r.M)
+			}
+			return true, nil
+		})
+	})
+	slices.SortFunc(out, func(a, b api.Message) int { return strings.Compare(b.Order, a.Order) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, err
+}

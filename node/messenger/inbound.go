@@ -1,0 +1,536 @@
+package messenger
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"slices"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/petrel-chat/petrel/crypto/identity"
+	"github.com/petrel-chat/petrel/crypto/pqxdh"
+	"github.com/petrel-chat/petrel/crypto/prekey"
+	"github.com/petrel-chat/petrel/crypto/ratchet"
+	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/node/wire"
+	"github.com/petrel-chat/petrel/sync/hlc"
+)
+
+// maxAhead bounds the sequence numbers remembered beyond a gap.
+const maxAhead = 4096
+
+// handleMessages receives Deliver frames from a peer, stores what they carry in batches
+// and acknowledges each once durable.
+func (m *Messenger) handleMessages(s network.Stream) {
+	ctx := m.runCtx()
+	m.mu.Lock()
+	if ctx.Err() != nil {
+		m.mu.Unlock()
+		s.Reset()
+		return
+	}
+	m.wg.Add(1)
+	m.mu.Unlock()
+	defer m.wg.Done()
+
+	remote := s.Conn().RemotePeer()
+	frames := make(chan []byte, window)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(frames)
+		r := bufio.NewReaderSize(s, 64<<10)
+		for {
+			b, err := wire.ReadFrame(r, nil)
+			if err != nil {
+				return
+			}
+			select {
+			case frames <- b:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	defer func() {
+		s.Reset()
+		<-done
+	}()
+	w := bufio.NewWriterSize(s, 16<<10)
+	for {
+		var batch [][]byte
+		select {
+		case b, ok := <-frames:
+			if !ok {
+				return
+			}
+			batch = append(batch, b)
+		case <-ctx.Done():
+			return
+		}
+	drain:
+		for len(batch) < window {
+			select {
+			case b, ok := <-frames:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, b)
+			default:
+				break drain
+			}
+		}
+		ds := make([]*wire.Deliver, 0, len(batch))
+		for _, b := range batch {
+			d, err := wire.ParseDeliver(b)
+			if err != nil {
+				m.log.Info("malformed frame from peer", "peer", remote, "err", err)
+				return
+			}
+			ds = append(ds, d)
+		}
+		acks, err := m.receive(ctx, remote, ds)
+		if err != nil {
+			m.log.Error("receiving", "peer", remote, "err", err)
+			return
+		}
+		for _, a := range acks {
+			if err := wire.WriteFrame(w, wire.AppendAck(nil, a)); err != nil {
+				return
+			}
+		}
+		if err := w.Flush(); err != nil {
+			return
+		}
+	}
+}
+
+// rxBatch is the state of one receiving transaction.
+type rxBatch struct {
+	m      *Messenger
+	tx     *store.Tx
+	remote peer.ID
+
+	c      *contactRec
+	s0, s1 *ratchet.State
+	ps     *prekey.Store
+	psUsed bool
+	conv   *convRec
+
+	delivered  []string
+	convDirty  bool
+	contactEvt bool
+	kicks      bool
+}
+
+// receive processes a batch of Deliver frames from remote in one transaction.
+func (m *Messenger) receive(ctx context.Context, remote peer.ID, ds []*wire.Deliver) ([]wire.Ack, error) {
+	acks := make([]wire.Ack, len(ds))
+	err := m.st.Update(ctx, func(tx *store.Tx) error {
+		b := &rxBatch{m: m, tx: tx, remote: remote}
+		cid, err := getString(tx, kContactByPeer(remote.String()))
+		if err != nil {
+			return err
+		}
+		if cid != "" {
+			if err := b.useContact(cid); err != nil {
+				return err
+			}
+		}
+		for i, d := range ds {
+			st, err := b.one(d)
+			if err != nil {
+				return err
+			}
+			acks[i] = wire.Ack{ID: d.ID, Status: st}
+		}
+		return b.finish()
+	})
+	return acks, err
+}
+
+func (b *rxBatch) useContact(cid string) error {
+	c, err := loadContact(b.tx, cid)
+	if err != nil {
+		return err
+	}
+	b.c = c
+	if b.s0, err = loadSession(b.tx, cid, 0); err != nil {
+		return err
+	}
+	if b.s1, err = loadSession(b.tx, cid, 1); err != nil {
+		return err
+	}
+	b.conv, err = loadConv(b.tx, c.ConvID)
+	return err
+}
+
+// one handles one Deliver and returns its ack status; an error aborts the batch.
+func (b *rxBatch) one(d *wire.Deliver) (wire.AckStatus, error) {
+	tx := b.tx
+	if b.c != nil {
+		if _, err := tx.Get(kSeen(b.c.ID, d.ID[:])); err == nil {
+			return wire.AckStored, nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return 0, err
+		}
+	}
+	if d.Initial != nil {
+		pub, err := pqxdh.InitiatorIdentity(d.Initial)
+		if err != nil {
+			return wire.AckUndecryptable, nil
+		}
+		if b.c == nil || b.c.UserID != string(pub.UserID()) {
+			if err := b.contactFrom(pub); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if b.c == nil {
+		return wire.AckUndecryptable, nil
+	}
+	if b.c.Blocked {
+		return wire.AckBlocked, nil
+	}
+	var pt []byte
+	sum := sha256.Sum256(d.Initial)
+	if d.Initial != nil && !bytes.Equal(sum[:], b.c.Seen) {
+		if b.ps == nil {
+			ps, err := b.m.loadPrekeys(tx)
+			if err != nil {
+				return 0, err
+			}
+			b.ps = ps
+		}
+		st, used, err := pqxdh.Respond(b.m.id, b.ps, d.Initial, b.m.now())
+		if err != nil {
+			b.m.log.Info("initial message refused", "contact", b.c.ID, "err", err)
+			return wire.AckUndecryptable, nil
+		}
+		if pt, err = st.Decrypt(d.Message); err != nil {
+			return wire.AckUndecryptable, nil
+		}
+		if err := b.ps.Consume(used); err != nil {
+			return wire.AckUndecryptable, nil
+		}
+		b.psUsed = true
+		b.c.Seen = sum[:]
+		switch {
+		case b.s0 == nil:
+			b.s0 = st
+		case b.s0.IsInitiator() && !b.s0.HasReceived():
+			// Both started a session at once: both sides keep the same one.
+			if pqxdh.Resolve(b.s0, st) == st {
+				b.s0, b.s1 = st, b.s0
+			} else {
+				b.s1 = st
+			}
+		default:
+			// They started over (a new session replaces the old one).
+			b.s0, b.s1 = st, b.s0
+		}
+		if b.s0 == st {
+			b.c.Initial = nil
+		}
+	} else {
+		var err error
+		pt, err = b.s0Decrypt(d.Message)
+		if errors.Is(err, ratchet.ErrReplay) {
+			return wire.AckStored, nil
+		}
+		if err != nil {
+			b.m.log.Info("undecryptable message", "contact", b.c.ID, "err", err)
+			return wire.AckUndecryptable, nil
+		}
+	}
+	if err := tx.Set(kSeen(b.c.ID, d.ID[:]), nil); err != nil {
+		return 0, err
+	}
+	content, err := wire.ParseContent(pt)
+	if err != nil {
+		b.m.log.Info("malformed content", "contact", b.c.ID, "err", err)
+		return wire.AckRefused, nil
+	}
+	return wire.AckStored, b.apply(content)
+}
+
+func (b *rxBatch) s0Decrypt(msg []byte) ([]byte, error) {
+	if b.s0 == nil {
+		return nil, errors.New("no session")
+	}
+	pt, err := b.s0.Decrypt(msg)
+	if err == nil {
+		if b.c.Initial != nil && b.s0.HasReceived() {
+			b.c.Initial = nil // they answered: the session is confirmed
+		}
+		return pt, nil
+	}
+	if b.s1 != nil {
+		if pt, err1 := b.s1.Decrypt(msg); err1 == nil {
+			return pt, nil
+		}
+	}
+	return nil, err
+}
+
+// contactFrom finds or creates the contact behind an initial message's identity.
+func (b *rxBatch) contactFrom(pub *identity.PublicIdentity) error {
+	if b.c != nil {
+		if err := b.save(); err != nil {
+			return err
+		}
+	}
+	c, isNew, err := b.m.contactFor(b.tx, pub, b.remote.String(), api.RequestPending)
+	if err != nil {
+		return err
+	}
+	if err := b.useContact(c.ID); err != nil {
+		return err
+	}
+	if isNew {
+		b.contactEvt, b.convDirty = true, true
+	}
+	return nil
+}
+
+// apply applies one decrypted content.
+func (b *rxBatch) apply(ct *wire.Content) error {
+	c := b.c
+	if !c.Answered {
+		c.Answered = true
+	}
+	if ct.Card != nil {
+		if ct.Card.PeerID == b.remote.String() {
+			c.Addrs, c.Relays = ct.Card.Addrs, ct.Card.Relays
+			b.m.addAddrs(b.remote, c.Addrs)
+		}
+		if !c.NameSet && ct.Card.Name != "" && c.Name != ct.Card.Name {
+			c.Name = ct.Card.Name
+			b.contactEvt, b.convDirty = true, true
+		}
+	}
+	// Sequence numbers: drop duplicates, remember what is ahead of a gap, ask for the rest.
+	if ct.Seq <= c.RecvSeq || slices.Contains(c.Ahead, ct.Seq) {
+		return nil
+	}
+	if ct.Seq == c.RecvSeq+1 {
+		c.RecvSeq++
+		for len(c.Ahead) > 0 {
+			slices.Sort(c.Ahead)
+			if c.Ahead[0] != c.RecvSeq+1 {
+				break
+			}
+			c.RecvSeq++
+			c.Ahead = c.Ahead[1:]
+		}
+	} else {
+		from := c.RecvSeq + 1
+		if len(c.Ahead) > 0 {
+			from = max(from, slices.Max(c.Ahead)+1)
+		}
+		c.Ahead = append(c.Ahead, ct.Seq)
+		if len(c.Ahead) > maxAhead {
+			// Give up on the oldest gap rather than remember forever.
+			slices.Sort(c.Ahead)
+			c.RecvSeq, c.Ahead = c.Ahead[0], c.Ahead[1:]
+		}
+		if from < ct.Seq && !c.Blocked {
+			to := min(ct.Seq-1, from+wire.MaxReceiptID)
+			if err := b.m.enqueue(b.tx, c, &wire.Content{Kind: wire.KindResend, From: from, To: to}, ""); err != nil {
+				return err
+			}
+		}
+	}
+	ts, err := hlc.Parse(ct.TS)
+	if err != nil {
+		return nil // ParseContent checked it
+	}
+	_, _ = b.m.clock.Observe(ts)
+	switch ct.Kind {
+	case wire.KindText:
+		return b.text(ct, ts)
+	case wire.KindReceipt:
+		status := api.StatusDelivered
+		if ct.Status == wire.ReceiptRead {
+			status = api.StatusRead
+		}
+		for _, id := range ct.IDs {
+			r, err := b.target(id)
+			if err != nil || r == nil || r.M.SenderID != b.m.uid {
+				continue
+			}
+			if err := b.m.setStatus(b.tx, id, status, ""); err != nil {
+				return err
+			}
+		}
+	case wire.KindEdit:
+		r, err := b.target(ct.Target)
+		if err != nil || r == nil || r.M.SenderID != c.UserID || r.M.Deleted || ct.TS <= r.EditTS {
+			return err
+		}
+		r.M.Body, r.EditTS = ct.Body, ct.TS
+		at := ts.Wall
+		r.M.EditedAt = &at
+		if err := b.m.putMsg(b.tx, r, false); err != nil {
+			return err
+		}
+		_, err = b.m.ev.Append(b.tx, api.KindMessageUpdate, r.M)
+		return err
+	case wire.KindDelete:
+		r, err := b.target(ct.Target)
+		if err != nil || r == nil || r.M.SenderID != c.UserID || r.M.Deleted {
+			return err
+		}
+		return b.m.markDeleted(b.tx, r)
+	case wire.KindReaction:
+		r, err := b.target(ct.Target)
+		if err != nil || r == nil || r.M.Deleted {
+			return err
+		}
+		if applyReaction(r, c.UserID, ct.Emoji, !ct.Remove, ct.TS) {
+			if err := b.m.putMsg(b.tx, r, false); err != nil {
+				return err
+			}
+			_, err = b.m.ev.Append(b.tx, api.KindMessageUpdate, r.M)
+			return err
+		}
+	case wire.KindResend:
+		for seq := ct.From; seq <= ct.To; seq++ {
+			raw, err := b.tx.Get(kSent(c.ID, seq))
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			c.OutSeq++
+			rec := outboxRec{Seq: seq, Content: raw, Created: b.m.nowMS()}
+			if err := putJSON(b.tx, kOutbox(c.ID, c.OutSeq), &rec); err != nil {
+				return err
+			}
+			b.kicks = true
+		}
+	}
+	return nil
+}
+
+// target loads a message of this contact's conversation, or nil.
+func (b *rxBatch) target(id string) (*msgRec, error) {
+	r, err := loadMsg(b.tx, id)
+	if errors.Is(err, api.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r.M.ConversationID != b.c.ConvID {
+		return nil, nil
+	}
+	return r, nil
+}
+
+func (b *rxBatch) text(ct *wire.Content, ts hlc.Timestamp) error {
+	if _, err := b.tx.Get(kMsg(ct.ID)); err == nil {
+		return nil // already have it (a resend)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	c, conv := b.c, b.conv
+	var replyTo *string
+	if ct.ReplyTo != "" {
+		r := ct.ReplyTo
+		replyTo = &r
+	}
+	msg := api.Message{
+		ID: ct.ID, ConversationID: conv.ID, SenderID: c.UserID, Body: ct.Body, ReplyTo: replyTo,
+		Attachments: []api.Attachment{}, SentAt: ts.Wall, ReceivedAt: b.m.nowMS(),
+		Order:  hlc.OrderKey(ts, c.UserID+"-"+ct.ID),
+		Status: api.StatusDelivered, Receipts: api.Receipts{Delivered: 1, Total: 1},
+		Reactions: map[string][]string{},
+	}
+	if err := b.m.putMsg(b.tx, &msgRec{M: msg, ContactID: c.ID, Incoming: true}, true); err != nil {
+		return err
+	}
+	if _, err := b.m.ev.Append(b.tx, api.KindMessage, msg); err != nil {
+		return err
+	}
+	last := ""
+	if conv.LastMsgID != "" {
+		if r, err := loadMsg(b.tx, conv.LastMsgID); err == nil {
+			last = r.M.Order
+		}
+	}
+	if msg.Order > last {
+		conv.LastMsgID = msg.ID
+	}
+	conv.UpdatedAt = max(conv.UpdatedAt, msg.ReceivedAt)
+	if msg.Order > conv.ReadUpTo {
+		conv.Unread++
+	}
+	b.convDirty = true
+	b.delivered = append(b.delivered, msg.ID)
+	return nil
+}
+
+// save writes the contact, its sessions and the prekeys.
+func (b *rxBatch) save() error {
+	tx, c := b.tx, b.c
+	if b.s0 != nil {
+		if err := tx.Set(kSession(c.ID, 0), b.s0.Marshal()); err != nil {
+			return err
+		}
+	}
+	if b.s1 != nil {
+		if err := tx.Set(kSession(c.ID, 1), b.s1.Marshal()); err != nil {
+			return err
+		}
+	}
+	if b.psUsed {
+		if err := tx.Set(kPrekeys, b.ps.Marshal()); err != nil {
+			return err
+		}
+		b.psUsed = false
+	}
+	if b.conv != nil {
+		if err := putJSON(tx, kConv(b.conv.ID), b.conv); err != nil {
+			return err
+		}
+	}
+	if b.contactEvt {
+		if _, err := b.m.ev.Append(tx, api.KindContact, b.m.apiContact(c)); err != nil {
+			return err
+		}
+		b.contactEvt = false
+	}
+	if b.convDirty {
+		if err := b.m.emitConv(tx, b.conv.ID); err != nil {
+			return err
+		}
+		b.convDirty = false
+	}
+	return putJSON(tx, kContact(c.ID), c)
+}
+
+// finish sends delivery receipts for the batch and saves everything.
+func (b *rxBatch) finish() error {
+	if b.c == nil {
+		return nil
+	}
+	if len(b.delivered) > 0 && !b.c.Blocked {
+		for chunk := range slices.Chunk(b.delivered, wire.MaxReceiptID) {
+			if err := b.m.enqueue(b.tx, b.c, &wire.Content{Kind: wire.KindReceipt, Status: wire.ReceiptDelivered, IDs: chunk}, ""); err != nil {
+				return err
+			}
+		}
+	}
+	if b.kicks {
+		cid := b.c.ID
+		b.tx.OnCommit(func() { b.m.kick(cid) })
+	}
+	return b.save()
+}

@@ -1,0 +1,272 @@
+package messenger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/petrel-chat/petrel/crypto/identity"
+	"github.com/petrel-chat/petrel/crypto/prekey"
+	"github.com/petrel-chat/petrel/crypto/safetynum"
+	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/eventlog"
+	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/node/wire"
+	"github.com/petrel-chat/petrel/sync/hlc"
+)
+
+// Config configures a Messenger.
+type Config struct {
+	Store    *store.Store
+	Events   *eventlog.Log
+	Identity *identity.Identity
+	Logger   *slog.Logger
+	// Profile returns the user's current display name (sent on cards).
+	Profile func() string
+	// Relays are the home relays (full multiaddrs), listed in invites and cards.
+	Relays []string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Messenger is the messaging engine. Create it with New, then Run it with a libp2p host.
+type Messenger struct {
+	cfg   Config
+	st    *store.Store
+	ev    *eventlog.Log
+	id    *identity.Identity
+	uid   string
+	log   *slog.Logger
+	clock *hlc.Clock
+	now   func() time.Time
+
+	mu   sync.Mutex
+	host host.Host
+	ctx  context.Context // Run's context, for the goroutines it owns
+	ob   *outbox
+	wg   sync.WaitGroup // inbound handlers
+
+	subMu sync.Mutex
+	subs  map[chan []byte]struct{} // ephemeral frames for UIs
+}
+
+// New prepares a Messenger: it creates the prekey store on first use and restores the clock.
+func New(ctx context.Context, cfg Config) (*Messenger, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Profile == nil {
+		cfg.Profile = func() string { return "" }
+	}
+	m := &Messenger{
+		cfg: cfg, st: cfg.Store, ev: cfg.Events, id: cfg.Identity, log: cfg.Logger, now: cfg.Now,
+		uid:  string(cfg.Identity.UserID()),
+		subs: map[chan []byte]struct{}{},
+	}
+	m.clock = hlc.New(cfg.Now)
+	err := m.st.Update(ctx, func(tx *store.Tx) error {
+		var last string
+		if b, err := tx.Get(kClock); err == nil {
+			last = string(b)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if last != "" {
+			if ts, err := hlc.Parse(last); err == nil {
+				m.clock.Restore(ts)
+			}
+		}
+		ps, err := m.loadPrekeys(tx)
+		if err != nil {
+			return err
+		}
+		now := m.now()
+		changed := false
+		if ps.NeedsRotation(now) {
+			if err := ps.Rotate(m.id, now); err != nil {
+				return err
+			}
+			changed = true
+		}
+		if opk, pq, err := ps.Refill(m.id, now); err != nil {
+			return err
+		} else if len(opk)+len(pq) > 0 {
+			changed = true
+		}
+		if changed {
+			return tx.Set(kPrekeys, ps.Marshal())
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("messenger: %w", err)
+	}
+	return m, nil
+}
+
+// loadPrekeys returns the prekey store, creating it if absent (the caller persists it).
+func (m *Messenger) loadPrekeys(tx *store.Tx) (*prekey.Store, error) {
+	b, err := tx.Get(kPrekeys)
+	if errors.Is(err, store.ErrNotFound) {
+		ps, err := prekey.NewStore(m.id, m.now())
+		if err != nil {
+			return nil, err
+		}
+		return ps, tx.Set(kPrekeys, ps.Marshal())
+	}
+	if err != nil {
+		return nil, err
+	}
+	return prekey.UnmarshalStore(b)
+}
+
+// Run serves the messaging protocols on h and delivers the outbox until ctx ends.
+func (m *Messenger) Run(ctx context.Context, h host.Host) error {
+	m.mu.Lock()
+	m.host, m.ctx = h, ctx
+	m.ob = newOutbox(m)
+	m.mu.Unlock()
+
+	h.SetStreamHandler(protocol.ID(wire.MessageProtocol), m.handleMessages)
+	h.SetStreamHandler(protocol.ID(wire.PrekeyProtocol), m.handlePrekeys)
+	notifee := &network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) {
+		m.ob.peerConnected(c.RemotePeer())
+	}}
+	h.Network().Notify(notifee)
+
+	// Restart delivery of everything left in the outbox.
+	var pending []string
+	err := m.st.View(func(tx *store.Tx) error {
+		last := ""
+		return tx.Iterate(store.IterOptions{Prefix: []byte("ob/"), KeysOnly: true}, func(k, _ []byte) (bool, error) {
+			rest := string(k[3:])
+			if len(rest) > 9 {
+				cid := rest[:len(rest)-9]
+				if cid != last {
+					pending = append(pending, cid)
+					last = cid
+				}
+			}
+			return true, nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	for _, cid := range pending {
+		m.ob.kick(cid)
+	}
+
+	<-ctx.Done()
+	h.Network().StopNotify(notifee)
+	h.RemoveStreamHandler(protocol.ID(wire.MessageProtocol))
+	h.RemoveStreamHandler(protocol.ID(wire.PrekeyProtocol))
+	m.ob.wait()
+	m.wg.Wait()
+	return nil
+}
+
+func (m *Messenger) hostOrNil() host.Host {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.host
+}
+
+// OutboxLen counts the contents waiting for delivery (GET /v1/status).
+func (m *Messenger) OutboxLen() int {
+	n := 0
+	_ = m.st.View(func(tx *store.Tx) error {
+		return tx.Iterate(store.IterOptions{Prefix: []byte("ob/"), KeysOnly: true}, func(_, _ []byte) (bool, error) {
+			n++
+			return true, nil
+		})
+	})
+	return n
+}
+
+// Subscribe returns a channel of ephemeral socket frames (typing, presence) and a cancel.
+func (m *Messenger) Subscribe() (<-chan []byte, func()) {
+	ch := make(chan []byte, 64)
+	m.subMu.Lock()
+	m.subs[ch] = struct{}{}
+	m.subMu.Unlock()
+	return ch, func() {
+		m.subMu.Lock()
+		delete(m.subs, ch)
+		m.subMu.Unlock()
+	}
+}
+
+// safetyNumber is the safety number between us and a contact's identity.
+func (m *Messenger) safetyNumber(c *contactRec) string {
+	pub, err := identity.ParsePublic(c.Identity)
+	if err != nil {
+		return ""
+	}
+	me := m.id.Public()
+	n, err := safetynum.New([]byte(m.uid), me.SigningKey(), []byte(pub.UserID()), pub.SigningKey())
+	if err != nil {
+		return ""
+	}
+	return n.String()
+}
+
+func (m *Messenger) apiContact(c *contactRec) api.Contact {
+	return api.Contact{
+		ID: c.ID, UserID: c.UserID, Name: c.Name, Verified: c.Verified,
+		SafetyNumber: m.safetyNumber(c), ConversationID: c.ConvID, Blocked: c.Blocked,
+		Request: c.Request, IdentityChanged: c.Changed,
+	}
+}
+
+func loadContact(tx *store.Tx, cid string) (*contactRec, error) {
+	var c contactRec
+	ok, err := getJSON(tx, kContact(cid), &c)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, api.Errorf(api.ErrNotFound, "no contact %q", cid)
+	}
+	return &c, nil
+}
+
+func loadConv(tx *store.Tx, id string) (*convRec, error) {
+	var c convRec
+	ok, err := getJSON(tx, kConv(id), &c)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, api.Errorf(api.ErrNotFound, "no conversation %q", id)
+	}
+	return &c, nil
+}
+
+func loadMsg(tx *store.Tx, id string) (*msgRec, error) {
+	var r msgRec
+	ok, err := getJSON(tx, kMsg(id), &r)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, api.Errorf(api.ErrNotFound, "no message %q", id)
+	}
+	return &r, nil
+}
+
+// peerOf parses a contact's peer id.
+func peerOf(c *contactRec) (peer.ID, error) { return peer.Decode(c.PeerID) }
+
+func (m *Messenger) nowMS() int64 { return m.now().UnixMilli() }

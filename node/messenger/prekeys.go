@@ -1,0 +1,195 @@
+package messenger
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+
+	"github.com/petrel-chat/petrel/crypto/identity"
+	"github.com/petrel-chat/petrel/crypto/pqxdh"
+	"github.com/petrel-chat/petrel/crypto/prekey"
+	"github.com/petrel-chat/petrel/crypto/ratchet"
+	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/node/wire"
+)
+
+// prekeyTimeout bounds one prekey exchange.
+const prekeyTimeout = 10 * time.Second
+
+// handlePrekeys answers a prekey request with a bundle whose one-time keys no other
+// requester has been given.
+func (m *Messenger) handlePrekeys(s network.Stream) {
+	defer s.Close()
+	_ = s.SetDeadline(time.Now().Add(prekeyTimeout))
+	r := bufio.NewReader(s)
+	req, err := wire.ReadFrame(r, nil)
+	if err != nil || len(req) != 1 || req[0] != wire.TypePrekeys {
+		s.Reset()
+		return
+	}
+	var bundle []byte
+	err = m.st.Update(m.runCtx(), func(tx *store.Tx) error {
+		ps, err := m.loadPrekeys(tx)
+		if err != nil {
+			return err
+		}
+		var issued []uint32
+		if b, err := tx.Get(kIssued); err == nil {
+			for i := 0; i+4 <= len(b); i += 4 {
+				issued = append(issued, binary.BigEndian.Uint32(b[i:]))
+			}
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		// Forget issued ids that were consumed since.
+		held := map[uint32]bool{}
+		for _, k := range ps.OneTimePrekeys() {
+			held[k.ID()] = true
+		}
+		for _, k := range ps.PQOneTimePrekeys() {
+			held[k.ID()] = true
+		}
+		issued = slices.DeleteFunc(issued, func(id uint32) bool { return !held[id] })
+		var opk *prekey.OneTimePrekey
+		for _, k := range ps.OneTimePrekeys() {
+			if !slices.Contains(issued, k.ID()) {
+				opk = &k
+				issued = append(issued, k.ID())
+				break
+			}
+		}
+		pq := ps.LastResortPrekey()
+		for _, k := range ps.PQOneTimePrekeys() {
+			if !slices.Contains(issued, k.ID()) {
+				pq = k
+				issued = append(issued, k.ID())
+				break
+			}
+		}
+		b, err := prekey.NewBundle(ps.Identity(), ps.SignedPrekey(), pq, opk)
+		if err != nil {
+			return err
+		}
+		bundle = b.Marshal()
+		var enc []byte
+		for _, id := range issued {
+			enc = binary.BigEndian.AppendUint32(enc, id)
+		}
+		return tx.Set(kIssued, enc)
+	})
+	w := bufio.NewWriter(s)
+	if err != nil {
+		m.log.Error("prekey request", "err", err)
+		_ = wire.WriteFrame(w, append([]byte{wire.TypeError}, "internal error"...))
+	} else {
+		_ = wire.WriteFrame(w, append([]byte{wire.TypePrekeys}, bundle...))
+	}
+	_ = w.Flush()
+}
+
+// requestBundle runs the requester's side of the prekey protocol on s.
+func requestBundle(s io.ReadWriter) ([]byte, error) {
+	w := bufio.NewWriter(s)
+	if err := wire.WriteFrame(w, []byte{wire.TypePrekeys}); err != nil {
+		return nil, err
+	}
+	if err := w.Flush(); err != nil {
+		return nil, err
+	}
+	resp, err := wire.ReadFrame(bufio.NewReader(s), nil)
+	if err != nil {
+		return nil, fmt.Errorf("prekeys: %w", err)
+	}
+	switch {
+	case len(resp) > 0 && resp[0] == wire.TypePrekeys:
+		return resp[1:], nil
+	case len(resp) > 0 && resp[0] == wire.TypeError:
+		return nil, fmt.Errorf("prekeys: refused: %.200q", resp[1:])
+	}
+	return nil, fmt.Errorf("prekeys: %w: unexpected answer", wire.ErrMalformed)
+}
+
+// ensureSession starts a PQXDH session with contact cid unless one exists.
+func (m *Messenger) ensureSession(ctx context.Context, cid string) error {
+	var c *contactRec
+	var have bool
+	err := m.st.View(func(tx *store.Tx) error {
+		var err error
+		if c, err = loadContact(tx, cid); err != nil {
+			return err
+		}
+		_, err = tx.Get(kSession(cid, 0))
+		have = err == nil
+		if errors.Is(err, store.ErrNotFound) {
+			err = nil
+		}
+		return err
+	})
+	if err != nil || have {
+		return err
+	}
+	raw, err := m.fetchBundle(ctx, c)
+	if err != nil {
+		return err
+	}
+	b, err := prekey.ParseBundle(raw)
+	if err != nil {
+		return fmt.Errorf("contact's prekey bundle: %w", err)
+	}
+	return m.st.Update(ctx, func(tx *store.Tx) error {
+		c, err := loadContact(tx, cid)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Get(kSession(cid, 0)); err == nil {
+			return nil // they started one meanwhile
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		known, err := identity.ParsePublic(c.Identity)
+		if err != nil {
+			return err
+		}
+		if !b.Identity().Equal(known) {
+			return m.identityChanged(tx, c, b.Identity())
+		}
+		st, initial, err := pqxdh.Initiate(m.id, b)
+		if err != nil {
+			return err
+		}
+		c.Initial = initial
+		if err := tx.Set(kSession(cid, 0), st.Marshal()); err != nil {
+			return err
+		}
+		return putJSON(tx, kContact(cid), c)
+	})
+}
+
+// loadSession returns session i of a contact, or nil.
+func loadSession(tx *store.Tx, cid string, i int) (*ratchet.State, error) {
+	b, err := tx.Get(kSession(cid, i))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return ratchet.Unmarshal(b)
+}
+
+// runCtx is Run's context (background before Run).
+func (m *Messenger) runCtx() context.Context {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ctx == nil {
+		return context.Background()
+	}
+	return m.ctx
+}

@@ -1,0 +1,157 @@
+package messenger
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/store"
+)
+
+// contactRec is a contact as stored.
+type contactRec struct {
+	ID       string   `json:"id"`
+	UserID   string   `json:"user_id"`
+	Identity []byte   `json:"identity"` // identity.PublicIdentity wire form
+	PeerID   string   `json:"peer_id"`
+	Addrs    []string `json:"addrs"`  // without /p2p/
+	Relays   []string `json:"relays"` // full
+	Name     string   `json:"name"`
+	NameSet  bool     `json:"name_set"` // the user named the contact; cards do not rename it
+	Verified bool     `json:"verified"`
+	Blocked  bool     `json:"blocked"`
+	Request  string   `json:"request"`
+	Changed  bool     `json:"identity_changed"`
+	ConvID   string   `json:"conversation_id"`
+	Created  int64    `json:"created"`
+
+	SendSeq  uint64   `json:"send_seq"`  // last content seq assigned
+	OutSeq   uint64   `json:"out_seq"`   // last outbox key used
+	RecvSeq  uint64   `json:"recv_seq"`  // highest contiguous content seq received
+	Ahead    []uint64 `json:"ahead"`     // seqs received beyond a gap
+	Initial  []byte   `json:"initial"`   // our PQXDH initial message, until they answer
+	Answered bool     `json:"answered"`  // we have received content from them
+	Seen     []byte   `json:"seen_init"` // hash of the last initial message we responded to
+}
+
+// convRec is a conversation as stored.
+type convRec struct {
+	ID        string `json:"id"`
+	Type      string `json:"type"`
+	ContactID string `json:"contact_id"`
+	LastMsgID string `json:"last_msg_id"`
+	Unread    int    `json:"unread"`
+	UpdatedAt int64  `json:"updated_at"`
+	ReadUpTo  string `json:"read_up_to"` // order of the last message read
+}
+
+// msgRec is a message as stored.
+type msgRec struct {
+	M         api.Message `json:"m"`
+	ContactID string      `json:"contact_id"`
+	Incoming  bool        `json:"incoming"`
+	EditTS    string      `json:"edit_ts,omitempty"`  // timestamp of the edit applied
+	ReactTS   reactions   `json:"react_ts,omitempty"` // user → emoji → timestamp of last change
+}
+
+// reactions records, per user and emoji, the timestamp and state of the last change so that
+// reaction changes apply in order whatever order they arrive in.
+type reactions map[string]map[string]reactState
+
+type reactState struct {
+	TS      string `json:"ts"`
+	Present bool   `json:"on"`
+}
+
+// outboxRec is one content waiting for the receiving node's acknowledgement.
+type outboxRec struct {
+	Seq     uint64 `json:"seq"`     // content seq
+	Content []byte `json:"content"` // wire.Content JSON
+	MsgID   string `json:"msg_id"`  // message whose status this drives, or ""
+	Created int64  `json:"created"`
+	// Set once, when encrypted: the same bytes are resent until acknowledged.
+	EnvID   []byte `json:"env_id,omitempty"`
+	Initial []byte `json:"initial,omitempty"`
+	Cipher  []byte `json:"cipher,omitempty"`
+}
+
+// Key builders.
+func kContact(id string) []byte          { return []byte("ct/" + id) }
+func kContactByUser(uid string) []byte   { return []byte("cu/" + uid) }
+func kContactByPeer(pid string) []byte   { return []byte("cp/" + pid) }
+func kSession(cid string, i int) []byte  { return fmt.Appendf(nil, "ss/%s/%d", cid, i) }
+func kConv(id string) []byte             { return []byte("cv/" + id) }
+func kMsg(id string) []byte              { return []byte("ms/" + id) }
+func kOrderPrefix(conv string) []byte    { return []byte("mo/" + conv + "/") }
+func kOrder(conv, order string) []byte   { return []byte("mo/" + conv + "/" + order) }
+func kClient(conv, client string) []byte { return []byte("mc/" + conv + "/" + client) }
+func kOutboxPrefix(cid string) []byte    { return []byte("ob/" + cid + "/") }
+func kOutbox(cid string, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(kOutboxPrefix(cid), seq)
+}
+func kSentPrefix(cid string) []byte { return []byte("sh/" + cid + "/") }
+func kSent(cid string, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(kSentPrefix(cid), seq)
+}
+func kSeen(cid string, env []byte) []byte { return append([]byte("rx/"+cid+"/"), env...) }
+
+var (
+	kPrekeys  = []byte("pk")
+	kIssued   = []byte("pki")
+	kClock    = []byte("hlc")
+	kSettings = []byte("settings")
+)
+
+// getJSON loads key into v; found is false when the key is absent.
+func getJSON(tx *store.Tx, key []byte, v any) (found bool, err error) {
+	b, err := tx.Get(key)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return false, fmt.Errorf("messenger: record %s: %w", trimKey(key), err)
+	}
+	return true, nil
+}
+
+func putJSON(tx *store.Tx, key []byte, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return tx.Set(key, b)
+}
+
+// getString returns the string value of key, or "" when absent.
+func getString(tx *store.Tx, key []byte) (string, error) {
+	b, err := tx.Get(key)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
+	return string(b), err
+}
+
+func trimKey(k []byte) string {
+	s := string(k)
+	if i := strings.IndexByte(s, '/'); i > 0 {
+		return s[:i]
+	}
+	return s
+}
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// newID returns prefix + 26 characters of randomness (128 bits).
+func newID(prefix string) string {
+	var b [16]byte
+	rand.Read(b[:])
+	return prefix + idEncoding.EncodeToString(b[:])
+}

@@ -1,0 +1,546 @@
+package messenger
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/node/wire"
+	"github.com/petrel-chat/petrel/sync/hlc"
+)
+
+// sentHistory is how many sent contents per contact are kept for resend requests.
+const sentHistory = 1024
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// card is what we tell a contact about ourselves until they have answered.
+func (m *Messenger) card() *wire.Card {
+	c := &wire.Card{Name: m.cfg.Profile(), Addrs: []string{}, Relays: append([]string{}, m.cfg.Relays...)}
+	if h := m.hostOrNil(); h != nil {
+		c.PeerID = h.ID().String()
+		for _, a := range h.Addrs() {
+			if len(c.Addrs) < wire.MaxAddrs {
+				c.Addrs = append(c.Addrs, a.String())
+			}
+		}
+	}
+	if len(c.Name) > wire.MaxName {
+		c.Name = c.Name[:wire.MaxName]
+	}
+	if c.PeerID == "" {
+		return nil
+	}
+	return c
+}
+
+// enqueue assigns content the contact's next sequence number, stores it in the outbox (and
+// the resend history) and schedules delivery once the transaction commits. c is saved.
+func (m *Messenger) enqueue(tx *store.Tx, c *contactRec, content *wire.Content, msgID string) error {
+	c.SendSeq++
+	content.Seq = c.SendSeq
+	if content.TS == "" {
+		content.TS = m.clock.Now().String()
+	}
+	if content.ID == "" {
+		content.ID = newID("x")
+	}
+	if !c.Answered {
+		content.Card = m.card()
+	}
+	b, err := content.Marshal()
+	if err != nil {
+		return err
+	}
+	c.OutSeq++
+	rec := outboxRec{Seq: content.Seq, Content: b, MsgID: msgID, Created: m.nowMS()}
+	if err := putJSON(tx, kOutbox(c.ID, c.OutSeq), &rec); err != nil {
+		return err
+	}
+	if err := tx.Set(kSent(c.ID, content.Seq), b); err != nil {
+		return err
+	}
+	if content.Seq > sentHistory {
+		if err := tx.Delete(kSent(c.ID, content.Seq-sentHistory)); err != nil {
+			return err
+		}
+	}
+	if err := tx.Set(kClock, []byte(content.TS)); err != nil {
+		return err
+	}
+	cid := c.ID
+	tx.OnCommit(func() { m.kick(cid) })
+	return putJSON(tx, kContact(c.ID), c)
+}
+
+func (m *Messenger) kick(cid string) {
+	m.mu.Lock()
+	ob := m.ob
+	m.mu.Unlock()
+	if ob != nil {
+		ob.kick(cid)
+	}
+}
+
+// Send stores a message and queues it for delivery. repeat is true when client_msg_id was
+// already used in this conversation: the original message is returned and nothing is sent.
+func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message, bool, error) {
+	switch {
+	case !wire.ValidID(req.ClientMsgID):
+		return api.Message{}, false, api.Errorf(api.ErrBadRequest, "client_msg_id must be 1 to 64 characters of [0-9A-Za-z_-]")
+	case !utf8.ValidString(req.Body):
+		return api.Message{}, false, api.Errorf(api.ErrBadRequest, "body must be valid UTF-8")
+	case len(req.Body) > wire.MaxBody:
+		return api.Message{}, false, api.Errorf(api.ErrTooLarge, "body is over %d bytes", wire.MaxBody)
+	case strings.TrimSpace(req.Body) == "":
+		return api.Message{}, false, api.Errorf(api.ErrBadRequest, "body is empty")
+	case len(req.Attachments) > 0:
+		return api.Message{}, false, api.Errorf(api.ErrBadRequest, "attachments are not supported by this node yet")
+	}
+	var out api.Message
+	var repeat bool
+	err := m.st.Update(ctx, func(tx *store.Tx) error {
+		repeat = false
+		if id, err := getString(tx, kClient(req.ConversationID, req.ClientMsgID)); err != nil {
+			return err
+		} else if id != "" {
+			r, err := loadMsg(tx, id)
+			if err != nil {
+				return err
+			}
+			out, repeat = r.M, true
+			return nil
+		}
+		conv, err := loadConv(tx, req.ConversationID)
+		if err != nil {
+			return err
+		}
+		c, err := loadContact(tx, conv.ContactID)
+		if err != nil {
+			return err
+		}
+		if c.Blocked {
+			return api.Errorf(api.ErrForbidden, "you blocked this contact; unblock them to send")
+		}
+		var replyTo *string
+		if req.ReplyTo != nil && *req.ReplyTo != "" {
+			r, err := loadMsg(tx, *req.ReplyTo)
+			if err != nil || r.M.ConversationID != conv.ID {
+				return api.Errorf(api.ErrBadRequest, "reply_to is not a message of this conversation")
+			}
+			replyTo = req.ReplyTo
+		}
+		if c.Request == api.RequestPending {
+			c.Request = api.RequestAccepted // answering a message request accepts it
+			if _, err := m.ev.Append(tx, api.KindContact, m.apiContact(c)); err != nil {
+				return err
+			}
+		}
+		ts := m.clock.Now()
+		id := newID("m")
+		msg := api.Message{
+			ID: id, ConversationID: conv.ID, ClientMsgID: req.ClientMsgID, SenderID: m.uid,
+			Body: req.Body, ReplyTo: replyTo, Attachments: []api.Attachment{},
+			SentAt: ts.Wall, ReceivedAt: ts.Wall, Order: hlc.OrderKey(ts, m.uid+"-"+id),
+			Status: api.StatusPending, Receipts: api.Receipts{Total: 1}, Reactions: map[string][]string{},
+		}
+		rec := &msgRec{M: msg, ContactID: c.ID}
+		if err := m.putMsg(tx, rec, true); err != nil {
+			return err
+		}
+		if err := tx.Set(kClient(conv.ID, req.ClientMsgID), []byte(id)); err != nil {
+			return err
+		}
+		conv.LastMsgID, conv.UpdatedAt = id, ts.Wall
+		if err := putJSON(tx, kConv(conv.ID), conv); err != nil {
+			return err
+		}
+		if _, err := m.ev.Append(tx, api.KindMessage, msg); err != nil {
+			return err
+		}
+		if err := m.emitConv(tx, conv.ID); err != nil {
+			return err
+		}
+		content := &wire.Content{Kind: wire.KindText, ID: id, TS: ts.String(), Body: req.Body}
+		if replyTo != nil {
+			content.ReplyTo = *replyTo
+		}
+		out = msg
+		return m.enqueue(tx, c, content, id)
+	})
+	return out, repeat, err
+}
+
+// putMsg saves a message record, and its history index when index is true.
+func (m *Messenger) putMsg(tx *store.Tx, r *msgRec, index bool) error {
+	if index {
+		if err := tx.Set(kOrder(r.M.ConversationID, r.M.Order), []byte(r.M.ID)); err != nil {
+			return err
+		}
+	}
+	return putJSON(tx, kMsg(r.M.ID), r)
+}
+
+// setStatus moves a message's status forward (failed is final) and reports it.
+func (m *Messenger) setStatus(tx *store.Tx, id, status, reason string) error {
+	r, err := loadMsg(tx, id)
+	if err != nil {
+		return err
+	}
+	if r.M.Status == api.StatusFailed {
+		return nil
+	}
+	if status == api.StatusFailed {
+		r.M.Status, r.M.Error = status, reason
+	} else {
+		if api.StatusRank(status) <= api.StatusRank(r.M.Status) {
+			return nil
+		}
+		r.M.Status = status
+	}
+	switch r.M.Status {
+	case api.StatusDelivered:
+		r.M.Receipts.Delivered = 1
+	case api.StatusRead:
+		r.M.Receipts.Delivered, r.M.Receipts.Read = 1, 1
+	}
+	if err := m.putMsg(tx, r, false); err != nil {
+		return err
+	}
+	_, err = m.ev.Append(tx, api.KindMessageUpdate, r.M)
+	return err
+}
+
+// emitConv reports a conversation's current state.
+func (m *Messenger) emitConv(tx *store.Tx, id string) error {
+	conv, err := m.apiConv(tx, id)
+	if err != nil {
+		return err
+	}
+	_, err = m.ev.Append(tx, api.KindConversation, conv)
+	return err
+}
+
+func (m *Messenger) apiConv(tx *store.Tx, id string) (api.Conversation, error) {
+	cv, err := loadConv(tx, id)
+	if err != nil {
+		return api.Conversation{}, err
+	}
+	return m.apiConvRec(tx, cv)
+}
+
+func (m *Messenger) apiConvRec(tx *store.Tx, cv *convRec) (api.Conversation, error) {
+	c, err := loadContact(tx, cv.ContactID)
+	if err != nil {
+		return api.Conversation{}, err
+	}
+	out := api.Conversation{
+		ID: cv.ID, Type: cv.Type, Name: c.Name, UnreadCount: cv.Unread, UpdatedAt: cv.UpdatedAt,
+		Members: []api.Member{
+			{UserID: m.uid, Name: m.cfg.Profile(), Role: api.RoleMember},
+			{UserID: c.UserID, Name: c.Name, Role: api.RoleMember},
+		},
+	}
+	if cv.LastMsgID != "" {
+		r, err := loadMsg(tx, cv.LastMsgID)
+		if err == nil {
+			out.LastMessage = &r.M
+		}
+	}
+	return out, nil
+}
+
+// MarkRead marks the conversation read up to and including message upTo, and sends read
+// receipts for the newly read messages if the settings allow.
+func (m *Messenger) MarkRead(ctx context.Context, convID, upTo string) error {
+	return m.st.Update(ctx, func(tx *store.Tx) error {
+		conv, err := loadConv(tx, convID)
+		if err != nil {
+			return err
+		}
+		target, err := loadMsg(tx, upTo)
+		if err != nil || target.M.ConversationID != convID {
+			return api.Errorf(api.ErrNotFound, "no message %q in this conversation", upTo)
+		}
+		var newly []*msgRec
+		unread := 0
+		err = tx.Iterate(store.IterOptions{Prefix: kOrderPrefix(convID), Start: kOrder(convID, conv.ReadUpTo)}, func(k, v []byte) (bool, error) {
+			order := string(k[len(kOrderPrefix(convID)):])
+			if order <= conv.ReadUpTo {
+				return true, nil
+			}
+			r, err := loadMsg(tx, string(v))
+			if err != nil {
+				return false, err
+			}
+			if !r.Incoming {
+				return true, nil
+			}
+			if order <= target.M.Order {
+				if r.M.Status != api.StatusRead {
+					newly = append(newly, r)
+				}
+			} else {
+				unread++
+			}
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+		if target.M.Order > conv.ReadUpTo {
+			conv.ReadUpTo = target.M.Order
+		}
+		changed := conv.Unread != unread || len(newly) > 0
+		conv.Unread = unread
+		var ids []string
+		for _, r := range newly {
+			r.M.Status = api.StatusRead
+			if err := m.putMsg(tx, r, false); err != nil {
+				return err
+			}
+			if _, err := m.ev.Append(tx, api.KindMessageUpdate, r.M); err != nil {
+				return err
+			}
+			ids = append(ids, r.M.ID)
+		}
+		if err := putJSON(tx, kConv(conv.ID), conv); err != nil {
+			return err
+		}
+		if changed {
+			if err := m.emitConv(tx, conv.ID); err != nil {
+				return err
+			}
+		}
+		set, err := m.settings(tx)
+		if err != nil {
+			return err
+		}
+		c, err := loadContact(tx, conv.ContactID)
+		if err != nil {
+			return err
+		}
+		if len(ids) == 0 || !set.ReadReceipts || c.Blocked || c.Request != api.RequestAccepted {
+			return nil
+		}
+		for chunk := range slices.Chunk(ids, wire.MaxReceiptID) {
+			if err := m.enqueue(tx, c, &wire.Content{Kind: wire.KindReceipt, Status: wire.ReceiptRead, IDs: chunk}, ""); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ownMessage loads a message for an edit or delete by its sender.
+func (m *Messenger) ownMessage(tx *store.Tx, id string) (*msgRec, *contactRec, error) {
+	r, err := loadMsg(tx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if r.M.SenderID != m.uid {
+		return nil, nil, api.Errorf(api.ErrForbidden, "only the sender can change a message")
+	}
+	if r.M.Deleted {
+		return nil, nil, api.Errorf(api.ErrConflict, "the message was deleted")
+	}
+	c, err := loadContact(tx, r.ContactID)
+	return r, c, err
+}
+
+// Edit changes the body of one of our messages, here and on the contact's node.
+func (m *Messenger) Edit(ctx context.Context, id, body string) (api.Message, error) {
+	if !utf8.ValidString(body) || strings.TrimSpace(body) == "" {
+		return api.Message{}, api.Errorf(api.ErrBadRequest, "body must be non-empty UTF-8")
+	}
+	if len(body) > wire.MaxBody {
+		return api.Message{}, api.Errorf(api.ErrTooLarge, "body is over %d bytes", wire.MaxBody)
+	}
+	var out api.Message
+	err := m.st.Update(ctx, func(tx *store.Tx) error {
+		r, c, err := m.ownMessage(tx, id)
+		if err != nil {
+			return err
+		}
+		ts := m.clock.Now()
+		r.M.Body, r.EditTS = body, ts.String()
+		at := ts.Wall
+		r.M.EditedAt = &at
+		if err := m.putMsg(tx, r, false); err != nil {
+			return err
+		}
+		if _, err := m.ev.Append(tx, api.KindMessageUpdate, r.M); err != nil {
+			return err
+		}
+		out = r.M
+		return m.enqueue(tx, c, &wire.Content{Kind: wire.KindEdit, TS: ts.String(), Target: id, Body: body}, "")
+	})
+	return out, err
+}
+
+// Delete deletes a message: for everyone (our own messages: here and on the contact's
+// node) or only here.
+func (m *Messenger) Delete(ctx context.Context, id string, forEveryone bool) (api.Message, error) {
+	var out api.Message
+	err := m.st.Update(ctx, func(tx *store.Tx) error {
+		if forEveryone {
+			r, c, err := m.ownMessage(tx, id)
+			if err != nil {
+				return err
+			}
+			if err := m.markDeleted(tx, r); err != nil {
+				return err
+			}
+			out = r.M
+			return m.enqueue(tx, c, &wire.Content{Kind: wire.KindDelete, Target: id}, "")
+		}
+		r, err := loadMsg(tx, id)
+		if err != nil {
+			return err
+		}
+		if err := tx.Delete(kOrder(r.M.ConversationID, r.M.Order)); err != nil {
+			return err
+		}
+		if err := m.markDeleted(tx, r); err != nil {
+			return err
+		}
+		out = r.M
+		return m.fixLast(tx, r.M.ConversationID, r.M.ID)
+	})
+	return out, err
+}
+
+func (m *Messenger) markDeleted(tx *store.Tx, r *msgRec) error {
+	r.M.Deleted, r.M.Body, r.M.Reactions, r.ReactTS = true, "", map[string][]string{}, nil
+	r.M.ReplyTo = nil
+	if err := m.putMsg(tx, r, false); err != nil {
+		return err
+	}
+	_, err := m.ev.Append(tx, api.KindMessageUpdate, r.M)
+	return err
+}
+
+// fixLast points a conversation's last message at the newest remaining one after removed
+// left its history.
+func (m *Messenger) fixLast(tx *store.Tx, convID, removed string) error {
+	conv, err := loadConv(tx, convID)
+	if err != nil || conv.LastMsgID != removed {
+		return err
+	}
+	conv.LastMsgID = ""
+	err = tx.Iterate(store.IterOptions{Prefix: kOrderPrefix(convID), Reverse: true}, func(_, v []byte) (bool, error) {
+		conv.LastMsgID = string(v)
+		return false, nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := putJSON(tx, kConv(convID), conv); err != nil {
+		return err
+	}
+	return m.emitConv(tx, convID)
+}
+
+// React adds or removes our reaction on a message, here and on the contact's node.
+func (m *Messenger) React(ctx context.Context, id, emoji string, remove bool) (api.Message, error) {
+	if emoji == "" || len(emoji) > wire.MaxEmoji || !utf8.ValidString(emoji) {
+		return api.Message{}, api.Errorf(api.ErrBadRequest, "emoji must be 1 to %d bytes of UTF-8", wire.MaxEmoji)
+	}
+	var out api.Message
+	err := m.st.Update(ctx, func(tx *store.Tx) error {
+		r, err := loadMsg(tx, id)
+		if err != nil {
+			return err
+		}
+		if r.M.Deleted {
+			return api.Errorf(api.ErrConflict, "the message was deleted")
+		}
+		c, err := loadContact(tx, r.ContactID)
+		if err != nil {
+			return err
+		}
+		ts := m.clock.Now().String()
+		if applyReaction(r, m.uid, emoji, !remove, ts) {
+			if err := m.putMsg(tx, r, false); err != nil {
+				return err
+			}
+			if _, err := m.ev.Append(tx, api.KindMessageUpdate, r.M); err != nil {
+				return err
+			}
+		}
+		out = r.M
+		return m.enqueue(tx, c, &wire.Content{Kind: wire.KindReaction, TS: ts, Target: id, Emoji: emoji, Remove: remove}, "")
+	})
+	return out, err
+}
+
+// applyReaction applies a reaction change stamped ts unless a later change of the same
+// user and emoji was applied already; it reports whether the message changed.
+func applyReaction(r *msgRec, user, emoji string, present bool, ts string) bool {
+	if r.ReactTS == nil {
+		r.ReactTS = reactions{}
+	}
+	if r.ReactTS[user] == nil {
+		r.ReactTS[user] = map[string]reactState{}
+	}
+	if old, ok := r.ReactTS[user][emoji]; ok && old.TS >= ts {
+		return false
+	}
+	r.ReactTS[user][emoji] = reactState{TS: ts, Present: present}
+	out := map[string][]string{}
+	for u, es := range r.ReactTS {
+		for e, s := range es {
+			if s.Present {
+				out[e] = append(out[e], u)
+			}
+		}
+	}
+	for e := range out {
+		slices.Sort(out[e])
+	}
+	r.M.Reactions = out
+	return true
+}
+
+// Settings returns the settings.
+func (m *Messenger) Settings(ctx context.Context) (api.Settings, error) {
+	var s api.Settings
+	err := m.st.View(func(tx *store.Tx) error {
+		var err error
+		s, err = m.settings(tx)
+		return err
+	})
+	return s, err
+}
+
+func (m *Messenger) settings(tx *store.Tx) (api.Settings, error) {
+	s := api.Settings{Presence: api.PresenceContacts, ReadReceipts: true}
+	_, err := getJSON(tx, kSettings, &s)
+	return s, err
+}
+
+// UpdateSettings changes the settings given.
+func (m *Messenger) UpdateSettings(ctx context.Context, p api.SettingsPatch) (api.Settings, error) {
+	if p.Presence != nil && *p.Presence != api.PresenceContacts && *p.Presence != api.PresenceNobody {
+		return api.Settings{}, api.Errorf(api.ErrBadRequest, `presence must be "contacts" or "nobody"`)
+	}
+	var s api.Settings
+	err := m.st.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		if s, err = m.settings(tx); err != nil {
+			return err
+		}
+		if p.Presence != nil {
+			s.Presence = *p.Presence
+		}
+		if p.ReadReceipts != nil {
+			s.ReadReceipts = *p.ReadReceipts
+		}
+		return putJSON(tx, kSettings, s)
+	})
+	return s, err
+}

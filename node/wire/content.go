@@ -1,0 +1,182 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/petrel-chat/petrel/sync/hlc"
+)
+
+// Content kinds.
+const (
+	KindText     = "text"     // a message: Body, ReplyTo
+	KindReceipt  = "receipt"  // Status of IDs: "delivered" or "read"
+	KindEdit     = "edit"     // new Body for Target (sender's own message)
+	KindDelete   = "delete"   // delete Target for everyone (sender's own message)
+	KindReaction = "reaction" // Emoji on Target, or its removal
+	KindResend   = "resend"   // please resend sequence numbers From..To
+)
+
+// Limits of a Content.
+const (
+	MaxContent   = 256 << 10
+	MaxBody      = 64 << 10
+	MaxIDLen     = 64
+	MaxEmoji     = 32
+	MaxReceiptID = 1024 // ids in one receipt
+	MaxName      = 128
+	MaxAddrs     = 16
+	MaxAddrLen   = 256
+)
+
+// Receipt statuses.
+const (
+	ReceiptDelivered = "delivered"
+	ReceiptRead      = "read"
+)
+
+// Content is what travels inside the Double Ratchet between two nodes. It is JSON, but only
+// ever after decryption, so only a contact holding the session can send one; it is still
+// parsed strictly.
+type Content struct {
+	Kind string `json:"k"`
+	// ID is the sender's id of this content (a message's id on every node).
+	ID string `json:"id"`
+	// Seq is the sender's sequence number on this session's conversation: 1, 2, 3… without
+	// gaps, so the receiver notices a missing one.
+	Seq uint64 `json:"seq"`
+	// TS is the sender's hybrid logical clock at sending.
+	TS string `json:"ts"`
+
+	Body    string   `json:"body,omitempty"`
+	ReplyTo string   `json:"reply_to,omitempty"`
+	Target  string   `json:"target,omitempty"`
+	Emoji   string   `json:"emoji,omitempty"`
+	Remove  bool     `json:"remove,omitempty"`
+	Status  string   `json:"status,omitempty"`
+	IDs     []string `json:"ids,omitempty"`
+	From    uint64   `json:"from,omitempty"`
+	To      uint64   `json:"to,omitempty"`
+
+	// Card, when present, tells the receiver how to reach the sender: sent on the first
+	// contents of a session so a contact who never saw an invite can answer.
+	Card *Card `json:"card,omitempty"`
+}
+
+// Card is the sender's reachability and display name.
+type Card struct {
+	Name   string   `json:"name"`
+	PeerID string   `json:"peer_id"`
+	Addrs  []string `json:"addrs"`
+	Relays []string `json:"relays"`
+}
+
+// Marshal encodes c.
+func (c *Content) Marshal() ([]byte, error) {
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	return json.Marshal(c)
+}
+
+// ParseContent decodes and checks a Content.
+func ParseContent(b []byte) (*Content, error) {
+	if len(b) > MaxContent {
+		return nil, fmt.Errorf("%w: content of %d bytes", ErrMalformed, len(b))
+	}
+	if !utf8.Valid(b) {
+		return nil, fmt.Errorf("%w: content is not UTF-8", ErrMalformed)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var c Content
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("%w: content: %v", ErrMalformed, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: trailing data after content", ErrMalformed)
+	}
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (c *Content) check() error {
+	bad := func(f string, a ...any) error {
+		return fmt.Errorf("%w: content: "+f, append([]any{ErrMalformed}, a...)...)
+	}
+	if !validID(c.ID) {
+		return bad("id")
+	}
+	if c.Seq == 0 {
+		return bad("seq 0")
+	}
+	if _, err := hlc.Parse(c.TS); err != nil {
+		return bad("timestamp: %v", err)
+	}
+	if len(c.Body) > MaxBody || !utf8.ValidString(c.Body) {
+		return bad("body")
+	}
+	if c.ReplyTo != "" && !validID(c.ReplyTo) {
+		return bad("reply_to")
+	}
+	switch c.Kind {
+	case KindText:
+	case KindEdit, KindDelete:
+		if !validID(c.Target) {
+			return bad("%s without target", c.Kind)
+		}
+	case KindReaction:
+		if !validID(c.Target) || c.Emoji == "" || len(c.Emoji) > MaxEmoji || !utf8.ValidString(c.Emoji) {
+			return bad("reaction")
+		}
+	case KindReceipt:
+		if (c.Status != ReceiptDelivered && c.Status != ReceiptRead) || len(c.IDs) == 0 || len(c.IDs) > MaxReceiptID {
+			return bad("receipt")
+		}
+		for _, id := range c.IDs {
+			if !validID(id) {
+				return bad("receipt id")
+			}
+		}
+	case KindResend:
+		if c.From == 0 || c.To < c.From || c.To-c.From > MaxReceiptID {
+			return bad("resend range")
+		}
+	default:
+		return bad("unknown kind %q", c.Kind)
+	}
+	if c.Card != nil {
+		cd := c.Card
+		if len(cd.Name) > MaxName || !utf8.ValidString(cd.Name) || cd.PeerID == "" || len(cd.PeerID) > 128 ||
+			len(cd.Addrs) > MaxAddrs || len(cd.Relays) > MaxAddrs {
+			return bad("card")
+		}
+		for _, a := range append(append([]string{}, cd.Addrs...), cd.Relays...) {
+			if a == "" || len(a) > MaxAddrLen {
+				return bad("card address")
+			}
+		}
+	}
+	return nil
+}
+
+// validID accepts ids made of [0-9a-zA-Z_-], 1..MaxIDLen long.
+func validID(s string) bool {
+	if s == "" || len(s) > MaxIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidID reports whether s is acceptable as a message or content id.
+func ValidID(s string) bool { return validID(s) }
