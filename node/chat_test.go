@@ -3,6 +3,7 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -320,4 +321,178 @@ func TestBurstArrivesOnceInOrder(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// readUntil reads socket frames until match accepts one.
+func readUntil(t *testing.T, s *localclient.Socket, what string, match func(localclient.Frame) bool) localclient.Frame {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		f, err := s.Read(ctx)
+		if err != nil {
+			t.Fatalf("waiting for %s: %v", what, err)
+		}
+		if match(f) {
+			return f
+		}
+	}
+}
+
+func TestSocketSendAckAndOtherUIs(t *testing.T) {
+	ctx := context.Background()
+	alice := nodetest.Start(t, "alice")
+	bob := nodetest.Start(t, "bob")
+	conv := befriend(t, alice, bob).ConversationID
+
+	ui1, _, err := alice.Client.Dial(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ui1.Close()
+	ui2, _, err := alice.Client.Dial(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ui2.Close()
+	for _, s := range []*localclient.Socket{ui1, ui2} {
+		if err := s.Send(map[string]any{"type": "hello", "since": 0}); err != nil {
+			t.Fatal(err)
+		}
+		readUntil(t, s, "synced", func(f localclient.Frame) bool { return f.Type == "synced" })
+	}
+	send := map[string]any{"type": "send", "conversation_id": conv, "client_msg_id": "ws-1", "body": "over the socket"}
+	if err := ui1.Send(send); err != nil {
+		t.Fatal(err)
+	}
+	type ack struct {
+		ClientMsgID string `json:"client_msg_id"`
+		MessageID   string `json:"message_id"`
+		Status      string `json:"status"`
+	}
+	parseAck := func(f localclient.Frame) ack {
+		var a ack
+		if err := json.Unmarshal(f.Raw, &a); err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	a1 := parseAck(readUntil(t, ui1, "ack", func(f localclient.Frame) bool { return f.Type == "ack" }))
+	if a1.ClientMsgID != "ws-1" || a1.MessageID == "" {
+		t.Fatalf("ack %+v", a1)
+	}
+	// The other UI sees the send as a message event.
+	readUntil(t, ui2, "the message event on the other UI", func(f localclient.Frame) bool {
+		if f.Type != "event" || f.Kind != api.KindMessage {
+			return false
+		}
+		ev, err := f.Event()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m api.Message
+		if err := json.Unmarshal(ev.Payload, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m.ID == a1.MessageID && m.Body == "over the socket"
+	})
+	// A repeat returns the original; a bad send is an error frame naming the client_msg_id.
+	if err := ui1.Send(send); err != nil {
+		t.Fatal(err)
+	}
+	if a2 := parseAck(readUntil(t, ui1, "repeat ack", func(f localclient.Frame) bool { return f.Type == "ack" })); a2.MessageID != a1.MessageID {
+		t.Fatalf("repeat got %s, original %s", a2.MessageID, a1.MessageID)
+	}
+	if err := ui1.Send(map[string]any{"type": "send", "conversation_id": conv, "client_msg_id": "ws-2", "body": ""}); err != nil {
+		t.Fatal(err)
+	}
+	if f := readUntil(t, ui1, "error frame", func(f localclient.Frame) bool { return f.Type == "error" }); f.Ref != "ws-2" || f.Code != "bad_request" {
+		t.Fatalf("error frame %s", f.Raw)
+	}
+	if err := ui1.Send(map[string]any{"type": "send", "conversation_id": "nope", "client_msg_id": "ws-3", "body": "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if f := readUntil(t, ui1, "error frame", func(f localclient.Frame) bool { return f.Type == "error" }); f.Ref != "ws-3" || f.Code != "not_found" {
+		t.Fatalf("error frame %s", f.Raw)
+	}
+	// Bob accepts alice's message request and reads: alice's UIs see the status turn to
+	// read. (A pending request gets no read receipts.)
+	eventually(t, "bob has the message", func() error {
+		p, err := bob.Client.Messages(ctx, conv, "", "", 0)
+		if err == nil && len(p.Messages) != 1 {
+			err = fmt.Errorf("%d messages", len(p.Messages))
+		}
+		return err
+	})
+	cs, err := bob.Client.Contacts(ctx)
+	if err != nil || len(cs) != 1 || cs[0].Request != api.RequestPending {
+		t.Fatalf("bob's contacts: %+v %v", cs, err)
+	}
+	accept := true
+	if _, err := bob.Client.UpdateContact(ctx, cs[0].ID, api.ContactPatch{Accept: &accept}); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.Client.MarkRead(ctx, conv, a1.MessageID); err != nil {
+		t.Fatal(err)
+	}
+	readUntil(t, ui2, "read status", func(f localclient.Frame) bool {
+		if f.Type != "event" || f.Kind != api.KindMessageUpdate {
+			return false
+		}
+		ev, _ := f.Event()
+		var m api.Message
+		json.Unmarshal(ev.Payload, &m)
+		return m.ID == a1.MessageID && m.Status == api.StatusRead && m.Receipts.Read == 1
+	})
+}
+
+func TestReadReceiptsSetting(t *testing.T) {
+	ctx := context.Background()
+	alice := nodetest.Start(t, "alice")
+	bob := nodetest.Start(t, "bob")
+	conv := befriend(t, alice, bob).ConversationID
+	// Bob adds alice too, so he has accepted her: only the setting holds receipts back.
+	inv, err := alice.Client.CreateInvite(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.Client.AddContact(ctx, inv.Link); err != nil {
+		t.Fatal(err)
+	}
+	off := false
+	if _, err := bob.Client.UpdateSettings(ctx, api.SettingsPatch{ReadReceipts: &off}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := alice.Client.Send(ctx, conv, "x1", "do not tell me you read this")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "delivered", func() error {
+		ms := messages(t, alice.Client, conv)
+		if ms[0].Status != api.StatusDelivered {
+			return fmt.Errorf("status %s", ms[0].Status)
+		}
+		return nil
+	})
+	if err := bob.Client.MarkRead(ctx, conv, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	// A later message acts as a barrier: once it is delivered, a read receipt sent before
+	// it would have arrived too.
+	if _, err := bob.Client.Send(ctx, conv, "y1", "barrier"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "barrier arrives", func() error {
+		if ms := messages(t, alice.Client, conv); len(ms) != 2 {
+			return fmt.Errorf("%d messages", len(ms))
+		}
+		return nil
+	})
+	if ms := messages(t, alice.Client, conv); ms[0].Status != api.StatusDelivered {
+		t.Fatalf("read receipts off, yet alice sees %s", ms[0].Status)
+	}
+	page, _ := bob.Client.Conversations(ctx, "", 0)
+	if page.Conversations[0].UnreadCount != 0 {
+		t.Fatalf("bob's unread count %d after reading", page.Conversations[0].UnreadCount)
+	}
 }
