@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/libp2p/go-libp2p/core/network"
+	"golang.org/x/sync/semaphore"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/petrel-chat/petrel/crypto/identity"
@@ -20,6 +21,9 @@ import (
 	"github.com/petrel-chat/petrel/node/wire"
 	"github.com/petrel-chat/petrel/sync/hlc"
 )
+
+// inboundBudget bounds the bytes of frames one stream may have read but not yet processed.
+const inboundBudget = 8 << 20
 
 // maxAhead bounds the sequence numbers remembered beyond a gap.
 const maxAhead = 4096
@@ -39,6 +43,8 @@ func (m *Messenger) handleMessages(s network.Stream) {
 	defer m.wg.Done()
 
 	remote := s.Conn().RemotePeer()
+	// Frames read ahead of processing are bounded in bytes too, not just in number.
+	budget := semaphore.NewWeighted(inboundBudget)
 	frames := make(chan []byte, window)
 	done := make(chan struct{})
 	go func() {
@@ -48,6 +54,9 @@ func (m *Messenger) handleMessages(s network.Stream) {
 		for {
 			b, err := wire.ReadFrame(r, nil)
 			if err != nil {
+				return
+			}
+			if budget.Acquire(ctx, int64(len(b))) != nil {
 				return
 			}
 			select {
@@ -95,6 +104,11 @@ func (m *Messenger) handleMessages(s network.Stream) {
 			ds = append(ds, d)
 		}
 		acks, err := m.receive(ctx, remote, ds)
+		held := 0
+		for _, b := range batch {
+			held += len(b)
+		}
+		budget.Release(int64(held))
 		if err != nil {
 			m.log.Error("receiving", "peer", remote, "err", err)
 			return

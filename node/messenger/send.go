@@ -20,7 +20,7 @@ func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 // card is what we tell a contact about ourselves until they have answered.
 func (m *Messenger) card() *wire.Card {
-	c := &wire.Card{Name: m.cfg.Profile(), Addrs: []string{}, Relays: append([]string{}, m.cfg.Relays...)}
+	c := &wire.Card{Name: m.cfg.Profile(), Addrs: []string{}, Relays: append([]string{}, m.cfg.Relays[:min(len(m.cfg.Relays), wire.MaxAddrs)]...)}
 	if h := m.hostOrNil(); h != nil {
 		c.PeerID = h.ID().String()
 		for _, a := range h.Addrs() {

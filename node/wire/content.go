@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"reflect"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/petrel-chat/petrel/sync/hlc"
@@ -21,7 +24,7 @@ const (
 
 // Limits of a Content.
 const (
-	MaxContent   = 256 << 10
+	MaxContent   = 512 << 10 // a MaxBody body of characters JSON escapes (6 bytes each) fits
 	MaxBody      = 64 << 10
 	MaxIDLen     = 64
 	MaxEmoji     = 32
@@ -78,7 +81,17 @@ func (c *Content) Marshal() ([]byte, error) {
 	if err := c.check(); err != nil {
 		return nil, err
 	}
-	return json.Marshal(c)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(c); err != nil {
+		return nil, err
+	}
+	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	if len(b) > MaxContent {
+		return nil, fmt.Errorf("%w: content encodes to %d bytes, over %d", ErrMalformed, len(b), MaxContent)
+	}
+	return b, nil
 }
 
 // ParseContent decodes and checks a Content.
@@ -89,13 +102,16 @@ func ParseContent(b []byte) (*Content, error) {
 	if !utf8.Valid(b) {
 		return nil, fmt.Errorf("%w: content is not UTF-8", ErrMalformed)
 	}
+	if err := exactKeys(b); err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	var c Content
 	if err := dec.Decode(&c); err != nil {
 		return nil, fmt.Errorf("%w: content: %v", ErrMalformed, err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("%w: trailing data after content", ErrMalformed)
 	}
 	if err := c.check(); err != nil {
@@ -159,6 +175,63 @@ func (c *Content) check() error {
 			if a == "" || len(a) > MaxAddrLen {
 				return bad("card address")
 			}
+		}
+	}
+	return nil
+}
+
+// Keys a Content and a Card may hold, spelled exactly.
+var (
+	contentKeys = keySet(Content{})
+	cardKeys    = keySet(Card{})
+)
+
+func keySet(v any) map[string]bool {
+	out := map[string]bool{}
+	t := reflect.TypeOf(v)
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		out[name] = true
+	}
+	return out
+}
+
+// exactKeys refuses what encoding/json would forgive: keys in another case and duplicate
+// keys, in the content object and its card.
+func exactKeys(b []byte) error {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(b, &top); err != nil {
+		return fmt.Errorf("%w: content: %v", ErrMalformed, err)
+	}
+	if err := checkKeys(b, contentKeys); err != nil {
+		return err
+	}
+	if card, ok := top["card"]; ok && string(card) != "null" {
+		return checkKeys(card, cardKeys)
+	}
+	return nil
+}
+
+// checkKeys walks one JSON object's top-level keys.
+func checkKeys(b []byte, allowed map[string]bool) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return fmt.Errorf("%w: content is not an object", ErrMalformed)
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return fmt.Errorf("%w: content: %v", ErrMalformed, err)
+		}
+		k, _ := t.(string)
+		if !allowed[k] || seen[k] {
+			return fmt.Errorf("%w: content key %.40q unknown or repeated", ErrMalformed, k)
+		}
+		seen[k] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return fmt.Errorf("%w: content: %v", ErrMalformed, err)
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -17,7 +18,7 @@ const (
 // Limits.
 const (
 	// MaxFrame bounds one frame on any petrel stream.
-	MaxFrame = 512 << 10
+	MaxFrame = 1 << 20
 	// IDSize is the size of an envelope id.
 	IDSize = 16
 )
@@ -151,21 +152,39 @@ func WriteFrame(w *bufio.Writer, body []byte) error {
 // large enough; the result is valid until the next call with the same buf.
 func ReadFrame(r *bufio.Reader, buf []byte) ([]byte, error) {
 	n, err := binary.ReadUvarint(r)
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, io.EOF
-		}
+	switch {
+	case err == io.EOF:
+		return nil, io.EOF // a clean end, between frames
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return nil, fmt.Errorf("wire: frame length: %w", err)
+	case err != nil && !errors.Is(err, bufio.ErrBufferFull) && err.Error() == "binary: varint overflows a 64-bit integer":
+		return nil, fmt.Errorf("%w: frame length overflows", ErrMalformed)
+	case err != nil:
 		return nil, fmt.Errorf("wire: frame length: %w", err)
 	}
 	if n > MaxFrame {
 		return nil, fmt.Errorf("%w: %d bytes", ErrTooLarge, n)
 	}
-	if uint64(cap(buf)) < n {
-		buf = make([]byte, n)
+	if uint64(cap(buf)) >= n {
+		buf = buf[:n]
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return nil, fmt.Errorf("wire: frame body: %w", noEOF(err))
+		}
+		return buf, nil
 	}
-	buf = buf[:n]
-	if _, err := io.ReadFull(r, buf); err != nil {
-		return nil, fmt.Errorf("wire: frame body: %w", err)
+	// Grow with the bytes that actually arrive, so a peer that announces a large frame and
+	// sends nothing holds no memory.
+	var bb bytes.Buffer
+	if _, err := io.CopyN(&bb, r, int64(n)); err != nil {
+		return nil, fmt.Errorf("wire: frame body: %w", noEOF(err))
 	}
-	return buf, nil
+	return bb.Bytes(), nil
+}
+
+// noEOF turns an end of stream inside a frame into io.ErrUnexpectedEOF.
+func noEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
