@@ -9,8 +9,8 @@ import (
 	"slices"
 
 	"github.com/libp2p/go-libp2p/core/network"
-	"golang.org/x/sync/semaphore"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/crypto/pqxdh"

@@ -10,7 +10,6 @@ import (
 	"testing"
 )
 
-
 func testID(first byte) ID {
 	var id ID
 	for i := range id {
