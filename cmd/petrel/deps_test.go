@@ -3,6 +3,7 @@ package main
 import (
 	"go/parser"
 	"go/token"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -80,6 +81,9 @@ func TestFolderOnlyRoots(t *testing.T) {
 	root, _ := filepath.Abs("../..")
 	for _, d := range []string{"crypto", "sync", "relay"} {
 		ents, err := os.ReadDir(filepath.Join(root, d))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // not built yet (git keeps no empty folders)
+		}
 		if err != nil {
 			t.Fatalf("%s/: %v", d, err)
 		}
