@@ -1,9 +1,9 @@
 package main
 
 import (
+	"errors"
 	"go/parser"
 	"go/token"
-	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
