@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -200,7 +201,7 @@ func (m *Messenger) identityChanged(tx *store.Tx, c *contactRec, pub *identity.P
 	err := tx.Iterate(store.IterOptions{Prefix: kOutboxPrefix(c.ID)}, func(k, v []byte) (bool, error) {
 		dead = append(dead, k)
 		var o outboxRec
-		if err := jsonUnmarshal(v, &o); err == nil && o.MsgID != "" {
+		if err := json.Unmarshal(v, &o); err == nil && o.MsgID != "" {
 			failed = append(failed, o.MsgID)
 		}
 		return true, nil
@@ -256,7 +257,7 @@ func (m *Messenger) Contacts(ctx context.Context) ([]api.Contact, error) {
 	err := m.st.View(func(tx *store.Tx) error {
 		return tx.Iterate(store.IterOptions{Prefix: []byte("ct/")}, func(_, v []byte) (bool, error) {
 			var c contactRec
-			if err := jsonUnmarshal(v, &c); err != nil {
+			if err := json.Unmarshal(v, &c); err != nil {
 				return false, err
 			}
 			out = append(out, m.apiContact(&c))

@@ -2,6 +2,7 @@ package messenger
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"strconv"
 	"strings"
@@ -102,7 +103,7 @@ func (m *Messenger) Conversations(ctx context.Context, cursor string, limit int)
 		var all []*convRec
 		err := tx.Iterate(store.IterOptions{Prefix: []byte("cv/")}, func(_, v []byte) (bool, error) {
 			var c convRec
-			if err := jsonUnmarshal(v, &c); err != nil {
+			if err := json.Unmarshal(v, &c); err != nil {
 				return false, err
 			}
 			all = append(all, &c)
@@ -176,7 +177,7 @@ func (m *Messenger) Search(ctx context.Context, q, convID string, limit int) ([]
 		}
 		return tx.Iterate(store.IterOptions{Prefix: []byte("ms/")}, func(_, v []byte) (bool, error) {
 			var r msgRec
-			if err := jsonUnmarshal(v, &r); err != nil {
+			if err := json.Unmarshal(v, &r); err != nil {
 				return false, err
 			}
 			if r.M.Deleted || (convID != "" && r.M.ConversationID != convID) {

@@ -230,40 +230,29 @@ func (m *Messenger) apiContact(c *contactRec) api.Contact {
 	}
 }
 
-func loadContact(tx *store.Tx, cid string) (*contactRec, error) {
-	var c contactRec
-	ok, err := getJSON(tx, kContact(cid), &c)
+// load reads the record at key, or an api not_found error naming what and id.
+func load[T any](tx *store.Tx, key []byte, what, id string) (*T, error) {
+	var v T
+	ok, err := getJSON(tx, key, &v)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		return nil, api.Errorf(api.ErrNotFound, "no contact %q", cid)
+		return nil, api.Errorf(api.ErrNotFound, "no %s %q", what, id)
 	}
-	return &c, nil
+	return &v, nil
+}
+
+func loadContact(tx *store.Tx, id string) (*contactRec, error) {
+	return load[contactRec](tx, kContact(id), "contact", id)
 }
 
 func loadConv(tx *store.Tx, id string) (*convRec, error) {
-	var c convRec
-	ok, err := getJSON(tx, kConv(id), &c)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, api.Errorf(api.ErrNotFound, "no conversation %q", id)
-	}
-	return &c, nil
+	return load[convRec](tx, kConv(id), "conversation", id)
 }
 
 func loadMsg(tx *store.Tx, id string) (*msgRec, error) {
-	var r msgRec
-	ok, err := getJSON(tx, kMsg(id), &r)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, api.Errorf(api.ErrNotFound, "no message %q", id)
-	}
-	return &r, nil
+	return load[msgRec](tx, kMsg(id), "message", id)
 }
 
 // peerOf parses a contact's peer id.

@@ -5,13 +5,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
 	"sync"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/petrel-chat/petrel/node/api"
@@ -149,6 +149,12 @@ func backoff(n int) time.Duration {
 	return d - d/4 + time.Duration(mrand.Int64N(int64(d/2)+1))
 }
 
+// sentEntry is an outbox entry written to the stream and awaiting its Ack.
+type sentEntry struct {
+	key   []byte
+	msgID string // message whose status the Ack drives, or ""
+}
+
 // pending is an outbox entry loaded for sending.
 type pending struct {
 	key []byte
@@ -216,7 +222,7 @@ func (o *outbox) deliver(w *worker) (int, error) {
 	}()
 
 	bw := bufio.NewWriterSize(s, 64<<10)
-	inflight := map[wire.ID][]byte{}
+	inflight := map[wire.ID]sentEntry{}
 	var cursor []byte // last outbox key written
 	progress := 0
 	timer := time.NewTimer(ackTimeout)
@@ -237,7 +243,7 @@ func (o *outbox) deliver(w *worker) (int, error) {
 				if err := wire.WriteFrame(bw, frame); err != nil {
 					return progress, err
 				}
-				inflight[id] = p.key
+				inflight[id] = sentEntry{key: p.key, msgID: p.rec.MsgID}
 				cursor = p.key
 			}
 			if len(batch) > 0 {
@@ -258,11 +264,8 @@ func (o *outbox) deliver(w *worker) (int, error) {
 			case <-ctx.Done():
 				t.Stop()
 				return progress, ctx.Err()
-			case err := <-readErr:
+			case <-readErr: // the receiver closed the idle stream: nothing is in flight
 				t.Stop()
-				if errors.Is(err, network.ErrReset) {
-					return progress, nil
-				}
 				return progress, nil
 			}
 		}
@@ -331,7 +334,7 @@ func (o *outbox) load(cid string, cursor []byte, n int) ([]pending, error) {
 			}
 			var p pending
 			p.key = k
-			if err := jsonUnmarshal(v, &p.rec); err != nil {
+			if err := json.Unmarshal(v, &p.rec); err != nil {
 				return false, err
 			}
 			out = append(out, p)
@@ -416,36 +419,30 @@ func (o *outbox) encrypt(ctx context.Context, cid string, batch []pending) ([]pe
 }
 
 // applyAcks removes acknowledged entries and moves their messages' status.
-func (o *outbox) applyAcks(ctx context.Context, cid string, acks []wire.Ack, inflight map[wire.ID][]byte) (int, error) {
+// A message failed meanwhile (identity change) stays failed: setStatus never leaves failed.
+func (o *outbox) applyAcks(ctx context.Context, cid string, acks []wire.Ack, inflight map[wire.ID]sentEntry) (int, error) {
 	err := o.m.st.Update(ctx, func(tx *store.Tx) error {
 		for _, a := range acks {
-			key, ok := inflight[a.ID]
+			e, ok := inflight[a.ID]
 			if !ok {
 				continue
 			}
-			var rec outboxRec
-			found, err := getJSON(tx, key, &rec)
-			if err != nil {
+			if err := tx.Delete(e.key); err != nil {
 				return err
 			}
-			if !found {
+			if e.msgID == "" {
 				continue
 			}
-			if err := tx.Delete(key); err != nil {
-				return err
-			}
-			if rec.MsgID == "" {
-				continue
-			}
+			var err error
 			switch a.Status {
 			case wire.AckStored:
-				err = o.m.setStatus(tx, rec.MsgID, api.StatusSent, "")
+				err = o.m.setStatus(tx, e.msgID, api.StatusSent, "")
 			case wire.AckBlocked:
-				err = o.m.setStatus(tx, rec.MsgID, api.StatusFailed, "blocked: the contact does not accept your messages")
+				err = o.m.setStatus(tx, e.msgID, api.StatusFailed, "blocked: the contact does not accept your messages")
 			case wire.AckUndecryptable:
-				err = o.m.setStatus(tx, rec.MsgID, api.StatusFailed, "the contact's node could not decrypt it")
+				err = o.m.setStatus(tx, e.msgID, api.StatusFailed, "the contact's node could not decrypt it")
 			default:
-				err = o.m.setStatus(tx, rec.MsgID, api.StatusFailed, "refused by the contact's node")
+				err = o.m.setStatus(tx, e.msgID, api.StatusFailed, "refused by the contact's node")
 			}
 			if err != nil {
 				return err

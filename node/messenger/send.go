@@ -2,7 +2,6 @@ package messenger
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -15,8 +14,6 @@ import (
 
 // sentHistory is how many sent contents per contact are kept for resend requests.
 const sentHistory = 1024
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 // card is what we tell a contact about ourselves until they have answered.
 func (m *Messenger) card() *wire.Card {

@@ -151,16 +151,9 @@ func WriteFrame(w *bufio.Writer, body []byte) error {
 // ReadFrame reads one length-prefixed frame of at most MaxFrame bytes. buf is reused when
 // large enough; the result is valid until the next call with the same buf.
 func ReadFrame(r *bufio.Reader, buf []byte) ([]byte, error) {
-	n, err := binary.ReadUvarint(r)
-	switch {
-	case err == io.EOF:
-		return nil, io.EOF // a clean end, between frames
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return nil, fmt.Errorf("wire: frame length: %w", err)
-	case err != nil && !errors.Is(err, bufio.ErrBufferFull) && err.Error() == "binary: varint overflows a 64-bit integer":
-		return nil, fmt.Errorf("%w: frame length overflows", ErrMalformed)
-	case err != nil:
-		return nil, fmt.Errorf("wire: frame length: %w", err)
+	n, err := readLength(r)
+	if err != nil {
+		return nil, err
 	}
 	if n > MaxFrame {
 		return nil, fmt.Errorf("%w: %d bytes", ErrTooLarge, n)
@@ -179,6 +172,32 @@ func ReadFrame(r *bufio.Reader, buf []byte) ([]byte, error) {
 		return nil, fmt.Errorf("wire: frame body: %w", noEOF(err))
 	}
 	return bb.Bytes(), nil
+}
+
+// readLength reads a frame's uvarint length: io.EOF alone means a clean end between frames,
+// an end inside the uvarint is io.ErrUnexpectedEOF, more than 64 bits is ErrMalformed.
+func readLength(r io.ByteReader) (uint64, error) {
+	var n uint64
+	for i := 0; i < binary.MaxVarintLen64; i++ {
+		c, err := r.ReadByte()
+		if err != nil {
+			if i > 0 {
+				err = noEOF(err)
+			}
+			if err == io.EOF {
+				return 0, io.EOF
+			}
+			return 0, fmt.Errorf("wire: frame length: %w", err)
+		}
+		if i == binary.MaxVarintLen64-1 && c > 1 {
+			break
+		}
+		n |= uint64(c&0x7f) << (7 * i)
+		if c < 0x80 {
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: frame length overflows", ErrMalformed)
 }
 
 // noEOF turns an end of stream inside a frame into io.ErrUnexpectedEOF.
