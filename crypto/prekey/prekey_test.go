@@ -64,7 +64,10 @@ func TestPrekeySignaturesRefused(t *testing.T) {
 	olderSPK.created-- // so is the creation time
 	tamperedPQ := pq
 	tamperedPQ.pub = bytes.Clone(pq.pub)
-	tamperedPQ.pub[100] ^= 1
+	// Flip a bit of the seed ρ (the last 32 bytes): any value there is a
+	// valid encoding, so only the signature can catch it. A flipped
+	// coefficient bit could instead make the key malformed.
+	tamperedPQ.pub[len(pq.pub)-1] ^= 1
 	asLastResort := pq
 	asLastResort.kind = LastResort // one-time key passed off as last resort
 	asOneTime := lr
