@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,6 +24,7 @@ type Node struct {
 	Client *localclient.Client
 
 	t      testing.TB
+	listen string // the first run's libp2p address, kept across restarts
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -42,14 +44,19 @@ func Start(t testing.TB, name string) *Node {
 	return n
 }
 
-// Run (re)starts the node in its directory and waits until its API is ready.
+// Run (re)starts the node in its directory and waits until its API is ready. The libp2p
+// listen port of the first run is kept for the later ones, as a deployed node's would be, so
+// its contacts still reach it at the address they know.
 func (n *Node) Run() {
 	n.t.Helper()
+	if n.listen == "" {
+		n.listen = "/ip4/127.0.0.1/tcp/0"
+	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	nd, err := node.Open(node.Config{
 		DataDir:     n.Dir,
 		APIAddr:     "127.0.0.1:0",
-		ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"},
+		ListenAddrs: []string{n.listen},
 		Logger:      logger.With("node", n.Name),
 		Version:     "test",
 	}, []byte(Passphrase))
@@ -71,6 +78,11 @@ func (n *Node) Run() {
 		n.t.Fatalf("nodetest: %s not ready within a minute", n.Name)
 	}
 	n.cancel, n.done = cancel, done
+	if n.listen == "/ip4/127.0.0.1/tcp/0" && len(n.Info.Addrs) > 0 {
+		if a, _, ok := strings.Cut(n.Info.Addrs[0], "/p2p/"); ok {
+			n.listen = a
+		}
+	}
 	n.Client = localclient.New(n.Info.URL, n.Info.Token)
 }
 
