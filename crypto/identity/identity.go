@@ -31,6 +31,8 @@ const (
 	DomainIdentityKey  Domain = "petrel_v1_sig_idk\x00"
 	DomainSignedPrekey Domain = "petrel_v1_sig_spk\x00"
 	DomainPQPrekey     Domain = "petrel_v1_sig_pqpk\x00"
+	// DomainSealed signs sealed envelopes (crypto/sealed; the signed bytes are given there).
+	DomainSealed Domain = "petrel_v1_sig_sealed\x00"
 )
 
 var (

@@ -25,6 +25,12 @@ func Open(envelope []byte, recipient *ecdh.PrivateKey) (*Opened, error) {
 	if recipient == nil || recipient.Curve() != ecdh.X25519() {
 		return nil, fmt.Errorf("%w: recipient key is not X25519", ErrInvalidKey)
 	}
+	return openWith(envelope, recipient.PublicKey().Bytes(), recipient.ECDH)
+}
+
+// openWith is Open with the recipient's X25519 operation given as dh, for a private key
+// held elsewhere (an identity). dh must refuse a low-order key (all-zero output).
+func openWith(envelope, recipientPub []byte, dh func(*ecdh.PublicKey) ([]byte, error)) (*Opened, error) {
 	h, err := ParseHeader(envelope)
 	if err != nil {
 		return nil, err
@@ -37,11 +43,10 @@ func Open(envelope []byte, recipient *ecdh.PrivateKey) (*Opened, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: ephemeral key: %w", ErrOpen, err)
 	}
-	shared, err := recipient.ECDH(eph) // all-zero output (low-order eph) is an error
+	shared, err := dh(eph) // all-zero output (low-order eph) is an error
 	if err != nil {
 		return nil, fmt.Errorf("%w: ephemeral key: %w", ErrOpen, err)
 	}
-	recipientPub := recipient.PublicKey().Bytes()
 	aead, nonce, err := envelopeAEAD(shared, ephBytes, recipientPub)
 	if err != nil {
 		return nil, err

@@ -34,6 +34,16 @@ func Seal(mailbox []byte, recipient *ecdh.PublicKey, signer ed25519.PrivateKey, 
 //	inner           = signer.pub ‖ senderDH ‖ signature ‖ len(payload) (4) ‖ payload ‖ 0…
 //	ciphertext      = ChaCha20-Poly1305(key, nonce, inner, ad = outer header ‖ E.pub)
 func seal(eph *ecdh.PrivateKey, mailbox []byte, recipient *ecdh.PublicKey, signer ed25519.PrivateKey, senderDH *ecdh.PublicKey, payload []byte) ([]byte, error) {
+	if len(signer) != ed25519.PrivateKeySize {
+		return nil, fmt.Errorf("%w: signing key of %d bytes", ErrInvalidKey, len(signer))
+	}
+	sign := func(msg []byte) []byte { return ed25519.Sign(signer, append([]byte(sigPrefix), msg...)) }
+	return sealWith(eph, mailbox, recipient, signer.Public().(ed25519.PublicKey), sign, senderDH, payload)
+}
+
+// sealWith is seal with the signature made by sign, which signs sigPrefix ‖ msg with
+// the key whose public half is signerPub (the sender's identity key, held elsewhere).
+func sealWith(eph *ecdh.PrivateKey, mailbox []byte, recipient *ecdh.PublicKey, signerPub ed25519.PublicKey, sign func(msg []byte) []byte, senderDH *ecdh.PublicKey, payload []byte) ([]byte, error) {
 	switch {
 	case len(mailbox) == 0:
 		return nil, fmt.Errorf("%w: empty mailbox id", ErrMalformed)
@@ -45,8 +55,8 @@ func seal(eph *ecdh.PrivateKey, mailbox []byte, recipient *ecdh.PublicKey, signe
 		return nil, fmt.Errorf("%w: recipient key is not X25519", ErrInvalidKey)
 	case senderDH == nil || senderDH.Curve() != ecdh.X25519():
 		return nil, fmt.Errorf("%w: sender key is not X25519", ErrInvalidKey)
-	case len(signer) != ed25519.PrivateKeySize:
-		return nil, fmt.Errorf("%w: signing key of %d bytes", ErrInvalidKey, len(signer))
+	case len(signerPub) != ed25519.PublicKeySize:
+		return nil, fmt.Errorf("%w: signing key of %d bytes", ErrInvalidKey, len(signerPub))
 	}
 	// A low-order recipient key makes X25519 output zero, which crypto/ecdh refuses.
 	shared, err := eph.ECDH(recipient)
@@ -61,9 +71,9 @@ func seal(eph *ecdh.PrivateKey, mailbox []byte, recipient *ecdh.PublicKey, signe
 	}
 	senderDHPub := senderDH.Bytes()
 	inner := make([]byte, 0, paddedSize(innerOverhead+len(payload))+tagSize)
-	inner = append(inner, signer.Public().(ed25519.PublicKey)...)
+	inner = append(inner, signerPub...)
 	inner = append(inner, senderDHPub...)
-	inner = append(inner, ed25519.Sign(signer, signedBytes(recipientPub, ephPub, senderDHPub, payload))...)
+	inner = append(inner, sign(signedBytes(recipientPub, ephPub, senderDHPub, payload)[len(sigPrefix):])...)
 	inner = binary.BigEndian.AppendUint32(inner, uint32(len(payload)))
 	inner = append(inner, payload...)
 	inner = inner[:paddedSize(len(inner))] // zero padding: make zeroed the capacity
