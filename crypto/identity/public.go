@@ -140,9 +140,13 @@ func (p *PublicIdentity) SigningKey() ed25519.PublicKey {
 }
 
 // UserID returns the user ID derived from the Ed25519 key.
-func (p *PublicIdentity) UserID() UserID {
+func (p *PublicIdentity) UserID() UserID { return UserIDForSigningKey(p.ed[:]) }
+
+// UserIDForSigningKey returns the user ID of the identity whose Ed25519 key is k (for a
+// sender known only by its key, as in a sealed envelope).
+func UserIDForSigningKey(k ed25519.PublicKey) UserID {
 	h := sha256.New()
 	h.Write([]byte(userIDDomain))
-	h.Write(p.ed[:])
+	h.Write(k)
 	return UserID(userIDEncoding.EncodeToString(h.Sum(nil)[:userIDBytes]))
 }

@@ -17,6 +17,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/petrel-chat/petrel/crypto/identity"
+	"github.com/petrel-chat/petrel/crypto/prekey"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/invite"
 	"github.com/petrel-chat/petrel/node/store"
@@ -136,8 +137,11 @@ func (m *Messenger) contactFor(tx *store.Tx, pub *identity.PublicIdentity, peerI
 			return nil, false, err
 		}
 		if peerID != "" && c.PeerID != peerID {
-			if err := tx.Delete(kContactByPeer(c.PeerID)); err != nil {
-				return nil, false, err
+			// (A contact known from mailbox mail only has no peer yet.)
+			if c.PeerID != "" {
+				if err := tx.Delete(kContactByPeer(c.PeerID)); err != nil {
+					return nil, false, err
+				}
 			}
 			c.PeerID = peerID
 			if err := tx.Set(kContactByPeer(peerID), []byte(c.ID)); err != nil {
@@ -146,9 +150,10 @@ func (m *Messenger) contactFor(tx *store.Tx, pub *identity.PublicIdentity, peerI
 		}
 		return c, false, nil
 	}
+	// A stranger known by its identity only (mailbox mail) has no peer to check.
 	if byPeer, err := getString(tx, kContactByPeer(peerID)); err != nil {
 		return nil, false, err
-	} else if byPeer != "" {
+	} else if peerID != "" && byPeer != "" {
 		c, err := loadContact(tx, byPeer)
 		if err != nil {
 			return nil, false, err
@@ -163,11 +168,11 @@ func (m *Messenger) contactFor(tx *store.Tx, pub *identity.PublicIdentity, peerI
 		Request: request, Created: m.nowMS(), ConvID: directConvID(m.uid, uid),
 	}
 	conv := &convRec{ID: c.ConvID, Type: api.ConversationDirect, ContactID: c.ID, UpdatedAt: c.Created}
-	for _, kv := range [][2][]byte{
-		{kContactByUser(uid), []byte(c.ID)},
-		{kContactByPeer(peerID), []byte(c.ID)},
-	} {
-		if err := tx.Set(kv[0], kv[1]); err != nil {
+	if err := tx.Set(kContactByUser(uid), []byte(c.ID)); err != nil {
+		return nil, false, err
+	}
+	if peerID != "" {
+		if err := tx.Set(kContactByPeer(peerID), []byte(c.ID)); err != nil {
 			return nil, false, err
 		}
 	}
@@ -329,8 +334,37 @@ func (m *Messenger) UpdateContact(ctx context.Context, id string, p api.ContactP
 	return out, err
 }
 
-// fetchBundle asks the contact's node for a prekey bundle.
+// fetchBundle asks the contact's node for a prekey bundle, and when it cannot be reached,
+// the prekey directories of the contact's home relays.
 func (m *Messenger) fetchBundle(ctx context.Context, c *contactRec) ([]byte, error) {
+	b, err := m.fetchBundleDirect(ctx, c)
+	if err == nil || m.cfg.RelayLink == nil || len(c.Relays) == 0 || ctx.Err() != nil {
+		return b, err
+	}
+	pub, perr := identity.ParsePublic(c.Identity)
+	if perr != nil {
+		return nil, perr
+	}
+	for _, r := range c.Relays {
+		b, rerr := m.cfg.RelayLink.Bundle(ctx, r, pub)
+		if rerr == nil {
+			// A relay vouches for nothing: a bundle of another identity is refused here,
+			// not taken for the contact's identity change.
+			if pb, perr := prekey.ParseBundle(b); perr != nil {
+				rerr = perr
+			} else if !pb.Identity().Equal(pub) {
+				rerr = errors.New("bundle of another identity")
+			} else {
+				return b, nil
+			}
+		}
+		err = fmt.Errorf("%w; relay %s: %w", err, r, rerr)
+	}
+	return nil, err
+}
+
+// fetchBundleDirect asks the contact's node for a prekey bundle.
+func (m *Messenger) fetchBundleDirect(ctx context.Context, c *contactRec) ([]byte, error) {
 	h := m.hostOrNil()
 	if h == nil {
 		return nil, errors.New("messenger: not running")

@@ -16,6 +16,7 @@ import (
 	"github.com/petrel-chat/petrel/crypto/pqxdh"
 	"github.com/petrel-chat/petrel/crypto/prekey"
 	"github.com/petrel-chat/petrel/crypto/ratchet"
+	"github.com/petrel-chat/petrel/crypto/sealed"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
@@ -128,7 +129,9 @@ func (m *Messenger) handleMessages(s network.Stream) {
 type rxBatch struct {
 	m      *Messenger
 	tx     *store.Tx
-	remote peer.ID
+	remote peer.ID // the authenticated peer that delivered, or "" for mailbox mail
+	// sealedFrom is the sender a mailbox envelope authenticated (nil for direct delivery).
+	sealedFrom *sealed.Opened
 
 	c      *contactRec
 	s0, s1 *ratchet.State
@@ -198,6 +201,9 @@ func (b *rxBatch) one(d *wire.Deliver) (wire.AckStatus, error) {
 		pub, err := pqxdh.InitiatorIdentity(d.Initial)
 		if err != nil {
 			return wire.AckUndecryptable, nil
+		}
+		if b.sealedFrom != nil && !b.sealedFrom.From(pub) {
+			return wire.AckUndecryptable, nil // sealed by someone else than the session's initiator
 		}
 		if b.c == nil || b.c.UserID != string(pub.UserID()) {
 			if err := b.contactFrom(pub); err != nil {
@@ -299,7 +305,11 @@ func (b *rxBatch) contactFrom(pub *identity.PublicIdentity) error {
 			return err
 		}
 	}
-	c, isNew, err := b.m.contactFor(b.tx, pub, b.remote.String(), api.RequestPending)
+	var pid string
+	if b.remote != "" {
+		pid = b.remote.String()
+	}
+	c, isNew, err := b.m.contactFor(b.tx, pub, pid, api.RequestPending)
 	if err != nil {
 		return err
 	}
@@ -319,9 +329,8 @@ func (b *rxBatch) apply(ct *wire.Content) error {
 		c.Answered = true
 	}
 	if ct.Card != nil {
-		if ct.Card.PeerID == b.remote.String() {
-			c.Addrs, c.Relays = ct.Card.Addrs, ct.Card.Relays
-			b.m.addAddrs(b.remote, c.Addrs)
+		if err := b.adoptCard(ct.Card); err != nil {
+			return err
 		}
 		if !c.NameSet && ct.Card.Name != "" && c.Name != ct.Card.Name {
 			c.Name = ct.Card.Name
@@ -547,4 +556,35 @@ func (b *rxBatch) finish() error {
 		b.tx.OnCommit(func() { b.m.kick(cid) })
 	}
 	return b.save()
+}
+
+// adoptCard takes the addresses and relays a contact's card announces: from the contact's
+// own authenticated peer, or, for mailbox mail, when the contact has no peer yet and the
+// card's peer id belongs to no other contact (a card cannot take over another contact).
+func (b *rxBatch) adoptCard(card *wire.Card) error {
+	c := b.c
+	switch {
+	case b.remote != "" && card.PeerID == b.remote.String():
+	case b.remote == "" && card.PeerID == c.PeerID && c.PeerID != "":
+	case b.remote == "" && c.PeerID == "" && card.PeerID != "":
+		pid, err := peer.Decode(card.PeerID)
+		if err != nil {
+			return nil
+		}
+		owner, err := getString(b.tx, kContactByPeer(pid.String()))
+		if err != nil || owner != "" {
+			return err
+		}
+		c.PeerID = pid.String()
+		if err := b.tx.Set(kContactByPeer(c.PeerID), []byte(c.ID)); err != nil {
+			return err
+		}
+	default:
+		return nil
+	}
+	c.Addrs, c.Relays = card.Addrs, card.Relays
+	if pid, err := peer.Decode(c.PeerID); err == nil {
+		b.m.addAddrs(pid, c.Addrs)
+	}
+	return nil
 }

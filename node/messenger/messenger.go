@@ -33,6 +33,9 @@ type Config struct {
 	Profile func() string
 	// Relays are the home relays (full multiaddrs), listed in invites and cards.
 	Relays []string
+	// RelayLink reaches contacts' relays (mailbox deposits, prekey bundles); nil means
+	// direct delivery only.
+	RelayLink RelayLink
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }

@@ -107,6 +107,17 @@ func (o *outbox) run(w *worker) {
 	attempt := 0
 	for {
 		progress, err := o.deliver(w)
+		if err != nil && o.ctx.Err() == nil && o.relayFallback(w.cid) {
+			// The contact's node is out of reach: leave the mail at its relays.
+			n, derr := o.depositAll(w)
+			progress += n
+			if derr == nil {
+				o.m.log.Debug("delivered to the contact's mailbox", "contact", w.cid, "n", n, "direct", err)
+				err = nil
+			} else {
+				err = fmt.Errorf("%w; mailbox: %w", err, derr)
+			}
+		}
 		if err == nil {
 			o.mu.Lock()
 			select {

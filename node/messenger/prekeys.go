@@ -3,7 +3,6 @@ package messenger
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -40,23 +39,10 @@ func (m *Messenger) handlePrekeys(s network.Stream) {
 		if err != nil {
 			return err
 		}
-		var issued []uint32
-		if b, err := tx.Get(kIssued); err == nil {
-			for i := 0; i+4 <= len(b); i += 4 {
-				issued = append(issued, binary.BigEndian.Uint32(b[i:]))
-			}
-		} else if !errors.Is(err, store.ErrNotFound) {
+		issued, err := loadIssued(tx, ps)
+		if err != nil {
 			return err
 		}
-		// Forget issued ids that were consumed since.
-		held := map[uint32]bool{}
-		for _, k := range ps.OneTimePrekeys() {
-			held[k.ID()] = true
-		}
-		for _, k := range ps.PQOneTimePrekeys() {
-			held[k.ID()] = true
-		}
-		issued = slices.DeleteFunc(issued, func(id uint32) bool { return !held[id] })
 		var opk *prekey.OneTimePrekey
 		for _, k := range ps.OneTimePrekeys() {
 			if !slices.Contains(issued, k.ID()) {
@@ -78,11 +64,7 @@ func (m *Messenger) handlePrekeys(s network.Stream) {
 			return err
 		}
 		bundle = b.Marshal()
-		var enc []byte
-		for _, id := range issued {
-			enc = binary.BigEndian.AppendUint32(enc, id)
-		}
-		return tx.Set(kIssued, enc)
+		return saveIssued(tx, issued)
 	})
 	w := bufio.NewWriter(s)
 	if err != nil {

@@ -1,0 +1,269 @@
+package messenger
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/petrel-chat/petrel/crypto/identity"
+	"github.com/petrel-chat/petrel/crypto/prekey"
+	"github.com/petrel-chat/petrel/crypto/sealed"
+	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/node/wire"
+)
+
+// RelayLink is how the messenger reaches relays it does not own: a contact's home relays,
+// where it deposits sealed mail when the contact's node cannot be reached and fetches
+// prekey bundles when the contact is offline. The node implements it with the relay client
+// (relay/...); relays are full multiaddrs with /p2p/.
+type RelayLink interface {
+	// MailboxID is the mailbox id of a user at any relay.
+	MailboxID(user *identity.PublicIdentity) []byte
+	// Deposit leaves a sealed envelope at relay. A nil error means the relay stored it
+	// durably.
+	Deposit(ctx context.Context, relay string, mailbox, envelope []byte) error
+	// Bundle fetches a prekey bundle of user from relay (its prekey directory).
+	Bundle(ctx context.Context, relay string, user *identity.PublicIdentity) ([]byte, error)
+}
+
+// relayPrekeyBatch is how many one-time prekeys of each kind one relay is given at a time.
+// Every relay gets its own keys, so no key is handed out twice.
+const relayPrekeyBatch = 25
+
+// RelayPrekeys are the public prekeys a home relay's directory serves while the node is
+// away: the current signed prekey and last-resort PQ key, and one-time keys no one else
+// has been given.
+type RelayPrekeys struct {
+	Signed     prekey.SignedPrekey
+	LastResort prekey.PQPrekey
+	OneTime    []prekey.OneTimePrekey
+	PQOneTime  []prekey.PQPrekey
+}
+
+// PrekeysForRelay sets aside up to want one-time prekeys of each kind for a relay's
+// directory (marked issued, so the node never hands them out itself) and returns them with
+// the current signed and last-resort keys. It rotates and refills the store as needed.
+func (m *Messenger) PrekeysForRelay(ctx context.Context, want int) (RelayPrekeys, error) {
+	want = min(want, relayPrekeyBatch)
+	var out RelayPrekeys
+	err := m.st.Update(ctx, func(tx *store.Tx) error {
+		out = RelayPrekeys{}
+		ps, err := m.loadPrekeys(tx)
+		if err != nil {
+			return err
+		}
+		now := m.now()
+		if ps.NeedsRotation(now) {
+			if err := ps.Rotate(m.id, now); err != nil {
+				return err
+			}
+		}
+		if _, _, err := ps.Refill(m.id, now); err != nil {
+			return err
+		}
+		issued, err := loadIssued(tx, ps)
+		if err != nil {
+			return err
+		}
+		for _, k := range ps.OneTimePrekeys() {
+			if len(out.OneTime) < want && !slices.Contains(issued, k.ID()) {
+				out.OneTime = append(out.OneTime, k)
+				issued = append(issued, k.ID())
+			}
+		}
+		for _, k := range ps.PQOneTimePrekeys() {
+			if len(out.PQOneTime) < want && !slices.Contains(issued, k.ID()) {
+				out.PQOneTime = append(out.PQOneTime, k)
+				issued = append(issued, k.ID())
+			}
+		}
+		out.Signed, out.LastResort = ps.SignedPrekey(), ps.LastResortPrekey()
+		if err := tx.Set(kPrekeys, ps.Marshal()); err != nil {
+			return err
+		}
+		return saveIssued(tx, issued)
+	})
+	return out, err
+}
+
+// loadIssued returns the one-time prekey ids already handed out and still held.
+func loadIssued(tx *store.Tx, ps *prekey.Store) ([]uint32, error) {
+	var issued []uint32
+	if b, err := tx.Get(kIssued); err == nil {
+		for i := 0; i+4 <= len(b); i += 4 {
+			issued = append(issued, binary.BigEndian.Uint32(b[i:]))
+		}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	held := map[uint32]bool{}
+	for _, k := range ps.OneTimePrekeys() {
+		held[k.ID()] = true
+	}
+	for _, k := range ps.PQOneTimePrekeys() {
+		held[k.ID()] = true
+	}
+	return slices.DeleteFunc(issued, func(id uint32) bool { return !held[id] }), nil
+}
+
+func saveIssued(tx *store.Tx, issued []uint32) error {
+	enc := make([]byte, 0, 4*len(issued))
+	for _, id := range issued {
+		enc = binary.BigEndian.AppendUint32(enc, id)
+	}
+	return tx.Set(kIssued, enc)
+}
+
+// depositAll seals everything in contact cid's outbox for its mailbox and deposits it at
+// every home relay of the contact; an entry that at least one relay stored is done (its
+// message becomes sent). It returns how many entries were deposited.
+func (o *outbox) depositAll(w *worker) (int, error) {
+	m := o.m
+	link := m.cfg.RelayLink
+	c, err := o.contact(w.cid)
+	if err != nil {
+		return 0, err
+	}
+	if link == nil || len(c.Relays) == 0 {
+		return 0, errNoRelay
+	}
+	to, err := identity.ParsePublic(c.Identity)
+	if err != nil {
+		return 0, err
+	}
+	mailbox := link.MailboxID(to)
+	done := 0
+	var cursor []byte
+	for {
+		batch, err := o.load(w.cid, cursor, window)
+		if err != nil || len(batch) == 0 {
+			return done, err
+		}
+		if batch, err = o.encrypt(o.ctx, w.cid, batch); err != nil {
+			return done, err
+		}
+		if len(batch) == 0 {
+			return done, nil
+		}
+		var acks []wire.Ack
+		inflight := map[wire.ID]sentEntry{}
+		for _, p := range batch {
+			cursor = p.key
+			var id wire.ID
+			copy(id[:], p.rec.EnvID)
+			frame := wire.AppendDeliver(nil, &wire.Deliver{ID: id, Initial: p.rec.Initial, Message: p.rec.Cipher})
+			env, err := sealed.SealFrom(mailbox, to, m.id, frame)
+			if err != nil {
+				return done, fmt.Errorf("seal: %w", err)
+			}
+			var stored bool
+			var lastErr error
+			for _, r := range c.Relays {
+				if err := link.Deposit(o.ctx, r, mailbox, env); err != nil {
+					lastErr = err
+					m.log.Info("deposit refused", "contact", w.cid, "relay", r, "err", err)
+					continue
+				}
+				stored = true
+			}
+			if !stored {
+				// Keep order: what follows waits behind this one.
+				if len(acks) > 0 {
+					n, aerr := o.applyAcks(o.ctx, w.cid, acks, inflight)
+					done += n
+					if aerr != nil {
+						return done, aerr
+					}
+				}
+				return done, fmt.Errorf("no relay of the contact took the mail: %w", lastErr)
+			}
+			inflight[id] = sentEntry{key: p.key, msgID: p.rec.MsgID}
+			acks = append(acks, wire.Ack{ID: id, Status: wire.AckStored})
+		}
+		n, err := o.applyAcks(o.ctx, w.cid, acks, inflight)
+		done += n
+		if err != nil {
+			return done, err
+		}
+	}
+}
+
+// errNoRelay: the contact has no home relay (or the node no relay client).
+var errNoRelay = errors.New("the contact has no home relay")
+
+// ReceiveSealed processes mail drained from the node's own mailbox: sealed envelopes, in
+// the order the relay kept them. It returns once what they carried is durable; the caller
+// then acknowledges them to the relay. Envelopes that do not open or carry nothing valid
+// are dropped (logged) rather than kept forever.
+func (m *Messenger) ReceiveSealed(ctx context.Context, envelopes [][]byte) error {
+	type item struct {
+		from *sealed.Opened
+		d    *wire.Deliver
+	}
+	var items []item
+	for _, env := range envelopes {
+		o, err := sealed.OpenFor(env, m.id)
+		if err != nil {
+			m.log.Info("mailbox: envelope refused", "err", err)
+			continue
+		}
+		d, err := wire.ParseDeliver(o.Payload)
+		if err != nil {
+			m.log.Info("mailbox: malformed deliver", "err", err)
+			continue
+		}
+		items = append(items, item{o, d})
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	return m.st.Update(ctx, func(tx *store.Tx) error {
+		var b *rxBatch
+		var uid string
+		for _, it := range items {
+			sender := string(identity.UserIDForSigningKey(it.from.SenderSigningKey))
+			if b == nil || sender != uid {
+				if b != nil {
+					if err := b.finish(); err != nil {
+						return err
+					}
+				}
+				b = &rxBatch{m: m, tx: tx, sealedFrom: it.from}
+				uid = sender
+				cid, err := getString(tx, kContactByUser(sender))
+				if err != nil {
+					return err
+				}
+				if cid != "" {
+					if err := b.useContact(cid); err != nil {
+						return err
+					}
+					if known, err := identity.ParsePublic(b.c.Identity); err != nil || !it.from.From(known) {
+						b.c = nil // a user id collision cannot happen; refuse rather than guess
+					}
+				}
+			}
+			b.sealedFrom = it.from
+			st, err := b.one(it.d)
+			if err != nil {
+				return err
+			}
+			if st != wire.AckStored {
+				m.log.Info("mailbox: message not taken", "status", st)
+			}
+		}
+		return b.finish()
+	})
+}
+
+// relayFallback reports whether a failed direct delivery to contact cid should go to the
+// contact's relays instead.
+func (o *outbox) relayFallback(cid string) bool {
+	if o.m.cfg.RelayLink == nil {
+		return false
+	}
+	c, err := o.contact(cid)
+	return err == nil && len(c.Relays) > 0 && !c.Blocked
+}
