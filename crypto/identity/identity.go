@@ -31,6 +31,9 @@ const (
 	DomainIdentityKey  Domain = "petrel_v1_sig_idk\x00"
 	DomainSignedPrekey Domain = "petrel_v1_sig_spk\x00"
 	DomainPQPrekey     Domain = "petrel_v1_sig_pqpk\x00"
+	// DomainMailbox signs a relay's challenge: the owner of a mailbox proves its
+	// identity key to a relay (relay/relaywire documents the signed bytes).
+	DomainMailbox Domain = "petrel_v1_sig_mailbox\x00"
 )
 
 var (
