@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/hex"
 	"fmt"
-
 )
 
 // decoders maps a vector's decoder name to a function that parses a frame body and
@@ -108,4 +107,3 @@ var decoders = map[string]func(body []byte) (view string, again []byte, err erro
 		return fmt.Sprintf("frames=%v", view), out.Bytes(), nil
 	},
 }
-

@@ -120,8 +120,8 @@ func ReadFrame(r *bufio.Reader, buf []byte, limit int) ([]byte, error) {
 	return bb.Bytes(), nil
 }
 
-// readLength reads a uvarint frame length: io.EOF before its first byte is a clean end,
-// an end inside it io.ErrUnexpectedEOF, more than 64 bits ErrMalformed.
+// readLength reads a minimal uvarint frame length: io.EOF before its first byte is a clean
+// end, an end inside it io.ErrUnexpectedEOF, more than 64 bits or a non-minimal form ErrMalformed.
 func readLength(r io.ByteReader) (uint64, error) {
 	var n uint64
 	for i := 0; i < binary.MaxVarintLen64; i++ {
@@ -137,6 +137,9 @@ func readLength(r io.ByteReader) (uint64, error) {
 		}
 		if i == binary.MaxVarintLen64-1 && c > 1 {
 			break
+		}
+		if c == 0 && i > 0 {
+			return 0, fmt.Errorf("%w: non-minimal frame length", ErrMalformed)
 		}
 		n |= uint64(c&0x7f) << (7 * i)
 		if c < 0x80 {

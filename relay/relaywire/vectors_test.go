@@ -217,6 +217,7 @@ func generateVectors(t *testing.T) {
 		{"frame", "truncated body", "truncated", []byte{5, 1, 2}},
 		{"frame", "truncated length", "truncated", []byte{0x80}},
 		{"frame", "length over 64 bits", "malformed", bytes.Repeat([]byte{0xff}, 11)},
+		{"frame", "non-minimal length", "malformed", []byte{0x80, 0x00}},
 	}
 	var vs []vector
 	for _, v := range valid {
