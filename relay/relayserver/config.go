@@ -45,7 +45,7 @@ type Config struct {
 	// ForcePublic skips AutoNAT's verdict and treats the relay as publicly reachable.
 	ForcePublic bool `json:"force_public"`
 
-	Registration Registration `json:"registration"`
+	Registration Registration  `json:"registration"`
 	Mailbox      MailboxLimits `json:"mailbox"`
 	Prekeys      PrekeyLimits  `json:"prekeys"`
 	Circuit      Circuit       `json:"circuit"`

@@ -15,10 +15,10 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	relayv2 "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
+	ma "github.com/multiformats/go-multiaddr"
 	"github.com/petrel-chat/petrel/relay/relaystore"
 	"github.com/petrel-chat/petrel/relay/relaywire"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	ma "github.com/multiformats/go-multiaddr"
 	"golang.org/x/sync/errgroup"
 )
 
