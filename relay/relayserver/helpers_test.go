@@ -116,6 +116,23 @@ func newNode(t testing.TB, r *testRelay) host.Host {
 	return h
 }
 
+// newListeningNode is a host on loopback TCP that others can dial.
+func newListeningNode(t testing.TB) host.Host {
+	t.Helper()
+	h, err := libp2p.New(
+		libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.DisableMetrics(),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
 func connect(t testing.TB, h host.Host, r *testRelay) {
 	t.Helper()
 	ai, err := peer.AddrInfoFromString(r.info.Addrs[0])

@@ -89,8 +89,8 @@ func TestDepositRefusals(t *testing.T) {
 	s := newSender(t)
 	big := s.seal(t, bob, string(make([]byte, 5000)))
 	errs, err := mailboxclient.DepositBatch(ctx, h, r.id(), []mailboxclient.Envelope{
-		{Mailbox: eve.mb, Envelope: s.seal(t, eve, "x")},            // not registered here
-		{Mailbox: bob.mb, Envelope: s.seal(t, eve, "x")},            // addressed to eve
+		{Mailbox: eve.mb, Envelope: s.seal(t, eve, "x")},              // not registered here
+		{Mailbox: bob.mb, Envelope: s.seal(t, eve, "x")},              // addressed to eve
 		{Mailbox: bob.mb, Envelope: []byte("hello, not an envelope")}, // not sealed
 		{Mailbox: bob.mb, Envelope: s.seal(t, bob, "fine")},
 	})
