@@ -169,12 +169,13 @@ func TestQuotasAndRateLimitsRefuseClearlyAndServeOthers(t *testing.T) {
 			t.Errorf("dave flood: %v", e)
 		}
 	}
-	if limited < 7 || limited > 9 {
+	if limited < 4 || limited > 8 { // 8 if the batch took under a second
 		t.Errorf("%d of 20 rate limited; want about 8 (burst 12, 1/s)", limited)
 	}
-	// Per depositor: flood has used ~20 of its 30 tokens; 15 more trip it, for any mailbox.
+	// Per depositor: flood has used ~20 of its 30 tokens (1 more per second); 40 more trip
+	// it, whatever the mailbox.
 	envs = envs[:0]
-	for range 15 {
+	for range 40 {
 		envs = append(envs, mailboxclient.Envelope{Mailbox: carol.mb, Envelope: s.seal(t, carol, "c")})
 	}
 	errs, _ = mailboxclient.DepositBatch(ctx, flood, r.id(), envs)
