@@ -2,6 +2,7 @@ package relayserver
 
 import (
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -186,4 +187,14 @@ func limits(r Resources) rcmgr.ConcreteLimitConfig {
 		},
 	}
 	return partial.Build(base)
+}
+
+// WriteInfoFile writes info as JSON to path (mode 0600, atomically): the relay.json of
+// `petrel relay`.
+func WriteInfoFile(path string, info Info) error {
+	b, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, append(b, '\n'))
 }
