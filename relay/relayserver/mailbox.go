@@ -43,16 +43,22 @@ func (s *Server) handleMailbox(c *streamIO) {
 	}
 }
 
-// serveDeposits answers pipelined deposits in order. Each deposit runs in its own goroutine
-// (at most depositWindow at once), so one stream's deposits share group commits.
+// serveDeposits answers pipelined deposits in order. The reader validates each deposit
+// and queues it at the store in stream order; the writer waits for each outcome in turn
+// and answers it. Up to depositWindow deposits are in flight, sharing group commits.
 func (s *Server) serveDeposits(c *streamIO, body []byte) {
 	from := c.st.Conn().RemotePeer()
-	q := make(chan chan relaywire.Result, depositWindow)
+	q := make(chan func() relaywire.Result, depositWindow)
 	writerDone := make(chan bool)
 	go func() { // the writer: results in request order
 		ok := true
-		for p := range q {
-			r := <-p
+		for wait := range q {
+			r := wait()
+			if r.Code == relaywire.OK {
+				s.m.deposits.Inc()
+			} else {
+				s.m.refused(r.Code)
+			}
 			if !ok {
 				continue
 			}
@@ -68,9 +74,7 @@ func (s *Server) serveDeposits(c *streamIO, body []byte) {
 	}()
 	var readErr error
 	for {
-		p := make(chan relaywire.Result, 1)
-		q <- p
-		go func(body []byte) { p <- s.deposit(from, body) }(body)
+		q <- s.startDeposit(from, body)
 		c.extend()
 		body, readErr = c.read()
 		if readErr != nil {
@@ -90,46 +94,44 @@ func (s *Server) serveDeposits(c *streamIO, body []byte) {
 	s.readFailed(c, readErr)
 }
 
-// deposit validates and stores one deposit, returning its Result.
-func (s *Server) deposit(from peer.ID, body []byte) relaywire.Result {
-	r := s.depositResult(from, body)
-	if r.Code == relaywire.OK {
-		s.m.deposits.Inc()
-	} else {
-		s.m.refused(r.Code)
-	}
-	return r
-}
-
-func (s *Server) depositResult(from peer.ID, body []byte) relaywire.Result {
+// startDeposit validates one deposit and queues it at the store; the returned function
+// waits for its Result.
+func (s *Server) startDeposit(from peer.ID, body []byte) func() relaywire.Result {
 	cfg := &s.cfg.Mailbox
+	now := s.now()
+	refuse := func(code relaywire.Code, msg string) func() relaywire.Result {
+		return func() relaywire.Result { return relaywire.Result{Code: code, Message: msg} }
+	}
 	d, err := relaywire.ParseDeposit(body)
 	if err != nil {
-		return relaywire.Result{Code: relaywire.CodeBadRequest, Message: "malformed deposit"}
+		return refuse(relaywire.CodeBadRequest, "malformed deposit")
 	}
 	if len(d.Envelope) > cfg.MaxEnvelopeBytes {
-		return relaywire.Result{Code: relaywire.CodeTooLarge,
-			Message: fmt.Sprintf("envelope of %d bytes; this relay takes at most %d", len(d.Envelope), cfg.MaxEnvelopeBytes)}
+		return refuse(relaywire.CodeTooLarge,
+			fmt.Sprintf("envelope of %d bytes; this relay takes at most %d", len(d.Envelope), cfg.MaxEnvelopeBytes))
 	}
 	h, err := sealed.ParseHeader(d.Envelope)
 	if err != nil {
-		return relaywire.Result{Code: relaywire.CodeBadEnvelope, Message: "not a sealed envelope"}
+		return refuse(relaywire.CodeBadEnvelope, "not a sealed envelope")
 	}
 	if !bytes.Equal(h.Mailbox, d.Mailbox) {
-		return relaywire.Result{Code: relaywire.CodeBadEnvelope, Message: "the envelope is addressed to another mailbox"}
+		return refuse(relaywire.CodeBadEnvelope, "the envelope is addressed to another mailbox")
 	}
-	now := s.now()
 	if !s.peerRate.allow(string(from), now) {
-		return relaywire.Result{Code: relaywire.CodeRateLimited,
-			Message: fmt.Sprintf("this peer deposits more than %g messages per second", cfg.PeerRate)}
+		return refuse(relaywire.CodeRateLimited, fmt.Sprintf("this peer deposits more than %g messages per second", cfg.PeerRate))
 	}
 	if !s.mailboxRate.allow(string(d.Mailbox), now) {
-		return relaywire.Result{Code: relaywire.CodeRateLimited,
-			Message: fmt.Sprintf("this mailbox receives more than %g messages per second", cfg.MailboxRate)}
+		return refuse(relaywire.CodeRateLimited, fmt.Sprintf("this mailbox receives more than %g messages per second", cfg.MailboxRate))
 	}
 	q := relaystore.Quota{MaxBytes: cfg.MaxBytes, MaxMessages: cfg.MaxMessages, TTL: time.Duration(cfg.TTL)}
-	if _, err := s.store.Deposit(s.ctx, d.Mailbox, d.Envelope, now, q); err != nil {
+	wait := s.store.StartDeposit(s.ctx, d.Mailbox, d.Envelope, now, q)
+	size := len(d.Envelope)
+	return func() relaywire.Result {
+		_, err := wait()
 		switch {
+		case err == nil:
+			s.m.depositBytes.Add(float64(size))
+			return relaywire.Result{Code: relaywire.OK}
 		case errors.Is(err, relaystore.ErrUnknownMailbox):
 			return relaywire.Result{Code: relaywire.CodeUnknownMailbox, Message: "no such mailbox on this relay"}
 		case errors.Is(err, relaystore.ErrQuotaBytes):
@@ -140,8 +142,6 @@ func (s *Server) depositResult(from peer.ID, body []byte) relaywire.Result {
 		s.log.Error("deposit failed", "err", err)
 		return relaywire.Result{Code: relaywire.CodeUnavailable, Message: "the relay cannot store mail right now"}
 	}
-	s.m.depositBytes.Add(float64(len(d.Envelope)))
-	return relaywire.Result{Code: relaywire.OK}
 }
 
 // serveOwner answers an authenticated owner's Fetch and Ack requests, or one Watch.

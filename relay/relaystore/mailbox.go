@@ -78,8 +78,15 @@ func (s *Store) Owner(mailbox []byte) (*identity.PublicIdentity, error) {
 // The caller has checked the envelope (size, header); the store checks registration and
 // quota atomically with the write.
 func (s *Store) Deposit(ctx context.Context, mailbox, envelope []byte, now time.Time, q Quota) (uint64, error) {
+	return s.StartDeposit(ctx, mailbox, envelope, now, q)()
+}
+
+// StartDeposit queues a Deposit and returns a function that waits until it is durable (or
+// refused). Deposits started one after another by one goroutine get increasing ids in that
+// order, so a stream's pipelined deposits keep their order while sharing group commits.
+func (s *Store) StartDeposit(ctx context.Context, mailbox, envelope []byte, now time.Time, q Quota) (wait func() (uint64, error)) {
 	if !validMailbox(mailbox) {
-		return 0, ErrUnknownMailbox
+		return func() (uint64, error) { return 0, ErrUnknownMailbox }
 	}
 	mb := append([]byte(nil), mailbox...)
 	depositedAt := now.UnixMilli()
@@ -89,7 +96,7 @@ func (s *Store) Deposit(ctx context.Context, mailbox, envelope []byte, now time.
 	binary.BigEndian.PutUint64(val[8:], uint64(expiresAt))
 	val = append(val, envelope...)
 	var id uint64
-	err := s.update(ctx, func(w *writeTx) error {
+	done := s.submit(ctx, func(w *writeTx) error {
 		v, err := w.get(key(pfxCounters, mb))
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return ErrUnknownMailbox
@@ -125,7 +132,10 @@ func (s *Store) Deposit(ctx context.Context, mailbox, envelope []byte, now time.
 		})
 		return nil
 	})
-	return id, err
+	return func() (uint64, error) {
+		err := done()
+		return id, err
+	}
 }
 
 // Waiting returns how many messages mailbox holds (0 for an unknown mailbox).

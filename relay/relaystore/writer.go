@@ -64,17 +64,24 @@ type request struct {
 // not block; if it returns an error none of its writes land. ctx bounds only the wait for
 // the writer to take the request.
 func (s *Store) update(ctx context.Context, fn func(*writeTx) error) error {
+	return s.submit(ctx, fn)()
+}
+
+// submit queues fn for the writer and returns a function that waits for its outcome.
+// Writes submitted one after another by one goroutine run in that order.
+func (s *Store) submit(ctx context.Context, fn func(*writeTx) error) (wait func() error) {
 	r := &request{fn: fn, done: make(chan error, 1)}
 	select {
 	case s.reqs <- r:
 	case <-s.stop:
-		return ErrClosed
+		return func() error { return ErrClosed }
 	case <-ctx.Done():
-		return ctx.Err()
+		err := ctx.Err()
+		return func() error { return err }
 	}
-	// Once taken, the commit runs to its end: wait for it even if ctx ends, so the caller
+	// Once queued, the write runs to its end: wait for it even if ctx ends, so the caller
 	// never reports failure for writes that became durable.
-	return <-r.done
+	return func() error { return <-r.done }
 }
 
 // writeLoop is the writer goroutine: it takes every waiting request and commits them as
