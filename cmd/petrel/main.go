@@ -37,6 +37,7 @@ func commands() []command {
 	return []command{
 		{"init", "--data DIR [--name NAME]", "create identity + encrypted store", cmdInit},
 		{"run", "--data DIR [--api 127.0.0.1:7733] [--listen MULTIADDR]... [--relay MULTIADDR]...", "run the node", cmdRun},
+		{"relay", "--data DIR [--listen MULTIADDR]... [--config FILE]", "run a community relay (mailboxes, prekeys, circuit relay)", cmdRelay},
 		{"version", "", "print the version", cmdVersion},
 	}
 }

@@ -33,6 +33,9 @@ const (
 	DomainPQPrekey     Domain = "petrel_v1_sig_pqpk\x00"
 	// DomainSealed signs sealed envelopes (crypto/sealed; the signed bytes are given there).
 	DomainSealed Domain = "petrel_v1_sig_sealed\x00"
+	// DomainMailbox signs a relay's challenge: the owner of a mailbox proves its
+	// identity key to a relay (relay/relaywire documents the signed bytes).
+	DomainMailbox Domain = "petrel_v1_sig_mailbox\x00"
 )
 
 var (

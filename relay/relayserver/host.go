@@ -1,0 +1,200 @@
+package relayserver
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	libp2pquic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	"github.com/libp2p/go-libp2p/p2p/transport/websocket"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// keyFile holds the relay's libp2p private key (its peer id), mode 0600.
+const keyFile = "relay.key"
+
+// loadOrCreateKey reads dir/relay.key, creating it (atomically, 0600) on first start.
+func loadOrCreateKey(dir string) (crypto.PrivKey, error) {
+	path := filepath.Join(dir, keyFile)
+	b, err := os.ReadFile(path)
+	if err == nil {
+		k, err := crypto.UnmarshalPrivateKey(b)
+		if err != nil {
+			return nil, fmt.Errorf("relay key %s: %w", path, err)
+		}
+		return k, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("relay key: %w", err)
+	}
+	k, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("relay key: %w", err)
+	}
+	b, err = crypto.MarshalPrivateKey(k)
+	if err != nil {
+		return nil, fmt.Errorf("relay key: %w", err)
+	}
+	if err := writeFileAtomic(path, b); err != nil {
+		return nil, fmt.Errorf("relay key: %w", err)
+	}
+	return k, nil
+}
+
+// writeFileAtomic writes b to path with mode 0600 through a synced temporary file and a
+// rename, so a reader sees the old file or the whole new one.
+func writeFileAtomic(path string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// newHost builds the relay's libp2p host: TCP, QUIC and WebSocket; Noise; Yamux; the
+// resource manager and connection manager sized by cfg.Resources; the AutoNAT service.
+// The circuit relay service is started by the Server, which owns it.
+func newHost(key crypto.PrivKey, cfg *Config, userAgent string) (host.Host, error) {
+	res := cfg.Resources
+	limiter := rcmgr.NewFixedLimiter(limits(res))
+	rm, err := rcmgr.NewResourceManager(limiter,
+		rcmgr.WithLimitPerSubnet(
+			[]rcmgr.ConnLimitPerSubnet{{PrefixLength: 32, ConnCount: res.ConnsPerIPv4}},
+			[]rcmgr.ConnLimitPerSubnet{{PrefixLength: 64, ConnCount: res.ConnsPerIPv6}}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("relay: resource manager: %w", err)
+	}
+	cm, err := connmgr.NewConnManager(res.ConnLowWater, res.ConnHighWater)
+	if err != nil {
+		rm.Close()
+		return nil, fmt.Errorf("relay: connection manager: %w", err)
+	}
+	opts := []libp2p.Option{
+		libp2p.Identity(key),
+		libp2p.ListenAddrStrings(cfg.Listen...),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Transport(libp2pquic.NewTransport),
+		libp2p.Transport(websocket.New),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.ResourceManager(rm),
+		libp2p.ConnectionManager(cm),
+		libp2p.EnableNATService(),
+		// libp2p's own metrics would register on the global Prometheus registry; the
+		// relay exports its own on its registry.
+		libp2p.DisableMetrics(),
+		libp2p.UserAgent(userAgent),
+	}
+	if cfg.ForcePublic {
+		opts = append(opts, libp2p.ForceReachabilityPublic())
+	}
+	if len(cfg.Announce) > 0 {
+		announce := make([]ma.Multiaddr, 0, len(cfg.Announce))
+		for _, a := range cfg.Announce {
+			m, err := ma.NewMultiaddr(a)
+			if err != nil {
+				rm.Close()
+				return nil, fmt.Errorf("relay: announce %q: %w", a, err)
+			}
+			announce = append(announce, m)
+		}
+		opts = append(opts, libp2p.AddrsFactory(func([]ma.Multiaddr) []ma.Multiaddr { return announce }))
+	}
+	h, err := libp2p.New(opts...)
+	if err != nil {
+		rm.Close()
+		return nil, fmt.Errorf("relay: host: %w", err)
+	}
+	return h, nil
+}
+
+// limits turns Resources into a concrete limiter configuration: libp2p's scaled defaults
+// (with its protocol and service limits) overridden by our figures at system, transient and
+// per-peer scope.
+func limits(r Resources) rcmgr.ConcreteLimitConfig {
+	scaling := rcmgr.DefaultLimits
+	libp2p.SetDefaultServiceLimits(&scaling)
+	base := scaling.Scale(r.MemoryBytes, r.FDs)
+	partial := rcmgr.PartialLimitConfig{
+		System: rcmgr.ResourceLimits{
+			Conns:           rcmgr.LimitVal(r.MaxConns),
+			ConnsInbound:    rcmgr.LimitVal(r.MaxInboundConns),
+			ConnsOutbound:   rcmgr.LimitVal(r.MaxConns),
+			Streams:         rcmgr.LimitVal(r.MaxStreams),
+			StreamsInbound:  rcmgr.LimitVal(r.MaxStreams),
+			StreamsOutbound: rcmgr.LimitVal(r.MaxStreams),
+			FD:              rcmgr.LimitVal(r.FDs),
+			Memory:          rcmgr.LimitVal64(r.MemoryBytes),
+		},
+		Transient: rcmgr.ResourceLimits{
+			Conns:          rcmgr.LimitVal(r.MaxInboundConns / 4),
+			ConnsInbound:   rcmgr.LimitVal(r.MaxInboundConns / 4),
+			Streams:        rcmgr.LimitVal(r.MaxStreams / 8),
+			StreamsInbound: rcmgr.LimitVal(r.MaxStreams / 8),
+		},
+		PeerDefault: rcmgr.ResourceLimits{
+			Conns:          rcmgr.LimitVal(r.ConnsPerPeer),
+			ConnsInbound:   rcmgr.LimitVal(r.ConnsPerPeer),
+			ConnsOutbound:  rcmgr.LimitVal(r.ConnsPerPeer),
+			Streams:        rcmgr.LimitVal(r.StreamsPerPeer),
+			StreamsInbound: rcmgr.LimitVal(r.StreamsPerPeer),
+		},
+		Service: map[string]rcmgr.ResourceLimits{
+			serviceMailbox:   {Streams: rcmgr.LimitVal(r.MaxStreams / 2), StreamsInbound: rcmgr.LimitVal(r.MaxStreams / 2), Memory: rcmgr.LimitVal64(r.MemoryBytes / 4)},
+			servicePrekeyDir: {Streams: rcmgr.LimitVal(r.MaxStreams / 8), StreamsInbound: rcmgr.LimitVal(r.MaxStreams / 8), Memory: rcmgr.LimitVal64(r.MemoryBytes / 16)},
+		},
+		ServicePeerDefault: rcmgr.ResourceLimits{
+			Streams:        rcmgr.LimitVal(r.StreamsPerPeer),
+			StreamsInbound: rcmgr.LimitVal(r.StreamsPerPeer),
+			Memory:         rcmgr.LimitVal64(16 << 20),
+		},
+	}
+	return partial.Build(base)
+}
+
+// WriteInfoFile writes info as JSON to path (mode 0600, atomically): the relay.json of
+// `petrel relay`.
+func WriteInfoFile(path string, info Info) error {
+	b, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, append(b, '\n'))
+}

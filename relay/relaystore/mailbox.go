@@ -1,0 +1,327 @@
+package relaystore
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/petrel-chat/petrel/crypto/identity"
+	"github.com/petrel-chat/petrel/relay/relaywire"
+)
+
+// Quota bounds one mailbox, checked atomically with each deposit.
+type Quota struct {
+	MaxBytes    int64         // envelope bytes a mailbox may hold
+	MaxMessages int64         // messages a mailbox may hold
+	TTL         time.Duration // how long a message is kept unfetched
+}
+
+// Register creates the mailbox of owner (idempotent). created says whether it is new. A
+// mailbox id names one identity; registering it with another fails with ErrIdentity.
+func (s *Store) Register(ctx context.Context, owner *identity.PublicIdentity, now time.Time) (created bool, err error) {
+	mb := relaywire.MailboxID(owner)
+	err = s.update(ctx, func(w *writeTx) error {
+		created = false
+		v, err := w.get(key(pfxRegistration, mb))
+		switch {
+		case err == nil:
+			if p, perr := parseRegistration(v); perr != nil || !p.Equal(owner) {
+				return ErrIdentity
+			}
+			return nil
+		case !errors.Is(err, badger.ErrKeyNotFound):
+			return err
+		}
+		rec := append([]byte{formatVersion}, binary.BigEndian.AppendUint64(nil, uint64(now.UnixMilli()))...)
+		w.set(key(pfxRegistration, mb), append(rec, owner.Bytes()...))
+		w.set(key(pfxCounters, mb), counters{next: 1}.marshal())
+		created = true
+		w.afterCommit(func() { s.mailboxes.Add(1) })
+		return nil
+	})
+	return created, err
+}
+
+func parseRegistration(v []byte) (*identity.PublicIdentity, error) {
+	if len(v) != 1+8+identity.PublicSize || v[0] != formatVersion {
+		return nil, fmt.Errorf("relaystore: registration record of %d bytes", len(v))
+	}
+	return identity.ParsePublic(v[9:])
+}
+
+// Owner returns the identity registered for mailbox, or ErrUnknownMailbox.
+func (s *Store) Owner(mailbox []byte) (*identity.PublicIdentity, error) {
+	if !validMailbox(mailbox) {
+		return nil, ErrUnknownMailbox
+	}
+	var p *identity.PublicIdentity
+	err := s.db.View(func(txn *badger.Txn) error {
+		it, err := txn.Get(key(pfxRegistration, mailbox))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return ErrUnknownMailbox
+		}
+		if err != nil {
+			return err
+		}
+		return it.Value(func(v []byte) error {
+			p, err = parseRegistration(v)
+			return err
+		})
+	})
+	return p, err
+}
+
+// Deposit stores envelope in mailbox, durably, under quota. It returns the new mail's id.
+// The caller has checked the envelope (size, header); the store checks registration and
+// quota atomically with the write.
+func (s *Store) Deposit(ctx context.Context, mailbox, envelope []byte, now time.Time, q Quota) (uint64, error) {
+	return s.StartDeposit(ctx, mailbox, envelope, now, q)()
+}
+
+// StartDeposit queues a Deposit and returns a function that waits until it is durable (or
+// refused). Deposits started one after another by one goroutine get increasing ids in that
+// order, so a stream's pipelined deposits keep their order while sharing group commits.
+func (s *Store) StartDeposit(ctx context.Context, mailbox, envelope []byte, now time.Time, q Quota) (wait func() (uint64, error)) {
+	if !validMailbox(mailbox) {
+		return func() (uint64, error) { return 0, ErrUnknownMailbox }
+	}
+	mb := append([]byte(nil), mailbox...)
+	depositedAt := now.UnixMilli()
+	expiresAt := now.Add(q.TTL).UnixMilli()
+	val := make([]byte, 16, 16+len(envelope))
+	binary.BigEndian.PutUint64(val, uint64(depositedAt))
+	binary.BigEndian.PutUint64(val[8:], uint64(expiresAt))
+	val = append(val, envelope...)
+	var id uint64
+	done := s.submit(ctx, func(w *writeTx) error {
+		v, err := w.get(key(pfxCounters, mb))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return ErrUnknownMailbox
+		}
+		if err != nil {
+			return err
+		}
+		c, err := parseCounters(v)
+		if err != nil {
+			return err
+		}
+		size := uint64(len(envelope))
+		if q.MaxMessages > 0 && c.count+1 > uint64(q.MaxMessages) {
+			return fmt.Errorf("%w: %d of %d messages", ErrQuotaMessages, c.count, q.MaxMessages)
+		}
+		if q.MaxBytes > 0 && c.bytes+size > uint64(q.MaxBytes) {
+			return fmt.Errorf("%w: %d of %d bytes held, %d more refused", ErrQuotaBytes, c.bytes, q.MaxBytes, size)
+		}
+		id = c.next
+		c.next++
+		c.count++
+		c.bytes += size
+		w.set(key(pfxCounters, mb), c.marshal())
+		w.set(mailKey(mb, id), val)
+		w.set(expiryKey(expiresAt, mb, id), nil)
+		waiting := c.count
+		w.afterCommit(func() {
+			s.messages.Add(1)
+			s.bytes.Add(int64(size))
+			if s.on != nil {
+				s.on(mb, waiting)
+			}
+		})
+		return nil
+	})
+	return func() (uint64, error) {
+		err := done()
+		return id, err
+	}
+}
+
+// Waiting returns how many messages mailbox holds (0 for an unknown mailbox).
+func (s *Store) Waiting(mailbox []byte) uint64 {
+	var n uint64
+	_ = s.db.View(func(txn *badger.Txn) error {
+		it, err := txn.Get(key(pfxCounters, mailbox))
+		if err != nil {
+			return err
+		}
+		return it.Value(func(v []byte) error {
+			c, err := parseCounters(v)
+			n = c.count
+			return err
+		})
+	})
+	return n
+}
+
+// Fetch returns the oldest unexpired messages of mailbox in deposit order: at most max of
+// them and, beyond the first, at most maxBytes of envelopes. more says whether others wait.
+func (s *Store) Fetch(mailbox []byte, max, maxBytes int, now time.Time) (mail []relaywire.Mail, more bool, err error) {
+	if !validMailbox(mailbox) {
+		return nil, false, ErrUnknownMailbox
+	}
+	nowMs := now.UnixMilli()
+	err = s.db.View(func(txn *badger.Txn) error {
+		opts := badger.IteratorOptions{Prefix: key(pfxMail, mailbox), PrefetchValues: true, PrefetchSize: min(max, 256)}
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		size := 0
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			if len(mail) >= max || (len(mail) > 0 && size+int(item.ValueSize())-16 > maxBytes) {
+				more = true
+				return nil
+			}
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if len(v) < 16 {
+				return fmt.Errorf("relaystore: mail record of %d bytes", len(v))
+			}
+			if int64(binary.BigEndian.Uint64(v[8:])) <= nowMs {
+				continue // expired, purge pending
+			}
+			k := item.Key()
+			mail = append(mail, relaywire.Mail{
+				ID:          binary.BigEndian.Uint64(k[len(k)-8:]),
+				DepositedAt: int64(binary.BigEndian.Uint64(v)),
+				Envelope:    v[16:],
+			})
+			size += len(v) - 16
+		}
+		return nil
+	})
+	return mail, more, err
+}
+
+// Ack deletes the messages ids of mailbox, durably. Ids not present (acknowledged before,
+// expired, never deposited) are ignored. It returns how many were deleted.
+func (s *Store) Ack(ctx context.Context, mailbox []byte, ids []uint64) (int, error) {
+	if !validMailbox(mailbox) {
+		return 0, ErrUnknownMailbox
+	}
+	mb := append([]byte(nil), mailbox...)
+	ids = append([]uint64(nil), ids...)
+	var deleted int
+	err := s.update(ctx, func(w *writeTx) error {
+		n, err := s.deleteMail(w, mb, ids)
+		deleted = n
+		return err
+	})
+	return deleted, err
+}
+
+// deleteMail deletes the listed messages of one mailbox and adjusts its counters.
+func (s *Store) deleteMail(w *writeTx, mb []byte, ids []uint64) (int, error) {
+	v, err := w.get(key(pfxCounters, mb))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return 0, ErrUnknownMailbox
+	}
+	if err != nil {
+		return 0, err
+	}
+	c, err := parseCounters(v)
+	if err != nil {
+		return 0, err
+	}
+	seen := make(map[uint64]bool, len(ids))
+	var n, size uint64
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		item, err := w.txn.Get(mailKey(mb, id))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		var expiresAt int64
+		var envSize int
+		if err := item.Value(func(v []byte) error {
+			if len(v) < 16 {
+				return fmt.Errorf("relaystore: mail record of %d bytes", len(v))
+			}
+			expiresAt = int64(binary.BigEndian.Uint64(v[8:]))
+			envSize = len(v) - 16
+			return nil
+		}); err != nil {
+			return 0, err
+		}
+		w.del(mailKey(mb, id))
+		w.del(expiryKey(expiresAt, mb, id))
+		n++
+		size += uint64(envSize)
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	c.count -= min(n, c.count)
+	c.bytes -= min(size, c.bytes)
+	w.set(key(pfxCounters, mb), c.marshal())
+	w.afterCommit(func() {
+		s.messages.Add(-int64(n))
+		s.bytes.Add(-int64(size))
+	})
+	return int(n), nil
+}
+
+// PurgeExpired deletes every message whose TTL ended at or before now, in rounds of at
+// most 4096, and returns how many it deleted.
+func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
+	total := 0
+	for ctx.Err() == nil {
+		byMailbox := map[string][]uint64{}
+		var expiryKeys [][]byte
+		found := 0
+		err := s.db.View(func(txn *badger.Txn) error {
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pfxExpiry}})
+			defer it.Close()
+			for it.Rewind(); it.Valid() && found < 4096; it.Next() {
+				k := it.Item().Key()
+				if len(k) != 1+8+relaywire.MailboxIDSize+8 {
+					continue
+				}
+				if int64(binary.BigEndian.Uint64(k[1:])) > now.UnixMilli() {
+					break
+				}
+				mb := string(k[9 : 9+relaywire.MailboxIDSize])
+				byMailbox[mb] = append(byMailbox[mb], binary.BigEndian.Uint64(k[9+relaywire.MailboxIDSize:]))
+				expiryKeys = append(expiryKeys, it.Item().KeyCopy(nil))
+				found++
+			}
+			return nil
+		})
+		if err != nil || found == 0 {
+			return total, err
+		}
+		deleted := 0
+		err = s.update(ctx, func(w *writeTx) error {
+			deleted = 0
+			for mb, ids := range byMailbox {
+				n, err := s.deleteMail(w, []byte(mb), ids)
+				if err != nil && !errors.Is(err, ErrUnknownMailbox) {
+					return err
+				}
+				deleted += n
+			}
+			// An index entry whose mail is gone (cannot happen; be sure the loop ends).
+			for _, k := range expiryKeys {
+				w.del(k)
+			}
+			return nil
+		})
+		if err != nil {
+			return total, err
+		}
+		total += deleted
+		if found < 4096 {
+			return total, nil
+		}
+	}
+	return total, ctx.Err()
+}

@@ -1,0 +1,222 @@
+package relaystore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/petrel-chat/petrel/relay/relaywire"
+)
+
+// Errors callers branch on (wrapped; use errors.Is).
+var (
+	ErrClosed         = errors.New("relaystore: closed")
+	ErrUnknownMailbox = errors.New("relaystore: unknown mailbox")
+	ErrQuotaBytes     = errors.New("relaystore: mailbox byte quota reached")
+	ErrQuotaMessages  = errors.New("relaystore: mailbox message quota reached")
+	ErrNoPrekeys      = errors.New("relaystore: no prekeys uploaded")
+	ErrIdentity       = errors.New("relaystore: mailbox registered to another identity")
+)
+
+// Key prefixes (see doc.go for the layout).
+const (
+	pfxRegistration byte = 'r'
+	pfxCounters     byte = 'c'
+	pfxMail         byte = 'm'
+	pfxExpiry       byte = 'e'
+	pfxPrekeyHead   byte = 'k'
+	pfxOneTime      byte = 'o'
+	pfxPQOneTime    byte = 'q'
+	keyVersion           = "v"
+	formatVersion   byte = 1
+)
+
+// Options tune the store.
+type Options struct {
+	Logger *slog.Logger
+	// OnDeposit is called (on the writer goroutine, after the deposit is durable) with the
+	// mailbox and how many messages it now holds. It must not block.
+	OnDeposit func(mailbox []byte, waiting uint64)
+	// BlockCacheBytes and IndexCacheBytes size Badger's caches (0: 16 MiB and 8 MiB).
+	BlockCacheBytes, IndexCacheBytes int64
+	// MemTableBytes sizes Badger's memtables (0: 16 MiB).
+	MemTableBytes int64
+}
+
+// Stats are the store's totals.
+type Stats struct {
+	Mailboxes, Messages, Bytes int64
+}
+
+// Store is the relay's durable state: registrations, mail and prekeys, in Badger with
+// SyncWrites. Writes go through one writer goroutine that group-commits them. Safe for
+// concurrent use.
+type Store struct {
+	db  *badger.DB
+	log *slog.Logger
+	on  func([]byte, uint64)
+
+	reqs       chan *request
+	stop       chan struct{}
+	writerDone chan struct{}
+	closeOnce  sync.Once
+
+	mailboxes, messages, bytes atomic.Int64
+}
+
+// Open opens (creating if needed) the store in dir.
+func Open(dir string, o Options) (*Store, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	bo := badger.DefaultOptions(dir).
+		WithSyncWrites(true).
+		WithLogger(badgerLogger{log}).
+		WithNumVersionsToKeep(1).
+		WithBlockCacheSize(orDefault(o.BlockCacheBytes, 16<<20)).
+		WithIndexCacheSize(orDefault(o.IndexCacheBytes, 8<<20)).
+		WithMemTableSize(orDefault(o.MemTableBytes, 16<<20)).
+		WithNumMemtables(2).
+		WithNumLevelZeroTables(2).
+		WithNumLevelZeroTablesStall(8).
+		WithValueThreshold(4 << 10).
+		WithCompactL0OnClose(false)
+	db, err := badger.Open(bo)
+	if err != nil {
+		return nil, fmt.Errorf("relaystore: open %s: %w", dir, err)
+	}
+	s := &Store{
+		db: db, log: log, on: o.OnDeposit,
+		reqs: make(chan *request, maxBatch), stop: make(chan struct{}), writerDone: make(chan struct{}),
+	}
+	if err := s.load(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	go s.writeLoop()
+	return s, nil
+}
+
+func orDefault(v, d int64) int64 {
+	if v > 0 {
+		return v
+	}
+	return d
+}
+
+// load checks the format version (writing it on a new store) and sums the counters.
+func (s *Store) load() error {
+	err := s.db.Update(func(txn *badger.Txn) error {
+		it, err := txn.Get([]byte(keyVersion))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return txn.Set([]byte(keyVersion), []byte{formatVersion})
+		}
+		if err != nil {
+			return err
+		}
+		return it.Value(func(v []byte) error {
+			if len(v) != 1 || v[0] != formatVersion {
+				return fmt.Errorf("relaystore: unknown format version %x", v)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("relaystore: %w", err)
+	}
+	return s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pfxCounters}, PrefetchValues: true, PrefetchSize: 256})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			err := it.Item().Value(func(v []byte) error {
+				c, err := parseCounters(v)
+				if err != nil {
+					return err
+				}
+				s.mailboxes.Add(1)
+				s.messages.Add(int64(c.count))
+				s.bytes.Add(int64(c.bytes))
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("relaystore: counters: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// Close stops the writer (refusing writes still queued) and closes Badger.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		<-s.writerDone
+		err = s.db.Close()
+	})
+	return err
+}
+
+// Stats returns the totals: registered mailboxes, stored messages and envelope bytes.
+func (s *Store) Stats() Stats {
+	return Stats{Mailboxes: s.mailboxes.Load(), Messages: s.messages.Load(), Bytes: s.bytes.Load()}
+}
+
+// counters of one mailbox: the next mail id, and how many messages and bytes it holds.
+type counters struct {
+	next, count, bytes uint64
+}
+
+func (c counters) marshal() []byte {
+	b := make([]byte, 0, 24)
+	b = binary.BigEndian.AppendUint64(b, c.next)
+	b = binary.BigEndian.AppendUint64(b, c.count)
+	return binary.BigEndian.AppendUint64(b, c.bytes)
+}
+
+func parseCounters(v []byte) (counters, error) {
+	if len(v) != 24 {
+		return counters{}, fmt.Errorf("counters of %d bytes", len(v))
+	}
+	return counters{binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:]), binary.BigEndian.Uint64(v[16:])}, nil
+}
+
+func key(prefix byte, mailbox []byte, tail ...byte) []byte {
+	k := make([]byte, 0, 1+len(mailbox)+len(tail))
+	k = append(k, prefix)
+	k = append(k, mailbox...)
+	return append(k, tail...)
+}
+
+func mailKey(mailbox []byte, id uint64) []byte {
+	return binary.BigEndian.AppendUint64(key(pfxMail, mailbox), id)
+}
+
+func expiryKey(expiresAt int64, mailbox []byte, id uint64) []byte {
+	k := binary.BigEndian.AppendUint64([]byte{pfxExpiry}, uint64(expiresAt))
+	k = append(k, mailbox...)
+	return binary.BigEndian.AppendUint64(k, id)
+}
+
+func validMailbox(mailbox []byte) bool { return len(mailbox) == relaywire.MailboxIDSize }
+
+// badgerLogger sends Badger's logs to slog (its info chatter at debug level).
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any) {
+	b.l.Error(fmt.Sprintf(f, a...), "component", "badger")
+}
+func (b badgerLogger) Warningf(f string, a ...any) {
+	b.l.Warn(fmt.Sprintf(f, a...), "component", "badger")
+}
+func (b badgerLogger) Infof(f string, a ...any) {
+	b.l.Debug(fmt.Sprintf(f, a...), "component", "badger")
+}
+func (b badgerLogger) Debugf(f string, a ...any) {
+	b.l.Debug(fmt.Sprintf(f, a...), "component", "badger")
+}

@@ -1,0 +1,59 @@
+package relaywire
+
+import "fmt"
+
+// A Code says how the relay answered a request. It travels in Result frames; clients turn
+// it into a typed error.
+type Code byte
+
+// Result codes. New codes may be added; a client treats an unknown code as a refusal.
+const (
+	OK                  Code = 0
+	CodeBadRequest      Code = 1  // a frame the relay did not expect or could not parse
+	CodeTooLarge        Code = 2  // the envelope exceeds the relay's max envelope size
+	CodeQuotaBytes      Code = 3  // the mailbox would exceed its byte quota
+	CodeQuotaMessages   Code = 4  // the mailbox would exceed its message quota
+	CodeRateLimited     Code = 5  // the depositor or the mailbox is over its deposit rate
+	CodeUnknownMailbox  Code = 6  // deposit or bundle request for a mailbox not registered here
+	CodeNotRegistered   Code = 7  // the authenticated owner has no mailbox here
+	CodeBadEnvelope     Code = 8  // not a sealed envelope, or addressed to another mailbox
+	CodeUnauthorized    Code = 9  // the challenge signature does not verify
+	CodeRegistrationOff Code = 10 // the registration policy refuses this peer (or invite code)
+	CodeBadPrekey       Code = 11 // an uploaded prekey is malformed or its signature is bad
+	CodeNoPrekeys       Code = 12 // no prekeys uploaded for this mailbox
+	CodeUnavailable     Code = 13 // the relay is shutting down or its store failed
+)
+
+var codeNames = [...]string{
+	OK:                  "ok",
+	CodeBadRequest:      "bad_request",
+	CodeTooLarge:        "too_large",
+	CodeQuotaBytes:      "quota_bytes",
+	CodeQuotaMessages:   "quota_messages",
+	CodeRateLimited:     "rate_limited",
+	CodeUnknownMailbox:  "unknown_mailbox",
+	CodeNotRegistered:   "not_registered",
+	CodeBadEnvelope:     "bad_envelope",
+	CodeUnauthorized:    "unauthorized",
+	CodeRegistrationOff: "registration_refused",
+	CodeBadPrekey:       "bad_prekey",
+	CodeNoPrekeys:       "no_prekeys",
+	CodeUnavailable:     "unavailable",
+}
+
+// String returns the code's snake_case name (as in metrics labels and docs).
+func (c Code) String() string {
+	if int(c) < len(codeNames) {
+		return codeNames[c]
+	}
+	return fmt.Sprintf("code_%d", byte(c))
+}
+
+// Codes lists every defined code, for metrics.
+func Codes() []Code {
+	out := make([]Code, len(codeNames))
+	for i := range out {
+		out[i] = Code(i)
+	}
+	return out
+}

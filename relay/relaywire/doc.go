@@ -1,0 +1,69 @@
+// Package relaywire owns the bytes of the two stream protocols a petrel relay speaks,
+// /petrel/mailbox/1.0.0 and /petrel/prekeydir/1.0.0, plus the mailbox id and the challenge
+// an owner signs. It is a pure codec: no I/O beyond reading and writing frames.
+//
+// # Frames
+//
+// Every message is a frame: uvarint length ‖ body, the body at most MaxFrame bytes (one Mail
+// of the largest sealed envelope). The body's first byte is its type. Integers are
+// big-endian unless they are uvarints; uvarints must be minimal.
+//
+//	0x01 Deposit    C→R  mailbox length (1, 1..255) ‖ mailbox ‖ envelope
+//	0x02 Result     R→C  code (1) ‖ message (UTF-8, ≤ 256)
+//	0x03 Auth       C→R  public identity (129, crypto/identity)
+//	0x04 Challenge  R→C  random challenge (32)
+//	0x05 Proof      C→R  flags (1; bit 0 = register) ‖ signature (64) ‖ invite code (UTF-8, ≤ 256)
+//	0x06 Fetch      C→R  max (uvarint, 1..4096)
+//	0x07 Mail       R→C  id (8) ‖ deposited at (8, Unix ms) ‖ envelope
+//	0x08 FetchEnd   R→C  more (1: 0 or 1)
+//	0x09 Ack        C→R  n (uvarint, 1..4096) ‖ n ids (8 each)
+//	0x0a Watch      C→R  (empty)
+//	0x0b Notice     R→C  messages waiting (uvarint)
+//	0x10 Upload     C→R  signed prekey (108) ‖ last-resort PQ prekey (1262) ‖
+//	                     n (uvarint) ‖ n one-time prekeys (36) ‖ m (uvarint) ‖ m PQ one-time prekeys (1262)
+//	0x11 Remaining  R→C  one-time prekeys left (uvarint) ‖ PQ one-time prekeys left (uvarint)
+//	0x12 GetBundle  C→R  mailbox id (16)
+//	0x13 Bundle     R→C  prekey bundle (crypto/prekey wire form)
+//	0x14 Count      C→R  (empty)
+//
+// # Mailbox protocol
+//
+// A stream starts either with deposits or with authentication.
+//
+//	depositor                      relay
+//	  Deposit ───────────────────▶   envelope header names the same mailbox? registered?
+//	                                 quotas, rates; durable (fsync) before answering
+//	  ◀─────────────────── Result    (repeat: deposits may be pipelined; results come in order)
+//
+//	owner                          relay
+//	  Auth(identity) ────────────▶
+//	  ◀──────────── Challenge(32)    fresh random per stream
+//	  Proof(sig, register?, invite) ▶ verify sig; register under policy, or must be registered
+//	  ◀─────────────────── Result
+//	  Fetch(max) ────────────────▶
+//	  ◀──────── Mail … Mail, FetchEnd(more)   oldest first, ids increasing
+//	  Ack(ids) ──────────────────▶   deleted durably
+//	  ◀─────────────────── Result
+//	  …                              Fetch and Ack repeat; or, once:
+//	  Watch ─────────────────────▶
+//	  ◀──── Notice(waiting) …        now if mail waits, then after each deposit; until reset
+//
+// The signature is identity.Sign(DomainMailbox, ChallengeMessage(challenge, relay, owner)):
+//
+//	"petrel_v1_sig_mailbox\x00" ‖ challenge (32) ‖ uvarint len ‖ relay peer id ‖ uvarint len ‖ owner peer id
+//
+// Peer ids are the binary multihashes of the Noise-authenticated libp2p connection, so a
+// proof is good for one challenge, one relay and one owner connection: it cannot be replayed
+// on another stream, to another relay, or by another peer.
+//
+// A mailbox id is the first 16 bytes of SHA-256("petrel_v1_mailbox_id\x00" ‖ public identity).
+//
+// # Prekey directory protocol
+//
+//	anyone: GetBundle(mailbox) ▶ ◀ Bundle, or Result(unknown_mailbox | no_prekeys)
+//	owner:  Auth ▶ ◀ Challenge, Proof ▶ ◀ Result, then Upload ▶ ◀ Remaining (or Result
+//	        refusing it), or Count ▶ ◀ Remaining; repeatable
+//
+// A bundle hands out one X25519 one-time prekey and one PQ one-time prekey, each exactly
+// once; with none left it carries the last-resort PQ key and no X25519 one-time prekey.
+package relaywire

@@ -1,0 +1,168 @@
+package relaywire
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/petrel-chat/petrel/crypto/sealed"
+)
+
+// Protocol ids.
+const (
+	MailboxProtocol   = "/petrel/mailbox/1.0.0"
+	PrekeyDirProtocol = "/petrel/prekeydir/1.0.0"
+)
+
+// Specification constants: changing one changes the bytes on the wire.
+const (
+	// MailboxIDSize is the size of a mailbox id (MailboxID).
+	MailboxIDSize = 16
+	// ChallengeSize is the size of a relay's challenge.
+	ChallengeSize = 32
+	// SignatureSize is the size of an Ed25519 signature.
+	SignatureSize = 64
+	// MailIDSize is the size of a mail id on the wire (big-endian uint64).
+	MailIDSize = 8
+	// MaxEnvelopeSize is the largest envelope crypto/sealed can produce (a relay's
+	// configuration usually allows far less).
+	MaxEnvelopeSize = 3 + sealed.MaxMailboxIDSize + 32 + sealed.MaxPaddedSize + 16
+	// MaxFrame bounds one frame on either protocol: a Mail frame of the largest envelope.
+	MaxFrame = 1 + MailIDSize + 8 + MaxEnvelopeSize
+	// MaxMessage bounds a Result's message and a Proof's invite code.
+	MaxMessage = 256
+	// MaxAckIDs bounds the ids of one Ack frame.
+	MaxAckIDs = 4096
+	// MaxFetch bounds the Max of one Fetch.
+	MaxFetch = 4096
+	// MaxUploadKeys bounds the one-time prekeys of each kind in one Upload.
+	MaxUploadKeys = 1000
+)
+
+// Frame types. A frame body starts with its type.
+const (
+	TypeDeposit   byte = 0x01 // client → relay
+	TypeResult    byte = 0x02 // relay → client
+	TypeAuth      byte = 0x03 // client → relay
+	TypeChallenge byte = 0x04 // relay → client
+	TypeProof     byte = 0x05 // client → relay
+	TypeFetch     byte = 0x06 // client → relay
+	TypeMail      byte = 0x07 // relay → client
+	TypeFetchEnd  byte = 0x08 // relay → client
+	TypeAck       byte = 0x09 // client → relay
+	TypeWatch     byte = 0x0a // client → relay
+	TypeNotice    byte = 0x0b // relay → client
+	TypeUpload    byte = 0x10 // client → relay
+	TypeRemaining byte = 0x11 // relay → client
+	TypeGetBundle byte = 0x12 // client → relay
+	TypeBundle    byte = 0x13 // relay → client
+	TypeCount     byte = 0x14 // client → relay
+)
+
+var (
+	// ErrMalformed reports bytes that are not a valid frame or frame body.
+	ErrMalformed = errors.New("relaywire: malformed")
+	// ErrTooLarge reports a frame over MaxFrame (or a caller's smaller limit).
+	ErrTooLarge = errors.New("relaywire: frame too large")
+)
+
+// Type returns a frame body's type, or 0 for an empty body.
+func Type(body []byte) byte {
+	if len(body) == 0 {
+		return 0
+	}
+	return body[0]
+}
+
+// WriteFrame writes one length-prefixed frame to w (not flushed).
+func WriteFrame(w *bufio.Writer, body []byte) error {
+	if len(body) > MaxFrame {
+		return ErrTooLarge
+	}
+	var hdr [binary.MaxVarintLen64]byte
+	if _, err := w.Write(hdr[:binary.PutUvarint(hdr[:], uint64(len(body)))]); err != nil {
+		return err
+	}
+	_, err := w.Write(body)
+	return err
+}
+
+// ReadFrame reads one length-prefixed frame of at most limit bytes (MaxFrame when limit is
+// 0 or larger). io.EOF alone means the stream ended cleanly between frames. buf is reused
+// when large enough; the result is valid until the next call with the same buf.
+func ReadFrame(r *bufio.Reader, buf []byte, limit int) ([]byte, error) {
+	if limit <= 0 || limit > MaxFrame {
+		limit = MaxFrame
+	}
+	n, err := readLength(r)
+	if err != nil {
+		return nil, err
+	}
+	if n > uint64(limit) {
+		return nil, fmt.Errorf("%w: %d bytes", ErrTooLarge, n)
+	}
+	if uint64(cap(buf)) >= n {
+		buf = buf[:n]
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return nil, fmt.Errorf("relaywire: frame body: %w", noEOF(err))
+		}
+		return buf, nil
+	}
+	// Grow with the bytes that actually arrive: a peer announcing a large frame and sending
+	// nothing holds no memory.
+	var bb bytes.Buffer
+	if _, err := io.CopyN(&bb, r, int64(n)); err != nil {
+		return nil, fmt.Errorf("relaywire: frame body: %w", noEOF(err))
+	}
+	return bb.Bytes(), nil
+}
+
+// readLength reads a minimal uvarint frame length: io.EOF before its first byte is a clean
+// end, an end inside it io.ErrUnexpectedEOF, more than 64 bits or a non-minimal form ErrMalformed.
+func readLength(r io.ByteReader) (uint64, error) {
+	var n uint64
+	for i := 0; i < binary.MaxVarintLen64; i++ {
+		c, err := r.ReadByte()
+		if err != nil {
+			if i > 0 {
+				err = noEOF(err)
+			}
+			if err == io.EOF {
+				return 0, io.EOF
+			}
+			return 0, fmt.Errorf("relaywire: frame length: %w", err)
+		}
+		if i == binary.MaxVarintLen64-1 && c > 1 {
+			break
+		}
+		if c == 0 && i > 0 {
+			return 0, fmt.Errorf("%w: non-minimal frame length", ErrMalformed)
+		}
+		n |= uint64(c&0x7f) << (7 * i)
+		if c < 0x80 {
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: frame length overflows", ErrMalformed)
+}
+
+func noEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// uvarint reads a canonical (minimal) uvarint from b.
+func uvarint(b []byte) (uint64, int, error) {
+	v, k := binary.Uvarint(b)
+	if k <= 0 || k != len(binary.AppendUvarint(nil, v)) {
+		return 0, 0, fmt.Errorf("%w: uvarint", ErrMalformed)
+	}
+	return v, k, nil
+}
+
+func malformed(what string) error { return fmt.Errorf("%w: %s", ErrMalformed, what) }
