@@ -79,8 +79,11 @@ func (n *Node) Status(ctx context.Context) (api.Status, error) {
 	if h := n.hostOrNil(); h != nil {
 		st.Peers = len(h.Network().Peers())
 	}
+	n.mu.Lock()
+	homes := n.homes
+	n.mu.Unlock()
 	for _, r := range n.cfg.Relays {
-		st.Relays = append(st.Relays, api.RelayStatus{Addr: r})
+		st.Relays = append(st.Relays, api.RelayStatus{Addr: r, Connected: homes != nil && homes.connected(r)})
 	}
 	return st, nil
 }

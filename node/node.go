@@ -13,8 +13,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/petrel-chat/petrel/crypto/identity"
@@ -131,7 +133,8 @@ type Node struct {
 
 	mu      sync.Mutex
 	profile profile
-	host    host.Host // set once Run has started it
+	host    host.Host   // set once Run has started it
+	homes   *homeRelays // set once Run has started it, when there are home relays
 }
 
 // Open opens the node in cfg.DataDir with passphrase. A wrong passphrase returns an error
@@ -191,7 +194,7 @@ func (n *Node) load() error {
 	}
 	n.Messenger, err = messenger.New(context.Background(), messenger.Config{
 		Store: n.st, Events: n.ev, Identity: n.id, Logger: n.log.With("part", "messenger"),
-		Profile: n.profileName, Relays: n.cfg.Relays,
+		Profile: n.profileName, Relays: n.cfg.Relays, RelayLink: relayLink{n.hostOrNil},
 	})
 	return err
 }
@@ -214,10 +217,15 @@ func (n *Node) Run(ctx context.Context, ready func(APIInfo)) (err error) {
 			err = cerr
 		}
 	}()
+	extra, err := n.reachability()
+	if err != nil {
+		return err
+	}
 	h, err := p2phost.New(p2phost.Config{
 		Key:         n.hkey,
 		ListenAddrs: n.cfg.ListenAddrs,
 		UserAgent:   "petrel/" + n.cfg.Version,
+		Extra:       extra,
 	})
 	if err != nil {
 		return err
@@ -238,6 +246,13 @@ func (n *Node) Run(ctx context.Context, ready func(APIInfo)) (err error) {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, ln) })
 	g.Go(func() error { return n.Messenger.Run(gctx, h) })
+	if len(n.cfg.Relays) > 0 {
+		homes := &homeRelays{h: h, id: n.id, m: n.Messenger, log: n.log.With("part", "relays"), state: map[string]bool{}}
+		n.mu.Lock()
+		n.homes = homes
+		n.mu.Unlock()
+		g.Go(func() error { return homes.run(gctx, n.cfg.Relays) })
+	}
 
 	info := APIInfo{URL: "http://" + ln.Addr().String(), Token: n.token, PeerID: h.ID().String(), Addrs: n.addrs()}
 	apiPath := filepath.Join(n.cfg.DataDir, "api.json")
@@ -255,6 +270,29 @@ func (n *Node) Run(ctx context.Context, ready func(APIInfo)) (err error) {
 		err = nil
 	}
 	return err
+}
+
+// reachability returns the libp2p options that keep a node reachable through its home
+// relays: AutoRelay with them as static relays (a reservation, and /p2p-circuit addresses
+// in invites, when AutoNAT finds the node private) and DCUtR hole punching to upgrade a
+// relayed connection to a direct one. Without home relays: none.
+func (n *Node) reachability() ([]libp2p.Option, error) {
+	if len(n.cfg.Relays) == 0 {
+		return nil, nil
+	}
+	var static []peer.AddrInfo
+	for _, r := range n.cfg.Relays {
+		ai, err := parseRelay(r)
+		if err != nil {
+			return nil, err
+		}
+		static = append(static, *ai)
+	}
+	return []libp2p.Option{
+		libp2p.EnableRelay(),
+		libp2p.EnableAutoRelayWithStaticRelays(static),
+		libp2p.EnableHolePunching(),
+	}, nil
 }
 
 // addrs returns the host's full multiaddrs (with /p2p/).

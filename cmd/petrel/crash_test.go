@@ -181,6 +181,7 @@ type petrelProc struct {
 	dir    string
 	logDir string
 	listen string
+	args   []string // extra flags for run (e.g. --relay)
 	runs   int
 
 	cmd  *exec.Cmd
@@ -229,7 +230,7 @@ func (p *petrelProc) start() {
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	cmd := p.command("run", "--data", p.dir, "--api", "127.0.0.1:0", "--listen", p.listen)
+	cmd := p.command(append([]string{"run", "--data", p.dir, "--api", "127.0.0.1:0", "--listen", p.listen}, p.args...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()

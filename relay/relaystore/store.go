@@ -85,6 +85,9 @@ func Open(dir string, o Options) (*Store, error) {
 		WithNumLevelZeroTables(2).
 		WithNumLevelZeroTablesStall(8).
 		WithValueThreshold(4 << 10).
+		// Value-log files are preallocated at this size (Badger's default is 1 GiB, so
+		// a fresh relay would hold a 2 GiB sparse file).
+		WithValueLogFileSize(64 << 20).
 		WithCompactL0OnClose(false)
 	db, err := badger.Open(bo)
 	if err != nil {
