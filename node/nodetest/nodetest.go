@@ -22,6 +22,8 @@ type Node struct {
 	Name   string
 	Info   node.APIInfo
 	Client *localclient.Client
+	// Relays are the node's home relays from its next Run on (full multiaddrs).
+	Relays []string
 
 	t      testing.TB
 	listen string // the first run's libp2p address, kept across restarts
@@ -57,6 +59,7 @@ func (n *Node) Run() {
 		DataDir:     n.Dir,
 		APIAddr:     "127.0.0.1:0",
 		ListenAddrs: []string{n.listen},
+		Relays:      n.Relays,
 		Logger:      logger.With("node", n.Name),
 		Version:     "test",
 	}, []byte(Passphrase))

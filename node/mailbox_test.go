@@ -1,0 +1,138 @@
+package node_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/nodetest"
+	"github.com/petrel-chat/petrel/relay/relayserver"
+)
+
+// startRelay runs a real relay (libp2p host on loopback, Badger in a temp dir) until the
+// test ends and returns it with its full multiaddr.
+func startRelay(t *testing.T) (*relayserver.Server, string) {
+	t.Helper()
+	cfg := relayserver.DefaultConfig()
+	cfg.Listen = []string{"/ip4/127.0.0.1/tcp/0"}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srv, err := relayserver.New(cfg, relayserver.Options{DataDir: t.TempDir(), Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan relayserver.Info, 1)
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, func(in relayserver.Info) { ready <- in }) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("relay: %v", err)
+		}
+	})
+	select {
+	case in := <-ready:
+		return srv, in.Addrs[0]
+	case err := <-done:
+		t.Fatalf("relay: %v", err)
+	case <-time.After(time.Minute):
+		t.Fatal("relay not ready within a minute")
+	}
+	return nil, ""
+}
+
+// TestTwoHomeRelaysDeliverOnce: bob has two home relays and is offline; alice deposits
+// each message at both. When bob comes back he drains both mailboxes and has every message
+// exactly once, in order; both relays end up empty.
+func TestTwoHomeRelaysDeliverOnce(t *testing.T) {
+	ctx := context.Background()
+	r1, a1 := startRelay(t)
+	r2, a2 := startRelay(t)
+	start := time.Now()
+	phase := func(what string) { t.Logf("%6.1fs %s", time.Since(start).Seconds(), what) }
+	alice, bob := nodetest.Start(t, "alice"), nodetest.Start(t, "bob")
+	bob.Stop()
+	bob.Relays = []string{a1, a2}
+	bob.Run()
+	eventually(t, "bob registered at both relays", func() error {
+		st, err := bob.Client.Status(ctx)
+		if err != nil {
+			return err
+		}
+		for _, r := range st.Relays {
+			if !r.Connected {
+				return fmt.Errorf("%s not connected", r.Addr)
+			}
+		}
+		if len(st.Relays) != 2 {
+			return fmt.Errorf("relays %+v", st.Relays)
+		}
+		return nil
+	})
+	phase("bob registered at both relays")
+	toBob := befriend(t, alice, bob)
+	bob.Stop()
+	const n = 20
+	for i := range n {
+		if _, err := alice.Client.Send(ctx, toBob.ConversationID, fmt.Sprintf("c%d", i), fmt.Sprintf("m%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "both relays hold every message", func() error {
+		for _, r := range []*relayserver.Server{r1, r2} {
+			if got := r.Stats().Messages; got != n {
+				return fmt.Errorf("a relay holds %d", got)
+			}
+		}
+		return nil
+	})
+	phase("both relays hold every message")
+	for _, m := range messages(t, alice.Client, toBob.ConversationID) {
+		if m.Status != api.StatusSent {
+			t.Fatalf("%s is %s while bob is away, want sent", m.Body, m.Status)
+		}
+	}
+	bob.Run()
+	eventually(t, "bob has each message once, in order", func() error {
+		p, err := bob.Client.Messages(ctx, toBob.ConversationID, "", "", 200)
+		if err != nil {
+			return err
+		}
+		ms := p.Messages
+		if len(ms) != n {
+			return fmt.Errorf("%d messages", len(ms))
+		}
+		for i, m := range ms {
+			if m.Body != fmt.Sprintf("m%d", i) {
+				return fmt.Errorf("message %d is %q", i, m.Body)
+			}
+		}
+		return nil
+	})
+	phase("bob has each message once, in order")
+	eventually(t, "both mailboxes drained", func() error {
+		for _, r := range []*relayserver.Server{r1, r2} {
+			if got := r.Stats().Messages; got != 0 {
+				return fmt.Errorf("a relay still holds %d", got)
+			}
+		}
+		return nil
+	})
+	phase("both mailboxes drained")
+	eventually(t, "alice sees them delivered", func() error {
+		for _, m := range messages(t, alice.Client, toBob.ConversationID) {
+			if m.Status != api.StatusDelivered {
+				return fmt.Errorf("%s is %s", m.Body, m.Status)
+			}
+		}
+		return nil
+	})
+	phase("alice sees them delivered")
+	if ms := messages(t, bob.Client, toBob.ConversationID); len(ms) != n {
+		t.Fatalf("after draining both relays bob has %d messages, want %d", len(ms), n)
+	}
+}
