@@ -21,6 +21,9 @@ type Node struct {
 	Name   string
 	Info   node.APIInfo
 	Client *localclient.Client
+	// APIAddr, when set, is where the next Run listens for the API (say, the previous
+	// address, to restart a node under a browser that keeps its URL); empty picks a free port.
+	APIAddr string
 
 	t      testing.TB
 	cancel context.CancelFunc
@@ -45,10 +48,14 @@ func Start(t testing.TB, name string) *Node {
 // Run (re)starts the node in its directory and waits until its API is ready.
 func (n *Node) Run() {
 	n.t.Helper()
+	apiAddr := n.APIAddr
+	if apiAddr == "" {
+		apiAddr = "127.0.0.1:0"
+	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	nd, err := node.Open(node.Config{
 		DataDir:     n.Dir,
-		APIAddr:     "127.0.0.1:0",
+		APIAddr:     apiAddr,
 		ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"},
 		Logger:      logger.With("node", n.Name),
 		Version:     "test",

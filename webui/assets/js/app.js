@@ -35,6 +35,11 @@ export class App {
 
   // boot: log in if the URL carries a token, load the state over REST, then go live.
   async boot() {
+    // A login link opened in a tab that already shows the UI only changes the fragment:
+    // start over so that the token is used (and removed from the address bar).
+    window.addEventListener('hashchange', () => {
+      if (/(^#|&)token=/.test(location.hash)) location.reload();
+    });
     const frag = new URLSearchParams(location.hash.slice(1));
     const token = frag.get('token');
     if (token) {
@@ -150,6 +155,7 @@ export class App {
 
   // route reads the hash: #/, #/add, #/c/ID[/m/MSG], #/contact/ID, #/settings, #/search.
   route() {
+    if (/(^#|&)token=/.test(location.hash)) return; // boot reloads
     const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
     let key = parts[0] || 'home';
     if (key === 'home' && this.store.contacts.size === 0) key = 'welcome';

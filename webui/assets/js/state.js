@@ -92,7 +92,7 @@ export class Store {
         this.putMessage(ev.message, true);
         break;
       case 'message_update':
-        this.putMessage(ev.message, false);
+        this.putMessage(ev.message || ev.message_update, false); // (older nodes used the kind as key)
         break;
       case 'conversation': {
         const old = this.convs.get(ev.conversation.id);

@@ -317,10 +317,10 @@ export function chatView(app, convId, focusId) {
     const items = [
       h('div.menu-reactions', { role: 'group', 'aria-label': 'React' }, REACTIONS.map((e) =>
         h('button.menu-emoji', { role: 'menuitem', 'aria-label': 'React ' + e, onclick: () => { closeMenu(); react(m, e, ((m.reactions || {})[e] || []).includes(me())); } }, e))),
-      h('button', { role: 'menuitem', onclick: () => { closeMenu(); startReply(m); } }, icon('reply'), 'Reply'),
-      own ? h('button', { role: 'menuitem', onclick: () => { closeMenu(); startEdit(m); } }, 'Edit') : null,
-      h('button', { role: 'menuitem', onclick: () => { closeMenu(); del(m, 'me'); } }, 'Delete for me'),
-      own ? h('button.danger', { role: 'menuitem', onclick: () => { closeMenu(); del(m, 'everyone'); } }, 'Delete for everyone') : null,
+      h('button', { role: 'menuitem', dataset: { action: 'reply' }, onclick: () => { closeMenu(); startReply(m); } }, icon('reply'), 'Reply'),
+      own ? h('button', { role: 'menuitem', dataset: { action: 'edit' }, onclick: () => { closeMenu(); startEdit(m); } }, 'Edit') : null,
+      h('button', { role: 'menuitem', dataset: { action: 'delete-me' }, onclick: () => { closeMenu(); del(m, 'me'); } }, 'Delete for me'),
+      own ? h('button.danger', { role: 'menuitem', dataset: { action: 'delete-everyone' }, onclick: () => { closeMenu(); del(m, 'everyone'); } }, 'Delete for everyone') : null,
     ];
     setChildren(menu, items);
     menu.hidden = false;
@@ -466,7 +466,7 @@ export function chatView(app, convId, focusId) {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
       submit();
-    } else if (e.key === 'ArrowUp' && !input.value) {
+    } else if (e.key === 'ArrowUp' && !input.value.trim()) {
       const mine = s.messages(convId).filter((m) => m.sender_id === me() && !m.deleted && !m.local);
       if (mine.length) {
         e.preventDefault();
