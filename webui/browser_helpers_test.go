@@ -93,7 +93,7 @@ func (p *page) eval(expr string, out any) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, waitFor)
 	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[json.RawMessage]("JSON.stringify((() => { return " + expr + " })() ?? null)"))
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[json.RawMessage]("JSON.stringify((() => { return "+expr+" })() ?? null)"))
 	if err != nil {
 		p.t.Fatalf("%s: eval %s: %v", p.name, expr, err)
 	}
