@@ -42,7 +42,7 @@ func startBrowser(t *testing.T) context.Context {
 		chromedp.ExecPath(path),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.NoSandbox, // CI runs as root
-		chromedp.WindowSize(1200, 780),
+		chromedp.WindowSize(1200, 800),
 		chromedp.Flag("hide-scrollbars", true),
 	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
@@ -72,7 +72,9 @@ func newPage(t *testing.T, browser context.Context, name string) *page {
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("%s: new tab: %v", name, err)
 	}
-	return &page{t: t, name: name, ctx: ctx}
+	p := &page{t: t, name: name, ctx: ctx}
+	p.viewport(1200, 800)
+	return p
 }
 
 // in returns the page bound to t (a subtest must fail itself, not its parent).

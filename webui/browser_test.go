@@ -200,7 +200,7 @@ func TestWebUI(t *testing.T) {
 		a.scheme("light")
 		a.viewport(390, 844)
 		a.shot(art, "chat-phone")
-		a.viewport(1200, 780)
+		a.viewport(1200, 800)
 
 		a.click(".chat .pane-head a[aria-label^='Contact details']")
 		a.wait("the safety number", "document.querySelectorAll('.safety span').length >= 10")

@@ -105,7 +105,7 @@ func (d *demo) start(ctx context.Context, apiPort int, env *cliEnv) error {
 	for _, n := range []*demoNode{alice, bob} {
 		fmt.Fprintf(env.stdout, "  %-5s  %s\n", n.name, n.uiLink())
 	}
-	fmt.Fprintf(env.stdout, "\nOpen each link in its own browser window (a private window for one of them works too) and chat.\n")
+	fmt.Fprintf(env.stdout, "\nOpen both links (one browser is fine: each node has its own session cookie) and chat between them.\n")
 	return nil
 }
 
