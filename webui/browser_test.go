@@ -190,6 +190,16 @@ func TestWebUI(t *testing.T) {
 		b.wait("the deletion at bob's", "document.querySelector('"+msgSel(id)+" .body.deleted')")
 	})
 
+	t.Run("KeyboardMenuAndEscape", func(t *testing.T) {
+		a, b := ap.in(t), bp.in(t)
+		_ = b
+		id := a.str("[...document.querySelectorAll('.msg.theirs')].pop().dataset.id")
+		a.click(msgSel(id) + " .msg-more")
+		a.wait("the menu with focus inside", "!document.querySelector('.menu').hidden && document.querySelector('.menu').contains(document.activeElement)")
+		a.typeInto(".menu button", kb.Escape)
+		a.wait("the menu closed and focus back on its button", "document.querySelector('.menu').hidden && document.activeElement.matches('"+msgSel(id)+" .msg-more')")
+	})
+
 	t.Run("ScreensContactSearchSettings", func(t *testing.T) {
 		a, b := ap.in(t), bp.in(t)
 		_ = b
@@ -249,6 +259,45 @@ func TestWebUI(t *testing.T) {
 		a.wait("the first message after scrolling back", "(document.querySelector('.scroller').scrollTop = 0, [...document.querySelectorAll('.msg .body')].some(e => e.textContent === \"hello bob, it's alice\"))")
 		a.wait("the beginning of the conversation", "document.querySelector('.history-top .start')")
 		assertNoDuplicates(t, ap, alice, conv)
+	})
+
+	t.Run("MessageRequestAcceptAndBlock", func(t *testing.T) {
+		a, b := ap.in(t), bp.in(t)
+		_ = b
+		// Carol has alice's link; alice never added her: her message is a request.
+		carol := nodetest.Start(t, "carol")
+		if _, err := carol.Client.SetName(ctx, "Carol"); err != nil {
+			t.Fatal(err)
+		}
+		inv, err := alice.Client.CreateInvite(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c api.Contact
+		if err := carol.Client.Do(ctx, "POST", "/v1/contacts", api.ContactAdd{Link: inv.Link}, &c); err != nil {
+			t.Fatal(err)
+		}
+		send(t, carol.Client, c.ConversationID, "hi1", "hi alice, we met at the conference")
+		a.wait("carol's request in the list", `document.querySelector('.conv-list li[data-id="`+c.ConversationID+`"] .tag')?.textContent === 'request'`)
+		a.click(`.conv-list li[data-id="` + c.ConversationID + `"] a`)
+		a.wait("the request banner", "document.querySelector('.banner.request')?.textContent.includes('Carol')")
+		a.shot(art, "message-request")
+		a.click(".banner.request button.primary")
+		a.wait("the banner gone after accepting", "!document.querySelector('.banner.request')")
+		eventually(t, "carol accepted on alice's node", func() error {
+			cs, err := alice.Client.Contacts(ctx)
+			if err != nil {
+				return err
+			}
+			for _, x := range cs {
+				if x.Name == "Carol" && x.Request == api.RequestAccepted {
+					return nil
+				}
+			}
+			return fmt.Errorf("contacts %+v", cs)
+		})
+		a.navigate(alice.Info.URL + "/#/c/" + conv) // back to bob for the next step
+		a.wait("the chat with Bob", "document.querySelector('.chat-title')?.textContent === 'Bob'")
 	})
 
 	t.Run("NodeRestartRecovers", func(t *testing.T) {
