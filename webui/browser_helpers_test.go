@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/emulation"
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -74,11 +75,52 @@ func newPage(t *testing.T, browser context.Context, name string) *page {
 	}
 	p := &page{t: t, name: name, ctx: ctx}
 	p.viewport(1200, 800)
+	// Record CSP violations and uncaught errors of every document this tab loads, in
+	// sessionStorage so they survive reloads; problems() reads them.
+	p.do(chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{Source: watchProblems})
+		return err
+	}))
+	t.Cleanup(func() {
+		if t.Failed() {
+			return
+		}
+		if probs := p.problems(); len(probs) > 0 {
+			t.Errorf("%s: the page had problems: %q", name, probs)
+		}
+	})
 	return p
 }
 
 // in returns the page bound to t (a subtest must fail itself, not its parent).
 func (p *page) in(t *testing.T) *page { return &page{t: t, name: p.name, ctx: p.ctx} }
+
+const watchProblems = `(() => {
+	const note = (s) => {
+		try {
+			const k = '__petrel_test_problems';
+			const a = JSON.parse(sessionStorage.getItem(k) || '[]');
+			a.push(String(s).slice(0, 300));
+			sessionStorage.setItem(k, JSON.stringify(a));
+		} catch (e) {}
+	};
+	document.addEventListener('securitypolicyviolation', (e) => note('CSP ' + e.violatedDirective + ' ' + e.blockedURI + ' ' + e.sourceFile + ':' + e.lineNumber));
+	window.addEventListener('error', (e) => note('error ' + e.message + ' ' + e.filename + ':' + e.lineno));
+	window.addEventListener('unhandledrejection', (e) => note('unhandled rejection ' + (e.reason && e.reason.stack || e.reason)));
+})()`
+
+// problems returns the CSP violations and uncaught errors the tab has seen.
+func (p *page) problems() []string {
+	var out []string
+	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string]("sessionStorage.getItem('__petrel_test_problems') || '[]'"))
+	if err != nil {
+		return []string{"cannot read: " + err.Error()}
+	}
+	_ = json.Unmarshal([]byte(s), &out)
+	return out
+}
 
 // do runs actions with a deadline.
 func (p *page) do(actions ...chromedp.Action[chromedp.Void]) {

@@ -332,7 +332,7 @@ export class App {
 
   avatar(name, id, userId, big) {
     const p = userId ? this.presenceOf(userId) : null;
-    const a = h('span.avatar' + (big ? '.big' : ''), { 'aria-hidden': 'true', style: '--h:' + hue(id) }, initials(name));
+    const a = h('span.avatar' + (big ? '.big' : ''), { 'aria-hidden': 'true', style: { '--h': hue(id) } }, initials(name));
     if (p) a.appendChild(h('span.dot.' + (p.state === 'online' ? 'online' : 'offline')));
     return a;
   }

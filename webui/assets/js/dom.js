@@ -23,6 +23,8 @@ export function h(spec, attrs, ...children) {
     if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
     else if (k === 'class' || k === 'className') el.className = el.className ? el.className + ' ' + v : v;
     else if (k === 'dataset') Object.assign(el.dataset, v);
+    // (CSSOM, not a style attribute: the CSP forbids inline style attributes)
+    else if (k === 'style') for (const [p, pv] of Object.entries(v)) el.style.setProperty(p, String(pv));
     else if (k === 'value') el.value = v;
     else if (k === 'checked') el.checked = !!v;
     else el.setAttribute(k, v === true ? '' : String(v));

@@ -339,7 +339,7 @@ export function searchView(app) {
     try {
       const r = await app.api.get('/v1/search?limit=50&q=' + q(text));
       if (mine !== seq) return;
-      info.textContent = r.messages.length ? r.messages.length + (r.messages.length === 50 ? '+' : '') + ' messages' : 'No messages match “' + text + '”.';
+      info.textContent = r.messages.length ? r.messages.length + (r.messages.length === 50 ? '+' : '') + (r.messages.length === 1 ? ' message' : ' messages') : 'No messages match “' + text + '”.';
       setChildren(results, r.messages.map((m) => {
         const conv = s.convs.get(m.conversation_id);
         return h('li', h('a.result', { href: '#/c/' + q(m.conversation_id) + '/m/' + q(m.id) },
