@@ -297,6 +297,25 @@ func TestWebUI(t *testing.T) {
 			}
 			return fmt.Errorf("contacts %+v", cs)
 		})
+		// Block her from the contact screen: the chat says so and the node refuses her.
+		a.click(".chat .pane-head a[aria-label^='Contact details']")
+		a.wait("carol's contact screen", "document.querySelector('.profile-name')?.textContent === 'Carol'")
+		a.click(".contact button.danger")
+		a.wait("the blocked tag", "document.querySelector('.profile .tag.warn')?.textContent === 'blocked'")
+		a.click(".contact a.button.primary")
+		a.wait("the blocked banner with the composer off", "document.querySelector('.banner')?.textContent.includes('You blocked') && document.querySelector('.compose-input').disabled")
+		eventually(t, "carol blocked on alice's node", func() error {
+			cs, err := alice.Client.Contacts(ctx)
+			if err != nil {
+				return err
+			}
+			for _, x := range cs {
+				if x.Name == "Carol" && x.Blocked {
+					return nil
+				}
+			}
+			return fmt.Errorf("contacts %+v", cs)
+		})
 		a.navigate(alice.Info.URL + "/#/c/" + conv) // back to bob for the next step
 		a.wait("the chat with Bob", "document.querySelector('.chat-title')?.textContent === 'Bob'")
 	})
