@@ -231,9 +231,25 @@ func TestWebUI(t *testing.T) {
 		a.wait("a search result", "document.querySelector('.results .result mark')?.textContent === 'lunch'")
 		a.shot(art, "search")
 
+		a.viewport(390, 844)
+		a.navigate(alice.Info.URL + "/#/")
+		a.wait("the list on a phone", "document.querySelector('.conv-list li') && getComputedStyle(document.querySelector('.pane')).display === 'none'")
+		a.shot(art, "list-phone")
+		a.viewport(1200, 800)
+
 		a.navigate(alice.Info.URL + "/#/settings")
 		a.wait("settings", "document.querySelector('#set-receipts') && document.querySelector('.about dd')")
 		a.shot(art, "settings")
+		a.click("#set-receipts")
+		eventually(t, "read receipts off on the node", func() error {
+			var st api.Settings
+			if err := alice.Client.Do(ctx, "GET", "/v1/settings", nil, &st); err != nil || st.ReadReceipts {
+				return fmt.Errorf("settings %+v %v", st, err)
+			}
+			return nil
+		})
+		a.click("#set-receipts")
+		a.wait("read receipts back on", "document.querySelector('#set-receipts').checked && document.querySelector('.form-status.ok')")
 		a.eval("(() => { const i = document.querySelector('#set-name'); i.value = ''; return true })()", nil)
 		a.typeInto("#set-name", "Alice A.\r")
 		eventually(t, "the name saved", func() error {
@@ -259,7 +275,7 @@ func TestWebUI(t *testing.T) {
 		// Scroll back to the start: older pages load until the first message shows.
 		a.wait("the first message after scrolling back", "(document.querySelector('.scroller').scrollTop = 0, [...document.querySelectorAll('.msg .body')].some(e => e.textContent === \"hello bob, it's alice\"))")
 		a.wait("the beginning of the conversation", "document.querySelector('.history-top .start')")
-		assertNoDuplicates(t, ap, alice, conv)
+		assertNoDuplicates(t, a, alice, conv)
 	})
 
 	t.Run("MessageRequestAcceptAndBlock", func(t *testing.T) {
@@ -340,9 +356,20 @@ func TestWebUI(t *testing.T) {
 		a.wait("bob's message from the downtime", "[...document.querySelectorAll('.msg .body')].some(e => e.textContent === 'bob wrote while alice was down')")
 		a.wait("alice's message sent after reconnecting", "!document.querySelector('.msg.own.local') && [...document.querySelectorAll('.msg.own .body')].some(e => e.textContent === 'sent while my node was down')")
 		b.wait("alice's message at bob's", "[...document.querySelectorAll('.msg.theirs .body')].some(e => e.textContent === 'sent while my node was down')")
-		assertNoDuplicates(t, ap, alice, conv)
+		assertNoDuplicates(t, a, alice, conv)
+	})
+
+	t.Run("LogoutForgetsTheSession", func(t *testing.T) {
+		a := ap.in(t)
+		a.navigate(alice.Info.URL + "/#/settings")
+		a.click(".settings button.danger")
+		a.wait("the logged-out screen", "document.querySelector('#logged-out')")
+		a.navigate(alice.Info.URL + "/")
+		a.wait("still logged out after a reload", "document.querySelector('#logged-out')")
 	})
 }
+
+// (LogoutForgetsTheSession runs last: it ends alice's session.)
 
 // assertNoDuplicates checks that the page shows each message of the node exactly once.
 func assertNoDuplicates(t *testing.T, p *page, n *nodetest.Node, conv string) {

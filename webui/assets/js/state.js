@@ -18,6 +18,7 @@ export class Store {
     this.pending = new Map(); // client_msg_id → {frame, sentAt}: sent, not yet acknowledged
     this.typing = new Map(); // conversation id → Map(user id → expiry ms)
     this.presence = new Map(); // user id → {state, last_seen}
+    this.openConv = ''; // the conversation on screen (its new messages are read at once)
     this.listeners = new Set();
     this.changes = new Set();
     this.flushQueued = false;
@@ -136,7 +137,8 @@ export class Store {
       if (!last || last.id === m.id || m.order > last.order) {
         const newer = !last || m.order > last.order;
         conv.last_message = m;
-        if (newer && isNew && !old && this.me && m.sender_id !== this.me.user_id) conv.unread_count = (conv.unread_count || 0) + 1;
+        const onScreen = this.openConv === conv.id && document.visibilityState === 'visible';
+        if (newer && isNew && !old && !onScreen && this.me && m.sender_id !== this.me.user_id) conv.unread_count = (conv.unread_count || 0) + 1;
         conv.updated_at = Math.max(conv.updated_at || 0, m.sent_at || 0);
       }
       this.changed('convs');

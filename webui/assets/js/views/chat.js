@@ -504,7 +504,9 @@ export function chatView(app, convId, focusId) {
   };
 
   v.focus = () => input.focus();
+  s.openConv = convId;
   v.destroy = () => {
+    if (s.openConv === convId) s.openConv = '';
     stopTyping();
     clearTimeout(typingTimer);
     document.removeEventListener('pointerdown', onOutside, true);
