@@ -31,6 +31,7 @@ export class App {
     this.convEls = new Map();
     this.fetchingConv = new Set();
     this.countdown = 0;
+    this.drafts = new Map(); // conversation id → unsent text (memory only)
   }
 
   // boot: log in if the URL carries a token, load the state over REST, then go live.
@@ -215,10 +216,6 @@ export class App {
   onChange(changes) {
     for (const c of changes) {
       if (c.startsWith('missing:')) this.fetchConversation(c.slice(8));
-    }
-    if (changes.has('contacts') && this.layout.dataset.route === 'welcome' && this.store.contacts.size > 0 && !location.hash.startsWith('#/')) {
-      // First contact added from elsewhere: leave the welcome screen alone (the user may be
-      // reading it); the list shows the new conversation.
     }
     this.renderList();
     if (this.view && this.view.update) this.view.update(changes);

@@ -432,6 +432,7 @@ export function chatView(app, convId, focusId) {
       return;
     }
     app.sendMessage(convId, body, replyTo && replyTo.id);
+    app.drafts.delete(convId);
     input.value = '';
     replyTo = null;
     drawComposerBar();
@@ -505,7 +506,10 @@ export function chatView(app, convId, focusId) {
 
   v.focus = () => input.focus();
   s.openConv = convId;
+  input.value = app.drafts.get(convId) || '';
   v.destroy = () => {
+    if (input.value.trim() && !editing) app.drafts.set(convId, input.value);
+    else app.drafts.delete(convId);
     if (s.openConv === convId) s.openConv = '';
     stopTyping();
     clearTimeout(typingTimer);
