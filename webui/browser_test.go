@@ -283,7 +283,9 @@ func TestWebUI(t *testing.T) {
 		_ = b
 		// Carol has alice's link; alice never added her: her message is a request.
 		carol := nodetest.Start(t, "carol")
-		if _, err := carol.Client.SetName(ctx, "Carol"); err != nil {
+		// Her name is hostile markup: a peer chooses it, so it must render as text everywhere.
+		const carolName = `Carol <img src=x onerror="window.__xss=4">`
+		if _, err := carol.Client.SetName(ctx, carolName); err != nil {
 			t.Fatal(err)
 		}
 		inv, err := alice.Client.CreateInvite(ctx)
@@ -297,8 +299,15 @@ func TestWebUI(t *testing.T) {
 		send(t, carol.Client, c.ConversationID, "hi1", "hi alice, we met at the conference")
 		a.wait("carol's request in the list", `document.querySelector('.conv-list li[data-id="`+c.ConversationID+`"] .tag')?.textContent === 'request'`)
 		a.click(`.conv-list li[data-id="` + c.ConversationID + `"] a`)
-		a.wait("the request banner", "document.querySelector('.banner.request')?.textContent.includes('Carol')")
+		a.wait("the request banner", "document.querySelector('.banner.request strong')?.textContent === "+jsString(carolName))
 		a.shot(art, "message-request")
+		var imgs int
+		a.eval("document.querySelectorAll('.conv-list img, .banners img, .chat-title img').length", &imgs)
+		var xss any
+		a.eval("window.__xss", &xss)
+		if imgs != 0 || xss != nil {
+			t.Fatalf("a peer's name became DOM: %d img elements, window.__xss=%v", imgs, xss)
+		}
 		a.click(".banner.request button.primary")
 		a.wait("the banner gone after accepting", "!document.querySelector('.banner.request')")
 		eventually(t, "carol accepted on alice's node", func() error {
@@ -307,7 +316,7 @@ func TestWebUI(t *testing.T) {
 				return err
 			}
 			for _, x := range cs {
-				if x.Name == "Carol" && x.Request == api.RequestAccepted {
+				if x.Name == carolName && x.Request == api.RequestAccepted {
 					return nil
 				}
 			}
@@ -315,7 +324,7 @@ func TestWebUI(t *testing.T) {
 		})
 		// Block her from the contact screen: the chat says so and the node refuses her.
 		a.click(".chat .pane-head a[aria-label^='Contact details']")
-		a.wait("carol's contact screen", "document.querySelector('.profile-name')?.textContent === 'Carol'")
+		a.wait("carol's contact screen", "document.querySelector('.profile-name')?.textContent === "+jsString(carolName))
 		a.click(".contact button.danger")
 		a.wait("the blocked tag", "document.querySelector('.profile .tag.warn')?.textContent === 'blocked'")
 		a.click(".contact a.button.primary")
@@ -326,7 +335,7 @@ func TestWebUI(t *testing.T) {
 				return err
 			}
 			for _, x := range cs {
-				if x.Name == "Carol" && x.Blocked {
+				if x.Name == carolName && x.Blocked {
 					return nil
 				}
 			}
