@@ -92,7 +92,7 @@ export function highlight(text, q) {
 
 // initials is the avatar text for a name.
 export function initials(name) {
-  const words = String(name || '?').trim().split(/\s+/).filter(Boolean);
+  const words = String(name || '').split(/[^\p{L}\p{N}]+/u).filter(Boolean);
   const s = words.length > 1 ? words[0][0] + words[1][0] : (words[0] || '?').slice(0, 2);
   return s.toUpperCase();
 }

@@ -144,6 +144,22 @@ export function chatView(app, convId, focusId) {
     );
   }
 
+  // attachments are links to the node's decrypted bytes (GET /v1/media/ID, same origin, so the
+  // session cookie applies); names are text.
+  function attachments(m) {
+    if (m.deleted || !m.attachments || !m.attachments.length) return null;
+    return h('ul.attachments', m.attachments.map((a) => h('li',
+      h('a', { href: '/v1/media/' + q(a.media_id), download: a.name || 'attachment', rel: 'noopener' }, '📎 ', a.name || 'attachment'),
+      a.size ? h('span.muted', ' ' + fmtSize(a.size)) : null,
+    )));
+  }
+
+  function fmtSize(n) {
+    if (n < 1024) return n + ' B';
+    if (n < 1024 * 1024) return (n / 1024).toFixed(1) + ' KiB';
+    return (n / 1024 / 1024).toFixed(1) + ' MiB';
+  }
+
   function reactions(m) {
     const entries = Object.entries(m.reactions || {}).filter(([, us]) => us && us.length);
     if (!entries.length) return null;
@@ -173,6 +189,7 @@ export function chatView(app, convId, focusId) {
     h('div.bubble',
       quote(m),
       body,
+      attachments(m),
       h('div.meta',
         m.edited_at && !m.deleted ? h('span.edited', 'edited') : null,
         h('time', { datetime: new Date(m.sent_at).toISOString() }, fmtTime(m.sent_at)),
