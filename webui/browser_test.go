@@ -78,6 +78,7 @@ func login(t *testing.T, p *page, n *nodetest.Node) {
 // in its own browser context. The steps build on each other (one pair of nodes keeps the
 // suite fast); each is a subtest named for what a user would notice when it breaks.
 func TestWebUI(t *testing.T) {
+	t.Parallel()
 	browser := startBrowser(t)
 	art := artifactDir(t)
 	ctx := context.Background()
