@@ -3,6 +3,7 @@
 // and every message is keyed by id, so replays after a reconnect change nothing twice.
 
 const STATUS_RANK = { pending: 1, sent: 2, delivered: 3, read: 4 };
+const TYPING_TTL = 8000; // a typing indicator without a fresh "start" frame ends after this
 
 export class Store {
   constructor() {
@@ -205,8 +206,13 @@ export class Store {
       t = new Map();
       this.typing.set(convId, t);
     }
-    if (on) t.set(userId, Date.now() + 8000);
-    else t.delete(userId);
+    if (on) {
+      t.set(userId, Date.now() + TYPING_TTL);
+      // Redraw when it expires: a "stop" frame can be lost with the peer's connection.
+      setTimeout(() => this.changed('typing'), TYPING_TTL + 50);
+    } else {
+      t.delete(userId);
+    }
     this.changed('typing');
   }
 

@@ -504,15 +504,10 @@ export function chatView(app, convId, focusId) {
     return false;
   };
 
-  let typingTimer = 0;
   v.update = (changes) => {
     if (changes.has('convs') || changes.has('contacts') || changes.has('presence') || changes.has('typing') || changes.has('me')) {
       drawHeader();
       drawBanners();
-    }
-    if (changes.has('typing')) {
-      clearTimeout(typingTimer);
-      if (s.typers(convId).length) typingTimer = setTimeout(drawHeader, 8100); // expire
     }
     if (changes.has('msgs:' + convId) || changes.has('contacts')) {
       drawMessages();
@@ -529,7 +524,6 @@ export function chatView(app, convId, focusId) {
     else app.drafts.delete(convId);
     if (s.openConv === convId) s.openConv = '';
     stopTyping();
-    clearTimeout(typingTimer);
     document.removeEventListener('pointerdown', onOutside, true);
   };
 
