@@ -8,6 +8,9 @@
 // header for changes, and one WebSocket for live events. User text is only ever rendered with
 // textContent.
 //
-// The browser tests (webui_browser_test.go) drive Debian's chromium through chromedp against
-// real in-process nodes.
+// The browser tests drive Debian's chromium through chromedp: browser_test.go against two
+// (and a third) real in-process nodes, store_browser_test.go runs the state and DOM modules
+// against edge cases, fake_node_browser_test.go covers what real nodes do not send yet
+// (typing, presence) with a labelled fake. PETREL_BROWSER_TESTS=1 makes them mandatory;
+// screenshots go to $PETREL_ARTIFACTS/webui.
 package webui
