@@ -25,6 +25,7 @@ import (
 	"github.com/petrel-chat/petrel/node/messenger"
 	"github.com/petrel-chat/petrel/node/p2phost"
 	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/webui"
 )
 
 // DefaultAPIAddr is where the local API listens unless told otherwise (API.md §1).
@@ -235,7 +236,7 @@ func (n *Node) Run(ctx context.Context, ready func(APIInfo)) (err error) {
 	n.host = h
 	n.mu.Unlock()
 
-	srv, err := localapi.New(localapi.Config{Token: n.token, Backend: n, Logger: n.log.With("part", "api")})
+	srv, err := localapi.New(localapi.Config{Token: n.token, Backend: n, Logger: n.log.With("part", "api"), Assets: webui.Assets()})
 	if err != nil {
 		return err
 	}

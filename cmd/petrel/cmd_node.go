@@ -73,6 +73,6 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	return n.Run(ctx, func(info node.APIInfo) {
-		fmt.Fprintf(env.stdout, "petrel is running.\n  API:    %s (token in %s/api.json)\n  peer:   %s\n", info.URL, c.dataDir(), info.PeerID)
+		fmt.Fprintf(env.stdout, "petrel is running.\n  Web UI: %s/#token=%s\n  API:    %s (token in %s/api.json)\n  peer:   %s\n", info.URL, info.Token, info.URL, c.dataDir(), info.PeerID)
 	})
 }

@@ -38,6 +38,7 @@ func commands() []command {
 		{"init", "--data DIR [--name NAME]", "create identity + encrypted store", cmdInit},
 		{"run", "--data DIR [--api 127.0.0.1:7733] [--listen MULTIADDR]... [--relay MULTIADDR]...", "run the node", cmdRun},
 		{"relay", "--data DIR [--listen MULTIADDR]... [--config FILE]", "run a community relay (mailboxes, prekeys, circuit relay)", cmdRelay},
+		{"demo", "[--api-port PORT]", "alice and bob on loopback in temp dirs, contacts already; prints both UI links", cmdDemo},
 		{"version", "", "print the version", cmdVersion},
 	}
 }

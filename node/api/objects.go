@@ -43,18 +43,28 @@ const (
 
 // Event is one entry of the node's event log, as sent on the socket and by GET /v1/events:
 // {"type":"event","seq":N,"kind":K, K: object}. Payload holds the object's JSON and is
-// emitted under the key named by Kind.
+// emitted under the key named by Kind — except message_update, whose Message is under
+// "message", as API.md §5 has it.
 type Event struct {
 	Seq     uint64
 	Kind    string
 	Payload json.RawMessage
 }
 
+// payloadKey is the key an event's object is sent under: the kind's name, except that a
+// message_update carries its Message under "message" (API.md §5).
+func payloadKey(kind string) string {
+	if kind == KindMessageUpdate {
+		return KindMessage
+	}
+	return kind
+}
+
 // MarshalJSON writes the API.md §5 shape.
 func (e Event) MarshalJSON() ([]byte, error) {
 	m := map[string]any{"type": "event", "seq": e.Seq, "kind": e.Kind}
 	if len(e.Payload) > 0 {
-		m[e.Kind] = e.Payload
+		m[payloadKey(e.Kind)] = e.Payload
 	}
 	return json.Marshal(m)
 }
@@ -72,7 +82,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(m["kind"], &ev.Kind); err != nil {
 		return err
 	}
-	ev.Payload = m[ev.Kind]
+	ev.Payload = m[payloadKey(ev.Kind)]
 	*e = ev
 	return nil
 }

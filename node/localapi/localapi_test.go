@@ -80,7 +80,7 @@ func testUnauthorized(t *testing.T, n *nodetest.Node) {
 		{"no token", nil, u},
 		{"wrong token", map[string]string{"Authorization": "Bearer " + strings.Repeat("0", 64)}, u},
 		{"token in query outside the socket", nil, u + "?token=" + n.Info.Token},
-		{"forged cookie", map[string]string{"Cookie": "petrel_session=abc"}, u},
+		{"forged cookie", map[string]string{"Cookie": "petrel_session_" + strings.TrimPrefix(n.Info.URL, "http://127.0.0.1:") + "=abc"}, u},
 	}
 	for _, c := range cases {
 		status, code, body := raw(t, "GET", c.url, c.hdr, nil)
@@ -340,14 +340,14 @@ func testSessionCookie(t *testing.T, n *nodetest.Node) {
 	resp.Body.Close()
 	var cookie *http.Cookie
 	for _, c := range resp.Cookies() {
-		if c.Name == "petrel_session" {
+		if strings.HasPrefix(c.Name, "petrel_session_") {
 			cookie = c
 		}
 	}
 	if cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode || strings.Contains(cookie.Value, n.Info.Token) {
 		t.Fatalf("cookie: %+v", cookie)
 	}
-	ck := map[string]string{"Cookie": "petrel_session=" + cookie.Value}
+	ck := map[string]string{"Cookie": cookie.Name + "=" + cookie.Value}
 	if status, _, b := raw(t, "GET", n.Info.URL+"/v1/me", ck, nil); status != 200 {
 		t.Fatalf("GET with cookie: %d %s", status, b)
 	}

@@ -10,8 +10,10 @@ import (
 )
 
 const (
-	// sessionCookie carries the web UI's session (HttpOnly, SameSite=Strict).
-	sessionCookie = "petrel_session"
+	// sessionCookiePrefix + the API's port names the web UI's session cookie (HttpOnly,
+	// SameSite=Strict). Browsers scope cookies by host, not port: two nodes on 127.0.0.1 (the
+	// demo) would overwrite each other's cookie if it had one fixed name.
+	sessionCookiePrefix = "petrel_session_"
 	// CSRFHeader must accompany state-changing requests authenticated by the cookie alone.
 	// A foreign page cannot send a custom header without a CORS preflight we never answer.
 	CSRFHeader = "X-Petrel-CSRF"
@@ -21,6 +23,13 @@ const (
 // /v1/).
 func (s *Server) Handler() http.Handler {
 	return s.hostCheck(securityHeaders(http.HandlerFunc(s.route)))
+}
+
+// sessionCookie is the name of this API's session cookie.
+func (s *Server) sessionCookie() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return sessionCookiePrefix + s.port
 }
 
 // hostCheck refuses requests whose Host is not this API (DNS rebinding), before anything else.
@@ -40,7 +49,9 @@ func (s *Server) hostCheck(next http.Handler) http.Handler {
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		// connect-src names the socket's ws:// origin too (older browsers do not count it as
+		// 'self'); r.Host has passed hostCheck, so it is one of our own loopback names.
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; style-src 'self'; script-src 'self'; connect-src 'self' ws://"+strings.ToLower(r.Host)+"; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
@@ -104,7 +115,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) bool {
 			return false
 		}
 	}
-	if c, err := r.Cookie(sessionCookie); err == nil {
+	if c, err := r.Cookie(s.sessionCookie()); err == nil {
 		if subtle.ConstantTimeCompare([]byte(c.Value), []byte(s.sessionValue())) != 1 {
 			writeErrorCode(w, http.StatusUnauthorized, codeUnauthorized, "invalid session")
 			return false
@@ -138,7 +149,7 @@ func (s *Server) sessionValue() string {
 // postSession trades a bearer token (checked by authenticate) for the session cookie.
 func (s *Server) postSession(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{
-		Name:     sessionCookie,
+		Name:     s.sessionCookie(),
 		Value:    s.sessionValue(),
 		Path:     "/",
 		HttpOnly: true,
@@ -148,7 +159,7 @@ func (s *Server) postSession(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: s.sessionCookie(), Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -21,6 +21,7 @@ func (s *Server) routes() []route {
 		{"POST /v1/conversations/{id}/messages", s.postMessage},
 		{"POST /v1/conversations/{id}/read", s.postRead},
 		{"GET /v1/events", s.getEvents},
+		{"GET /v1/events/latest", s.getLatestEvent},
 		{"POST /v1/invites", s.postInvite},
 		{"GET /v1/me", s.getMe},
 		{"PATCH /v1/me", s.patchMe},

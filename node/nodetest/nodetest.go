@@ -24,6 +24,9 @@ type Node struct {
 	Client *localclient.Client
 	// Relays are the node's home relays from its next Run on (full multiaddrs).
 	Relays []string
+	// APIAddr, when set, is where the next Run listens for the API (say, the previous
+	// address, to restart a node under a browser that keeps its URL); empty picks a free port.
+	APIAddr string
 
 	t      testing.TB
 	listen string // the first run's libp2p address, kept across restarts
@@ -54,10 +57,14 @@ func (n *Node) Run() {
 	if n.listen == "" {
 		n.listen = "/ip4/127.0.0.1/tcp/0"
 	}
+	apiAddr := n.APIAddr
+	if apiAddr == "" {
+		apiAddr = "127.0.0.1:0"
+	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	nd, err := node.Open(node.Config{
 		DataDir:     n.Dir,
-		APIAddr:     "127.0.0.1:0",
+		APIAddr:     apiAddr,
 		ListenAddrs: []string{n.listen},
 		Relays:      n.Relays,
 		Logger:      logger.With("node", n.Name),

@@ -1,0 +1,396 @@
+// app.js: the shell — login, loading, routing, the conversation list, the connection bar —
+// and the glue between the store, the REST API and the socket.
+import { Api, ApiError, q } from './api.js';
+import { Live } from './live.js';
+import { Store } from './state.js';
+import { h, setChildren, reconcile, initials, hue, fmtWhen } from './dom.js';
+import { icon } from './icons.js';
+import { chatView } from './views/chat.js';
+import { contactView, settingsView, searchView, welcomeView, homeView } from './views/panels.js';
+
+// newId returns a client_msg_id: 1–64 characters of [0-9A-Za-z_-].
+export function newId() {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+export class App {
+  constructor(root) {
+    this.root = root;
+    this.api = new Api();
+    this.store = new Store();
+    this.api.onUnauthorized = () => this.loggedOut();
+    this.live = new Live({
+      onFrame: (f) => this.onFrame(f),
+      onState: (s, retryAt) => this.onLiveState(s, retryAt),
+      since: () => this.store.seq,
+      probe: () => this.probe(),
+    });
+    this.view = null;
+    this.viewKey = '';
+    this.convEls = new Map();
+    this.fetchingConv = new Set();
+    this.countdown = 0;
+    this.drafts = new Map(); // conversation id → unsent text (memory only)
+  }
+
+  // boot: log in if the URL carries a token, load the state over REST, then go live.
+  async boot() {
+    // A login link opened in a tab that already shows the UI only changes the fragment:
+    // start over so that the token is used (and removed from the address bar).
+    window.addEventListener('hashchange', () => {
+      if (/(^#|&)token=/.test(location.hash)) location.reload();
+    });
+    const frag = new URLSearchParams(location.hash.slice(1));
+    const token = frag.get('token');
+    if (token) {
+      // Drop the token from the address bar (and history) before anything else.
+      history.replaceState(null, '', location.pathname + location.search);
+    }
+    this.showLoading();
+    try {
+      if (token) await this.api.login(token);
+      await this.load();
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) this.loggedOut(token ? e.message : '');
+      else this.showFatal(e);
+      return;
+    }
+    this.buildShell();
+    this.store.subscribe((c) => this.onChange(c));
+    window.addEventListener('hashchange', () => this.route());
+    document.addEventListener('keydown', (e) => this.onKey(e));
+    document.addEventListener('visibilitychange', () => this.view && this.view.update && this.view.update(new Set(['visible'])));
+    this.route();
+    this.renderList();
+    this.live.start();
+  }
+
+  async load() {
+    // The seq first: events after it are replayed by hello, so nothing that changes while
+    // the REST calls run is lost (what is replayed twice is applied idempotently).
+    const latest = await this.api.get('/v1/events/latest');
+    const [me, settings, contacts] = await Promise.all([
+      this.api.get('/v1/me'),
+      this.api.get('/v1/settings'),
+      this.api.get('/v1/contacts'),
+    ]);
+    const convs = [];
+    let cursor = '';
+    for (let i = 0; i < 50; i++) {
+      const page = await this.api.get('/v1/conversations?limit=100' + (cursor ? '&cursor=' + q(cursor) : ''));
+      convs.push(...page.conversations);
+      if (!page.next_cursor) break;
+      cursor = page.next_cursor;
+    }
+    const s = this.store;
+    s.seq = latest.seq;
+    s.me = me;
+    s.settings = settings;
+    s.setContacts(contacts.contacts);
+    s.setConversations(convs);
+  }
+
+  // probe asks the REST API whether the node is back; a 401 logs out.
+  async probe() {
+    try {
+      await this.api.get('/v1/status');
+      return true;
+    } catch {
+      return false; // a 401 has already logged out (api.onUnauthorized)
+    }
+  }
+
+  // --- screens outside the shell ---
+
+  showLoading() {
+    setChildren(this.root, h('div.center-screen', h('div.card', h('div.brand', 'petrel'), h('p.muted', { role: 'status' }, 'Connecting to your node…'))));
+  }
+
+  showFatal(e) {
+    setChildren(this.root, h('div.center-screen', h('div.card',
+      h('div.brand', 'petrel'),
+      h('h1', 'Your node cannot be reached'),
+      h('p', String((e && e.message) || e)),
+      h('p.muted', 'Is petrel still running? Start it with petrel run, then try again.'),
+      h('button.primary', { onclick: () => location.reload() }, 'Try again'),
+    )));
+  }
+
+  loggedOut(why) {
+    if (this.isLoggedOut) return;
+    this.isLoggedOut = true;
+    this.live.stop();
+    setChildren(this.root, h('div.center-screen#logged-out', h('div.card',
+      h('div.brand', 'petrel'),
+      h('h1', 'Open the link printed by petrel run'),
+      why ? h('p.error', { role: 'alert' }, why) : null,
+      h('p', 'This page is not logged in to your node. When petrel run starts, it prints a link that logs this browser in:'),
+      h('pre.example', 'petrel is running.\n  Web UI: http://127.0.0.1:7733/#token=…'),
+      h('p.muted', 'Open that link (or copy it into the address bar). The token in it is also in api.json in the node’s data directory; keep it private — it unlocks your messages.'),
+    )));
+  }
+
+  // --- the shell ---
+
+  buildShell() {
+    this.connBar = h('div.conn', { role: 'status', 'aria-live': 'polite', hidden: true });
+    this.list = h('ul.conv-list');
+    this.listEmpty = h('p.list-empty.muted', 'No conversations yet.');
+    this.pane = h('main.pane#pane');
+    this.meBtn = h('a.icon-btn', { href: '#/settings', 'aria-label': 'Settings', title: 'Settings' }, icon('sliders'));
+    this.sidebar = h('aside.sidebar', { 'aria-label': 'Conversations' },
+      h('header.side-head',
+        h('div.brand', 'petrel'),
+        h('div.side-actions',
+          h('a.icon-btn', { href: '#/search', 'aria-label': 'Search messages', title: 'Search (Ctrl+K)' }, icon('search')),
+          h('a.icon-btn', { href: '#/add', 'aria-label': 'Add a contact', title: 'Add a contact' }, icon('plus')),
+          this.meBtn,
+        ),
+      ),
+      h('nav.convs', { 'aria-label': 'Conversation list' }, this.list, this.listEmpty),
+    );
+    this.layout = h('div.layout', this.sidebar, this.pane);
+    setChildren(this.root, this.connBar, this.layout);
+  }
+
+  // route reads the hash: #/, #/add, #/c/ID[/m/MSG], #/contact/ID, #/settings, #/search.
+  route() {
+    if (/(^#|&)token=/.test(location.hash)) return; // boot reloads
+    const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+    let key = parts[0] || 'home';
+    if (key === 'home' && this.store.contacts.size === 0) key = 'welcome';
+    const id = parts[1] || '';
+    const viewKey = key + '/' + id;
+    if (viewKey === this.viewKey && this.view) {
+      if (key === 'c' && parts[2] === 'm' && this.view.focusMessage) this.view.focusMessage(parts[3]);
+      return;
+    }
+    if (this.view && this.view.destroy) this.view.destroy();
+    this.viewKey = viewKey;
+    switch (key) {
+      case 'c':
+        this.view = chatView(this, id, parts[2] === 'm' ? parts[3] : '');
+        break;
+      case 'contact':
+        this.view = contactView(this, id);
+        break;
+      case 'settings':
+        this.view = settingsView(this);
+        break;
+      case 'search':
+        this.view = searchView(this);
+        break;
+      case 'add':
+        this.view = welcomeView(this, false);
+        break;
+      case 'welcome':
+        this.view = welcomeView(this, true);
+        break;
+      default:
+        key = 'home';
+        this.view = homeView(this);
+    }
+    this.layout.dataset.route = key;
+    setChildren(this.pane, this.view.el);
+    if (this.view.focus) this.view.focus();
+    this.markActive();
+  }
+
+  go(hash) {
+    if (location.hash === hash) this.route();
+    else location.hash = hash;
+  }
+
+  onKey(e) {
+    if (this.view && this.view.onKey && this.view.onKey(e)) return;
+    if (e.key === 'Escape' && this.layout.dataset.route !== 'home' && this.layout.dataset.route !== 'welcome') {
+      e.preventDefault();
+      this.go(this.view && this.view.backTo ? this.view.backTo : '#/');
+    } else if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 'k') {
+      e.preventDefault();
+      this.go('#/search');
+    }
+  }
+
+  onChange(changes) {
+    for (const c of changes) {
+      if (c.startsWith('missing:')) this.fetchConversation(c.slice(8));
+    }
+    this.renderList();
+    if (this.view && this.view.update) this.view.update(changes);
+  }
+
+  async fetchConversation(id) {
+    if (this.fetchingConv.has(id) || this.store.convs.has(id)) return;
+    this.fetchingConv.add(id);
+    try {
+      const c = await this.api.get('/v1/conversations/' + q(id));
+      if (!this.store.convs.has(id)) {
+        this.store.convs.set(id, c);
+        this.store.changed('convs');
+      }
+    } catch {
+      // It will come with the next conversation event.
+    } finally {
+      this.fetchingConv.delete(id);
+    }
+  }
+
+  // --- live ---
+
+  onFrame(f) {
+    const s = this.store;
+    switch (f.type) {
+      case 'ack':
+        s.pending.delete(f.client_msg_id);
+        return;
+      case 'error':
+        if (f.ref && s.pending.has(f.ref)) s.failLocal(f.ref, f.message);
+        else console.warn('petrel:', f.code, f.message);
+        return;
+      case 'synced':
+        s.applyFrame(f);
+        this.resendPending();
+        return;
+    }
+    s.applyFrame(f);
+  }
+
+  // resendPending sends again what was sent but not acknowledged (the node dedups by
+  // client_msg_id, so a send that did arrive is answered with the original message).
+  resendPending() {
+    for (const [, p] of this.store.pending) this.live.send(p.frame);
+  }
+
+  send(frame) {
+    return this.live.ready && this.live.send(frame);
+  }
+
+  sendMessage(convId, body, replyTo) {
+    const frame = { type: 'send', conversation_id: convId, client_msg_id: newId(), body };
+    if (replyTo) frame.reply_to = replyTo;
+    this.store.addLocal(frame);
+    this.send(frame); // when offline it goes out after the next synced
+  }
+
+  retryMessage(m) {
+    const map = this.store.msgs.get(m.conversation_id);
+    if (map) map.delete(m.id);
+    const frame = { type: 'send', conversation_id: m.conversation_id, client_msg_id: m.client_msg_id, body: m.body };
+    if (m.reply_to) frame.reply_to = m.reply_to;
+    this.store.addLocal(frame);
+    this.send(frame);
+  }
+
+  // markRead tells the node (over the socket, or REST when it is down) that the user has
+  // read conv up to the message upTo.
+  markRead(convId, upTo) {
+    if (this.send({ type: 'read', conversation_id: convId, up_to: upTo })) return;
+    this.api.post('/v1/conversations/' + q(convId) + '/read', { up_to: upTo }).catch(() => {});
+  }
+
+  onLiveState(state, retryAt) {
+    clearInterval(this.countdown);
+    const bar = this.connBar;
+    if (!bar) return;
+    document.body.dataset.conn = state;
+    if (state === 'online' || state === 'syncing') {
+      bar.hidden = true;
+      return;
+    }
+    bar.hidden = false;
+    if (state === 'connecting') {
+      setChildren(bar, h('span.spinner', { 'aria-hidden': 'true' }), 'Connecting to your node…');
+      return;
+    }
+    const draw = () => {
+      const s = Math.max(0, Math.ceil((retryAt - Date.now()) / 1000));
+      setChildren(bar,
+        h('span.dot.offline', { 'aria-hidden': 'true' }),
+        'Offline — your node cannot be reached. ',
+        s > 0 ? 'Retrying in ' + s + ' s. ' : 'Retrying… ',
+        h('button.link', { onclick: () => this.live.retryNow() }, 'Retry now'),
+      );
+    };
+    draw();
+    this.countdown = setInterval(draw, 1000);
+  }
+
+  // --- the conversation list ---
+
+  presenceOf(userId) {
+    const p = this.store.presence.get(userId);
+    if (p) return p;
+    const c = this.store.contactByUser(userId);
+    if (c && c.last_seen) return { state: 'offline', last_seen: c.last_seen };
+    return null;
+  }
+
+  avatar(name, id, userId, big) {
+    const p = userId ? this.presenceOf(userId) : null;
+    const a = h('span.avatar' + (big ? '.big' : ''), { 'aria-hidden': 'true', style: { '--h': hue(id) } }, initials(name));
+    if (p) a.appendChild(h('span.dot.' + (p.state === 'online' ? 'online' : 'offline')));
+    return a;
+  }
+
+  renderList() {
+    if (!this.list) return;
+    const s = this.store;
+    const convs = s.sortedConvs();
+    this.listEmpty.hidden = convs.length > 0;
+    let unreadTotal = 0;
+    const nodes = convs.map((c) => {
+      unreadTotal += c.unread_count || 0;
+      const contact = c.type === 'direct' ? s.contactForConv(c.id) : null;
+      const name = s.convName(c);
+      const last = c.last_message;
+      const typers = s.typers(c.id);
+      let preview = '';
+      if (typers.length) preview = 'typing…';
+      else if (last) preview = (last.sender_id === (s.me && s.me.user_id) ? 'You: ' : '') + (last.deleted ? 'Message deleted' : last.body);
+      else if (contact && contact.request === 'pending') preview = 'Message request';
+      else preview = 'No messages yet';
+      const unread = c.unread_count || 0;
+      const p = contact ? this.presenceOf(contact.user_id) : null;
+      const label = name + (unread ? ', ' + unread + ' unread' : '') + (p && p.state === 'online' ? ', online' : '');
+      const sig = JSON.stringify([name, preview, unread, last && last.sent_at, p && p.state, contact && contact.request, contact && contact.identity_changed, typers.length]);
+      let li = this.convEls.get(c.id);
+      if (!li || li.dataset.sig !== sig) {
+        li = h('li', { dataset: { id: c.id, sig } },
+          h('a.conv', { href: '#/c/' + q(c.id), 'aria-label': label },
+            this.avatar(name, c.id, contact && contact.user_id),
+            h('span.conv-main',
+              h('span.conv-top',
+                h('span.conv-name', name),
+                h('time.conv-time', fmtWhen(last ? last.sent_at : c.updated_at)),
+              ),
+              h('span.conv-bottom',
+                h('span.conv-last' + (typers.length ? '.typing' : ''), preview),
+                contact && contact.identity_changed ? h('span.tag.warn', { title: 'Safety number changed' }, '!') : null,
+                contact && contact.request === 'pending' ? h('span.tag', 'request') : null,
+                unread ? h('span.badge', { 'aria-hidden': 'true' }, unread > 99 ? '99+' : String(unread)) : null,
+              ),
+            ),
+          ),
+        );
+        this.convEls.set(c.id, li);
+      }
+      return li;
+    });
+    reconcile(this.list, nodes);
+    this.markActive();
+    document.title = (unreadTotal ? '(' + unreadTotal + ') ' : '') + 'petrel';
+  }
+
+  markActive() {
+    if (!this.list) return;
+    const m = /^#\/c\/([^/]+)/.exec(location.hash);
+    const active = m ? decodeURIComponent(m[1]) : '';
+    for (const li of this.list.children) {
+      const a = li.firstChild;
+      if (li.dataset.id === active) a.setAttribute('aria-current', 'page');
+      else a.removeAttribute('aria-current');
+    }
+  }
+}

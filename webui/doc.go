@@ -1,0 +1,16 @@
+// Package webui holds the browser UI that every petrel node serves at / on its local API
+// listener, embedded in the binary so a clean clone builds and runs with plain `go build`.
+//
+// The UI is plain HTML, CSS and JavaScript modules with no build step and no third-party
+// assets (assets/). It is a reference client of the local API (shared/API.md): it logs in by
+// trading the token from the link that `petrel run` prints (in the URL fragment, which never
+// reaches a server log or a Referer) for the HttpOnly session cookie, uses REST with the CSRF
+// header for changes, and one WebSocket for live events. User text is only ever rendered with
+// textContent.
+//
+// The browser tests drive Debian's chromium through chromedp: browser_test.go against two
+// (and a third) real in-process nodes, store_browser_test.go runs the state and DOM modules
+// against edge cases, fake_node_browser_test.go covers what real nodes do not send yet
+// (typing, presence) with a labelled fake. PETREL_BROWSER_TESTS=1 makes them mandatory;
+// screenshots go to $PETREL_ARTIFACTS/webui.
+package webui
