@@ -19,6 +19,7 @@ import (
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/localclient"
 	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/relay/relayserver"
 )
 
 // cmdDemo is `petrel demo`: two nodes, alice and bob, in temporary directories on loopback,
@@ -26,8 +27,8 @@ import (
 // process (the node package, as `petrel run` uses it), one errgroup owns every part, and
 // Ctrl-C stops them all and removes the directories.
 //
-// The steps, in order: (1) a relay — added once the relay package lands: it starts first
-// in ROOT/relay and its address becomes each node's home relay (demo.relays); (2) the nodes;
+// The steps, in order: (1) a relay in ROOT/relay, whose address becomes each node's home
+// relay (demo.relays), so a message to a stopped node waits in its mailbox; (2) the nodes;
 // (3) the friendship; (4) the links.
 func cmdDemo(ctx context.Context, env *cliEnv, args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
@@ -67,7 +68,7 @@ type demo struct {
 	log        *slog.Logger
 	g          *errgroup.Group // owns every part; its context ends them all
 	passphrase []byte
-	relays     []string // home relay multiaddrs for the nodes (none until the relay lands)
+	relays     []string // home relay multiaddrs for the nodes
 }
 
 // demoNode is a running node of the demo.
@@ -82,8 +83,10 @@ type demoNode struct {
 func (n *demoNode) uiLink() string { return n.info.URL + "/#token=" + n.info.Token }
 
 func (d *demo) start(ctx context.Context, apiPort int, env *cliEnv) error {
-	// Step 1, once relay/ is on main: start the relay here, before the nodes, and set
-	// d.relays to its full multiaddrs (from ROOT/relay/relay.json).
+	relay, err := d.startRelay(ctx)
+	if err != nil {
+		return err
+	}
 	port := func(i int) int {
 		if apiPort == 0 {
 			return 0
@@ -101,12 +104,48 @@ func (d *demo) start(ctx context.Context, apiPort int, env *cliEnv) error {
 	if err := befriend(ctx, alice, bob); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.stdout, "petrel demo: two nodes on this machine, already contacts of each other.\n\n")
+	fmt.Fprintf(env.stdout, "petrel demo: a relay and two nodes on this machine, already contacts of each other.\n\n")
+	fmt.Fprintf(env.stdout, "  relay  %s\n", relay)
 	for _, n := range []*demoNode{alice, bob} {
 		fmt.Fprintf(env.stdout, "  %-5s  %s\n", n.name, n.uiLink())
 	}
 	fmt.Fprintf(env.stdout, "\nOpen both links (one browser is fine: each node has its own session cookie) and chat between them.\n")
 	return nil
+}
+
+// startRelay runs a relay in ROOT/relay under d.g, on loopback, and makes it the nodes'
+// home relay; it returns the relay's address once it serves.
+func (d *demo) startRelay(ctx context.Context) (string, error) {
+	cfg := relayserver.DefaultConfig()
+	cfg.Listen = []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"}
+	s, err := relayserver.New(cfg, relayserver.Options{
+		DataDir: filepath.Join(d.root, "relay"), Logger: d.log.With("relay", "demo"),
+		UserAgent: "petrel-relay/" + version,
+	})
+	if err != nil {
+		return "", fmt.Errorf("demo: relay: %w", err)
+	}
+	ready := make(chan relayserver.Info, 1)
+	done := make(chan struct{})
+	d.g.Go(func() error {
+		defer close(done)
+		if err := s.Run(ctx, func(in relayserver.Info) { ready <- in }); err != nil {
+			return fmt.Errorf("demo: relay: %w", err)
+		}
+		return nil
+	})
+	select {
+	case in := <-ready:
+		if len(in.Addrs) == 0 {
+			return "", errors.New("demo: the relay has no address")
+		}
+		d.relays = in.Addrs[:1]
+		return in.Addrs[0], nil
+	case <-done:
+		return "", errors.New("demo: the relay stopped before it was ready")
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
 }
 
 // startNode creates a node in ROOT/name and runs it under d.g; it returns once the node's

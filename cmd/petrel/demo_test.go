@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -85,6 +86,21 @@ func TestDemo(t *testing.T) {
 		if len(cs) != 1 || cs[0].Name != other || cs[0].Request != api.RequestAccepted {
 			t.Fatalf("%s's contacts: %+v, want %s, accepted", name, cs, other)
 		}
+		// The demo's relay is each node's home relay, and the node reaches it.
+		relay := regexp.MustCompile(`relay\s+(/ip4/127\.0\.0\.1/\S+/p2p/\S+)`).FindStringSubmatch(text)
+		if relay == nil {
+			t.Fatalf("no relay address printed:\n%s", text)
+		}
+		waitFor(t, name+" connects to the demo relay", func() error {
+			st, err := localclient.New(base, token).Status(ctx)
+			if err != nil {
+				return err
+			}
+			if len(st.Relays) != 1 || st.Relays[0].Addr != relay[1] || !st.Relays[0].Connected {
+				return fmt.Errorf("relays %+v, want %s connected", st.Relays, relay[1])
+			}
+			return nil
+		})
 	}
 	cancel()
 	select {
