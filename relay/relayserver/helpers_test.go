@@ -96,6 +96,21 @@ func startRelayIn(t testing.TB, cfg relayserver.Config, dir string) *testRelay {
 	return r
 }
 
+type hostT = host.Host
+
+type relayserverConfig = relayserver.Config
+
+// newBareHost is a dial-only host like newNode's, for the idle-node child process.
+func newBareHost() (host.Host, error) {
+	return libp2p.New(
+		libp2p.NoListenAddrs,
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.DisableMetrics(),
+	)
+}
+
 // newNode is a libp2p host connected to the relay (as a node would be).
 func newNode(t testing.TB, r *testRelay) host.Host {
 	t.Helper()

@@ -16,7 +16,7 @@ import (
 
 const (
 	// depositWindow bounds the deposits of one stream in flight at once.
-	depositWindow = 128
+	depositWindow = 512
 	// fetchBytes bounds the envelopes of one Fetch answer beyond the first.
 	fetchBytes = 4 << 20
 	// noticeTimeout bounds writing one Notice to a watcher.

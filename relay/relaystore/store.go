@@ -27,7 +27,6 @@ const (
 	pfxRegistration byte = 'r'
 	pfxCounters     byte = 'c'
 	pfxMail         byte = 'm'
-	pfxExpiry       byte = 'e'
 	pfxPrekeyHead   byte = 'k'
 	pfxOneTime      byte = 'o'
 	pfxPQOneTime    byte = 'q'
@@ -80,7 +79,7 @@ func Open(dir string, o Options) (*Store, error) {
 		WithNumVersionsToKeep(1).
 		WithBlockCacheSize(orDefault(o.BlockCacheBytes, 16<<20)).
 		WithIndexCacheSize(orDefault(o.IndexCacheBytes, 8<<20)).
-		WithMemTableSize(orDefault(o.MemTableBytes, 16<<20)).
+		WithMemTableSize(orDefault(o.MemTableBytes, 64<<20)).
 		WithNumMemtables(2).
 		WithNumLevelZeroTables(2).
 		WithNumLevelZeroTablesStall(8).
@@ -195,12 +194,6 @@ func key(prefix byte, mailbox []byte, tail ...byte) []byte {
 
 func mailKey(mailbox []byte, id uint64) []byte {
 	return binary.BigEndian.AppendUint64(key(pfxMail, mailbox), id)
-}
-
-func expiryKey(expiresAt int64, mailbox []byte, id uint64) []byte {
-	k := binary.BigEndian.AppendUint64([]byte{pfxExpiry}, uint64(expiresAt))
-	k = append(k, mailbox...)
-	return binary.BigEndian.AppendUint64(k, id)
 }
 
 func validMailbox(mailbox []byte) bool { return len(mailbox) == relaywire.MailboxIDSize }
