@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
 
@@ -97,6 +98,10 @@ func newHost(key crypto.PrivKey, cfg *Config, userAgent string) (host.Host, erro
 		rcmgr.WithLimitPerSubnet(
 			[]rcmgr.ConnLimitPerSubnet{{PrefixLength: 32, ConnCount: res.ConnsPerIPv4}},
 			[]rcmgr.ConnLimitPerSubnet{{PrefixLength: 64, ConnCount: res.ConnsPerIPv6}}),
+		// Loopback peers (tests, a co-located push bridge) are not limited per address.
+		rcmgr.WithNetworkPrefixLimit(
+			[]rcmgr.NetworkPrefixLimit{{Network: netip.MustParsePrefix("127.0.0.0/8"), ConnCount: res.MaxConns}},
+			[]rcmgr.NetworkPrefixLimit{{Network: netip.MustParsePrefix("::1/128"), ConnCount: res.MaxConns}}),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("relay: resource manager: %w", err)
