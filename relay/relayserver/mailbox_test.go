@@ -231,7 +231,8 @@ func TestTTLPurge(t *testing.T) {
 	}
 }
 
-// TestWatchNotifiesOnDeposit: a watching owner hears of mail at once and after each deposit.
+// TestWatchNotifiesOnDeposit: a watching owner hears of mail at once and after each deposit;
+// the watch ends with the caller's context or the relay's shutdown.
 func TestWatchNotifiesOnDeposit(t *testing.T) {
 	r := startRelay(t, testConfig())
 	bob := newUser(t)
@@ -262,5 +263,24 @@ func TestWatchNotifiesOnDeposit(t *testing.T) {
 	}
 	cancel()
 	for range ch {
+	}
+	// A relay shutting down ends its watches (the node then re-watches elsewhere or later).
+	ch, err = mailboxclient.Watch(ctx, h, r.id(), bob.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := <-ch; n != 3 {
+		t.Errorf("second watch starts at %d, want 3", n)
+	}
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case _, open := <-ch:
+		if open {
+			t.Error("a notice after shutdown")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("watch still open after the relay stopped")
 	}
 }
