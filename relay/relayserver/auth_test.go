@@ -219,7 +219,7 @@ func TestHostileFramesGetErrorsAndRelayKeepsServing(t *testing.T) {
 func TestRegistrationPolicies(t *testing.T) {
 	open := startRelay(t, testConfig())
 	u := newUser(t)
-	if err := mailboxclient.Register(ctx, newNode(t, open), open.id(), u.id, ""); err != nil {
+	if err := mailboxclient.Register(ctx, newNode(t, open), open.id(), u.id); err != nil {
 		t.Errorf("open: %v", err)
 	}
 
@@ -227,13 +227,13 @@ func TestRegistrationPolicies(t *testing.T) {
 	cfg.Registration = relayserver.Registration{Policy: relayserver.PolicyInvite, InviteCodes: []string{"garden-2026"}}
 	inv := startRelay(t, cfg)
 	h := newNode(t, inv)
-	if err := mailboxclient.Register(ctx, h, inv.id(), u.id, ""); !errors.Is(err, mailboxclient.ErrRegistrationRefused) {
+	if err := mailboxclient.Register(ctx, h, inv.id(), u.id); !errors.Is(err, mailboxclient.ErrRegistrationRefused) {
 		t.Errorf("invite, no code: %v", err)
 	}
-	if err := mailboxclient.Register(ctx, h, inv.id(), u.id, "garden-2025"); !errors.Is(err, mailboxclient.ErrRegistrationRefused) {
+	if err := mailboxclient.Register(ctx, h, inv.id(), u.id, mailboxclient.WithInvite("garden-2025")); !errors.Is(err, mailboxclient.ErrRegistrationRefused) {
 		t.Errorf("invite, wrong code: %v", err)
 	}
-	if err := mailboxclient.Register(ctx, h, inv.id(), u.id, "garden-2026"); err != nil {
+	if err := mailboxclient.Register(ctx, h, inv.id(), u.id, mailboxclient.WithInvite("garden-2026")); err != nil {
 		t.Errorf("invite, right code: %v", err)
 	}
 	// Registered: fetching needs no code.
@@ -247,10 +247,10 @@ func TestRegistrationPolicies(t *testing.T) {
 	al := startRelay(t, cfg)
 	connect(t, member, al)
 	stranger := newNode(t, al)
-	if err := mailboxclient.Register(ctx, stranger, al.id(), u.id, ""); !errors.Is(err, mailboxclient.ErrRegistrationRefused) {
+	if err := mailboxclient.Register(ctx, stranger, al.id(), u.id); !errors.Is(err, mailboxclient.ErrRegistrationRefused) {
 		t.Errorf("allowlist, stranger: %v", err)
 	}
-	if err := mailboxclient.Register(ctx, member, al.id(), u.id, ""); err != nil {
+	if err := mailboxclient.Register(ctx, member, al.id(), u.id); err != nil {
 		t.Errorf("allowlist, member: %v", err)
 	}
 	// Bad policies are configuration errors.
@@ -292,7 +292,7 @@ func TestClientSurvivesHostileRelay(t *testing.T) {
 	}
 	u := newUser(t)
 	calls := map[string]func(context.Context) error{
-		"register": func(c context.Context) error { return mailboxclient.Register(c, h, evil.ID(), u.id, "") },
+		"register": func(c context.Context) error { return mailboxclient.Register(c, h, evil.ID(), u.id) },
 		"deposit":  func(c context.Context) error { return mailboxclient.Deposit(c, h, evil.ID(), u.mb, []byte("e")) },
 		"fetch": func(c context.Context) error {
 			_, err := mailboxclient.Fetch(c, h, evil.ID(), u.id, 5)

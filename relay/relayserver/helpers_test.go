@@ -212,7 +212,7 @@ func (s sender) seal(t testing.TB, to user, payload string) []byte {
 
 func register(t testing.TB, h host.Host, r *testRelay, u user) {
 	t.Helper()
-	if err := mailboxclient.Register(context.Background(), h, r.id(), u.id, ""); err != nil {
+	if err := mailboxclient.Register(context.Background(), h, r.id(), u.id); err != nil {
 		t.Fatalf("register: %v", err)
 	}
 }
