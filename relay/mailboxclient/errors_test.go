@@ -18,7 +18,7 @@ func TestEveryRefusalCodeHasASentinel(t *testing.T) {
 			continue
 		}
 		err := error(&RefusedError{Code: c, Message: "because"})
-		s := sentinels[c]
+		s := sentinel(c)
 		if s == nil {
 			t.Errorf("code %s has no sentinel", c)
 			continue

@@ -229,6 +229,23 @@ func TestTTLPurge(t *testing.T) {
 	if st := r.Stats(); st.Messages != 1 {
 		t.Errorf("stats %+v", st)
 	}
+
+	// The server's own maintenance loop purges without being asked.
+	cfg.Mailbox.PurgeInterval = relayserver.Duration(20 * time.Millisecond)
+	r2 := startRelay(t, cfg)
+	h2 := newNode(t, r2)
+	register(t, h2, r2, bob)
+	if err := mailboxclient.Deposit(ctx, h2, r2.id(), bob.mb, s.seal(t, bob, "soon gone")); err != nil {
+		t.Fatal(err)
+	}
+	r2.now.advance(2 * time.Hour)
+	deadline := time.Now().Add(10 * time.Second)
+	for r2.Stats().Messages != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the purge loop did not delete expired mail")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // TestWatchNotifiesOnDeposit: a watching owner hears of mail at once and after each deposit;
