@@ -248,8 +248,8 @@ func (s *Server) maintain(ctx context.Context) {
 	}
 }
 
-// PurgeNow deletes expired mail and sweeps idle rate buckets (the maintenance loop's work,
-// callable by tests).
+// PurgeNow deletes expired mail, sweeps idle rate buckets and runs Badger's value-log GC
+// (the maintenance loop's work, callable by tests).
 func (s *Server) PurgeNow(ctx context.Context) (int, error) {
 	now := s.now()
 	n, err := s.store.PurgeExpired(ctx, now)
@@ -263,6 +263,11 @@ func (s *Server) PurgeNow(ctx context.Context) (int, error) {
 	s.peerRate.sweep(now)
 	s.mailboxRate.sweep(now)
 	s.bundleRate.sweep(now)
+	if k, gcErr := s.store.CollectGarbage(4); gcErr != nil {
+		s.log.Error("value log GC failed", "err", gcErr)
+	} else if k > 0 {
+		s.log.Info("value log GC rewrote files", "files", k)
+	}
 	return n, err
 }
 
