@@ -44,3 +44,23 @@ func TestDefaultConfigValidAndPartialFilesKeepDefaults(t *testing.T) {
 		}
 	}
 }
+
+// TestInfoFileRoundTrip: relay.json is written 0600 and read back.
+func TestInfoFileRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "relay.json")
+	in := Info{PeerID: "12D3KooWtest", Addrs: []string{"/ip4/127.0.0.1/tcp/1/p2p/12D3KooWtest"}}
+	if err := WriteInfoFile(path, in); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v %v", fi.Mode(), err)
+	}
+	out, err := ReadInfoFile(path)
+	if err != nil || out.PeerID != in.PeerID || len(out.Addrs) != 1 {
+		t.Fatalf("read back %+v %v", out, err)
+	}
+	os.WriteFile(path, []byte(`{"peer_id":""}`), 0o600)
+	if _, err := ReadInfoFile(path); err == nil {
+		t.Error("empty relay.json accepted")
+	}
+}

@@ -203,3 +203,20 @@ func WriteInfoFile(path string, info Info) error {
 	}
 	return writeFileAtomic(path, append(b, '\n'))
 }
+
+// ReadInfoFile reads a relay.json written by WriteInfoFile (for `petrel demo`, scripts and
+// tests that start a relay and need its addresses).
+func ReadInfoFile(path string) (Info, error) {
+	var info Info
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return info, err
+	}
+	if err := json.Unmarshal(b, &info); err != nil {
+		return info, fmt.Errorf("%s: %w", path, err)
+	}
+	if info.PeerID == "" || len(info.Addrs) == 0 {
+		return info, fmt.Errorf("%s: no peer id or addresses", path)
+	}
+	return info, nil
+}
