@@ -259,6 +259,12 @@ func (s *Server) serveWatch(c *streamIO, mb []byte) {
 		return
 	}
 	defer s.watch.remove(mb, w)
+	// A watching owner is online and waiting for mail: the connection manager must not
+	// trim its connection as idle.
+	owner := c.st.Conn().RemotePeer()
+	tag := "petrel-watch-" + hexPrefix(mb)
+	s.host.ConnManager().Protect(owner, tag)
+	defer s.host.ConnManager().Unprotect(owner, tag)
 	c.st.SetReadDeadline(time.Time{})
 	// The owner sends nothing more: any read result (EOF, reset, a frame) ends the watch.
 	ctx, cancel := context.WithCancel(s.ctx)
@@ -286,3 +292,5 @@ func (s *Server) serveWatch(c *streamIO, mb []byte) {
 		}
 	}
 }
+
+func hexPrefix(b []byte) string { return fmt.Sprintf("%x", b[:min(len(b), 8)]) }
