@@ -262,7 +262,7 @@ func (s *Server) serveWatch(c *streamIO, mb []byte) {
 	// A watching owner is online and waiting for mail: the connection manager must not
 	// trim its connection as idle.
 	owner := c.st.Conn().RemotePeer()
-	tag := "petrel-watch-" + hexPrefix(mb)
+	tag := fmt.Sprintf("petrel-watch-%p", w) // one tag per watch: two may share a peer
 	s.host.ConnManager().Protect(owner, tag)
 	defer s.host.ConnManager().Unprotect(owner, tag)
 	c.st.SetReadDeadline(time.Time{})
@@ -292,5 +292,3 @@ func (s *Server) serveWatch(c *streamIO, mb []byte) {
 		}
 	}
 }
-
-func hexPrefix(b []byte) string { return fmt.Sprintf("%x", b[:min(len(b), 8)]) }
