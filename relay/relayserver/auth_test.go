@@ -215,7 +215,7 @@ func TestHostileFramesGetErrorsAndRelayKeepsServing(t *testing.T) {
 }
 
 // TestRegistrationPolicies: open registers anyone; invite needs a listed code; allowlist
-// needs the registering peer on the list.
+// needs the registering peer on the list; registrations are rate limited per peer.
 func TestRegistrationPolicies(t *testing.T) {
 	open := startRelay(t, testConfig())
 	u := newUser(t)
@@ -252,6 +252,20 @@ func TestRegistrationPolicies(t *testing.T) {
 	}
 	if err := mailboxclient.Register(ctx, member, al.id(), u.id); err != nil {
 		t.Errorf("allowlist, member: %v", err)
+	}
+	// One peer cannot register throwaway identities without end.
+	cfg = testConfig()
+	cfg.Registration.Rate, cfg.Registration.Burst = 0.001, 3
+	lim := startRelay(t, cfg)
+	spammer := newNode(t, lim)
+	var refused error
+	for range 5 {
+		if err := mailboxclient.Register(ctx, spammer, lim.id(), newUser(t).id); err != nil {
+			refused = err
+		}
+	}
+	if !errors.Is(refused, mailboxclient.ErrRateLimited) || lim.Stats().Mailboxes != 3 {
+		t.Errorf("registration flood: %v, %d mailboxes", refused, lim.Stats().Mailboxes)
 	}
 	// Bad policies are configuration errors.
 	bad := testConfig()

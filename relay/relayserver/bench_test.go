@@ -35,6 +35,7 @@ import (
 func benchConfig() relayserverConfig {
 	cfg := testConfig()
 	cfg.Mailbox.PeerRate, cfg.Mailbox.MailboxRate = 0, 0
+	cfg.Registration.Rate = 0
 	cfg.Mailbox.MaxMessages = 1_000_000
 	cfg.Mailbox.MaxBytes = 1 << 30
 	return cfg

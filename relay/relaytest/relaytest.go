@@ -22,12 +22,13 @@ type Relay struct {
 }
 
 // Config is relayserver.DefaultConfig for tests: loopback TCP only, metrics on a free
-// loopback port, no deposit rate limits, circuit relay on.
+// loopback port, no deposit or registration rate limits, circuit relay on.
 func Config() relayserver.Config {
 	cfg := relayserver.DefaultConfig()
 	cfg.Listen = []string{"/ip4/127.0.0.1/tcp/0"}
 	cfg.MetricsAddr = "127.0.0.1:0"
 	cfg.Mailbox.PeerRate, cfg.Mailbox.MailboxRate = 0, 0
+	cfg.Registration.Rate = 0
 	return cfg
 }
 
