@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -211,6 +213,44 @@ func TestHostileFramesGetErrorsAndRelayKeepsServing(t *testing.T) {
 	}
 	if mail, err := mailboxclient.Fetch(ctx, h, r.id(), bob.id, 10); err != nil || len(mail) != 2 {
 		t.Errorf("fetch after hostile frames: %d %v", len(mail), err)
+	}
+}
+
+// TestRandomGarbageNeverBreaksTheRelay: 300 streams of random bytes (some starting with a
+// valid frame type and length) on both protocols; the relay answers or resets each and
+// still serves a deposit and a fetch afterwards.
+func TestRandomGarbageNeverBreaksTheRelay(t *testing.T) {
+	r := startRelay(t, testConfig())
+	bob := newUser(t)
+	h := newNode(t, r)
+	register(t, h, r, bob)
+	hostile := newNode(t, r)
+	rng := rand.New(rand.NewPCG(5, 17))
+	for i := range 300 {
+		proto := "mailbox"
+		if i%2 == 1 {
+			proto = "prekeydir"
+		}
+		junk := make([]byte, rng.IntN(300))
+		for j := range junk {
+			junk[j] = byte(rng.Uint32())
+		}
+		if i%3 == 0 && len(junk) > 2 { // a plausible frame header: length, a real type
+			junk[0] = byte(len(junk) - 1)
+			junk[1] = byte(1 + rng.IntN(0x14))
+		}
+		raw := openRaw(t, hostile, r, proto)
+		raw.st.SetDeadline(time.Now().Add(2 * time.Second))
+		raw.st.Write(junk)
+		raw.st.CloseWrite()
+		io.Copy(io.Discard, raw.st) // whatever the relay answers, until it closes or resets
+	}
+	s := newSender(t)
+	if err := mailboxclient.Deposit(ctx, h, r.id(), bob.mb, s.seal(t, bob, "still here")); err != nil {
+		t.Fatal(err)
+	}
+	if mail, err := mailboxclient.Fetch(ctx, h, r.id(), bob.id, 10); err != nil || len(mail) != 1 {
+		t.Fatalf("fetch after garbage: %d %v", len(mail), err)
 	}
 }
 
