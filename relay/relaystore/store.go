@@ -75,6 +75,8 @@ func Open(dir string, o Options) (*Store, error) {
 	}
 	bo := badger.DefaultOptions(dir).
 		WithSyncWrites(true).
+		// One writer goroutine makes every read-write transaction: nothing to detect.
+		WithDetectConflicts(false).
 		WithLogger(badgerLogger{log}).
 		WithNumVersionsToKeep(1).
 		WithBlockCacheSize(orDefault(o.BlockCacheBytes, 16<<20)).
