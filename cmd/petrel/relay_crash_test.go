@@ -168,7 +168,7 @@ func TestRelaySIGKILLLosesNoAcknowledgedDeposit(t *testing.T) {
 		t.Fatal(err)
 	}
 	relayID := r.addrInfo().ID
-	if err := mailboxclient.Register(ctx, owner, relayID, bob, ""); err != nil {
+	if err := mailboxclient.Register(ctx, owner, relayID, bob); err != nil {
 		t.Fatal(err)
 	}
 	mb := relaywire.MailboxID(bob.Public())

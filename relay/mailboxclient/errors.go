@@ -30,20 +30,37 @@ var (
 	ErrProtocol = errors.New("mailboxclient: relay broke the protocol")
 )
 
-var sentinels = map[relaywire.Code]error{
-	relaywire.CodeBadRequest:      ErrBadRequest,
-	relaywire.CodeTooLarge:        ErrTooLarge,
-	relaywire.CodeQuotaBytes:      ErrQuotaBytes,
-	relaywire.CodeQuotaMessages:   ErrQuotaMessages,
-	relaywire.CodeRateLimited:     ErrRateLimited,
-	relaywire.CodeUnknownMailbox:  ErrUnknownMailbox,
-	relaywire.CodeNotRegistered:   ErrNotRegistered,
-	relaywire.CodeBadEnvelope:     ErrBadEnvelope,
-	relaywire.CodeUnauthorized:    ErrUnauthorized,
-	relaywire.CodeRegistrationOff: ErrRegistrationRefused,
-	relaywire.CodeBadPrekey:       ErrBadPrekey,
-	relaywire.CodeNoPrekeys:       ErrNoPrekeys,
-	relaywire.CodeUnavailable:     ErrUnavailable,
+// sentinel returns the errors.Is target of a refusal code, or nil for an unknown one.
+func sentinel(c relaywire.Code) error {
+	switch c {
+	case relaywire.CodeBadRequest:
+		return ErrBadRequest
+	case relaywire.CodeTooLarge:
+		return ErrTooLarge
+	case relaywire.CodeQuotaBytes:
+		return ErrQuotaBytes
+	case relaywire.CodeQuotaMessages:
+		return ErrQuotaMessages
+	case relaywire.CodeRateLimited:
+		return ErrRateLimited
+	case relaywire.CodeUnknownMailbox:
+		return ErrUnknownMailbox
+	case relaywire.CodeNotRegistered:
+		return ErrNotRegistered
+	case relaywire.CodeBadEnvelope:
+		return ErrBadEnvelope
+	case relaywire.CodeUnauthorized:
+		return ErrUnauthorized
+	case relaywire.CodeRegistrationOff:
+		return ErrRegistrationRefused
+	case relaywire.CodeBadPrekey:
+		return ErrBadPrekey
+	case relaywire.CodeNoPrekeys:
+		return ErrNoPrekeys
+	case relaywire.CodeUnavailable:
+		return ErrUnavailable
+	}
+	return nil
 }
 
 // RefusedError is a relay's refusal: its reason code and message (the relay's words, at
@@ -62,7 +79,7 @@ func (e *RefusedError) Error() string {
 
 // Is matches ErrRefused and the sentinel of the code.
 func (e *RefusedError) Is(target error) bool {
-	return target == ErrRefused || (target != nil && sentinels[e.Code] == target)
+	return target == ErrRefused || (target != nil && sentinel(e.Code) == target)
 }
 
 func refusal(r relaywire.Result) error {

@@ -22,16 +22,30 @@ type Mail struct {
 	DepositedAt time.Time
 }
 
-// Register creates id's mailbox at relay (idempotent). invite is the relay's invite code,
-// or "" when its policy needs none.
-func Register(ctx context.Context, h host.Host, relay peer.ID, id *identity.Identity, invite string) error {
+// A RegisterOption adjusts Register.
+type RegisterOption func(*registerOptions)
+
+type registerOptions struct{ invite string }
+
+// WithInvite passes an invite code, for relays whose registration policy asks for one.
+func WithInvite(code string) RegisterOption {
+	return func(o *registerOptions) { o.invite = code }
+}
+
+// Register creates id's mailbox at relay (idempotent: a node registers at every start). A
+// relay whose policy refuses it answers ErrRegistrationRefused.
+func Register(ctx context.Context, h host.Host, relay peer.ID, id *identity.Identity, opts ...RegisterOption) error {
+	var o registerOptions
+	for _, f := range opts {
+		f(&o)
+	}
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
 	c, err := open(ctx, h, relay, relaywire.MailboxProtocol)
 	if err != nil {
 		return err
 	}
-	err = c.authenticate(h, relay, id, true, invite)
+	err = c.authenticate(h, relay, id, true, o.invite)
 	c.close(err)
 	return err
 }

@@ -3,6 +3,7 @@ package relayserver
 import (
 	"crypto/rand"
 	"errors"
+	"fmt"
 
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/relay/relaystore"
@@ -42,6 +43,10 @@ func (s *Server) authenticate(c *streamIO, body []byte) (*identity.PublicIdentit
 	}
 	mb := relaywire.MailboxID(owner)
 	if proof.Register {
+		if !s.registerRate.allow(string(remote), s.now()) {
+			s.refuse(c, relaywire.CodeRateLimited, fmt.Sprintf("more than %g registrations per second from this peer", s.cfg.Registration.Rate))
+			return nil, nil, false
+		}
 		switch s.cfg.Registration.Policy {
 		case PolicyInvite:
 			if !s.invites[proof.Invite] {

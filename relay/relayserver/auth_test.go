@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -214,12 +216,50 @@ func TestHostileFramesGetErrorsAndRelayKeepsServing(t *testing.T) {
 	}
 }
 
+// TestRandomGarbageNeverBreaksTheRelay: 300 streams of random bytes (some starting with a
+// valid frame type and length) on both protocols; the relay answers or resets each and
+// still serves a deposit and a fetch afterwards.
+func TestRandomGarbageNeverBreaksTheRelay(t *testing.T) {
+	r := startRelay(t, testConfig())
+	bob := newUser(t)
+	h := newNode(t, r)
+	register(t, h, r, bob)
+	hostile := newNode(t, r)
+	rng := rand.New(rand.NewPCG(5, 17))
+	for i := range 300 {
+		proto := "mailbox"
+		if i%2 == 1 {
+			proto = "prekeydir"
+		}
+		junk := make([]byte, rng.IntN(300))
+		for j := range junk {
+			junk[j] = byte(rng.Uint32())
+		}
+		if i%3 == 0 && len(junk) > 2 { // a plausible frame header: length, a real type
+			junk[0] = byte(len(junk) - 1)
+			junk[1] = byte(1 + rng.IntN(0x14))
+		}
+		raw := openRaw(t, hostile, r, proto)
+		raw.st.SetDeadline(time.Now().Add(2 * time.Second))
+		raw.st.Write(junk)
+		raw.st.CloseWrite()
+		io.Copy(io.Discard, raw.st) // whatever the relay answers, until it closes or resets
+	}
+	s := newSender(t)
+	if err := mailboxclient.Deposit(ctx, h, r.id(), bob.mb, s.seal(t, bob, "still here")); err != nil {
+		t.Fatal(err)
+	}
+	if mail, err := mailboxclient.Fetch(ctx, h, r.id(), bob.id, 10); err != nil || len(mail) != 1 {
+		t.Fatalf("fetch after garbage: %d %v", len(mail), err)
+	}
+}
+
 // TestRegistrationPolicies: open registers anyone; invite needs a listed code; allowlist
-// needs the registering peer on the list.
+// needs the registering peer on the list; registrations are rate limited per peer.
 func TestRegistrationPolicies(t *testing.T) {
 	open := startRelay(t, testConfig())
 	u := newUser(t)
-	if err := mailboxclient.Register(ctx, newNode(t, open), open.id(), u.id, ""); err != nil {
+	if err := mailboxclient.Register(ctx, newNode(t, open), open.id(), u.id); err != nil {
 		t.Errorf("open: %v", err)
 	}
 
@@ -227,13 +267,13 @@ func TestRegistrationPolicies(t *testing.T) {
 	cfg.Registration = relayserver.Registration{Policy: relayserver.PolicyInvite, InviteCodes: []string{"garden-2026"}}
 	inv := startRelay(t, cfg)
 	h := newNode(t, inv)
-	if err := mailboxclient.Register(ctx, h, inv.id(), u.id, ""); !errors.Is(err, mailboxclient.ErrRegistrationRefused) {
+	if err := mailboxclient.Register(ctx, h, inv.id(), u.id); !errors.Is(err, mailboxclient.ErrRegistrationRefused) {
 		t.Errorf("invite, no code: %v", err)
 	}
-	if err := mailboxclient.Register(ctx, h, inv.id(), u.id, "garden-2025"); !errors.Is(err, mailboxclient.ErrRegistrationRefused) {
+	if err := mailboxclient.Register(ctx, h, inv.id(), u.id, mailboxclient.WithInvite("garden-2025")); !errors.Is(err, mailboxclient.ErrRegistrationRefused) {
 		t.Errorf("invite, wrong code: %v", err)
 	}
-	if err := mailboxclient.Register(ctx, h, inv.id(), u.id, "garden-2026"); err != nil {
+	if err := mailboxclient.Register(ctx, h, inv.id(), u.id, mailboxclient.WithInvite("garden-2026")); err != nil {
 		t.Errorf("invite, right code: %v", err)
 	}
 	// Registered: fetching needs no code.
@@ -247,11 +287,25 @@ func TestRegistrationPolicies(t *testing.T) {
 	al := startRelay(t, cfg)
 	connect(t, member, al)
 	stranger := newNode(t, al)
-	if err := mailboxclient.Register(ctx, stranger, al.id(), u.id, ""); !errors.Is(err, mailboxclient.ErrRegistrationRefused) {
+	if err := mailboxclient.Register(ctx, stranger, al.id(), u.id); !errors.Is(err, mailboxclient.ErrRegistrationRefused) {
 		t.Errorf("allowlist, stranger: %v", err)
 	}
-	if err := mailboxclient.Register(ctx, member, al.id(), u.id, ""); err != nil {
+	if err := mailboxclient.Register(ctx, member, al.id(), u.id); err != nil {
 		t.Errorf("allowlist, member: %v", err)
+	}
+	// One peer cannot register throwaway identities without end.
+	cfg = testConfig()
+	cfg.Registration.Rate, cfg.Registration.Burst = 0.001, 3
+	lim := startRelay(t, cfg)
+	spammer := newNode(t, lim)
+	var refused error
+	for range 5 {
+		if err := mailboxclient.Register(ctx, spammer, lim.id(), newUser(t).id); err != nil {
+			refused = err
+		}
+	}
+	if !errors.Is(refused, mailboxclient.ErrRateLimited) || lim.Stats().Mailboxes != 3 {
+		t.Errorf("registration flood: %v, %d mailboxes", refused, lim.Stats().Mailboxes)
 	}
 	// Bad policies are configuration errors.
 	bad := testConfig()
@@ -292,7 +346,7 @@ func TestClientSurvivesHostileRelay(t *testing.T) {
 	}
 	u := newUser(t)
 	calls := map[string]func(context.Context) error{
-		"register": func(c context.Context) error { return mailboxclient.Register(c, h, evil.ID(), u.id, "") },
+		"register": func(c context.Context) error { return mailboxclient.Register(c, h, evil.ID(), u.id) },
 		"deposit":  func(c context.Context) error { return mailboxclient.Deposit(c, h, evil.ID(), u.mb, []byte("e")) },
 		"fetch": func(c context.Context) error {
 			_, err := mailboxclient.Fetch(c, h, evil.ID(), u.id, 5)

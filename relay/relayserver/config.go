@@ -57,6 +57,10 @@ type Registration struct {
 	Policy      string   `json:"policy"`
 	InviteCodes []string `json:"invite_codes,omitempty"`
 	AllowPeers  []string `json:"allow_peers,omitempty"`
+	// Rate and Burst limit registration attempts per peer (a node registers once per start;
+	// this stops one peer from filling the store with throwaway identities).
+	Rate  float64 `json:"rate"`
+	Burst int     `json:"burst"`
 }
 
 // MailboxLimits are the mailbox quotas and rates.
@@ -117,7 +121,7 @@ func DefaultConfig() Config {
 	return Config{
 		Listen:       []string{"/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/udp/0/quic-v1", "/ip4/0.0.0.0/tcp/0/ws"},
 		ForcePublic:  true,
-		Registration: Registration{Policy: PolicyOpen},
+		Registration: Registration{Policy: PolicyOpen, Rate: 1, Burst: 20},
 		Mailbox: MailboxLimits{
 			MaxBytes:         64 << 20,
 			MaxMessages:      50_000,
@@ -201,6 +205,9 @@ func (c *Config) Validate() error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("registration: policy %q (want open, invite or allowlist)", c.Registration.Policy))
+	}
+	if c.Registration.Rate < 0 || c.Registration.Burst < 0 {
+		errs = append(errs, errors.New("registration: rate and burst must be ≥ 0"))
 	}
 	m := c.Mailbox
 	if m.MaxEnvelopeBytes <= 0 || m.MaxEnvelopeBytes > maxEnvelopeWire {

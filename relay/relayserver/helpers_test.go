@@ -1,10 +1,13 @@
 package relayserver_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/rand"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -65,7 +68,9 @@ func startRelay(t testing.TB, cfg relayserver.Config) *testRelay {
 func startRelayIn(t testing.TB, cfg relayserver.Config, dir string) *testRelay {
 	t.Helper()
 	clk := &clock{}
-	s, err := relayserver.New(cfg, relayserver.Options{DataDir: dir, Now: clk.Now})
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	s, err := relayserver.New(cfg, relayserver.Options{DataDir: dir, Now: clk.Now, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,8 +97,45 @@ func startRelayIn(t testing.TB, cfg relayserver.Config, dir string) *testRelay {
 		if err := r.stop(); err != nil {
 			t.Errorf("relay shutdown: %v", err)
 		}
+		// A recovered panic is a bug even though the relay survived it.
+		if out := logs.String(); strings.Contains(out, "panicked") {
+			t.Errorf("the relay logged a panic:\n%s", out)
+		}
 	})
 	return r
+}
+
+// syncBuffer collects a relay's logs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type hostT = host.Host
+
+type relayserverConfig = relayserver.Config
+
+// newBareHost is a dial-only host like newNode's, for the idle-node child process.
+func newBareHost() (host.Host, error) {
+	return libp2p.New(
+		libp2p.NoListenAddrs,
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.DisableMetrics(),
+	)
 }
 
 // newNode is a libp2p host connected to the relay (as a node would be).
@@ -197,7 +239,7 @@ func (s sender) seal(t testing.TB, to user, payload string) []byte {
 
 func register(t testing.TB, h host.Host, r *testRelay, u user) {
 	t.Helper()
-	if err := mailboxclient.Register(context.Background(), h, r.id(), u.id, ""); err != nil {
+	if err := mailboxclient.Register(context.Background(), h, r.id(), u.id); err != nil {
 		t.Fatalf("register: %v", err)
 	}
 }

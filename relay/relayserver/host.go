@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
 
@@ -97,6 +98,10 @@ func newHost(key crypto.PrivKey, cfg *Config, userAgent string) (host.Host, erro
 		rcmgr.WithLimitPerSubnet(
 			[]rcmgr.ConnLimitPerSubnet{{PrefixLength: 32, ConnCount: res.ConnsPerIPv4}},
 			[]rcmgr.ConnLimitPerSubnet{{PrefixLength: 64, ConnCount: res.ConnsPerIPv6}}),
+		// Loopback peers (tests, a co-located push bridge) are not limited per address.
+		rcmgr.WithNetworkPrefixLimit(
+			[]rcmgr.NetworkPrefixLimit{{Network: netip.MustParsePrefix("127.0.0.0/8"), ConnCount: res.MaxConns}},
+			[]rcmgr.NetworkPrefixLimit{{Network: netip.MustParsePrefix("::1/128"), ConnCount: res.MaxConns}}),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("relay: resource manager: %w", err)
@@ -197,4 +202,21 @@ func WriteInfoFile(path string, info Info) error {
 		return err
 	}
 	return writeFileAtomic(path, append(b, '\n'))
+}
+
+// ReadInfoFile reads a relay.json written by WriteInfoFile (for `petrel demo`, scripts and
+// tests that start a relay and need its addresses).
+func ReadInfoFile(path string) (Info, error) {
+	var info Info
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return info, err
+	}
+	if err := json.Unmarshal(b, &info); err != nil {
+		return info, fmt.Errorf("%s: %w", path, err)
+	}
+	if info.PeerID == "" || len(info.Addrs) == 0 {
+		return info, fmt.Errorf("%s: no peer id or addresses", path)
+	}
+	return info, nil
 }

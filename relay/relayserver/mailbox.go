@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/petrel-chat/petrel/crypto/sealed"
 	"github.com/petrel-chat/petrel/relay/relaystore"
@@ -15,8 +17,9 @@ import (
 )
 
 const (
-	// depositWindow bounds the deposits of one stream in flight at once.
-	depositWindow = 128
+	// depositWindow and depositBytes bound the deposits of one stream in flight at once.
+	depositWindow = 512
+	depositBytes  = 4 << 20
 	// fetchBytes bounds the envelopes of one Fetch answer beyond the first.
 	fetchBytes = 4 << 20
 	// noticeTimeout bounds writing one Notice to a watcher.
@@ -45,15 +48,30 @@ func (s *Server) handleMailbox(c *streamIO) {
 
 // serveDeposits answers pipelined deposits in order. The reader validates each deposit
 // and queues it at the store in stream order; the writer waits for each outcome in turn
-// and answers it. Up to depositWindow deposits are in flight, sharing group commits.
+// and answers it. Up to depositWindow deposits and depositBytes of envelopes are in flight
+// (reserved in the stream's resource scope), sharing group commits.
 func (s *Server) serveDeposits(c *streamIO, body []byte) {
 	from := c.st.Conn().RemotePeer()
-	q := make(chan func() relaywire.Result, depositWindow)
+	type pending struct {
+		wait func() relaywire.Result
+		size int
+	}
+	q := make(chan pending, depositWindow)
+	var mu sync.Mutex
+	room := sync.NewCond(&mu)
+	inflight := 0
 	writerDone := make(chan bool)
 	go func() { // the writer: results in request order
 		ok := true
-		for wait := range q {
-			r := wait()
+		for p := range q {
+			r := p.wait()
+			if p.size > 0 {
+				c.st.Scope().ReleaseMemory(p.size)
+				mu.Lock()
+				inflight -= p.size
+				room.Signal()
+				mu.Unlock()
+			}
 			if r.Code == relaywire.OK {
 				s.m.deposits.Inc()
 			} else {
@@ -74,7 +92,22 @@ func (s *Server) serveDeposits(c *streamIO, body []byte) {
 	}()
 	var readErr error
 	for {
-		q <- s.startDeposit(from, body)
+		size := len(body)
+		mu.Lock()
+		for inflight > 0 && inflight+size > depositBytes {
+			room.Wait()
+		}
+		mu.Unlock()
+		if err := c.st.Scope().ReserveMemory(size, network.ReservationPriorityMedium); err != nil {
+			q <- pending{wait: func() relaywire.Result {
+				return relaywire.Result{Code: relaywire.CodeUnavailable, Message: "the relay is short of memory for deposits; retry later"}
+			}}
+		} else {
+			mu.Lock()
+			inflight += size
+			mu.Unlock()
+			q <- pending{wait: s.startDeposit(from, body), size: size}
+		}
 		c.extend()
 		body, readErr = c.read()
 		if readErr != nil {
@@ -226,6 +259,12 @@ func (s *Server) serveWatch(c *streamIO, mb []byte) {
 		return
 	}
 	defer s.watch.remove(mb, w)
+	// A watching owner is online and waiting for mail: the connection manager must not
+	// trim its connection as idle.
+	owner := c.st.Conn().RemotePeer()
+	tag := fmt.Sprintf("petrel-watch-%p", w) // one tag per watch: two may share a peer
+	s.host.ConnManager().Protect(owner, tag)
+	defer s.host.ConnManager().Unprotect(owner, tag)
 	c.st.SetReadDeadline(time.Time{})
 	// The owner sends nothing more: any read result (EOF, reset, a frame) ends the watch.
 	ctx, cancel := context.WithCancel(s.ctx)

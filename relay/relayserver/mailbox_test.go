@@ -229,9 +229,27 @@ func TestTTLPurge(t *testing.T) {
 	if st := r.Stats(); st.Messages != 1 {
 		t.Errorf("stats %+v", st)
 	}
+
+	// The server's own maintenance loop purges without being asked.
+	cfg.Mailbox.PurgeInterval = relayserver.Duration(20 * time.Millisecond)
+	r2 := startRelay(t, cfg)
+	h2 := newNode(t, r2)
+	register(t, h2, r2, bob)
+	if err := mailboxclient.Deposit(ctx, h2, r2.id(), bob.mb, s.seal(t, bob, "soon gone")); err != nil {
+		t.Fatal(err)
+	}
+	r2.now.advance(2 * time.Hour)
+	deadline := time.Now().Add(10 * time.Second)
+	for r2.Stats().Messages != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the purge loop did not delete expired mail")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
-// TestWatchNotifiesOnDeposit: a watching owner hears of mail at once and after each deposit.
+// TestWatchNotifiesOnDeposit: a watching owner hears of mail at once and after each deposit;
+// the watch ends with the caller's context or the relay's shutdown.
 func TestWatchNotifiesOnDeposit(t *testing.T) {
 	r := startRelay(t, testConfig())
 	bob := newUser(t)
@@ -262,5 +280,24 @@ func TestWatchNotifiesOnDeposit(t *testing.T) {
 	}
 	cancel()
 	for range ch {
+	}
+	// A relay shutting down ends its watches (the node then re-watches elsewhere or later).
+	ch, err = mailboxclient.Watch(ctx, h, r.id(), bob.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := <-ch; n != 3 {
+		t.Errorf("second watch starts at %d, want 3", n)
+	}
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case _, open := <-ch:
+		if open {
+			t.Error("a notice after shutdown")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("watch still open after the relay stopped")
 	}
 }

@@ -51,7 +51,7 @@ func newMetrics(s *Server) *metrics {
 	gauge("stored_bytes", "Envelope bytes waiting in mailboxes.", func() float64 { return float64(s.store.Stats().Bytes) })
 	gauge("watchers", "Open watch streams.", func() float64 { return float64(s.watch.count()) })
 	gauge("rate_buckets", "Token buckets held for recently active depositors, mailboxes and bundle requesters.", func() float64 {
-		return float64(s.peerRate.size() + s.mailboxRate.size() + s.bundleRate.size())
+		return float64(s.peerRate.size() + s.mailboxRate.size() + s.bundleRate.size() + s.registerRate.size())
 	})
 	gauge("circuit_reservations_enabled", "1 when the circuit relay v2 service runs.", func() float64 {
 		if s.circuit != nil {

@@ -68,9 +68,9 @@ type Server struct {
 
 	circuit *relayv2.Relay
 
-	peerRate, mailboxRate, bundleRate *limiters
-	invites                           map[string]bool
-	allow                             map[peer.ID]bool
+	peerRate, mailboxRate, bundleRate, registerRate *limiters
+	invites                                         map[string]bool
+	allow                                           map[peer.ID]bool
 
 	ctx      context.Context // handlers' context: cancelled when Run shuts down
 	cancel   context.CancelFunc
@@ -103,12 +103,13 @@ func New(cfg Config, o Options) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, log: log, now: o.Now,
-		watch:       newWatchers(cfg.Mailbox.MaxWatchers),
-		peerRate:    newLimiters(cfg.Mailbox.PeerRate, cfg.Mailbox.PeerBurst),
-		mailboxRate: newLimiters(cfg.Mailbox.MailboxRate, cfg.Mailbox.MailboxBurst),
-		bundleRate:  newLimiters(cfg.Prekeys.BundleRate, cfg.Prekeys.BundleBurst),
-		invites:     map[string]bool{},
-		allow:       map[peer.ID]bool{},
+		watch:        newWatchers(cfg.Mailbox.MaxWatchers),
+		peerRate:     newLimiters(cfg.Mailbox.PeerRate, cfg.Mailbox.PeerBurst),
+		mailboxRate:  newLimiters(cfg.Mailbox.MailboxRate, cfg.Mailbox.MailboxBurst),
+		bundleRate:   newLimiters(cfg.Prekeys.BundleRate, cfg.Prekeys.BundleBurst),
+		registerRate: newLimiters(cfg.Registration.Rate, cfg.Registration.Burst),
+		invites:      map[string]bool{},
+		allow:        map[peer.ID]bool{},
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -248,8 +249,8 @@ func (s *Server) maintain(ctx context.Context) {
 	}
 }
 
-// PurgeNow deletes expired mail and sweeps idle rate buckets (the maintenance loop's work,
-// callable by tests).
+// PurgeNow deletes expired mail, sweeps idle rate buckets and runs Badger's value-log GC
+// (the maintenance loop's work, callable by tests).
 func (s *Server) PurgeNow(ctx context.Context) (int, error) {
 	now := s.now()
 	n, err := s.store.PurgeExpired(ctx, now)
@@ -263,6 +264,12 @@ func (s *Server) PurgeNow(ctx context.Context) (int, error) {
 	s.peerRate.sweep(now)
 	s.mailboxRate.sweep(now)
 	s.bundleRate.sweep(now)
+	s.registerRate.sweep(now)
+	if k, gcErr := s.store.CollectGarbage(4); gcErr != nil {
+		s.log.Error("value log GC failed", "err", gcErr)
+	} else if k > 0 {
+		s.log.Info("value log GC rewrote files", "files", k)
+	}
 	return n, err
 }
 

@@ -14,11 +14,12 @@
 //	'r' ‖ mailbox (16)             → 0x01 ‖ registered at (8, Unix ms) ‖ public identity (129)
 //	'c' ‖ mailbox                  → next mail id (8) ‖ messages (8) ‖ envelope bytes (8)
 //	'm' ‖ mailbox ‖ id (8)         → deposited at (8, Unix ms) ‖ expires at (8) ‖ envelope
-//	'e' ‖ expires at (8) ‖ mailbox ‖ id → (empty): the TTL index PurgeExpired walks
 //	'k' ‖ mailbox                  → signed prekey (108) ‖ last-resort PQ prekey (1262)
 //	'o' ‖ mailbox ‖ prekey id (4)  → X25519 one-time prekey (36)
 //	'q' ‖ mailbox ‖ prekey id (4)  → PQ one-time prekey (1262)
 //
 // Integers are big-endian, so mail ids (from 1, increasing per mailbox) iterate in deposit
-// order and the TTL index in expiry order.
+// order. There is no expiry index: with one TTL, a mailbox's mail expires in deposit order,
+// so PurgeExpired walks each mailbox from its oldest message to the first one alive, and a
+// deposit costs one mail record plus its mailbox's counters (written once per group commit).
 package relaystore

@@ -121,7 +121,6 @@ func (s *Store) StartDeposit(ctx context.Context, mailbox, envelope []byte, now 
 		c.bytes += size
 		w.set(key(pfxCounters, mb), c.marshal())
 		w.set(mailKey(mb, id), val)
-		w.set(expiryKey(expiresAt, mb, id), nil)
 		waiting := c.count
 		w.afterCommit(func() {
 			s.messages.Add(1)
@@ -240,20 +239,17 @@ func (s *Store) deleteMail(w *writeTx, mb []byte, ids []uint64) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		var expiresAt int64
 		var envSize int
 		if err := item.Value(func(v []byte) error {
 			if len(v) < 16 {
 				return fmt.Errorf("relaystore: mail record of %d bytes", len(v))
 			}
-			expiresAt = int64(binary.BigEndian.Uint64(v[8:]))
-			envSize = len(v) - 16
+			envSize = len(v) - 16 // exact, for the byte quota
 			return nil
 		}); err != nil {
 			return 0, err
 		}
 		w.del(mailKey(mb, id))
-		w.del(expiryKey(expiresAt, mb, id))
 		n++
 		size += uint64(envSize)
 	}
@@ -271,28 +267,43 @@ func (s *Store) deleteMail(w *writeTx, mb []byte, ids []uint64) (int, error) {
 }
 
 // PurgeExpired deletes every message whose TTL ended at or before now, in rounds of at
-// most 4096, and returns how many it deleted.
+// most 4096, and returns how many it deleted. Each mailbox is walked from its oldest message
+// to the first one still alive: with one TTL for all deposits, expiry follows deposit order.
+// (After an operator lowers the TTL, newer mail may expire before older mail; Fetch hides
+// it at once and the purge deletes it once the mail before it has expired too.)
 func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 	total := 0
+	nowMs := now.UnixMilli()
 	for ctx.Err() == nil {
 		byMailbox := map[string][]uint64{}
-		var expiryKeys [][]byte
 		found := 0
 		err := s.db.View(func(txn *badger.Txn) error {
-			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pfxExpiry}})
-			defer it.Close()
-			for it.Rewind(); it.Valid() && found < 4096; it.Next() {
-				k := it.Item().Key()
-				if len(k) != 1+8+relaywire.MailboxIDSize+8 {
-					continue
+			mbs := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pfxCounters}, PrefetchValues: false})
+			defer mbs.Close()
+			for mbs.Rewind(); mbs.Valid() && found < 4096; mbs.Next() {
+				mb := mbs.Item().KeyCopy(nil)[1:]
+				it := txn.NewIterator(badger.IteratorOptions{Prefix: key(pfxMail, mb), PrefetchValues: false})
+				for it.Rewind(); it.Valid() && found < 4096; it.Next() {
+					var expiresAt int64
+					err := it.Item().Value(func(v []byte) error {
+						if len(v) < 16 {
+							return fmt.Errorf("relaystore: mail record of %d bytes", len(v))
+						}
+						expiresAt = int64(binary.BigEndian.Uint64(v[8:]))
+						return nil
+					})
+					if err != nil {
+						it.Close()
+						return err
+					}
+					if expiresAt > nowMs {
+						break
+					}
+					k := it.Item().Key()
+					byMailbox[string(mb)] = append(byMailbox[string(mb)], binary.BigEndian.Uint64(k[len(k)-8:]))
+					found++
 				}
-				if int64(binary.BigEndian.Uint64(k[1:])) > now.UnixMilli() {
-					break
-				}
-				mb := string(k[9 : 9+relaywire.MailboxIDSize])
-				byMailbox[mb] = append(byMailbox[mb], binary.BigEndian.Uint64(k[9+relaywire.MailboxIDSize:]))
-				expiryKeys = append(expiryKeys, it.Item().KeyCopy(nil))
-				found++
+				it.Close()
 			}
 			return nil
 		})
@@ -308,10 +319,6 @@ func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 					return err
 				}
 				deleted += n
-			}
-			// An index entry whose mail is gone (cannot happen; be sure the loop ends).
-			for _, k := range expiryKeys {
-				w.del(k)
 			}
 			return nil
 		})

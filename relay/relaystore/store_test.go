@@ -142,6 +142,9 @@ func TestTTLPurge(t *testing.T) {
 	if n, _ := s.PurgeExpired(ctx, later); n != 0 {
 		t.Errorf("second purge deleted %d", n)
 	}
+	if _, err := s.CollectGarbage(2); err != nil {
+		t.Errorf("value log GC: %v", err)
+	}
 }
 
 // TestReopenKeepsEverything: registrations, mail, counters and prekeys survive Close/Open.

@@ -9,7 +9,7 @@ import (
 )
 
 // maxBatch bounds how many writes one group commit takes.
-const maxBatch = 1024
+const maxBatch = 4096
 
 // writeTx is what a write function sees: reads through the batch's Badger transaction
 // (so it sees the writes of the functions batched before it) and buffered writes that

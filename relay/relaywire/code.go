@@ -24,34 +24,47 @@ const (
 	CodeUnavailable     Code = 13 // the relay is shutting down or its store failed
 )
 
-var codeNames = [...]string{
-	OK:                  "ok",
-	CodeBadRequest:      "bad_request",
-	CodeTooLarge:        "too_large",
-	CodeQuotaBytes:      "quota_bytes",
-	CodeQuotaMessages:   "quota_messages",
-	CodeRateLimited:     "rate_limited",
-	CodeUnknownMailbox:  "unknown_mailbox",
-	CodeNotRegistered:   "not_registered",
-	CodeBadEnvelope:     "bad_envelope",
-	CodeUnauthorized:    "unauthorized",
-	CodeRegistrationOff: "registration_refused",
-	CodeBadPrekey:       "bad_prekey",
-	CodeNoPrekeys:       "no_prekeys",
-	CodeUnavailable:     "unavailable",
-}
-
 // String returns the code's snake_case name (as in metrics labels and docs).
 func (c Code) String() string {
-	if int(c) < len(codeNames) {
-		return codeNames[c]
+	switch c {
+	case OK:
+		return "ok"
+	case CodeBadRequest:
+		return "bad_request"
+	case CodeTooLarge:
+		return "too_large"
+	case CodeQuotaBytes:
+		return "quota_bytes"
+	case CodeQuotaMessages:
+		return "quota_messages"
+	case CodeRateLimited:
+		return "rate_limited"
+	case CodeUnknownMailbox:
+		return "unknown_mailbox"
+	case CodeNotRegistered:
+		return "not_registered"
+	case CodeBadEnvelope:
+		return "bad_envelope"
+	case CodeUnauthorized:
+		return "unauthorized"
+	case CodeRegistrationOff:
+		return "registration_refused"
+	case CodeBadPrekey:
+		return "bad_prekey"
+	case CodeNoPrekeys:
+		return "no_prekeys"
+	case CodeUnavailable:
+		return "unavailable"
 	}
 	return fmt.Sprintf("code_%d", byte(c))
 }
 
+// lastCode is the highest defined code.
+const lastCode = CodeUnavailable
+
 // Codes lists every defined code, for metrics.
 func Codes() []Code {
-	out := make([]Code, len(codeNames))
+	out := make([]Code, lastCode+1)
 	for i := range out {
 		out[i] = Code(i)
 	}
