@@ -44,12 +44,16 @@ func (l relayLink) MailboxID(user *identity.PublicIdentity) []byte {
 	return mailboxclient.MailboxID(user)
 }
 
-func (l relayLink) Deposit(ctx context.Context, relay string, mailbox, envelope []byte) error {
+func (l relayLink) Deposit(ctx context.Context, relay string, mailbox []byte, envelopes [][]byte) ([]error, error) {
 	h, pid, err := l.connectable(relay)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return mailboxclient.Deposit(ctx, h, pid, mailbox, envelope)
+	batch := make([]mailboxclient.Envelope, len(envelopes))
+	for i, e := range envelopes {
+		batch[i] = mailboxclient.Envelope{Mailbox: mailbox, Envelope: e}
+	}
+	return mailboxclient.DepositBatch(ctx, h, pid, batch)
 }
 
 func (l relayLink) Bundle(ctx context.Context, relay string, user *identity.PublicIdentity) ([]byte, error) {
@@ -165,7 +169,7 @@ func (r *homeRelays) session(ctx context.Context, relay string, ai *peer.AddrInf
 	if err := r.h.Connect(ctx, *ai); err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
-	if err := mailboxclient.Register(ctx, r.h, ai.ID, r.id, ""); err != nil {
+	if err := mailboxclient.Register(ctx, r.h, ai.ID, r.id); err != nil {
 		return fmt.Errorf("register: %w", err)
 	}
 	if err := r.topUpPrekeys(ctx, ai.ID); err != nil {

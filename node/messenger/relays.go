@@ -21,9 +21,9 @@ import (
 type RelayLink interface {
 	// MailboxID is the mailbox id of a user at any relay.
 	MailboxID(user *identity.PublicIdentity) []byte
-	// Deposit leaves a sealed envelope at relay. A nil error means the relay stored it
-	// durably.
-	Deposit(ctx context.Context, relay string, mailbox, envelope []byte) error
+	// Deposit leaves sealed envelopes for one mailbox at relay, pipelined. errs[i] is nil
+	// once the relay stored envelope i durably; err means the exchange itself failed.
+	Deposit(ctx context.Context, relay string, mailbox []byte, envelopes [][]byte) (errs []error, err error)
 	// Bundle fetches a prekey bundle of user from relay (its prekey directory).
 	Bundle(ctx context.Context, relay string, user *identity.PublicIdentity) ([]byte, error)
 }
@@ -147,45 +147,53 @@ func (o *outbox) depositAll(w *worker) (int, error) {
 		if len(batch) == 0 {
 			return done, nil
 		}
-		var acks []wire.Ack
-		inflight := map[wire.ID]sentEntry{}
-		for _, p := range batch {
+		envs := make([][]byte, len(batch))
+		ids := make([]wire.ID, len(batch))
+		for i, p := range batch {
 			cursor = p.key
-			var id wire.ID
-			copy(id[:], p.rec.EnvID)
-			frame := wire.AppendDeliver(nil, &wire.Deliver{ID: id, Initial: p.rec.Initial, Message: p.rec.Cipher})
-			env, err := sealed.SealFrom(mailbox, to, m.id, frame)
-			if err != nil {
+			copy(ids[i][:], p.rec.EnvID)
+			frame := wire.AppendDeliver(nil, &wire.Deliver{ID: ids[i], Initial: p.rec.Initial, Message: p.rec.Cipher})
+			if envs[i], err = sealed.SealFrom(mailbox, to, m.id, frame); err != nil {
 				return done, fmt.Errorf("seal: %w", err)
 			}
-			var stored bool
-			var lastErr error
-			for _, r := range c.Relays {
-				if err := link.Deposit(o.ctx, r, mailbox, env); err != nil {
-					lastErr = err
-					m.log.Info("deposit refused", "contact", w.cid, "relay", r, "err", err)
-					continue
-				}
-				stored = true
+		}
+		// stored[i]: some relay holds envelope i durably.
+		stored := make([]bool, len(batch))
+		var lastErr error
+		for _, r := range c.Relays {
+			errs, err := link.Deposit(o.ctx, r, mailbox, envs)
+			if err != nil {
+				lastErr = err
+				m.log.Info("mailbox deposit failed", "contact", w.cid, "relay", r, "err", err)
+				continue
 			}
-			if !stored {
-				// Keep order: what follows waits behind this one.
-				if len(acks) > 0 {
-					n, aerr := o.applyAcks(o.ctx, w.cid, acks, inflight)
-					done += n
-					if aerr != nil {
-						return done, aerr
-					}
+			for i, e := range errs {
+				if e == nil {
+					stored[i] = true
+				} else {
+					lastErr = e
 				}
-				return done, fmt.Errorf("no relay of the contact took the mail: %w", lastErr)
 			}
-			inflight[id] = sentEntry{key: p.key, msgID: p.rec.MsgID}
-			acks = append(acks, wire.Ack{ID: id, Status: wire.AckStored})
+		}
+		// Entries stored up to the first one no relay took are done; what follows stays
+		// in the outbox to keep the order (a copy already at a relay is a duplicate the
+		// recipient drops by envelope id).
+		var acks []wire.Ack
+		inflight := map[wire.ID]sentEntry{}
+		for i, p := range batch {
+			if !stored[i] {
+				break
+			}
+			inflight[ids[i]] = sentEntry{key: p.key, msgID: p.rec.MsgID}
+			acks = append(acks, wire.Ack{ID: ids[i], Status: wire.AckStored})
 		}
 		n, err := o.applyAcks(o.ctx, w.cid, acks, inflight)
 		done += n
 		if err != nil {
 			return done, err
+		}
+		if len(acks) < len(batch) {
+			return done, fmt.Errorf("no relay of the contact took the mail: %w", lastErr)
 		}
 	}
 }
