@@ -3,55 +3,25 @@ package node_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/nodetest"
 	"github.com/petrel-chat/petrel/relay/relayserver"
+	"github.com/petrel-chat/petrel/relay/relaytest"
 )
-
-// startRelay runs a real relay (libp2p host on loopback, Badger in a temp dir) until the
-// test ends and returns it with its full multiaddr.
-func startRelay(t *testing.T) (*relayserver.Server, string) {
-	t.Helper()
-	cfg := relayserver.DefaultConfig()
-	cfg.Listen = []string{"/ip4/127.0.0.1/tcp/0"}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv, err := relayserver.New(cfg, relayserver.Options{DataDir: t.TempDir(), Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan relayserver.Info, 1)
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, func(in relayserver.Info) { ready <- in }) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("relay: %v", err)
-		}
-	})
-	select {
-	case in := <-ready:
-		return srv, in.Addrs[0]
-	case err := <-done:
-		t.Fatalf("relay: %v", err)
-	case <-time.After(time.Minute):
-		t.Fatal("relay not ready within a minute")
-	}
-	return nil, ""
-}
 
 // TestTwoHomeRelaysDeliverOnce: bob has two home relays and is offline; alice deposits
 // each message at both. When bob comes back he drains both mailboxes and has every message
 // exactly once, in order; both relays end up empty.
 func TestTwoHomeRelaysDeliverOnce(t *testing.T) {
 	ctx := context.Background()
-	r1, a1 := startRelay(t)
-	r2, a2 := startRelay(t)
+	// Default (production) rate limits: the test is about delivery, not throughput.
+	cfg := relayserver.DefaultConfig()
+	cfg.Listen = []string{"/ip4/127.0.0.1/tcp/0"}
+	r1, r2 := relaytest.Start(t, &cfg), relaytest.Start(t, &cfg)
+	a1, a2 := r1.Info.Addrs[0], r2.Info.Addrs[0]
 	start := time.Now()
 	phase := func(what string) { t.Logf("%6.1fs %s", time.Since(start).Seconds(), what) }
 	alice, bob := nodetest.Start(t, "alice"), nodetest.Start(t, "bob")
@@ -83,7 +53,7 @@ func TestTwoHomeRelaysDeliverOnce(t *testing.T) {
 		}
 	}
 	eventually(t, "both relays hold every message", func() error {
-		for _, r := range []*relayserver.Server{r1, r2} {
+		for _, r := range []*relaytest.Relay{r1, r2} {
 			if got := r.Stats().Messages; got != n {
 				return fmt.Errorf("a relay holds %d", got)
 			}
@@ -115,7 +85,7 @@ func TestTwoHomeRelaysDeliverOnce(t *testing.T) {
 	})
 	phase("bob has each message once, in order")
 	eventually(t, "both mailboxes drained", func() error {
-		for _, r := range []*relayserver.Server{r1, r2} {
+		for _, r := range []*relaytest.Relay{r1, r2} {
 			if got := r.Stats().Messages; got != 0 {
 				return fmt.Errorf("a relay still holds %d", got)
 			}
