@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -14,7 +15,8 @@ import (
 
 // TestTwoHomeRelaysDeliverOnce: bob has two home relays and is offline; alice deposits
 // each message at both. When bob comes back he drains both mailboxes and has every message
-// exactly once, in order; both relays end up empty.
+// exactly once, in order; both relays end up empty. Then alice is away and bob's read
+// receipt waits in her mailbox until she returns.
 func TestTwoHomeRelaysDeliverOnce(t *testing.T) {
 	ctx := context.Background()
 	// Default (production) rate limits: the test is about delivery, not throughput.
@@ -28,6 +30,9 @@ func TestTwoHomeRelaysDeliverOnce(t *testing.T) {
 	bob.Stop()
 	bob.Relays = []string{a1, a2}
 	bob.Run()
+	alice.Stop()
+	alice.Relays = []string{a1}
+	alice.Run()
 	eventually(t, "bob registered at both relays", func() error {
 		st, err := bob.Client.Status(ctx)
 		if err != nil {
@@ -105,4 +110,35 @@ func TestTwoHomeRelaysDeliverOnce(t *testing.T) {
 	if ms := messages(t, bob.Client, toBob.ConversationID); len(ms) != n {
 		t.Fatalf("after draining both relays bob has %d messages, want %d", len(ms), n)
 	}
+
+	// Receipts take the same road back: alice is away when bob reads (he accepts her
+	// request first, so read receipts are allowed); the read receipt waits in her mailbox.
+	alice.Stop()
+	cs, err := bob.Client.Contacts(ctx)
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("bob's contacts: %v %v", cs, err)
+	}
+	accept := true
+	if _, err := bob.Client.UpdateContact(ctx, cs[0].ID, api.ContactPatch{Accept: &accept}); err != nil {
+		t.Fatal(err)
+	}
+	last := messages(t, bob.Client, toBob.ConversationID)[n-1]
+	if err := bob.Client.MarkRead(ctx, toBob.ConversationID, last.ID); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the read receipt waits at alice's relay", func() error {
+		if got := r1.Stats().Messages; got == 0 {
+			return errors.New("nothing at alice's relay yet")
+		}
+		return nil
+	})
+	alice.Run()
+	eventually(t, "alice sees her messages read", func() error {
+		for _, m := range messages(t, alice.Client, toBob.ConversationID) {
+			if m.Status != api.StatusRead {
+				return fmt.Errorf("%s is %s", m.Body, m.Status)
+			}
+		}
+		return nil
+	})
 }
