@@ -31,6 +31,9 @@ const (
 	DomainIdentityKey  Domain = "petrel_v1_sig_idk\x00"
 	DomainSignedPrekey Domain = "petrel_v1_sig_spk\x00"
 	DomainPQPrekey     Domain = "petrel_v1_sig_pqpk\x00"
+	// DomainGroupState signs group state changes (node/wire GroupOp). It differs from the
+	// group message domain of crypto/senderkey ("petrel_v1_sig_group\x00").
+	DomainGroupState Domain = "petrel_v1_sig_gstate\x00"
 )
 
 var (
