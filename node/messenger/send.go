@@ -116,6 +116,10 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 		if err != nil {
 			return err
 		}
+		if conv.Type == api.ConversationGroup {
+			out, err = m.sendGroup(tx, conv, req)
+			return err
+		}
 		c, err := loadContact(tx, conv.ContactID)
 		if err != nil {
 			return err
@@ -231,6 +235,9 @@ func (m *Messenger) apiConv(tx *store.Tx, id string) (api.Conversation, error) {
 }
 
 func (m *Messenger) apiConvRec(tx *store.Tx, cv *convRec) (api.Conversation, error) {
+	if cv.Type == api.ConversationGroup {
+		return m.apiGroupConv(tx, cv)
+	}
 	c, err := loadContact(tx, cv.ContactID)
 	if err != nil {
 		return api.Conversation{}, err
@@ -316,6 +323,12 @@ func (m *Messenger) MarkRead(ctx context.Context, convID, upTo string) error {
 		set, err := m.settings(tx)
 		if err != nil {
 			return err
+		}
+		if conv.Type == api.ConversationGroup {
+			if !set.ReadReceipts {
+				return nil
+			}
+			return m.groupReadReceipts(tx, conv.ID, newly)
 		}
 		c, err := loadContact(tx, conv.ContactID)
 		if err != nil {
@@ -537,6 +550,8 @@ func (m *Messenger) UpdateSettings(ctx context.Context, p api.SettingsPatch) (ap
 		if p.ReadReceipts != nil {
 			s.ReadReceipts = *p.ReadReceipts
 		}
+		hidden := s.Presence == api.PresenceNobody
+		tx.OnCommit(func() { m.live.setHidden(hidden) })
 		return putJSON(tx, kSettings, s)
 	})
 	return s, err

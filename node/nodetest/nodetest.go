@@ -21,6 +21,9 @@ type Node struct {
 	Name   string
 	Info   node.APIInfo
 	Client *localclient.Client
+	// Config, when set before Run, adds options to the node's configuration (groups,
+	// presence timers); Start leaves it empty.
+	Config func(*node.Config)
 
 	t      testing.TB
 	cancel context.CancelFunc
@@ -30,13 +33,19 @@ type Node struct {
 // Start creates a node named name in a fresh temp dir and runs it until the test ends.
 func Start(t testing.TB, name string) *Node {
 	t.Helper()
+	return StartWith(t, name, nil)
+}
+
+// StartWith is Start with configure applied to the node's configuration.
+func StartWith(t testing.TB, name string, configure func(*node.Config)) *Node {
+	t.Helper()
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := node.Init(ctx, dir, []byte(Passphrase), name, store.Options{}); err != nil {
 		t.Fatalf("nodetest: init: %v", err)
 	}
-	n := &Node{Dir: dir, Name: name, t: t}
+	n := &Node{Dir: dir, Name: name, t: t, Config: configure}
 	n.Run()
 	t.Cleanup(n.Stop)
 	return n
@@ -46,13 +55,17 @@ func Start(t testing.TB, name string) *Node {
 func (n *Node) Run() {
 	n.t.Helper()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	nd, err := node.Open(node.Config{
+	cfg := node.Config{
 		DataDir:     n.Dir,
 		APIAddr:     "127.0.0.1:0",
 		ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"},
 		Logger:      logger.With("node", n.Name),
 		Version:     "test",
-	}, []byte(Passphrase))
+	}
+	if n.Config != nil {
+		n.Config(&cfg)
+	}
+	nd, err := node.Open(cfg, []byte(Passphrase))
 	if err != nil {
 		n.t.Fatalf("nodetest: open %s: %v", n.Name, err)
 	}
