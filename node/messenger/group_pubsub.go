@@ -72,8 +72,10 @@ func scoreParams() (*pubsub.PeerScoreParams, *pubsub.PeerScoreThresholds) {
 
 func topicScore() *pubsub.TopicScoreParams {
 	return &pubsub.TopicScoreParams{
-		SkipAtomicValidation:           true,
-		TopicWeight:                    1,
+		SkipAtomicValidation: true,
+		TopicWeight:          1,
+		// Unused (weight 0), but the router divides by it when scoring mesh time.
+		TimeInMeshQuantum:              time.Second,
 		InvalidMessageDeliveriesWeight: -100,
 		InvalidMessageDeliveriesDecay:  0.5,
 	}
