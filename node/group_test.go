@@ -339,7 +339,14 @@ func TestGroupMemberCatchesUpAfterBeingOffline(t *testing.T) {
 	nodes := startNodes(t, 3, fast(time.Hour))
 	a, c := nodes[0], nodes[2]
 	gid, uids := makeGroup(t, nodes, "catch-up")
-	befriend(t, c, a) // so that C's heartbeats reconnect it to A after its restart
+	// C accepts A as a contact, so that C's heartbeats reconnect it to A after its restart.
+	inv, err := a.Client.CreateInvite(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Client.AddContact(ctx, inv.Link); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := a.Client.Send(ctx, gid, "m0", "while everyone is here"); err != nil {
 		t.Fatal(err)
 	}
