@@ -151,6 +151,9 @@ func (l *liveService) setHidden(hidden bool) {
 	l.mu.Lock()
 	was := l.hidden
 	l.hidden = hidden
+	if hidden {
+		clear(l.online) // we see nobody's presence either
+	}
 	ctx := l.ctx
 	l.mu.Unlock()
 	if hidden && !was && ctx != nil {
@@ -232,6 +235,12 @@ func (l *liveService) persist(ctx context.Context, cid string) {
 }
 
 func (l *liveService) emitPresence(cid, state string) {
+	l.mu.Lock()
+	hidden := l.hidden
+	l.mu.Unlock()
+	if hidden {
+		return
+	}
 	var uid string
 	_ = l.m.st.View(func(tx *store.Tx) error {
 		c, err := loadContact(tx, cid)
