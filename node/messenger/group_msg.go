@@ -426,3 +426,7 @@ func groupOnly(tx *store.Tx, cid string) bool {
 	c, err := loadContact(tx, cid)
 	return err == nil && c.GroupOnly
 }
+
+// errGroupControl answers edits, deletes for everyone and reactions on group messages,
+// which groups do not carry yet.
+var errGroupControl = api.Errorf(api.ErrBadRequest, "edits, deletes for everyone and reactions are not available in groups yet")

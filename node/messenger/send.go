@@ -358,6 +358,9 @@ func (m *Messenger) ownMessage(tx *store.Tx, id string) (*msgRec, *contactRec, e
 	if r.M.Deleted {
 		return nil, nil, api.Errorf(api.ErrConflict, "the message was deleted")
 	}
+	if r.ContactID == "" {
+		return nil, nil, errGroupControl
+	}
 	c, err := loadContact(tx, r.ContactID)
 	return r, c, err
 }
@@ -468,6 +471,9 @@ func (m *Messenger) React(ctx context.Context, id, emoji string, remove bool) (a
 		}
 		if r.M.Deleted {
 			return api.Errorf(api.ErrConflict, "the message was deleted")
+		}
+		if r.ContactID == "" {
+			return errGroupControl
 		}
 		c, err := loadContact(tx, r.ContactID)
 		if err != nil {
