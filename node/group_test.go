@@ -33,8 +33,11 @@ func startNodes(t *testing.T, n int, configure func(*node.Config)) []*nodetest.N
 	out := make([]*nodetest.Node, n)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
+	sem := make(chan struct{}, 4) // each start derives a 64 MiB Argon2id key twice
 	for i := range n {
 		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
 			nd := nodetest.StartWith(t, fmt.Sprintf("n%02d", i), configure)
 			mu.Lock()
 			out[i] = nd
