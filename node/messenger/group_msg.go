@@ -310,26 +310,23 @@ func (m *Messenger) applyGroupReceipt(tx *store.Tx, g *groupRec, uid string, ct 
 		if r.M.SenderID != m.uid || r.M.ConversationID != g.ID {
 			continue
 		}
-		rs := map[string]int{}
-		if _, err := getJSON(tx, kGroupReceipts(id), &rs); err != nil {
+		old, err := receiptLevel(tx, id, uid)
+		if err != nil {
 			return err
 		}
-		if rs[uid] >= level {
+		if old >= level {
 			continue
 		}
-		rs[uid] = level
-		if err := putJSON(tx, kGroupReceipts(id), rs); err != nil {
+		if err := tx.Set(kGroupReceipt(id, uid), []byte{byte(level)}); err != nil {
 			return err
 		}
-		d, rd := 0, 0
-		for _, l := range rs {
-			d++
-			if l >= 2 {
-				rd++
-			}
+		if old == 0 {
+			r.M.Receipts.Delivered++
 		}
-		r.M.Receipts.Delivered, r.M.Receipts.Read = d, rd
-		total := r.M.Receipts.Total
+		if level == 2 {
+			r.M.Receipts.Read++
+		}
+		d, rd, total := r.M.Receipts.Delivered, r.M.Receipts.Read, r.M.Receipts.Total
 		switch {
 		case r.M.Status == api.StatusFailed:
 		case rd >= total:
@@ -430,3 +427,16 @@ func groupOnly(tx *store.Tx, cid string) bool {
 // errGroupControl answers edits, deletes for everyone and reactions on group messages,
 // which groups do not carry yet.
 var errGroupControl = api.Errorf(api.ErrBadRequest, "edits, deletes for everyone and reactions are not available in groups yet")
+
+// receiptLevel is what member uid acknowledged of our message id: 0 nothing, 1 delivered,
+// 2 read. One key per member keeps an acknowledgement O(1) whatever the group's size.
+func receiptLevel(tx *store.Tx, id, uid string) (int, error) {
+	b, err := tx.Get(kGroupReceipt(id, uid))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && len(b) != 1) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return int(b[0]), nil
+}

@@ -43,6 +43,7 @@ const (
 	gossipQueue     = 4096
 	maxPendingGroup = 1024 // envelopes held per group while their chain's key is on its way
 	syncEvery       = 5 * time.Second
+	maxRevoked      = 1 << 14 // chains remembered as revoked
 )
 
 // envelopeID is the GossipSub message id: SHA-256 of the envelope, truncated.
@@ -288,6 +289,9 @@ func (s *groupService) dropDists(ds []distInfo) {
 	for _, d := range ds {
 		if id, ok := parseDistID(d.ID); ok {
 			delete(s.dists, id)
+			if len(s.revoked) >= maxRevoked {
+				clear(s.revoked) // forgetting only turns Reject into Ignore
+			}
 			s.revoked[id] = true
 		}
 	}
@@ -564,13 +568,14 @@ func (s *groupService) fallback(ctx context.Context) {
 			if !g.Me {
 				continue
 			}
-			rs := map[string]int{}
-			if _, err := getJSON(tx, kGroupReceipts(d.msgID), &rs); err != nil {
-				return err
-			}
 			var missing []string
 			for _, mb := range g.Members {
-				if mb.UserID != s.m.uid && rs[mb.UserID] == 0 {
+				if mb.UserID == s.m.uid {
+					continue
+				}
+				if l, err := receiptLevel(tx, d.msgID, mb.UserID); err != nil {
+					return err
+				} else if l == 0 {
 					missing = append(missing, mb.UserID)
 				}
 			}

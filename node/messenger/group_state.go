@@ -47,14 +47,14 @@ type distInfo struct {
 	Pub []byte `json:"pub"` // Ed25519 signing key
 }
 
-func kGroup(gid string) []byte           { return []byte("gr/" + gid) }
-func kGroupSender(gid string) []byte     { return []byte("gk/" + gid) }
-func kGroupRecv(gid, uid string) []byte  { return []byte("gx/" + gid + "/" + uid) }
-func kGroupRx(gid, uid string) []byte    { return []byte("gq/" + gid + "/" + uid) }
-func kGroupRxPrefix(gid string) []byte   { return []byte("gq/" + gid + "/") }
-func kGroupStash(gid, uid string) []byte { return []byte("gw/" + gid + "/" + uid) }
-func kGroupReceipts(msgID string) []byte { return []byte("gt/" + msgID) }
-func kGroupSentPrefix(gid string) []byte { return []byte("gh/" + gid + "/") }
+func kGroup(gid string) []byte               { return []byte("gr/" + gid) }
+func kGroupSender(gid string) []byte         { return []byte("gk/" + gid) }
+func kGroupRecv(gid, uid string) []byte      { return []byte("gx/" + gid + "/" + uid) }
+func kGroupRx(gid, uid string) []byte        { return []byte("gq/" + gid + "/" + uid) }
+func kGroupRxPrefix(gid string) []byte       { return []byte("gq/" + gid + "/") }
+func kGroupStash(gid, uid string) []byte     { return []byte("gw/" + gid + "/" + uid) }
+func kGroupReceipt(msgID, uid string) []byte { return []byte("gt/" + msgID + "/" + uid) }
+func kGroupSentPrefix(gid string) []byte     { return []byte("gh/" + gid + "/") }
 func kGroupSent(gid string, seq uint64) []byte {
 	return fmt.Appendf(kGroupSentPrefix(gid), "%016x", seq)
 }
