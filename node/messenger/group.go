@@ -205,6 +205,9 @@ func (m *Messenger) adminGroup(tx *store.Tx, gid string, admin bool) (*groupRec,
 	if err != nil {
 		return nil, err
 	}
+	if err := withOps(tx, g); err != nil {
+		return nil, err
+	}
 	me := g.member(m.uid)
 	switch {
 	case me == nil:
@@ -371,7 +374,7 @@ func (m *Messenger) setGroupLog(tx *store.Tx, cc txContacts, old *groupRec, gid 
 			}
 		}
 	}
-	if err := putJSON(tx, kGroup(gid), g); err != nil {
+	if err := saveGroup(tx, g, true); err != nil {
 		return nil, err
 	}
 
@@ -653,6 +656,14 @@ func (m *Messenger) applyGroup(tx *store.Tx, c *contactRec, ct *wire.Content) er
 		return err
 	}
 	isMember := old != nil && old.member(c.UserID) != nil
+	switch ct.Kind {
+	case wire.KindGroupOps, wire.KindGroupSync, wire.KindGroupKey:
+		if old != nil {
+			if err := withOps(tx, old); err != nil {
+				return err
+			}
+		}
+	}
 	switch ct.Kind {
 	case wire.KindGroupOps:
 		var have [][]byte

@@ -14,21 +14,22 @@ import (
 // sendGroupTx stores a message to a group, encrypts it once with our sender key (the
 // advanced chain saved in the same transaction) and publishes it once committed.
 func (m *Messenger) sendGroupTx(tx *store.Tx, conv *convRec, req api.SendRequest, replyTo *string) (api.Message, error) {
-	g, err := loadGroup(tx, conv.ID)
+	g, err := loadGroupMeta(tx, conv.ID)
 	if err != nil {
 		return api.Message{}, err
 	}
+	gid := conv.ID
 	if !g.Me {
 		return api.Message{}, api.Errorf(api.ErrForbidden, "you are no longer a member of this group")
 	}
-	ss, err := loadSender(tx, g.ID)
+	ss, err := loadSender(tx, gid)
 	if err != nil {
 		return api.Message{}, err
 	}
 	ts := m.clock.Now()
 	id := newID("m")
 	g.SendSeq++
-	content := &wire.Content{Kind: wire.KindText, ID: id, Seq: g.SendSeq, TS: ts.String(), Body: req.Body, Group: g.ID, Head: g.Head}
+	content := &wire.Content{Kind: wire.KindText, ID: id, Seq: g.SendSeq, TS: ts.String(), Body: req.Body, Group: gid, Head: g.Head}
 	if replyTo != nil {
 		content.ReplyTo = *replyTo
 	}
@@ -44,17 +45,17 @@ func (m *Messenger) sendGroupTx(tx *store.Tx, conv *convRec, req api.SendRequest
 		return api.Message{}, err
 	}
 	env := wire.AppendEnvelope(nil, skm)
-	if err := saveSender(tx, g.ID, ss); err != nil {
+	if err := saveSender(tx, gid, ss); err != nil {
 		return api.Message{}, err
 	}
-	if err := putJSON(tx, kGroup(g.ID), g); err != nil {
+	if err := putJSON(tx, kGroupMeta(gid), g); err != nil {
 		return api.Message{}, err
 	}
-	if err := tx.Set(kGroupSent(g.ID, g.SendSeq), env); err != nil {
+	if err := tx.Set(kGroupSent(gid, g.SendSeq), env); err != nil {
 		return api.Message{}, err
 	}
 	if g.SendSeq > sentHistory {
-		if err := tx.Delete(kGroupSent(g.ID, g.SendSeq-sentHistory)); err != nil {
+		if err := tx.Delete(kGroupSent(gid, g.SendSeq-sentHistory)); err != nil {
 			return api.Message{}, err
 		}
 	}
@@ -62,15 +63,15 @@ func (m *Messenger) sendGroupTx(tx *store.Tx, conv *convRec, req api.SendRequest
 		return api.Message{}, err
 	}
 	msg := api.Message{
-		ID: id, ConversationID: g.ID, ClientMsgID: req.ClientMsgID, SenderID: m.uid,
+		ID: id, ConversationID: gid, ClientMsgID: req.ClientMsgID, SenderID: m.uid,
 		Body: req.Body, ReplyTo: replyTo, Attachments: []api.Attachment{},
 		SentAt: ts.Wall, ReceivedAt: ts.Wall, Order: hlc.OrderKey(ts, m.uid+"-"+id),
-		Status: api.StatusPending, Receipts: api.Receipts{Total: len(g.Members) - 1}, Reactions: map[string][]string{},
+		Status: api.StatusPending, Receipts: api.Receipts{Total: g.Members - 1}, Reactions: map[string][]string{},
 	}
 	if err := m.putMsg(tx, &msgRec{M: msg}, true); err != nil {
 		return api.Message{}, err
 	}
-	if err := tx.Set(kClient(g.ID, req.ClientMsgID), []byte(id)); err != nil {
+	if err := tx.Set(kClient(gid, req.ClientMsgID), []byte(id)); err != nil {
 		return api.Message{}, err
 	}
 	conv.LastMsgID, conv.UpdatedAt = id, ts.Wall
@@ -83,7 +84,6 @@ func (m *Messenger) sendGroupTx(tx *store.Tx, conv *convRec, req api.SendRequest
 	if err := m.emitConv(tx, conv.ID); err != nil {
 		return api.Message{}, err
 	}
-	gid := g.ID
 	tx.OnCommit(func() { m.gs.publish(gid, id, env) })
 	return msg, nil
 }
@@ -127,8 +127,8 @@ func (b *groupRx) envelope(gid string, env []byte) (rxOutcome, error) {
 	case owner.uid == m.uid:
 		return rxDuplicate, nil
 	}
-	g, err := loadGroup(tx, gid)
-	if err != nil || !g.Me || g.member(owner.uid) == nil {
+	g, err := loadGroupMeta(tx, gid)
+	if err != nil || !g.Me {
 		return rxRefused, nil
 	}
 	raw, err := tx.Get(kGroupRecv(gid, owner.uid))
@@ -160,7 +160,7 @@ func (b *groupRx) envelope(gid string, env []byte) (rxOutcome, error) {
 	if err := tx.Set(kGroupRecv(gid, owner.uid), raw); err != nil {
 		return 0, err
 	}
-	if err := b.sequence(g, owner.uid, ct.Seq); err != nil {
+	if err := b.sequence(gid, owner.uid, ct.Seq); err != nil {
 		return 0, err
 	}
 	ts, err := hlc.Parse(ct.TS)
@@ -229,9 +229,9 @@ func (b *groupRx) envelope(gid string, env []byte) (rxOutcome, error) {
 }
 
 // sequence tracks a member's group sequence numbers and asks them for what is missing.
-func (b *groupRx) sequence(g *groupRec, uid string, seq uint64) error {
+func (b *groupRx) sequence(gid, uid string, seq uint64) error {
 	var rx memberRx
-	if _, err := getJSON(b.tx, kGroupRx(g.ID, uid), &rx); err != nil {
+	if _, err := getJSON(b.tx, kGroupRx(gid, uid), &rx); err != nil {
 		return err
 	}
 	if seq <= rx.RecvSeq || slices.Contains(rx.Ahead, seq) {
@@ -256,12 +256,12 @@ func (b *groupRx) sequence(g *groupRec, uid string, seq uint64) error {
 		}
 		if from < seq {
 			to := min(seq-1, from+wire.MaxReceiptID)
-			if err := b.m.enqueueTo(b.tx, b.cc, uid, &wire.Content{Kind: wire.KindGroupResend, Group: g.ID, From: from, To: to}); err != nil {
+			if err := b.m.enqueueTo(b.tx, b.cc, uid, &wire.Content{Kind: wire.KindGroupResend, Group: gid, From: from, To: to}); err != nil {
 				return err
 			}
 		}
 	}
-	return putJSON(b.tx, kGroupRx(g.ID, uid), &rx)
+	return putJSON(b.tx, kGroupRx(gid, uid), &rx)
 }
 
 // finish sends the delivery receipts of the batch and reports the conversations.

@@ -21,7 +21,7 @@ const maxGroupLog = 4096
 // (recomputed by fold whenever the log changes), and our sending side.
 type groupRec struct {
 	ID  string   `json:"id"`
-	Ops [][]byte `json:"ops"` // signed operations, in fold order
+	Ops [][]byte `json:"-"` // signed operations, in fold order (gl/, loaded on demand)
 
 	// Derived by fold.
 	Name    string             `json:"name"`
@@ -30,9 +30,47 @@ type groupRec struct {
 	Max     int                `json:"max"`
 	Head    string             `json:"head"`
 
-	Me      bool   `json:"me"`       // we are a member
-	SendSeq uint64 `json:"send_seq"` // our last group sequence number
+	Me      bool   `json:"me"` // we are a member
+	SendSeq uint64 `json:"-"`  // our last group sequence number (gm/)
 	Created int64  `json:"created"`
+}
+
+// groupMeta is the little a group message needs, kept apart so that sending and receiving
+// do not decode the member list or the log.
+type groupMeta struct {
+	Me      bool   `json:"me"`
+	Head    string `json:"head"`
+	SendSeq uint64 `json:"send_seq"`
+	Members int    `json:"members"`
+}
+
+func kGroupMeta(gid string) []byte { return []byte("gm/" + gid) }
+func kGroupLog(gid string) []byte  { return []byte("gl/" + gid) }
+
+func loadGroupMeta(tx *store.Tx, gid string) (*groupMeta, error) {
+	return load[groupMeta](tx, kGroupMeta(gid), "group", gid)
+}
+
+// withOps loads the group's operation log into g.
+func withOps(tx *store.Tx, g *groupRec) error {
+	if g.Ops != nil {
+		return nil
+	}
+	_, err := getJSON(tx, kGroupLog(g.ID), &g.Ops)
+	return err
+}
+
+// saveGroup writes the group's state, its meta record and, when ops, its log.
+func saveGroup(tx *store.Tx, g *groupRec, ops bool) error {
+	if err := putJSON(tx, kGroup(g.ID), g); err != nil {
+		return err
+	}
+	if ops {
+		if err := putJSON(tx, kGroupLog(g.ID), g.Ops); err != nil {
+			return err
+		}
+	}
+	return putJSON(tx, kGroupMeta(g.ID), &groupMeta{Me: g.Me, Head: g.Head, SendSeq: g.SendSeq, Members: len(g.Members)})
 }
 
 // memberRx is what we track of one member's group messages.
@@ -59,8 +97,18 @@ func kGroupSent(gid string, seq uint64) []byte {
 	return fmt.Appendf(kGroupSentPrefix(gid), "%016x", seq)
 }
 
+// loadGroup loads a group's state (not its log: withOps).
 func loadGroup(tx *store.Tx, gid string) (*groupRec, error) {
-	return load[groupRec](tx, kGroup(gid), "group", gid)
+	g, err := load[groupRec](tx, kGroup(gid), "group", gid)
+	if err != nil {
+		return nil, err
+	}
+	meta, err := loadGroupMeta(tx, gid)
+	if err != nil {
+		return nil, err
+	}
+	g.SendSeq = meta.SendSeq
+	return g, nil
 }
 
 // member returns the member with user id uid, or nil.
