@@ -430,7 +430,7 @@ func (m *Messenger) setGroupLog(tx *store.Tx, cc txContacts, old *groupRec, gid 
 	}
 	if g.Me {
 		for _, u := range added {
-			if err := m.applyStash(tx, g, u); err != nil {
+			if err := m.applyStash(tx, cc, g, u); err != nil {
 				return nil, err
 			}
 		}
@@ -554,8 +554,29 @@ func (m *Messenger) rotateSender(tx *store.Tx, cc txContacts, g *groupRec) error
 	return nil
 }
 
+// sendKey gives member uid our sending chain. Between two members without a pairwise
+// session yet, only the one with the smaller user id starts it (with its key); the other
+// owes its key until that key arrives (acceptKey), so a new group's members do not all
+// start two sessions per pair at once.
 func (m *Messenger) sendKey(tx *store.Tx, cc txContacts, g *groupRec, uid string, ss *senderkey.SenderState) error {
-	return m.enqueueTo(tx, cc, uid, &wire.Content{Kind: wire.KindGroupKey, Group: g.ID, Head: g.Head, Data: ss.Distribution(), GSeq: g.SendSeq + 1})
+	key := &wire.Content{Kind: wire.KindGroupKey, Group: g.ID, Head: g.Head, Data: ss.Distribution(), GSeq: g.SendSeq + 1}
+	if uid < m.uid {
+		c, err := cc.byUser(tx, uid)
+		if err != nil || c == nil {
+			return err
+		}
+		if _, err := tx.Get(kSession(c.ID, 0)); errors.Is(err, store.ErrNotFound) {
+			var rx memberRx
+			if _, err := getJSON(tx, kGroupRx(g.ID, uid), &rx); err != nil {
+				return err
+			}
+			rx.Owed = key
+			return putJSON(tx, kGroupRx(g.ID, uid), &rx)
+		} else if err != nil {
+			return err
+		}
+	}
+	return m.enqueueTo(tx, cc, uid, key)
 }
 
 // dropMemberKeys forgets what we hold to read a member's messages.
@@ -580,7 +601,7 @@ type stashedKey struct {
 	GSeq uint64 `json:"gseq"`
 }
 
-func (m *Messenger) applyStash(tx *store.Tx, g *groupRec, uid string) error {
+func (m *Messenger) applyStash(tx *store.Tx, cc txContacts, g *groupRec, uid string) error {
 	var s stashedKey
 	ok, err := getJSON(tx, kGroupStash(g.ID, uid), &s)
 	if err != nil || !ok {
@@ -589,11 +610,11 @@ func (m *Messenger) applyStash(tx *store.Tx, g *groupRec, uid string) error {
 	if err := tx.Delete(kGroupStash(g.ID, uid)); err != nil {
 		return err
 	}
-	return m.acceptKey(tx, g, uid, s.Data, s.GSeq)
+	return m.acceptKey(tx, cc, g, uid, s.Data, s.GSeq)
 }
 
 // acceptKey installs a member's sender key distribution.
-func (m *Messenger) acceptKey(tx *store.Tx, g *groupRec, uid string, data []byte, gseq uint64) error {
+func (m *Messenger) acceptKey(tx *store.Tx, cc txContacts, g *groupRec, uid string, data []byte, gseq uint64) error {
 	d, err := senderkey.ParseDistribution(data)
 	if err != nil {
 		m.log.Info("bad group key", "group", g.ID, "from", uid, "err", err)
@@ -633,8 +654,17 @@ func (m *Messenger) acceptKey(tx *store.Tx, g *groupRec, uid string, data []byte
 	if err := tx.Set(kGroupRecv(g.ID, uid), b); err != nil {
 		return err
 	}
+	owed := rx.Owed
+	rx.Owed = nil
 	if err := putJSON(tx, kGroupRx(g.ID, uid), &rx); err != nil {
 		return err
+	}
+	if owed != nil && g.Me {
+		// Their key came over the pairwise session they started: ours can follow.
+		owed.Seq, owed.ID, owed.TS, owed.Head = 0, "", "", g.Head
+		if err := m.enqueueTo(tx, cc, uid, owed); err != nil {
+			return err
+		}
 	}
 	gid := g.ID
 	tx.OnCommit(func() {
@@ -698,7 +728,7 @@ func (m *Messenger) applyGroup(tx *store.Tx, c *contactRec, ct *wire.Content) er
 		if old == nil || !old.Me || !isMember {
 			return putJSON(tx, kGroupStash(gid, c.UserID), stashedKey{Data: ct.Data, GSeq: ct.GSeq})
 		}
-		if err := m.acceptKey(tx, old, c.UserID, ct.Data, ct.GSeq); err != nil {
+		if err := m.acceptKey(tx, cc, old, c.UserID, ct.Data, ct.GSeq); err != nil {
 			return err
 		}
 		if ct.Head != old.Head {
@@ -709,8 +739,13 @@ func (m *Messenger) applyGroup(tx *store.Tx, c *contactRec, ct *wire.Content) er
 			return nil
 		}
 		rb := &groupRx{m: m, tx: tx, cc: cc}
-		if _, err := rb.envelope(gid, ct.Data); err != nil {
+		out, err := rb.envelope(gid, ct.Data)
+		if err != nil {
 			return err
+		}
+		if out == rxUnknown { // its key is on its way
+			env := ct.Data
+			tx.OnCommit(func() { m.gs.hold(gid, env) })
 		}
 		return rb.finish()
 	case wire.KindGroupResend:

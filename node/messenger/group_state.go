@@ -78,6 +78,10 @@ type memberRx struct {
 	RecvSeq uint64     `json:"recv_seq"` // highest contiguous group seq received
 	Ahead   []uint64   `json:"ahead"`
 	Dists   []distInfo `json:"dists"` // chains we hold for them, newest first (≤ 2)
+	// Owed: our chain as it was when we owed it to them (a gkey content), waiting for
+	// them to start the pairwise session (see sendKey). Sending it later, from the
+	// iteration it was owed at, lets them read what we sent meanwhile.
+	Owed *wire.Content `json:"owed,omitempty"`
 }
 
 type distInfo struct {
