@@ -79,6 +79,7 @@ type liveService struct {
 	sentTyp map[string]typingMark // conversation → last signal sent
 	typing  map[[2]string]time.Time
 	beats   int
+	closed  bool // set by wait: no new goroutines
 	wg      sync.WaitGroup
 }
 
@@ -114,6 +115,7 @@ func (l *liveService) start(ctx context.Context, h host.Host) {
 func (l *liveService) wait() {
 	l.mu.Lock()
 	h := l.h
+	l.closed = true
 	l.mu.Unlock()
 	if h != nil {
 		h.RemoveStreamHandler(protocol.ID(wire.LiveProtocol))
@@ -149,14 +151,14 @@ func (l *liveService) lastSeen(cid string) *int64 {
 // to forget our last seen time.
 func (l *liveService) setHidden(hidden bool) {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	was := l.hidden
 	l.hidden = hidden
 	if hidden {
 		clear(l.online) // we see nobody's presence either
 	}
 	ctx := l.ctx
-	l.mu.Unlock()
-	if hidden && !was && ctx != nil {
+	if hidden && !was && ctx != nil && !l.closed {
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
@@ -496,11 +498,12 @@ func (m *Messenger) Typing(ctx context.Context, convID, state string) error {
 	now := time.Now()
 	l.mu.Lock()
 	last, h, lctx := l.sentTyp[convID], l.h, l.ctx
-	if last.state == state && (state == "stop" || now.Sub(last.at) < l.opts.TypingRefresh) || h == nil {
+	if last.state == state && (state == "stop" || now.Sub(last.at) < l.opts.TypingRefresh) || h == nil || l.closed {
 		l.mu.Unlock()
 		return nil
 	}
 	l.sentTyp[convID] = typingMark{state, now}
+	l.wg.Add(1) // under l.mu, so never after wait has begun
 	l.mu.Unlock()
 	// Only peers we are connected to: typing is not worth a dial per member.
 	var targets []peer.ID
@@ -509,7 +512,6 @@ func (m *Messenger) Typing(ctx context.Context, convID, state string) error {
 			targets = append(targets, pid)
 		}
 	}
-	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
 		l.sendTo(lctx, targets, &wire.Live{Type: wire.LiveTyping, Conv: convID, State: state})
