@@ -289,9 +289,11 @@ func (m *Messenger) broadcast(b []byte) {
 	}
 }
 
-// presenceTargets are the peers of contacts who may learn our presence.
-func (l *liveService) presenceTargets() []peer.ID {
+// presenceTargets are the peers of contacts who may learn our presence. With dial, their
+// known addresses go to the peerstore (empty after a restart) so that they can be dialed.
+func (l *liveService) presenceTargets(dial bool) []peer.ID {
 	var out []peer.ID
+	var addrs [][]string
 	_ = l.m.st.View(func(tx *store.Tx) error {
 		return tx.Iterate(store.IterOptions{Prefix: []byte("ct/")}, func(_, v []byte) (bool, error) {
 			var c contactRec
@@ -301,11 +303,17 @@ func (l *liveService) presenceTargets() []peer.ID {
 			if !c.GroupOnly && !c.Blocked && c.Request == api.RequestAccepted {
 				if pid, err := peerOf(&c); err == nil {
 					out = append(out, pid)
+					addrs = append(addrs, c.Addrs)
 				}
 			}
 			return true, nil
 		})
 	})
+	if dial {
+		for i, pid := range out {
+			l.m.addAddrs(pid, addrs[i])
+		}
+	}
 	return out
 }
 
@@ -313,7 +321,7 @@ func (l *liveService) presenceTargets() []peer.ID {
 func (l *liveService) sendAll(ctx context.Context, sig *wire.Live, dial bool) {
 	h := l.h
 	var targets []peer.ID
-	for _, pid := range l.presenceTargets() {
+	for _, pid := range l.presenceTargets(dial) {
 		if dial || h.Network().Connectedness(pid) == network.Connected {
 			targets = append(targets, pid)
 		}
@@ -487,6 +495,7 @@ func (m *Messenger) Typing(ctx context.Context, convID, state string) error {
 			return err
 		}
 		if pid, err := peerOf(c); err == nil && !c.Blocked {
+			m.addAddrs(pid, c.Addrs)
 			pids = append(pids, pid)
 		}
 		return nil
