@@ -563,3 +563,28 @@ func TestPresenceNobodyBothWays(t *testing.T) {
 		}
 	}
 }
+
+func TestTypingInGroupReachesMembers(t *testing.T) {
+	ctx := context.Background()
+	nodes := startNodes(t, 3, fast(time.Second))
+	gid, uids := makeGroup(t, nodes, "typing")
+	// Messages both ways make sure the members are connected (typing never dials in groups).
+	for i, n := range nodes {
+		if _, err := n.Client.Send(ctx, gid, fmt.Sprintf("t%d", i), "hi"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, n := range nodes {
+		waitMessages(t, n, gid, 3)
+	}
+	s2 := socket(t, nodes[2])
+	s1 := socket(t, nodes[1])
+	if err := s1.Send(map[string]any{"type": "typing", "conversation_id": gid, "state": "start"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := waitFrame(t, s2, 10*time.Second, func(f liveFrame) bool {
+		return f.Type == "typing" && f.ConversationID == gid && f.UserID == uids[1] && f.State == "start"
+	}); !ok {
+		t.Fatal("group typing did not reach a fellow member")
+	}
+}
