@@ -122,7 +122,7 @@ func (m *Messenger) signOp(tx *store.Tx, op *wire.GroupOp) ([]byte, error) {
 		return nil, err
 	}
 	raw, err := wire.SignGroupOp(m.id, op)
-	if errors.Is(err, wire.ErrMalformed) {
+	if errors.Is(err, wire.ErrTooLarge) {
 		return nil, api.Errorf(api.ErrTooLarge, "the group change does not fit in one operation")
 	}
 	return raw, err

@@ -102,7 +102,7 @@ func SignGroupOp(id *identity.Identity, op *GroupOp) ([]byte, error) {
 	out = append(out, body...)
 	out = append(out, id.Sign(identity.DomainGroupState, body)...)
 	if len(out) > MaxGroupOp {
-		return nil, fmt.Errorf("%w: group operation of %d bytes", ErrMalformed, len(out))
+		return nil, fmt.Errorf("%w: group operation of %d bytes, over %d", ErrTooLarge, len(out), MaxGroupOp)
 	}
 	return out, nil
 }
