@@ -588,3 +588,50 @@ func TestTypingInGroupReachesMembers(t *testing.T) {
 		t.Fatal("group typing did not reach a fellow member")
 	}
 }
+
+func TestGroupEditsReactionsAndDeletesReachEveryone(t *testing.T) {
+	ctx := context.Background()
+	nodes := startNodes(t, 3, fast(time.Second))
+	a, b := nodes[0], nodes[1]
+	gid, uids := makeGroup(t, nodes, "edits")
+	m, err := a.Client.Send(ctx, gid, "e1", "first draft")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		waitMessages(t, n, gid, 1)
+	}
+	if _, err := a.Client.Edit(ctx, m.ID, "final text"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Client.React(ctx, m.ID, "👍", false); err != nil {
+		t.Fatal(err)
+	}
+	var apiErr *localclient.APIError
+	if _, err := b.Client.Edit(ctx, m.ID, "not mine"); !errors.As(err, &apiErr) || apiErr.Status != 403 {
+		t.Fatalf("editing someone else's group message: %v", err)
+	}
+	for _, n := range nodes {
+		eventually(t, n.Name+" sees the edit and the reaction", func() error {
+			got := messages(t, n.Client, gid)[0]
+			if got.Body != "final text" || got.EditedAt == nil {
+				return fmt.Errorf("body %q", got.Body)
+			}
+			if r := got.Reactions["👍"]; len(r) != 1 || r[0] != uids[1] {
+				return fmt.Errorf("reactions %v", got.Reactions)
+			}
+			return nil
+		})
+	}
+	if _, err := a.Client.Delete(ctx, m.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		eventually(t, n.Name+" sees the delete", func() error {
+			if got := messages(t, n.Client, gid)[0]; !got.Deleted || got.Body != "" {
+				return fmt.Errorf("not deleted: %+v", got)
+			}
+			return nil
+		})
+	}
+}

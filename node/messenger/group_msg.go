@@ -11,55 +11,79 @@ import (
 	"github.com/petrel-chat/petrel/sync/hlc"
 )
 
-// sendGroupTx stores a message to a group, encrypts it once with our sender key (the
-// advanced chain saved in the same transaction) and publishes it once committed.
-func (m *Messenger) sendGroupTx(tx *store.Tx, conv *convRec, req api.SendRequest, replyTo *string) (api.Message, error) {
-	g, err := loadGroupMeta(tx, conv.ID)
+// groupSeal gives content our next group sequence number, encrypts it once with our
+// sender key and saves the advanced chain and the envelope (for resends) in tx.
+func (m *Messenger) groupSeal(tx *store.Tx, gid string, content *wire.Content) ([]byte, *groupMeta, error) {
+	g, err := loadGroupMeta(tx, gid)
 	if err != nil {
-		return api.Message{}, err
+		return nil, nil, err
 	}
-	gid := conv.ID
 	if !g.Me {
-		return api.Message{}, api.Errorf(api.ErrForbidden, "you are no longer a member of this group")
+		return nil, nil, api.Errorf(api.ErrForbidden, "you are no longer a member of this group")
 	}
 	ss, err := loadSender(tx, gid)
 	if err != nil {
-		return api.Message{}, err
+		return nil, nil, err
 	}
-	ts := m.clock.Now()
-	id := newID("m")
 	g.SendSeq++
-	content := &wire.Content{Kind: wire.KindText, ID: id, Seq: g.SendSeq, TS: ts.String(), Body: req.Body, Group: gid, Head: g.Head}
-	if replyTo != nil {
-		content.ReplyTo = *replyTo
+	content.Seq, content.Group, content.Head = g.SendSeq, gid, g.Head
+	if content.TS == "" {
+		content.TS = m.clock.Now().String()
+	}
+	if content.ID == "" {
+		content.ID = newID("x")
 	}
 	pt, err := content.Marshal()
 	if err != nil {
-		return api.Message{}, err
+		return nil, nil, err
 	}
 	skm, err := ss.Encrypt(pt)
 	if errors.Is(err, senderkey.ErrChainExhausted) {
-		return api.Message{}, api.Errorf(api.ErrConflict, "the group key is exhausted; it rotates on the next membership change")
+		return nil, nil, api.Errorf(api.ErrConflict, "the group key is exhausted; it rotates on the next membership change")
 	}
 	if err != nil {
-		return api.Message{}, err
+		return nil, nil, err
 	}
 	env := wire.AppendEnvelope(nil, skm)
 	if err := saveSender(tx, gid, ss); err != nil {
-		return api.Message{}, err
+		return nil, nil, err
 	}
 	if err := putJSON(tx, kGroupMeta(gid), g); err != nil {
-		return api.Message{}, err
+		return nil, nil, err
 	}
 	if err := tx.Set(kGroupSent(gid, g.SendSeq), env); err != nil {
-		return api.Message{}, err
+		return nil, nil, err
 	}
 	if g.SendSeq > sentHistory {
 		if err := tx.Delete(kGroupSent(gid, g.SendSeq-sentHistory)); err != nil {
-			return api.Message{}, err
+			return nil, nil, err
 		}
 	}
-	if err := tx.Set(kClock, []byte(content.TS)); err != nil {
+	return env, g, tx.Set(kClock, []byte(content.TS))
+}
+
+// sendGroupControl sends an edit, delete or reaction to the group.
+func (m *Messenger) sendGroupControl(tx *store.Tx, gid string, content *wire.Content) error {
+	env, _, err := m.groupSeal(tx, gid, content)
+	if err != nil {
+		return err
+	}
+	tx.OnCommit(func() { m.gs.publish(gid, "", env) })
+	return nil
+}
+
+// sendGroupTx stores a message to a group, encrypts it once with our sender key (the
+// advanced chain saved in the same transaction) and publishes it once committed.
+func (m *Messenger) sendGroupTx(tx *store.Tx, conv *convRec, req api.SendRequest, replyTo *string) (api.Message, error) {
+	gid := conv.ID
+	ts := m.clock.Now()
+	id := newID("m")
+	content := &wire.Content{Kind: wire.KindText, ID: id, TS: ts.String(), Body: req.Body}
+	if replyTo != nil {
+		content.ReplyTo = *replyTo
+	}
+	env, g, err := m.groupSeal(tx, gid, content)
+	if err != nil {
 		return api.Message{}, err
 	}
 	msg := api.Message{
@@ -151,7 +175,12 @@ func (b *groupRx) envelope(gid string, env []byte) (rxOutcome, error) {
 		return rxRefused, nil
 	}
 	ct, err := wire.ParseContent(pt)
-	if err != nil || ct.Kind != wire.KindText || ct.Group != gid {
+	if err != nil || ct.Group != gid {
+		return rxRefused, nil
+	}
+	switch ct.Kind {
+	case wire.KindText, wire.KindEdit, wire.KindDelete, wire.KindReaction:
+	default:
 		return rxRefused, nil
 	}
 	if raw, err = rs.MarshalBinary(); err != nil {
@@ -172,6 +201,9 @@ func (b *groupRx) envelope(gid string, env []byte) (rxOutcome, error) {
 		if err := m.enqueueTo(tx, b.cc, owner.uid, &wire.Content{Kind: wire.KindGroupSync, Group: gid, Head: g.Head}); err != nil {
 			return 0, err
 		}
+	}
+	if ct.Kind != wire.KindText {
+		return rxStored, b.control(gid, owner.uid, ct, ts)
 	}
 	if b.receipts == nil {
 		b.receipts = map[string]map[string][]string{}
@@ -226,6 +258,41 @@ func (b *groupRx) envelope(gid string, env []byte) (rxOutcome, error) {
 		b.convs = append(b.convs, gid)
 	}
 	return rxStored, nil
+}
+
+// control applies a member's edit, delete or reaction to a message of the group.
+func (b *groupRx) control(gid, uid string, ct *wire.Content, ts hlc.Timestamp) error {
+	m, tx := b.m, b.tx
+	r, err := loadMsg(tx, ct.Target)
+	if errors.Is(err, api.ErrNotFound) {
+		return nil
+	}
+	if err != nil || r.M.ConversationID != gid || r.M.Deleted {
+		return err
+	}
+	switch ct.Kind {
+	case wire.KindEdit:
+		if r.M.SenderID != uid || ct.TS <= r.EditTS {
+			return nil
+		}
+		r.M.Body, r.EditTS = ct.Body, ct.TS
+		at := ts.Wall
+		r.M.EditedAt = &at
+	case wire.KindDelete:
+		if r.M.SenderID != uid {
+			return nil
+		}
+		return m.markDeleted(tx, r)
+	case wire.KindReaction:
+		if !applyReaction(r, uid, ct.Emoji, !ct.Remove, ct.TS) {
+			return nil
+		}
+	}
+	if err := m.putMsg(tx, r, false); err != nil {
+		return err
+	}
+	_, err = m.ev.Append(tx, api.KindMessageUpdate, r.M)
+	return err
 }
 
 // sequence tracks a member's group sequence numbers and asks them for what is missing.
@@ -423,10 +490,6 @@ func groupOnly(tx *store.Tx, cid string) bool {
 	c, err := loadContact(tx, cid)
 	return err == nil && c.GroupOnly
 }
-
-// errGroupControl answers edits, deletes for everyone and reactions on group messages,
-// which groups do not carry yet.
-var errGroupControl = api.Errorf(api.ErrBadRequest, "edits, deletes for everyone and reactions are not available in groups yet")
 
 // receiptLevel is what member uid acknowledged of our message id: 0 nothing, 1 delivered,
 // 2 read. One key per member keeps an acknowledgement O(1) whatever the group's size.

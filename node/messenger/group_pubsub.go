@@ -482,6 +482,9 @@ func (s *groupService) doPublish(ctx context.Context, p pubItem) {
 			s.m.log.Info("group publish", "group", p.gid, "err", err)
 		}
 	}
+	if p.msgID == "" {
+		return // an edit, delete or reaction: gap detection covers it
+	}
 	err := s.m.st.Update(ctx, func(tx *store.Tx) error {
 		r, err := loadMsg(tx, p.msgID)
 		if err != nil {

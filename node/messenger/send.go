@@ -359,7 +359,7 @@ func (m *Messenger) ownMessage(tx *store.Tx, id string) (*msgRec, *contactRec, e
 		return nil, nil, api.Errorf(api.ErrConflict, "the message was deleted")
 	}
 	if r.ContactID == "" {
-		return nil, nil, errGroupControl
+		return r, nil, nil // a group message: the caller sends to the group
 	}
 	c, err := loadContact(tx, r.ContactID)
 	return r, c, err
@@ -390,7 +390,11 @@ func (m *Messenger) Edit(ctx context.Context, id, body string) (api.Message, err
 			return err
 		}
 		out = r.M
-		return m.enqueue(tx, c, &wire.Content{Kind: wire.KindEdit, TS: ts.String(), Target: id, Body: body}, "")
+		content := &wire.Content{Kind: wire.KindEdit, TS: ts.String(), Target: id, Body: body}
+		if c == nil {
+			return m.sendGroupControl(tx, r.M.ConversationID, content)
+		}
+		return m.enqueue(tx, c, content, "")
 	})
 	return out, err
 }
@@ -409,6 +413,9 @@ func (m *Messenger) Delete(ctx context.Context, id string, forEveryone bool) (ap
 				return err
 			}
 			out = r.M
+			if c == nil {
+				return m.sendGroupControl(tx, r.M.ConversationID, &wire.Content{Kind: wire.KindDelete, Target: id})
+			}
 			return m.enqueue(tx, c, &wire.Content{Kind: wire.KindDelete, Target: id}, "")
 		}
 		r, err := loadMsg(tx, id)
@@ -472,12 +479,11 @@ func (m *Messenger) React(ctx context.Context, id, emoji string, remove bool) (a
 		if r.M.Deleted {
 			return api.Errorf(api.ErrConflict, "the message was deleted")
 		}
-		if r.ContactID == "" {
-			return errGroupControl
-		}
-		c, err := loadContact(tx, r.ContactID)
-		if err != nil {
-			return err
+		var c *contactRec
+		if r.ContactID != "" {
+			if c, err = loadContact(tx, r.ContactID); err != nil {
+				return err
+			}
 		}
 		ts := m.clock.Now().String()
 		if applyReaction(r, m.uid, emoji, !remove, ts) {
@@ -489,7 +495,11 @@ func (m *Messenger) React(ctx context.Context, id, emoji string, remove bool) (a
 			}
 		}
 		out = r.M
-		return m.enqueue(tx, c, &wire.Content{Kind: wire.KindReaction, TS: ts, Target: id, Emoji: emoji, Remove: remove}, "")
+		content := &wire.Content{Kind: wire.KindReaction, TS: ts, Target: id, Emoji: emoji, Remove: remove}
+		if c == nil {
+			return m.sendGroupControl(tx, r.M.ConversationID, content)
+		}
+		return m.enqueue(tx, c, content, "")
 	})
 	return out, err
 }
