@@ -57,6 +57,10 @@ type Config struct {
 	Version string
 	// Store tunes the store (tests lower nothing here: the KDF floor is fixed).
 	Store store.Options
+	// Groups and Presence tune groups (size cap, delivery fallback) and presence/typing
+	// timers; zero values are the defaults.
+	Groups   messenger.GroupOptions
+	Presence messenger.PresenceOptions
 }
 
 // APIInfo is the content of DIR/api.json.
@@ -196,6 +200,7 @@ func (n *Node) load() error {
 	n.Messenger, err = messenger.New(context.Background(), messenger.Config{
 		Store: n.st, Events: n.ev, Identity: n.id, Logger: n.log.With("part", "messenger"),
 		Profile: n.profileName, Relays: n.cfg.Relays, RelayLink: relayLink{n.hostOrNil},
+		Groups: n.cfg.Groups, Presence: n.cfg.Presence,
 	})
 	return err
 }

@@ -36,6 +36,9 @@ const (
 	// DomainMailbox signs a relay's challenge: the owner of a mailbox proves its
 	// identity key to a relay (relay/relaywire documents the signed bytes).
 	DomainMailbox Domain = "petrel_v1_sig_mailbox\x00"
+	// DomainGroupState signs group state changes (node/wire GroupOp). It differs from the
+	// group message domain of crypto/senderkey ("petrel_v1_sig_group\x00").
+	DomainGroupState Domain = "petrel_v1_sig_gstate\x00"
 )
 
 var (

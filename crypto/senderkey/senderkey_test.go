@@ -475,3 +475,25 @@ func receiverWithSkipped(t *testing.T, it uint32, skipped ...uint32) []byte {
 	}
 	return marshalReceiver(t, &ReceiverState{chains: []*receiverChain{c}})
 }
+
+func TestVerifyWithoutState(t *testing.T) {
+	s, _ := newPair(t)
+	d := mustParseDistribution(t, s.Distribution())
+	msg := mustEncrypt(t, s, []byte("hello"))
+	m, err := ParseMessage(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.Verify(d.SigningKey()) {
+		t.Fatal("genuine message does not verify")
+	}
+	other, _ := newPair(t)
+	if m.Verify(mustParseDistribution(t, other.Distribution()).SigningKey()) || m.Verify(nil) {
+		t.Fatal("verified under a foreign or empty key")
+	}
+	bad := bytes.Clone(msg)
+	bad[len(bad)-sigSize-1] ^= 1
+	if mb, err := ParseMessage(bad); err != nil || mb.Verify(d.SigningKey()) {
+		t.Fatalf("tampered message verified (%v)", err)
+	}
+}

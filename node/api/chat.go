@@ -194,3 +194,24 @@ const (
 	PresenceContacts = "contacts"
 	PresenceNobody   = "nobody"
 )
+
+// GroupCreate is POST /v1/conversations.
+type GroupCreate struct {
+	Type    string   `json:"type"`
+	Name    string   `json:"name"`
+	Members []string `json:"members"`
+}
+
+// MembersChange is POST /v1/conversations/{id}/members. Extension: role with users, to make
+// members admins or members again (admins only).
+type MembersChange struct {
+	Add    []string `json:"add"`
+	Remove []string `json:"remove"`
+	Role   string   `json:"role"`
+	Users  []string `json:"users"`
+}
+
+// ConversationPatch is PATCH /v1/conversations/{id} (extension): rename a group.
+type ConversationPatch struct {
+	Name *string `json:"name"`
+}

@@ -61,6 +61,7 @@ type Chat interface {
 	Typing(ctx context.Context, convID, state string) error
 	// Subscribe returns ephemeral socket frames (typing, presence) for every UI.
 	Subscribe() (<-chan []byte, func())
+	Groups
 }
 
 // Config configures a Server.

@@ -82,7 +82,8 @@ func (m *Messenger) AddContact(ctx context.Context, link string, name *string) (
 		if err != nil {
 			return err
 		}
-		created = isNew
+		created = isNew || c.GroupOnly
+		c.GroupOnly = false // the user adds a fellow group member as a contact
 		c.Addrs = addrStrings(inv.Addrs)
 		c.Relays = addrStrings(inv.Relays)
 		if c.Request == api.RequestPending {
@@ -265,7 +266,9 @@ func (m *Messenger) Contacts(ctx context.Context) ([]api.Contact, error) {
 			if err := json.Unmarshal(v, &c); err != nil {
 				return false, err
 			}
-			out = append(out, m.apiContact(&c))
+			if !c.GroupOnly {
+				out = append(out, m.apiContact(&c))
+			}
 			return true, nil
 		})
 	})

@@ -124,6 +124,9 @@ func (m *Messenger) Conversations(ctx context.Context, cursor string, limit int)
 		}
 		slices.SortFunc(all, less)
 		for _, cv := range all {
+			if cv.Type == api.ConversationDirect && cv.LastMsgID == "" && groupOnly(tx, cv.ContactID) {
+				continue // a fellow group member's empty direct conversation
+			}
 			if cursor != "" && less(cv, &convRec{UpdatedAt: curAt, ID: curID}) <= 0 {
 				continue
 			}

@@ -422,6 +422,8 @@ func (b *rxBatch) apply(ct *wire.Content) error {
 			_, err = b.m.ev.Append(b.tx, api.KindMessageUpdate, r.M)
 			return err
 		}
+	case wire.KindGroupOps, wire.KindGroupSync, wire.KindGroupKey, wire.KindGroupMsg, wire.KindGroupResend, wire.KindGroupReceipt:
+		return b.m.applyGroup(b.tx, c, ct)
 	case wire.KindResend:
 		for seq := ct.From; seq <= ct.To; seq++ {
 			raw, err := b.tx.Get(kSent(c.ID, seq))

@@ -38,6 +38,9 @@ type Config struct {
 	RelayLink RelayLink
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Groups and Presence tune groups (group.go) and presence and typing (presence.go).
+	Groups   GroupOptions
+	Presence PresenceOptions
 }
 
 // Messenger is the messaging engine. Create it with New, then Run it with a libp2p host.
@@ -59,6 +62,9 @@ type Messenger struct {
 
 	subMu sync.Mutex
 	subs  map[chan []byte]struct{} // ephemeral frames for UIs
+
+	gs   *groupService // groups over GossipSub (group_pubsub.go)
+	live *liveService  // presence and typing (presence.go)
 }
 
 // New prepares a Messenger: it creates the prekey store on first use and restores the clock.
@@ -77,6 +83,10 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 		uid:  string(cfg.Identity.UserID()),
 		subs: map[chan []byte]struct{}{},
 	}
+	m.cfg.Groups.defaults()
+	m.cfg.Presence.defaults()
+	m.gs = newGroupService(m, m.cfg.Groups)
+	m.live = newLiveService(m, m.cfg.Presence)
 	m.clock = hlc.New(cfg.Now)
 	err := m.st.Update(ctx, func(tx *store.Tx) error {
 		var last string
@@ -170,8 +180,14 @@ func (m *Messenger) Run(ctx context.Context, h host.Host) error {
 	for _, cid := range pending {
 		m.ob.kick(cid)
 	}
+	if err := m.gs.start(ctx, h); err != nil {
+		return err
+	}
+	m.live.start(ctx, h)
 
 	<-ctx.Done()
+	m.live.wait()
+	m.gs.wait()
 	h.Network().StopNotify(notifee)
 	h.RemoveStreamHandler(protocol.ID(wire.MessageProtocol))
 	h.RemoveStreamHandler(protocol.ID(wire.PrekeyProtocol))
@@ -229,7 +245,7 @@ func (m *Messenger) apiContact(c *contactRec) api.Contact {
 	return api.Contact{
 		ID: c.ID, UserID: c.UserID, Name: c.Name, Verified: c.Verified,
 		SafetyNumber: m.safetyNumber(c), ConversationID: c.ConvID, Blocked: c.Blocked,
-		Request: c.Request, IdentityChanged: c.Changed,
+		Request: c.Request, IdentityChanged: c.Changed, LastSeen: m.live.lastSeen(c.ID),
 	}
 }
 

@@ -34,7 +34,12 @@ func (m *Messenger) handlePrekeys(s network.Stream) {
 		return
 	}
 	var bundle []byte
-	err = m.st.Update(m.runCtx(), func(tx *store.Tx) error {
+	// A request still queued for the store when the requester has given up is dropped,
+	// not served: a burst of requests (a new group's members all starting sessions at
+	// once) cannot pile up behind the writer.
+	uctx, cancel := context.WithTimeout(m.runCtx(), prekeyTimeout)
+	defer cancel()
+	err = m.st.Update(uctx, func(tx *store.Tx) error {
 		ps, err := m.loadPrekeys(tx)
 		if err != nil {
 			return err

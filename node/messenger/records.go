@@ -29,6 +29,8 @@ type contactRec struct {
 	Changed  bool     `json:"identity_changed"`
 	ConvID   string   `json:"conversation_id"`
 	Created  int64    `json:"created"`
+	// GroupOnly: a fellow group member we never added; hidden from the contact list.
+	GroupOnly bool `json:"group_only,omitempty"`
 
 	SendSeq  uint64   `json:"send_seq"`  // last content seq assigned
 	OutSeq   uint64   `json:"out_seq"`   // last outbox key used

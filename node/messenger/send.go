@@ -116,6 +116,10 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 		if err != nil {
 			return err
 		}
+		if conv.Type == api.ConversationGroup {
+			out, err = m.sendGroup(tx, conv, req)
+			return err
+		}
 		c, err := loadContact(tx, conv.ContactID)
 		if err != nil {
 			return err
@@ -231,6 +235,9 @@ func (m *Messenger) apiConv(tx *store.Tx, id string) (api.Conversation, error) {
 }
 
 func (m *Messenger) apiConvRec(tx *store.Tx, cv *convRec) (api.Conversation, error) {
+	if cv.Type == api.ConversationGroup {
+		return m.apiGroupConv(tx, cv)
+	}
 	c, err := loadContact(tx, cv.ContactID)
 	if err != nil {
 		return api.Conversation{}, err
@@ -317,6 +324,12 @@ func (m *Messenger) MarkRead(ctx context.Context, convID, upTo string) error {
 		if err != nil {
 			return err
 		}
+		if conv.Type == api.ConversationGroup {
+			if !set.ReadReceipts {
+				return nil
+			}
+			return m.groupReadReceipts(tx, conv.ID, newly)
+		}
 		c, err := loadContact(tx, conv.ContactID)
 		if err != nil {
 			return err
@@ -344,6 +357,9 @@ func (m *Messenger) ownMessage(tx *store.Tx, id string) (*msgRec, *contactRec, e
 	}
 	if r.M.Deleted {
 		return nil, nil, api.Errorf(api.ErrConflict, "the message was deleted")
+	}
+	if r.ContactID == "" {
+		return r, nil, nil // a group message: the caller sends to the group
 	}
 	c, err := loadContact(tx, r.ContactID)
 	return r, c, err
@@ -374,7 +390,11 @@ func (m *Messenger) Edit(ctx context.Context, id, body string) (api.Message, err
 			return err
 		}
 		out = r.M
-		return m.enqueue(tx, c, &wire.Content{Kind: wire.KindEdit, TS: ts.String(), Target: id, Body: body}, "")
+		content := &wire.Content{Kind: wire.KindEdit, TS: ts.String(), Target: id, Body: body}
+		if c == nil {
+			return m.sendGroupControl(tx, r.M.ConversationID, content)
+		}
+		return m.enqueue(tx, c, content, "")
 	})
 	return out, err
 }
@@ -393,6 +413,9 @@ func (m *Messenger) Delete(ctx context.Context, id string, forEveryone bool) (ap
 				return err
 			}
 			out = r.M
+			if c == nil {
+				return m.sendGroupControl(tx, r.M.ConversationID, &wire.Content{Kind: wire.KindDelete, Target: id})
+			}
 			return m.enqueue(tx, c, &wire.Content{Kind: wire.KindDelete, Target: id}, "")
 		}
 		r, err := loadMsg(tx, id)
@@ -456,9 +479,11 @@ func (m *Messenger) React(ctx context.Context, id, emoji string, remove bool) (a
 		if r.M.Deleted {
 			return api.Errorf(api.ErrConflict, "the message was deleted")
 		}
-		c, err := loadContact(tx, r.ContactID)
-		if err != nil {
-			return err
+		var c *contactRec
+		if r.ContactID != "" {
+			if c, err = loadContact(tx, r.ContactID); err != nil {
+				return err
+			}
 		}
 		ts := m.clock.Now().String()
 		if applyReaction(r, m.uid, emoji, !remove, ts) {
@@ -470,7 +495,11 @@ func (m *Messenger) React(ctx context.Context, id, emoji string, remove bool) (a
 			}
 		}
 		out = r.M
-		return m.enqueue(tx, c, &wire.Content{Kind: wire.KindReaction, TS: ts, Target: id, Emoji: emoji, Remove: remove}, "")
+		content := &wire.Content{Kind: wire.KindReaction, TS: ts, Target: id, Emoji: emoji, Remove: remove}
+		if c == nil {
+			return m.sendGroupControl(tx, r.M.ConversationID, content)
+		}
+		return m.enqueue(tx, c, content, "")
 	})
 	return out, err
 }
@@ -537,6 +566,8 @@ func (m *Messenger) UpdateSettings(ctx context.Context, p api.SettingsPatch) (ap
 		if p.ReadReceipts != nil {
 			s.ReadReceipts = *p.ReadReceipts
 		}
+		hidden := s.Presence == api.PresenceNobody
+		tx.OnCommit(func() { m.live.setHidden(hidden) })
 		return putJSON(tx, kSettings, s)
 	})
 	return s, err

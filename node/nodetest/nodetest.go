@@ -27,6 +27,9 @@ type Node struct {
 	// APIAddr, when set, is where the next Run listens for the API (say, the previous
 	// address, to restart a node under a browser that keeps its URL); empty picks a free port.
 	APIAddr string
+	// Config, when set before Run, adds options to the node's configuration (groups,
+	// presence timers); Start leaves it empty.
+	Config func(*node.Config)
 
 	t      testing.TB
 	listen string // the first run's libp2p address, kept across restarts
@@ -37,13 +40,19 @@ type Node struct {
 // Start creates a node named name in a fresh temp dir and runs it until the test ends.
 func Start(t testing.TB, name string) *Node {
 	t.Helper()
+	return StartWith(t, name, nil)
+}
+
+// StartWith is Start with configure applied to the node's configuration.
+func StartWith(t testing.TB, name string, configure func(*node.Config)) *Node {
+	t.Helper()
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := node.Init(ctx, dir, []byte(Passphrase), name, store.Options{}); err != nil {
 		t.Fatalf("nodetest: init: %v", err)
 	}
-	n := &Node{Dir: dir, Name: name, t: t}
+	n := &Node{Dir: dir, Name: name, t: t, Config: configure}
 	n.Run()
 	t.Cleanup(n.Stop)
 	return n
@@ -62,14 +71,18 @@ func (n *Node) Run() {
 		apiAddr = "127.0.0.1:0"
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	nd, err := node.Open(node.Config{
+	cfg := node.Config{
 		DataDir:     n.Dir,
 		APIAddr:     apiAddr,
 		ListenAddrs: []string{n.listen},
 		Relays:      n.Relays,
 		Logger:      logger.With("node", n.Name),
 		Version:     "test",
-	}, []byte(Passphrase))
+	}
+	if n.Config != nil {
+		n.Config(&cfg)
+	}
+	nd, err := node.Open(cfg, []byte(Passphrase))
 	if err != nil {
 		n.t.Fatalf("nodetest: open %s: %v", n.Name, err)
 	}

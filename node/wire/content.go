@@ -20,6 +20,14 @@ const (
 	KindDelete   = "delete"   // delete Target for everyone (sender's own message)
 	KindReaction = "reaction" // Emoji on Target, or its removal
 	KindResend   = "resend"   // please resend sequence numbers From..To
+
+	// Group kinds (pairwise, about the group named by Group).
+	KindGroupOps     = "gops"     // Ops: signed group operations; Head: the sender's state
+	KindGroupSync    = "gsync"    // Head: the sender's state; please send your operations
+	KindGroupKey     = "gkey"     // Data: the sender's Sender Keys distribution; GSeq: its next group seq
+	KindGroupMsg     = "gmsg"     // Data: a group envelope, resent or delivered pairwise
+	KindGroupResend  = "gresend"  // please resend your group messages GSeq From..To
+	KindGroupReceipt = "greceipt" // Status of group message IDs
 )
 
 // Limits of a Content.
@@ -62,6 +70,14 @@ type Content struct {
 	IDs     []string `json:"ids,omitempty"`
 	From    uint64   `json:"from,omitempty"`
 	To      uint64   `json:"to,omitempty"`
+
+	// Group fields: the group id, its state head, a group sequence number, opaque data
+	// (a distribution or an envelope) and signed operations.
+	Group string   `json:"group,omitempty"`
+	Head  string   `json:"head,omitempty"`
+	GSeq  uint64   `json:"gseq,omitempty"`
+	Data  []byte   `json:"data,omitempty"`
+	Ops   [][]byte `json:"ops,omitempty"`
 
 	// Card, when present, tells the receiver how to reach the sender: sent on the first
 	// contents of a session so a contact who never saw an invite can answer.
@@ -139,8 +155,18 @@ func (c *Content) check() error {
 	if c.ReplyTo != "" && !validID(c.ReplyTo) {
 		return bad("reply_to")
 	}
+	if c.Group != "" && !validID(c.Group) || len(c.Head) > MaxIDLen || len(c.Data) > MaxEnvelope {
+		return bad("group fields")
+	}
 	switch c.Kind {
 	case KindText:
+	case KindGroupOps, KindGroupSync, KindGroupKey, KindGroupMsg, KindGroupResend, KindGroupReceipt:
+		if c.Group == "" {
+			return bad("%s without group", c.Kind)
+		}
+		if err := c.checkGroup(); err != nil {
+			return err
+		}
 	case KindEdit, KindDelete:
 		if !validID(c.Target) {
 			return bad("%s without target", c.Kind)
@@ -253,3 +279,41 @@ func validID(s string) bool {
 
 // ValidID reports whether s is acceptable as a message or content id.
 func ValidID(s string) bool { return validID(s) }
+
+// checkGroup checks the fields of a group kind.
+func (c *Content) checkGroup() error {
+	bad := func(f string) error { return fmt.Errorf("%w: content: %s", ErrMalformed, f) }
+	switch c.Kind {
+	case KindGroupOps:
+		if len(c.Ops) == 0 || len(c.Ops) > MaxGroupOps {
+			return bad("gops count")
+		}
+		for _, o := range c.Ops {
+			if len(o) == 0 || len(o) > MaxGroupOp {
+				return bad("gops size")
+			}
+		}
+	case KindGroupKey:
+		if len(c.Data) == 0 || len(c.Data) > 256 || c.GSeq == 0 {
+			return bad("gkey")
+		}
+	case KindGroupMsg:
+		if len(c.Data) == 0 {
+			return bad("gmsg")
+		}
+	case KindGroupResend:
+		if c.From == 0 || c.To < c.From || c.To-c.From > MaxReceiptID {
+			return bad("gresend range")
+		}
+	case KindGroupReceipt:
+		if (c.Status != ReceiptDelivered && c.Status != ReceiptRead) || len(c.IDs) == 0 || len(c.IDs) > MaxReceiptID {
+			return bad("greceipt")
+		}
+		for _, id := range c.IDs {
+			if !validID(id) {
+				return bad("greceipt id")
+			}
+		}
+	}
+	return nil
+}

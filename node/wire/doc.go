@@ -17,6 +17,13 @@
 // Ratchet message (the rest).
 // Ack: type 0x02 ‖ envelope id (16) ‖ status (1 byte, AckStatus).
 //
+//   - LiveProtocol (/petrel/live/1.0.0): one frame per stream carrying a Live signal
+//     (presence heartbeat, hidden, typing) to a contact; nothing is answered.
+//
+// Groups (group.go): a signed group operation is 0x01 ‖ uvarint len(body) ‖ body (JSON
+// GroupOp) ‖ Ed25519 signature by the author's identity over "petrel_v1_sig_gstate\x00" ‖
+// body; a group envelope (the GossipSub payload) is 0x01 ‖ a crypto/senderkey message.
+//
 // Inside the ratchet travels a Content: UTF-8 JSON (see Content), bounded by MaxContent,
 // parsed strictly by ParseContent. docs/PROTOCOL.md documents every field.
 package wire

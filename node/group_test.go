@@ -1,0 +1,637 @@
+package node_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/petrel-chat/petrel/node"
+	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/localclient"
+	"github.com/petrel-chat/petrel/node/nodetest"
+)
+
+// fast shortens the group and presence timers for tests.
+func fast(fallback time.Duration) func(*node.Config) {
+	return func(c *node.Config) {
+		c.Groups.FallbackAfter = fallback
+		c.Presence.Heartbeat = 150 * time.Millisecond
+		c.Presence.Timeout = time.Second
+		c.Presence.TypingTimeout = time.Second
+	}
+}
+
+// startNodes starts n nodes in parallel.
+func startNodes(t *testing.T, n int, configure func(*node.Config)) []*nodetest.Node {
+	t.Helper()
+	out := make([]*nodetest.Node, n)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	sem := make(chan struct{}, 4) // each start derives a 64 MiB Argon2id key twice
+	for i := range n {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			nd := nodetest.StartWith(t, fmt.Sprintf("n%02d", i), configure)
+			mu.Lock()
+			out[i] = nd
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	for _, nd := range out {
+		if nd == nil {
+			t.FailNow()
+		}
+	}
+	return out
+}
+
+func userID(t *testing.T, n *nodetest.Node) string {
+	t.Helper()
+	me, err := n.Client.Me(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return me.UserID
+}
+
+// makeGroup has nodes[0] befriend the others and create a group of all of them.
+func makeGroup(t *testing.T, nodes []*nodetest.Node, name string) (string, []string) {
+	t.Helper()
+	uids := make([]string, len(nodes))
+	for i, n := range nodes {
+		uids[i] = userID(t, n)
+	}
+	for _, n := range nodes[1:] {
+		befriend(t, nodes[0], n)
+	}
+	conv, err := nodes[0].Client.CreateGroup(context.Background(), name, uids[1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if conv.Type != api.ConversationGroup || len(conv.Members) != len(nodes) || conv.Name != name {
+		t.Fatalf("created %+v", conv)
+	}
+	waitMembers(t, nodes, conv.ID, uids)
+	return conv.ID, uids
+}
+
+// waitMembers waits until every node sees the group with exactly members.
+func waitMembers(t *testing.T, nodes []*nodetest.Node, gid string, members []string) {
+	t.Helper()
+	want := slices.Sorted(slices.Values(members))
+	for _, n := range nodes {
+		eventually(t, n.Name+" sees the group's members", func() error {
+			c, err := n.Client.Conversation(context.Background(), gid)
+			if err != nil {
+				return err
+			}
+			var got []string
+			for _, m := range c.Members {
+				got = append(got, m.UserID)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				return fmt.Errorf("%d members, want %d", len(got), len(want))
+			}
+			return nil
+		})
+	}
+}
+
+// waitMessages waits until node n holds want messages in gid, and returns them in order.
+func waitMessages(t *testing.T, n *nodetest.Node, gid string, want int) []api.Message {
+	t.Helper()
+	var ms []api.Message
+	eventually(t, n.Name+" receives the group's messages", func() error {
+		ms = messages(t, n.Client, gid)
+		if len(ms) != want {
+			return fmt.Errorf("%d messages, want %d", len(ms), want)
+		}
+		return nil
+	})
+	return ms
+}
+
+func ids(ms []api.Message) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.ID
+	}
+	return out
+}
+
+func TestGroupOfTwentySeesEveryMessageOnceInOneOrder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("20 nodes")
+	}
+	ctx := context.Background()
+	start := time.Now()
+	nodes := startNodes(t, 20, func(c *node.Config) { c.Groups.FallbackAfter = 5 * time.Second })
+	t.Logf("20 nodes up in %v", time.Since(start))
+	start = time.Now()
+	gid, _ := makeGroup(t, nodes, "twenty")
+	t.Logf("group of 20 set up on every node in %v", time.Since(start))
+	start = time.Now()
+
+	// Five members write at once, three messages each, plus the creator.
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	for _, i := range []int{0, 3, 7, 12, 19} {
+		wg.Go(func() {
+			for k := range 3 {
+				if _, err := nodes[i].Client.Send(ctx, gid, fmt.Sprintf("c%d-%d", i, k), fmt.Sprintf("hello from %d #%d", i, k)); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	t.Logf("15 messages sent in %v", time.Since(start))
+	const total = 15
+	ref := waitMessages(t, nodes[0], gid, total)
+	defer func() { t.Logf("every member holds every message %v after the first send", time.Since(start)) }()
+	for _, n := range nodes[1:] {
+		got := waitMessages(t, n, gid, total)
+		if !slices.Equal(ids(got), ids(ref)) {
+			t.Fatalf("%s orders the group differently:\n%v\n%v", n.Name, ids(got), ids(ref))
+		}
+		for i := range got {
+			if got[i].Order != ref[i].Order || got[i].Body != ref[i].Body || got[i].SenderID != ref[i].SenderID {
+				t.Fatalf("%s: message %d differs: %+v vs %+v", n.Name, i, got[i], ref[i])
+			}
+		}
+	}
+	// The creator's messages end delivered to all 19 others.
+	u0 := userID(t, nodes[0])
+	eventually(t, "receipts from every member", func() error {
+		for _, m := range messages(t, nodes[0].Client, gid) {
+			if m.SenderID != u0 {
+				continue
+			}
+			if m.Receipts.Total != 19 || m.Receipts.Delivered != 19 || m.Status != api.StatusDelivered {
+				return fmt.Errorf("%s: %+v %s", m.Body, m.Receipts, m.Status)
+			}
+		}
+		return nil
+	})
+}
+
+func TestGroupAddRemoveRotatesKeys(t *testing.T) {
+	ctx := context.Background()
+	nodes := startNodes(t, 4, fast(time.Second))
+	a, b, c, d := nodes[0], nodes[1], nodes[2], nodes[3]
+	gid, uids := makeGroup(t, nodes[:3], "rotation")
+	befriend(t, a, d)
+	befriend(t, b, d)
+	ud := userID(t, d)
+
+	if _, err := a.Client.Send(ctx, gid, "a1", "before anyone joined or left"); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes[:3] {
+		waitMessages(t, n, gid, 1)
+	}
+
+	// A member who is not an admin cannot change the membership.
+	var apiErr *localclient.APIError
+	_, err := b.Client.ChangeMembers(ctx, gid, []string{ud}, nil)
+	if !errors.As(err, &apiErr) || apiErr.Status != 403 || apiErr.Code != "forbidden" {
+		t.Fatalf("non-admin add: %v", err)
+	}
+	if _, err := b.Client.RenameGroup(ctx, gid, "mine"); !errors.As(err, &apiErr) || apiErr.Status != 403 {
+		t.Fatalf("non-admin rename: %v", err)
+	}
+
+	// D joins and reads nothing from before.
+	if _, err := a.Client.ChangeMembers(ctx, gid, []string{ud}, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitMembers(t, nodes, gid, append(slices.Clone(uids), ud))
+	if _, err := d.Client.Send(ctx, gid, "d1", "hi, I am new"); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		want := 2
+		if n == d {
+			want = 1
+		}
+		got := waitMessages(t, n, gid, want)
+		if got[len(got)-1].Body != "hi, I am new" {
+			t.Fatalf("%s: %+v", n.Name, got)
+		}
+	}
+
+	// C is removed: every remaining sender rotates; C reads nothing sent after.
+	if _, err := a.Client.ChangeMembers(ctx, gid, nil, []string{uids[2]}); err != nil {
+		t.Fatal(err)
+	}
+	rest := []*nodetest.Node{a, b, d}
+	waitMembers(t, rest, gid, []string{uids[0], uids[1], ud})
+	eventually(t, "C learns it was removed", func() error {
+		cv, err := c.Client.Conversation(ctx, gid)
+		if err != nil {
+			return err
+		}
+		if len(cv.Members) != 0 {
+			return fmt.Errorf("C still sees %d members", len(cv.Members))
+		}
+		return nil
+	})
+	if _, err := c.Client.Send(ctx, gid, "c9", "can I still write?"); !errors.As(err, &apiErr) || apiErr.Status != 403 {
+		t.Fatalf("removed member sending: %v", err)
+	}
+	for i, n := range rest {
+		if _, err := n.Client.Send(ctx, gid, fmt.Sprintf("after%d", i), fmt.Sprintf("secret after removal %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitMessages(t, a, gid, 5)
+	waitMessages(t, b, gid, 5)
+	waitMessages(t, d, gid, 4)
+	time.Sleep(2 * time.Second) // past the fallback delay: nothing is on its way to C
+	for _, m := range messages(t, c.Client, gid) {
+		if strings.Contains(m.Body, "after removal") {
+			t.Fatalf("removed member read %q", m.Body)
+		}
+	}
+	if got := len(messages(t, c.Client, gid)); got != 2 {
+		t.Fatalf("removed member holds %d messages, want the 2 from before", got)
+	}
+}
+
+func TestGroupConcurrentAdminChangesConverge(t *testing.T) {
+	ctx := context.Background()
+	nodes := startNodes(t, 4, fast(time.Second))
+	a, b := nodes[0], nodes[1]
+	gid, uids := makeGroup(t, nodes, "start")
+	if _, err := a.Client.SetRole(ctx, gid, []string{uids[1]}, api.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "B becomes admin", func() error {
+		cv, err := b.Client.Conversation(ctx, gid)
+		if err != nil {
+			return err
+		}
+		for _, m := range cv.Members {
+			if m.UserID == uids[1] && m.Role == api.RoleAdmin {
+				return nil
+			}
+		}
+		return errors.New("not yet")
+	})
+	// At once: both rename; A removes D while B demotes A.
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if _, err := a.Client.RenameGroup(ctx, gid, "from A"); err != nil {
+			t.Error(err)
+		}
+		if _, err := a.Client.ChangeMembers(ctx, gid, nil, []string{uids[3]}); err != nil {
+			t.Error(err)
+		}
+	})
+	wg.Go(func() {
+		if _, err := b.Client.RenameGroup(ctx, gid, "from B"); err != nil {
+			t.Error(err)
+		}
+		if _, err := b.Client.SetRole(ctx, gid, []string{uids[0]}, api.RoleMember); err != nil {
+			t.Error(err)
+		}
+	})
+	wg.Wait()
+	state := func(n *nodetest.Node) (string, error) {
+		cv, err := n.Client.Conversation(ctx, gid)
+		if err != nil {
+			return "", err
+		}
+		b, _ := json.Marshal(struct {
+			Name    string
+			Members []api.Member
+		}{cv.Name, cv.Members})
+		return string(b), nil
+	}
+	eventually(t, "members converge", func() error {
+		ref, err := state(a)
+		if err != nil {
+			return err
+		}
+		for _, n := range nodes[1:3] {
+			s, err := state(n)
+			if err != nil {
+				return err
+			}
+			if s != ref {
+				return fmt.Errorf("%s: %s\nA: %s", n.Name, s, ref)
+			}
+		}
+		return nil
+	})
+	got, _ := state(a)
+	if !strings.Contains(got, `"from A"`) && !strings.Contains(got, `"from B"`) {
+		t.Fatalf("converged on %s", got)
+	}
+	t.Logf("converged on %s", got)
+}
+
+func TestGroupMemberCatchesUpAfterBeingOffline(t *testing.T) {
+	ctx := context.Background()
+	// No fallback within the test: only gap detection and resend bring messages back.
+	nodes := startNodes(t, 3, fast(time.Hour))
+	a, c := nodes[0], nodes[2]
+	gid, uids := makeGroup(t, nodes, "catch-up")
+	// C accepts A as a contact, so that C's heartbeats reconnect it to A after its restart.
+	inv, err := a.Client.CreateInvite(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Client.AddContact(ctx, inv.Link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Client.Send(ctx, gid, "m0", "while everyone is here"); err != nil {
+		t.Fatal(err)
+	}
+	waitMessages(t, c, gid, 1)
+
+	c.Stop()
+	for i := 1; i <= 4; i++ {
+		if _, err := a.Client.Send(ctx, gid, fmt.Sprintf("m%d", i), fmt.Sprintf("while C is away %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitMessages(t, nodes[1], gid, 5)
+	restarted := time.Now().UnixMilli()
+	c.Run()
+	eventually(t, "A hears from C again", func() error {
+		cs, err := a.Client.Contacts(ctx)
+		if err != nil {
+			return err
+		}
+		for _, x := range cs {
+			if x.UserID == uids[2] && x.LastSeen != nil && *x.LastSeen >= restarted {
+				return nil
+			}
+		}
+		return errors.New("no heartbeat yet")
+	})
+	time.Sleep(1500 * time.Millisecond) // a GossipSub heartbeat or two: C is in the mesh
+	if _, err := a.Client.Send(ctx, gid, "m5", "welcome back"); err != nil {
+		t.Fatal(err)
+	}
+	got := waitMessages(t, c, gid, 6)
+	ref := waitMessages(t, a, gid, 6)
+	if !slices.Equal(ids(got), ids(ref)) {
+		t.Fatalf("C's history %v, A's %v", ids(got), ids(ref))
+	}
+}
+
+func TestGroupSizeCap(t *testing.T) {
+	ctx := context.Background()
+	nodes := startNodes(t, 4, func(c *node.Config) { c.Groups.MaxSize = 3 })
+	var uids []string
+	for _, n := range nodes[1:] {
+		befriend(t, nodes[0], n)
+		uids = append(uids, userID(t, n))
+	}
+	var apiErr *localclient.APIError
+	_, err := nodes[0].Client.CreateGroup(ctx, "too many", uids)
+	if !errors.As(err, &apiErr) || apiErr.Status != 409 || !strings.Contains(apiErr.Message, "at most 3") {
+		t.Fatalf("over the cap: %v", err)
+	}
+	cv, err := nodes[0].Client.CreateGroup(ctx, "just right", uids[:2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = nodes[0].Client.ChangeMembers(ctx, cv.ID, uids[2:], nil)
+	if !errors.As(err, &apiErr) || apiErr.Status != 409 {
+		t.Fatalf("adding past the cap: %v", err)
+	}
+	// Not a contact: a clear 400.
+	_, err = nodes[1].Client.CreateGroup(ctx, "strangers", uids[1:])
+	if !errors.As(err, &apiErr) || apiErr.Status != 400 {
+		t.Fatalf("group of non-contacts: %v", err)
+	}
+}
+
+// socket opens a synced socket on n.
+func socket(t *testing.T, n *nodetest.Node) *localclient.Socket {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, _, err := n.Client.Dial(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Send(map[string]any{"type": "hello", "since": 1 << 62}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		f, err := s.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Type == "synced" {
+			return s
+		}
+	}
+}
+
+type liveFrame struct {
+	Type           string `json:"type"`
+	UserID         string `json:"user_id"`
+	State          string `json:"state"`
+	ConversationID string `json:"conversation_id"`
+	LastSeen       *int64 `json:"last_seen"`
+}
+
+// waitFrame reads frames until one matches, within d; it returns how long it took.
+func waitFrame(t *testing.T, s *localclient.Socket, d time.Duration, match func(liveFrame) bool) (time.Duration, bool) {
+	t.Helper()
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	for {
+		f, err := s.Read(ctx)
+		if err != nil {
+			return time.Since(start), false
+		}
+		var lf liveFrame
+		if json.Unmarshal(f.Raw, &lf) == nil && match(lf) {
+			return time.Since(start), true
+		}
+	}
+}
+
+func TestPresenceOnlineThenOfflineWithinTimeout(t *testing.T) {
+	nodes := startNodes(t, 2, fast(time.Second))
+	a, b := nodes[0], nodes[1]
+	s := socket(t, a) // before B can be online: presence frames are not replayed
+	befriend(t, a, b)
+	befriend(t, b, a)
+	ub := userID(t, b)
+	if _, ok := waitFrame(t, s, 10*time.Second, func(f liveFrame) bool {
+		return f.Type == "presence" && f.UserID == ub && f.State == "online"
+	}); !ok {
+		t.Fatal("B never showed online")
+	}
+	b.Stop()
+	took, ok := waitFrame(t, s, 5*time.Second, func(f liveFrame) bool {
+		return f.Type == "presence" && f.UserID == ub && f.State == "offline" && f.LastSeen != nil
+	})
+	if !ok || took > 2500*time.Millisecond {
+		t.Fatalf("offline after %v (seen: %v); timeout is 1 s", took, ok)
+	}
+	cs, err := a.Client.Contacts(context.Background())
+	if err != nil || len(cs) != 1 || cs[0].LastSeen == nil {
+		t.Fatalf("contacts after: %+v %v", cs, err)
+	}
+}
+
+func TestTypingReachesPeerAndExpires(t *testing.T) {
+	nodes := startNodes(t, 2, fast(time.Second))
+	a, b := nodes[0], nodes[1]
+	conv := befriend(t, a, b).ConversationID
+	befriend(t, b, a)
+	ua := userID(t, a)
+	sb := socket(t, b)
+	sa := socket(t, a)
+	if err := sa.Send(map[string]any{"type": "typing", "conversation_id": conv, "state": "start"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := waitFrame(t, sb, 10*time.Second, func(f liveFrame) bool {
+		return f.Type == "typing" && f.UserID == ua && f.State == "start" && f.ConversationID == conv
+	}); !ok {
+		t.Fatal("typing start did not reach B")
+	}
+	took, ok := waitFrame(t, sb, 5*time.Second, func(f liveFrame) bool {
+		return f.Type == "typing" && f.UserID == ua && f.State == "stop"
+	})
+	if !ok || took > 2500*time.Millisecond {
+		t.Fatalf("typing stopped after %v (%v); expected to expire after 1 s", took, ok)
+	}
+	// Typing is never stored: it is not in the event log.
+	evs, err := b.Client.Events(context.Background(), 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range evs.Events {
+		if strings.Contains(string(ev.Payload), "typing") {
+			t.Fatalf("typing in the event log: %s", ev.Payload)
+		}
+	}
+}
+
+func TestPresenceNobodyBothWays(t *testing.T) {
+	ctx := context.Background()
+	nodes := startNodes(t, 2, fast(time.Second))
+	a, b := nodes[0], nodes[1]
+	befriend(t, a, b)
+	befriend(t, b, a)
+	ua, ub := userID(t, a), userID(t, b)
+	nobody := api.PresenceNobody
+	if _, err := a.Client.UpdateSettings(ctx, api.SettingsPatch{Presence: &nobody}); err != nil {
+		t.Fatal(err)
+	}
+	sa, sb := socket(t, a), socket(t, b)
+	// B never sees A online, and A sees nobody (B is online and beating).
+	if _, ok := waitFrame(t, sb, 2*time.Second, func(f liveFrame) bool {
+		return f.Type == "presence" && f.UserID == ua && f.State == "online"
+	}); ok {
+		t.Fatal("B saw A online although A shares presence with nobody")
+	}
+	if _, ok := waitFrame(t, sa, time.Second, func(f liveFrame) bool { return f.Type == "presence" && f.UserID == ub }); ok {
+		t.Fatal("A saw B's presence although A shares with nobody")
+	}
+	for _, n := range nodes {
+		cs, err := n.Client.Contacts(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cs) != 1 || cs[0].LastSeen != nil {
+			t.Fatalf("%s: last_seen %v", n.Name, cs[0].LastSeen)
+		}
+	}
+}
+
+func TestTypingInGroupReachesMembers(t *testing.T) {
+	ctx := context.Background()
+	nodes := startNodes(t, 3, fast(time.Second))
+	gid, uids := makeGroup(t, nodes, "typing")
+	// Messages both ways make sure the members are connected (typing never dials in groups).
+	for i, n := range nodes {
+		if _, err := n.Client.Send(ctx, gid, fmt.Sprintf("t%d", i), "hi"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, n := range nodes {
+		waitMessages(t, n, gid, 3)
+	}
+	s2 := socket(t, nodes[2])
+	s1 := socket(t, nodes[1])
+	if err := s1.Send(map[string]any{"type": "typing", "conversation_id": gid, "state": "start"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := waitFrame(t, s2, 10*time.Second, func(f liveFrame) bool {
+		return f.Type == "typing" && f.ConversationID == gid && f.UserID == uids[1] && f.State == "start"
+	}); !ok {
+		t.Fatal("group typing did not reach a fellow member")
+	}
+}
+
+func TestGroupEditsReactionsAndDeletesReachEveryone(t *testing.T) {
+	ctx := context.Background()
+	nodes := startNodes(t, 3, fast(time.Second))
+	a, b := nodes[0], nodes[1]
+	gid, uids := makeGroup(t, nodes, "edits")
+	m, err := a.Client.Send(ctx, gid, "e1", "first draft")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		waitMessages(t, n, gid, 1)
+	}
+	if _, err := a.Client.Edit(ctx, m.ID, "final text"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Client.React(ctx, m.ID, "👍", false); err != nil {
+		t.Fatal(err)
+	}
+	var apiErr *localclient.APIError
+	if _, err := b.Client.Edit(ctx, m.ID, "not mine"); !errors.As(err, &apiErr) || apiErr.Status != 403 {
+		t.Fatalf("editing someone else's group message: %v", err)
+	}
+	for _, n := range nodes {
+		eventually(t, n.Name+" sees the edit and the reaction", func() error {
+			got := messages(t, n.Client, gid)[0]
+			if got.Body != "final text" || got.EditedAt == nil {
+				return fmt.Errorf("body %q", got.Body)
+			}
+			if r := got.Reactions["👍"]; len(r) != 1 || r[0] != uids[1] {
+				return fmt.Errorf("reactions %v", got.Reactions)
+			}
+			return nil
+		})
+	}
+	if _, err := a.Client.Delete(ctx, m.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		eventually(t, n.Name+" sees the delete", func() error {
+			if got := messages(t, n.Client, gid)[0]; !got.Deleted || got.Body != "" {
+				return fmt.Errorf("not deleted: %+v", got)
+			}
+			return nil
+		})
+	}
+}

@@ -1,0 +1,70 @@
+package localapi
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/petrel-chat/petrel/node/api"
+)
+
+// Groups is the group part of the node (API.md §4 and extensions).
+type Groups interface {
+	CreateGroup(ctx context.Context, name string, members []string) (api.Conversation, error)
+	ChangeMembers(ctx context.Context, id string, add, remove []string) (api.Conversation, error)
+	SetRole(ctx context.Context, id string, users []string, role string) (api.Conversation, error)
+	LeaveGroup(ctx context.Context, id string) (api.Conversation, error)
+	RenameGroup(ctx context.Context, id, name string) (api.Conversation, error)
+}
+
+func (s *Server) postConversation(w http.ResponseWriter, r *http.Request) {
+	var req api.GroupCreate
+	if err := s.decodeBody(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if req.Type != api.ConversationGroup {
+		s.writeError(w, r, api.Errorf(api.ErrBadRequest, `type must be "group" (a direct conversation exists with every contact)`))
+		return
+	}
+	c, err := s.cfg.Backend.CreateGroup(r.Context(), req.Name, req.Members)
+	s.reply(w, r, http.StatusCreated, c, err)
+}
+
+func (s *Server) patchConversation(w http.ResponseWriter, r *http.Request) {
+	var req api.ConversationPatch
+	if err := s.decodeBody(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if req.Name == nil {
+		s.writeError(w, r, api.Errorf(api.ErrBadRequest, "name is required"))
+		return
+	}
+	c, err := s.cfg.Backend.RenameGroup(r.Context(), r.PathValue("id"), *req.Name)
+	s.reply(w, r, http.StatusOK, c, err)
+}
+
+func (s *Server) postMembers(w http.ResponseWriter, r *http.Request) {
+	var req api.MembersChange
+	if err := s.decodeBody(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	id := r.PathValue("id")
+	var c api.Conversation
+	var err error
+	switch {
+	case req.Role != "" && len(req.Add)+len(req.Remove) > 0:
+		err = api.Errorf(api.ErrBadRequest, "change roles and membership in separate requests")
+	case req.Role != "":
+		c, err = s.cfg.Backend.SetRole(r.Context(), id, req.Users, req.Role)
+	default:
+		c, err = s.cfg.Backend.ChangeMembers(r.Context(), id, req.Add, req.Remove)
+	}
+	s.reply(w, r, http.StatusOK, c, err)
+}
+
+func (s *Server) postLeave(w http.ResponseWriter, r *http.Request) {
+	c, err := s.cfg.Backend.LeaveGroup(r.Context(), r.PathValue("id"))
+	s.reply(w, r, http.StatusOK, c, err)
+}

@@ -1,0 +1,774 @@
+package messenger
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/petrel-chat/petrel/crypto/identity"
+	"github.com/petrel-chat/petrel/crypto/senderkey"
+	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/node/wire"
+)
+
+// GroupOptions tune groups. Zero values take the defaults below.
+type GroupOptions struct {
+	// MaxSize caps the groups this node creates (members, creator included); it travels
+	// in the create operation, so every member enforces the same cap. Default 500.
+	MaxSize int
+	// FallbackAfter is how long a sender waits for a member's delivery receipt before it
+	// delivers the message to that member over their pairwise session (and, once relays
+	// land, its mailbox). Default 5 s.
+	FallbackAfter time.Duration
+}
+
+// Defaults.
+const (
+	DefaultMaxGroupSize  = 500
+	defaultFallbackAfter = 5 * time.Second
+)
+
+func (o *GroupOptions) defaults() {
+	if o.MaxSize <= 0 {
+		o.MaxSize = DefaultMaxGroupSize
+	}
+	o.MaxSize = min(o.MaxSize, wire.MaxGroupMembers)
+	if o.FallbackAfter <= 0 {
+		o.FallbackAfter = defaultFallbackAfter
+	}
+}
+
+// txContacts caches contact records within one transaction, so that a contact enqueued
+// to several times (or held by the inbound batch) is written from one copy.
+type txContacts map[string]*contactRec
+
+func (cc txContacts) get(tx *store.Tx, cid string) (*contactRec, error) {
+	if c := cc[cid]; c != nil {
+		return c, nil
+	}
+	c, err := loadContact(tx, cid)
+	if err != nil {
+		return nil, err
+	}
+	cc[cid] = c
+	return c, nil
+}
+
+// byUser returns the contact of user uid, or nil.
+func (cc txContacts) byUser(tx *store.Tx, uid string) (*contactRec, error) {
+	cid, err := getString(tx, kContactByUser(uid))
+	if err != nil || cid == "" {
+		return nil, err
+	}
+	return cc.get(tx, cid)
+}
+
+// enqueueTo queues content for member uid over our pairwise session with them.
+func (m *Messenger) enqueueTo(tx *store.Tx, cc txContacts, uid string, content *wire.Content) error {
+	c, err := cc.byUser(tx, uid)
+	if err != nil || c == nil {
+		return err
+	}
+	if c.Blocked {
+		return nil
+	}
+	return m.enqueue(tx, c, content, "")
+}
+
+// myMember is our own card for group state.
+func (m *Messenger) myMember(role string) wire.GroupMember {
+	me := wire.GroupMember{UserID: m.uid, Identity: m.id.Public().Bytes(), Role: role, Name: m.cfg.Profile(), Addrs: []string{}, Relays: []string{}}
+	if c := m.card(); c != nil {
+		me.PeerID, me.Addrs, me.Relays = c.PeerID, c.Addrs, c.Relays
+	}
+	return me
+}
+
+// contactMember is a contact's card for group state.
+func contactMember(c *contactRec) wire.GroupMember {
+	g := wire.GroupMember{UserID: c.UserID, Identity: c.Identity, Role: api.RoleMember, Name: c.Name, PeerID: c.PeerID,
+		Addrs: c.Addrs[:min(len(c.Addrs), wire.MaxAddrs)], Relays: c.Relays[:min(len(c.Relays), wire.MaxAddrs)]}
+	if g.Addrs == nil {
+		g.Addrs = []string{}
+	}
+	if g.Relays == nil {
+		g.Relays = []string{}
+	}
+	if len(g.Name) > wire.MaxName {
+		g.Name = g.Name[:wire.MaxName]
+	}
+	return g
+}
+
+func checkGroupName(name string) (string, error) {
+	n := strings.TrimSpace(name)
+	if n == "" || !utf8.ValidString(n) || len(n) > wire.MaxGroupName {
+		return "", api.Errorf(api.ErrBadRequest, "name must be 1 to %d bytes of UTF-8", wire.MaxGroupName)
+	}
+	return n, nil
+}
+
+// signOp stamps and signs an operation of ours.
+func (m *Messenger) signOp(tx *store.Tx, op *wire.GroupOp) ([]byte, error) {
+	op.ID, op.Author = newID("o"), m.uid
+	ts := m.clock.Now().String()
+	op.TS = ts
+	if err := tx.Set(kClock, []byte(ts)); err != nil {
+		return nil, err
+	}
+	raw, err := wire.SignGroupOp(m.id, op)
+	if errors.Is(err, wire.ErrTooLarge) {
+		return nil, api.Errorf(api.ErrTooLarge, "the group change does not fit in one operation")
+	}
+	return raw, err
+}
+
+// addable returns the contacts for user ids to add to a group, or a UI error.
+func (m *Messenger) addable(tx *store.Tx, cc txContacts, uids []string) ([]wire.GroupMember, error) {
+	var out []wire.GroupMember
+	for _, u := range uids {
+		c, err := cc.byUser(tx, u)
+		if err != nil {
+			return nil, err
+		}
+		if c == nil || c.Request != api.RequestAccepted {
+			return nil, api.Errorf(api.ErrBadRequest, "%.60q is not one of your contacts", u)
+		}
+		if c.Blocked {
+			return nil, api.Errorf(api.ErrBadRequest, "%.60q is blocked", u)
+		}
+		if _, err := identity.ParsePublic(c.Identity); err != nil || c.PeerID == "" {
+			return nil, api.Errorf(api.ErrBadRequest, "%.60q cannot be reached yet", u)
+		}
+		out = append(out, contactMember(c))
+	}
+	return out, nil
+}
+
+func uniq(uids []string, drop string) []string {
+	out := []string{}
+	for _, u := range uids {
+		if u != drop && !slices.Contains(out, u) {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// CreateGroup creates a group of the user and some contacts, with the user as its admin.
+func (m *Messenger) CreateGroup(ctx context.Context, name string, members []string) (api.Conversation, error) {
+	name, err := checkGroupName(name)
+	if err != nil {
+		return api.Conversation{}, err
+	}
+	members = uniq(members, m.uid)
+	if max := m.cfg.Groups.MaxSize; len(members)+1 > max {
+		return api.Conversation{}, api.Errorf(api.ErrConflict, "a group has at most %d members (you asked for %d)", max, len(members)+1)
+	}
+	var out api.Conversation
+	err = m.st.Update(ctx, func(tx *store.Tx) error {
+		cc := txContacts{}
+		cards, err := m.addable(tx, cc, members)
+		if err != nil {
+			return err
+		}
+		secret := make([]byte, wire.GroupSecretSize)
+		rand.Read(secret)
+		op := &wire.GroupOp{Kind: wire.OpCreate, Name: name, Secret: secret, Max: m.cfg.Groups.MaxSize,
+			Members: append([]wire.GroupMember{m.myMember(api.RoleAdmin)}, cards...)}
+		raw, err := m.signOp(tx, op)
+		if err != nil {
+			return err
+		}
+		s, err := wire.ParseGroupOp(raw)
+		if err != nil {
+			return err
+		}
+		g, err := m.setGroupLog(tx, cc, nil, s.CreatedGroupID(), [][]byte{raw}, [][]byte{raw})
+		if err != nil {
+			return err
+		}
+		out, err = m.apiConv(tx, g.ID)
+		return err
+	})
+	return out, err
+}
+
+// adminGroup loads a group for a change by the user and checks they may make it.
+func (m *Messenger) adminGroup(tx *store.Tx, gid string, admin bool) (*groupRec, error) {
+	g, err := loadGroup(tx, gid)
+	if err != nil {
+		return nil, err
+	}
+	if err := withOps(tx, g); err != nil {
+		return nil, err
+	}
+	me := g.member(m.uid)
+	switch {
+	case me == nil:
+		return nil, api.Errorf(api.ErrForbidden, "you are not a member of this group")
+	case admin && me.Role != api.RoleAdmin:
+		return nil, api.Errorf(api.ErrForbidden, "only the group's admins can do that")
+	}
+	return g, nil
+}
+
+// ChangeMembers adds and removes members (admins only).
+func (m *Messenger) ChangeMembers(ctx context.Context, gid string, add, remove []string) (api.Conversation, error) {
+	add, remove = uniq(add, m.uid), uniq(remove, "")
+	if len(add)+len(remove) == 0 {
+		return api.Conversation{}, api.Errorf(api.ErrBadRequest, "add or remove someone")
+	}
+	var out api.Conversation
+	err := m.st.Update(ctx, func(tx *store.Tx) error {
+		g, err := m.adminGroup(tx, gid, true)
+		if err != nil {
+			return err
+		}
+		cc := txContacts{}
+		var news [][]byte
+		if len(remove) > 0 {
+			var users []string
+			for _, u := range remove {
+				if g.member(u) != nil {
+					users = append(users, u)
+				}
+			}
+			if len(users) > 0 {
+				raw, err := m.signOp(tx, &wire.GroupOp{Group: gid, Kind: wire.OpRemove, Users: users})
+				if err != nil {
+					return err
+				}
+				news = append(news, raw)
+			}
+		}
+		var cards []wire.GroupMember
+		var fresh []string
+		for _, u := range add {
+			if g.member(u) == nil || slices.Contains(remove, u) {
+				fresh = append(fresh, u)
+			}
+		}
+		if cards, err = m.addable(tx, cc, fresh); err != nil {
+			return err
+		}
+		if len(cards) > 0 {
+			n := len(g.Members) + len(cards)
+			for _, u := range remove {
+				if g.member(u) != nil {
+					n--
+				}
+			}
+			if n > g.Max {
+				return api.Errorf(api.ErrConflict, "a group has at most %d members; this change would make %d", g.Max, n)
+			}
+			raw, err := m.signOp(tx, &wire.GroupOp{Group: gid, Kind: wire.OpAdd, Members: cards})
+			if err != nil {
+				return err
+			}
+			news = append(news, raw)
+		}
+		if len(news) > 0 {
+			if _, err := m.setGroupLog(tx, cc, g, gid, append(slices.Clone(g.Ops), news...), news); err != nil {
+				return err
+			}
+		}
+		out, err = m.apiConv(tx, gid)
+		return err
+	})
+	return out, err
+}
+
+// LeaveGroup leaves a group.
+func (m *Messenger) LeaveGroup(ctx context.Context, gid string) (api.Conversation, error) {
+	return m.groupOp(ctx, gid, false, &wire.GroupOp{Group: gid, Kind: wire.OpLeave})
+}
+
+// RenameGroup renames a group (admins only).
+func (m *Messenger) RenameGroup(ctx context.Context, gid, name string) (api.Conversation, error) {
+	name, err := checkGroupName(name)
+	if err != nil {
+		return api.Conversation{}, err
+	}
+	return m.groupOp(ctx, gid, true, &wire.GroupOp{Group: gid, Kind: wire.OpRename, Name: name})
+}
+
+// SetRole makes members admins or plain members (admins only; an extension).
+func (m *Messenger) SetRole(ctx context.Context, gid string, users []string, role string) (api.Conversation, error) {
+	if role != api.RoleAdmin && role != api.RoleMember {
+		return api.Conversation{}, api.Errorf(api.ErrBadRequest, `role must be "admin" or "member"`)
+	}
+	if len(users) == 0 {
+		return api.Conversation{}, api.Errorf(api.ErrBadRequest, "name the members")
+	}
+	return m.groupOp(ctx, gid, true, &wire.GroupOp{Group: gid, Kind: wire.OpRole, Users: uniq(users, ""), Role: role})
+}
+
+func (m *Messenger) groupOp(ctx context.Context, gid string, admin bool, op *wire.GroupOp) (api.Conversation, error) {
+	var out api.Conversation
+	err := m.st.Update(ctx, func(tx *store.Tx) error {
+		g, err := m.adminGroup(tx, gid, admin)
+		if err != nil {
+			return err
+		}
+		raw, err := m.signOp(tx, op)
+		if err != nil {
+			return err
+		}
+		if _, err := m.setGroupLog(tx, txContacts{}, g, gid, append(slices.Clone(g.Ops), raw), [][]byte{raw}); err != nil {
+			return err
+		}
+		out, err = m.apiConv(tx, gid)
+		return err
+	})
+	return out, err
+}
+
+// setGroupLog makes ops the group's log and carries out what the new state asks of this
+// node: join or leave the group, set up contacts and sessions with new members and send
+// them our sender key, drop the keys of members who left and rotate ours. news are
+// operations authored here: they go to every member of the old and the new state (the
+// whole log to members who are new). old is nil for a group new to this node.
+func (m *Messenger) setGroupLog(tx *store.Tx, cc txContacts, old *groupRec, gid string, ops, news [][]byte) (*groupRec, error) {
+	if len(ops) > maxGroupLog {
+		return nil, api.Errorf(api.ErrConflict, "the group's history of changes is full")
+	}
+	g, err := fold(gid, ops)
+	if err != nil {
+		return nil, err
+	}
+	g.Me = g.member(m.uid) != nil
+	g.Created = m.nowMS()
+	oldMembers := map[string]bool{}
+	if old != nil {
+		g.SendSeq, g.Created = old.SendSeq, old.Created
+		if old.Me {
+			for _, mb := range old.Members {
+				oldMembers[mb.UserID] = true
+			}
+		}
+	}
+	var added, removed []string
+	for _, mb := range g.Members {
+		if mb.UserID != m.uid && !oldMembers[mb.UserID] {
+			added = append(added, mb.UserID)
+		}
+	}
+	for u := range oldMembers {
+		if u != m.uid && (g.member(u) == nil || !g.Me) {
+			removed = append(removed, u)
+		}
+	}
+	slices.Sort(removed)
+
+	// Contacts (and so pairwise sessions) with every member.
+	if g.Me {
+		for _, u := range added {
+			if err := m.memberContact(tx, cc, g.member(u)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := saveGroup(tx, g, true); err != nil {
+		return nil, err
+	}
+
+	// Operations authored here go to everyone concerned: new members get the whole log.
+	if len(news) > 0 {
+		targets := map[string]bool{}
+		for u := range oldMembers {
+			targets[u] = true
+		}
+		for _, mb := range g.Members {
+			targets[mb.UserID] = true
+		}
+		delete(targets, m.uid)
+		for _, u := range sortedKeys(targets) {
+			send := news
+			if !oldMembers[u] {
+				send = g.Ops
+			}
+			if err := m.sendOps(tx, cc, g, u, send); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	// Keys: forget those who left; rotate ours when anyone left; give ours to newcomers.
+	for _, u := range removed {
+		if err := m.dropMemberKeys(tx, gid, u); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case !g.Me:
+		if old != nil && old.Me {
+			if err := tx.Delete(kGroupSender(gid)); err != nil {
+				return nil, err
+			}
+			tx.OnCommit(func() { m.gs.forgetOwn(gid) })
+		}
+	case old == nil || !old.Me || len(removed) > 0:
+		if err := m.rotateSender(tx, cc, g); err != nil {
+			return nil, err
+		}
+	case len(added) > 0:
+		ss, err := loadSender(tx, gid)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range added {
+			if err := m.sendKey(tx, cc, g, u, ss); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if g.Me {
+		for _, u := range added {
+			if err := m.applyStash(tx, cc, g, u); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	// The conversation.
+	conv, err := loadConv(tx, gid)
+	if errors.Is(err, api.ErrNotFound) {
+		conv, err = &convRec{ID: gid, Type: api.ConversationGroup, UpdatedAt: m.nowMS()}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := putJSON(tx, kConv(gid), conv); err != nil {
+		return nil, err
+	}
+	if err := m.emitConv(tx, gid); err != nil {
+		return nil, err
+	}
+	snapshot := *g
+	tx.OnCommit(func() { m.gs.update(&snapshot) })
+	return g, nil
+}
+
+func sortedKeys(s map[string]bool) []string {
+	out := make([]string, 0, len(s))
+	for k := range s {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// memberContact makes sure we have a contact for a member so that a pairwise session can
+// carry keys and receipts. Members we did not add ourselves become group-only contacts:
+// reachable, hidden from the contact list until the user adds them.
+func (m *Messenger) memberContact(tx *store.Tx, cc txContacts, mb *wire.GroupMember) error {
+	if c, err := cc.byUser(tx, mb.UserID); err != nil || c != nil {
+		return err
+	}
+	pub, err := identity.ParsePublic(mb.Identity)
+	if err != nil {
+		return nil // fold only keeps parsed cards
+	}
+	if other, err := getString(tx, kContactByPeer(mb.PeerID)); err != nil {
+		return err
+	} else if other != "" {
+		// A card must not move one of our contacts to another identity.
+		m.log.Warn("group member card names a known peer with another identity", "user", mb.UserID)
+		return nil
+	}
+	c, _, err := m.contactFor(tx, pub, mb.PeerID, api.RequestAccepted)
+	if err != nil {
+		return err
+	}
+	c.GroupOnly, c.Name, c.Addrs, c.Relays = true, mb.Name, mb.Addrs, mb.Relays
+	cc[c.ID] = c
+	return putJSON(tx, kContact(c.ID), c)
+}
+
+// sendOps sends operations to member uid, in contents that fit.
+func (m *Messenger) sendOps(tx *store.Tx, cc txContacts, g *groupRec, uid string, ops [][]byte) error {
+	const budget = 300 << 10 // raw bytes per content: base64 and JSON stay under MaxContent
+	for len(ops) > 0 {
+		n, size := 0, 0
+		for n < len(ops) && n < wire.MaxGroupOps && (n == 0 || size+len(ops[n]) <= budget) {
+			size += len(ops[n])
+			n++
+		}
+		if err := m.enqueueTo(tx, cc, uid, &wire.Content{Kind: wire.KindGroupOps, Group: g.ID, Head: g.Head, Ops: ops[:n]}); err != nil {
+			return err
+		}
+		ops = ops[n:]
+	}
+	return nil
+}
+
+func loadSender(tx *store.Tx, gid string) (*senderkey.SenderState, error) {
+	b, err := tx.Get(kGroupSender(gid))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, api.Errorf(api.ErrForbidden, "you are not a member of this group")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return senderkey.UnmarshalSender(b)
+}
+
+func saveSender(tx *store.Tx, gid string, ss *senderkey.SenderState) error {
+	b, err := ss.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	return tx.Set(kGroupSender(gid), b)
+}
+
+// rotateSender starts a new sending chain and gives it to every other member.
+func (m *Messenger) rotateSender(tx *store.Tx, cc txContacts, g *groupRec) error {
+	ss, err := senderkey.NewSender()
+	if err != nil {
+		return err
+	}
+	if err := saveSender(tx, g.ID, ss); err != nil {
+		return err
+	}
+	for _, mb := range g.Members {
+		if mb.UserID == m.uid {
+			continue
+		}
+		if err := m.sendKey(tx, cc, g, mb.UserID, ss); err != nil {
+			return err
+		}
+	}
+	gid, id := g.ID, ss.ID()
+	d, err := senderkey.ParseDistribution(ss.Distribution())
+	if err != nil {
+		return err
+	}
+	pub := d.SigningKey()
+	tx.OnCommit(func() { m.gs.setOwn(gid, id, pub) })
+	return nil
+}
+
+// sendKey gives member uid our sending chain. Between two members without a pairwise
+// session yet, only the one with the smaller user id starts it (with its key); the other
+// owes its key until that key arrives (acceptKey), so a new group's members do not all
+// start two sessions per pair at once.
+func (m *Messenger) sendKey(tx *store.Tx, cc txContacts, g *groupRec, uid string, ss *senderkey.SenderState) error {
+	key := &wire.Content{Kind: wire.KindGroupKey, Group: g.ID, Head: g.Head, Data: ss.Distribution(), GSeq: g.SendSeq + 1}
+	if uid < m.uid {
+		c, err := cc.byUser(tx, uid)
+		if err != nil || c == nil {
+			return err
+		}
+		if _, err := tx.Get(kSession(c.ID, 0)); errors.Is(err, store.ErrNotFound) {
+			var rx memberRx
+			if _, err := getJSON(tx, kGroupRx(g.ID, uid), &rx); err != nil {
+				return err
+			}
+			rx.Owed = key
+			return putJSON(tx, kGroupRx(g.ID, uid), &rx)
+		} else if err != nil {
+			return err
+		}
+	}
+	return m.enqueueTo(tx, cc, uid, key)
+}
+
+// dropMemberKeys forgets what we hold to read a member's messages.
+func (m *Messenger) dropMemberKeys(tx *store.Tx, gid, uid string) error {
+	var rx memberRx
+	if _, err := getJSON(tx, kGroupRx(gid, uid), &rx); err != nil {
+		return err
+	}
+	for _, k := range [][]byte{kGroupRecv(gid, uid), kGroupRx(gid, uid), kGroupStash(gid, uid)} {
+		if err := tx.Delete(k); err != nil {
+			return err
+		}
+	}
+	dists := rx.Dists
+	tx.OnCommit(func() { m.gs.dropDists(dists) })
+	return nil
+}
+
+// stashedKey is a member's distribution that arrived before we knew them as a member.
+type stashedKey struct {
+	Data []byte `json:"data"`
+	GSeq uint64 `json:"gseq"`
+}
+
+func (m *Messenger) applyStash(tx *store.Tx, cc txContacts, g *groupRec, uid string) error {
+	var s stashedKey
+	ok, err := getJSON(tx, kGroupStash(g.ID, uid), &s)
+	if err != nil || !ok {
+		return err
+	}
+	if err := tx.Delete(kGroupStash(g.ID, uid)); err != nil {
+		return err
+	}
+	return m.acceptKey(tx, cc, g, uid, s.Data, s.GSeq)
+}
+
+// acceptKey installs a member's sender key distribution.
+func (m *Messenger) acceptKey(tx *store.Tx, cc txContacts, g *groupRec, uid string, data []byte, gseq uint64) error {
+	d, err := senderkey.ParseDistribution(data)
+	if err != nil {
+		m.log.Info("bad group key", "group", g.ID, "from", uid, "err", err)
+		return nil
+	}
+	var rx memberRx
+	if _, err := getJSON(tx, kGroupRx(g.ID, uid), &rx); err != nil {
+		return err
+	}
+	var rs *senderkey.ReceiverState
+	if b, err := tx.Get(kGroupRecv(g.ID, uid)); err == nil {
+		if rs, err = senderkey.UnmarshalReceiver(b); err != nil {
+			return err
+		}
+		if err := rs.Add(d); err != nil {
+			m.log.Info("group key refused", "group", g.ID, "from", uid, "err", err)
+			return nil
+		}
+	} else if errors.Is(err, store.ErrNotFound) {
+		rs = senderkey.NewReceiver(d)
+		rx.RecvSeq = max(rx.RecvSeq, gseq-1) // nothing sent before we joined is ours to read
+	} else {
+		return err
+	}
+	info := distInfo{ID: d.ID().String(), Pub: d.SigningKey()}
+	rx.Dists = slices.DeleteFunc(rx.Dists, func(x distInfo) bool { return x.ID == info.ID })
+	rx.Dists = append([]distInfo{info}, rx.Dists...)
+	var dropped []distInfo
+	if len(rx.Dists) > senderkey.MaxChains {
+		dropped = rx.Dists[senderkey.MaxChains:]
+		rx.Dists = rx.Dists[:senderkey.MaxChains]
+	}
+	b, err := rs.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	if err := tx.Set(kGroupRecv(g.ID, uid), b); err != nil {
+		return err
+	}
+	owed := rx.Owed
+	rx.Owed = nil
+	if err := putJSON(tx, kGroupRx(g.ID, uid), &rx); err != nil {
+		return err
+	}
+	if owed != nil && g.Me {
+		// Their key came over the pairwise session they started: ours can follow.
+		owed.Seq, owed.ID, owed.TS, owed.Head = 0, "", "", g.Head
+		if err := m.enqueueTo(tx, cc, uid, owed); err != nil {
+			return err
+		}
+	}
+	gid := g.ID
+	tx.OnCommit(func() {
+		m.gs.dropDists(dropped)
+		m.gs.addDist(gid, uid, info)
+	})
+	return nil
+}
+
+// applyGroup applies a group content from contact c (inbound.go).
+func (m *Messenger) applyGroup(tx *store.Tx, c *contactRec, ct *wire.Content) error {
+	cc := txContacts{c.ID: c}
+	gid := ct.Group
+	old, err := loadGroup(tx, gid)
+	if errors.Is(err, api.ErrNotFound) {
+		old, err = nil, nil
+	}
+	if err != nil {
+		return err
+	}
+	isMember := old != nil && old.member(c.UserID) != nil
+	switch ct.Kind {
+	case wire.KindGroupOps, wire.KindGroupSync, wire.KindGroupKey:
+		if old != nil {
+			if err := withOps(tx, old); err != nil {
+				return err
+			}
+		}
+	}
+	switch ct.Kind {
+	case wire.KindGroupOps:
+		var have [][]byte
+		if old != nil {
+			have = old.Ops
+		}
+		g := old
+		if merged := mergeOps(have, ct.Ops); merged != nil {
+			ng, err := fold(gid, merged)
+			if err != nil {
+				return nil // not a group we can make sense of (yet)
+			}
+			if old == nil && ng.member(m.uid) == nil {
+				return nil // someone else's group
+			}
+			if g, err = m.setGroupLog(tx, cc, old, gid, merged, nil); err != nil {
+				if errors.Is(err, api.ErrConflict) {
+					m.log.Warn("group log full", "group", gid)
+					return nil
+				}
+				return err
+			}
+		}
+		if g != nil && g.Head != ct.Head && (g.member(c.UserID) != nil || isMember) {
+			return m.sendOps(tx, cc, g, c.UserID, g.Ops)
+		}
+	case wire.KindGroupSync:
+		if old != nil && old.Me && isMember && old.Head != ct.Head {
+			return m.sendOps(tx, cc, old, c.UserID, old.Ops)
+		}
+	case wire.KindGroupKey:
+		if old == nil || !old.Me || !isMember {
+			return putJSON(tx, kGroupStash(gid, c.UserID), stashedKey{Data: ct.Data, GSeq: ct.GSeq})
+		}
+		if err := m.acceptKey(tx, cc, old, c.UserID, ct.Data, ct.GSeq); err != nil {
+			return err
+		}
+		if ct.Head != old.Head {
+			return m.sendOps(tx, cc, old, c.UserID, old.Ops)
+		}
+	case wire.KindGroupMsg:
+		if old == nil || !old.Me {
+			return nil
+		}
+		rb := &groupRx{m: m, tx: tx, cc: cc}
+		out, err := rb.envelope(gid, ct.Data)
+		if err != nil {
+			return err
+		}
+		if out == rxUnknown { // its key is on its way
+			env := ct.Data
+			tx.OnCommit(func() { m.gs.hold(gid, env) })
+		}
+		return rb.finish()
+	case wire.KindGroupResend:
+		if old == nil || !old.Me || !isMember {
+			return nil
+		}
+		for seq := ct.From; seq <= ct.To && seq <= old.SendSeq; seq++ {
+			env, err := tx.Get(kGroupSent(gid, seq))
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if err := m.enqueueTo(tx, cc, c.UserID, &wire.Content{Kind: wire.KindGroupMsg, Group: gid, Data: env}); err != nil {
+				return err
+			}
+		}
+	case wire.KindGroupReceipt:
+		if old == nil || !isMember {
+			return nil
+		}
+		return m.applyGroupReceipt(tx, old, c.UserID, ct)
+	}
+	return nil
+}

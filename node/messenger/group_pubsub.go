@@ -1,0 +1,594 @@
+package messenger
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	pb "github.com/libp2p/go-libp2p-pubsub/pb"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/petrel-chat/petrel/crypto/senderkey"
+	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/node/wire"
+)
+
+// GossipSub tuning. Groups are small meshes of people who all know each other, so:
+//   - no signatures, no author, no seqno (StrictNoSign via WithNoAuthor): a signed
+//     message would show every subscriber the publisher's peer id; the Sender Keys
+//     signature already authenticates the sender to members, and only to members;
+//   - message ids are a hash of the envelope (ciphertext), which is unique per message;
+//   - mesh degree 8 (6..12): a 500-member group is ~3 hops deep; flood publishing (the
+//     default) sends the author's copy to every member it is connected to;
+//   - peer exchange off: members already know each other's addresses from group state,
+//     and PX would hand peer ids to whoever we prune;
+//   - deep per-peer queues (4096; a burst with the default 32 dropped a third of the
+//     deliveries on this machine) and validators that drop malformed, unknown-chain and
+//     badly signed envelopes before they are forwarded, with an invalid-message penalty
+//     in the peer score. IP colocation scoring is off: members behind one NAT (or on
+//     loopback) are normal for a messenger.
+const (
+	gossipD         = 8
+	gossipDlo       = 6
+	gossipDhi       = 12
+	gossipQueue     = 4096
+	maxPendingGroup = 1024 // envelopes held per group while their chain's key is on its way
+	syncEvery       = 5 * time.Second
+	maxRevoked      = 1 << 14 // chains remembered as revoked
+)
+
+// envelopeID is the GossipSub message id: SHA-256 of the envelope, truncated.
+func envelopeID(m *pb.Message) string {
+	sum := sha256.Sum256(m.Data)
+	return string(sum[:20])
+}
+
+func gossipParams() pubsub.GossipSubParams {
+	p := pubsub.DefaultGossipSubParams()
+	p.D, p.Dlo, p.Dhi, p.Dscore, p.Dout, p.Dlazy = gossipD, gossipDlo, gossipDhi, 4, 2, gossipD
+	return p
+}
+
+func scoreParams() (*pubsub.PeerScoreParams, *pubsub.PeerScoreThresholds) {
+	return &pubsub.PeerScoreParams{
+			SkipAtomicValidation:   true,
+			AppSpecificScore:       func(peer.ID) float64 { return 0 },
+			BehaviourPenaltyWeight: -1, BehaviourPenaltyDecay: 0.9, BehaviourPenaltyThreshold: 5,
+			DecayInterval: time.Second, DecayToZero: 0.01,
+			Topics: map[string]*pubsub.TopicScoreParams{},
+		}, &pubsub.PeerScoreThresholds{
+			SkipAtomicValidation: true,
+			GossipThreshold:      -100, PublishThreshold: -500, GraylistThreshold: -1000,
+		}
+}
+
+func topicScore() *pubsub.TopicScoreParams {
+	return &pubsub.TopicScoreParams{
+		SkipAtomicValidation: true,
+		TopicWeight:          1,
+		// Unused (weight 0), but the router divides by it when scoring mesh time.
+		TimeInMeshQuantum:              time.Second,
+		InvalidMessageDeliveriesWeight: -100,
+		InvalidMessageDeliveriesDecay:  0.5,
+	}
+}
+
+// distOwner is whose chain a distribution id names.
+type distOwner struct {
+	gid, uid string
+	pub      ed25519.PublicKey
+}
+
+type joinedTopic struct {
+	name   string
+	topic  *pubsub.Topic
+	sub    *pubsub.Subscription
+	cancel context.CancelFunc
+}
+
+type rxItem struct {
+	gid string
+	env []byte
+}
+
+type pubItem struct {
+	gid, msgID string
+	env        []byte
+}
+
+type fallbackItem struct {
+	gid, msgID string
+	env        []byte
+	due        time.Time
+}
+
+// groupService runs the GossipSub side of groups: topics, validators, the receiving
+// loop, publishing and the delivery fallback. Its state in memory is an index rebuilt from
+// the store at start.
+type groupService struct {
+	m    *Messenger
+	opts GroupOptions
+
+	mu       sync.Mutex
+	ctx      context.Context
+	ps       *pubsub.PubSub
+	topics   map[string]*joinedTopic // group id → topic
+	dists    map[senderkey.DistributionID]distOwner
+	revoked  map[senderkey.DistributionID]bool
+	pending  map[string][][]byte
+	syncAt   map[string]time.Time
+	pubQ     []pubItem
+	rxQ      []rxItem
+	due      []fallbackItem
+	wake     chan struct{}
+	wg       sync.WaitGroup
+	groupCtl []*groupRec
+}
+
+func newGroupService(m *Messenger, opts GroupOptions) *groupService {
+	return &groupService{
+		m: m, opts: opts, topics: map[string]*joinedTopic{},
+		dists: map[senderkey.DistributionID]distOwner{}, revoked: map[senderkey.DistributionID]bool{},
+		pending: map[string][][]byte{}, syncAt: map[string]time.Time{}, wake: make(chan struct{}, 1),
+	}
+}
+
+func (s *groupService) kick() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// start creates the router, rebuilds the index and joins our groups' topics. The loop
+// runs until ctx ends; wait returns when it and every topic reader have stopped.
+func (s *groupService) start(ctx context.Context, h host.Host) error {
+	sp, th := scoreParams()
+	ps, err := pubsub.NewGossipSub(ctx, h,
+		pubsub.WithNoAuthor(),
+		pubsub.WithMessageIdFn(envelopeID),
+		pubsub.WithGossipSubParams(gossipParams()),
+		pubsub.WithPeerScore(sp, th),
+		pubsub.WithPeerExchange(false),
+		pubsub.WithPeerOutboundQueueSize(gossipQueue),
+		pubsub.WithValidateQueueSize(gossipQueue),
+		pubsub.WithMaxMessageSize(wire.MaxEnvelope+(16<<10)),
+	)
+	if err != nil {
+		return fmt.Errorf("messenger: gossipsub: %w", err)
+	}
+	var groups []*groupRec
+	err = s.m.st.View(func(tx *store.Tx) error {
+		if err := tx.Iterate(store.IterOptions{Prefix: []byte("gr/")}, func(_, v []byte) (bool, error) {
+			var g groupRec
+			if err := json.Unmarshal(v, &g); err != nil {
+				return false, err
+			}
+			groups = append(groups, &g)
+			return true, nil
+		}); err != nil {
+			return err
+		}
+		for _, g := range groups {
+			if !g.Me {
+				continue
+			}
+			if ss, err := loadSender(tx, g.ID); err == nil {
+				d, err := senderkey.ParseDistribution(ss.Distribution())
+				if err == nil {
+					s.dists[ss.ID()] = distOwner{g.ID, s.m.uid, d.SigningKey()}
+				}
+			}
+			err := tx.Iterate(store.IterOptions{Prefix: kGroupRxPrefix(g.ID)}, func(k, v []byte) (bool, error) {
+				var rx memberRx
+				if err := json.Unmarshal(v, &rx); err != nil {
+					return false, err
+				}
+				uid := string(k[len(kGroupRxPrefix(g.ID)):])
+				for _, d := range rx.Dists {
+					if id, ok := parseDistID(d.ID); ok {
+						s.dists[id] = distOwner{g.ID, uid, d.Pub}
+					}
+				}
+				return true, nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.ctx, s.ps = ctx, ps
+	s.groupCtl = append(groups, s.groupCtl...)
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.loop(ctx)
+	}()
+	s.kick()
+	return nil
+}
+
+func (s *groupService) wait() { s.wg.Wait() }
+
+func parseDistID(h string) (senderkey.DistributionID, bool) {
+	var id senderkey.DistributionID
+	b, err := hex.DecodeString(h)
+	if err != nil || len(b) != len(id) {
+		return id, false
+	}
+	copy(id[:], b)
+	return id, true
+}
+
+// update is called once a group's new state is committed: join or leave its topic.
+func (s *groupService) update(g *groupRec) {
+	s.mu.Lock()
+	s.groupCtl = append(s.groupCtl, g)
+	s.mu.Unlock()
+	s.kick()
+}
+
+func (s *groupService) setOwn(gid string, id senderkey.DistributionID, pub ed25519.PublicKey) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, o := range s.dists {
+		if o.gid == gid && o.uid == s.m.uid {
+			delete(s.dists, k)
+		}
+	}
+	s.dists[id] = distOwner{gid, s.m.uid, pub}
+}
+
+func (s *groupService) forgetOwn(gid string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, o := range s.dists {
+		if o.gid == gid {
+			delete(s.dists, k)
+			s.revoked[k] = true
+		}
+	}
+}
+
+func (s *groupService) addDist(gid, uid string, d distInfo) {
+	id, ok := parseDistID(d.ID)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	s.dists[id] = distOwner{gid, uid, d.Pub}
+	delete(s.revoked, id)
+	if p := s.pending[gid]; len(p) > 0 {
+		delete(s.pending, gid)
+		for _, env := range p {
+			s.rxQ = append(s.rxQ, rxItem{gid, env})
+		}
+	}
+	s.mu.Unlock()
+	s.kick()
+}
+
+func (s *groupService) dropDists(ds []distInfo) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range ds {
+		if id, ok := parseDistID(d.ID); ok {
+			delete(s.dists, id)
+			if len(s.revoked) >= maxRevoked {
+				clear(s.revoked) // forgetting only turns Reject into Ignore
+			}
+			s.revoked[id] = true
+		}
+	}
+}
+
+func (s *groupService) lookup(id senderkey.DistributionID) (distOwner, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.dists[id]
+	return o, ok
+}
+
+// syncDue rate-limits state sync requests to one per group and member per syncEvery.
+func (s *groupService) syncDue(gid, uid string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := gid + "/" + uid
+	now := time.Now()
+	if now.Sub(s.syncAt[k]) < syncEvery {
+		return false
+	}
+	s.syncAt[k] = now
+	return true
+}
+
+func (s *groupService) publish(gid, msgID string, env []byte) {
+	s.mu.Lock()
+	s.pubQ = append(s.pubQ, pubItem{gid, msgID, env})
+	s.mu.Unlock()
+	s.kick()
+}
+
+func (s *groupService) hold(gid string, env []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.pending[gid]) < maxPendingGroup {
+		s.pending[gid] = append(s.pending[gid], env)
+	}
+}
+
+// validator drops what must not be forwarded: malformed envelopes and envelopes of a
+// known chain with a bad signature (Reject, which counts against the forwarding peer),
+// and envelopes of chains we have no key for (Ignore: held until the key arrives, in
+// case it is on its way; revoked chains are Rejected).
+func (s *groupService) validator(gid string) pubsub.ValidatorEx {
+	return func(_ context.Context, _ peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
+		skm, err := wire.ParseEnvelope(msg.Data)
+		if err != nil {
+			return pubsub.ValidationReject
+		}
+		sm, err := senderkey.ParseMessage(skm)
+		if err != nil {
+			return pubsub.ValidationReject
+		}
+		s.mu.Lock()
+		o, ok := s.dists[sm.ID()]
+		revoked := s.revoked[sm.ID()]
+		s.mu.Unlock()
+		switch {
+		case revoked:
+			return pubsub.ValidationReject
+		case !ok:
+			s.hold(gid, msg.Data)
+			return pubsub.ValidationIgnore
+		case o.gid != gid || !sm.Verify(o.pub):
+			return pubsub.ValidationReject
+		}
+		return pubsub.ValidationAccept
+	}
+}
+
+// loop applies group state changes to topics, publishes, receives and runs the fallback.
+func (s *groupService) loop(ctx context.Context) {
+	tick := time.NewTicker(max(s.opts.FallbackAfter/4, 50*time.Millisecond))
+	defer tick.Stop()
+	defer func() {
+		s.mu.Lock()
+		ts := s.topics
+		s.topics = map[string]*joinedTopic{}
+		s.mu.Unlock()
+		for _, t := range ts {
+			s.leave(t)
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		case <-tick.C:
+			s.fallback(ctx)
+			continue
+		}
+		s.mu.Lock()
+		ctl, pubs, rx := s.groupCtl, s.pubQ, s.rxQ
+		s.groupCtl, s.pubQ, s.rxQ = nil, nil, nil
+		s.mu.Unlock()
+		for _, g := range ctl {
+			s.control(ctx, g)
+		}
+		for _, p := range pubs {
+			s.doPublish(ctx, p)
+		}
+		for len(rx) > 0 {
+			n := min(len(rx), window)
+			s.receive(ctx, rx[:n])
+			rx = rx[n:]
+		}
+	}
+}
+
+func (s *groupService) control(ctx context.Context, g *groupRec) {
+	s.mu.Lock()
+	t := s.topics[g.ID]
+	s.mu.Unlock()
+	name := wire.GroupTopic(g.Secret)
+	if g.Me && t == nil {
+		if err := s.join(ctx, g.ID, name); err != nil {
+			s.m.log.Warn("joining group topic", "group", g.ID, "err", err)
+		}
+	}
+	if !g.Me && t != nil {
+		s.mu.Lock()
+		delete(s.topics, g.ID)
+		delete(s.pending, g.ID)
+		s.mu.Unlock()
+		s.leave(t)
+	}
+}
+
+func (s *groupService) join(ctx context.Context, gid, name string) error {
+	if err := s.ps.RegisterTopicValidator(name, s.validator(gid)); err != nil {
+		return err
+	}
+	topic, err := s.ps.Join(name)
+	if err != nil {
+		_ = s.ps.UnregisterTopicValidator(name)
+		return err
+	}
+	if err := topic.SetScoreParams(topicScore()); err != nil {
+		s.m.log.Info("topic score", "err", err)
+	}
+	sub, err := topic.Subscribe(pubsub.WithBufferSize(gossipQueue))
+	if err != nil {
+		topic.Close()
+		_ = s.ps.UnregisterTopicValidator(name)
+		return err
+	}
+	self := s.m.hostOrNil().ID()
+	rctx, cancel := context.WithCancel(ctx)
+	t := &joinedTopic{name: name, topic: topic, sub: sub, cancel: cancel}
+	s.mu.Lock()
+	s.topics[gid] = t
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for {
+			msg, err := sub.Next(rctx)
+			if err != nil {
+				return
+			}
+			if msg.ReceivedFrom == self {
+				continue // our own publication
+			}
+			s.mu.Lock()
+			s.rxQ = append(s.rxQ, rxItem{gid, msg.Data})
+			s.mu.Unlock()
+			s.kick()
+		}
+	}()
+	return nil
+}
+
+func (s *groupService) leave(t *joinedTopic) {
+	t.cancel()
+	t.sub.Cancel()
+	_ = t.topic.Close()
+	_ = s.ps.UnregisterTopicValidator(t.name)
+}
+
+func (s *groupService) doPublish(ctx context.Context, p pubItem) {
+	s.mu.Lock()
+	t := s.topics[p.gid]
+	s.mu.Unlock()
+	if t != nil {
+		if err := t.topic.Publish(ctx, p.env); err != nil {
+			s.m.log.Info("group publish", "group", p.gid, "err", err)
+		}
+	}
+	if p.msgID == "" {
+		return // an edit, delete or reaction: gap detection covers it
+	}
+	err := s.m.st.Update(ctx, func(tx *store.Tx) error {
+		r, err := loadMsg(tx, p.msgID)
+		if err != nil {
+			return err
+		}
+		if api.StatusRank(r.M.Status) >= api.StatusRank(api.StatusSent) {
+			return nil
+		}
+		if r.M.Receipts.Total == 0 {
+			r.M.Status = api.StatusDelivered
+			if err := s.m.putMsg(tx, r, false); err != nil {
+				return err
+			}
+			_, err = s.m.ev.Append(tx, api.KindMessageUpdate, r.M)
+			return err
+		}
+		return s.m.setStatus(tx, p.msgID, api.StatusSent, "")
+	})
+	if err != nil && ctx.Err() == nil {
+		s.m.log.Error("group message status", "err", err)
+	}
+	s.mu.Lock()
+	s.due = append(s.due, fallbackItem{p.gid, p.msgID, p.env, time.Now().Add(s.opts.FallbackAfter)})
+	s.mu.Unlock()
+}
+
+// receive stores a batch of envelopes from the mesh in one transaction.
+func (s *groupService) receive(ctx context.Context, items []rxItem) {
+	var unknown []rxItem
+	err := s.m.st.Update(ctx, func(tx *store.Tx) error {
+		unknown = unknown[:0]
+		b := &groupRx{m: s.m, tx: tx, cc: txContacts{}}
+		for _, it := range items {
+			out, err := b.envelope(it.gid, it.env)
+			if err != nil {
+				return err
+			}
+			if out == rxUnknown {
+				unknown = append(unknown, it)
+			}
+		}
+		return b.finish()
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			s.m.log.Error("receiving group messages", "err", err)
+		}
+		return
+	}
+	for _, it := range unknown {
+		s.hold(it.gid, it.env)
+	}
+}
+
+// fallback hands messages that some members have not acknowledged in time to
+// deliverToUnreachable.
+func (s *groupService) fallback(ctx context.Context) {
+	now := time.Now()
+	s.mu.Lock()
+	var ready []fallbackItem
+	keep := s.due[:0]
+	for _, d := range s.due {
+		if now.After(d.due) {
+			ready = append(ready, d)
+		} else {
+			keep = append(keep, d)
+		}
+	}
+	s.due = keep
+	s.mu.Unlock()
+	if len(ready) == 0 {
+		return
+	}
+	err := s.m.st.Update(ctx, func(tx *store.Tx) error {
+		cc := txContacts{}
+		for _, d := range ready {
+			g, err := loadGroup(tx, d.gid)
+			if err != nil {
+				if errors.Is(err, api.ErrNotFound) {
+					continue
+				}
+				return err
+			}
+			if !g.Me {
+				continue
+			}
+			var missing []string
+			for _, mb := range g.Members {
+				if mb.UserID == s.m.uid {
+					continue
+				}
+				if l, err := receiptLevel(tx, d.msgID, mb.UserID); err != nil {
+					return err
+				} else if l == 0 {
+					missing = append(missing, mb.UserID)
+				}
+			}
+			if err := s.m.deliverToUnreachable(tx, cc, d.gid, d.env, missing); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		s.m.log.Error("group fallback delivery", "err", err)
+	}
+}

@@ -1,0 +1,326 @@
+package messenger
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/petrel-chat/petrel/crypto/identity"
+	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/node/wire"
+)
+
+// maxGroupLog bounds the operations one group's log keeps.
+const maxGroupLog = 4096
+
+// groupRec is a group as stored: its signed operation log and the state derived from it
+// (recomputed by fold whenever the log changes), and our sending side.
+type groupRec struct {
+	ID  string   `json:"id"`
+	Ops [][]byte `json:"-"` // signed operations, in fold order (gl/, loaded on demand)
+
+	// Derived by fold.
+	Name    string             `json:"name"`
+	Members []wire.GroupMember `json:"members"` // sorted by user id
+	Secret  []byte             `json:"secret"`
+	Max     int                `json:"max"`
+	Head    string             `json:"head"`
+
+	Me      bool   `json:"me"` // we are a member
+	SendSeq uint64 `json:"-"`  // our last group sequence number (gm/)
+	Created int64  `json:"created"`
+}
+
+// groupMeta is the little a group message needs, kept apart so that sending and receiving
+// do not decode the member list or the log.
+type groupMeta struct {
+	Me      bool   `json:"me"`
+	Head    string `json:"head"`
+	SendSeq uint64 `json:"send_seq"`
+	Members int    `json:"members"`
+}
+
+func kGroupMeta(gid string) []byte { return []byte("gm/" + gid) }
+func kGroupLog(gid string) []byte  { return []byte("gl/" + gid) }
+
+func loadGroupMeta(tx *store.Tx, gid string) (*groupMeta, error) {
+	return load[groupMeta](tx, kGroupMeta(gid), "group", gid)
+}
+
+// withOps loads the group's operation log into g.
+func withOps(tx *store.Tx, g *groupRec) error {
+	if g.Ops != nil {
+		return nil
+	}
+	_, err := getJSON(tx, kGroupLog(g.ID), &g.Ops)
+	return err
+}
+
+// saveGroup writes the group's state, its meta record and, when ops, its log.
+func saveGroup(tx *store.Tx, g *groupRec, ops bool) error {
+	if err := putJSON(tx, kGroup(g.ID), g); err != nil {
+		return err
+	}
+	if ops {
+		if err := putJSON(tx, kGroupLog(g.ID), g.Ops); err != nil {
+			return err
+		}
+	}
+	return putJSON(tx, kGroupMeta(g.ID), &groupMeta{Me: g.Me, Head: g.Head, SendSeq: g.SendSeq, Members: len(g.Members)})
+}
+
+// memberRx is what we track of one member's group messages.
+type memberRx struct {
+	RecvSeq uint64     `json:"recv_seq"` // highest contiguous group seq received
+	Ahead   []uint64   `json:"ahead"`
+	Dists   []distInfo `json:"dists"` // chains we hold for them, newest first (≤ 2)
+	// Owed: our chain as it was when we owed it to them (a gkey content), waiting for
+	// them to start the pairwise session (see sendKey). Sending it later, from the
+	// iteration it was owed at, lets them read what we sent meanwhile.
+	Owed *wire.Content `json:"owed,omitempty"`
+}
+
+type distInfo struct {
+	ID  string `json:"id"`  // hex distribution id
+	Pub []byte `json:"pub"` // Ed25519 signing key
+}
+
+func kGroup(gid string) []byte               { return []byte("gr/" + gid) }
+func kGroupSender(gid string) []byte         { return []byte("gk/" + gid) }
+func kGroupRecv(gid, uid string) []byte      { return []byte("gx/" + gid + "/" + uid) }
+func kGroupRx(gid, uid string) []byte        { return []byte("gq/" + gid + "/" + uid) }
+func kGroupRxPrefix(gid string) []byte       { return []byte("gq/" + gid + "/") }
+func kGroupStash(gid, uid string) []byte     { return []byte("gw/" + gid + "/" + uid) }
+func kGroupReceipt(msgID, uid string) []byte { return []byte("gt/" + msgID + "/" + uid) }
+func kGroupSentPrefix(gid string) []byte     { return []byte("gh/" + gid + "/") }
+func kGroupSent(gid string, seq uint64) []byte {
+	return fmt.Appendf(kGroupSentPrefix(gid), "%016x", seq)
+}
+
+// loadGroup loads a group's state (not its log: withOps).
+func loadGroup(tx *store.Tx, gid string) (*groupRec, error) {
+	g, err := load[groupRec](tx, kGroup(gid), "group", gid)
+	if err != nil {
+		return nil, err
+	}
+	meta, err := loadGroupMeta(tx, gid)
+	if err != nil {
+		return nil, err
+	}
+	g.SendSeq = meta.SendSeq
+	return g, nil
+}
+
+// member returns the member with user id uid, or nil.
+func (g *groupRec) member(uid string) *wire.GroupMember {
+	i, ok := slices.BinarySearchFunc(g.Members, uid, func(m wire.GroupMember, u string) int { return strings.Compare(m.UserID, u) })
+	if !ok {
+		return nil
+	}
+	return &g.Members[i]
+}
+
+// foldState is group state while operations are applied.
+type foldState struct {
+	name    string
+	members map[string]wire.GroupMember
+	secret  []byte
+	max     int
+}
+
+// opKey orders operations: the create first, then by (timestamp, author, id, hash of the
+// signed bytes). Every member sorts the same set identically.
+func opLess(a, b *wire.SignedGroupOp) int {
+	if (a.Op.Kind == wire.OpCreate) != (b.Op.Kind == wire.OpCreate) {
+		if a.Op.Kind == wire.OpCreate {
+			return -1
+		}
+		return 1
+	}
+	if c := strings.Compare(a.Op.TS, b.Op.TS); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Op.Author, b.Op.Author); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Op.ID, b.Op.ID); c != 0 {
+		return c
+	}
+	ha, hb := sha256.Sum256(a.Raw), sha256.Sum256(b.Raw)
+	return bytes.Compare(ha[:], hb[:])
+}
+
+// fold computes a group's state from its operations: it sorts them (opLess) and applies
+// each in turn if it is valid at that point: signed by its author, the author a member, an
+// admin for anything but leave, an add that keeps the group within the create op's cap.
+// Invalid operations are kept in the log but change nothing, so every member that holds
+// the same set computes the same state, whatever order the operations arrived in. A group
+// left without an admin promotes its member with the smallest user id.
+func fold(gid string, raws [][]byte) (*groupRec, error) {
+	var ops []*wire.SignedGroupOp
+	seen := map[[32]byte]bool{}
+	var create *wire.SignedGroupOp
+	for _, r := range raws {
+		s, err := wire.ParseGroupOp(r)
+		if err != nil {
+			continue
+		}
+		h := sha256.Sum256(r)
+		if seen[h] {
+			continue
+		}
+		seen[h] = true
+		if s.Op.Kind == wire.OpCreate {
+			if s.CreatedGroupID() != gid || (create != nil && opLess(create, s) < 0) {
+				continue
+			}
+			create = s
+			continue
+		}
+		if s.Op.Group != gid {
+			continue
+		}
+		ops = append(ops, s)
+	}
+	if create == nil {
+		return nil, fmt.Errorf("messenger: group %s: no create operation", gid)
+	}
+	slices.SortFunc(ops, opLess)
+	ops = append([]*wire.SignedGroupOp{create}, ops...)
+
+	st := &foldState{members: map[string]wire.GroupMember{}}
+	for i, s := range ops {
+		op := s.Op
+		if i == 0 {
+			author := findMember(op.Members, op.Author)
+			if author == nil || author.Role != api.RoleAdmin || !verifyBy(s, author) || len(op.Members) > op.Max {
+				return nil, fmt.Errorf("messenger: group %s: invalid create operation", gid)
+			}
+			st.name, st.secret, st.max = op.Name, op.Secret, op.Max
+			for _, m := range op.Members {
+				st.members[m.UserID] = m
+			}
+			continue
+		}
+		author, ok := st.members[op.Author]
+		if !ok || !verifyBy(s, &author) || (op.Kind != wire.OpLeave && author.Role != api.RoleAdmin) {
+			continue
+		}
+		switch op.Kind {
+		case wire.OpAdd:
+			n := len(st.members)
+			for _, m := range op.Members {
+				if _, ok := st.members[m.UserID]; !ok {
+					n++
+				}
+			}
+			if n > st.max {
+				continue
+			}
+			for _, m := range op.Members {
+				if old, ok := st.members[m.UserID]; ok {
+					m.Role = old.Role // a re-add refreshes the card, not the role
+				} else {
+					m.Role = api.RoleMember
+				}
+				st.members[m.UserID] = m
+			}
+		case wire.OpRemove:
+			for _, u := range op.Users {
+				delete(st.members, u)
+			}
+		case wire.OpLeave:
+			delete(st.members, op.Author)
+		case wire.OpRename:
+			st.name = op.Name
+		case wire.OpRole:
+			for _, u := range op.Users {
+				if m, ok := st.members[u]; ok {
+					m.Role = op.Role
+					st.members[u] = m
+				}
+			}
+		}
+		st.promote()
+	}
+	g := &groupRec{ID: gid, Name: st.name, Secret: st.secret, Max: st.max}
+	for _, s := range ops {
+		g.Ops = append(g.Ops, s.Raw)
+	}
+	for _, m := range st.members {
+		g.Members = append(g.Members, m)
+	}
+	slices.SortFunc(g.Members, func(a, b wire.GroupMember) int { return strings.Compare(a.UserID, b.UserID) })
+	g.Head = head(g.Ops)
+	return g, nil
+}
+
+// promote makes the member with the smallest user id admin when no admin is left.
+func (st *foldState) promote() {
+	first := ""
+	for u, m := range st.members {
+		if m.Role == api.RoleAdmin {
+			return
+		}
+		if first == "" || u < first {
+			first = u
+		}
+	}
+	if first != "" {
+		m := st.members[first]
+		m.Role = api.RoleAdmin
+		st.members[first] = m
+	}
+}
+
+func findMember(ms []wire.GroupMember, uid string) *wire.GroupMember {
+	for i := range ms {
+		if ms[i].UserID == uid {
+			return &ms[i]
+		}
+	}
+	return nil
+}
+
+func verifyBy(s *wire.SignedGroupOp, m *wire.GroupMember) bool {
+	pub, err := identity.ParsePublic(m.Identity)
+	return err == nil && s.Verify(pub)
+}
+
+// head names a set of operations: equal heads, equal logs, equal state.
+func head(ops [][]byte) string {
+	hs := make([][32]byte, len(ops))
+	for i, o := range ops {
+		hs[i] = sha256.Sum256(o)
+	}
+	slices.SortFunc(hs, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
+	d := sha256.New()
+	for _, h := range hs {
+		d.Write(h[:])
+	}
+	return hex.EncodeToString(d.Sum(nil)[:12])
+}
+
+// mergeOps returns the union of a log and new operations, or nil when nothing is new.
+func mergeOps(have, add [][]byte) [][]byte {
+	known := map[[32]byte]bool{}
+	for _, o := range have {
+		known[sha256.Sum256(o)] = true
+	}
+	out := slices.Clone(have)
+	for _, o := range add {
+		h := sha256.Sum256(o)
+		if !known[h] {
+			known[h] = true
+			out = append(out, o)
+		}
+	}
+	if len(out) == len(have) {
+		return nil
+	}
+	return out
+}

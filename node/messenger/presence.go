@@ -1,0 +1,529 @@
+package messenger
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/node/wire"
+)
+
+// PresenceOptions tune presence and typing. Zero values take the defaults.
+type PresenceOptions struct {
+	// Heartbeat is how often contacts are told we are online. Default 10 s.
+	Heartbeat time.Duration
+	// Timeout turns a contact offline when no heartbeat came for this long. Default 30 s.
+	Timeout time.Duration
+	// TypingTimeout ends a contact's typing indicator that was not refreshed. Default 6 s.
+	TypingTimeout time.Duration
+	// TypingRefresh is the least time between two "start" signals sent for one
+	// conversation (the UI may send one per keystroke). Default 3 s.
+	TypingRefresh time.Duration
+}
+
+func (o *PresenceOptions) defaults() {
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = 10 * time.Second
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 3 * o.Heartbeat
+	}
+	if o.TypingTimeout <= 0 {
+		o.TypingTimeout = 6 * time.Second
+	}
+	if o.TypingRefresh <= 0 {
+		o.TypingRefresh = min(3*time.Second, o.TypingTimeout/2)
+	}
+}
+
+// Live signal limits.
+const (
+	liveTimeout  = 3 * time.Second // one signal's stream
+	dialEvery    = 3               // heartbeats between dials of a contact we are not connected to
+	liveParallel = 8               // concurrent heartbeat sends
+)
+
+func kLastSeen(cid string) []byte { return []byte("pr/" + cid) }
+
+type typingMark struct {
+	state string
+	at    time.Time
+}
+
+// liveService carries presence heartbeats and typing signals over direct streams to
+// contacts (LiveProtocol). The Noise channel authenticates the peer and the receiver
+// accepts signals only from its contacts' peer ids, so only contacts learn them. Nothing
+// here is stored but last seen times.
+type liveService struct {
+	m    *Messenger
+	opts PresenceOptions
+
+	mu      sync.Mutex
+	h       host.Host
+	ctx     context.Context
+	hidden  bool                  // our setting is presence: nobody
+	online  map[string]time.Time  // contact id → last heartbeat
+	seen    map[string]int64      // contact id → last seen (ms)
+	sentTyp map[string]typingMark // conversation → last signal sent
+	typing  map[[2]string]time.Time
+	beats   int
+	closed  bool // set by wait: no new goroutines
+	wg      sync.WaitGroup
+}
+
+func newLiveService(m *Messenger, opts PresenceOptions) *liveService {
+	return &liveService{m: m, opts: opts, online: map[string]time.Time{}, seen: map[string]int64{},
+		sentTyp: map[string]typingMark{}, typing: map[[2]string]time.Time{}}
+}
+
+func (l *liveService) start(ctx context.Context, h host.Host) {
+	var hidden bool
+	seen := map[string]int64{}
+	_ = l.m.st.View(func(tx *store.Tx) error {
+		s, err := l.m.settings(tx)
+		hidden = err == nil && s.Presence == api.PresenceNobody
+		return tx.Iterate(store.IterOptions{Prefix: []byte("pr/")}, func(k, v []byte) (bool, error) {
+			if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+				seen[string(k[3:])] = n
+			}
+			return true, nil
+		})
+	})
+	l.mu.Lock()
+	l.h, l.ctx, l.hidden, l.seen = h, ctx, hidden, seen
+	l.mu.Unlock()
+	h.SetStreamHandler(protocol.ID(wire.LiveProtocol), l.handle)
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		l.loop(ctx)
+	}()
+}
+
+func (l *liveService) wait() {
+	l.mu.Lock()
+	h := l.h
+	l.closed = true
+	l.mu.Unlock()
+	if h != nil {
+		h.RemoveStreamHandler(protocol.ID(wire.LiveProtocol))
+	}
+	l.wg.Wait()
+	// Remember when contacts online at shutdown were last seen.
+	l.mu.Lock()
+	online := make([]string, 0, len(l.online))
+	for cid := range l.online {
+		online = append(online, cid)
+	}
+	l.mu.Unlock()
+	for _, cid := range online {
+		l.persist(context.Background(), cid)
+	}
+}
+
+// lastSeen is a contact's last seen time for the API: nil when unknown or when our own
+// setting is presence: nobody.
+func (l *liveService) lastSeen(cid string) *int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.hidden {
+		return nil
+	}
+	if t, ok := l.seen[cid]; ok {
+		return &t
+	}
+	return nil
+}
+
+// setHidden follows the presence setting; turning presence off tells connected contacts
+// to forget our last seen time.
+func (l *liveService) setHidden(hidden bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	was := l.hidden
+	l.hidden = hidden
+	if hidden {
+		clear(l.online) // we see nobody's presence either
+	}
+	ctx := l.ctx
+	if hidden && !was && ctx != nil && !l.closed {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			l.sendAll(ctx, &wire.Live{Type: wire.LiveHidden}, false)
+		}()
+	}
+}
+
+func (l *liveService) loop(ctx context.Context) {
+	check := min(l.opts.Heartbeat, l.opts.Timeout/4, l.opts.TypingTimeout/4)
+	tick := time.NewTicker(max(check, 20*time.Millisecond))
+	defer tick.Stop()
+	next := time.Now()
+	for {
+		if now := time.Now(); !now.Before(next) {
+			next = now.Add(l.opts.Heartbeat)
+			l.mu.Lock()
+			hidden := l.hidden
+			l.beats++
+			dial := l.beats%dialEvery == 1
+			l.mu.Unlock()
+			if !hidden {
+				l.sendAll(ctx, &wire.Live{Type: wire.LiveHeartbeat}, dial)
+			}
+		}
+		l.expire(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// expire turns silent contacts offline and ends stale typing indicators.
+func (l *liveService) expire(ctx context.Context) {
+	now := time.Now()
+	var gone []string
+	var stopped [][2]string
+	l.mu.Lock()
+	for cid, t := range l.online {
+		if now.Sub(t) > l.opts.Timeout {
+			delete(l.online, cid)
+			gone = append(gone, cid)
+		}
+	}
+	for k, t := range l.typing {
+		if now.After(t) {
+			delete(l.typing, k)
+			stopped = append(stopped, k)
+		}
+	}
+	l.mu.Unlock()
+	for _, cid := range gone {
+		l.persist(ctx, cid)
+		l.emitPresence(cid, "offline")
+	}
+	for _, k := range stopped {
+		l.m.broadcast(typingFrame(k[0], k[1], "stop"))
+	}
+}
+
+func (l *liveService) persist(ctx context.Context, cid string) {
+	l.mu.Lock()
+	t, ok := l.seen[cid]
+	l.mu.Unlock()
+	if !ok {
+		return
+	}
+	err := l.m.st.Update(ctx, func(tx *store.Tx) error {
+		return tx.Set(kLastSeen(cid), strconv.AppendInt(nil, t, 10))
+	})
+	if err != nil && ctx.Err() == nil {
+		l.m.log.Warn("saving last seen", "err", err)
+	}
+}
+
+func (l *liveService) emitPresence(cid, state string) {
+	l.mu.Lock()
+	hidden := l.hidden
+	l.mu.Unlock()
+	if hidden {
+		return
+	}
+	var uid string
+	_ = l.m.st.View(func(tx *store.Tx) error {
+		c, err := loadContact(tx, cid)
+		if err == nil {
+			uid = c.UserID
+		}
+		return nil
+	})
+	if uid == "" {
+		return
+	}
+	l.m.broadcast(mustFrame(struct {
+		Type     string `json:"type"`
+		UserID   string `json:"user_id"`
+		State    string `json:"state"`
+		LastSeen *int64 `json:"last_seen"`
+	}{"presence", uid, state, l.lastSeen(cid)}))
+}
+
+func typingFrame(conv, uid, state string) []byte {
+	return mustFrame(struct {
+		Type           string `json:"type"`
+		ConversationID string `json:"conversation_id"`
+		UserID         string `json:"user_id"`
+		State          string `json:"state"`
+	}{"typing", conv, uid, state})
+}
+
+func mustFrame(v any) []byte {
+	b, _ := json.Marshal(v) // fixed shapes of strings and numbers
+	return b
+}
+
+// broadcast hands an ephemeral frame to every subscribed UI; a UI that is not reading
+// misses it (it is ephemeral).
+func (m *Messenger) broadcast(b []byte) {
+	m.subMu.Lock()
+	defer m.subMu.Unlock()
+	for ch := range m.subs {
+		select {
+		case ch <- b:
+		default:
+		}
+	}
+}
+
+// presenceTargets are the peers of contacts who may learn our presence. With dial, their
+// known addresses go to the peerstore (empty after a restart) so that they can be dialed.
+func (l *liveService) presenceTargets(dial bool) []peer.ID {
+	var out []peer.ID
+	var addrs [][]string
+	_ = l.m.st.View(func(tx *store.Tx) error {
+		return tx.Iterate(store.IterOptions{Prefix: []byte("ct/")}, func(_, v []byte) (bool, error) {
+			var c contactRec
+			if err := json.Unmarshal(v, &c); err != nil {
+				return false, err
+			}
+			if !c.GroupOnly && !c.Blocked && c.Request == api.RequestAccepted {
+				if pid, err := peerOf(&c); err == nil {
+					out = append(out, pid)
+					addrs = append(addrs, c.Addrs)
+				}
+			}
+			return true, nil
+		})
+	})
+	if dial {
+		for i, pid := range out {
+			l.m.addAddrs(pid, addrs[i])
+		}
+	}
+	return out
+}
+
+// sendAll sends sig to every contact: those connected now, and the others too when dial.
+func (l *liveService) sendAll(ctx context.Context, sig *wire.Live, dial bool) {
+	h := l.h
+	var targets []peer.ID
+	for _, pid := range l.presenceTargets(dial) {
+		if dial || h.Network().Connectedness(pid) == network.Connected {
+			targets = append(targets, pid)
+		}
+	}
+	l.sendTo(ctx, targets, sig)
+}
+
+// sendTo sends one signal to each peer, a few at a time, each bounded by liveTimeout.
+func (l *liveService) sendTo(ctx context.Context, pids []peer.ID, sig *wire.Live) {
+	b, err := wire.MarshalLive(sig)
+	if err != nil {
+		return
+	}
+	sem := make(chan struct{}, liveParallel)
+	var wg sync.WaitGroup
+	for _, pid := range pids {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			sctx, cancel := context.WithTimeout(ctx, liveTimeout)
+			defer cancel()
+			s, err := l.h.NewStream(network.WithAllowLimitedConn(sctx, "live"), pid, protocol.ID(wire.LiveProtocol))
+			if err != nil {
+				return
+			}
+			_ = s.SetDeadline(time.Now().Add(liveTimeout))
+			w := bufio.NewWriter(s)
+			if wire.WriteFrame(w, b) == nil && w.Flush() == nil {
+				_ = s.CloseWrite()
+				_, _ = io.Copy(io.Discard, io.LimitReader(s, 1)) // wait for the reader to finish
+			}
+			_ = s.Close()
+		}()
+	}
+	wg.Wait()
+}
+
+// handle receives one live signal.
+func (l *liveService) handle(s network.Stream) {
+	defer s.Close()
+	_ = s.SetDeadline(time.Now().Add(liveTimeout))
+	b, err := wire.ReadFrame(bufio.NewReader(io.LimitReader(s, wire.MaxLive+16)), nil)
+	if err != nil {
+		s.Reset()
+		return
+	}
+	sig, err := wire.ParseLive(b)
+	if err != nil {
+		s.Reset()
+		return
+	}
+	var c *contactRec
+	_ = l.m.st.View(func(tx *store.Tx) error {
+		cid, err := getString(tx, kContactByPeer(s.Conn().RemotePeer().String()))
+		if err != nil || cid == "" {
+			return err
+		}
+		c, err = loadContact(tx, cid)
+		return err
+	})
+	if c == nil || c.Blocked {
+		return
+	}
+	switch sig.Type {
+	case wire.LiveHeartbeat:
+		l.heartbeat(c)
+	case wire.LiveHidden:
+		l.mu.Lock()
+		_, was := l.online[c.ID]
+		delete(l.online, c.ID)
+		delete(l.seen, c.ID)
+		ctx := l.ctx
+		l.mu.Unlock()
+		err := l.m.st.Update(ctx, func(tx *store.Tx) error { return tx.Delete(kLastSeen(c.ID)) })
+		if err != nil && !errors.Is(err, context.Canceled) {
+			l.m.log.Warn("forgetting last seen", "err", err)
+		}
+		if was {
+			l.emitPresence(c.ID, "offline")
+		}
+	case wire.LiveTyping:
+		if !l.m.mayType(c, sig.Conv) {
+			return
+		}
+		k := [2]string{sig.Conv, c.UserID}
+		l.mu.Lock()
+		if sig.State == "start" {
+			l.typing[k] = time.Now().Add(l.opts.TypingTimeout)
+		} else {
+			delete(l.typing, k)
+		}
+		l.mu.Unlock()
+		l.m.broadcast(typingFrame(sig.Conv, c.UserID, sig.State))
+	}
+}
+
+func (l *liveService) heartbeat(c *contactRec) {
+	if c.GroupOnly || c.Request != api.RequestAccepted {
+		return
+	}
+	now := time.Now()
+	l.mu.Lock()
+	if l.hidden { // presence: nobody — we see nobody's either
+		l.mu.Unlock()
+		return
+	}
+	_, was := l.online[c.ID]
+	l.online[c.ID] = now
+	l.seen[c.ID] = now.UnixMilli()
+	l.mu.Unlock()
+	if !was {
+		l.emitPresence(c.ID, "online")
+	}
+}
+
+// mayType reports whether contact c may signal typing in conversation conv: their direct
+// conversation, or a group both belong to.
+func (m *Messenger) mayType(c *contactRec, conv string) bool {
+	if conv == c.ConvID {
+		return true
+	}
+	ok := false
+	_ = m.st.View(func(tx *store.Tx) error {
+		g, err := loadGroup(tx, conv)
+		ok = err == nil && g.Me && g.member(c.UserID) != nil
+		return nil
+	})
+	return ok
+}
+
+// Typing carries a typing signal from a UI to the conversation's other members:
+// ephemeral (never stored), rate-limited (a repeated "start" within TypingRefresh is
+// dropped), and it ends on the receiving side by itself after TypingTimeout.
+func (m *Messenger) Typing(ctx context.Context, convID, state string) error {
+	if state != "start" && state != "stop" {
+		return api.Errorf(api.ErrBadRequest, `state must be "start" or "stop"`)
+	}
+	var pids []peer.ID
+	err := m.st.View(func(tx *store.Tx) error {
+		conv, err := loadConv(tx, convID)
+		if err != nil {
+			return err
+		}
+		if conv.Type == api.ConversationGroup {
+			g, err := loadGroup(tx, convID)
+			if err != nil {
+				return err
+			}
+			if !g.Me {
+				return api.Errorf(api.ErrForbidden, "you are not a member of this group")
+			}
+			for _, mb := range g.Members {
+				if mb.UserID == m.uid {
+					continue
+				}
+				if pid, err := peer.Decode(mb.PeerID); err == nil {
+					pids = append(pids, pid)
+				}
+			}
+			return nil
+		}
+		c, err := loadContact(tx, conv.ContactID)
+		if err != nil {
+			return err
+		}
+		if pid, err := peerOf(c); err == nil && !c.Blocked {
+			m.addAddrs(pid, c.Addrs)
+			pids = append(pids, pid)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	l := m.live
+	now := time.Now()
+	l.mu.Lock()
+	last, h, lctx := l.sentTyp[convID], l.h, l.ctx
+	if last.state == state && (state == "stop" || now.Sub(last.at) < l.opts.TypingRefresh) || h == nil || l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.sentTyp[convID] = typingMark{state, now}
+	l.wg.Add(1) // under l.mu, so never after wait has begun
+	l.mu.Unlock()
+	// Only peers we are connected to: typing is not worth a dial per member.
+	var targets []peer.ID
+	for _, pid := range pids {
+		if len(pids) == 1 || h.Network().Connectedness(pid) == network.Connected {
+			targets = append(targets, pid)
+		}
+	}
+	go func() {
+		defer l.wg.Done()
+		l.sendTo(lctx, targets, &wire.Live{Type: wire.LiveTyping, Conv: convID, State: state})
+	}()
+	return nil
+}

@@ -1,0 +1,312 @@
+package wire
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"unicode/utf8"
+
+	"github.com/petrel-chat/petrel/crypto/identity"
+	"github.com/petrel-chat/petrel/sync/hlc"
+)
+
+// LiveProtocol carries ephemeral signals (presence heartbeats, typing) between contacts.
+const LiveProtocol = "/petrel/live/1.0.0"
+
+// Group operation kinds.
+const (
+	OpCreate = "create" // Name, Members (the author is among them as admin), Secret, Max
+	OpAdd    = "add"    // Members join as members
+	OpRemove = "remove" // Users leave the group
+	OpLeave  = "leave"  // the author leaves
+	OpRename = "rename" // Name
+	OpRole   = "role"   // Users get Role
+)
+
+// Group limits (specification constants: every member enforces the same ones).
+const (
+	// MaxGroupOp bounds one signed group operation (a 500-member create fits).
+	MaxGroupOp = 384 << 10
+	// MaxGroupMembers is the hard ceiling of any group's cap (the create op's Max).
+	MaxGroupMembers = 2000
+	// MaxGroupOps bounds the operations carried in one gops content.
+	MaxGroupOps = 256
+	// MaxGroupName bounds a group name.
+	MaxGroupName = 128
+	// GroupSecretSize is the size of the topic secret.
+	GroupSecretSize = 32
+	// MaxEnvelope bounds a group envelope (GossipSub message).
+	MaxEnvelope = 256 << 10
+	// GroupOpVersion is the first byte of a signed group operation.
+	GroupOpVersion = 0x01
+	// EnvelopeVersion is the first byte of a group envelope.
+	EnvelopeVersion = 0x01
+	// groupIDLabel and topicLabel separate the hashes that name a group and its topic.
+	groupIDLabel = "petrel_v1_group_id\x00"
+	topicLabel   = "petrel_v1_group_topic\x00"
+	sigSize      = 64
+)
+
+// GroupMember is one member as group state carries it: enough for every other member to
+// reach it and set up a pairwise session (as an invite would), and its role.
+type GroupMember struct {
+	UserID   string   `json:"user_id"`
+	Identity []byte   `json:"identity"` // identity.PublicIdentity wire form
+	Role     string   `json:"role"`
+	Name     string   `json:"name"`
+	PeerID   string   `json:"peer_id"`
+	Addrs    []string `json:"addrs"`
+	Relays   []string `json:"relays"`
+}
+
+// GroupOp is one change of a group's state, signed by its author's identity key.
+type GroupOp struct {
+	Group   string        `json:"group"` // "" in the create op: the group id derives from it
+	ID      string        `json:"id"`
+	TS      string        `json:"ts"`
+	Author  string        `json:"author"`
+	Kind    string        `json:"kind"`
+	Name    string        `json:"name,omitempty"`
+	Members []GroupMember `json:"members,omitempty"`
+	Users   []string      `json:"users,omitempty"`
+	Role    string        `json:"role,omitempty"`
+	Secret  []byte        `json:"secret,omitempty"`
+	Max     int           `json:"max,omitempty"`
+}
+
+// SignedGroupOp is a parsed signed operation: the op, and the exact bytes signed.
+type SignedGroupOp struct {
+	Op   *GroupOp
+	Raw  []byte // the whole signed form
+	body []byte // the JSON signed
+	sig  []byte
+}
+
+// SignGroupOp encodes op and signs it with the author's identity:
+//
+//	0x01 ‖ uvarint len(body) ‖ body (JSON) ‖ Ed25519(DomainGroupState ‖ body) (64)
+func SignGroupOp(id *identity.Identity, op *GroupOp) ([]byte, error) {
+	if err := op.check(); err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(op)
+	if err != nil {
+		return nil, err
+	}
+	out := []byte{GroupOpVersion}
+	out = binary.AppendUvarint(out, uint64(len(body)))
+	out = append(out, body...)
+	out = append(out, id.Sign(identity.DomainGroupState, body)...)
+	if len(out) > MaxGroupOp {
+		return nil, fmt.Errorf("%w: group operation of %d bytes, over %d", ErrTooLarge, len(out), MaxGroupOp)
+	}
+	return out, nil
+}
+
+// ParseGroupOp decodes a signed operation strictly. It does not check the signature: the
+// signer's key comes from group state (VerifyGroupOp).
+func ParseGroupOp(b []byte) (*SignedGroupOp, error) {
+	if len(b) > MaxGroupOp || len(b) < 2 || b[0] != GroupOpVersion {
+		return nil, fmt.Errorf("%w: group operation header", ErrMalformed)
+	}
+	n, k := binary.Uvarint(b[1:])
+	if k <= 0 || n > uint64(len(b)) || uint64(len(b)-1-k) != n+sigSize {
+		return nil, fmt.Errorf("%w: group operation length", ErrMalformed)
+	}
+	body := b[1+k : 1+k+int(n)]
+	var op GroupOp
+	if err := strictJSON(body, &op); err != nil {
+		return nil, err
+	}
+	if err := op.check(); err != nil {
+		return nil, err
+	}
+	return &SignedGroupOp{Op: &op, Raw: b, body: body, sig: b[1+k+int(n):]}, nil
+}
+
+// Verify checks the signature under the author's public identity.
+func (s *SignedGroupOp) Verify(author *identity.PublicIdentity) bool {
+	return string(author.UserID()) == s.Op.Author && author.Verify(identity.DomainGroupState, s.body, s.sig)
+}
+
+// CreatedGroupID is the id of the group a create operation founds: a hash of its signed
+// body, so no one can found another group under the same id.
+func (s *SignedGroupOp) CreatedGroupID() string {
+	sum := sha256.Sum256(append([]byte(groupIDLabel), s.body...))
+	return "g" + hex.EncodeToString(sum[:16])
+}
+
+// GroupTopic is the GossipSub topic of a group: a hash of its secret, which tells someone
+// who sees it nothing about the group or its members.
+func GroupTopic(secret []byte) string {
+	sum := sha256.Sum256(append([]byte(topicLabel), secret...))
+	return "/petrel/g/1/" + hex.EncodeToString(sum[:16])
+}
+
+func (op *GroupOp) check() error {
+	bad := func(f string, a ...any) error {
+		return fmt.Errorf("%w: group operation: "+f, append([]any{ErrMalformed}, a...)...)
+	}
+	if (op.Group != "" || op.Kind != OpCreate) && !validID(op.Group) {
+		return bad("group id")
+	}
+	if !validID(op.ID) || !validID(op.Author) {
+		return bad("id or author")
+	}
+	if _, err := hlc.Parse(op.TS); err != nil {
+		return bad("timestamp")
+	}
+	if len(op.Name) > MaxGroupName || !utf8.ValidString(op.Name) {
+		return bad("name")
+	}
+	if len(op.Members) > MaxGroupMembers || len(op.Users) > MaxGroupMembers {
+		return bad("too many members")
+	}
+	for i := range op.Members {
+		if err := op.Members[i].check(); err != nil {
+			return err
+		}
+	}
+	for _, u := range op.Users {
+		if !validID(u) {
+			return bad("user id")
+		}
+	}
+	switch op.Kind {
+	case OpCreate:
+		if op.Group != "" || len(op.Secret) != GroupSecretSize || op.Max < 2 || op.Max > MaxGroupMembers || len(op.Members) == 0 {
+			return bad("create")
+		}
+	case OpAdd:
+		if len(op.Members) == 0 {
+			return bad("add without members")
+		}
+	case OpRemove:
+		if len(op.Users) == 0 {
+			return bad("remove without users")
+		}
+	case OpLeave:
+	case OpRename:
+		if op.Name == "" {
+			return bad("rename without name")
+		}
+	case OpRole:
+		if len(op.Users) == 0 || (op.Role != "admin" && op.Role != "member") {
+			return bad("role")
+		}
+	default:
+		return bad("unknown kind %.20q", op.Kind)
+	}
+	if op.Kind != OpCreate && (op.Secret != nil || op.Max != 0) {
+		return bad("create fields outside create")
+	}
+	return nil
+}
+
+func (m *GroupMember) check() error {
+	bad := fmt.Errorf("%w: group member", ErrMalformed)
+	if !validID(m.UserID) || (m.Role != "admin" && m.Role != "member") || len(m.Name) > MaxName ||
+		!utf8.ValidString(m.Name) || m.PeerID == "" || len(m.PeerID) > 128 ||
+		len(m.Addrs) > MaxAddrs || len(m.Relays) > MaxAddrs {
+		return bad
+	}
+	pub, err := identity.ParsePublic(m.Identity)
+	if err != nil || string(pub.UserID()) != m.UserID {
+		return bad
+	}
+	for _, a := range append(append([]string{}, m.Addrs...), m.Relays...) {
+		if a == "" || len(a) > MaxAddrLen {
+			return bad
+		}
+	}
+	return nil
+}
+
+// strictJSON decodes one JSON object into v, refusing unknown fields and trailing data.
+func strictJSON(b []byte, v any) error {
+	if !utf8.Valid(b) {
+		return fmt.Errorf("%w: not UTF-8", ErrMalformed)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("%w: trailing data", ErrMalformed)
+	}
+	return nil
+}
+
+// AppendEnvelope returns the GossipSub payload of a group message: 0x01 ‖ the Sender Keys
+// message (crypto/senderkey). Nothing else travels in the clear: the sender is found from
+// the distribution id, which only members can map to a member.
+func AppendEnvelope(b, skmsg []byte) []byte {
+	return append(append(b, EnvelopeVersion), skmsg...)
+}
+
+// ParseEnvelope returns the Sender Keys message inside a group envelope.
+func ParseEnvelope(b []byte) ([]byte, error) {
+	if len(b) < 2 || len(b) > MaxEnvelope || b[0] != EnvelopeVersion {
+		return nil, fmt.Errorf("%w: group envelope", ErrMalformed)
+	}
+	return b[1:], nil
+}
+
+// Live signal types.
+const (
+	LiveHeartbeat = "hb"     // I am online
+	LiveHidden    = "hidden" // I stopped sharing presence: forget my last seen
+	LiveTyping    = "typing" // Conv, State "start" | "stop"
+)
+
+// MaxLive bounds a live frame.
+const MaxLive = 512
+
+// Live is one ephemeral signal on LiveProtocol. The stream's Noise channel authenticates
+// the sending peer; the receiver accepts it only from a contact's peer id.
+type Live struct {
+	Type  string `json:"t"`
+	Conv  string `json:"conv,omitempty"`
+	State string `json:"state,omitempty"`
+}
+
+// MarshalLive encodes l.
+func MarshalLive(l *Live) ([]byte, error) {
+	if err := l.check(); err != nil {
+		return nil, err
+	}
+	return json.Marshal(l)
+}
+
+// ParseLive decodes a live frame strictly.
+func ParseLive(b []byte) (*Live, error) {
+	if len(b) > MaxLive {
+		return nil, fmt.Errorf("%w: live frame of %d bytes", ErrMalformed, len(b))
+	}
+	var l Live
+	if err := strictJSON(b, &l); err != nil {
+		return nil, err
+	}
+	return &l, l.check()
+}
+
+func (l *Live) check() error {
+	switch l.Type {
+	case LiveHeartbeat, LiveHidden:
+		if l.Conv != "" || l.State != "" {
+			return fmt.Errorf("%w: live %s with fields", ErrMalformed, l.Type)
+		}
+	case LiveTyping:
+		if !validID(l.Conv) || (l.State != "start" && l.State != "stop") {
+			return fmt.Errorf("%w: live typing", ErrMalformed)
+		}
+	default:
+		return fmt.Errorf("%w: live type %.20q", ErrMalformed, l.Type)
+	}
+	return nil
+}
