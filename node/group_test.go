@@ -15,6 +15,7 @@ import (
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/localclient"
 	"github.com/petrel-chat/petrel/node/nodetest"
+	"github.com/petrel-chat/petrel/relay/relaytest"
 )
 
 // fast shortens the group and presence timers for tests.
@@ -633,5 +634,44 @@ func TestGroupEditsReactionsAndDeletesReachEveryone(t *testing.T) {
 			}
 			return nil
 		})
+	}
+}
+
+// TestGroupOfflineMemberCatchesUpFromMailbox: a member is offline while others write to the
+// group; the messages it missed wait sealed in its mailbox at its home relay (the fallback
+// path), and when it comes back it has them all, in the group's order, without anyone
+// writing again.
+func TestGroupOfflineMemberCatchesUpFromMailbox(t *testing.T) {
+	ctx := context.Background()
+	relay := relaytest.Start(t, nil)
+	nodes := startNodes(t, 3, fast(300*time.Millisecond))
+	a, c := nodes[0], nodes[2]
+	c.Stop()
+	c.Relays = []string{relay.Info.Addrs[0]}
+	c.Run()
+	gid, _ := makeGroup(t, nodes, "mailbox catch-up")
+	if _, err := a.Client.Send(ctx, gid, "m0", "while everyone is here"); err != nil {
+		t.Fatal(err)
+	}
+	waitMessages(t, c, gid, 1)
+
+	c.Stop()
+	for i := 1; i <= 3; i++ {
+		if _, err := a.Client.Send(ctx, gid, fmt.Sprintf("m%d", i), fmt.Sprintf("while C is away %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitMessages(t, nodes[1], gid, 4)
+	eventually(t, "the missed messages wait in C's mailbox", func() error {
+		if got := relay.Stats().Messages; got < 3 {
+			return fmt.Errorf("%d at the relay", got)
+		}
+		return nil
+	})
+	c.Run()
+	got := waitMessages(t, c, gid, 4)
+	ref := waitMessages(t, a, gid, 4)
+	if !slices.Equal(ids(got), ids(ref)) {
+		t.Fatalf("C's history %v, A's %v", ids(got), ids(ref))
 	}
 }
