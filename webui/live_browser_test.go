@@ -120,7 +120,9 @@ func TestWebUILiveSignals(t *testing.T) {
 		b.typeInto(".compose-input", kb.Backspace)
 		a.wait("typing gone from alice's list", `document.querySelector('`+li+` .conv-last') && !document.querySelector('`+li+` .conv-last.typing')`)
 		a.wait("online back in alice's chat header", "document.querySelector('.chat-sub')?.textContent === 'online'")
-		if took := time.Since(start); took >= typingTimeout {
+		took := time.Since(start)
+		t.Logf("the indicator ended %v after bob started typing (his stop)", took)
+		if took >= typingTimeout {
 			t.Fatalf("the indicator ended %v after bob started, not before the %v expiry: his stop did not end it", took, typingTimeout)
 		}
 	})
@@ -134,7 +136,9 @@ func TestWebUILiveSignals(t *testing.T) {
 		// after its typing timeout, and bob after his presence timeout.
 		bob.Stop()
 		a.wait("typing gone from alice's list", `document.querySelector('`+li+` .conv-last') && !document.querySelector('`+li+` .conv-last.typing')`)
-		if took := time.Since(start); took >= uiTypingTTL {
+		took := time.Since(start)
+		t.Logf("the indicator ended %v after bob started typing (expiry)", took)
+		if took >= uiTypingTTL {
 			t.Fatalf("the indicator ended %v after bob started: only the page's own %v expiry ended it, alice's node sent no stop", took, uiTypingTTL)
 		}
 		a.wait("bob's offline dot in alice's list", `document.querySelector('`+li+` .dot.offline') && !document.querySelector('`+li+` .dot.online')`)
