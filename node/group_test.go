@@ -486,6 +486,14 @@ func TestPresenceOnlineThenOfflineWithinTimeout(t *testing.T) {
 	}); !ok {
 		t.Fatal("B never showed online")
 	}
+	// A UI that connects (or reloads) while B is online learns it at once, without
+	// waiting for a change.
+	late := socket(t, a)
+	if _, ok := waitFrame(t, late, 3*time.Second, func(f liveFrame) bool {
+		return f.Type == "presence" && f.UserID == ub && f.State == "online"
+	}); !ok {
+		t.Fatal("a socket opened while B is online was not told so")
+	}
 	b.Stop()
 	took, ok := waitFrame(t, s, 5*time.Second, func(f liveFrame) bool {
 		return f.Type == "presence" && f.UserID == ub && f.State == "offline" && f.LastSeen != nil

@@ -154,6 +154,10 @@ func TestIdentityChangeWarnsAndFailsPending(t *testing.T) {
 		}
 		return errors.New("not yet")
 	})
+	// The warning keeps naming who the contact was: the new key's cards do not rename it.
+	if c := contactOf(t, bob, toAlice.ID); c.Name != before.Name {
+		t.Fatalf("the new identity renamed the contact %q to %q", before.Name, c.Name)
+	}
 }
 
 // TestGapTriggersResend: the sender loses one queued message (its outbox entry is gone, as

@@ -261,8 +261,11 @@ func (c *wsConn) writeLoop(ctx context.Context) {
 	events := c.s.cfg.Backend.Events()
 	notify, unsubscribe := events.Subscribe()
 	defer unsubscribe()
-	ephemeral, unsubscribeEph := c.s.cfg.Backend.Subscribe()
-	defer unsubscribeEph()
+	// Ephemeral frames (presence, typing) flow once the socket is synced; subscribing only
+	// then lets the backend open with a snapshot (who is online now) that reaches this UI.
+	var ephemeral <-chan []byte
+	unsubscribeEph := func() {}
+	defer func() { unsubscribeEph() }()
 	ping := time.NewTicker(wsPingEvery)
 	defer ping.Stop()
 
@@ -281,6 +284,9 @@ func (c *wsConn) writeLoop(ctx context.Context) {
 				replaying = false
 				if c.write(mustJSON(map[string]any{"type": "synced", "seq": cursor})) != nil {
 					return
+				}
+				if ephemeral == nil {
+					ephemeral, unsubscribeEph = c.s.cfg.Backend.Subscribe()
 				}
 			}
 			if !caughtUp { // more to send: but first serve other frames, then continue

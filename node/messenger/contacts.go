@@ -196,6 +196,11 @@ func (m *Messenger) identityChanged(tx *store.Tx, c *contactRec, pub *identity.P
 		return err
 	}
 	c.Changed, c.Verified = true, false
+	// The name stays the one the user knew: the new key's cards must not rename the
+	// contact, or the warning would name the newcomer instead of who it claims to be.
+	if c.Name != "" {
+		c.NameSet = true
+	}
 	c.Initial, c.Answered, c.Seen, c.RecvSeq, c.Ahead, c.SendSeq = nil, false, nil, 0, nil, 0
 	for i := range 2 {
 		if err := tx.Delete(kSession(c.ID, i)); err != nil {

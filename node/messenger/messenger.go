@@ -215,8 +215,16 @@ func (m *Messenger) OutboxLen() int {
 }
 
 // Subscribe returns a channel of ephemeral socket frames (typing, presence) and a cancel.
+//
+// A new subscriber first gets a presence frame for each contact online now, so a UI that
+// connects (or reloads) after a contact came online does not show them offline until the
+// next change.
 func (m *Messenger) Subscribe() (<-chan []byte, func()) {
-	ch := make(chan []byte, 64)
+	online := m.live.onlineFrames()
+	ch := make(chan []byte, 64+len(online))
+	for _, f := range online {
+		ch <- f
+	}
 	m.subMu.Lock()
 	m.subs[ch] = struct{}{}
 	m.subMu.Unlock()

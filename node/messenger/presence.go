@@ -243,6 +243,14 @@ func (l *liveService) emitPresence(cid, state string) {
 	if hidden {
 		return
 	}
+	if f := l.presenceFrame(cid, state); f != nil {
+		l.m.broadcast(f)
+	}
+}
+
+// presenceFrame is the socket frame saying contact cid is in state, or nil for a contact
+// that is gone.
+func (l *liveService) presenceFrame(cid, state string) []byte {
 	var uid string
 	_ = l.m.st.View(func(tx *store.Tx) error {
 		c, err := loadContact(tx, cid)
@@ -252,14 +260,33 @@ func (l *liveService) emitPresence(cid, state string) {
 		return nil
 	})
 	if uid == "" {
-		return
+		return nil
 	}
-	l.m.broadcast(mustFrame(struct {
+	return mustFrame(struct {
 		Type     string `json:"type"`
 		UserID   string `json:"user_id"`
 		State    string `json:"state"`
 		LastSeen *int64 `json:"last_seen"`
-	}{"presence", uid, state, l.lastSeen(cid)}))
+	}{"presence", uid, state, l.lastSeen(cid)})
+}
+
+// onlineFrames are presence frames for the contacts online now (none with presence off).
+func (l *liveService) onlineFrames() [][]byte {
+	l.mu.Lock()
+	var cids []string
+	if !l.hidden {
+		for cid := range l.online {
+			cids = append(cids, cid)
+		}
+	}
+	l.mu.Unlock()
+	var out [][]byte
+	for _, cid := range cids {
+		if f := l.presenceFrame(cid, "online"); f != nil {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func typingFrame(conv, uid, state string) []byte {
