@@ -34,7 +34,7 @@ const maxAhead = 4096
 func (m *Messenger) handleMessages(s network.Stream) {
 	ctx := m.runCtx()
 	m.mu.Lock()
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || m.stopping {
 		m.mu.Unlock()
 		s.Reset()
 		return

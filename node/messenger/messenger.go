@@ -59,6 +59,9 @@ type Messenger struct {
 	ctx  context.Context // Run's context, for the goroutines it owns
 	ob   *outbox
 	wg   sync.WaitGroup // inbound handlers
+	// stopping is set (under mu) before wg.Wait: a handler adds itself to wg only under mu
+	// while it is false, so every Add happens before the Wait.
+	stopping bool
 
 	subMu sync.Mutex
 	subs  map[chan []byte]struct{} // ephemeral frames for UIs
@@ -192,6 +195,9 @@ func (m *Messenger) Run(ctx context.Context, h host.Host) error {
 	h.RemoveStreamHandler(protocol.ID(wire.MessageProtocol))
 	h.RemoveStreamHandler(protocol.ID(wire.PrekeyProtocol))
 	m.ob.wait()
+	m.mu.Lock()
+	m.stopping = true
+	m.mu.Unlock()
 	m.wg.Wait()
 	return nil
 }

@@ -41,9 +41,10 @@ type outbox struct {
 	m   *Messenger
 	ctx context.Context
 
-	mu      sync.Mutex
-	workers map[string]*worker
-	wg      sync.WaitGroup
+	mu       sync.Mutex
+	workers  map[string]*worker
+	wg       sync.WaitGroup
+	stopping bool // set under mu before wg.Wait; no worker is added after
 }
 
 type worker struct {
@@ -59,7 +60,7 @@ func newOutbox(m *Messenger) *outbox {
 func (o *outbox) kick(cid string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.ctx.Err() != nil {
+	if o.ctx.Err() != nil || o.stopping {
 		return
 	}
 	if w := o.workers[cid]; w != nil {
@@ -100,7 +101,12 @@ func (o *outbox) peerConnected(pid peer.ID) {
 	}
 }
 
-func (o *outbox) wait() { o.wg.Wait() }
+func (o *outbox) wait() {
+	o.mu.Lock()
+	o.stopping = true
+	o.mu.Unlock()
+	o.wg.Wait()
+}
 
 // run delivers until the contact's outbox is empty, retrying with backoff.
 func (o *outbox) run(w *worker) {
