@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/invite"
 	"github.com/petrel-chat/petrel/node/nodetest"
 	"github.com/petrel-chat/petrel/relay/relayserver"
 	"github.com/petrel-chat/petrel/relay/relaytest"
@@ -141,4 +142,54 @@ func TestTwoHomeRelaysDeliverOnce(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestHomeRelayByInviteCode: a relay that registers by invite code takes a node started with
+// --relay ADDR#invite=CODE and refuses one with a wrong code; the code never leaves the
+// node (its profile and invite links list the bare address).
+func TestHomeRelayByInviteCode(t *testing.T) {
+	ctx := context.Background()
+	cfg := relaytest.Config()
+	cfg.Registration.Policy = relayserver.PolicyInvite
+	cfg.Registration.InviteCodes = []string{"sesame-7"}
+	r := relaytest.Start(t, &cfg)
+	addr := r.Info.Addrs[0]
+	good, bad := nodetest.Start(t, "good"), nodetest.Start(t, "bad")
+	for n, code := range map[*nodetest.Node]string{good: "sesame-7", bad: "wrong"} {
+		n.Stop()
+		n.Relays = []string{addr + "#invite=" + code}
+		n.Run()
+	}
+	eventually(t, "the node with the right code registers", func() error {
+		st, err := good.Client.Status(ctx)
+		if err != nil {
+			return err
+		}
+		if len(st.Relays) != 1 || st.Relays[0].Addr != addr || !st.Relays[0].Connected {
+			return fmt.Errorf("relays %+v", st.Relays)
+		}
+		return nil
+	})
+	me, err := good.Client.Me(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := good.Client.CreateInvite(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := invite.Parse(inv.Link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(me.Relays) != 1 || me.Relays[0] != addr || len(parsed.Relays) != 1 || parsed.Relays[0].String() != addr {
+		t.Fatalf("the code leaked: /v1/me relays %v, invite relays %v", me.Relays, parsed.Relays)
+	}
+	st, err := bad.Client.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Relays) != 1 || st.Relays[0].Connected {
+		t.Fatalf("a wrong code registered: %+v", st.Relays)
+	}
 }

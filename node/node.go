@@ -140,6 +140,8 @@ type Node struct {
 	profile profile
 	host    host.Host   // set once Run has started it
 	homes   *homeRelays // set once Run has started it, when there are home relays
+	// relayInvites are registration codes for home relays that need one (relay → code).
+	relayInvites map[string]string
 }
 
 // Open opens the node in cfg.DataDir with passphrase. A wrong passphrase returns an error
@@ -154,11 +156,16 @@ func Open(cfg Config, passphrase []byte) (*Node, error) {
 	if cfg.Store.Logger == nil {
 		cfg.Store.Logger = cfg.Logger
 	}
+	relays, invites, err := splitRelayInvites(cfg.Relays)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Relays = relays
 	st, err := store.Open(cfg.DataDir, passphrase, cfg.Store)
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, st: st, start: time.Now()}
+	n := &Node{cfg: cfg, log: cfg.Logger, st: st, start: time.Now(), relayInvites: invites}
 	if err := n.load(); err != nil {
 		st.Close()
 		return nil, err
@@ -253,7 +260,7 @@ func (n *Node) Run(ctx context.Context, ready func(APIInfo)) (err error) {
 	g.Go(func() error { return srv.Serve(gctx, ln) })
 	g.Go(func() error { return n.Messenger.Run(gctx, h) })
 	if len(n.cfg.Relays) > 0 {
-		homes := &homeRelays{h: h, id: n.id, m: n.Messenger, log: n.log.With("part", "relays"), state: map[string]bool{}}
+		homes := &homeRelays{h: h, id: n.id, m: n.Messenger, log: n.log.With("part", "relays"), state: map[string]bool{}, invites: n.relayInvites}
 		n.mu.Lock()
 		n.homes = homes
 		n.mu.Unlock()

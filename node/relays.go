@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -82,6 +83,31 @@ func (l relayLink) connectable(relay string) (host.Host, peer.ID, error) {
 	return h, ai.ID, nil
 }
 
+// relayInviteMark separates a home relay's address from its registration invite code in
+// --relay ADDR#invite=CODE. The code is for registering only: it never goes into invite
+// links or cards.
+const relayInviteMark = "#invite="
+
+// splitRelayInvites returns the relay addresses without invite codes, and the codes.
+func splitRelayInvites(relays []string) ([]string, map[string]string, error) {
+	out := make([]string, 0, len(relays))
+	codes := map[string]string{}
+	for _, r := range relays {
+		addr, code, found := strings.Cut(r, relayInviteMark)
+		if found && code == "" {
+			return nil, nil, fmt.Errorf("relay %q: empty invite code", addr)
+		}
+		if _, err := parseRelay(addr); err != nil {
+			return nil, nil, err
+		}
+		out = append(out, addr)
+		if found {
+			codes[addr] = code
+		}
+	}
+	return out, codes, nil
+}
+
 func parseRelay(s string) (*peer.AddrInfo, error) {
 	a, err := ma.NewMultiaddr(s)
 	if err != nil {
@@ -102,6 +128,8 @@ type homeRelays struct {
 	id  *identity.Identity
 	m   *messenger.Messenger
 	log *slog.Logger
+
+	invites map[string]string // relay → registration invite code, where one is needed
 
 	mu    sync.Mutex
 	state map[string]bool // relay → registered and reachable
@@ -169,7 +197,11 @@ func (r *homeRelays) session(ctx context.Context, relay string, ai *peer.AddrInf
 	if err := r.h.Connect(ctx, *ai); err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
-	if err := mailboxclient.Register(ctx, r.h, ai.ID, r.id); err != nil {
+	var opts []mailboxclient.RegisterOption
+	if code := r.invites[relay]; code != "" {
+		opts = append(opts, mailboxclient.WithInvite(code))
+	}
+	if err := mailboxclient.Register(ctx, r.h, ai.ID, r.id, opts...); err != nil {
 		return fmt.Errorf("register: %w", err)
 	}
 	if err := r.topUpPrekeys(ctx, ai.ID); err != nil {

@@ -44,7 +44,7 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 	apiAddr := fs.String("api", node.DefaultAPIAddr, "local API address (port 0 picks a free port)")
 	var listen, relays multiFlag
 	fs.Var(&listen, "listen", "libp2p listen multiaddr (repeatable)")
-	fs.Var(&relays, "relay", "home relay multiaddr with /p2p/ (repeatable)")
+	fs.Var(&relays, "relay", "home relay multiaddr with /p2p/, optionally #invite=CODE for a relay that registers by invite (repeatable)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
