@@ -238,7 +238,7 @@ func (m *Messenger) ReceiveSealed(ctx context.Context, envelopes [][]byte) error
 						return err
 					}
 				}
-				b = &rxBatch{m: m, tx: tx, sealedFrom: it.from}
+				b = &rxBatch{m: m, tx: tx}
 				uid = sender
 				cid, err := getString(tx, kContactByUser(sender))
 				if err != nil {
