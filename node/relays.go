@@ -273,7 +273,7 @@ func (r *homeRelays) topUpPrekeys(ctx context.Context, relay peer.ID) error {
 	if err == nil && rem.OneTime >= prekeyLowWater && rem.PQOneTime >= prekeyLowWater {
 		return nil
 	}
-	pk, err := r.m.PrekeysForRelay(ctx, 25)
+	pk, err := r.m.PrekeysForRelay(ctx, messenger.RelayPrekeyBatch)
 	if err != nil {
 		return err
 	}

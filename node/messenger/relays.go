@@ -28,9 +28,9 @@ type RelayLink interface {
 	Bundle(ctx context.Context, relay string, user *identity.PublicIdentity) ([]byte, error)
 }
 
-// relayPrekeyBatch is how many one-time prekeys of each kind one relay is given at a time.
+// RelayPrekeyBatch is the most one-time prekeys of each kind one relay is given at a time.
 // Every relay gets its own keys, so no key is handed out twice.
-const relayPrekeyBatch = 25
+const RelayPrekeyBatch = 25
 
 // RelayPrekeys are the public prekeys a home relay's directory serves while the node is
 // away: the current signed prekey and last-resort PQ key, and one-time keys no one else
@@ -46,7 +46,7 @@ type RelayPrekeys struct {
 // directory (marked issued, so the node never hands them out itself) and returns them with
 // the current signed and last-resort keys. It rotates and refills the store as needed.
 func (m *Messenger) PrekeysForRelay(ctx context.Context, want int) (RelayPrekeys, error) {
-	want = min(want, relayPrekeyBatch)
+	want = min(want, RelayPrekeyBatch)
 	var out RelayPrekeys
 	err := m.st.Update(ctx, func(tx *store.Tx) error {
 		out = RelayPrekeys{}
