@@ -377,20 +377,53 @@ func (l *liveService) sendTo(ctx context.Context, pids []peer.ID, sig *wire.Live
 			defer func() { <-sem }()
 			sctx, cancel := context.WithTimeout(ctx, liveTimeout)
 			defer cancel()
-			s, err := l.h.NewStream(network.WithAllowLimitedConn(sctx, "live"), pid, protocol.ID(wire.LiveProtocol))
-			if err != nil {
-				return
+			// A signal is small and soon stale, but one lost to a connection that was being
+			// replaced (both sides dialling at once) is worth a quick second try within the
+			// same budget.
+			for attempt, pause := 0, 100*time.Millisecond; ; attempt, pause = attempt+1, pause*3 {
+				err := l.sendOne(sctx, pid, b)
+				if err == nil || attempt == 2 {
+					if err != nil {
+						l.m.log.Debug("live signal not delivered", "peer", pid, "err", err)
+					}
+					return
+				}
+				select {
+				case <-time.After(pause):
+				case <-sctx.Done():
+					return
+				}
 			}
-			_ = s.SetDeadline(time.Now().Add(liveTimeout))
-			w := bufio.NewWriter(s)
-			if wire.WriteFrame(w, b) == nil && w.Flush() == nil {
-				_ = s.CloseWrite()
-				_, _ = io.Copy(io.Discard, io.LimitReader(s, 1)) // wait for the reader to finish
-			}
-			_ = s.Close()
 		}()
 	}
 	wg.Wait()
+}
+
+// sendOne writes one framed signal on a fresh stream and waits for the peer to read it.
+func (l *liveService) sendOne(ctx context.Context, pid peer.ID, frame []byte) error {
+	s, err := l.h.NewStream(network.WithAllowLimitedConn(ctx, "live"), pid, protocol.ID(wire.LiveProtocol))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = s.SetDeadline(dl)
+	}
+	w := bufio.NewWriter(s)
+	if err := wire.WriteFrame(w, frame); err != nil {
+		s.Reset()
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		s.Reset()
+		return err
+	}
+	_ = s.CloseWrite()
+	// The handler closes after reading: EOF here means it was read; a reset means it was not.
+	if _, err := io.Copy(io.Discard, io.LimitReader(s, 1)); err != nil {
+		return err
+	}
+	return nil
 }
 
 // handle receives one live signal.
