@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/petrel-chat/petrel/crypto/identity"
@@ -47,7 +49,8 @@ type Config struct {
 	DataDir string
 	// APIAddr is the local API's host:port; empty means DefaultAPIAddr.
 	APIAddr string
-	// ListenAddrs are libp2p multiaddrs; empty means p2phost.DefaultListenAddrs.
+	// ListenAddrs are libp2p multiaddrs; empty means p2phost.DefaultListenAddrs, and
+	// p2phost.ListenNone alone means no listener: reachable only through the home relays.
 	ListenAddrs []string
 	// Relays are home relay multiaddrs (with /p2p/).
 	Relays []string
@@ -290,22 +293,50 @@ func (n *Node) Run(ctx context.Context, ready func(APIInfo)) (err error) {
 // in invites, when AutoNAT finds the node private) and DCUtR hole punching to upgrade a
 // relayed connection to a direct one. Without home relays: none.
 func (n *Node) reachability() ([]libp2p.Option, error) {
+	hidden := p2phost.ListensOnNothing(n.cfg.ListenAddrs)
 	if len(n.cfg.Relays) == 0 {
+		if hidden {
+			return nil, fmt.Errorf("node: listening on %q needs a home relay (--relay) to be reachable", p2phost.ListenNone)
+		}
 		return nil, nil
 	}
 	var static []peer.AddrInfo
+	var circuits []ma.Multiaddr
 	for _, r := range n.cfg.Relays {
 		ai, err := parseRelay(r)
 		if err != nil {
 			return nil, err
 		}
 		static = append(static, *ai)
+		circuit := ma.StringCast("/p2p/" + ai.ID.String() + "/p2p-circuit")
+		for _, a := range ai.Addrs {
+			circuits = append(circuits, a.Encapsulate(circuit))
+		}
 	}
-	return []libp2p.Option{
+	opts := []libp2p.Option{
 		libp2p.EnableRelay(),
 		libp2p.EnableAutoRelayWithStaticRelays(static),
 		libp2p.EnableHolePunching(),
-	}, nil
+	}
+	if hidden {
+		// With no listener there is nothing for AutoNAT to probe: the node is private by
+		// construction, so AutoRelay reserves a slot at once and invites carry the
+		// /p2p-circuit addresses.
+		opts = append(opts, libp2p.ForceReachabilityPrivate())
+		// AutoRelay announces circuits only through a relay's public addresses; a home
+		// relay on a LAN or loopback address is still the one the node reserved a slot at,
+		// so the node announces the circuit through each configured relay address itself.
+		opts = append(opts, libp2p.AddrsFactory(func(addrs []ma.Multiaddr) []ma.Multiaddr {
+			out := slices.Clone(addrs)
+			for _, c := range circuits {
+				if !slices.ContainsFunc(out, c.Equal) {
+					out = append(out, c)
+				}
+			}
+			return out
+		}))
+	}
+	return opts, nil
 }
 
 // addrs returns the host's full multiaddrs (with /p2p/).

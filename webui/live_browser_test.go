@@ -18,8 +18,8 @@ import (
 // offline timeout, 6 s typing expiry).
 const (
 	liveHeartbeat = 150 * time.Millisecond
-	liveTimeout   = time.Second
-	typingTimeout = 3 * time.Second
+	liveTimeout   = 2 * time.Second
+	typingTimeout = 4 * time.Second
 	// uiTypingTTL is the page's own expiry of an indicator (state.js TYPING_TTL): ending
 	// sooner shows that the node's "stop" frame ended it.
 	uiTypingTTL = 8 * time.Second

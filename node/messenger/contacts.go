@@ -12,6 +12,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	ma "github.com/multiformats/go-multiaddr"
@@ -382,6 +384,9 @@ func (m *Messenger) fetchBundleDirect(ctx context.Context, c *contactRec) ([]byt
 		return nil, fmt.Errorf("contact peer id: %w", err)
 	}
 	m.addAddrs(pid, c.Addrs)
+	if err := ensureDirect(ctx, h, pid); err != nil {
+		return nil, fmt.Errorf("prekeys: %w", err)
+	}
 	s, err := h.NewStream(ctx, pid, wire.PrekeyProtocol)
 	if err != nil {
 		return nil, fmt.Errorf("prekeys: %w", err)
@@ -391,6 +396,42 @@ func (m *Messenger) fetchBundleDirect(ctx context.Context, c *contactRec) ([]byt
 		_ = s.SetDeadline(dl)
 	}
 	return requestBundle(s)
+}
+
+// errCircuitOnly says a peer is reachable only through relay circuits, which carry live
+// signals and hole punching but not mail: mail goes to the peer's mailbox instead.
+var errCircuitOnly = errors.New("reachable only through a relay circuit, which does not carry mail")
+
+// ensureDirect makes sure a stream to pid can go over a direct (not relayed) connection,
+// or says it cannot: with none open and only circuit addresses known, opening a stream
+// would just wait for a hole punch that mail should not depend on (errCircuitOnly). When
+// only a relayed connection is open (the peer reached us through its relay, say) and a
+// direct address is known, it dials that address rather than let libp2p wait on the relayed
+// connection for a hole punch or a reversal that may never come.
+func ensureDirect(ctx context.Context, h host.Host, pid peer.ID) error {
+	conns := h.Network().ConnsToPeer(pid)
+	for _, c := range conns {
+		if !c.Stat().Limited {
+			return nil
+		}
+	}
+	direct := false
+	for _, a := range h.Peerstore().Addrs(pid) {
+		if _, err := a.ValueForProtocol(ma.P_CIRCUIT); err != nil {
+			direct = true
+			break
+		}
+	}
+	if !direct {
+		return errCircuitOnly
+	}
+	if len(conns) == 0 {
+		return nil // NewStream dials, direct addresses first
+	}
+	if err := h.Connect(network.WithForceDirectDial(ctx, "mail"), peer.AddrInfo{ID: pid}); err != nil {
+		return fmt.Errorf("direct connection beside a relayed one: %w", err)
+	}
+	return nil
 }
 
 // addAddrs tells the peerstore where a contact listens.

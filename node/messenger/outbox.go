@@ -203,6 +203,11 @@ func (o *outbox) deliver(w *worker) (int, error) {
 	m.addAddrs(pid, c.Addrs)
 	h := m.hostOrNil()
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	err = ensureDirect(dctx, h, pid)
+	if err != nil {
+		cancel()
+		return 0, fmt.Errorf("open stream: %w", err)
+	}
 	s, err := h.NewStream(dctx, pid, wire.MessageProtocol)
 	cancel()
 	if err != nil {

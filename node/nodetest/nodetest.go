@@ -101,7 +101,7 @@ func (n *Node) Run() {
 		n.t.Fatalf("nodetest: %s not ready within a minute", n.Name)
 	}
 	n.cancel, n.done = cancel, done
-	if n.listen == "/ip4/127.0.0.1/tcp/0" && len(n.Info.Addrs) > 0 {
+	if n.listen == "/ip4/127.0.0.1/tcp/0" && len(n.Info.Addrs) > 0 && !strings.Contains(n.Info.Addrs[0], "/p2p-circuit") {
 		if a, _, ok := strings.Cut(n.Info.Addrs[0], "/p2p/"); ok {
 			n.listen = a
 		}

@@ -17,6 +17,14 @@ import (
 // DefaultListenAddrs are used when Config.ListenAddrs is empty (API.md §1).
 var defaultListenAddrs = []string{"/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/udp/0/quic-v1"}
 
+// ListenNone, as the only listen address, makes a host listen on nothing: it dials out and
+// is reached only through relay circuits (a node behind a firewall that admits no inbound
+// connections, or one that wants to reveal no address of its own).
+const ListenNone = "none"
+
+// ListensOnNothing reports whether addrs is the ListenNone setting.
+func ListensOnNothing(addrs []string) bool { return len(addrs) == 1 && addrs[0] == ListenNone }
+
 // DefaultListenAddrs returns the listen addresses used when none are given.
 func DefaultListenAddrs() []string { return append([]string(nil), defaultListenAddrs...) }
 
@@ -60,7 +68,8 @@ func DefaultResources() Resources {
 type Config struct {
 	// Key is the host's private key (the peer id derives from it). Required.
 	Key crypto.PrivKey
-	// ListenAddrs are multiaddr strings; empty means DefaultListenAddrs.
+	// ListenAddrs are multiaddr strings; empty means DefaultListenAddrs, and ListenNone
+	// alone means no listener at all.
 	ListenAddrs []string
 	// Resources; the zero value means DefaultResources.
 	Resources Resources
@@ -91,9 +100,13 @@ func New(cfg Config) (host.Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("p2phost: connection manager: %w", err)
 	}
+	listenOpt := libp2p.ListenAddrStrings(listen...)
+	if ListensOnNothing(listen) {
+		listenOpt = libp2p.NoListenAddrs
+	}
 	opts := []libp2p.Option{
 		libp2p.Identity(cfg.Key),
-		libp2p.ListenAddrStrings(listen...),
+		listenOpt,
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.Transport(libp2pquic.NewTransport),
 		libp2p.Security(noise.ID, noise.New),
