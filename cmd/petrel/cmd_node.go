@@ -43,7 +43,7 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 	c.register(fs)
 	apiAddr := fs.String("api", node.DefaultAPIAddr, "local API address (port 0 picks a free port)")
 	var listen, relays multiFlag
-	fs.Var(&listen, "listen", "libp2p listen multiaddr (repeatable)")
+	fs.Var(&listen, "listen", "libp2p listen multiaddr (repeatable; \"none\" alone: listen on nothing, reachable only through --relay)")
 	fs.Var(&relays, "relay", "home relay multiaddr with /p2p/, optionally #invite=CODE for a relay that registers by invite (repeatable)")
 	if err := parse(fs, args); err != nil {
 		return err
