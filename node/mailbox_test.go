@@ -4,12 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p"
+
+	"github.com/petrel-chat/petrel/crypto/prekey"
+	"github.com/petrel-chat/petrel/node"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/invite"
 	"github.com/petrel-chat/petrel/node/nodetest"
+	"github.com/petrel-chat/petrel/relay/mailboxclient"
 	"github.com/petrel-chat/petrel/relay/relayserver"
 	"github.com/petrel-chat/petrel/relay/relaytest"
 )
@@ -191,5 +197,62 @@ func TestHomeRelayByInviteCode(t *testing.T) {
 	}
 	if len(st.Relays) != 1 || st.Relays[0].Connected {
 		t.Fatalf("a wrong code registered: %+v", st.Relays)
+	}
+}
+
+// TestRelayLearnsRotatedSignedPrekey: a node whose one-time prekeys at its relay are plenty
+// still uploads its signed and last-resort prekeys again after it rotates them, so a contact
+// starting a session from the relay's directory never uses a key the node has retired.
+func TestRelayLearnsRotatedSignedPrekey(t *testing.T) {
+	ctx := context.Background()
+	r := relaytest.Start(t, nil)
+	var ahead atomic.Int64 // how far bob's clock runs ahead of the wall clock
+	bob := nodetest.StartWith(t, "bob", func(c *node.Config) {
+		c.Relays = []string{r.Info.Addrs[0]}
+		c.RelayPoll = 100 * time.Millisecond
+		c.Now = func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
+	})
+	inv, err := bob.Client.CreateInvite(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := invite.Parse(inv.Link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger, err := libp2p.New(libp2p.NoListenAddrs, libp2p.DisableMetrics())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stranger.Close() })
+	stranger.Peerstore().AddAddrs(r.ID(), r.AddrInfo().Addrs, time.Hour)
+	signedAtRelay := func() (uint32, error) {
+		b, err := mailboxclient.FetchBundle(ctx, stranger, r.ID(), parsed.Identity)
+		if err != nil {
+			return 0, err
+		}
+		return b.SignedPrekey().ID(), nil
+	}
+	var first uint32
+	eventually(t, "bob's prekeys at his relay", func() error {
+		first, err = signedAtRelay()
+		return err
+	})
+	ahead.Store(int64(prekey.RotationInterval + time.Hour))
+	// Each fetch takes a one-time prekey; a handful leaves plenty at the relay (25 uploaded,
+	// refilled below 10), so only the rotation can make bob upload again. Bob checks every
+	// 100 ms; the loop gives him 50 times that.
+	for attempt := 1; ; attempt++ {
+		time.Sleep(500 * time.Millisecond)
+		id, err := signedAtRelay()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id != first {
+			break
+		}
+		if attempt == 10 {
+			t.Fatalf("the relay still hands out signed prekey %d, which bob rotated away", id)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -64,6 +65,12 @@ type Config struct {
 	// timers; zero values are the defaults.
 	Groups   messenger.GroupOptions
 	Presence messenger.PresenceOptions
+	// RelayPoll is how often the node checks its home relays (drain, prekey top-up and
+	// re-upload after a rotation) without being told to; zero means a minute.
+	RelayPoll time.Duration
+	// Now is the clock for prekey rotation and message times; nil means time.Now (tests
+	// move it forward).
+	Now func() time.Time
 }
 
 // APIInfo is the content of DIR/api.json.
@@ -210,7 +217,7 @@ func (n *Node) load() error {
 	n.Messenger, err = messenger.New(context.Background(), messenger.Config{
 		Store: n.st, Events: n.ev, Identity: n.id, Logger: n.log.With("part", "messenger"),
 		Profile: n.profileName, Relays: n.cfg.Relays, RelayLink: relayLink{n.hostOrNil},
-		Groups: n.cfg.Groups, Presence: n.cfg.Presence,
+		Groups: n.cfg.Groups, Presence: n.cfg.Presence, Now: n.cfg.Now,
 	})
 	return err
 }
@@ -263,7 +270,8 @@ func (n *Node) Run(ctx context.Context, ready func(APIInfo)) (err error) {
 	g.Go(func() error { return srv.Serve(gctx, ln) })
 	g.Go(func() error { return n.Messenger.Run(gctx, h) })
 	if len(n.cfg.Relays) > 0 {
-		homes := &homeRelays{h: h, id: n.id, m: n.Messenger, log: n.log.With("part", "relays"), state: map[string]bool{}, invites: n.relayInvites}
+		homes := &homeRelays{h: h, id: n.id, m: n.Messenger, log: n.log.With("part", "relays"), state: map[string]bool{},
+			invites: n.relayInvites, poll: cmp.Or(n.cfg.RelayPoll, relayPoll), uploaded: map[peer.ID][2]uint32{}}
 		n.mu.Lock()
 		n.homes = homes
 		n.mu.Unlock()

@@ -134,6 +134,10 @@ type homeRelays struct {
 	mu    sync.Mutex
 	state map[string]bool // relay → registered and reachable
 	drain sync.Mutex      // one drain at a time: mail from several relays is merged in order
+
+	poll     time.Duration
+	upMu     sync.Mutex
+	uploaded map[peer.ID][2]uint32 // relay → ids of the signed and last-resort prekeys it holds
 }
 
 func (r *homeRelays) connected(relay string) bool {
@@ -218,7 +222,7 @@ func (r *homeRelays) session(ctx context.Context, relay string, ai *peer.AddrInf
 	if err := r.drainOnce(ctx, ai.ID); err != nil {
 		return err
 	}
-	poll := time.NewTicker(relayPoll)
+	poll := time.NewTicker(r.poll)
 	defer poll.Stop()
 	for {
 		select {
@@ -270,15 +274,34 @@ func (r *homeRelays) topUpPrekeys(ctx context.Context, relay peer.ID) error {
 	if err != nil && !errors.Is(err, mailboxclient.ErrNoPrekeys) {
 		return err
 	}
-	if err == nil && rem.OneTime >= prekeyLowWater && rem.PQOneTime >= prekeyLowWater {
-		return nil
+	low := err != nil || rem.OneTime < prekeyLowWater || rem.PQOneTime < prekeyLowWater
+	want := 0
+	if low {
+		want = messenger.RelayPrekeyBatch
 	}
-	pk, err := r.m.PrekeysForRelay(ctx, messenger.RelayPrekeyBatch)
+	// Even with one-time prekeys to spare, a relay must hear of a rotated signed or
+	// last-resort prekey, or a contact would start sessions on a key that the node stops
+	// answering for once its grace period ends. (After a restart the node does not know what
+	// the relay holds: it uploads the two current keys once.)
+	pk, err := r.m.PrekeysForRelay(ctx, want)
 	if err != nil {
 		return err
+	}
+	ids := [2]uint32{pk.Signed.ID(), pk.LastResort.ID()}
+	r.upMu.Lock()
+	same := r.uploaded[relay] == ids
+	r.upMu.Unlock()
+	if !low && same {
+		return nil
 	}
 	_, err = mailboxclient.UploadPrekeys(ctx, r.h, relay, r.id, &mailboxclient.Upload{
 		SignedPrekey: pk.Signed, LastResort: pk.LastResort, OneTime: pk.OneTime, PQOneTime: pk.PQOneTime,
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	r.upMu.Lock()
+	r.uploaded[relay] = ids
+	r.upMu.Unlock()
+	return nil
 }
