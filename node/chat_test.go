@@ -297,6 +297,20 @@ func TestBurstArrivesOnceInOrder(t *testing.T) {
 	if !slices.Equal(ids(am), ids(bm)) {
 		t.Fatal("alice and bob order the conversation differently")
 	}
+	// Paging: a limit over 200 is 200 (API.md: limit ≤ 200), and before+after together give
+	// the messages between the two, from the earlier one on.
+	p, err := alice.Client.Messages(ctx, conv, "", "", 500)
+	if err != nil || len(p.Messages) != 200 || !p.HasMore || !slices.Equal(ids(p.Messages), ids(am[len(am)-200:])) {
+		t.Fatalf("limit 500: %d messages, has_more %v, %v", len(p.Messages), p.HasMore, err)
+	}
+	p, err = alice.Client.Messages(ctx, conv, am[100].ID, am[10].ID, 50)
+	if err != nil || !slices.Equal(ids(p.Messages), ids(am[11:61])) || !p.HasMore {
+		t.Fatalf("between 10 and 100, 50 of them: %d messages, has_more %v, %v", len(p.Messages), p.HasMore, err)
+	}
+	p, err = alice.Client.Messages(ctx, conv, am[100].ID, am[10].ID, 200)
+	if err != nil || !slices.Equal(ids(p.Messages), ids(am[11:100])) || p.HasMore {
+		t.Fatalf("between 10 and 100: %d messages, has_more %v, %v", len(p.Messages), p.HasMore, err)
+	}
 	seen := map[string]bool{}
 	var fromAlice []string
 	for _, m := range bm {

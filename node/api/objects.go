@@ -1,6 +1,9 @@
 package api
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"strconv"
+)
 
 // Me is GET /v1/me.
 type Me struct {
@@ -60,13 +63,29 @@ func payloadKey(kind string) string {
 	return kind
 }
 
-// MarshalJSON writes the API.md §5 shape.
+// MarshalJSON writes the API.md §5 shape with `type` first, then seq, kind and the object:
+// {"type":"event","seq":N,"kind":K,"K":{...}} (a map would sort the keys).
 func (e Event) MarshalJSON() ([]byte, error) {
-	m := map[string]any{"type": "event", "seq": e.Seq, "kind": e.Kind}
-	if len(e.Payload) > 0 {
-		m[payloadKey(e.Kind)] = e.Payload
+	kind, err := json.Marshal(e.Kind)
+	if err != nil {
+		return nil, err
 	}
-	return json.Marshal(m)
+	b := make([]byte, 0, 48+len(kind)*2+len(e.Payload))
+	b = append(b, `{"type":"event","seq":`...)
+	b = strconv.AppendUint(b, e.Seq, 10)
+	b = append(b, `,"kind":`...)
+	b = append(b, kind...)
+	if len(e.Payload) > 0 {
+		key, err := json.Marshal(payloadKey(e.Kind))
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, ',')
+		b = append(b, key...)
+		b = append(b, ':')
+		b = append(b, e.Payload...)
+	}
+	return append(b, '}'), nil
 }
 
 // UnmarshalJSON reads the API.md §5 shape.

@@ -102,10 +102,13 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	limit, err := uintParam(q.Get("limit"), 100)
-	if err != nil || limit == 0 || limit > eventlog.MaxPage {
+	if err != nil || limit == 0 {
 		s.writeError(w, r, api.Errorf(api.ErrBadRequest, "limit must be 1..%d", eventlog.MaxPage))
 		return
 	}
+	limit = min(limit, eventlog.MaxPage) // a bigger page is a smaller one, as for messages
+	// A since beyond the log answers from the log's end, so next is a real seq.
+	since = min(since, s.cfg.Backend.Events().Last())
 	evs, _, err := s.cfg.Backend.Events().Since(since, int(limit))
 	if err != nil {
 		s.writeError(w, r, err)

@@ -287,6 +287,15 @@ func TestEventReplayAcrossRestart(t *testing.T) {
 	if err != nil || ev.Kind != api.KindMe || !bytes.Contains(ev.Payload, []byte(`"a3"`)) {
 		t.Fatalf("third event: %+v %v", ev, err)
 	}
+	// API.md §5: every frame has `type` first (a UI may dispatch on a prefix).
+	for _, f := range fr {
+		if !bytes.HasPrefix(f.Raw, []byte(`{"type":"`+f.Type+`"`)) {
+			t.Fatalf("frame without type first: %s", f.Raw)
+		}
+	}
+	if want := `{"type":"event","seq":3,"kind":"me","me":{`; !bytes.HasPrefix(fr[2].Raw, []byte(want)) {
+		t.Fatalf("event frame %s, want it to start %s", fr[2].Raw, want)
+	}
 	// Live: a change from another UI arrives as an event.
 	if _, err := n.Client.SetName(ctx, "live"); err != nil {
 		t.Fatal(err)
@@ -322,6 +331,18 @@ func TestEventReplayAcrossRestart(t *testing.T) {
 	page, err = n.Client.Events(ctx, 5, 0)
 	if err != nil || len(page.Events) != 0 || page.Next != 5 {
 		t.Fatalf("events since 5: %+v %v", page, err)
+	}
+	// A cursor from beyond the log (a UI that knew a node since re-initialised) is not
+	// echoed back: synced and next give the log's real end, so the UI's next reconnect
+	// misses nothing written from now on.
+	page, err = n.Client.Events(ctx, 99999, 0)
+	if err != nil || len(page.Events) != 0 || page.Next != 5 {
+		t.Fatalf("events since 99999: %+v %v", page, err)
+	}
+	s.Send(map[string]any{"type": "hello", "since": 99999})
+	fr = readUntil(t, ctx, s, "synced")
+	if len(fr) != 1 || fr[0].Seq != 5 {
+		t.Fatalf("hello since 99999: %+v, want synced 5", fr)
 	}
 }
 

@@ -282,7 +282,7 @@ func (c *wsConn) writeLoop(ctx context.Context) {
 			}
 			if caughtUp && replaying {
 				replaying = false
-				if c.write(mustJSON(map[string]any{"type": "synced", "seq": cursor})) != nil {
+				if c.write(mustJSON(syncedFrame{Type: "synced", Seq: cursor})) != nil {
 					return
 				}
 				if ephemeral == nil {
@@ -305,7 +305,9 @@ func (c *wsConn) writeLoop(ctx context.Context) {
 			c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "node shutting down"), time.Now().Add(time.Second))
 			return
 		case since := <-c.hello:
-			cursor, following, replaying = since, true, true
+			// A cursor beyond the log (a UI that knew a node since re-initialised, say)
+			// starts over from the log's end, and synced tells the UI the real last seq.
+			cursor, following, replaying = min(since, events.Last()), true, true
 		case <-notify:
 		case b := <-ephemeral:
 			if following && !replaying && c.write(b) != nil {
@@ -346,6 +348,12 @@ func (c *wsConn) pump(cursor uint64) (uint64, bool, error) {
 func (c *wsConn) write(b []byte) error {
 	c.conn.SetWriteDeadline(time.Now().Add(wsWriteWait))
 	return c.conn.WriteMessage(websocket.TextMessage, b)
+}
+
+// syncedFrame is {"type":"synced","seq":N}, type first as API.md §5 writes every frame.
+type syncedFrame struct {
+	Type string `json:"type"`
+	Seq  uint64 `json:"seq"`
 }
 
 func mustJSON(v any) []byte {

@@ -18,27 +18,35 @@ const (
 	MaxSearchPage = 200
 )
 
+// pageLimit applies a page size: 0 is the default, above max is max (API.md: limit ≤ max),
+// negative is refused.
+func pageLimit(limit, max int) (int, error) {
+	switch {
+	case limit < 0:
+		return 0, api.Errorf(api.ErrBadRequest, "limit must be 1 to %d", max)
+	case limit == 0:
+		return min(DefaultPage, max), nil
+	}
+	return min(limit, max), nil
+}
+
 // Messages pages through a conversation in order: the newest limit messages, or those
-// before or after a message. Results are ascending; hasMore says whether more exist in
-// the direction paged.
+// before or after a message, or (both given) those between two messages, from the earlier
+// one on. Results are ascending; hasMore says whether more exist in the direction paged
+// (for a range: before its upper end).
 func (m *Messenger) Messages(ctx context.Context, convID, before, after string, limit int) (api.MessagePage, error) {
-	if limit == 0 {
-		limit = DefaultPage
-	}
-	if limit < 0 || limit > MaxPage {
-		return api.MessagePage{}, api.Errorf(api.ErrBadRequest, "limit must be 1 to %d", MaxPage)
-	}
-	if before != "" && after != "" {
-		return api.MessagePage{}, api.Errorf(api.ErrBadRequest, "use before or after, not both")
+	limit, err := pageLimit(limit, MaxPage)
+	if err != nil {
+		return api.MessagePage{}, err
 	}
 	page := api.MessagePage{Messages: []api.Message{}}
-	err := m.st.View(func(tx *store.Tx) error {
+	err = m.st.View(func(tx *store.Tx) error {
 		if _, err := loadConv(tx, convID); err != nil {
 			return err
 		}
 		prefix := kOrderPrefix(convID)
 		opt := store.IterOptions{Prefix: prefix, Reverse: after == ""}
-		var skip []byte
+		var skip, end []byte
 		for _, ref := range []string{before, after} {
 			if ref == "" {
 				continue
@@ -47,6 +55,10 @@ func (m *Messenger) Messages(ctx context.Context, convID, before, after string, 
 			if err != nil || r.M.ConversationID != convID {
 				return api.Errorf(api.ErrNotFound, "no message %q in this conversation", ref)
 			}
+			if ref == before && after != "" {
+				end = kOrder(convID, r.M.Order) // a range: forward from after, up to before
+				continue
+			}
 			skip = kOrder(convID, r.M.Order)
 			opt.Start = skip
 		}
@@ -54,6 +66,9 @@ func (m *Messenger) Messages(ctx context.Context, convID, before, after string, 
 		err := tx.Iterate(opt, func(k, v []byte) (bool, error) {
 			if skip != nil && string(k) == string(skip) {
 				return true, nil
+			}
+			if end != nil && string(k) >= string(end) {
+				return false, nil
 			}
 			if len(ids) == limit {
 				page.HasMore = true
@@ -82,11 +97,9 @@ func (m *Messenger) Messages(ctx context.Context, convID, before, after string, 
 
 // Conversations lists conversations, newest activity first. The cursor is opaque.
 func (m *Messenger) Conversations(ctx context.Context, cursor string, limit int) (api.ConversationPage, error) {
-	if limit == 0 {
-		limit = DefaultPage
-	}
-	if limit < 0 || limit > MaxPage {
-		return api.ConversationPage{}, api.Errorf(api.ErrBadRequest, "limit must be 1 to %d", MaxPage)
+	limit, err := pageLimit(limit, MaxPage)
+	if err != nil {
+		return api.ConversationPage{}, err
 	}
 	var curAt int64
 	var curID string
@@ -99,7 +112,7 @@ func (m *Messenger) Conversations(ctx context.Context, cursor string, limit int)
 		curAt, curID = n, id
 	}
 	page := api.ConversationPage{Conversations: []api.Conversation{}}
-	err := m.st.View(func(tx *store.Tx) error {
+	err = m.st.View(func(tx *store.Tx) error {
 		var all []*convRec
 		err := tx.Iterate(store.IterOptions{Prefix: []byte("cv/")}, func(_, v []byte) (bool, error) {
 			var c convRec
@@ -165,14 +178,12 @@ func (m *Messenger) Search(ctx context.Context, q, convID string, limit int) ([]
 	if q == "" {
 		return nil, api.Errorf(api.ErrBadRequest, "q is required")
 	}
-	if limit == 0 {
-		limit = DefaultPage
-	}
-	if limit < 0 || limit > MaxSearchPage {
-		return nil, api.Errorf(api.ErrBadRequest, "limit must be 1 to %d", MaxSearchPage)
+	limit, err := pageLimit(limit, MaxSearchPage)
+	if err != nil {
+		return nil, err
 	}
 	out := []api.Message{}
-	err := m.st.View(func(tx *store.Tx) error {
+	err = m.st.View(func(tx *store.Tx) error {
 		if convID != "" {
 			if _, err := loadConv(tx, convID); err != nil {
 				return err

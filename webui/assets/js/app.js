@@ -250,6 +250,12 @@ export class App {
         else console.warn('petrel:', f.code, f.message);
         return;
       case 'synced':
+        if (f.seq < s.seq) {
+          // The node's log ends before what this page has seen: it is not the node the page
+          // knew (its data directory was replaced). Start over from the node's state.
+          location.reload();
+          return;
+        }
         s.applyFrame(f);
         this.resendPending();
         return;
