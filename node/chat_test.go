@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -511,5 +512,74 @@ func TestReadReceiptsSetting(t *testing.T) {
 	page, _ := bob.Client.Conversations(ctx, "", 0)
 	if page.Conversations[0].UnreadCount != 0 {
 		t.Fatalf("bob's unread count %d after reading", page.Conversations[0].UnreadCount)
+	}
+}
+
+// TestBlockedContactIsNotToldAndItsMessagesNeverArrive: bob blocks alice. Her messages
+// stay "sent" (one tick) — neither failed, which would tell her she is blocked, nor
+// delivered; bob never sees them, not even after he unblocks her (they are not asked for
+// again as a gap); what she writes after the unblock arrives as usual.
+func TestBlockedContactIsNotToldAndItsMessagesNeverArrive(t *testing.T) {
+	ctx := context.Background()
+	alice := nodetest.Start(t, "alice")
+	bob := nodetest.Start(t, "bob")
+	conv := befriend(t, alice, bob).ConversationID
+	if _, err := alice.Client.Send(ctx, conv, "m0", "before"); err != nil {
+		t.Fatal(err)
+	}
+	var aliceAtBob api.Contact
+	eventually(t, "bob has alice's first message", func() error {
+		cs, err := bob.Client.Contacts(ctx)
+		if err != nil || len(cs) != 1 {
+			return fmt.Errorf("contacts %v %v", cs, err)
+		}
+		aliceAtBob = cs[0]
+		if ms := messages(t, bob.Client, aliceAtBob.ConversationID); len(ms) != 1 {
+			return fmt.Errorf("%d messages", len(ms))
+		}
+		return nil
+	})
+	blocked := true
+	if _, err := bob.Client.UpdateContact(ctx, aliceAtBob.ID, api.ContactPatch{Blocked: &blocked}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 3; i++ {
+		if _, err := alice.Client.Send(ctx, conv, fmt.Sprintf("m%d", i), fmt.Sprintf("while blocked %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "alice's messages are sent, no more", func() error {
+		for _, m := range messages(t, alice.Client, conv)[1:] {
+			if m.Status != api.StatusSent {
+				return fmt.Errorf("%q is %s %s", m.Body, m.Status, m.Error)
+			}
+		}
+		return nil
+	})
+	blocked = false
+	if _, err := bob.Client.UpdateContact(ctx, aliceAtBob.ID, api.ContactPatch{Blocked: &blocked}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.Client.Send(ctx, conv, "m4", "after the unblock"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the message after the unblock arrives", func() error {
+		ms := messages(t, bob.Client, aliceAtBob.ConversationID)
+		if len(ms) == 0 || ms[len(ms)-1].Body != "after the unblock" {
+			return fmt.Errorf("bob has %d messages", len(ms))
+		}
+		return nil
+	})
+	// Well past a resend round trip: nothing from the blocked time shows up.
+	time.Sleep(2 * time.Second)
+	for _, m := range messages(t, bob.Client, aliceAtBob.ConversationID) {
+		if strings.HasPrefix(m.Body, "while blocked") {
+			t.Fatalf("bob received %q, sent while he blocked alice", m.Body)
+		}
+	}
+	for _, m := range messages(t, alice.Client, conv) {
+		if strings.HasPrefix(m.Body, "while blocked") && m.Status != api.StatusSent {
+			t.Fatalf("%q ended %s %s", m.Body, m.Status, m.Error)
+		}
 	}
 }

@@ -214,9 +214,10 @@ func (b *rxBatch) one(d *wire.Deliver) (wire.AckStatus, error) {
 	if b.c == nil {
 		return wire.AckUndecryptable, nil
 	}
-	if b.c.Blocked {
-		return wire.AckBlocked, nil
-	}
+	// A blocked contact's messages are decrypted (so the session and the sequence numbers
+	// move on) and then dropped in apply; the Ack says stored, as for anyone else, so the
+	// sender sees "sent" and never "delivered" — and is not told that they are blocked.
+	// Nothing sent while blocked is asked for again after an unblock.
 	var pt []byte
 	sum := sha256.Sum256(d.Initial)
 	if d.Initial != nil && !bytes.Equal(sum[:], b.c.Seen) {
@@ -328,7 +329,7 @@ func (b *rxBatch) apply(ct *wire.Content) error {
 	if !c.Answered {
 		c.Answered = true
 	}
-	if ct.Card != nil {
+	if ct.Card != nil && !c.Blocked {
 		if err := b.adoptCard(ct.Card); err != nil {
 			return err
 		}
@@ -368,6 +369,9 @@ func (b *rxBatch) apply(ct *wire.Content) error {
 				return err
 			}
 		}
+	}
+	if c.Blocked {
+		return nil // counted above, so no gap is ever asked for; otherwise dropped
 	}
 	ts, err := hlc.Parse(ct.TS)
 	if err != nil {
