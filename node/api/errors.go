@@ -15,6 +15,8 @@ var (
 	ErrTooLarge     = errors.New("too large")    // too_large, 413
 	ErrRateLimited  = errors.New("rate limited") // rate_limited, 429
 	ErrUnavailable  = errors.New("unavailable")  // unavailable, 503 (extension)
+	// ErrNotImplemented: a request the contract defines that this node cannot serve yet.
+	ErrNotImplemented = errors.New("not implemented") // not_implemented, 501 (extension)
 )
 
 // Error is an error whose Message is safe to show a UI. Kind is one of the sentinels above.

@@ -22,6 +22,7 @@ const (
 	codeMisdirected      = "misdirected"
 	codeMethodNotAllowed = "method_not_allowed"
 	codeUnavailable      = "unavailable"
+	codeNotImplemented   = "not_implemented"
 )
 
 type errorBody struct {
@@ -55,6 +56,8 @@ func classify(err error) (code string, status int, msg string) {
 		code, status = codeRateLimited, http.StatusTooManyRequests
 	case errors.Is(err, api.ErrUnavailable):
 		code, status = codeUnavailable, http.StatusServiceUnavailable
+	case errors.Is(err, api.ErrNotImplemented):
+		code, status = codeNotImplemented, http.StatusNotImplemented
 	default:
 		return codeInternal, http.StatusInternalServerError, "internal error"
 	}

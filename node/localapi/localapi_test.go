@@ -163,11 +163,28 @@ func testBadInputKeepsServing(t *testing.T, n *nodetest.Node) {
 			t.Errorf("body %.40q: got %d %s (%.200s), want %d %s", c.body, status, code, body, c.status, c.code)
 		}
 	}
-	for _, q := range []string{"since=-1", "since=abc", "limit=0", "limit=100000"} {
+	for _, q := range []string{"since=-1", "since=abc", "limit=0", "limit=-5"} {
 		status, code, _ := raw(t, "GET", n.Info.URL+"/v1/events?"+q, auth, nil)
 		if status != 400 || code != "bad_request" {
 			t.Errorf("events?%s: got %d %s", q, status, code)
 		}
+	}
+	// A limit above the page maximum is the maximum, not an error.
+	if status, _, body := raw(t, "GET", n.Info.URL+"/v1/events?limit=100000", auth, nil); status != 200 {
+		t.Errorf("events?limit=100000: got %d %s", status, body)
+	}
+	// Endpoints of the contract this node does not serve yet say so (501), unlike a wrong
+	// path (404).
+	for _, c := range []struct{ method, path string }{
+		{"POST", "/v1/media"}, {"GET", "/v1/media/m1"}, {"POST", "/v1/push/registrations"},
+	} {
+		status, code, _ := raw(t, c.method, n.Info.URL+c.path, auth, strings.NewReader("{}"))
+		if status != 501 || code != "not_implemented" {
+			t.Errorf("%s %s: got %d %s, want 501 not_implemented", c.method, c.path, status, code)
+		}
+	}
+	if status, code, _ := raw(t, "GET", n.Info.URL+"/v1/no-such-thing", auth, nil); status != 404 || code != "not_found" {
+		t.Errorf("unknown path: got %d %s", status, code)
 	}
 	me, err := n.Client.Me(ctx)
 	if err != nil || me.Name != "alice" {

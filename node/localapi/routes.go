@@ -29,9 +29,12 @@ func (s *Server) routes() []route {
 		{"POST /v1/invites", s.postInvite},
 		{"GET /v1/me", s.getMe},
 		{"PATCH /v1/me", s.patchMe},
+		{"POST /v1/media", s.notImplemented("media uploads are not supported by this node yet")},
+		{"GET /v1/media/{id}", s.notImplemented("media is not supported by this node yet")},
 		{"DELETE /v1/messages/{id}", s.deleteMessage},
 		{"PATCH /v1/messages/{id}", s.patchMessage},
 		{"POST /v1/messages/{id}/reactions", s.postReaction},
+		{"POST /v1/push/registrations", s.notImplemented("push registrations are not supported by this node yet")},
 		{"GET /v1/search", s.getSearch},
 		{"DELETE /v1/session", s.deleteSession},
 		{"POST /v1/session", s.postSession},
@@ -39,5 +42,13 @@ func (s *Server) routes() []route {
 		{"PUT /v1/settings", s.putSettings},
 		{"GET /v1/status", s.getStatus},
 		{"GET /v1/ws", s.serveWS},
+	}
+}
+
+// notImplemented answers a contract endpoint this node does not serve yet with 501
+// not_implemented, so a UI can tell it from a wrong path (404).
+func (s *Server) notImplemented(msg string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		writeErrorCode(w, http.StatusNotImplemented, codeNotImplemented, msg)
 	}
 }

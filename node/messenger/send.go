@@ -96,7 +96,7 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 	case strings.TrimSpace(req.Body) == "":
 		return api.Message{}, false, api.Errorf(api.ErrBadRequest, "body is empty")
 	case len(req.Attachments) > 0:
-		return api.Message{}, false, api.Errorf(api.ErrBadRequest, "attachments are not supported by this node yet")
+		return api.Message{}, false, api.Errorf(api.ErrNotImplemented, "attachments are not supported by this node yet (media is not built)")
 	}
 	var out api.Message
 	var repeat bool
