@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -267,9 +269,14 @@ func (n *Node) Run(ctx context.Context, ready func(APIInfo)) (err error) {
 	if err != nil {
 		return err
 	}
-	ln, err := localapi.Listen(n.cfg.APIAddr, false)
+	// API.md §2: loopback unless told otherwise. Told otherwise (a non-loopback --api), the
+	// node does as told and says what it means.
+	ln, err := localapi.Listen(n.cfg.APIAddr, true)
 	if err != nil {
 		return err
+	}
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
+		n.log.Warn("the local API listens beyond this machine: whoever reaches it with the token controls this node, over plain HTTP; keep it on a trusted network or behind TLS", "api", ln.Addr().String())
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, ln) })
@@ -283,7 +290,11 @@ func (n *Node) Run(ctx context.Context, ready func(APIInfo)) (err error) {
 		g.Go(func() error { return homes.run(gctx, n.cfg.Relays) })
 	}
 
-	info := APIInfo{URL: "http://" + ln.Addr().String(), Token: n.token, PeerID: h.ID().String(), Addrs: n.addrs()}
+	apiHost := ln.Addr().String()
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		apiHost = net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp.Port)) // every address: this machine's UIs use loopback
+	}
+	info := APIInfo{URL: "http://" + apiHost, Token: n.token, PeerID: h.ID().String(), Addrs: n.addrs()}
 	apiPath := filepath.Join(n.cfg.DataDir, "api.json")
 	if err := writeFileAtomic(apiPath, info, 0o600); err != nil {
 		ln.Close()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/petrel-chat/petrel/node"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/localclient"
 	"github.com/petrel-chat/petrel/node/nodetest"
@@ -395,5 +396,43 @@ func testSessionCookie(t *testing.T, n *nodetest.Node) {
 	ck["X-Petrel-CSRF"] = "1"
 	if status, _, b := raw(t, "PATCH", n.Info.URL+"/v1/me", ck, strings.NewReader(`{"name":"x"}`)); status != 200 {
 		t.Fatalf("PATCH with cookie and CSRF header: %d %s", status, b)
+	}
+}
+
+// TestAPIBeyondLoopbackWhenTold: API.md §2, "loopback unless told otherwise". A node told to
+// listen on every address serves there; api.json still names loopback for this machine's UIs;
+// the Host check takes any IP literal with the port (rebinding needs a name) and still
+// refuses names; the socket takes its own origin at such an address.
+func TestAPIBeyondLoopbackWhenTold(t *testing.T) {
+	n := nodetest.StartWith(t, "alice", func(c *node.Config) { c.APIAddr = "0.0.0.0:0" })
+	if !strings.HasPrefix(n.Info.URL, "http://127.0.0.1:") {
+		t.Fatalf("api.json url %s, want loopback", n.Info.URL)
+	}
+	port := strings.TrimPrefix(n.Info.URL, "http://127.0.0.1:")
+	auth := "Bearer " + n.Info.Token
+	for host, want := range map[string]int{
+		"192.0.2.7:" + port:     200,
+		"[2001:db8::1]:" + port: 200,
+		"127.0.0.1:" + port:     200,
+		"192.0.2.7:1":           http.StatusMisdirectedRequest,
+		"evil.example:" + port:  http.StatusMisdirectedRequest,
+	} {
+		status, _, body := raw(t, "GET", n.Info.URL+"/v1/me", map[string]string{"Host": host, "Authorization": auth}, nil)
+		if status != want {
+			t.Errorf("Host %q: got %d %s, want %d", host, status, body, want)
+		}
+	}
+	status, _, _ := raw(t, "GET", n.Info.URL+"/v1/me", map[string]string{"Host": "192.0.2.7:" + port}, nil)
+	if status != http.StatusUnauthorized {
+		t.Errorf("no token from afar: got %d, want 401", status)
+	}
+	hdr := http.Header{"Origin": {"http://192.0.2.7:" + port}}
+	s, _, err := n.Client.Dial(ctxT(t), hdr)
+	if err != nil {
+		t.Fatalf("socket with its own origin at an IP address: %v", err)
+	}
+	s.Close()
+	if _, resp, err := n.Client.Dial(ctxT(t), http.Header{"Origin": {"http://evil.example:" + port}}); err == nil || resp == nil || resp.StatusCode != 403 {
+		t.Fatalf("socket from a named foreign origin: %v %v", resp, err)
 	}
 }

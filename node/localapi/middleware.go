@@ -36,10 +36,10 @@ func (s *Server) sessionCookie() string {
 func (s *Server) hostCheck(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
-		ok := s.hosts[strings.ToLower(r.Host)]
+		ok := s.knownHost(strings.ToLower(r.Host))
 		s.mu.Unlock()
 		if !ok {
-			writeErrorCode(w, http.StatusMisdirectedRequest, codeMisdirected, "this API answers only to its loopback address")
+			writeErrorCode(w, http.StatusMisdirectedRequest, codeMisdirected, "this API answers only to its own address (loopback unless told otherwise)")
 			return
 		}
 		next.ServeHTTP(w, r)

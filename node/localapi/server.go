@@ -86,6 +86,7 @@ type Server struct {
 
 	mu    sync.Mutex
 	hosts map[string]bool // allowed Host header values, set by Serve
+	anyIP bool            // listening on every address: IP-literal hosts with the port too
 	port  string
 	conns sync.WaitGroup // open sockets
 }
@@ -178,6 +179,22 @@ func (s *Server) AllowPort(port string, ip net.IP) {
 	if ip != nil && !ip.IsUnspecified() && !ip.IsLoopback() {
 		s.hosts[net.JoinHostPort(ip.String(), port)] = true
 	}
+	// Listening on every address: any IP literal with the port is this API (DNS rebinding
+	// needs a host name, so IP literals are safe to accept); names other than localhost are
+	// still refused.
+	s.anyIP = ip != nil && ip.IsUnspecified()
+}
+
+// knownHost reports whether host (HOST:PORT, lower case) names this API. Called under s.mu.
+func (s *Server) knownHost(host string) bool {
+	if s.hosts[host] {
+		return true
+	}
+	if !s.anyIP {
+		return false
+	}
+	h, port, err := net.SplitHostPort(host)
+	return err == nil && port == s.port && net.ParseIP(h) != nil
 }
 
 func isLoopbackHost(h string) bool {

@@ -51,7 +51,7 @@ func (s *Server) ownOrigin(origin string) bool {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.hosts[host]
+	return s.knownHost(host)
 }
 
 // wsConn is one socket: a reader (this goroutine) and a writer that owns the event cursor.
