@@ -47,6 +47,11 @@ func (n *Node) UpdateMe(ctx context.Context, p api.MePatch) (api.Me, error) {
 	if !utf8.ValidString(name) || len(name) > MaxNameBytes {
 		return api.Me{}, api.Errorf(api.ErrBadRequest, "name must be valid UTF-8 of at most %d bytes", MaxNameBytes)
 	}
+	if name == "" {
+		// Contacts know you by it (invites and cards carry it): a name, once given, is
+		// changed, not removed.
+		return api.Me{}, api.Errorf(api.ErrBadRequest, "name must not be empty")
+	}
 	prof := profile{Name: name}
 	b, err := json.Marshal(prof)
 	if err != nil {

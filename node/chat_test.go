@@ -583,3 +583,35 @@ func TestBlockedContactIsNotToldAndItsMessagesNeverArrive(t *testing.T) {
 		}
 	}
 }
+
+// TestRenamingByLinkUpdatesTheConversation: adding a contact's link again with a name renames
+// the contact, and the direct conversation (which bears that name) reaches the UIs at once as
+// a conversation event, not only with the next message.
+func TestRenamingByLinkUpdatesTheConversation(t *testing.T) {
+	ctx := context.Background()
+	alice, bob := nodetest.Start(t, "alice"), nodetest.Start(t, "bob")
+	c := befriend(t, alice, bob)
+	inv, err := bob.Client.CreateInvite(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	latest, err := alice.Client.Events(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "Bobby"
+	if status, err := alice.Client.DoStatus(ctx, "POST", "/v1/contacts", api.ContactAdd{Link: inv.Link, Name: &name}, nil); err != nil || status != 200 {
+		t.Fatalf("adding bob's link again with a name: %d %v", status, err)
+	}
+	evs, err := alice.Client.Events(ctx, latest.Next, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range evs.Events {
+		var cv api.Conversation
+		if ev.Kind == api.KindConversation && json.Unmarshal(ev.Payload, &cv) == nil && cv.ID == c.ConversationID && cv.Name == name {
+			return
+		}
+	}
+	t.Fatalf("no conversation event naming %q among %d events", name, len(evs.Events))
+}

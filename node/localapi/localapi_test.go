@@ -158,6 +158,8 @@ func testBadInputKeepsServing(t *testing.T, n *nodetest.Node) {
 		{`{"name":"` + strings.Repeat("a", 2<<20) + `"}`, "too_large", 413},
 		{`{"name":"` + strings.Repeat("a", 200) + `"}`, "bad_request", 400},
 		{"{\"name\":\"\xff\xfe\"}", "bad_request", 400},
+		{`{"name":""}`, "bad_request", 400},
+		{`{"name":"  "}`, "bad_request", 400},
 	} {
 		status, code, body := raw(t, "PATCH", n.Info.URL+"/v1/me", auth, strings.NewReader(c.body))
 		if status != c.status || code != c.code {

@@ -91,6 +91,7 @@ func (m *Messenger) AddContact(ctx context.Context, link string, name *string) (
 		if c.Request == api.RequestPending {
 			c.Request = api.RequestAccepted // adding the link accepts their message request
 		}
+		oldName := c.Name
 		switch {
 		case name != nil && *name != "":
 			c.Name, c.NameSet = *name, true
@@ -104,7 +105,8 @@ func (m *Messenger) AddContact(ctx context.Context, link string, name *string) (
 		if _, err := m.ev.Append(tx, api.KindContact, out); err != nil {
 			return err
 		}
-		if isNew {
+		if isNew || c.Name != oldName {
+			// The direct conversation bears the contact's name: UIs hear of it at once.
 			return m.emitConv(tx, c.ConvID)
 		}
 		return nil

@@ -230,7 +230,8 @@ func (b *groupRx) envelope(gid string, env []byte) (rxOutcome, error) {
 		ID: ct.ID, ConversationID: gid, SenderID: owner.uid, Body: ct.Body, ReplyTo: replyTo,
 		Attachments: []api.Attachment{}, SentAt: ts.Wall, ReceivedAt: m.nowMS(),
 		Order:  hlc.OrderKey(ts, owner.uid+"-"+ct.ID),
-		Status: api.StatusDelivered, Reactions: map[string][]string{},
+		// An incoming message's receipts describe this node, as for a direct message.
+		Status: api.StatusDelivered, Receipts: api.Receipts{Delivered: 1, Total: 1}, Reactions: map[string][]string{},
 	}
 	if err := m.putMsg(tx, &msgRec{M: msg, Incoming: true}, true); err != nil {
 		return 0, err

@@ -304,6 +304,7 @@ func (m *Messenger) MarkRead(ctx context.Context, convID, upTo string) error {
 		var ids []string
 		for _, r := range newly {
 			r.M.Status = api.StatusRead
+			r.M.Receipts.Read = r.M.Receipts.Delivered // incoming: its receipts describe this node
 			if err := m.putMsg(tx, r, false); err != nil {
 				return err
 			}
