@@ -229,7 +229,7 @@ func (b *groupRx) envelope(gid string, env []byte) (rxOutcome, error) {
 	msg := api.Message{
 		ID: ct.ID, ConversationID: gid, SenderID: owner.uid, Body: ct.Body, ReplyTo: replyTo,
 		Attachments: []api.Attachment{}, SentAt: ts.Wall, ReceivedAt: m.nowMS(),
-		Order:  hlc.OrderKey(ts, owner.uid+"-"+ct.ID),
+		Order: hlc.OrderKey(ts, owner.uid+"-"+ct.ID),
 		// An incoming message's receipts describe this node, as for a direct message.
 		Status: api.StatusDelivered, Receipts: api.Receipts{Delivered: 1, Total: 1}, Reactions: map[string][]string{},
 	}
