@@ -69,6 +69,8 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 		return errors.New("wrong passphrase")
 	case errors.Is(err, store.ErrNotInitialized):
 		return fmt.Errorf("no petrel node in %s: create one with petrel init --data %s", c.dataDir(), c.dataDir())
+	case errors.Is(err, store.ErrLocked):
+		return fmt.Errorf("another petrel is already running on %s (one process per data directory)", c.dataDir())
 	case err != nil:
 		return err
 	}

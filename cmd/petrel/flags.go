@@ -51,7 +51,10 @@ func parse(fs *flag.FlagSet, args []string) error {
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return err
+			var b strings.Builder
+			fs.SetOutput(&b)
+			fs.PrintDefaults()
+			return helpError{flags: b.String()}
 		}
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -82,3 +85,9 @@ func defaultDataDir() string {
 	}
 	return "petrel-data"
 }
+
+// helpError answers -h/--help: the caller prints the command's usage line and these flags.
+type helpError struct{ flags string }
+
+func (h helpError) Error() string { return "help requested" }
+func (h helpError) Unwrap() error { return flag.ErrHelp }

@@ -35,8 +35,8 @@ type cliEnv struct {
 
 func commands() []command {
 	return []command{
-		{"init", "--data DIR [--name NAME]", "create identity + encrypted store", cmdInit},
-		{"run", "--data DIR [--api 127.0.0.1:7733] [--listen MULTIADDR]... [--relay MULTIADDR]...", "run the node", cmdRun},
+		{"init", "--data DIR [--name NAME] [--passphrase-file FILE]", "create identity + encrypted store", cmdInit},
+		{"run", "--data DIR [--api 127.0.0.1:7733] [--listen MULTIADDR]... [--relay MULTIADDR]... [--passphrase-file FILE]", "run the node", cmdRun},
 		{"relay", "--data DIR [--listen MULTIADDR]... [--config FILE]", "run a community relay (mailboxes, prekeys, circuit relay)", cmdRelay},
 		{"demo", "[--api-port PORT]", "alice and bob on loopback in temp dirs, contacts already; prints both UI links", cmdDemo},
 		{"version", "", "print the version", cmdVersion},
@@ -63,6 +63,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		case err == nil:
 			return 0
 		case errors.Is(err, flag.ErrHelp):
+			fmt.Fprintf(stdout, "usage: petrel %s %s\n  %s\n\n", c.name, c.args, c.help)
+			var h helpError
+			if errors.As(err, &h) {
+				fmt.Fprint(stdout, h.flags)
+			}
 			return 0
 		case errors.Is(err, errUsage):
 			fmt.Fprintf(stderr, "petrel %s: %v\nusage: petrel %s %s\n", c.name, err, c.name, c.args)

@@ -20,6 +20,8 @@ var (
 	// ErrWeakParams: key-derivation parameters below DefaultKDFParams, in Options or in a
 	// key file.
 	ErrWeakParams = errors.New("store: key-derivation parameters below the floor")
+	// ErrLocked: another process has the store open (Badger's directory lock).
+	ErrLocked = errors.New("store: in use by another process")
 	// ErrClosed: the Store was closed.
 	ErrClosed = errors.New("store: closed")
 

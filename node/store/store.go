@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -109,6 +110,9 @@ func open(dir string, dk []byte, opts Options) (*Store, error) {
 	clear(bk) // Badger keeps its own copy
 	if err != nil {
 		clear(dk)
+		if strings.Contains(err.Error(), "Cannot acquire directory lock") { // Badger has no typed error for it
+			return nil, fmt.Errorf("%w (%s): %v", ErrLocked, dir, err)
+		}
 		return nil, fmt.Errorf("store: open database: %w", err)
 	}
 	s := &Store{
