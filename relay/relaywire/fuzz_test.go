@@ -17,6 +17,7 @@ var fuzzTargets = map[string]string{
 	"watch": "FuzzParseWatch", "notice": "FuzzParseNotice", "upload": "FuzzParseUpload",
 	"remaining": "FuzzParseRemaining", "count": "FuzzParseCount", "get_bundle": "FuzzParseGetBundle",
 	"bundle": "FuzzParseBundle", "frame": "FuzzReadFrame",
+	"multi_deposit": "FuzzParseMultiDeposit", "multi_result": "FuzzParseMultiResult",
 }
 
 func fuzzDecoder(f *testing.F, name string) {
@@ -51,3 +52,5 @@ func FuzzParseCount(f *testing.F)     { fuzzDecoder(f, "count") }
 func FuzzParseGetBundle(f *testing.F) { fuzzDecoder(f, "get_bundle") }
 func FuzzParseBundle(f *testing.F)    { fuzzDecoder(f, "bundle") }
 func FuzzReadFrame(f *testing.F)      { fuzzDecoder(f, "frame") }
+func FuzzParseMultiDeposit(f *testing.F) { fuzzDecoder(f, "multi_deposit") }
+func FuzzParseMultiResult(f *testing.F)  { fuzzDecoder(f, "multi_result") }
