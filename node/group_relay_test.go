@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -184,5 +185,54 @@ func TestGroupOfflineMembersShareOneDepositPerRelay(t *testing.T) {
 		if ms := messages(t, n.Client, gid); len(ms) != len(ref) {
 			t.Errorf("%s has %d messages, want %d", n.Name, len(ms), len(ref))
 		}
+	}
+}
+
+// TestGroupDepositRetriedAcrossRestart: the relay is down when a group message must go to
+// an offline member's mailbox; the deposit waits in the sender's store, survives the
+// sender's restart, and is made once the relay is back (same address and key); the member
+// then gets the message.
+func TestGroupDepositRetriedAcrossRestart(t *testing.T) {
+	ctx := context.Background()
+	cfg := relaytest.Config()
+	relay := relaytest.Start(t, &cfg)
+	addr := relay.Info.Addrs[0]
+	nodes := startNodes(t, 3, fast(300*time.Millisecond))
+	a, c := nodes[0], nodes[2]
+	c.Stop()
+	c.Relays = []string{addr}
+	c.Run()
+	gid, _ := makeGroup(t, nodes, "relay down")
+	if _, err := a.Client.Send(ctx, gid, "m0", "everyone here"); err != nil {
+		t.Fatal(err)
+	}
+	waitMessages(t, c, gid, 1)
+	c.Stop()
+	if err := relay.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Client.Send(ctx, gid, "m1", "while the relay is down"); err != nil {
+		t.Fatal(err)
+	}
+	waitMessages(t, nodes[1], gid, 2)
+	time.Sleep(2 * time.Second) // the fallback decides (after 300 ms), the deposit fails and waits
+	a.Stop()
+	// The relay comes back on the same address, with the same key and store.
+	cfg.Listen = []string{strings.TrimSuffix(addr, "/p2p/"+relay.Info.PeerID)}
+	back := relaytest.StartIn(t, &cfg, relay.Dir)
+	if back.Info.PeerID != relay.Info.PeerID {
+		t.Fatalf("the relay came back as %s", back.Info.PeerID)
+	}
+	a.Run()
+	eventually(t, "the deposit is made after the sender's restart", func() error {
+		if got := back.Stats().SharedBodies; got < 1 {
+			return fmt.Errorf("%d shared bodies", got)
+		}
+		return nil
+	})
+	c.Run()
+	ref := ids(waitMessages(t, a, gid, 2))
+	if got := ids(waitMessages(t, c, gid, 2)); !slices.Equal(got, ref) {
+		t.Fatalf("C's history %v, A's %v", got, ref)
 	}
 }
