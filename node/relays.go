@@ -57,6 +57,33 @@ func (l relayLink) Deposit(ctx context.Context, relay string, mailbox []byte, en
 	return mailboxclient.DepositBatch(ctx, h, pid, batch)
 }
 
+// DepositShared makes one multi deposit. A relay that answers bad_request (it predates
+// multi deposits), too_large or bad_envelope will not take it: ErrMultiUnsupported.
+// Rate-limited and unavailable refusals, whole or per mailbox, are ErrRelayBusy.
+func (l relayLink) DepositShared(ctx context.Context, relay string, recipients []messenger.SharedRecipient, body []byte) ([]error, error) {
+	h, pid, err := l.connectable(relay)
+	if err != nil {
+		return nil, err
+	}
+	rs := make([]mailboxclient.Recipient, len(recipients))
+	for i, r := range recipients {
+		rs[i] = mailboxclient.Recipient(r)
+	}
+	errs, err := mailboxclient.DepositMulti(ctx, h, pid, rs, body)
+	switch {
+	case errors.Is(err, mailboxclient.ErrBadRequest), errors.Is(err, mailboxclient.ErrTooLarge), errors.Is(err, mailboxclient.ErrBadEnvelope):
+		return nil, fmt.Errorf("%w: %w", messenger.ErrMultiUnsupported, err)
+	case err != nil:
+		return nil, err
+	}
+	for i, e := range errs {
+		if errors.Is(e, mailboxclient.ErrRateLimited) || errors.Is(e, mailboxclient.ErrUnavailable) {
+			errs[i] = fmt.Errorf("%w: %w", messenger.ErrRelayBusy, e)
+		}
+	}
+	return errs, nil
+}
+
 func (l relayLink) Bundle(ctx context.Context, relay string, user *identity.PublicIdentity) ([]byte, error) {
 	h, pid, err := l.connectable(relay)
 	if err != nil {

@@ -45,4 +45,12 @@
 // bytes up to 64 KiB, then multiples of 64 KiB, at most 4 MiB. Open refuses a length or
 // padding Seal would not have written. Envelopes whose payloads fall in one bucket have
 // equal lengths (Size computes it).
+//
+// # Shared envelopes
+//
+// One payload for many recipients (shared.go): SealBody encrypts it once under a random
+// key K; HeaderFrom seals K and SHA-256(body) to each recipient in an ordinary envelope;
+// a relay stores the body once and hands each recipient JoinShared(header, body), which
+// OpenSharedFor opens. The sender's signature covers the body's hash, so the sender
+// authenticates the exact body to each recipient.
 package sealed

@@ -52,7 +52,7 @@ func TestDomainSealedIsTheEnvelopeSignaturePrefix(t *testing.T) {
 	}
 }
 
-func mustIdentity(t *testing.T) *identity.Identity {
+func mustIdentity(t testing.TB) *identity.Identity {
 	t.Helper()
 	id, err := identity.Generate()
 	if err != nil {

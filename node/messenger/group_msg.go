@@ -431,20 +431,6 @@ func (m *Messenger) groupReadReceipts(tx *store.Tx, gid string, newly []*msgRec)
 	return nil
 }
 
-// deliverToUnreachable is the one place where a group message goes to members that the
-// GossipSub mesh did not reach (no delivery receipt within GroupOptions.FallbackAfter, or
-// a resend request): it queues the envelope, unchanged, in each member's pairwise outbox,
-// which retries durably. When relay mailboxes land, this is where one deposit per relay
-// with a recipient list replaces the per-member entries for members who are offline.
-func (m *Messenger) deliverToUnreachable(tx *store.Tx, cc txContacts, gid string, env []byte, uids []string) error {
-	for _, u := range uids {
-		if err := m.enqueueTo(tx, cc, u, &wire.Content{Kind: wire.KindGroupMsg, Group: gid, Data: env}); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // apiGroupConv is a group conversation for the API.
 func (m *Messenger) apiGroupConv(tx *store.Tx, cv *convRec) (api.Conversation, error) {
 	g, err := loadGroup(tx, cv.ID)

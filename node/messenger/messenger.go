@@ -66,8 +66,9 @@ type Messenger struct {
 	subMu sync.Mutex
 	subs  map[chan []byte]struct{} // ephemeral frames for UIs
 
-	gs   *groupService // groups over GossipSub (group_pubsub.go)
-	live *liveService  // presence and typing (presence.go)
+	gs   *groupService   // groups over GossipSub (group_pubsub.go)
+	gd   *groupDepositor // group mail through relays (group_deposit.go)
+	live *liveService    // presence and typing (presence.go)
 }
 
 // New prepares a Messenger: it creates the prekey store on first use and restores the clock.
@@ -89,6 +90,7 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 	m.cfg.Groups.defaults()
 	m.cfg.Presence.defaults()
 	m.gs = newGroupService(m, m.cfg.Groups)
+	m.gd = newGroupDepositor(m)
 	m.live = newLiveService(m, m.cfg.Presence)
 	m.clock = hlc.New(cfg.Now)
 	err := m.st.Update(ctx, func(tx *store.Tx) error {
@@ -187,8 +189,14 @@ func (m *Messenger) Run(ctx context.Context, h host.Host) error {
 		return err
 	}
 	m.live.start(ctx, h)
+	depositorDone := make(chan struct{})
+	go func() {
+		defer close(depositorDone)
+		m.gd.run(ctx)
+	}()
 
 	<-ctx.Done()
+	<-depositorDone
 	m.live.wait()
 	m.gs.wait()
 	h.Network().StopNotify(notifee)

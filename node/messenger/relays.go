@@ -10,6 +10,7 @@ import (
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/crypto/prekey"
 	"github.com/petrel-chat/petrel/crypto/sealed"
+	"github.com/petrel-chat/petrel/crypto/senderkey"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 )
@@ -24,6 +25,13 @@ type RelayLink interface {
 	// Deposit leaves sealed envelopes for one mailbox at relay, pipelined. errs[i] is nil
 	// once the relay stored envelope i durably; err means the exchange itself failed.
 	Deposit(ctx context.Context, relay string, mailbox []byte, envelopes [][]byte) (errs []error, err error)
+	// DepositShared leaves one shared body (crypto/sealed SealBody) for several mailboxes
+	// at relay in one multi deposit (at most MaxSharedRecipients), each with its header.
+	// errs[i] is nil once recipient i's mailbox holds it durably, else its refusal
+	// (ErrRelayBusy when worth retrying). err means nothing was stored: ErrMultiUnsupported
+	// when the relay will not take it (deposit per member instead), anything else is worth
+	// retrying.
+	DepositShared(ctx context.Context, relay string, recipients []SharedRecipient, body []byte) (errs []error, err error)
 	// Bundle fetches a prekey bundle of user from relay (its prekey directory).
 	Bundle(ctx context.Context, relay string, user *identity.PublicIdentity) ([]byte, error)
 }
@@ -204,14 +212,32 @@ var errNoRelay = errors.New("the contact has no home relay")
 // ReceiveSealed processes mail drained from the node's own mailbox: sealed envelopes, in
 // the order the relay kept them. It returns once what they carried is durable; the caller
 // then acknowledges them to the relay. Envelopes that do not open or carry nothing valid
-// are dropped (logged) rather than kept forever.
+// are dropped (logged) rather than kept forever. A shared envelope (a multi deposit)
+// carries a group envelope, which takes the group receive path (dedup by the sender's
+// group sequence, receipts as from the mesh).
 func (m *Messenger) ReceiveSealed(ctx context.Context, envelopes [][]byte) error {
 	type item struct {
-		from *sealed.Opened
-		d    *wire.Deliver
+		from     *sealed.Opened
+		d        *wire.Deliver
+		gid      string // group mail: the group and its envelope
+		groupEnv []byte
 	}
 	var items []item
 	for _, env := range envelopes {
+		if sealed.IsShared(env) {
+			o, err := sealed.OpenSharedFor(env, m.id)
+			if err != nil {
+				m.log.Info("mailbox: shared envelope refused", "err", err)
+				continue
+			}
+			gid, genv, err := wire.ParseGroupMail(o.Payload)
+			if err != nil {
+				m.log.Info("mailbox: malformed group mail", "err", err)
+				continue
+			}
+			items = append(items, item{from: o, gid: gid, groupEnv: genv})
+			continue
+		}
 		o, err := sealed.OpenFor(env, m.id)
 		if err != nil {
 			m.log.Info("mailbox: envelope refused", "err", err)
@@ -222,16 +248,41 @@ func (m *Messenger) ReceiveSealed(ctx context.Context, envelopes [][]byte) error
 			m.log.Info("mailbox: malformed deliver", "err", err)
 			continue
 		}
-		items = append(items, item{o, d})
+		items = append(items, item{from: o, d: d})
 	}
 	if len(items) == 0 {
 		return nil
 	}
 	return m.st.Update(ctx, func(tx *store.Tx) error {
+		// Pairwise mail is batched per sender (rxBatch), group mail per run (groupRx); a
+		// batch is finished before the other kind starts, so each loads the contacts the
+		// other saved.
 		var b *rxBatch
+		var gb *groupRx
 		var uid string
 		for _, it := range items {
 			sender := string(identity.UserIDForSigningKey(it.from.SenderSigningKey))
+			if it.d == nil {
+				if b != nil {
+					if err := b.finish(); err != nil {
+						return err
+					}
+					b, uid = nil, ""
+				}
+				if gb == nil {
+					gb = &groupRx{m: m, tx: tx, cc: txContacts{}}
+				}
+				if err := m.receiveGroupMail(gb, sender, it.from, it.gid, it.groupEnv); err != nil {
+					return err
+				}
+				continue
+			}
+			if gb != nil {
+				if err := gb.finish(); err != nil {
+					return err
+				}
+				gb = nil
+			}
 			if b == nil || sender != uid {
 				if b != nil {
 					if err := b.finish(); err != nil {
@@ -262,8 +313,48 @@ func (m *Messenger) ReceiveSealed(ctx context.Context, envelopes [][]byte) error
 				m.log.Info("mailbox: message not taken", "status", st)
 			}
 		}
-		return b.finish()
+		if gb != nil {
+			return gb.finish()
+		}
+		if b != nil {
+			return b.finish()
+		}
+		return nil
 	})
+}
+
+// receiveGroupMail feeds one group envelope from a shared envelope into the group receive
+// path. The sealed sender must be a contact (both identity keys) and, where the chain is
+// known, its owner: a member cannot pass its envelope off as another's mail.
+func (m *Messenger) receiveGroupMail(gb *groupRx, sender string, from *sealed.Opened, gid string, env []byte) error {
+	c, err := gb.cc.byUser(gb.tx, sender)
+	if err != nil {
+		return err
+	}
+	if c == nil || c.Blocked {
+		m.log.Info("mailbox: group mail from a stranger or a blocked contact dropped")
+		return nil
+	}
+	if known, err := identity.ParsePublic(c.Identity); err != nil || !from.From(known) {
+		m.log.Info("mailbox: group mail whose sender keys do not match the contact dropped")
+		return nil
+	}
+	if skm, err := wire.ParseEnvelope(env); err == nil {
+		if sm, err := senderkey.ParseMessage(skm); err == nil {
+			if owner, ok := m.gs.lookup(sm.ID()); ok && owner.uid != sender {
+				m.log.Info("mailbox: group mail sealed by another member than its author dropped")
+				return nil
+			}
+		}
+	}
+	out, err := gb.envelope(gid, env)
+	if err != nil {
+		return err
+	}
+	if out == rxUnknown { // its key is on its way
+		gb.tx.OnCommit(func() { m.gs.hold(gid, env) })
+	}
+	return nil
 }
 
 // relayFallback reports whether a failed direct delivery to contact cid should go to the

@@ -257,6 +257,41 @@ func ParseEnvelope(b []byte) ([]byte, error) {
 	return b[1:], nil
 }
 
+// GroupMailType is the first byte of a GroupMail: distinct from every frame type of
+// /petrel/msg/1.0.0, so a sealed payload is never mistaken for a Deliver.
+const GroupMailType = 0x05
+
+// AppendGroupMail returns the payload of a shared sealed envelope (crypto/sealed
+// SealBody) carrying a group envelope to members' mailboxes:
+//
+//	0x05 ‖ uvarint len(group id) ‖ group id (1..64, an id) ‖ group envelope (0x01 ‖ Sender Keys message)
+func AppendGroupMail(b []byte, gid string, env []byte) []byte {
+	b = append(b, GroupMailType)
+	b = binary.AppendUvarint(b, uint64(len(gid)))
+	b = append(b, gid...)
+	return append(b, env...)
+}
+
+// ParseGroupMail parses a GroupMail; env aliases b.
+func ParseGroupMail(b []byte) (gid string, env []byte, err error) {
+	if len(b) < 2 || b[0] != GroupMailType {
+		return "", nil, fmt.Errorf("%w: not group mail", ErrMalformed)
+	}
+	n, k := binary.Uvarint(b[1:])
+	if k <= 0 || k != len(binary.AppendUvarint(nil, n)) || n == 0 || n > MaxIDLen || uint64(len(b)-1-k) < n {
+		return "", nil, fmt.Errorf("%w: group mail id", ErrMalformed)
+	}
+	gid = string(b[1+k : 1+k+int(n)])
+	if !validID(gid) {
+		return "", nil, fmt.Errorf("%w: group mail id", ErrMalformed)
+	}
+	env = b[1+k+int(n):]
+	if _, err := ParseEnvelope(env); err != nil {
+		return "", nil, err
+	}
+	return gid, env, nil
+}
+
 // Live signal types.
 const (
 	LiveHeartbeat = "hb"     // I am online

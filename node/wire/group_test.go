@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"os"
 	"testing"
 
@@ -200,6 +201,40 @@ func FuzzParseEnvelope(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := ParseEnvelope(b)
 		if err == nil && !bytes.Equal(AppendEnvelope(nil, m), b) {
+			t.Fatal("does not round-trip")
+		}
+	})
+}
+
+// TestGroupMailRoundTrip: a group mail carries its group id and envelope; a bad id, an
+// empty envelope or another type is refused.
+func TestGroupMailRoundTrip(t *testing.T) {
+	env := AppendEnvelope(nil, []byte{1, 1, 2, 3})
+	b := AppendGroupMail(nil, "g0123abcd", env)
+	gid, got, err := ParseGroupMail(b)
+	if err != nil || gid != "g0123abcd" || !bytes.Equal(got, env) {
+		t.Fatalf("%q %x %v", gid, got, err)
+	}
+	for name, bad := range map[string][]byte{
+		"deliver type":    append([]byte{TypeDeliver}, b[1:]...),
+		"empty id":        AppendGroupMail(nil, "", env),
+		"id with a dot":   AppendGroupMail(nil, "g.1", env),
+		"no envelope":     AppendGroupMail(nil, "g1", nil),
+		"bad envelope":    AppendGroupMail(nil, "g1", []byte{9, 9}),
+		"id past the end": {GroupMailType, 40, 'g'},
+	} {
+		if _, _, err := ParseGroupMail(bad); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func FuzzParseGroupMail(f *testing.F) {
+	f.Add(AppendGroupMail(nil, "g0123abcd", AppendEnvelope(nil, []byte{1, 1, 2, 3})))
+	f.Add([]byte{GroupMailType, 0x80, 0x00})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		gid, env, err := ParseGroupMail(b)
+		if err == nil && !bytes.Equal(AppendGroupMail(nil, gid, env), b) {
 			t.Fatal("does not round-trip")
 		}
 	})

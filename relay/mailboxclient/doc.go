@@ -11,6 +11,7 @@
 //	func WithInvite(code string) RegisterOption
 //	func Deposit(ctx, h, relay, mailbox, envelope []byte) error
 //	func DepositBatch(ctx, h, relay, []Envelope) (errs []error, err error)
+//	func DepositMulti(ctx, h, relay, []Recipient, body []byte) (errs []error, err error)  // one body, ≤ 500 mailboxes
 //	func Fetch(ctx, h, relay, id *identity.Identity, max int) ([]Mail, error)
 //	func Ack(ctx, h, relay, id *identity.Identity, ids []uint64) error
 //	func Drain(ctx, h, relay, id *identity.Identity, batch int, handle func([]Mail) error) (int, error)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+	"github.com/petrel-chat/petrel/relay/relaywire"
 )
 
 // Registration policies.
@@ -77,6 +78,8 @@ type MailboxLimits struct {
 	MailboxBurst int     `json:"mailbox_burst"`
 	// MaxWatchers bounds concurrent watch streams per mailbox.
 	MaxWatchers int `json:"max_watchers"`
+	// MaxRecipients bounds the mailboxes of one multi deposit (1..500).
+	MaxRecipients int `json:"max_recipients"`
 	// StreamTimeout bounds a request's exchange (a watch stream has none).
 	StreamTimeout Duration `json:"stream_timeout"`
 }
@@ -133,6 +136,7 @@ func DefaultConfig() Config {
 			MailboxRate:      200,
 			MailboxBurst:     1000,
 			MaxWatchers:      4,
+			MaxRecipients:    relaywire.MaxRecipients,
 			StreamTimeout:    Duration(30 * time.Second),
 		},
 		Prekeys: PrekeyLimits{MaxOneTime: 200, BundleRate: 5, BundleBurst: 50},
@@ -218,6 +222,9 @@ func (c *Config) Validate() error {
 	}
 	if m.PeerRate < 0 || m.MailboxRate < 0 || m.PeerBurst < 0 || m.MailboxBurst < 0 || m.MaxWatchers < 1 {
 		errs = append(errs, errors.New("mailbox: rates and bursts must be ≥ 0, max_watchers ≥ 1"))
+	}
+	if m.MaxRecipients < 1 || m.MaxRecipients > relaywire.MaxRecipients {
+		errs = append(errs, fmt.Errorf("mailbox: max_recipients %d out of 1..%d", m.MaxRecipients, relaywire.MaxRecipients))
 	}
 	if c.Prekeys.MaxOneTime < 0 || c.Prekeys.BundleRate < 0 || c.Prekeys.BundleBurst < 0 {
 		errs = append(errs, errors.New("prekeys: limits must be ≥ 0"))

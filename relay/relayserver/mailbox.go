@@ -34,7 +34,7 @@ func (s *Server) handleMailbox(c *streamIO) {
 		return
 	}
 	switch relaywire.Type(body) {
-	case relaywire.TypeDeposit:
+	case relaywire.TypeDeposit, relaywire.TypeMultiDeposit:
 		s.serveDeposits(c, body)
 	case relaywire.TypeAuth:
 		_, mb, ok := s.authenticate(c, body)
@@ -53,7 +53,7 @@ func (s *Server) handleMailbox(c *streamIO) {
 func (s *Server) serveDeposits(c *streamIO, body []byte) {
 	from := c.st.Conn().RemotePeer()
 	type pending struct {
-		wait func() relaywire.Result
+		wait func() []byte // the answer's frame body
 		size int
 	}
 	q := make(chan pending, depositWindow)
@@ -64,7 +64,7 @@ func (s *Server) serveDeposits(c *streamIO, body []byte) {
 	go func() { // the writer: results in request order
 		ok := true
 		for p := range q {
-			r := p.wait()
+			answer := p.wait()
 			if p.size > 0 {
 				c.st.Scope().ReleaseMemory(p.size)
 				mu.Lock()
@@ -72,15 +72,10 @@ func (s *Server) serveDeposits(c *streamIO, body []byte) {
 				room.Signal()
 				mu.Unlock()
 			}
-			if r.Code == relaywire.OK {
-				s.m.deposits.Inc()
-			} else {
-				s.m.refused(r.Code)
-			}
 			if !ok {
 				continue
 			}
-			if err := relaywire.WriteFrame(c.w, relaywire.AppendResult(nil, r)); err != nil {
+			if err := relaywire.WriteFrame(c.w, answer); err != nil {
 				ok = false
 				continue
 			}
@@ -99,21 +94,25 @@ func (s *Server) serveDeposits(c *streamIO, body []byte) {
 		}
 		mu.Unlock()
 		if err := c.st.Scope().ReserveMemory(size, network.ReservationPriorityMedium); err != nil {
-			q <- pending{wait: func() relaywire.Result {
+			q <- pending{wait: s.answer(func() relaywire.Result {
 				return relaywire.Result{Code: relaywire.CodeUnavailable, Message: "the relay is short of memory for deposits; retry later"}
-			}}
+			})}
 		} else {
 			mu.Lock()
 			inflight += size
 			mu.Unlock()
-			q <- pending{wait: s.startDeposit(from, body), size: size}
+			if relaywire.Type(body) == relaywire.TypeMultiDeposit {
+				q <- pending{wait: s.startMultiDeposit(from, body), size: size}
+			} else {
+				q <- pending{wait: s.answer(s.startDeposit(from, body)), size: size}
+			}
 		}
 		c.extend()
 		body, readErr = c.read()
 		if readErr != nil {
 			break
 		}
-		if relaywire.Type(body) != relaywire.TypeDeposit {
+		if t := relaywire.Type(body); t != relaywire.TypeDeposit && t != relaywire.TypeMultiDeposit {
 			readErr = fmt.Errorf("%w: a deposit stream carries deposits only", relaywire.ErrMalformed)
 			break
 		}
@@ -125,6 +124,19 @@ func (s *Server) serveDeposits(c *streamIO, body []byte) {
 		return
 	}
 	s.readFailed(c, readErr)
+}
+
+// answer turns a deposit's Result into its frame body, counting it.
+func (s *Server) answer(wait func() relaywire.Result) func() []byte {
+	return func() []byte {
+		r := wait()
+		if r.Code == relaywire.OK {
+			s.m.deposits.Inc()
+		} else {
+			s.m.refused(r.Code)
+		}
+		return relaywire.AppendResult(nil, r)
+	}
 }
 
 // startDeposit validates one deposit and queues it at the store; the returned function
@@ -167,6 +179,8 @@ func (s *Server) startDeposit(from peer.ID, body []byte) func() relaywire.Result
 			return relaywire.Result{Code: relaywire.OK}
 		case errors.Is(err, relaystore.ErrUnknownMailbox):
 			return relaywire.Result{Code: relaywire.CodeUnknownMailbox, Message: "no such mailbox on this relay"}
+		case errors.Is(err, relaystore.ErrBadEnvelope):
+			return relaywire.Result{Code: relaywire.CodeBadEnvelope, Message: "not a sealed envelope"}
 		case errors.Is(err, relaystore.ErrQuotaBytes):
 			return relaywire.Result{Code: relaywire.CodeQuotaBytes, Message: fmt.Sprintf("the mailbox is full (%d bytes)", cfg.MaxBytes)}
 		case errors.Is(err, relaystore.ErrQuotaMessages):

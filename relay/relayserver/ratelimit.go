@@ -32,7 +32,11 @@ func newLimiters(r float64, b int) *limiters {
 }
 
 // allow takes one token from key's bucket.
-func (l *limiters) allow(key string, now time.Time) bool {
+func (l *limiters) allow(key string, now time.Time) bool { return l.allowN(key, now, 1) }
+
+// allowN takes n tokens from key's bucket, all or none (at most the burst: a request
+// larger than the burst costs the whole bucket).
+func (l *limiters) allowN(key string, now time.Time, n int) bool {
 	if l.limit == 0 {
 		return true
 	}
@@ -44,7 +48,7 @@ func (l *limiters) allow(key string, now time.Time) bool {
 		l.m[key] = b
 	}
 	b.last = now
-	return b.l.AllowN(now, 1)
+	return b.l.AllowN(now, min(max(n, 1), l.burst))
 }
 
 // sweep drops buckets unused for longer than it takes them to refill completely.

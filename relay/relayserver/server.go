@@ -194,7 +194,7 @@ func (s *Server) Run(ctx context.Context, ready func(Info)) error {
 		})
 	}
 	s.host.SetStreamHandler(relaywire.MailboxProtocol,
-		s.serveStream(serviceMailbox, s.cfg.Mailbox.MaxEnvelopeBytes+2+255, s.handleMailbox))
+		s.serveStream(serviceMailbox, min(relaywire.MaxFrame, s.cfg.Mailbox.MaxEnvelopeBytes+relaywire.MaxMultiOverhead), s.handleMailbox))
 	s.host.SetStreamHandler(relaywire.PrekeyDirProtocol,
 		s.serveStream(servicePrekeyDir, relaywire.MaxFrame, s.handlePrekeyDir))
 	g.Go(func() error { s.maintain(gctx); return nil })

@@ -9,11 +9,15 @@
 // acknowledged survives SIGKILL and power loss. Quota checks run inside the write, so they
 // are exact under concurrency.
 //
-// # Keys (format version 1, stored under "v")
+// # Keys (format version 2, stored under "v"; a version-1 store is upgraded in place)
 //
 //	'r' ‖ mailbox (16)             → 0x01 ‖ registered at (8, Unix ms) ‖ public identity (129)
-//	'c' ‖ mailbox                  → next mail id (8) ‖ messages (8) ‖ envelope bytes (8)
+//	'c' ‖ mailbox                  → next mail id (8) ‖ messages (8) ‖ envelope bytes charged (8)
 //	'm' ‖ mailbox ‖ id (8)         → deposited at (8, Unix ms) ‖ expires at (8) ‖ envelope
+//	                               | deposited at (8) ‖ expires at (8) ‖ 0x00 ‖ body id (8) ‖ body size (4) ‖ header
+//	'b' ‖ body id (8)              → shared body (stored once per multi deposit)
+//	'n' ‖ body id (8)              → references (8) ‖ expires at (8) ‖ body size (8)
+//	'g'                            → next body id (8)
 //	'k' ‖ mailbox                  → signed prekey (108) ‖ last-resort PQ prekey (1262)
 //	'o' ‖ mailbox ‖ prekey id (4)  → X25519 one-time prekey (36)
 //	'q' ‖ mailbox ‖ prekey id (4)  → PQ one-time prekey (1262)
@@ -22,4 +26,14 @@
 // order. There is no expiry index: with one TTL, a mailbox's mail expires in deposit order,
 // so PurgeExpired walks each mailbox from its oldest message to the first one alive, and a
 // deposit costs one mail record plus its mailbox's counters (written once per group commit).
+//
+// # Multi deposits
+//
+// A multi deposit stores its body once ('b') with a reference count ('n') and, in each
+// mailbox that accepts it, a mail record holding that mailbox's header and the body id.
+// Quotas apply per mailbox, each charged the size of what its owner fetches
+// (sealed.SharedSize: header and body), so a mailbox's limits mean the same whichever way
+// its mail came. Fetch returns sealed.JoinShared(header, body); acknowledging or purging a
+// record drops a reference, and the last one deletes the body. The purge also deletes
+// bodies whose TTL ended (their records expired with them).
 package relaystore

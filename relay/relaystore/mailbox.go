@@ -9,6 +9,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/petrel-chat/petrel/crypto/identity"
+	"github.com/petrel-chat/petrel/crypto/sealed"
 	"github.com/petrel-chat/petrel/relay/relaywire"
 )
 
@@ -88,6 +89,9 @@ func (s *Store) StartDeposit(ctx context.Context, mailbox, envelope []byte, now 
 	if !validMailbox(mailbox) {
 		return func() (uint64, error) { return 0, ErrUnknownMailbox }
 	}
+	if len(envelope) == 0 || envelope[0] == sharedMark {
+		return func() (uint64, error) { return 0, ErrBadEnvelope }
+	}
 	mb := append([]byte(nil), mailbox...)
 	depositedAt := now.UnixMilli()
 	expiresAt := now.Add(q.TTL).UnixMilli()
@@ -166,9 +170,10 @@ func (s *Store) Fetch(mailbox []byte, max, maxBytes int, now time.Time) (mail []
 		it := txn.NewIterator(opts)
 		defer it.Close()
 		size := 0
+		bodies := map[uint64][]byte{}
 		for it.Rewind(); it.Valid(); it.Next() {
 			item := it.Item()
-			if len(mail) >= max || (len(mail) > 0 && size+int(item.ValueSize())-16 > maxBytes) {
+			if len(mail) >= max {
 				more = true
 				return nil
 			}
@@ -176,19 +181,42 @@ func (s *Store) Fetch(mailbox []byte, max, maxBytes int, now time.Time) (mail []
 			if err != nil {
 				return err
 			}
-			if len(v) < 16 {
-				return fmt.Errorf("relaystore: mail record of %d bytes", len(v))
+			r, err := parseMailRecord(v)
+			if err != nil {
+				return err
 			}
-			if int64(binary.BigEndian.Uint64(v[8:])) <= nowMs {
+			if r.expiresAt <= nowMs {
 				continue // expired, purge pending
+			}
+			if len(mail) > 0 && size+r.charged() > maxBytes {
+				more = true
+				return nil
+			}
+			env := r.envelope
+			if r.shared {
+				body, ok := bodies[r.bodyID]
+				if !ok {
+					bi, err := txn.Get(bodyKey(pfxBody, r.bodyID))
+					if errors.Is(err, badger.ErrKeyNotFound) {
+						continue // swept with its TTL
+					}
+					if err != nil {
+						return err
+					}
+					if body, err = bi.ValueCopy(nil); err != nil {
+						return err
+					}
+					bodies[r.bodyID] = body
+				}
+				env = sealed.JoinShared(r.envelope, body)
 			}
 			k := item.Key()
 			mail = append(mail, relaywire.Mail{
 				ID:          binary.BigEndian.Uint64(k[len(k)-8:]),
-				DepositedAt: int64(binary.BigEndian.Uint64(v)),
-				Envelope:    v[16:],
+				DepositedAt: r.depositedAt,
+				Envelope:    env,
 			})
-			size += len(v) - 16
+			size += len(env)
 		}
 		return nil
 	})
@@ -240,14 +268,20 @@ func (s *Store) deleteMail(w *writeTx, mb []byte, ids []uint64) (int, error) {
 			return 0, err
 		}
 		var envSize int
+		var sharedBody uint64
+		var shared bool
 		if err := item.Value(func(v []byte) error {
-			if len(v) < 16 {
-				return fmt.Errorf("relaystore: mail record of %d bytes", len(v))
-			}
-			envSize = len(v) - 16 // exact, for the byte quota
-			return nil
+			r, err := parseMailRecord(v)
+			envSize = r.charged() // exact, for the byte quota
+			shared, sharedBody = r.shared, r.bodyID
+			return err
 		}); err != nil {
 			return 0, err
+		}
+		if shared {
+			if err := s.releaseBody(w, sharedBody); err != nil {
+				return 0, err
+			}
 		}
 		w.del(mailKey(mb, id))
 		n++
@@ -307,8 +341,11 @@ func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 			}
 			return nil
 		})
-		if err != nil || found == 0 {
+		if err != nil {
 			return total, err
+		}
+		if found == 0 {
+			break
 		}
 		deleted := 0
 		err = s.update(ctx, func(w *writeTx) error {
@@ -327,8 +364,12 @@ func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 		}
 		total += deleted
 		if found < 4096 {
-			return total, nil
+			break
 		}
 	}
-	return total, ctx.Err()
+	if ctx.Err() != nil {
+		return total, ctx.Err()
+	}
+	_, err := s.sweepBodies(ctx, nowMs)
+	return total, err
 }

@@ -20,6 +20,7 @@ var (
 	ErrQuotaMessages  = errors.New("relaystore: mailbox message quota reached")
 	ErrNoPrekeys      = errors.New("relaystore: no prekeys uploaded")
 	ErrIdentity       = errors.New("relaystore: mailbox registered to another identity")
+	ErrBadEnvelope    = errors.New("relaystore: empty envelope, or one starting with the shared-record mark")
 )
 
 // Key prefixes (see doc.go for the layout).
@@ -30,8 +31,17 @@ const (
 	pfxPrekeyHead   byte = 'k'
 	pfxOneTime      byte = 'o'
 	pfxPQOneTime    byte = 'q'
+	pfxBody         byte = 'b'
+	pfxBodyRef      byte = 'n'
+	keyNextBody          = "g"
 	keyVersion           = "v"
-	formatVersion   byte = 1
+	// formatVersion is the version byte of registration records.
+	formatVersion byte = 1
+	// storeVersion is the store's format (under keyVersion). 2 added shared bodies and
+	// the mail records that point at them; a version-1 store holds none, so it is
+	// upgraded by writing the new version. A relay binary that knows only version 1
+	// refuses a version-2 store rather than hand out pointers as envelopes.
+	storeVersion byte = 2
 )
 
 // Options tune the store.
@@ -46,9 +56,12 @@ type Options struct {
 	MemTableBytes int64
 }
 
-// Stats are the store's totals.
+// Stats are the store's totals. Bytes is what mailboxes are charged (a shared body counts
+// in every mailbox that holds it); SharedBodies and SharedBytes are the bodies stored once
+// for multi deposits and their size on disk.
 type Stats struct {
 	Mailboxes, Messages, Bytes int64
+	SharedBodies, SharedBytes  int64
 }
 
 // Store is the relay's durable state: registrations, mail and prekeys, in Badger with
@@ -65,6 +78,10 @@ type Store struct {
 	closeOnce  sync.Once
 
 	mailboxes, messages, bytes atomic.Int64
+	bodies, bodyBytes          atomic.Int64
+	// nextBody is the next shared body id; only write functions (on the writer
+	// goroutine) touch it after Open.
+	nextBody uint64
 }
 
 // Open opens (creating if needed) the store in dir.
@@ -118,22 +135,31 @@ func (s *Store) load() error {
 	err := s.db.Update(func(txn *badger.Txn) error {
 		it, err := txn.Get([]byte(keyVersion))
 		if errors.Is(err, badger.ErrKeyNotFound) {
-			return txn.Set([]byte(keyVersion), []byte{formatVersion})
+			return txn.Set([]byte(keyVersion), []byte{storeVersion})
 		}
 		if err != nil {
 			return err
 		}
-		return it.Value(func(v []byte) error {
-			if len(v) != 1 || v[0] != formatVersion {
-				return fmt.Errorf("relaystore: unknown format version %x", v)
-			}
+		v, err := it.ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		switch {
+		case len(v) == 1 && v[0] == storeVersion:
 			return nil
-		})
+		case len(v) == 1 && v[0] == 1:
+			s.log.Info("upgrading the store format", "from", 1, "to", storeVersion)
+			return txn.Set([]byte(keyVersion), []byte{storeVersion})
+		}
+		return fmt.Errorf("relaystore: unknown format version %x", v)
 	})
 	if err != nil {
 		return fmt.Errorf("relaystore: %w", err)
 	}
 	return s.db.View(func(txn *badger.Txn) error {
+		if err := s.loadBodies(txn); err != nil {
+			return err
+		}
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pfxCounters}, PrefetchValues: true, PrefetchSize: 256})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
@@ -183,9 +209,11 @@ func (s *Store) CollectGarbage(rounds int) (int, error) {
 	return n, nil
 }
 
-// Stats returns the totals: registered mailboxes, stored messages and envelope bytes.
+// Stats returns the totals: registered mailboxes, stored messages and envelope bytes
+// charged, shared bodies and their bytes.
 func (s *Store) Stats() Stats {
-	return Stats{Mailboxes: s.mailboxes.Load(), Messages: s.messages.Load(), Bytes: s.bytes.Load()}
+	return Stats{Mailboxes: s.mailboxes.Load(), Messages: s.messages.Load(), Bytes: s.bytes.Load(),
+		SharedBodies: s.bodies.Load(), SharedBytes: s.bodyBytes.Load()}
 }
 
 // counters of one mailbox: the next mail id, and how many messages and bytes it holds.

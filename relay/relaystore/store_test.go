@@ -112,10 +112,10 @@ func TestQuotasExactUnderConcurrency(t *testing.T) {
 	}
 	_, mb2 := newOwner(t, s)
 	qb := Quota{MaxBytes: 100, TTL: time.Hour}
-	if _, err := s.Deposit(ctx, mb2, make([]byte, 60), time.Now(), qb); err != nil {
+	if _, err := s.Deposit(ctx, mb2, bytes.Repeat([]byte{1}, 60), time.Now(), qb); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Deposit(ctx, mb2, make([]byte, 41), time.Now(), qb); !errors.Is(err, ErrQuotaBytes) {
+	if _, err := s.Deposit(ctx, mb2, bytes.Repeat([]byte{1}, 41), time.Now(), qb); !errors.Is(err, ErrQuotaBytes) {
 		t.Errorf("over byte quota: %v", err)
 	}
 }

@@ -18,6 +18,9 @@ type writeTx struct {
 	txn      *badger.Txn
 	ops      []op
 	onCommit []func()
+	// refs are the shared-body references this function changed: its own writes are not
+	// visible to its reads, so it keeps them here.
+	refs map[uint64]*bodyRef
 }
 
 type op struct {

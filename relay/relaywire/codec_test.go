@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"fmt"
+	"strings"
 )
 
 // decoders maps a vector's decoder name to a function that parses a frame body and
@@ -13,6 +14,19 @@ var decoders = map[string]func(body []byte) (view string, again []byte, err erro
 	"deposit": func(b []byte) (string, []byte, error) {
 		d, err := ParseDeposit(b)
 		return fmt.Sprintf("mailbox=%x envelope=%x", d.Mailbox, d.Envelope), AppendDeposit(nil, d), err
+	},
+	"multi_deposit": func(b []byte) (string, []byte, error) {
+		d, err := ParseMultiDeposit(b)
+		var sb strings.Builder
+		for _, r := range d.Recipients {
+			fmt.Fprintf(&sb, "mailbox=%x header=%x ", r.Mailbox, r.Header)
+		}
+		fmt.Fprintf(&sb, "body=%x", d.Body)
+		return sb.String(), AppendMultiDeposit(nil, d), err
+	},
+	"multi_result": func(b []byte) (string, []byte, error) {
+		codes, err := ParseMultiResult(b)
+		return fmt.Sprintf("codes=%v", codes), AppendMultiResult(nil, codes), err
 	},
 	"result": func(b []byte) (string, []byte, error) {
 		r, err := ParseResult(b)

@@ -19,6 +19,8 @@
 //	0x09 Ack        C→R  n (uvarint, 1..4096) ‖ n ids (8 each)
 //	0x0a Watch      C→R  (empty)
 //	0x0b Notice     R→C  messages waiting (uvarint)
+//	0x0c MultiDeposit C→R n (uvarint, 1..500) ‖ n × (mailbox (16) ‖ header length (uvarint, 1..1024) ‖ header) ‖ body
+//	0x0d MultiResult  R→C n (uvarint) ‖ n codes (1 each), in the deposit's order
 //	0x10 Upload     C→R  signed prekey (108) ‖ last-resort PQ prekey (1262) ‖
 //	                     n (uvarint) ‖ n one-time prekeys (36) ‖ m (uvarint) ‖ m PQ one-time prekeys (1262)
 //	0x11 Remaining  R→C  one-time prekeys left (uvarint) ‖ PQ one-time prekeys left (uvarint)
@@ -34,6 +36,19 @@
 //	  Deposit ───────────────────▶   envelope header names the same mailbox? registered?
 //	                                 quotas, rates; durable (fsync) before answering
 //	  ◀─────────────────── Result    (repeat: deposits may be pipelined; results come in order)
+//
+//	depositor                      relay
+//	  MultiDeposit ──────────────▶   each header names its mailbox? body a shared body?
+//	                                 per mailbox: registered, quotas, rate; body stored once,
+//	                                 one entry per accepted mailbox; durable before answering
+//	  ◀────────────── MultiResult    one code per recipient (one full mailbox refuses only itself)
+//	  ◀─────────────────── Result    instead, when the whole deposit is refused (too many
+//	                                 recipients, too large, malformed, depositor rate, unavailable)
+//
+// A deposit stream may mix Deposit and MultiDeposit frames; answers come in order. A relay
+// that predates MultiDeposit answers Result(bad_request) and closes the stream: the client
+// falls back to one Deposit per mailbox. An owner fetches a multi-deposited item like any
+// other: its Mail carries sealed.JoinShared(header, body).
 //
 //	owner                          relay
 //	  Auth(identity) ────────────▶

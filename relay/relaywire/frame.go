@@ -40,26 +40,37 @@ const (
 	MaxFetch = 4096
 	// MaxUploadKeys bounds the one-time prekeys of each kind in one Upload.
 	MaxUploadKeys = 1000
+	// MaxRecipients bounds the mailboxes of one MultiDeposit (a 500-member group's
+	// offline members at one relay fit in one).
+	MaxRecipients = 500
+	// MaxHeaderSize bounds one recipient's header in a MultiDeposit (a crypto/sealed
+	// shared-body header for a 16-byte mailbox id is 323 bytes).
+	MaxHeaderSize = 1024
+	// MaxMultiOverhead is the most a MultiDeposit frame adds to its body: the type, the
+	// count and MaxRecipients entries of the largest header.
+	MaxMultiOverhead = 1 + 2 + MaxRecipients*(MailboxIDSize+2+MaxHeaderSize)
 )
 
 // Frame types. A frame body starts with its type.
 const (
-	TypeDeposit   byte = 0x01 // client → relay
-	TypeResult    byte = 0x02 // relay → client
-	TypeAuth      byte = 0x03 // client → relay
-	TypeChallenge byte = 0x04 // relay → client
-	TypeProof     byte = 0x05 // client → relay
-	TypeFetch     byte = 0x06 // client → relay
-	TypeMail      byte = 0x07 // relay → client
-	TypeFetchEnd  byte = 0x08 // relay → client
-	TypeAck       byte = 0x09 // client → relay
-	TypeWatch     byte = 0x0a // client → relay
-	TypeNotice    byte = 0x0b // relay → client
-	TypeUpload    byte = 0x10 // client → relay
-	TypeRemaining byte = 0x11 // relay → client
-	TypeGetBundle byte = 0x12 // client → relay
-	TypeBundle    byte = 0x13 // relay → client
-	TypeCount     byte = 0x14 // client → relay
+	TypeDeposit      byte = 0x01 // client → relay
+	TypeResult       byte = 0x02 // relay → client
+	TypeAuth         byte = 0x03 // client → relay
+	TypeChallenge    byte = 0x04 // relay → client
+	TypeProof        byte = 0x05 // client → relay
+	TypeFetch        byte = 0x06 // client → relay
+	TypeMail         byte = 0x07 // relay → client
+	TypeFetchEnd     byte = 0x08 // relay → client
+	TypeAck          byte = 0x09 // client → relay
+	TypeWatch        byte = 0x0a // client → relay
+	TypeNotice       byte = 0x0b // relay → client
+	TypeMultiDeposit byte = 0x0c // client → relay
+	TypeMultiResult  byte = 0x0d // relay → client
+	TypeUpload       byte = 0x10 // client → relay
+	TypeRemaining    byte = 0x11 // relay → client
+	TypeGetBundle    byte = 0x12 // client → relay
+	TypeBundle       byte = 0x13 // relay → client
+	TypeCount        byte = 0x14 // client → relay
 )
 
 var (

@@ -17,6 +17,7 @@ var fuzzTargets = map[string]string{
 	"watch": "FuzzParseWatch", "notice": "FuzzParseNotice", "upload": "FuzzParseUpload",
 	"remaining": "FuzzParseRemaining", "count": "FuzzParseCount", "get_bundle": "FuzzParseGetBundle",
 	"bundle": "FuzzParseBundle", "frame": "FuzzReadFrame",
+	"multi_deposit": "FuzzParseMultiDeposit", "multi_result": "FuzzParseMultiResult",
 }
 
 func fuzzDecoder(f *testing.F, name string) {
@@ -34,20 +35,22 @@ func fuzzDecoder(f *testing.F, name string) {
 	})
 }
 
-func FuzzParseDeposit(f *testing.F)   { fuzzDecoder(f, "deposit") }
-func FuzzParseResult(f *testing.F)    { fuzzDecoder(f, "result") }
-func FuzzParseAuth(f *testing.F)      { fuzzDecoder(f, "auth") }
-func FuzzParseChallenge(f *testing.F) { fuzzDecoder(f, "challenge") }
-func FuzzParseProof(f *testing.F)     { fuzzDecoder(f, "proof") }
-func FuzzParseFetch(f *testing.F)     { fuzzDecoder(f, "fetch") }
-func FuzzParseMail(f *testing.F)      { fuzzDecoder(f, "mail") }
-func FuzzParseFetchEnd(f *testing.F)  { fuzzDecoder(f, "fetch_end") }
-func FuzzParseAck(f *testing.F)       { fuzzDecoder(f, "ack") }
-func FuzzParseWatch(f *testing.F)     { fuzzDecoder(f, "watch") }
-func FuzzParseNotice(f *testing.F)    { fuzzDecoder(f, "notice") }
-func FuzzParseUpload(f *testing.F)    { fuzzDecoder(f, "upload") }
-func FuzzParseRemaining(f *testing.F) { fuzzDecoder(f, "remaining") }
-func FuzzParseCount(f *testing.F)     { fuzzDecoder(f, "count") }
-func FuzzParseGetBundle(f *testing.F) { fuzzDecoder(f, "get_bundle") }
-func FuzzParseBundle(f *testing.F)    { fuzzDecoder(f, "bundle") }
-func FuzzReadFrame(f *testing.F)      { fuzzDecoder(f, "frame") }
+func FuzzParseDeposit(f *testing.F)      { fuzzDecoder(f, "deposit") }
+func FuzzParseResult(f *testing.F)       { fuzzDecoder(f, "result") }
+func FuzzParseAuth(f *testing.F)         { fuzzDecoder(f, "auth") }
+func FuzzParseChallenge(f *testing.F)    { fuzzDecoder(f, "challenge") }
+func FuzzParseProof(f *testing.F)        { fuzzDecoder(f, "proof") }
+func FuzzParseFetch(f *testing.F)        { fuzzDecoder(f, "fetch") }
+func FuzzParseMail(f *testing.F)         { fuzzDecoder(f, "mail") }
+func FuzzParseFetchEnd(f *testing.F)     { fuzzDecoder(f, "fetch_end") }
+func FuzzParseAck(f *testing.F)          { fuzzDecoder(f, "ack") }
+func FuzzParseWatch(f *testing.F)        { fuzzDecoder(f, "watch") }
+func FuzzParseNotice(f *testing.F)       { fuzzDecoder(f, "notice") }
+func FuzzParseUpload(f *testing.F)       { fuzzDecoder(f, "upload") }
+func FuzzParseRemaining(f *testing.F)    { fuzzDecoder(f, "remaining") }
+func FuzzParseCount(f *testing.F)        { fuzzDecoder(f, "count") }
+func FuzzParseGetBundle(f *testing.F)    { fuzzDecoder(f, "get_bundle") }
+func FuzzParseBundle(f *testing.F)       { fuzzDecoder(f, "bundle") }
+func FuzzReadFrame(f *testing.F)         { fuzzDecoder(f, "frame") }
+func FuzzParseMultiDeposit(f *testing.F) { fuzzDecoder(f, "multi_deposit") }
+func FuzzParseMultiResult(f *testing.F)  { fuzzDecoder(f, "multi_result") }

@@ -2,6 +2,7 @@ package relaywire
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -175,6 +176,7 @@ func generateVectors(t *testing.T) {
 		{"frame", "two frames", append(frame([]byte{TypeWatch}), frame(AppendFetch(nil, 5))...)},
 		{"frame", "empty body", frame(nil)},
 	}
+	valid = append(valid, multiValid()...)
 	badEnv := AppendDeposit(nil, Deposit{Mailbox: mb, Envelope: env})
 	upBytes := AppendUpload(nil, up)
 	invalid := []struct {
@@ -219,6 +221,7 @@ func generateVectors(t *testing.T) {
 		{"frame", "length over 64 bits", "malformed", bytes.Repeat([]byte{0xff}, 11)},
 		{"frame", "non-minimal length", "malformed", []byte{0x80, 0x00}},
 	}
+	invalid = append(invalid, multiInvalid()...)
 	var vs []vector
 	for _, v := range valid {
 		view, again, err := decoders[v.dec](v.body)
@@ -238,6 +241,65 @@ func generateVectors(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeSeedCorpus(t, vs)
+}
+
+// multiValid and multiInvalid are the MultiDeposit and MultiResult vectors (fixed bytes:
+// the relay does not open headers or bodies).
+func multiValid() []struct {
+	dec, comment string
+	body         []byte
+} {
+	mb1, mb2 := bytes.Repeat([]byte{0x11}, MailboxIDSize), bytes.Repeat([]byte{0x22}, MailboxIDSize)
+	return []struct {
+		dec, comment string
+		body         []byte
+	}{
+		{"multi_deposit", "two recipients", AppendMultiDeposit(nil, MultiDeposit{
+			Recipients: []Recipient{{Mailbox: mb1, Header: []byte{0xa1, 0xa2}}, {Mailbox: mb2, Header: []byte{0xb1}}},
+			Body:       []byte{0xbb, 0xbb, 0xbb},
+		})},
+		{"multi_deposit", "one recipient, 200-byte header", AppendMultiDeposit(nil, MultiDeposit{
+			Recipients: []Recipient{{Mailbox: mb1, Header: bytes.Repeat([]byte{0xa0}, 200)}},
+			Body:       []byte{0x01},
+		})},
+		{"multi_result", "ok and quota_bytes", AppendMultiResult(nil, []Code{OK, CodeQuotaBytes})},
+		{"multi_result", "one unknown code", AppendMultiResult(nil, []Code{200})},
+	}
+}
+
+func multiInvalid() []struct {
+	dec, comment, err string
+	in                []byte
+} {
+	mb := bytes.Repeat([]byte{0x11}, MailboxIDSize)
+	one := func(header, body []byte) []byte {
+		return AppendMultiDeposit(nil, MultiDeposit{Recipients: []Recipient{{Mailbox: mb, Header: header}}, Body: body})
+	}
+	many := func(n int) []byte {
+		d := MultiDeposit{Body: []byte{1}}
+		for i := range n {
+			m := make([]byte, MailboxIDSize)
+			binary.BigEndian.PutUint32(m, uint32(i))
+			d.Recipients = append(d.Recipients, Recipient{Mailbox: m, Header: []byte{2}})
+		}
+		return AppendMultiDeposit(nil, d)
+	}
+	return []struct {
+		dec, comment, err string
+		in                []byte
+	}{
+		{"multi_deposit", "no recipients", "malformed", []byte{TypeMultiDeposit, 0, 1}},
+		{"multi_deposit", "no body", "malformed", one([]byte{1}, nil)},
+		{"multi_deposit", "empty header", "malformed", one(nil, []byte{1})},
+		{"multi_deposit", "header over MaxHeaderSize", "malformed", one(make([]byte, MaxHeaderSize+1), []byte{1})},
+		{"multi_deposit", "header length beyond the frame", "malformed", append([]byte{TypeMultiDeposit, 1}, append(bytes.Clone(mb), 5, 1)...)},
+		{"multi_deposit", "a mailbox twice", "malformed", AppendMultiDeposit(nil, MultiDeposit{
+			Recipients: []Recipient{{Mailbox: mb, Header: []byte{1}}, {Mailbox: mb, Header: []byte{2}}}, Body: []byte{3}})},
+		{"multi_deposit", "501 recipients", "malformed", many(MaxRecipients + 1)},
+		{"multi_deposit", "short mailbox", "malformed", append([]byte{TypeMultiDeposit, 1}, mb[:10]...)},
+		{"multi_result", "count says 2, one code", "malformed", []byte{TypeMultiResult, 2, 0}},
+		{"multi_result", "zero codes", "malformed", []byte{TypeMultiResult, 0}},
+	}
 }
 
 // ackClaiming is an Ack body claiming n ids with none following.
