@@ -3,9 +3,6 @@ package node_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -55,7 +52,7 @@ func TestNodeReachableOnlyThroughRelay(t *testing.T) {
 	// contacted her), and mail does not ride the circuit: it goes to bob's mailbox, with a
 	// session begun from the prekeys bob left at his relay.
 	eventually(t, "the message went to bob's mailbox", func() error {
-		if got := relayMetric(t, r.Info.Metrics, "petrel_relay_deposits_total"); got < 1 {
+		if got := relayMetric(t, r, "petrel_relay_deposits_total"); got < 1 {
 			return fmt.Errorf("relay took %v deposits", got)
 		}
 		return nil
@@ -103,27 +100,3 @@ func TestNodeReachableOnlyThroughRelay(t *testing.T) {
 	}
 }
 
-// relayMetric reads one unlabelled value from a relay's Prometheus text endpoint (its URL).
-func relayMetric(t *testing.T, addr, name string) float64 {
-	t.Helper()
-	resp, err := http.Get(addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(body), "\n") {
-		if v, ok := strings.CutPrefix(line, name+" "); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err != nil {
-				t.Fatalf("metric %s: %v", line, err)
-			}
-			return f
-		}
-	}
-	t.Fatalf("relay metrics have no %s", name)
-	return 0
-}
