@@ -99,4 +99,3 @@ func TestNodeReachableOnlyThroughRelay(t *testing.T) {
 		t.Fatal("alice never saw bob online")
 	}
 }
-
