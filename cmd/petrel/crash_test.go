@@ -183,6 +183,11 @@ type petrelProc struct {
 	listen string
 	args   []string // extra flags for run (e.g. --relay)
 	runs   int
+	// netns, if set, is the network namespace the node runs in (`ip netns exec`), and dial
+	// reaches its API's loopback there (nat_test.go).
+	netns string
+	dial  localclient.DialFunc
+	env   []string // extra environment for run
 
 	cmd  *exec.Cmd
 	done chan struct{} // closed once cmd has exited
@@ -193,26 +198,49 @@ type petrelProc struct {
 // end kills whatever process is left, and a failed test shows the logs.
 func newPetrelProc(t *testing.T, bin, name, logDir string) *petrelProc {
 	t.Helper()
-	p := &petrelProc{
-		t: t, bin: bin, name: name, dir: t.TempDir(), logDir: logDir,
-		listen: "/ip4/127.0.0.1/tcp/" + strconv.Itoa(freePort(t)),
-	}
-	out, err := p.command("init", "--data", p.dir, "--name", name).CombinedOutput()
-	if err != nil {
-		t.Fatalf("petrel init %s: %v\n%s", name, err, out)
-	}
-	t.Cleanup(func() {
-		if p.running() {
-			p.cmd.Process.Kill()
-			<-p.done
+	return newPetrelProcs(t, bin, logDir, name)[0]
+}
+
+// newPetrelProcs is newPetrelProc for several nodes at once: their inits run in parallel
+// (Argon2id is slow under the race detector).
+func newPetrelProcs(t *testing.T, bin, logDir string, names ...string) []*petrelProc {
+	t.Helper()
+	ps := make([]*petrelProc, len(names))
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		p := &petrelProc{
+			t: t, bin: bin, name: name, dir: t.TempDir(), logDir: logDir,
+			listen: "/ip4/127.0.0.1/tcp/" + strconv.Itoa(freePort(t)),
 		}
-		p.checkLogs()
-	})
-	return p
+		ps[i] = p
+		wg.Go(func() {
+			if out, err := p.command("init", "--data", p.dir, "--name", name).CombinedOutput(); err != nil {
+				errs[i] = fmt.Errorf("petrel init %s: %v\n%s", name, err, out)
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		t.Cleanup(func() {
+			if p.running() {
+				p.cmd.Process.Kill()
+				<-p.done
+			}
+			p.checkLogs()
+		})
+	}
+	return ps
 }
 
 func (p *petrelProc) command(args ...string) *exec.Cmd {
 	cmd := exec.Command(p.bin, args...)
+	if p.netns != "" {
+		cmd = exec.Command("ip", append([]string{"netns", "exec", p.netns, p.bin}, args...)...)
+	}
 	cmd.Env = append(os.Environ(), "PETREL_PASSPHRASE="+crashPassphrase)
 	return cmd
 }
@@ -220,6 +248,13 @@ func (p *petrelProc) command(args ...string) *exec.Cmd {
 // start runs the node and waits for its api.json. A SIGKILLed run leaves a stale api.json
 // behind (naming a dead port), so it is removed first.
 func (p *petrelProc) start() {
+	p.t.Helper()
+	p.launch()
+	p.waitReady()
+}
+
+// launch starts the node's process without waiting for it to be ready.
+func (p *petrelProc) launch() {
 	p.t.Helper()
 	apiPath := filepath.Join(p.dir, "api.json")
 	if err := os.Remove(apiPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -231,6 +266,7 @@ func (p *petrelProc) start() {
 		p.t.Fatal(err)
 	}
 	cmd := p.command(append([]string{"run", "--data", p.dir, "--api", "127.0.0.1:0", "--listen", p.listen}, p.args...)...)
+	cmd.Env = append(cmd.Env, p.env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -243,15 +279,24 @@ func (p *petrelProc) start() {
 		close(done)
 	}()
 	p.cmd, p.done = cmd, done
+}
+
+// waitReady waits for the launched node's api.json and makes its client.
+func (p *petrelProc) waitReady() {
+	p.t.Helper()
+	apiPath := filepath.Join(p.dir, "api.json")
 	waitFor(p.t, p.name+" writes api.json", func() error {
 		if !p.running() {
-			return errStop{fmt.Errorf("%s exited: %v", p.name, cmd.ProcessState)}
+			return errStop{fmt.Errorf("%s exited: %v", p.name, p.cmd.ProcessState)}
 		}
 		info, err := localclient.ReadInfo(apiPath)
 		if err != nil {
 			return err
 		}
 		p.cl = localclient.New(info.URL, info.Token)
+		if p.dial != nil {
+			p.cl = localclient.NewWithDial(info.URL, info.Token, p.dial)
+		}
 		return nil
 	})
 }

@@ -37,6 +37,9 @@ type relayProc struct {
 	logDir   string
 	listen   string
 	runs     int
+	netns    string   // if set, the network namespace the relay runs in (nat_test.go)
+	args     []string // extra flags for relay (e.g. more --listen)
+	config   string   // the config file's JSON; empty: rates off
 	cmd      *exec.Cmd
 	done     chan struct{}
 	info     struct {
@@ -88,10 +91,18 @@ func (r *relayProc) start() {
 	}
 	// Rates off: this test is about durability, and a refused deposit would end a depositor.
 	cfgPath := filepath.Join(r.logDir, "relay-config.json")
-	if err := os.WriteFile(cfgPath, []byte(`{"mailbox": {"peer_rate": 0, "mailbox_rate": 0}}`), 0o600); err != nil {
+	cfg := r.config
+	if cfg == "" {
+		cfg = `{"mailbox": {"peer_rate": 0, "mailbox_rate": 0}}`
+	}
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		r.t.Fatal(err)
 	}
-	cmd := exec.Command(r.bin, "relay", "--data", r.dir, "--listen", r.listen, "--config", cfgPath)
+	args := append([]string{"relay", "--data", r.dir, "--listen", r.listen, "--config", cfgPath}, r.args...)
+	cmd := exec.Command(r.bin, args...)
+	if r.netns != "" {
+		cmd = exec.Command("ip", append([]string{"netns", "exec", r.netns, r.bin}, args...)...)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		r.t.Fatal(err)

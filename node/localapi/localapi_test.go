@@ -438,3 +438,22 @@ func TestAPIBeyondLoopbackWhenTold(t *testing.T) {
 		t.Fatalf("socket from a named foreign origin: %v %v", resp, err)
 	}
 }
+
+// TestShutdownWithSocketOpen: the node stops while a UI's socket is open; the socket ends
+// and shutdown waits for it. Under -race this fails if opening a socket is not ordered
+// before shutdown's wait for the open ones (a sync.WaitGroup.Add racing its Wait).
+func TestShutdownWithSocketOpen(t *testing.T) {
+	n := nodetest.Start(t, "alice")
+	ctx := ctxT(t)
+	s, _, err := n.Client.Dial(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Send(map[string]any{"type": "hello", "since": 1 << 62})
+	readUntil(t, ctx, s, "synced")
+	n.Stop()
+	if _, err := s.Read(ctx); err == nil {
+		t.Fatal("the socket is still open after the node stopped")
+	}
+}

@@ -88,7 +88,21 @@ type Server struct {
 	hosts map[string]bool // allowed Host header values, set by Serve
 	anyIP bool            // listening on every address: IP-literal hosts with the port too
 	port  string
-	conns sync.WaitGroup // open sockets
+	// conns counts open sockets. A socket joins it under mu and only while !stopping, so
+	// every Add is ordered before the shutdown's Wait (WaitGroup's rule for an Add from zero).
+	conns    sync.WaitGroup
+	stopping bool
+}
+
+// socketOpened adds an upgraded socket to conns, or reports false once shutdown has begun.
+func (s *Server) socketOpened() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping {
+		return false
+	}
+	s.conns.Add(1)
+	return true
 }
 
 // New returns a server; call Serve to run it.
@@ -149,6 +163,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := srv.Shutdown(shutCtx) // sockets are hijacked: they end with ctx (BaseContext)
+	s.mu.Lock()
+	s.stopping = true
+	s.mu.Unlock()
 	s.conns.Wait()
 	<-errc
 	if err != nil {

@@ -37,7 +37,10 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader has answered
 	}
-	s.conns.Add(1)
+	if !s.socketOpened() {
+		conn.Close() // the server is stopping
+		return
+	}
 	defer s.conns.Done()
 	c := &wsConn{s: s, conn: conn, out: make(chan []byte, wsOutQueue), hello: make(chan uint64, 1)}
 	c.run(r.Context())

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -31,11 +32,25 @@ type Client struct {
 	base  string
 	token string
 	hc    *http.Client
+	dial  DialFunc // nil: the default dialer
 }
+
+// DialFunc opens a connection to the API's address.
+type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
 // New returns a client for the API at baseURL (http://127.0.0.1:PORT) with token.
 func New(baseURL, token string) *Client {
 	return &Client{base: baseURL, token: token, hc: &http.Client{Timeout: 30 * time.Second}}
+}
+
+// NewWithDial is New with the client's connections (REST and WebSocket) opened by dial: for
+// a caller that reaches the node's loopback from elsewhere, such as a test that runs the
+// node in a network namespace of its own. The Host header stays baseURL's.
+func NewWithDial(baseURL, token string, dial DialFunc) *Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = dial
+	tr.Proxy = nil
+	return &Client{base: baseURL, token: token, dial: dial, hc: &http.Client{Timeout: 30 * time.Second, Transport: tr}}
 }
 
 // Info is DIR/api.json.

@@ -47,7 +47,11 @@ func (c *Client) Dial(ctx context.Context, header http.Header) (*Socket, *http.R
 	if h.Get("Authorization") == "" {
 		h.Set("Authorization", "Bearer "+c.token)
 	}
-	conn, resp, err := websocket.DefaultDialer.DialContext(ctx, u, h)
+	d := websocket.DefaultDialer
+	if c.dial != nil {
+		d = &websocket.Dialer{NetDialContext: c.dial, HandshakeTimeout: websocket.DefaultDialer.HandshakeTimeout}
+	}
+	conn, resp, err := d.DialContext(ctx, u, h)
 	if err != nil {
 		return nil, resp, fmt.Errorf("localclient: dial: %w", err)
 	}
