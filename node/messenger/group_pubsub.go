@@ -324,11 +324,29 @@ func (s *groupService) publish(gid, msgID string, env []byte) {
 	s.kick()
 }
 
+// hold keeps an envelope of an unknown chain until its key arrives. The key may have been
+// added since the envelope was looked up (the store runs a group's functions before the
+// previous group's OnCommit callbacks, addDist among them): then it is queued at once.
 func (s *groupService) hold(gid string, env []byte) {
+	var id senderkey.DistributionID
+	parsed := false
+	if skm, err := wire.ParseEnvelope(env); err == nil {
+		if sm, err := senderkey.ParseMessage(skm); err == nil {
+			id, parsed = sm.ID(), true
+		}
+	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.pending[gid]) < maxPendingGroup {
+	_, known := s.dists[id]
+	known = known && parsed
+	switch {
+	case known:
+		s.rxQ = append(s.rxQ, rxItem{gid, env})
+	case len(s.pending[gid]) < maxPendingGroup:
 		s.pending[gid] = append(s.pending[gid], env)
+	}
+	s.mu.Unlock()
+	if known {
+		s.kick()
 	}
 }
 
