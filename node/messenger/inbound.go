@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"slices"
 
@@ -256,6 +257,10 @@ func (b *rxBatch) one(d *wire.Deliver) (wire.AckStatus, error) {
 		}
 		if b.s0 == st {
 			b.c.Initial = nil
+			// What waits in the outbox was encrypted for a session they have left.
+			if err := b.reseal(); err != nil {
+				return 0, err
+			}
 		}
 	} else {
 		var err error
@@ -277,6 +282,41 @@ func (b *rxBatch) one(d *wire.Deliver) (wire.AckStatus, error) {
 		return wire.AckRefused, nil
 	}
 	return wire.AckStored, b.apply(content)
+}
+
+// reseal encrypts again, with the batch's new session, every outbox entry encrypted
+// before, in queue order, keeping their envelope ids (the contact drops a copy it already
+// has).
+func (b *rxBatch) reseal() error {
+	type entry struct {
+		key []byte
+		rec outboxRec
+	}
+	var es []entry
+	err := b.tx.Iterate(store.IterOptions{Prefix: kOutboxPrefix(b.c.ID)}, func(k, v []byte) (bool, error) {
+		var e entry
+		if err := json.Unmarshal(v, &e.rec); err != nil {
+			return false, err
+		}
+		if e.rec.Cipher == nil {
+			return false, nil // this and what follows wait for the worker
+		}
+		e.key = k
+		es = append(es, e)
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, e := range es {
+		if err := sealEntry(b.c, b.s0, &e.rec, e.rec.EnvID); err != nil {
+			return err
+		}
+		if err := putJSON(b.tx, e.key, &e.rec); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (b *rxBatch) s0Decrypt(msg []byte) ([]byte, error) {
@@ -548,7 +588,8 @@ func (b *rxBatch) finish() error {
 	}
 	if len(b.delivered) > 0 && !b.c.Blocked {
 		for chunk := range slices.Chunk(b.delivered, wire.MaxReceiptID) {
-			if err := b.m.enqueue(b.tx, b.c, &wire.Content{Kind: wire.KindReceipt, Status: wire.ReceiptDelivered, IDs: chunk}, ""); err != nil {
+			// Encrypted now with the batch's session, which save writes after.
+			if _, err := b.m.enqueueWith(b.tx, b.c, &wire.Content{Kind: wire.KindReceipt, Status: wire.ReceiptDelivered, IDs: chunk}, "", b.s0); err != nil {
 				return err
 			}
 		}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -410,15 +409,8 @@ func (o *outbox) encrypt(ctx context.Context, cid string, batch []pending) ([]pe
 				continue
 			}
 			if rec.Cipher == nil {
-				ct, err := s0.Encrypt(rec.Content)
-				if err != nil {
+				if err := sealEntry(c, s0, &rec, nil); err != nil {
 					return err
-				}
-				rec.Cipher = ct
-				rec.EnvID = make([]byte, wire.IDSize)
-				rand.Read(rec.EnvID)
-				if c.Initial != nil && !s0.HasReceived() {
-					rec.Initial = c.Initial
 				}
 				if err := putJSON(tx, p.key, &rec); err != nil {
 					return err

@@ -2,10 +2,13 @@ package messenger
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/json"
 	"slices"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/petrel-chat/petrel/crypto/ratchet"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
@@ -36,8 +39,20 @@ func (m *Messenger) card() *wire.Card {
 }
 
 // enqueue assigns content the contact's next sequence number, stores it in the outbox (and
-// the resend history) and schedules delivery once the transaction commits. c is saved.
+// the resend history) and schedules delivery once the transaction commits. c is saved. The
+// outbox worker encrypts the content when it sends it.
 func (m *Messenger) enqueue(tx *store.Tx, c *contactRec, content *wire.Content, msgID string) error {
+	_, err := m.enqueueWith(tx, c, content, msgID, nil)
+	return err
+}
+
+// enqueueWith is enqueue that also encrypts the content at once with s0, the contact's
+// current session as the caller holds it (the caller saves s0 after), so that the outbox
+// worker need not commit a transaction of its own to encrypt it. It does so only while
+// the outbox's ratchet order is its queue order: when the last entry queued before is
+// still waiting for the worker to encrypt it, so does this one. s0 nil means enqueue. It
+// reports whether it used s0.
+func (m *Messenger) enqueueWith(tx *store.Tx, c *contactRec, content *wire.Content, msgID string, s0 *ratchet.State) (sealed bool, err error) {
 	c.SendSeq++
 	content.Seq = c.SendSeq
 	if content.TS == "" {
@@ -51,27 +66,71 @@ func (m *Messenger) enqueue(tx *store.Tx, c *contactRec, content *wire.Content, 
 	}
 	b, err := content.Marshal()
 	if err != nil {
-		return err
+		return false, err
+	}
+	rec := outboxRec{Seq: content.Seq, Content: b, MsgID: msgID, Created: m.nowMS()}
+	if s0 != nil {
+		if sealed, err = outboxEncrypted(tx, c.ID); err != nil {
+			return false, err
+		}
+		if sealed {
+			if err := sealEntry(c, s0, &rec, nil); err != nil {
+				return false, err
+			}
+		}
 	}
 	c.OutSeq++
-	rec := outboxRec{Seq: content.Seq, Content: b, MsgID: msgID, Created: m.nowMS()}
 	if err := putJSON(tx, kOutbox(c.ID, c.OutSeq), &rec); err != nil {
-		return err
+		return false, err
 	}
 	if err := tx.Set(kSent(c.ID, content.Seq), b); err != nil {
-		return err
+		return false, err
 	}
 	if content.Seq > sentHistory {
 		if err := tx.Delete(kSent(c.ID, content.Seq-sentHistory)); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if err := tx.Set(kClock, []byte(content.TS)); err != nil {
-		return err
+		return false, err
 	}
 	cid := c.ID
 	tx.OnCommit(func() { m.kick(cid) })
-	return putJSON(tx, kContact(c.ID), c)
+	return sealed, putJSON(tx, kContact(c.ID), c)
+}
+
+// outboxEncrypted reports whether every entry in contact cid's outbox has its ciphertext:
+// the worker encrypts entries in queue order, so it is enough to look at the last one.
+func outboxEncrypted(tx *store.Tx, cid string) (bool, error) {
+	ready := true
+	err := tx.Iterate(store.IterOptions{Prefix: kOutboxPrefix(cid), Reverse: true}, func(_, v []byte) (bool, error) {
+		var rec outboxRec
+		if err := json.Unmarshal(v, &rec); err != nil {
+			return false, err
+		}
+		ready = rec.Cipher != nil
+		return false, nil
+	})
+	return ready, err
+}
+
+// sealEntry encrypts an outbox entry with session s0, under envelope id env (nil: a new
+// random one), and attaches our PQXDH initial message while the contact has not answered
+// the session.
+func sealEntry(c *contactRec, s0 *ratchet.State, rec *outboxRec, env []byte) error {
+	ct, err := s0.Encrypt(rec.Content)
+	if err != nil {
+		return err
+	}
+	if env == nil {
+		env = make([]byte, wire.IDSize)
+		rand.Read(env)
+	}
+	rec.Cipher, rec.EnvID, rec.Initial = ct, env, nil
+	if c.Initial != nil && !s0.HasReceived() {
+		rec.Initial = c.Initial
+	}
+	return nil
 }
 
 func (m *Messenger) kick(cid string) {
@@ -171,7 +230,15 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 			content.ReplyTo = *replyTo
 		}
 		out = msg
-		return m.enqueue(tx, c, content, id)
+		s0, err := loadSession(tx, c.ID, 0)
+		if err != nil {
+			return err
+		}
+		sealed, err := m.enqueueWith(tx, c, content, id, s0)
+		if err != nil || !sealed {
+			return err // without a session yet, the outbox worker starts one and encrypts
+		}
+		return tx.Set(kSession(c.ID, 0), s0.Marshal())
 	})
 	return out, repeat, err
 }
