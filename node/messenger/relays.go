@@ -187,7 +187,7 @@ func (o *outbox) depositAll(w *worker) (int, error) {
 			inflight[ids[i]] = sentEntry{key: p.key, msgID: p.rec.MsgID}
 			acks = append(acks, wire.Ack{ID: ids[i], Status: wire.AckStored})
 		}
-		n, err := o.applyAcks(o.ctx, w.cid, acks, inflight)
+		n, err := o.applyAcks(o.ctx, w.cid, acks, inflight, nil)
 		done += n
 		if err != nil {
 			return done, err
