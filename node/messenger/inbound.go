@@ -141,6 +141,7 @@ type rxBatch struct {
 	conv   *convRec
 
 	delivered  []string
+	last       *api.Message // the conversation's last message, if this batch stored it
 	convDirty  bool
 	contactEvt bool
 	kicks      bool
@@ -427,7 +428,7 @@ func (b *rxBatch) apply(ct *wire.Content) error {
 			if err != nil || r == nil || r.M.SenderID != b.m.uid {
 				continue
 			}
-			if err := b.m.setStatus(b.tx, id, status, ""); err != nil {
+			if err := b.m.setStatusRec(b.tx, r, status, ""); err != nil {
 				return err
 			}
 		}
@@ -525,13 +526,17 @@ func (b *rxBatch) text(ct *wire.Content, ts hlc.Timestamp) error {
 		return err
 	}
 	last := ""
-	if conv.LastMsgID != "" {
+	switch {
+	case b.last != nil && b.last.ID == conv.LastMsgID:
+		last = b.last.Order
+	case conv.LastMsgID != "":
 		if r, err := loadMsg(b.tx, conv.LastMsgID); err == nil {
 			last = r.M.Order
 		}
 	}
 	if msg.Order > last {
 		conv.LastMsgID = msg.ID
+		b.last = &msg
 	}
 	conv.UpdatedAt = max(conv.UpdatedAt, msg.ReceivedAt)
 	if msg.Order > conv.ReadUpTo {
@@ -573,7 +578,12 @@ func (b *rxBatch) save() error {
 		b.contactEvt = false
 	}
 	if b.convDirty {
-		if err := b.m.emitConv(tx, b.conv.ID); err != nil {
+		if b.last != nil && b.last.ID == b.conv.LastMsgID && b.conv.Type == api.ConversationDirect {
+			// Built from what is in hand (with the contact as this batch leaves it).
+			if _, err := b.m.ev.Append(tx, api.KindConversation, b.m.apiDirectConv(b.conv, c, b.last)); err != nil {
+				return err
+			}
+		} else if err := b.m.emitConv(tx, b.conv.ID); err != nil {
 			return err
 		}
 		b.convDirty = false

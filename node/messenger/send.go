@@ -222,7 +222,8 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 		if _, err := m.ev.Append(tx, api.KindMessage, msg); err != nil {
 			return err
 		}
-		if err := m.emitConv(tx, conv.ID); err != nil {
+		// The conversation as apiConvRec would read it back: built from what is in hand.
+		if _, err := m.ev.Append(tx, api.KindConversation, m.apiDirectConv(conv, c, &msg)); err != nil {
 			return err
 		}
 		content := &wire.Content{Kind: wire.KindText, ID: id, TS: ts.String(), Body: req.Body}
@@ -259,6 +260,11 @@ func (m *Messenger) setStatus(tx *store.Tx, id, status, reason string) error {
 	if err != nil {
 		return err
 	}
+	return m.setStatusRec(tx, r, status, reason)
+}
+
+// setStatusRec is setStatus on a message record just loaded from tx.
+func (m *Messenger) setStatusRec(tx *store.Tx, r *msgRec, status, reason string) error {
 	if r.M.Status == api.StatusFailed {
 		return nil
 	}
@@ -279,7 +285,7 @@ func (m *Messenger) setStatus(tx *store.Tx, id, status, reason string) error {
 	if err := m.putMsg(tx, r, false); err != nil {
 		return err
 	}
-	_, err = m.ev.Append(tx, api.KindMessageUpdate, r.M)
+	_, err := m.ev.Append(tx, api.KindMessageUpdate, r.M)
 	return err
 }
 
@@ -309,20 +315,27 @@ func (m *Messenger) apiConvRec(tx *store.Tx, cv *convRec) (api.Conversation, err
 	if err != nil {
 		return api.Conversation{}, err
 	}
-	out := api.Conversation{
+	var last *api.Message
+	if cv.LastMsgID != "" {
+		r, err := loadMsg(tx, cv.LastMsgID)
+		if err == nil {
+			last = &r.M
+		}
+	}
+	return m.apiDirectConv(cv, c, last), nil
+}
+
+// apiDirectConv is a direct conversation with contact c whose last message is last (nil:
+// none, or not found).
+func (m *Messenger) apiDirectConv(cv *convRec, c *contactRec, last *api.Message) api.Conversation {
+	return api.Conversation{
 		ID: cv.ID, Type: cv.Type, Name: c.Name, UnreadCount: cv.Unread, UpdatedAt: cv.UpdatedAt,
 		Members: []api.Member{
 			{UserID: m.uid, Name: m.cfg.Profile(), Role: api.RoleMember},
 			{UserID: c.UserID, Name: c.Name, Role: api.RoleMember},
 		},
+		LastMessage: last,
 	}
-	if cv.LastMsgID != "" {
-		r, err := loadMsg(tx, cv.LastMsgID)
-		if err == nil {
-			out.LastMessage = &r.M
-		}
-	}
-	return out, nil
 }
 
 // MarkRead marks the conversation read up to and including message upTo, and sends read
