@@ -3,7 +3,6 @@ package messenger
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -70,7 +69,7 @@ func (m *Messenger) enqueueWith(tx *store.Tx, c *contactRec, content *wire.Conte
 	}
 	rec := outboxRec{Seq: content.Seq, Content: b, MsgID: msgID, Created: m.nowMS()}
 	if s0 != nil {
-		if sealed, err = outboxEncrypted(tx, c.ID); err != nil {
+		if sealed, err = outboxEncrypted(tx, c); err != nil {
 			return false, err
 		}
 		if sealed {
@@ -99,19 +98,14 @@ func (m *Messenger) enqueueWith(tx *store.Tx, c *contactRec, content *wire.Conte
 	return sealed, putJSON(tx, kContact(c.ID), c)
 }
 
-// outboxEncrypted reports whether every entry in contact cid's outbox has its ciphertext:
-// the worker encrypts entries in queue order, so it is enough to look at the last one.
-func outboxEncrypted(tx *store.Tx, cid string) (bool, error) {
-	ready := true
-	err := tx.Iterate(store.IterOptions{Prefix: kOutboxPrefix(cid), Reverse: true}, func(_, v []byte) (bool, error) {
-		var rec outboxRec
-		if err := json.Unmarshal(v, &rec); err != nil {
-			return false, err
-		}
-		ready = rec.Cipher != nil
-		return false, nil
-	})
-	return ready, err
+// outboxEncrypted reports whether every entry in contact c's outbox has its ciphertext.
+// The worker encrypts entries in queue order (and drops expired ones in that order), so it
+// is enough to look at the last one queued: if it is gone, it was sent or dropped, and so
+// was everything before it. (A reverse scan would also step over every deleted entry.)
+func outboxEncrypted(tx *store.Tx, c *contactRec) (bool, error) {
+	var rec outboxRec
+	found, err := getJSON(tx, kOutbox(c.ID, c.OutSeq), &rec)
+	return !found || rec.Cipher != nil, err
 }
 
 // sealEntry encrypts an outbox entry with session s0, under envelope id env (nil: a new
