@@ -179,10 +179,10 @@ func (b *rxBatch) useContact(cid string) error {
 		return err
 	}
 	b.c = c
-	if b.s0, err = loadSession(b.tx, cid, 0); err != nil {
+	if b.s0, err = b.m.loadSession(b.tx, cid, 0); err != nil {
 		return err
 	}
-	if b.s1, err = loadSession(b.tx, cid, 1); err != nil {
+	if b.s1, err = b.m.loadSession(b.tx, cid, 1); err != nil {
 		return err
 	}
 	b.conv, err = loadConv(b.tx, c.ConvID)
@@ -551,12 +551,12 @@ func (b *rxBatch) text(ct *wire.Content, ts hlc.Timestamp) error {
 func (b *rxBatch) save() error {
 	tx, c := b.tx, b.c
 	if b.s0 != nil {
-		if err := tx.Set(kSession(c.ID, 0), b.s0.Marshal()); err != nil {
+		if err := b.m.saveSession(tx, c.ID, 0, b.s0); err != nil {
 			return err
 		}
 	}
 	if b.s1 != nil {
-		if err := tx.Set(kSession(c.ID, 1), b.s1.Marshal()); err != nil {
+		if err := b.m.saveSession(tx, c.ID, 1, b.s1); err != nil {
 			return err
 		}
 	}

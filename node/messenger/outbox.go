@@ -388,7 +388,7 @@ func (o *outbox) encrypt(ctx context.Context, cid string, batch []pending) ([]pe
 		if err != nil {
 			return err
 		}
-		s0, err := loadSession(tx, cid, 0)
+		s0, err := o.m.loadSession(tx, cid, 0)
 		if err != nil {
 			return err
 		}
@@ -428,7 +428,7 @@ func (o *outbox) encrypt(ctx context.Context, cid string, batch []pending) ([]pe
 			out = append(out, pending{key: p.key, rec: rec})
 		}
 		if dirty {
-			return tx.Set(kSession(cid, 0), s0.Marshal())
+			return o.m.saveSession(tx, cid, 0, s0)
 		}
 		return nil
 	})

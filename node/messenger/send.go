@@ -225,7 +225,7 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 			content.ReplyTo = *replyTo
 		}
 		out = msg
-		s0, err := loadSession(tx, c.ID, 0)
+		s0, err := m.loadSession(tx, c.ID, 0)
 		if err != nil {
 			return err
 		}
@@ -233,7 +233,7 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 		if err != nil || !sealed {
 			return err // without a session yet, the outbox worker starts one and encrypts
 		}
-		return tx.Set(kSession(c.ID, 0), s0.Marshal())
+		return m.saveSession(tx, c.ID, 0, s0)
 	})
 	return out, repeat, err
 }
