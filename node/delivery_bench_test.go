@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -227,8 +228,9 @@ func (a *arrivals) wait(b *testing.B, limit time.Duration) {
 // BenchmarkDeliveryThroughput: alice's UI sends b.N messages with 16 (and 64) requests in
 // flight, and the clock stops when bob's UI has seen every one arrive. It reports msgs/s (sent
 // to arrived), accepted/s (the rate alice's API answered the sends), the baseline pipe-msgs/s
-// of durablePipe at the same concurrency, x-pipe = pipe-msgs/s ÷ msgs/s, and fsync-µs, the
-// median fsync of a small append on the same disk in the same run.
+// of durablePipe at the same concurrency, x-pipe = pipe-msgs/s ÷ msgs/s, fsync-µs, the
+// median fsync of a small append on the same disk in the same run, and cpu-µs/msg, the
+// process's CPU time per message (see cpuTime).
 func BenchmarkDeliveryThroughput(b *testing.B) {
 	for _, senders := range []int{benchSenders, 4 * benchSenders} {
 		b.Run(fmt.Sprintf("senders=%d", senders), func(b *testing.B) {
@@ -240,6 +242,7 @@ func BenchmarkDeliveryThroughput(b *testing.B) {
 			errc := make(chan error, senders)
 
 			b.ResetTimer()
+			cpu0 := cpuTime(b)
 			start := time.Now()
 			for range senders {
 				go func() {
@@ -264,6 +267,7 @@ func BenchmarkDeliveryThroughput(b *testing.B) {
 			accepted := time.Since(start)
 			arr.wait(b, 5*time.Minute)
 			elapsed := time.Since(start)
+			cpu := cpuTime(b) - cpu0
 			b.StopTimer()
 
 			base := durablePipe(b, b.N, senders)
@@ -273,6 +277,7 @@ func BenchmarkDeliveryThroughput(b *testing.B) {
 			b.ReportMetric(float64(b.N)/accepted.Seconds(), "accepted/s")
 			b.ReportMetric(baseRate, "pipe-msgs/s")
 			b.ReportMetric(baseRate/rate, "x-pipe")
+			b.ReportMetric(cpu.Seconds()*1e6/float64(b.N), "cpu-µs/msg")
 			b.ReportMetric(fsyncMedian(b, 64).Seconds()*1e6, "fsync-µs")
 		})
 	}
@@ -442,6 +447,18 @@ func durablePipe(b *testing.B, n, senders int) time.Duration {
 	return time.Since(start)
 }
 
+// cpuTime is the CPU time (user and system) this process has used so far: both nodes and
+// the UI clients, so that cpu-µs/msg, unlike a rate, does not depend on how much of the
+// machine other work leaves to the benchmark.
+func cpuTime(b *testing.B) time.Duration {
+	b.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // fsyncMedian is the median time of k appends of 256 bytes to a file, each fsynced: the
 // disk's price of one durable commit in this run.
 func fsyncMedian(b *testing.B, k int) time.Duration {
@@ -481,8 +498,9 @@ func percentile(ds []time.Duration, q float64) time.Duration {
 // message's latency runs from the start of its send call to the arrival of its "message"
 // event on bob's socket. It reports p50-µs and p99-µs, sent/s (the pace kept) and recv/s
 // (messages over the time from the first send to the last arrival: below sent/s, the nodes did
-// not keep up), and the baseline tcp-p50-µs and tcp-p99-µs: round trips of 100-byte messages
-// at the same rate over one loopback TCP connection to an echo server.
+// not keep up), cpu-µs/msg (see cpuTime), and the baseline tcp-p50-µs and tcp-p99-µs: round
+// trips of 100-byte messages at the same rate over one loopback TCP connection to an echo
+// server.
 func BenchmarkDeliveryLatency(b *testing.B) {
 	for _, rate := range []int{200, 1000} {
 		b.Run(fmt.Sprintf("rate=%d", rate), func(b *testing.B) {
@@ -496,6 +514,7 @@ func BenchmarkDeliveryLatency(b *testing.B) {
 			var wg sync.WaitGroup
 
 			b.ResetTimer()
+			cpu0 := cpuTime(b)
 			start := time.Now()
 			for i := range b.N {
 				time.Sleep(time.Until(start.Add(time.Duration(i) * interval)))
@@ -519,6 +538,7 @@ func BenchmarkDeliveryLatency(b *testing.B) {
 			default:
 			}
 			arr.wait(b, 5*time.Minute)
+			cpu := cpuTime(b) - cpu0
 			b.StopTimer()
 			last := start
 			for _, t := range arr.at {
@@ -536,6 +556,7 @@ func BenchmarkDeliveryLatency(b *testing.B) {
 			b.ReportMetric(float64(percentile(lat, 0.99).Microseconds()), "p99-µs")
 			b.ReportMetric(float64(percentile(base, 0.5).Microseconds()), "tcp-p50-µs")
 			b.ReportMetric(float64(percentile(base, 0.99).Microseconds()), "tcp-p99-µs")
+			b.ReportMetric(cpu.Seconds()*1e6/float64(b.N), "cpu-µs/msg")
 			if b.N > 1 {
 				b.ReportMetric(float64(b.N-1)/pace.Seconds(), "sent/s")
 				b.ReportMetric(float64(b.N)/last.Sub(start).Seconds(), "recv/s")

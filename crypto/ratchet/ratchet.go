@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/crypto/internal/kdf"
@@ -129,6 +131,22 @@ func newState(p Params, initiator bool) *State {
 	s.adPrefix = append(s.adPrefix, p.InitiatorKey[:]...)
 	s.adPrefix = append(s.adPrefix, p.ResponderKey[:]...)
 	return s
+}
+
+// Clone returns an independent copy of s: advancing one does not advance the other. (It
+// costs a few copies, where Unmarshal(s.Marshal()) would also derive the public half of
+// DHs, an X25519 scalar multiplication.) Both copies hold the same secrets: keep a clone
+// no longer than the state it was taken from, or forward secrecy suffers.
+func (s *State) Clone() *State {
+	c := *s
+	c.adPrefix = slices.Clone(s.adPrefix)
+	c.prev = slices.Clone(s.prev)
+	c.skipped = maps.Clone(s.skipped)
+	if c.skipped == nil {
+		c.skipped = map[skipID][kdf.KeySize]byte{}
+	}
+	c.order = slices.Clone(s.order)
+	return &c
 }
 
 func (s *State) generateDH() (*ecdh.PrivateKey, error) {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	mrand "math/rand/v2"
 	"testing"
 	"time"
@@ -520,4 +521,37 @@ func TestReplayRefusedAfterRestart(t *testing.T) {
 	}
 	mustDecrypt(t, bob, unread, msg(1))
 	mustFailUnchanged(t, bob, unread, ErrReplay)
+}
+
+// A clone is independent: advancing the clone (encrypting, decrypting out of order so that
+// skipped keys are stored and used) leaves the original exactly as it was, byte for byte,
+// and the original then goes on as if the clone never existed.
+func TestCloneIsIndependent(t *testing.T) {
+	alice, bob := newPair(t)
+	var msgs [][]byte
+	for i := range 4 {
+		msgs = append(msgs, mustEncrypt(t, alice, fmt.Appendf(nil, "m%d", i)))
+	}
+	if _, err := bob.Decrypt(msgs[2]); err != nil { // skips m0 and m1
+		t.Fatal(err)
+	}
+	before := bob.Marshal()
+	c := bob.Clone()
+	if !bytes.Equal(c.Marshal(), before) {
+		t.Fatal("clone marshals differently")
+	}
+	for _, i := range []int{0, 3} {
+		if pt, err := c.Decrypt(msgs[i]); err != nil || string(pt) != fmt.Sprintf("m%d", i) {
+			t.Fatalf("clone decrypting m%d: %q %v", i, pt, err)
+		}
+	}
+	mustEncrypt(t, c, []byte("reply from the clone"))
+	if !bytes.Equal(bob.Marshal(), before) {
+		t.Fatal("advancing the clone changed the original")
+	}
+	for _, i := range []int{0, 1, 3} {
+		if pt, err := bob.Decrypt(msgs[i]); err != nil || string(pt) != fmt.Sprintf("m%d", i) {
+			t.Fatalf("original decrypting m%d after the clone did: %q %v", i, pt, err)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package eventlog
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,9 @@ var (
 // MaxPage caps how many events one Since call returns.
 const MaxPage = 1000
 
+// recentEvents is how many of the newest committed events Since serves from memory.
+const recentEvents = 1024
+
 // Log is the event log. Its zero value is not usable; call Open.
 type Log struct {
 	st *store.Store
@@ -26,6 +30,11 @@ type Log struct {
 	mu   sync.Mutex
 	last uint64 // highest committed seq
 	subs map[chan struct{}]struct{}
+	// recent holds the newest committed events (consecutive seqs, the last one = last, at
+	// most 2×recentEvents), so that a reader following the log, such as a UI's socket, is
+	// served without opening a store transaction: that would wait for any commit in
+	// flight, one more fsync on the way from a message's arrival to the UI.
+	recent []api.Event
 }
 
 // Open loads the log's position from st.
@@ -84,16 +93,23 @@ func (l *Log) Append(tx *store.Tx, kind string, v any) (uint64, error) {
 	if err := tx.Set(key(seq), rec); err != nil {
 		return 0, fmt.Errorf("eventlog: append: %w", err)
 	}
-	tx.OnCommit(func() { l.committed(seq) })
+	tx.OnCommit(func() { l.committed(api.Event{Seq: seq, Kind: kind, Payload: payload}) })
 	return seq, nil
 }
 
-func (l *Log) committed(seq uint64) {
+func (l *Log) committed(ev api.Event) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if seq > l.last {
-		l.last = seq
+	if ev.Seq > l.last {
+		l.last = ev.Seq
 	}
+	if n := len(l.recent); n > 0 && l.recent[n-1].Seq+1 != ev.Seq {
+		l.recent = l.recent[:0] // not consecutive (cannot happen: commits are in seq order)
+	}
+	if len(l.recent) == 2*recentEvents {
+		l.recent = append(l.recent[:0], l.recent[recentEvents:]...)
+	}
+	l.recent = append(l.recent, ev)
 	for c := range l.subs {
 		select {
 		case c <- struct{}{}:
@@ -121,6 +137,9 @@ func (l *Log) Since(since uint64, limit int) ([]api.Event, bool, error) {
 	if since >= last {
 		return nil, false, nil
 	}
+	if out, more, ok := l.fromRecent(since, limit); ok {
+		return out, more, nil
+	}
 	err := l.st.View(func(tx *store.Tx) error {
 		return tx.Iterate(store.IterOptions{Prefix: prefix, Start: key(since + 1)}, func(k, v []byte) (bool, error) {
 			seq := binary.BigEndian.Uint64(k[len(prefix):])
@@ -146,6 +165,23 @@ func (l *Log) Since(since uint64, limit int) ([]api.Event, bool, error) {
 		more = true
 	}
 	return out, more, nil
+}
+
+// fromRecent is Since served from memory, if the events after since are all there.
+func (l *Log) fromRecent(since uint64, limit int) ([]api.Event, bool, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.recent) == 0 || l.recent[0].Seq > since+1 || l.recent[len(l.recent)-1].Seq != l.last {
+		return nil, false, false
+	}
+	evs := l.recent[since+1-l.recent[0].Seq:]
+	more := len(evs) > limit
+	evs = evs[:min(len(evs), limit)]
+	out := make([]api.Event, len(evs))
+	for i, ev := range evs {
+		out[i] = api.Event{Seq: ev.Seq, Kind: ev.Kind, Payload: bytes.Clone(ev.Payload)}
+	}
+	return out, more, true
 }
 
 func decode(seq uint64, v []byte) (api.Event, error) {

@@ -6,7 +6,9 @@
 //
 // Persist first, deliver second: a message is acknowledged to the UI only once it is in the
 // store together with its outbox entry. An outbox entry is encrypted once, in the same
-// transaction that saves the advanced ratchet, and the same ciphertext is resent until the
+// transaction that saves the advanced ratchet (Send's own when a session exists and the
+// outbox's older entries are all encrypted, else the outbox worker's, in queue order so
+// that ratchet order is queue order), and the same ciphertext is resent until the
 // receiving node acknowledges it; the receiver stores what it decrypted, its advanced
 // ratchet and the envelope id in one transaction before it acknowledges, so a retry after a
 // lost acknowledgement is recognised and never shown twice.

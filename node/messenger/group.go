@@ -743,9 +743,9 @@ func (m *Messenger) applyGroup(tx *store.Tx, c *contactRec, ct *wire.Content) er
 		if err != nil {
 			return err
 		}
-		if out == rxUnknown { // its key is on its way
-			env := ct.Data
-			tx.OnCommit(func() { m.gs.hold(gid, env) })
+		if out == rxUnknown || out == rxUnlisted { // its key is on its way
+			env, recheck := ct.Data, out == rxUnlisted
+			tx.OnCommit(func() { m.gs.hold(gid, env, recheck) })
 		}
 		return rb.finish()
 	case wire.KindGroupResend:

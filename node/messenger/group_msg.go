@@ -119,6 +119,7 @@ const (
 	rxStored    rxOutcome = iota // new message stored
 	rxDuplicate                  // seen before (or our own)
 	rxUnknown                    // no key for its chain (yet)
+	rxUnlisted                   // its chain is not in the in-memory index (yet)
 	rxRefused                    // not valid for this group
 )
 
@@ -145,7 +146,7 @@ func (b *groupRx) envelope(gid string, env []byte) (rxOutcome, error) {
 	owner, ok := m.gs.lookup(sm.ID())
 	switch {
 	case !ok:
-		return rxUnknown, nil
+		return rxUnlisted, nil
 	case owner.gid != gid:
 		return rxRefused, nil
 	case owner.uid == m.uid:

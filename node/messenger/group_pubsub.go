@@ -324,11 +324,31 @@ func (s *groupService) publish(gid, msgID string, env []byte) {
 	s.kick()
 }
 
-func (s *groupService) hold(gid string, env []byte) {
+// hold keeps an envelope of an unknown chain until its key arrives. With recheck (the
+// envelope was refused because its chain was missing from the index, not because its key
+// was missing from the store), the chain may have been indexed since (the store runs a
+// group's functions before the previous group's OnCommit callbacks, addDist among them):
+// then the envelope is queued again at once.
+func (s *groupService) hold(gid string, env []byte, recheck bool) {
+	var id senderkey.DistributionID
+	parsed := false
+	if skm, err := wire.ParseEnvelope(env); recheck && err == nil {
+		if sm, err := senderkey.ParseMessage(skm); err == nil {
+			id, parsed = sm.ID(), true
+		}
+	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.pending[gid]) < maxPendingGroup {
+	_, known := s.dists[id]
+	known = known && parsed
+	switch {
+	case known:
+		s.rxQ = append(s.rxQ, rxItem{gid, env})
+	case len(s.pending[gid]) < maxPendingGroup:
 		s.pending[gid] = append(s.pending[gid], env)
+	}
+	s.mu.Unlock()
+	if known {
+		s.kick()
 	}
 }
 
@@ -354,7 +374,7 @@ func (s *groupService) validator(gid string) pubsub.ValidatorEx {
 		case revoked:
 			return pubsub.ValidationReject
 		case !ok:
-			s.hold(gid, msg.Data)
+			s.hold(gid, msg.Data, false)
 			return pubsub.ValidationIgnore
 		case o.gid != gid || !sm.Verify(o.pub):
 			return pubsub.ValidationReject
@@ -514,16 +534,18 @@ func (s *groupService) doPublish(ctx context.Context, p pubItem) {
 // receive stores a batch of envelopes from the mesh in one transaction.
 func (s *groupService) receive(ctx context.Context, items []rxItem) {
 	var unknown []rxItem
+	var unlisted []bool
 	err := s.m.st.Update(ctx, func(tx *store.Tx) error {
-		unknown = unknown[:0]
+		unknown, unlisted = unknown[:0], unlisted[:0]
 		b := &groupRx{m: s.m, tx: tx, cc: txContacts{}}
 		for _, it := range items {
 			out, err := b.envelope(it.gid, it.env)
 			if err != nil {
 				return err
 			}
-			if out == rxUnknown {
+			if out == rxUnknown || out == rxUnlisted {
 				unknown = append(unknown, it)
+				unlisted = append(unlisted, out == rxUnlisted)
 			}
 		}
 		return b.finish()
@@ -534,8 +556,8 @@ func (s *groupService) receive(ctx context.Context, items []rxItem) {
 		}
 		return
 	}
-	for _, it := range unknown {
-		s.hold(it.gid, it.env)
+	for i, it := range unknown {
+		s.hold(it.gid, it.env, unlisted[i])
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"slices"
 
@@ -140,6 +141,7 @@ type rxBatch struct {
 	conv   *convRec
 
 	delivered  []string
+	last       *api.Message // the conversation's last message, if this batch stored it
 	convDirty  bool
 	contactEvt bool
 	kicks      bool
@@ -177,10 +179,10 @@ func (b *rxBatch) useContact(cid string) error {
 		return err
 	}
 	b.c = c
-	if b.s0, err = loadSession(b.tx, cid, 0); err != nil {
+	if b.s0, err = b.m.loadSession(b.tx, cid, 0); err != nil {
 		return err
 	}
-	if b.s1, err = loadSession(b.tx, cid, 1); err != nil {
+	if b.s1, err = b.m.loadSession(b.tx, cid, 1); err != nil {
 		return err
 	}
 	b.conv, err = loadConv(b.tx, c.ConvID)
@@ -257,6 +259,10 @@ func (b *rxBatch) one(d *wire.Deliver) (wire.AckStatus, error) {
 		}
 		if b.s0 == st {
 			b.c.Initial = nil
+			// What waits in the outbox was encrypted for a session they have left.
+			if err := b.reseal(); err != nil {
+				return 0, err
+			}
 		}
 	} else {
 		var err error
@@ -278,6 +284,41 @@ func (b *rxBatch) one(d *wire.Deliver) (wire.AckStatus, error) {
 		return wire.AckRefused, nil
 	}
 	return wire.AckStored, b.apply(content)
+}
+
+// reseal encrypts again, with the batch's new session, every outbox entry encrypted
+// before, in queue order, keeping their envelope ids (the contact drops a copy it already
+// has).
+func (b *rxBatch) reseal() error {
+	type entry struct {
+		key []byte
+		rec outboxRec
+	}
+	var es []entry
+	err := b.tx.Iterate(store.IterOptions{Prefix: kOutboxPrefix(b.c.ID)}, func(k, v []byte) (bool, error) {
+		var e entry
+		if err := json.Unmarshal(v, &e.rec); err != nil {
+			return false, err
+		}
+		if e.rec.Cipher == nil {
+			return false, nil // this and what follows wait for the worker
+		}
+		e.key = k
+		es = append(es, e)
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, e := range es {
+		if err := sealEntry(b.c, b.s0, &e.rec, e.rec.EnvID); err != nil {
+			return err
+		}
+		if err := putJSON(b.tx, e.key, &e.rec); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (b *rxBatch) s0Decrypt(msg []byte) ([]byte, error) {
@@ -391,7 +432,7 @@ func (b *rxBatch) apply(ct *wire.Content) error {
 			if err != nil || r == nil || r.M.SenderID != b.m.uid {
 				continue
 			}
-			if err := b.m.setStatus(b.tx, id, status, ""); err != nil {
+			if err := b.m.setStatusRec(b.tx, r, status, ""); err != nil {
 				return err
 			}
 		}
@@ -489,13 +530,17 @@ func (b *rxBatch) text(ct *wire.Content, ts hlc.Timestamp) error {
 		return err
 	}
 	last := ""
-	if conv.LastMsgID != "" {
+	switch {
+	case b.last != nil && b.last.ID == conv.LastMsgID:
+		last = b.last.Order
+	case conv.LastMsgID != "":
 		if r, err := loadMsg(b.tx, conv.LastMsgID); err == nil {
 			last = r.M.Order
 		}
 	}
 	if msg.Order > last {
 		conv.LastMsgID = msg.ID
+		b.last = &msg
 	}
 	conv.UpdatedAt = max(conv.UpdatedAt, msg.ReceivedAt)
 	if msg.Order > conv.ReadUpTo {
@@ -510,12 +555,12 @@ func (b *rxBatch) text(ct *wire.Content, ts hlc.Timestamp) error {
 func (b *rxBatch) save() error {
 	tx, c := b.tx, b.c
 	if b.s0 != nil {
-		if err := tx.Set(kSession(c.ID, 0), b.s0.Marshal()); err != nil {
+		if err := b.m.saveSession(tx, c.ID, 0, b.s0); err != nil {
 			return err
 		}
 	}
 	if b.s1 != nil {
-		if err := tx.Set(kSession(c.ID, 1), b.s1.Marshal()); err != nil {
+		if err := b.m.saveSession(tx, c.ID, 1, b.s1); err != nil {
 			return err
 		}
 	}
@@ -537,7 +582,12 @@ func (b *rxBatch) save() error {
 		b.contactEvt = false
 	}
 	if b.convDirty {
-		if err := b.m.emitConv(tx, b.conv.ID); err != nil {
+		if b.last != nil && b.last.ID == b.conv.LastMsgID && b.conv.Type == api.ConversationDirect {
+			// Built from what is in hand (with the contact as this batch leaves it).
+			if _, err := b.m.ev.Append(tx, api.KindConversation, b.m.apiDirectConv(b.conv, c, b.last)); err != nil {
+				return err
+			}
+		} else if err := b.m.emitConv(tx, b.conv.ID); err != nil {
 			return err
 		}
 		b.convDirty = false
@@ -552,7 +602,8 @@ func (b *rxBatch) finish() error {
 	}
 	if len(b.delivered) > 0 && !b.c.Blocked {
 		for chunk := range slices.Chunk(b.delivered, wire.MaxReceiptID) {
-			if err := b.m.enqueue(b.tx, b.c, &wire.Content{Kind: wire.KindReceipt, Status: wire.ReceiptDelivered, IDs: chunk}, ""); err != nil {
+			// Encrypted now with the batch's session, which save writes after.
+			if _, err := b.m.enqueueWith(b.tx, b.c, &wire.Content{Kind: wire.KindReceipt, Status: wire.ReceiptDelivered, IDs: chunk}, "", b.s0); err != nil {
 				return err
 			}
 		}

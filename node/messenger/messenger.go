@@ -66,6 +66,8 @@ type Messenger struct {
 	subMu sync.Mutex
 	subs  map[chan []byte]struct{} // ephemeral frames for UIs
 
+	sessions sessionCache // parsed ratchet states (prekeys.go)
+
 	gs   *groupService   // groups over GossipSub (group_pubsub.go)
 	gd   *groupDepositor // group mail through relays (group_deposit.go)
 	live *liveService    // presence and typing (presence.go)

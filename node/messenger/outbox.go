@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -243,6 +242,14 @@ func (o *outbox) deliver(w *worker) (int, error) {
 		<-done
 	}()
 
+	// Acknowledged entries that drive no message status (receipts and other control
+	// contents) are deleted lazily: with the next status change, in bulk, or when the
+	// stream ends. A crash before that only sends them again, and the receiver drops the
+	// copies by envelope id. This saves the receiving side of a conversation one durable
+	// commit per receipt it sends.
+	var acked [][]byte
+	defer func() { o.forget(w.cid, acked) }()
+
 	bw := bufio.NewWriterSize(s, 64<<10)
 	inflight := map[wire.ID]sentEntry{}
 	var cursor []byte // last outbox key written
@@ -304,7 +311,7 @@ func (o *outbox) deliver(w *worker) (int, error) {
 					break drain
 				}
 			}
-			n, err := o.applyAcks(ctx, w.cid, got, inflight)
+			n, err := o.applyAcks(ctx, w.cid, got, inflight, &acked)
 			progress += n
 			if err != nil {
 				return progress, err
@@ -386,7 +393,7 @@ func (o *outbox) encrypt(ctx context.Context, cid string, batch []pending) ([]pe
 		if err != nil {
 			return err
 		}
-		s0, err := loadSession(tx, cid, 0)
+		s0, err := o.m.loadSession(tx, cid, 0)
 		if err != nil {
 			return err
 		}
@@ -415,15 +422,8 @@ func (o *outbox) encrypt(ctx context.Context, cid string, batch []pending) ([]pe
 				continue
 			}
 			if rec.Cipher == nil {
-				ct, err := s0.Encrypt(rec.Content)
-				if err != nil {
+				if err := sealEntry(c, s0, &rec, nil); err != nil {
 					return err
-				}
-				rec.Cipher = ct
-				rec.EnvID = make([]byte, wire.IDSize)
-				rand.Read(rec.EnvID)
-				if c.Initial != nil && !s0.HasReceived() {
-					rec.Initial = c.Initial
 				}
 				if err := putJSON(tx, p.key, &rec); err != nil {
 					return err
@@ -433,7 +433,7 @@ func (o *outbox) encrypt(ctx context.Context, cid string, batch []pending) ([]pe
 			out = append(out, pending{key: p.key, rec: rec})
 		}
 		if dirty {
-			return tx.Set(kSession(cid, 0), s0.Marshal())
+			return o.m.saveSession(tx, cid, 0, s0)
 		}
 		return nil
 	})
@@ -442,8 +442,40 @@ func (o *outbox) encrypt(ctx context.Context, cid string, batch []pending) ([]pe
 
 // applyAcks removes acknowledged entries and moves their messages' status.
 // A message failed meanwhile (identity change) stays failed: setStatus never leaves failed.
-func (o *outbox) applyAcks(ctx context.Context, cid string, acks []wire.Ack, inflight map[wire.ID]sentEntry) (int, error) {
+// If lazy is not nil, entries that drive no status are added to *lazy instead of being
+// deleted, unless there is a transaction to commit anyway or *lazy holds a window's worth:
+// then everything in *lazy is deleted with it.
+func (o *outbox) applyAcks(ctx context.Context, cid string, acks []wire.Ack, inflight map[wire.ID]sentEntry, lazy *[][]byte) (int, error) {
+	all := acks
+	if lazy != nil {
+		status := false
+		for _, a := range acks {
+			if e, ok := inflight[a.ID]; ok && e.msgID != "" {
+				status = true
+			}
+		}
+		if !status {
+			for _, a := range acks {
+				if e, ok := inflight[a.ID]; ok {
+					*lazy = append(*lazy, e.key)
+				}
+			}
+			if len(*lazy) < window {
+				return forgetAcked(all, inflight), nil
+			}
+			acks = nil // all of them are in *lazy now
+		}
+	}
+	var deferred [][]byte
+	if lazy != nil {
+		deferred = *lazy
+	}
 	err := o.m.st.Update(ctx, func(tx *store.Tx) error {
+		for _, k := range deferred {
+			if err := tx.Delete(k); err != nil {
+				return err
+			}
+		}
 		for _, a := range acks {
 			e, ok := inflight[a.ID]
 			if !ok {
@@ -475,6 +507,14 @@ func (o *outbox) applyAcks(ctx context.Context, cid string, acks []wire.Ack, inf
 	if err != nil {
 		return 0, err
 	}
+	if lazy != nil {
+		*lazy = nil
+	}
+	return forgetAcked(all, inflight), nil
+}
+
+// forgetAcked removes acknowledged entries from inflight and returns how many there were.
+func forgetAcked(acks []wire.Ack, inflight map[wire.ID]sentEntry) int {
 	n := 0
 	for _, a := range acks {
 		if _, ok := inflight[a.ID]; ok {
@@ -482,5 +522,24 @@ func (o *outbox) applyAcks(ctx context.Context, cid string, acks []wire.Ack, inf
 			n++
 		}
 	}
-	return n, nil
+	return n
+}
+
+// forget deletes acknowledged entries whose deletion was deferred (see deliver). It is
+// best effort: an entry left behind is sent again and dropped as a copy.
+func (o *outbox) forget(cid string, keys [][]byte) {
+	if len(keys) == 0 || o.ctx.Err() != nil {
+		return
+	}
+	err := o.m.st.Update(o.ctx, func(tx *store.Tx) error {
+		for _, k := range keys {
+			if err := tx.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		o.m.log.Debug("deleting acknowledged outbox entries", "contact", cid, "err", err)
+	}
 }

@@ -2,11 +2,13 @@ package messenger
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -152,23 +154,85 @@ func (m *Messenger) ensureSession(ctx context.Context, cid string) error {
 			return err
 		}
 		c.Initial = initial
-		if err := tx.Set(kSession(cid, 0), st.Marshal()); err != nil {
+		if err := m.saveSession(tx, cid, 0, st); err != nil {
 			return err
 		}
 		return putJSON(tx, kContact(cid), c)
 	})
 }
 
+// maxCachedSessions bounds the session cache (it starts over when full).
+const maxCachedSessions = 512
+
+// sessionCache keeps, for each stored session, the state last loaded or saved beside its
+// stored bytes, so that loading it again (every send, every received batch) clones it
+// instead of running ratchet.Unmarshal, whose X25519 key parse costs a scalar
+// multiplication. An entry is used only when the bytes in the store are identical to its
+// own, so one left by a transaction that then failed, or by a session since replaced or
+// deleted, is never used. It holds the same secrets as the store's newest state: each
+// entry is replaced when the session advances.
+type sessionCache struct {
+	mu sync.Mutex
+	m  map[string]sessionEntry // kSession key → entry
+}
+
+type sessionEntry struct {
+	raw []byte
+	st  *ratchet.State // never handed out: callers get clones
+}
+
+func (c *sessionCache) put(key string, raw []byte, st *ratchet.State) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxCachedSessions {
+		c.m = map[string]sessionEntry{}
+	}
+	c.m[key] = sessionEntry{raw: raw, st: st.Clone()}
+}
+
+func (c *sessionCache) get(key string, raw []byte) *ratchet.State {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[key]; ok && bytes.Equal(e.raw, raw) {
+		return e.st.Clone()
+	}
+	return nil
+}
+
 // loadSession returns session i of a contact, or nil.
-func loadSession(tx *store.Tx, cid string, i int) (*ratchet.State, error) {
-	b, err := tx.Get(kSession(cid, i))
+func (m *Messenger) loadSession(tx *store.Tx, cid string, i int) (*ratchet.State, error) {
+	k := kSession(cid, i)
+	b, err := tx.Get(k)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	return ratchet.Unmarshal(b)
+	if st := m.sessions.get(string(k), b); st != nil {
+		return st, nil
+	}
+	st, err := ratchet.Unmarshal(b)
+	if err != nil {
+		return nil, err
+	}
+	m.sessions.put(string(k), b, st)
+	return st, nil
+}
+
+// saveSession stores session i of a contact (unless tx holds it unchanged: a received
+// batch saves its previous session, which rarely moves, with its current one).
+func (m *Messenger) saveSession(tx *store.Tx, cid string, i int, st *ratchet.State) error {
+	k := kSession(cid, i)
+	b := st.Marshal()
+	if old, err := tx.Get(k); err == nil && bytes.Equal(old, b) {
+		return nil
+	}
+	if err := tx.Set(k, b); err != nil {
+		return err
+	}
+	m.sessions.put(string(k), b, st)
+	return nil
 }
 
 // runCtx is Run's context (background before Run).

@@ -195,7 +195,7 @@ func (o *outbox) depositAll(w *worker) (int, error) {
 			inflight[ids[i]] = sentEntry{key: p.key, msgID: p.rec.MsgID}
 			acks = append(acks, wire.Ack{ID: ids[i], Status: wire.AckStored})
 		}
-		n, err := o.applyAcks(o.ctx, w.cid, acks, inflight)
+		n, err := o.applyAcks(o.ctx, w.cid, acks, inflight, nil)
 		done += n
 		if err != nil {
 			return done, err
@@ -351,8 +351,9 @@ func (m *Messenger) receiveGroupMail(gb *groupRx, sender string, from *sealed.Op
 	if err != nil {
 		return err
 	}
-	if out == rxUnknown { // its key is on its way
-		gb.tx.OnCommit(func() { m.gs.hold(gid, env) })
+	if out == rxUnknown || out == rxUnlisted { // its key is on its way
+		recheck := out == rxUnlisted
+		gb.tx.OnCommit(func() { m.gs.hold(gid, env, recheck) })
 	}
 	return nil
 }

@@ -2,10 +2,12 @@ package messenger
 
 import (
 	"context"
+	"crypto/rand"
 	"slices"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/petrel-chat/petrel/crypto/ratchet"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
@@ -36,8 +38,20 @@ func (m *Messenger) card() *wire.Card {
 }
 
 // enqueue assigns content the contact's next sequence number, stores it in the outbox (and
-// the resend history) and schedules delivery once the transaction commits. c is saved.
+// the resend history) and schedules delivery once the transaction commits. c is saved. The
+// outbox worker encrypts the content when it sends it.
 func (m *Messenger) enqueue(tx *store.Tx, c *contactRec, content *wire.Content, msgID string) error {
+	_, err := m.enqueueWith(tx, c, content, msgID, nil)
+	return err
+}
+
+// enqueueWith is enqueue that also encrypts the content at once with s0, the contact's
+// current session as the caller holds it (the caller saves s0 after), so that the outbox
+// worker need not commit a transaction of its own to encrypt it. It does so only while
+// the outbox's ratchet order is its queue order: when the last entry queued before is
+// still waiting for the worker to encrypt it, so does this one. s0 nil means enqueue. It
+// reports whether it used s0.
+func (m *Messenger) enqueueWith(tx *store.Tx, c *contactRec, content *wire.Content, msgID string, s0 *ratchet.State) (sealed bool, err error) {
 	c.SendSeq++
 	content.Seq = c.SendSeq
 	if content.TS == "" {
@@ -51,27 +65,66 @@ func (m *Messenger) enqueue(tx *store.Tx, c *contactRec, content *wire.Content, 
 	}
 	b, err := content.Marshal()
 	if err != nil {
-		return err
+		return false, err
+	}
+	rec := outboxRec{Seq: content.Seq, Content: b, MsgID: msgID, Created: m.nowMS()}
+	if s0 != nil {
+		if sealed, err = outboxEncrypted(tx, c); err != nil {
+			return false, err
+		}
+		if sealed {
+			if err := sealEntry(c, s0, &rec, nil); err != nil {
+				return false, err
+			}
+		}
 	}
 	c.OutSeq++
-	rec := outboxRec{Seq: content.Seq, Content: b, MsgID: msgID, Created: m.nowMS()}
 	if err := putJSON(tx, kOutbox(c.ID, c.OutSeq), &rec); err != nil {
-		return err
+		return false, err
 	}
 	if err := tx.Set(kSent(c.ID, content.Seq), b); err != nil {
-		return err
+		return false, err
 	}
 	if content.Seq > sentHistory {
 		if err := tx.Delete(kSent(c.ID, content.Seq-sentHistory)); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if err := tx.Set(kClock, []byte(content.TS)); err != nil {
-		return err
+		return false, err
 	}
 	cid := c.ID
 	tx.OnCommit(func() { m.kick(cid) })
-	return putJSON(tx, kContact(c.ID), c)
+	return sealed, putJSON(tx, kContact(c.ID), c)
+}
+
+// outboxEncrypted reports whether every entry in contact c's outbox has its ciphertext.
+// The worker encrypts entries in queue order (and drops expired ones in that order), so it
+// is enough to look at the last one queued: if it is gone, it was sent or dropped, and so
+// was everything before it. (A reverse scan would also step over every deleted entry.)
+func outboxEncrypted(tx *store.Tx, c *contactRec) (bool, error) {
+	var rec outboxRec
+	found, err := getJSON(tx, kOutbox(c.ID, c.OutSeq), &rec)
+	return !found || rec.Cipher != nil, err
+}
+
+// sealEntry encrypts an outbox entry with session s0, under envelope id env (nil: a new
+// random one), and attaches our PQXDH initial message while the contact has not answered
+// the session.
+func sealEntry(c *contactRec, s0 *ratchet.State, rec *outboxRec, env []byte) error {
+	ct, err := s0.Encrypt(rec.Content)
+	if err != nil {
+		return err
+	}
+	if env == nil {
+		env = make([]byte, wire.IDSize)
+		rand.Read(env)
+	}
+	rec.Cipher, rec.EnvID, rec.Initial = ct, env, nil
+	if c.Initial != nil && !s0.HasReceived() {
+		rec.Initial = c.Initial
+	}
+	return nil
 }
 
 func (m *Messenger) kick(cid string) {
@@ -163,7 +216,8 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 		if _, err := m.ev.Append(tx, api.KindMessage, msg); err != nil {
 			return err
 		}
-		if err := m.emitConv(tx, conv.ID); err != nil {
+		// The conversation as apiConvRec would read it back: built from what is in hand.
+		if _, err := m.ev.Append(tx, api.KindConversation, m.apiDirectConv(conv, c, &msg)); err != nil {
 			return err
 		}
 		content := &wire.Content{Kind: wire.KindText, ID: id, TS: ts.String(), Body: req.Body}
@@ -171,7 +225,15 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 			content.ReplyTo = *replyTo
 		}
 		out = msg
-		return m.enqueue(tx, c, content, id)
+		s0, err := m.loadSession(tx, c.ID, 0)
+		if err != nil {
+			return err
+		}
+		sealed, err := m.enqueueWith(tx, c, content, id, s0)
+		if err != nil || !sealed {
+			return err // without a session yet, the outbox worker starts one and encrypts
+		}
+		return m.saveSession(tx, c.ID, 0, s0)
 	})
 	return out, repeat, err
 }
@@ -192,6 +254,11 @@ func (m *Messenger) setStatus(tx *store.Tx, id, status, reason string) error {
 	if err != nil {
 		return err
 	}
+	return m.setStatusRec(tx, r, status, reason)
+}
+
+// setStatusRec is setStatus on a message record just loaded from tx.
+func (m *Messenger) setStatusRec(tx *store.Tx, r *msgRec, status, reason string) error {
 	if r.M.Status == api.StatusFailed {
 		return nil
 	}
@@ -212,7 +279,7 @@ func (m *Messenger) setStatus(tx *store.Tx, id, status, reason string) error {
 	if err := m.putMsg(tx, r, false); err != nil {
 		return err
 	}
-	_, err = m.ev.Append(tx, api.KindMessageUpdate, r.M)
+	_, err := m.ev.Append(tx, api.KindMessageUpdate, r.M)
 	return err
 }
 
@@ -242,20 +309,27 @@ func (m *Messenger) apiConvRec(tx *store.Tx, cv *convRec) (api.Conversation, err
 	if err != nil {
 		return api.Conversation{}, err
 	}
-	out := api.Conversation{
+	var last *api.Message
+	if cv.LastMsgID != "" {
+		r, err := loadMsg(tx, cv.LastMsgID)
+		if err == nil {
+			last = &r.M
+		}
+	}
+	return m.apiDirectConv(cv, c, last), nil
+}
+
+// apiDirectConv is a direct conversation with contact c whose last message is last (nil:
+// none, or not found).
+func (m *Messenger) apiDirectConv(cv *convRec, c *contactRec, last *api.Message) api.Conversation {
+	return api.Conversation{
 		ID: cv.ID, Type: cv.Type, Name: c.Name, UnreadCount: cv.Unread, UpdatedAt: cv.UpdatedAt,
 		Members: []api.Member{
 			{UserID: m.uid, Name: m.cfg.Profile(), Role: api.RoleMember},
 			{UserID: c.UserID, Name: c.Name, Role: api.RoleMember},
 		},
+		LastMessage: last,
 	}
-	if cv.LastMsgID != "" {
-		r, err := loadMsg(tx, cv.LastMsgID)
-		if err == nil {
-			out.LastMessage = &r.M
-		}
-	}
-	return out, nil
 }
 
 // MarkRead marks the conversation read up to and including message upTo, and sends read

@@ -72,6 +72,13 @@
 // commit). A batch that outgrows one Badger transaction (15% of a memtable) is committed
 // in several. OnCommit callbacks run after the fsync, in commit order.
 //
+// The writer pipelines: while one group's commit syncs (Badger's CommitWith), it already
+// runs the next group's functions, in a Badger transaction opened just before that commit
+// (so Badger need not wait for it) and reading the syncing group's writes through an
+// in-memory layer. The next commit starts only once the previous one has landed, so at
+// most one commit is in flight and Views (which open Badger transactions after it) see
+// only durable data.
+//
 // # Sizing
 //
 // Defaults are for a small personal node: two 8 MiB memtables, 8 MiB block cache, 4 MiB

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -24,8 +25,10 @@ type Store struct {
 	seal *sealer
 
 	reqs chan *request // Update → writer goroutine
-	stop chan struct{} // closed by Close after the last user left
-	done sync.WaitGroup
+	// overlapped counts groups whose functions ran while the previous commit synced.
+	overlapped atomic.Int64
+	stop       chan struct{} // closed by Close after the last user left
+	done       sync.WaitGroup
 
 	gcCtx    context.Context // cancelled by Close, to cut a running GC short
 	gcCancel context.CancelFunc

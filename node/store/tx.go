@@ -18,11 +18,14 @@ var badgerPrefix = []byte("!badger!")
 // function returns and must not be used from several goroutines at once.
 //
 // In Update, the Tx buffers its own writes (sealed at Set time) and reads through them:
-// Get and Iterate see the function's own writes, the writes of functions batched before it,
-// and everything committed. The writes reach Badger only if the function returns nil.
+// Get and Iterate see the function's own writes, the writes of the functions that ran
+// before it and succeeded (in its group, or in the previous group whose commit may still be
+// syncing: see layer), and everything committed. The writes reach Badger only if the
+// function returns nil.
 type Tx struct {
 	s        *Store
 	txn      *badger.Txn
+	lay      *layer // unlanded writes of earlier functions (Update only)
 	writable bool
 	done     bool
 
@@ -77,6 +80,12 @@ func (tx *Tx) Get(key []byte) ([]byte, error) {
 			return nil, ErrNotFound
 		}
 		return bytes.Clone(tx.ops[i].plain), nil
+	}
+	if o, ok := tx.lay.get(key); ok {
+		if o.del {
+			return nil, ErrNotFound
+		}
+		return bytes.Clone(o.plain), nil
 	}
 	item, err := tx.txn.Get(key)
 	if errors.Is(err, badger.ErrKeyNotFound) {
@@ -186,13 +195,15 @@ func (tx *Tx) Iterate(opt IterOptions, fn func(key, value []byte) (bool, error))
 	if err := tx.usable(); err != nil {
 		return err
 	}
-	// This function's own buffered writes in range, in iteration order (a snapshot).
+	// This function's own buffered writes in range, then the unlanded writes of earlier
+	// functions it does not shadow, in iteration order (a snapshot).
 	var ov []op
 	for _, o := range tx.ops {
 		if inRange(opt, o.key) {
 			ov = append(ov, o)
 		}
 	}
+	ov = tx.lay.collect(opt, tx.index, ov)
 	slices.SortFunc(ov, func(a, b op) int {
 		if opt.Reverse {
 			return bytes.Compare(b.key, a.key)
@@ -254,6 +265,58 @@ func (tx *Tx) Iterate(opt IterOptions, fn func(key, value []byte) (bool, error))
 			return nil
 		}
 	}
+}
+
+// layer holds the writes of functions that succeeded but have not landed in Badger's
+// snapshot: those of the group being run (also pending in its Badger transaction) and,
+// under them while the previous group's commit syncs, that group's. An Update's reads
+// consult it between the function's own writes and Badger. Entries are never modified
+// once added; at most two layers are stacked.
+type layer struct {
+	ops   map[string]op
+	under *layer
+}
+
+// add records a successful function's writes (later writes of a key replace earlier ones).
+func (l *layer) add(ops []op) {
+	if len(ops) == 0 {
+		return
+	}
+	if l.ops == nil {
+		l.ops = make(map[string]op, len(ops))
+	}
+	for _, o := range ops {
+		l.ops[string(o.key)] = o
+	}
+}
+
+// get returns the newest unlanded write of key, if any. l may be nil.
+func (l *layer) get(key []byte) (op, bool) {
+	for ; l != nil; l = l.under {
+		if o, ok := l.ops[string(key)]; ok {
+			return o, true
+		}
+	}
+	return op{}, false
+}
+
+// collect appends to out the newest unlanded write of each key in opt's range that is not
+// in skip (the function's own writes). l may be nil.
+func (l *layer) collect(opt IterOptions, skip map[string]int, out []op) []op {
+	for top := l; top != nil; top = top.under {
+		for k, o := range top.ops {
+			if _, own := skip[k]; own || !inRange(opt, o.key) {
+				continue
+			}
+			if top != l {
+				if _, newer := l.ops[k]; newer {
+					continue
+				}
+			}
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // inRange reports whether key is visited by an iteration with opt.

@@ -350,3 +350,117 @@ func TestReadYourWrites(t *testing.T) {
 		t.Fatalf("a = %q", v)
 	}
 }
+
+// Groups are pipelined: a function may run while the previous group's commit syncs. Every
+// function must still see every earlier successful write, through Get and Iterate alike,
+// and overwrites and deletes of earlier groups must shadow what Badger holds. Each update
+// counts the keys under "n/" (Iterate), checks the count against "ctr" (Get), adds the
+// next key and, every third time, deletes the previous one and adds it back.
+func TestPipelinedReadYourWrites(t *testing.T) {
+	s, dir := newTestStore(t)
+	const writers, each = 16, 40
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*each)
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				errs <- s.Update(context.Background(), func(tx *Tx) error {
+					n := 0
+					err := tx.Iterate(IterOptions{Prefix: []byte("n/"), KeysOnly: true}, func(_, _ []byte) (bool, error) {
+						n++
+						return true, nil
+					})
+					if err != nil {
+						return err
+					}
+					v, err := tx.Get([]byte("ctr"))
+					if err != nil && !errors.Is(err, ErrNotFound) {
+						return err
+					}
+					if c, _ := strconv.Atoi(string(v)); c != n {
+						return fmt.Errorf("ctr = %d but %d keys under n/", c, n)
+					}
+					if n%3 == 2 {
+						prev := fmt.Appendf(nil, "n/%05d", n-1)
+						if err := tx.Delete(prev); err != nil {
+							return err
+						}
+						if _, err := tx.Get(prev); !errors.Is(err, ErrNotFound) {
+							return fmt.Errorf("own delete of %s: %v", prev, err)
+						}
+						if err := tx.Set(prev, []byte("again")); err != nil {
+							return err
+						}
+					}
+					if err := tx.Set(fmt.Appendf(nil, "n/%05d", n), []byte("v")); err != nil {
+						return err
+					}
+					return tx.Set([]byte("ctr"), []byte(strconv.Itoa(n+1)))
+				})
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("%d groups ran over an in-flight commit", s.overlapped.Load())
+	s = reopen(t, s, dir)
+	if v, err := get(t, s, "ctr"); err != nil || v != strconv.Itoa(writers*each) {
+		t.Fatalf("ctr = %q, %v; want %d", v, err, writers*each)
+	}
+}
+
+// Deletes of a group whose commit is in flight hide the key from the next group's
+// iterations and reads, and a key it set is visible to them.
+func TestPipelinedDeletes(t *testing.T) {
+	s, _ := newTestStore(t)
+	const rounds = 300
+	for i := range rounds {
+		set(t, s, fmt.Sprintf("d/%04d", i), "v")
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, rounds)
+	for i := range rounds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.Update(context.Background(), func(tx *Tx) error {
+				return tx.Delete(fmt.Appendf(nil, "d/%04d", i))
+			})
+		}()
+	}
+	// Meanwhile, count: the count may only fall, never rise.
+	last := rounds
+	for last > 0 {
+		n := 0
+		err := s.Update(context.Background(), func(tx *Tx) error {
+			n = 0
+			return tx.Iterate(IterOptions{Prefix: []byte("d/")}, func(k, v []byte) (bool, error) {
+				if string(v) != "v" {
+					return false, fmt.Errorf("%s = %q", k, v)
+				}
+				n++
+				return true, nil
+			})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n > last {
+			t.Fatalf("%d keys after %d: a delete was undone", n, last)
+		}
+		last = n
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("delete %d: %v", i, err)
+		}
+	}
+}
