@@ -32,12 +32,7 @@ const benchPassphrase = "bench-passphrase"
 //	go test -run '^$' -bench ColdStart -benchtime 10x ./cmd/petrel/
 func BenchmarkColdStart(b *testing.B) {
 	bin := benchBinary(b)
-	dir := b.TempDir()
-	init := exec.Command(bin, "init", "--data", dir, "--name", "bench")
-	init.Env = append(os.Environ(), "PETREL_PASSPHRASE="+benchPassphrase)
-	if out, err := init.CombinedOutput(); err != nil {
-		b.Fatalf("petrel init: %v\n%s", err, out)
-	}
+	dir := benchNode(b, bin)
 	var runs, execs time.Duration
 	b.ResetTimer()
 	for range b.N {
@@ -71,12 +66,7 @@ func BenchmarkColdStart(b *testing.B) {
 //	go test -run '^$' -bench IdleMemory -benchtime 3x ./cmd/petrel/
 func BenchmarkIdleMemory(b *testing.B) {
 	bin := benchBinary(b)
-	dir := b.TempDir()
-	init := exec.Command(bin, "init", "--data", dir, "--name", "bench")
-	init.Env = append(os.Environ(), "PETREL_PASSPHRASE="+benchPassphrase)
-	if out, err := init.CombinedOutput(); err != nil {
-		b.Fatalf("petrel init: %v\n%s", err, out)
-	}
+	dir := benchNode(b, bin)
 	relayDir := b.TempDir()
 	var node, relay float64
 	b.ResetTimer()
@@ -110,6 +100,18 @@ func benchBinary(b *testing.B) string {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// benchNode creates a node (petrel init) in a fresh directory and returns the directory.
+func benchNode(b *testing.B, bin string) string {
+	b.Helper()
+	dir := b.TempDir()
+	init := exec.Command(bin, "init", "--data", dir, "--name", "bench")
+	init.Env = append(os.Environ(), "PETREL_PASSPHRASE="+benchPassphrase)
+	if out, err := init.CombinedOutput(); err != nil {
+		b.Fatalf("petrel init: %v\n%s", err, out)
+	}
+	return dir
 }
 
 // startNode runs the node in dir and returns once api.json exists, with the time it took.
