@@ -101,28 +101,14 @@ func (s *Store) StartDeposit(ctx context.Context, mailbox, envelope []byte, now 
 	val = append(val, envelope...)
 	var id uint64
 	done := s.submit(ctx, func(w *writeTx) error {
-		v, err := w.get(key(pfxCounters, mb))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return ErrUnknownMailbox
-		}
-		if err != nil {
-			return err
-		}
-		c, err := parseCounters(v)
+		c, err := w.counters(mb)
 		if err != nil {
 			return err
 		}
 		size := uint64(len(envelope))
-		if q.MaxMessages > 0 && c.count+1 > uint64(q.MaxMessages) {
-			return fmt.Errorf("%w: %d of %d messages", ErrQuotaMessages, c.count, q.MaxMessages)
+		if id, err = c.admit(q, size); err != nil {
+			return err
 		}
-		if q.MaxBytes > 0 && c.bytes+size > uint64(q.MaxBytes) {
-			return fmt.Errorf("%w: %d of %d bytes held, %d more refused", ErrQuotaBytes, c.bytes, q.MaxBytes, size)
-		}
-		id = c.next
-		c.next++
-		c.count++
-		c.bytes += size
 		w.set(key(pfxCounters, mb), c.marshal())
 		w.set(mailKey(mb, id), val)
 		waiting := c.count
@@ -242,14 +228,7 @@ func (s *Store) Ack(ctx context.Context, mailbox []byte, ids []uint64) (int, err
 
 // deleteMail deletes the listed messages of one mailbox and adjusts its counters.
 func (s *Store) deleteMail(w *writeTx, mb []byte, ids []uint64) (int, error) {
-	v, err := w.get(key(pfxCounters, mb))
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return 0, ErrUnknownMailbox
-	}
-	if err != nil {
-		return 0, err
-	}
-	c, err := parseCounters(v)
+	c, err := w.counters(mb)
 	if err != nil {
 		return 0, err
 	}

@@ -37,18 +37,24 @@ type bodyRef struct {
 	refs, expiresAt, size uint64
 }
 
-func (r bodyRef) marshal() []byte {
-	b := make([]byte, 0, 24)
-	b = binary.BigEndian.AppendUint64(b, r.refs)
-	b = binary.BigEndian.AppendUint64(b, r.expiresAt)
-	return binary.BigEndian.AppendUint64(b, r.size)
-}
+func (r bodyRef) marshal() []byte { return marshalTriple(r.refs, r.expiresAt, r.size) }
 
 func parseBodyRef(v []byte) (bodyRef, error) {
-	if len(v) != 24 {
-		return bodyRef{}, fmt.Errorf("relaystore: body reference of %d bytes", len(v))
+	a, b, c, err := parseTriple(v, "body reference")
+	return bodyRef{a, b, c}, err
+}
+
+// bodyRef reads a shared body's reference record in w; ok is false when it is gone.
+func (w *writeTx) bodyRef(id uint64) (r bodyRef, ok bool, err error) {
+	v, err := w.get(bodyKey(pfxBodyRef, id))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return bodyRef{}, false, nil
 	}
-	return bodyRef{binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:]), binary.BigEndian.Uint64(v[16:])}, nil
+	if err != nil {
+		return bodyRef{}, false, err
+	}
+	r, err = parseBodyRef(v)
+	return r, err == nil, err
 }
 
 func bodyKey(prefix byte, id uint64) []byte { return binary.BigEndian.AppendUint64([]byte{prefix}, id) }
@@ -151,31 +157,20 @@ func (s *Store) StartMultiDeposit(ctx context.Context, recipients []Recipient, b
 				errs[i] = ErrUnknownMailbox
 				continue
 			}
-			v, err := w.get(key(pfxCounters, r.Mailbox))
-			if errors.Is(err, badger.ErrKeyNotFound) {
-				errs[i] = ErrUnknownMailbox
+			c, err := w.counters(r.Mailbox)
+			if errors.Is(err, ErrUnknownMailbox) {
+				errs[i] = err
 				continue
 			}
-			if err != nil {
-				return err
-			}
-			c, err := parseCounters(v)
 			if err != nil {
 				return err
 			}
 			size := uint64(sealed.SharedSize(len(r.Header), len(body)))
-			if q.MaxMessages > 0 && c.count+1 > uint64(q.MaxMessages) {
-				errs[i] = fmt.Errorf("%w: %d of %d messages", ErrQuotaMessages, c.count, q.MaxMessages)
+			mid, err := c.admit(q, size)
+			if err != nil {
+				errs[i] = err
 				continue
 			}
-			if q.MaxBytes > 0 && c.bytes+size > uint64(q.MaxBytes) {
-				errs[i] = fmt.Errorf("%w: %d of %d bytes held, %d more refused", ErrQuotaBytes, c.bytes, q.MaxBytes, size)
-				continue
-			}
-			mid := c.next
-			c.next++
-			c.count++
-			c.bytes += size
 			w.set(key(pfxCounters, r.Mailbox), c.marshal())
 			rec := make([]byte, 0, 29+len(r.Header))
 			rec = binary.BigEndian.AppendUint64(rec, depositedAt)
@@ -224,16 +219,9 @@ func (s *Store) StartMultiDeposit(ctx context.Context, recipients []Recipient, b
 func (s *Store) releaseBody(w *writeTx, id uint64) error {
 	r := w.refs[id]
 	if r == nil {
-		v, err := w.get(bodyKey(pfxBodyRef, id))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		ref, err := parseBodyRef(v)
-		if err != nil {
-			return err
+		ref, ok, err := w.bodyRef(id)
+		if !ok {
+			return err // nil when the body is already gone
 		}
 		if w.refs == nil {
 			w.refs = map[uint64]*bodyRef{}
@@ -290,16 +278,12 @@ func (s *Store) sweepBodies(ctx context.Context, nowMs int64) (int, error) {
 	err = s.update(ctx, func(w *writeTx) error {
 		n = 0
 		for _, id := range ids {
-			v, err := w.get(bodyKey(pfxBodyRef, id))
-			if errors.Is(err, badger.ErrKeyNotFound) {
+			r, ok, err := w.bodyRef(id)
+			if err != nil {
+				return err
+			}
+			if !ok {
 				continue
-			}
-			if err != nil {
-				return err
-			}
-			r, err := parseBodyRef(v)
-			if err != nil {
-				return err
 			}
 			w.del(bodyKey(pfxBody, id))
 			w.del(bodyKey(pfxBodyRef, id))

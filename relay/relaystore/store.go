@@ -221,18 +221,55 @@ type counters struct {
 	next, count, bytes uint64
 }
 
-func (c counters) marshal() []byte {
-	b := make([]byte, 0, 24)
-	b = binary.BigEndian.AppendUint64(b, c.next)
-	b = binary.BigEndian.AppendUint64(b, c.count)
-	return binary.BigEndian.AppendUint64(b, c.bytes)
-}
+func (c counters) marshal() []byte { return marshalTriple(c.next, c.count, c.bytes) }
 
 func parseCounters(v []byte) (counters, error) {
-	if len(v) != 24 {
-		return counters{}, fmt.Errorf("counters of %d bytes", len(v))
+	a, b, c, err := parseTriple(v, "counters")
+	return counters{a, b, c}, err
+}
+
+// admit takes one more message of size bytes into the mailbox these counters describe, or
+// refuses it with the quota it would break; it returns the message's id.
+func (c *counters) admit(q Quota, size uint64) (uint64, error) {
+	if q.MaxMessages > 0 && c.count+1 > uint64(q.MaxMessages) {
+		return 0, fmt.Errorf("%w: %d of %d messages", ErrQuotaMessages, c.count, q.MaxMessages)
 	}
-	return counters{binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:]), binary.BigEndian.Uint64(v[16:])}, nil
+	if q.MaxBytes > 0 && c.bytes+size > uint64(q.MaxBytes) {
+		return 0, fmt.Errorf("%w: %d of %d bytes held, %d more refused", ErrQuotaBytes, c.bytes, q.MaxBytes, size)
+	}
+	id := c.next
+	c.next++
+	c.count++
+	c.bytes += size
+	return id, nil
+}
+
+// counters reads a mailbox's counters in w; ErrUnknownMailbox when it is not registered.
+func (w *writeTx) counters(mb []byte) (counters, error) {
+	v, err := w.get(key(pfxCounters, mb))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return counters{}, ErrUnknownMailbox
+	}
+	if err != nil {
+		return counters{}, err
+	}
+	return parseCounters(v)
+}
+
+// marshalTriple and parseTriple are the format of the store's fixed records of three
+// big-endian uint64s (mailbox counters, shared body references).
+func marshalTriple(a, b, c uint64) []byte {
+	out := make([]byte, 0, 24)
+	out = binary.BigEndian.AppendUint64(out, a)
+	out = binary.BigEndian.AppendUint64(out, b)
+	return binary.BigEndian.AppendUint64(out, c)
+}
+
+func parseTriple(v []byte, what string) (a, b, c uint64, err error) {
+	if len(v) != 24 {
+		return 0, 0, 0, fmt.Errorf("relaystore: %s of %d bytes", what, len(v))
+	}
+	return binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:]), binary.BigEndian.Uint64(v[16:]), nil
 }
 
 func key(prefix byte, mailbox []byte, tail ...byte) []byte {
