@@ -13,19 +13,6 @@ import (
 	"github.com/petrel-chat/petrel/node/store"
 )
 
-// withStore opens a stopped node's encrypted store, runs f in one transaction and closes it.
-func withStore(t *testing.T, n *nodetest.Node, f func(tx *store.Tx) error) {
-	t.Helper()
-	st, err := store.Open(n.Dir, []byte(nodetest.Passphrase), store.Options{})
-	if err != nil {
-		t.Fatalf("open %s's store: %v", n.Name, err)
-	}
-	defer st.Close()
-	if err := st.Update(context.Background(), f); err != nil {
-		t.Fatalf("%s's store: %v", n.Name, err)
-	}
-}
-
 func contactOf(t *testing.T, n *nodetest.Node, id string) api.Contact {
 	t.Helper()
 	var c api.Contact
@@ -80,13 +67,13 @@ func TestIdentityChangeWarnsAndFailsPending(t *testing.T) {
 
 	// Mallory runs a fresh identity behind alice's network key and writes to bob.
 	var hostKey []byte
-	withStore(t, alice, func(tx *store.Tx) error {
+	alice.UpdateStore(t, func(tx *store.Tx) error {
 		hostKey, err = tx.Get([]byte("cfg/p2pkey"))
 		return err
 	})
 	mallory := nodetest.Start(t, "mallory")
 	mallory.Stop()
-	withStore(t, mallory, func(tx *store.Tx) error { return tx.Set([]byte("cfg/p2pkey"), hostKey) })
+	mallory.UpdateStore(t, func(tx *store.Tx) error { return tx.Set([]byte("cfg/p2pkey"), hostKey) })
 	mallory.Run()
 	if mallory.Info.PeerID != alice.Info.PeerID {
 		t.Fatalf("mallory runs as %s, alice was %s", mallory.Info.PeerID, alice.Info.PeerID)
@@ -186,7 +173,7 @@ func TestGapTriggersResend(t *testing.T) {
 	}
 	alice.Stop()
 	// Drop the third queued message from alice's outbox; its copy in the sent history stays.
-	withStore(t, alice, func(tx *store.Tx) error {
+	alice.UpdateStore(t, func(tx *store.Tx) error {
 		var keys [][]byte
 		err := tx.Iterate(store.IterOptions{Prefix: []byte("ob/"), KeysOnly: true}, func(k, _ []byte) (bool, error) {
 			keys = append(keys, k)

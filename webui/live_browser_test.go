@@ -45,19 +45,6 @@ func startPair(t *testing.T, a, b string, configure func(*node.Config)) (*nodete
 	return na, nb
 }
 
-// openStore opens a stopped node's encrypted store, runs f in one transaction and closes it.
-func openStore(t *testing.T, n *nodetest.Node, f func(tx *store.Tx) error) {
-	t.Helper()
-	st, err := store.Open(n.Dir, []byte(nodetest.Passphrase), store.Options{})
-	if err != nil {
-		t.Fatalf("open %s's store: %v", n.Name, err)
-	}
-	defer st.Close()
-	if err := st.Update(context.Background(), f); err != nil {
-		t.Fatalf("%s's store: %v", n.Name, err)
-	}
-}
-
 // TestWebUILiveSignals drives the UI against real nodes with short presence timers: bob's
 // presence dot and "online" while his node runs, his typing indicator (ended by his "stop",
 // and by expiry when his node vanishes mid-word), offline with last seen after his node
@@ -155,14 +142,14 @@ func TestWebUILiveSignals(t *testing.T) {
 		// Mallory runs a fresh identity behind bob's network key and writes to alice. (Alice's
 		// node then shows the contact under the name the new identity gives: not checked.)
 		var hostKey []byte
-		openStore(t, bob, func(tx *store.Tx) error {
+		bob.UpdateStore(t, func(tx *store.Tx) error {
 			var err error
 			hostKey, err = tx.Get([]byte("cfg/p2pkey"))
 			return err
 		})
 		mallory := nodetest.Start(t, "mallory")
 		mallory.Stop()
-		openStore(t, mallory, func(tx *store.Tx) error { return tx.Set([]byte("cfg/p2pkey"), hostKey) })
+		mallory.UpdateStore(t, func(tx *store.Tx) error { return tx.Set([]byte("cfg/p2pkey"), hostKey) })
 		mallory.Run()
 		if mallory.Info.PeerID != bob.Info.PeerID {
 			t.Fatalf("mallory runs as %s, bob was %s", mallory.Info.PeerID, bob.Info.PeerID)

@@ -132,3 +132,19 @@ func (n *Node) Restart() {
 	n.Stop()
 	n.Run()
 }
+
+// UpdateStore opens the stopped node's encrypted store, runs f in one transaction and
+// closes it (tests that set up what only a store edit can: a swapped network key, a lost
+// session).
+// Failures go to t, the calling (sub)test.
+func (n *Node) UpdateStore(t testing.TB, f func(tx *store.Tx) error) {
+	t.Helper()
+	st, err := store.Open(n.Dir, []byte(Passphrase), store.Options{})
+	if err != nil {
+		t.Fatalf("open %s's store: %v", n.Name, err)
+	}
+	defer st.Close()
+	if err := st.Update(context.Background(), f); err != nil {
+		t.Fatalf("%s's store: %v", n.Name, err)
+	}
+}
