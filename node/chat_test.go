@@ -60,6 +60,18 @@ func befriend(t *testing.T, a, b *nodetest.Node) api.Contact {
 	return c
 }
 
+// allStatus returns a check for eventually: every message of conv on cl has status.
+func allStatus(t *testing.T, cl *localclient.Client, conv, status string) func() error {
+	return func() error {
+		for _, m := range messages(t, cl, conv) {
+			if m.Status != status {
+				return fmt.Errorf("%q is %s %s", m.Body, m.Status, m.Error)
+			}
+		}
+		return nil
+	}
+}
+
 // messages returns every message of a conversation in order.
 func messages(t *testing.T, cl *localclient.Client, conv string) []api.Message {
 	t.Helper()

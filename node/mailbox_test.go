@@ -74,14 +74,7 @@ func TestTwoHomeRelaysDeliverOnce(t *testing.T) {
 	})
 	phase("both relays hold every message")
 	// The relays answer before alice's node records the answers: wait for the status.
-	eventually(t, "alice's messages are sent while bob is away", func() error {
-		for _, m := range messages(t, alice.Client, toBob.ConversationID) {
-			if m.Status != api.StatusSent {
-				return fmt.Errorf("%s is %s, want sent", m.Body, m.Status)
-			}
-		}
-		return nil
-	})
+	eventually(t, "alice's messages are sent while bob is away", allStatus(t, alice.Client, toBob.ConversationID, api.StatusSent))
 	bob.Run()
 	eventually(t, "bob has each message once, in order", func() error {
 		p, err := bob.Client.Messages(ctx, toBob.ConversationID, "", "", 200)
@@ -109,14 +102,7 @@ func TestTwoHomeRelaysDeliverOnce(t *testing.T) {
 		return nil
 	})
 	phase("both mailboxes drained")
-	eventually(t, "alice sees them delivered", func() error {
-		for _, m := range messages(t, alice.Client, toBob.ConversationID) {
-			if m.Status != api.StatusDelivered {
-				return fmt.Errorf("%s is %s", m.Body, m.Status)
-			}
-		}
-		return nil
-	})
+	eventually(t, "alice sees them delivered", allStatus(t, alice.Client, toBob.ConversationID, api.StatusDelivered))
 	phase("alice sees them delivered")
 	if ms := messages(t, bob.Client, toBob.ConversationID); len(ms) != n {
 		t.Fatalf("after draining both relays bob has %d messages, want %d", len(ms), n)
@@ -144,14 +130,7 @@ func TestTwoHomeRelaysDeliverOnce(t *testing.T) {
 		return nil
 	})
 	alice.Run()
-	eventually(t, "alice sees her messages read", func() error {
-		for _, m := range messages(t, alice.Client, toBob.ConversationID) {
-			if m.Status != api.StatusRead {
-				return fmt.Errorf("%s is %s", m.Body, m.Status)
-			}
-		}
-		return nil
-	})
+	eventually(t, "alice sees her messages read", allStatus(t, alice.Client, toBob.ConversationID, api.StatusRead))
 }
 
 // TestHomeRelayByInviteCode: a relay that registers by invite code takes a node started with

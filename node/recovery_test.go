@@ -200,12 +200,5 @@ func TestGapTriggersResend(t *testing.T) {
 		}
 		return nil
 	})
-	eventually(t, "alice sees every message delivered", func() error {
-		for _, m := range messages(t, alice.Client, toBob.ConversationID) {
-			if m.Status != api.StatusDelivered {
-				return fmt.Errorf("%q is %s", m.Body, m.Status)
-			}
-		}
-		return nil
-	})
+	eventually(t, "alice sees every message delivered", allStatus(t, alice.Client, toBob.ConversationID, api.StatusDelivered))
 }
