@@ -302,25 +302,31 @@ func (r *homeRelays) topUpPrekeys(ctx context.Context, relay peer.ID) error {
 		return err
 	}
 	low := err != nil || rem.OneTime < prekeyLowWater || rem.PQOneTime < prekeyLowWater
-	want := 0
-	if low {
-		want = messenger.RelayPrekeyBatch
-	}
 	// Even with one-time prekeys to spare, a relay must hear of a rotated signed or
 	// last-resort prekey, or a contact would start sessions on a key that the node stops
 	// answering for once its grace period ends. (After a restart the node does not know what
-	// the relay holds: it uploads the two current keys once.)
+	// the relay holds: it uploads the two current keys once.) The check reads; only an
+	// upload writes.
+	want := 0
+	if low {
+		want = messenger.RelayPrekeyBatch
+	} else {
+		ids, rotate, err := r.m.CurrentPrekeyIDs()
+		if err != nil {
+			return err
+		}
+		r.upMu.Lock()
+		same := r.uploaded[relay] == ids
+		r.upMu.Unlock()
+		if same && !rotate {
+			return nil
+		}
+	}
 	pk, err := r.m.PrekeysForRelay(ctx, want)
 	if err != nil {
 		return err
 	}
 	ids := [2]uint32{pk.Signed.ID(), pk.LastResort.ID()}
-	r.upMu.Lock()
-	same := r.uploaded[relay] == ids
-	r.upMu.Unlock()
-	if !low && same {
-		return nil
-	}
 	_, err = mailboxclient.UploadPrekeys(ctx, r.h, relay, r.id, &mailboxclient.Upload{
 		SignedPrekey: pk.Signed, LastResort: pk.LastResort, OneTime: pk.OneTime, PQOneTime: pk.PQOneTime,
 	})

@@ -96,6 +96,22 @@ func (m *Messenger) PrekeysForRelay(ctx context.Context, want int) (RelayPrekeys
 	return out, err
 }
 
+// CurrentPrekeyIDs returns, without writing, the ids of the signed and last-resort prekeys a
+// relay's directory should hold, and whether they are due to rotate (then PrekeysForRelay
+// rotates them). A home relay's periodic check uses it to upload only on a change.
+func (m *Messenger) CurrentPrekeyIDs() (ids [2]uint32, rotate bool, err error) {
+	err = m.st.View(func(tx *store.Tx) error {
+		ps, err := m.loadPrekeys(tx)
+		if err != nil {
+			return err
+		}
+		ids = [2]uint32{ps.SignedPrekey().ID(), ps.LastResortPrekey().ID()}
+		rotate = ps.NeedsRotation(m.now())
+		return nil
+	})
+	return ids, rotate, err
+}
+
 // loadIssued returns the one-time prekey ids already handed out and still held.
 func loadIssued(tx *store.Tx, ps *prekey.Store) ([]uint32, error) {
 	var issued []uint32
