@@ -66,18 +66,7 @@ func TestIdentityChangeWarnsAndFailsPending(t *testing.T) {
 	}
 
 	// Mallory runs a fresh identity behind alice's network key and writes to bob.
-	var hostKey []byte
-	alice.UpdateStore(t, func(tx *store.Tx) error {
-		hostKey, err = tx.Get([]byte("cfg/p2pkey"))
-		return err
-	})
-	mallory := nodetest.Start(t, "mallory")
-	mallory.Stop()
-	mallory.UpdateStore(t, func(tx *store.Tx) error { return tx.Set([]byte("cfg/p2pkey"), hostKey) })
-	mallory.Run()
-	if mallory.Info.PeerID != alice.Info.PeerID {
-		t.Fatalf("mallory runs as %s, alice was %s", mallory.Info.PeerID, alice.Info.PeerID)
-	}
+	mallory := nodetest.StartImpostor(t, alice, "mallory")
 	mToBob := befriend(t, mallory, bob)
 	if _, err := mallory.Client.Send(ctx, mToBob.ConversationID, "m1", "it is me, alice, new phone"); err != nil {
 		t.Fatal(err)

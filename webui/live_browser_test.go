@@ -11,7 +11,6 @@ import (
 	"github.com/petrel-chat/petrel/node"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/nodetest"
-	"github.com/petrel-chat/petrel/node/store"
 )
 
 // Short presence timers for the live-signal test (the defaults are 10 s heartbeats, 30 s
@@ -141,19 +140,7 @@ func TestWebUILiveSignals(t *testing.T) {
 		a := ap.in(t)
 		// Mallory runs a fresh identity behind bob's network key and writes to alice. (Alice's
 		// node then shows the contact under the name the new identity gives: not checked.)
-		var hostKey []byte
-		bob.UpdateStore(t, func(tx *store.Tx) error {
-			var err error
-			hostKey, err = tx.Get([]byte("cfg/p2pkey"))
-			return err
-		})
-		mallory := nodetest.Start(t, "mallory")
-		mallory.Stop()
-		mallory.UpdateStore(t, func(tx *store.Tx) error { return tx.Set([]byte("cfg/p2pkey"), hostKey) })
-		mallory.Run()
-		if mallory.Info.PeerID != bob.Info.PeerID {
-			t.Fatalf("mallory runs as %s, bob was %s", mallory.Info.PeerID, bob.Info.PeerID)
-		}
+		mallory := nodetest.StartImpostor(t, bob, "mallory")
 		inv, err := alice.Client.CreateInvite(ctx)
 		if err != nil {
 			t.Fatal(err)

@@ -148,3 +148,25 @@ func (n *Node) UpdateStore(t testing.TB, f func(tx *store.Tx) error) {
 		t.Fatalf("%s's store: %v", n.Name, err)
 	}
 }
+
+// StartImpostor starts a node named name with a fresh identity behind the libp2p key of
+// victim, which must be stopped (its store is read). Its peer id is victim's: to victim's
+// contacts it is the same network peer presenting another identity key, the case a
+// safety-number change warns about.
+func StartImpostor(t testing.TB, victim *Node, name string) *Node {
+	t.Helper()
+	var hostKey []byte
+	victim.UpdateStore(t, func(tx *store.Tx) error {
+		var err error
+		hostKey, err = tx.Get([]byte("cfg/p2pkey"))
+		return err
+	})
+	imp := Start(t, name)
+	imp.Stop()
+	imp.UpdateStore(t, func(tx *store.Tx) error { return tx.Set([]byte("cfg/p2pkey"), hostKey) })
+	imp.Run()
+	if imp.Info.PeerID != victim.Info.PeerID {
+		t.Fatalf("nodetest: %s runs as %s, %s was %s", name, imp.Info.PeerID, victim.Name, victim.Info.PeerID)
+	}
+	return imp
+}
