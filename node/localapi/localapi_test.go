@@ -366,12 +366,10 @@ func TestEventReplayAcrossRestart(t *testing.T) {
 	}
 }
 
-// TestSessionCookie: the web UI's cookie authenticates reads; writes also need the CSRF header.
-func testSessionCookie(t *testing.T, n *nodetest.Node) {
-	status, _, _ := raw(t, "POST", n.Info.URL+"/v1/session", map[string]string{"Authorization": "Bearer " + n.Info.Token}, nil)
-	if status != 204 {
-		t.Fatalf("POST /v1/session: %d", status)
-	}
+// sessionCookie trades n's token for the web UI's session cookie (POST /v1/session) and
+// returns the petrel_session_ cookie set, or nil.
+func sessionCookie(t *testing.T, n *nodetest.Node) *http.Cookie {
+	t.Helper()
 	req, _ := http.NewRequest("POST", n.Info.URL+"/v1/session", nil)
 	req.Header.Set("Authorization", "Bearer "+n.Info.Token)
 	resp, err := http.DefaultClient.Do(req)
@@ -385,6 +383,16 @@ func testSessionCookie(t *testing.T, n *nodetest.Node) {
 			cookie = c
 		}
 	}
+	return cookie
+}
+
+// TestSessionCookie: the web UI's cookie authenticates reads; writes also need the CSRF header.
+func testSessionCookie(t *testing.T, n *nodetest.Node) {
+	status, _, _ := raw(t, "POST", n.Info.URL+"/v1/session", map[string]string{"Authorization": "Bearer " + n.Info.Token}, nil)
+	if status != 204 {
+		t.Fatalf("POST /v1/session: %d", status)
+	}
+	cookie := sessionCookie(t, n)
 	if cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode || strings.Contains(cookie.Value, n.Info.Token) {
 		t.Fatalf("cookie: %+v", cookie)
 	}

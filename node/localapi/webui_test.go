@@ -58,17 +58,7 @@ func TestWebUIServing(t *testing.T) {
 	})
 
 	t.Run("CookieOpensTheSocket", func(t *testing.T) {
-		req, _ := http.NewRequest("POST", n.Info.URL+"/v1/session", nil)
-		req.Header.Set("Authorization", "Bearer "+n.Info.Token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		var cookie *http.Cookie
-		for _, c := range resp.Cookies() {
-			cookie = c
-		}
+		cookie := sessionCookie(t, n)
 		if cookie == nil || cookie.Name != "petrel_session_"+port {
 			t.Fatalf("session cookie %+v, want it named for port %s", cookie, port)
 		}
