@@ -99,13 +99,6 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 	}
 }
 
-// count returns how many connections are open.
-func (l *connLimiter) count() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.open)
-}
-
 // limitedConn is one connection of a connLimiter.
 type limitedConn struct {
 	net.Conn

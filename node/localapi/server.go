@@ -93,8 +93,6 @@ type Server struct {
 	limits Limits
 	log    *slog.Logger
 	mux    *http.ServeMux
-	// ln is the listener Serve wraps, once it has started.
-	ln *connLimiter
 
 	// authMu orders changes of the credentials: each is saved, then put in effect.
 	authMu sync.Mutex
@@ -165,9 +163,6 @@ func Listen(addr string, allowRemote bool) (net.Listener, error) {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.allowListener(ln.Addr())
 	lim := newConnLimiter(ln, s.limits.MaxConns)
-	s.mu.Lock()
-	s.ln = lim
-	s.mu.Unlock()
 	srv := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: s.limits.HeaderTimeout,
