@@ -25,7 +25,6 @@ func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) error
 		}
 		return api.Errorf(api.ErrBadRequest, "cannot read the request body")
 	}
-	liftBodyDeadline(w)
 	return decodeJSON(b, v)
 }
 

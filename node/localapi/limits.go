@@ -131,9 +131,11 @@ func trustConn(r *http.Request) {
 	}
 }
 
-// bodyDeadline gives a request that has a body BodyTimeout to send it. The deadline is lifted
-// once the body is read ([Server.decodeBody]); a handler that never reads the body leaves it,
-// so the server's own draining of that body after the answer cannot wait forever either.
+// bodyDeadline gives a request that has a body BodyTimeout to send it. net/http lifts the
+// deadline once the body has been read to its end (it then starts its own background read
+// of the connection, without a deadline), so the answer may take as long as it takes; a
+// handler that never reads the body leaves it, so the server's own draining of that body
+// after the answer cannot wait forever either.
 func (s *Server) bodyDeadline(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength != 0 {
@@ -143,12 +145,6 @@ func (s *Server) bodyDeadline(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// liftBodyDeadline ends the body deadline once the body has been read: the connection then
-// waits for its answer (or, as a socket, for frames) without it.
-func liftBodyDeadline(w http.ResponseWriter) {
-	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 }
 
 // refuse answers before the body is read and closes the connection after the answer, so the
