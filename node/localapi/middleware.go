@@ -16,8 +16,8 @@ const (
 	CSRFHeader = "X-Petrel-CSRF"
 )
 
-// Handler returns the whole chain: body deadline → host check → security headers → routing (→ auth inside
-// /v1/).
+// Handler returns the whole chain: body deadline → host check → security headers → routing
+// (→ auth inside /v1/).
 func (s *Server) Handler() http.Handler {
 	return s.bodyDeadline(s.hostCheck(securityHeaders(http.HandlerFunc(s.route))))
 }

@@ -67,7 +67,8 @@ type Chat interface {
 
 // Config configures a Server.
 type Config struct {
-	// Token is the bearer token UIs present (from api.json). Required.
+	// Token is the bearer token UIs present (from api.json) when the server starts; a
+	// rotation replaces it (see SaveAuth). Required.
 	Token string
 	// Sessions are the web UI's logins kept from earlier runs (see [Auth]).
 	Sessions []Session
