@@ -156,6 +156,16 @@ func TestSlowConnectionsCannotStarveTheUI(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	// A UI's socket, open before the attack: the oldest connection, but authenticated, so it
+	// is never the one displaced.
+	sock, _, err := freshClient(n, n.Info.Token).Dial(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sock.Close()
+	sock.Send(map[string]any{"type": "hello", "since": 1 << 62})
+	readUntil(t, ctx, sock, "synced")
+
 	addr := strings.TrimPrefix(n.Info.URL, "http://")
 	kinds := attackKinds(addr, "not-the-token")
 	delete(kinds, "stall-auth")
@@ -175,6 +185,10 @@ func TestSlowConnectionsCannotStarveTheUI(t *testing.T) {
 	}
 	// Its connection displaced one more attacker's: the cap holds with the UI in it.
 	closed = append(closed, waitClosed(t, ctx, done, 1, "after the UI connected")...)
+	if err := sock.Send(map[string]string{"type": "ping"}); err != nil {
+		t.Fatal(err)
+	}
+	readUntil(t, ctx, sock, "pong") // (after the event of the UI's write)
 
 	// The unauthenticated requests with a body that reached the API were refused with 401
 	// before any body was read (not held waiting for it); each connection was closed.
