@@ -521,7 +521,10 @@ func TestReadReceiptsSetting(t *testing.T) {
 	if ms := messages(t, alice.Client, conv); ms[0].Status != api.StatusDelivered {
 		t.Fatalf("read receipts off, yet alice sees %s", ms[0].Status)
 	}
-	page, _ := bob.Client.Conversations(ctx, "", 0)
+	page, err := bob.Client.Conversations(ctx, "", 0)
+	if err != nil || len(page.Conversations) == 0 {
+		t.Fatalf("bob's conversations: %+v %v", page, err)
+	}
 	if page.Conversations[0].UnreadCount != 0 {
 		t.Fatalf("bob's unread count %d after reading", page.Conversations[0].UnreadCount)
 	}
@@ -582,8 +585,27 @@ func TestBlockedContactIsNotToldAndItsMessagesNeverArrive(t *testing.T) {
 		}
 		return nil
 	})
-	// Well past a resend round trip: nothing from the blocked time shows up.
-	time.Sleep(2 * time.Second)
+	// A round trip as a barrier: had bob asked alice for the gap of the blocked time (he
+	// must not), the request would precede his message in his outbox, and her resends would
+	// precede her answer in hers. Once her answer is at bob, nothing from then shows up.
+	if _, err := bob.Client.Send(ctx, aliceAtBob.ConversationID, "b1", "barrier"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "bob's barrier arrives", func() error {
+		if ms := messages(t, alice.Client, conv); ms[len(ms)-1].Body != "barrier" {
+			return fmt.Errorf("alice's last message %q", ms[len(ms)-1].Body)
+		}
+		return nil
+	})
+	if _, err := alice.Client.Send(ctx, conv, "m5", "barrier back"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "alice's answer arrives", func() error {
+		if ms := messages(t, bob.Client, aliceAtBob.ConversationID); ms[len(ms)-1].Body != "barrier back" {
+			return fmt.Errorf("bob's last message %q", ms[len(ms)-1].Body)
+		}
+		return nil
+	})
 	for _, m := range messages(t, bob.Client, aliceAtBob.ConversationID) {
 		if strings.HasPrefix(m.Body, "while blocked") {
 			t.Fatalf("bob received %q, sent while he blocked alice", m.Body)

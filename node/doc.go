@@ -13,7 +13,8 @@
 //
 //	"cfg/identity"   the messenger identity (crypto/identity), private
 //	"cfg/p2pkey"     the libp2p host key (protobuf form of libp2p's crypto package), private
-//	"cfg/apitoken"   the local API bearer token, stable across restarts
+//	"cfg/apitoken"   the local API bearer token, stable across restarts until rotated
+//	"cfg/apisessions" JSON [{"hash","created"}]: the web UI's sessions (SHA-256 of each cookie)
 //	"cfg/profile"    JSON {"name": ...}
 //	"ev/…"           the event log (node/eventlog)
 package node

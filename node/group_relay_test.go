@@ -132,21 +132,32 @@ func TestGroupOfflineMembersShareOneDepositPerRelay(t *testing.T) {
 	rcpt0 := relayMetric(t, relay, "petrel_relay_multi_deposit_recipients_total")
 	bodies0 := relay.Stats().SharedBodies
 
-	const n = 3
-	for i := 1; i <= n; i++ {
+	const n = 4
+	send := func(i int) {
+		t.Helper()
 		if _, err := a.Client.Send(ctx, gid, fmt.Sprintf("m%d", i), fmt.Sprintf("secret-group-text-%d while three are away", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
+	deposits := func(want float64) {
+		t.Helper()
+		eventually(t, "one multi deposit per message reaches the relay", func() error {
+			if got := relayMetric(t, relay, "petrel_relay_multi_deposits_total") - multi0; got < want {
+				return fmt.Errorf("%v multi deposits, want %v", got, want)
+			}
+			return nil
+		})
+	}
+	for i := 1; i < n; i++ {
+		send(i)
+	}
+	deposits(n - 1)
+	// The last message is a barrier: the depositor makes deposits in order, so once its
+	// deposit is in, a stray extra deposit of an earlier message would be too. Then count
+	// exactly.
+	send(n)
 	waitMessages(t, b, gid, n+1)
-	eventually(t, "one multi deposit per message reaches the relay", func() error {
-		if got := relayMetric(t, relay, "petrel_relay_multi_deposits_total") - multi0; got < n {
-			return fmt.Errorf("%v multi deposits", got)
-		}
-		return nil
-	})
-	// Give a stray extra deposit the time to show, then count exactly.
-	time.Sleep(500 * time.Millisecond)
+	deposits(n)
 	if got := relayMetric(t, relay, "petrel_relay_multi_deposits_total") - multi0; got != n {
 		t.Errorf("%v multi deposits for %d messages, want one each", got, n)
 	}
@@ -179,11 +190,16 @@ func TestGroupOfflineMembersShareOneDepositPerRelay(t *testing.T) {
 	if !slices.Equal(ids(got), ref) {
 		t.Fatalf("%s's history %v, A's %v", full.Name, ids(got), ref)
 	}
-	// Exactly once: nothing more arrives later.
-	time.Sleep(time.Second)
+	// Exactly once: a message sent now is a barrier; once it has arrived, any late copy of
+	// an earlier one would have too.
+	barrier, err := a.Client.Send(ctx, gid, "barrier", "after everyone caught up")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append(slices.Clone(ref), barrier.ID)
 	for _, n := range away {
-		if ms := messages(t, n.Client, gid); len(ms) != len(ref) {
-			t.Errorf("%s has %d messages, want %d", n.Name, len(ms), len(ref))
+		if got := ids(waitMessages(t, n, gid, len(want))); !slices.Equal(got, want) {
+			t.Errorf("%s's history after the barrier %v, want %v", n.Name, got, want)
 		}
 	}
 }

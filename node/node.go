@@ -71,6 +71,12 @@ type Config struct {
 	// RelayPoll is how often the node checks its home relays (drain, prekey top-up and
 	// re-upload after a rotation) without being told to; zero means a minute.
 	RelayPoll time.Duration
+	// RotateToken replaces the API token before the API starts (petrel run --rotate-token):
+	// the old token and every web UI session are refused from then on.
+	RotateToken bool
+	// APILimits bound the local API's connections and deadlines; zero fields are the
+	// defaults (docs/API.md).
+	APILimits localapi.Limits
 	// Now is the clock for prekey rotation and message times; nil means time.Now (tests
 	// move it forward).
 	Now func() time.Time
@@ -144,8 +150,13 @@ type Node struct {
 	ev    *eventlog.Log
 	id    *identity.Identity
 	hkey  crypto.PrivKey
-	token string
 	start time.Time
+
+	// apiMu guards the API's credentials as the node holds them: token (also in the
+	// store) and apiInfo (what api.json says; nil until Run writes it and once it is removed).
+	apiMu   sync.Mutex
+	token   string
+	apiInfo *APIInfo
 
 	*messenger.Messenger
 
@@ -265,7 +276,21 @@ func (n *Node) Run(ctx context.Context, ready func(APIInfo)) (err error) {
 	n.host = h
 	n.mu.Unlock()
 
-	srv, err := localapi.New(localapi.Config{Token: n.token, Backend: n, Logger: n.log.With("part", "api"), Assets: webui.Assets()})
+	if n.cfg.RotateToken {
+		if err := n.saveAPIAuth(ctx, localapi.Auth{Token: localapi.NewToken()}); err != nil {
+			return err
+		}
+		n.log.Info("API token rotated: the old token and every web UI session are refused")
+	}
+	sessions, err := n.apiSessions()
+	if err != nil {
+		return err
+	}
+	n.apiMu.Lock()
+	token := n.token
+	n.apiMu.Unlock()
+	srv, err := localapi.New(localapi.Config{Token: token, Sessions: sessions, SaveAuth: n.saveAPIAuth, Limits: n.cfg.APILimits,
+		Backend: n, Logger: n.log.With("part", "api"), Assets: webui.Assets()})
 	if err != nil {
 		return err
 	}
@@ -294,13 +319,25 @@ func (n *Node) Run(ctx context.Context, ready func(APIInfo)) (err error) {
 	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
 		apiHost = net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp.Port)) // every address: this machine's UIs use loopback
 	}
-	info := APIInfo{URL: "http://" + apiHost, Token: n.token, PeerID: h.ID().String(), Addrs: n.addrs()}
+	info := APIInfo{URL: "http://" + apiHost, PeerID: h.ID().String(), Addrs: n.addrs()}
 	apiPath := filepath.Join(n.cfg.DataDir, "api.json")
-	if err := writeFileAtomic(apiPath, info, 0o600); err != nil {
+	n.apiMu.Lock()
+	info.Token = n.token // (a rotation through the API may already have happened)
+	err = writeFileAtomic(apiPath, info, 0o600)
+	if err == nil {
+		n.apiInfo = &APIInfo{URL: info.URL, Token: info.Token, PeerID: info.PeerID, Addrs: slices.Clone(info.Addrs)}
+	}
+	n.apiMu.Unlock()
+	if err != nil {
 		ln.Close()
 		return errors.Join(err, g.Wait())
 	}
-	defer os.Remove(apiPath)
+	defer func() {
+		n.apiMu.Lock()
+		n.apiInfo = nil
+		os.Remove(apiPath)
+		n.apiMu.Unlock()
+	}()
 	n.log.Info("node ready", "api", info.URL, "peer_id", info.PeerID, "user_id", n.id.UserID())
 	if ready != nil {
 		ready(info)

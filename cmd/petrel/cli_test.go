@@ -67,14 +67,24 @@ func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Fatalf("%s did not appear within 60 s", args[0])
 }
 
-// api DATADIR METHOD PATH [BODY]: call the node whose api.json is in DATADIR; print the
-// status line and body to stdout. With `!`, expect a non-2xx answer.
+// api [--token-from FILE] DATADIR METHOD PATH [BODY]: call the node whose api.json is in
+// DATADIR (with the token of FILE, an older copy of an api.json, if given); print the status
+// line and body to stdout. With `!`, expect a non-2xx answer.
 func cmdAPI(ts *testscript.TestScript, neg bool, args []string) {
+	tokenFrom := ""
+	if len(args) > 2 && args[0] == "--token-from" {
+		tokenFrom, args = args[1], args[2:]
+	}
 	if len(args) < 3 || len(args) > 4 {
-		ts.Fatalf("usage: api DATADIR METHOD PATH [BODY]")
+		ts.Fatalf("usage: api [--token-from FILE] DATADIR METHOD PATH [BODY]")
 	}
 	var info struct{ URL, Token string }
 	ts.Check(json.Unmarshal([]byte(ts.ReadFile(filepath.Join(args[0], "api.json"))), &info))
+	if tokenFrom != "" {
+		var old struct{ Token string }
+		ts.Check(json.Unmarshal([]byte(ts.ReadFile(tokenFrom)), &old))
+		info.Token = old.Token
+	}
 	var body io.Reader
 	if len(args) == 4 {
 		body = strings.NewReader(args[3])

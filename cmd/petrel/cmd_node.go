@@ -44,6 +44,7 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 	apiAddr := fs.String("api", node.DefaultAPIAddr, "local API address (port 0 picks a free port)")
 	var listen, relays multiFlag
 	fs.Var(&listen, "listen", "libp2p listen multiaddr (repeatable; \"none\" alone: listen on nothing, reachable only through --relay)")
+	rotate := fs.Bool("rotate-token", false, "replace the API token before starting: the old token and every web UI login are refused (api.json gets the new one)")
 	fs.Var(&relays, "relay", "home relay multiaddr with /p2p/, optionally #invite=CODE for a relay that registers by invite (repeatable)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -61,6 +62,7 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 		APIAddr:     *apiAddr,
 		ListenAddrs: listen,
 		Relays:      relays,
+		RotateToken: *rotate,
 		Logger:      log,
 		Version:     version,
 	}, pass)

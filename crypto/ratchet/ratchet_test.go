@@ -105,7 +105,10 @@ func TestPostCompromiseRecovery(t *testing.T) {
 	if pt, err := eve.Decrypt(m2); err == nil {
 		t.Fatalf("stolen state decrypted a message after recovery: %q", pt)
 	}
-	fresh, _ := Unmarshal(eve.Marshal())
+	fresh, err := Unmarshal(eve.Marshal())
+	if err != nil {
+		t.Fatalf("the stolen state does not unmarshal: %v", err)
+	}
 	if _, err := fresh.Decrypt(mustEncrypt(t, alice, []byte("later"))); err == nil {
 		t.Fatal("stolen state decrypted a later message")
 	}

@@ -17,8 +17,12 @@ var (
 	lastKey = []byte("ev!last")
 )
 
-// MaxPage caps how many events one Since call returns.
-const MaxPage = 1000
+// Page sizes of Since: MaxPage caps how many events one call returns; DefaultPage is what the
+// API serves when a reader names no limit.
+const (
+	MaxPage     = 1000
+	DefaultPage = 100
+)
 
 // recentEvents is how many of the newest committed events Since serves from memory.
 const recentEvents = 1024

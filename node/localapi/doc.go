@@ -3,12 +3,17 @@
 //
 // Every request passes one chain, outermost first (see [Server.Handler]):
 //
+//  0. body deadline: a request with a body has Limits.BodyTimeout to send it (lifted once it
+//     is read); the listener holds at most Limits.MaxConns connections, the oldest
+//     unauthenticated one making room for a new one (see [Limits]);
 //  1. host check: the Host header must name a loopback address or localhost with the API's
 //     own port, else 421 — a page that rebinds its DNS name to 127.0.0.1 reaches nothing;
 //  2. security headers: a strict Content-Security-Policy, nosniff, frame-deny, no referrer;
-//  3. authentication under /v1/: the bearer token (compared in constant time), or ?token= on
-//     the socket (browsers cannot set headers there), or the web UI's session cookie; a
-//     state-changing request authenticated by the cookie alone must carry the CSRF header;
+//  3. authentication under /v1/, before any body is read: the bearer token (compared in
+//     constant time), or ?token= on the socket (browsers cannot set headers there), or a web
+//     UI session cookie (random, kept hashed by the node, ended by logout or a token
+//     rotation); a state-changing request authenticated by the cookie alone must carry the
+//     CSRF header. A request refused before its body is read closes its connection;
 //  4. the WebSocket upgrade is refused with 403 when an Origin header names another origin;
 //  5. request bodies are capped (http.MaxBytesReader) and socket frames too (64 KiB): too
 //     large is refused with too_large and the socket stays open.

@@ -16,14 +16,15 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request, status int, v any
 	writeJSON(w, status, v)
 }
 
+// intParam reads a paging limit: absent or 0 is 0, which the node serves as its default page.
 func intParam(r *http.Request, name string) (int, error) {
 	v := r.URL.Query().Get(name)
 	if v == "" {
 		return 0, nil
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		return 0, api.Errorf(api.ErrBadRequest, "%s must be a positive integer", name)
+	if err != nil || n < 0 {
+		return 0, api.Errorf(api.ErrBadRequest, "%s must be a non-negative integer (0 is the default)", name)
 	}
 	return n, nil
 }

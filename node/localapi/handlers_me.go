@@ -101,14 +101,19 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, api.Errorf(api.ErrBadRequest, "since: %v", err))
 		return
 	}
-	limit, err := uintParam(q.Get("limit"), 100)
-	if err != nil || limit == 0 {
-		s.writeError(w, r, api.Errorf(api.ErrBadRequest, "limit must be 1..%d", eventlog.MaxPage))
+	// Paging as for every list (docs/API.md): 0 or absent is the default page, a bigger page
+	// than the maximum is the maximum.
+	limit, err := uintParam(q.Get("limit"), 0)
+	if err != nil {
+		s.writeError(w, r, api.Errorf(api.ErrBadRequest, "limit must be 0..%d", eventlog.MaxPage))
 		return
 	}
-	limit = min(limit, eventlog.MaxPage) // a bigger page is a smaller one, as for messages
-	// A since beyond the log answers from the log's end, so next is a real seq.
-	since = min(since, s.cfg.Backend.Events().Last())
+	if limit == 0 {
+		limit = eventlog.DefaultPage
+	}
+	limit = min(limit, eventlog.MaxPage)
+	// next is the last returned seq, or since itself when nothing is returned, a since
+	// beyond the log's end too (GET /v1/events/latest tells a UI where the log ends).
 	evs, _, err := s.cfg.Backend.Events().Since(since, int(limit))
 	if err != nil {
 		s.writeError(w, r, err)

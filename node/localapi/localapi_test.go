@@ -166,15 +166,23 @@ func testBadInputKeepsServing(t *testing.T, n *nodetest.Node) {
 			t.Errorf("body %.40q: got %d %s (%.200s), want %d %s", c.body, status, code, body, c.status, c.code)
 		}
 	}
-	for _, q := range []string{"since=-1", "since=abc", "limit=0", "limit=-5"} {
+	for _, q := range []string{"since=-1", "since=abc", "limit=-5", "limit=x"} {
 		status, code, _ := raw(t, "GET", n.Info.URL+"/v1/events?"+q, auth, nil)
 		if status != 400 || code != "bad_request" {
 			t.Errorf("events?%s: got %d %s", q, status, code)
 		}
 	}
-	// A limit above the page maximum is the maximum, not an error.
-	if status, _, body := raw(t, "GET", n.Info.URL+"/v1/events?limit=100000", auth, nil); status != 200 {
-		t.Errorf("events?limit=100000: got %d %s", status, body)
+	// A limit of 0 is the default and one above the page maximum is the maximum, not an
+	// error, for every list (TestEventPaging counts what is served).
+	for _, p := range []string{"/v1/events?limit=0", "/v1/events?limit=100000", "/v1/conversations?limit=0", "/v1/conversations?limit=100000", "/v1/search?q=x&limit=0", "/v1/search?q=x&limit=100000"} {
+		if status, _, body := raw(t, "GET", n.Info.URL+p, auth, nil); status != 200 {
+			t.Errorf("%s: got %d %s, want 200", p, status, body)
+		}
+	}
+	for _, p := range []string{"/v1/conversations?limit=-1", "/v1/search?q=x&limit=-1", "/v1/conversations?limit=x"} {
+		if status, code, _ := raw(t, "GET", n.Info.URL+p, auth, nil); status != 400 || code != "bad_request" {
+			t.Errorf("%s: got %d %s, want 400 bad_request", p, status, code)
+		}
 	}
 	// Endpoints of the contract this node does not serve yet say so (501), unlike a wrong
 	// path (404).
@@ -352,12 +360,13 @@ func TestEventReplayAcrossRestart(t *testing.T) {
 	if err != nil || len(page.Events) != 0 || page.Next != 5 {
 		t.Fatalf("events since 5: %+v %v", page, err)
 	}
-	// A cursor from beyond the log (a UI that knew a node since re-initialised) is not
-	// echoed back: synced and next give the log's real end, so the UI's next reconnect
-	// misses nothing written from now on.
+	// A cursor from beyond the log (a UI that knew a node since re-initialised): REST
+	// answers no events and next = since, as for any since with nothing after it (the UI
+	// compares with /v1/events/latest); the socket follows the log from its real end and
+	// says so in synced.
 	page, err = n.Client.Events(ctx, 99999, 0)
-	if err != nil || len(page.Events) != 0 || page.Next != 5 {
-		t.Fatalf("events since 99999: %+v %v", page, err)
+	if err != nil || len(page.Events) != 0 || page.Next != 99999 {
+		t.Fatalf("events since 99999: %+v %v, want none and next 99999", page, err)
 	}
 	s.Send(map[string]any{"type": "hello", "since": 99999})
 	fr = readUntil(t, ctx, s, "synced")

@@ -1,10 +1,7 @@
 package localapi
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
+	"context"
 	"net/http"
 	"strings"
 )
@@ -19,10 +16,10 @@ const (
 	CSRFHeader = "X-Petrel-CSRF"
 )
 
-// Handler returns the whole chain: host check → security headers → routing (→ auth inside
-// /v1/).
+// Handler returns the whole chain: body deadline → host check → security headers → routing
+// (→ auth inside /v1/).
 func (s *Server) Handler() http.Handler {
-	return s.hostCheck(securityHeaders(http.HandlerFunc(s.route)))
+	return s.bodyDeadline(s.hostCheck(securityHeaders(http.HandlerFunc(s.route))))
 }
 
 // sessionCookie is the name of this API's session cookie.
@@ -39,7 +36,7 @@ func (s *Server) hostCheck(next http.Handler) http.Handler {
 		ok := s.knownHost(strings.ToLower(r.Host))
 		s.mu.Unlock()
 		if !ok {
-			writeErrorCode(w, http.StatusMisdirectedRequest, codeMisdirected, "this API answers only to its own address (loopback unless told otherwise)")
+			refuse(w, r, http.StatusMisdirectedRequest, codeMisdirected, "this API answers only to its own address (loopback unless told otherwise)")
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -69,15 +66,18 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	_, pattern := s.mux.Handler(r)
 	if pattern == "" {
 		if s.pathKnown(r) {
-			writeErrorCode(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, "method not allowed")
+			refuse(w, r, http.StatusMethodNotAllowed, codeMethodNotAllowed, "method not allowed")
 			return
 		}
-		writeErrorCode(w, http.StatusNotFound, codeNotFound, "no such endpoint")
+		refuse(w, r, http.StatusNotFound, codeNotFound, "no such endpoint")
 		return
 	}
-	if !s.authenticate(w, r) {
+	cred, ok := s.authenticate(w, r)
+	if !ok {
 		return
 	}
+	trustConn(r)
+	r = r.WithContext(context.WithValue(r.Context(), credKey{}, cred))
 	s.mux.ServeHTTP(w, r) // (not the Handler above: ServeHTTP sets the path values)
 }
 
@@ -96,75 +96,11 @@ func (s *Server) pathKnown(r *http.Request) bool {
 	return false
 }
 
-// authenticate checks the bearer token, the socket's ?token=, or the session cookie (with the
-// CSRF header for state-changing methods). It writes the error itself.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) bool {
-	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		if s.tokenOK(tok) {
-			return true
-		}
-		writeErrorCode(w, http.StatusUnauthorized, codeUnauthorized, "invalid token")
-		return false
-	}
-	if r.URL.Path == "/v1/ws" {
-		if tok := r.URL.Query().Get("token"); tok != "" {
-			if s.tokenOK(tok) {
-				return true
-			}
-			writeErrorCode(w, http.StatusUnauthorized, codeUnauthorized, "invalid token")
-			return false
-		}
-	}
-	if c, err := r.Cookie(s.sessionCookie()); err == nil {
-		if subtle.ConstantTimeCompare([]byte(c.Value), []byte(s.sessionValue())) != 1 {
-			writeErrorCode(w, http.StatusUnauthorized, codeUnauthorized, "invalid session")
-			return false
-		}
-		switch r.Method {
-		case http.MethodGet, http.MethodHead:
-			return true
-		}
-		if r.Header.Get(CSRFHeader) == "" {
-			writeErrorCode(w, http.StatusForbidden, codeForbidden, "missing "+CSRFHeader+" header")
-			return false
-		}
-		return true
-	}
-	writeErrorCode(w, http.StatusUnauthorized, codeUnauthorized, "missing token")
-	return false
-}
-
-func (s *Server) tokenOK(tok string) bool {
-	return subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.Token)) == 1
-}
-
-// sessionValue is the cookie value: derived from the token, so it stays valid across node
-// restarts for as long as the token does, and the token itself never sits in a cookie.
-func (s *Server) sessionValue() string {
-	m := hmac.New(sha256.New, []byte(s.cfg.Token))
-	m.Write([]byte("petrel_v1_ui_session"))
-	return hex.EncodeToString(m.Sum(nil))
-}
-
-// postSession trades a bearer token (checked by authenticate) for the session cookie.
-func (s *Server) postSession(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{
-		Name:     s.sessionCookie(),
-		Value:    s.sessionValue(),
-		Path:     "/",
-		HttpOnly: true,
-		SameSite: http.SameSiteStrictMode,
-	})
-	w.WriteHeader(http.StatusNoContent)
-}
-
-func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: s.sessionCookie(), Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
-	w.WriteHeader(http.StatusNoContent)
-}
-
 // serveAssets serves the web UI when one is configured.
 func (s *Server) serveAssets(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(s.sessionCookie()); err == nil && s.sessionOK(c.Value) {
+		trustConn(r) // the web UI loading its files
+	}
 	if s.cfg.Assets == nil {
 		writeErrorCode(w, http.StatusNotFound, codeNotFound, "no web UI in this build")
 		return

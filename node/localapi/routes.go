@@ -41,6 +41,7 @@ func (s *Server) routes() []route {
 		{"GET /v1/settings", s.getSettings},
 		{"PUT /v1/settings", s.putSettings},
 		{"GET /v1/status", s.getStatus},
+		{"POST /v1/token/rotate", s.postTokenRotate},
 		{"GET /v1/ws", s.serveWS},
 	}
 }
@@ -49,6 +50,6 @@ func (s *Server) routes() []route {
 // not_implemented, so a UI can tell it from a wrong path (404).
 func (s *Server) notImplemented(msg string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		writeErrorCode(w, http.StatusNotImplemented, codeNotImplemented, msg)
+		refuse(w, r, http.StatusNotImplemented, codeNotImplemented, msg)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -66,8 +67,17 @@ type Chat interface {
 
 // Config configures a Server.
 type Config struct {
-	// Token is the bearer token UIs present (from api.json). Required.
+	// Token is the bearer token UIs present (from api.json) when the server starts; a
+	// rotation replaces it (see SaveAuth). Required.
 	Token string
+	// Sessions are the web UI's logins kept from earlier runs (see [Auth]).
+	Sessions []Session
+	// SaveAuth, when set, is called with the new credentials before a login, a logout or a
+	// token rotation takes effect; an error leaves the old ones in effect. Nil keeps them in
+	// memory only.
+	SaveAuth func(context.Context, Auth) error
+	// Limits bound connections and their deadlines; zero fields are the defaults.
+	Limits Limits
 	// Backend is the node. Required.
 	Backend Backend
 	// Logger; nil discards.
@@ -80,14 +90,20 @@ type Config struct {
 
 // Server is the local API server.
 type Server struct {
-	cfg Config
-	log *slog.Logger
-	mux *http.ServeMux
+	cfg    Config
+	limits Limits
+	log    *slog.Logger
+	mux    *http.ServeMux
 
-	mu    sync.Mutex
-	hosts map[string]bool // allowed Host header values, set by Serve
-	anyIP bool            // listening on every address: IP-literal hosts with the port too
-	port  string
+	// authMu orders changes of the credentials: each is saved, then put in effect.
+	authMu sync.Mutex
+
+	mu      sync.Mutex
+	auth    Auth               // credentials in effect
+	sockets map[*wsConn]string // open sockets → the credential that opened them
+	hosts   map[string]bool    // allowed Host header values, set by Serve
+	anyIP   bool               // listening on every address: IP-literal hosts with the port too
+	port    string
 	// conns counts open sockets. A socket joins it under mu and only while !stopping, so
 	// every Add is ordered before the shutdown's Wait (WaitGroup's rule for an Add from zero).
 	conns    sync.WaitGroup
@@ -117,7 +133,8 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: log, mux: http.NewServeMux(), hosts: map[string]bool{}}
+	s := &Server{cfg: cfg, limits: cfg.Limits.withDefaults(), log: log, mux: http.NewServeMux(), hosts: map[string]bool{},
+		auth: Auth{Token: cfg.Token, Sessions: slices.Clone(cfg.Sessions)}, sockets: map[*wsConn]string{}}
 	for _, r := range s.routes() {
 		s.mux.HandleFunc(r.pattern, r.handler)
 	}
@@ -142,19 +159,22 @@ func Listen(addr string, allowRemote bool) (net.Listener, error) {
 }
 
 // Serve answers requests on ln until ctx is done, then shuts down gracefully (open sockets
-// are closed, in-flight requests get a few seconds).
+// are closed, in-flight requests get a few seconds). It holds at most Limits.MaxConns
+// connections of ln open.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.allowListener(ln.Addr())
+	lim := newConnLimiter(ln, s.limits.MaxConns)
 	srv := &http.Server{
 		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: s.limits.HeaderTimeout,
+		IdleTimeout:       s.limits.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ConnContext:       connContext,
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(lim) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("localapi: %w", err)
@@ -163,6 +183,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := srv.Shutdown(shutCtx) // sockets are hijacked: they end with ctx (BaseContext)
+	if err != nil {
+		srv.Close() // requests still running after the grace period are cut
+	}
 	s.mu.Lock()
 	s.stopping = true
 	s.mu.Unlock()

@@ -43,6 +43,22 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.conns.Done()
 	c := &wsConn{s: s, conn: conn, out: make(chan []byte, wsOutQueue), hello: make(chan uint64, 1)}
+	cred, _ := r.Context().Value(credKey{}).(string)
+	s.mu.Lock()
+	live := s.credLiveLocked(cred) // else a logout or rotation came between auth and here
+	if live {
+		s.sockets[c] = cred
+	}
+	s.mu.Unlock()
+	if !live {
+		conn.Close()
+		return
+	}
+	defer func() {
+		s.mu.Lock()
+		delete(s.sockets, c)
+		s.mu.Unlock()
+	}()
 	c.run(r.Context())
 }
 

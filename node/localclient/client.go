@@ -182,3 +182,16 @@ func (c *Client) Events(ctx context.Context, since uint64, limit int) (api.Event
 	}
 	return p, c.Do(ctx, http.MethodGet, "/v1/events?"+q.Encode(), nil, &p)
 }
+
+// RotateToken is POST /v1/token/rotate: the node replaces its token (and rewrites api.json),
+// refuses the old one and ends every web UI session. It returns the new token; c keeps the
+// old one, so talk to the node with New(c.URL(), token) from then on.
+func (c *Client) RotateToken(ctx context.Context) (string, error) {
+	var out struct {
+		Token string `json:"token"`
+	}
+	if err := c.Do(ctx, http.MethodPost, "/v1/token/rotate", nil, &out); err != nil {
+		return "", err
+	}
+	return out.Token, nil
+}

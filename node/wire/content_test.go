@@ -311,7 +311,10 @@ func TestParseContentRefusesBytes(t *testing.T) {
 func TestParseContentTrailingBracket(t *testing.T) {
 	const ok = `{"k":"text","id":"m1","seq":1,"ts":"018bcfe5680000000001"}`
 	for _, in := range []string{ok + "}", ok + "]", ok + " ] anything at all {"} {
-		if _, err := ParseContent([]byte(in)); err == nil {
+		if c, err := ParseContent([]byte(in)); err == nil {
+			t.Errorf("ParseContent(%q) = %+v, want an error", in, c)
+		} else if !errors.Is(err, ErrMalformed) {
+			t.Errorf("ParseContent(%q) = %v, want ErrMalformed", in, err)
 		}
 	}
 }
@@ -325,7 +328,10 @@ func TestParseContentExactKeys(t *testing.T) {
 		`{"k":"text","id":"m1","seq":1,"ts":"018bcfe5680000000001","body":"a","body":"b"}`,
 		`{"k":"delete","id":"m1","seq":1,"ts":"018bcfe5680000000001","k":"text"}`,
 	} {
-		if _, err := ParseContent([]byte(in)); err == nil {
+		if c, err := ParseContent([]byte(in)); err == nil {
+			t.Errorf("ParseContent(%q) = %+v, want an error", in, c)
+		} else if !errors.Is(err, ErrMalformed) {
+			t.Errorf("ParseContent(%q) = %v, want ErrMalformed", in, err)
 		}
 	}
 }
@@ -358,9 +364,10 @@ func TestMarshalFitsMaxContent(t *testing.T) {
 		if err != nil {
 			continue // refusing to encode is as good as never sending it
 		}
+		if len(b) > MaxContent {
+			t.Fatalf("%s: Marshal gave %d bytes, over MaxContent (%d)", name, len(b), MaxContent)
+		}
 		if _, err := ParseContent(b); err != nil {
-			if len(b) > MaxContent {
-			}
 			t.Fatalf("%s: Marshal gave %d bytes that ParseContent refuses: %v", name, len(b), err)
 		}
 	}

@@ -300,7 +300,10 @@ func TestReadFrameRefuses(t *testing.T) {
 			src := bytes.NewReader(tc.stream)
 			r := bufio.NewReader(src)
 			b, err := ReadFrame(r, nil)
-			if tc.want == io.ErrUnexpectedEOF && err != io.EOF && errors.Is(err, io.EOF) {
+			// A truncated frame must not look like the clean end of a stream to a caller
+			// that stops on errors.Is(err, io.EOF).
+			if tc.want == io.ErrUnexpectedEOF && errors.Is(err, io.EOF) {
+				t.Fatalf("ReadFrame = %v: a truncated frame reads as the end of the stream", err)
 			}
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("ReadFrame = %d bytes, %v; want %v", len(b), err, tc.want)
@@ -316,8 +319,8 @@ func TestReadFrameRefuses(t *testing.T) {
 }
 
 // TestReadFrameLengthOverflow: a length uvarint that overflows 64 bits is not a frame.
-// It should be refused with ErrMalformed (a sentinel callers can branch on, as for every
-// other malformed input); today it is a bare encoding/binary error.
+// It is refused with ErrMalformed, a sentinel callers can branch on, as for every other
+// malformed input.
 func TestReadFrameLengthOverflow(t *testing.T) {
 	for _, stream := range [][]byte{
 		append(bytes.Repeat([]byte{0xff}, 9), 0x02),
@@ -328,6 +331,7 @@ func TestReadFrameLengthOverflow(t *testing.T) {
 			t.Fatalf("ReadFrame(%x) = %v, want a refusal", stream, err)
 		}
 		if !errors.Is(err, ErrMalformed) {
+			t.Errorf("ReadFrame(%x) = %v, want ErrMalformed", stream, err)
 		}
 	}
 }
