@@ -27,8 +27,10 @@ type Store struct {
 	reqs chan *request // Update → writer goroutine
 	// overlapped counts groups whose functions ran while the previous commit synced.
 	overlapped atomic.Int64
-	stop       chan struct{} // closed by Close after the last user left
-	done       sync.WaitGroup
+	// writes counts committed Updates that wrote something (see Writes).
+	writes atomic.Int64
+	stop   chan struct{} // closed by Close after the last user left
+	done   sync.WaitGroup
 
 	gcCtx    context.Context // cancelled by Close, to cut a running GC short
 	gcCancel context.CancelFunc
