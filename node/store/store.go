@@ -120,6 +120,11 @@ func open(dir string, dk []byte, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("store: open database: %w", err)
 	}
+	if err := checkGeneration(dir, db, seal); err != nil {
+		db.Close()
+		clear(dk)
+		return nil, err
+	}
 	s := &Store{
 		log:     opts.Logger.With("component", "store"),
 		dir:     dir,
