@@ -36,6 +36,12 @@ func loopbackHost(t *testing.T) host.Host {
 // the test ends.
 func runningMessenger(t *testing.T, name string) (*Messenger, host.Host) {
 	t.Helper()
+	return runningMessengerWith(t, name, nil)
+}
+
+// runningMessengerWith is runningMessenger with configure applied to the Config.
+func runningMessengerWith(t *testing.T, name string, configure func(*Config)) (*Messenger, host.Host) {
+	t.Helper()
 	st, err := store.Create(t.TempDir(), []byte("test passphrase "+name), store.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +54,11 @@ func runningMessenger(t *testing.T, name string) (*Messenger, host.Host) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := New(context.Background(), Config{Store: st, Events: ev, Identity: id, Profile: func() string { return name }})
+	cfg := Config{Store: st, Events: ev, Identity: id, Profile: func() string { return name }}
+	if configure != nil {
+		configure(&cfg)
+	}
+	m, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
