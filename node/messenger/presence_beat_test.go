@@ -58,4 +58,3 @@ func TestHeartbeatReachesOnlineContactWithoutConnection(t *testing.T) {
 		}
 	}
 }
-
