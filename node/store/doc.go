@@ -66,7 +66,8 @@
 // otherwise both become max + 1, the database first (so a crash in between leaves the
 // database ahead, which is accepted). A missing file is accepted and written (stores from
 // before the counter; an operator accepting an older copy knowingly); a file that does not
-// open is ErrTampered. Not detected: a copy of the whole directory (its file rolls back
+// open is ErrTampered. Create removes a generation file left by a deleted store (it belongs
+// to another data key). Not detected: a copy of the whole directory (its file rolls back
 // with it), a copy of db/ taken since the last open, and single records spliced into
 // Badger's files. Those need state outside the directory, which the store does not have
 // (docs/OPERATIONS.md, "Store rollback").

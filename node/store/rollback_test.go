@@ -166,3 +166,33 @@ func TestGenerationFileTamperedAndReservedKeys(t *testing.T) {
 		t.Fatalf("tampered generation file: %v, want ErrTampered", err)
 	}
 }
+
+// A store created where an earlier one was deleted without its generation file starts
+// afresh: the stale file (under another data key) is not taken for a rollback.
+func TestCreateOverStaleGenerationFile(t *testing.T) {
+	s, dir := newTestStore(t)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{keyFileName, dbDirName} {
+		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s2, err := Create(dir, testPass, quietOptions())
+	if err != nil {
+		t.Fatalf("create over a stale generation file: %v", err)
+	}
+	setValue(t, s2, "fresh")
+	if err := s2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s3, err := Open(dir, testPass, quietOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s3.Close()
+	if got := value(t, s3); got != "fresh" {
+		t.Fatalf("got %q", got)
+	}
+}

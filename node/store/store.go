@@ -62,6 +62,10 @@ func Create(dir string, passphrase []byte, opts Options) (*Store, error) {
 	if ents, err := os.ReadDir(filepath.Join(dir, dbDirName)); err == nil && len(ents) > 0 {
 		return nil, fmt.Errorf("%w: %s has database files but no key file", ErrExists, dir)
 	}
+	// A generation file left by a store deleted without it belongs to another data key.
+	if err := os.Remove(filepath.Join(dir, generationFileName)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("store: create: %w", err)
+	}
 	dk := make([]byte, dataKeySize)
 	rand.Read(dk)
 	h, err := newHeader(passphrase, dk, p)
