@@ -18,6 +18,7 @@
 //	func (*Store) NeedsRotation(now time.Time) bool
 //	func (*Store) Rotate(id *identity.Identity, now time.Time) error
 //	func (*Store) Refill(id *identity.Identity, now time.Time) ([]OneTimePrekey, []PQPrekey, error)
+//	func (*Store) Grow(id *identity.Identity, now time.Time, nOPK, nPQ int) ([]OneTimePrekey, []PQPrekey, error)
 //	func (*Store) Consume(ids []uint32) error
 //	// used by pqxdh.Respond:
 //	func (*Store) SignedPrekeyPair(id uint32, now time.Time) (*ecdh.PrivateKey, error)

@@ -133,13 +133,29 @@ func (s *Store) Refill(id *identity.Identity, now time.Time) ([]OneTimePrekey, [
 	return s.refill(id, now, PoolSize)
 }
 
+// Grow adds nOPK X25519 and nPQ ML-KEM one-time prekeys, beyond PoolSize if need be (a
+// node keeps keys it has handed out until a handshake uses them, and still needs unused
+// ones), and returns their public keys. Neither pool may grow past MaxPool.
+func (s *Store) Grow(id *identity.Identity, now time.Time, nOPK, nPQ int) ([]OneTimePrekey, []PQPrekey, error) {
+	if nOPK < 0 || nPQ < 0 || len(s.opks)+nOPK > MaxPool || len(s.pqOne)+nPQ > MaxPool {
+		return nil, nil, fmt.Errorf("prekey: growing the one-time pools to %d and %d keys: more than %d",
+			len(s.opks)+nOPK, len(s.pqOne)+nPQ, MaxPool)
+	}
+	return s.fill(id, now, len(s.opks)+nOPK, len(s.pqOne)+nPQ)
+}
+
 func (s *Store) refill(id *identity.Identity, now time.Time, pool int) ([]OneTimePrekey, []PQPrekey, error) {
+	return s.fill(id, now, pool, pool)
+}
+
+// fill adds one-time keys until the pools hold wantOPK and wantPQ keys.
+func (s *Store) fill(id *identity.Identity, now time.Time, wantOPK, wantPQ int) ([]OneTimePrekey, []PQPrekey, error) {
 	if err := s.checkOwner(id); err != nil {
 		return nil, nil, err
 	}
 	var newOPK []OneTimePrekey
 	var newPQ []PQPrekey
-	for len(s.opks) < pool {
+	for len(s.opks) < wantOPK {
 		priv, err := ecdh.X25519().GenerateKey(rand.Reader)
 		if err != nil {
 			return nil, nil, fmt.Errorf("prekey: %w", err)
@@ -153,7 +169,7 @@ func (s *Store) refill(id *identity.Identity, now time.Time, pool int) ([]OneTim
 		s.opks = append(s.opks, k)
 		newOPK = append(newOPK, k.pub)
 	}
-	for len(s.pqOne) < pool {
+	for len(s.pqOne) < wantPQ {
 		k, err := newPQPrekey(s, id, OneTime, now)
 		if err != nil {
 			return nil, nil, err

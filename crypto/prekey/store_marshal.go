@@ -31,8 +31,8 @@ import (
 // Public keys are recomputed from the private keys when unmarshalling.
 const StoreVersion = 0x01
 
-// maxPool bounds each one-time pool a stored store may claim to hold.
-const maxPool = 1 << 12
+// MaxPool bounds each one-time pool a store holds (and a stored store may claim to hold).
+const MaxPool = 1 << 12
 
 // Marshal serializes the store, private keys included. The result is secret.
 func (s *Store) Marshal() []byte {
@@ -137,7 +137,7 @@ func UnmarshalStore(b []byte) (*Store, error) {
 		s.lastResort = append(s.lastResort, k)
 	}
 	n = r.u16()
-	if n > maxPool {
+	if n > MaxPool {
 		r.fail("%d one-time prekeys", n)
 	}
 	for i := 0; i < n && r.err == nil; i++ {
@@ -156,7 +156,7 @@ func UnmarshalStore(b []byte) (*Store, error) {
 		s.opks = append(s.opks, k)
 	}
 	n = r.u16()
-	if n > maxPool {
+	if n > MaxPool {
 		r.fail("%d one-time PQ prekeys", n)
 	}
 	for i := 0; i < n && r.err == nil; i++ {

@@ -67,6 +67,7 @@ type Messenger struct {
 	subs  map[chan []byte]struct{} // ephemeral frames for UIs
 
 	sessions sessionCache // parsed ratchet states (prekeys.go)
+	pk       prekeyServer // prekey protocol budgets and keys-free bundle (prekeys.go)
 
 	gs   *groupService   // groups over GossipSub (group_pubsub.go)
 	gd   *groupDepositor // group mail through relays (group_deposit.go)

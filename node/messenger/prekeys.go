@@ -12,11 +12,13 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/crypto/pqxdh"
 	"github.com/petrel-chat/petrel/crypto/prekey"
 	"github.com/petrel-chat/petrel/crypto/ratchet"
+	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 )
@@ -24,8 +26,89 @@ import (
 // prekeyTimeout bounds one prekey exchange.
 const prekeyTimeout = 10 * time.Second
 
-// handlePrekeys answers a prekey request with a bundle whose one-time keys no other
-// requester has been given.
+// Prekey protocol budgets (per requesting peer, token buckets): a contact gets bundles with
+// one-time keys at most prekeyBurst at once and one more every prekeyEvery, and beyond that
+// the keys-free bundle; a stranger gets only keys-free bundles, at most strangerBurst at
+// once and one more every strangerEvery, and beyond that a refusal. At most maxPrekeyPeers
+// peers of each kind are tracked: when the table is full of peers still drawing on their
+// budget, a new peer is over budget until some bucket fills up again.
+const (
+	prekeyBurst    = 3
+	prekeyEvery    = 20 * time.Second
+	strangerBurst  = 10
+	strangerEvery  = 2 * time.Second
+	maxPrekeyPeers = 1024
+)
+
+// maxHeldPrekeys bounds each one-time pool: keys handed out and never used by a handshake
+// are dropped, oldest first, past it (the node must keep unused keys to hand out).
+const maxHeldPrekeys = 4 * prekey.PoolSize
+
+// prekeyServer is the state of the prekey protocol's responder: per-peer budgets and the
+// keys-free bundle, kept beside the stored prekey store it was built from (building it
+// parses the whole store, which costs milliseconds).
+type prekeyServer struct {
+	contacts  bucketTable
+	strangers bucketTable
+
+	mu     sync.Mutex
+	raw    []byte // the stored prekey store the bundle was built from
+	bundle []byte
+}
+
+// bucketTable holds one token bucket per peer.
+type bucketTable struct {
+	mu sync.Mutex
+	m  map[peer.ID]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	at     time.Time
+}
+
+// take spends one of pid's tokens (burst at most, one more every every) and reports
+// whether there was one.
+func (t *bucketTable) take(pid peer.ID, now time.Time, burst int, every time.Duration) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	fill := func(b *bucket) {
+		b.tokens = min(float64(burst), b.tokens+float64(now.Sub(b.at))/float64(every))
+		b.at = now
+	}
+	b, ok := t.m[pid]
+	if !ok {
+		if t.m == nil {
+			t.m = map[peer.ID]*bucket{}
+		}
+		if len(t.m) >= maxPrekeyPeers {
+			// A full bucket holds nothing a fresh one would not: forget those.
+			for id, o := range t.m {
+				if fill(o); o.tokens >= float64(burst) {
+					delete(t.m, id)
+				}
+			}
+			if len(t.m) >= maxPrekeyPeers {
+				return false
+			}
+		}
+		b = &bucket{tokens: float64(burst), at: now}
+		t.m[pid] = b
+	}
+	fill(b)
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// handlePrekeys answers a prekey request. An accepted contact within its budget gets a
+// bundle whose one-time keys no other requester has been given (a durable write: the keys
+// are marked issued, and the pool is topped up). Anyone else — a stranger, a blocked contact,
+// a contact over budget — gets the signed prekey and the last-resort ML-KEM key with no
+// one-time key, which costs no write and leaves the pool alone (docs/PROTOCOL.md, "Prekey
+// bundles"); a stranger over its budget is refused.
 func (m *Messenger) handlePrekeys(s network.Stream) {
 	defer s.Close()
 	_ = s.SetDeadline(time.Now().Add(prekeyTimeout))
@@ -35,18 +118,92 @@ func (m *Messenger) handlePrekeys(s network.Stream) {
 		s.Reset()
 		return
 	}
+	remote := s.Conn().RemotePeer()
+	contact := false
+	err = m.st.View(func(tx *store.Tx) error {
+		cid, err := getString(tx, kContactByPeer(remote.String()))
+		if err != nil || cid == "" {
+			return err
+		}
+		c, err := loadContact(tx, cid)
+		if err != nil {
+			return err
+		}
+		contact = !c.Blocked && c.Request == api.RequestAccepted
+		return nil
+	})
+	now := time.Now()
+	var bundle []byte
+	switch {
+	case err != nil:
+	case contact && m.pk.contacts.take(remote, now, prekeyBurst, prekeyEvery):
+		bundle, err = m.issueBundle()
+	case contact || m.pk.strangers.take(remote, now, strangerBurst, strangerEvery):
+		bundle, err = m.publicBundle()
+	default:
+		w := bufio.NewWriter(s)
+		_ = wire.WriteFrame(w, append([]byte{wire.TypeError}, "rate limited"...))
+		_ = w.Flush()
+		return
+	}
+	w := bufio.NewWriter(s)
+	if err != nil {
+		m.log.Error("prekey request", "err", err)
+		_ = wire.WriteFrame(w, append([]byte{wire.TypeError}, "internal error"...))
+	} else {
+		_ = wire.WriteFrame(w, append([]byte{wire.TypePrekeys}, bundle...))
+	}
+	_ = w.Flush()
+}
+
+// publicBundle is the bundle without one-time keys: the current signed prekey and
+// last-resort ML-KEM key. It reads the store and writes nothing.
+func (m *Messenger) publicBundle() ([]byte, error) {
+	var raw []byte
+	err := m.st.View(func(tx *store.Tx) error {
+		var err error
+		raw, err = tx.Get(kPrekeys)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	m.pk.mu.Lock()
+	defer m.pk.mu.Unlock()
+	if m.pk.bundle != nil && bytes.Equal(m.pk.raw, raw) {
+		return m.pk.bundle, nil
+	}
+	ps, err := prekey.UnmarshalStore(raw)
+	if err != nil {
+		return nil, err
+	}
+	b, err := prekey.NewBundle(ps.Identity(), ps.SignedPrekey(), ps.LastResortPrekey(), nil)
+	if err != nil {
+		return nil, err
+	}
+	m.pk.raw, m.pk.bundle = raw, b.Marshal()
+	return m.pk.bundle, nil
+}
+
+// issueBundle hands out one-time keys of each kind no other requester has been given and
+// returns them in a bundle, topping the pool up as needed.
+func (m *Messenger) issueBundle() ([]byte, error) {
 	var bundle []byte
 	// A request still queued for the store when the requester has given up is dropped,
 	// not served: a burst of requests (a new group's members all starting sessions at
 	// once) cannot pile up behind the writer.
 	uctx, cancel := context.WithTimeout(m.runCtx(), prekeyTimeout)
 	defer cancel()
-	err = m.st.Update(uctx, func(tx *store.Tx) error {
+	err := m.st.Update(uctx, func(tx *store.Tx) error {
 		ps, err := m.loadPrekeys(tx)
 		if err != nil {
 			return err
 		}
 		issued, err := loadIssued(tx, ps)
+		if err != nil {
+			return err
+		}
+		grown, issued, err := m.topUp(ps, issued)
 		if err != nil {
 			return err
 		}
@@ -71,16 +228,74 @@ func (m *Messenger) handlePrekeys(s network.Stream) {
 			return err
 		}
 		bundle = b.Marshal()
+		if grown {
+			if err := tx.Set(kPrekeys, ps.Marshal()); err != nil {
+				return err
+			}
+		}
 		return saveIssued(tx, issued)
 	})
-	w := bufio.NewWriter(s)
-	if err != nil {
-		m.log.Error("prekey request", "err", err)
-		_ = wire.WriteFrame(w, append([]byte{wire.TypeError}, "internal error"...))
-	} else {
-		_ = wire.WriteFrame(w, append([]byte{wire.TypePrekeys}, bundle...))
+	return bundle, err
+}
+
+// topUp keeps one-time keys of each kind that nobody has been given: when fewer than
+// prekey.RefillBelow are left (keys handed out, to contacts or relays, stay held until a
+// handshake uses them), it adds keys until prekey.PoolSize are free, then drops the oldest
+// handed-out keys past maxHeldPrekeys. It returns whether ps changed and the issued ids
+// still held.
+func (m *Messenger) topUp(ps *prekey.Store, issued []uint32) (bool, []uint32, error) {
+	isIssued := make(map[uint32]bool, len(issued))
+	for _, id := range issued {
+		isIssued[id] = true
 	}
-	_ = w.Flush()
+	free := func(ids []uint32) int {
+		n := 0
+		for _, id := range ids {
+			if !isIssued[id] {
+				n++
+			}
+		}
+		return n
+	}
+	opks, pqs := prekeyIDs(ps)
+	freeO, freeP := free(opks), free(pqs)
+	if freeO >= prekey.RefillBelow && freeP >= prekey.RefillBelow {
+		return false, issued, nil
+	}
+	addO, addP := max(0, prekey.PoolSize-freeO), max(0, prekey.PoolSize-freeP)
+	if _, _, err := ps.Grow(m.id, m.now(), addO, addP); err != nil {
+		return false, nil, err
+	}
+	// Drop the oldest handed-out keys past the cap (ids grow: ascending is oldest first).
+	var drop []uint32
+	for _, ids := range [][]uint32{opks, pqs} {
+		excess := len(ids) + max(0, prekey.PoolSize-free(ids)) - maxHeldPrekeys
+		for _, id := range ids {
+			if excess <= 0 {
+				break
+			}
+			if isIssued[id] {
+				drop = append(drop, id)
+				excess--
+			}
+		}
+	}
+	if err := ps.Consume(drop); err != nil {
+		return false, nil, err
+	}
+	issued = slices.DeleteFunc(issued, func(id uint32) bool { return slices.Contains(drop, id) })
+	return true, issued, nil
+}
+
+// prekeyIDs are the ids of the one-time keys ps holds, of each kind, ascending.
+func prekeyIDs(ps *prekey.Store) (opks, pqs []uint32) {
+	for _, k := range ps.OneTimePrekeys() {
+		opks = append(opks, k.ID())
+	}
+	for _, k := range ps.PQOneTimePrekeys() {
+		pqs = append(pqs, k.ID())
+	}
+	return opks, pqs
 }
 
 // requestBundle runs the requester's side of the prekey protocol on s.

@@ -79,13 +79,21 @@ type liveService struct {
 	sentTyp map[string]typingMark // conversation → last signal sent
 	typing  map[[2]string]time.Time
 	beats   int
+	// greeted: when a heartbeat last went to a peer outside the beat (on a new connection,
+	// or answering a contact's first heartbeat); pruned after a Heartbeat.
+	greeted map[peer.ID]time.Time
+	// dialed: contacts' peers a heartbeat has already been dialed to in this run; a new
+	// contact is dialed at the next beat instead of waiting for the next dial beat.
+	dialed  map[peer.ID]bool
 	closed  bool // set by wait: no new goroutines
 	wg      sync.WaitGroup
+	notifee *network.NotifyBundle
 }
 
 func newLiveService(m *Messenger, opts PresenceOptions) *liveService {
 	return &liveService{m: m, opts: opts, online: map[string]time.Time{}, seen: map[string]int64{},
-		sentTyp: map[string]typingMark{}, typing: map[[2]string]time.Time{}}
+		sentTyp: map[string]typingMark{}, typing: map[[2]string]time.Time{},
+		greeted: map[peer.ID]time.Time{}, dialed: map[peer.ID]bool{}}
 }
 
 func (l *liveService) start(ctx context.Context, h host.Host) {
@@ -105,6 +113,13 @@ func (l *liveService) start(ctx context.Context, h host.Host) {
 	l.h, l.ctx, l.hidden, l.seen = h, ctx, hidden, seen
 	l.mu.Unlock()
 	h.SetStreamHandler(protocol.ID(wire.LiveProtocol), l.handle)
+	// A contact we connect to (for a message, a group, anything) hears from us at once
+	// instead of at the next beat: presence between two running contacts is established
+	// as soon as they meet, not up to a dial period later.
+	l.notifee = &network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) {
+		l.greet(c.RemotePeer(), false)
+	}}
+	h.Network().Notify(l.notifee)
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
@@ -119,6 +134,9 @@ func (l *liveService) wait() {
 	l.mu.Unlock()
 	if h != nil {
 		h.RemoveStreamHandler(protocol.ID(wire.LiveProtocol))
+		if l.notifee != nil {
+			h.Network().StopNotify(l.notifee)
+		}
 	}
 	l.wg.Wait()
 	// Remember when contacts online at shutdown were last seen.
@@ -171,6 +189,17 @@ func (l *liveService) loop(ctx context.Context) {
 	check := min(l.opts.Heartbeat, l.opts.Timeout/4, l.opts.TypingTimeout/4)
 	tick := time.NewTicker(max(check, 20*time.Millisecond))
 	defer tick.Stop()
+	// Contact events: a contact we now share presence with (added, accepted, unblocked)
+	// hears from us at once, not at the next beat (issue 11: contacts made and gone
+	// within one beat never saw each other).
+	var changed <-chan struct{}
+	var cursor uint64
+	if ev := l.m.ev; ev != nil {
+		var cancel func()
+		changed, cancel = ev.Subscribe()
+		defer cancel()
+		cursor = ev.Last()
+	}
 	next := time.Now()
 	for {
 		if now := time.Now(); !now.Before(next) {
@@ -189,8 +218,59 @@ func (l *liveService) loop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		case <-changed:
+			cursor = l.contactEvents(cursor)
 		}
 	}
+}
+
+// contactEvents greets the contacts of the contact events after cursor who share presence
+// with us and are not online here, and returns the new cursor.
+func (l *liveService) contactEvents(cursor uint64) uint64 {
+	greet := map[string]bool{}
+	for {
+		evs, more, err := l.m.ev.Since(cursor, 0)
+		if err != nil {
+			l.m.log.Debug("presence: reading contact events", "err", err)
+			break
+		}
+		for _, ev := range evs {
+			cursor = ev.Seq
+			if ev.Kind != api.KindContact {
+				continue
+			}
+			var c struct {
+				ID string `json:"id"`
+			}
+			if json.Unmarshal(ev.Payload, &c) == nil && c.ID != "" {
+				greet[c.ID] = true
+			}
+		}
+		if !more {
+			break
+		}
+	}
+	for cid := range greet {
+		l.mu.Lock()
+		_, online := l.online[cid]
+		l.mu.Unlock()
+		if online {
+			continue
+		}
+		var pid peer.ID
+		_ = l.m.st.View(func(tx *store.Tx) error {
+			c, err := loadContact(tx, cid)
+			if err == nil && presenceContact(c) {
+				pid, _ = peerOf(c)
+				l.m.addAddrs(pid, c.Addrs)
+			}
+			return nil
+		})
+		if pid != "" {
+			l.greet(pid, false)
+		}
+	}
+	return cursor
 }
 
 // expire turns silent contacts offline and ends stale typing indicators.
@@ -209,6 +289,11 @@ func (l *liveService) expire(ctx context.Context) {
 		if now.After(t) {
 			delete(l.typing, k)
 			stopped = append(stopped, k)
+		}
+	}
+	for pid, t := range l.greeted {
+		if now.Sub(t) > l.opts.Heartbeat {
+			delete(l.greeted, pid)
 		}
 	}
 	l.mu.Unlock()
@@ -316,44 +401,107 @@ func (m *Messenger) broadcast(b []byte) {
 	}
 }
 
-// presenceTargets are the peers of contacts who may learn our presence. With dial, their
-// known addresses go to the peerstore (empty after a restart) so that they can be dialed.
-func (l *liveService) presenceTargets(dial bool) []peer.ID {
-	var out []peer.ID
-	var addrs [][]string
+// presenceTarget is a contact who may learn our presence.
+type presenceTarget struct {
+	cid   string
+	pid   peer.ID
+	addrs []string
+}
+
+// presenceTargets are the contacts who may learn our presence.
+func (l *liveService) presenceTargets() []presenceTarget {
+	var out []presenceTarget
 	_ = l.m.st.View(func(tx *store.Tx) error {
 		return tx.Iterate(store.IterOptions{Prefix: []byte("ct/")}, func(_, v []byte) (bool, error) {
 			var c contactRec
 			if err := json.Unmarshal(v, &c); err != nil {
 				return false, err
 			}
-			if !c.GroupOnly && !c.Blocked && c.Request == api.RequestAccepted {
+			if presenceContact(&c) {
 				if pid, err := peerOf(&c); err == nil {
-					out = append(out, pid)
-					addrs = append(addrs, c.Addrs)
+					out = append(out, presenceTarget{c.ID, pid, c.Addrs})
 				}
 			}
 			return true, nil
 		})
 	})
-	if dial {
-		for i, pid := range out {
-			l.m.addAddrs(pid, addrs[i])
-		}
-	}
 	return out
 }
 
-// sendAll sends sig to every contact: those connected now, and the others too when dial.
+// presenceContact reports whether contact c shares presence with us (both ways): an
+// accepted contact the user added, not blocked.
+func presenceContact(c *contactRec) bool {
+	return !c.GroupOnly && !c.Blocked && c.Request == api.RequestAccepted
+}
+
+// sendAll sends sig to contacts: those connected now and those we see online (a connection
+// trimmed or replaced must not turn a running contact offline at the other end until the
+// next dial beat), those never dialed in this run (new contacts), and all of them when
+// dial. Unconnected ones are dialed at their known addresses.
 func (l *liveService) sendAll(ctx context.Context, sig *wire.Live, dial bool) {
 	h := l.h
+	all := l.presenceTargets()
+	connected := make([]bool, len(all))
+	for i, t := range all {
+		connected[i] = h.Network().Connectedness(t.pid) == network.Connected
+	}
 	var targets []peer.ID
-	for _, pid := range l.presenceTargets(dial) {
-		if dial || h.Network().Connectedness(pid) == network.Connected {
-			targets = append(targets, pid)
+	var dialing []presenceTarget
+	l.mu.Lock()
+	for i, t := range all {
+		_, online := l.online[t.cid]
+		if !dial && !connected[i] && !online && l.dialed[t.pid] {
+			continue
 		}
+		if !connected[i] {
+			l.dialed[t.pid] = true
+			dialing = append(dialing, t)
+		}
+		targets = append(targets, t.pid)
+	}
+	l.mu.Unlock()
+	for _, t := range dialing {
+		l.m.addAddrs(t.pid, t.addrs)
 	}
 	l.sendTo(ctx, targets, sig)
+}
+
+// maxGreeting bounds the contacts greeted within one Heartbeat (a burst of connections).
+const maxGreeting = 256
+
+// greet sends pid a heartbeat now, outside the beat, if it is a contact who shares
+// presence with us: on a new connection to it and when it becomes such a contact (if not
+// greeted within half a Heartbeat), and in answer to its first heartbeat (answer), so that
+// both ends see each other at once. An answer goes only when the contact turns online here,
+// so two nodes answer each other at most once. It is called from the network's connection
+// notifications, so it only reads the store and starts the send.
+func (l *liveService) greet(pid peer.ID, answer bool) {
+	var c *contactRec
+	_ = l.m.st.View(func(tx *store.Tx) error {
+		cid, err := getString(tx, kContactByPeer(pid.String()))
+		if err != nil || cid == "" {
+			return err
+		}
+		c, err = loadContact(tx, cid)
+		return err
+	})
+	if c == nil || !presenceContact(c) {
+		return
+	}
+	now := time.Now()
+	l.mu.Lock()
+	if l.closed || l.hidden || l.ctx == nil || !answer && now.Sub(l.greeted[pid]) < l.opts.Heartbeat/2 || len(l.greeted) >= maxGreeting {
+		l.mu.Unlock()
+		return
+	}
+	l.greeted[pid] = now
+	ctx := l.ctx
+	l.wg.Add(1) // under l.mu, so never after wait has begun
+	l.mu.Unlock()
+	go func() {
+		defer l.wg.Done()
+		l.sendTo(ctx, []peer.ID{pid}, &wire.Live{Type: wire.LiveHeartbeat})
+	}()
 }
 
 // sendTo sends one signal to each peer, a few at a time, each bounded by liveTimeout.
@@ -454,7 +602,7 @@ func (l *liveService) handle(s network.Stream) {
 	}
 	switch sig.Type {
 	case wire.LiveHeartbeat:
-		l.heartbeat(c)
+		l.heartbeat(c, s.Conn().RemotePeer())
 	case wire.LiveHidden:
 		l.mu.Lock()
 		_, was := l.online[c.ID]
@@ -485,8 +633,8 @@ func (l *liveService) handle(s network.Stream) {
 	}
 }
 
-func (l *liveService) heartbeat(c *contactRec) {
-	if c.GroupOnly || c.Request != api.RequestAccepted {
+func (l *liveService) heartbeat(c *contactRec, from peer.ID) {
+	if !presenceContact(c) {
 		return
 	}
 	now := time.Now()
@@ -501,6 +649,7 @@ func (l *liveService) heartbeat(c *contactRec) {
 	l.mu.Unlock()
 	if !was {
 		l.emitPresence(c.ID, "online")
+		l.greet(from, true) // they may not see us yet either
 	}
 }
 

@@ -68,11 +68,13 @@ func (m *Messenger) PrekeysForRelay(ctx context.Context, want int) (RelayPrekeys
 				return err
 			}
 		}
-		if _, _, err := ps.Refill(m.id, now); err != nil {
-			return err
-		}
 		issued, err := loadIssued(tx, ps)
 		if err != nil {
+			return err
+		}
+		// Free keys, not held ones, decide a refill: keys set aside for other relays or
+		// handed to contacts stay held until a handshake uses them.
+		if _, issued, err = m.topUp(ps, issued); err != nil {
 			return err
 		}
 		for _, k := range ps.OneTimePrekeys() {

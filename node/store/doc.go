@@ -4,8 +4,9 @@
 //
 // # Directory layout
 //
-//	DIR/keyfile   the key file (below), 0600, replaced atomically (temp + rename + fsync dir)
-//	DIR/db/       Badger's files (SSTables, value log, WAL memtables, MANIFEST, KEYREGISTRY)
+//	DIR/keyfile     the key file (below), 0600, replaced atomically (temp + rename + fsync dir)
+//	DIR/generation  the rollback counter (below), 0600, replaced atomically on every open
+//	DIR/db/         Badger's files (SSTables, value log, WAL memtables, MANIFEST, KEYREGISTRY)
 //
 // Other files in DIR (api.json, …) belong to other packages.
 //
@@ -51,6 +52,25 @@
 //
 // 41 bytes of overhead per value. A flipped bit, a truncated value, or a value copied to
 // another key fails authentication: ErrTampered.
+//
+// # Rollback
+//
+// The record AEAD binds a value to its key but not to a version: an older sealed value (an
+// older copy of a record, of db/, or of the whole directory) opens. A generation counter,
+// kept twice, catches the cheap case. The database holds it under the reserved key
+// "!petrel!generation" (the "!petrel!" namespace is refused to callers and skipped by
+// Iterate), sealed as any record; DIR/generation holds the same number as a sealed record
+// of key "!petrel!generation-file" (version ‖ nonce ‖ XChaCha20-Poly1305 of the 8-byte
+// big-endian counter: 49 bytes). Open reads both: a database below the file is a copy older
+// than the directory's last open, refused with ErrRolledBack before anything is written;
+// otherwise both become max + 1, the database first (so a crash in between leaves the
+// database ahead, which is accepted). A missing file is accepted and written (stores from
+// before the counter; an operator accepting an older copy knowingly); a file that does not
+// open is ErrTampered. Create removes a generation file left by a deleted store (it belongs
+// to another data key). Not detected: a copy of the whole directory (its file rolls back
+// with it), a copy of db/ taken since the last open, and single records spliced into
+// Badger's files. Those need state outside the directory, which the store does not have
+// (docs/OPERATIONS.md, "Store rollback").
 //
 // # Why two layers
 //

@@ -22,6 +22,10 @@ var (
 	ErrWeakParams = errors.New("store: key-derivation parameters below the floor")
 	// ErrLocked: another process has the store open (Badger's directory lock).
 	ErrLocked = errors.New("store: in use by another process")
+	// ErrRolledBack: the database is older than the directory's last open (its generation
+	// is below the generation file's): a copy of db/ was put back. Nothing was written.
+	// Removing DIR/generation accepts the older copy (doc.go, "Rollback").
+	ErrRolledBack = errors.New("store: the database was rolled back to an older copy")
 	// ErrClosed: the Store was closed.
 	ErrClosed = errors.New("store: closed")
 

@@ -142,10 +142,16 @@ func readHeader(dir string) (*header, error) {
 
 // writeHeader writes DIR/keyfile atomically: temp file, fsync, then link (exclusive: fails
 // with ErrExists if a key file is there) or rename (replace), then fsync of the directory.
-func writeHeader(dir string, h *header, exclusive bool) (err error) {
-	f, err := os.CreateTemp(dir, keyFileTmpGlob)
+func writeHeader(dir string, h *header, exclusive bool) error {
+	return writeAtomic(dir, keyFileName, keyFileTmpGlob, h.marshal(), exclusive)
+}
+
+// writeAtomic writes DIR/name (0600) atomically, as writeHeader describes; what says which
+// file in errors.
+func writeAtomic(dir, name, tmpGlob string, data []byte, exclusive bool) (err error) {
+	f, err := os.CreateTemp(dir, tmpGlob)
 	if err != nil {
-		return fmt.Errorf("store: write key file: %w", err)
+		return fmt.Errorf("store: write %s: %w", name, err)
 	}
 	tmp := f.Name()
 	defer func() {
@@ -155,31 +161,31 @@ func writeHeader(dir string, h *header, exclusive bool) (err error) {
 	}()
 	if err := f.Chmod(keyFilePerm); err != nil {
 		f.Close()
-		return fmt.Errorf("store: write key file: %w", err)
+		return fmt.Errorf("store: write %s: %w", name, err)
 	}
-	if _, err := f.Write(h.marshal()); err != nil {
+	if _, err := f.Write(data); err != nil {
 		f.Close()
-		return fmt.Errorf("store: write key file: %w", err)
+		return fmt.Errorf("store: write %s: %w", name, err)
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return fmt.Errorf("store: write key file: %w", err)
+		return fmt.Errorf("store: write %s: %w", name, err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("store: write key file: %w", err)
+		return fmt.Errorf("store: write %s: %w", name, err)
 	}
-	final := filepath.Join(dir, keyFileName)
+	final := filepath.Join(dir, name)
 	if exclusive {
 		// link(2) refuses an existing target, so two racing Creates cannot both win.
 		if err := os.Link(tmp, final); err != nil {
 			if errors.Is(err, os.ErrExist) {
 				return fmt.Errorf("%w: %s", ErrExists, dir)
 			}
-			return fmt.Errorf("store: write key file: %w", err)
+			return fmt.Errorf("store: write %s: %w", name, err)
 		}
 		os.Remove(tmp)
 	} else if err := os.Rename(tmp, final); err != nil {
-		return fmt.Errorf("store: write key file: %w", err)
+		return fmt.Errorf("store: write %s: %w", name, err)
 	}
 	return syncDir(dir)
 }

@@ -27,8 +27,10 @@ type Store struct {
 	reqs chan *request // Update → writer goroutine
 	// overlapped counts groups whose functions ran while the previous commit synced.
 	overlapped atomic.Int64
-	stop       chan struct{} // closed by Close after the last user left
-	done       sync.WaitGroup
+	// writes counts committed Updates that wrote something (see Writes).
+	writes atomic.Int64
+	stop   chan struct{} // closed by Close after the last user left
+	done   sync.WaitGroup
 
 	gcCtx    context.Context // cancelled by Close, to cut a running GC short
 	gcCancel context.CancelFunc
@@ -59,6 +61,10 @@ func Create(dir string, passphrase []byte, opts Options) (*Store, error) {
 	}
 	if ents, err := os.ReadDir(filepath.Join(dir, dbDirName)); err == nil && len(ents) > 0 {
 		return nil, fmt.Errorf("%w: %s has database files but no key file", ErrExists, dir)
+	}
+	// A generation file left by a store deleted without it belongs to another data key.
+	if err := os.Remove(filepath.Join(dir, generationFileName)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("store: create: %w", err)
 	}
 	dk := make([]byte, dataKeySize)
 	rand.Read(dk)
@@ -117,6 +123,11 @@ func open(dir string, dk []byte, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("%w (%s): %v", ErrLocked, dir, err)
 		}
 		return nil, fmt.Errorf("store: open database: %w", err)
+	}
+	if err := checkGeneration(dir, db, seal); err != nil {
+		db.Close()
+		clear(dk)
+		return nil, err
 	}
 	s := &Store{
 		log:     opts.Logger.With("component", "store"),

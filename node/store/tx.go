@@ -65,6 +65,8 @@ func checkKey(key []byte) error {
 		return fmt.Errorf("%w: %d bytes, limit %d", ErrInvalidKey, len(key), MaxKeySize)
 	case bytes.HasPrefix(key, badgerPrefix):
 		return fmt.Errorf("%w: reserved prefix %q", ErrInvalidKey, badgerPrefix)
+	case reserved(key):
+		return fmt.Errorf("%w: reserved prefix %q", ErrInvalidKey, reservedPrefix)
 	}
 	return nil
 }
@@ -74,6 +76,9 @@ func checkKey(key []byte) error {
 func (tx *Tx) Get(key []byte) ([]byte, error) {
 	if err := tx.usable(); err != nil {
 		return nil, err
+	}
+	if reserved(key) {
+		return nil, fmt.Errorf("%w: reserved prefix %q", ErrInvalidKey, reservedPrefix)
 	}
 	if i, ok := tx.index[string(key)]; ok {
 		if tx.ops[i].del {
@@ -376,8 +381,11 @@ func newBadgerIter(txn *badger.Txn, opt IterOptions) *badgerIter {
 	return bi
 }
 
-// key returns the current key if it is in range.
+// key returns the current key if it is in range, stepping over the store's own keys.
 func (bi *badgerIter) key() ([]byte, bool) {
+	for bi.it.Valid() && reserved(bi.it.Item().Key()) {
+		bi.it.Next()
+	}
 	if !bi.it.Valid() {
 		return nil, false
 	}

@@ -34,6 +34,11 @@ func (r *request) finish(err error) {
 	close(r.done)
 }
 
+// Writes is how many Updates since Open committed at least one Set or Delete (an Update
+// that wrote nothing is not counted). It lets a caller see what a piece of work cost in
+// durable writes.
+func (s *Store) Writes() int64 { return s.writes.Load() }
+
 // Update runs fn in a read-write transaction and returns once its writes are durable
 // (Badger SyncWrites: fsynced before Commit returns, so they survive SIGKILL and power loss).
 //
@@ -166,6 +171,9 @@ func (s *Store) land(f *flight) error {
 	}
 	for _, m := range f.members {
 		if err == nil {
+			if len(m.tx.ops) > 0 {
+				s.writes.Add(1)
+			}
 			runOnCommit(m.r, m.tx.onCommit)
 		}
 		m.r.finish(err)

@@ -1,0 +1,60 @@
+package messenger
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/node/wire"
+)
+
+// A contact we see online keeps getting our heartbeats after its connection closed (a
+// connection manager trimmed it, a connection was replaced): the beat dials it instead of
+// waiting for the next dial beat, which comes only as the contact's timeout runs out. The
+// beats run by hand here (the timers are an hour), so the test sees exactly one.
+func TestHeartbeatReachesOnlineContactWithoutConnection(t *testing.T) {
+	ctx := context.Background()
+	slow := func(c *Config) { c.Presence = PresenceOptions{Heartbeat: time.Hour} }
+	alice, ah := runningMessengerWith(t, "alice", slow)
+	bob, bh := runningMessengerWith(t, "bob", slow)
+	befriendPeers(t, alice, bob, bh)
+	befriendPeers(t, bob, alice, ah)
+	var bobAtAlice string
+	if err := alice.st.View(func(tx *store.Tx) error {
+		var err error
+		bobAtAlice, err = getString(tx, kContactByUser(bob.uid))
+		return err
+	}); err != nil || bobAtAlice == "" {
+		t.Fatalf("bob's contact at alice: %q %v", bobAtAlice, err)
+	}
+	frames, cancel := bob.Subscribe()
+	defer cancel()
+
+	// Alice saw Bob online a moment ago, and has dialed him before; no connection is open.
+	_ = ah.Network().ClosePeer(bh.ID())
+	alice.live.mu.Lock()
+	alice.live.online[bobAtAlice] = time.Now()
+	alice.live.dialed[bh.ID()] = true
+	alice.live.mu.Unlock()
+
+	alice.live.sendAll(ctx, &wire.Live{Type: wire.LiveHeartbeat}, false)
+	// sendAll returns once each signal was read and handled: Bob's frame is out already.
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case f := <-frames:
+			var p struct {
+				Type   string `json:"type"`
+				UserID string `json:"user_id"`
+				State  string `json:"state"`
+			}
+			if json.Unmarshal(f, &p) == nil && p.Type == "presence" && p.UserID == alice.uid && p.State == "online" {
+				return
+			}
+		case <-deadline:
+			t.Fatal("the beat skipped a contact online here whose connection had closed")
+		}
+	}
+}
