@@ -73,6 +73,8 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 		return fmt.Errorf("no petrel node in %s: create one with petrel init --data %s", c.dataDir(), c.dataDir())
 	case errors.Is(err, store.ErrLocked):
 		return fmt.Errorf("another petrel is already running on %s (one process per data directory)", c.dataDir())
+	case errors.Is(err, store.ErrRolledBack):
+		return fmt.Errorf("the database in %s is older than its last use (restored from a copy?); refusing to open it, because an older ratchet state would reuse message keys: see docs/OPERATIONS.md, Store rollback", c.dataDir())
 	case err != nil:
 		return err
 	}
