@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -529,7 +530,7 @@ func saveSender(tx *store.Tx, gid string, ss *senderkey.SenderState) error {
 
 // rotateSender starts a new sending chain and gives it to every other member.
 func (m *Messenger) rotateSender(tx *store.Tx, cc txContacts, g *groupRec) error {
-	ss, err := senderkey.NewSender()
+	ss, err := senderkey.NewSenderBound(wire.GroupKeyOwner(g.ID, m.uid))
 	if err != nil {
 		return err
 	}
@@ -559,7 +560,7 @@ func (m *Messenger) rotateSender(tx *store.Tx, cc txContacts, g *groupRec) error
 // owes its key until that key arrives (acceptKey), so a new group's members do not all
 // start two sessions per pair at once.
 func (m *Messenger) sendKey(tx *store.Tx, cc txContacts, g *groupRec, uid string, ss *senderkey.SenderState) error {
-	key := &wire.Content{Kind: wire.KindGroupKey, Group: g.ID, Head: g.Head, Data: ss.Distribution(), GSeq: g.SendSeq + 1}
+	key := &wire.Content{Kind: wire.KindGroupKey, Group: g.ID, Head: g.Head, Data: wire.SignGroupKey(m.id, g.ID, ss.Distribution()), GSeq: g.SendSeq + 1}
 	if uid < m.uid {
 		c, err := cc.byUser(tx, uid)
 		if err != nil || c == nil {
@@ -591,7 +592,7 @@ func (m *Messenger) dropMemberKeys(tx *store.Tx, gid, uid string) error {
 		}
 	}
 	dists := rx.Dists
-	tx.OnCommit(func() { m.gs.dropDists(dists) })
+	tx.OnCommit(func() { m.gs.dropDists(gid, uid, dists) })
 	return nil
 }
 
@@ -613,9 +614,11 @@ func (m *Messenger) applyStash(tx *store.Tx, cc txContacts, g *groupRec, uid str
 	return m.acceptKey(tx, cc, g, uid, s.Data, s.GSeq)
 }
 
-// acceptKey installs a member's sender key distribution.
+// acceptKey installs a member's sender key distribution. A signed one (wire.SignGroupKey)
+// must verify under the member's identity and carry an id bound to them; a legacy one
+// (older nodes) must not name a chain another sender holds or is bound to.
 func (m *Messenger) acceptKey(tx *store.Tx, cc txContacts, g *groupRec, uid string, data []byte, gseq uint64) error {
-	d, err := senderkey.ParseDistribution(data)
+	d, bound, err := m.openKey(g, uid, data)
 	if err != nil {
 		m.log.Info("bad group key", "group", g.ID, "from", uid, "err", err)
 		return nil
@@ -639,7 +642,7 @@ func (m *Messenger) acceptKey(tx *store.Tx, cc txContacts, g *groupRec, uid stri
 	} else {
 		return err
 	}
-	info := distInfo{ID: d.ID().String(), Pub: d.SigningKey()}
+	info := distInfo{ID: d.ID().String(), Pub: d.SigningKey(), Bound: bound}
 	rx.Dists = slices.DeleteFunc(rx.Dists, func(x distInfo) bool { return x.ID == info.ID })
 	rx.Dists = append([]distInfo{info}, rx.Dists...)
 	var dropped []distInfo
@@ -668,10 +671,49 @@ func (m *Messenger) acceptKey(tx *store.Tx, cc txContacts, g *groupRec, uid stri
 	}
 	gid := g.ID
 	tx.OnCommit(func() {
-		m.gs.dropDists(dropped)
+		m.gs.dropDists(gid, uid, dropped)
 		m.gs.addDist(gid, uid, info)
 	})
 	return nil
+}
+
+// openKey checks a member's gkey data (acceptKey) and returns its distribution and
+// whether its id is bound to the member.
+func (m *Messenger) openKey(g *groupRec, uid string, data []byte) (*senderkey.Distribution, bool, error) {
+	mb := g.member(uid)
+	if mb == nil {
+		return nil, false, errors.New("not a member")
+	}
+	pub, err := identity.ParsePublic(mb.Identity)
+	if err != nil {
+		return nil, false, err
+	}
+	raw, signed, err := wire.OpenGroupKey(data, g.ID, pub)
+	if err != nil {
+		return nil, false, err
+	}
+	d, err := senderkey.ParseDistribution(raw)
+	if err != nil {
+		return nil, false, err
+	}
+	bound := d.BoundTo(wire.GroupKeyOwner(g.ID, uid))
+	switch {
+	case signed && !bound:
+		return nil, false, errors.New("signed distribution with an unbound id")
+	case bound:
+		return d, true, nil
+	}
+	// Legacy: an unsigned distribution with a random id, taken unless it names a chain
+	// that is someone else's.
+	if o, taken := m.gs.claimedByOther(d.ID(), g.ID, uid); taken {
+		return nil, false, fmt.Errorf("distribution id held by %.40s in %.40s", o.uid, o.gid)
+	}
+	for _, other := range g.Members {
+		if other.UserID != uid && d.BoundTo(wire.GroupKeyOwner(g.ID, other.UserID)) {
+			return nil, false, fmt.Errorf("distribution id bound to %.40s", other.UserID)
+		}
+	}
+	return d, false, nil
 }
 
 // applyGroup applies a group content from contact c (inbound.go).

@@ -85,8 +85,9 @@ type memberRx struct {
 }
 
 type distInfo struct {
-	ID  string `json:"id"`  // hex distribution id
-	Pub []byte `json:"pub"` // Ed25519 signing key
+	ID    string `json:"id"`              // hex distribution id
+	Pub   []byte `json:"pub"`             // Ed25519 signing key
+	Bound bool   `json:"bound,omitempty"` // the id is bound to its owner (senderkey.NewSenderBound)
 }
 
 func kGroup(gid string) []byte               { return []byte("gr/" + gid) }
