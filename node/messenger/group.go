@@ -3,6 +3,7 @@ package messenger
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -20,7 +21,7 @@ import (
 // GroupOptions tune groups. Zero values take the defaults below.
 type GroupOptions struct {
 	// MaxSize caps the groups this node creates (members, creator included); it travels
-	// in the create operation, so every member enforces the same cap. Default 500.
+	// in the create operation, so every member enforces the same cap. Default 1,000.
 	MaxSize int
 	// FallbackAfter is how long a sender waits for a member's delivery receipt before it
 	// delivers the message to that member over their pairwise session (and, once relays
@@ -30,7 +31,7 @@ type GroupOptions struct {
 
 // Defaults.
 const (
-	DefaultMaxGroupSize  = 500
+	DefaultMaxGroupSize  = 1000
 	defaultFallbackAfter = 5 * time.Second
 )
 
@@ -151,6 +152,25 @@ func (m *Messenger) addable(tx *store.Tx, cc txContacts, uids []string) ([]wire.
 	return out, nil
 }
 
+// maxOpMembers bounds the JSON of the cards one operation carries, so that it stays well
+// within wire.MaxGroupOp and one gops content.
+const maxOpMembers = 160 << 10
+
+// chunkMembers splits cards into runs whose JSON fits maxOpMembers (at least one run).
+func chunkMembers(cards []wire.GroupMember) [][]wire.GroupMember {
+	out := [][]wire.GroupMember{nil}
+	size := 0
+	for _, c := range cards {
+		b, _ := json.Marshal(c)
+		if size+len(b) > maxOpMembers && len(out[len(out)-1]) > 0 {
+			out, size = append(out, nil), 0
+		}
+		out[len(out)-1] = append(out[len(out)-1], c)
+		size += len(b) + 1
+	}
+	return out
+}
+
 func uniq(uids []string, drop string) []string {
 	out := []string{}
 	for _, u := range uids {
@@ -180,8 +200,10 @@ func (m *Messenger) CreateGroup(ctx context.Context, name string, members []stri
 		}
 		secret := make([]byte, wire.GroupSecretSize)
 		rand.Read(secret)
-		op := &wire.GroupOp{Kind: wire.OpCreate, Name: name, Secret: secret, Max: m.cfg.Groups.MaxSize,
-			Members: append([]wire.GroupMember{m.myMember(api.RoleAdmin)}, cards...)}
+		// A large group's cards do not fit one operation: the create carries the first
+		// ones, adds right after it the rest.
+		chunks := chunkMembers(append([]wire.GroupMember{m.myMember(api.RoleAdmin)}, cards...))
+		op := &wire.GroupOp{Kind: wire.OpCreate, Name: name, Secret: secret, Max: m.cfg.Groups.MaxSize, Members: chunks[0]}
 		raw, err := m.signOp(tx, op)
 		if err != nil {
 			return err
@@ -190,7 +212,16 @@ func (m *Messenger) CreateGroup(ctx context.Context, name string, members []stri
 		if err != nil {
 			return err
 		}
-		g, err := m.setGroupLog(tx, cc, nil, s.CreatedGroupID(), [][]byte{raw}, [][]byte{raw})
+		gid := s.CreatedGroupID()
+		ops := [][]byte{raw}
+		for _, ch := range chunks[1:] {
+			raw, err := m.signOp(tx, &wire.GroupOp{Group: gid, Kind: wire.OpAdd, Members: ch})
+			if err != nil {
+				return err
+			}
+			ops = append(ops, raw)
+		}
+		g, err := m.setGroupLog(tx, cc, nil, gid, ops, ops)
 		if err != nil {
 			return err
 		}
@@ -268,11 +299,13 @@ func (m *Messenger) ChangeMembers(ctx context.Context, gid string, add, remove [
 			if n > g.Max {
 				return api.Errorf(api.ErrConflict, "a group has at most %d members; this change would make %d", g.Max, n)
 			}
-			raw, err := m.signOp(tx, &wire.GroupOp{Group: gid, Kind: wire.OpAdd, Members: cards})
-			if err != nil {
-				return err
+			for _, ch := range chunkMembers(cards) {
+				raw, err := m.signOp(tx, &wire.GroupOp{Group: gid, Kind: wire.OpAdd, Members: ch})
+				if err != nil {
+					return err
+				}
+				news = append(news, raw)
 			}
-			news = append(news, raw)
 		}
 		if len(news) > 0 {
 			if _, err := m.setGroupLog(tx, cc, g, gid, append(slices.Clone(g.Ops), news...), news); err != nil {
@@ -367,34 +400,57 @@ func (m *Messenger) setGroupLog(tx *store.Tx, cc txContacts, old *groupRec, gid 
 	}
 	slices.Sort(removed)
 
+	// Everyone this change concerns: the members before and after. Few are served here;
+	// many are owed (group_fanout.go), in records written with the change.
+	targets := map[string]bool{}
+	for u := range oldMembers {
+		targets[u] = true
+	}
+	for _, mb := range g.Members {
+		targets[mb.UserID] = true
+	}
+	delete(targets, m.uid)
+	inline := len(targets) <= fanoutInline
+	owed := map[string]*fanoutRec{}
+	debt := func(u string) *fanoutRec {
+		if owed[u] == nil {
+			owed[u] = &fanoutRec{}
+		}
+		return owed[u]
+	}
+
 	// Contacts (and so pairwise sessions) with every member.
 	if g.Me {
 		for _, u := range added {
-			if err := m.memberContact(tx, cc, g.member(u)); err != nil {
+			if !inline {
+				debt(u).Contact = true
+			} else if err := m.memberContact(tx, cc, g.member(u)); err != nil {
 				return nil, err
 			}
 		}
 	}
-	if err := saveGroup(tx, g, true); err != nil {
+	if err := saveGroup(tx, g, old); err != nil {
 		return nil, err
 	}
 
 	// Operations authored here go to everyone concerned: new members get the whole log.
 	if len(news) > 0 {
-		targets := map[string]bool{}
-		for u := range oldMembers {
-			targets[u] = true
+		var newsKeys []string
+		for _, o := range news {
+			newsKeys = append(newsKeys, opKey(o))
 		}
-		for _, mb := range g.Members {
-			targets[mb.UserID] = true
-		}
-		delete(targets, m.uid)
 		for _, u := range sortedKeys(targets) {
-			send := news
-			if !oldMembers[u] {
-				send = g.Ops
+			switch {
+			case !inline && !oldMembers[u]:
+				debt(u).All = true
+			case !inline:
+				debt(u).Ops = newsKeys
+			case !oldMembers[u]:
+				err = m.sendOps(tx, cc, g, u, g.Ops)
+			default:
+				err = m.sendOps(tx, cc, g, u, news)
 			}
-			if err := m.sendOps(tx, cc, g, u, send); err != nil {
+			if err != nil {
 				return nil, err
 			}
 		}
@@ -406,6 +462,8 @@ func (m *Messenger) setGroupLog(tx *store.Tx, cc txContacts, old *groupRec, gid 
 			return nil, err
 		}
 	}
+	var keyTo []string
+	var ss *senderkey.SenderState
 	switch {
 	case !g.Me:
 		if old != nil && old.Me {
@@ -415,18 +473,36 @@ func (m *Messenger) setGroupLog(tx *store.Tx, cc txContacts, old *groupRec, gid 
 			tx.OnCommit(func() { m.gs.forgetOwn(gid) })
 		}
 	case old == nil || !old.Me || len(removed) > 0:
-		if err := m.rotateSender(tx, cc, g); err != nil {
+		if ss, err = m.rotateSender(tx, g); err != nil {
 			return nil, err
+		}
+		for _, mb := range g.Members {
+			if mb.UserID != m.uid {
+				keyTo = append(keyTo, mb.UserID)
+			}
 		}
 	case len(added) > 0:
-		ss, err := loadSender(tx, gid)
-		if err != nil {
+		if ss, err = loadSender(tx, gid); err != nil {
 			return nil, err
 		}
-		for _, u := range added {
-			if err := m.sendKey(tx, cc, g, u, ss); err != nil {
-				return nil, err
+		keyTo = added
+	}
+	if len(keyTo) > 0 {
+		key := m.keyContent(g, ss)
+		snap := ""
+		for _, u := range keyTo {
+			if inline {
+				if err := m.giveKey(tx, cc, g, u, key); err != nil {
+					return nil, err
+				}
+				continue
 			}
+			if snap == "" {
+				if snap, err = snapKey(tx, gid, key); err != nil {
+					return nil, err
+				}
+			}
+			debt(u).Key = snap
 		}
 	}
 	if g.Me {
@@ -435,6 +511,26 @@ func (m *Messenger) setGroupLog(tx *store.Tx, cc txContacts, old *groupRec, gid 
 				return nil, err
 			}
 		}
+	}
+	owing := map[string]bool{}
+	for u := range owed {
+		owing[u] = true
+	}
+	for _, u := range sortedKeys(owing) {
+		f := owed[u]
+		if err := owe(tx, gid, u, func(x *fanoutRec) {
+			x.Contact = x.Contact || f.Contact
+			x.All = x.All || f.All
+			if f.Key != "" {
+				x.Key = f.Key
+			}
+			x.Ops = append(x.Ops, f.Ops...)
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if len(owed) > 0 {
+		tx.OnCommit(m.gs.fanKick)
 	}
 
 	// The conversation.
@@ -528,39 +624,36 @@ func saveSender(tx *store.Tx, gid string, ss *senderkey.SenderState) error {
 	return tx.Set(kGroupSender(gid), b)
 }
 
-// rotateSender starts a new sending chain and gives it to every other member.
-func (m *Messenger) rotateSender(tx *store.Tx, cc txContacts, g *groupRec) error {
+// rotateSender starts a new sending chain (setGroupLog gives it to every other member).
+func (m *Messenger) rotateSender(tx *store.Tx, g *groupRec) (*senderkey.SenderState, error) {
 	ss, err := senderkey.NewSenderBound(wire.GroupKeyOwner(g.ID, m.uid))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := saveSender(tx, g.ID, ss); err != nil {
-		return err
-	}
-	for _, mb := range g.Members {
-		if mb.UserID == m.uid {
-			continue
-		}
-		if err := m.sendKey(tx, cc, g, mb.UserID, ss); err != nil {
-			return err
-		}
+		return nil, err
 	}
 	gid, id := g.ID, ss.ID()
 	d, err := senderkey.ParseDistribution(ss.Distribution())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	pub := d.SigningKey()
 	tx.OnCommit(func() { m.gs.setOwn(gid, id, pub) })
-	return nil
+	return ss, nil
 }
 
-// sendKey gives member uid our sending chain. Between two members without a pairwise
-// session yet, only the one with the smaller user id starts it (with its key); the other
-// owes its key until that key arrives (acceptKey), so a new group's members do not all
-// start two sessions per pair at once.
-func (m *Messenger) sendKey(tx *store.Tx, cc txContacts, g *groupRec, uid string, ss *senderkey.SenderState) error {
-	key := &wire.Content{Kind: wire.KindGroupKey, Group: g.ID, Head: g.Head, Data: wire.SignGroupKey(m.id, g.ID, ss.Distribution()), GSeq: g.SendSeq + 1}
+// keyContent is the gkey content that gives our chain ss, as it is now, to a member.
+func (m *Messenger) keyContent(g *groupRec, ss *senderkey.SenderState) *wire.Content {
+	return &wire.Content{Kind: wire.KindGroupKey, Group: g.ID, Head: g.Head, Data: wire.SignGroupKey(m.id, g.ID, ss.Distribution()), GSeq: g.SendSeq + 1}
+}
+
+// giveKey gives member uid our sending chain (key, a keyContent). Between two members
+// without a pairwise session yet, only the one with the smaller user id starts it (with
+// its key); the other owes its key until that key arrives (acceptKey), so a new group's
+// members do not all start two sessions per pair at once.
+func (m *Messenger) giveKey(tx *store.Tx, cc txContacts, g *groupRec, uid string, key *wire.Content) error {
+	key = &wire.Content{Kind: key.Kind, Group: key.Group, Head: key.Head, Data: key.Data, GSeq: key.GSeq}
 	if uid < m.uid {
 		c, err := cc.byUser(tx, uid)
 		if err != nil || c == nil {

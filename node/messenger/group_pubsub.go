@@ -44,6 +44,7 @@ const (
 	gossipQueue     = 4096
 	maxPendingGroup = 1024 // envelopes held per group while their chain's key is on its way
 	syncEvery       = 5 * time.Second
+	fanoutRecheck   = time.Second // how often to look at what waits for members (group_fanout.go)
 	maxRevoked      = 1 << 14 // chains remembered as revoked
 	maxOwnersPerID  = 4       // senders indexed under one distribution id (only one is genuine)
 )
@@ -133,6 +134,9 @@ type groupService struct {
 	rxQ      []rxItem
 	due      []fallbackItem
 	wake     chan struct{}
+	fanDue   bool      // members may be owed something (group_fanout.go)
+	fanGen   uint64    // fanKick calls
+	fanNext  time.Time // when to look again at what waits for members
 	wg       sync.WaitGroup
 	groupCtl []*groupRec
 }
@@ -142,6 +146,48 @@ func newGroupService(m *Messenger, opts GroupOptions) *groupService {
 		m: m, opts: opts, topics: map[string]*joinedTopic{},
 		dists: map[senderkey.DistributionID][]distOwner{}, revoked: map[senderkey.DistributionID]bool{},
 		pending: map[string][][]byte{}, syncAt: map[string]time.Time{}, wake: make(chan struct{}, 1),
+		fanDue: true, // what a previous run still owed
+	}
+}
+
+// fanKick is called once a change that owes members something is committed.
+func (s *groupService) fanKick() {
+	s.mu.Lock()
+	s.fanDue, s.fanNext = true, time.Time{}
+	s.fanGen++
+	s.mu.Unlock()
+	s.kick()
+}
+
+// fanout serves what members are owed, a transaction at a time, while there is some to
+// send now; what waits for members to take what they were sent is looked at again every
+// fanoutRecheck.
+func (s *groupService) fanout(ctx context.Context) {
+	for ctx.Err() == nil {
+		s.mu.Lock()
+		due, gen := s.fanDue && !time.Now().Before(s.fanNext), s.fanGen
+		s.mu.Unlock()
+		if !due {
+			return
+		}
+		more, waiting, err := s.m.drainFanout(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.m.log.Error("group fan-out", "err", err)
+			}
+			more, waiting = false, true
+		}
+		if more {
+			continue
+		}
+		s.mu.Lock()
+		switch {
+		case waiting:
+			s.fanNext = time.Now().Add(fanoutRecheck)
+		case gen == s.fanGen:
+			s.fanDue = false
+		}
+		s.mu.Unlock()
 	}
 }
 
@@ -484,6 +530,7 @@ func (s *groupService) loop(ctx context.Context) {
 		case <-s.wake:
 		case <-tick.C:
 			s.fallback(ctx)
+			s.fanout(ctx)
 			continue
 		}
 		s.mu.Lock()
@@ -501,6 +548,7 @@ func (s *groupService) loop(ctx context.Context) {
 			s.receive(ctx, rx[:n])
 			rx = rx[n:]
 		}
+		s.fanout(ctx)
 	}
 }
 
