@@ -42,8 +42,8 @@ type fanoutRec struct {
 
 func (f *fanoutRec) empty() bool { return !f.Contact && f.Key == "" && len(f.Ops) == 0 && !f.All }
 
-func kGroupFanPrefix() []byte            { return []byte("gf/") }
-func kGroupFan(gid, uid string) []byte   { return []byte("gf/" + gid + "/" + uid) }
+func kGroupFanPrefix() []byte             { return []byte("gf/") }
+func kGroupFan(gid, uid string) []byte    { return []byte("gf/" + gid + "/" + uid) }
 func kGroupKeySnap(gid, id string) []byte { return []byte("gs/" + gid + "/" + id) }
 func kGroupKeySnapPrefix(gid string) []byte {
 	return []byte("gs/" + gid + "/")

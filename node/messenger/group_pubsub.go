@@ -45,8 +45,8 @@ const (
 	maxPendingGroup = 1024 // envelopes held per group while their chain's key is on its way
 	syncEvery       = 5 * time.Second
 	fanoutRecheck   = time.Second // how often to look at what waits for members (group_fanout.go)
-	maxRevoked      = 1 << 14 // chains remembered as revoked
-	maxOwnersPerID  = 4       // senders indexed under one distribution id (only one is genuine)
+	maxRevoked      = 1 << 14     // chains remembered as revoked
+	maxOwnersPerID  = 4           // senders indexed under one distribution id (only one is genuine)
 )
 
 // envelopeID is the GossipSub message id: SHA-256 of the envelope, truncated.
