@@ -154,7 +154,7 @@ func (m *Messenger) addable(tx *store.Tx, cc txContacts, uids []string) ([]wire.
 
 // maxOpMembers bounds the JSON of the cards one operation carries, so that it stays well
 // within wire.MaxGroupOp and one gops content.
-const maxOpMembers = 160 << 10
+const maxOpMembers = 120 << 10
 
 // chunkMembers splits cards into runs whose JSON fits maxOpMembers (at least one run).
 func chunkMembers(cards []wire.GroupMember) [][]wire.GroupMember {
@@ -436,6 +436,7 @@ func (m *Messenger) setGroupLog(tx *store.Tx, cc txContacts, old *groupRec, gid 
 	// Operations authored here go to everyone concerned: new members get the whole log.
 	if len(news) > 0 {
 		var newsKeys []string
+		var log *groupLog
 		for _, o := range news {
 			newsKeys = append(newsKeys, opKey(o))
 		}
@@ -446,7 +447,10 @@ func (m *Messenger) setGroupLog(tx *store.Tx, cc txContacts, old *groupRec, gid 
 			case !inline:
 				debt(u).Ops = newsKeys
 			case !oldMembers[u]:
-				err = m.sendOps(tx, cc, g, u, g.Ops)
+				if log == nil {
+					log = sortLog(g.Ops)
+				}
+				err = m.sendLog(tx, cc, g, u, log)
 			default:
 				err = m.sendOps(tx, cc, g, u, news)
 			}
@@ -586,6 +590,56 @@ func (m *Messenger) memberContact(tx *store.Tx, cc txContacts, mb *wire.GroupMem
 	c.GroupOnly, c.Name, c.Addrs, c.Relays = true, mb.Name, mb.Addrs, mb.Relays
 	cc[c.ID] = c
 	return putJSON(tx, kContact(c.ID), c)
+}
+
+// groupLog is a log in fold order, with where each member first appears: what a member
+// new to the group needs in its first content (logFor).
+type groupLog struct {
+	ops    [][]byte
+	joined map[string]int // user id → index of the first operation that lists them
+}
+
+func sortLog(raws [][]byte) *groupLog {
+	var ss []*wire.SignedGroupOp
+	for _, r := range raws {
+		if s, err := wire.ParseGroupOp(r); err == nil {
+			ss = append(ss, s)
+		}
+	}
+	slices.SortFunc(ss, opLess)
+	l := &groupLog{joined: map[string]int{}}
+	for i, s := range ss {
+		l.ops = append(l.ops, s.Raw)
+		for _, mb := range s.Op.Members {
+			if _, ok := l.joined[mb.UserID]; !ok {
+				l.joined[mb.UserID] = i
+			}
+		}
+	}
+	return l
+}
+
+// logFor orders the log for member uid, who is new to the group: the create, then the
+// operation that added them, then the rest in fold order. A large group's log takes
+// several contents, and a node folds what it has received so far: from the first one on,
+// it must see the group and itself in it.
+func (l *groupLog) logFor(uid string) [][]byte {
+	i, ok := l.joined[uid]
+	if !ok || i == 0 {
+		return l.ops
+	}
+	out := make([][]byte, 0, len(l.ops))
+	out = append(out, l.ops[0], l.ops[i])
+	out = append(out, l.ops[1:i]...)
+	return append(out, l.ops[i+1:]...)
+}
+
+// sendLog sends the whole log to member uid, who is new to the group (logFor).
+func (m *Messenger) sendLog(tx *store.Tx, cc txContacts, g *groupRec, uid string, l *groupLog) error {
+	if l == nil {
+		l = sortLog(g.Ops)
+	}
+	return m.sendOps(tx, cc, g, uid, l.logFor(uid))
 }
 
 // sendOps sends operations to member uid, in contents that fit.
@@ -853,11 +907,11 @@ func (m *Messenger) applyGroup(tx *store.Tx, c *contactRec, ct *wire.Content) er
 			}
 		}
 		if g != nil && g.Head != ct.Head && (g.member(c.UserID) != nil || isMember) {
-			return m.sendOps(tx, cc, g, c.UserID, g.Ops)
+			return m.sendLog(tx, cc, g, c.UserID, nil)
 		}
 	case wire.KindGroupSync:
 		if old != nil && old.Me && isMember && old.Head != ct.Head {
-			return m.sendOps(tx, cc, old, c.UserID, old.Ops)
+			return m.sendLog(tx, cc, old, c.UserID, nil)
 		}
 	case wire.KindGroupKey:
 		if old == nil || !old.Me || !isMember {
@@ -867,7 +921,7 @@ func (m *Messenger) applyGroup(tx *store.Tx, c *contactRec, ct *wire.Content) er
 			return err
 		}
 		if ct.Head != old.Head {
-			return m.sendOps(tx, cc, old, c.UserID, old.Ops)
+			return m.sendLog(tx, cc, old, c.UserID, nil)
 		}
 	case wire.KindGroupMsg:
 		if old == nil || !old.Me {

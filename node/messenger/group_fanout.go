@@ -97,6 +97,7 @@ func (m *Messenger) drainFanout(ctx context.Context) (more, waiting bool, err er
 		}
 		cc := txContacts{}
 		groups := map[string]*groupRec{}
+		logs := map[string]*groupLog{}
 		served, bytes := 0, 0
 		for _, it := range items {
 			if served >= fanoutPerTx || bytes >= fanoutBytes {
@@ -114,7 +115,7 @@ func (m *Messenger) drainFanout(ctx context.Context) (more, waiting bool, err er
 				}
 				groups[it.gid] = g
 			}
-			n, wait, err := m.serve(tx, cc, g, it.uid, &it.f)
+			n, wait, err := m.serve(tx, cc, g, it.uid, &it.f, logs)
 			if err != nil {
 				return err
 			}
@@ -149,7 +150,7 @@ func (m *Messenger) drainFanout(ctx context.Context) (more, waiting bool, err er
 
 // serve sends member uid of g what f says we owe them, updating f; it returns the bytes
 // queued and whether the rest waits for the member.
-func (m *Messenger) serve(tx *store.Tx, cc txContacts, g *groupRec, uid string, f *fanoutRec) (n int, wait bool, err error) {
+func (m *Messenger) serve(tx *store.Tx, cc txContacts, g *groupRec, uid string, f *fanoutRec, logs map[string]*groupLog) (n int, wait bool, err error) {
 	if g == nil {
 		return 0, false, nil
 	}
@@ -218,10 +219,13 @@ func (m *Messenger) serve(tx *store.Tx, cc txContacts, g *groupRec, uid string, 
 			if !empty {
 				return n, true, nil
 			}
-			if err := withOps(tx, g); err != nil {
-				return 0, false, err
+			if logs[g.ID] == nil {
+				if err := withOps(tx, g); err != nil {
+					return 0, false, err
+				}
+				logs[g.ID] = sortLog(g.Ops)
 			}
-			if err := m.sendOps(tx, cc, g, uid, g.Ops); err != nil {
+			if err := m.sendLog(tx, cc, g, uid, logs[g.ID]); err != nil {
 				return 0, false, err
 			}
 			for _, o := range g.Ops {
