@@ -73,6 +73,12 @@ func snapKey(tx *store.Tx, gid string, key *wire.Content) (string, error) {
 // reports whether members are left to serve now (more) and whether some wait for members
 // to take what they were sent (waiting).
 func (m *Messenger) drainFanout(ctx context.Context) (more, waiting bool, err error) {
+	// Looking costs no write transaction: what waits for members is looked at every
+	// fanoutRecheck, and the store's writer has better things to do.
+	ready, owing, err := m.fanoutReady()
+	if err != nil || !ready {
+		return false, owing, err
+	}
 	err = m.st.Update(ctx, func(tx *store.Tx) error {
 		more, waiting = false, false
 		type item struct {
@@ -115,7 +121,7 @@ func (m *Messenger) drainFanout(ctx context.Context) (more, waiting bool, err er
 				}
 				groups[it.gid] = g
 			}
-			n, wait, err := m.serve(tx, cc, g, it.uid, &it.f, logs)
+			n, err := m.serve(tx, cc, g, it.uid, &it.f, logs)
 			if err != nil {
 				return err
 			}
@@ -134,8 +140,7 @@ func (m *Messenger) drainFanout(ctx context.Context) (more, waiting bool, err er
 					return err
 				}
 			}
-			_ = wait // served as far as it goes: the rest waits for the member
-			waiting = true
+			waiting = true // served as far as it goes: the rest waits for the member
 		}
 		// Key snapshots no one is owed any more.
 		for gid := range groups {
@@ -148,17 +153,52 @@ func (m *Messenger) drainFanout(ctx context.Context) (more, waiting bool, err er
 	return more, waiting, err
 }
 
-// serve sends member uid of g what f says we owe them, updating f; it returns the bytes
-// queued and whether the rest waits for the member.
-func (m *Messenger) serve(tx *store.Tx, cc txContacts, g *groupRec, uid string, f *fanoutRec, logs map[string]*groupLog) (n int, wait bool, err error) {
+// fanoutReady reports whether some member can be served now (ready) and whether any is
+// owed anything (owing).
+func (m *Messenger) fanoutReady() (ready, owing bool, err error) {
+	err = m.st.View(func(tx *store.Tx) error {
+		cids := map[string]string{}
+		return tx.Iterate(store.IterOptions{Prefix: kGroupFanPrefix()}, func(k, v []byte) (bool, error) {
+			owing = true
+			var f fanoutRec
+			if err := jsonUnmarshal(k, v, &f); err != nil {
+				return false, err
+			}
+			if f.Contact || f.Key != "" || len(f.Ops) > 0 || !f.Probed {
+				ready = true
+				return false, nil
+			}
+			_, uid, _ := strings.Cut(string(k[len(kGroupFanPrefix()):]), "/")
+			cid, ok := cids[uid]
+			if !ok {
+				var err error
+				if cid, err = getString(tx, kContactByUser(uid)); err != nil {
+					return false, err
+				}
+				cids[uid] = cid
+			}
+			empty, err := outboxEmpty(tx, cid)
+			if err != nil {
+				return false, err
+			}
+			ready = empty || cid == ""
+			return !ready, nil
+		})
+	})
+	return ready, owing, err
+}
+
+// serve sends member uid of g what f says we owe them, as far as it can now, updating f;
+// it returns the bytes queued.
+func (m *Messenger) serve(tx *store.Tx, cc txContacts, g *groupRec, uid string, f *fanoutRec, logs map[string]*groupLog) (n int, err error) {
 	if g == nil {
-		return 0, false, nil
+		return 0, nil
 	}
 	mb := g.member(uid)
 	if f.Contact {
 		if mb != nil && g.Me {
 			if err := m.memberContact(tx, cc, mb); err != nil {
-				return 0, false, err
+				return 0, err
 			}
 		}
 		f.Contact = false
@@ -168,12 +208,12 @@ func (m *Messenger) serve(tx *store.Tx, cc txContacts, g *groupRec, uid string, 
 		var k stashedKey
 		ok, err := getJSON(tx, kGroupKeySnap(g.ID, f.Key), &k)
 		if err != nil {
-			return 0, false, err
+			return 0, err
 		}
 		if ok && mb != nil && g.Me {
 			key := &wire.Content{Kind: wire.KindGroupKey, Group: g.ID, Head: g.Head, Data: k.Data, GSeq: k.GSeq}
 			if err := m.giveKey(tx, cc, g, uid, key); err != nil {
-				return 0, false, err
+				return 0, err
 			}
 		}
 		f.Key = ""
@@ -187,46 +227,46 @@ func (m *Messenger) serve(tx *store.Tx, cc txContacts, g *groupRec, uid string, 
 				continue
 			}
 			if err != nil {
-				return 0, false, err
+				return 0, err
 			}
 			ops = append(ops, raw)
 			n += len(raw)
 		}
 		if err := m.sendOps(tx, cc, g, uid, ops); err != nil {
-			return 0, false, err
+			return 0, err
 		}
 		f.Ops = nil
 	}
 	if f.All {
 		c, err := cc.byUser(tx, uid)
 		if err != nil {
-			return 0, false, err
+			return 0, err
 		}
 		switch {
 		case c == nil || c.Blocked:
 			f.All = false
 		case !f.Probed:
 			if err := m.enqueue(tx, c, &wire.Content{Kind: wire.KindGroupSync, Group: g.ID, Head: g.Head}, ""); err != nil {
-				return 0, false, err
+				return 0, err
 			}
 			f.Probed = true
 			n += 256
 		default:
 			empty, err := outboxEmpty(tx, c.ID)
 			if err != nil {
-				return 0, false, err
+				return 0, err
 			}
 			if !empty {
-				return n, true, nil
+				return n, nil
 			}
 			if logs[g.ID] == nil {
 				if err := withOps(tx, g); err != nil {
-					return 0, false, err
+					return 0, err
 				}
 				logs[g.ID] = sortLog(g.Ops)
 			}
 			if err := m.sendLog(tx, cc, g, uid, logs[g.ID]); err != nil {
-				return 0, false, err
+				return 0, err
 			}
 			for _, o := range g.Ops {
 				n += len(o)
@@ -234,7 +274,7 @@ func (m *Messenger) serve(tx *store.Tx, cc txContacts, g *groupRec, uid string, 
 			f.All, f.Probed = false, false
 		}
 	}
-	return n, false, nil
+	return n, nil
 }
 
 // outboxEmpty reports whether nothing waits in contact cid's outbox.

@@ -349,14 +349,15 @@ func (l *Live) check() error {
 // Signed sender key distributions (the data of a gkey content).
 const (
 	// GroupKeyVersion is the first byte of a signed gkey payload. A payload whose first
-	// byte is 0x01 is a bare distribution from an older node (LegacyGroupKey).
+	// byte is 0x01 is a bare distribution from an older node (OpenGroupKey).
 	GroupKeyVersion = 0x02
-	// DomainGroupKey signs a gkey payload. It differs from the group state domain and from
-	// the group message domain of crypto/senderkey.
-	DomainGroupKey identity.Domain = "petrel_v1_sig_gkey\x00"
-	distSize                       = 86 // crypto/senderkey distribution message
-	legacyDist                     = 0x01
+	distSize        = 86 // crypto/senderkey distribution message
+	legacyDist      = 0x01
 )
+
+// DomainGroupKey signs a gkey payload. It differs from the group state domain and from the
+// group message domain of crypto/senderkey.
+const DomainGroupKey identity.Domain = "petrel_v1_sig_gkey\x00"
 
 // GroupKeyOwner is the owner bytes of a sender's chain in a group, to which the chain's
 // distribution id is bound (crypto/senderkey NewSenderBound) and which a gkey signs:
