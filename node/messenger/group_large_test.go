@@ -41,6 +41,22 @@ func queued(t *testing.T, m *Messenger, uid string) []*wire.Content {
 	return out
 }
 
+// owedCount is how many members of gid m owes something (group_fanout.go).
+func owedCount(t *testing.T, m *Messenger, gid string) int {
+	t.Helper()
+	n := 0
+	err := m.st.View(func(tx *store.Tx) error {
+		return tx.Iterate(store.IterOptions{Prefix: []byte("gf/" + gid + "/")}, func(_, _ []byte) (bool, error) {
+			n++
+			return true, nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 func memberIDs(cv api.Conversation) map[string]string {
 	out := map[string]string{}
 	for _, mb := range cv.Members {
@@ -63,6 +79,14 @@ func TestEveryAdminOperationAtTheCap(t *testing.T) {
 	gid := cv.ID
 	if len(cv.Members) != n-1 {
 		t.Fatalf("created with %d members, want %d", len(cv.Members), n-1)
+	}
+	// Durable with the change: what each member is owed (the log, our key), nothing yet
+	// in their outboxes.
+	if got := owedCount(t, m, gid); got != n-2 {
+		t.Fatalf("%d members owed, want %d", got, n-2)
+	}
+	if q := queued(t, m, uids[5]); len(q) != 0 {
+		t.Fatalf("%d contents queued in the change's own transaction", len(q))
 	}
 	m.settleFanout(t)
 
