@@ -9,6 +9,7 @@ import (
 
 	"github.com/petrel-chat/petrel/crypto/senderkey"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/eventlog"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 )
@@ -352,5 +353,53 @@ func TestGroupAtTheCapReachesItsMembersAndRemovalLocksOut(t *testing.T) {
 	}
 	if !opens(t, receiverOf(t, b, gid, a.uid), afterA) || !opens(t, receiverOf(t, a, gid, b.uid), afterB) {
 		t.Fatal("the remaining members cannot read each other after the rotation")
+	}
+}
+
+// What a large change owes members is durable with it: a node stopped before serving any
+// of it serves it all after it opens its store again.
+func TestOwedFanoutSurvivesARestart(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	m, uids := largeMessenger(t, dir, 40)
+	cv, err := m.CreateGroup(ctx, "restart", uids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := m.id
+	if err := m.st.Close(); err != nil { // stopped before the fan-out ran
+		t.Fatal(err)
+	}
+	st, err := store.Open(dir, []byte("test passphrase"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ev, err := eventlog.Open(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, err := New(ctx, Config{Store: st, Events: ev, Identity: id, Profile: func() string { return "me" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2.host = m.host
+	if !m2.gs.fanDue {
+		t.Fatal("a started node does not look for what it owes")
+	}
+	if got := owedCount(t, m2, cv.ID); got != len(uids) {
+		t.Fatalf("%d members owed after the restart, want %d", got, len(uids))
+	}
+	m2.settleFanout(t)
+	for _, u := range uids {
+		ks := map[string]bool{}
+		for _, ct := range queued(t, m2, u) {
+			ks[ct.Kind] = true
+		}
+		var rx memberRx
+		_ = m2.st.View(func(tx *store.Tx) error { _, err := getJSON(tx, kGroupRx(cv.ID, u), &rx); return err })
+		if !ks[wire.KindGroupSync] || (!ks[wire.KindGroupKey] && rx.Owed == nil) {
+			t.Fatalf("member %s was sent %v after the restart", u, ks)
+		}
 	}
 }
