@@ -38,15 +38,16 @@ import (
 //     in the peer score. IP colocation scoring is off: members behind one NAT (or on
 //     loopback) are normal for a messenger.
 const (
-	gossipD         = 8
-	gossipDlo       = 6
-	gossipDhi       = 12
-	gossipQueue     = 4096
-	maxPendingGroup = 1024 // envelopes held per group while their chain's key is on its way
-	syncEvery       = 5 * time.Second
-	fanoutRecheck   = time.Second // how often to look at what waits for members (group_fanout.go)
-	maxRevoked      = 1 << 14     // chains remembered as revoked
-	maxOwnersPerID  = 4           // senders indexed under one distribution id (only one is genuine)
+	gossipD          = 8
+	gossipDlo        = 6
+	gossipDhi        = 12
+	gossipQueue      = 4096
+	maxPendingGroup  = 1024 // envelopes held per group while their chain's key is on its way
+	syncEvery        = 5 * time.Second
+	fanoutRecheck    = time.Second      // how soon to look again at what waits for members (group_fanout.go)
+	fanoutRecheckMax = 30 * time.Second // and at most how late
+	maxRevoked       = 1 << 14          // chains remembered as revoked
+	maxOwnersPerID   = 4                // senders indexed under one distribution id (only one is genuine)
 )
 
 // envelopeID is the GossipSub message id: SHA-256 of the envelope, truncated.
@@ -137,6 +138,7 @@ type groupService struct {
 	fanDue   bool      // members may be owed something (group_fanout.go)
 	fanGen   uint64    // fanKick calls
 	fanNext  time.Time // when to look again at what waits for members
+	fanWait  time.Duration
 	wg       sync.WaitGroup
 	groupCtl []*groupRec
 }
@@ -153,15 +155,15 @@ func newGroupService(m *Messenger, opts GroupOptions) *groupService {
 // fanKick is called once a change that owes members something is committed.
 func (s *groupService) fanKick() {
 	s.mu.Lock()
-	s.fanDue, s.fanNext = true, time.Time{}
+	s.fanDue, s.fanNext, s.fanWait = true, time.Time{}, 0
 	s.fanGen++
 	s.mu.Unlock()
 	s.kick()
 }
 
 // fanout serves what members are owed, a transaction at a time, while there is some to
-// send now; what waits for members to take what they were sent is looked at again every
-// fanoutRecheck.
+// send now; what waits for members to take what they were sent is looked at again after
+// fanoutRecheck, backing off to fanoutRecheckMax.
 func (s *groupService) fanout(ctx context.Context) {
 	for ctx.Err() == nil {
 		s.mu.Lock()
@@ -183,7 +185,10 @@ func (s *groupService) fanout(ctx context.Context) {
 		s.mu.Lock()
 		switch {
 		case waiting:
-			s.fanNext = time.Now().Add(fanoutRecheck)
+			// Members who have not taken what they were sent may be offline for long:
+			// look again after 1 s, then less and less often, up to every 30 s.
+			s.fanWait = min(max(2*s.fanWait, fanoutRecheck), fanoutRecheckMax)
+			s.fanNext = time.Now().Add(s.fanWait)
 		case gen == s.fanGen:
 			s.fanDue = false
 		}
