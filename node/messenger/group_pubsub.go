@@ -337,6 +337,9 @@ func (s *groupService) dropWhere(match func(distOwner) bool, revoke bool) {
 			continue
 		}
 		if revoke {
+			if len(s.revoked) >= maxRevoked {
+				clear(s.revoked) // forgetting only turns Reject into Ignore
+			}
 			s.revoked[id] = true
 		}
 		if len(os) == 0 {
