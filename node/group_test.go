@@ -2,6 +2,10 @@ package node_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,7 +20,10 @@ import (
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/localclient"
 	"github.com/petrel-chat/petrel/node/nodetest"
+	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/node/wire"
 	"github.com/petrel-chat/petrel/relay/relaytest"
+	"github.com/petrel-chat/petrel/sync/hlc"
 )
 
 // fast shortens the group and presence timers for tests.
@@ -697,5 +704,159 @@ func TestGroupOfflineMemberCatchesUpFromMailbox(t *testing.T) {
 	ref := waitMessages(t, a, gid, 4)
 	if !slices.Equal(ids(got), ids(ref)) {
 		t.Fatalf("C's history %v, A's %v", ids(got), ids(ref))
+	}
+}
+
+// forgeGroupKey makes node c (stopped and started again around it) send member to a gkey
+// for group gid whose distribution is data, over c's real pairwise session with to: an
+// outbox entry written into c's store as c's own code writes one, which c's outbox worker
+// then encrypts and delivers like any other.
+func forgeGroupKey(t *testing.T, c *nodetest.Node, to string, keys map[string][]byte) {
+	t.Helper()
+	c.Stop()
+	c.UpdateStore(t, func(tx *store.Tx) error {
+		cid, err := tx.Get([]byte("cu/" + to))
+		if err != nil {
+			return fmt.Errorf("C's contact for B: %w", err)
+		}
+		raw, err := tx.Get([]byte("ct/" + string(cid)))
+		if err != nil {
+			return err
+		}
+		var ct map[string]any
+		if err := json.Unmarshal(raw, &ct); err != nil {
+			return err
+		}
+		for gid, data := range keys {
+			graw, err := tx.Get([]byte("gm/" + gid))
+			if err != nil {
+				return err
+			}
+			var meta struct {
+				Head string `json:"head"`
+			}
+			if err := json.Unmarshal(graw, &meta); err != nil {
+				return err
+			}
+			sendSeq, outSeq := uint64(ct["send_seq"].(float64))+1, uint64(ct["out_seq"].(float64))+1
+			ct["send_seq"], ct["out_seq"] = float64(sendSeq), float64(outSeq)
+			content := &wire.Content{Kind: wire.KindGroupKey, Seq: sendSeq, ID: fmt.Sprintf("xforged%d", sendSeq),
+				TS: hlc.Timestamp{Wall: time.Now().UnixMilli()}.String(), Group: gid, Head: meta.Head, Data: data, GSeq: 1}
+			b, err := content.Marshal()
+			if err != nil {
+				return err
+			}
+			entry, _ := json.Marshal(map[string]any{"seq": sendSeq, "content": b, "msg_id": "", "created": time.Now().UnixMilli()})
+			if err := tx.Set(binary.BigEndian.AppendUint64([]byte("ob/"+string(cid)+"/"), outSeq), entry); err != nil {
+				return err
+			}
+		}
+		raw, _ = json.Marshal(ct)
+		return tx.Set([]byte("ct/"+string(cid)), raw)
+	})
+	c.Run()
+}
+
+// chainID returns the distribution id node n holds for member uid's chain in gid.
+func chainID(t *testing.T, n *nodetest.Node, gid, uid string) []byte {
+	t.Helper()
+	var id []byte
+	n.Stop()
+	n.UpdateStore(t, func(tx *store.Tx) error {
+		raw, err := tx.Get([]byte("gq/" + gid + "/" + uid))
+		if err != nil {
+			return err
+		}
+		var rx struct {
+			Dists []struct {
+				ID string `json:"id"`
+			} `json:"dists"`
+		}
+		if err := json.Unmarshal(raw, &rx); err != nil || len(rx.Dists) == 0 {
+			return fmt.Errorf("no chain of %s: %v", uid, err)
+		}
+		id, err = hex.DecodeString(rx.Dists[0].ID)
+		return err
+	})
+	n.Run()
+	return id
+}
+
+// legacyDistribution is an unsigned 86-byte distribution (what older nodes send) under id,
+// with a fresh chain key and signing key: keys the forger holds, not id's owner's.
+func legacyDistribution(id []byte) []byte {
+	d := []byte{0x01, 0x01}
+	d = append(d, id...)
+	d = append(d, 0, 0, 0, 0)
+	ck := make([]byte, 32)
+	rand.Read(ck)
+	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	return append(append(d, ck...), pub...)
+}
+
+// A member who sends another member a distribution under a third member's chain id (seen
+// in every envelope of that member's), for this group or another they share, must not stop
+// the victim's messages from being read.
+func TestGroupMemberCannotSilenceAnotherWithItsChainID(t *testing.T) {
+	ctx := context.Background()
+	nodes := startNodes(t, 3, fast(time.Second))
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	gid, uids := makeGroup(t, nodes, "three")
+	other, _ := makeGroup(t, []*nodetest.Node{c, b}, "c and b")
+	if _, err := a.Client.Send(ctx, gid, "a1", "before"); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		waitMessages(t, n, gid, 1)
+	}
+	idA := chainID(t, c, gid, uids[0]) // C holds A's key: it is a member
+
+	// C's forged keys: A's chain id with C's keys, in this group and in the other.
+	forgeGroupKey(t, c, uids[1], map[string][]byte{gid: legacyDistribution(idA), other: legacyDistribution(idA)})
+	// Then a direct message from C after them, over the same session: once B has it, B
+	// has applied the forged keys.
+	cs, err := c.Client.Contacts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(cs, func(x api.Contact) bool { return x.UserID == uids[1] })
+	if i < 0 {
+		t.Fatal("C has no contact for B")
+	}
+	if _, err := c.Client.Send(ctx, cs[i].ConversationID, "c-after", "after the forged keys"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "B receives C's direct message", func() error {
+		cv, err := b.Client.Conversations(ctx, "", 100)
+		if err != nil {
+			return err
+		}
+		for _, x := range cv.Conversations {
+			if x.Type == api.ConversationDirect {
+				for _, m := range messages(t, b.Client, x.ID) {
+					if m.Body == "after the forged keys" {
+						return nil
+					}
+				}
+			}
+		}
+		return errors.New("not yet")
+	})
+
+	// A's genuine messages still reach B (over the mesh, or the pairwise fallback).
+	if _, err := a.Client.Send(ctx, gid, "a2", "still heard"); err != nil {
+		t.Fatal(err)
+	}
+	got := waitMessages(t, b, gid, 2)
+	if got[1].Body != "still heard" || got[1].SenderID != uids[0] {
+		t.Fatalf("B's second message: %+v", got[1])
+	}
+	// And C's own messages are still C's.
+	if _, err := c.Client.Send(ctx, gid, "c1", "from C"); err != nil {
+		t.Fatal(err)
+	}
+	got = waitMessages(t, b, gid, 3)
+	if got[2].SenderID != uids[2] {
+		t.Fatalf("C's message filed as %s's", got[2].SenderID)
 	}
 }

@@ -15,6 +15,8 @@ const (
 	infoMessageKeys = "petrel_v1_SenderKey"
 	// sigPrefix is the domain prefix of every group message signature.
 	sigPrefix = "petrel_v1_sig_group\x00"
+	// boundIDLabel is the hash label of a distribution id bound to its owner (NewSenderBound).
+	boundIDLabel = "petrel_v1_skid\x00"
 
 	// messageKeySeed and chainKeySeed are the HMAC inputs of the chain KDF (DR §5.2).
 	messageKeySeed = 0x01

@@ -11,8 +11,10 @@
 //
 // # Keys
 //
-// A chain is a 32-byte chain key ck, an iteration counter, a 16-byte random distribution
-// id and an Ed25519 signing key pair. Each message advances the chain (DR §5.2):
+// A chain is a 32-byte chain key ck, an iteration counter, a 16-byte distribution id
+// (random, or with NewSenderBound bound to its owner: SHA-256("petrel_v1_skid\x00" ‖
+// owner ‖ signing public key)[:16], checked with Distribution.BoundTo) and an Ed25519
+// signing key pair. Each message advances the chain (DR §5.2):
 //
 //	mk          = HMAC-SHA-256(ck, 0x01)
 //	ck'         = HMAC-SHA-256(ck, 0x02)
@@ -33,7 +35,8 @@
 //	version 0x01 ‖ suite 0x01 ‖ distribution id (16) ‖ iteration (4) ‖ chain key (32) ‖
 //	Ed25519 signing public key (32)
 //
-// It is not signed: it is only ever carried inside an authenticated pairwise session.
+// It is not signed here: it is only ever carried inside an authenticated pairwise
+// session, where the node signs it with the sender's identity (node/wire SignGroupKey).
 //
 // # Receiving
 //

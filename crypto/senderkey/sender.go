@@ -3,6 +3,8 @@ package senderkey
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/binary"
 	"fmt"
 )
@@ -116,4 +118,38 @@ func UnmarshalSender(b []byte) (*SenderState, error) {
 	off += 4
 	off += copy(ck[:], b[off:])
 	return newSenderFrom(id, it, ck, b[off:]), nil
+}
+
+// NewSenderBound is NewSender with a distribution id that names its owner instead of a
+// random one:
+//
+//	id = SHA-256("petrel_v1_skid\x00" ‖ owner ‖ signing public key)[:16]
+//
+// owner is the caller's unambiguous encoding of whose chain it is (the node's: group id
+// and sender). A receiver that knows who sent a distribution checks BoundTo, so no one can
+// announce a chain under an id that names another sender's chain.
+func NewSenderBound(owner []byte) (*SenderState, error) {
+	s, err := NewSender()
+	if err != nil {
+		return nil, err
+	}
+	s.id = BoundID(owner, s.sigPriv.Public().(ed25519.PublicKey))
+	return s, nil
+}
+
+// BoundID is the distribution id of a chain of owner with signing key pub (NewSenderBound).
+func BoundID(owner []byte, pub ed25519.PublicKey) DistributionID {
+	h := sha256.New()
+	h.Write([]byte(boundIDLabel))
+	h.Write(owner)
+	h.Write(pub)
+	var id DistributionID
+	copy(id[:], h.Sum(nil))
+	return id
+}
+
+// BoundTo reports whether the distribution's id is bound to owner and to its signing key.
+func (d *Distribution) BoundTo(owner []byte) bool {
+	id := BoundID(owner, d.sigPub[:])
+	return subtle.ConstantTimeCompare(id[:], d.id[:]) == 1
 }

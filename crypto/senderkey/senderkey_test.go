@@ -497,3 +497,36 @@ func TestVerifyWithoutState(t *testing.T) {
 		t.Fatalf("tampered message verified (%v)", err)
 	}
 }
+
+func TestBoundIDNamesItsOwner(t *testing.T) {
+	s, err := NewSenderBound([]byte("group a, sender x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := ParseDistribution(s.Distribution())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.BoundTo([]byte("group a, sender x")) {
+		t.Fatal("a bound chain is not bound to its owner")
+	}
+	if d.BoundTo([]byte("group a, sender y")) || d.BoundTo([]byte("group b, sender x")) {
+		t.Fatal("a bound chain is bound to another owner")
+	}
+	// Another signing key under the same id (a forger's keys): not bound.
+	f, _ := NewSender()
+	fd, _ := ParseDistribution(f.Distribution())
+	forged := append(append([]byte{}, s.Distribution()[:distributionSize-pubKeySize]...), fd.SigningKey()...)
+	if x, _ := ParseDistribution(forged); x.BoundTo([]byte("group a, sender x")) {
+		t.Fatal("an id bound with another signing key")
+	}
+	// It round-trips through the stored state, and a plain chain is bound to no one.
+	b, _ := s.MarshalBinary()
+	s2, err := UnmarshalSender(b)
+	if err != nil || s2.ID() != s.ID() {
+		t.Fatalf("state: %v", err)
+	}
+	if fd.BoundTo([]byte("group a, sender x")) {
+		t.Fatal("a random id is bound")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -19,7 +20,7 @@ import (
 // GroupOptions tune groups. Zero values take the defaults below.
 type GroupOptions struct {
 	// MaxSize caps the groups this node creates (members, creator included); it travels
-	// in the create operation, so every member enforces the same cap. Default 500.
+	// in the create operation, so every member enforces the same cap. Default 1,000.
 	MaxSize int
 	// FallbackAfter is how long a sender waits for a member's delivery receipt before it
 	// delivers the message to that member over their pairwise session (and, once relays
@@ -29,7 +30,7 @@ type GroupOptions struct {
 
 // Defaults.
 const (
-	DefaultMaxGroupSize  = 500
+	DefaultMaxGroupSize  = 1000
 	defaultFallbackAfter = 5 * time.Second
 )
 
@@ -179,8 +180,10 @@ func (m *Messenger) CreateGroup(ctx context.Context, name string, members []stri
 		}
 		secret := make([]byte, wire.GroupSecretSize)
 		rand.Read(secret)
-		op := &wire.GroupOp{Kind: wire.OpCreate, Name: name, Secret: secret, Max: m.cfg.Groups.MaxSize,
-			Members: append([]wire.GroupMember{m.myMember(api.RoleAdmin)}, cards...)}
+		// A large group's cards do not fit one operation: the create carries the first
+		// ones, adds right after it the rest.
+		chunks := chunkMembers(append([]wire.GroupMember{m.myMember(api.RoleAdmin)}, cards...))
+		op := &wire.GroupOp{Kind: wire.OpCreate, Name: name, Secret: secret, Max: m.cfg.Groups.MaxSize, Members: chunks[0]}
 		raw, err := m.signOp(tx, op)
 		if err != nil {
 			return err
@@ -189,7 +192,16 @@ func (m *Messenger) CreateGroup(ctx context.Context, name string, members []stri
 		if err != nil {
 			return err
 		}
-		g, err := m.setGroupLog(tx, cc, nil, s.CreatedGroupID(), [][]byte{raw}, [][]byte{raw})
+		gid := s.CreatedGroupID()
+		ops := [][]byte{raw}
+		for _, ch := range chunks[1:] {
+			raw, err := m.signOp(tx, &wire.GroupOp{Group: gid, Kind: wire.OpAdd, Members: ch})
+			if err != nil {
+				return err
+			}
+			ops = append(ops, raw)
+		}
+		g, err := m.setGroupLog(tx, cc, nil, gid, ops, ops)
 		if err != nil {
 			return err
 		}
@@ -267,11 +279,13 @@ func (m *Messenger) ChangeMembers(ctx context.Context, gid string, add, remove [
 			if n > g.Max {
 				return api.Errorf(api.ErrConflict, "a group has at most %d members; this change would make %d", g.Max, n)
 			}
-			raw, err := m.signOp(tx, &wire.GroupOp{Group: gid, Kind: wire.OpAdd, Members: cards})
-			if err != nil {
-				return err
+			for _, ch := range chunkMembers(cards) {
+				raw, err := m.signOp(tx, &wire.GroupOp{Group: gid, Kind: wire.OpAdd, Members: ch})
+				if err != nil {
+					return err
+				}
+				news = append(news, raw)
 			}
-			news = append(news, raw)
 		}
 		if len(news) > 0 {
 			if _, err := m.setGroupLog(tx, cc, g, gid, append(slices.Clone(g.Ops), news...), news); err != nil {
@@ -366,34 +380,61 @@ func (m *Messenger) setGroupLog(tx *store.Tx, cc txContacts, old *groupRec, gid 
 	}
 	slices.Sort(removed)
 
+	// Everyone this change concerns: the members before and after. Few are served here;
+	// many are owed (group_fanout.go), in records written with the change.
+	targets := map[string]bool{}
+	for u := range oldMembers {
+		targets[u] = true
+	}
+	for _, mb := range g.Members {
+		targets[mb.UserID] = true
+	}
+	delete(targets, m.uid)
+	inline := len(targets) <= fanoutInline
+	owed := map[string]*fanoutRec{}
+	debt := func(u string) *fanoutRec {
+		if owed[u] == nil {
+			owed[u] = &fanoutRec{}
+		}
+		return owed[u]
+	}
+
 	// Contacts (and so pairwise sessions) with every member.
 	if g.Me {
 		for _, u := range added {
-			if err := m.memberContact(tx, cc, g.member(u)); err != nil {
+			if !inline {
+				debt(u).Contact = true
+			} else if err := m.memberContact(tx, cc, g.member(u)); err != nil {
 				return nil, err
 			}
 		}
 	}
-	if err := saveGroup(tx, g, true); err != nil {
+	if err := saveGroup(tx, g, old); err != nil {
 		return nil, err
 	}
 
 	// Operations authored here go to everyone concerned: new members get the whole log.
 	if len(news) > 0 {
-		targets := map[string]bool{}
-		for u := range oldMembers {
-			targets[u] = true
+		var newsKeys []string
+		var log *groupLog
+		for _, o := range news {
+			newsKeys = append(newsKeys, opKey(o))
 		}
-		for _, mb := range g.Members {
-			targets[mb.UserID] = true
-		}
-		delete(targets, m.uid)
 		for _, u := range sortedKeys(targets) {
-			send := news
-			if !oldMembers[u] {
-				send = g.Ops
+			switch {
+			case !inline && !oldMembers[u]:
+				debt(u).All = true
+			case !inline:
+				debt(u).Ops = newsKeys
+			case !oldMembers[u]:
+				if log == nil {
+					log = sortLog(g.Ops)
+				}
+				err = m.sendLog(tx, cc, g, u, log)
+			default:
+				err = m.sendOps(tx, cc, g, u, news)
 			}
-			if err := m.sendOps(tx, cc, g, u, send); err != nil {
+			if err != nil {
 				return nil, err
 			}
 		}
@@ -405,6 +446,8 @@ func (m *Messenger) setGroupLog(tx *store.Tx, cc txContacts, old *groupRec, gid 
 			return nil, err
 		}
 	}
+	var keyTo []string
+	var ss *senderkey.SenderState
 	switch {
 	case !g.Me:
 		if old != nil && old.Me {
@@ -414,18 +457,36 @@ func (m *Messenger) setGroupLog(tx *store.Tx, cc txContacts, old *groupRec, gid 
 			tx.OnCommit(func() { m.gs.forgetOwn(gid) })
 		}
 	case old == nil || !old.Me || len(removed) > 0:
-		if err := m.rotateSender(tx, cc, g); err != nil {
+		if ss, err = m.rotateSender(tx, g); err != nil {
 			return nil, err
+		}
+		for _, mb := range g.Members {
+			if mb.UserID != m.uid {
+				keyTo = append(keyTo, mb.UserID)
+			}
 		}
 	case len(added) > 0:
-		ss, err := loadSender(tx, gid)
-		if err != nil {
+		if ss, err = loadSender(tx, gid); err != nil {
 			return nil, err
 		}
-		for _, u := range added {
-			if err := m.sendKey(tx, cc, g, u, ss); err != nil {
-				return nil, err
+		keyTo = added
+	}
+	if len(keyTo) > 0 {
+		key := m.keyContent(g, ss)
+		snap := ""
+		for _, u := range keyTo {
+			if inline {
+				if err := m.giveKey(tx, cc, g, u, key); err != nil {
+					return nil, err
+				}
+				continue
 			}
+			if snap == "" {
+				if snap, err = snapKey(tx, gid, key); err != nil {
+					return nil, err
+				}
+			}
+			debt(u).Key = snap
 		}
 	}
 	if g.Me {
@@ -434,6 +495,26 @@ func (m *Messenger) setGroupLog(tx *store.Tx, cc txContacts, old *groupRec, gid 
 				return nil, err
 			}
 		}
+	}
+	owing := map[string]bool{}
+	for u := range owed {
+		owing[u] = true
+	}
+	for _, u := range sortedKeys(owing) {
+		f := owed[u]
+		if err := owe(tx, gid, u, func(x *fanoutRec) {
+			x.Contact = x.Contact || f.Contact
+			x.All = x.All || f.All
+			if f.Key != "" {
+				x.Key = f.Key
+			}
+			x.Ops = append(x.Ops, f.Ops...)
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if len(owed) > 0 {
+		tx.OnCommit(m.gs.fanKick)
 	}
 
 	// The conversation.
@@ -491,23 +572,6 @@ func (m *Messenger) memberContact(tx *store.Tx, cc txContacts, mb *wire.GroupMem
 	return putJSON(tx, kContact(c.ID), c)
 }
 
-// sendOps sends operations to member uid, in contents that fit.
-func (m *Messenger) sendOps(tx *store.Tx, cc txContacts, g *groupRec, uid string, ops [][]byte) error {
-	const budget = 300 << 10 // raw bytes per content: base64 and JSON stay under MaxContent
-	for len(ops) > 0 {
-		n, size := 0, 0
-		for n < len(ops) && n < wire.MaxGroupOps && (n == 0 || size+len(ops[n]) <= budget) {
-			size += len(ops[n])
-			n++
-		}
-		if err := m.enqueueTo(tx, cc, uid, &wire.Content{Kind: wire.KindGroupOps, Group: g.ID, Head: g.Head, Ops: ops[:n]}); err != nil {
-			return err
-		}
-		ops = ops[n:]
-	}
-	return nil
-}
-
 func loadSender(tx *store.Tx, gid string) (*senderkey.SenderState, error) {
 	b, err := tx.Get(kGroupSender(gid))
 	if errors.Is(err, store.ErrNotFound) {
@@ -527,39 +591,36 @@ func saveSender(tx *store.Tx, gid string, ss *senderkey.SenderState) error {
 	return tx.Set(kGroupSender(gid), b)
 }
 
-// rotateSender starts a new sending chain and gives it to every other member.
-func (m *Messenger) rotateSender(tx *store.Tx, cc txContacts, g *groupRec) error {
-	ss, err := senderkey.NewSender()
+// rotateSender starts a new sending chain (setGroupLog gives it to every other member).
+func (m *Messenger) rotateSender(tx *store.Tx, g *groupRec) (*senderkey.SenderState, error) {
+	ss, err := senderkey.NewSenderBound(wire.GroupKeyOwner(g.ID, m.uid))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := saveSender(tx, g.ID, ss); err != nil {
-		return err
-	}
-	for _, mb := range g.Members {
-		if mb.UserID == m.uid {
-			continue
-		}
-		if err := m.sendKey(tx, cc, g, mb.UserID, ss); err != nil {
-			return err
-		}
+		return nil, err
 	}
 	gid, id := g.ID, ss.ID()
 	d, err := senderkey.ParseDistribution(ss.Distribution())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	pub := d.SigningKey()
 	tx.OnCommit(func() { m.gs.setOwn(gid, id, pub) })
-	return nil
+	return ss, nil
 }
 
-// sendKey gives member uid our sending chain. Between two members without a pairwise
-// session yet, only the one with the smaller user id starts it (with its key); the other
-// owes its key until that key arrives (acceptKey), so a new group's members do not all
-// start two sessions per pair at once.
-func (m *Messenger) sendKey(tx *store.Tx, cc txContacts, g *groupRec, uid string, ss *senderkey.SenderState) error {
-	key := &wire.Content{Kind: wire.KindGroupKey, Group: g.ID, Head: g.Head, Data: ss.Distribution(), GSeq: g.SendSeq + 1}
+// keyContent is the gkey content that gives our chain ss, as it is now, to a member.
+func (m *Messenger) keyContent(g *groupRec, ss *senderkey.SenderState) *wire.Content {
+	return &wire.Content{Kind: wire.KindGroupKey, Group: g.ID, Head: g.Head, Data: wire.SignGroupKey(m.id, g.ID, ss.Distribution()), GSeq: g.SendSeq + 1}
+}
+
+// giveKey gives member uid our sending chain (key, a keyContent). Between two members
+// without a pairwise session yet, only the one with the smaller user id starts it (with
+// its key); the other owes its key until that key arrives (acceptKey), so a new group's
+// members do not all start two sessions per pair at once.
+func (m *Messenger) giveKey(tx *store.Tx, cc txContacts, g *groupRec, uid string, key *wire.Content) error {
+	key = &wire.Content{Kind: key.Kind, Group: key.Group, Head: key.Head, Data: key.Data, GSeq: key.GSeq}
 	if uid < m.uid {
 		c, err := cc.byUser(tx, uid)
 		if err != nil || c == nil {
@@ -591,7 +652,7 @@ func (m *Messenger) dropMemberKeys(tx *store.Tx, gid, uid string) error {
 		}
 	}
 	dists := rx.Dists
-	tx.OnCommit(func() { m.gs.dropDists(dists) })
+	tx.OnCommit(func() { m.gs.dropDists(gid, uid, dists) })
 	return nil
 }
 
@@ -613,9 +674,11 @@ func (m *Messenger) applyStash(tx *store.Tx, cc txContacts, g *groupRec, uid str
 	return m.acceptKey(tx, cc, g, uid, s.Data, s.GSeq)
 }
 
-// acceptKey installs a member's sender key distribution.
+// acceptKey installs a member's sender key distribution. A signed one (wire.SignGroupKey)
+// must verify under the member's identity and carry an id bound to them; a legacy one
+// (older nodes) must not name a chain another sender holds or is bound to.
 func (m *Messenger) acceptKey(tx *store.Tx, cc txContacts, g *groupRec, uid string, data []byte, gseq uint64) error {
-	d, err := senderkey.ParseDistribution(data)
+	d, bound, err := m.openKey(g, uid, data)
 	if err != nil {
 		m.log.Info("bad group key", "group", g.ID, "from", uid, "err", err)
 		return nil
@@ -639,7 +702,7 @@ func (m *Messenger) acceptKey(tx *store.Tx, cc txContacts, g *groupRec, uid stri
 	} else {
 		return err
 	}
-	info := distInfo{ID: d.ID().String(), Pub: d.SigningKey()}
+	info := distInfo{ID: d.ID().String(), Pub: d.SigningKey(), Bound: bound}
 	rx.Dists = slices.DeleteFunc(rx.Dists, func(x distInfo) bool { return x.ID == info.ID })
 	rx.Dists = append([]distInfo{info}, rx.Dists...)
 	var dropped []distInfo
@@ -668,10 +731,49 @@ func (m *Messenger) acceptKey(tx *store.Tx, cc txContacts, g *groupRec, uid stri
 	}
 	gid := g.ID
 	tx.OnCommit(func() {
-		m.gs.dropDists(dropped)
+		m.gs.dropDists(gid, uid, dropped)
 		m.gs.addDist(gid, uid, info)
 	})
 	return nil
+}
+
+// openKey checks a member's gkey data (acceptKey) and returns its distribution and
+// whether its id is bound to the member.
+func (m *Messenger) openKey(g *groupRec, uid string, data []byte) (*senderkey.Distribution, bool, error) {
+	mb := g.member(uid)
+	if mb == nil {
+		return nil, false, errors.New("not a member")
+	}
+	pub, err := identity.ParsePublic(mb.Identity)
+	if err != nil {
+		return nil, false, err
+	}
+	raw, signed, err := wire.OpenGroupKey(data, g.ID, pub)
+	if err != nil {
+		return nil, false, err
+	}
+	d, err := senderkey.ParseDistribution(raw)
+	if err != nil {
+		return nil, false, err
+	}
+	bound := d.BoundTo(wire.GroupKeyOwner(g.ID, uid))
+	switch {
+	case signed && !bound:
+		return nil, false, errors.New("signed distribution with an unbound id")
+	case bound:
+		return d, true, nil
+	}
+	// Legacy: an unsigned distribution with a random id, taken unless it names a chain
+	// that is someone else's.
+	if o, taken := m.gs.claimedByOther(d.ID(), g.ID, uid); taken {
+		return nil, false, fmt.Errorf("distribution id held by %.40s in %.40s", o.uid, o.gid)
+	}
+	for _, other := range g.Members {
+		if other.UserID != uid && d.BoundTo(wire.GroupKeyOwner(g.ID, other.UserID)) {
+			return nil, false, fmt.Errorf("distribution id bound to %.40s", other.UserID)
+		}
+	}
+	return d, false, nil
 }
 
 // applyGroup applies a group content from contact c (inbound.go).
@@ -718,11 +820,11 @@ func (m *Messenger) applyGroup(tx *store.Tx, c *contactRec, ct *wire.Content) er
 			}
 		}
 		if g != nil && g.Head != ct.Head && (g.member(c.UserID) != nil || isMember) {
-			return m.sendOps(tx, cc, g, c.UserID, g.Ops)
+			return m.sendLog(tx, cc, g, c.UserID, nil)
 		}
 	case wire.KindGroupSync:
 		if old != nil && old.Me && isMember && old.Head != ct.Head {
-			return m.sendOps(tx, cc, old, c.UserID, old.Ops)
+			return m.sendLog(tx, cc, old, c.UserID, nil)
 		}
 	case wire.KindGroupKey:
 		if old == nil || !old.Me || !isMember {
@@ -732,7 +834,7 @@ func (m *Messenger) applyGroup(tx *store.Tx, c *contactRec, ct *wire.Content) er
 			return err
 		}
 		if ct.Head != old.Head {
-			return m.sendOps(tx, cc, old, c.UserID, old.Ops)
+			return m.sendLog(tx, cc, old, c.UserID, nil)
 		}
 	case wire.KindGroupMsg:
 		if old == nil || !old.Me {

@@ -143,11 +143,11 @@ func (b *groupRx) envelope(gid string, env []byte) (rxOutcome, error) {
 	if err != nil {
 		return rxRefused, nil
 	}
-	owner, ok := m.gs.lookup(sm.ID())
+	owner, st := m.gs.owner(gid, sm)
 	switch {
-	case !ok:
+	case st == ownerNone:
 		return rxUnlisted, nil
-	case owner.gid != gid:
+	case st != ownerFound:
 		return rxRefused, nil
 	case owner.uid == m.uid:
 		return rxDuplicate, nil

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -37,13 +38,16 @@ import (
 //     in the peer score. IP colocation scoring is off: members behind one NAT (or on
 //     loopback) are normal for a messenger.
 const (
-	gossipD         = 8
-	gossipDlo       = 6
-	gossipDhi       = 12
-	gossipQueue     = 4096
-	maxPendingGroup = 1024 // envelopes held per group while their chain's key is on its way
-	syncEvery       = 5 * time.Second
-	maxRevoked      = 1 << 14 // chains remembered as revoked
+	gossipD          = 8
+	gossipDlo        = 6
+	gossipDhi        = 12
+	gossipQueue      = 4096
+	maxPendingGroup  = 1024 // envelopes held per group while their chain's key is on its way
+	syncEvery        = 5 * time.Second
+	fanoutRecheck    = time.Second      // how soon to look again at what waits for members (group_fanout.go)
+	fanoutRecheckMax = 30 * time.Second // and at most how late
+	maxRevoked       = 1 << 14          // chains remembered as revoked
+	maxOwnersPerID   = 4                // senders indexed under one distribution id (only one is genuine)
 )
 
 // envelopeID is the GossipSub message id: SHA-256 of the envelope, truncated.
@@ -86,6 +90,7 @@ func topicScore() *pubsub.TopicScoreParams {
 type distOwner struct {
 	gid, uid string
 	pub      ed25519.PublicKey
+	bound    bool // the id is bound to (gid, uid, pub): senderkey.NewSenderBound
 }
 
 type joinedTopic struct {
@@ -121,8 +126,8 @@ type groupService struct {
 	mu       sync.Mutex
 	ctx      context.Context
 	ps       *pubsub.PubSub
-	topics   map[string]*joinedTopic // group id → topic
-	dists    map[senderkey.DistributionID]distOwner
+	topics   map[string]*joinedTopic                  // group id → topic
+	dists    map[senderkey.DistributionID][]distOwner // chain id → the senders who gave it
 	revoked  map[senderkey.DistributionID]bool
 	pending  map[string][][]byte
 	syncAt   map[string]time.Time
@@ -130,6 +135,10 @@ type groupService struct {
 	rxQ      []rxItem
 	due      []fallbackItem
 	wake     chan struct{}
+	fanDue   bool      // members may be owed something (group_fanout.go)
+	fanGen   uint64    // fanKick calls
+	fanNext  time.Time // when to look again at what waits for members
+	fanWait  time.Duration
 	wg       sync.WaitGroup
 	groupCtl []*groupRec
 }
@@ -137,8 +146,53 @@ type groupService struct {
 func newGroupService(m *Messenger, opts GroupOptions) *groupService {
 	return &groupService{
 		m: m, opts: opts, topics: map[string]*joinedTopic{},
-		dists: map[senderkey.DistributionID]distOwner{}, revoked: map[senderkey.DistributionID]bool{},
+		dists: map[senderkey.DistributionID][]distOwner{}, revoked: map[senderkey.DistributionID]bool{},
 		pending: map[string][][]byte{}, syncAt: map[string]time.Time{}, wake: make(chan struct{}, 1),
+		fanDue: true, // what a previous run still owed
+	}
+}
+
+// fanKick is called once a change that owes members something is committed.
+func (s *groupService) fanKick() {
+	s.mu.Lock()
+	s.fanDue, s.fanNext, s.fanWait = true, time.Time{}, 0
+	s.fanGen++
+	s.mu.Unlock()
+	s.kick()
+}
+
+// fanout serves what members are owed, a transaction at a time, while there is some to
+// send now; what waits for members to take what they were sent is looked at again after
+// fanoutRecheck, backing off to fanoutRecheckMax.
+func (s *groupService) fanout(ctx context.Context) {
+	for ctx.Err() == nil {
+		s.mu.Lock()
+		due, gen := s.fanDue && !time.Now().Before(s.fanNext), s.fanGen
+		s.mu.Unlock()
+		if !due {
+			return
+		}
+		more, waiting, err := s.m.drainFanout(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.m.log.Error("group fan-out", "err", err)
+			}
+			more, waiting = false, true
+		}
+		if more {
+			continue
+		}
+		s.mu.Lock()
+		switch {
+		case waiting:
+			// Members who have not taken what they were sent may be offline for long:
+			// look again after 1 s, then less and less often, up to every 30 s.
+			s.fanWait = min(max(2*s.fanWait, fanoutRecheck), fanoutRecheckMax)
+			s.fanNext = time.Now().Add(s.fanWait)
+		case gen == s.fanGen:
+			s.fanDue = false
+		}
+		s.mu.Unlock()
 	}
 }
 
@@ -185,7 +239,7 @@ func (s *groupService) start(ctx context.Context, h host.Host) error {
 			if ss, err := loadSender(tx, g.ID); err == nil {
 				d, err := senderkey.ParseDistribution(ss.Distribution())
 				if err == nil {
-					s.dists[ss.ID()] = distOwner{g.ID, s.m.uid, d.SigningKey()}
+					s.index(ss.ID(), distOwner{g.ID, s.m.uid, d.SigningKey(), d.BoundTo(wire.GroupKeyOwner(g.ID, s.m.uid))})
 				}
 			}
 			err := tx.Iterate(store.IterOptions{Prefix: kGroupRxPrefix(g.ID)}, func(k, v []byte) (bool, error) {
@@ -196,7 +250,7 @@ func (s *groupService) start(ctx context.Context, h host.Host) error {
 				uid := string(k[len(kGroupRxPrefix(g.ID)):])
 				for _, d := range rx.Dists {
 					if id, ok := parseDistID(d.ID); ok {
-						s.dists[id] = distOwner{g.ID, uid, d.Pub}
+						s.index(id, distOwner{g.ID, uid, d.Pub, d.Bound})
 					}
 				}
 				return true, nil
@@ -246,21 +300,52 @@ func (s *groupService) update(g *groupRec) {
 func (s *groupService) setOwn(gid string, id senderkey.DistributionID, pub ed25519.PublicKey) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for k, o := range s.dists {
-		if o.gid == gid && o.uid == s.m.uid {
-			delete(s.dists, k)
-		}
-	}
-	s.dists[id] = distOwner{gid, s.m.uid, pub}
+	s.dropWhere(func(o distOwner) bool { return o.gid == gid && o.uid == s.m.uid }, false)
+	s.index(id, distOwner{gid, s.m.uid, pub, true})
 }
 
 func (s *groupService) forgetOwn(gid string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for k, o := range s.dists {
-		if o.gid == gid {
-			delete(s.dists, k)
-			s.revoked[k] = true
+	s.dropWhere(func(o distOwner) bool { return o.gid == gid }, true)
+}
+
+// index records that chain id belongs to o.uid in o.gid, replacing what that sender
+// held under the same id in that group. A bound id (o.bound) names its owner, so it
+// replaces every other claim and no unbound claim joins it. Other unbound claims stay:
+// such an id is only a hint, and the chain whose signing key verifies a message owns it
+// (owner), so a member who announces another's id silences no one.
+func (s *groupService) index(id senderkey.DistributionID, o distOwner) {
+	os := slices.DeleteFunc(s.dists[id], func(x distOwner) bool {
+		return o.bound || (x.gid == o.gid && x.uid == o.uid)
+	})
+	if !o.bound && slices.ContainsFunc(os, func(x distOwner) bool { return x.bound }) {
+		return
+	}
+	if len(os) >= maxOwnersPerID {
+		os = os[1:]
+	}
+	s.dists[id] = append(os, o)
+}
+
+// dropWhere removes the index entries that match, marking their ids revoked if asked.
+func (s *groupService) dropWhere(match func(distOwner) bool, revoke bool) {
+	for id, os := range s.dists {
+		n := len(os)
+		os = slices.DeleteFunc(os, match)
+		if len(os) == n {
+			continue
+		}
+		if revoke {
+			if len(s.revoked) >= maxRevoked {
+				clear(s.revoked) // forgetting only turns Reject into Ignore
+			}
+			s.revoked[id] = true
+		}
+		if len(os) == 0 {
+			delete(s.dists, id)
+		} else {
+			s.dists[id] = os
 		}
 	}
 }
@@ -271,7 +356,7 @@ func (s *groupService) addDist(gid, uid string, d distInfo) {
 		return
 	}
 	s.mu.Lock()
-	s.dists[id] = distOwner{gid, uid, d.Pub}
+	s.index(id, distOwner{gid, uid, d.Pub, d.Bound})
 	delete(s.revoked, id)
 	if p := s.pending[gid]; len(p) > 0 {
 		delete(s.pending, gid)
@@ -283,25 +368,82 @@ func (s *groupService) addDist(gid, uid string, d distInfo) {
 	s.kick()
 }
 
-func (s *groupService) dropDists(ds []distInfo) {
+// dropDists forgets chains uid held in gid (they left, or the chains were superseded).
+func (s *groupService) dropDists(gid, uid string, ds []distInfo) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, d := range ds {
-		if id, ok := parseDistID(d.ID); ok {
-			delete(s.dists, id)
-			if len(s.revoked) >= maxRevoked {
-				clear(s.revoked) // forgetting only turns Reject into Ignore
-			}
-			s.revoked[id] = true
+		id, ok := parseDistID(d.ID)
+		if !ok {
+			continue
 		}
+		os := slices.DeleteFunc(s.dists[id], func(x distOwner) bool { return x.gid == gid && x.uid == uid })
+		if len(os) > 0 {
+			s.dists[id] = os
+			continue
+		}
+		delete(s.dists, id)
+		if len(s.revoked) >= maxRevoked {
+			clear(s.revoked) // forgetting only turns Reject into Ignore
+		}
+		s.revoked[id] = true
 	}
 }
 
-func (s *groupService) lookup(id senderkey.DistributionID) (distOwner, bool) {
+// claimedByOther reports whether chain id is indexed for a sender other than uid in gid
+// (in this group or another).
+func (s *groupService) claimedByOther(id senderkey.DistributionID, gid, uid string) (distOwner, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	o, ok := s.dists[id]
-	return o, ok
+	for _, o := range s.dists[id] {
+		if o.gid != gid || o.uid != uid {
+			return o, true
+		}
+	}
+	return distOwner{}, false
+}
+
+// ownerState is what the index knows of a group message's chain.
+type ownerState int
+
+const (
+	ownerFound   ownerState = iota // a chain of this group whose key verifies the message
+	ownerNone                      // no chain of this group under its id (yet)
+	ownerForged                    // chains of this group under its id, none verifying
+	ownerRevoked                   // no chain, and the id belonged to someone who left
+)
+
+// owner finds who sent group message sm in gid: the indexed chain of that group, under
+// the message's distribution id, whose signing key verifies it.
+func (s *groupService) owner(gid string, sm *senderkey.Message) (distOwner, ownerState) {
+	s.mu.Lock()
+	os := slices.Clone(s.dists[sm.ID()])
+	revoked := s.revoked[sm.ID()]
+	s.mu.Unlock()
+	st := ownerNone
+	for _, o := range os { // a bound chain, if any, is the only one (index)
+		if o.gid != gid {
+			continue
+		}
+		if sm.Verify(o.pub) {
+			return o, ownerFound
+		}
+		st = ownerForged
+	}
+	if st == ownerNone && revoked {
+		st = ownerRevoked
+	}
+	return distOwner{}, st
+}
+
+// knownIn reports whether chain id is indexed for group gid.
+func (s *groupService) knownIn(gid string, id senderkey.DistributionID) bool {
+	for _, o := range s.dists[id] {
+		if o.gid == gid {
+			return true
+		}
+	}
+	return false
 }
 
 // syncDue rate-limits state sync requests to one per group and member per syncEvery.
@@ -338,8 +480,7 @@ func (s *groupService) hold(gid string, env []byte, recheck bool) {
 		}
 	}
 	s.mu.Lock()
-	_, known := s.dists[id]
-	known = known && parsed
+	known := parsed && s.knownIn(gid, id)
 	switch {
 	case known:
 		s.rxQ = append(s.rxQ, rxItem{gid, env})
@@ -366,18 +507,12 @@ func (s *groupService) validator(gid string) pubsub.ValidatorEx {
 		if err != nil {
 			return pubsub.ValidationReject
 		}
-		s.mu.Lock()
-		o, ok := s.dists[sm.ID()]
-		revoked := s.revoked[sm.ID()]
-		s.mu.Unlock()
-		switch {
-		case revoked:
+		switch _, st := s.owner(gid, sm); st {
+		case ownerRevoked, ownerForged:
 			return pubsub.ValidationReject
-		case !ok:
+		case ownerNone:
 			s.hold(gid, msg.Data, false)
 			return pubsub.ValidationIgnore
-		case o.gid != gid || !sm.Verify(o.pub):
-			return pubsub.ValidationReject
 		}
 		return pubsub.ValidationAccept
 	}
@@ -403,6 +538,7 @@ func (s *groupService) loop(ctx context.Context) {
 		case <-s.wake:
 		case <-tick.C:
 			s.fallback(ctx)
+			s.fanout(ctx)
 			continue
 		}
 		s.mu.Lock()
@@ -420,6 +556,7 @@ func (s *groupService) loop(ctx context.Context) {
 			s.receive(ctx, rx[:n])
 			rx = rx[n:]
 		}
+		s.fanout(ctx)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -19,13 +20,20 @@ const maxGroupLog = 4096
 
 // groupRec is a group as stored: its signed operation log and the state derived from it
 // (recomputed by fold whenever the log changes), and our sending side.
+//
+// Layout (groupLayout): gr/ holds the header (no members), gn/<gid>/<bucket> the
+// members in memberBuckets buckets by a hash of the user id, go/<gid>/<op hash> one
+// signed operation each, gm/ the meta record. A change writes the header, the buckets
+// of the members it changes and the operations it adds: O(change), not O(group). The
+// first release kept the members in gr/ and the whole log in gl/ (layout 0); such a
+// group is read as it is and rewritten in this layout on its next change.
 type groupRec struct {
 	ID  string   `json:"id"`
-	Ops [][]byte `json:"-"` // signed operations, in fold order (gl/, loaded on demand)
+	Ops [][]byte `json:"-"` // signed operations, in fold order (go/, loaded on demand)
 
 	// Derived by fold.
 	Name    string             `json:"name"`
-	Members []wire.GroupMember `json:"members"` // sorted by user id
+	Members []wire.GroupMember `json:"members,omitempty"` // sorted by user id (gr/ in layout 0 only)
 	Secret  []byte             `json:"secret"`
 	Max     int                `json:"max"`
 	Head    string             `json:"head"`
@@ -33,7 +41,15 @@ type groupRec struct {
 	Me      bool   `json:"me"` // we are a member
 	SendSeq uint64 `json:"-"`  // our last group sequence number (gm/)
 	Created int64  `json:"created"`
+	Layout  int    `json:"layout,omitempty"`
 }
+
+// groupLayout is the storage layout saveGroup writes.
+const groupLayout = 1
+
+// memberBuckets is how many records hold a group's members: a change of one member
+// rewrites one bucket (at the 1,000-member cap, about 16 members).
+const memberBuckets = 64
 
 // groupMeta is the little a group message needs, kept apart so that sending and receiving
 // do not decode the member list or the log.
@@ -45,7 +61,27 @@ type groupMeta struct {
 }
 
 func kGroupMeta(gid string) []byte { return []byte("gm/" + gid) }
-func kGroupLog(gid string) []byte  { return []byte("gl/" + gid) }
+func kGroupLog(gid string) []byte  { return []byte("gl/" + gid) } // layout 0
+
+func kGroupBucketPrefix(gid string) []byte { return []byte("gn/" + gid + "/") }
+func kGroupBucket(gid string, b int) []byte {
+	return fmt.Appendf(kGroupBucketPrefix(gid), "%02x", b)
+}
+func kGroupOpPrefix(gid string) []byte { return []byte("go/" + gid + "/") }
+func kGroupOp(gid string, raw []byte) []byte {
+	return append(kGroupOpPrefix(gid), opKey(raw)...)
+}
+
+// opKey names a signed operation in the store: a hash of its bytes.
+func opKey(raw []byte) string {
+	h := sha256.Sum256(raw)
+	return hex.EncodeToString(h[:16])
+}
+
+func memberBucket(uid string) int {
+	h := sha256.Sum256([]byte(uid))
+	return int(h[0]) % memberBuckets
+}
 
 func loadGroupMeta(tx *store.Tx, gid string) (*groupMeta, error) {
 	return load[groupMeta](tx, kGroupMeta(gid), "group", gid)
@@ -56,21 +92,98 @@ func withOps(tx *store.Tx, g *groupRec) error {
 	if g.Ops != nil {
 		return nil
 	}
-	_, err := getJSON(tx, kGroupLog(g.ID), &g.Ops)
-	return err
-}
-
-// saveGroup writes the group's state, its meta record and, when ops, its log.
-func saveGroup(tx *store.Tx, g *groupRec, ops bool) error {
-	if err := putJSON(tx, kGroup(g.ID), g); err != nil {
+	if g.Layout < groupLayout {
+		_, err := getJSON(tx, kGroupLog(g.ID), &g.Ops)
 		return err
 	}
-	if ops {
-		if err := putJSON(tx, kGroupLog(g.ID), g.Ops); err != nil {
+	g.Ops = [][]byte{}
+	return tx.Iterate(store.IterOptions{Prefix: kGroupOpPrefix(g.ID)}, func(_, v []byte) (bool, error) {
+		g.Ops = append(g.Ops, bytes.Clone(v))
+		return true, nil
+	})
+}
+
+// saveGroup writes the group's state and its meta record: of what old (the state before,
+// with its log; nil for a group new here) already holds, only what changed.
+func saveGroup(tx *store.Tx, g, old *groupRec) error {
+	hdr := *g
+	hdr.Members, hdr.Layout = nil, groupLayout
+	if err := putJSON(tx, kGroup(g.ID), &hdr); err != nil {
+		return err
+	}
+	g.Layout = groupLayout
+	fresh := old == nil || old.Layout < groupLayout
+	if old != nil && old.Layout < groupLayout {
+		if err := tx.Delete(kGroupLog(g.ID)); err != nil {
+			return err
+		}
+	}
+
+	// Members: the buckets in which anyone joined, left or changed.
+	prev := map[string]*wire.GroupMember{}
+	if !fresh {
+		for i := range old.Members {
+			prev[old.Members[i].UserID] = &old.Members[i]
+		}
+	}
+	dirty := map[int]bool{}
+	for i := range g.Members {
+		mb := &g.Members[i]
+		if p := prev[mb.UserID]; fresh || p == nil || !sameMember(p, mb) {
+			dirty[memberBucket(mb.UserID)] = true
+		}
+		delete(prev, mb.UserID)
+	}
+	for u := range prev {
+		dirty[memberBucket(u)] = true
+	}
+	if len(dirty) > 0 {
+		buckets := map[int][]wire.GroupMember{}
+		for _, mb := range g.Members {
+			if b := memberBucket(mb.UserID); dirty[b] {
+				buckets[b] = append(buckets[b], mb)
+			}
+		}
+		for b := range dirty {
+			var err error
+			if len(buckets[b]) == 0 {
+				err = tx.Delete(kGroupBucket(g.ID, b))
+			} else {
+				err = putJSON(tx, kGroupBucket(g.ID, b), buckets[b])
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+
+	// Operations: the new ones (and, should fold have dropped one, its deletion).
+	had := map[string]bool{}
+	if !fresh {
+		for _, o := range old.Ops {
+			had[opKey(o)] = true
+		}
+	}
+	for _, o := range g.Ops {
+		k := opKey(o)
+		if !had[k] {
+			if err := tx.Set(kGroupOp(g.ID, o), o); err != nil {
+				return err
+			}
+		}
+		delete(had, k)
+	}
+	for k := range had {
+		if err := tx.Delete(append(kGroupOpPrefix(g.ID), k...)); err != nil {
 			return err
 		}
 	}
 	return putJSON(tx, kGroupMeta(g.ID), &groupMeta{Me: g.Me, Head: g.Head, SendSeq: g.SendSeq, Members: len(g.Members)})
+}
+
+func sameMember(a, b *wire.GroupMember) bool {
+	return a.UserID == b.UserID && bytes.Equal(a.Identity, b.Identity) && a.Role == b.Role && a.Name == b.Name &&
+		a.PeerID == b.PeerID && slices.Equal(a.Addrs, b.Addrs) && slices.Equal(a.Relays, b.Relays)
 }
 
 // memberRx is what we track of one member's group messages.
@@ -85,8 +198,9 @@ type memberRx struct {
 }
 
 type distInfo struct {
-	ID  string `json:"id"`  // hex distribution id
-	Pub []byte `json:"pub"` // Ed25519 signing key
+	ID    string `json:"id"`              // hex distribution id
+	Pub   []byte `json:"pub"`             // Ed25519 signing key
+	Bound bool   `json:"bound,omitempty"` // the id is bound to its owner (senderkey.NewSenderBound)
 }
 
 func kGroup(gid string) []byte               { return []byte("gr/" + gid) }
@@ -106,6 +220,21 @@ func loadGroup(tx *store.Tx, gid string) (*groupRec, error) {
 	g, err := load[groupRec](tx, kGroup(gid), "group", gid)
 	if err != nil {
 		return nil, err
+	}
+	if g.Layout >= groupLayout {
+		g.Members = nil
+		err := tx.Iterate(store.IterOptions{Prefix: kGroupBucketPrefix(gid)}, func(_, v []byte) (bool, error) {
+			var ms []wire.GroupMember
+			if err := json.Unmarshal(v, &ms); err != nil {
+				return false, fmt.Errorf("messenger: group %s members: %w", gid, err)
+			}
+			g.Members = append(g.Members, ms...)
+			return true, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		slices.SortFunc(g.Members, func(a, b wire.GroupMember) int { return strings.Compare(a.UserID, b.UserID) })
 	}
 	meta, err := loadGroupMeta(tx, gid)
 	if err != nil {

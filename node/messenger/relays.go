@@ -359,7 +359,7 @@ func (m *Messenger) receiveGroupMail(gb *groupRx, sender string, from *sealed.Op
 	}
 	if skm, err := wire.ParseEnvelope(env); err == nil {
 		if sm, err := senderkey.ParseMessage(skm); err == nil {
-			if owner, ok := m.gs.lookup(sm.ID()); ok && owner.uid != sender {
+			if owner, st := m.gs.owner(gid, sm); st == ownerFound && owner.uid != sender {
 				m.log.Info("mailbox: group mail sealed by another member than its author dropped")
 				return nil
 			}

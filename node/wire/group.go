@@ -345,3 +345,55 @@ func (l *Live) check() error {
 	}
 	return nil
 }
+
+// Signed sender key distributions (the data of a gkey content).
+const (
+	// GroupKeyVersion is the first byte of a signed gkey payload. A payload whose first
+	// byte is 0x01 is a bare distribution from an older node (OpenGroupKey).
+	GroupKeyVersion = 0x02
+	distSize        = 86 // crypto/senderkey distribution message
+	legacyDist      = 0x01
+)
+
+// DomainGroupKey signs a gkey payload. It differs from the group state domain and from the
+// group message domain of crypto/senderkey.
+const DomainGroupKey identity.Domain = "petrel_v1_sig_gkey\x00"
+
+// GroupKeyOwner is the owner bytes of a sender's chain in a group, to which the chain's
+// distribution id is bound (crypto/senderkey NewSenderBound) and which a gkey signs:
+//
+//	uvarint len(group id) ‖ group id ‖ uvarint len(user id) ‖ user id
+func GroupKeyOwner(gid, uid string) []byte {
+	b := binary.AppendUvarint(nil, uint64(len(gid)))
+	b = append(b, gid...)
+	b = binary.AppendUvarint(b, uint64(len(uid)))
+	return append(b, uid...)
+}
+
+// SignGroupKey returns the data of a gkey content: the sender's distribution for group
+// gid, signed by the sender's identity:
+//
+//	0x02 ‖ distribution (86) ‖ Ed25519(DomainGroupKey ‖ GroupKeyOwner(gid, sender) ‖ distribution) (64)
+func SignGroupKey(id *identity.Identity, gid string, dist []byte) []byte {
+	msg := append(GroupKeyOwner(gid, string(id.Public().UserID())), dist...)
+	out := append([]byte{GroupKeyVersion}, dist...)
+	return append(out, id.Sign(DomainGroupKey, msg)...)
+}
+
+// OpenGroupKey returns the distribution in gkey data from sender for group gid. signed
+// is false for a legacy payload (a bare distribution, unsigned: older nodes send those);
+// a signed payload that does not verify under sender for gid is an error.
+func OpenGroupKey(data []byte, gid string, sender *identity.PublicIdentity) (dist []byte, signed bool, err error) {
+	switch {
+	case len(data) == distSize && data[0] == legacyDist:
+		return data, false, nil
+	case len(data) != 1+distSize+sigSize || data[0] != GroupKeyVersion:
+		return nil, false, fmt.Errorf("%w: group key of %d bytes", ErrMalformed, len(data))
+	}
+	dist = data[1 : 1+distSize]
+	msg := append(GroupKeyOwner(gid, string(sender.UserID())), dist...)
+	if !sender.Verify(DomainGroupKey, msg, data[1+distSize:]) {
+		return nil, false, fmt.Errorf("%w: group key signature", ErrMalformed)
+	}
+	return dist, true, nil
+}

@@ -239,3 +239,56 @@ func FuzzParseGroupMail(f *testing.F) {
 		}
 	})
 }
+
+func TestGroupKeySignedForOneGroupAndSender(t *testing.T) {
+	a, c := testIdentity(t, 1), testIdentity(t, 2)
+	dist := append([]byte{0x01, 0x01}, bytes.Repeat([]byte{7}, distSize-2)...)
+	data := SignGroupKey(a, "gone", dist)
+	got, signed, err := OpenGroupKey(data, "gone", a.Public())
+	if err != nil || !signed || !bytes.Equal(got, dist) {
+		t.Fatalf("own key: %v signed=%v", err, signed)
+	}
+	// Another group, another sender, any flipped bit: refused.
+	if _, _, err := OpenGroupKey(data, "gtwo", a.Public()); !errors.Is(err, ErrMalformed) {
+		t.Errorf("replayed into another group: %v", err)
+	}
+	if _, _, err := OpenGroupKey(data, "gone", c.Public()); !errors.Is(err, ErrMalformed) {
+		t.Errorf("passed off as another sender's: %v", err)
+	}
+	for i := range data {
+		bad := bytes.Clone(data)
+		bad[i] ^= 0x10
+		if _, _, err := OpenGroupKey(bad, "gone", a.Public()); err == nil {
+			t.Fatalf("byte %d flipped: accepted", i)
+		}
+	}
+	// A bare distribution (older nodes) is legacy, not signed; anything else is refused.
+	if got, signed, err := OpenGroupKey(dist, "gone", a.Public()); err != nil || signed || !bytes.Equal(got, dist) {
+		t.Errorf("legacy: %v signed=%v", err, signed)
+	}
+	for _, b := range [][]byte{nil, {GroupKeyVersion}, data[:len(data)-1], append(bytes.Clone(data), 0), dist[1:]} {
+		if _, _, err := OpenGroupKey(b, "gone", a.Public()); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%d bytes: %v", len(b), err)
+		}
+	}
+	// The owner encoding is unambiguous.
+	if bytes.Equal(GroupKeyOwner("ab", "c"), GroupKeyOwner("a", "bc")) {
+		t.Error("owner encoding is ambiguous")
+	}
+}
+
+func FuzzOpenGroupKey(f *testing.F) {
+	a := testIdentity(f, 1)
+	dist := append([]byte{0x01, 0x01}, bytes.Repeat([]byte{7}, distSize-2)...)
+	f.Add(SignGroupKey(a, "gone", dist))
+	f.Add(dist)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, signed, err := OpenGroupKey(b, "gone", a.Public())
+		if err != nil {
+			return
+		}
+		if len(got) != distSize || (signed && !bytes.Equal(SignGroupKey(a, "gone", got), b)) {
+			t.Fatalf("accepted %x as %x", b, got)
+		}
+	})
+}
