@@ -247,3 +247,9 @@ type MemberReceipt struct {
 type MessageReceipts struct {
 	Receipts []MemberReceipt `json:"receipts"`
 }
+
+// SafetyQR is GET /v1/contacts/{id}/safety_qr (extension): the safety number and its QR code.
+type SafetyQR struct {
+	SafetyNumber string `json:"safety_number"`
+	QRSVG        string `json:"qr_svg"`
+}

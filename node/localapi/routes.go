@@ -15,6 +15,7 @@ func (s *Server) routes() []route {
 		{"POST /v1/contacts", s.postContact},
 		{"GET /v1/contacts/{id}", s.getContact},
 		{"PATCH /v1/contacts/{id}", s.patchContact},
+		{"GET /v1/contacts/{id}/safety_qr", s.getSafetyQR},
 		{"GET /v1/conversations", s.getConversations},
 		{"POST /v1/conversations", s.postConversation},
 		{"GET /v1/conversations/{id}", s.getConversation},
