@@ -29,7 +29,7 @@ function picker(app, contacts, idPrefix) {
   const list = h('ul.pick-list', contacts.map((c) => {
     const box = h('input', { type: 'checkbox', id: idPrefix + c.id, value: c.user_id });
     boxes.push(box);
-    return h('li', h('label.pick', { for: idPrefix + c.id }, box, app.avatar(c.name, c.conversation_id, c.user_id), h('span', c.name || 'Unnamed')));
+    return h('li', h('label.pick', { for: idPrefix + c.id }, box, app.avatar(c.name, c.conversation_id, c.user_id), h('span.pick-name', c.name || 'Unnamed')));
   }));
   return { el: list, picked: () => boxes.filter((b) => b.checked).map((b) => b.value) };
 }
@@ -69,7 +69,7 @@ export function newChatView(app) {
 // newGroupView: a name and some contacts.
 export function newGroupView(app) {
   const s = app.store;
-  const name = h('input#ng-name', { type: 'text', maxlength: '128', placeholder: 'Group name', required: true });
+  const name = h('input#ng-name', { type: 'text', maxlength: '128', placeholder: 'Group name' });
   const st = h('span.form-status', { role: 'status' });
   const cs = usable(s);
   const pick = picker(app, cs, 'ng-');
