@@ -246,8 +246,8 @@ export function arrowNav(e, items, vertical = true) {
   if (!all.length) return false;
   const i = all.indexOf(document.activeElement);
   let j = -1;
-  if (e.key === keys[1] || (!vertical && e.key === 'ArrowDown')) j = i < 0 ? 0 : Math.min(all.length - 1, i + 1);
-  else if (e.key === keys[0] || (!vertical && e.key === 'ArrowUp')) j = i < 0 ? all.length - 1 : Math.max(0, i - 1);
+  if (e.key === keys[1]) j = i < 0 ? 0 : Math.min(all.length - 1, i + 1);
+  else if (e.key === keys[0]) j = i < 0 ? all.length - 1 : Math.max(0, i - 1);
   else if (e.key === 'Home') j = 0;
   else if (e.key === 'End') j = all.length - 1;
   else return false;

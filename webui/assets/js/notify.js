@@ -2,7 +2,8 @@
 // is asked only from a click), an optional sound, and the unread count in the favicon.
 // Muted conversations and do-not-disturb notify nothing. The two UI preferences (desktop
 // notifications on, sound on) live in sessionStorage: per tab, nothing that identifies
-// anyone, and gone with the tab.
+// anyone, and gone with the tab; so do mutes and do-not-disturb while the node has no API
+// for them.
 
 const PREFS = 'petrel_ui_prefs';
 const ICON = '<rect width="32" height="32" rx="8" fill="#1f6feb"/><path d="M6 19c5-1 8-5 10-11 1 5 4 8 10 9-5 2-9 2-13 6-2-2-4-3-7-4z" fill="#fff"/>';
@@ -10,20 +11,32 @@ const ICON = '<rect width="32" height="32" rx="8" fill="#1f6feb"/><path d="M6 19
 export class Notifier {
   constructor(app) {
     this.app = app;
-    this.prefs = { notify: false, sound: false };
+    // mutes and dnd: only when the node has no muted_until / push.dnd_until (docs/API.md)
+    this.prefs = { notify: false, sound: false, mutes: {}, dnd: 0 };
     try {
       Object.assign(this.prefs, JSON.parse(sessionStorage.getItem(PREFS) || '{}'));
     } catch {
       // defaults
     }
+    for (const [id, until] of Object.entries(this.prefs.mutes || {})) app.store.localMutes.set(id, until);
     this.shown = 0; // notifications shown (the browser tests read it)
     this.lastBadge = -1;
-    this.localDnd = 0; // do-not-disturb until (ms) when the node has no push settings
     this.audio = null;
   }
 
   start() {
     this.icon = document.querySelector('link[rel=icon]');
+  }
+
+  get localDnd() { return this.prefs.dnd || 0; }
+  set localDnd(v) {
+    this.prefs.dnd = v || 0;
+    this.save();
+  }
+
+  saveMutes() {
+    this.prefs.mutes = Object.fromEntries(this.app.store.localMutes);
+    this.save();
   }
 
   save() {

@@ -17,6 +17,8 @@ const TICKS = {
   failed: ['!', 'failed'],
 };
 
+const cap = (t) => t.charAt(0).toUpperCase() + t.slice(1);
+
 export function chatView(app, convId, focusId) {
   const s = app.store;
   const me = () => s.me.user_id;
@@ -356,6 +358,7 @@ export function chatView(app, convId, focusId) {
     if (s.loaded.has(convId)) {
       drawMessages();
       toBottom();
+      maybeMarkRead(); // what came while the chat was closed is read now
       return;
     }
     try {
@@ -474,11 +477,19 @@ export function chatView(app, convId, focusId) {
       closeMenu(true);
       return;
     }
-    if (document.activeElement && document.activeElement.classList.contains('menu-emoji') && (e.key === 'ArrowLeft' || e.key === 'ArrowRight')) {
-      arrowNav(e, menu.querySelectorAll('.menu-emoji'), false);
+    const emojis = [...menu.querySelectorAll('.menu-emoji')];
+    const rows = [...items].filter((x) => !x.classList.contains('menu-emoji'));
+    const cur = document.activeElement;
+    const go = (el) => { e.preventDefault(); el.focus(); };
+    if (emojis.includes(cur)) {
+      if (e.key === 'ArrowLeft' || e.key === 'ArrowRight') arrowNav(e, emojis, false);
+      else if (e.key === 'ArrowDown') go(rows[0]);
+      else if (e.key === 'ArrowUp') go(rows[rows.length - 1]);
       return;
     }
-    arrowNav(e, items);
+    if (e.key === 'ArrowUp' && cur === rows[0]) go(emojis[0]);
+    else if (e.key === 'ArrowDown' && cur === rows[rows.length - 1]) go(emojis[0]);
+    else arrowNav(e, rows);
   });
 
   async function copyText(m) {
@@ -527,7 +538,7 @@ export function chatView(app, convId, focusId) {
       h('dl.about',
         h('dt', 'Sent'), h('dd', new Date(m.sent_at).toLocaleString()),
         m.edited_at ? [h('dt', 'Edited'), h('dd', new Date(m.edited_at).toLocaleString())] : null,
-        h('dt', 'Status'), h('dd', (TICKS[shownStatus(m)] || ['', shownStatus(m)])[1]),
+        h('dt', 'Status'), h('dd', cap((TICKS[shownStatus(m)] || ['', shownStatus(m)])[1])),
       ),
       h('h3.info-h', 'Recipients'),
       rows,
@@ -575,6 +586,7 @@ export function chatView(app, convId, focusId) {
       else s.localMutes.delete(convId);
       delete conv.muted_until;
     }
+    app.notifier.saveMutes();
     s.changed('convs');
     flash(until ? 'Muted: no notifications from this chat.' : 'Notifications for this chat are on again.', true);
   }

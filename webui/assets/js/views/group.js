@@ -122,7 +122,7 @@ export function groupInfoView(app, convId) {
   v.el = h('section.group-info',
     h('header.pane-head', h('a.icon-btn.back.always', { href: v.backTo, 'aria-label': 'Back to the chat' }, icon('back')), title),
     body);
-  const st = h('span.form-status#gi-status', { role: 'status' });
+  const st = h('p.form-status#gi-status', { role: 'status' });
   let nameDraft = null;
 
   async function call(what, fn) {

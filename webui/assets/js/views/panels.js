@@ -264,7 +264,7 @@ export function settingsView(app) {
   const s = app.store;
   const nameIn = h('input#set-name', { type: 'text', value: (s.me && s.me.name) || '', maxlength: '128' });
   const nameStatus = h('span.form-status', { role: 'status' });
-  const privStatus = h('span.form-status', { role: 'status' });
+  const privStatus = h('span.form-status#set-priv-status', { role: 'status' });
   const receipts = h('input#set-receipts', { type: 'checkbox', role: 'switch', checked: s.settings && s.settings.read_receipts });
   const presence = h('select#set-presence',
     h('option', { value: 'contacts' }, 'My contacts'),
