@@ -37,6 +37,9 @@ export function sentence(status, code, message) {
   if (!m || /^[a-z_]+$/.test(m) || m === code || /^(Bad Request|Forbidden|Not Found|Conflict|Internal Server Error|Unauthorized)$/i.test(m)) {
     m = BY_CODE[code] || (status >= 500 ? BY_CODE.internal : 'That did not work. Try again.');
   }
+  // A Go error chain in parentheses ("(invite: malformed link: …)") is for the node's log,
+  // not for people.
+  m = m.replace(/\s*\((?:[a-z0-9_./-]+: )+[^()]*\)\s*\.?$/i, '') || BY_CODE[code] || 'That did not work. Try again.';
   m = m[0].toUpperCase() + m.slice(1);
   if (!/[.!?…]$/.test(m)) m += '.';
   return m;
