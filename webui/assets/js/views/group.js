@@ -189,8 +189,8 @@ export function groupInfoView(app, convId) {
             m.role === 'admin' ? h('span.tag.admin', 'admin') : null,
             admin && !isMe ? h('span.member-actions',
               m.role === 'admin'
-                ? h('button.small-btn', { type: 'button', dataset: { action: 'demote' }, 'aria-label': 'Remove ' + name + ' as admin', onclick: () => call('Change the role', () => members({ users: [m.user_id], role: 'member' })) }, 'Dismiss as admin')
-                : h('button.small-btn', { type: 'button', dataset: { action: 'promote' }, 'aria-label': 'Make ' + name + ' an admin', onclick: () => call('Change the role', () => members({ users: [m.user_id], role: 'admin' })) }, 'Make admin'),
+                ? h('button.small-btn', { type: 'button', dataset: { action: 'demote' }, 'aria-label': 'Dismiss as admin: ' + name, onclick: () => call('Change the role', () => members({ users: [m.user_id], role: 'member' })) }, 'Dismiss as admin')
+                : h('button.small-btn', { type: 'button', dataset: { action: 'promote' }, 'aria-label': 'Make admin: ' + name, onclick: () => call('Change the role', () => members({ users: [m.user_id], role: 'admin' })) }, 'Make admin'),
               h('button.small-btn.danger', {
                 type: 'button', dataset: { action: 'remove' }, 'aria-label': 'Remove ' + name + ' from the group',
                 onclick: async () => {
