@@ -254,6 +254,7 @@ export class App {
   }
 
   onKey(e) {
+    if (document.querySelector('dialog[open]')) return; // a dialog handles its own keys
     if (this.view && this.view.onKey && this.view.onKey(e)) return;
     if (e.key === 'Escape' && this.layout.dataset.route !== 'home' && this.layout.dataset.route !== 'welcome') {
       e.preventDefault();

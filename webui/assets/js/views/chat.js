@@ -368,7 +368,7 @@ export function chatView(app, convId, focusId) {
       toBottom();
       maybeMarkRead();
     } catch (e) {
-      setChildren(top, h('span.error', 'Could not load messages: ' + e.message));
+      setChildren(top, h('span.error', 'Could not load the messages. ' + e.message));
     }
   }
 
@@ -385,7 +385,7 @@ export function chatView(app, convId, focusId) {
       drawMessages();
       scroller.scrollTop = scroller.scrollHeight - fromBottom;
     } catch (e) {
-      flash('Could not load older messages: ' + e.message);
+      flash('Could not load older messages. ' + e.message);
     } finally {
       loading = false;
       drawTop();
@@ -678,7 +678,7 @@ export function chatView(app, convId, focusId) {
       const nm = await app.api.post('/v1/messages/' + q(m.id) + '/reactions', { emoji, remove });
       s.putMessage(nm, false);
     } catch (e) {
-      flash(e.message);
+      flash('Could not react. ' + e.message);
     }
   }
 
@@ -689,7 +689,7 @@ export function chatView(app, convId, focusId) {
       if (forWhom === 'me') s.hide(m.id, convId);
       else s.putMessage(nm, false);
     } catch (e) {
-      flash(e.message);
+      flash('Could not delete the message. ' + e.message);
     }
   }
 
@@ -745,7 +745,7 @@ export function chatView(app, convId, focusId) {
         input.value = '';
         cancelCompose();
       } catch (e) {
-        flash('Could not edit: ' + e.message);
+        flash('Could not edit the message. ' + e.message);
       }
       return;
     }

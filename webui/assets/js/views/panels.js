@@ -51,7 +51,7 @@ export function welcomeView(app, first) {
       setChildren(qr, h('img', { src: qrURL, alt: 'QR code of your invite link', width: '220', height: '220' }));
       qr.removeAttribute('aria-busy');
     } catch (e) {
-      setChildren(qr, h('span.error', 'Could not make an invite: ' + e.message));
+      setChildren(qr, h('span.error', 'Could not make an invite. ' + e.message));
     }
   }
 
@@ -167,7 +167,7 @@ export function contactView(app, id) {
       setChildren(qrBox, h('img', { src: qrURL, alt: 'QR code of the safety number', width: '160', height: '160' }));
       qrBox.removeAttribute('aria-busy');
     } catch (e) {
-      setChildren(qrBox, h('span.muted.small', 'No QR code: ' + e.message));
+      setChildren(qrBox, h('span.muted.small', 'No QR code. ' + e.message));
     }
   }
 
