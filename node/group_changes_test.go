@@ -2,12 +2,14 @@ package node_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/localclient"
 	"github.com/petrel-chat/petrel/node/nodetest"
 )
 
@@ -110,6 +112,13 @@ func TestGroupChangesAndReceiptsForTheUI(t *testing.T) {
 	for i, ch := range cs {
 		if ch.At == 0 || (i > 0 && ch.Order <= cs[i-1].Order) || ch.Author.Name == "" {
 			t.Fatalf("change %d: %+v", i, ch)
+		}
+	}
+	// Unknown ids are 404s, not empty answers.
+	for _, path := range []string{"/v1/conversations/nosuch/changes", "/v1/messages/nosuch/receipts", "/v1/contacts/nosuch/safety_qr"} {
+		var apiErr *localclient.APIError
+		if err := a.Client.Do(ctx, "GET", path, nil, nil); !errors.As(err, &apiErr) || apiErr.Status != 404 {
+			t.Fatalf("GET %s: %v", path, err)
 		}
 	}
 	direct := befriend(t, b, c).ConversationID
