@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,27 +36,59 @@ func findChromium(t *testing.T) string {
 	return ""
 }
 
-// startBrowser starts one headless chromium for the test, with its own profile directory.
+// browser is the one headless chromium the package's tests share (each test's pages get
+// their own browser contexts, so nothing is shared between tests but the process): one
+// browser, not one per test, keeps the suite light on a 2-core CI machine. TestMain stops it.
+var sharedBrowser struct {
+	once    sync.Once
+	ctx     context.Context
+	cancel  func()
+	dataDir string
+	err     error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if sharedBrowser.cancel != nil {
+		sharedBrowser.cancel()
+	}
+	if sharedBrowser.dataDir != "" {
+		os.RemoveAll(sharedBrowser.dataDir)
+	}
+	os.Exit(code)
+}
+
+// startBrowser returns the shared headless chromium, starting it on first use.
 func startBrowser(t *testing.T) context.Context {
 	t.Helper()
 	path := findChromium(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.NoSandbox, // CI runs as root
-		chromedp.WindowSize(1200, 800),
-		chromedp.Flag("hide-scrollbars", true),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() {
-		cancel()
-		cancelAlloc()
+	sharedBrowser.once.Do(func() {
+		dir, err := os.MkdirTemp("", "petrel-webui-chromium-")
+		if err != nil {
+			sharedBrowser.err = err
+			return
+		}
+		sharedBrowser.dataDir = dir
+		opts := append(chromedp.DefaultExecAllocatorOptions[:],
+			chromedp.ExecPath(path),
+			chromedp.UserDataDir(dir),
+			chromedp.NoSandbox, // CI runs as root
+			chromedp.WindowSize(1200, 800),
+			chromedp.Flag("hide-scrollbars", true),
+		)
+		allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		ctx, cancel := chromedp.NewContext(allocCtx)
+		sharedBrowser.ctx = ctx
+		sharedBrowser.cancel = func() {
+			cancel()
+			cancelAlloc()
+		}
+		sharedBrowser.err = chromedp.Do(ctx)
 	})
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("starting %s: %v", path, err)
+	if sharedBrowser.err != nil {
+		t.Fatalf("starting %s: %v", path, sharedBrowser.err)
 	}
-	return ctx
+	return sharedBrowser.ctx
 }
 
 // page is one tab in its own browser context (separate cookies and storage: a separate

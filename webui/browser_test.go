@@ -189,6 +189,17 @@ func TestWebUI(t *testing.T) {
 		id := a.str("[...document.querySelectorAll('.msg.own')].find(e => e.querySelector('.body').textContent === 'soup and bread').dataset.id")
 		a.click(msgSel(id) + " .msg-more")
 		a.click(".menu [data-action=delete-everyone]")
+		// It asks first; cancelling deletes nothing.
+		a.wait("the confirmation", "document.querySelector('dialog[open]')?.textContent.includes('Delete for everyone?')")
+		a.shot(art, "delete-confirm")
+		a.click("dialog[open] .dialog-actions button:not(.danger-solid)")
+		a.wait("the dialog gone", "!document.querySelector('dialog')")
+		if a.str("document.querySelector('"+msgSel(id)+" .body').className") != "body" {
+			t.Fatal("cancelling the confirmation deleted the message")
+		}
+		a.click(msgSel(id) + " .msg-more")
+		a.click(".menu [data-action=delete-everyone]")
+		a.click("dialog[open] .dialog-actions button.danger-solid")
 		b.wait("the deletion at bob's", "document.querySelector('"+msgSel(id)+" .body.deleted')")
 	})
 

@@ -8,9 +8,12 @@
 // header for changes, and one WebSocket for live events. User text is only ever rendered with
 // textContent.
 //
-// The browser tests drive Debian's chromium through chromedp: browser_test.go against two
-// (and a third) real in-process nodes, store_browser_test.go runs the state and DOM modules
-// against edge cases, fake_node_browser_test.go covers what real nodes do not send yet
-// (typing, presence) with a labelled fake. PETREL_BROWSER_TESTS=1 makes them mandatory;
+// The browser tests drive Debian's chromium through chromedp, all against real in-process
+// nodes: browser_test.go (1:1 chat, requests, restarts), live_browser_test.go (presence,
+// typing, identity changes), group_browser_test.go (the group screens, three nodes),
+// features_browser_test.go (formatting, emoji, forward, search, keyboard, notifications,
+// presence and errors), a11y_browser_test.go (axe-core on every main screen, light and dark);
+// store_browser_test.go runs the state and DOM modules against edge cases and random input.
+// PETREL_BROWSER_TESTS=1 makes them mandatory (and axe-core with them: PETREL_AXE);
 // screenshots go to $PETREL_ARTIFACTS/webui.
 package webui

@@ -72,7 +72,7 @@ func TestWebUILiveSignals(t *testing.T) {
 	t.Run("ContactOnlineWhileHisNodeRuns", func(t *testing.T) {
 		a := ap.in(t)
 		a.wait("bob's online dot in alice's list", `document.querySelector('`+li+` .dot.online')`)
-		a.wait("online in the list's label", `document.querySelector('`+li+` a')?.getAttribute('aria-label')?.endsWith(', online')`)
+		a.wait("online in the list row's name", `document.querySelector('`+li+` a .visually-hidden')?.textContent === ', online'`)
 		a.click(li + " a")
 		a.wait("online in the chat header", "document.querySelector('.chat-title')?.textContent === 'Bob' && document.querySelector('.chat-sub')?.textContent === 'online'")
 		cs, err := alice.Client.Contacts(ctx)

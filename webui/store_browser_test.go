@@ -88,6 +88,77 @@ const storeChecks = `(async () => {
   const hl = h('p', highlight('a <b>lunch</b> LUNCH', 'lunch'));
   check(hl.querySelectorAll('mark').length === 2 && hl.querySelector('b') === null, 'highlight: ' + hl.innerHTML);
   check(initials('Carol <img src=x>') === 'CI' && initials('bob') === 'BO' && initials('') === '?', 'initials: ' + initials('Carol <img src=x>'));
+
+  // rich(): formatting never loses or adds a character, links are http(s) only, and no
+  // element but a, strong, em and code is ever made — for fixed cases and random strings.
+  const { rich } = await import('/js/dom.js');
+  const back = (nodes) => nodes.map((n) => typeof n === 'string' ? n
+    : n.tagName === 'STRONG' ? '*' + n.textContent + '*' : n.tagName === 'EM' ? '_' + n.textContent + '_'
+    : n.tagName === 'CODE' ? '\x60' + n.textContent + '\x60' : n.textContent).join('');
+  const richOK = (text) => {
+    const nodes = rich(text);
+    const box = h('div', nodes);
+    for (const e of box.querySelectorAll('*')) {
+      if (!['A', 'STRONG', 'EM', 'CODE'].includes(e.tagName) || e.children.length) return 'element ' + e.outerHTML;
+      if (e.tagName === 'A' && (!/^https?:\/\//.test(e.getAttribute('href')) || e.rel !== 'noopener noreferrer' || e.target !== '_blank')) return 'link ' + e.outerHTML;
+    }
+    if (back(nodes) !== text) return 'text changed to ' + JSON.stringify(back(nodes));
+    return '';
+  };
+  const cases = ['*bold*', '_it_', '\x60c\x60', 'a*b*c', '2*3*4', 'snake_case_name', '**', '* x *', 'https://x.y/a.', '(see https://x.y/p)',
+    'javascript:alert(1)', 'http:/x', 'https://a.b/<img src=x>', 'data:text/html,<b>x</b>', '*_\x60mixed\x60_*', 'HTTPS://EXAMPLE.COM', 'x https://e.com/?q=*a*'];
+  for (const c of cases) { const r = richOK(c); check(!r, 'rich(' + JSON.stringify(c) + '): ' + r); }
+  check(rich('*b*')[0].tagName === 'STRONG' && rich('_i_')[0].tagName === 'EM' && rich('\x60c\x60')[0].tagName === 'CODE', 'rich: markers not applied');
+  check(rich('javascript:alert(1)').every((n) => typeof n === 'string'), 'rich: a javascript: link');
+  const alphabet = ['*', '_', '\x60', ' ', 'a', 'b', '1', '\n', 'http://', 'https://', 'x.y/', '<', '>', '"', '.', ')', 'é', '😀', 'javascript:'];
+  let seed = 12345;
+  const rnd = (n) => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
+  for (let i = 0; i < 3000; i++) {
+    let t = '';
+    for (let j = rnd(24); j >= 0; j--) t += alphabet[rnd(alphabet.length)];
+    const r = richOK(t);
+    if (r) { check(false, 'rich(' + JSON.stringify(t) + '): ' + r); break; }
+  }
+
+  // api.js: errors are sentences.
+  const { sentence } = await import('/js/api.js');
+  check(sentence(400, 'bad_request', 'not a valid petrel invite link (invite: malformed link: illegal base64 data)') === 'Not a valid petrel invite link.', 'sentence: ' + sentence(400, 'bad_request', 'not a valid petrel invite link (invite: malformed link: illegal base64 data)'));
+  check(sentence(403, 'forbidden', '') === 'You are not allowed to do that here.', 'sentence for a bare 403');
+  check(sentence(500, 'internal', 'Internal Server Error') === 'Something went wrong inside your node. Its log says more.', 'sentence for a 500');
+  check(sentence(0, 'offline', '').startsWith('Your node cannot be reached.'), 'sentence offline');
+
+  // group.js: system lines from the user's point of view.
+  const { changeText } = await import('/js/views/group.js');
+  const gs = new Store();
+  gs.me = { user_id: 'u-me' };
+  gs.setContacts([{ id: 'k1', user_id: 'u-bob', name: 'Bob', conversation_id: 'd1' }]);
+  gs.setConversations([{ id: 'g1', type: 'group', name: 'G', members: [{ user_id: 'u-me', role: 'member' }, { user_id: 'u-bob', role: 'admin' }, { user_id: 'u-eve', name: 'Eve <b>', role: 'member' }] }]);
+  const M = (u, n) => ({ user_id: u, name: n || '' });
+  const lines = [
+    [{ kind: 'create', author: M('u-bob'), users: [M('u-me'), M('u-eve')], name: 'G' }, 'Bob created the group “G” with you and Eve <b>'],
+    [{ kind: 'add', author: M('u-me'), users: [M('u-zed', 'Zed')] }, 'You added Zed'],
+    [{ kind: 'remove', author: M('u-bob'), users: [M('u-me')] }, 'You were removed by Bob'],
+    [{ kind: 'remove', author: M('u-bob'), users: [M('u-eve')] }, 'Bob removed Eve <b>'],
+    [{ kind: 'leave', author: M('u-eve'), users: [] }, 'Eve <b> left'],
+    [{ kind: 'rename', author: M('u-bob'), users: [], name: 'H' }, 'Bob renamed the group to “H”'],
+    [{ kind: 'role', author: M('u-bob'), users: [M('u-me')], role: 'admin' }, 'Bob made you an admin'],
+    [{ kind: 'role', author: M('u-me'), users: [M('u-bob')], role: 'member' }, 'You dismissed Bob as admin'],
+  ];
+  for (const [ch, want] of lines) { const got = changeText(gs, 'g1', ch); check(got === want, 'changeText ' + ch.kind + ': ' + got); }
+
+  // Colours: a sender's name keeps 4.5:1 on its bubble, and white initials 4.5:1 on an
+  // avatar, for every hue, light and dark (app.css: --name-l, --avatar-l).
+  const hsl = (hh, ss, ll) => { ss /= 100; ll /= 100; const k = (n) => (n + hh / 30) % 12; const a = ss * Math.min(ll, 1 - ll);
+    return [0, 8, 4].map((n) => 255 * (ll - a * Math.max(-1, Math.min(k(n) - 3, 9 - k(n), 1)))); };
+  const lum = (c) => { const f = (x) => { x /= 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; }; return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]); };
+  const ratio = (a, b) => { const x = lum(a), y = lum(b); return (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05); };
+  let worst = [99, ''];
+  for (let hh = 0; hh < 360; hh++) {
+    for (const [what, r] of [['name light', ratio(hsl(hh, 75, 26), [255, 255, 255])], ['name dark', ratio(hsl(hh, 75, 78), [0x22, 0x2a, 0x35])], ['avatar', ratio(hsl(hh, 60, 30), [255, 255, 255])]]) {
+      if (r < worst[0]) worst = [r, what + ' hue ' + hh];
+    }
+  }
+  check(worst[0] >= 4.5, 'contrast ' + worst[0].toFixed(2) + ':1 for ' + worst[1]);
   return fails;
 })()`
 

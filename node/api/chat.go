@@ -215,3 +215,41 @@ type MembersChange struct {
 type ConversationPatch struct {
 	Name *string `json:"name"`
 }
+
+// GroupChange is one change of a group (extension, GET /v1/conversations/{id}/changes):
+// kind create|add|remove|leave|rename|role, its author and the users it affected (with the
+// names their own cards give), the name (create, rename) or role (role) it set, when (at,
+// Unix ms) and order, a key that sorts with the conversation's messages' order.
+type GroupChange struct {
+	Kind   string   `json:"kind"`
+	Author Member   `json:"author"`
+	Users  []Member `json:"users"`
+	Name   string   `json:"name,omitempty"`
+	Role   string   `json:"role,omitempty"`
+	At     int64    `json:"at"`
+	Order  string   `json:"order"`
+}
+
+// GroupChanges is GET /v1/conversations/{id}/changes.
+type GroupChanges struct {
+	Changes []GroupChange `json:"changes"`
+}
+
+// MemberReceipt is how far one member got with one of our messages (extension,
+// GET /v1/messages/{id}/receipts): status sent (not yet acknowledged), delivered or read.
+type MemberReceipt struct {
+	UserID string `json:"user_id"`
+	Name   string `json:"name"`
+	Status string `json:"status"`
+}
+
+// MessageReceipts is GET /v1/messages/{id}/receipts.
+type MessageReceipts struct {
+	Receipts []MemberReceipt `json:"receipts"`
+}
+
+// SafetyQR is GET /v1/contacts/{id}/safety_qr (extension): the safety number and its QR code.
+type SafetyQR struct {
+	SafetyNumber string `json:"safety_number"`
+	QRSVG        string `json:"qr_svg"`
+}

@@ -117,9 +117,19 @@ func TestQRSVG(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		code, err := qr.Encode(text, qr.M)
+		code, err := qr.Encode(text, qrLevel)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if text == link {
+			m, err := qr.Encode(text, qr.M)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("invite QR: %d modules a side at level L, %d at M", code.Size, m.Size)
+			if code.Size >= m.Size {
+				t.Fatalf("the invite's QR code is not lighter: %d modules at L, %d at M", code.Size, m.Size)
+			}
 		}
 		checkWellFormed(t, svg)
 		if strings.Contains(strings.ToLower(svg), "<script") {

@@ -14,6 +14,9 @@ type Groups interface {
 	SetRole(ctx context.Context, id string, users []string, role string) (api.Conversation, error)
 	LeaveGroup(ctx context.Context, id string) (api.Conversation, error)
 	RenameGroup(ctx context.Context, id, name string) (api.Conversation, error)
+	// GroupChanges and MessageReceipts are extensions for UIs (docs/API.md).
+	GroupChanges(ctx context.Context, id string) ([]api.GroupChange, error)
+	MessageReceipts(ctx context.Context, msgID string) ([]api.MemberReceipt, error)
 }
 
 func (s *Server) postConversation(w http.ResponseWriter, r *http.Request) {
@@ -67,4 +70,14 @@ func (s *Server) postMembers(w http.ResponseWriter, r *http.Request) {
 func (s *Server) postLeave(w http.ResponseWriter, r *http.Request) {
 	c, err := s.cfg.Backend.LeaveGroup(r.Context(), r.PathValue("id"))
 	s.reply(w, r, http.StatusOK, c, err)
+}
+
+func (s *Server) getGroupChanges(w http.ResponseWriter, r *http.Request) {
+	ch, err := s.cfg.Backend.GroupChanges(r.Context(), r.PathValue("id"))
+	s.reply(w, r, http.StatusOK, api.GroupChanges{Changes: ch}, err)
+}
+
+func (s *Server) getMessageReceipts(w http.ResponseWriter, r *http.Request) {
+	rs, err := s.cfg.Backend.MessageReceipts(r.Context(), r.PathValue("id"))
+	s.reply(w, r, http.StatusOK, api.MessageReceipts{Receipts: rs}, err)
 }

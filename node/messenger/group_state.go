@@ -290,6 +290,12 @@ func opLess(a, b *wire.SignedGroupOp) int {
 // the same set computes the same state, whatever order the operations arrived in. A group
 // left without an admin promotes its member with the smallest user id.
 func fold(gid string, raws [][]byte) (*groupRec, error) {
+	return foldWith(gid, raws, nil)
+}
+
+// foldWith is fold calling applied (when not nil) with each operation that changed the
+// state, in fold order, the create first (group_changes.go lists them for the UI).
+func foldWith(gid string, raws [][]byte, applied func(*wire.SignedGroupOp)) (*groupRec, error) {
 	var ops []*wire.SignedGroupOp
 	seen := map[[32]byte]bool{}
 	var create *wire.SignedGroupOp
@@ -333,6 +339,9 @@ func fold(gid string, raws [][]byte) (*groupRec, error) {
 			for _, m := range op.Members {
 				st.members[m.UserID] = m
 			}
+			if applied != nil {
+				applied(s)
+			}
 			continue
 		}
 		author, ok := st.members[op.Author]
@@ -373,6 +382,9 @@ func fold(gid string, raws [][]byte) (*groupRec, error) {
 					st.members[u] = m
 				}
 			}
+		}
+		if applied != nil {
+			applied(s)
 		}
 		st.promote()
 	}

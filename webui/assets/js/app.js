@@ -3,10 +3,12 @@
 import { Api, ApiError, q } from './api.js';
 import { Live } from './live.js';
 import { Store } from './state.js';
-import { h, setChildren, reconcile, initials, hue, fmtWhen } from './dom.js';
+import { h, setChildren, reconcile, initials, hue, fmtWhen, arrowNav } from './dom.js';
 import { icon } from './icons.js';
 import { chatView } from './views/chat.js';
 import { contactView, settingsView, searchView, welcomeView, homeView } from './views/panels.js';
+import { newChatView, newGroupView, groupInfoView } from './views/group.js';
+import { Notifier } from './notify.js';
 
 // newId returns a client_msg_id: 1–64 characters of [0-9A-Za-z_-].
 export function newId() {
@@ -32,6 +34,9 @@ export class App {
     this.fetchingConv = new Set();
     this.countdown = 0;
     this.drafts = new Map(); // conversation id → unsent text (memory only)
+    this.filter = ''; // the chat list's name filter
+    this.notifier = new Notifier(this);
+    this.store.onIncoming = (m, conv) => this.notifier.incoming(m, conv);
   }
 
   // boot: log in if the URL carries a token, load the state over REST, then go live.
@@ -58,6 +63,7 @@ export class App {
     }
     this.buildShell();
     this.store.subscribe((c) => this.onChange(c));
+    this.notifier.start();
     window.addEventListener('hashchange', () => this.route());
     document.addEventListener('keydown', (e) => this.onKey(e));
     document.addEventListener('visibilitychange', () => this.view && this.view.update && this.view.update(new Set(['visible'])));
@@ -138,20 +144,56 @@ export class App {
     this.list = h('ul.conv-list');
     this.listEmpty = h('p.list-empty.muted', 'No conversations yet.');
     this.pane = h('main.pane#pane');
-    this.meBtn = h('a.icon-btn', { href: '#/settings', 'aria-label': 'Settings', title: 'Settings' }, icon('sliders'));
+    this.meAvatar = h('span.me-avatar');
+    this.meName = h('span.me-name');
+    this.meBtn = h('a.me', { href: '#/settings', title: 'Your profile and settings' }, this.meAvatar,
+      h('span.me-text', this.meName, h('span.me-sub', 'Profile and settings')));
+    this.filterIn = h('input#chat-filter.filter-input', { type: 'search', placeholder: 'Filter chats by name', 'aria-label': 'Filter chats by name', autocomplete: 'off' });
+    this.filterIn.addEventListener('input', () => { this.filter = this.filterIn.value.trim().toLowerCase(); this.renderList(); });
+    this.filterIn.addEventListener('keydown', (e) => {
+      if (e.key === 'ArrowDown') {
+        const a = this.list.querySelector('a.conv');
+        if (a) { e.preventDefault(); a.focus(); }
+      }
+    });
+    this.list.addEventListener('keydown', (e) => {
+      if (arrowNav(e, this.list.querySelectorAll('a.conv'))) return;
+    });
     this.sidebar = h('aside.sidebar', { 'aria-label': 'Conversations' },
       h('header.side-head',
-        h('div.brand', 'petrel'),
+        h('h1.visually-hidden', 'petrel'),
+        this.meBtn,
         h('div.side-actions',
           h('a.icon-btn', { href: '#/search', 'aria-label': 'Search messages', title: 'Search (Ctrl+K)' }, icon('search')),
-          h('a.icon-btn', { href: '#/add', 'aria-label': 'Add a contact', title: 'Add a contact' }, icon('plus')),
-          this.meBtn,
+          h('a.icon-btn', { href: '#/new-group', 'aria-label': 'New group', title: 'New group' }, icon('group')),
+          h('a.icon-btn', { href: '#/new', 'aria-label': 'New chat', title: 'New chat or contact' }, icon('plus')),
         ),
       ),
+      h('div.filter-box', icon('search'), this.filterIn),
       h('nav.convs', { 'aria-label': 'Conversation list' }, this.list, this.listEmpty),
     );
     this.layout = h('div.layout', this.sidebar, this.pane);
+    this.root.classList.add('shell');
     setChildren(this.root, this.connBar, this.layout);
+    this.drawMe();
+  }
+
+  // drawMe shows whose node this is: the own name and avatar in the sidebar and the tab title.
+  drawMe() {
+    if (!this.meName) return;
+    const s = this.store;
+    const name = (s.me && s.me.name) || 'You';
+    this.meName.textContent = name;
+    setChildren(this.meAvatar, this.avatar(name, s.me ? s.me.user_id : 'me'));
+    this.drawTitle();
+  }
+
+  drawTitle() {
+    const s = this.store;
+    const n = s.totalUnread();
+    const name = s.me && s.me.name;
+    document.title = (n ? '(' + n + ') ' : '') + 'petrel' + (name ? ' — ' + name : '');
+    this.notifier.badge(n);
   }
 
   // route reads the hash: #/, #/add, #/c/ID[/m/MSG], #/contact/ID, #/settings, #/search.
@@ -178,6 +220,15 @@ export class App {
       case 'settings':
         this.view = settingsView(this);
         break;
+      case 'new':
+        this.view = newChatView(this);
+        break;
+      case 'new-group':
+        this.view = newGroupView(this);
+        break;
+      case 'group':
+        this.view = groupInfoView(this, id);
+        break;
       case 'search':
         this.view = searchView(this);
         break;
@@ -203,6 +254,7 @@ export class App {
   }
 
   onKey(e) {
+    if (document.querySelector('dialog[open]')) return; // a dialog handles its own keys
     if (this.view && this.view.onKey && this.view.onKey(e)) return;
     if (e.key === 'Escape' && this.layout.dataset.route !== 'home' && this.layout.dataset.route !== 'welcome') {
       e.preventDefault();
@@ -214,6 +266,7 @@ export class App {
   }
 
   onChange(changes) {
+    if (changes.has('me')) this.drawMe();
     for (const c of changes) {
       if (c.startsWith('missing:')) this.fetchConversation(c.slice(8));
     }
@@ -301,6 +354,9 @@ export class App {
     const bar = this.connBar;
     if (!bar) return;
     document.body.dataset.conn = state;
+    // Without its node the UI knows nobody's presence: drop what it showed (synced brings
+    // a fresh snapshot).
+    if (state === 'offline' || state === 'connecting') this.store.forgetPresence(false);
     if (state === 'online' || state === 'syncing') {
       bar.hidden = true;
       return;
@@ -326,7 +382,9 @@ export class App {
   // --- the conversation list ---
 
   presenceOf(userId) {
-    const p = this.store.presence.get(userId);
+    const st = this.store;
+    if (!st.presenceKnown || (st.settings && st.settings.presence === 'nobody')) return null;
+    const p = st.presence.get(userId);
     if (p) return p;
     const c = this.store.contactByUser(userId);
     if (c && c.last_seen) return { state: 'offline', last_seen: c.last_seen };
@@ -336,46 +394,62 @@ export class App {
   avatar(name, id, userId, big) {
     const p = userId ? this.presenceOf(userId) : null;
     const a = h('span.avatar' + (big ? '.big' : ''), { 'aria-hidden': 'true', style: { '--h': hue(id) } }, initials(name));
+    if (!userId && this.store.isGroup(id)) a.classList.add('group');
     if (p) a.appendChild(h('span.dot.' + (p.state === 'online' ? 'online' : 'offline')));
     return a;
+  }
+
+  // preview is the list's one-line summary of a conversation.
+  preview(c, contact, typers) {
+    const s = this.store;
+    const last = c.last_message;
+    if (typers.length) return c.type === 'group' ? typers.map((u) => s.nameOf(u, c.id)).join(', ') + ' typing…' : 'typing…';
+    if (last) {
+      const own = last.sender_id === (s.me && s.me.user_id);
+      const who = own ? 'You: ' : c.type === 'group' ? s.nameOf(last.sender_id, c.id) + ': ' : '';
+      return who + (last.deleted ? 'Message deleted' : last.body);
+    }
+    if (contact && contact.request === 'pending') return 'Message request';
+    if (c.type === 'group' && !s.amMember(c.id)) return 'You are no longer a member';
+    return 'No messages yet';
   }
 
   renderList() {
     if (!this.list) return;
     const s = this.store;
-    const convs = s.sortedConvs();
+    const convs = s.sortedConvs().filter((c) => !this.filter || s.convName(c).toLowerCase().includes(this.filter));
     this.listEmpty.hidden = convs.length > 0;
-    let unreadTotal = 0;
+    this.listEmpty.textContent = this.filter ? 'No chat is called “' + this.filterIn.value.trim() + '”.' : 'No conversations yet.';
     const nodes = convs.map((c) => {
-      unreadTotal += c.unread_count || 0;
       const contact = c.type === 'direct' ? s.contactForConv(c.id) : null;
       const name = s.convName(c);
       const last = c.last_message;
       const typers = s.typers(c.id);
-      let preview = '';
-      if (typers.length) preview = 'typing…';
-      else if (last) preview = (last.sender_id === (s.me && s.me.user_id) ? 'You: ' : '') + (last.deleted ? 'Message deleted' : last.body);
-      else if (contact && contact.request === 'pending') preview = 'Message request';
-      else preview = 'No messages yet';
+      const preview = this.preview(c, contact, typers);
       const unread = c.unread_count || 0;
+      const muted = s.isMuted(c);
       const p = contact ? this.presenceOf(contact.user_id) : null;
-      const label = name + (unread ? ', ' + unread + ' unread' : '') + (p && p.state === 'online' ? ', online' : '');
-      const sig = JSON.stringify([name, preview, unread, last && last.sent_at, p && p.state, contact && contact.request, contact && contact.identity_changed, typers.length]);
+      const when = fmtWhen(last ? last.sent_at : c.updated_at);
+      const sig = JSON.stringify([name, preview, unread, when, p && p.state, contact && contact.request, contact && contact.identity_changed, typers.length, muted]);
       let li = this.convEls.get(c.id);
       if (!li || li.dataset.sig !== sig) {
+        // No aria-label: the link's name is its visible text (name, time, preview), plus
+        // hidden words for what only colour or a badge shows.
         li = h('li', { dataset: { id: c.id, sig } },
-          h('a.conv', { href: '#/c/' + q(c.id), 'aria-label': label },
+          h('a.conv', { href: '#/c/' + q(c.id) },
             this.avatar(name, c.id, contact && contact.user_id),
             h('span.conv-main',
               h('span.conv-top',
                 h('span.conv-name', name),
-                h('time.conv-time', fmtWhen(last ? last.sent_at : c.updated_at)),
+                p && p.state === 'online' ? h('span.visually-hidden', ', online') : null,
+                h('time.conv-time', when),
               ),
               h('span.conv-bottom',
                 h('span.conv-last' + (typers.length ? '.typing' : ''), preview),
-                contact && contact.identity_changed ? h('span.tag.warn', { title: 'Safety number changed' }, '!') : null,
+                muted ? h('span.muted-icon', { title: 'Muted' }, icon('bell-off'), h('span.visually-hidden', 'muted')) : null,
+                contact && contact.identity_changed ? h('span.tag.warn', { title: 'Safety number changed' }, '!', h('span.visually-hidden', ' safety number changed')) : null,
                 contact && contact.request === 'pending' ? h('span.tag', 'request') : null,
-                unread ? h('span.badge', { 'aria-hidden': 'true' }, unread > 99 ? '99+' : String(unread)) : null,
+                unread ? [h('span.badge', { 'aria-hidden': 'true' }, unread > 99 ? '99+' : String(unread)), h('span.visually-hidden', ', ' + unread + ' unread')] : null,
               ),
             ),
           ),
@@ -386,7 +460,7 @@ export class App {
     });
     reconcile(this.list, nodes);
     this.markActive();
-    document.title = (unreadTotal ? '(' + unreadTotal + ') ' : '') + 'petrel';
+    this.drawTitle();
   }
 
   markActive() {

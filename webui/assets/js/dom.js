@@ -136,3 +136,122 @@ export function fmtLastSeen(ms) {
   if (!ms) return '';
   return 'last seen ' + (dayKey(ms) === dayKey(Date.now()) ? 'today at ' + fmtTime(ms) : shortDayFmt.format(new Date(ms)) + ' ' + fmtTime(ms));
 }
+
+// --- rich text ---
+
+// A URL the UI makes clickable: http or https only, up to whitespace; trailing punctuation
+// that usually ends a sentence is left outside the link.
+const TOKEN = /(`[^`\n]+`)|(\*[^*\n]+\*)|(_[^_\n]+_)|(https?:\/\/[^\s<>"'`]+)/gi;
+const TRAIL = /[.,;:!?)\]}'"]+$/;
+
+// safeLink returns the href for text when it is an http(s) URL, else ''.
+export function safeLink(text) {
+  try {
+    const u = new URL(text);
+    return u.protocol === 'http:' || u.protocol === 'https:' ? u.href : '';
+  } catch {
+    return '';
+  }
+}
+
+function wordEdge(text, i) {
+  return i < 0 || i >= text.length || !/[\p{L}\p{N}_*`]/u.test(text[i]);
+}
+
+// rich renders a message body as nodes: links (http/https, opened with
+// rel="noopener noreferrer"), *bold*, _italic_ and `code`. Every character of the text
+// is in a text node; markers only pick which element wraps it.
+export function rich(text) {
+  const out = [];
+  let last = 0;
+  TOKEN.lastIndex = 0;
+  for (let m; (m = TOKEN.exec(text));) {
+    let tok = m[0];
+    const start = m.index;
+    let el = null;
+    if (m[4]) {
+      const trail = TRAIL.exec(tok);
+      if (trail) tok = tok.slice(0, tok.length - trail[0].length);
+      const href = safeLink(tok);
+      if (href) el = h('a.link', { href, target: '_blank', rel: 'noopener noreferrer' }, tok);
+      TOKEN.lastIndex = start + tok.length;
+    } else if (wordEdge(text, start - 1) && wordEdge(text, start + tok.length) && tok.trim().length > 2 && tok[1] !== ' ' && tok[tok.length - 2] !== ' ') {
+      const inner = tok.slice(1, -1);
+      if (m[1]) el = h('code.inline', inner);
+      else if (m[2]) el = h('strong', inner);
+      else el = h('em', inner);
+    }
+    if (!el) {
+      if (!m[4]) TOKEN.lastIndex = start + 1;
+      continue;
+    }
+    if (start > last) out.push(text.slice(last, start));
+    out.push(el);
+    last = start + tok.length;
+  }
+  if (last < text.length) out.push(text.slice(last));
+  return out;
+}
+
+// --- dialogs ---
+
+// dialog shows a modal <dialog> with a title, content and buttons; it resolves with the
+// value of the button pressed (Escape or a click outside resolves with null). Focus goes to
+// the first button and returns where it was.
+export function dialog(title, content, buttons) {
+  return new Promise((resolve) => {
+    const back = document.activeElement;
+    const d = h('dialog.dialog', { 'aria-labelledby': 'dlg-title' },
+      h('h2#dlg-title', title),
+      h('div.dialog-body', content),
+      h('div.dialog-actions', buttons.map((b) => h('button' + (b.cls ? '.' + b.cls : ''), {
+        type: 'button', dataset: { value: String(b.value) }, onclick: () => done(b.value),
+      }, b.label))),
+    );
+    let finished = false;
+    function done(v) {
+      if (finished) return;
+      finished = true;
+      d.close();
+      d.remove();
+      if (back && back.isConnected) back.focus();
+      resolve(v);
+    }
+    d.addEventListener('cancel', (e) => { e.preventDefault(); done(null); });
+    d.addEventListener('click', (e) => { if (e.target === d) done(null); });
+    document.body.appendChild(d);
+    d.showModal();
+    const first = d.querySelector('.dialog-body [autofocus]') || d.querySelector('.dialog-actions button');
+    if (first) first.focus();
+    d.done = done;
+  });
+}
+
+// confirm asks a yes/no question; it resolves true only when the user pressed ok.
+export async function confirmAction(title, text, okLabel, danger) {
+  const v = await dialog(title, h('p', text), [
+    { label: 'Cancel', value: false },
+    { label: okLabel, value: true, cls: danger ? 'danger-solid' : 'primary' },
+  ]);
+  return v === true;
+}
+
+// --- keyboard ---
+
+// arrowNav moves focus among the items of container (a selector) with the arrow keys,
+// Home and End; it returns true when it handled the key.
+export function arrowNav(e, items, vertical = true) {
+  const keys = vertical ? ['ArrowUp', 'ArrowDown'] : ['ArrowLeft', 'ArrowRight'];
+  const all = [...items].filter((x) => !x.hidden && !x.disabled);
+  if (!all.length) return false;
+  const i = all.indexOf(document.activeElement);
+  let j = -1;
+  if (e.key === keys[1]) j = i < 0 ? 0 : Math.min(all.length - 1, i + 1);
+  else if (e.key === keys[0]) j = i < 0 ? all.length - 1 : Math.max(0, i - 1);
+  else if (e.key === 'Home') j = 0;
+  else if (e.key === 'End') j = all.length - 1;
+  else return false;
+  e.preventDefault();
+  all[j].focus();
+  return true;
+}

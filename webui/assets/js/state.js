@@ -19,6 +19,12 @@ export class Store {
     this.pending = new Map(); // client_msg_id → {frame, sentAt}: sent, not yet acknowledged
     this.typing = new Map(); // conversation id → Map(user id → expiry ms)
     this.presence = new Map(); // user id → {state, last_seen}
+    // presenceKnown: the socket is synced, so presence frames are flowing. While the UI has
+    // lost its node nobody's presence is known (the dots would be stale guesses).
+    this.presenceKnown = false;
+    this.groupChanges = new Map(); // conversation id → [GroupChange] (GET .../changes)
+    this.onIncoming = () => {}; // called with each new message from someone else
+    this.localMutes = new Map(); // conversation id → muted until (ms), when the node has no muted_until
     this.openConv = ''; // the conversation on screen (its new messages are read at once)
     this.listeners = new Set();
     this.changes = new Set();
@@ -76,6 +82,8 @@ export class Store {
         return true;
       case 'synced':
         if (f.seq > this.seq) this.seq = f.seq;
+        this.presenceKnown = true;
+        this.changed('presence');
         return true;
       case 'typing':
         this.setTyping(f.conversation_id, f.user_id, f.state === 'start');
@@ -139,7 +147,10 @@ export class Store {
         const newer = !last || m.order > last.order;
         conv.last_message = m;
         const onScreen = this.openConv === conv.id && document.visibilityState === 'visible';
-        if (newer && isNew && !old && !onScreen && this.me && m.sender_id !== this.me.user_id) conv.unread_count = (conv.unread_count || 0) + 1;
+        if (newer && isNew && !old && !onScreen && this.me && m.sender_id !== this.me.user_id) {
+          conv.unread_count = (conv.unread_count || 0) + 1;
+          this.onIncoming(m, conv);
+        }
         conv.updated_at = Math.max(conv.updated_at || 0, m.sent_at || 0);
       }
       this.changed('convs');
@@ -256,10 +267,56 @@ export class Store {
     return conv.name || 'Conversation';
   }
 
-  nameOf(userId) {
+  // nameOf is what the UI calls a user: "You", the contact's name, else the name the
+  // user's group card gives (conv, when given, is the group to look in), else "Someone".
+  nameOf(userId, convId) {
     if (this.me && userId === this.me.user_id) return 'You';
     const c = this.contactByUser(userId);
-    return (c && c.name) || 'Someone';
+    if (c && c.name) return c.name;
+    const convs = convId ? [this.convs.get(convId)] : this.convs.values();
+    for (const cv of convs) {
+      const mb = cv && (cv.members || []).find((x) => x.user_id === userId);
+      if (mb && mb.name) return mb.name;
+    }
+    return 'Someone';
+  }
+
+  // forgetPresence drops every contact's presence: the UI lost its node, or the user chose
+  // to share presence with nobody (then the node shows nobody's either).
+  forgetPresence(known) {
+    this.presence.clear();
+    this.presenceKnown = known;
+    if (this.settings && this.settings.presence === 'nobody') for (const c of this.contacts.values()) c.last_seen = null;
+    this.changed('presence');
+  }
+
+  isGroup(convId) {
+    const c = this.convs.get(convId);
+    return !!c && c.type === 'group';
+  }
+
+  // amMember reports whether the user is (still) in group convId.
+  amMember(convId) {
+    const c = this.convs.get(convId);
+    return !!c && !!this.me && (c.members || []).some((m) => m.user_id === this.me.user_id);
+  }
+
+  amAdmin(convId) {
+    const c = this.convs.get(convId);
+    return !!c && !!this.me && (c.members || []).some((m) => m.user_id === this.me.user_id && m.role === 'admin');
+  }
+
+  totalUnread() {
+    let n = 0;
+    for (const c of this.convs.values()) if (!this.isMuted(c)) n += c.unread_count || 0;
+    return n;
+  }
+
+  // isMuted: the node's muted_until (docs/API.md), else the UI's own memory of a mute.
+  isMuted(conv) {
+    if (!conv) return false;
+    const until = conv.muted_until != null ? conv.muted_until : this.localMutes.get(conv.id);
+    return !!until && until > Date.now();
   }
 
   // sortedConvs is the conversation list: newest activity first.

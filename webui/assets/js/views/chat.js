@@ -1,9 +1,11 @@
 // views/chat.js: one conversation — history with day separators and infinite scroll back,
 // status ticks, replies, edits, deletes, reactions, typing, and the banners for message
 // requests and changed safety numbers. Every piece of user text goes in as text nodes.
-import { h, setChildren, reconcile, dayKey, fmtDay, fmtTime, fmtLastSeen } from '../dom.js';
+import { h, setChildren, reconcile, dayKey, fmtDay, fmtTime, fmtLastSeen, rich, hue, dialog, confirmAction, arrowNav, highlight } from '../dom.js';
 import { icon } from '../icons.js';
 import { q } from '../api.js';
+import { changeText } from './group.js';
+import { openPicker } from '../emoji.js';
 
 const REACTIONS = ['👍', '❤️', '😂', '😮', '😢', '🙏'];
 const PAGE = 50;
@@ -14,6 +16,8 @@ const TICKS = {
   read: ['✓✓', 'read'],
   failed: ['!', 'failed'],
 };
+
+const cap = (t) => t.charAt(0).toUpperCase() + t.slice(1);
 
 export function chatView(app, convId, focusId) {
   const s = app.store;
@@ -29,11 +33,21 @@ export function chatView(app, convId, focusId) {
   let pendingFocus = focusId || '';
   const els = new Map(); // message id → element
   const days = new Map(); // day key → separator element
+  const sysEls = new Map(); // change order → system line element
+  let closePicker = null;
+  let changesFor = ''; // the conversation state (JSON of members and name) the changes were fetched for
 
   const title = h('h2.chat-title', '');
   const sub = h('div.chat-sub', { 'aria-live': 'polite' });
   const avatarSlot = h('span.avatar-slot');
   const detailsLink = h('a.icon-btn', { 'aria-label': 'Contact details and safety number', title: 'Contact details' }, icon('shield'));
+  const searchBtn = h('button.icon-btn#chat-search-btn', { type: 'button', 'aria-label': 'Search in this chat', title: 'Search in this chat', 'aria-expanded': 'false', onclick: () => toggleSearch() }, icon('search'));
+  const muteBtn = h('button.icon-btn#chat-mute-btn', { type: 'button', onclick: () => toggleMute() });
+  const searchIn = h('input#chat-search.search-input', { type: 'search', placeholder: 'Search in this chat', 'aria-label': 'Search in this chat', autocomplete: 'off' });
+  const searchInfo = h('span.muted.small', { role: 'status' });
+  const searchResults = h('ol.chat-results', { 'aria-label': 'Matches in this chat' });
+  const searchBar = h('div.chat-search', { hidden: true }, h('div.search-box', icon('search'), searchIn,
+    h('button.icon-btn', { type: 'button', 'aria-label': 'Close search', onclick: () => toggleSearch(false) }, icon('close'))), searchInfo, searchResults);
   const banners = h('div.banners');
   const top = h('div.history-top', { role: 'status' });
   const list = h('div.messages', { role: 'log', 'aria-label': 'Messages', tabindex: '0' });
@@ -41,7 +55,9 @@ export function chatView(app, convId, focusId) {
   const replyBar = h('div.compose-bar', { hidden: true });
   const input = h('textarea.compose-input', { rows: '1', 'aria-label': 'Message', placeholder: 'Write a message', maxlength: '20000' });
   const sendBtn = h('button.send-btn', { type: 'submit', 'aria-label': 'Send', title: 'Send (Enter)' }, icon('send'));
-  const form = h('form.composer', { onsubmit: (e) => { e.preventDefault(); submit(); } }, replyBar, h('div.compose-row', input, sendBtn));
+  const emojiBtn = h('button.icon-btn.emoji-btn', { type: 'button', 'aria-label': 'Insert an emoji', title: 'Emoji', 'aria-haspopup': 'dialog', onclick: () => pickForComposer() }, icon('smile'));
+  const notMember = h('div.not-member', { hidden: true, role: 'status' }, 'You can’t send messages to this group because you are no longer a member.');
+  const form = h('form.composer', { onsubmit: (e) => { e.preventDefault(); submit(); } }, replyBar, notMember, h('div.compose-row', emojiBtn, input, sendBtn));
   const menu = h('div.menu', { role: 'menu', hidden: true });
 
   v.el = h('section.chat', { 'aria-labelledby': 'chat-title' },
@@ -49,9 +65,11 @@ export function chatView(app, convId, focusId) {
       h('a.icon-btn.back', { href: '#/', 'aria-label': 'Back to conversations' }, icon('back')),
       avatarSlot,
       h('div.chat-heading', title, sub),
+      searchBtn,
+      muteBtn,
       detailsLink,
     ),
-    banners, scroller, form, menu,
+    searchBar, banners, scroller, form, menu,
   );
   title.id = 'chat-title';
 
@@ -65,8 +83,21 @@ export function chatView(app, convId, focusId) {
     const name = s.convName(conv) || (c && c.name) || 'Conversation';
     title.textContent = name;
     setChildren(avatarSlot, app.avatar(name, convId, c && c.user_id));
+    const group = conv && conv.type === 'group';
     if (c) detailsLink.href = '#/contact/' + q(c.id);
-    detailsLink.hidden = !c;
+    if (group) detailsLink.href = '#/group/' + q(convId);
+    detailsLink.setAttribute('aria-label', group ? 'Group info' : 'Contact details and safety number');
+    detailsLink.title = group ? 'Group info' : 'Contact details';
+    setChildren(detailsLink, icon(group ? 'info' : 'shield'));
+    detailsLink.hidden = !c && !group;
+    const muted = s.isMuted(conv);
+    muteBtn.setAttribute('aria-pressed', muted ? 'true' : 'false');
+    muteBtn.setAttribute('aria-label', muted ? 'Unmute notifications' : 'Mute notifications');
+    muteBtn.title = muted ? 'Muted: press to unmute' : 'Mute notifications';
+    setChildren(muteBtn, icon(muted ? 'bell-off' : 'bell'));
+    const member = !group || s.amMember(convId);
+    notMember.hidden = member;
+    input.disabled = sendBtn.disabled = emojiBtn.disabled = !member || !!(c && c.blocked);
     const typers = s.typers(convId);
     if (typers.length) {
       sub.textContent = (conv && conv.type === 'group' ? typers.map((u) => s.nameOf(u)).join(', ') + ' ' : '') + 'typing…';
@@ -74,6 +105,11 @@ export function chatView(app, convId, focusId) {
       return;
     }
     sub.className = 'chat-sub';
+    if (group) {
+      const ms = (conv.members || []).map((m) => s.nameOf(m.user_id, convId));
+      sub.textContent = member ? ms.filter((n) => n !== 'You').concat(['You']).join(', ') : 'not a member';
+      return;
+    }
     const p = c && app.presenceOf(c.user_id);
     if (p && p.state === 'online') sub.textContent = 'online';
     else if (p && p.last_seen) sub.textContent = fmtLastSeen(p.last_seen);
@@ -108,7 +144,6 @@ export function chatView(app, convId, focusId) {
       ));
     }
     setChildren(banners, out);
-    input.disabled = sendBtn.disabled = !!(c && c.blocked);
   }
 
   async function patchContact(p) {
@@ -123,23 +158,41 @@ export function chatView(app, convId, focusId) {
     }
   }
 
-  function flash(msg) {
-    const b = h('div.banner.error', { role: 'alert' }, msg, h('button', { 'aria-label': 'Dismiss', onclick: () => b.remove() }, icon('close')));
+  function flash(msg, ok) {
+    const b = h('div.banner' + (ok ? '.ok' : '.error'), { role: ok ? 'status' : 'alert' }, h('div', msg), h('button.icon-btn', { 'aria-label': 'Dismiss', onclick: () => b.remove() }, icon('close')));
     banners.appendChild(b);
+    if (ok) setTimeout(() => b.remove(), 2500);
   }
 
   // --- messages ---
 
+  // shownStatus is the status the UI shows: read receipts are reciprocal, so with the
+  // user's own read receipts off, others' "read" shows as delivered (docs/API.md, Web UI).
+  function shownStatus(m) {
+    if (m.status === 'read' && s.settings && s.settings.read_receipts === false) return 'delivered';
+    return m.status;
+  }
+
   function tick(m) {
-    const [glyph, label] = TICKS[m.status] || ['', m.status];
-    return h('span.tick.status-' + m.status, { 'aria-label': 'Status: ' + label, title: m.status === 'failed' && m.error ? 'Failed: ' + m.error : label }, glyph);
+    const st = shownStatus(m);
+    const [glyph, label] = TICKS[st] || ['', st];
+    return h('span.tick.status-' + st, { role: 'img', 'aria-label': 'Status: ' + label, title: m.status === 'failed' && m.error ? 'Failed: ' + m.error : label }, glyph);
+  }
+
+  // readBy is "Read by 3 of 5" under one's own group message.
+  function readBy(m) {
+    const r = m.receipts;
+    if (!s.isGroup(convId) || !r || !r.total || m.local) return null;
+    const receipts = !(s.settings && s.settings.read_receipts === false);
+    const text = receipts && r.read > 0 ? 'Read by ' + r.read + ' of ' + r.total : 'Delivered to ' + r.delivered + ' of ' + r.total;
+    return h('span.read-by', text);
   }
 
   function quote(m) {
     if (!m.reply_to) return null;
     const r = s.message(convId, m.reply_to);
     return h('a.quote', { href: '#/c/' + q(convId) + '/m/' + q(m.reply_to), 'aria-label': 'Reply to' },
-      h('span.quote-who', r ? s.nameOf(r.sender_id) : 'Reply'),
+      h('span.quote-who', r ? s.nameOf(r.sender_id, convId) : 'Reply'),
       h('span.quote-body', r ? (r.deleted ? 'Message deleted' : r.body) : 'Original message not loaded'),
     );
   }
@@ -176,22 +229,29 @@ export function chatView(app, convId, focusId) {
   function msgEl(m) {
     const own = m.sender_id === me();
     const r = m.reply_to ? s.message(convId, m.reply_to) : null;
-    const sig = JSON.stringify([m.body, m.status, m.deleted, m.edited_at, m.reactions, m.error, r && [r.body, r.deleted], menuFor === m.id, editing && editing.id === m.id]);
+    const group = s.isGroup(convId);
+    const sender = group && !own ? s.nameOf(m.sender_id, convId) : '';
+    const sig = JSON.stringify([m.body, m.status, m.deleted, m.edited_at, m.reactions, m.error, r && [r.body, r.deleted], menuFor === m.id, editing && editing.id === m.id, sender, m.receipts, s.settings && s.settings.read_receipts]);
     const old = els.get(m.id);
     if (old && old.dataset.sig === sig) return old;
     const body = m.deleted
       ? h('div.body.deleted', own ? 'You deleted this message' : 'This message was deleted')
-      : h('div.body', m.body);
+      : h('div.body', rich(m.body));
+    const label = (own ? 'You' : sender || s.nameOf(m.sender_id, convId)) + ', ' + fmtTime(m.sent_at);
     const el = h('div.msg.' + (own ? 'own' : 'theirs') + (m.local ? '.local' : '') + (editing && editing.id === m.id ? '.editing' : ''), {
-      dataset: { id: m.id, sig, status: m.status },
+      dataset: { id: m.id, sig, status: shownStatus(m) },
       role: 'article',
+      tabindex: '-1',
+      'aria-label': label,
     },
     h('div.bubble',
+      sender ? h('div.sender', { style: { '--h': hue(m.sender_id) } }, sender) : null,
       quote(m),
       body,
       attachments(m),
       h('div.meta',
         m.edited_at && !m.deleted ? h('span.edited', 'edited') : null,
+        own && !m.deleted ? readBy(m) : null,
         h('time', { datetime: new Date(m.sent_at).toISOString() }, fmtTime(m.sent_at)),
         own && !m.deleted ? tick(m) : null,
       ),
@@ -210,8 +270,53 @@ export function chatView(app, convId, focusId) {
     return el;
   }
 
-  function drawMessages() {
+  function sysEl(ch) {
+    const text = changeText(s, convId, ch);
+    let el = sysEls.get(ch.order);
+    if (!el || el.textContent !== text) {
+      el = h('div.sys', { dataset: { kind: ch.kind, order: ch.order } }, h('span', text));
+      sysEls.set(ch.order, el);
+    }
+    return el;
+  }
+
+  // timeline is the messages with the group's system lines between them, by order. (Only
+  // changes after the oldest message loaded are shown, unless the history is complete.)
+  function timeline() {
     const ms = s.messages(convId);
+    const changes = s.groupChanges.get(convId) || [];
+    if (!changes.length) return ms;
+    const complete = s.loaded.has(convId) && !s.hasMore.get(convId);
+    const oldest = ms.find((m) => !m.local);
+    const out = [];
+    let i = 0;
+    for (const ch of changes) {
+      if (!complete && (!oldest || ch.order < oldest.order)) continue;
+      while (i < ms.length && ms[i].order < ch.order) out.push(ms[i++]);
+      out.push({ sys: ch, sent_at: ch.at, order: ch.order });
+    }
+    while (i < ms.length) out.push(ms[i++]);
+    return out;
+  }
+
+  // loadChanges fetches the group's changes when its members or name changed.
+  async function loadChanges() {
+    const conv = s.convs.get(convId);
+    if (!conv || conv.type !== 'group') return;
+    const key = JSON.stringify([conv.name, conv.members]);
+    if (key === changesFor) return;
+    changesFor = key;
+    try {
+      const r = await app.api.get('/v1/conversations/' + q(convId) + '/changes');
+      s.groupChanges.set(convId, r.changes || []);
+      drawMessages();
+    } catch {
+      changesFor = ''; // try again with the next change
+    }
+  }
+
+  function drawMessages() {
+    const ms = timeline();
     const nodes = [];
     let lastDay = '';
     for (const m of ms) {
@@ -225,13 +330,13 @@ export function chatView(app, convId, focusId) {
         }
         nodes.push(d);
       }
-      nodes.push(msgEl(m));
+      nodes.push(m.sys ? sysEl(m.sys) : msgEl(m));
     }
     const wasAtBottom = atBottom();
     const lastBefore = list.lastElementChild;
     reconcile(list, nodes);
     const lastNow = list.lastElementChild;
-    const grewOwn = lastNow !== lastBefore && lastNow && lastNow.classList.contains('own');
+    const grewOwn = lastNow !== lastBefore && lastNow && (lastNow.classList.contains('own') || lastNow.classList.contains('sys'));
     if (wasAtBottom || grewOwn) toBottom();
     drawTop();
     for (const id of els.keys()) if (!s.message(convId, id)) els.delete(id);
@@ -253,6 +358,7 @@ export function chatView(app, convId, focusId) {
     if (s.loaded.has(convId)) {
       drawMessages();
       toBottom();
+      maybeMarkRead(); // what came while the chat was closed is read now
       return;
     }
     try {
@@ -262,7 +368,7 @@ export function chatView(app, convId, focusId) {
       toBottom();
       maybeMarkRead();
     } catch (e) {
-      setChildren(top, h('span.error', 'Could not load messages: ' + e.message));
+      setChildren(top, h('span.error', 'Could not load the messages. ' + e.message));
     }
   }
 
@@ -279,7 +385,7 @@ export function chatView(app, convId, focusId) {
       drawMessages();
       scroller.scrollTop = scroller.scrollHeight - fromBottom;
     } catch (e) {
-      flash('Could not load older messages: ' + e.message);
+      flash('Could not load older messages. ' + e.message);
     } finally {
       loading = false;
       drawTop();
@@ -301,6 +407,7 @@ export function chatView(app, convId, focusId) {
     if (!el || !el.isConnected) return;
     pendingFocus = '';
     el.scrollIntoView({ block: 'center' });
+    el.focus({ preventScroll: true });
     el.classList.add('flash');
     setTimeout(() => el.classList.remove('flash'), 1600);
   }
@@ -331,13 +438,20 @@ export function chatView(app, convId, focusId) {
     closeMenu();
     menuFor = m.id;
     const own = m.sender_id === me();
+    const mine = (e) => ((m.reactions || {})[e] || []).includes(me());
+    const item = (action, ic, label, fn, cls) => h('button' + (cls ? '.' + cls : ''), { role: 'menuitem', type: 'button', dataset: { action }, onclick: () => { closeMenu(); fn(); } }, ic ? icon(ic) : null, label);
     const items = [
       h('div.menu-reactions', { role: 'group', 'aria-label': 'React' }, REACTIONS.map((e) =>
-        h('button.menu-emoji', { role: 'menuitem', 'aria-label': 'React ' + e, onclick: () => { closeMenu(); react(m, e, ((m.reactions || {})[e] || []).includes(me())); } }, e))),
-      h('button', { role: 'menuitem', dataset: { action: 'reply' }, onclick: () => { closeMenu(); startReply(m); } }, icon('reply'), 'Reply'),
-      own ? h('button', { role: 'menuitem', dataset: { action: 'edit' }, onclick: () => { closeMenu(); startEdit(m); } }, 'Edit') : null,
-      h('button', { role: 'menuitem', dataset: { action: 'delete-me' }, onclick: () => { closeMenu(); del(m, 'me'); } }, 'Delete for me'),
-      own ? h('button.danger', { role: 'menuitem', dataset: { action: 'delete-everyone' }, onclick: () => { closeMenu(); del(m, 'everyone'); } }, 'Delete for everyone') : null,
+        h('button.menu-emoji', { role: 'menuitem', type: 'button', 'aria-label': 'React ' + e, onclick: () => { closeMenu(); react(m, e, mine(e)); } }, e)),
+      h('button.menu-emoji.more', { role: 'menuitem', type: 'button', dataset: { action: 'more-reactions' }, 'aria-label': 'More reactions', 'aria-haspopup': 'dialog',
+        onclick: () => { const b = els.get(m.id) && els.get(m.id).querySelector('.msg-more'); closeMenu(); if (b) closePicker = openPicker(v.el, b, (e) => react(m, e, mine(e)), 'React with an emoji'); } }, '+')),
+      item('reply', 'reply', 'Reply', () => startReply(m)),
+      item('copy', 'copy', 'Copy text', () => copyText(m)),
+      item('forward', 'forward', 'Forward…', () => forward(m)),
+      own ? item('info', 'info', 'Message info', () => messageInfo(m)) : null,
+      own ? item('edit', 'edit', 'Edit', () => startEdit(m)) : null,
+      item('delete-me', 'trash', 'Delete for me', () => del(m, 'me')),
+      own ? item('delete-everyone', 'trash', 'Delete for everyone', () => del(m, 'everyone'), 'danger') : null,
     ];
     setChildren(menu, items);
     menu.hidden = false;
@@ -347,12 +461,198 @@ export function chatView(app, convId, focusId) {
     let left = r.right - pr.left - mw;
     if (left < 8) left = 8;
     menu.style.left = left + 'px';
+    const mh = menu.offsetHeight || 320;
     const below = r.bottom - pr.top + 4;
-    menu.style.top = (below + 220 > pr.height ? Math.max(8, r.top - pr.top - 224) : below) + 'px';
+    menu.style.top = (below + mh > pr.height ? Math.max(8, r.top - pr.top - mh - 4) : below) + 'px';
     menu.dataset.anchor = m.id;
     menu.querySelector('button').focus();
     drawMessages();
   }
+
+  // Arrow keys move through the menu's items (the reactions row is one row of them).
+  menu.addEventListener('keydown', (e) => {
+    const items = menu.querySelectorAll('[role=menuitem]');
+    if (e.key === 'Tab') {
+      e.preventDefault();
+      closeMenu(true);
+      return;
+    }
+    const emojis = [...menu.querySelectorAll('.menu-emoji')];
+    const rows = [...items].filter((x) => !x.classList.contains('menu-emoji'));
+    const cur = document.activeElement;
+    const go = (el) => { e.preventDefault(); el.focus(); };
+    if (emojis.includes(cur)) {
+      if (e.key === 'ArrowLeft' || e.key === 'ArrowRight') arrowNav(e, emojis, false);
+      else if (e.key === 'ArrowDown') go(rows[0]);
+      else if (e.key === 'ArrowUp') go(rows[rows.length - 1]);
+      return;
+    }
+    if (e.key === 'ArrowUp' && cur === rows[0]) go(emojis[0]);
+    else if (e.key === 'ArrowDown' && cur === rows[rows.length - 1]) go(emojis[0]);
+    else arrowNav(e, rows);
+  });
+
+  async function copyText(m) {
+    let ok = false;
+    try {
+      await navigator.clipboard.writeText(m.body);
+      ok = true;
+    } catch {
+      const t = h('textarea.offscreen', { readonly: true }, m.body);
+      document.body.appendChild(t);
+      t.select();
+      try { ok = document.execCommand('copy'); } catch { ok = false; }
+      t.remove();
+    }
+    flash(ok ? 'Copied the message text.' : 'Your browser did not allow copying. Select the text and press Ctrl+C.', ok);
+    input.focus();
+  }
+
+  // forward sends a copy of m's text to another conversation the user picks.
+  async function forward(m) {
+    const filter = h('input#fwd-filter', { type: 'search', placeholder: 'Find a chat', 'aria-label': 'Find a chat', autofocus: true, autocomplete: 'off' });
+    const list = h('ul.pick-list.fwd-list');
+    let chosen = null;
+    const all = s.sortedConvs().filter((c) => c.type !== 'group' || s.amMember(c.id));
+    const draw = () => {
+      const f = filter.value.trim().toLowerCase();
+      setChildren(list, all.filter((c) => !f || s.convName(c).toLowerCase().includes(f)).map((c) =>
+        h('li', h('button.pick', { type: 'button', dataset: { conv: c.id }, onclick: () => { chosen = c; dlg.done && dlg.done('send'); } },
+          app.avatar(s.convName(c), c.id, c.type === 'direct' ? (s.contactForConv(c.id) || {}).user_id : null), h('span', s.convName(c))))));
+    };
+    filter.addEventListener('input', draw);
+    draw();
+    const content = h('div', h('p.muted.small', 'Forward a copy of: ', h('span.fwd-preview', m.body.slice(0, 120))), filter, list);
+    const p = dialog('Forward to…', content, [{ label: 'Cancel', value: null }]);
+    const dlg = document.querySelector('dialog.dialog:last-of-type');
+    const v2 = await p;
+    if (v2 !== 'send' || !chosen) return;
+    app.sendMessage(chosen.id, m.body);
+    app.go('#/c/' + q(chosen.id));
+  }
+
+  // messageInfo shows who received and read one of the user's messages.
+  async function messageInfo(m) {
+    const rows = h('ul.receipt-list', { 'aria-label': 'Receipts' }, h('li.muted', 'Loading…'));
+    const content = h('div',
+      h('dl.about',
+        h('dt', 'Sent'), h('dd', new Date(m.sent_at).toLocaleString()),
+        m.edited_at ? [h('dt', 'Edited'), h('dd', new Date(m.edited_at).toLocaleString())] : null,
+        h('dt', 'Status'), h('dd', cap((TICKS[shownStatus(m)] || ['', shownStatus(m)])[1])),
+      ),
+      h('h3.info-h', 'Recipients'),
+      rows,
+      s.settings && s.settings.read_receipts === false ? h('p.muted.small', 'You turned read receipts off, so you don’t see who read your messages either.') : null,
+    );
+    const p = dialog('Message info', content, [{ label: 'Close', value: null }]);
+    try {
+      const r = await app.api.get('/v1/messages/' + q(m.id) + '/receipts');
+      const hideRead = s.settings && s.settings.read_receipts === false;
+      const word = { read: hideRead ? 'Delivered' : 'Read', delivered: 'Delivered', sent: 'Not delivered yet', pending: 'Not sent yet', failed: 'Failed' };
+      setChildren(rows, r.receipts.length ? r.receipts.map((x) => h('li.receipt', { dataset: { user: x.user_id, status: x.status } },
+        h('span.receipt-name', s.nameOf(x.user_id, convId) !== 'Someone' ? s.nameOf(x.user_id, convId) : x.name || 'A former member'),
+        h('span.receipt-status.status-' + x.status, word[x.status] || x.status))) : h('li.muted', 'Nobody else is in this conversation.'));
+    } catch (e) {
+      setChildren(rows, h('li.error', 'Could not load the receipts. ' + e.message));
+    }
+    await p;
+  }
+
+  function pickForComposer() {
+    closePicker = openPicker(v.el, emojiBtn, (e) => {
+      const a = input.selectionStart ?? input.value.length, b = input.selectionEnd ?? input.value.length;
+      input.value = input.value.slice(0, a) + e + input.value.slice(b);
+      input.focus();
+      input.selectionStart = input.selectionEnd = a + e.length;
+      autosize();
+    }, 'Insert an emoji');
+  }
+
+  async function toggleMute() {
+    const conv = s.convs.get(convId);
+    if (!conv) return;
+    const until = s.isMuted(conv) ? null : Date.now() + 365 * 86400000;
+    try {
+      const c = await app.api.patch('/v1/conversations/' + q(convId), { muted_until: until });
+      if (c && 'muted_until' in c) {
+        Object.assign(conv, c);
+        s.localMutes.delete(convId);
+      } else {
+        throw new Error('no muted_until');
+      }
+    } catch {
+      // The node has no muted_until yet (docs/API.md): the UI remembers the mute itself.
+      if (until) s.localMutes.set(convId, until);
+      else s.localMutes.delete(convId);
+      delete conv.muted_until;
+    }
+    app.notifier.saveMutes();
+    s.changed('convs');
+    flash(until ? 'Muted: no notifications from this chat.' : 'Notifications for this chat are on again.', true);
+  }
+
+  // --- search in this chat ---
+
+  let searchTimer = 0;
+  let searchSeq = 0;
+  function toggleSearch(on) {
+    const show = on === undefined ? searchBar.hidden : on;
+    searchBar.hidden = !show;
+    searchBtn.setAttribute('aria-expanded', show ? 'true' : 'false');
+    if (show) searchIn.focus();
+    else {
+      searchIn.value = '';
+      setChildren(searchResults);
+      searchInfo.textContent = '';
+      searchBtn.focus();
+    }
+  }
+  async function runSearch() {
+    const text = searchIn.value.trim();
+    const mine = ++searchSeq;
+    if (!text) {
+      setChildren(searchResults);
+      searchInfo.textContent = '';
+      return;
+    }
+    try {
+      const r = await app.api.get('/v1/search?limit=50&conversation_id=' + q(convId) + '&q=' + q(text));
+      if (mine !== searchSeq) return;
+      searchInfo.textContent = r.messages.length ? r.messages.length + (r.messages.length === 1 ? ' match' : ' matches') : 'Nothing in this chat matches “' + text + '”.';
+      setChildren(searchResults, r.messages.map((m) => h('li', h('a.result', { href: '#/c/' + q(convId) + '/m/' + q(m.id) },
+        h('span.result-top', h('span.result-who', s.nameOf(m.sender_id, convId)), h('time', fmtTime(m.sent_at))),
+        h('span.result-body', highlight(m.body, text))))));
+    } catch (e) {
+      if (mine === searchSeq) searchInfo.textContent = 'Search failed. ' + e.message;
+    }
+  }
+  searchIn.addEventListener('input', () => { clearTimeout(searchTimer); searchTimer = setTimeout(runSearch, 200); });
+  searchIn.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape') { e.preventDefault(); e.stopPropagation(); toggleSearch(false); }
+    else if (e.key === 'Enter') { clearTimeout(searchTimer); runSearch(); }
+  });
+
+  // --- keyboard through the messages ---
+
+  list.addEventListener('keydown', (e) => {
+    const msgs = list.querySelectorAll('.msg');
+    if (e.target === list && (e.key === 'ArrowUp' || e.key === 'ArrowDown' || e.key === 'End' || e.key === 'Home')) {
+      e.preventDefault();
+      const all = [...msgs];
+      if (all.length) (e.key === 'Home' ? all[0] : all[all.length - 1]).focus();
+      return;
+    }
+    const cur = e.target.closest && e.target.closest('.msg');
+    if (!cur || e.target !== cur) return;
+    if (arrowNav(e, msgs)) return;
+    if (e.key === 'Enter' || e.key === 'ContextMenu' || (e.shiftKey && e.key === 'F10')) {
+      const b = cur.querySelector('.msg-more');
+      if (b) {
+        e.preventDefault();
+        b.click();
+      }
+    }
+  });
 
   function closeMenu(restoreFocus) {
     if (menu.hidden) return false;
@@ -378,17 +678,18 @@ export function chatView(app, convId, focusId) {
       const nm = await app.api.post('/v1/messages/' + q(m.id) + '/reactions', { emoji, remove });
       s.putMessage(nm, false);
     } catch (e) {
-      flash(e.message);
+      flash('Could not react. ' + e.message);
     }
   }
 
   async function del(m, forWhom) {
+    if (forWhom === 'everyone' && !(await confirmAction('Delete for everyone?', 'The message will be replaced by “This message was deleted” for everyone in this chat. This cannot be undone.', 'Delete for everyone', true))) return;
     try {
       const nm = await app.api.del('/v1/messages/' + q(m.id) + '?for=' + forWhom);
       if (forWhom === 'me') s.hide(m.id, convId);
       else s.putMessage(nm, false);
     } catch (e) {
-      flash(e.message);
+      flash('Could not delete the message. ' + e.message);
     }
   }
 
@@ -444,7 +745,7 @@ export function chatView(app, convId, focusId) {
         input.value = '';
         cancelCompose();
       } catch (e) {
-        flash('Could not edit: ' + e.message);
+        flash('Could not edit the message. ' + e.message);
       }
       return;
     }
@@ -455,6 +756,7 @@ export function chatView(app, convId, focusId) {
     drawComposerBar();
     autosize();
     toBottom();
+    input.focus(); // keep typing: focus stays in the composer (also after pressing Send)
   }
 
   function autosize() {
@@ -497,6 +799,7 @@ export function chatView(app, convId, focusId) {
 
   v.onKey = (e) => {
     if (e.key !== 'Escape') return false;
+    if (document.querySelector('dialog[open]') || document.querySelector('.emoji-picker')) return true;
     if (closeMenu(true) || cancelCompose()) {
       e.preventDefault();
       return true;
@@ -509,6 +812,7 @@ export function chatView(app, convId, focusId) {
       drawHeader();
       drawBanners();
     }
+    if (changes.has('convs')) loadChanges();
     if (changes.has('msgs:' + convId) || changes.has('contacts')) {
       drawMessages();
       maybeMarkRead();
@@ -524,6 +828,8 @@ export function chatView(app, convId, focusId) {
     else app.drafts.delete(convId);
     if (s.openConv === convId) s.openConv = '';
     stopTyping();
+    clearTimeout(searchTimer);
+    if (closePicker && document.querySelector('.emoji-picker')) closePicker();
     document.removeEventListener('pointerdown', onOutside, true);
   };
 
@@ -532,5 +838,6 @@ export function chatView(app, convId, focusId) {
   drawTop();
   drawMessages();
   loadNewest();
+  loadChanges();
   return v;
 }

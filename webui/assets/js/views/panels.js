@@ -21,7 +21,7 @@ export function homeView(app) {
   const el = h('section.home',
     h('div.empty-state',
       h('div.brand.big', 'petrel'),
-      h('p', 'Pick a conversation, or add a contact with the + button.'),
+      h('p', 'Pick a conversation, or start one with the + button.'),
       h('p.muted', 'Enter sends · Shift+Enter adds a line · Esc closes · Ctrl+K searches'),
     ),
   );
@@ -51,7 +51,7 @@ export function welcomeView(app, first) {
       setChildren(qr, h('img', { src: qrURL, alt: 'QR code of your invite link', width: '220', height: '220' }));
       qr.removeAttribute('aria-busy');
     } catch (e) {
-      setChildren(qr, h('span.error', 'Could not make an invite: ' + e.message));
+      setChildren(qr, h('span.error', 'Could not make an invite. ' + e.message));
     }
   }
 
@@ -154,6 +154,22 @@ export function contactView(app, id) {
   const back = h('a.icon-btn.back.always', { href: '#/', 'aria-label': 'Back to the chat' }, icon('back'));
   v.el = h('section.contact', h('header.pane-head', back, title), body);
   let nameDraft = null;
+  let qrFor = '';
+  let qrURL = '';
+  const qrBox = h('div.qr.safety-qr', { 'aria-busy': 'true' });
+
+  async function loadQR(c) {
+    qrFor = c.safety_number;
+    try {
+      const r = await app.api.get('/v1/contacts/' + q(c.id) + '/safety_qr');
+      if (qrURL) URL.revokeObjectURL(qrURL);
+      qrURL = URL.createObjectURL(new Blob([r.qr_svg], { type: 'image/svg+xml' }));
+      setChildren(qrBox, h('img', { src: qrURL, alt: 'QR code of the safety number', width: '160', height: '160' }));
+      qrBox.removeAttribute('aria-busy');
+    } catch (e) {
+      setChildren(qrBox, h('span.muted.small', 'No QR code. ' + e.message));
+    }
+  }
 
   async function patch(p, statusEl) {
     try {
@@ -175,6 +191,7 @@ export function contactView(app, id) {
     v.backTo = '#/c/' + q(c.conversation_id);
     back.href = v.backTo;
     const groups = String(c.safety_number || '').trim().split(/\s+/).filter(Boolean);
+    if (groups.length && qrFor !== c.safety_number) loadQR(c);
     const nameIn = h('input#ct-name', { type: 'text', value: nameDraft !== null ? nameDraft : c.name, maxlength: '128', oninput: (e) => { nameDraft = e.target.value; } });
     const nameStatus = h('span.form-status', { role: 'status' });
     const verifyStatus = h('span.form-status', { role: 'status' });
@@ -195,7 +212,15 @@ export function contactView(app, id) {
       h('div.card',
         h('h3', 'Safety number'),
         h('p.muted', 'Compare these digits with ' + (c.name || 'your contact') + ' — in person or on a call you trust. If they match on both screens, nobody is in the middle.'),
-        groups.length ? h('div.safety', { 'aria-label': 'Safety number ' + groups.join(' ') }, groups.map((g) => h('span', g))) : h('p.muted', 'Not available yet.'),
+        h('div.verify-state' + (c.verified ? '.yes' : '.no'), { role: 'status' },
+          icon(c.verified ? 'shield' : 'warn'),
+          c.verified ? h('span', h('strong', 'Verified.'), ' You compared this safety number with ' + (c.name || 'them') + '.')
+            : h('span', h('strong', 'Not verified.'), ' Compare the number below, then turn on “Verified”.')),
+        groups.length ? h('div.safety-row',
+          h('div.safety', { role: 'group', 'aria-label': 'Safety number ' + groups.join(' ') }, groups.map((g) => h('span', g))),
+          qrBox,
+        ) : h('p.muted', 'Not available yet.'),
+        groups.length ? h('p.muted.small', 'Or compare the QR code: it holds the same digits, so both of you can scan or hold the screens side by side.') : null,
         h('label.switch',
           h('input#ct-verified', { type: 'checkbox', role: 'switch', checked: c.verified, onchange: (e) => patch({ verified: e.target.checked }, verifyStatus) }),
           h('span.switch-track', { 'aria-hidden': 'true' }),
@@ -230,6 +255,7 @@ export function contactView(app, id) {
     if (c.has('contacts') || c.has('presence')) draw();
   };
   v.focus = () => title.focus();
+  v.destroy = () => qrURL && URL.revokeObjectURL(qrURL);
   draw();
   return v;
 }
@@ -238,7 +264,7 @@ export function settingsView(app) {
   const s = app.store;
   const nameIn = h('input#set-name', { type: 'text', value: (s.me && s.me.name) || '', maxlength: '128' });
   const nameStatus = h('span.form-status', { role: 'status' });
-  const privStatus = h('span.form-status', { role: 'status' });
+  const privStatus = h('span.form-status#set-priv-status', { role: 'status' });
   const receipts = h('input#set-receipts', { type: 'checkbox', role: 'switch', checked: s.settings && s.settings.read_receipts });
   const presence = h('select#set-presence',
     h('option', { value: 'contacts' }, 'My contacts'),
@@ -248,15 +274,57 @@ export function settingsView(app) {
   const about = h('dl.about');
   const title = h('h2.pane-title', { tabindex: '-1' }, 'Settings');
 
-  async function put(p) {
+  async function put(p, st) {
     try {
       s.settings = await app.api.put('/v1/settings', p);
-      status(privStatus, 'Saved');
+      // Sharing presence with nobody also hides everyone else's, at once.
+      if (s.settings.presence === 'nobody') s.forgetPresence(s.presenceKnown);
+      s.changed('settings');
+      status(st || privStatus, 'Saved');
+      return true;
     } catch (e) {
-      status(privStatus, e.message, true);
+      status(st || privStatus, e.message, true);
+      return false;
     }
   }
-  receipts.addEventListener('change', () => put({ read_receipts: receipts.checked }));
+  const n = app.notifier;
+  const notifStatus = h('span.form-status', { role: 'status' });
+  const notifBtn = h('button#set-notify', { type: 'button' });
+  const sound = h('input#set-sound', { type: 'checkbox', role: 'switch', checked: n.prefs.sound });
+  const dnd = h('select#set-dnd', { 'aria-describedby': 'set-dnd-note' },
+    h('option', { value: '0' }, 'Off'),
+    h('option', { value: '3600000' }, 'For 1 hour'),
+    h('option', { value: '28800000' }, 'For 8 hours'),
+    h('option', { value: '86400000' }, 'For 24 hours'),
+  );
+  const dndNote = h('p.muted.small#set-dnd-note');
+  function drawNotify() {
+    const p = n.permission;
+    notifBtn.textContent = p === 'unsupported' ? 'Not supported in this browser' : n.prefs.notify && p === 'granted' ? 'Turn desktop notifications off' : 'Turn desktop notifications on';
+    notifBtn.disabled = p === 'unsupported' || p === 'denied';
+    if (p === 'denied') status(notifStatus, 'Your browser blocks notifications for this page: allow them in its site settings.', true);
+    const until = n.dndUntil();
+    dndNote.textContent = until > Date.now() ? 'Do not disturb until ' + new Date(until).toLocaleString() + '.' : 'Do not disturb silences every chat for a while.';
+    if (until <= Date.now()) dnd.value = '0';
+  }
+  notifBtn.addEventListener('click', async () => {
+    if (n.prefs.notify && n.permission === 'granted') n.disable();
+    else {
+      const p = await n.enable();
+      status(notifStatus, p === 'granted' ? 'Desktop notifications are on.' : 'Notifications were not allowed.', p !== 'granted');
+    }
+    drawNotify();
+  });
+  sound.addEventListener('change', () => { n.setSound(sound.checked); if (sound.checked) n.beep(); status(notifStatus, 'Saved'); });
+  dnd.addEventListener('change', async () => {
+    const ms = Number(dnd.value);
+    const until = ms ? Date.now() + ms : null;
+    const ok = await put({ push: { dnd_until: until } }, notifStatus);
+    // Without push settings on the node (docs/API.md), this UI keeps do-not-disturb itself.
+    n.localDnd = ok && s.settings.push && 'dnd_until' in s.settings.push ? 0 : until || 0;
+    drawNotify();
+  });
+  receipts.addEventListener('change', () => put({ read_receipts: receipts.checked }).then(() => s.changed('msgs:' + s.openConv)));
   presence.addEventListener('change', () => put({ presence: presence.value }));
 
   async function drawAbout() {
@@ -297,10 +365,19 @@ export function settingsView(app) {
       h('div.card',
         h('h3', 'Privacy'),
         h('label.switch', receipts, h('span.switch-track', { 'aria-hidden': 'true' }), 'Send read receipts'),
-        h('p.muted.small', 'When off, your contacts do not see when you have read their messages.'),
+        h('p.muted.small', 'When off, your contacts do not see when you have read their messages — and, as is fair, you do not see when they have read yours.'),
         h('label', { for: 'set-presence' }, 'Who sees when you are online'),
         presence,
         privStatus,
+      ),
+      h('div.card',
+        h('h3', 'Notifications'),
+        h('div.row', notifBtn, notifStatus),
+        h('label.switch', sound, h('span.switch-track', { 'aria-hidden': 'true' }), 'Play a sound for new messages'),
+        h('label', { for: 'set-dnd' }, 'Do not disturb'),
+        dnd,
+        dndNote,
+        h('p.muted.small', 'Muted chats (the bell in a chat’s header) never notify.'),
       ),
       h('div.card', h('h3', 'This node'), about),
       h('div.card',
@@ -311,6 +388,7 @@ export function settingsView(app) {
     ),
   );
   drawAbout();
+  drawNotify();
   return {
     el,
     focus: () => title.focus(),
