@@ -84,6 +84,10 @@ type Bridge struct {
 	m   *Metrics
 	now func() time.Time
 
+	// notes carries deposits from Notify to Run's dispatcher, so a deposit never waits
+	// for the registry.
+	notes chan note
+
 	mu      sync.Mutex
 	slots   map[string]*slot
 	queue   []*slot
@@ -91,6 +95,15 @@ type Bridge struct {
 	stopped bool
 	ctx     context.Context
 }
+
+type note struct {
+	owner, envelope []byte
+	online          bool
+}
+
+// maxNotes bounds the deposits waiting for the dispatcher; beyond it they are dropped
+// (counted): the pushes already due cover them.
+const maxNotes = 4096
 
 // slot is one registration's coalescing state. Guarded by Bridge.mu.
 type slot struct {
@@ -120,7 +133,7 @@ func New(cfg Config) (*Bridge, error) {
 		cfg.Workers = DefaultWorkers
 	}
 	b := &Bridge{cfg: cfg, log: cfg.Logger, m: cfg.Metrics, now: cfg.Now,
-		slots: map[string]*slot{}, wake: make(chan struct{}, 1), ctx: context.Background()}
+		slots: map[string]*slot{}, notes: make(chan note, maxNotes), wake: make(chan struct{}, 1), ctx: context.Background()}
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
 	}
@@ -139,6 +152,20 @@ func (b *Bridge) Run(ctx context.Context) error {
 	for range b.cfg.Workers {
 		wg.Go(func() { b.work(ctx) })
 	}
+	wg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case n := <-b.notes:
+				if n.online {
+					b.online(n.owner)
+				} else {
+					b.notify(n.owner, n.envelope)
+				}
+			}
+		}
+	})
 	<-ctx.Done()
 	wg.Wait()
 	b.mu.Lock()
@@ -154,8 +181,17 @@ func (b *Bridge) Run(ctx context.Context) error {
 }
 
 // Notify tells the bridge that envelope was just deposited for owner, who is not watching.
-// It never blocks on a provider.
+// It never blocks: the registry is read and pushes are sent by Run's goroutines. The bridge
+// keeps owner and envelope; the caller must not change them.
 func (b *Bridge) Notify(owner, envelope []byte) {
+	select {
+	case b.notes <- note{owner: owner, envelope: envelope}:
+	default:
+		b.m.dropped()
+	}
+}
+
+func (b *Bridge) notify(owner, envelope []byte) {
 	targets, dnd, err := b.cfg.Registry.Targets(owner)
 	if err != nil {
 		b.log.Error("push registrations unreadable", "err", err)
@@ -203,8 +239,16 @@ func (b *Bridge) Notify(owner, envelope []byte) {
 }
 
 // Online tells the bridge that owner opened a watch stream: pushes still waiting for their
-// window are dropped (the node drains by itself).
+// window are dropped (the node drains by itself). It is ordered after earlier Notify calls.
 func (b *Bridge) Online(owner []byte) {
+	select {
+	case b.notes <- note{owner: owner, online: true}:
+	default:
+		b.m.dropped()
+	}
+}
+
+func (b *Bridge) online(owner []byte) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, s := range b.slots {

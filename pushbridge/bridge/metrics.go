@@ -4,8 +4,8 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // Metrics are the bridge's Prometheus series (namespace petrel_push).
 type Metrics struct {
-	sentC, failedC, deadC *prometheus.CounterVec
-	coalescedC, dndC      prometheus.Counter
+	sentC, failedC, deadC   *prometheus.CounterVec
+	coalescedC, dndC, dropC prometheus.Counter
 }
 
 // NewMetrics registers the bridge's series on reg.
@@ -21,8 +21,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Deposits that caused no push of their own (covered by the next push of their registration)."}),
 		dndC: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "petrel_push", Name: "suppressed_dnd_total",
 			Help: "Pushes not sent because the owner's do-not-disturb time had not passed."}),
+		dropC: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "petrel_push", Name: "dropped_total",
+			Help: "Deposits not considered for a push because the bridge's queue was full."}),
 	}
-	reg.MustRegister(m.sentC, m.failedC, m.deadC, m.coalescedC, m.dndC)
+	reg.MustRegister(m.sentC, m.failedC, m.deadC, m.coalescedC, m.dndC, m.dropC)
 	for _, k := range Kinds() {
 		m.sentC.WithLabelValues(k)
 		m.deadC.WithLabelValues(k)
@@ -57,5 +59,11 @@ func (m *Metrics) coalesced() {
 func (m *Metrics) suppressed(n int) {
 	if m != nil {
 		m.dndC.Add(float64(n))
+	}
+}
+
+func (m *Metrics) dropped() {
+	if m != nil {
+		m.dropC.Inc()
 	}
 }
