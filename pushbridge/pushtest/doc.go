@@ -12,6 +12,4 @@
 //   - FCM: an OAuth 2.0 token endpoint (JWT bearer grant, RS256, checked against the
 //     service account's key) and the FCM HTTP v1 messages:send endpoint checking the
 //     bearer it issued and answering 200 or 404 UNREGISTERED.
-//
-// Decrypt is the receiving half of RFC 8291, for tests that hold a subscription's keys.
 package pushtest
