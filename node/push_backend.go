@@ -38,3 +38,16 @@ func (n *Node) UpdatePushSettings(ctx context.Context, p api.PushSettings) (api.
 	}
 	return n.PushSettings(ctx)
 }
+
+// ConversationMute implements localapi.Push.
+func (n *Node) ConversationMute(ctx context.Context, convID string) (*int64, error) {
+	return n.push.Mute(convID)
+}
+
+// MuteConversation implements localapi.Push: the conversation must exist.
+func (n *Node) MuteConversation(ctx context.Context, convID string, until *int64) error {
+	if _, err := n.Conversation(ctx, convID); err != nil {
+		return err
+	}
+	return n.push.SetMute(ctx, convID, until)
+}

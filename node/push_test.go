@@ -3,6 +3,7 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -154,5 +155,65 @@ func TestPushRegistrationsReachBridges(t *testing.T) {
 	regs, _ := bob.Client.PushRegistrations(ctx)
 	if len(regs) != 1 || regs[0].ID != second.ID {
 		t.Fatalf("after delete: %+v", regs)
+	}
+}
+
+// TestMuteAndDoNotDisturbSettings: muted_until is stored per conversation (set, shown,
+// cleared), do-not-disturb with the other settings; bad values are refused and change
+// nothing; a node without home relays shows its registration dead with the reason.
+func TestMuteAndDoNotDisturbSettings(t *testing.T) {
+	ctx := context.Background()
+	alice, bob := nodetest.Start(t, "alice"), nodetest.Start(t, "bob")
+	conv := befriend(t, alice, bob).ConversationID
+	type muted struct {
+		ID         string `json:"id"`
+		MutedUntil *int64 `json:"muted_until"`
+	}
+	until := time.Now().Add(8 * time.Hour).UnixMilli()
+	var got muted
+	if err := alice.Client.Do(ctx, "PATCH", "/v1/conversations/"+conv, map[string]any{"muted_until": until}, &got); err != nil || got.MutedUntil == nil || *got.MutedUntil != until || got.ID != conv {
+		t.Fatalf("mute: %+v %v", got, err)
+	}
+	got = muted{}
+	if err := alice.Client.Do(ctx, "GET", "/v1/conversations/"+conv, nil, &got); err != nil || got.MutedUntil == nil || *got.MutedUntil != until {
+		t.Fatalf("GET after mute: %+v %v", got, err)
+	}
+	for _, bad := range []string{`{"muted_until":-5}`, `{"muted_until":"soon"}`, `{}`} {
+		status, err := alice.Client.DoStatus(ctx, "PATCH", "/v1/conversations/"+conv, json.RawMessage(bad), nil)
+		if status != 400 || err == nil {
+			t.Errorf("%s: %d %v, want 400", bad, status, err)
+		}
+	}
+	if status, _ := alice.Client.DoStatus(ctx, "PATCH", "/v1/conversations/nope", map[string]any{"muted_until": until}, nil); status != 404 {
+		t.Errorf("mute an unknown conversation: %d, want 404", status)
+	}
+	if err := alice.Client.Do(ctx, "PATCH", "/v1/conversations/"+conv, map[string]any{"muted_until": nil}, &got); err != nil || got.MutedUntil != nil {
+		t.Fatalf("unmute: %+v %v", got, err)
+	}
+
+	type settings struct {
+		Presence string            `json:"presence"`
+		Push     *api.PushSettings `json:"push"`
+	}
+	var st settings
+	if status, _ := alice.Client.DoStatus(ctx, "PUT", "/v1/settings", json.RawMessage(`{"presence":"nobody","push":{"dnd_until":0}}`), nil); status != 400 {
+		t.Errorf("dnd_until 0: %d, want 400", status)
+	}
+	if err := alice.Client.Do(ctx, "GET", "/v1/settings", nil, &st); err != nil || st.Presence != "contacts" || st.Push == nil || st.Push.DNDUntil != nil {
+		t.Fatalf("a refused PUT changed settings: %+v %v", st, err)
+	}
+	if err := alice.Client.Do(ctx, "PUT", "/v1/settings", map[string]any{"presence": "nobody", "push": map[string]any{"dnd_until": until}}, &st); err != nil || st.Presence != "nobody" || st.Push.DNDUntil == nil || *st.Push.DNDUntil != until {
+		t.Fatalf("PUT presence and dnd: %+v %v", st, err)
+	}
+	if err := alice.Client.SetDoNotDisturb(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.Client.Do(ctx, "GET", "/v1/settings", nil, &st); err != nil || st.Push.DNDUntil != nil || st.Presence != "nobody" {
+		t.Fatalf("after clearing dnd: %+v %v", st, err)
+	}
+
+	reg, err := alice.Client.CreatePushRegistration(ctx, api.PushRegistrationRequest{Kind: "fcm", Token: "device-token"})
+	if err != nil || reg.State != "dead" || reg.Error != "no home relays" {
+		t.Fatalf("registration without relays: %+v %v", reg, err)
 	}
 }
