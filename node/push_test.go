@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/petrel-chat/petrel/node"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/localclient"
 	"github.com/petrel-chat/petrel/node/nodetest"
@@ -216,4 +218,69 @@ func TestMuteAndDoNotDisturbSettings(t *testing.T) {
 	if err != nil || reg.State != "dead" || reg.Error != "no home relays" {
 		t.Fatalf("registration without relays: %+v %v", reg, err)
 	}
+}
+
+// TestPushRefusedAndDeadShown: a relay that may not contact private endpoints refuses a
+// loopback one (the node shows refused with the bridge's reason); at a relay that may, the
+// provider's 410 makes the registration dead there, and the node shows the reason.
+func TestPushRefusedAndDeadShown(t *testing.T) {
+	ctx := context.Background()
+	strict, lax := relaytest.Config(), relaytest.Config()
+	strict.Push = &relayserver.PushConfig{}
+	lax.Push = &relayserver.PushConfig{AllowPrivateEndpoints: true}
+	rs, rl := relaytest.Start(t, &strict), relaytest.Start(t, &lax)
+	srv := pushtest.NewPushServer(true)
+	defer srv.Close()
+	alice := nodetest.Start(t, "alice")
+	bob := nodetest.StartWith(t, "bob", func(c *node.Config) { c.RelayPoll = 300 * time.Millisecond })
+	bob.Stop()
+	bob.Relays = []string{rs.Info.Addrs[0], rl.Info.Addrs[0]}
+	bob.Run()
+	alice.Stop()
+	alice.Relays = []string{rl.Info.Addrs[0]}
+	alice.Run()
+	ep := srv.NewEndpoint(nil)
+	_, err := bob.Client.CreatePushRegistration(ctx, api.PushRegistrationRequest{Kind: "unifiedpush", Endpoint: ep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := func() (api.PushRegistration, error) {
+		regs, err := bob.Client.PushRegistrations(ctx)
+		if err != nil || len(regs) != 1 {
+			return api.PushRegistration{}, fmt.Errorf("%d registrations: %v", len(regs), err)
+		}
+		return regs[0], nil
+	}
+	eventually(t, "refused at the strict relay, active at the other", func() error {
+		r, err := state()
+		if err != nil {
+			return err
+		}
+		if r.Relays[0].State != "refused" || !strings.Contains(r.Relays[0].Error, "endpoint refused") || r.Relays[1].State != "active" || r.State != "active" {
+			return fmt.Errorf("%+v", r)
+		}
+		return nil
+	})
+	toBob := befriend(t, alice, bob)
+	bob.Stop()
+	srv.Script(ep, pushtest.Answer{Status: http.StatusGone})
+	if _, err := alice.Client.Send(ctx, toBob.ConversationID, "c1", "hi"); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if _, err := srv.WaitPushes(wctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	bob.Run()
+	eventually(t, "dead with the provider's reason", func() error {
+		r, err := state()
+		if err != nil {
+			return err
+		}
+		if r.State != "dead" || r.Relays[1].State != "dead" || r.Relays[1].Error != "410 Gone" {
+			return fmt.Errorf("%+v", r)
+		}
+		return nil
+	})
 }

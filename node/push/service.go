@@ -247,7 +247,12 @@ func (s *Service) syncAll(ctx context.Context, h host.Host) bool {
 	for _, rl := range s.cfg.Relays {
 		res, err := s.syncRelay(ctx, h, rl, recs, dnd)
 		if err != nil {
-			if ctx.Err() == nil {
+			switch {
+			case ctx.Err() != nil:
+			case errors.Is(err, mailboxclient.ErrNotRegistered):
+				// The home relay session registers the mailbox first; retried shortly.
+				s.log.Debug("push sync waits for the mailbox registration", "relay", rl)
+			default:
 				s.log.Warn("push sync with a home relay failed", "relay", rl, "err", err)
 			}
 			ok = false
