@@ -383,6 +383,12 @@ func (b *Bridge) send(ctx context.Context, s *slot, t Target, payload []byte) {
 	if dead {
 		b.log.Info("push registration dead", "kind", t.Kind, "status", pe.Status, "reason", pe.Reason)
 		b.cfg.Registry.MarkDead(t.Owner, t.ID, fmt.Sprintf("%d %s", pe.Status, pe.Reason))
+		// The registry no longer lists it: its slot can go.
+		b.mu.Lock()
+		if b.slots[t.key()] == s {
+			delete(b.slots, t.key())
+		}
+		b.mu.Unlock()
 	}
 }
 

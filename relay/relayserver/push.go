@@ -216,7 +216,10 @@ func (p *pushService) Targets(mb []byte) ([]bridge.Target, time.Time, error) {
 		if !ok {
 			// Checked against the owner when stored; opened again after a restart.
 			if t, err = p.open(mb, nil, r.Sealed); err != nil {
+				// Sealed to a bridge key this relay no longer has, or for a kind it no
+				// longer serves: the owner sees it dead and registers again.
 				p.log.Warn("stored push registration no longer opens", "err", err)
+				p.MarkDead(string(mb), string(r.ID[:]), "the relay's push bridge can no longer use it: "+err.Error())
 				continue
 			}
 			p.mu.Lock()

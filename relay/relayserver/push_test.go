@@ -336,3 +336,38 @@ func TestPushConfigFile(t *testing.T) {
 		t.Fatal("a typo in push was accepted")
 	}
 }
+
+// A bridge key replaced by the operator leaves stored registrations unreadable: each turns
+// dead at its next use, with the reason, instead of silently never pushing.
+func TestBridgeKeyReplaced(t *testing.T) {
+	data := t.TempDir()
+	cfg := pushConfig(true)
+	r := startRelayIn(t, cfg, data)
+	srv := pushtest.NewPushServer(true)
+	defer srv.Close()
+	bob, alice := newUser(t), newUser(t)
+	h := newNode(t, r)
+	register(t, h, r, bob)
+	reg, _ := upRegistration(t, srv, 1)
+	if _, err := mailboxclient.SyncPush(context.Background(), h, r.id(), bob.id, mailboxclient.PushSync{Register: []mailboxclient.PushRegistration{reg}}); err != nil {
+		t.Fatal(err)
+	}
+	r.stop()
+	other, _ := identity.Generate()
+	if err := os.WriteFile(data+"/push/bridge.key", other.Marshal(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = startRelayIn(t, cfg, data)
+	h = newNode(t, r)
+	env, _ := sealed.SealFrom(bob.mb, bob.id.Public(), alice.id, []byte("x"))
+	if err := mailboxclient.Deposit(context.Background(), h, r.id(), bob.mb, env); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		res, err := mailboxclient.SyncPush(context.Background(), h, r.id(), bob.id, mailboxclient.PushSync{})
+		return err == nil && len(res.States) == 1 && res.States[0].Dead && strings.Contains(res.States[0].Reason, "no longer use it")
+	})
+	if n := len(srv.Pushes()); n != 0 {
+		t.Fatalf("%d pushes with an unreadable registration", n)
+	}
+}
