@@ -2,6 +2,7 @@ package relaywire
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"testing"
 
@@ -124,3 +125,32 @@ func FuzzParsePushDND(f *testing.F)          { fuzzPush(f, "push_dnd") }
 func FuzzParsePushRegistration(f *testing.F) { fuzzPush(f, "push_registration") }
 func FuzzParseBridgeKey(f *testing.F)        { fuzzPush(f, "bridge_key") }
 func FuzzParsePushList(f *testing.F)         { fuzzPush(f, "push_list") }
+
+// Known answers, written from the layouts in doc.go: a change to the push bytes on the wire
+// fails here, not only in a peer.
+func TestPushKnownAnswers(t *testing.T) {
+	var id [16]byte
+	for i := range id {
+		id[i] = byte(i)
+	}
+	const ids = "000102030405060708090a0b0c0d0e0f"
+	for _, c := range []struct {
+		name string
+		got  []byte
+		want string
+	}{
+		{"PushStates", AppendPushStates(nil, []PushState{{ID: id}, {ID: id, Dead: true, Reason: "410 Gone"}}),
+			"25" + "02" + ids + "00" + "00" + ids + "01" + "08" + "34313020476f6e65"},
+		{"PushDND", AppendPushDND(nil, 1_800_000_000_000), "26" + "000001a3185c5000"},
+		{"PushRegistration", AppendPushRegistration(nil, PushRegistration{Kind: PushKindAPNs, Address: "abcd", Topic: "chat.petrel"}),
+			"01" + "03" + "0004" + "61626364" + "0b" + "636861742e70657472656c" + "00" + "00"},
+		{"PushRegister", AppendPushRegister(nil, PushRegister{ID: id, Sealed: []byte{0xaa, 0xbb}}), "22" + ids + "aabb"},
+		{"PushUnregister", AppendPushUnregister(nil, id), "23" + ids},
+		{"PushList", AppendPushList(nil), "24"},
+		{"BridgeKey", AppendBridgeKey(nil), "20"},
+	} {
+		if got := hex.EncodeToString(c.got); got != c.want {
+			t.Errorf("%s: %s, want %s", c.name, got, c.want)
+		}
+	}
+}
