@@ -78,6 +78,11 @@ func NewAPNs(key *APNsKey, topic string) *APNs {
 // Close stops the server.
 func (a *APNs) Close() { a.srv.Close() }
 
+// CertPEM is the server's certificate in PEM, for a client's root CAs.
+func (a *APNs) CertPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: a.srv.Certificate().Raw})
+}
+
 // MarkBad makes token answer 400 BadDeviceToken; MarkGone 410 Unregistered.
 func (a *APNs) MarkBad(token string)  { a.mu.Lock(); a.bad[token] = true; a.mu.Unlock() }
 func (a *APNs) MarkGone(token string) { a.mu.Lock(); a.gone[token] = true; a.mu.Unlock() }

@@ -371,3 +371,57 @@ func TestBridgeKeyReplaced(t *testing.T) {
 		t.Fatalf("%d pushes with an unreadable registration", n)
 	}
 }
+
+// With APNs and FCM credentials in the config, one deposit for an owner with an APNs and an
+// FCM registration wakes both, content-free: a background push at priority 5 with the
+// verified provider token, and a data-only FCM message with the OAuth bearer it was issued.
+func TestPushAPNsAndFCMThroughRelay(t *testing.T) {
+	dir := t.TempDir()
+	key, err := pushtest.NewAPNsKey("KEY123", "TEAM456")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap := pushtest.NewAPNs(key, "chat.petrel.app")
+	defer ap.Close()
+	fc, err := pushtest.NewFCM("petrel-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fc.Close()
+	for name, b := range map[string][]byte{"key.p8": key.P8, "ca.pem": ap.CertPEM(), "sa.json": fc.ServiceAccountJSON()} {
+		if err := os.WriteFile(dir+"/"+name, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := testConfig()
+	cfg.Push = &relayserver.PushConfig{
+		APNs: &relayserver.APNsConfig{KeyFile: dir + "/key.p8", KeyID: "KEY123", TeamID: "TEAM456", Host: ap.URL, CAFile: dir + "/ca.pem"},
+		FCM:  &relayserver.FCMConfig{ServiceAccountFile: dir + "/sa.json", Endpoint: fc.URL},
+	}
+	r := startRelay(t, cfg)
+	bob, alice := newUser(t), newUser(t)
+	h := newNode(t, r)
+	register(t, h, r, bob)
+	token := strings.Repeat("ab", 32)
+	regs := []mailboxclient.PushRegistration{
+		{ID: [16]byte{1}, Reg: relaywire.PushRegistration{Kind: relaywire.PushKindAPNs, Address: token, Topic: "chat.petrel.app"}},
+		{ID: [16]byte{2}, Reg: relaywire.PushRegistration{Kind: relaywire.PushKindFCM, Address: "fcm-device-token"}},
+	}
+	res, err := mailboxclient.SyncPush(context.Background(), h, r.id(), bob.id, mailboxclient.PushSync{Register: regs})
+	if err != nil || res.Registered[0] != nil || res.Registered[1] != nil {
+		t.Fatalf("register: %v %v", err, res.Registered)
+	}
+	env, _ := sealed.SealFrom(bob.mb, bob.id.Public(), alice.id, []byte("secret"))
+	if err := mailboxclient.Deposit(context.Background(), h, r.id(), bob.mb, env); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return len(ap.Pushes()) == 1 && len(fc.Pushes()) == 1 })
+	a := ap.Pushes()[0]
+	if a.Status != 200 || a.Token != token || a.PushType != "background" || a.Priority != "5" || bytes.Contains(a.Payload, []byte("secret")) {
+		t.Errorf("APNs push %+v", a)
+	}
+	f := fc.Pushes()[0]
+	if f.Status != 200 || f.Token != "fcm-device-token" || bytes.Contains(f.Body, []byte("secret")) || bytes.Contains(f.Body, env[:40]) {
+		t.Errorf("FCM push %+v", f)
+	}
+}
