@@ -315,6 +315,11 @@ type relayResult struct {
 
 func (s *Service) syncRelay(ctx context.Context, h host.Host, relay string, recs []*record, dnd *int64) (relayResult, error) {
 	res := relayResult{states: map[string]*relayState{}, withdrawn: map[string]bool{}}
+	if len(recs) == 0 && dnd == nil {
+		// Nothing to hand over and no do-not-disturb: the relay need not hear from us (a
+		// later registration sends the do-not-disturb state with it).
+		return res, nil
+	}
 	ai, err := peer.AddrInfoFromString(relay)
 	if err != nil {
 		return res, fmt.Errorf("relay address: %w", err)
