@@ -93,7 +93,6 @@ type Bridge struct {
 	queue   []*slot
 	wake    chan struct{}
 	stopped bool
-	ctx     context.Context
 }
 
 type note struct {
@@ -133,7 +132,7 @@ func New(cfg Config) (*Bridge, error) {
 		cfg.Workers = DefaultWorkers
 	}
 	b := &Bridge{cfg: cfg, log: cfg.Logger, m: cfg.Metrics, now: cfg.Now,
-		slots: map[string]*slot{}, notes: make(chan note, maxNotes), wake: make(chan struct{}, 1), ctx: context.Background()}
+		slots: map[string]*slot{}, notes: make(chan note, maxNotes), wake: make(chan struct{}, 1)}
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
 	}
@@ -145,9 +144,6 @@ func New(cfg Config) (*Bridge, error) {
 
 // Run sends queued pushes with cfg.Workers workers until ctx ends, then stops every timer.
 func (b *Bridge) Run(ctx context.Context) error {
-	b.mu.Lock()
-	b.ctx = ctx
-	b.mu.Unlock()
 	var wg sync.WaitGroup
 	for range b.cfg.Workers {
 		wg.Go(func() { b.work(ctx) })
