@@ -30,6 +30,7 @@ import (
 	"github.com/petrel-chat/petrel/node/localapi"
 	"github.com/petrel-chat/petrel/node/messenger"
 	"github.com/petrel-chat/petrel/node/p2phost"
+	"github.com/petrel-chat/petrel/node/push"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/webui"
 )
@@ -159,6 +160,7 @@ type Node struct {
 	apiInfo *APIInfo
 
 	*messenger.Messenger
+	push *push.Service
 
 	mu      sync.Mutex
 	profile profile
@@ -237,6 +239,8 @@ func (n *Node) load() error {
 		Profile: n.profileName, Relays: n.cfg.Relays, RelayLink: relayLink{n.hostOrNil},
 		Groups: n.cfg.Groups, Presence: n.cfg.Presence, Now: n.cfg.Now,
 	})
+	n.push = push.New(push.Config{Store: n.st, Identity: n.id, Relays: n.cfg.Relays,
+		Logger: n.log.With("part", "push"), Now: n.cfg.Now, Poll: n.cfg.RelayPoll})
 	return err
 }
 
@@ -306,6 +310,7 @@ func (n *Node) Run(ctx context.Context, ready func(APIInfo)) (err error) {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, ln) })
 	g.Go(func() error { return n.Messenger.Run(gctx, h) })
+	g.Go(func() error { return n.push.Run(gctx, h) })
 	if len(n.cfg.Relays) > 0 {
 		homes := &homeRelays{h: h, id: n.id, m: n.Messenger, log: n.log.With("part", "relays"), state: map[string]bool{},
 			invites: n.relayInvites, poll: cmp.Or(n.cfg.RelayPoll, relayPoll), uploaded: map[peer.ID][2]uint32{}}

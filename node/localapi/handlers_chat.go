@@ -1,6 +1,8 @@
 package localapi
 
 import (
+	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -84,7 +86,12 @@ func (s *Server) getConversations(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getConversation(w http.ResponseWriter, r *http.Request) {
 	c, err := s.cfg.Backend.Conversation(r.Context(), r.PathValue("id"))
-	s.reply(w, r, http.StatusOK, c, err)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out, err := s.withMute(r.Context(), c, nil)
+	s.reply(w, r, http.StatusOK, out, err)
 }
 
 func (s *Server) getMessages(w http.ResponseWriter, r *http.Request) {
@@ -178,15 +185,34 @@ func (s *Server) getSearch(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getSettings(w http.ResponseWriter, r *http.Request) {
 	st, err := s.cfg.Backend.Settings(r.Context())
-	s.reply(w, r, http.StatusOK, st, err)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out, err := s.withPush(r.Context(), st)
+	s.reply(w, r, http.StatusOK, out, err)
 }
 
 func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) {
+	var raw json.RawMessage
 	var p api.SettingsPatch
-	if err := s.decodeBody(w, r, &p); err != nil {
+	if err := s.decodeBody(w, r, &raw); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	applyPush, err := s.pushSettingsPatch(raw)
+	if err := errors.Join(decodeJSON(raw, &p), err); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	st, err := s.cfg.Backend.UpdateSettings(r.Context(), p)
-	s.reply(w, r, http.StatusOK, st, err)
+	if err == nil {
+		err = applyPush(r.Context())
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out, err := s.withPush(r.Context(), st)
+	s.reply(w, r, http.StatusOK, out, err)
 }

@@ -2,6 +2,8 @@ package localapi
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/petrel-chat/petrel/node/api"
@@ -34,17 +36,34 @@ func (s *Server) postConversation(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) patchConversation(w http.ResponseWriter, r *http.Request) {
+	var raw json.RawMessage
 	var req api.ConversationPatch
-	if err := s.decodeBody(w, r, &req); err != nil {
+	if err := s.decodeBody(w, r, &raw); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if req.Name == nil {
-		s.writeError(w, r, api.Errorf(api.ErrBadRequest, "name is required"))
+	mute, err := s.mutePatch(raw) // muted_until (handlers_push.go)
+	if err := errors.Join(decodeJSON(raw, &req), err); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
-	c, err := s.cfg.Backend.RenameGroup(r.Context(), r.PathValue("id"), *req.Name)
-	s.reply(w, r, http.StatusOK, c, err)
+	if req.Name == nil && mute == nil {
+		s.writeError(w, r, api.Errorf(api.ErrBadRequest, "name or muted_until is required"))
+		return
+	}
+	id := r.PathValue("id")
+	var c api.Conversation
+	if req.Name != nil {
+		c, err = s.cfg.Backend.RenameGroup(r.Context(), id, *req.Name)
+	} else {
+		c, err = s.cfg.Backend.Conversation(r.Context(), id)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out, err := s.withMute(r.Context(), c, mute)
+	s.reply(w, r, http.StatusOK, out, err)
 }
 
 func (s *Server) postMembers(w http.ResponseWriter, r *http.Request) {

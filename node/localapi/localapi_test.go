@@ -187,7 +187,7 @@ func testBadInputKeepsServing(t *testing.T, n *nodetest.Node) {
 	// Endpoints of the contract this node does not serve yet say so (501), unlike a wrong
 	// path (404).
 	for _, c := range []struct{ method, path string }{
-		{"POST", "/v1/media"}, {"GET", "/v1/media/m1"}, {"POST", "/v1/push/registrations"},
+		{"POST", "/v1/media"}, {"GET", "/v1/media/m1"},
 	} {
 		status, code, _ := raw(t, c.method, n.Info.URL+c.path, auth, strings.NewReader("{}"))
 		if status != 501 || code != "not_implemented" {

@@ -24,6 +24,7 @@ var (
 	ErrBadPrekey           = errors.New("relay: bad prekey")
 	ErrNoPrekeys           = errors.New("relay: no prekeys")
 	ErrUnavailable         = errors.New("relay: unavailable")
+	ErrPushRefused         = errors.New("relay: push registration refused")
 
 	// ErrProtocol: the relay sent bytes that break the protocol (malformed, unexpected, a
 	// bundle for another identity). The relay is faulty or hostile.
@@ -59,6 +60,8 @@ func sentinel(c relaywire.Code) error {
 		return ErrNoPrekeys
 	case relaywire.CodeUnavailable:
 		return ErrUnavailable
+	case relaywire.CodePushRefused:
+		return ErrPushRefused
 	}
 	return nil
 }

@@ -51,6 +51,8 @@ type Config struct {
 	Prekeys      PrekeyLimits  `json:"prekeys"`
 	Circuit      Circuit       `json:"circuit"`
 	Resources    Resources     `json:"resources"`
+	// Push, when present, runs the push bridge (push_config.go).
+	Push *PushConfig `json:"push,omitempty"`
 }
 
 // Registration says who may create a mailbox here.
@@ -238,6 +240,11 @@ func (c *Config) Validate() error {
 	if ci := c.Circuit; ci.Enabled && (ci.MaxReservations <= 0 || ci.MaxCircuits <= 0 || ci.MaxReservationsPerIP <= 0 ||
 		ci.ReservationTTL <= 0 || ci.Duration <= 0 || ci.DataBytes <= 0) {
 		errs = append(errs, errors.New("circuit: every limit must be > 0"))
+	}
+	if c.Push != nil {
+		if err := c.Push.validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

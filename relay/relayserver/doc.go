@@ -14,4 +14,9 @@
 // relaywire.Code otherwise. Owners authenticate by signing a fresh challenge bound to the
 // relay's and their own peer ids; only they fetch, acknowledge and watch their mailbox.
 // The relay sees mailbox ids and padded envelope sizes, never a sender or plaintext.
+//
+// With a push configuration (push_config.go) the relay also runs the push bridge
+// (pushbridge/): the /petrel/push/1.0.0 protocol (push_handler.go) takes owners' sealed
+// registrations, opened only with the bridge's key (push.go), and every durable deposit for
+// a mailbox nobody watches is handed to the bridge, which coalesces and sends the pushes.
 package relayserver

@@ -184,6 +184,8 @@ func limits(r Resources) rcmgr.ConcreteLimitConfig {
 		Service: map[string]rcmgr.ResourceLimits{
 			serviceMailbox:   {Streams: rcmgr.LimitVal(r.MaxStreams / 2), StreamsInbound: rcmgr.LimitVal(r.MaxStreams / 2), Memory: rcmgr.LimitVal64(r.MemoryBytes / 4)},
 			servicePrekeyDir: {Streams: rcmgr.LimitVal(r.MaxStreams / 8), StreamsInbound: rcmgr.LimitVal(r.MaxStreams / 8), Memory: rcmgr.LimitVal64(r.MemoryBytes / 16)},
+			// Nodes sync push registrations once a minute, on one short stream.
+			servicePush: {Streams: rcmgr.LimitVal(r.MaxStreams / 16), StreamsInbound: rcmgr.LimitVal(r.MaxStreams / 16), Memory: rcmgr.LimitVal64(r.MemoryBytes / 32)},
 		},
 		ServicePeerDefault: rcmgr.ResourceLimits{
 			Streams:        rcmgr.LimitVal(r.StreamsPerPeer),

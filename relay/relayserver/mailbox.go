@@ -176,6 +176,7 @@ func (s *Server) startDeposit(from peer.ID, body []byte) func() relaywire.Result
 		switch {
 		case err == nil:
 			s.m.depositBytes.Add(float64(size))
+			s.pushDeposited(d.Mailbox, size, func() []byte { return d.Envelope })
 			return relaywire.Result{Code: relaywire.OK}
 		case errors.Is(err, relaystore.ErrUnknownMailbox):
 			return relaywire.Result{Code: relaywire.CodeUnknownMailbox, Message: "no such mailbox on this relay"}
@@ -273,6 +274,7 @@ func (s *Server) serveWatch(c *streamIO, mb []byte) {
 		return
 	}
 	defer s.watch.remove(mb, w)
+	s.pushOnline(mb)
 	// A watching owner is online and waiting for mail: the connection manager must not
 	// trim its connection as idle.
 	owner := c.st.Conn().RemotePeer()

@@ -81,6 +81,7 @@ func (s *Server) startMultiDeposit(from peer.ID, body []byte) func() []byte {
 				if e == nil {
 					stored++
 					bytesIn += len(accepted[j].Header)
+					s.pushDepositedShared(accepted[j].Mailbox, accepted[j].Header, d.Body)
 				}
 			}
 			if stored > 0 {

@@ -65,6 +65,7 @@ type Server struct {
 	store *relaystore.Store
 	watch *watchers
 	m     *metrics
+	push  *pushService // nil without a push config
 
 	circuit *relayv2.Relay
 
@@ -150,6 +151,13 @@ func New(cfg Config, o Options) (*Server, error) {
 	}
 	s.m = newMetrics(s)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if cfg.Push != nil {
+		s.push, err = newPushService(*cfg.Push, o.DataDir, s.store, s.m.reg, log.With("component", "push"), func() context.Context { return s.ctx })
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -198,6 +206,10 @@ func (s *Server) Run(ctx context.Context, ready func(Info)) error {
 	s.host.SetStreamHandler(relaywire.PrekeyDirProtocol,
 		s.serveStream(servicePrekeyDir, relaywire.MaxFrame, s.handlePrekeyDir))
 	g.Go(func() error { s.maintain(gctx); return nil })
+	if s.push != nil {
+		s.host.SetStreamHandler(relaywire.PushProtocol, s.serveStream(servicePush, pushFrameLimit, s.handlePush))
+		g.Go(func() error { return s.push.bridge.Run(gctx) })
+	}
 	s.log.Info("relay ready", "peer_id", info.PeerID, "addrs", info.Addrs, "metrics", info.Metrics)
 	if ready != nil {
 		ready(info)
@@ -206,6 +218,7 @@ func (s *Server) Run(ctx context.Context, ready func(Info)) error {
 
 	s.host.RemoveStreamHandler(relaywire.MailboxProtocol)
 	s.host.RemoveStreamHandler(relaywire.PrekeyDirProtocol)
+	s.host.RemoveStreamHandler(relaywire.PushProtocol)
 	if srv != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		srv.Shutdown(sctx)

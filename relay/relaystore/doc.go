@@ -21,11 +21,16 @@
 //	'k' ‖ mailbox                  → signed prekey (108) ‖ last-resort PQ prekey (1262)
 //	'o' ‖ mailbox ‖ prekey id (4)  → X25519 one-time prekey (36)
 //	'q' ‖ mailbox ‖ prekey id (4)  → PQ one-time prekey (1262)
+//	'p' ‖ mailbox ‖ push id (16)   → 0x01 ‖ created (8) ‖ dead (1) ‖ reason length (1) ‖ reason ‖ sealed registration
+//	'd' ‖ mailbox                  → 0x01 ‖ push do-not-disturb until (8, Unix ms)
 //
 // Integers are big-endian, so mail ids (from 1, increasing per mailbox) iterate in deposit
 // order. There is no expiry index: with one TTL, a mailbox's mail expires in deposit order,
 // so PurgeExpired walks each mailbox from its oldest message to the first one alive, and a
 // deposit costs one mail record plus its mailbox's counters (written once per group commit).
+//
+// Push registrations (push.go) are stored as the owner sent them, sealed to the push
+// bridge's key: the store holds no endpoint or device token in the clear.
 //
 // # Multi deposits
 //

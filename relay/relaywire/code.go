@@ -22,6 +22,7 @@ const (
 	CodeBadPrekey       Code = 11 // an uploaded prekey is malformed or its signature is bad
 	CodeNoPrekeys       Code = 12 // no prekeys uploaded for this mailbox
 	CodeUnavailable     Code = 13 // the relay is shutting down or its store failed
+	CodePushRefused     Code = 14 // the push bridge will not serve this registration (kind, endpoint, sealing)
 )
 
 // String returns the code's snake_case name (as in metrics labels and docs).
@@ -55,12 +56,14 @@ func (c Code) String() string {
 		return "no_prekeys"
 	case CodeUnavailable:
 		return "unavailable"
+	case CodePushRefused:
+		return "push_refused"
 	}
 	return fmt.Sprintf("code_%d", byte(c))
 }
 
 // lastCode is the highest defined code.
-const lastCode = CodeUnavailable
+const lastCode = CodePushRefused
 
 // Codes lists every defined code, for metrics.
 func Codes() []Code {

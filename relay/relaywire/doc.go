@@ -27,6 +27,13 @@
 //	0x12 GetBundle  C→R  mailbox id (16)
 //	0x13 Bundle     R→C  prekey bundle (crypto/prekey wire form)
 //	0x14 Count      C→R  (empty)
+//	0x20 BridgeKey      C→R  (empty)
+//	0x21 BridgeKeyIs    R→C  version (1, 0x01) ‖ bridge public identity (129, crypto/identity)
+//	0x22 PushRegister   C→R  registration id (16) ‖ sealed registration (1..8192)
+//	0x23 PushUnregister C→R  registration id (16)
+//	0x24 PushList       C→R  (empty)
+//	0x25 PushStates     R→C  n (uvarint, ≤ 64) ‖ n × (id (16) ‖ dead (1) ‖ reason length (1) ‖ reason)
+//	0x26 PushDND        C→R  do-not-disturb until (8, Unix ms; 0 = off)
 //
 // # Mailbox protocol
 //
@@ -81,4 +88,32 @@
 //
 // A bundle hands out one X25519 one-time prekey and one PQ one-time prekey, each exactly
 // once; with none left it carries the last-resort PQ key and no X25519 one-time prekey.
+//
+// # Push protocol
+//
+// /petrel/push/1.0.0, served only by relays that run a push bridge (a relay without one
+// refuses the protocol, which clients report as "no bridge"):
+//
+//	anyone: BridgeKey ▶ ◀ BridgeKeyIs
+//	owner:  Auth ▶ ◀ Challenge, Proof (register flag clear: the mailbox must exist) ▶ ◀ Result,
+//	        then any number of:
+//	          BridgeKey ▶ ◀ BridgeKeyIs
+//	          PushRegister ▶ ◀ Result (ok | push_refused | quota_messages | unavailable)
+//	          PushUnregister ▶ ◀ Result
+//	          PushDND ▶ ◀ Result
+//	          PushList ▶ ◀ PushStates
+//
+// A sealed registration is a crypto/sealed envelope, from the owner's identity to the
+// bridge's public identity, addressed to the owner's own mailbox id, whose payload is an
+// encoded PushRegistration:
+//
+//	version 0x01 (1) ‖ kind (1: 1 webpush, 2 unifiedpush, 3 apns, 4 fcm) ‖
+//	address length (2) ‖ address (endpoint URL or device token, ≤ 2048) ‖
+//	topic length (1) ‖ topic (APNs bundle id) ‖ p256dh length (1) ‖ p256dh (65) ‖
+//	auth length (1) ‖ auth (16)
+//
+// Web Push and UnifiedPush carry p256dh and auth and no topic; APNs a topic and no keys; FCM
+// neither. The bridge refuses (push_refused) a registration not sealed to its key, not
+// addressed to the authenticated owner's mailbox, sealed by another identity than the owner,
+// of a kind it has no credentials for, or to an endpoint it may not contact.
 package relaywire
