@@ -147,7 +147,9 @@ func (m *Messenger) ensureSession(ctx context.Context, cid string) error {
 			return err
 		}
 		if !b.Identity().Equal(known) {
-			return m.identityChanged(tx, c, b.Identity())
+			// A bundle proves nothing about who is behind a peer (anyone can serve a copy):
+			// only a message that decrypts can show an identity change (inbound.go).
+			return errors.New("the contact's peer served a prekey bundle of another identity")
 		}
 		st, initial, err := pqxdh.Initiate(m.id, b)
 		if err != nil {

@@ -1,0 +1,464 @@
+package node_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/petrel-chat/petrel/crypto/identity"
+	"github.com/petrel-chat/petrel/crypto/pqxdh"
+	"github.com/petrel-chat/petrel/crypto/prekey"
+	"github.com/petrel-chat/petrel/crypto/ratchet"
+	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/invite"
+	"github.com/petrel-chat/petrel/node/localclient"
+	"github.com/petrel-chat/petrel/node/nodetest"
+	"github.com/petrel-chat/petrel/node/wire"
+	"github.com/petrel-chat/petrel/sync/hlc"
+)
+
+// The attacks of this file are made as an attacker would: with real nodes on loopback and
+// a separate libp2p host speaking petrel's protocols with what anyone can copy (a user's
+// public identity, a peer id from an invite link).
+
+// chatted makes b add a's link, and the two exchange one message each way, so that b's
+// contact for a has a session, a proven peer and a history. It returns b's contact for a.
+func chatted(t *testing.T, a, b *nodetest.Node) api.Contact {
+	t.Helper()
+	ctx := context.Background()
+	toA := befriend(t, b, a)
+	if _, err := b.Client.Send(ctx, toA.ConversationID, "hello-a", "hello "+a.Name); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, a.Name+" gets the first message", func() error {
+		cs, err := a.Client.Contacts(ctx)
+		if err != nil || len(cs) != 1 {
+			return fmt.Errorf("contacts %v %v", cs, err)
+		}
+		if n := len(messages(t, a.Client, cs[0].ConversationID)); n != 1 {
+			return fmt.Errorf("%d messages", n)
+		}
+		return nil
+	})
+	if _, err := a.Client.Send(ctx, toA.ConversationID, "hello-b", "hello "+b.Name); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, b.Name+" gets the answer", func() error {
+		if n := len(messages(t, b.Client, toA.ConversationID)); n != 2 {
+			return fmt.Errorf("%d messages", n)
+		}
+		return nil
+	})
+	eventually(t, "both messages delivered", func() error {
+		for _, cl := range []*localclient.Client{a.Client, b.Client} {
+			for _, m := range messages(t, cl, toA.ConversationID) {
+				if m.Status != api.StatusDelivered && m.Status != api.StatusRead {
+					return fmt.Errorf("%q is %s", m.Body, m.Status)
+				}
+			}
+		}
+		return nil
+	})
+	return toA
+}
+
+// sameContact fails the test unless contact c at n is still what it was (before).
+func sameContact(t *testing.T, n *nodetest.Node, before api.Contact) {
+	t.Helper()
+	c := contactOf(t, n, before.ID)
+	if c.UserID != before.UserID || c.SafetyNumber != before.SafetyNumber || c.IdentityChanged ||
+		c.Verified != before.Verified || c.ConversationID != before.ConversationID || c.Name != before.Name {
+		t.Fatalf("%s's contact changed:\nbefore %+v\nafter  %+v", n.Name, before, c)
+	}
+}
+
+// bodies lists the bodies of a conversation, in order.
+func bodies(t *testing.T, cl *localclient.Client, conv string) []string {
+	t.Helper()
+	var out []string
+	for _, m := range messages(t, cl, conv) {
+		out = append(out, m.Body)
+	}
+	return out
+}
+
+// arrives sends body from n in conv and waits until it is in conv of to and delivered.
+func arrives(t *testing.T, n *nodetest.Node, conv string, to *nodetest.Node, toConv, cmid, body string) {
+	t.Helper()
+	sent, err := n.Client.Send(context.Background(), conv, cmid, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, fmt.Sprintf("%q from %s reaches %s", body, n.Name, to.Name), func() error {
+		found := false
+		for _, m := range messages(t, to.Client, toConv) {
+			if m.Body == body {
+				found = true
+			}
+		}
+		if !found {
+			return errors.New("not there")
+		}
+		for _, m := range messages(t, n.Client, conv) {
+			if m.ID == sent.ID && m.Status != api.StatusDelivered && m.Status != api.StatusRead {
+				return fmt.Errorf("%s sees it %s %s", n.Name, m.Status, m.Error)
+			}
+		}
+		return nil
+	})
+}
+
+func peerOf(t *testing.T, n *nodetest.Node) peer.ID {
+	t.Helper()
+	pid, err := peer.Decode(n.Info.PeerID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
+
+func publicOf(t *testing.T, n *nodetest.Node) *identity.PublicIdentity {
+	t.Helper()
+	inv, err := n.Client.CreateInvite(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := invite.Parse(inv.Link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Identity
+}
+
+// TestInviteLinkCannotTakeOverContact: an attacker signs an invite link with a fresh
+// identity of its own but names an existing contact's peer id (and name). Adding it is a
+// 409 conflict: the contact, its safety number, its conversation and its history are
+// untouched, what the user sends next still reaches the real contact (only her session
+// decrypts it) and her messages still arrive; adding the real link again changes nothing.
+func TestInviteLinkCannotTakeOverContact(t *testing.T) {
+	ctx := context.Background()
+	alice, bob := nodetest.Start(t, "alice"), nodetest.Start(t, "bob")
+	toAlice := chatted(t, alice, bob)
+	verified := true
+	if _, err := bob.Client.UpdateContact(ctx, toAlice.ID, api.ContactPatch{Verified: &verified}); err != nil {
+		t.Fatal(err)
+	}
+	before := contactOf(t, bob, toAlice.ID)
+	history := bodies(t, bob.Client, toAlice.ConversationID)
+	var aliceConv string
+	if cs, err := alice.Client.Contacts(ctx); err != nil || len(cs) != 1 {
+		t.Fatalf("alice's contacts: %v %v", cs, err)
+	} else {
+		aliceConv = cs[0].ConversationID
+	}
+
+	mallory, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := invite.Link(mallory, invite.Invite{Identity: mallory.Public(), PeerID: peerOf(t, alice), Name: "alice", Created: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got api.Contact
+	status, err := bob.Client.DoStatus(ctx, "POST", "/v1/contacts", api.ContactAdd{Link: forged}, &got)
+	var ae *localclient.APIError
+	if status != 409 || !errors.As(err, &ae) || ae.Code != "conflict" {
+		t.Fatalf("adding a link of another identity naming alice's peer: %d %v (contact %+v)", status, err, got)
+	}
+	sameContact(t, bob, before)
+	if cs, err := bob.Client.Contacts(ctx); err != nil || len(cs) != 1 {
+		t.Fatalf("bob's contacts after the forged link: %+v %v", cs, err)
+	}
+	if h := bodies(t, bob.Client, toAlice.ConversationID); strings.Join(h, "|") != strings.Join(history, "|") {
+		t.Fatalf("history %q became %q", history, h)
+	}
+
+	arrives(t, bob, toAlice.ConversationID, alice, aliceConv, "b2", "still for alice")
+	arrives(t, alice, aliceConv, bob, toAlice.ConversationID, "a2", "alice still here")
+	sameContact(t, bob, before)
+
+	// The real link again: the same contact, nothing changes, nothing is lost.
+	inv, err := alice.Client.CreateInvite(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, err = bob.Client.DoStatus(ctx, "POST", "/v1/contacts", api.ContactAdd{Link: inv.Link}, &got)
+	if err != nil || status != 200 || got.ID != toAlice.ID {
+		t.Fatalf("alice's real link again: %d %v %+v", status, err, got)
+	}
+	sameContact(t, bob, before)
+	for i := range 5 {
+		arrives(t, bob, toAlice.ConversationID, alice, aliceConv, fmt.Sprintf("b3-%d", i), fmt.Sprintf("after the real link %d", i))
+	}
+	eventually(t, "every message of bob's delivered", allStatus(t, bob.Client, toAlice.ConversationID, api.StatusDelivered))
+}
+
+// TestInviteLinkForUnansweredContactConflicts: the same forged link while the contact was
+// only added from her link (she never wrote): still a conflict, and the contact keeps her
+// identity, so that her first message is hers.
+func TestInviteLinkForUnansweredContactConflicts(t *testing.T) {
+	ctx := context.Background()
+	alice, bob := nodetest.Start(t, "alice"), nodetest.Start(t, "bob")
+	toAlice := befriend(t, bob, alice)
+	before := contactOf(t, bob, toAlice.ID)
+	mallory, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := invite.Link(mallory, invite.Invite{Identity: mallory.Public(), PeerID: peerOf(t, alice), Name: "alice", Created: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, err := bob.Client.DoStatus(ctx, "POST", "/v1/contacts", api.ContactAdd{Link: forged}, nil)
+	if status != 409 {
+		t.Fatalf("forged link: %d %v", status, err)
+	}
+	sameContact(t, bob, before)
+	// Alice adds bob and writes: it is her contact that gets it.
+	toBob := befriend(t, alice, bob)
+	arrives(t, alice, toBob.ConversationID, bob, toAlice.ConversationID, "a1", "it is alice")
+	sameContact(t, bob, before)
+}
+
+// rawPeer is an attacker's libp2p host that speaks petrel's protocols itself.
+type rawPeer struct {
+	t *testing.T
+	h host.Host
+}
+
+func newRawPeer(t *testing.T, target *nodetest.Node) *rawPeer {
+	t.Helper()
+	h := bareHost(t)
+	for _, a := range target.Info.Addrs {
+		if ai, err := peer.AddrInfoFromString(a); err == nil {
+			h.Peerstore().AddAddrs(ai.ID, ai.Addrs, time.Hour)
+		}
+	}
+	return &rawPeer{t: t, h: h}
+}
+
+func (r *rawPeer) stream(to peer.ID, proto string) network.Stream {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := r.h.NewStream(ctx, to, protocol.ID(proto))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	_ = s.SetDeadline(time.Now().Add(30 * time.Second))
+	return s
+}
+
+// bundle fetches a prekey bundle from to's node.
+func (r *rawPeer) bundle(to peer.ID) *prekey.Bundle {
+	r.t.Helper()
+	s := r.stream(to, wire.PrekeyProtocol)
+	defer s.Close()
+	w := bufio.NewWriter(s)
+	if err := wire.WriteFrame(w, []byte{wire.TypePrekeys}); err != nil {
+		r.t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		r.t.Fatal(err)
+	}
+	resp, err := wire.ReadFrame(bufio.NewReader(s), nil)
+	if err != nil || len(resp) == 0 || resp[0] != wire.TypePrekeys {
+		r.t.Fatalf("prekeys: %v %q", err, resp)
+	}
+	b, err := prekey.ParseBundle(resp[1:])
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return b
+}
+
+// deliver sends one Deliver over a new /petrel/msg stream and returns its Ack.
+func (r *rawPeer) deliver(to peer.ID, initial, msg []byte) wire.AckStatus {
+	r.t.Helper()
+	s := r.stream(to, wire.MessageProtocol)
+	defer s.Reset()
+	var d wire.Deliver
+	rand.Read(d.ID[:])
+	d.Initial, d.Message = initial, msg
+	w := bufio.NewWriter(s)
+	if err := wire.WriteFrame(w, wire.AppendDeliver(nil, &d)); err != nil {
+		r.t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		r.t.Fatal(err)
+	}
+	b, err := wire.ReadFrame(bufio.NewReader(s), nil)
+	if err != nil {
+		r.t.Fatalf("no ack: %v", err)
+	}
+	a, err := wire.ParseAck(b)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return a.Status
+}
+
+// text encrypts a text content with a card naming peerID.
+func text(t *testing.T, st *ratchet.State, seq uint64, body string, peerID peer.ID) []byte {
+	t.Helper()
+	c := &wire.Content{Kind: wire.KindText, ID: fmt.Sprintf("x%d%d", seq, time.Now().UnixNano()), Seq: seq,
+		TS: hlc.New(time.Now).Now().String(), Body: body,
+		Card: &wire.Card{Name: "alice", PeerID: peerID.String(), Addrs: []string{}, Relays: []string{}}}
+	b, err := c.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, err := st.Encrypt(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ct
+}
+
+// TestForgedInitialMessageCannotRebindContact: a separate libp2p host sends bob a PQXDH
+// initial message that claims alice's public identity (anyone can copy it; only the key
+// exchange proves it). It does not decrypt, and nothing about alice's contact changes:
+// alice's later messages, presence and typing still reach bob as hers. Then the same host
+// runs an honest PQXDH with its own identity: that is a new stranger's message request,
+// never alice's identity change, and nothing of it lands in alice's conversation.
+func TestForgedInitialMessageCannotRebindContact(t *testing.T) {
+	ctx := context.Background()
+	nodes := startNodes(t, 2, fast(time.Second))
+	alice, bob := nodes[0], nodes[1]
+	alice.Name, bob.Name = "alice", "bob"
+	toAlice := chatted(t, alice, bob)
+	before := contactOf(t, bob, toAlice.ID)
+	cs, err := alice.Client.Contacts(ctx)
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("alice's contacts: %v %v", cs, err)
+	}
+	aliceConv := cs[0].ConversationID
+	bobID := peerOf(t, bob)
+
+	attacker := newRawPeer(t, bob)
+	mallory, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Step 1: an initial message of mallory's with alice's public identity put in.
+	st, initial, err := pqxdh.Initiate(mallory, attacker.bundle(bobID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := append([]byte{}, initial...)
+	alicePub := publicOf(t, alice).Bytes()
+	copy(forged[2:], alicePub)
+	if pub, err := pqxdh.InitiatorIdentity(forged); err != nil || pub.UserID() != identity.UserID(before.UserID) {
+		t.Fatalf("the forged initial message does not claim alice: %v %v", pub, err)
+	}
+	if got := attacker.deliver(bobID, forged, text(t, st, 1, "it is me, alice", attacker.h.ID())); got != wire.AckUndecryptable {
+		t.Fatalf("forged initial message: ack %s", got)
+	}
+	sameContact(t, bob, before)
+
+	s := socket(t, bob)
+	arrives(t, alice, aliceConv, bob, toAlice.ConversationID, "a-after-forgery", "alice after the forgery")
+	// Presence: alice hides, then shows herself again; bob sees both, as hers.
+	ua := before.UserID
+	for _, p := range []struct{ setting, state string }{{api.PresenceNobody, "offline"}, {api.PresenceContacts, "online"}} {
+		setting := p.setting
+		if _, err := alice.Client.UpdateSettings(ctx, api.SettingsPatch{Presence: &setting}); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := waitFrame(t, s, 20*time.Second, func(f liveFrame) bool {
+			return f.Type == "presence" && f.UserID == ua && f.State == p.state
+		}); !ok {
+			t.Fatalf("bob does not see alice %s after the forgery", p.state)
+		}
+	}
+	sa := socket(t, alice)
+	if err := sa.Send(map[string]any{"type": "typing", "conversation_id": aliceConv, "state": "start"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := waitFrame(t, s, 20*time.Second, func(f liveFrame) bool {
+		return f.Type == "typing" && f.UserID == ua && f.State == "start" && f.ConversationID == toAlice.ConversationID
+	}); !ok {
+		t.Fatal("alice's typing does not reach bob after the forgery")
+	}
+
+	// Step 2: an honest session from the same peer, with mallory's own identity, and a card
+	// naming the peer it comes from.
+	st, initial, err = pqxdh.Initiate(mallory, attacker.bundle(bobID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := attacker.deliver(bobID, initial, text(t, st, 1, "new phone, it is alice", attacker.h.ID())); got != wire.AckStored {
+		t.Fatalf("mallory's honest message: ack %s", got)
+	}
+	sameContact(t, bob, before)
+	for _, b := range bodies(t, bob.Client, toAlice.ConversationID) {
+		if strings.Contains(b, "new phone") {
+			t.Fatalf("mallory's message filed in alice's conversation: %q", b)
+		}
+	}
+	all, err := bob.Client.Contacts(ctx)
+	if err != nil || len(all) != 2 {
+		t.Fatalf("bob's contacts: %+v %v", all, err)
+	}
+	for _, c := range all {
+		if c.ID != toAlice.ID && (c.Request != api.RequestPending || c.UserID != string(mallory.UserID())) {
+			t.Fatalf("mallory's contact: %+v", c)
+		}
+	}
+	// Step 3: mallory claims alice's peer in her card, from her own peer: not believed.
+	st, initial, err = pqxdh.Initiate(mallory, attacker.bundle(bobID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := attacker.deliver(bobID, initial, text(t, st, 2, "alice's peer is mine", peerOf(t, alice))); got != wire.AckStored {
+		t.Fatalf("mallory's second session: ack %s", got)
+	}
+	sameContact(t, bob, before)
+	arrives(t, alice, aliceConv, bob, toAlice.ConversationID, "a-after-mallory", "alice after mallory")
+	arrives(t, bob, toAlice.ConversationID, alice, aliceConv, "b-after-mallory", "bob after mallory")
+	sameContact(t, bob, before)
+}
+
+// TestStalledMessageStreamIsClosed: a stranger opens /petrel/msg and sends one byte of a
+// frame (its length); the node closes the stream after its read deadline instead of holding it.
+func TestStalledMessageStreamIsClosed(t *testing.T) {
+	bob := nodetest.Start(t, "bob")
+	stranger := newRawPeer(t, bob)
+	s := stranger.stream(peerOf(t, bob), wire.MessageProtocol)
+	defer s.Reset()
+	if _, err := s.Write([]byte{0x10}); err != nil { // a 16-byte frame begins
+		t.Fatal(err)
+	}
+	// Our own deadline is far beyond the node's: the read must end because the node
+	// reset the stream, not because we gave up.
+	_ = s.SetReadDeadline(time.Now().Add(2 * time.Minute))
+	start := time.Now()
+	_, err := s.Read(make([]byte, 1))
+	if err == nil {
+		t.Fatal("the node answered one byte")
+	}
+	if errors.Is(err, errDeadline(err)) || time.Since(start) >= 2*time.Minute {
+		t.Fatalf("the node held the stalled stream until our own deadline (%v)", err)
+	}
+	t.Logf("the node closed the stalled stream after %v: %v", time.Since(start), err)
+}
+
+// errDeadline returns err itself when it is the stream's own read deadline passing.
+func errDeadline(err error) error {
+	var ne interface{ Timeout() bool }
+	if errors.As(err, &ne) && ne.Timeout() {
+		return err
+	}
+	return errors.New("not a timeout")
+}
