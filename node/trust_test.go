@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -23,6 +25,7 @@ import (
 	"github.com/petrel-chat/petrel/node/invite"
 	"github.com/petrel-chat/petrel/node/localclient"
 	"github.com/petrel-chat/petrel/node/nodetest"
+	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 	"github.com/petrel-chat/petrel/sync/hlc"
 )
@@ -461,4 +464,124 @@ func errDeadline(err error) error {
 		return err
 	}
 	return errors.New("not a timeout")
+}
+
+// TestUndecryptableSentAgainUnderNewSession: the receiver lost its session with the sender
+// (a restored backup, say) and answers "undecryptable". The sender does not leave the
+// message failed (or sent) but starts a new session and sends it again: it arrives, once.
+func TestUndecryptableSentAgainUnderNewSession(t *testing.T) {
+	ctx := context.Background()
+	alice, bob := nodetest.Start(t, "alice"), nodetest.Start(t, "bob")
+	toAlice := chatted(t, alice, bob)
+	cs, err := alice.Client.Contacts(ctx)
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("alice's contacts: %v %v", cs, err)
+	}
+	aliceConv := cs[0].ConversationID
+	bob.Stop()
+	bob.UpdateStore(t, func(tx *store.Tx) error {
+		for i := range 2 {
+			if err := tx.Delete(fmt.Appendf(nil, "ss/%s/%d", toAlice.ID, i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	bob.Run()
+	arrives(t, alice, aliceConv, bob, toAlice.ConversationID, "a-lost", "after bob lost his session")
+	arrives(t, bob, toAlice.ConversationID, alice, aliceConv, "b-new", "bob under the new session")
+	n := 0
+	for _, b := range bodies(t, bob.Client, toAlice.ConversationID) {
+		if b == "after bob lost his session" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("bob has the message %d times", n)
+	}
+}
+
+// TestUndecryptableFailsAfterBoundedRetries: a node behind bob's network key that serves
+// bob's genuine prekey bundle but can decrypt nothing. Alice's message is sent under a new
+// session a bounded number of times, then fails with a reason: never "sent", never retried
+// forever.
+func TestUndecryptableFailsAfterBoundedRetries(t *testing.T) {
+	ctx := context.Background()
+	alice, bob := nodetest.Start(t, "alice"), nodetest.Start(t, "bob")
+	toBob := chatted(t, bob, alice) // alice's contact for bob
+	bobID := peerOf(t, bob)
+	bundle := newRawPeer(t, bob).bundle(bobID).Marshal()
+	var hostKey []byte
+	bob.Stop()
+	bob.UpdateStore(t, func(tx *store.Tx) error {
+		var err error
+		hostKey, err = tx.Get([]byte("cfg/p2pkey"))
+		return err
+	})
+	key, err := crypto.UnmarshalPrivateKey(hostKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen, _, _ := strings.Cut(bob.Info.Addrs[0], "/p2p/")
+	h, err := libp2p.New(libp2p.Identity(key), libp2p.ListenAddrStrings(listen), libp2p.DisableMetrics())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	initials := make(chan struct{}, 64)
+	h.SetStreamHandler(protocol.ID(wire.PrekeyProtocol), func(s network.Stream) {
+		defer s.Close()
+		_ = s.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := wire.ReadFrame(bufio.NewReader(s), nil); err != nil {
+			return
+		}
+		w := bufio.NewWriter(s)
+		_ = wire.WriteFrame(w, append([]byte{wire.TypePrekeys}, bundle...))
+		_ = w.Flush()
+	})
+	h.SetStreamHandler(protocol.ID(wire.MessageProtocol), func(s network.Stream) {
+		defer s.Reset()
+		_ = s.SetDeadline(time.Now().Add(30 * time.Second))
+		r, w := bufio.NewReader(s), bufio.NewWriter(s)
+		for {
+			b, err := wire.ReadFrame(r, nil)
+			if err != nil {
+				return
+			}
+			d, err := wire.ParseDeliver(b)
+			if err != nil {
+				return
+			}
+			if d.Initial != nil {
+				initials <- struct{}{}
+			}
+			if wire.WriteFrame(w, wire.AppendAck(nil, wire.Ack{ID: d.ID, Status: wire.AckUndecryptable})) != nil || w.Flush() != nil {
+				return
+			}
+		}
+	})
+	sent, err := alice.Client.Send(ctx, toBob.ConversationID, "a-doomed", "nobody can read this")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "alice's message fails with a reason", func() error {
+		for _, m := range messages(t, alice.Client, toBob.ConversationID) {
+			if m.ID != sent.ID {
+				continue
+			}
+			if m.Status != api.StatusFailed {
+				return fmt.Errorf("status %s", m.Status)
+			}
+			if !strings.Contains(m.Error, "could not decrypt") {
+				return fmt.Errorf("reason %q", m.Error)
+			}
+			return nil
+		}
+		return errors.New("message gone")
+	})
+	// Each new session is a new PQXDH initial message: the original one's (alice had an
+	// answered session, so it carried none) and one per reset.
+	if got := len(initials); got != 3 {
+		t.Fatalf("alice started %d new sessions, want 3", got)
+	}
 }
