@@ -21,12 +21,14 @@ import (
 	"github.com/petrel-chat/petrel/crypto/pqxdh"
 	"github.com/petrel-chat/petrel/crypto/prekey"
 	"github.com/petrel-chat/petrel/crypto/ratchet"
+	"github.com/petrel-chat/petrel/node"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/invite"
 	"github.com/petrel-chat/petrel/node/localclient"
 	"github.com/petrel-chat/petrel/node/nodetest"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
+	"github.com/petrel-chat/petrel/relay/relaytest"
 	"github.com/petrel-chat/petrel/sync/hlc"
 )
 
@@ -584,4 +586,74 @@ func TestUndecryptableFailsAfterBoundedRetries(t *testing.T) {
 	if got := len(initials); got != 3 {
 		t.Fatalf("alice started %d new sessions, want 3", got)
 	}
+}
+
+// TestUndecryptableMailboxMailAskedAgain: mail waits in bob's mailbox while he is away, and
+// bob comes back without his session with alice. No ack can tell alice (the mailbox has no
+// ack back), so bob's node starts a new session and asks for what it lacks: every message
+// arrives once and ends delivered, none stays "sent".
+func TestUndecryptableMailboxMailAskedAgain(t *testing.T) {
+	ctx := context.Background()
+	r := relaytest.Start(t, nil)
+	alice := nodetest.StartWith(t, "alice", func(c *node.Config) { c.Relays = []string{r.Info.Addrs[0]} })
+	bob := nodetest.StartWith(t, "bob", func(c *node.Config) {
+		c.Relays = []string{r.Info.Addrs[0]}
+		c.RelayPoll = 200 * time.Millisecond
+	})
+	eventually(t, "bob registered at his relay", func() error {
+		st, err := bob.Client.Status(ctx)
+		if err != nil || len(st.Relays) != 1 || !st.Relays[0].Connected {
+			return fmt.Errorf("relays %+v %v", st.Relays, err)
+		}
+		return nil
+	})
+	toAlice := chatted(t, alice, bob)
+	cs, err := alice.Client.Contacts(ctx)
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("alice's contacts: %v %v", cs, err)
+	}
+	aliceConv := cs[0].ConversationID
+	bob.Stop()
+	const n = 3
+	for i := range n {
+		if _, err := alice.Client.Send(ctx, aliceConv, fmt.Sprintf("away%d", i), fmt.Sprintf("while away %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "alice's mail sits in bob's mailbox", func() error {
+		if got := r.Stats().Messages; got != n {
+			return fmt.Errorf("the relay holds %d", got)
+		}
+		return nil
+	})
+	eventually(t, "alice's messages are sent", func() error {
+		for _, m := range messages(t, alice.Client, aliceConv) {
+			if strings.HasPrefix(m.Body, "while away") && m.Status != api.StatusSent {
+				return fmt.Errorf("%q is %s", m.Body, m.Status)
+			}
+		}
+		return nil
+	})
+	bob.UpdateStore(t, func(tx *store.Tx) error {
+		for i := range 2 {
+			if err := tx.Delete(fmt.Appendf(nil, "ss/%s/%d", toAlice.ID, i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	bob.Run()
+	eventually(t, "bob has every message once", func() error {
+		seen := map[string]int{}
+		for _, b := range bodies(t, bob.Client, toAlice.ConversationID) {
+			seen[b]++
+		}
+		for i := range n {
+			if c := seen[fmt.Sprintf("while away %d", i)]; c != 1 {
+				return fmt.Errorf("%q %d times", fmt.Sprintf("while away %d", i), c)
+			}
+		}
+		return nil
+	})
+	eventually(t, "alice sees every message delivered", allStatus(t, alice.Client, aliceConv, api.StatusDelivered))
 }

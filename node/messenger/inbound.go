@@ -155,6 +155,8 @@ type rxBatch struct {
 	convDirty  bool
 	contactEvt bool
 	kicks      bool
+	// lost: mailbox mail of this contact did not decrypt (no ack can tell the sender).
+	lost bool
 }
 
 // receive processes a batch of Deliver frames from remote in one transaction.
@@ -205,6 +207,15 @@ func (b *rxBatch) useContact(cid string) error {
 // initial message names its initiator's identity, but anyone can copy a public identity
 // into one, and only the key exchange (which needs that identity's private keys) proves it.
 func (b *rxBatch) one(d *wire.Deliver) (wire.AckStatus, error) {
+	st, err := b.take(d)
+	if st == wire.AckUndecryptable && b.sealedFrom != nil && b.c != nil {
+		b.lost = true // b.c is the sender the envelope authenticated (ReceiveSealed, take)
+	}
+	return st, err
+}
+
+// take is one without the bookkeeping of undecryptable mailbox mail.
+func (b *rxBatch) take(d *wire.Deliver) (wire.AckStatus, error) {
 	tx := b.tx
 	if d.Initial != nil {
 		pub, err := pqxdh.InitiatorIdentity(d.Initial)
@@ -760,7 +771,7 @@ func (b *rxBatch) flush() error {
 	if b.c == nil {
 		return nil
 	}
-	defer func() { b.delivered, b.kicks, b.last = nil, false, nil }()
+	defer func() { b.delivered, b.kicks, b.last, b.lost = nil, false, nil, false }()
 	if len(b.delivered) > 0 && !b.c.Blocked {
 		for chunk := range slices.Chunk(b.delivered, wire.MaxReceiptID) {
 			// Encrypted now with the batch's session, which save writes after.
@@ -773,7 +784,35 @@ func (b *rxBatch) flush() error {
 		cid := b.c.ID
 		b.tx.OnCommit(func() { b.m.kick(cid) })
 	}
-	return b.save()
+	if err := b.save(); err != nil {
+		return err
+	}
+	if b.lost && !b.c.Blocked {
+		return b.m.askAgain(b.tx, b.c.ID)
+	}
+	return nil
+}
+
+// askAgain answers mailbox mail of contact cid that did not decrypt, which no ack reports
+// to the sender: it sets our session aside and asks, under the new session its first
+// content starts, for everything after what we have (a resend request). The contact takes
+// the new session, and sends again what we lack under it. A session of ours that the
+// contact has not answered yet (Initial set) is new already: it carries the request.
+func (m *Messenger) askAgain(tx *store.Tx, cid string) error {
+	c, err := loadContact(tx, cid)
+	if err != nil {
+		return err
+	}
+	m.log.Info("mailbox mail did not decrypt: resend request under a new session", "contact", cid)
+	if c.Initial == nil {
+		if err := m.resetSession(tx, cid); err != nil {
+			return err
+		}
+		if c, err = loadContact(tx, cid); err != nil {
+			return err
+		}
+	}
+	return m.enqueue(tx, c, &wire.Content{Kind: wire.KindResend, From: c.RecvSeq + 1, To: c.RecvSeq + wire.MaxReceiptID}, "")
 }
 
 // adoptCard takes the addresses and relays a contact's card announces: from the contact's
