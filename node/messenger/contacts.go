@@ -1,6 +1,7 @@
 package messenger
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -424,6 +425,7 @@ func (m *Messenger) fetchBundle(ctx context.Context, c *contactRec) ([]byte, err
 		}
 	}
 	if err == nil {
+		m.peerServed(ctx, c)
 		return b, nil
 	}
 	if m.cfg.RelayLink == nil || len(c.Relays) == 0 || ctx.Err() != nil {
@@ -443,6 +445,30 @@ func (m *Messenger) fetchBundle(ctx context.Context, c *contactRec) ([]byte, err
 		err = fmt.Errorf("%w; relay %s: %w", err, r, rerr)
 	}
 	return nil, err
+}
+
+// peerServed records that contact c's peer, over a stream its libp2p key authenticates,
+// served a bundle that c's identity signed: the peer's holder presents c's identity, as
+// c's link (which c's identity signed) said. That proves c's peer (contactRec.PeerProven)
+// unless it changed meanwhile.
+func (m *Messenger) peerServed(ctx context.Context, c *contactRec) {
+	if c.PeerProven {
+		return
+	}
+	err := m.st.Update(ctx, func(tx *store.Tx) error {
+		cur, err := loadContact(tx, c.ID)
+		if err != nil || cur.PeerProven || cur.PeerID != c.PeerID || !bytes.Equal(cur.Identity, c.Identity) {
+			return err
+		}
+		if owner, err := getString(tx, kContactByPeer(cur.PeerID)); err != nil || owner != cur.ID {
+			return err
+		}
+		cur.PeerProven = true
+		return putJSON(tx, kContact(cur.ID), cur)
+	})
+	if err != nil {
+		m.log.Info("recording the contact's proven peer", "contact", c.ID, "err", err)
+	}
 }
 
 // fetchBundleDirect asks the contact's node for a prekey bundle.
