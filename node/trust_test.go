@@ -21,6 +21,7 @@ import (
 	"github.com/petrel-chat/petrel/crypto/pqxdh"
 	"github.com/petrel-chat/petrel/crypto/prekey"
 	"github.com/petrel-chat/petrel/crypto/ratchet"
+	"github.com/petrel-chat/petrel/crypto/sealed"
 	"github.com/petrel-chat/petrel/node"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/invite"
@@ -28,6 +29,7 @@ import (
 	"github.com/petrel-chat/petrel/node/nodetest"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
+	"github.com/petrel-chat/petrel/relay/mailboxclient"
 	"github.com/petrel-chat/petrel/relay/relaytest"
 	"github.com/petrel-chat/petrel/sync/hlc"
 )
@@ -656,4 +658,151 @@ func TestUndecryptableMailboxMailAskedAgain(t *testing.T) {
 		return nil
 	})
 	eventually(t, "alice sees every message delivered", allStatus(t, alice.Client, aliceConv, api.StatusDelivered))
+}
+
+// TestPeerServingAnotherBundleIsNoIdentityChange: the contact's peer (a host holding alice's
+// network key) serves the genuine prekey bundle of someone else. Anyone can serve a copy of
+// anyone's bundle: bob starts no session with it and alice's contact keeps her identity.
+func TestPeerServingAnotherBundleIsNoIdentityChange(t *testing.T) {
+	ctx := context.Background()
+	alice, bob, carol := nodetest.Start(t, "alice"), nodetest.Start(t, "bob"), nodetest.Start(t, "carol")
+	toAlice := befriend(t, bob, alice)
+	before := contactOf(t, bob, toAlice.ID)
+	carolBundle := newRawPeer(t, carol).bundle(peerOf(t, carol)).Marshal()
+	var hostKey []byte
+	alice.Stop()
+	alice.UpdateStore(t, func(tx *store.Tx) error {
+		var err error
+		hostKey, err = tx.Get([]byte("cfg/p2pkey"))
+		return err
+	})
+	// Bob lost his session with alice: his next message needs a bundle.
+	bob.Stop()
+	bob.UpdateStore(t, func(tx *store.Tx) error {
+		for i := range 2 {
+			if err := tx.Delete(fmt.Appendf(nil, "ss/%s/%d", toAlice.ID, i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	key, err := crypto.UnmarshalPrivateKey(hostKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen, _, _ := strings.Cut(alice.Info.Addrs[0], "/p2p/")
+	h, err := libp2p.New(libp2p.Identity(key), libp2p.ListenAddrStrings(listen), libp2p.DisableMetrics())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	served := make(chan struct{}, 64)
+	h.SetStreamHandler(protocol.ID(wire.PrekeyProtocol), func(s network.Stream) {
+		defer s.Close()
+		_ = s.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := wire.ReadFrame(bufio.NewReader(s), nil); err != nil {
+			return
+		}
+		w := bufio.NewWriter(s)
+		_ = wire.WriteFrame(w, append([]byte{wire.TypePrekeys}, carolBundle...))
+		_ = w.Flush()
+		served <- struct{}{}
+	})
+	bob.Run()
+	if _, err := bob.Client.Send(ctx, toAlice.ConversationID, "b1", "for alice only"); err != nil {
+		t.Fatal(err)
+	}
+	// Bob asks again after a refused bundle: by the second request the first was handled.
+	for range 2 {
+		select {
+		case <-served:
+		case <-time.After(90 * time.Second):
+			t.Fatal("bob never asked alice's peer for a bundle")
+		}
+	}
+	sameContact(t, bob, before)
+	for _, m := range messages(t, bob.Client, toAlice.ConversationID) {
+		if m.Status != api.StatusPending {
+			t.Fatalf("bob's message is %s %s: it went somewhere", m.Status, m.Error)
+		}
+	}
+}
+
+// TestMailboxCardCannotClaimContactsPeer: a stranger's sealed mail (it authenticates its
+// sender, not any peer) carries a card naming alice's peer id. It is a new message request
+// without a peer: alice's binding at bob stays, and her messages keep arriving as hers.
+func TestMailboxCardCannotClaimContactsPeer(t *testing.T) {
+	ctx := context.Background()
+	r := relaytest.Start(t, nil)
+	alice := nodetest.Start(t, "alice")
+	bob := nodetest.StartWith(t, "bob", func(c *node.Config) {
+		c.Relays = []string{r.Info.Addrs[0]}
+		c.RelayPoll = 200 * time.Millisecond
+	})
+	eventually(t, "bob registered at his relay", func() error {
+		st, err := bob.Client.Status(ctx)
+		if err != nil || len(st.Relays) != 1 || !st.Relays[0].Connected {
+			return fmt.Errorf("relays %+v %v", st.Relays, err)
+		}
+		return nil
+	})
+	toAlice := chatted(t, alice, bob)
+	before := contactOf(t, bob, toAlice.ID)
+	cs, err := alice.Client.Contacts(ctx)
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("alice's contacts: %v %v", cs, err)
+	}
+	aliceConv := cs[0].ConversationID
+
+	mallory, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger := bareHost(t)
+	stranger.Peerstore().AddAddrs(r.ID(), r.AddrInfo().Addrs, time.Hour)
+	bobPub := publicOf(t, bob)
+	var bundle *prekey.Bundle
+	eventually(t, "bob's prekeys at his relay", func() error {
+		bundle, err = mailboxclient.FetchBundle(ctx, stranger, r.ID(), bobPub)
+		return err
+	})
+	st, initial, err := pqxdh.Initiate(mallory, bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d wire.Deliver
+	rand.Read(d.ID[:])
+	d.Initial, d.Message = initial, text(t, st, 1, "mail from alice's peer", peerOf(t, alice))
+	mailbox := mailboxclient.MailboxID(bobPub)
+	env, err := sealed.SealFrom(mailbox, bobPub, mallory, wire.AppendDeliver(nil, &d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mailboxclient.Deposit(ctx, stranger, r.ID(), mailbox, env); err != nil {
+		t.Fatal(err)
+	}
+	var request api.Contact
+	eventually(t, "bob gets the stranger's message request", func() error {
+		all, err := bob.Client.Contacts(ctx)
+		if err != nil {
+			return err
+		}
+		for _, c := range all {
+			if c.UserID == string(mallory.UserID()) {
+				request = c
+				return nil
+			}
+		}
+		return fmt.Errorf("%d contacts", len(all))
+	})
+	if request.Request != api.RequestPending || request.ID == toAlice.ID {
+		t.Fatalf("the stranger's contact: %+v", request)
+	}
+	sameContact(t, bob, before)
+	arrives(t, alice, aliceConv, bob, toAlice.ConversationID, "a-after-card", "alice after the card")
+	for _, b := range bodies(t, bob.Client, toAlice.ConversationID) {
+		if b == "mail from alice's peer" {
+			t.Fatal("the stranger's mail is in alice's conversation")
+		}
+	}
 }
