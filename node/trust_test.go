@@ -806,3 +806,96 @@ func TestMailboxCardCannotClaimContactsPeer(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupMemberCardCannotClaimPeer: a group's admin vouches for a member card (it signs
+// the operation), not for the member's peer id. Carol adds a member whose card names
+// alice's peer id under another identity; bob, who does not know alice yet, keeps that
+// claim unproven. When alice herself writes to bob from her peer, she is a new contact of
+// her own, not the planted member's identity change, and her message is in her own
+// conversation.
+func TestGroupMemberCardCannotClaimPeer(t *testing.T) {
+	t.Run("AliceWrites", func(t *testing.T) { groupCardClaim(t, false) })
+	t.Run("BobAddsAlicesLink", func(t *testing.T) { groupCardClaim(t, true) })
+}
+
+// groupCardClaim plants the member, then alice writes to bob (after bob added her link,
+// when link is true: the link, signed by alice, wins over the admin's word).
+func groupCardClaim(t *testing.T, link bool) {
+	ctx := context.Background()
+	nodes := startNodes(t, 3, nil)
+	alice, bob, carol := nodes[0], nodes[1], nodes[2]
+	alice.Name, bob.Name, carol.Name = "alice", "bob", "carol"
+	mallory, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := invite.Link(mallory, invite.Invite{Identity: mallory.Public(), PeerID: peerOf(t, alice), Name: "alice", Created: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := carol.Client.AddContact(ctx, forged); err != nil {
+		t.Fatal(err)
+	}
+	befriend(t, carol, bob)
+	ub := userID(t, bob)
+	conv, err := carol.Client.CreateGroup(ctx, "planted", []string{ub, string(mallory.UserID())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "bob has the group", func() error {
+		c, err := bob.Client.Conversation(ctx, conv.ID)
+		if err != nil {
+			return err
+		}
+		if len(c.Members) != 3 {
+			return fmt.Errorf("%d members", len(c.Members))
+		}
+		return nil
+	})
+	if link {
+		toAlice := befriend(t, bob, alice)
+		if toAlice.UserID != userID(t, alice) || toAlice.IdentityChanged {
+			t.Fatalf("bob's contact from alice's link: %+v", toAlice)
+		}
+	}
+	toBob := befriend(t, alice, bob)
+	if _, err := alice.Client.Send(ctx, toBob.ConversationID, "a1", "hello bob, alice here"); err != nil {
+		t.Fatal(err)
+	}
+	ua := userID(t, alice)
+	eventually(t, "alice's message request at bob, as hers", func() error {
+		cs, err := bob.Client.Contacts(ctx)
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			if c.UserID != ua {
+				continue
+			}
+			if c.IdentityChanged {
+				return fmt.Errorf("alice is someone's identity change: %+v", c)
+			}
+			if b := bodies(t, bob.Client, c.ConversationID); len(b) != 1 || b[0] != "hello bob, alice here" {
+				return fmt.Errorf("alice's conversation holds %q", b)
+			}
+			return nil
+		}
+		return fmt.Errorf("no contact of alice's among %d", len(cs))
+	})
+	// The planted member is still the planted identity in the group.
+	c, err := bob.Client.Conversation(ctx, conv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, m := range c.Members {
+		if m.UserID == ua {
+			t.Fatalf("alice became a member of carol's group: %+v", c.Members)
+		}
+		found = found || m.UserID == string(mallory.UserID())
+	}
+	if !found {
+		t.Fatalf("the planted member is gone: %+v", c.Members)
+	}
+	arrives(t, bob, toBob.ConversationID, alice, toBob.ConversationID, "b1", "bob answers alice")
+}

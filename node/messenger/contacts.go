@@ -156,6 +156,18 @@ func (m *Messenger) contactForLink(tx *store.Tx, inv *invite.Invite) (*contactRe
 			if err != nil {
 				return nil, false, err
 			}
+			if o.GroupOnly && !o.PeerProven {
+				// That peer id is only a group admin's word for a member (the admin signs
+				// the card, the member does not): the identity's own signed link wins.
+				if err := m.setPeer(tx, o, "", false); err != nil {
+					return nil, false, err
+				}
+				if err := putJSON(tx, kContact(o.ID), o); err != nil {
+					return nil, false, err
+				}
+				c, err := m.newContact(tx, inv.Identity, pid, api.RequestAccepted)
+				return c, true, err
+			}
 			return nil, false, api.Errorf(api.ErrConflict, "this link names the network peer of your contact %q but another identity key: "+
 				"it may be forged. If %s has a new identity, it will show as a safety-number change when their node writes to you", o.Name, o.Name)
 		}
