@@ -207,11 +207,31 @@ func (b *rxBatch) useContact(cid string) error {
 // initial message names its initiator's identity, but anyone can copy a public identity
 // into one, and only the key exchange (which needs that identity's private keys) proves it.
 func (b *rxBatch) one(d *wire.Deliver) (wire.AckStatus, error) {
+	var before string
+	if b.c != nil {
+		before = b.c.ID
+	}
 	st, err := b.take(d)
+	if err != nil {
+		return 0, err
+	}
 	if st == wire.AckUndecryptable && b.sealedFrom != nil && b.c != nil {
 		b.lost = true // b.c is the sender the envelope authenticated (ReceiveSealed, take)
 	}
-	return st, err
+	if st != wire.AckStored && b.remote != "" && b.c != nil && b.c.ID != before {
+		// An initial message naming another contact's identity proved nothing: what else
+		// this stream brings is its own peer's again.
+		if err := b.flush(); err != nil {
+			return 0, err
+		}
+		b.c, b.s0, b.s1, b.conv = nil, nil, nil, nil
+		if before != "" {
+			if err := b.useContact(before); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return st, nil
 }
 
 // take is one without the bookkeeping of undecryptable mailbox mail.
