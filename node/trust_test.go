@@ -316,6 +316,27 @@ func (r *rawPeer) deliver(to peer.ID, initial, msg []byte) wire.AckStatus {
 	return a.Status
 }
 
+// live sends one live signal and waits until the receiver has handled it (it closes the
+// stream after).
+func (r *rawPeer) live(to peer.ID, l *wire.Live) {
+	r.t.Helper()
+	s := r.stream(to, wire.LiveProtocol)
+	defer s.Reset()
+	b, err := wire.MarshalLive(l)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	w := bufio.NewWriter(s)
+	if err := wire.WriteFrame(w, b); err != nil {
+		r.t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		r.t.Fatal(err)
+	}
+	_ = s.CloseWrite()
+	_, _ = s.Read(make([]byte, 1)) // EOF once handled
+}
+
 // text encrypts a text content with a card naming peerID.
 func text(t *testing.T, st *ratchet.State, seq uint64, body string, peerID peer.ID) []byte {
 	t.Helper()
@@ -376,8 +397,14 @@ func TestForgedInitialMessageCannotRebindContact(t *testing.T) {
 
 	s := socket(t, bob)
 	arrives(t, alice, aliceConv, bob, toAlice.ConversationID, "a-after-forgery", "alice after the forgery")
-	// Presence: alice hides, then shows herself again; bob sees both, as hers.
+	// Presence: alice is online at bob; she hides, then shows herself again; bob sees
+	// both, as hers.
 	ua := before.UserID
+	if _, ok := waitFrame(t, s, 20*time.Second, func(f liveFrame) bool {
+		return f.Type == "presence" && f.UserID == ua && f.State == "online"
+	}); !ok {
+		t.Fatal("bob does not see alice online after the forgery")
+	}
 	for _, p := range []struct{ setting, state string }{{api.PresenceNobody, "offline"}, {api.PresenceContacts, "online"}} {
 		setting := p.setting
 		if _, err := alice.Client.UpdateSettings(ctx, api.SettingsPatch{Presence: &setting}); err != nil {
@@ -397,6 +424,11 @@ func TestForgedInitialMessageCannotRebindContact(t *testing.T) {
 		return f.Type == "typing" && f.UserID == ua && f.State == "start" && f.ConversationID == toAlice.ConversationID
 	}); !ok {
 		t.Fatal("alice's typing does not reach bob after the forgery")
+	}
+	if _, ok := waitFrame(t, s, 20*time.Second, func(f liveFrame) bool {
+		return f.Type == "typing" && f.UserID == ua && f.State == "stop"
+	}); !ok {
+		t.Fatal("alice's typing never ends at bob")
 	}
 
 	// Step 2: an honest session from the same peer, with mallory's own identity, and a card
@@ -432,6 +464,25 @@ func TestForgedInitialMessageCannotRebindContact(t *testing.T) {
 		t.Fatalf("mallory's second session: ack %s", got)
 	}
 	sameContact(t, bob, before)
+	// The attacker's peer speaks for no one but mallory: its live signals are not alice's.
+	// Alice's own "stop" marks where to stop looking.
+	attacker.live(bobID, &wire.Live{Type: wire.LiveHidden})
+	attacker.live(bobID, &wire.Live{Type: wire.LiveTyping, Conv: toAlice.ConversationID, State: "start"})
+	if err := sa.Send(map[string]any{"type": "typing", "conversation_id": aliceConv, "state": "stop"}); err != nil {
+		t.Fatal(err)
+	}
+	var forgedLive string
+	if _, ok := waitFrame(t, s, 20*time.Second, func(f liveFrame) bool {
+		if f.UserID == ua && (f.Type == "presence" && f.State == "offline" || f.Type == "typing" && f.State == "start") {
+			forgedLive = f.Type + " " + f.State
+		}
+		return f.Type == "typing" && f.UserID == ua && f.State == "stop"
+	}); !ok {
+		t.Fatal("alice's typing stop does not reach bob")
+	}
+	if forgedLive != "" {
+		t.Fatalf("the attacker's live signal showed as alice's: %s", forgedLive)
+	}
 	arrives(t, alice, aliceConv, bob, toAlice.ConversationID, "a-after-mallory", "alice after mallory")
 	arrives(t, bob, toAlice.ConversationID, alice, aliceConv, "b-after-mallory", "bob after mallory")
 	sameContact(t, bob, before)
