@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -949,4 +950,55 @@ func groupCardClaim(t *testing.T, link bool) {
 		t.Fatalf("the planted member is gone: %+v", c.Members)
 	}
 	arrives(t, bob, toBob.ConversationID, alice, toBob.ConversationID, "b1", "bob answers alice")
+}
+
+// TestEarlierReleaseContactProvesItsPeerAgain: a contact record written by the release
+// before peer binding existed (no peer_proven) keeps working: messages flow both ways, the
+// contact's next direct message proves its peer, and from then on an identity change on
+// that peer warns as before.
+func TestEarlierReleaseContactProvesItsPeerAgain(t *testing.T) {
+	ctx := context.Background()
+	alice, bob := nodetest.Start(t, "alice"), nodetest.Start(t, "bob")
+	toAlice := chatted(t, alice, bob)
+	cs, err := alice.Client.Contacts(ctx)
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("alice's contacts: %v %v", cs, err)
+	}
+	aliceConv := cs[0].ConversationID
+	bob.Stop()
+	bob.UpdateStore(t, func(tx *store.Tx) error {
+		k := []byte("ct/" + toAlice.ID)
+		raw, err := tx.Get(k)
+		if err != nil {
+			return err
+		}
+		var rec map[string]any
+		if err := json.Unmarshal(raw, &rec); err != nil {
+			return err
+		}
+		if rec["peer_proven"] != true {
+			return fmt.Errorf("the record does not say its peer is proven: %s", raw)
+		}
+		delete(rec, "peer_proven")
+		raw, err = json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		return tx.Set(k, raw)
+	})
+	bob.Run()
+	arrives(t, bob, toAlice.ConversationID, alice, aliceConv, "b-old", "bob from an old record")
+	arrives(t, alice, aliceConv, bob, toAlice.ConversationID, "a-old", "alice proves her peer")
+	alice.Stop()
+	mallory := nodetest.StartImpostor(t, alice, "mallory")
+	mToBob := befriend(t, mallory, bob)
+	if _, err := mallory.Client.Send(ctx, mToBob.ConversationID, "m1", "new phone"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "bob flags the identity change", func() error {
+		if c := contactOf(t, bob, toAlice.ID); !c.IdentityChanged {
+			return errors.New("not flagged")
+		}
+		return nil
+	})
 }
