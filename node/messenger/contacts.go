@@ -1,7 +1,6 @@
 package messenger
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -423,12 +422,14 @@ func (m *Messenger) UpdateContact(ctx context.Context, id string, p api.ContactP
 // Neither the peer nor a relay vouches for anything: a bundle of another identity than the
 // contact's is refused, never taken for the contact's identity change (which only the
 // contact's peer proves, by a message that decrypts: rxBatch.newcomer).
-func (m *Messenger) fetchBundle(ctx context.Context, c *contactRec) ([]byte, error) {
+//
+// direct says the contact's own peer served it (see peerServed).
+func (m *Messenger) fetchBundle(ctx context.Context, c *contactRec) (b []byte, direct bool, err error) {
 	pub, err := identity.ParsePublic(c.Identity)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	b, err := m.fetchBundleDirect(ctx, c)
+	b, err = m.fetchBundleDirect(ctx, c)
 	if err == nil {
 		if pb, perr := prekey.ParseBundle(b); perr != nil {
 			err = perr
@@ -437,11 +438,10 @@ func (m *Messenger) fetchBundle(ctx context.Context, c *contactRec) ([]byte, err
 		}
 	}
 	if err == nil {
-		m.peerServed(ctx, c)
-		return b, nil
+		return b, true, nil
 	}
 	if m.cfg.RelayLink == nil || len(c.Relays) == 0 || ctx.Err() != nil {
-		return nil, err
+		return nil, false, err
 	}
 	for _, r := range c.Relays {
 		b, rerr := m.cfg.RelayLink.Bundle(ctx, r, pub)
@@ -451,36 +451,28 @@ func (m *Messenger) fetchBundle(ctx context.Context, c *contactRec) ([]byte, err
 			} else if !pb.Identity().Equal(pub) {
 				rerr = errors.New("bundle of another identity")
 			} else {
-				return b, nil
+				return b, false, nil
 			}
 		}
 		err = fmt.Errorf("%w; relay %s: %w", err, r, rerr)
 	}
-	return nil, err
+	return nil, false, err
 }
 
-// peerServed records that contact c's peer, over a stream its libp2p key authenticates,
-// served a bundle that c's identity signed: the peer's holder presents c's identity, as
-// c's link (which c's identity signed) said. That proves c's peer (contactRec.PeerProven)
-// unless it changed meanwhile.
-func (m *Messenger) peerServed(ctx context.Context, c *contactRec) {
-	if c.PeerProven {
-		return
+// peerServed records, in c as loaded in tx (the caller saves it), that c's peer pid,
+// over a stream its libp2p key authenticates, served a bundle that c's identity signed:
+// the peer's holder presents c's identity, as c's link (which c's identity signed) said.
+// That proves c's peer (contactRec.PeerProven) unless it changed meanwhile.
+func (m *Messenger) peerServed(tx *store.Tx, c *contactRec, pid string) error {
+	if c.PeerProven || c.PeerID != pid || pid == "" {
+		return nil
 	}
-	err := m.st.Update(ctx, func(tx *store.Tx) error {
-		cur, err := loadContact(tx, c.ID)
-		if err != nil || cur.PeerProven || cur.PeerID != c.PeerID || !bytes.Equal(cur.Identity, c.Identity) {
-			return err
-		}
-		if owner, err := getString(tx, kContactByPeer(cur.PeerID)); err != nil || owner != cur.ID {
-			return err
-		}
-		cur.PeerProven = true
-		return putJSON(tx, kContact(cur.ID), cur)
-	})
-	if err != nil {
-		m.log.Info("recording the contact's proven peer", "contact", c.ID, "err", err)
+	owner, err := getString(tx, kContactByPeer(pid))
+	if err != nil || owner != c.ID {
+		return err
 	}
+	c.PeerProven = true
+	return nil
 }
 
 // fetchBundleDirect asks the contact's node for a prekey bundle.
