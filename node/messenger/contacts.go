@@ -60,6 +60,11 @@ func (m *Messenger) CreateInvite(ctx context.Context) (api.Invite, error) {
 
 // AddContact adds the person behind an invite link. created is false when the link's
 // identity was already a contact (the same contact is returned).
+//
+// A link proves its identity key (it signs the link), not the peer id it names: a link of
+// another identity than the contact who holds that peer id is refused with a conflict
+// (api.ErrConflict, 409) and changes nothing. A genuine identity change is believed only
+// from the peer's own authenticated channel (see rxBatch.newcomer).
 func (m *Messenger) AddContact(ctx context.Context, link string, name *string) (api.Contact, bool, error) {
 	inv, err := invite.Parse(link)
 	if err != nil {
@@ -80,14 +85,18 @@ func (m *Messenger) AddContact(ctx context.Context, link string, name *string) (
 	var cid string
 	err = m.st.Update(ctx, func(tx *store.Tx) error {
 		created = false
-		c, isNew, err := m.contactFor(tx, inv.Identity, inv.PeerID.String(), api.RequestAccepted)
+		c, isNew, err := m.contactForLink(tx, inv)
 		if err != nil {
 			return err
 		}
 		created = isNew || c.GroupOnly
 		c.GroupOnly = false // the user adds a fellow group member as a contact
-		c.Addrs = addrStrings(inv.Addrs)
-		c.Relays = addrStrings(inv.Relays)
+		if isNew || !c.PeerProven || c.PeerID == inv.PeerID.String() {
+			// The link's addresses are the identity's own (signed) word, but they do not
+			// replace what the contact's proven peer told us itself.
+			c.Addrs = addrStrings(inv.Addrs)
+			c.Relays = addrStrings(inv.Relays)
+		}
 		if c.Request == api.RequestPending {
 			c.Request = api.RequestAccepted // adding the link accepts their message request
 		}
@@ -126,65 +135,126 @@ func (m *Messenger) AddContact(ctx context.Context, link string, name *string) (
 	return out, created, nil
 }
 
-// contactFor returns the contact with identity pub, creating it (and its direct
-// conversation) when it does not exist. A known peer id presenting a new identity is an
-// identity change of that contact: it is recorded and the user warned, never adopted
-// silently.
-func (m *Messenger) contactFor(tx *store.Tx, pub *identity.PublicIdentity, peerID, request string) (*contactRec, bool, error) {
-	uid := string(pub.UserID())
+// contactForLink returns the contact of an invite's identity, creating it when it does
+// not exist. The peer id the link names is only the identity's claim: it never moves
+// another contact's peer, and it never changes who a contact is. A link naming a peer id
+// that a contact of another identity holds is a conflict.
+func (m *Messenger) contactForLink(tx *store.Tx, inv *invite.Invite) (*contactRec, bool, error) {
+	uid, pid := string(inv.Identity.UserID()), inv.PeerID.String()
+	owner, err := getString(tx, kContactByPeer(pid))
+	if err != nil {
+		return nil, false, err
+	}
 	cid, err := getString(tx, kContactByUser(uid))
+	if err != nil {
+		return nil, false, err
+	}
+	if cid == "" {
+		if owner != "" {
+			o, err := loadContact(tx, owner)
+			if err != nil {
+				return nil, false, err
+			}
+			if o.GroupOnly && !o.PeerProven {
+				// That peer id is only a group admin's word for a member (the admin signs
+				// the card, the member does not): the identity's own signed link wins.
+				if err := m.setPeer(tx, o, "", false); err != nil {
+					return nil, false, err
+				}
+				if err := putJSON(tx, kContact(o.ID), o); err != nil {
+					return nil, false, err
+				}
+				c, err := m.newContact(tx, inv.Identity, pid, api.RequestAccepted)
+				return c, true, err
+			}
+			return nil, false, api.Errorf(api.ErrConflict, "this link names the network peer of your contact %q but another identity key: "+
+				"it may be forged. If %s has a new identity, it will show as a safety-number change when their node writes to you", o.Name, o.Name)
+		}
+		c, err := m.newContact(tx, inv.Identity, pid, api.RequestAccepted)
+		return c, true, err
+	}
+	c, err := loadContact(tx, cid)
+	if err != nil {
+		return nil, false, err
+	}
+	if known, err := identity.ParsePublic(c.Identity); err != nil || !known.Equal(inv.Identity) {
+		return nil, false, api.Errorf(api.ErrConflict, "this link's identity key does not match your contact %q", c.Name)
+	}
+	if c.PeerID != pid && (owner == "" || owner == c.ID) && !c.PeerProven {
+		// The identity's own signed word for a peer no one holds, replacing an unproven
+		// claim (a contact known from mailbox mail only has no peer yet).
+		if err := m.setPeer(tx, c, pid, false); err != nil {
+			return nil, false, err
+		}
+	}
+	return c, false, nil
+}
+
+// setPeer binds contact c to peer pid (proven or only claimed) in c and the cp/ index,
+// releasing c's previous peer. c is not saved.
+func (m *Messenger) setPeer(tx *store.Tx, c *contactRec, pid string, proven bool) error {
+	if c.PeerID != "" && c.PeerID != pid {
+		if owner, err := getString(tx, kContactByPeer(c.PeerID)); err != nil {
+			return err
+		} else if owner == c.ID {
+			if err := tx.Delete(kContactByPeer(c.PeerID)); err != nil {
+				return err
+			}
+		}
+	}
+	c.PeerID, c.PeerProven = pid, proven && pid != ""
+	if pid == "" {
+		return nil
+	}
+	return tx.Set(kContactByPeer(pid), []byte(c.ID))
+}
+
+// contactFor returns the contact with identity pub, creating it (and its direct
+// conversation) when it does not exist. It never changes an existing contact: not its
+// identity, not its peer. peerID is a claim: a new contact gets it only if no contact
+// holds it.
+func (m *Messenger) contactFor(tx *store.Tx, pub *identity.PublicIdentity, peerID, request string) (*contactRec, bool, error) {
+	cid, err := getString(tx, kContactByUser(string(pub.UserID())))
 	if err != nil {
 		return nil, false, err
 	}
 	if cid != "" {
 		c, err := loadContact(tx, cid)
-		if err != nil {
-			return nil, false, err
-		}
-		if peerID != "" && c.PeerID != peerID {
-			// (A contact known from mailbox mail only has no peer yet.)
-			if c.PeerID != "" {
-				if err := tx.Delete(kContactByPeer(c.PeerID)); err != nil {
-					return nil, false, err
-				}
-			}
-			c.PeerID = peerID
-			if err := tx.Set(kContactByPeer(peerID), []byte(c.ID)); err != nil {
-				return nil, false, err
-			}
-		}
-		return c, false, nil
+		return c, false, err
 	}
-	// A stranger known by its identity only (mailbox mail) has no peer to check.
-	if byPeer, err := getString(tx, kContactByPeer(peerID)); err != nil {
-		return nil, false, err
-	} else if peerID != "" && byPeer != "" {
-		c, err := loadContact(tx, byPeer)
-		if err != nil {
+	if peerID != "" {
+		if owner, err := getString(tx, kContactByPeer(peerID)); err != nil {
 			return nil, false, err
+		} else if owner != "" {
+			peerID = ""
 		}
-		if err := m.identityChanged(tx, c, pub); err != nil {
-			return nil, false, err
-		}
-		return c, false, nil
 	}
+	c, err := m.newContact(tx, pub, peerID, request)
+	return c, true, err
+}
+
+// newContact creates and saves the contact of identity pub (unknown until now) at peer
+// peerID ("" for none; the caller made sure no contact holds it), with its direct
+// conversation.
+func (m *Messenger) newContact(tx *store.Tx, pub *identity.PublicIdentity, peerID, request string) (*contactRec, error) {
+	uid := string(pub.UserID())
 	c := &contactRec{
 		ID: newID("c"), UserID: uid, Identity: pub.Bytes(), PeerID: peerID,
 		Request: request, Created: m.nowMS(), ConvID: directConvID(m.uid, uid),
 	}
 	conv := &convRec{ID: c.ConvID, Type: api.ConversationDirect, ContactID: c.ID, UpdatedAt: c.Created}
 	if err := tx.Set(kContactByUser(uid), []byte(c.ID)); err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	if peerID != "" {
 		if err := tx.Set(kContactByPeer(peerID), []byte(c.ID)); err != nil {
-			return nil, false, err
+			return nil, err
 		}
 	}
 	if err := putJSON(tx, kConv(conv.ID), conv); err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	return c, true, putJSON(tx, kContact(c.ID), c)
+	return c, putJSON(tx, kContact(c.ID), c)
 }
 
 // identityChanged records that contact c now presents identity pub: the contact becomes
@@ -348,31 +418,61 @@ func (m *Messenger) UpdateContact(ctx context.Context, id string, p api.ContactP
 
 // fetchBundle asks the contact's node for a prekey bundle, and when it cannot be reached,
 // the prekey directories of the contact's home relays.
-func (m *Messenger) fetchBundle(ctx context.Context, c *contactRec) ([]byte, error) {
-	b, err := m.fetchBundleDirect(ctx, c)
-	if err == nil || m.cfg.RelayLink == nil || len(c.Relays) == 0 || ctx.Err() != nil {
-		return b, err
+//
+// Neither the peer nor a relay vouches for anything: a bundle of another identity than the
+// contact's is refused, never taken for the contact's identity change (which only the
+// contact's peer proves, by a message that decrypts: rxBatch.newcomer).
+//
+// direct says the contact's own peer served it (see peerServed).
+func (m *Messenger) fetchBundle(ctx context.Context, c *contactRec) (b []byte, direct bool, err error) {
+	pub, err := identity.ParsePublic(c.Identity)
+	if err != nil {
+		return nil, false, err
 	}
-	pub, perr := identity.ParsePublic(c.Identity)
-	if perr != nil {
-		return nil, perr
+	b, err = m.fetchBundleDirect(ctx, c)
+	if err == nil {
+		if pb, perr := prekey.ParseBundle(b); perr != nil {
+			err = perr
+		} else if !pb.Identity().Equal(pub) {
+			err = errors.New("the contact's peer served a prekey bundle of another identity")
+		}
+	}
+	if err == nil {
+		return b, true, nil
+	}
+	if m.cfg.RelayLink == nil || len(c.Relays) == 0 || ctx.Err() != nil {
+		return nil, false, err
 	}
 	for _, r := range c.Relays {
 		b, rerr := m.cfg.RelayLink.Bundle(ctx, r, pub)
 		if rerr == nil {
-			// A relay vouches for nothing: a bundle of another identity is refused here,
-			// not taken for the contact's identity change.
 			if pb, perr := prekey.ParseBundle(b); perr != nil {
 				rerr = perr
 			} else if !pb.Identity().Equal(pub) {
 				rerr = errors.New("bundle of another identity")
 			} else {
-				return b, nil
+				return b, false, nil
 			}
 		}
 		err = fmt.Errorf("%w; relay %s: %w", err, r, rerr)
 	}
-	return nil, err
+	return nil, false, err
+}
+
+// peerServed records, in c as loaded in tx (the caller saves it), that c's peer pid,
+// over a stream its libp2p key authenticates, served a bundle that c's identity signed:
+// the peer's holder presents c's identity, as c's link (which c's identity signed) said.
+// That proves c's peer (contactRec.PeerProven) unless it changed meanwhile.
+func (m *Messenger) peerServed(tx *store.Tx, c *contactRec, pid string) error {
+	if c.PeerProven || c.PeerID != pid || pid == "" {
+		return nil
+	}
+	owner, err := getString(tx, kContactByPeer(pid))
+	if err != nil || owner != c.ID {
+		return err
+	}
+	c.PeerProven = true
+	return nil
 }
 
 // fetchBundleDirect asks the contact's node for a prekey bundle.

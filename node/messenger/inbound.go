@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -29,6 +30,11 @@ const inboundBudget = 8 << 20
 
 // maxAhead bounds the sequence numbers remembered beyond a gap.
 const maxAhead = 4096
+
+// frameTimeout bounds the wait for each frame on a message stream, and the writing of its
+// acknowledgements. A sender keeps an idle stream open for idleLinger only, and gives up
+// on acknowledgements after ackTimeout, so an honest stream never waits this long.
+const frameTimeout = ackTimeout
 
 // handleMessages receives Deliver frames from a peer, stores what they carry in batches
 // and acknowledges each once durable.
@@ -54,6 +60,9 @@ func (m *Messenger) handleMessages(s network.Stream) {
 		defer close(frames)
 		r := bufio.NewReaderSize(s, 64<<10)
 		for {
+			// Every frame, and the pause before it, has a deadline: a peer that stalls
+			// (one byte, then nothing) holds the stream no longer than that.
+			_ = s.SetReadDeadline(time.Now().Add(frameTimeout))
 			b, err := wire.ReadFrame(r, nil)
 			if err != nil {
 				return
@@ -115,6 +124,7 @@ func (m *Messenger) handleMessages(s network.Stream) {
 			m.log.Error("receiving", "peer", remote, "err", err)
 			return
 		}
+		_ = s.SetWriteDeadline(time.Now().Add(frameTimeout))
 		for _, a := range acks {
 			if err := wire.WriteFrame(w, wire.AppendAck(nil, a)); err != nil {
 				return
@@ -145,6 +155,8 @@ type rxBatch struct {
 	convDirty  bool
 	contactEvt bool
 	kicks      bool
+	// lost: mailbox mail of this contact did not decrypt (no ack can tell the sender).
+	lost bool
 }
 
 // receive processes a batch of Deliver frames from remote in one transaction.
@@ -190,15 +202,41 @@ func (b *rxBatch) useContact(cid string) error {
 }
 
 // one handles one Deliver and returns its ack status; an error aborts the batch.
+//
+// Nothing about a contact changes before a message has decrypted under its session: an
+// initial message names its initiator's identity, but anyone can copy a public identity
+// into one, and only the key exchange (which needs that identity's private keys) proves it.
 func (b *rxBatch) one(d *wire.Deliver) (wire.AckStatus, error) {
-	tx := b.tx
+	var before string
 	if b.c != nil {
-		if _, err := tx.Get(kSeen(b.c.ID, d.ID[:])); err == nil {
-			return wire.AckStored, nil
-		} else if !errors.Is(err, store.ErrNotFound) {
+		before = b.c.ID
+	}
+	st, err := b.take(d)
+	if err != nil {
+		return 0, err
+	}
+	if st == wire.AckUndecryptable && b.sealedFrom != nil && b.c != nil {
+		b.lost = true // b.c is the sender the envelope authenticated (ReceiveSealed, take)
+	}
+	if st != wire.AckStored && b.remote != "" && b.c != nil && b.c.ID != before {
+		// An initial message naming another contact's identity proved nothing: what else
+		// this stream brings is its own peer's again.
+		if err := b.flush(); err != nil {
 			return 0, err
 		}
+		b.c, b.s0, b.s1, b.conv = nil, nil, nil, nil
+		if before != "" {
+			if err := b.useContact(before); err != nil {
+				return 0, err
+			}
+		}
 	}
+	return st, nil
+}
+
+// take is one without the bookkeeping of undecryptable mailbox mail.
+func (b *rxBatch) take(d *wire.Deliver) (wire.AckStatus, error) {
+	tx := b.tx
 	if d.Initial != nil {
 		pub, err := pqxdh.InitiatorIdentity(d.Initial)
 		if err != nil {
@@ -208,13 +246,30 @@ func (b *rxBatch) one(d *wire.Deliver) (wire.AckStatus, error) {
 			return wire.AckUndecryptable, nil // sealed by someone else than the session's initiator
 		}
 		if b.c == nil || b.c.UserID != string(pub.UserID()) {
-			if err := b.contactFrom(pub); err != nil {
+			cid, err := getString(tx, kContactByUser(string(pub.UserID())))
+			if err != nil {
 				return 0, err
+			}
+			if cid == "" {
+				return b.newcomer(d, pub)
+			}
+			// A known identity writing from another peer than the one this stream's peer
+			// routes to: its own contact takes the message (and proves its peer in prove).
+			if err := b.switchTo(cid); err != nil {
+				return 0, err
+			}
+			if known, err := identity.ParsePublic(b.c.Identity); err != nil || !known.Equal(pub) {
+				return wire.AckUndecryptable, nil // a user id collision cannot happen; refuse rather than guess
 			}
 		}
 	}
 	if b.c == nil {
 		return wire.AckUndecryptable, nil
+	}
+	if _, err := tx.Get(kSeen(b.c.ID, d.ID[:])); err == nil {
+		return wire.AckStored, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return 0, err
 	}
 	// A blocked contact's messages are decrypted (so the session and the sequence numbers
 	// move on) and then dropped in apply; the Ack says stored, as for anyone else, so the
@@ -223,46 +278,16 @@ func (b *rxBatch) one(d *wire.Deliver) (wire.AckStatus, error) {
 	var pt []byte
 	sum := sha256.Sum256(d.Initial)
 	if d.Initial != nil && !bytes.Equal(sum[:], b.c.Seen) {
-		if b.ps == nil {
-			ps, err := b.m.loadPrekeys(tx)
-			if err != nil {
-				return 0, err
-			}
-			b.ps = ps
-		}
-		st, used, err := pqxdh.Respond(b.m.id, b.ps, d.Initial, b.m.now())
+		st, used, p, err := b.respond(d)
 		if err != nil {
-			b.m.log.Info("initial message refused", "contact", b.c.ID, "err", err)
+			return 0, err
+		}
+		if st == nil {
 			return wire.AckUndecryptable, nil
 		}
-		if pt, err = st.Decrypt(d.Message); err != nil {
-			return wire.AckUndecryptable, nil
-		}
-		if err := b.ps.Consume(used); err != nil {
-			return wire.AckUndecryptable, nil
-		}
-		b.psUsed = true
-		b.c.Seen = sum[:]
-		switch {
-		case b.s0 == nil:
-			b.s0 = st
-		case b.s0.IsInitiator() && !b.s0.HasReceived():
-			// Both started a session at once: both sides keep the same one.
-			if pqxdh.Resolve(b.s0, st) == st {
-				b.s0, b.s1 = st, b.s0
-			} else {
-				b.s1 = st
-			}
-		default:
-			// They started over (a new session replaces the old one).
-			b.s0, b.s1 = st, b.s0
-		}
-		if b.s0 == st {
-			b.c.Initial = nil
-			// What waits in the outbox was encrypted for a session they have left.
-			if err := b.reseal(); err != nil {
-				return 0, err
-			}
+		pt = p
+		if err := b.adopt(st, used, sum[:]); err != nil {
+			return 0, err
 		}
 	} else {
 		var err error
@@ -283,7 +308,192 @@ func (b *rxBatch) one(d *wire.Deliver) (wire.AckStatus, error) {
 		b.m.log.Info("malformed content", "contact", b.c.ID, "err", err)
 		return wire.AckRefused, nil
 	}
+	if err := b.prove(content.Card); err != nil {
+		return 0, err
+	}
 	return wire.AckStored, b.apply(content)
+}
+
+// respond runs PQXDH for d's initial message and decrypts the ratchet message it carries,
+// changing nothing stored. st is nil when either fails (the message is undecryptable).
+func (b *rxBatch) respond(d *wire.Deliver) (st *ratchet.State, used []uint32, pt []byte, err error) {
+	if b.ps == nil {
+		ps, err := b.m.loadPrekeys(b.tx)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		b.ps = ps
+	}
+	st, used, err = pqxdh.Respond(b.m.id, b.ps, d.Initial, b.m.now())
+	if err != nil {
+		b.m.log.Info("initial message refused", "err", err)
+		return nil, nil, nil, nil
+	}
+	if pt, err = st.Decrypt(d.Message); err != nil {
+		b.m.log.Info("initial message undecryptable", "err", err)
+		return nil, nil, nil, nil
+	}
+	return st, used, pt, nil
+}
+
+// adopt installs st, the session an initial message (hash sum) started and whose first
+// message decrypted, as b.c's, and uses up the one-time prekeys it took.
+func (b *rxBatch) adopt(st *ratchet.State, used []uint32, sum []byte) error {
+	if err := b.ps.Consume(used); err != nil {
+		return err
+	}
+	b.psUsed = true
+	b.c.Seen = sum
+	switch {
+	case b.s0 == nil:
+		b.s0 = st
+	case b.s0.IsInitiator() && !b.s0.HasReceived():
+		// Both started a session at once: both sides keep the same one.
+		if pqxdh.Resolve(b.s0, st) == st {
+			b.s0, b.s1 = st, b.s0
+		} else {
+			b.s1 = st
+		}
+	default:
+		// They started over (a new session replaces the old one).
+		b.s0, b.s1 = st, b.s0
+	}
+	if b.s0 == st {
+		b.c.Initial = nil
+		// What waits in the outbox was encrypted for a session they have left.
+		return b.reseal()
+	}
+	return nil
+}
+
+// newcomer handles an initial message of an identity that is no contact's. Only once its
+// first message has decrypted (the key exchange proves the identity) and parsed does it
+// become a contact: a new one (a message request), or — when the stream's peer is a
+// contact's proven peer and the message's card names that very peer — that contact's
+// identity change, with the warning. The libp2p peer key proves the peer id; the card,
+// inside a message only the new identity could encrypt, is that identity's word that the
+// peer is its own.
+func (b *rxBatch) newcomer(d *wire.Deliver, pub *identity.PublicIdentity) (wire.AckStatus, error) {
+	st, used, pt, err := b.respond(d)
+	if err != nil {
+		return 0, err
+	}
+	if st == nil {
+		return wire.AckUndecryptable, nil
+	}
+	content, err := wire.ParseContent(pt)
+	if err != nil {
+		b.m.log.Info("malformed content from a new identity", "err", err)
+		return wire.AckRefused, nil
+	}
+	if err := b.flush(); err != nil {
+		return 0, err
+	}
+	b.c = nil
+	tx := b.tx
+	claims := b.remote != "" && content.Card != nil && content.Card.PeerID == b.remote.String()
+	var owner *contactRec
+	if claims {
+		oid, err := getString(tx, kContactByPeer(b.remote.String()))
+		if err != nil {
+			return 0, err
+		}
+		if oid != "" {
+			if owner, err = loadContact(tx, oid); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if owner != nil && owner.PeerProven && owner.PeerID == b.remote.String() {
+		if err := b.m.identityChanged(tx, owner, pub); err != nil {
+			return 0, err
+		}
+		if err := b.useContact(owner.ID); err != nil {
+			return 0, err
+		}
+		b.convDirty = true
+	} else {
+		pid := ""
+		if claims {
+			pid = b.remote.String()
+			if owner != nil {
+				// The peer was only claimed for that contact (by a link, a card): its key
+				// holder just proved it is this identity's.
+				b.m.log.Warn("a peer claimed for a contact proved another identity's", "contact", owner.ID)
+				if err := b.m.setPeer(tx, owner, "", false); err != nil {
+					return 0, err
+				}
+				if err := putJSON(tx, kContact(owner.ID), owner); err != nil {
+					return 0, err
+				}
+			}
+		}
+		c, err := b.m.newContact(tx, pub, pid, api.RequestPending)
+		if err != nil {
+			return 0, err
+		}
+		if err := b.useContact(c.ID); err != nil {
+			return 0, err
+		}
+		b.c.PeerProven = claims
+		b.contactEvt, b.convDirty = true, true
+	}
+	sum := sha256.Sum256(d.Initial)
+	if err := b.adopt(st, used, sum[:]); err != nil {
+		return 0, err
+	}
+	if err := tx.Set(kSeen(b.c.ID, d.ID[:]), nil); err != nil {
+		return 0, err
+	}
+	return wire.AckStored, b.apply(content)
+}
+
+// prove records what a message that just decrypted under b.c's session proves about its
+// peer: that the stream's peer is the contact's. Over the contact's own peer, the peer is
+// proven; over another peer, the contact moves there only when its card names that peer
+// and no other contact has proven it.
+func (b *rxBatch) prove(card *wire.Card) error {
+	if b.remote == "" {
+		return nil
+	}
+	c, r := b.c, b.remote.String()
+	owner, err := getString(b.tx, kContactByPeer(r))
+	if err != nil {
+		return err
+	}
+	if c.PeerID == r {
+		if owner == c.ID && !c.PeerProven {
+			c.PeerProven = true
+		}
+		return nil
+	}
+	if card == nil || card.PeerID != r {
+		return nil
+	}
+	if owner != "" && owner != c.ID {
+		o, err := loadContact(b.tx, owner)
+		if err != nil {
+			return err
+		}
+		if o.PeerProven {
+			return nil
+		}
+		if err := b.m.setPeer(b.tx, o, "", false); err != nil {
+			return err
+		}
+		if err := putJSON(b.tx, kContact(o.ID), o); err != nil {
+			return err
+		}
+	}
+	return b.m.setPeer(b.tx, c, r, true)
+}
+
+// switchTo makes contact cid the batch's contact, finishing the previous one.
+func (b *rxBatch) switchTo(cid string) error {
+	if err := b.flush(); err != nil {
+		return err
+	}
+	return b.useContact(cid)
 }
 
 // reseal encrypts again, with the batch's new session, every outbox entry encrypted
@@ -338,30 +548,6 @@ func (b *rxBatch) s0Decrypt(msg []byte) ([]byte, error) {
 		}
 	}
 	return nil, err
-}
-
-// contactFrom finds or creates the contact behind an initial message's identity.
-func (b *rxBatch) contactFrom(pub *identity.PublicIdentity) error {
-	if b.c != nil {
-		if err := b.save(); err != nil {
-			return err
-		}
-	}
-	var pid string
-	if b.remote != "" {
-		pid = b.remote.String()
-	}
-	c, isNew, err := b.m.contactFor(b.tx, pub, pid, api.RequestPending)
-	if err != nil {
-		return err
-	}
-	if err := b.useContact(c.ID); err != nil {
-		return err
-	}
-	if isNew {
-		b.contactEvt, b.convDirty = true, true
-	}
-	return nil
 }
 
 // apply applies one decrypted content.
@@ -596,10 +782,16 @@ func (b *rxBatch) save() error {
 }
 
 // finish sends delivery receipts for the batch and saves everything.
-func (b *rxBatch) finish() error {
+func (b *rxBatch) finish() error { return b.flush() }
+
+// flush sends delivery receipts for what the batch took from its current contact and
+// saves it, so that another contact can take over the batch (nothing of one contact is
+// ever sent to another).
+func (b *rxBatch) flush() error {
 	if b.c == nil {
 		return nil
 	}
+	defer func() { b.delivered, b.kicks, b.last, b.lost = nil, false, nil, false }()
 	if len(b.delivered) > 0 && !b.c.Blocked {
 		for chunk := range slices.Chunk(b.delivered, wire.MaxReceiptID) {
 			// Encrypted now with the batch's session, which save writes after.
@@ -612,16 +804,44 @@ func (b *rxBatch) finish() error {
 		cid := b.c.ID
 		b.tx.OnCommit(func() { b.m.kick(cid) })
 	}
-	return b.save()
+	if err := b.save(); err != nil {
+		return err
+	}
+	if b.lost && !b.c.Blocked {
+		return b.m.askAgain(b.tx, b.c.ID)
+	}
+	return nil
+}
+
+// askAgain answers mailbox mail of contact cid that did not decrypt, which no ack reports
+// to the sender: it sets our session aside and asks, under the new session its first
+// content starts, for everything after what we have (a resend request). The contact takes
+// the new session, and sends again what we lack under it. A session of ours that the
+// contact has not answered yet (Initial set) is new already: it carries the request.
+func (m *Messenger) askAgain(tx *store.Tx, cid string) error {
+	c, err := loadContact(tx, cid)
+	if err != nil {
+		return err
+	}
+	m.log.Info("mailbox mail did not decrypt: resend request under a new session", "contact", cid)
+	if c.Initial == nil {
+		if err := m.resetSession(tx, cid); err != nil {
+			return err
+		}
+		if c, err = loadContact(tx, cid); err != nil {
+			return err
+		}
+	}
+	return m.enqueue(tx, c, &wire.Content{Kind: wire.KindResend, From: c.RecvSeq + 1, To: c.RecvSeq + wire.MaxReceiptID}, "")
 }
 
 // adoptCard takes the addresses and relays a contact's card announces: from the contact's
-// own authenticated peer, or, for mailbox mail, when the contact has no peer yet and the
+// own authenticated peer (prove bound it first), or, for mailbox mail, when the contact has no peer yet and the
 // card's peer id belongs to no other contact (a card cannot take over another contact).
 func (b *rxBatch) adoptCard(card *wire.Card) error {
 	c := b.c
 	switch {
-	case b.remote != "" && card.PeerID == b.remote.String():
+	case b.remote != "" && card.PeerID == b.remote.String() && c.PeerID == card.PeerID:
 	case b.remote == "" && card.PeerID == c.PeerID && c.PeerID != "":
 	case b.remote == "" && c.PeerID == "" && card.PeerID != "":
 		pid, err := peer.Decode(card.PeerID)

@@ -33,7 +33,14 @@ const (
 	expireAfter = 30 * 24 * time.Hour
 	// dialTimeout bounds connecting to a contact.
 	dialTimeout = 10 * time.Second
+	// maxSessionResets bounds how many new sessions one content is encrypted again under
+	// when the receiver answers that it could not decrypt it; then it fails with a reason.
+	maxSessionResets = 3
 )
+
+// errSessionReset ends a delivery whose receiver could not decrypt what it got: the session
+// was set aside, and the worker starts a new one and sends the contents again.
+var errSessionReset = errors.New("the contact's node could not decrypt our messages: starting a new session")
 
 // outbox runs one delivery worker per contact with pending contents.
 type outbox struct {
@@ -112,6 +119,10 @@ func (o *outbox) run(w *worker) {
 	attempt := 0
 	for {
 		progress, err := o.deliver(w)
+		if errors.Is(err, errSessionReset) {
+			o.m.log.Info("new session for undecryptable contents", "contact", w.cid)
+			continue // bounded: each content is sent under at most maxSessionResets new sessions
+		}
 		if err != nil && o.ctx.Err() == nil && o.relayFallback(w.cid) {
 			// The contact's node is out of reach: leave the mail at its relays.
 			n, derr := o.depositAll(w)
@@ -450,7 +461,7 @@ func (o *outbox) applyAcks(ctx context.Context, cid string, acks []wire.Ack, inf
 	if lazy != nil {
 		status := false
 		for _, a := range acks {
-			if e, ok := inflight[a.ID]; ok && e.msgID != "" {
+			if e, ok := inflight[a.ID]; ok && (e.msgID != "" || a.Status == wire.AckUndecryptable) {
 				status = true
 			}
 		}
@@ -470,7 +481,9 @@ func (o *outbox) applyAcks(ctx context.Context, cid string, acks []wire.Ack, inf
 	if lazy != nil {
 		deferred = *lazy
 	}
+	var reset bool
 	err := o.m.st.Update(ctx, func(tx *store.Tx) error {
+		reset = false
 		for _, k := range deferred {
 			if err := tx.Delete(k); err != nil {
 				return err
@@ -480,6 +493,24 @@ func (o *outbox) applyAcks(ctx context.Context, cid string, acks []wire.Ack, inf
 			e, ok := inflight[a.ID]
 			if !ok {
 				continue
+			}
+			if a.Status == wire.AckUndecryptable {
+				// Never left "sent" or failed at the first try: sent again under a new
+				// session, a bounded number of times.
+				var rec outboxRec
+				found, err := getJSON(tx, e.key, &rec)
+				if err != nil {
+					return err
+				}
+				if found && rec.Resets < maxSessionResets {
+					rec.Resets++
+					rec.Cipher, rec.EnvID, rec.Initial = nil, nil, nil
+					if err := putJSON(tx, e.key, &rec); err != nil {
+						return err
+					}
+					reset = true
+					continue
+				}
 			}
 			if err := tx.Delete(e.key); err != nil {
 				return err
@@ -494,13 +525,16 @@ func (o *outbox) applyAcks(ctx context.Context, cid string, acks []wire.Ack, inf
 			case wire.AckBlocked:
 				err = o.m.setStatus(tx, e.msgID, api.StatusFailed, "blocked: the contact does not accept your messages")
 			case wire.AckUndecryptable:
-				err = o.m.setStatus(tx, e.msgID, api.StatusFailed, "the contact's node could not decrypt it")
+				err = o.m.setStatus(tx, e.msgID, api.StatusFailed, fmt.Sprintf("the contact's node could not decrypt it, under %d new sessions either", maxSessionResets))
 			default:
 				err = o.m.setStatus(tx, e.msgID, api.StatusFailed, "refused by the contact's node")
 			}
 			if err != nil {
 				return err
 			}
+		}
+		if reset {
+			return o.m.resetSession(tx, cid)
 		}
 		return nil
 	})
@@ -510,7 +544,61 @@ func (o *outbox) applyAcks(ctx context.Context, cid string, acks []wire.Ack, inf
 	if lazy != nil {
 		*lazy = nil
 	}
-	return forgetAcked(all, inflight), nil
+	n := forgetAcked(all, inflight)
+	if reset {
+		return n, errSessionReset
+	}
+	return n, nil
+}
+
+// resetSession sets contact cid's current session aside (kept as the previous one, to
+// decrypt what the contact sent on it) so that the next delivery starts a new one, and
+// clears the ciphertext of everything in the outbox: it is all encrypted again, in order,
+// under the new session.
+func (m *Messenger) resetSession(tx *store.Tx, cid string) error {
+	c, err := loadContact(tx, cid)
+	if err != nil {
+		return err
+	}
+	s0, err := m.loadSession(tx, cid, 0)
+	if err != nil {
+		return err
+	}
+	if s0 != nil {
+		if err := m.saveSession(tx, cid, 1, s0); err != nil {
+			return err
+		}
+		if err := tx.Delete(kSession(cid, 0)); err != nil {
+			return err
+		}
+	}
+	c.Initial = nil
+	type entry struct {
+		key []byte
+		rec outboxRec
+	}
+	var es []entry
+	err = tx.Iterate(store.IterOptions{Prefix: kOutboxPrefix(cid)}, func(k, v []byte) (bool, error) {
+		var e entry
+		if err := json.Unmarshal(v, &e.rec); err != nil {
+			return false, err
+		}
+		if e.rec.Cipher != nil {
+			e.key = k
+			es = append(es, e)
+		}
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, e := range es {
+		e.rec.Cipher, e.rec.EnvID, e.rec.Initial = nil, nil, nil
+		if err := putJSON(tx, e.key, &e.rec); err != nil {
+			return err
+		}
+	}
+	return putJSON(tx, kContact(cid), c)
 }
 
 // forgetAcked removes acknowledged entries from inflight and returns how many there were.

@@ -339,10 +339,11 @@ func (m *Messenger) ensureSession(ctx context.Context, cid string) error {
 	if err != nil || have {
 		return err
 	}
-	raw, err := m.fetchBundle(ctx, c)
+	raw, direct, err := m.fetchBundle(ctx, c)
 	if err != nil {
 		return err
 	}
+	pid := c.PeerID // the peer that served it, when direct
 	b, err := prekey.ParseBundle(raw)
 	if err != nil {
 		return fmt.Errorf("contact's prekey bundle: %w", err)
@@ -362,7 +363,14 @@ func (m *Messenger) ensureSession(ctx context.Context, cid string) error {
 			return err
 		}
 		if !b.Identity().Equal(known) {
-			return m.identityChanged(tx, c, b.Identity())
+			// A bundle proves nothing about who is behind a peer (anyone can serve a copy):
+			// only a message that decrypts can show an identity change (inbound.go).
+			return errors.New("the contact's peer served a prekey bundle of another identity")
+		}
+		if direct {
+			if err := m.peerServed(tx, c, pid); err != nil {
+				return err
+			}
 		}
 		st, initial, err := pqxdh.Initiate(m.id, b)
 		if err != nil {

@@ -31,6 +31,12 @@ type contactRec struct {
 	Created  int64    `json:"created"`
 	// GroupOnly: a fellow group member we never added; hidden from the contact list.
 	GroupOnly bool `json:"group_only,omitempty"`
+	// PeerProven: PeerID is proven to be this identity's: a message that decrypted under
+	// this contact's session arrived over a libp2p stream authenticated as PeerID. Until
+	// then PeerID is a claim (a link's, a card's): it routes, but no other identity on that
+	// peer is ever taken for this contact's identity change. Absent in records written
+	// before it existed: such a contact proves its peer again with its next direct message.
+	PeerProven bool `json:"peer_proven,omitempty"`
 
 	SendSeq  uint64   `json:"send_seq"`  // last content seq assigned
 	OutSeq   uint64   `json:"out_seq"`   // last outbox key used
@@ -80,6 +86,9 @@ type outboxRec struct {
 	EnvID   []byte `json:"env_id,omitempty"`
 	Initial []byte `json:"initial,omitempty"`
 	Cipher  []byte `json:"cipher,omitempty"`
+	// Resets counts the new sessions this entry was encrypted again under because the
+	// receiver could not decrypt it (bounded by maxSessionResets).
+	Resets int `json:"resets,omitempty"`
 }
 
 // Key builders.
