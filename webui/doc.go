@@ -2,7 +2,7 @@
 // listener, embedded in the binary so a clean clone builds and runs with plain `go build`.
 //
 // The UI is plain HTML, CSS and JavaScript modules with no build step and no third-party
-// assets (assets/). It is a reference client of the local API (shared/API.md): it logs in by
+// assets (assets/). It is a reference client of the local API (docs/API.md): it logs in by
 // trading the token from the link that `petrel run` prints (in the URL fragment, which never
 // reaches a server log or a Referer) for the HttpOnly session cookie, uses REST with the CSRF
 // header for changes, and one WebSocket for live events. User text is only ever rendered with

@@ -1,4 +1,4 @@
-// Command petrel runs a petrel node and the tools around it (shared/API.md §1):
+// Command petrel runs a petrel node and the tools around it (docs/API.md §1):
 //
 //	petrel init  --data DIR [--name NAME]              create identity + encrypted store
 //	petrel run   --data DIR [--api 127.0.0.1:7733] [--listen MULTIADDR]... [--relay MULTIADDR]...

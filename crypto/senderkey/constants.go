@@ -8,7 +8,7 @@ const (
 	// Version is the first byte of every group message and distribution message.
 	Version = 0x01
 	// Suite is the second byte: 0x01 is HMAC-SHA-256 chain, HKDF-SHA-256,
-	// ChaCha20-Poly1305 and Ed25519 (shared/CRYPTO.md suite 0x01).
+	// ChaCha20-Poly1305 and Ed25519 (suite 0x01, docs/PROTOCOL.md).
 	Suite = 0x01
 
 	// infoMessageKeys is the HKDF info expanding a message key into key ‖ nonce.

@@ -1,4 +1,4 @@
-// Package api holds the JSON objects of the local API (shared/API.md §3–5) and the errors a
+// Package api holds the JSON objects of the local API (docs/API.md §3–5) and the errors a
 // node reports to UIs. The server (node/localapi), the typed client (node/localclient) and the
 // node itself all speak these types, so the wire shape is defined in exactly one place.
 //

@@ -1,4 +1,4 @@
-// Package localapi serves the node's local API (shared/API.md §2, §4, §5) to the UIs of the
+// Package localapi serves the node's local API (docs/API.md §2, §4, §5) to the UIs of the
 // person who owns the node: REST under /v1/ and one WebSocket, /v1/ws.
 //
 // Every request passes one chain, outermost first (see [Server.Handler]):
