@@ -62,7 +62,7 @@ type Server struct {
 	log   *slog.Logger
 	now   func() time.Time
 	host  host.Host
-	store *relaystore.Store
+	store Store
 	watch *watchers
 	m     *metrics
 
