@@ -10,6 +10,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+	"github.com/petrel-chat/petrel/relay/clusterstore"
 	"github.com/petrel-chat/petrel/relay/relaywire"
 )
 
@@ -51,6 +52,9 @@ type Config struct {
 	Prekeys      PrekeyLimits  `json:"prekeys"`
 	Circuit      Circuit       `json:"circuit"`
 	Resources    Resources     `json:"resources"`
+	// Cluster, if set, keeps the relay's state in NATS JetStream shared with the other
+	// processes of a relay cluster instead of the Badger store (docs/OPERATIONS.md).
+	Cluster *clusterstore.Config `json:"cluster,omitempty"`
 }
 
 // Registration says who may create a mailbox here.
@@ -238,6 +242,11 @@ func (c *Config) Validate() error {
 	if ci := c.Circuit; ci.Enabled && (ci.MaxReservations <= 0 || ci.MaxCircuits <= 0 || ci.MaxReservationsPerIP <= 0 ||
 		ci.ReservationTTL <= 0 || ci.Duration <= 0 || ci.DataBytes <= 0) {
 		errs = append(errs, errors.New("circuit: every limit must be > 0"))
+	}
+	if c.Cluster != nil {
+		if err := c.Cluster.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }
