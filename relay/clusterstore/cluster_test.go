@@ -43,7 +43,7 @@ type member struct {
 	noticed chan struct{}
 }
 
-func (m *member) open(t testing.TB) {
+func (m *member) open(t testing.TB, quota relaystore.Quota) {
 	t.Helper()
 	octx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
@@ -70,6 +70,12 @@ func (m *member) open(t testing.TB) {
 // behind a Store, as n relay processes would.
 func startCluster(t testing.TB, n int) []*member {
 	t.Helper()
+	return startClusterQuota(t, n, quota)
+}
+
+// startClusterQuota is startCluster with the mail stream made for quota q.
+func startClusterQuota(t testing.TB, n int, q relaystore.Quota) []*member {
+	t.Helper()
 	addrs := make([]string, n)
 	for i := range addrs {
 		addrs[i] = freeAddr(t)
@@ -87,7 +93,7 @@ func startCluster(t testing.TB, n int) []*member {
 	}
 	var wg sync.WaitGroup
 	for _, m := range ms {
-		wg.Go(func() { m.open(t) })
+		wg.Go(func() { m.open(t, q) })
 	}
 	wg.Wait()
 	t.Cleanup(func() {

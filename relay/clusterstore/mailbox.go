@@ -3,12 +3,14 @@ package clusterstore
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/crypto/sealed"
@@ -313,29 +315,62 @@ func (s *Store) Fetch(mailbox []byte, max, maxBytes int, now time.Time) ([]relay
 	}
 	ctx, cancel := s.req(s.ctx)
 	defer cancel()
-	c, err := s.mail.CreateConsumer(ctx, jetstream.ConsumerConfig{
-		FilterSubject: s.mailSubject(mailbox), DeliverPolicy: jetstream.DeliverAllPolicy,
-		AckPolicy: jetstream.AckNonePolicy, MemoryStorage: true, Replicas: 1,
-		InactiveThreshold: time.Minute,
-	})
+	var c jetstream.Consumer
+	var err error
+	for wait := 10 * time.Millisecond; ; wait *= 2 {
+		c, err = s.mail.CreateConsumer(ctx, jetstream.ConsumerConfig{
+			FilterSubject: s.mailSubject(mailbox), DeliverPolicy: jetstream.DeliverAllPolicy,
+			AckPolicy: jetstream.AckNonePolicy, MemoryStorage: true, Replicas: 1,
+			InactiveThreshold: time.Minute,
+		})
+		// Under load the JetStream API may answer "no responders" for a moment: retry
+		// within the request's deadline.
+		if err == nil || !errors.Is(err, nats.ErrNoResponders) || ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+	}
 	if err != nil {
-		return nil, false, fmt.Errorf("clusterstore: fetch: %w", err)
+		return nil, false, fmt.Errorf("clusterstore: fetch: consumer: %w", err)
 	}
 	defer func() {
-		dctx, dcancel := s.req(s.ctx)
-		s.mail.DeleteConsumer(dctx, c.CachedInfo().Name)
-		dcancel()
+		// Deleted in the background (a meta-group operation the owner need not wait
+		// for); the inactivity threshold removes it if this fails.
+		name := c.CachedInfo().Name
+		s.wg.Go(func() {
+			dctx, dcancel := s.req(s.ctx)
+			s.mail.DeleteConsumer(dctx, name)
+			dcancel()
+		})
 	}()
 	pending := int(c.CachedInfo().NumPending)
 	if pending == 0 {
 		return nil, false, nil
 	}
-	batch, err := c.Fetch(min(max, pending), jetstream.FetchMaxBytes(maxBytes+2*relaywire.MaxFrame),
+	mail, more, err := s.pull(ctx, c, mailbox, min(max, pending), max, maxBytes, now)
+	for wait := 10 * time.Millisecond; errors.Is(err, nats.ErrNoResponders) && len(mail) == 0 && ctx.Err() == nil; wait *= 2 {
+		// The new consumer's interest has not reached this server through the routes yet.
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+		mail, more, err = s.pull(ctx, c, mailbox, min(max, pending), max, maxBytes, now)
+	}
+	return mail, more, err
+}
+
+// pull reads one batch from the fetch consumer c.
+func (s *Store) pull(ctx context.Context, c jetstream.Consumer, mailbox []byte, n, max, maxBytes int, now time.Time) ([]relaywire.Mail, bool, error) {
+	batch, err := c.Fetch(n, jetstream.FetchMaxBytes(maxBytes+2*relaywire.MaxFrame),
 		jetstream.FetchMaxWait(time.Duration(s.cfg.Timeout)))
 	if err != nil {
 		return nil, false, fmt.Errorf("clusterstore: fetch: %w", err)
 	}
 	var mail []relaywire.Mail
+	var seenAll []prefixEntry // every live message read from the subject's start, up to the last handed out
 	more, full := false, false
 	size := 0
 	bodies := map[uint64][]byte{}
@@ -353,7 +388,11 @@ func (s *Store) Fetch(mailbox []byte, max, maxBytes int, now time.Time) ([]relay
 			return nil, false, err
 		}
 		more = md.NumPending > 0
+		if s.acks.deletedRecently(md.Sequence.Stream) {
+			continue // acknowledged here; the consumer's replica has not applied it yet
+		}
 		if r.expiresAt <= nowMs {
+			seenAll = append(seenAll, prefixEntry{md.Sequence.Stream, ackInfo{mailbox: string(mailbox), charged: int64(r.charged()), shared: r.shared, bodyID: r.bodyID}, false})
 			continue
 		}
 		if len(mail) > 0 && size+r.charged() > maxBytes || len(mail) >= max {
@@ -377,12 +416,21 @@ func (s *Store) Fetch(mailbox []byte, max, maxBytes int, now time.Time) ([]relay
 			env = sealed.JoinShared(r.envelope, b)
 		}
 		seq := md.Sequence.Stream
-		s.acks.put(seq, ackInfo{mailbox: string(mailbox), charged: int64(r.charged()), shared: r.shared, bodyID: r.bodyID})
+		ai := ackInfo{mailbox: string(mailbox), charged: int64(r.charged()), shared: r.shared, bodyID: r.bodyID}
+		s.acks.put(seq, ai)
+		seenAll = append(seenAll, prefixEntry{seq, ai, true})
 		mail = append(mail, relaywire.Mail{ID: seq, DepositedAt: r.depositedAt, Envelope: env})
 		size += len(env)
 	}
 	if err := batch.Error(); err != nil && len(mail) == 0 {
-		return nil, false, fmt.Errorf("clusterstore: fetch: %w", err)
+		return nil, false, fmt.Errorf("clusterstore: fetch: pull: %w", err)
+	}
+	// Drop the expired entries read after the last message handed out: the prefix ends there.
+	for len(seenAll) > 0 && !seenAll[len(seenAll)-1].handed {
+		seenAll = seenAll[:len(seenAll)-1]
+	}
+	if len(mail) > 0 {
+		s.acks.setPrefix(string(mailbox), seenAll)
 	}
 	return mail, more, nil
 }
@@ -392,6 +440,9 @@ func (s *Store) Fetch(mailbox []byte, max, maxBytes int, now time.Time) ([]relay
 func (s *Store) Ack(ctx context.Context, mailbox []byte, ids []uint64) (int, error) {
 	if len(mailbox) != relaywire.MailboxIDSize {
 		return 0, relaystore.ErrUnknownMailbox
+	}
+	if n, ok, err := s.ackPrefix(ctx, mailbox, ids); ok || err != nil {
+		return n, err
 	}
 	seen := make(map[uint64]bool, len(ids))
 	var g errgroup.Group
@@ -450,11 +501,13 @@ func (s *Store) deleteMail(ctx context.Context, id uint64, mailbox string) (bool
 	err := s.mail.DeleteMsg(rctx, id)
 	cancel()
 	if isNotFound(err) {
+		s.acks.deleted(id)
 		return false, info, nil // deleted by someone else first
 	}
 	if err != nil {
 		return false, info, fmt.Errorf("clusterstore: ack: %w", err)
 	}
+	s.acks.deleted(id)
 	if info.shared {
 		if err := s.releaseBody(ctx, info.bodyID); err != nil {
 			s.log.Warn("releasing a body reference", "err", err)
@@ -515,10 +568,43 @@ type ackInfo struct {
 }
 
 // ackCache remembers the messages this process handed out, so their acknowledgement
-// needs no read first (an owner fetches and acknowledges on one stream, so one process).
+// needs no read first (an owner fetches and acknowledges on one stream, so one process),
+// and the messages it deleted in the last recentFor: a fetch consumer may sit on a replica
+// that has not applied a deletion yet, and must not hand the message out again.
 type ackCache struct {
-	mu sync.Mutex
-	m  map[uint64]ackInfo
+	mu     sync.Mutex
+	m      map[uint64]ackInfo
+	recent map[uint64]time.Time
+	swept  time.Time
+	prefix map[string][]prefixEntry // mailbox → its last fetch here, if read from the start
+}
+
+// recentFor is how long a deletion is remembered (far above a replica's lag).
+const recentFor = 30 * time.Second
+
+func (c *ackCache) deleted(id uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	if c.recent == nil {
+		c.recent = map[uint64]time.Time{}
+	}
+	c.recent[id] = now
+	if now.Sub(c.swept) > recentFor {
+		for k, t := range c.recent {
+			if now.Sub(t) > recentFor {
+				delete(c.recent, k)
+			}
+		}
+		c.swept = now
+	}
+}
+
+func (c *ackCache) deletedRecently(id uint64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, ok := c.recent[id]
+	return ok && time.Since(t) < recentFor
 }
 
 func (c *ackCache) put(id uint64, a ackInfo) {
@@ -536,4 +622,96 @@ func (c *ackCache) take(id uint64) (ackInfo, bool) {
 	a, ok := c.m[id]
 	delete(c.m, id)
 	return a, ok
+}
+
+// prefixEntry is one message of a fetch that read a mailbox's subject from its start.
+type prefixEntry struct {
+	seq    uint64
+	info   ackInfo
+	handed bool // handed out (else expired and skipped)
+}
+
+func (c *ackCache) setPrefix(mailbox string, p []prefixEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.prefix == nil || len(c.prefix) > 1<<16 {
+		c.prefix = map[string][]prefixEntry{}
+	}
+	c.prefix[mailbox] = p
+}
+
+func (c *ackCache) takePrefix(mailbox string) []prefixEntry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.prefix[mailbox]
+	delete(c.prefix, mailbox)
+	return p
+}
+
+// ackPrefix is the common acknowledgement made fast: when ids are exactly the messages the
+// last fetch of mailbox here handed out, which it read from the subject's start, every
+// message of the subject up to the last of them is acknowledged or expired, and one purge
+// of the subject below that sequence (one Raft operation) deletes them all. ok is false
+// when the ids are something else (the caller deletes them one by one).
+func (s *Store) ackPrefix(ctx context.Context, mailbox []byte, ids []uint64) (int, bool, error) {
+	p := s.acks.takePrefix(string(mailbox))
+	if len(p) == 0 {
+		return 0, false, nil
+	}
+	want := map[uint64]bool{}
+	for _, e := range p {
+		if e.handed {
+			want[e.seq] = true
+		}
+	}
+	got := map[uint64]bool{}
+	for _, id := range ids {
+		if !want[id] {
+			return 0, false, nil
+		}
+		got[id] = true
+	}
+	if len(got) != len(want) {
+		return 0, false, nil
+	}
+	last := p[len(p)-1].seq
+	req, _ := json.Marshal(map[string]any{"filter": s.mailSubject(mailbox), "seq": last + 1})
+	rctx, cancel := s.req(ctx)
+	msg, err := s.nc.RequestWithContext(rctx, "$JS.API.STREAM.PURGE."+s.mail.CachedInfo().Config.Name, req)
+	cancel()
+	if err != nil {
+		return 0, true, fmt.Errorf("clusterstore: ack: %w", err)
+	}
+	var resp struct {
+		Error  *jetstream.APIError `json:"error,omitempty"`
+		Purged uint64              `json:"purged"`
+	}
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return 0, true, fmt.Errorf("clusterstore: ack: %w", err)
+	}
+	if resp.Error != nil {
+		return 0, true, fmt.Errorf("clusterstore: ack: %w", resp.Error)
+	}
+	var bytes int64
+	for _, e := range p {
+		s.acks.take(e.seq)
+		s.acks.deleted(e.seq)
+		bytes += e.info.charged
+		if e.info.shared {
+			if err := s.releaseBody(ctx, e.info.bodyID); err != nil {
+				s.log.Warn("releasing a body reference", "err", err)
+			}
+		}
+	}
+	n := int64(len(p))
+	if int64(resp.Purged) < n {
+		// Some were deleted elsewhere meanwhile (the owner acknowledging at two processes
+		// at once): charge back the average for the ones this purge removed.
+		bytes = bytes * int64(resp.Purged) / n
+		n = int64(resp.Purged)
+	}
+	if n > 0 {
+		s.usage.remove(mailbox, n, bytes)
+	}
+	return min(len(want), int(resp.Purged)), true, nil
 }

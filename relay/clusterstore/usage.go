@@ -15,7 +15,7 @@ import (
 )
 
 // flushEvery is how often a process writes its mailbox usage deltas to the usage bucket.
-const flushEvery = 10 * time.Millisecond
+const flushEvery = 50 * time.Millisecond
 
 // usage is a mailbox's charge: messages held and envelope bytes charged.
 type usage struct{ count, bytes int64 }
