@@ -82,7 +82,7 @@ func startEmbedded(c Config, dir string, log *slog.Logger) (*server.Server, stri
 	if err != nil {
 		return nil, "", fmt.Errorf("clusterstore: nats server: %w", err)
 	}
-	ns.SetLoggerV2(natsLogger{log.With("component", "nats")}, false, false, false)
+	ns.SetLoggerV2(natsLogger{log.With("engine", "nats")}, false, false, false)
 	ns.Start()
 	if !ns.ReadyForConnections(30 * time.Second) {
 		ns.Shutdown()
