@@ -98,6 +98,9 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 			errs = append(errs, fmt.Errorf("cluster: listen %q: want HOST:PORT (or give nats_url)", c.Listen))
 		}
+		if len(c.Routes) == 0 && c.Replicas != 1 {
+			errs = append(errs, errors.New("cluster: no routes: a cluster of one process needs replicas 1"))
+		}
 		for _, r := range c.Routes {
 			if _, _, err := net.SplitHostPort(r); err != nil {
 				errs = append(errs, fmt.Errorf("cluster: route %q: want HOST:PORT", r))

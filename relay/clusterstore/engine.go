@@ -62,6 +62,10 @@ func startEmbedded(c Config, dir string, log *slog.Logger) (*server.Server, stri
 			ConnectRetries: -1,
 		},
 	}
+	if len(c.Routes) == 0 {
+		// A cluster of one (a test, or the first step of a migration): JetStream alone.
+		opts.Cluster = server.ClusterOpts{}
+	}
 	if c.ClientListen != "" {
 		h, p, err := splitHostPort(c.ClientListen)
 		if err != nil {

@@ -83,7 +83,10 @@ func (s *Store) readState(ctx context.Context) *State {
 		st.Error = err.Error()
 		return st
 	}
-	if c := info.Cluster; c != nil {
+	if c := info.Cluster; c == nil || c.Leader == "" && st.Embedded && len(s.cfg.Routes) == 0 {
+		st.MailLeader = st.Server // JetStream alone: it answered, so it leads
+	}
+	if c := info.Cluster; c != nil && c.Leader != "" {
 		st.MailLeader = c.Leader
 		for _, r := range c.Replicas {
 			st.MailReplicas = append(st.MailReplicas, Replica{Name: r.Name, Current: r.Current, Offline: r.Offline, Lag: r.Lag})

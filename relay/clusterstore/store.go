@@ -167,7 +167,7 @@ func (s *Store) setup(ctx context.Context, q relaystore.Quota) error {
 	}
 	wait := time.Duration(0)
 	for attempt := 0; ; attempt++ {
-		if s.ns != nil && s.metaLeader() == "" {
+		if s.ns != nil && len(s.cfg.Routes) > 0 && s.metaLeader() == "" {
 			// No JetStream meta leader yet (the cluster is forming): requests would only
 			// time out.
 			select {
