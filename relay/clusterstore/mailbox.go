@@ -37,7 +37,7 @@ func (s *Store) Register(ctx context.Context, owner *identity.PublicIdentity, no
 		s.cacheOwner(mb, owner)
 		return true, nil
 	}
-	if !errors.Is(err, jetstream.ErrKeyExists) {
+	if !isConflict(err) {
 		return false, fmt.Errorf("clusterstore: register: %w", err)
 	}
 	have, err := s.Owner(mb)
@@ -248,7 +248,7 @@ func (s *Store) releaseBody(ctx context.Context, id uint64) error {
 			_, err = s.refs.Update(rctx, refKey(id), binary.BigEndian.AppendUint64(nil, n-1), e.revision)
 		}
 		cancel()
-		if errors.Is(err, jetstream.ErrKeyExists) {
+		if isConflict(err) {
 			continue
 		}
 		if err != nil {

@@ -159,7 +159,7 @@ func (s *Store) takeOne(ctx context.Context, prefix string) ([]byte, error) {
 				return nil, fmt.Errorf("clusterstore: bundle: %w", err)
 			}
 			err = s.pre.Delete(ctx, k, jetstream.LastRevision(e.revision))
-			if errors.Is(err, jetstream.ErrKeyExists) {
+			if isConflict(err) {
 				continue // taken by another request first
 			}
 			if err != nil {

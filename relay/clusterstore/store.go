@@ -320,3 +320,10 @@ func isNotFound(err error) bool {
 	// the client reports as text.
 	return errors.Is(err, jetstream.ErrMsgDeleteUnsuccessful) && strings.Contains(err.Error(), "err_code=10057")
 }
+
+// isConflict says whether err is a compare-and-set conflict of a bucket write: the key
+// exists (Create), or its revision moved on (Update, Delete with LastRevision; replicated
+// buckets report these with their own code).
+func isConflict(err error) bool {
+	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch)
+}

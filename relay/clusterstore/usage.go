@@ -277,7 +277,7 @@ func (t *usageTracker) add(ctx context.Context, k string, d usage, rev uint64) (
 			t.mu.Unlock()
 			return n, nil
 		}
-		if !errors.Is(err, jetstream.ErrKeyExists) {
+		if !isConflict(err) {
 			return usage{}, err
 		}
 		// Someone else wrote first: read the current value and try again.
