@@ -110,7 +110,7 @@ func (s *Store) StartDeposit(ctx context.Context, mailbox, envelope []byte, now 
 	binary.BigEndian.PutUint64(rec[8:], uint64(now.Add(q.TTL).UnixMilli()))
 	rec = append(rec, envelope...)
 	mb := append([]byte(nil), mailbox...)
-	f, err := s.js.PublishAsync(s.mailSubject(mb), rec)
+	f, err := s.js.PublishAsync(s.mailSubject(mb), rec, jetstream.WithStallWait(time.Duration(s.cfg.Timeout)))
 	if err != nil {
 		s.usage.settle(mb, size, false)
 		return fail(fmt.Errorf("clusterstore: publish: %w", err))
@@ -201,7 +201,7 @@ func (s *Store) StartMultiDeposit(ctx context.Context, recipients []relaystore.R
 			rec = binary.BigEndian.AppendUint32(rec, uint32(len(body)))
 			rec = append(rec, r.Header...)
 			mb := append([]byte(nil), r.Mailbox...)
-			f, err := s.js.PublishAsync(s.mailSubject(mb), rec)
+			f, err := s.js.PublishAsync(s.mailSubject(mb), rec, jetstream.WithStallWait(time.Duration(s.cfg.Timeout)))
 			if err != nil {
 				s.usage.settle(mb, size, false)
 				errs[i] = err
@@ -308,13 +308,39 @@ func (r mailRecord) charged() int {
 
 // Fetch returns the oldest unexpired messages of mailbox in deposit order: at most max and,
 // beyond the first, at most maxBytes of envelopes. It reads them through an ephemeral
-// consumer filtered on the mailbox's subject.
+// consumer filtered on the mailbox's subject. That consumer may sit on a replica a little
+// behind the stream leader, so Fetch first asks the leader for the subject's last message
+// and reads again (a new consumer) until the view has reached it.
 func (s *Store) Fetch(mailbox []byte, max, maxBytes int, now time.Time) ([]relaywire.Mail, bool, error) {
 	if len(mailbox) != relaywire.MailboxIDSize {
 		return nil, false, relaystore.ErrUnknownMailbox
 	}
 	ctx, cancel := s.req(s.ctx)
 	defer cancel()
+	last, err := s.mail.GetLastMsgForSubject(ctx, s.mailSubject(mailbox))
+	if isNotFound(err) {
+		return nil, false, nil // nothing waits
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("clusterstore: fetch: %w", err)
+	}
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		mail, more, seen, err := s.fetchOnce(ctx, mailbox, max, maxBytes, now)
+		if err != nil || more || seen >= last.Sequence || len(mail) >= max {
+			return mail, more, err
+		}
+		// The consumer's replica has not caught up with the leader: read again.
+		select {
+		case <-ctx.Done():
+			return mail, more, nil
+		case <-time.After(wait):
+		}
+	}
+}
+
+// fetchOnce reads mailbox once through a new consumer; seen is the highest stream sequence
+// it read (0: none).
+func (s *Store) fetchOnce(ctx context.Context, mailbox []byte, max, maxBytes int, now time.Time) ([]relaywire.Mail, bool, uint64, error) {
 	var c jetstream.Consumer
 	var err error
 	for wait := 10 * time.Millisecond; ; wait *= 2 {
@@ -334,7 +360,7 @@ func (s *Store) Fetch(mailbox []byte, max, maxBytes int, now time.Time) ([]relay
 		}
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("clusterstore: fetch: consumer: %w", err)
+		return nil, false, 0, fmt.Errorf("clusterstore: fetch: consumer: %w", err)
 	}
 	defer func() {
 		// Deleted in the background (a meta-group operation the owner need not wait
@@ -348,27 +374,28 @@ func (s *Store) Fetch(mailbox []byte, max, maxBytes int, now time.Time) ([]relay
 	}()
 	pending := int(c.CachedInfo().NumPending)
 	if pending == 0 {
-		return nil, false, nil
+		return nil, false, 0, nil
 	}
-	mail, more, err := s.pull(ctx, c, mailbox, min(max, pending), max, maxBytes, now)
+	mail, more, seen, err := s.pull(ctx, c, mailbox, min(max, pending), max, maxBytes, now)
 	for wait := 10 * time.Millisecond; errors.Is(err, nats.ErrNoResponders) && len(mail) == 0 && ctx.Err() == nil; wait *= 2 {
 		// The new consumer's interest has not reached this server through the routes yet.
 		select {
 		case <-ctx.Done():
 		case <-time.After(wait):
 		}
-		mail, more, err = s.pull(ctx, c, mailbox, min(max, pending), max, maxBytes, now)
+		mail, more, seen, err = s.pull(ctx, c, mailbox, min(max, pending), max, maxBytes, now)
 	}
-	return mail, more, err
+	return mail, more, seen, err
 }
 
 // pull reads one batch from the fetch consumer c.
-func (s *Store) pull(ctx context.Context, c jetstream.Consumer, mailbox []byte, n, max, maxBytes int, now time.Time) ([]relaywire.Mail, bool, error) {
+func (s *Store) pull(ctx context.Context, c jetstream.Consumer, mailbox []byte, n, max, maxBytes int, now time.Time) ([]relaywire.Mail, bool, uint64, error) {
 	batch, err := c.Fetch(n, jetstream.FetchMaxBytes(maxBytes+2*relaywire.MaxFrame),
 		jetstream.FetchMaxWait(time.Duration(s.cfg.Timeout)))
 	if err != nil {
-		return nil, false, fmt.Errorf("clusterstore: fetch: %w", err)
+		return nil, false, 0, fmt.Errorf("clusterstore: fetch: %w", err)
 	}
+	var seen uint64
 	var mail []relaywire.Mail
 	var seenAll []prefixEntry // every live message read from the subject's start, up to the last handed out
 	more, full := false, false
@@ -381,11 +408,14 @@ func (s *Store) pull(ctx context.Context, c jetstream.Consumer, mailbox []byte, 
 		}
 		md, err := m.Metadata()
 		if err != nil {
-			return nil, false, fmt.Errorf("clusterstore: fetch: %w", err)
+			return nil, false, 0, fmt.Errorf("clusterstore: fetch: %w", err)
 		}
 		r, err := parseMailRecord(m.Data())
 		if err != nil {
-			return nil, false, err
+			return nil, false, 0, err
+		}
+		if md.Sequence.Stream > seen {
+			seen = md.Sequence.Stream
 		}
 		more = md.NumPending > 0
 		if s.acks.deletedRecently(md.Sequence.Stream) {
@@ -408,7 +438,7 @@ func (s *Store) pull(ctx context.Context, c jetstream.Consumer, mailbox []byte, 
 					continue // expired
 				}
 				if err != nil {
-					return nil, false, fmt.Errorf("clusterstore: body: %w", err)
+					return nil, false, 0, fmt.Errorf("clusterstore: body: %w", err)
 				}
 				b = bm.Data
 				bodies[r.bodyID] = b
@@ -423,7 +453,7 @@ func (s *Store) pull(ctx context.Context, c jetstream.Consumer, mailbox []byte, 
 		size += len(env)
 	}
 	if err := batch.Error(); err != nil && len(mail) == 0 {
-		return nil, false, fmt.Errorf("clusterstore: fetch: pull: %w", err)
+		return nil, false, 0, fmt.Errorf("clusterstore: fetch: pull: %w", err)
 	}
 	// Drop the expired entries read after the last message handed out: the prefix ends there.
 	for len(seenAll) > 0 && !seenAll[len(seenAll)-1].handed {
@@ -432,7 +462,7 @@ func (s *Store) pull(ctx context.Context, c jetstream.Consumer, mailbox []byte, 
 	if len(mail) > 0 {
 		s.acks.setPrefix(string(mailbox), seenAll)
 	}
-	return mail, more, nil
+	return mail, more, seen, nil
 }
 
 // Ack deletes the messages ids of mailbox. Ids not present, or of another mailbox, are
