@@ -66,8 +66,6 @@ type Store struct {
 	closeErr  error
 }
 
-var errClosed = relaystore.ErrClosed
-
 // Open starts the embedded NATS server (or connects to the external cluster), creates or
 // updates the streams and buckets, and loads the mailbox usage. It waits, until ctx ends,
 // for the cluster to have a quorum: a new cluster's first process waits for its peers.
