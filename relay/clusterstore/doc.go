@@ -34,7 +34,7 @@
 //     (MaxMsgsPerSubject with DiscardNewPerSubject) is enforced by the stream leader.
 //   - Bytes per mailbox: each process checks a deposit against the usage bucket (which it
 //     watches), its own acknowledged deposits not yet written there (written by
-//     compare-and-set every 10 ms) and its own deposits in flight. Exact within one
+//     compare-and-set every 50 ms) and its own deposits in flight. Exact within one
 //     process; across N processes a mailbox may overshoot by what the others accepted in
 //     the last flush interval, at most N-1 processes' in-flight deposits.
 //   - One-time prekeys: each is handed out once cluster-wide (deleted by compare-and-set
