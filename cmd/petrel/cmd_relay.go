@@ -16,6 +16,9 @@ import (
 const relayInfoFile = "relay.json"
 
 func cmdRelay(ctx context.Context, env *cliEnv, args []string) error {
+	if len(args) > 0 && args[0] == "migrate" {
+		return cmdRelayMigrate(ctx, env, args[1:])
+	}
 	flags := flag.NewFlagSet("relay", flag.ContinueOnError)
 	var c commonFlags
 	flags.StringVar(&c.data, "data", "", "data directory (default: "+defaultDataDir()+")")
@@ -71,5 +74,37 @@ func cmdRelay(ctx context.Context, env *cliEnv, args []string) error {
 	if writeErr != nil {
 		return fmt.Errorf("writing %s: %w", infoPath, writeErr)
 	}
+	return err
+}
+
+// cmdRelayMigrate moves a stopped single relay's Badger store (DIR/store) into the relay
+// cluster its config names (docs/OPERATIONS.md, "Moving a relay into a cluster").
+func cmdRelayMigrate(ctx context.Context, env *cliEnv, args []string) error {
+	flags := flag.NewFlagSet("relay migrate", flag.ContinueOnError)
+	var c commonFlags
+	flags.StringVar(&c.data, "data", "", "the single relay's data directory (default: "+defaultDataDir()+")")
+	flags.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	configPath := flags.String("config", "", "relay configuration file with a cluster object (required)")
+	if err := parse(flags, args); err != nil {
+		return err
+	}
+	log, err := c.logger(env.stderr)
+	if err != nil {
+		return err
+	}
+	if *configPath == "" {
+		return fmt.Errorf("%w: relay migrate needs --config FILE (with a cluster object)", errUsage)
+	}
+	cfg, err := relayserver.LoadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	if cfg.Cluster == nil {
+		return fmt.Errorf("relay migrate: %s has no cluster object to migrate into", *configPath)
+	}
+	dir := c.dataDir()
+	n, err := relayserver.MigrateToCluster(ctx, cfg, dir, log)
+	fmt.Fprintf(env.stdout, "migrated %d mailboxes (%d already in the cluster, skipped), %d messages, %d one-time prekeys\n",
+		n.Mailboxes, n.Skipped, n.Messages, n.Prekeys)
 	return err
 }

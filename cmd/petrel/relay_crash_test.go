@@ -43,8 +43,9 @@ type relayProc struct {
 	cmd      *exec.Cmd
 	done     chan struct{}
 	info     struct {
-		PeerID string `json:"peer_id"`
-		Addrs  []string
+		PeerID  string `json:"peer_id"`
+		Addrs   []string
+		Metrics string `json:"metrics"`
 	}
 }
 
@@ -80,6 +81,14 @@ func (r *relayProc) running() bool {
 
 func (r *relayProc) start() {
 	r.t.Helper()
+	r.launch()
+	r.waitReady()
+}
+
+// launch starts the process without waiting for it to be ready (the processes of a new
+// cluster wait for each other).
+func (r *relayProc) launch() {
+	r.t.Helper()
 	infoPath := filepath.Join(r.dir, "relay.json")
 	if err := os.Remove(infoPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		r.t.Fatal(err)
@@ -114,6 +123,13 @@ func (r *relayProc) start() {
 		close(done)
 	}()
 	r.cmd, r.done = cmd, done
+}
+
+// waitReady waits for relay.json.
+func (r *relayProc) waitReady() {
+	r.t.Helper()
+	infoPath := filepath.Join(r.dir, "relay.json")
+	cmd := r.cmd
 	waitFor(r.t, "relay writes relay.json", func() error {
 		if !r.running() {
 			return errStop{fmt.Errorf("relay exited: %v", cmd.ProcessState)}

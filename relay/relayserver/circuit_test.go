@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,4 +84,42 @@ func TestCircuitRelayReachesNodeWithoutAddresses(t *testing.T) {
 	if c := s.Conn(); !c.Stat().Limited {
 		t.Errorf("the connection is not a limited (relayed) one: %v", c.RemoteMultiaddr())
 	}
+	// The circuit service's counters moved: one reservation held, one circuit opened,
+	// the echo's bytes relayed; a circuit to a peer without a reservation is refused and
+	// counted by its reason.
+	stranger := newRelayClient()
+	if err := caller.Connect(ctx, peer.AddrInfo{ID: stranger.ID(), Addrs: []ma.Multiaddr{circuit}}); err == nil {
+		t.Error("a circuit to a peer without a reservation was opened")
+	}
+	m := metricsText(t, r)
+	for _, want := range []string{
+		"petrel_relay_circuit_reservations 1",
+		"petrel_relay_circuit_opened_total 1",
+		`petrel_relay_circuit_reservation_requests_total{status="ok"} 1`,
+		`petrel_relay_circuit_connect_requests_total{status="ok"} 1`,
+		`petrel_relay_circuit_connect_requests_total{status="no_reservation"} 1`,
+	} {
+		if !strings.Contains(m, want+"\n") {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if n := metricValue(t, m, "petrel_relay_circuit_relayed_bytes_total"); n < 10 {
+		t.Errorf("relayed bytes %v, want at least the 10 bytes of the echo", n)
+	}
+}
+
+// metricValue is the value of the unlabelled series name in a /metrics text.
+func metricValue(t *testing.T, text, name string) float64 {
+	t.Helper()
+	for _, line := range strings.Split(text, "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("no series %s", name)
+	return 0
 }

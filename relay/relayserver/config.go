@@ -10,6 +10,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+	"github.com/petrel-chat/petrel/relay/clusterstore"
 	"github.com/petrel-chat/petrel/relay/relaywire"
 )
 
@@ -53,6 +54,9 @@ type Config struct {
 	Resources    Resources     `json:"resources"`
 	// Push, when present, runs the push bridge (push_config.go).
 	Push *PushConfig `json:"push,omitempty"`
+	// Cluster, if set, keeps the relay's state in NATS JetStream shared with the other
+	// processes of a relay cluster instead of the Badger store (docs/OPERATIONS.md).
+	Cluster *clusterstore.Config `json:"cluster,omitempty"`
 }
 
 // Registration says who may create a mailbox here.
@@ -243,6 +247,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Push != nil {
 		if err := c.Push.validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.Cluster != nil {
+		if err := c.Cluster.Validate(); err != nil {
 			errs = append(errs, err)
 		}
 	}

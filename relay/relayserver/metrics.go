@@ -1,6 +1,7 @@
 package relayserver
 
 import (
+	"github.com/petrel-chat/petrel/relay/clusterstore"
 	"github.com/petrel-chat/petrel/relay/relaywire"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -64,7 +65,48 @@ func newMetrics(s *Server) *metrics {
 		}
 		return 0
 	})
+	s.circuitStats.register(reg)
+	if cs, ok := s.store.(*clusterstore.Store); ok {
+		registerClusterMetrics(reg, cs)
+	}
 	return m
+}
+
+// registerClusterMetrics adds the JetStream cluster as this process sees it.
+func registerClusterMetrics(reg *prometheus.Registry, cs *clusterstore.Store) {
+	gauge := func(name, help string, f func(st *clusterstore.State) float64) {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "petrel_relay", Subsystem: "cluster", Name: name, Help: help},
+			func() float64 { st := cs.State(); return f(&st) }))
+	}
+	b := func(v bool) float64 {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	gauge("up", "1 when this process can store mail: connected to JetStream and the mail stream has a leader.", func(st *clusterstore.State) float64 { return b(st.Healthy()) })
+	gauge("connected", "1 when the NATS client connection is up.", func(st *clusterstore.State) float64 { return b(st.Connected) })
+	gauge("routes", "Open route connections to other cluster processes (embedded server).", func(st *clusterstore.State) float64 { return float64(st.Routes) })
+	gauge("meta_peers", "JetStream meta group size as this server knows it (embedded server).", func(st *clusterstore.State) float64 { return float64(st.MetaPeers) })
+	gauge("meta_peers_current", "JetStream meta group peers that are current (embedded server).", func(st *clusterstore.State) float64 { return float64(st.MetaCurrent) })
+	gauge("meta_leader", "1 when this process's server is the JetStream meta leader.", func(st *clusterstore.State) float64 { return b(st.Embedded && st.MetaLeader == st.Server) })
+	gauge("mail_leader", "1 when this process's server leads the mail stream.", func(st *clusterstore.State) float64 { return b(st.Embedded && st.MailLeader == st.Server) })
+	gauge("mail_replicas_current", "Followers of the mail stream that are current.", func(st *clusterstore.State) float64 {
+		n := 0
+		for _, r := range st.MailReplicas {
+			if r.Current {
+				n++
+			}
+		}
+		return float64(n)
+	})
+	gauge("mail_replica_lag_max", "The largest lag (operations) of a mail stream follower.", func(st *clusterstore.State) float64 {
+		var n uint64
+		for _, r := range st.MailReplicas {
+			n = max(n, r.Lag)
+		}
+		return float64(n)
+	})
 }
 
 func (m *metrics) refused(c relaywire.Code) { m.refusals.WithLabelValues(c.String()).Inc() }

@@ -22,7 +22,6 @@ import (
 	"github.com/petrel-chat/petrel/pushbridge/fcm"
 	"github.com/petrel-chat/petrel/pushbridge/unifiedpush"
 	"github.com/petrel-chat/petrel/pushbridge/webpush"
-	"github.com/petrel-chat/petrel/relay/relaystore"
 	"github.com/petrel-chat/petrel/relay/relaywire"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -35,7 +34,7 @@ const servicePush = "petrel.push"
 type pushService struct {
 	cfg    PushConfig
 	key    *identity.Identity
-	store  *relaystore.Store
+	store  Store
 	log    *slog.Logger
 	ctx    func() context.Context
 	bridge *bridge.Bridge
@@ -46,7 +45,7 @@ type pushService struct {
 
 // newPushService loads (or creates) the bridge key and the VAPID key under dataDir and
 // builds the senders the configuration enables.
-func newPushService(cfg PushConfig, dataDir string, store *relaystore.Store, reg prometheus.Registerer, log *slog.Logger, ctx func() context.Context) (*pushService, error) {
+func newPushService(cfg PushConfig, dataDir string, store Store, reg prometheus.Registerer, log *slog.Logger, ctx func() context.Context) (*pushService, error) {
 	cfg = cfg.withDefaults()
 	dir := filepath.Join(dataDir, "push")
 	if err := os.MkdirAll(dir, 0o700); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	relayv2 "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
 	ma "github.com/multiformats/go-multiaddr"
+	"github.com/petrel-chat/petrel/relay/clusterstore"
 	"github.com/petrel-chat/petrel/relay/relaystore"
 	"github.com/petrel-chat/petrel/relay/relaywire"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -45,6 +46,31 @@ type Options struct {
 	Store relaystore.Options
 	// Now is the clock (nil: time.Now); tests move it to expire mail.
 	Now func() time.Time
+	// ClusterWait bounds how long New waits for a relay cluster to have a quorum (0: 10
+	// minutes); a new cluster's first process waits there for its peers.
+	ClusterWait time.Duration
+}
+
+// openStore opens the Badger store in DataDir/store, or with a `cluster` config the
+// cluster store.
+func openStore(cfg *Config, o *Options, log *slog.Logger, notify func([]byte, uint64)) (Store, error) {
+	if cfg.Cluster == nil {
+		so := o.Store
+		so.Logger = log.With("component", "store")
+		so.OnDeposit = notify
+		return relaystore.Open(filepath.Join(o.DataDir, "store"), so)
+	}
+	wait := o.ClusterWait
+	if wait == 0 {
+		wait = 10 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	m := cfg.Mailbox
+	return clusterstore.Open(ctx, *cfg.Cluster, clusterstore.Options{
+		DataDir: o.DataDir, Logger: log.With("component", "cluster"), OnDeposit: notify,
+		Quota: relaystore.Quota{MaxBytes: m.MaxBytes, MaxMessages: m.MaxMessages, TTL: time.Duration(m.TTL)},
+	})
 }
 
 // Info is what a running relay tells the world (relay.json).
@@ -62,12 +88,13 @@ type Server struct {
 	log   *slog.Logger
 	now   func() time.Time
 	host  host.Host
-	store *relaystore.Store
+	store Store
 	watch *watchers
 	m     *metrics
 	push  *pushService // nil without a push config
 
-	circuit *relayv2.Relay
+	circuit      *relayv2.Relay
+	circuitStats *circuitTracer
 
 	peerRate, mailboxRate, bundleRate, registerRate *limiters
 	invites                                         map[string]bool
@@ -122,11 +149,7 @@ func New(cfg Config, o Options) (*Server, error) {
 		id, _ := peer.Decode(p) // validated
 		s.allow[id] = true
 	}
-	so := o.Store
-	so.Logger = log.With("component", "store")
-	so.OnDeposit = s.watch.notify
-	s.store, err = relaystore.Open(filepath.Join(o.DataDir, "store"), so)
-	if err != nil {
+	if s.store, err = openStore(&cfg, &o, log, s.watch.notify); err != nil {
 		return nil, err
 	}
 	s.host, err = newHost(key, &cfg, o.UserAgent)
@@ -142,7 +165,8 @@ func New(cfg Config, o Options) (*Server, error) {
 		res.MaxCircuits = c.MaxCircuits
 		res.ReservationTTL = time.Duration(c.ReservationTTL)
 		res.Limit = &relayv2.RelayLimit{Duration: time.Duration(c.Duration), Data: c.DataBytes}
-		s.circuit, err = relayv2.New(s.host, relayv2.WithResources(res))
+		s.circuitStats = newCircuitTracer()
+		s.circuit, err = relayv2.New(s.host, relayv2.WithResources(res), relayv2.WithMetricsTracer(s.circuitStats))
 		if err != nil {
 			s.host.Close()
 			s.store.Close()
@@ -295,7 +319,21 @@ func (s *Server) httpHandler() http.Handler {
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintln(w, "ok")
+		cs, ok := s.store.(*clusterstore.Store)
+		if !ok {
+			fmt.Fprintln(w, "ok")
+			return
+		}
+		// A cluster process is healthy when it can store mail: connected, and the mail
+		// stream has a leader that answered.
+		st := cs.State()
+		if !st.Healthy() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "unavailable")
+		} else {
+			fmt.Fprintln(w, "ok")
+		}
+		fmt.Fprintln(w, st.Summary())
 	})
 	return mux
 }

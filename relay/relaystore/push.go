@@ -36,7 +36,9 @@ type PushRecord struct {
 	Sealed  []byte
 }
 
-func (r PushRecord) marshal() []byte {
+// Marshal is the record's stored value (the layout above, after the key). relay/clusterstore
+// keeps the same value in its push bucket.
+func (r PushRecord) Marshal() []byte {
 	b := []byte{formatVersion}
 	b = binary.BigEndian.AppendUint64(b, uint64(r.Created.UnixMilli()))
 	dead := byte(0)
@@ -53,11 +55,20 @@ func (r PushRecord) marshal() []byte {
 }
 
 func parsePushRecord(k, v []byte) (PushRecord, error) {
-	var r PushRecord
-	if len(k) != 1+relaywire.MailboxIDSize+relaywire.PushRegistrationIDSize || len(v) < 11 || v[0] != formatVersion || v[9] > 1 {
+	if len(k) != 1+relaywire.MailboxIDSize+relaywire.PushRegistrationIDSize {
+		return PushRecord{}, fmt.Errorf("relaystore: push key of %d bytes", len(k))
+	}
+	var id [relaywire.PushRegistrationIDSize]byte
+	copy(id[:], k[1+relaywire.MailboxIDSize:])
+	return ParsePushRecord(id, v)
+}
+
+// ParsePushRecord reads a stored value written by Marshal for registration id.
+func ParsePushRecord(id [relaywire.PushRegistrationIDSize]byte, v []byte) (PushRecord, error) {
+	r := PushRecord{ID: id}
+	if len(v) < 11 || v[0] != formatVersion || v[9] > 1 {
 		return r, fmt.Errorf("relaystore: push record of %d bytes", len(v))
 	}
-	copy(r.ID[:], k[1+relaywire.MailboxIDSize:])
 	r.Created = time.UnixMilli(int64(binary.BigEndian.Uint64(v[1:])))
 	r.Dead = v[9] == 1
 	n := int(v[10])
@@ -104,7 +115,7 @@ func (s *Store) PutPush(ctx context.Context, mb []byte, id [relaywire.PushRegist
 		default:
 			return err
 		}
-		w.set(k, PushRecord{ID: id, Created: now, Sealed: bytes.Clone(sealedReg)}.marshal())
+		w.set(k, PushRecord{ID: id, Created: now, Sealed: bytes.Clone(sealedReg)}.Marshal())
 		return nil
 	})
 }
@@ -133,7 +144,7 @@ func (s *Store) MarkPushDead(ctx context.Context, mb []byte, id [relaywire.PushR
 			return err
 		}
 		r.Dead, r.Reason = true, reason
-		w.set(k, r.marshal())
+		w.set(k, r.Marshal())
 		return nil
 	})
 }
