@@ -275,7 +275,9 @@ export function settingsView(app) {
   const about = h('dl.about');
   const title = h('h2.pane-title', { tabindex: '-1' }, 'Settings');
 
+  let edits = 0; // changes made on this screen (a slower read of the settings must not undo them)
   async function put(p, st) {
+    edits++;
     try {
       s.settings = await app.api.put('/v1/settings', p);
       // Sharing presence with nobody also hides everyone else's, at once.
@@ -393,8 +395,10 @@ export function settingsView(app) {
   drawAbout();
   drawNotify();
   // Settings make no event: read the node's as they are now (another UI may have changed
-  // do-not-disturb or the privacy settings).
+  // do-not-disturb or the privacy settings), unless this screen changed one meanwhile.
+  const seen = edits;
   app.api.get('/v1/settings').then((st) => {
+    if (edits !== seen) return;
     s.settings = st;
     receipts.checked = !!st.read_receipts;
     presence.value = st.presence || 'contacts';
