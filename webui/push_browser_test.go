@@ -204,5 +204,30 @@ func TestWebUIMuteDoNotDisturbAndPush(t *testing.T) {
 		if regs, err := alice.Client.PushRegistrations(ctx); err != nil || len(regs) != 0 {
 			t.Fatalf("the node after removing: %+v %v", regs, err)
 		}
+
+		// What an app put in a registration is shown as text, never as markup.
+		token := `<img src=x onerror="window.__xss=1">` + strings.Repeat("f", 40)
+		evil, err := alice.Client.CreatePushRegistration(ctx, api.PushRegistrationRequest{Kind: "fcm", Token: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		goTo(a, "#/")
+		goTo(a, "#/settings")
+		evilRow := `.push-reg[data-id="` + evil.ID + `"]`
+		a.wait("the fcm registration", "document.querySelector('"+evilRow+"')")
+		var shown struct {
+			Kind, Title string
+			Imgs        int
+			XSS         bool
+		}
+		a.eval(`(() => { const r = document.querySelector('`+evilRow+`');
+			return { Kind: r.querySelector('.push-kind').textContent, Title: r.querySelector('.push-target').title,
+				Imgs: document.querySelectorAll('#push-card img').length, XSS: !!window.__xss } })()`, &shown)
+		if shown.Kind != "Firebase push (FCM)" || shown.Title != token || shown.Imgs != 0 || shown.XSS {
+			t.Fatalf("a token with markup is shown as %+v", shown)
+		}
+		if err := alice.Client.DeletePushRegistration(ctx, evil.ID); err != nil {
+			t.Fatal(err)
+		}
 	})
 }
