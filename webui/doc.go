@@ -15,6 +15,7 @@
 // presence and errors), push_browser_test.go (mute and do-not-disturb held by the node across
 // two browsers, Settings → Push against a real relay), a11y_browser_test.go (axe-core on
 // every main screen, light and dark); store_browser_test.go runs the state and DOM modules against edge cases and random input.
-// PETREL_BROWSER_TESTS=1 makes them mandatory (and axe-core with them: PETREL_AXE);
+// Without chromium or axe-core they fail, naming what is missing (PETREL_AXE may name axe.min.js);
+// PETREL_BROWSER_TESTS=0 opts out of them explicitly.
 // screenshots go to $PETREL_ARTIFACTS/webui.
 package webui
