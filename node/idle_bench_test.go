@@ -108,12 +108,14 @@ type meter struct {
 	first, latest map[sockKey]tcpCount
 }
 
-// mine reports whether socket k is the center's end: its local port is the center's
-// (inbound, or outbound with port reuse), or it dials one of the others from a port that
-// is nobody's listen port.
+// mine reports whether socket k is the center's end of a connection to one of the
+// others: its remote port is theirs (libp2p dials from its listen port, so inbound
+// connections come from it too), and its local port is the center's or, for an
+// outbound connection without port reuse, nobody's listen port. Sockets of other
+// processes on the machine never match.
 func (m *meter) mine(k sockKey) bool {
 	lp, rp := portOf(k.local), portOf(k.remote)
-	return lp == m.center || (m.others[rp] && !m.all[lp])
+	return m.others[rp] && (lp == m.center || !m.all[lp])
 }
 
 func (m *meter) sample(snap map[sockKey]tcpCount) {
