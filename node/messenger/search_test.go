@@ -289,6 +289,27 @@ func BenchmarkSearch100k(b *testing.B) {
 			}
 		})
 	}
+	b.Run("indexed-after-one-new-message", func(b *testing.B) {
+		seq := 0
+		for b.Loop() {
+			b.StopTimer()
+			seq++
+			msg := api.Message{ID: fmt.Sprintf("new-%d", seq), ConversationID: "conv01", Order: fmt.Sprintf("9%012d", seq), Body: "a new concert"}
+			if err := m.st.Update(ctx, func(tx *store.Tx) error {
+				if err := m.putMsg(tx, &msgRec{M: msg}, true); err != nil {
+					return err
+				}
+				_, err := m.ev.Append(tx, api.KindMessage, msg)
+				return err
+			}); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			if got, err := m.Search(ctx, "concert", "", 50); err != nil || got[0].ID != msg.ID {
+				b.Fatalf("the new message is not the first result: %v", err)
+			}
+		}
+	})
 	b.Run("indexed-in-one-conversation", func(b *testing.B) {
 		for b.Loop() {
 			if _, err := m.Search(ctx, "concert", "conv03", 50); err != nil {
