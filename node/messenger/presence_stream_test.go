@@ -101,16 +101,23 @@ func TestLiveSignalsShareOneStreamAndReopen(t *testing.T) {
 
 	// The stream is reset under alice's feet (the peer reset it, say): the next signal
 	// goes on a new one.
+	idle := func() bool { // the drain is done with the queue (it stops right after a write)
+		alice.live.mu.Lock()
+		defer alice.live.mu.Unlock()
+		o := alice.live.out[bh.ID()]
+		return o != nil && !o.running
+	}
+	waitLive(t, "alice's drain finishes", idle)
 	alice.live.mu.Lock()
 	o := alice.live.out[bh.ID()]
-	running := o.running
 	old := o.s
 	alice.live.mu.Unlock()
-	if running || old == nil {
-		t.Fatalf("alice's stream to bob: running %v, stream %v", running, old)
+	if old == nil {
+		t.Fatal("alice has no stream to bob after a signal")
 	}
 	old.Reset()
 	typing("after a reset")
+	waitLive(t, "alice's drain finishes", idle)
 	alice.live.mu.Lock()
 	renewed := o.s != nil && o.s != old
 	alice.live.mu.Unlock()
@@ -119,6 +126,7 @@ func TestLiveSignalsShareOneStreamAndReopen(t *testing.T) {
 	}
 
 	// Idle for longer than a Timeout: closed, and bob's reader is gone too.
+	waitLive(t, "alice's drain finishes", idle)
 	alice.live.idleStreams(time.Now().Add(2 * time.Hour))
 	waitLive(t, "bob's reader ends when alice closes", func() bool {
 		bob.live.mu.Lock()
