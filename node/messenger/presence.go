@@ -64,9 +64,9 @@ type typingMark struct {
 }
 
 // liveService carries presence heartbeats and typing signals over long-lived direct
-// streams to contacts (LiveProtocol, presence_stream.go). The Noise channel authenticates the peer and the receiver
-// accepts signals only from its contacts' peer ids, so only contacts learn them. Nothing
-// here is stored but last seen times.
+// streams to contacts (LiveProtocol, presence_stream.go). The Noise channel authenticates
+// the peer and the receiver accepts signals only from its contacts' peer ids, so only
+// contacts learn them. Nothing here is stored but last seen times.
 type liveService struct {
 	m    *Messenger
 	opts PresenceOptions
