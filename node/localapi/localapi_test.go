@@ -1,10 +1,13 @@
 package localapi_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -472,5 +475,50 @@ func TestShutdownWithSocketOpen(t *testing.T) {
 	n.Stop()
 	if _, err := s.Read(ctx); err == nil {
 		t.Fatal("the socket is still open after the node stopped")
+	}
+}
+
+// TestShutdownWithConnectionsWaiting: the node stops while clients hold connections that
+// have no request being handled — one accepted but silent (what a client's connection pool
+// leaves after a dial it ended up not needing), one kept alive after an answer, one halfway
+// through its request headers. Stop succeeds and every one of them is closed. (net/http's
+// graceful shutdown counts the first as busy for 5 s and the last until its header
+// deadline; the API used to report its own stop as failed after that.)
+func TestShutdownWithConnectionsWaiting(t *testing.T) {
+	n := nodetest.Start(t, "alice")
+	addr := strings.TrimPrefix(n.Info.URL, "http://")
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	silent := dial()
+	kept := dial()
+	fmt.Fprintf(kept, "GET /v1/status HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n", addr, n.Info.Token)
+	br := bufio.NewReader(kept)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status: %d", resp.StatusCode)
+	}
+	half := dial()
+	fmt.Fprintf(half, "GET /v1/status HTTP/1.1\r\nHost: %s\r\n", addr)
+	n.Stop() // fails the test if the node reports its stop as failed
+	for name, c := range map[string]net.Conn{"silent": silent, "kept alive": kept, "half-sent": half} {
+		c.SetReadDeadline(time.Now().Add(30 * time.Second)) // (a guard against hanging, not a measure)
+		r := io.Reader(c)
+		if c == kept {
+			r = br
+		}
+		if b, err := io.ReadAll(r); err != nil || len(b) > 0 {
+			t.Errorf("%s connection after the stop: read %q, %v; want it closed", name, b, err)
+		}
 	}
 }
