@@ -5,12 +5,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -517,7 +519,8 @@ func TestShutdownWithConnectionsWaiting(t *testing.T) {
 		if c == kept {
 			r = br
 		}
-		if b, err := io.ReadAll(r); err != nil || len(b) > 0 {
+		// (Closed with bytes it had not read yet, the server's end resets the connection.)
+		if b, err := io.ReadAll(r); (err != nil && !errors.Is(err, syscall.ECONNRESET)) || len(b) > 0 {
 			t.Errorf("%s connection after the stop: read %q, %v; want it closed", name, b, err)
 		}
 	}
