@@ -56,9 +56,10 @@ type connLimiter struct {
 	net.Listener
 	max int
 
-	mu   sync.Mutex
-	seq  uint64
-	open map[*limitedConn]struct{}
+	mu       sync.Mutex
+	seq      uint64
+	open     map[*limitedConn]struct{}
+	stopping bool // shutdown has begun: a connection accepted now is closed at once
 }
 
 func newConnLimiter(ln net.Listener, max int) *connLimiter {
@@ -74,6 +75,11 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		l.mu.Lock()
+		if l.stopping {
+			l.mu.Unlock()
+			c.Close()
+			continue
+		}
 		var victim *limitedConn
 		if len(l.open) >= l.max {
 			for o := range l.open {
@@ -99,6 +105,29 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 	}
 }
 
+// cutWaiting begins the shutdown: from now on a new connection is closed at once, and so is
+// every open one that is waiting for a request rather than handling one — accepted but
+// silent, or partway through a request's headers. (net/http's graceful shutdown closes
+// only idle connections at once; it waits 5 s for a silent one and until the header
+// deadline for a half-sent request, though neither has a handler to finish.) It returns how
+// many it closed.
+func (l *connLimiter) cutWaiting() int {
+	l.mu.Lock()
+	l.stopping = true
+	open := make([]*limitedConn, 0, len(l.open))
+	for c := range l.open {
+		open = append(open, c)
+	}
+	l.mu.Unlock()
+	n := 0
+	for _, c := range open {
+		if c.cutIfWaiting() {
+			n++
+		}
+	}
+	return n
+}
+
 // limitedConn is one connection of a connLimiter.
 type limitedConn struct {
 	net.Conn
@@ -106,6 +135,67 @@ type limitedConn struct {
 	seq     uint64 // accept order
 	trusted atomic.Bool
 	once    sync.Once
+
+	mu       sync.Mutex
+	state    http.ConnState // as net/http last reported it (StateNew is the zero value)
+	handling bool           // a handler has begun on the current request (and not gone idle since)
+	cut      bool           // closed by cutWaiting: no handler may begin
+}
+
+// setState records what net/http reports of the connection (http.Server.ConnState).
+func (c *limitedConn) setState(st http.ConnState) {
+	c.mu.Lock()
+	c.state = st
+	if st == http.StateIdle {
+		c.handling = false
+	}
+	c.mu.Unlock()
+}
+
+// begin marks a request as being handled; false when shutdown has cut the connection, so
+// a request read just as it was cut is not acted on (its answer could not be sent).
+func (c *limitedConn) begin() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cut {
+		return false
+	}
+	c.handling = true
+	return true
+}
+
+// cutIfWaiting closes the connection if it is waiting for a request (new, or reading one
+// with no handler begun) and reports whether it did. Idle ones are net/http's to close;
+// handled and hijacked ones are left to finish.
+func (c *limitedConn) cutIfWaiting() bool {
+	c.mu.Lock()
+	waiting := !c.handling && (c.state == http.StateNew || c.state == http.StateActive)
+	if waiting {
+		c.cut = true
+	}
+	c.mu.Unlock()
+	if waiting {
+		c.Close()
+	}
+	return waiting
+}
+
+// connState is the http.Server's ConnState hook for connections of a connLimiter.
+func connState(c net.Conn, st http.ConnState) {
+	if lc, ok := c.(*limitedConn); ok {
+		lc.setState(st)
+	}
+}
+
+// tracked wraps the handler of a connLimiter's server: each request marks its connection as
+// handling one, and a request on a connection shutdown has cut is dropped unanswered.
+func tracked(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c, ok := r.Context().Value(connKey{}).(*limitedConn); ok && !c.begin() {
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (c *limitedConn) Close() error {

@@ -22,6 +22,8 @@ const (
 	DefaultMaxBodyBytes = 1 << 20
 	// MaxFrameBytes caps one socket frame (API.md §5).
 	MaxFrameBytes = 64 << 10
+	// ShutdownGrace is how long a stopping server lets requests being handled finish.
+	ShutdownGrace = 5 * time.Second
 )
 
 // EventSource is the event log as the API sees it.
@@ -158,20 +160,23 @@ func Listen(addr string, allowRemote bool) (net.Listener, error) {
 	return ln, nil
 }
 
-// Serve answers requests on ln until ctx is done, then shuts down gracefully (open sockets
-// are closed, in-flight requests get a few seconds). It holds at most Limits.MaxConns
-// connections of ln open.
+// Serve answers requests on ln until ctx is done, then shuts down gracefully: connections
+// waiting for a request are closed at once, open sockets end with ctx, and requests being
+// handled get ShutdownGrace to finish before their connections are cut too. A stop that
+// had to cut requests is still a clean one (it is logged). It holds at most
+// Limits.MaxConns connections of ln open.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.allowListener(ln.Addr())
 	lim := newConnLimiter(ln, s.limits.MaxConns)
 	srv := &http.Server{
-		Handler:           s.Handler(),
+		Handler:           tracked(s.Handler()),
 		ReadHeaderTimeout: s.limits.HeaderTimeout,
 		IdleTimeout:       s.limits.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 		ConnContext:       connContext,
+		ConnState:         connState,
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(lim) }()
@@ -180,19 +185,23 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("localapi: %w", err)
 	case <-ctx.Done():
 	}
-	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if n := lim.cutWaiting(); n > 0 {
+		s.log.Debug("shutdown: closed connections waiting for a request", "conns", n)
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
 	defer cancel()
-	err := srv.Shutdown(shutCtx) // sockets are hijacked: they end with ctx (BaseContext)
-	if err != nil {
-		srv.Close() // requests still running after the grace period are cut
+	if err := srv.Shutdown(shutCtx); err != nil { // sockets are hijacked: they end with ctx (BaseContext)
+		// Requests still running after the grace period are cut; the server has stopped
+		// all the same.
+		s.log.Warn("shutdown: requests still running after the grace period were cut", "grace", ShutdownGrace, "err", err)
+		srv.Close()
 	}
 	s.mu.Lock()
 	s.stopping = true
 	s.mu.Unlock()
 	s.conns.Wait()
-	<-errc
-	if err != nil {
-		return fmt.Errorf("localapi: shutdown: %w", err)
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("localapi: %w", err)
 	}
 	return nil
 }
