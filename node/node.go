@@ -159,7 +159,9 @@ type Node struct {
 	token   string
 	apiInfo *APIInfo
 
-	*messenger.Messenger
+	// msg is the messenger: contacts, conversations, sessions, outbox and inbox. The local
+	// API reaches it through apiBackend (backend.go), never through the Node itself.
+	msg  *messenger.Messenger
 	push *push.Service
 
 	mu      sync.Mutex
@@ -234,7 +236,7 @@ func (n *Node) load() error {
 	if n.ev, err = eventlog.Open(n.st); err != nil {
 		return err
 	}
-	n.Messenger, err = messenger.New(context.Background(), messenger.Config{
+	n.msg, err = messenger.New(context.Background(), messenger.Config{
 		Store: n.st, Events: n.ev, Identity: n.id, Logger: n.log.With("part", "messenger"),
 		Profile: n.profileName, Relays: n.cfg.Relays, RelayLink: relayLink{n.hostOrNil},
 		Groups: n.cfg.Groups, Presence: n.cfg.Presence, Now: n.cfg.Now,
@@ -294,7 +296,7 @@ func (n *Node) Run(ctx context.Context, ready func(APIInfo)) (err error) {
 	token := n.token
 	n.apiMu.Unlock()
 	srv, err := localapi.New(localapi.Config{Token: token, Sessions: sessions, SaveAuth: n.saveAPIAuth, Limits: n.cfg.APILimits,
-		Backend: n, Logger: n.log.With("part", "api"), Assets: webui.Assets()})
+		Backend: apiBackend{n}, Logger: n.log.With("part", "api"), Assets: webui.Assets()})
 	if err != nil {
 		return err
 	}
@@ -309,10 +311,10 @@ func (n *Node) Run(ctx context.Context, ready func(APIInfo)) (err error) {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, ln) })
-	g.Go(func() error { return n.Messenger.Run(gctx, h) })
+	g.Go(func() error { return n.msg.Run(gctx, h) })
 	g.Go(func() error { return n.push.Run(gctx, h) })
 	if len(n.cfg.Relays) > 0 {
-		homes := &homeRelays{h: h, id: n.id, m: n.Messenger, log: n.log.With("part", "relays"), state: map[string]bool{},
+		homes := &homeRelays{h: h, id: n.id, m: n.msg, log: n.log.With("part", "relays"), state: map[string]bool{},
 			invites: n.relayInvites, poll: cmp.Or(n.cfg.RelayPoll, relayPoll), uploaded: map[peer.ID][2]uint32{}}
 		n.mu.Lock()
 		n.homes = homes

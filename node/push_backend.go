@@ -4,34 +4,33 @@ import (
 	"context"
 
 	"github.com/petrel-chat/petrel/node/api"
-	"github.com/petrel-chat/petrel/node/localapi"
 )
 
-// The node serves the push part of the API (API.md §7) through node/push.
-var _ localapi.Push = (*Node)(nil)
+// The node serves the push part of the API (API.md §7) through node/push; apiBackend
+// hands these methods to the local API.
 
-// CreatePushRegistration implements localapi.Push.
+// CreatePushRegistration is the push part of the API (localapi.Push).
 func (n *Node) CreatePushRegistration(ctx context.Context, req api.PushRegistrationRequest) (api.PushRegistration, bool, error) {
 	return n.push.Create(ctx, req)
 }
 
-// PushRegistrations implements localapi.Push.
+// PushRegistrations is the push part of the API (localapi.Push).
 func (n *Node) PushRegistrations(ctx context.Context) ([]api.PushRegistration, error) {
 	return n.push.List(ctx)
 }
 
-// DeletePushRegistration implements localapi.Push.
+// DeletePushRegistration is the push part of the API (localapi.Push).
 func (n *Node) DeletePushRegistration(ctx context.Context, id string) error {
 	return n.push.Delete(ctx, id)
 }
 
-// PushSettings implements localapi.Push.
+// PushSettings is the push part of the API (localapi.Push).
 func (n *Node) PushSettings(ctx context.Context) (api.PushSettings, error) {
 	d, err := n.push.DND()
 	return api.PushSettings{DNDUntil: d}, err
 }
 
-// UpdatePushSettings implements localapi.Push.
+// UpdatePushSettings is the push part of the API (localapi.Push).
 func (n *Node) UpdatePushSettings(ctx context.Context, p api.PushSettings) (api.PushSettings, error) {
 	if err := n.push.SetDND(ctx, p.DNDUntil); err != nil {
 		return api.PushSettings{}, err
@@ -39,14 +38,14 @@ func (n *Node) UpdatePushSettings(ctx context.Context, p api.PushSettings) (api.
 	return n.PushSettings(ctx)
 }
 
-// ConversationMute implements localapi.Push.
+// ConversationMute is the push part of the API (localapi.Push).
 func (n *Node) ConversationMute(ctx context.Context, convID string) (*int64, error) {
 	return n.push.Mute(convID)
 }
 
-// MuteConversation implements localapi.Push: the conversation must exist.
+// MuteConversation is the push part of the API (localapi.Push): the conversation must exist.
 func (n *Node) MuteConversation(ctx context.Context, convID string, until *int64) error {
-	if _, err := n.Conversation(ctx, convID); err != nil {
+	if _, err := n.msg.Conversation(ctx, convID); err != nil {
 		return err
 	}
 	return n.push.SetMute(ctx, convID, until)
