@@ -20,6 +20,7 @@ import (
 	"github.com/petrel-chat/petrel/crypto/sealed"
 	"github.com/petrel-chat/petrel/node/invite"
 	"github.com/petrel-chat/petrel/node/nodetest"
+	"github.com/petrel-chat/petrel/node/nodetest/wait"
 	"github.com/petrel-chat/petrel/relay/mailboxclient"
 	"github.com/petrel-chat/petrel/relay/relaytest"
 	"github.com/petrel-chat/petrel/relay/relaywire"
@@ -141,7 +142,7 @@ func TestGroupOfflineMembersShareOneDepositPerRelay(t *testing.T) {
 	}
 	deposits := func(want float64) {
 		t.Helper()
-		eventually(t, "one multi deposit per message reaches the relay", func() error {
+		wait.For(t, "one multi deposit per message reaches the relay", func() error {
 			if got := relayMetric(t, relay, "petrel_relay_multi_deposits_total") - multi0; got < want {
 				return fmt.Errorf("%v multi deposits, want %v", got, want)
 			}
@@ -240,7 +241,7 @@ func TestGroupDepositRetriedAcrossRestart(t *testing.T) {
 		t.Fatalf("the relay came back as %s", back.Info.PeerID)
 	}
 	a.Run()
-	eventually(t, "the deposit is made after the sender's restart", func() error {
+	wait.For(t, "the deposit is made after the sender's restart", func() error {
 		if got := back.Stats().SharedBodies; got < 1 {
 			return fmt.Errorf("%d shared bodies", got)
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/localclient"
 	"github.com/petrel-chat/petrel/node/nodetest"
+	"github.com/petrel-chat/petrel/node/nodetest/wait"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 	"github.com/petrel-chat/petrel/relay/relaytest"
@@ -79,7 +80,7 @@ func makeGroup(t *testing.T, nodes []*nodetest.Node, name string) (string, []str
 		uids[i] = userID(t, n)
 	}
 	for _, n := range nodes[1:] {
-		befriend(t, nodes[0], n)
+		nodetest.Befriend(t, nodes[0], n)
 	}
 	conv, err := nodes[0].Client.CreateGroup(context.Background(), name, uids[1:])
 	if err != nil {
@@ -97,7 +98,7 @@ func waitMembers(t *testing.T, nodes []*nodetest.Node, gid string, members []str
 	t.Helper()
 	want := slices.Sorted(slices.Values(members))
 	for _, n := range nodes {
-		eventually(t, n.Name+" sees the group's members", func() error {
+		wait.For(t, n.Name+" sees the group's members", func() error {
 			c, err := n.Client.Conversation(context.Background(), gid)
 			if err != nil {
 				return err
@@ -119,7 +120,7 @@ func waitMembers(t *testing.T, nodes []*nodetest.Node, gid string, members []str
 func waitMessages(t *testing.T, n *nodetest.Node, gid string, want int) []api.Message {
 	t.Helper()
 	var ms []api.Message
-	eventually(t, n.Name+" receives the group's messages", func() error {
+	wait.For(t, n.Name+" receives the group's messages", func() error {
 		ms = messages(t, n.Client, gid)
 		if len(ms) != want {
 			return fmt.Errorf("%d messages, want %d", len(ms), want)
@@ -184,7 +185,7 @@ func TestGroupOfTwentySeesEveryMessageOnceInOneOrder(t *testing.T) {
 	}
 	// The creator's messages end delivered to all 19 others.
 	u0 := userID(t, nodes[0])
-	eventually(t, "receipts from every member", func() error {
+	wait.For(t, "receipts from every member", func() error {
 		for _, m := range messages(t, nodes[0].Client, gid) {
 			if m.SenderID != u0 {
 				continue
@@ -202,8 +203,8 @@ func TestGroupAddRemoveRotatesKeys(t *testing.T) {
 	nodes := startNodes(t, 4, fast(time.Second))
 	a, b, c, d := nodes[0], nodes[1], nodes[2], nodes[3]
 	gid, uids := makeGroup(t, nodes[:3], "rotation")
-	befriend(t, a, d)
-	befriend(t, b, d)
+	nodetest.Befriend(t, a, d)
+	nodetest.Befriend(t, b, d)
 	ud := userID(t, d)
 
 	if _, err := a.Client.Send(ctx, gid, "a1", "before anyone joined or left"); err != nil {
@@ -248,7 +249,7 @@ func TestGroupAddRemoveRotatesKeys(t *testing.T) {
 	}
 	rest := []*nodetest.Node{a, b, d}
 	waitMembers(t, rest, gid, []string{uids[0], uids[1], ud})
-	eventually(t, "C learns it was removed", func() error {
+	wait.For(t, "C learns it was removed", func() error {
 		cv, err := c.Client.Conversation(ctx, gid)
 		if err != nil {
 			return err
@@ -288,7 +289,7 @@ func TestGroupConcurrentAdminChangesConverge(t *testing.T) {
 	if _, err := a.Client.SetRole(ctx, gid, []string{uids[1]}, api.RoleAdmin); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "B becomes admin", func() error {
+	wait.For(t, "B becomes admin", func() error {
 		cv, err := b.Client.Conversation(ctx, gid)
 		if err != nil {
 			return err
@@ -336,7 +337,7 @@ func TestGroupConcurrentAdminChangesConverge(t *testing.T) {
 		}{cv.Name, cv.Members})
 		return string(b), nil
 	}
-	eventually(t, "members converge", func() error {
+	wait.For(t, "members converge", func() error {
 		ref, err := state(a)
 		if err != nil {
 			return err
@@ -396,7 +397,7 @@ func TestGroupMemberCatchesUpAfterBeingOffline(t *testing.T) {
 	waitMessages(t, nodes[1], gid, 5)
 	restarted := time.Now().UnixMilli()
 	c.Run()
-	eventually(t, "A hears from C again", func() error {
+	wait.For(t, "A hears from C again", func() error {
 		cs, err := a.Client.Contacts(ctx)
 		if err != nil {
 			return err
@@ -424,7 +425,7 @@ func TestGroupSizeCap(t *testing.T) {
 	nodes := startNodes(t, 4, func(c *node.Config) { c.Groups.MaxSize = 3 })
 	var uids []string
 	for _, n := range nodes[1:] {
-		befriend(t, nodes[0], n)
+		nodetest.Befriend(t, nodes[0], n)
 		uids = append(uids, userID(t, n))
 	}
 	var apiErr *localclient.APIError
@@ -501,8 +502,8 @@ func TestPresenceOnlineThenOfflineWithinTimeout(t *testing.T) {
 	nodes := startNodes(t, 2, fast(time.Second))
 	a, b := nodes[0], nodes[1]
 	s := socket(t, a) // before B can be online: presence frames are not replayed
-	befriend(t, a, b)
-	befriend(t, b, a)
+	nodetest.Befriend(t, a, b)
+	nodetest.Befriend(t, b, a)
 	ub := userID(t, b)
 	if _, ok := waitFrame(t, s, 10*time.Second, func(f liveFrame) bool {
 		return f.Type == "presence" && f.UserID == ub && f.State == "online"
@@ -533,8 +534,8 @@ func TestPresenceOnlineThenOfflineWithinTimeout(t *testing.T) {
 func TestTypingReachesPeerAndExpires(t *testing.T) {
 	nodes := startNodes(t, 2, fast(time.Second))
 	a, b := nodes[0], nodes[1]
-	conv := befriend(t, a, b).ConversationID
-	befriend(t, b, a)
+	conv := nodetest.Befriend(t, a, b).ConversationID
+	nodetest.Befriend(t, b, a)
 	ua := userID(t, a)
 	sb := socket(t, b)
 	sa := socket(t, a)
@@ -568,8 +569,8 @@ func TestPresenceNobodyBothWays(t *testing.T) {
 	ctx := context.Background()
 	nodes := startNodes(t, 2, fast(time.Second))
 	a, b := nodes[0], nodes[1]
-	befriend(t, a, b)
-	befriend(t, b, a)
+	nodetest.Befriend(t, a, b)
+	nodetest.Befriend(t, b, a)
 	ua, ub := userID(t, a), userID(t, b)
 	nobody := api.PresenceNobody
 	if _, err := a.Client.UpdateSettings(ctx, api.SettingsPatch{Presence: &nobody}); err != nil {
@@ -644,7 +645,7 @@ func TestGroupEditsReactionsAndDeletesReachEveryone(t *testing.T) {
 		t.Fatalf("editing someone else's group message: %v", err)
 	}
 	for _, n := range nodes {
-		eventually(t, n.Name+" sees the edit and the reaction", func() error {
+		wait.For(t, n.Name+" sees the edit and the reaction", func() error {
 			got := messages(t, n.Client, gid)[0]
 			if got.Body != "final text" || got.EditedAt == nil {
 				return fmt.Errorf("body %q", got.Body)
@@ -659,7 +660,7 @@ func TestGroupEditsReactionsAndDeletesReachEveryone(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range nodes {
-		eventually(t, n.Name+" sees the delete", func() error {
+		wait.For(t, n.Name+" sees the delete", func() error {
 			if got := messages(t, n.Client, gid)[0]; !got.Deleted || got.Body != "" {
 				return fmt.Errorf("not deleted: %+v", got)
 			}
@@ -693,7 +694,7 @@ func TestGroupOfflineMemberCatchesUpFromMailbox(t *testing.T) {
 		}
 	}
 	waitMessages(t, nodes[1], gid, 4)
-	eventually(t, "the missed messages wait in C's mailbox", func() error {
+	wait.For(t, "the missed messages wait in C's mailbox", func() error {
 		if got := relay.Stats().Messages; got < 3 {
 			return fmt.Errorf("%d at the relay", got)
 		}
@@ -826,7 +827,7 @@ func TestGroupMemberCannotSilenceAnotherWithItsChainID(t *testing.T) {
 	if _, err := c.Client.Send(ctx, cs[i].ConversationID, "c-after", "after the forged keys"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "B receives C's direct message", func() error {
+	wait.For(t, "B receives C's direct message", func() error {
 		cv, err := b.Client.Conversations(ctx, "", 100)
 		if err != nil {
 			return err

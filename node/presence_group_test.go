@@ -86,7 +86,7 @@ func TestPresenceUnderGroupTraffic(t *testing.T) {
 	for _, x := range nodes {
 		for _, y := range nodes {
 			if x != y {
-				befriend(t, x, y)
+				nodetest.Befriend(t, x, y)
 			}
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/localclient"
 	"github.com/petrel-chat/petrel/node/nodetest"
+	"github.com/petrel-chat/petrel/node/nodetest/wait"
 	"github.com/petrel-chat/petrel/node/push"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/pushbridge/pushtest"
@@ -62,7 +63,7 @@ func TestPushRegistrationsReachBridges(t *testing.T) {
 			t.Errorf("%+v: %v, want 400", bad, err)
 		}
 	}
-	eventually(t, "the registration is active at the bridge and no_bridge at the other relay", func() error {
+	wait.For(t, "the registration is active at the bridge and no_bridge at the other relay", func() error {
 		regs, err := bob.Client.PushRegistrations(ctx)
 		if err != nil || len(regs) != 1 {
 			return fmt.Errorf("%d registrations: %v", len(regs), err)
@@ -74,7 +75,7 @@ func TestPushRegistrationsReachBridges(t *testing.T) {
 		return nil
 	})
 
-	toBob := befriend(t, alice, bob)
+	toBob := nodetest.Befriend(t, alice, bob)
 	bob.Stop()
 	if _, err := alice.Client.Send(ctx, toBob.ConversationID, "c1", "a secret for bob"); err != nil {
 		t.Fatal(err)
@@ -119,7 +120,7 @@ func TestPushRegistrationsReachBridges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the second registration is active", func() error {
+	wait.For(t, "the second registration is active", func() error {
 		regs, err := bob.Client.PushRegistrations(ctx)
 		if err != nil {
 			return err
@@ -136,7 +137,7 @@ func TestPushRegistrationsReachBridges(t *testing.T) {
 	if _, err := alice.Client.Send(ctx, toBob.ConversationID, "c2", "during do-not-disturb"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the relay holds the push back", func() error {
+	wait.For(t, "the relay holds the push back", func() error {
 		if v := relayMetric(t, withBridge, "petrel_push_suppressed_dnd_total"); v < 2 {
 			return fmt.Errorf("suppressed %v", v)
 		}
@@ -166,7 +167,7 @@ func TestPushRegistrationsReachBridges(t *testing.T) {
 func TestMuteAndDoNotDisturbSettings(t *testing.T) {
 	ctx := context.Background()
 	alice, bob := nodetest.Start(t, "alice"), nodetest.Start(t, "bob")
-	conv := befriend(t, alice, bob).ConversationID
+	conv := nodetest.Befriend(t, alice, bob).ConversationID
 	type muted struct {
 		ID         string `json:"id"`
 		MutedUntil *int64 `json:"muted_until"`
@@ -251,7 +252,7 @@ func TestPushRefusedAndDeadShown(t *testing.T) {
 		}
 		return regs[0], nil
 	}
-	eventually(t, "refused at the strict relay, active at the other", func() error {
+	wait.For(t, "refused at the strict relay, active at the other", func() error {
 		r, err := state()
 		if err != nil {
 			return err
@@ -261,7 +262,7 @@ func TestPushRefusedAndDeadShown(t *testing.T) {
 		}
 		return nil
 	})
-	toBob := befriend(t, alice, bob)
+	toBob := nodetest.Befriend(t, alice, bob)
 	bob.Stop()
 	srv.Script(ep, pushtest.Answer{Status: http.StatusGone})
 	if _, err := alice.Client.Send(ctx, toBob.ConversationID, "c1", "hi"); err != nil {
@@ -273,7 +274,7 @@ func TestPushRefusedAndDeadShown(t *testing.T) {
 		t.Fatal(err)
 	}
 	bob.Run()
-	eventually(t, "dead with the provider's reason", func() error {
+	wait.For(t, "dead with the provider's reason", func() error {
 		r, err := state()
 		if err != nil {
 			return err

@@ -9,6 +9,7 @@ import (
 	"github.com/petrel-chat/petrel/node"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/nodetest"
+	"github.com/petrel-chat/petrel/node/nodetest/wait"
 	"github.com/petrel-chat/petrel/node/p2phost"
 	"github.com/petrel-chat/petrel/relay/relaytest"
 )
@@ -28,7 +29,7 @@ func TestNodeReachableOnlyThroughRelay(t *testing.T) {
 		c.ListenAddrs = []string{p2phost.ListenNone}
 		c.Relays = []string{r.Info.Addrs[0]}
 	})
-	eventually(t, "bob's addresses are circuit addresses at his relay", func() error {
+	wait.For(t, "bob's addresses are circuit addresses at his relay", func() error {
 		me, err := bob.Client.Me(ctx)
 		if err != nil {
 			return err
@@ -44,14 +45,14 @@ func TestNodeReachableOnlyThroughRelay(t *testing.T) {
 		return nil
 	})
 	sa := socket(t, alice)
-	toBob := befriend(t, alice, bob) // bob's invite: circuit addresses only
+	toBob := nodetest.Befriend(t, alice, bob) // bob's invite: circuit addresses only
 	if _, err := alice.Client.Send(ctx, toBob.ConversationID, "a1", "hello hidden bob"); err != nil {
 		t.Fatal(err)
 	}
 	// Alice cannot go direct (she knows only bob's circuit addresses, and bob has not
 	// contacted her), and mail does not ride the circuit: it goes to bob's mailbox, with a
 	// session begun from the prekeys bob left at his relay.
-	eventually(t, "the message went to bob's mailbox", func() error {
+	wait.For(t, "the message went to bob's mailbox", func() error {
 		if got := relayMetric(t, r, "petrel_relay_deposits_total"); got < 1 {
 			return fmt.Errorf("relay took %v deposits", got)
 		}
@@ -66,7 +67,7 @@ func TestNodeReachableOnlyThroughRelay(t *testing.T) {
 	if status, err := bob.Client.DoStatus(ctx, "POST", "/v1/contacts", api.ContactAdd{Link: inv.Link}, &toAlice); err != nil || status != 200 {
 		t.Fatalf("bob adds alice after her message: %d %v", status, err)
 	}
-	eventually(t, "bob has alice's message", func() error {
+	wait.For(t, "bob has alice's message", func() error {
 		for _, m := range messages(t, bob.Client, toAlice.ConversationID) {
 			if m.Body == "hello hidden bob" {
 				return nil
@@ -77,7 +78,7 @@ func TestNodeReachableOnlyThroughRelay(t *testing.T) {
 	if _, err := bob.Client.Send(ctx, toAlice.ConversationID, "b1", "hello alice"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "alice gets bob's reply and sees her message delivered", func() error {
+	wait.For(t, "alice gets bob's reply and sees her message delivered", func() error {
 		var got bool
 		for _, m := range messages(t, alice.Client, toBob.ConversationID) {
 			switch {

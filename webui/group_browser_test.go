@@ -14,6 +14,7 @@ import (
 
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/nodetest"
+	"github.com/petrel-chat/petrel/node/nodetest/wait"
 )
 
 // startThree starts three nodes at once, with fast presence timers.
@@ -85,8 +86,8 @@ func TestWebUIGroups(t *testing.T) {
 	bp := newPage(t, browser, "bob's browser")
 	login(t, ap, alice)
 	login(t, bp, bob)
-	befriend(t, alice, bob)
-	befriend(t, alice, carol)
+	nodetest.BefriendBoth(t, alice, bob)
+	nodetest.BefriendBoth(t, alice, carol)
 	var gid string
 	var sentID string
 	// Each step builds on the one before: stop at the first that fails.
@@ -189,7 +190,7 @@ func TestWebUIGroups(t *testing.T) {
 		a.wait("the confirmation", "document.querySelector('dialog[open]')?.textContent.includes('Remove Carol?')")
 		a.click("dialog[open] button.danger-solid")
 		a.wait("carol gone", "document.querySelectorAll('.member-list .member').length === 2")
-		eventually(t, "carol's node knows she was removed", func() error {
+		wait.For(t, "carol's node knows she was removed", func() error {
 			c, err := carol.Client.Conversation(ctx, gid)
 			if err != nil || len(c.Members) != 0 {
 				return fmt.Errorf("%+v %v", c.Members, err)
@@ -213,7 +214,7 @@ func TestWebUIGroups(t *testing.T) {
 		b.wait("no longer a member", "document.querySelector('.group-info .profile .muted')?.textContent === 'You are no longer a member of this group.'")
 		a.navigate(alice.Info.URL + "/#/c/" + gid)
 		a.wait("bob's leaving at alice's", sysLine("Bob left"))
-		eventually(t, "alice's node", func() error {
+		wait.For(t, "alice's node", func() error {
 			c, err := alice.Client.Conversation(ctx, gid)
 			if err != nil || len(c.Members) != 1 || c.Members[0].Role != api.RoleAdmin {
 				return fmt.Errorf("%+v %v", c.Members, err)

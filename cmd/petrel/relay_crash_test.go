@@ -26,6 +26,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/crypto/sealed"
+	"github.com/petrel-chat/petrel/node/nodetest/wait"
 	"github.com/petrel-chat/petrel/relay/mailboxclient"
 	"github.com/petrel-chat/petrel/relay/relaywire"
 )
@@ -130,9 +131,9 @@ func (r *relayProc) waitReady() {
 	r.t.Helper()
 	infoPath := filepath.Join(r.dir, "relay.json")
 	cmd := r.cmd
-	waitFor(r.t, "relay writes relay.json", func() error {
+	wait.For(r.t, "relay writes relay.json", func() error {
 		if !r.running() {
-			return errStop{fmt.Errorf("relay exited: %v", cmd.ProcessState)}
+			return wait.Final(fmt.Errorf("relay exited: %v", cmd.ProcessState))
 		}
 		b, err := os.ReadFile(infoPath)
 		if err != nil {
@@ -244,7 +245,7 @@ func TestRelaySIGKILLLosesNoAcknowledgedDeposit(t *testing.T) {
 			}
 		})
 	}
-	waitFor(t, "the relay acknowledges 1,000 deposits", func() error {
+	wait.For(t, "the relay acknowledges 1,000 deposits", func() error {
 		mu.Lock()
 		defer mu.Unlock()
 		if total < 1000 {

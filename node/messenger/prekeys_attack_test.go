@@ -17,6 +17,7 @@ import (
 	"github.com/petrel-chat/petrel/crypto/prekey"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/eventlog"
+	"github.com/petrel-chat/petrel/node/nodetest/wait"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 )
@@ -227,7 +228,7 @@ func TestPrekeyDrainingByStranger(t *testing.T) {
 		t.Fatal(err)
 	}
 	bobConv := directConvID(bob.uid, alice.uid)
-	waitFor(t, "Bob receives Alice's message", func() error {
+	wait.For(t, "Bob receives Alice's message", func() error {
 		page, err := bob.Messages(ctx, bobConv, "", "", 10)
 		if err != nil {
 			return err
@@ -349,21 +350,5 @@ func TestPrekeyPoolCapped(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
-	}
-}
-
-// waitFor polls f until it succeeds, failing the test after a generous bound.
-func waitFor(t *testing.T, what string, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
