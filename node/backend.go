@@ -84,7 +84,7 @@ func (n *Node) Status(ctx context.Context) (api.Status, error) {
 	homes := n.homes
 	n.mu.Unlock()
 	for _, r := range n.cfg.Relays {
-		st.Relays = append(st.Relays, api.RelayStatus{Addr: r, Connected: homes != nil && homes.connected(r)})
+		st.Relays = append(st.Relays, api.RelayStatus{Addr: r, Connected: homes != nil && homes.Connected(r)})
 	}
 	return st, nil
 }
