@@ -18,6 +18,7 @@ import (
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/eventlog"
 	"github.com/petrel-chat/petrel/node/nodetest/wait"
+	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 )
@@ -121,11 +122,11 @@ func askBundle(ctx context.Context, h host.Host, pid peer.ID) (*prekey.Bundle, e
 func freeOneTime(t *testing.T, m *Messenger) (x25519, mlkem int) {
 	t.Helper()
 	err := m.st.View(func(tx *store.Tx) error {
-		ps, err := m.loadPrekeys(tx)
+		ps, err := sessions.LoadPrekeys(tx, m.id, m.now())
 		if err != nil {
 			return err
 		}
-		issued, err := loadIssued(tx, ps)
+		issued, err := sessions.LoadIssued(tx, ps)
 		if err != nil {
 			return err
 		}
@@ -152,11 +153,11 @@ func heldOneTime(t *testing.T, m *Messenger) []uint32 {
 	t.Helper()
 	var ids []uint32
 	err := m.st.View(func(tx *store.Tx) error {
-		ps, err := m.loadPrekeys(tx)
+		ps, err := sessions.LoadPrekeys(tx, m.id, m.now())
 		if err != nil {
 			return err
 		}
-		ids, _ = prekeyIDs(ps)
+		ids, _ = sessions.IDs(ps)
 		return nil
 	})
 	if err != nil {
@@ -288,12 +289,12 @@ func TestPrekeyPoolReplenished(t *testing.T) {
 	alice, ah := runningMessenger(t, "alice")
 	befriendPeers(t, bob, alice, ah)
 	err := bob.st.Update(ctx, func(tx *store.Tx) error {
-		ps, err := bob.loadPrekeys(tx)
+		ps, err := sessions.LoadPrekeys(tx, bob.id, bob.now())
 		if err != nil {
 			return err
 		}
-		opks, pqs := prekeyIDs(ps)
-		return saveIssued(tx, append(opks, pqs...))
+		opks, pqs := sessions.IDs(ps)
+		return sessions.SaveIssued(tx, append(opks, pqs...))
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -319,31 +320,31 @@ func TestPrekeyPoolReplenished(t *testing.T) {
 	}
 }
 
-// Handed-out keys never used do not pile up without bound: past maxHeldPrekeys the oldest
+// Handed-out keys never used do not pile up without bound: past sessions.MaxHeld the oldest
 // are dropped.
 func TestPrekeyPoolCapped(t *testing.T) {
 	m := testMessenger(t, "bob")
 	err := m.st.Update(context.Background(), func(tx *store.Tx) error {
-		ps, err := m.loadPrekeys(tx)
+		ps, err := sessions.LoadPrekeys(tx, m.id, m.now())
 		if err != nil {
 			return err
 		}
-		first, _ := prekeyIDs(ps)
+		first, _ := sessions.IDs(ps)
 		for round := 0; round < 10; round++ {
-			opks, pqs := prekeyIDs(ps)
+			opks, pqs := sessions.IDs(ps)
 			var changed bool
-			if changed, _, err = m.topUp(ps, append(opks, pqs...)); err != nil {
+			if changed, _, err = sessions.TopUp(m.id, m.now(), ps, append(opks, pqs...)); err != nil {
 				return err
 			}
 			if !changed {
 				return fmt.Errorf("round %d: an exhausted pool was not topped up", round)
 			}
-			opks, pqs = prekeyIDs(ps)
-			if len(opks) > maxHeldPrekeys || len(pqs) > maxHeldPrekeys {
-				return fmt.Errorf("round %d: %d/%d held, cap %d", round, len(opks), len(pqs), maxHeldPrekeys)
+			opks, pqs = sessions.IDs(ps)
+			if len(opks) > sessions.MaxHeld || len(pqs) > sessions.MaxHeld {
+				return fmt.Errorf("round %d: %d/%d held, cap %d", round, len(opks), len(pqs), sessions.MaxHeld)
 			}
 		}
-		if opks, _ := prekeyIDs(ps); slices.Contains(opks, first[0]) {
+		if opks, _ := sessions.IDs(ps); slices.Contains(opks, first[0]) {
 			return errors.New("the oldest handed-out key is still held after ten top-ups")
 		}
 		return nil
