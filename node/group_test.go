@@ -270,7 +270,22 @@ func TestGroupAddRemoveRotatesKeys(t *testing.T) {
 	waitMessages(t, a, gid, 5)
 	waitMessages(t, b, gid, 5)
 	waitMessages(t, d, gid, 4)
-	time.Sleep(2 * time.Second) // past the fallback delay: nothing is on its way to C
+	// Nothing is on its way to C once every message after the removal has been delivered
+	// to each of the two other remaining members: no fallback deposit, no resend is due.
+	for i, n := range rest {
+		cmid := fmt.Sprintf("after%d", i)
+		wait.For(t, n.Name+"'s "+cmid+" delivered to every remaining member", func() error {
+			for _, m := range messages(t, n.Client, gid) {
+				if m.ClientMsgID == cmid {
+					if r := m.Receipts; r.Total != 2 || r.Delivered != r.Total {
+						return fmt.Errorf("receipts %+v", r)
+					}
+					return nil
+				}
+			}
+			return fmt.Errorf("%s not in %s's history", cmid, n.Name)
+		})
+	}
 	for _, m := range messages(t, c.Client, gid) {
 		if strings.Contains(m.Body, "after removal") {
 			t.Fatalf("removed member read %q", m.Body)
