@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
-	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/crypto/pqxdh"
@@ -25,77 +24,23 @@ import (
 // prekeyTimeout bounds one prekey exchange.
 const prekeyTimeout = 10 * time.Second
 
-// Prekey protocol budgets (per requesting peer, token buckets): a contact gets bundles with
-// one-time keys at most prekeyBurst at once and one more every prekeyEvery, and beyond that
-// the keys-free bundle; a stranger gets only keys-free bundles, at most strangerBurst at
-// once and one more every strangerEvery, and beyond that a refusal. At most maxPrekeyPeers
-// peers of each kind are tracked: when the table is full of peers still drawing on their
-// budget, a new peer is over budget until some bucket fills up again.
+// Prekey protocol budgets (per requesting peer, sessions.Budgets).
 const (
-	prekeyBurst    = 3
-	prekeyEvery    = 20 * time.Second
-	strangerBurst  = 10
-	strangerEvery  = 2 * time.Second
-	maxPrekeyPeers = 1024
+	prekeyBurst   = sessions.ContactBurst
+	prekeyEvery   = sessions.ContactEvery
+	strangerBurst = sessions.StrangerBurst
+	strangerEvery = sessions.StrangerEvery
 )
 
 // prekeyServer is the state of the prekey protocol's responder: per-peer budgets and the
 // keys-free bundle, kept beside the stored prekey store it was built from (building it
 // parses the whole store, which costs milliseconds).
 type prekeyServer struct {
-	contacts  bucketTable
-	strangers bucketTable
+	budgets sessions.Budgets
 
 	mu     sync.Mutex
 	raw    []byte // the stored prekey store the bundle was built from
 	bundle []byte
-}
-
-// bucketTable holds one token bucket per peer.
-type bucketTable struct {
-	mu sync.Mutex
-	m  map[peer.ID]*bucket
-}
-
-type bucket struct {
-	tokens float64
-	at     time.Time
-}
-
-// take spends one of pid's tokens (burst at most, one more every every) and reports
-// whether there was one.
-func (t *bucketTable) take(pid peer.ID, now time.Time, burst int, every time.Duration) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	fill := func(b *bucket) {
-		b.tokens = min(float64(burst), b.tokens+float64(now.Sub(b.at))/float64(every))
-		b.at = now
-	}
-	b, ok := t.m[pid]
-	if !ok {
-		if t.m == nil {
-			t.m = map[peer.ID]*bucket{}
-		}
-		if len(t.m) >= maxPrekeyPeers {
-			// A full bucket holds nothing a fresh one would not: forget those.
-			for id, o := range t.m {
-				if fill(o); o.tokens >= float64(burst) {
-					delete(t.m, id)
-				}
-			}
-			if len(t.m) >= maxPrekeyPeers {
-				return false
-			}
-		}
-		b = &bucket{tokens: float64(burst), at: now}
-		t.m[pid] = b
-	}
-	fill(b)
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
 }
 
 // handlePrekeys answers a prekey request. An accepted contact within its budget gets a
@@ -131,9 +76,9 @@ func (m *Messenger) handlePrekeys(s network.Stream) {
 	var bundle []byte
 	switch {
 	case err != nil:
-	case contact && m.pk.contacts.take(remote, now, prekeyBurst, prekeyEvery):
+	case contact && m.pk.budgets.Contact(remote, now):
 		bundle, err = m.issueBundle()
-	case contact || m.pk.strangers.take(remote, now, strangerBurst, strangerEvery):
+	case contact || m.pk.budgets.Stranger(remote, now):
 		bundle, err = m.publicBundle()
 	default:
 		w := bufio.NewWriter(s)
