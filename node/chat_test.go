@@ -51,6 +51,7 @@ func messages(t *testing.T, cl *localclient.Client, conv string) []api.Message {
 }
 
 func TestTwoNodesChatBothWays(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	alice := nodetest.Start(t, "alice")
 	bob := nodetest.Start(t, "bob")
@@ -217,6 +218,7 @@ func noPlaintext(t *testing.T, dir string, needles ...string) {
 }
 
 func TestBurstArrivesOnceInOrder(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	alice := nodetest.Start(t, "alice")
 	bob := nodetest.Start(t, "bob")
@@ -330,6 +332,7 @@ func readUntil(t *testing.T, s *localclient.Socket, what string, match func(loca
 }
 
 func TestSocketSendAckAndOtherUIs(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	alice := nodetest.Start(t, "alice")
 	bob := nodetest.Start(t, "bob")
@@ -437,6 +440,7 @@ func TestSocketSendAckAndOtherUIs(t *testing.T) {
 }
 
 func TestReadReceiptsSetting(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	alice := nodetest.Start(t, "alice")
 	bob := nodetest.Start(t, "bob")
@@ -495,6 +499,7 @@ func TestReadReceiptsSetting(t *testing.T) {
 // delivered; bob never sees them, not even after he unblocks her (they are not asked for
 // again as a gap); what she writes after the unblock arrives as usual.
 func TestBlockedContactIsNotToldAndItsMessagesNeverArrive(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	alice := nodetest.Start(t, "alice")
 	bob := nodetest.Start(t, "bob")
@@ -582,6 +587,7 @@ func TestBlockedContactIsNotToldAndItsMessagesNeverArrive(t *testing.T) {
 // the contact, and the direct conversation (which bears that name) reaches the UIs at once as
 // a conversation event, not only with the next message.
 func TestRenamingByLinkUpdatesTheConversation(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	alice, bob := nodetest.Start(t, "alice"), nodetest.Start(t, "bob")
 	c := nodetest.Befriend(t, alice, bob)

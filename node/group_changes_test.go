@@ -46,6 +46,7 @@ func changeKinds(cs []api.GroupChange) []string {
 // member's node lists the same applied changes with their author, including the member
 // who was removed; and the sender sees per member who has read a message.
 func TestGroupChangesAndReceiptsForTheUI(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	nodes := startNodes(t, 3, fast(time.Second))
 	a, b, c := nodes[0], nodes[1], nodes[2]

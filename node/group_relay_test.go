@@ -81,6 +81,7 @@ func bareHost(t *testing.T) host.Host {
 // member gets them too once it has emptied its mailbox (through the pairwise fallback).
 // A stranger cannot fetch anyone's mail.
 func TestGroupOfflineMembersShareOneDepositPerRelay(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	cfg := relaytest.Config()
 	cfg.Mailbox.MaxMessages = 30
@@ -210,6 +211,7 @@ func TestGroupOfflineMembersShareOneDepositPerRelay(t *testing.T) {
 // sender's restart, and is made once the relay is back (same address and key); the member
 // then gets the message.
 func TestGroupDepositRetriedAcrossRestart(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	cfg := relaytest.Config()
 	relay := relaytest.Start(t, &cfg)

@@ -139,6 +139,7 @@ func ids(ms []api.Message) []string {
 }
 
 func TestGroupOfTwentySeesEveryMessageOnceInOneOrder(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("20 nodes")
 	}
@@ -199,6 +200,7 @@ func TestGroupOfTwentySeesEveryMessageOnceInOneOrder(t *testing.T) {
 }
 
 func TestGroupAddRemoveRotatesKeys(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	nodes := startNodes(t, 4, fast(time.Second))
 	a, b, c, d := nodes[0], nodes[1], nodes[2], nodes[3]
@@ -297,6 +299,7 @@ func TestGroupAddRemoveRotatesKeys(t *testing.T) {
 }
 
 func TestGroupConcurrentAdminChangesConverge(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	nodes := startNodes(t, 4, fast(time.Second))
 	a, b := nodes[0], nodes[1]
@@ -385,6 +388,7 @@ func TestGroupConcurrentAdminChangesConverge(t *testing.T) {
 }
 
 func TestGroupMemberCatchesUpAfterBeingOffline(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	// No fallback within the test: only gap detection and resend bring messages back.
 	nodes := startNodes(t, 3, fast(time.Hour))
@@ -436,6 +440,7 @@ func TestGroupMemberCatchesUpAfterBeingOffline(t *testing.T) {
 }
 
 func TestGroupSizeCap(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	nodes := startNodes(t, 4, func(c *node.Config) { c.Groups.MaxSize = 3 })
 	var uids []string
@@ -638,6 +643,7 @@ func TestTypingInGroupReachesMembers(t *testing.T) {
 }
 
 func TestGroupEditsReactionsAndDeletesReachEveryone(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	nodes := startNodes(t, 3, fast(time.Second))
 	a, b := nodes[0], nodes[1]
@@ -689,6 +695,7 @@ func TestGroupEditsReactionsAndDeletesReachEveryone(t *testing.T) {
 // path), and when it comes back it has them all, in the group's order, without anyone
 // writing again.
 func TestGroupOfflineMemberCatchesUpFromMailbox(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	relay := relaytest.Start(t, nil)
 	nodes := startNodes(t, 3, fast(300*time.Millisecond))
@@ -814,6 +821,7 @@ func legacyDistribution(id []byte) []byte {
 // in every envelope of that member's), for this group or another they share, must not stop
 // the victim's messages from being read.
 func TestGroupMemberCannotSilenceAnotherWithItsChainID(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	nodes := startNodes(t, 3, fast(time.Second))
 	a, b, c := nodes[0], nodes[1], nodes[2]

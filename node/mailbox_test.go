@@ -26,6 +26,7 @@ import (
 // exactly once, in order; both relays end up empty. Then alice is away and bob's read
 // receipt waits in her mailbox until she returns.
 func TestTwoHomeRelaysDeliverOnce(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	// Default (production) rate limits: the test is about delivery, not throughput.
 	cfg := relayserver.DefaultConfig()
@@ -138,6 +139,7 @@ func TestTwoHomeRelaysDeliverOnce(t *testing.T) {
 // --relay ADDR#invite=CODE and refuses one with a wrong code; the code never leaves the
 // node (its profile and invite links list the bare address).
 func TestHomeRelayByInviteCode(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	cfg := relaytest.Config()
 	cfg.Registration.Policy = relayserver.PolicyInvite
@@ -188,6 +190,7 @@ func TestHomeRelayByInviteCode(t *testing.T) {
 // still uploads its signed and last-resort prekeys again after it rotates them, so a contact
 // starting a session from the relay's directory never uses a key the node has retired.
 func TestRelayLearnsRotatedSignedPrekey(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	r := relaytest.Start(t, nil)
 	var ahead atomic.Int64 // how far bob's clock runs ahead of the wall clock

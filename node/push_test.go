@@ -29,6 +29,7 @@ import (
 // to a sealed envelope for bob's mailbox that shows neither the text nor alice. Do-not-
 // disturb reaches the relay and holds pushes back; a deleted registration is gone.
 func TestPushRegistrationsReachBridges(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	cfg := relaytest.Config()
 	cfg.Push = &relayserver.PushConfig{AllowPrivateEndpoints: true}
@@ -165,6 +166,7 @@ func TestPushRegistrationsReachBridges(t *testing.T) {
 // cleared), do-not-disturb with the other settings; bad values are refused and change
 // nothing; a node without home relays shows its registration dead with the reason.
 func TestMuteAndDoNotDisturbSettings(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	alice, bob := nodetest.Start(t, "alice"), nodetest.Start(t, "bob")
 	conv := nodetest.Befriend(t, alice, bob).ConversationID
@@ -225,6 +227,7 @@ func TestMuteAndDoNotDisturbSettings(t *testing.T) {
 // loopback one (the node shows refused with the bridge's reason); at a relay that may, the
 // provider's 410 makes the registration dead there, and the node shows the reason.
 func TestPushRefusedAndDeadShown(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	strict, lax := relaytest.Config(), relaytest.Config()
 	strict.Push = &relayserver.PushConfig{}

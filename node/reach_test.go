@@ -21,6 +21,7 @@ import (
 // does not ride the circuit (it is small and short by design): it goes to his mailbox,
 // which he watches, or over the direct connection he opens to alice.
 func TestNodeReachableOnlyThroughRelay(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	r := relaytest.Start(t, nil)
 	alice := nodetest.StartWith(t, "alice", fast(0))
@@ -57,6 +58,21 @@ func TestNodeReachableOnlyThroughRelay(t *testing.T) {
 			return fmt.Errorf("relay took %v deposits", got)
 		}
 		return nil
+	})
+	// The deposit is at the relay; bob drains it (his relay tells him): alice is a message
+	// request at his node.
+	ua := userID(t, alice)
+	wait.For(t, "alice's message request at bob's", func() error {
+		cs, err := bob.Client.Contacts(ctx)
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			if c.UserID == ua {
+				return nil
+			}
+		}
+		return fmt.Errorf("bob has %d contacts, none alice", len(cs))
 	})
 	// Bob adds alice's link: the same contact as her message request (200, not 201).
 	inv, err := alice.Client.CreateInvite(ctx)

@@ -29,6 +29,7 @@ func contactOf(t *testing.T, n *nodetest.Node, id string) api.Contact {
 // was waiting for the old identity fails with "identity changed" instead of being handed to
 // the new key.
 func TestIdentityChangeWarnsAndFailsPending(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	alice, bob := nodetest.Start(t, "alice"), nodetest.Start(t, "bob")
 	toBob := nodetest.Befriend(t, alice, bob)
@@ -141,6 +142,7 @@ func TestIdentityChangeWarnsAndFailsPending(t *testing.T) {
 // after a fault); the receiver sees the sequence gap, asks for a resend, and ends up with every
 // message exactly once and in order, and the sender sees each delivered.
 func TestGapTriggersResend(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	alice, bob := nodetest.Start(t, "alice"), nodetest.Start(t, "bob")
 	toBob := nodetest.Befriend(t, alice, bob)

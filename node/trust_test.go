@@ -155,6 +155,7 @@ func publicOf(t *testing.T, n *nodetest.Node) *identity.PublicIdentity {
 // untouched, what the user sends next still reaches the real contact (only her session
 // decrypts it) and her messages still arrive; adding the real link again changes nothing.
 func TestInviteLinkCannotTakeOverContact(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	alice, bob := nodetest.Start(t, "alice"), nodetest.Start(t, "bob")
 	toAlice := chatted(t, alice, bob)
@@ -217,6 +218,7 @@ func TestInviteLinkCannotTakeOverContact(t *testing.T) {
 // only added from her link (she never wrote): still a conflict, and the contact keeps her
 // identity, so that her first message is hers.
 func TestInviteLinkForUnansweredContactConflicts(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	alice, bob := nodetest.Start(t, "alice"), nodetest.Start(t, "bob")
 	toAlice := nodetest.Befriend(t, bob, alice)
@@ -363,6 +365,7 @@ func text(t *testing.T, st *ratchet.State, seq uint64, body string, peerID peer.
 // runs an honest PQXDH with its own identity: that is a new stranger's message request,
 // never alice's identity change, and nothing of it lands in alice's conversation.
 func TestForgedInitialMessageCannotRebindContact(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	nodes := startNodes(t, 2, fast(time.Second))
 	alice, bob := nodes[0], nodes[1]
@@ -527,6 +530,7 @@ func errDeadline(err error) error {
 // (a restored backup, say) and answers "undecryptable". The sender does not leave the
 // message failed (or sent) but starts a new session and sends it again: it arrives, once.
 func TestUndecryptableSentAgainUnderNewSession(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	alice, bob := nodetest.Start(t, "alice"), nodetest.Start(t, "bob")
 	toAlice := chatted(t, alice, bob)
@@ -563,6 +567,7 @@ func TestUndecryptableSentAgainUnderNewSession(t *testing.T) {
 // session a bounded number of times, then fails with a reason: never "sent", never retried
 // forever.
 func TestUndecryptableFailsAfterBoundedRetries(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	alice, bob := nodetest.Start(t, "alice"), nodetest.Start(t, "bob")
 	toBob := chatted(t, bob, alice) // alice's contact for bob
@@ -648,6 +653,7 @@ func TestUndecryptableFailsAfterBoundedRetries(t *testing.T) {
 // ack back), so bob's node starts a new session and asks for what it lacks: every message
 // arrives once and ends delivered, none stays "sent".
 func TestUndecryptableMailboxMailAskedAgain(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	r := relaytest.Start(t, nil)
 	alice := nodetest.StartWith(t, "alice", func(c *node.Config) { c.Relays = []string{r.Info.Addrs[0]} })
@@ -717,6 +723,7 @@ func TestUndecryptableMailboxMailAskedAgain(t *testing.T) {
 // network key) serves the genuine prekey bundle of someone else. Anyone can serve a copy of
 // anyone's bundle: bob starts no session with it and alice's contact keeps her identity.
 func TestPeerServingAnotherBundleIsNoIdentityChange(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	alice, bob, carol := nodetest.Start(t, "alice"), nodetest.Start(t, "bob"), nodetest.Start(t, "carol")
 	toAlice := nodetest.Befriend(t, bob, alice)
@@ -785,6 +792,7 @@ func TestPeerServingAnotherBundleIsNoIdentityChange(t *testing.T) {
 // sender, not any peer) carries a card naming alice's peer id. It is a new message request
 // without a peer: alice's binding at bob stays, and her messages keep arriving as hers.
 func TestMailboxCardCannotClaimContactsPeer(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	r := relaytest.Start(t, nil)
 	alice := nodetest.Start(t, "alice")
@@ -867,6 +875,7 @@ func TestMailboxCardCannotClaimContactsPeer(t *testing.T) {
 // her own, not the planted member's identity change, and her message is in her own
 // conversation.
 func TestGroupMemberCardCannotClaimPeer(t *testing.T) {
+	t.Parallel()
 	t.Run("AliceWrites", func(t *testing.T) { groupCardClaim(t, false) })
 	t.Run("BobAddsAlicesLink", func(t *testing.T) { groupCardClaim(t, true) })
 }
@@ -958,6 +967,7 @@ func groupCardClaim(t *testing.T, link bool) {
 // contact's next direct message proves its peer, and from then on an identity change on
 // that peer warns as before.
 func TestEarlierReleaseContactProvesItsPeerAgain(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	alice, bob := nodetest.Start(t, "alice"), nodetest.Start(t, "bob")
 	toAlice := chatted(t, alice, bob)
