@@ -1,14 +1,10 @@
 package node_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -190,30 +186,7 @@ func TestTwoNodesChatBothWays(t *testing.T) {
 	alice.Stop()
 	bob.Stop()
 	for _, n := range []*nodetest.Node{alice, bob} {
-		noPlaintext(t, n.Dir, "hello bob", "hi alice", "Alice Liddell", "Bob Builder", nodetest.Passphrase)
-	}
-}
-
-// noPlaintext fails if any file under dir contains any of the needles.
-func noPlaintext(t *testing.T, dir string, needles ...string) {
-	t.Helper()
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		for _, n := range needles {
-			if bytes.Contains(b, []byte(n)) {
-				return fmt.Errorf("%s holds %q in plaintext", p, n)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+		nodetest.NoPlaintext(t, n.Dir, "hello bob", "hi alice", "Alice Liddell", "Bob Builder", nodetest.Passphrase)
 	}
 }
 

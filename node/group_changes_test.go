@@ -52,7 +52,7 @@ func TestGroupChangesAndReceiptsForTheUI(t *testing.T) {
 	a, b, c := nodes[0], nodes[1], nodes[2]
 	gid, uids := makeGroup(t, nodes[:2], "changes")
 	nodetest.Befriend(t, a, c)
-	uc := userID(t, c)
+	uc := nodetest.UserID(t, c)
 	if _, err := a.Client.ChangeMembers(ctx, gid, []string{uc}, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -169,7 +169,7 @@ func TestGroupOfflineMembersShareOneDepositPerRelay(t *testing.T) {
 	if got := relay.Stats().SharedBodies - bodies0; got != n {
 		t.Errorf("%d bodies stored, want %d", got, n)
 	}
-	noPlaintext(t, relay.Dir, "secret-group-text", "while three are away")
+	nodetest.NoPlaintext(t, relay.Dir, "secret-group-text", "while three are away")
 
 	// A stranger cannot fetch: it can only authenticate as itself, and has no mailbox here.
 	if _, err := mailboxclient.Fetch(ctx, h, relay.ID(), junk, 10); !errors.Is(err, mailboxclient.ErrNotRegistered) {

@@ -63,21 +63,12 @@ func startNodes(t *testing.T, n int, configure func(*node.Config)) []*nodetest.N
 	return out
 }
 
-func userID(t *testing.T, n *nodetest.Node) string {
-	t.Helper()
-	me, err := n.Client.Me(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return me.UserID
-}
-
 // makeGroup has nodes[0] befriend the others and create a group of all of them.
 func makeGroup(t *testing.T, nodes []*nodetest.Node, name string) (string, []string) {
 	t.Helper()
 	uids := make([]string, len(nodes))
 	for i, n := range nodes {
-		uids[i] = userID(t, n)
+		uids[i] = nodetest.UserID(t, n)
 	}
 	for _, n := range nodes[1:] {
 		nodetest.Befriend(t, nodes[0], n)
@@ -185,7 +176,7 @@ func TestGroupOfTwentySeesEveryMessageOnceInOneOrder(t *testing.T) {
 		}
 	}
 	// The creator's messages end delivered to all 19 others.
-	u0 := userID(t, nodes[0])
+	u0 := nodetest.UserID(t, nodes[0])
 	wait.For(t, "receipts from every member", func() error {
 		for _, m := range messages(t, nodes[0].Client, gid) {
 			if m.SenderID != u0 {
@@ -207,7 +198,7 @@ func TestGroupAddRemoveRotatesKeys(t *testing.T) {
 	gid, uids := makeGroup(t, nodes[:3], "rotation")
 	nodetest.Befriend(t, a, d)
 	nodetest.Befriend(t, b, d)
-	ud := userID(t, d)
+	ud := nodetest.UserID(t, d)
 
 	if _, err := a.Client.Send(ctx, gid, "a1", "before anyone joined or left"); err != nil {
 		t.Fatal(err)
@@ -446,7 +437,7 @@ func TestGroupSizeCap(t *testing.T) {
 	var uids []string
 	for _, n := range nodes[1:] {
 		nodetest.Befriend(t, nodes[0], n)
-		uids = append(uids, userID(t, n))
+		uids = append(uids, nodetest.UserID(t, n))
 	}
 	var apiErr *localclient.APIError
 	_, err := nodes[0].Client.CreateGroup(ctx, "too many", uids)
@@ -524,7 +515,7 @@ func TestPresenceOnlineThenOfflineWithinTimeout(t *testing.T) {
 	s := socket(t, a) // before B can be online: presence frames are not replayed
 	nodetest.Befriend(t, a, b)
 	nodetest.Befriend(t, b, a)
-	ub := userID(t, b)
+	ub := nodetest.UserID(t, b)
 	if _, ok := waitFrame(t, s, 10*time.Second, func(f liveFrame) bool {
 		return f.Type == "presence" && f.UserID == ub && f.State == "online"
 	}); !ok {
@@ -556,7 +547,7 @@ func TestTypingReachesPeerAndExpires(t *testing.T) {
 	a, b := nodes[0], nodes[1]
 	conv := nodetest.Befriend(t, a, b).ConversationID
 	nodetest.Befriend(t, b, a)
-	ua := userID(t, a)
+	ua := nodetest.UserID(t, a)
 	sb := socket(t, b)
 	sa := socket(t, a)
 	if err := sa.Send(map[string]any{"type": "typing", "conversation_id": conv, "state": "start"}); err != nil {
@@ -591,7 +582,7 @@ func TestPresenceNobodyBothWays(t *testing.T) {
 	a, b := nodes[0], nodes[1]
 	nodetest.Befriend(t, a, b)
 	nodetest.Befriend(t, b, a)
-	ua, ub := userID(t, a), userID(t, b)
+	ua, ub := nodetest.UserID(t, a), nodetest.UserID(t, b)
 	nobody := api.PresenceNobody
 	if _, err := a.Client.UpdateSettings(ctx, api.SettingsPatch{Presence: &nobody}); err != nil {
 		t.Fatal(err)

@@ -90,8 +90,8 @@ func TestPresenceUnderGroupTraffic(t *testing.T) {
 			}
 		}
 	}
-	uc := userID(t, c)
-	uids := []string{userID(t, a), userID(t, b), uc}
+	uc := nodetest.UserID(t, c)
+	uids := []string{nodetest.UserID(t, a), nodetest.UserID(t, b), uc}
 	conv, err := a.Client.CreateGroup(ctx, "busy", uids[1:])
 	if err != nil {
 		t.Fatal(err)

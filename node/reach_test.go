@@ -61,7 +61,7 @@ func TestNodeReachableOnlyThroughRelay(t *testing.T) {
 	})
 	// The deposit is at the relay; bob drains it (his relay tells him): alice is a message
 	// request at his node.
-	ua := userID(t, alice)
+	ua := nodetest.UserID(t, alice)
 	wait.For(t, "alice's message request at bob's", func() error {
 		cs, err := bob.Client.Contacts(ctx)
 		if err != nil {
@@ -109,7 +109,7 @@ func TestNodeReachableOnlyThroughRelay(t *testing.T) {
 		}
 		return nil
 	})
-	ub := userID(t, bob)
+	ub := nodetest.UserID(t, bob)
 	if _, ok := waitFrame(t, sa, 10e9, func(f liveFrame) bool {
 		return f.Type == "presence" && f.UserID == ub && f.State == "online"
 	}); !ok {

@@ -899,7 +899,7 @@ func groupCardClaim(t *testing.T, link bool) {
 		t.Fatal(err)
 	}
 	nodetest.Befriend(t, carol, bob)
-	ub := userID(t, bob)
+	ub := nodetest.UserID(t, bob)
 	conv, err := carol.Client.CreateGroup(ctx, "planted", []string{ub, string(mallory.UserID())})
 	if err != nil {
 		t.Fatal(err)
@@ -916,7 +916,7 @@ func groupCardClaim(t *testing.T, link bool) {
 	})
 	if link {
 		toAlice := nodetest.Befriend(t, bob, alice)
-		if toAlice.UserID != userID(t, alice) || toAlice.IdentityChanged {
+		if toAlice.UserID != nodetest.UserID(t, alice) || toAlice.IdentityChanged {
 			t.Fatalf("bob's contact from alice's link: %+v", toAlice)
 		}
 	}
@@ -924,7 +924,7 @@ func groupCardClaim(t *testing.T, link bool) {
 	if _, err := alice.Client.Send(ctx, toBob.ConversationID, "a1", "hello bob, alice here"); err != nil {
 		t.Fatal(err)
 	}
-	ua := userID(t, alice)
+	ua := nodetest.UserID(t, alice)
 	wait.For(t, "alice's message request at bob, as hers", func() error {
 		cs, err := bob.Client.Contacts(ctx)
 		if err != nil {

@@ -123,7 +123,7 @@ func TestWebUIAccessibility(t *testing.T) {
 
 	_, toA := nodetest.BefriendBoth(t, alice, bob)
 	conv := toA.ConversationID
-	me := userIDOf(t, bob)
+	me := nodetest.UserID(t, bob)
 	grp, err := alice.Client.CreateGroup(ctx, "Book club", []string{me})
 	if err != nil {
 		t.Fatal(err)

@@ -153,8 +153,8 @@ func TestWebUIGroups(t *testing.T) {
 		a.click("#gi-add")
 		a.wait("carol among the members", "document.querySelectorAll('.member-list .member').length === 3")
 		b.wait("the added line at bob's", sysLine("Alice added Carol"))
-		a.click(".member-list .member[data-user='" + userIDOf(t, bob) + "'] [data-action=promote]")
-		a.wait("bob an admin", "document.querySelector(\".member-list .member[data-user='"+userIDOf(t, bob)+"'] .tag.admin\")")
+		a.click(".member-list .member[data-user='" + nodetest.UserID(t, bob) + "'] [data-action=promote]")
+		a.wait("bob an admin", "document.querySelector(\".member-list .member[data-user='"+nodetest.UserID(t, bob)+"'] .tag.admin\")")
 		b.wait("the promotion at bob's", sysLine("Alice made you an admin"))
 		a.eval("(() => { const i = document.querySelector('#gi-name'); i.value = ''; return true })()", nil)
 		a.typeInto("#gi-name", "Lunch club 2")
@@ -177,7 +177,7 @@ func TestWebUIGroups(t *testing.T) {
 		a.wait("read by 1 of 2", "document.querySelector('"+msgSel(sentID)+" .read-by')?.textContent === 'Read by 1 of 2'")
 		a.click(msgSel(sentID) + " .msg-more")
 		a.click(".menu [data-action=info]")
-		a.wait("the receipts per member", "document.querySelector(\"dialog .receipt[data-user='"+userIDOf(t, bob)+"']\")?.textContent === 'BobRead' && document.querySelector(\"dialog .receipt[data-user='"+userIDOf(t, carol)+"']\")?.textContent === 'CarolDelivered'")
+		a.wait("the receipts per member", "document.querySelector(\"dialog .receipt[data-user='"+nodetest.UserID(t, bob)+"']\")?.textContent === 'BobRead' && document.querySelector(\"dialog .receipt[data-user='"+nodetest.UserID(t, carol)+"']\")?.textContent === 'CarolDelivered'")
 		a.shot(art, "message-info")
 		a.typeInto("dialog .dialog-actions button", kb.Escape)
 		a.wait("the dialog closed", "!document.querySelector('dialog')")
@@ -186,7 +186,7 @@ func TestWebUIGroups(t *testing.T) {
 	step("RemovedMemberIsTold", func(t *testing.T) {
 		a := ap.in(t)
 		a.navigate(alice.Info.URL + "/#/group/" + gid)
-		a.click(".member-list .member[data-user='" + userIDOf(t, carol) + "'] [data-action=remove]")
+		a.click(".member-list .member[data-user='" + nodetest.UserID(t, carol) + "'] [data-action=remove]")
 		a.wait("the confirmation", "document.querySelector('dialog[open]')?.textContent.includes('Remove Carol?')")
 		a.click("dialog[open] button.danger-solid")
 		a.wait("carol gone", "document.querySelectorAll('.member-list .member').length === 2")
@@ -222,15 +222,6 @@ func TestWebUIGroups(t *testing.T) {
 			return nil
 		})
 	})
-}
-
-func userIDOf(t *testing.T, n *nodetest.Node) string {
-	t.Helper()
-	me, err := n.Client.Me(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return me.UserID
 }
 
 // contrastOf is a JavaScript expression: the WCAG contrast ratio of the text colour of fg

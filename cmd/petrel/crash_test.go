@@ -19,6 +19,7 @@ import (
 
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/localclient"
+	"github.com/petrel-chat/petrel/node/nodetest"
 	"github.com/petrel-chat/petrel/node/nodetest/wait"
 )
 
@@ -169,7 +170,7 @@ func TestSIGKILLMidBurstDeliversEveryAckedMessageOnce(t *testing.T) {
 	alice.stop()
 	bob.stop()
 	for _, p := range []*petrelProc{alice, bob} {
-		noPlaintext(t, p.dir, crashMarker, crashPassphrase)
+		nodetest.NoPlaintext(t, p.dir, crashMarker, crashPassphrase)
 	}
 }
 
@@ -573,33 +574,5 @@ func history(cl *localclient.Client, conv string) ([]api.Message, error) {
 			return all, nil
 		}
 		before = p.Messages[0].ID
-	}
-}
-
-// noPlaintext fails the test if any file under dir contains one of texts.
-func noPlaintext(t *testing.T, dir string, texts ...string) {
-	t.Helper()
-	n := 0
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		n++
-		for _, s := range texts {
-			if bytes.Contains(b, []byte(s)) {
-				t.Errorf("%s contains plaintext %q", p, s)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n == 0 {
-		t.Errorf("no files under %s", dir)
 	}
 }

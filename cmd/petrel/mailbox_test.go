@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/nodetest"
 	"github.com/petrel-chat/petrel/node/nodetest/wait"
 )
 
@@ -115,7 +116,7 @@ func TestOfflineContactGetsMailFromRelay(t *testing.T) {
 		return nil
 	})
 	phase("carol's message waits at the relay")
-	noPlaintext(t, relay.dir, crashMarker, crashPassphrase)
+	nodetest.NoPlaintext(t, relay.dir, crashMarker, crashPassphrase)
 
 	bob.start()
 	phase("bob started")
@@ -176,9 +177,9 @@ func TestOfflineContactGetsMailFromRelay(t *testing.T) {
 	for _, p := range []*petrelProc{alice, bob, carol} {
 		p.stop()
 		phase("stopped " + p.name)
-		noPlaintext(t, p.dir, crashMarker, crashPassphrase)
+		nodetest.NoPlaintext(t, p.dir, crashMarker, crashPassphrase)
 	}
-	noPlaintext(t, relay.dir, crashMarker, crashPassphrase)
+	nodetest.NoPlaintext(t, relay.dir, crashMarker, crashPassphrase)
 }
 
 func relayList(t *testing.T, p *petrelProc) string {

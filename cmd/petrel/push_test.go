@@ -18,6 +18,7 @@ import (
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/crypto/sealed"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/nodetest"
 	"github.com/petrel-chat/petrel/node/nodetest/wait"
 	"github.com/petrel-chat/petrel/node/push"
 	"github.com/petrel-chat/petrel/node/store"
@@ -186,7 +187,7 @@ func TestPushWakesStoppedNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	noPlaintext(t, relay.dir, crashMarker, crashPassphrase)
+	nodetest.NoPlaintext(t, relay.dir, crashMarker, crashPassphrase)
 
 	bob.start()
 	phase("bob started")

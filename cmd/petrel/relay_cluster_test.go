@@ -27,6 +27,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/crypto/sealed"
+	"github.com/petrel-chat/petrel/node/nodetest"
 	"github.com/petrel-chat/petrel/node/nodetest/wait"
 	"github.com/petrel-chat/petrel/relay/mailboxclient"
 	"github.com/petrel-chat/petrel/relay/relaywire"
@@ -299,7 +300,7 @@ func TestRelayClusterSIGKILLLosesNoAcknowledgedDeposit(t *testing.T) {
 		if code := r.cmd.ProcessState.ExitCode(); code != 0 {
 			t.Errorf("relay exited %d after SIGTERM", code)
 		}
-		assertNoPlaintext(t, r.dir, "cluster-relay-body")
+		nodetest.NoPlaintext(t, r.dir, "cluster-relay-body")
 	}
 }
 
