@@ -45,10 +45,7 @@ func (b apiBackend) PushSettings(ctx context.Context) (api.PushSettings, error) 
 func (b apiBackend) UpdatePushSettings(ctx context.Context, p api.PushSettings) (api.PushSettings, error) {
 	return b.n.UpdatePushSettings(ctx, p)
 }
-func (b apiBackend) ConversationMute(ctx context.Context, convID string) (*int64, error) {
-	return b.n.ConversationMute(ctx, convID)
-}
-func (b apiBackend) MuteConversation(ctx context.Context, convID string, until *int64) error {
+func (b apiBackend) MuteConversation(ctx context.Context, convID string, until *int64) (api.Conversation, error) {
 	return b.n.MuteConversation(ctx, convID, until)
 }
 

@@ -580,13 +580,15 @@ func TestPresenceNobodyBothWays(t *testing.T) {
 	ctx := context.Background()
 	nodes := startNodes(t, 2, fast(time.Second))
 	a, b := nodes[0], nodes[1]
-	nodetest.Befriend(t, a, b)
-	nodetest.Befriend(t, b, a)
-	ua, ub := nodetest.UserID(t, a), nodetest.UserID(t, b)
+	// A shares presence with nobody before it has contacts: a node beats at once to a
+	// contact it meets, so a setting changed after befriending would race that first beat.
 	nobody := api.PresenceNobody
 	if _, err := a.Client.UpdateSettings(ctx, api.SettingsPatch{Presence: &nobody}); err != nil {
 		t.Fatal(err)
 	}
+	nodetest.Befriend(t, a, b)
+	nodetest.Befriend(t, b, a)
+	ua, ub := nodetest.UserID(t, a), nodetest.UserID(t, b)
 	sa, sb := socket(t, a), socket(t, b)
 	// B never sees A online, and A sees nobody (B is online and beating).
 	if _, ok := waitFrame(t, sb, 2*time.Second, func(f liveFrame) bool {

@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/push"
+	"github.com/petrel-chat/petrel/node/store"
 )
 
 // The node serves the push part of the API (API.md §7) through node/push; apiBackend
@@ -38,15 +40,10 @@ func (n *Node) UpdatePushSettings(ctx context.Context, p api.PushSettings) (api.
 	return n.PushSettings(ctx)
 }
 
-// ConversationMute is the push part of the API (localapi.Push).
-func (n *Node) ConversationMute(ctx context.Context, convID string) (*int64, error) {
-	return n.push.Mute(convID)
-}
-
-// MuteConversation is the push part of the API (localapi.Push): the conversation must exist.
-func (n *Node) MuteConversation(ctx context.Context, convID string, until *int64) error {
-	if _, err := n.msg.Conversation(ctx, convID); err != nil {
-		return err
-	}
-	return n.push.SetMute(ctx, convID, until)
+// MuteConversation is the push part of the API (localapi.Push): the conversation must
+// exist; every UI gets a conversation event with the new muted_until.
+func (n *Node) MuteConversation(ctx context.Context, convID string, until *int64) (api.Conversation, error) {
+	return n.msg.ChangeConversation(ctx, convID, func(tx *store.Tx) error {
+		return push.SetMuteIn(tx, convID, until)
+	})
 }

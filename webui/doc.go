@@ -12,8 +12,10 @@
 // nodes: browser_test.go (1:1 chat, requests, restarts), live_browser_test.go (presence,
 // typing, identity changes), group_browser_test.go (the group screens, three nodes),
 // features_browser_test.go (formatting, emoji, forward, search, keyboard, notifications,
-// presence and errors), a11y_browser_test.go (axe-core on every main screen, light and dark);
-// store_browser_test.go runs the state and DOM modules against edge cases and random input.
-// PETREL_BROWSER_TESTS=1 makes them mandatory (and axe-core with them: PETREL_AXE);
+// presence and errors), push_browser_test.go (mute and do-not-disturb held by the node across
+// two browsers, Settings → Push against a real relay), a11y_browser_test.go (axe-core on
+// every main screen, light and dark); store_browser_test.go runs the state and DOM modules against edge cases and random input.
+// Without chromium or axe-core they fail, naming what is missing (PETREL_AXE may name axe.min.js);
+// PETREL_BROWSER_TESTS=0 opts out of them explicitly.
 // screenshots go to $PETREL_ARTIFACTS/webui.
 package webui

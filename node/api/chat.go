@@ -72,6 +72,9 @@ type Conversation struct {
 	LastMessage *Message `json:"last_message"`
 	UnreadCount int      `json:"unread_count"`
 	UpdatedAt   int64    `json:"updated_at"`
+	// MutedUntil (API.md §7) is when the conversation's mute ends (Unix ms; null: not
+	// muted). It is on every Conversation object: list, one, answers and events.
+	MutedUntil *int64 `json:"muted_until"`
 }
 
 // ConversationPage is GET /v1/conversations.

@@ -86,12 +86,7 @@ func (s *Server) getConversations(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getConversation(w http.ResponseWriter, r *http.Request) {
 	c, err := s.cfg.Backend.Conversation(r.Context(), r.PathValue("id"))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	out, err := s.withMute(r.Context(), c, nil)
-	s.reply(w, r, http.StatusOK, out, err)
+	s.reply(w, r, http.StatusOK, c, err)
 }
 
 func (s *Server) getMessages(w http.ResponseWriter, r *http.Request) {

@@ -62,8 +62,8 @@ func (s *Server) patchConversation(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	out, err := s.withMute(r.Context(), c, mute)
-	s.reply(w, r, http.StatusOK, out, err)
+	c, err = s.applyMute(r.Context(), c, mute)
+	s.reply(w, r, http.StatusOK, c, err)
 }
 
 func (s *Server) postMembers(w http.ResponseWriter, r *http.Request) {

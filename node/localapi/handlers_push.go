@@ -17,10 +17,10 @@ type Push interface {
 	DeletePushRegistration(ctx context.Context, id string) error
 	PushSettings(ctx context.Context) (api.PushSettings, error)
 	UpdatePushSettings(ctx context.Context, p api.PushSettings) (api.PushSettings, error)
-	// ConversationMute and MuteConversation are a conversation's muted_until (nil: not
-	// muted): the node shows no notification for it until then.
-	ConversationMute(ctx context.Context, convID string) (*int64, error)
-	MuteConversation(ctx context.Context, convID string, until *int64) error
+	// MuteConversation sets a conversation's muted_until (nil: not muted; the node shows
+	// no notification for it until then) and returns the conversation as it then is. Every
+	// Conversation object carries muted_until (api.Conversation).
+	MuteConversation(ctx context.Context, convID string, until *int64) (api.Conversation, error)
 }
 
 func (s *Server) pushBackend(w http.ResponseWriter) (Push, bool) {
@@ -153,23 +153,11 @@ func (s *Server) mutePatch(raw json.RawMessage) (*optionalMs, error) {
 	return &body.MutedUntil, nil
 }
 
-// conversationWithMute is a Conversation with its muted_until (API.md §7).
-type conversationWithMute struct {
-	api.Conversation
-	MutedUntil *int64 `json:"muted_until"`
-}
-
-// withMute applies mute (if not nil) to c and returns c with its muted_until.
-func (s *Server) withMute(ctx context.Context, c api.Conversation, mute *optionalMs) (any, error) {
+// applyMute applies mute (if not nil) to conversation c and returns c as it then is.
+func (s *Server) applyMute(ctx context.Context, c api.Conversation, mute *optionalMs) (api.Conversation, error) {
 	p, ok := s.cfg.Backend.(Push)
-	if !ok {
+	if !ok || mute == nil {
 		return c, nil
 	}
-	if mute != nil {
-		if err := p.MuteConversation(ctx, c.ID, mute.v); err != nil {
-			return nil, err
-		}
-	}
-	until, err := p.ConversationMute(ctx, c.ID)
-	return conversationWithMute{Conversation: c, MutedUntil: until}, err
+	return p.MuteConversation(ctx, c.ID, mute.v)
 }

@@ -457,7 +457,7 @@ func (m *Messenger) apiGroupConv(tx *store.Tx, cv *convRec) (api.Conversation, e
 			out.LastMessage = &r.M
 		}
 	}
-	return out, nil
+	return m.withMute(tx, out)
 }
 
 // sendGroup is Send for a group conversation (send.go).

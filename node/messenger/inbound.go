@@ -771,7 +771,11 @@ func (b *rxBatch) save() error {
 	if b.convDirty {
 		if b.last != nil && b.last.ID == b.conv.LastMsgID && b.conv.Type == api.ConversationDirect {
 			// Built from what is in hand (with the contact as this batch leaves it).
-			if _, err := b.m.ev.Append(tx, api.KindConversation, b.m.apiDirectConv(b.conv, c, b.last)); err != nil {
+			cv, err := b.m.apiDirectConv(tx, b.conv, c, b.last)
+			if err != nil {
+				return err
+			}
+			if _, err := b.m.ev.Append(tx, api.KindConversation, cv); err != nil {
 				return err
 			}
 		} else if err := b.m.emitConv(tx, b.conv.ID); err != nil {

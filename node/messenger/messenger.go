@@ -41,6 +41,9 @@ type Config struct {
 	// Groups and Presence tune groups (group.go) and presence and typing (presence.go).
 	Groups   GroupOptions
 	Presence PresenceOptions
+	// MutedUntil reads a conversation's mute in tx (nil: not muted) for the Conversation
+	// objects (mute.go); nil means no conversation is ever muted.
+	MutedUntil func(tx *store.Tx, convID string) (*int64, error)
 }
 
 // Messenger is the messaging engine. Create it with New, then Run it with a libp2p host.

@@ -218,7 +218,11 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 			return err
 		}
 		// The conversation as apiConvRec would read it back: built from what is in hand.
-		if _, err := m.ev.Append(tx, api.KindConversation, m.apiDirectConv(conv, c, &msg)); err != nil {
+		cv, err := m.apiDirectConv(tx, conv, c, &msg)
+		if err != nil {
+			return err
+		}
+		if _, err := m.ev.Append(tx, api.KindConversation, cv); err != nil {
 			return err
 		}
 		content := &wire.Content{Kind: wire.KindText, ID: id, TS: ts.String(), Body: req.Body}
@@ -317,20 +321,20 @@ func (m *Messenger) apiConvRec(tx *store.Tx, cv *convRec) (api.Conversation, err
 			last = &r.M
 		}
 	}
-	return m.apiDirectConv(cv, c, last), nil
+	return m.apiDirectConv(tx, cv, c, last)
 }
 
 // apiDirectConv is a direct conversation with contact c whose last message is last (nil:
 // none, or not found).
-func (m *Messenger) apiDirectConv(cv *convRec, c *contactRec, last *api.Message) api.Conversation {
-	return api.Conversation{
+func (m *Messenger) apiDirectConv(tx *store.Tx, cv *convRec, c *contactRec, last *api.Message) (api.Conversation, error) {
+	return m.withMute(tx, api.Conversation{
 		ID: cv.ID, Type: cv.Type, Name: c.Name, UnreadCount: cv.Unread, UpdatedAt: cv.UpdatedAt,
 		Members: []api.Member{
 			{UserID: m.uid, Name: m.cfg.Profile(), Role: api.RoleMember},
 			{UserID: c.UserID, Name: c.Name, Role: api.RoleMember},
 		},
 		LastMessage: last,
-	}
+	})
 }
 
 // MarkRead marks the conversation read up to and including message upTo, and sends read

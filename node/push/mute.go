@@ -1,7 +1,6 @@
 package push
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 
@@ -12,39 +11,43 @@ import (
 // pfxMute keys a conversation's mute: "pm/" ‖ conversation id → until (8, Unix ms).
 const pfxMute = "pm/"
 
-// Mute returns a conversation's muted_until (nil: not muted).
-func (s *Service) Mute(convID string) (*int64, error) {
-	var out *int64
-	err := s.cfg.Store.View(func(tx *store.Tx) error {
-		v, err := tx.Get([]byte(pfxMute + convID))
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if len(v) != 8 {
-			return errors.New("push: mute record malformed")
-		}
-		ms := int64(binary.BigEndian.Uint64(v))
-		out = &ms
-		return nil
-	})
-	return out, err
+// MutedUntil reads a conversation's muted_until in tx (nil: not muted). node/messenger puts
+// it on every Conversation object it builds.
+func MutedUntil(tx *store.Tx, convID string) (*int64, error) {
+	v, err := tx.Get([]byte(pfxMute + convID))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(v) != 8 {
+		return nil, errors.New("push: mute record malformed")
+	}
+	ms := int64(binary.BigEndian.Uint64(v))
+	return &ms, nil
 }
 
-// SetMute mutes a conversation until a Unix ms time, or unmutes it (nil). The caller has
-// checked the conversation exists.
-func (s *Service) SetMute(ctx context.Context, convID string, until *int64) error {
+// SetMuteIn mutes a conversation until a Unix ms time, or unmutes it (nil), in tx. The
+// caller has checked the conversation exists.
+func SetMuteIn(tx *store.Tx, convID string, until *int64) error {
 	if until != nil && *until <= 0 {
 		return api.Errorf(api.ErrBadRequest, "muted_until must be a positive Unix millisecond time or null")
 	}
-	return s.cfg.Store.Update(ctx, func(tx *store.Tx) error {
-		if until == nil {
-			return tx.Delete([]byte(pfxMute + convID))
-		}
-		return tx.Set([]byte(pfxMute+convID), binary.BigEndian.AppendUint64(nil, uint64(*until)))
+	if until == nil {
+		return tx.Delete([]byte(pfxMute + convID))
+	}
+	return tx.Set([]byte(pfxMute+convID), binary.BigEndian.AppendUint64(nil, uint64(*until)))
+}
+
+// Mute returns a conversation's muted_until (nil: not muted).
+func (s *Service) Mute(convID string) (*int64, error) {
+	var out *int64
+	err := s.cfg.Store.View(func(tx *store.Tx) (err error) {
+		out, err = MutedUntil(tx, convID)
+		return err
 	})
+	return out, err
 }
 
 // ShouldNotify is the node's notification decision for a new message in a conversation at

@@ -1,9 +1,10 @@
 // notify.js: notifications of new messages — the browser's Notification API (permission
 // is asked only from a click), an optional sound, and the unread count in the favicon.
-// Muted conversations and do-not-disturb notify nothing. The two UI preferences (desktop
+// Muted conversations (the node's muted_until) and do-not-disturb (the node's
+// push.dnd_until) notify nothing: both are the node's, so they hold in every UI of the node
+// and do-not-disturb also reaches the relays' push bridges. The two UI preferences (desktop
 // notifications on, sound on) live in sessionStorage: per tab, nothing that identifies
-// anyone, and gone with the tab; so do mutes and do-not-disturb while the node has no API
-// for them.
+// anyone, and gone with the tab.
 
 const PREFS = 'petrel_ui_prefs';
 const ICON = '<rect width="32" height="32" rx="8" fill="#1f6feb"/><path d="M6 19c5-1 8-5 10-11 1 5 4 8 10 9-5 2-9 2-13 6-2-2-4-3-7-4z" fill="#fff"/>';
@@ -11,14 +12,14 @@ const ICON = '<rect width="32" height="32" rx="8" fill="#1f6feb"/><path d="M6 19
 export class Notifier {
   constructor(app) {
     this.app = app;
-    // mutes and dnd: only when the node has no muted_until / push.dnd_until (docs/API.md)
-    this.prefs = { notify: false, sound: false, mutes: {}, dnd: 0 };
+    this.prefs = { notify: false, sound: false };
     try {
-      Object.assign(this.prefs, JSON.parse(sessionStorage.getItem(PREFS) || '{}'));
+      const saved = JSON.parse(sessionStorage.getItem(PREFS) || '{}');
+      this.prefs.notify = saved.notify === true;
+      this.prefs.sound = saved.sound === true;
     } catch {
       // defaults
     }
-    for (const [id, until] of Object.entries(this.prefs.mutes || {})) app.store.localMutes.set(id, until);
     this.shown = 0; // notifications shown (the browser tests read it)
     this.lastBadge = -1;
     this.audio = null;
@@ -26,17 +27,6 @@ export class Notifier {
 
   start() {
     this.icon = document.querySelector('link[rel=icon]');
-  }
-
-  get localDnd() { return this.prefs.dnd || 0; }
-  set localDnd(v) {
-    this.prefs.dnd = v || 0;
-    this.save();
-  }
-
-  saveMutes() {
-    this.prefs.mutes = Object.fromEntries(this.app.store.localMutes);
-    this.save();
   }
 
   save() {
@@ -70,11 +60,10 @@ export class Notifier {
     this.save();
   }
 
-  // dndUntil is when do-not-disturb ends (0: off): the node's push.dnd_until, else the UI's.
+  // dndUntil is when do-not-disturb ends (0: off): the node's push.dnd_until.
   dndUntil() {
     const st = this.app.store.settings;
-    const n = st && st.push && st.push.dnd_until;
-    return n || this.localDnd || 0;
+    return (st && st.push && st.push.dnd_until) || 0;
   }
 
   inDnd() { return this.dndUntil() > Date.now(); }

@@ -24,7 +24,6 @@ export class Store {
     this.presenceKnown = false;
     this.groupChanges = new Map(); // conversation id → [GroupChange] (GET .../changes)
     this.onIncoming = () => {}; // called with each new message from someone else
-    this.localMutes = new Map(); // conversation id → muted until (ms), when the node has no muted_until
     this.openConv = ''; // the conversation on screen (its new messages are read at once)
     this.listeners = new Set();
     this.changes = new Set();
@@ -312,11 +311,10 @@ export class Store {
     return n;
   }
 
-  // isMuted: the node's muted_until (docs/API.md), else the UI's own memory of a mute.
+  // isMuted: the node's muted_until (on every Conversation object, docs/API.md) is still
+  // ahead.
   isMuted(conv) {
-    if (!conv) return false;
-    const until = conv.muted_until != null ? conv.muted_until : this.localMutes.get(conv.id);
-    return !!until && until > Date.now();
+    return !!conv && !!conv.muted_until && conv.muted_until > Date.now();
   }
 
   // sortedConvs is the conversation list: newest activity first.

@@ -573,20 +573,13 @@ export function chatView(app, convId, focusId) {
     if (!conv) return;
     const until = s.isMuted(conv) ? null : Date.now() + 365 * 86400000;
     try {
+      // The node keeps the mute (every UI of it gets a conversation event with it).
       const c = await app.api.patch('/v1/conversations/' + q(convId), { muted_until: until });
-      if (c && 'muted_until' in c) {
-        Object.assign(conv, c);
-        s.localMutes.delete(convId);
-      } else {
-        throw new Error('no muted_until');
-      }
-    } catch {
-      // The node has no muted_until yet (docs/API.md): the UI remembers the mute itself.
-      if (until) s.localMutes.set(convId, until);
-      else s.localMutes.delete(convId);
-      delete conv.muted_until;
+      conv.muted_until = c.muted_until;
+    } catch (e) {
+      flash(e.message, false);
+      return;
     }
-    app.notifier.saveMutes();
     s.changed('convs');
     flash(until ? 'Muted: no notifications from this chat.' : 'Notifications for this chat are on again.', true);
   }

@@ -3,6 +3,7 @@
 import { h, setChildren, highlight, fmtWhen, fmtLastSeen } from '../dom.js';
 import { icon } from '../icons.js';
 import { q } from '../api.js';
+import { pushCard } from './push.js';
 
 function head(title, backTo, backLabel) {
   return h('header.pane-head',
@@ -274,7 +275,9 @@ export function settingsView(app) {
   const about = h('dl.about');
   const title = h('h2.pane-title', { tabindex: '-1' }, 'Settings');
 
+  let edits = 0; // changes made on this screen (a slower read of the settings must not undo them)
   async function put(p, st) {
+    edits++;
     try {
       s.settings = await app.api.put('/v1/settings', p);
       // Sharing presence with nobody also hides everyone else's, at once.
@@ -288,6 +291,7 @@ export function settingsView(app) {
     }
   }
   const n = app.notifier;
+  const push = pushCard(app);
   const notifStatus = h('span.form-status', { role: 'status' });
   const notifBtn = h('button#set-notify', { type: 'button' });
   const sound = h('input#set-sound', { type: 'checkbox', role: 'switch', checked: n.prefs.sound });
@@ -319,9 +323,9 @@ export function settingsView(app) {
   dnd.addEventListener('change', async () => {
     const ms = Number(dnd.value);
     const until = ms ? Date.now() + ms : null;
-    const ok = await put({ push: { dnd_until: until } }, notifStatus);
-    // Without push settings on the node (docs/API.md), this UI keeps do-not-disturb itself.
-    n.localDnd = ok && s.settings.push && 'dnd_until' in s.settings.push ? 0 : until || 0;
+    // The node keeps it (push.dnd_until): every UI of the node, and the relays' push
+    // bridges, hold back until then.
+    await put({ push: { dnd_until: until } }, notifStatus);
     drawNotify();
   });
   receipts.addEventListener('change', () => put({ read_receipts: receipts.checked }).then(() => s.changed('msgs:' + s.openConv)));
@@ -377,8 +381,9 @@ export function settingsView(app) {
         h('label', { for: 'set-dnd' }, 'Do not disturb'),
         dnd,
         dndNote,
-        h('p.muted.small', 'Muted chats (the bell in a chat’s header) never notify.'),
+        h('p.muted.small', 'Do not disturb also holds back push wake-ups at your relays. Muted chats (the bell in a chat’s header) never notify, in any browser of this node.'),
       ),
+      push.el,
       h('div.card', h('h3', 'This node'), about),
       h('div.card',
         h('h3', 'Session'),
@@ -389,6 +394,17 @@ export function settingsView(app) {
   );
   drawAbout();
   drawNotify();
+  // Settings make no event: read the node's as they are now (another UI may have changed
+  // do-not-disturb or the privacy settings), unless this screen changed one meanwhile.
+  const seen = edits;
+  app.api.get('/v1/settings').then((st) => {
+    if (edits !== seen) return;
+    s.settings = st;
+    receipts.checked = !!st.read_receipts;
+    presence.value = st.presence || 'contacts';
+    drawNotify();
+    s.changed('settings');
+  }).catch(() => {});
   return {
     el,
     focus: () => title.focus(),
