@@ -172,7 +172,8 @@ func (m *Messenger) Conversation(ctx context.Context, id string) (api.Conversati
 }
 
 // Search finds messages whose body contains q (case-insensitive), newest first, in one
-// conversation or all.
+// conversation or all. It reads the search index (searchindex.go), brought up to date
+// first, and checks every result against its message record.
 func (m *Messenger) Search(ctx context.Context, q, convID string, limit int) ([]api.Message, error) {
 	q = strings.ToLower(strings.TrimSpace(q))
 	if q == "" {
@@ -182,13 +183,47 @@ func (m *Messenger) Search(ctx context.Context, q, convID string, limit int) ([]
 	if err != nil {
 		return nil, err
 	}
+	if convID != "" {
+		if err := m.st.View(func(tx *store.Tx) error {
+			_, err := loadConv(tx, convID)
+			return err
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if err := m.refreshSearch(ctx); err != nil {
+		return nil, err
+	}
 	out := []api.Message{}
 	err = m.st.View(func(tx *store.Tx) error {
-		if convID != "" {
-			if _, err := loadConv(tx, convID); err != nil {
-				return err
-			}
+		hits, err := searchIndexed(tx, q, convID)
+		if err != nil {
+			return err
 		}
+		for _, h := range hits {
+			if len(out) == limit {
+				break
+			}
+			r, err := loadMsg(tx, h.id)
+			if err != nil {
+				continue // gone since it was indexed
+			}
+			if r.M.Deleted || (convID != "" && r.M.ConversationID != convID) || !strings.Contains(strings.ToLower(r.M.Body), q) {
+				continue
+			}
+			out = append(out, r.M)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// searchScan is Search without the index: every message record decoded and matched. It is
+// the reference the index is tested and measured against.
+func (m *Messenger) searchScan(q, convID string, limit int) ([]api.Message, error) {
+	q = strings.ToLower(strings.TrimSpace(q))
+	out := []api.Message{}
+	err := m.st.View(func(tx *store.Tx) error {
 		return tx.Iterate(store.IterOptions{Prefix: []byte("ms/")}, func(_, v []byte) (bool, error) {
 			var r msgRec
 			if err := json.Unmarshal(v, &r); err != nil {

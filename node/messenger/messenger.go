@@ -75,6 +75,8 @@ type Messenger struct {
 	gs   *groupService   // groups over GossipSub (group_pubsub.go)
 	gd   *groupDepositor // group mail through relays (group_deposit.go)
 	live *liveService    // presence and typing (presence.go)
+
+	search searchIndex // history search index (searchindex.go)
 }
 
 // New prepares a Messenger: it creates the prekey store on first use and restores the clock.

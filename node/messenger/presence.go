@@ -1,11 +1,11 @@
 package messenger
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -22,9 +22,10 @@ import (
 
 // PresenceOptions tune presence and typing. Zero values take the defaults.
 type PresenceOptions struct {
-	// Heartbeat is how often contacts are told we are online. Default 10 s.
+	// Heartbeat is how often contacts are told we are online. Default 30 s.
 	Heartbeat time.Duration
-	// Timeout turns a contact offline when no heartbeat came for this long. Default 30 s.
+	// Timeout turns a contact offline when no heartbeat came for this long. Default 2.5
+	// Heartbeats (75 s): one lost beat does not turn a contact offline.
 	Timeout time.Duration
 	// TypingTimeout ends a contact's typing indicator that was not refreshed. Default 6 s.
 	TypingTimeout time.Duration
@@ -35,10 +36,10 @@ type PresenceOptions struct {
 
 func (o *PresenceOptions) defaults() {
 	if o.Heartbeat <= 0 {
-		o.Heartbeat = 10 * time.Second
+		o.Heartbeat = 30 * time.Second
 	}
 	if o.Timeout <= 0 {
-		o.Timeout = 3 * o.Heartbeat
+		o.Timeout = o.Heartbeat * 5 / 2
 	}
 	if o.TypingTimeout <= 0 {
 		o.TypingTimeout = 6 * time.Second
@@ -50,9 +51,9 @@ func (o *PresenceOptions) defaults() {
 
 // Live signal limits.
 const (
-	liveTimeout  = 3 * time.Second // one signal's stream
+	liveTimeout  = 3 * time.Second // one signal's write (with the stream's opening)
 	dialEvery    = 3               // heartbeats between dials of a contact we are not connected to
-	liveParallel = 8               // concurrent heartbeat sends
+	liveParallel = 8               // concurrent live stream openings (each may dial)
 )
 
 func kLastSeen(cid string) []byte { return []byte("pr/" + cid) }
@@ -62,10 +63,10 @@ type typingMark struct {
 	at    time.Time
 }
 
-// liveService carries presence heartbeats and typing signals over direct streams to
-// contacts (LiveProtocol). The Noise channel authenticates the peer and the receiver
-// accepts signals only from its contacts' peer ids, so only contacts learn them. Nothing
-// here is stored but last seen times.
+// liveService carries presence heartbeats and typing signals over long-lived direct
+// streams to contacts (LiveProtocol, presence_stream.go). The Noise channel authenticates
+// the peer and the receiver accepts signals only from its contacts' peer ids, so only
+// contacts learn them. Nothing here is stored but last seen times.
 type liveService struct {
 	m    *Messenger
 	opts PresenceOptions
@@ -85,7 +86,10 @@ type liveService struct {
 	// dialed: contacts' peers a heartbeat has already been dialed to in this run; a new
 	// contact is dialed at the next beat instead of waiting for the next dial beat.
 	dialed  map[peer.ID]bool
-	closed  bool // set by wait: no new goroutines
+	out     map[peer.ID]*liveOut        // outgoing live streams and their queues
+	in      map[network.Stream]struct{} // incoming live streams being read
+	opening chan struct{}               // bounds concurrent stream openings
+	closed  bool                        // set by wait: no new goroutines
 	wg      sync.WaitGroup
 	notifee *network.NotifyBundle
 }
@@ -93,7 +97,8 @@ type liveService struct {
 func newLiveService(m *Messenger, opts PresenceOptions) *liveService {
 	return &liveService{m: m, opts: opts, online: map[string]time.Time{}, seen: map[string]int64{},
 		sentTyp: map[string]typingMark{}, typing: map[[2]string]time.Time{},
-		greeted: map[peer.ID]time.Time{}, dialed: map[peer.ID]bool{}}
+		greeted: map[peer.ID]time.Time{}, dialed: map[peer.ID]bool{},
+		out: map[peer.ID]*liveOut{}, in: map[network.Stream]struct{}{}, opening: make(chan struct{}, liveParallel)}
 }
 
 func (l *liveService) start(ctx context.Context, h host.Host) {
@@ -138,7 +143,9 @@ func (l *liveService) wait() {
 			h.Network().StopNotify(l.notifee)
 		}
 	}
+	l.closeStreams() // incoming readers and idle outgoing streams
 	l.wg.Wait()
+	l.closeStreams() // those the drains left
 	// Remember when contacts online at shutdown were last seen.
 	l.mu.Lock()
 	online := make([]string, 0, len(l.online))
@@ -174,13 +181,17 @@ func (l *liveService) setHidden(hidden bool) {
 	l.hidden = hidden
 	if hidden {
 		clear(l.online) // we see nobody's presence either
+		hb, _ := wire.MarshalLive(&wire.Live{Type: wire.LiveHeartbeat})
+		for _, o := range l.out { // heartbeats queued before the change go no further
+			o.queue = slices.DeleteFunc(o.queue, func(f []byte) bool { return bytes.Equal(f, hb) })
+		}
 	}
 	ctx := l.ctx
 	if hidden && !was && ctx != nil && !l.closed {
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
-			l.sendAll(ctx, &wire.Live{Type: wire.LiveHidden}, false)
+			l.sendAll(&wire.Live{Type: wire.LiveHidden}, false)
 		}()
 	}
 }
@@ -210,7 +221,7 @@ func (l *liveService) loop(ctx context.Context) {
 			dial := l.beats%dialEvery == 1
 			l.mu.Unlock()
 			if !hidden {
-				l.sendAll(ctx, &wire.Live{Type: wire.LiveHeartbeat}, dial)
+				l.sendAll(&wire.Live{Type: wire.LiveHeartbeat}, dial)
 			}
 		}
 		l.expire(ctx)
@@ -297,6 +308,7 @@ func (l *liveService) expire(ctx context.Context) {
 		}
 	}
 	l.mu.Unlock()
+	l.idleStreams(now)
 	for _, cid := range gone {
 		l.persist(ctx, cid)
 		l.emitPresence(cid, "offline")
@@ -438,7 +450,7 @@ func presenceContact(c *contactRec) bool {
 // trimmed or replaced must not turn a running contact offline at the other end until the
 // next dial beat), those never dialed in this run (new contacts), and all of them when
 // dial. Unconnected ones are dialed at their known addresses.
-func (l *liveService) sendAll(ctx context.Context, sig *wire.Live, dial bool) {
+func (l *liveService) sendAll(sig *wire.Live, dial bool) {
 	h := l.h
 	all := l.presenceTargets()
 	connected := make([]bool, len(all))
@@ -463,7 +475,7 @@ func (l *liveService) sendAll(ctx context.Context, sig *wire.Live, dial bool) {
 	for _, t := range dialing {
 		l.m.addAddrs(t.pid, t.addrs)
 	}
-	l.sendTo(ctx, targets, sig)
+	l.sendTo(targets, sig)
 }
 
 // maxGreeting bounds the contacts greeted within one Heartbeat (a burst of connections).
@@ -495,102 +507,27 @@ func (l *liveService) greet(pid peer.ID, answer bool) {
 		return
 	}
 	l.greeted[pid] = now
-	ctx := l.ctx
-	l.wg.Add(1) // under l.mu, so never after wait has begun
 	l.mu.Unlock()
-	go func() {
-		defer l.wg.Done()
-		l.sendTo(ctx, []peer.ID{pid}, &wire.Live{Type: wire.LiveHeartbeat})
-	}()
+	l.sendTo([]peer.ID{pid}, &wire.Live{Type: wire.LiveHeartbeat})
 }
 
-// sendTo sends one signal to each peer, a few at a time, each bounded by liveTimeout.
-func (l *liveService) sendTo(ctx context.Context, pids []peer.ID, sig *wire.Live) {
+// sendTo queues one signal for each peer's live stream; it never waits for the network.
+func (l *liveService) sendTo(pids []peer.ID, sig *wire.Live) {
 	b, err := wire.MarshalLive(sig)
 	if err != nil {
 		return
 	}
-	sem := make(chan struct{}, liveParallel)
-	var wg sync.WaitGroup
 	for _, pid := range pids {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			wg.Wait()
-			return
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			sctx, cancel := context.WithTimeout(ctx, liveTimeout)
-			defer cancel()
-			// A signal is small and soon stale, but one lost to a connection that was being
-			// replaced (both sides dialling at once) is worth a quick second try within the
-			// same budget.
-			for attempt, pause := 0, 100*time.Millisecond; ; attempt, pause = attempt+1, pause*3 {
-				err := l.sendOne(sctx, pid, b)
-				if err == nil || attempt == 2 {
-					if err != nil {
-						l.m.log.Debug("live signal not delivered", "peer", pid, "err", err)
-					}
-					return
-				}
-				select {
-				case <-time.After(pause):
-				case <-sctx.Done():
-					return
-				}
-			}
-		}()
+		l.enqueue(pid, b, sig.Type == wire.LiveHeartbeat)
 	}
-	wg.Wait()
 }
 
-// sendOne writes one framed signal on a fresh stream and waits for the peer to read it.
-func (l *liveService) sendOne(ctx context.Context, pid peer.ID, frame []byte) error {
-	s, err := l.h.NewStream(network.WithAllowLimitedConn(ctx, "live"), pid, protocol.ID(wire.LiveProtocol))
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = s.SetDeadline(dl)
-	}
-	w := bufio.NewWriter(s)
-	if err := wire.WriteFrame(w, frame); err != nil {
-		s.Reset()
-		return err
-	}
-	if err := w.Flush(); err != nil {
-		s.Reset()
-		return err
-	}
-	_ = s.CloseWrite()
-	// The handler closes after reading: EOF here means it was read; a reset means it was not.
-	if _, err := io.Copy(io.Discard, io.LimitReader(s, 1)); err != nil {
-		return err
-	}
-	return nil
-}
-
-// handle receives one live signal.
-func (l *liveService) handle(s network.Stream) {
-	defer s.Close()
-	_ = s.SetDeadline(time.Now().Add(liveTimeout))
-	b, err := wire.ReadFrame(bufio.NewReader(io.LimitReader(s, wire.MaxLive+16)), nil)
-	if err != nil {
-		s.Reset()
-		return
-	}
-	sig, err := wire.ParseLive(b)
-	if err != nil {
-		s.Reset()
-		return
-	}
+// signal handles one live signal from peer from, and reports whether the stream it came
+// on may go on (it is from a contact).
+func (l *liveService) signal(from peer.ID, sig *wire.Live) bool {
 	var c *contactRec
 	_ = l.m.st.View(func(tx *store.Tx) error {
-		cid, err := getString(tx, kContactByPeer(s.Conn().RemotePeer().String()))
+		cid, err := getString(tx, kContactByPeer(from.String()))
 		if err != nil || cid == "" {
 			return err
 		}
@@ -598,11 +535,11 @@ func (l *liveService) handle(s network.Stream) {
 		return err
 	})
 	if c == nil || c.Blocked {
-		return
+		return false
 	}
 	switch sig.Type {
 	case wire.LiveHeartbeat:
-		l.heartbeat(c, s.Conn().RemotePeer())
+		l.heartbeat(c, from)
 	case wire.LiveHidden:
 		l.mu.Lock()
 		_, was := l.online[c.ID]
@@ -619,7 +556,7 @@ func (l *liveService) handle(s network.Stream) {
 		}
 	case wire.LiveTyping:
 		if !l.m.mayType(c, sig.Conv) {
-			return
+			return true
 		}
 		k := [2]string{sig.Conv, c.UserID}
 		l.mu.Lock()
@@ -631,6 +568,7 @@ func (l *liveService) handle(s network.Stream) {
 		l.mu.Unlock()
 		l.m.broadcast(typingFrame(sig.Conv, c.UserID, sig.State))
 	}
+	return true
 }
 
 func (l *liveService) heartbeat(c *contactRec, from peer.ID) {
@@ -715,13 +653,12 @@ func (m *Messenger) Typing(ctx context.Context, convID, state string) error {
 	l := m.live
 	now := time.Now()
 	l.mu.Lock()
-	last, h, lctx := l.sentTyp[convID], l.h, l.ctx
+	last, h := l.sentTyp[convID], l.h
 	if last.state == state && (state == "stop" || now.Sub(last.at) < l.opts.TypingRefresh) || h == nil || l.closed {
 		l.mu.Unlock()
 		return nil
 	}
 	l.sentTyp[convID] = typingMark{state, now}
-	l.wg.Add(1) // under l.mu, so never after wait has begun
 	l.mu.Unlock()
 	// Only peers we are connected to: typing is not worth a dial per member.
 	var targets []peer.ID
@@ -730,9 +667,6 @@ func (m *Messenger) Typing(ctx context.Context, convID, state string) error {
 			targets = append(targets, pid)
 		}
 	}
-	go func() {
-		defer l.wg.Done()
-		l.sendTo(lctx, targets, &wire.Live{Type: wire.LiveTyping, Conv: convID, State: state})
-	}()
+	l.sendTo(targets, &wire.Live{Type: wire.LiveTyping, Conv: convID, State: state})
 	return nil
 }

@@ -1,7 +1,6 @@
 package messenger
 
 import (
-	"context"
 	"encoding/json"
 	"testing"
 	"time"
@@ -15,7 +14,6 @@ import (
 // waiting for the next dial beat, which comes only as the contact's timeout runs out. The
 // beats run by hand here (the timers are an hour), so the test sees exactly one.
 func TestHeartbeatReachesOnlineContactWithoutConnection(t *testing.T) {
-	ctx := context.Background()
 	slow := func(c *Config) { c.Presence = PresenceOptions{Heartbeat: time.Hour} }
 	alice, ah := runningMessengerWith(t, "alice", slow)
 	bob, bh := runningMessengerWith(t, "bob", slow)
@@ -39,8 +37,8 @@ func TestHeartbeatReachesOnlineContactWithoutConnection(t *testing.T) {
 	alice.live.dialed[bh.ID()] = true
 	alice.live.mu.Unlock()
 
-	alice.live.sendAll(ctx, &wire.Live{Type: wire.LiveHeartbeat}, false)
-	// sendAll returns once each signal was read and handled: Bob's frame is out already.
+	alice.live.sendAll(&wire.Live{Type: wire.LiveHeartbeat}, false)
+	// sendAll only queues the signal: Bob's frame follows as the stream opens (a dial).
 	deadline := time.After(30 * time.Second)
 	for {
 		select {

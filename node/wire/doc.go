@@ -17,7 +17,7 @@
 // Ratchet message (the rest).
 // Ack: type 0x02 ‖ envelope id (16) ‖ status (1 byte, AckStatus).
 //
-//   - LiveProtocol (/petrel/live/1.0.0): one frame per stream carrying a Live signal
+//   - LiveProtocol (/petrel/live/1.0.0): long-lived streams of Live signal frames
 //     (presence heartbeat, hidden, typing) to a contact; nothing is answered.
 //
 // Groups (group.go): a signed group operation is 0x01 ‖ uvarint len(body) ‖ body (JSON
