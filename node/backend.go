@@ -11,14 +11,10 @@ import (
 
 	"github.com/petrel-chat/petrel/crypto/safetynum"
 	"github.com/petrel-chat/petrel/node/api"
-	"github.com/petrel-chat/petrel/node/localapi"
 	"github.com/petrel-chat/petrel/node/store"
 )
 
-// The node is the local API's backend.
-var _ localapi.Backend = (*Node)(nil)
-
-// Me implements localapi.Backend.
+// Me is the user's own profile and addresses (GET /v1/me).
 func (n *Node) Me(ctx context.Context) (api.Me, error) {
 	n.mu.Lock()
 	name := n.profile.Name
@@ -38,7 +34,7 @@ func (n *Node) Me(ctx context.Context) (api.Me, error) {
 	}, nil
 }
 
-// UpdateMe implements localapi.Backend: it changes the profile name and tells every UI.
+// UpdateMe (PATCH /v1/me) changes the profile name and tells every UI.
 func (n *Node) UpdateMe(ctx context.Context, p api.MePatch) (api.Me, error) {
 	if p.Name == nil {
 		return n.Me(ctx)
@@ -78,9 +74,9 @@ func (n *Node) UpdateMe(ctx context.Context, p api.MePatch) (api.Me, error) {
 	return me, nil
 }
 
-// Status implements localapi.Backend.
+// Status is GET /v1/status.
 func (n *Node) Status(ctx context.Context) (api.Status, error) {
-	st := api.Status{Relays: []api.RelayStatus{}, UptimeS: int64(time.Since(n.start) / time.Second), Outbox: n.OutboxLen()}
+	st := api.Status{Relays: []api.RelayStatus{}, UptimeS: int64(time.Since(n.start) / time.Second), Outbox: n.msg.OutboxLen()}
 	if h := n.hostOrNil(); h != nil {
 		st.Peers = len(h.Network().Peers())
 	}
@@ -88,13 +84,10 @@ func (n *Node) Status(ctx context.Context) (api.Status, error) {
 	homes := n.homes
 	n.mu.Unlock()
 	for _, r := range n.cfg.Relays {
-		st.Relays = append(st.Relays, api.RelayStatus{Addr: r, Connected: homes != nil && homes.connected(r)})
+		st.Relays = append(st.Relays, api.RelayStatus{Addr: r, Connected: homes != nil && homes.Connected(r)})
 	}
 	return st, nil
 }
-
-// Events implements localapi.Backend.
-func (n *Node) Events() localapi.EventSource { return n.ev }
 
 func (n *Node) hostOrNil() host.Host {
 	n.mu.Lock()

@@ -1,14 +1,10 @@
 package node_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -17,50 +13,10 @@ import (
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/localclient"
 	"github.com/petrel-chat/petrel/node/nodetest"
+	"github.com/petrel-chat/petrel/node/nodetest/wait"
 )
 
-// eventually polls f until it returns nil or the deadline passes. The deadline is a
-// liveness bound, not a performance claim: generous, because a loaded 2-core CI machine
-// running twenty nodes under the race detector is many times slower than a laptop, and
-// retries back off (up to 30 s between attempts).
-func eventually(t *testing.T, what string, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = f(); err == nil {
-			return
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	t.Fatalf("%s: %v", what, err)
-}
-
-// befriend makes a add b's invite link and returns a's contact for b.
-func befriend(t *testing.T, a, b *nodetest.Node) api.Contact {
-	t.Helper()
-	ctx := context.Background()
-	inv, err := b.Client.CreateInvite(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(inv.Link) >= 1024 || !bytes.HasPrefix([]byte(inv.Link), []byte("petrel:")) {
-		t.Fatalf("invite link of %d bytes: %.40q", len(inv.Link), inv.Link)
-	}
-	var c api.Contact
-	status, err := a.Client.DoStatus(ctx, "POST", "/v1/contacts", api.ContactAdd{Link: inv.Link}, &c)
-	if err != nil || status != 201 {
-		t.Fatalf("add contact: %d %v", status, err)
-	}
-	var again api.Contact
-	status, err = a.Client.DoStatus(ctx, "POST", "/v1/contacts", api.ContactAdd{Link: inv.Link}, &again)
-	if err != nil || status != 200 || again.ID != c.ID {
-		t.Fatalf("adding the same link again: %d %v, id %s then %s", status, err, c.ID, again.ID)
-	}
-	return c
-}
-
-// allStatus returns a check for eventually: every message of conv on cl has status.
+// allStatus returns a check for wait.For: every message of conv on cl has status.
 func allStatus(t *testing.T, cl *localclient.Client, conv, status string) func() error {
 	return func() error {
 		for _, m := range messages(t, cl, conv) {
@@ -91,6 +47,7 @@ func messages(t *testing.T, cl *localclient.Client, conv string) []api.Message {
 }
 
 func TestTwoNodesChatBothWays(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	alice := nodetest.Start(t, "alice")
 	bob := nodetest.Start(t, "bob")
@@ -100,7 +57,7 @@ func TestTwoNodesChatBothWays(t *testing.T) {
 	if _, err := bob.Client.SetName(ctx, "Bob Builder"); err != nil {
 		t.Fatal(err)
 	}
-	bobAtAlice := befriend(t, alice, bob)
+	bobAtAlice := nodetest.Befriend(t, alice, bob)
 	if bobAtAlice.Name != "Bob Builder" || bobAtAlice.Request != api.RequestAccepted {
 		t.Fatalf("contact from the invite: %+v", bobAtAlice)
 	}
@@ -122,7 +79,7 @@ func TestTwoNodesChatBothWays(t *testing.T) {
 
 	// Bob gets a message request from Alice with her message.
 	var aliceAtBob api.Contact
-	eventually(t, "bob gets alice as a contact", func() error {
+	wait.For(t, "bob gets alice as a contact", func() error {
 		cs, err := bob.Client.Contacts(ctx)
 		if err != nil {
 			return err
@@ -143,7 +100,7 @@ func TestTwoNodesChatBothWays(t *testing.T) {
 		t.Fatalf("safety numbers differ: %q vs %q", aliceAtBob.SafetyNumber, bobAtAlice.SafetyNumber)
 	}
 	var got api.Message
-	eventually(t, "bob receives the message", func() error {
+	wait.For(t, "bob receives the message", func() error {
 		ms := messages(t, bob.Client, conv)
 		if len(ms) != 1 {
 			return fmt.Errorf("%d messages", len(ms))
@@ -154,7 +111,7 @@ func TestTwoNodesChatBothWays(t *testing.T) {
 	if got.ID != first.ID || got.Body != "hello bob" || got.Order != first.Order || got.SenderID != first.SenderID {
 		t.Fatalf("bob got %+v, alice sent %+v", got, first)
 	}
-	eventually(t, "alice sees delivered", func() error {
+	wait.For(t, "alice sees delivered", func() error {
 		ms := messages(t, alice.Client, conv)
 		if ms[0].Status != api.StatusDelivered {
 			return fmt.Errorf("status %s", ms[0].Status)
@@ -175,7 +132,7 @@ func TestTwoNodesChatBothWays(t *testing.T) {
 	if err := bob.Client.MarkRead(ctx, conv, first.ID); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "alice sees read and gets the reply", func() error {
+	wait.For(t, "alice sees read and gets the reply", func() error {
 		ms := messages(t, alice.Client, conv)
 		if len(ms) != 2 {
 			return fmt.Errorf("%d messages", len(ms))
@@ -200,7 +157,7 @@ func TestTwoNodesChatBothWays(t *testing.T) {
 	if _, err := bob.Client.Edit(ctx, first.ID, "not mine"); err == nil {
 		t.Fatal("bob edited alice's message")
 	}
-	eventually(t, "edit and reaction reach bob", func() error {
+	wait.For(t, "edit and reaction reach bob", func() error {
 		ms := messages(t, bob.Client, conv)
 		if ms[0].Body != "hello bob (edited)" || ms[0].EditedAt == nil {
 			return fmt.Errorf("edit not applied: %+v", ms[0])
@@ -213,7 +170,7 @@ func TestTwoNodesChatBothWays(t *testing.T) {
 	if _, err := bob.Client.Delete(ctx, reply.ID, true); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "delete reaches alice", func() error {
+	wait.For(t, "delete reaches alice", func() error {
 		ms := messages(t, alice.Client, conv)
 		if !ms[1].Deleted || ms[1].Body != "" {
 			return fmt.Errorf("not deleted: %+v", ms[1])
@@ -229,38 +186,16 @@ func TestTwoNodesChatBothWays(t *testing.T) {
 	alice.Stop()
 	bob.Stop()
 	for _, n := range []*nodetest.Node{alice, bob} {
-		noPlaintext(t, n.Dir, "hello bob", "hi alice", "Alice Liddell", "Bob Builder", nodetest.Passphrase)
-	}
-}
-
-// noPlaintext fails if any file under dir contains any of the needles.
-func noPlaintext(t *testing.T, dir string, needles ...string) {
-	t.Helper()
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		for _, n := range needles {
-			if bytes.Contains(b, []byte(n)) {
-				return fmt.Errorf("%s holds %q in plaintext", p, n)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+		nodetest.NoPlaintext(t, n.Dir, "hello bob", "hi alice", "Alice Liddell", "Bob Builder", nodetest.Passphrase)
 	}
 }
 
 func TestBurstArrivesOnceInOrder(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	alice := nodetest.Start(t, "alice")
 	bob := nodetest.Start(t, "bob")
-	conv := befriend(t, alice, bob).ConversationID
+	conv := nodetest.Befriend(t, alice, bob).ConversationID
 	const n = 300
 	sent := make([]string, 0, n)
 	// Both sides write at once, so the two streams interleave.
@@ -293,7 +228,7 @@ func TestBurstArrivesOnceInOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	var am, bm []api.Message
-	eventually(t, "both sides hold the same history", func() error {
+	wait.For(t, "both sides hold the same history", func() error {
 		am, bm = messages(t, alice.Client, conv), messages(t, bob.Client, conv)
 		if len(am) != n+bobSent || len(bm) != n+bobSent {
 			return fmt.Errorf("alice has %d messages, bob %d, of %d", len(am), len(bm), n+bobSent)
@@ -343,7 +278,7 @@ func TestBurstArrivesOnceInOrder(t *testing.T) {
 		t.Logf("alice %d bob %d statuses %v", len(am), len(bm), st)
 		t.Fatalf("bob got %d of alice's %d messages, or in another order", len(fromAlice), len(sent))
 	}
-	eventually(t, "every message delivered", func() error {
+	wait.For(t, "every message delivered", func() error {
 		for _, m := range messages(t, alice.Client, conv) {
 			if m.Body[:5] == "alice" && m.Status != api.StatusDelivered {
 				return fmt.Errorf("%s is %s", m.ID, m.Status)
@@ -370,10 +305,11 @@ func readUntil(t *testing.T, s *localclient.Socket, what string, match func(loca
 }
 
 func TestSocketSendAckAndOtherUIs(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	alice := nodetest.Start(t, "alice")
 	bob := nodetest.Start(t, "bob")
-	conv := befriend(t, alice, bob).ConversationID
+	conv := nodetest.Befriend(t, alice, bob).ConversationID
 
 	ui1, _, err := alice.Client.Dial(ctx, nil)
 	if err != nil {
@@ -447,7 +383,7 @@ func TestSocketSendAckAndOtherUIs(t *testing.T) {
 	}
 	// Bob accepts alice's message request and reads: alice's UIs see the status turn to
 	// read. (A pending request gets no read receipts.)
-	eventually(t, "bob has the message", func() error {
+	wait.For(t, "bob has the message", func() error {
 		p, err := bob.Client.Messages(ctx, conv, "", "", 0)
 		if err == nil && len(p.Messages) != 1 {
 			err = fmt.Errorf("%d messages", len(p.Messages))
@@ -477,10 +413,11 @@ func TestSocketSendAckAndOtherUIs(t *testing.T) {
 }
 
 func TestReadReceiptsSetting(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	alice := nodetest.Start(t, "alice")
 	bob := nodetest.Start(t, "bob")
-	conv := befriend(t, alice, bob).ConversationID
+	conv := nodetest.Befriend(t, alice, bob).ConversationID
 	// Bob adds alice too, so he has accepted her: only the setting holds receipts back.
 	inv, err := alice.Client.CreateInvite(ctx)
 	if err != nil {
@@ -497,7 +434,7 @@ func TestReadReceiptsSetting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "delivered", func() error {
+	wait.For(t, "delivered", func() error {
 		ms := messages(t, alice.Client, conv)
 		if ms[0].Status != api.StatusDelivered {
 			return fmt.Errorf("status %s", ms[0].Status)
@@ -512,7 +449,7 @@ func TestReadReceiptsSetting(t *testing.T) {
 	if _, err := bob.Client.Send(ctx, conv, "y1", "barrier"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "barrier arrives", func() error {
+	wait.For(t, "barrier arrives", func() error {
 		if ms := messages(t, alice.Client, conv); len(ms) != 2 {
 			return fmt.Errorf("%d messages", len(ms))
 		}
@@ -535,15 +472,16 @@ func TestReadReceiptsSetting(t *testing.T) {
 // delivered; bob never sees them, not even after he unblocks her (they are not asked for
 // again as a gap); what she writes after the unblock arrives as usual.
 func TestBlockedContactIsNotToldAndItsMessagesNeverArrive(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	alice := nodetest.Start(t, "alice")
 	bob := nodetest.Start(t, "bob")
-	conv := befriend(t, alice, bob).ConversationID
+	conv := nodetest.Befriend(t, alice, bob).ConversationID
 	if _, err := alice.Client.Send(ctx, conv, "m0", "before"); err != nil {
 		t.Fatal(err)
 	}
 	var aliceAtBob api.Contact
-	eventually(t, "bob has alice's first message", func() error {
+	wait.For(t, "bob has alice's first message", func() error {
 		cs, err := bob.Client.Contacts(ctx)
 		if err != nil || len(cs) != 1 {
 			return fmt.Errorf("contacts %v %v", cs, err)
@@ -563,7 +501,7 @@ func TestBlockedContactIsNotToldAndItsMessagesNeverArrive(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "alice's messages are sent, no more", func() error {
+	wait.For(t, "alice's messages are sent, no more", func() error {
 		for _, m := range messages(t, alice.Client, conv)[1:] {
 			if m.Status != api.StatusSent {
 				return fmt.Errorf("%q is %s %s", m.Body, m.Status, m.Error)
@@ -578,7 +516,7 @@ func TestBlockedContactIsNotToldAndItsMessagesNeverArrive(t *testing.T) {
 	if _, err := alice.Client.Send(ctx, conv, "m4", "after the unblock"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the message after the unblock arrives", func() error {
+	wait.For(t, "the message after the unblock arrives", func() error {
 		ms := messages(t, bob.Client, aliceAtBob.ConversationID)
 		if len(ms) == 0 || ms[len(ms)-1].Body != "after the unblock" {
 			return fmt.Errorf("bob has %d messages", len(ms))
@@ -591,7 +529,7 @@ func TestBlockedContactIsNotToldAndItsMessagesNeverArrive(t *testing.T) {
 	if _, err := bob.Client.Send(ctx, aliceAtBob.ConversationID, "b1", "barrier"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "bob's barrier arrives", func() error {
+	wait.For(t, "bob's barrier arrives", func() error {
 		if ms := messages(t, alice.Client, conv); ms[len(ms)-1].Body != "barrier" {
 			return fmt.Errorf("alice's last message %q", ms[len(ms)-1].Body)
 		}
@@ -600,7 +538,7 @@ func TestBlockedContactIsNotToldAndItsMessagesNeverArrive(t *testing.T) {
 	if _, err := alice.Client.Send(ctx, conv, "m5", "barrier back"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "alice's answer arrives", func() error {
+	wait.For(t, "alice's answer arrives", func() error {
 		if ms := messages(t, bob.Client, aliceAtBob.ConversationID); ms[len(ms)-1].Body != "barrier back" {
 			return fmt.Errorf("bob's last message %q", ms[len(ms)-1].Body)
 		}
@@ -622,9 +560,10 @@ func TestBlockedContactIsNotToldAndItsMessagesNeverArrive(t *testing.T) {
 // the contact, and the direct conversation (which bears that name) reaches the UIs at once as
 // a conversation event, not only with the next message.
 func TestRenamingByLinkUpdatesTheConversation(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	alice, bob := nodetest.Start(t, "alice"), nodetest.Start(t, "bob")
-	c := befriend(t, alice, bob)
+	c := nodetest.Befriend(t, alice, bob)
 	inv, err := bob.Client.CreateInvite(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/localclient"
 	"github.com/petrel-chat/petrel/node/nodetest"
+	"github.com/petrel-chat/petrel/node/nodetest/wait"
 )
 
 func groupChanges(t *testing.T, n *nodetest.Node, gid string) []api.GroupChange {
@@ -45,12 +46,13 @@ func changeKinds(cs []api.GroupChange) []string {
 // member's node lists the same applied changes with their author, including the member
 // who was removed; and the sender sees per member who has read a message.
 func TestGroupChangesAndReceiptsForTheUI(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	nodes := startNodes(t, 3, fast(time.Second))
 	a, b, c := nodes[0], nodes[1], nodes[2]
 	gid, uids := makeGroup(t, nodes[:2], "changes")
-	befriend(t, a, c)
-	uc := userID(t, c)
+	nodetest.Befriend(t, a, c)
+	uc := nodetest.UserID(t, c)
 	if _, err := a.Client.ChangeMembers(ctx, gid, []string{uc}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +71,7 @@ func TestGroupChangesAndReceiptsForTheUI(t *testing.T) {
 	if err := b.Client.MarkRead(ctx, gid, m.ID); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "b's read and c's delivered receipt at a", func() error {
+	wait.For(t, "b's read and c's delivered receipt at a", func() error {
 		var rs api.MessageReceipts
 		if err := a.Client.Do(ctx, "GET", "/v1/messages/"+m.ID+"/receipts", nil, &rs); err != nil {
 			return err
@@ -100,7 +102,7 @@ func TestGroupChangesAndReceiptsForTheUI(t *testing.T) {
 		"remove by " + ua + " " + ucs,
 	}
 	for _, n := range nodes {
-		eventually(t, n.Name+" lists the group's changes", func() error {
+		wait.For(t, n.Name+" lists the group's changes", func() error {
 			got := changeKinds(groupChanges(t, n, gid))
 			if !slices.Equal(got, want) {
 				return fmt.Errorf("changes\n%q\nwant\n%q", got, want)
@@ -121,7 +123,7 @@ func TestGroupChangesAndReceiptsForTheUI(t *testing.T) {
 			t.Fatalf("GET %s: %v", path, err)
 		}
 	}
-	direct := befriend(t, b, c).ConversationID
+	direct := nodetest.Befriend(t, b, c).ConversationID
 	var none api.GroupChanges
 	if err := b.Client.Do(ctx, "GET", "/v1/conversations/"+direct+"/changes", nil, &none); err != nil || len(none.Changes) != 0 {
 		t.Fatalf("a direct conversation's changes: %+v %v", none, err)

@@ -20,6 +20,7 @@ import (
 	"github.com/petrel-chat/petrel/crypto/sealed"
 	"github.com/petrel-chat/petrel/node/invite"
 	"github.com/petrel-chat/petrel/node/nodetest"
+	"github.com/petrel-chat/petrel/node/nodetest/wait"
 	"github.com/petrel-chat/petrel/relay/mailboxclient"
 	"github.com/petrel-chat/petrel/relay/relaytest"
 	"github.com/petrel-chat/petrel/relay/relaywire"
@@ -80,6 +81,7 @@ func bareHost(t *testing.T) host.Host {
 // member gets them too once it has emptied its mailbox (through the pairwise fallback).
 // A stranger cannot fetch anyone's mail.
 func TestGroupOfflineMembersShareOneDepositPerRelay(t *testing.T) {
+	// Serial: under the load of the parallel tests it once counted 7 mailbox entries for 8.
 	ctx := context.Background()
 	cfg := relaytest.Config()
 	cfg.Mailbox.MaxMessages = 30
@@ -141,7 +143,7 @@ func TestGroupOfflineMembersShareOneDepositPerRelay(t *testing.T) {
 	}
 	deposits := func(want float64) {
 		t.Helper()
-		eventually(t, "one multi deposit per message reaches the relay", func() error {
+		wait.For(t, "one multi deposit per message reaches the relay", func() error {
 			if got := relayMetric(t, relay, "petrel_relay_multi_deposits_total") - multi0; got < want {
 				return fmt.Errorf("%v multi deposits, want %v", got, want)
 			}
@@ -167,7 +169,7 @@ func TestGroupOfflineMembersShareOneDepositPerRelay(t *testing.T) {
 	if got := relay.Stats().SharedBodies - bodies0; got != n {
 		t.Errorf("%d bodies stored, want %d", got, n)
 	}
-	noPlaintext(t, relay.Dir, "secret-group-text", "while three are away")
+	nodetest.NoPlaintext(t, relay.Dir, "secret-group-text", "while three are away")
 
 	// A stranger cannot fetch: it can only authenticate as itself, and has no mailbox here.
 	if _, err := mailboxclient.Fetch(ctx, h, relay.ID(), junk, 10); !errors.Is(err, mailboxclient.ErrNotRegistered) {
@@ -209,6 +211,7 @@ func TestGroupOfflineMembersShareOneDepositPerRelay(t *testing.T) {
 // sender's restart, and is made once the relay is back (same address and key); the member
 // then gets the message.
 func TestGroupDepositRetriedAcrossRestart(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	cfg := relaytest.Config()
 	relay := relaytest.Start(t, &cfg)
@@ -240,7 +243,7 @@ func TestGroupDepositRetriedAcrossRestart(t *testing.T) {
 		t.Fatalf("the relay came back as %s", back.Info.PeerID)
 	}
 	a.Run()
-	eventually(t, "the deposit is made after the sender's restart", func() error {
+	wait.For(t, "the deposit is made after the sender's restart", func() error {
 		if got := back.Stats().SharedBodies; got < 1 {
 			return fmt.Errorf("%d shared bodies", got)
 		}

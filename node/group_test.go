@@ -20,6 +20,7 @@ import (
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/localclient"
 	"github.com/petrel-chat/petrel/node/nodetest"
+	"github.com/petrel-chat/petrel/node/nodetest/wait"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 	"github.com/petrel-chat/petrel/relay/relaytest"
@@ -62,24 +63,15 @@ func startNodes(t *testing.T, n int, configure func(*node.Config)) []*nodetest.N
 	return out
 }
 
-func userID(t *testing.T, n *nodetest.Node) string {
-	t.Helper()
-	me, err := n.Client.Me(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return me.UserID
-}
-
 // makeGroup has nodes[0] befriend the others and create a group of all of them.
 func makeGroup(t *testing.T, nodes []*nodetest.Node, name string) (string, []string) {
 	t.Helper()
 	uids := make([]string, len(nodes))
 	for i, n := range nodes {
-		uids[i] = userID(t, n)
+		uids[i] = nodetest.UserID(t, n)
 	}
 	for _, n := range nodes[1:] {
-		befriend(t, nodes[0], n)
+		nodetest.Befriend(t, nodes[0], n)
 	}
 	conv, err := nodes[0].Client.CreateGroup(context.Background(), name, uids[1:])
 	if err != nil {
@@ -97,7 +89,7 @@ func waitMembers(t *testing.T, nodes []*nodetest.Node, gid string, members []str
 	t.Helper()
 	want := slices.Sorted(slices.Values(members))
 	for _, n := range nodes {
-		eventually(t, n.Name+" sees the group's members", func() error {
+		wait.For(t, n.Name+" sees the group's members", func() error {
 			c, err := n.Client.Conversation(context.Background(), gid)
 			if err != nil {
 				return err
@@ -119,7 +111,7 @@ func waitMembers(t *testing.T, nodes []*nodetest.Node, gid string, members []str
 func waitMessages(t *testing.T, n *nodetest.Node, gid string, want int) []api.Message {
 	t.Helper()
 	var ms []api.Message
-	eventually(t, n.Name+" receives the group's messages", func() error {
+	wait.For(t, n.Name+" receives the group's messages", func() error {
 		ms = messages(t, n.Client, gid)
 		if len(ms) != want {
 			return fmt.Errorf("%d messages, want %d", len(ms), want)
@@ -138,6 +130,7 @@ func ids(ms []api.Message) []string {
 }
 
 func TestGroupOfTwentySeesEveryMessageOnceInOneOrder(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("20 nodes")
 	}
@@ -183,8 +176,8 @@ func TestGroupOfTwentySeesEveryMessageOnceInOneOrder(t *testing.T) {
 		}
 	}
 	// The creator's messages end delivered to all 19 others.
-	u0 := userID(t, nodes[0])
-	eventually(t, "receipts from every member", func() error {
+	u0 := nodetest.UserID(t, nodes[0])
+	wait.For(t, "receipts from every member", func() error {
 		for _, m := range messages(t, nodes[0].Client, gid) {
 			if m.SenderID != u0 {
 				continue
@@ -198,13 +191,14 @@ func TestGroupOfTwentySeesEveryMessageOnceInOneOrder(t *testing.T) {
 }
 
 func TestGroupAddRemoveRotatesKeys(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	nodes := startNodes(t, 4, fast(time.Second))
 	a, b, c, d := nodes[0], nodes[1], nodes[2], nodes[3]
 	gid, uids := makeGroup(t, nodes[:3], "rotation")
-	befriend(t, a, d)
-	befriend(t, b, d)
-	ud := userID(t, d)
+	nodetest.Befriend(t, a, d)
+	nodetest.Befriend(t, b, d)
+	ud := nodetest.UserID(t, d)
 
 	if _, err := a.Client.Send(ctx, gid, "a1", "before anyone joined or left"); err != nil {
 		t.Fatal(err)
@@ -248,7 +242,7 @@ func TestGroupAddRemoveRotatesKeys(t *testing.T) {
 	}
 	rest := []*nodetest.Node{a, b, d}
 	waitMembers(t, rest, gid, []string{uids[0], uids[1], ud})
-	eventually(t, "C learns it was removed", func() error {
+	wait.For(t, "C learns it was removed", func() error {
 		cv, err := c.Client.Conversation(ctx, gid)
 		if err != nil {
 			return err
@@ -269,7 +263,22 @@ func TestGroupAddRemoveRotatesKeys(t *testing.T) {
 	waitMessages(t, a, gid, 5)
 	waitMessages(t, b, gid, 5)
 	waitMessages(t, d, gid, 4)
-	time.Sleep(2 * time.Second) // past the fallback delay: nothing is on its way to C
+	// Nothing is on its way to C once every message after the removal has been delivered
+	// to each of the two other remaining members: no fallback deposit, no resend is due.
+	for i, n := range rest {
+		cmid := fmt.Sprintf("after%d", i)
+		wait.For(t, n.Name+"'s "+cmid+" delivered to every remaining member", func() error {
+			for _, m := range messages(t, n.Client, gid) {
+				if m.ClientMsgID == cmid {
+					if r := m.Receipts; r.Total != 2 || r.Delivered != r.Total {
+						return fmt.Errorf("receipts %+v", r)
+					}
+					return nil
+				}
+			}
+			return fmt.Errorf("%s not in %s's history", cmid, n.Name)
+		})
+	}
 	for _, m := range messages(t, c.Client, gid) {
 		if strings.Contains(m.Body, "after removal") {
 			t.Fatalf("removed member read %q", m.Body)
@@ -281,6 +290,7 @@ func TestGroupAddRemoveRotatesKeys(t *testing.T) {
 }
 
 func TestGroupConcurrentAdminChangesConverge(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	nodes := startNodes(t, 4, fast(time.Second))
 	a, b := nodes[0], nodes[1]
@@ -288,7 +298,7 @@ func TestGroupConcurrentAdminChangesConverge(t *testing.T) {
 	if _, err := a.Client.SetRole(ctx, gid, []string{uids[1]}, api.RoleAdmin); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "B becomes admin", func() error {
+	wait.For(t, "B becomes admin", func() error {
 		cv, err := b.Client.Conversation(ctx, gid)
 		if err != nil {
 			return err
@@ -336,7 +346,7 @@ func TestGroupConcurrentAdminChangesConverge(t *testing.T) {
 		}{cv.Name, cv.Members})
 		return string(b), nil
 	}
-	eventually(t, "members converge", func() error {
+	wait.For(t, "members converge", func() error {
 		ref, err := state(a)
 		if err != nil {
 			return err
@@ -369,6 +379,7 @@ func TestGroupConcurrentAdminChangesConverge(t *testing.T) {
 }
 
 func TestGroupMemberCatchesUpAfterBeingOffline(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	// No fallback within the test: only gap detection and resend bring messages back.
 	nodes := startNodes(t, 3, fast(time.Hour))
@@ -396,7 +407,7 @@ func TestGroupMemberCatchesUpAfterBeingOffline(t *testing.T) {
 	waitMessages(t, nodes[1], gid, 5)
 	restarted := time.Now().UnixMilli()
 	c.Run()
-	eventually(t, "A hears from C again", func() error {
+	wait.For(t, "A hears from C again", func() error {
 		cs, err := a.Client.Contacts(ctx)
 		if err != nil {
 			return err
@@ -420,12 +431,13 @@ func TestGroupMemberCatchesUpAfterBeingOffline(t *testing.T) {
 }
 
 func TestGroupSizeCap(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	nodes := startNodes(t, 4, func(c *node.Config) { c.Groups.MaxSize = 3 })
 	var uids []string
 	for _, n := range nodes[1:] {
-		befriend(t, nodes[0], n)
-		uids = append(uids, userID(t, n))
+		nodetest.Befriend(t, nodes[0], n)
+		uids = append(uids, nodetest.UserID(t, n))
 	}
 	var apiErr *localclient.APIError
 	_, err := nodes[0].Client.CreateGroup(ctx, "too many", uids)
@@ -501,9 +513,9 @@ func TestPresenceOnlineThenOfflineWithinTimeout(t *testing.T) {
 	nodes := startNodes(t, 2, fast(time.Second))
 	a, b := nodes[0], nodes[1]
 	s := socket(t, a) // before B can be online: presence frames are not replayed
-	befriend(t, a, b)
-	befriend(t, b, a)
-	ub := userID(t, b)
+	nodetest.Befriend(t, a, b)
+	nodetest.Befriend(t, b, a)
+	ub := nodetest.UserID(t, b)
 	if _, ok := waitFrame(t, s, 10*time.Second, func(f liveFrame) bool {
 		return f.Type == "presence" && f.UserID == ub && f.State == "online"
 	}); !ok {
@@ -533,9 +545,9 @@ func TestPresenceOnlineThenOfflineWithinTimeout(t *testing.T) {
 func TestTypingReachesPeerAndExpires(t *testing.T) {
 	nodes := startNodes(t, 2, fast(time.Second))
 	a, b := nodes[0], nodes[1]
-	conv := befriend(t, a, b).ConversationID
-	befriend(t, b, a)
-	ua := userID(t, a)
+	conv := nodetest.Befriend(t, a, b).ConversationID
+	nodetest.Befriend(t, b, a)
+	ua := nodetest.UserID(t, a)
 	sb := socket(t, b)
 	sa := socket(t, a)
 	if err := sa.Send(map[string]any{"type": "typing", "conversation_id": conv, "state": "start"}); err != nil {
@@ -574,9 +586,9 @@ func TestPresenceNobodyBothWays(t *testing.T) {
 	if _, err := a.Client.UpdateSettings(ctx, api.SettingsPatch{Presence: &nobody}); err != nil {
 		t.Fatal(err)
 	}
-	befriend(t, a, b)
-	befriend(t, b, a)
-	ua, ub := userID(t, a), userID(t, b)
+	nodetest.Befriend(t, a, b)
+	nodetest.Befriend(t, b, a)
+	ua, ub := nodetest.UserID(t, a), nodetest.UserID(t, b)
 	sa, sb := socket(t, a), socket(t, b)
 	// B never sees A online, and A sees nobody (B is online and beating).
 	if _, ok := waitFrame(t, sb, 2*time.Second, func(f liveFrame) bool {
@@ -624,6 +636,7 @@ func TestTypingInGroupReachesMembers(t *testing.T) {
 }
 
 func TestGroupEditsReactionsAndDeletesReachEveryone(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	nodes := startNodes(t, 3, fast(time.Second))
 	a, b := nodes[0], nodes[1]
@@ -646,7 +659,7 @@ func TestGroupEditsReactionsAndDeletesReachEveryone(t *testing.T) {
 		t.Fatalf("editing someone else's group message: %v", err)
 	}
 	for _, n := range nodes {
-		eventually(t, n.Name+" sees the edit and the reaction", func() error {
+		wait.For(t, n.Name+" sees the edit and the reaction", func() error {
 			got := messages(t, n.Client, gid)[0]
 			if got.Body != "final text" || got.EditedAt == nil {
 				return fmt.Errorf("body %q", got.Body)
@@ -661,7 +674,7 @@ func TestGroupEditsReactionsAndDeletesReachEveryone(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range nodes {
-		eventually(t, n.Name+" sees the delete", func() error {
+		wait.For(t, n.Name+" sees the delete", func() error {
 			if got := messages(t, n.Client, gid)[0]; !got.Deleted || got.Body != "" {
 				return fmt.Errorf("not deleted: %+v", got)
 			}
@@ -675,6 +688,7 @@ func TestGroupEditsReactionsAndDeletesReachEveryone(t *testing.T) {
 // path), and when it comes back it has them all, in the group's order, without anyone
 // writing again.
 func TestGroupOfflineMemberCatchesUpFromMailbox(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	relay := relaytest.Start(t, nil)
 	nodes := startNodes(t, 3, fast(300*time.Millisecond))
@@ -695,7 +709,7 @@ func TestGroupOfflineMemberCatchesUpFromMailbox(t *testing.T) {
 		}
 	}
 	waitMessages(t, nodes[1], gid, 4)
-	eventually(t, "the missed messages wait in C's mailbox", func() error {
+	wait.For(t, "the missed messages wait in C's mailbox", func() error {
 		if got := relay.Stats().Messages; got < 3 {
 			return fmt.Errorf("%d at the relay", got)
 		}
@@ -800,6 +814,7 @@ func legacyDistribution(id []byte) []byte {
 // in every envelope of that member's), for this group or another they share, must not stop
 // the victim's messages from being read.
 func TestGroupMemberCannotSilenceAnotherWithItsChainID(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	nodes := startNodes(t, 3, fast(time.Second))
 	a, b, c := nodes[0], nodes[1], nodes[2]
@@ -828,7 +843,7 @@ func TestGroupMemberCannotSilenceAnotherWithItsChainID(t *testing.T) {
 	if _, err := c.Client.Send(ctx, cs[i].ConversationID, "c-after", "after the forged keys"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "B receives C's direct message", func() error {
+	wait.For(t, "B receives C's direct message", func() error {
 		cv, err := b.Client.Conversations(ctx, "", 100)
 		if err != nil {
 			return err

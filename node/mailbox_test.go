@@ -15,6 +15,7 @@ import (
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/invite"
 	"github.com/petrel-chat/petrel/node/nodetest"
+	"github.com/petrel-chat/petrel/node/nodetest/wait"
 	"github.com/petrel-chat/petrel/relay/mailboxclient"
 	"github.com/petrel-chat/petrel/relay/relayserver"
 	"github.com/petrel-chat/petrel/relay/relaytest"
@@ -25,6 +26,7 @@ import (
 // exactly once, in order; both relays end up empty. Then alice is away and bob's read
 // receipt waits in her mailbox until she returns.
 func TestTwoHomeRelaysDeliverOnce(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	// Default (production) rate limits: the test is about delivery, not throughput.
 	cfg := relayserver.DefaultConfig()
@@ -40,7 +42,7 @@ func TestTwoHomeRelaysDeliverOnce(t *testing.T) {
 	alice.Stop()
 	alice.Relays = []string{a1}
 	alice.Run()
-	eventually(t, "bob registered at both relays", func() error {
+	wait.For(t, "bob registered at both relays", func() error {
 		st, err := bob.Client.Status(ctx)
 		if err != nil {
 			return err
@@ -56,7 +58,7 @@ func TestTwoHomeRelaysDeliverOnce(t *testing.T) {
 		return nil
 	})
 	phase("bob registered at both relays")
-	toBob := befriend(t, alice, bob)
+	toBob := nodetest.Befriend(t, alice, bob)
 	bob.Stop()
 	const n = 20
 	for i := range n {
@@ -64,7 +66,7 @@ func TestTwoHomeRelaysDeliverOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "both relays hold every message", func() error {
+	wait.For(t, "both relays hold every message", func() error {
 		for _, r := range []*relaytest.Relay{r1, r2} {
 			if got := r.Stats().Messages; got != n {
 				return fmt.Errorf("a relay holds %d", got)
@@ -74,9 +76,9 @@ func TestTwoHomeRelaysDeliverOnce(t *testing.T) {
 	})
 	phase("both relays hold every message")
 	// The relays answer before alice's node records the answers: wait for the status.
-	eventually(t, "alice's messages are sent while bob is away", allStatus(t, alice.Client, toBob.ConversationID, api.StatusSent))
+	wait.For(t, "alice's messages are sent while bob is away", allStatus(t, alice.Client, toBob.ConversationID, api.StatusSent))
 	bob.Run()
-	eventually(t, "bob has each message once, in order", func() error {
+	wait.For(t, "bob has each message once, in order", func() error {
 		p, err := bob.Client.Messages(ctx, toBob.ConversationID, "", "", 200)
 		if err != nil {
 			return err
@@ -93,7 +95,7 @@ func TestTwoHomeRelaysDeliverOnce(t *testing.T) {
 		return nil
 	})
 	phase("bob has each message once, in order")
-	eventually(t, "both mailboxes drained", func() error {
+	wait.For(t, "both mailboxes drained", func() error {
 		for _, r := range []*relaytest.Relay{r1, r2} {
 			if got := r.Stats().Messages; got != 0 {
 				return fmt.Errorf("a relay still holds %d", got)
@@ -102,7 +104,7 @@ func TestTwoHomeRelaysDeliverOnce(t *testing.T) {
 		return nil
 	})
 	phase("both mailboxes drained")
-	eventually(t, "alice sees them delivered", allStatus(t, alice.Client, toBob.ConversationID, api.StatusDelivered))
+	wait.For(t, "alice sees them delivered", allStatus(t, alice.Client, toBob.ConversationID, api.StatusDelivered))
 	phase("alice sees them delivered")
 	if ms := messages(t, bob.Client, toBob.ConversationID); len(ms) != n {
 		t.Fatalf("after draining both relays bob has %d messages, want %d", len(ms), n)
@@ -123,20 +125,21 @@ func TestTwoHomeRelaysDeliverOnce(t *testing.T) {
 	if err := bob.Client.MarkRead(ctx, toBob.ConversationID, last.ID); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the read receipt waits at alice's relay", func() error {
+	wait.For(t, "the read receipt waits at alice's relay", func() error {
 		if got := r1.Stats().Messages; got == 0 {
 			return errors.New("nothing at alice's relay yet")
 		}
 		return nil
 	})
 	alice.Run()
-	eventually(t, "alice sees her messages read", allStatus(t, alice.Client, toBob.ConversationID, api.StatusRead))
+	wait.For(t, "alice sees her messages read", allStatus(t, alice.Client, toBob.ConversationID, api.StatusRead))
 }
 
 // TestHomeRelayByInviteCode: a relay that registers by invite code takes a node started with
 // --relay ADDR#invite=CODE and refuses one with a wrong code; the code never leaves the
 // node (its profile and invite links list the bare address).
 func TestHomeRelayByInviteCode(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	cfg := relaytest.Config()
 	cfg.Registration.Policy = relayserver.PolicyInvite
@@ -149,7 +152,7 @@ func TestHomeRelayByInviteCode(t *testing.T) {
 		n.Relays = []string{addr + "#invite=" + code}
 		n.Run()
 	}
-	eventually(t, "the node with the right code registers", func() error {
+	wait.For(t, "the node with the right code registers", func() error {
 		st, err := good.Client.Status(ctx)
 		if err != nil {
 			return err
@@ -187,6 +190,7 @@ func TestHomeRelayByInviteCode(t *testing.T) {
 // still uploads its signed and last-resort prekeys again after it rotates them, so a contact
 // starting a session from the relay's directory never uses a key the node has retired.
 func TestRelayLearnsRotatedSignedPrekey(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	r := relaytest.Start(t, nil)
 	var ahead atomic.Int64 // how far bob's clock runs ahead of the wall clock
@@ -217,7 +221,7 @@ func TestRelayLearnsRotatedSignedPrekey(t *testing.T) {
 		return b.SignedPrekey().ID(), nil
 	}
 	var first uint32
-	eventually(t, "bob's prekeys at his relay", func() error {
+	wait.For(t, "bob's prekeys at his relay", func() error {
 		first, err = signedAtRelay()
 		return err
 	})

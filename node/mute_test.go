@@ -10,6 +10,7 @@ import (
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/localclient"
 	"github.com/petrel-chat/petrel/node/nodetest"
+	"github.com/petrel-chat/petrel/node/nodetest/wait"
 )
 
 // convMute is what a UI reads of a Conversation object to show a mute: muted_until must be
@@ -58,7 +59,7 @@ func listMutes(t *testing.T, cl *localclient.Client) map[string]string {
 func lastConvEvent(t *testing.T, cl *localclient.Client, since *uint64, conv string, match func(raw json.RawMessage) bool) string {
 	t.Helper()
 	var got string
-	eventually(t, "a conversation event for "+conv, func() error {
+	wait.For(t, "a conversation event for "+conv, func() error {
 		page, err := cl.Events(context.Background(), *since, 1000)
 		if err != nil {
 			return err
@@ -87,10 +88,11 @@ func anyConv(json.RawMessage) bool { return true }
 // conversation events (the one the mute itself makes, and those new messages make, sent or
 // received), so every UI of the node shows the mute at once and keeps showing it.
 func TestMuteOnEveryConversationObject(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	alice, bob := nodetest.Start(t, "alice"), nodetest.Start(t, "bob")
-	befriend(t, alice, bob)
-	conv := befriend(t, bob, alice).ConversationID
+	nodetest.Befriend(t, alice, bob)
+	conv := nodetest.Befriend(t, bob, alice).ConversationID
 	bobMe, err := bob.Client.Me(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -27,6 +26,7 @@ import (
 
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/node/eventlog"
+	"github.com/petrel-chat/petrel/node/homerelays"
 	"github.com/petrel-chat/petrel/node/localapi"
 	"github.com/petrel-chat/petrel/node/messenger"
 	"github.com/petrel-chat/petrel/node/p2phost"
@@ -159,13 +159,15 @@ type Node struct {
 	token   string
 	apiInfo *APIInfo
 
-	*messenger.Messenger
+	// msg is the messenger: contacts, conversations, sessions, outbox and inbox. The local
+	// API reaches it through apiBackend (backend.go), never through the Node itself.
+	msg  *messenger.Messenger
 	push *push.Service
 
 	mu      sync.Mutex
 	profile profile
-	host    host.Host   // set once Run has started it
-	homes   *homeRelays // set once Run has started it, when there are home relays
+	host    host.Host          // set once Run has started it
+	homes   *homerelays.Relays // set once Run has started it, when there are home relays
 	// relayInvites are registration codes for home relays that need one (relay → code).
 	relayInvites map[string]string
 }
@@ -182,7 +184,7 @@ func Open(cfg Config, passphrase []byte) (*Node, error) {
 	if cfg.Store.Logger == nil {
 		cfg.Store.Logger = cfg.Logger
 	}
-	relays, invites, err := splitRelayInvites(cfg.Relays)
+	relays, invites, err := homerelays.SplitInvites(cfg.Relays)
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +236,7 @@ func (n *Node) load() error {
 	if n.ev, err = eventlog.Open(n.st); err != nil {
 		return err
 	}
-	n.Messenger, err = messenger.New(context.Background(), messenger.Config{
+	n.msg, err = messenger.New(context.Background(), messenger.Config{
 		Store: n.st, Events: n.ev, Identity: n.id, Logger: n.log.With("part", "messenger"),
 		Profile: n.profileName, Relays: n.cfg.Relays, RelayLink: relayLink{n.hostOrNil},
 		Groups: n.cfg.Groups, Presence: n.cfg.Presence, Now: n.cfg.Now,
@@ -295,7 +297,7 @@ func (n *Node) Run(ctx context.Context, ready func(APIInfo)) (err error) {
 	token := n.token
 	n.apiMu.Unlock()
 	srv, err := localapi.New(localapi.Config{Token: token, Sessions: sessions, SaveAuth: n.saveAPIAuth, Limits: n.cfg.APILimits,
-		Backend: n, Logger: n.log.With("part", "api"), Assets: webui.Assets()})
+		Backend: apiBackend{n}, Logger: n.log.With("part", "api"), Assets: webui.Assets()})
 	if err != nil {
 		return err
 	}
@@ -310,15 +312,16 @@ func (n *Node) Run(ctx context.Context, ready func(APIInfo)) (err error) {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, ln) })
-	g.Go(func() error { return n.Messenger.Run(gctx, h) })
+	g.Go(func() error { return n.msg.Run(gctx, h) })
 	g.Go(func() error { return n.push.Run(gctx, h) })
 	if len(n.cfg.Relays) > 0 {
-		homes := &homeRelays{h: h, id: n.id, m: n.Messenger, log: n.log.With("part", "relays"), state: map[string]bool{},
-			invites: n.relayInvites, poll: cmp.Or(n.cfg.RelayPoll, relayPoll), uploaded: map[peer.ID][2]uint32{}}
+		homes := homerelays.New(homerelays.Config{Host: h, Identity: n.id, Logger: n.log.With("part", "relays"),
+			Invites: n.relayInvites, Poll: n.cfg.RelayPoll, Receive: n.msg.ReceiveSealed,
+			PrekeyIDs: n.msg.CurrentPrekeyIDs, Prekeys: n.relayPrekeys, Batch: messenger.RelayPrekeyBatch})
 		n.mu.Lock()
 		n.homes = homes
 		n.mu.Unlock()
-		g.Go(func() error { return homes.run(gctx, n.cfg.Relays) })
+		g.Go(func() error { return homes.Run(gctx, n.cfg.Relays) })
 	}
 
 	apiHost := ln.Addr().String()
@@ -370,7 +373,7 @@ func (n *Node) reachability() ([]libp2p.Option, error) {
 	var static []peer.AddrInfo
 	var circuits []ma.Multiaddr
 	for _, r := range n.cfg.Relays {
-		ai, err := parseRelay(r)
+		ai, err := homerelays.ParseRelay(r)
 		if err != nil {
 			return nil, err
 		}

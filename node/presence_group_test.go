@@ -86,12 +86,12 @@ func TestPresenceUnderGroupTraffic(t *testing.T) {
 	for _, x := range nodes {
 		for _, y := range nodes {
 			if x != y {
-				befriend(t, x, y)
+				nodetest.Befriend(t, x, y)
 			}
 		}
 	}
-	uc := userID(t, c)
-	uids := []string{userID(t, a), userID(t, b), uc}
+	uc := nodetest.UserID(t, c)
+	uids := []string{nodetest.UserID(t, a), nodetest.UserID(t, b), uc}
 	conv, err := a.Client.CreateGroup(ctx, "busy", uids[1:])
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/localclient"
 	"github.com/petrel-chat/petrel/node/nodetest"
+	"github.com/petrel-chat/petrel/node/nodetest/wait"
 	"github.com/petrel-chat/petrel/node/push"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/pushbridge/pushtest"
@@ -28,6 +29,7 @@ import (
 // to a sealed envelope for bob's mailbox that shows neither the text nor alice. Do-not-
 // disturb reaches the relay and holds pushes back; a deleted registration is gone.
 func TestPushRegistrationsReachBridges(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	cfg := relaytest.Config()
 	cfg.Push = &relayserver.PushConfig{AllowPrivateEndpoints: true}
@@ -62,7 +64,7 @@ func TestPushRegistrationsReachBridges(t *testing.T) {
 			t.Errorf("%+v: %v, want 400", bad, err)
 		}
 	}
-	eventually(t, "the registration is active at the bridge and no_bridge at the other relay", func() error {
+	wait.For(t, "the registration is active at the bridge and no_bridge at the other relay", func() error {
 		regs, err := bob.Client.PushRegistrations(ctx)
 		if err != nil || len(regs) != 1 {
 			return fmt.Errorf("%d registrations: %v", len(regs), err)
@@ -74,7 +76,7 @@ func TestPushRegistrationsReachBridges(t *testing.T) {
 		return nil
 	})
 
-	toBob := befriend(t, alice, bob)
+	toBob := nodetest.Befriend(t, alice, bob)
 	bob.Stop()
 	if _, err := alice.Client.Send(ctx, toBob.ConversationID, "c1", "a secret for bob"); err != nil {
 		t.Fatal(err)
@@ -119,7 +121,7 @@ func TestPushRegistrationsReachBridges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the second registration is active", func() error {
+	wait.For(t, "the second registration is active", func() error {
 		regs, err := bob.Client.PushRegistrations(ctx)
 		if err != nil {
 			return err
@@ -136,7 +138,7 @@ func TestPushRegistrationsReachBridges(t *testing.T) {
 	if _, err := alice.Client.Send(ctx, toBob.ConversationID, "c2", "during do-not-disturb"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the relay holds the push back", func() error {
+	wait.For(t, "the relay holds the push back", func() error {
 		if v := relayMetric(t, withBridge, "petrel_push_suppressed_dnd_total"); v < 2 {
 			return fmt.Errorf("suppressed %v", v)
 		}
@@ -164,9 +166,10 @@ func TestPushRegistrationsReachBridges(t *testing.T) {
 // cleared), do-not-disturb with the other settings; bad values are refused and change
 // nothing; a node without home relays shows its registration dead with the reason.
 func TestMuteAndDoNotDisturbSettings(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	alice, bob := nodetest.Start(t, "alice"), nodetest.Start(t, "bob")
-	conv := befriend(t, alice, bob).ConversationID
+	conv := nodetest.Befriend(t, alice, bob).ConversationID
 	type muted struct {
 		ID         string `json:"id"`
 		MutedUntil *int64 `json:"muted_until"`
@@ -224,6 +227,7 @@ func TestMuteAndDoNotDisturbSettings(t *testing.T) {
 // loopback one (the node shows refused with the bridge's reason); at a relay that may, the
 // provider's 410 makes the registration dead there, and the node shows the reason.
 func TestPushRefusedAndDeadShown(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	strict, lax := relaytest.Config(), relaytest.Config()
 	strict.Push = &relayserver.PushConfig{}
@@ -251,7 +255,7 @@ func TestPushRefusedAndDeadShown(t *testing.T) {
 		}
 		return regs[0], nil
 	}
-	eventually(t, "refused at the strict relay, active at the other", func() error {
+	wait.For(t, "refused at the strict relay, active at the other", func() error {
 		r, err := state()
 		if err != nil {
 			return err
@@ -261,7 +265,7 @@ func TestPushRefusedAndDeadShown(t *testing.T) {
 		}
 		return nil
 	})
-	toBob := befriend(t, alice, bob)
+	toBob := nodetest.Befriend(t, alice, bob)
 	bob.Stop()
 	srv.Script(ep, pushtest.Answer{Status: http.StatusGone})
 	if _, err := alice.Client.Send(ctx, toBob.ConversationID, "c1", "hi"); err != nil {
@@ -273,7 +277,7 @@ func TestPushRefusedAndDeadShown(t *testing.T) {
 		t.Fatal(err)
 	}
 	bob.Run()
-	eventually(t, "dead with the provider's reason", func() error {
+	wait.For(t, "dead with the provider's reason", func() error {
 		r, err := state()
 		if err != nil {
 			return err

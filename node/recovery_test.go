@@ -10,6 +10,7 @@ import (
 
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/nodetest"
+	"github.com/petrel-chat/petrel/node/nodetest/wait"
 	"github.com/petrel-chat/petrel/node/store"
 )
 
@@ -28,14 +29,15 @@ func contactOf(t *testing.T, n *nodetest.Node, id string) api.Contact {
 // was waiting for the old identity fails with "identity changed" instead of being handed to
 // the new key.
 func TestIdentityChangeWarnsAndFailsPending(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	alice, bob := nodetest.Start(t, "alice"), nodetest.Start(t, "bob")
-	toBob := befriend(t, alice, bob)
+	toBob := nodetest.Befriend(t, alice, bob)
 	if _, err := alice.Client.Send(ctx, toBob.ConversationID, "a1", "hello bob"); err != nil {
 		t.Fatal(err)
 	}
 	var toAlice api.Contact
-	eventually(t, "bob gets alice's message", func() error {
+	wait.For(t, "bob gets alice's message", func() error {
 		cs, err := bob.Client.Contacts(ctx)
 		if err != nil || len(cs) != 1 {
 			return fmt.Errorf("contacts %v %v", cs, err)
@@ -67,12 +69,12 @@ func TestIdentityChangeWarnsAndFailsPending(t *testing.T) {
 
 	// Mallory runs a fresh identity behind alice's network key and writes to bob.
 	mallory := nodetest.StartImpostor(t, alice, "mallory")
-	mToBob := befriend(t, mallory, bob)
+	mToBob := nodetest.Befriend(t, mallory, bob)
 	if _, err := mallory.Client.Send(ctx, mToBob.ConversationID, "m1", "it is me, alice, new phone"); err != nil {
 		t.Fatal(err)
 	}
 
-	eventually(t, "bob flags the identity change", func() error {
+	wait.For(t, "bob flags the identity change", func() error {
 		c := contactOf(t, bob, toAlice.ID)
 		if !c.IdentityChanged || c.Verified {
 			return fmt.Errorf("identity_changed %v verified %v", c.IdentityChanged, c.Verified)
@@ -82,7 +84,7 @@ func TestIdentityChangeWarnsAndFailsPending(t *testing.T) {
 		}
 		return nil
 	})
-	eventually(t, "bob's pending message fails", func() error {
+	wait.For(t, "bob's pending message fails", func() error {
 		for _, m := range messages(t, bob.Client, toAlice.ConversationID) {
 			if m.ID != pending.ID {
 				continue
@@ -122,7 +124,7 @@ func TestIdentityChangeWarnsAndFailsPending(t *testing.T) {
 	if _, err := bob.Client.Send(ctx, toAlice.ConversationID, "b2", "who is this?"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the new identity gets messages sent after the warning", func() error {
+	wait.For(t, "the new identity gets messages sent after the warning", func() error {
 		for _, m := range messages(t, mallory.Client, mToBob.ConversationID) {
 			if m.Body == "who is this?" {
 				return nil
@@ -140,13 +142,14 @@ func TestIdentityChangeWarnsAndFailsPending(t *testing.T) {
 // after a fault); the receiver sees the sequence gap, asks for a resend, and ends up with every
 // message exactly once and in order, and the sender sees each delivered.
 func TestGapTriggersResend(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	alice, bob := nodetest.Start(t, "alice"), nodetest.Start(t, "bob")
-	toBob := befriend(t, alice, bob)
+	toBob := nodetest.Befriend(t, alice, bob)
 	if _, err := alice.Client.Send(ctx, toBob.ConversationID, "c0", "warm up"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "first message delivered", func() error {
+	wait.For(t, "first message delivered", func() error {
 		ms := messages(t, alice.Client, toBob.ConversationID)
 		if len(ms) != 1 || ms[0].Status != api.StatusDelivered {
 			return fmt.Errorf("%+v", ms)
@@ -179,7 +182,7 @@ func TestGapTriggersResend(t *testing.T) {
 	bob.Run()
 	alice.Run()
 	want := []string{"warm up", "m1", "m2", "m3", "m4", "m5", "m6"}
-	eventually(t, "bob has every message once, in order", func() error {
+	wait.For(t, "bob has every message once, in order", func() error {
 		var got []string
 		for _, m := range messages(t, bob.Client, toBob.ConversationID) {
 			got = append(got, m.Body)
@@ -189,5 +192,5 @@ func TestGapTriggersResend(t *testing.T) {
 		}
 		return nil
 	})
-	eventually(t, "alice sees every message delivered", allStatus(t, alice.Client, toBob.ConversationID, api.StatusDelivered))
+	wait.For(t, "alice sees every message delivered", allStatus(t, alice.Client, toBob.ConversationID, api.StatusDelivered))
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/petrel-chat/petrel/node/invite"
 	"github.com/petrel-chat/petrel/node/localclient"
 	"github.com/petrel-chat/petrel/node/nodetest"
+	"github.com/petrel-chat/petrel/node/nodetest/wait"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 	"github.com/petrel-chat/petrel/relay/mailboxclient"
@@ -44,11 +45,11 @@ import (
 func chatted(t *testing.T, a, b *nodetest.Node) api.Contact {
 	t.Helper()
 	ctx := context.Background()
-	toA := befriend(t, b, a)
+	toA := nodetest.Befriend(t, b, a)
 	if _, err := b.Client.Send(ctx, toA.ConversationID, "hello-a", "hello "+a.Name); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, a.Name+" gets the first message", func() error {
+	wait.For(t, a.Name+" gets the first message", func() error {
 		cs, err := a.Client.Contacts(ctx)
 		if err != nil || len(cs) != 1 {
 			return fmt.Errorf("contacts %v %v", cs, err)
@@ -61,13 +62,13 @@ func chatted(t *testing.T, a, b *nodetest.Node) api.Contact {
 	if _, err := a.Client.Send(ctx, toA.ConversationID, "hello-b", "hello "+b.Name); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, b.Name+" gets the answer", func() error {
+	wait.For(t, b.Name+" gets the answer", func() error {
 		if n := len(messages(t, b.Client, toA.ConversationID)); n != 2 {
 			return fmt.Errorf("%d messages", n)
 		}
 		return nil
 	})
-	eventually(t, "both messages delivered", func() error {
+	wait.For(t, "both messages delivered", func() error {
 		for _, cl := range []*localclient.Client{a.Client, b.Client} {
 			for _, m := range messages(t, cl, toA.ConversationID) {
 				if m.Status != api.StatusDelivered && m.Status != api.StatusRead {
@@ -107,7 +108,7 @@ func arrives(t *testing.T, n *nodetest.Node, conv string, to *nodetest.Node, toC
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, fmt.Sprintf("%q from %s reaches %s", body, n.Name, to.Name), func() error {
+	wait.For(t, fmt.Sprintf("%q from %s reaches %s", body, n.Name, to.Name), func() error {
 		found := false
 		for _, m := range messages(t, to.Client, toConv) {
 			if m.Body == body {
@@ -154,6 +155,7 @@ func publicOf(t *testing.T, n *nodetest.Node) *identity.PublicIdentity {
 // untouched, what the user sends next still reaches the real contact (only her session
 // decrypts it) and her messages still arrive; adding the real link again changes nothing.
 func TestInviteLinkCannotTakeOverContact(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	alice, bob := nodetest.Start(t, "alice"), nodetest.Start(t, "bob")
 	toAlice := chatted(t, alice, bob)
@@ -209,16 +211,17 @@ func TestInviteLinkCannotTakeOverContact(t *testing.T) {
 	for i := range 5 {
 		arrives(t, bob, toAlice.ConversationID, alice, aliceConv, fmt.Sprintf("b3-%d", i), fmt.Sprintf("after the real link %d", i))
 	}
-	eventually(t, "every message of bob's delivered", allStatus(t, bob.Client, toAlice.ConversationID, api.StatusDelivered))
+	wait.For(t, "every message of bob's delivered", allStatus(t, bob.Client, toAlice.ConversationID, api.StatusDelivered))
 }
 
 // TestInviteLinkForUnansweredContactConflicts: the same forged link while the contact was
 // only added from her link (she never wrote): still a conflict, and the contact keeps her
 // identity, so that her first message is hers.
 func TestInviteLinkForUnansweredContactConflicts(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	alice, bob := nodetest.Start(t, "alice"), nodetest.Start(t, "bob")
-	toAlice := befriend(t, bob, alice)
+	toAlice := nodetest.Befriend(t, bob, alice)
 	before := contactOf(t, bob, toAlice.ID)
 	mallory, err := identity.Generate()
 	if err != nil {
@@ -234,7 +237,7 @@ func TestInviteLinkForUnansweredContactConflicts(t *testing.T) {
 	}
 	sameContact(t, bob, before)
 	// Alice adds bob and writes: it is her contact that gets it.
-	toBob := befriend(t, alice, bob)
+	toBob := nodetest.Befriend(t, alice, bob)
 	arrives(t, alice, toBob.ConversationID, bob, toAlice.ConversationID, "a1", "it is alice")
 	sameContact(t, bob, before)
 }
@@ -362,6 +365,7 @@ func text(t *testing.T, st *ratchet.State, seq uint64, body string, peerID peer.
 // runs an honest PQXDH with its own identity: that is a new stranger's message request,
 // never alice's identity change, and nothing of it lands in alice's conversation.
 func TestForgedInitialMessageCannotRebindContact(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	nodes := startNodes(t, 2, fast(time.Second))
 	alice, bob := nodes[0], nodes[1]
@@ -526,6 +530,7 @@ func errDeadline(err error) error {
 // (a restored backup, say) and answers "undecryptable". The sender does not leave the
 // message failed (or sent) but starts a new session and sends it again: it arrives, once.
 func TestUndecryptableSentAgainUnderNewSession(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	alice, bob := nodetest.Start(t, "alice"), nodetest.Start(t, "bob")
 	toAlice := chatted(t, alice, bob)
@@ -562,6 +567,7 @@ func TestUndecryptableSentAgainUnderNewSession(t *testing.T) {
 // session a bounded number of times, then fails with a reason: never "sent", never retried
 // forever.
 func TestUndecryptableFailsAfterBoundedRetries(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	alice, bob := nodetest.Start(t, "alice"), nodetest.Start(t, "bob")
 	toBob := chatted(t, bob, alice) // alice's contact for bob
@@ -620,7 +626,7 @@ func TestUndecryptableFailsAfterBoundedRetries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "alice's message fails with a reason", func() error {
+	wait.For(t, "alice's message fails with a reason", func() error {
 		for _, m := range messages(t, alice.Client, toBob.ConversationID) {
 			if m.ID != sent.ID {
 				continue
@@ -647,6 +653,7 @@ func TestUndecryptableFailsAfterBoundedRetries(t *testing.T) {
 // ack back), so bob's node starts a new session and asks for what it lacks: every message
 // arrives once and ends delivered, none stays "sent".
 func TestUndecryptableMailboxMailAskedAgain(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	r := relaytest.Start(t, nil)
 	alice := nodetest.StartWith(t, "alice", func(c *node.Config) { c.Relays = []string{r.Info.Addrs[0]} })
@@ -654,7 +661,7 @@ func TestUndecryptableMailboxMailAskedAgain(t *testing.T) {
 		c.Relays = []string{r.Info.Addrs[0]}
 		c.RelayPoll = 200 * time.Millisecond
 	})
-	eventually(t, "bob registered at his relay", func() error {
+	wait.For(t, "bob registered at his relay", func() error {
 		st, err := bob.Client.Status(ctx)
 		if err != nil || len(st.Relays) != 1 || !st.Relays[0].Connected {
 			return fmt.Errorf("relays %+v %v", st.Relays, err)
@@ -674,13 +681,13 @@ func TestUndecryptableMailboxMailAskedAgain(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "alice's mail sits in bob's mailbox", func() error {
+	wait.For(t, "alice's mail sits in bob's mailbox", func() error {
 		if got := r.Stats().Messages; got != n {
 			return fmt.Errorf("the relay holds %d", got)
 		}
 		return nil
 	})
-	eventually(t, "alice's messages are sent", func() error {
+	wait.For(t, "alice's messages are sent", func() error {
 		for _, m := range messages(t, alice.Client, aliceConv) {
 			if strings.HasPrefix(m.Body, "while away") && m.Status != api.StatusSent {
 				return fmt.Errorf("%q is %s", m.Body, m.Status)
@@ -697,7 +704,7 @@ func TestUndecryptableMailboxMailAskedAgain(t *testing.T) {
 		return nil
 	})
 	bob.Run()
-	eventually(t, "bob has every message once", func() error {
+	wait.For(t, "bob has every message once", func() error {
 		seen := map[string]int{}
 		for _, b := range bodies(t, bob.Client, toAlice.ConversationID) {
 			seen[b]++
@@ -709,16 +716,17 @@ func TestUndecryptableMailboxMailAskedAgain(t *testing.T) {
 		}
 		return nil
 	})
-	eventually(t, "alice sees every message delivered", allStatus(t, alice.Client, aliceConv, api.StatusDelivered))
+	wait.For(t, "alice sees every message delivered", allStatus(t, alice.Client, aliceConv, api.StatusDelivered))
 }
 
 // TestPeerServingAnotherBundleIsNoIdentityChange: the contact's peer (a host holding alice's
 // network key) serves the genuine prekey bundle of someone else. Anyone can serve a copy of
 // anyone's bundle: bob starts no session with it and alice's contact keeps her identity.
 func TestPeerServingAnotherBundleIsNoIdentityChange(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	alice, bob, carol := nodetest.Start(t, "alice"), nodetest.Start(t, "bob"), nodetest.Start(t, "carol")
-	toAlice := befriend(t, bob, alice)
+	toAlice := nodetest.Befriend(t, bob, alice)
 	before := contactOf(t, bob, toAlice.ID)
 	carolBundle := newRawPeer(t, carol).bundle(peerOf(t, carol)).Marshal()
 	var hostKey []byte
@@ -784,6 +792,7 @@ func TestPeerServingAnotherBundleIsNoIdentityChange(t *testing.T) {
 // sender, not any peer) carries a card naming alice's peer id. It is a new message request
 // without a peer: alice's binding at bob stays, and her messages keep arriving as hers.
 func TestMailboxCardCannotClaimContactsPeer(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	r := relaytest.Start(t, nil)
 	alice := nodetest.Start(t, "alice")
@@ -791,7 +800,7 @@ func TestMailboxCardCannotClaimContactsPeer(t *testing.T) {
 		c.Relays = []string{r.Info.Addrs[0]}
 		c.RelayPoll = 200 * time.Millisecond
 	})
-	eventually(t, "bob registered at his relay", func() error {
+	wait.For(t, "bob registered at his relay", func() error {
 		st, err := bob.Client.Status(ctx)
 		if err != nil || len(st.Relays) != 1 || !st.Relays[0].Connected {
 			return fmt.Errorf("relays %+v %v", st.Relays, err)
@@ -814,7 +823,7 @@ func TestMailboxCardCannotClaimContactsPeer(t *testing.T) {
 	stranger.Peerstore().AddAddrs(r.ID(), r.AddrInfo().Addrs, time.Hour)
 	bobPub := publicOf(t, bob)
 	var bundle *prekey.Bundle
-	eventually(t, "bob's prekeys at his relay", func() error {
+	wait.For(t, "bob's prekeys at his relay", func() error {
 		bundle, err = mailboxclient.FetchBundle(ctx, stranger, r.ID(), bobPub)
 		return err
 	})
@@ -834,7 +843,7 @@ func TestMailboxCardCannotClaimContactsPeer(t *testing.T) {
 		t.Fatal(err)
 	}
 	var request api.Contact
-	eventually(t, "bob gets the stranger's message request", func() error {
+	wait.For(t, "bob gets the stranger's message request", func() error {
 		all, err := bob.Client.Contacts(ctx)
 		if err != nil {
 			return err
@@ -866,6 +875,7 @@ func TestMailboxCardCannotClaimContactsPeer(t *testing.T) {
 // her own, not the planted member's identity change, and her message is in her own
 // conversation.
 func TestGroupMemberCardCannotClaimPeer(t *testing.T) {
+	t.Parallel()
 	t.Run("AliceWrites", func(t *testing.T) { groupCardClaim(t, false) })
 	t.Run("BobAddsAlicesLink", func(t *testing.T) { groupCardClaim(t, true) })
 }
@@ -888,13 +898,13 @@ func groupCardClaim(t *testing.T, link bool) {
 	if _, err := carol.Client.AddContact(ctx, forged); err != nil {
 		t.Fatal(err)
 	}
-	befriend(t, carol, bob)
-	ub := userID(t, bob)
+	nodetest.Befriend(t, carol, bob)
+	ub := nodetest.UserID(t, bob)
 	conv, err := carol.Client.CreateGroup(ctx, "planted", []string{ub, string(mallory.UserID())})
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "bob has the group", func() error {
+	wait.For(t, "bob has the group", func() error {
 		c, err := bob.Client.Conversation(ctx, conv.ID)
 		if err != nil {
 			return err
@@ -905,17 +915,17 @@ func groupCardClaim(t *testing.T, link bool) {
 		return nil
 	})
 	if link {
-		toAlice := befriend(t, bob, alice)
-		if toAlice.UserID != userID(t, alice) || toAlice.IdentityChanged {
+		toAlice := nodetest.Befriend(t, bob, alice)
+		if toAlice.UserID != nodetest.UserID(t, alice) || toAlice.IdentityChanged {
 			t.Fatalf("bob's contact from alice's link: %+v", toAlice)
 		}
 	}
-	toBob := befriend(t, alice, bob)
+	toBob := nodetest.Befriend(t, alice, bob)
 	if _, err := alice.Client.Send(ctx, toBob.ConversationID, "a1", "hello bob, alice here"); err != nil {
 		t.Fatal(err)
 	}
-	ua := userID(t, alice)
-	eventually(t, "alice's message request at bob, as hers", func() error {
+	ua := nodetest.UserID(t, alice)
+	wait.For(t, "alice's message request at bob, as hers", func() error {
 		cs, err := bob.Client.Contacts(ctx)
 		if err != nil {
 			return err
@@ -957,6 +967,7 @@ func groupCardClaim(t *testing.T, link bool) {
 // contact's next direct message proves its peer, and from then on an identity change on
 // that peer warns as before.
 func TestEarlierReleaseContactProvesItsPeerAgain(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	alice, bob := nodetest.Start(t, "alice"), nodetest.Start(t, "bob")
 	toAlice := chatted(t, alice, bob)
@@ -991,11 +1002,11 @@ func TestEarlierReleaseContactProvesItsPeerAgain(t *testing.T) {
 	arrives(t, alice, aliceConv, bob, toAlice.ConversationID, "a-old", "alice proves her peer")
 	alice.Stop()
 	mallory := nodetest.StartImpostor(t, alice, "mallory")
-	mToBob := befriend(t, mallory, bob)
+	mToBob := nodetest.Befriend(t, mallory, bob)
 	if _, err := mallory.Client.Send(ctx, mToBob.ConversationID, "m1", "new phone"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "bob flags the identity change", func() error {
+	wait.For(t, "bob flags the identity change", func() error {
 		if c := contactOf(t, bob, toAlice.ID); !c.IdentityChanged {
 			return errors.New("not flagged")
 		}

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+	"github.com/petrel-chat/petrel/node/nodetest"
+	"github.com/petrel-chat/petrel/node/nodetest/wait"
 )
 
 // axeVersion is the axe-core release the accessibility test runs (.ci/run installs it with
@@ -119,19 +121,20 @@ func TestWebUIAccessibility(t *testing.T) {
 	}
 	runAll(screens)
 
-	conv := befriend(t, alice, bob)
-	me := userIDOf(t, bob)
+	_, toA := nodetest.BefriendBoth(t, alice, bob)
+	conv := toA.ConversationID
+	me := nodetest.UserID(t, bob)
 	grp, err := alice.Client.CreateGroup(ctx, "Book club", []string{me})
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := send(t, bob.Client, conv, "a1", "hi *alice*, see https://example.com")
 	send(t, alice.Client, conv, "a2", "hello _bob_ 👋")
-	eventually(t, "alice reacts to bob's message", func() error {
+	wait.For(t, "alice reacts to bob's message", func() error {
 		_, err := alice.Client.React(ctx, m.ID, "👍", false)
 		return err
 	})
-	eventually(t, "the group at bob's", func() error {
+	wait.For(t, "the group at bob's", func() error {
 		_, err := bob.Client.Conversation(ctx, grp.ID)
 		return err
 	})

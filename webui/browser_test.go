@@ -11,30 +11,11 @@ import (
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/localclient"
 	"github.com/petrel-chat/petrel/node/nodetest"
+	"github.com/petrel-chat/petrel/node/nodetest/wait"
 )
 
 // uiLink is the link `petrel run` prints.
 func uiLink(n *nodetest.Node) string { return n.Info.URL + "/#token=" + n.Info.Token }
-
-// befriend makes a and b contacts of each other (as `petrel demo` does) and returns the
-// conversation id.
-func befriend(t *testing.T, a, b *nodetest.Node) string {
-	t.Helper()
-	ctx := context.Background()
-	var conv string
-	for _, p := range [][2]*nodetest.Node{{a, b}, {b, a}} {
-		inv, err := p[1].Client.CreateInvite(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var c api.Contact
-		if err := p[0].Client.Do(ctx, "POST", "/v1/contacts", api.ContactAdd{Link: inv.Link}, &c); err != nil {
-			t.Fatal(err)
-		}
-		conv = c.ConversationID
-	}
-	return conv
-}
 
 func send(t *testing.T, cl *localclient.Client, conv, cmid, body string) api.Message {
 	t.Helper()
@@ -116,7 +97,8 @@ func TestWebUI(t *testing.T) {
 	t.Run("ContactAppearsLive", func(t *testing.T) {
 		a, b := ap.in(t), bp.in(t)
 		_ = b
-		conv = befriend(t, alice, bob)
+		_, toA := nodetest.BefriendBoth(t, alice, bob)
+		conv = toA.ConversationID
 		a.wait("Bob in alice's conversation list", `document.querySelector('.conv-list li[data-id="`+conv+`"]')?.textContent.includes('Bob')`)
 		login(t, b, bob)
 	})
@@ -228,7 +210,7 @@ func TestWebUI(t *testing.T) {
 		a.click(".chat .pane-head a[aria-label^='Contact details']")
 		a.wait("the safety number", "document.querySelectorAll('.safety span').length >= 10")
 		a.click("#ct-verified")
-		eventually(t, "verified saved on the node", func() error {
+		wait.For(t, "verified saved on the node", func() error {
 			cs, err := alice.Client.Contacts(ctx)
 			if err != nil || len(cs) != 1 || !cs[0].Verified {
 				return fmt.Errorf("contacts %+v %v", cs, err)
@@ -253,7 +235,7 @@ func TestWebUI(t *testing.T) {
 		a.wait("settings", "document.querySelector('#set-receipts') && document.querySelector('.about dd')")
 		a.shot(art, "settings")
 		a.click("#set-receipts")
-		eventually(t, "read receipts off on the node", func() error {
+		wait.For(t, "read receipts off on the node", func() error {
 			var st api.Settings
 			if err := alice.Client.Do(ctx, "GET", "/v1/settings", nil, &st); err != nil || st.ReadReceipts {
 				return fmt.Errorf("settings %+v %v", st, err)
@@ -264,7 +246,7 @@ func TestWebUI(t *testing.T) {
 		a.wait("read receipts back on", "document.querySelector('#set-receipts').checked && document.querySelector('.form-status.ok')")
 		a.eval("(() => { const i = document.querySelector('#set-name'); i.value = ''; return true })()", nil)
 		a.typeInto("#set-name", "Alice A.\r")
-		eventually(t, "the name saved", func() error {
+		wait.For(t, "the name saved", func() error {
 			me, err := alice.Client.Me(ctx)
 			if err != nil || me.Name != "Alice A." {
 				return fmt.Errorf("name %q %v", me.Name, err)
@@ -322,7 +304,7 @@ func TestWebUI(t *testing.T) {
 		}
 		a.click(".banner.request button.primary")
 		a.wait("the banner gone after accepting", "!document.querySelector('.banner.request')")
-		eventually(t, "carol accepted on alice's node", func() error {
+		wait.For(t, "carol accepted on alice's node", func() error {
 			cs, err := alice.Client.Contacts(ctx)
 			if err != nil {
 				return err
@@ -341,7 +323,7 @@ func TestWebUI(t *testing.T) {
 		a.wait("the blocked tag", "document.querySelector('.profile .tag.warn')?.textContent === 'blocked'")
 		a.click(".contact a.button.primary")
 		a.wait("the blocked banner with the composer off", "document.querySelector('.banner')?.textContent.includes('You blocked') && document.querySelector('.compose-input').disabled")
-		eventually(t, "carol blocked on alice's node", func() error {
+		wait.For(t, "carol blocked on alice's node", func() error {
 			cs, err := alice.Client.Contacts(ctx)
 			if err != nil {
 				return err

@@ -9,6 +9,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/nodetest"
 )
 
 // TestWebUIMessagesFindingNotifications drives the rest of what a WhatsApp or Signal user
@@ -33,7 +34,8 @@ func TestWebUIMessagesFindingNotifications(t *testing.T) {
 	bp := newPage(t, browser, "bob's browser")
 	recordNotifications(ap, alice.Info.URL)
 	login(t, ap, alice)
-	conv := befriend(t, alice, bob)
+	_, toA := nodetest.BefriendBoth(t, alice, bob)
+	conv := toA.ConversationID
 	login(t, bp, bob)
 	li := `.conv-list li[data-id="` + conv + `"]`
 	step := func(name string, f func(t *testing.T)) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/nodetest"
+	"github.com/petrel-chat/petrel/node/nodetest/wait"
 )
 
 // startThree starts three nodes at once, with fast presence timers.
@@ -85,8 +86,8 @@ func TestWebUIGroups(t *testing.T) {
 	bp := newPage(t, browser, "bob's browser")
 	login(t, ap, alice)
 	login(t, bp, bob)
-	befriend(t, alice, bob)
-	befriend(t, alice, carol)
+	nodetest.BefriendBoth(t, alice, bob)
+	nodetest.BefriendBoth(t, alice, carol)
 	var gid string
 	var sentID string
 	// Each step builds on the one before: stop at the first that fails.
@@ -152,8 +153,8 @@ func TestWebUIGroups(t *testing.T) {
 		a.click("#gi-add")
 		a.wait("carol among the members", "document.querySelectorAll('.member-list .member').length === 3")
 		b.wait("the added line at bob's", sysLine("Alice added Carol"))
-		a.click(".member-list .member[data-user='" + userIDOf(t, bob) + "'] [data-action=promote]")
-		a.wait("bob an admin", "document.querySelector(\".member-list .member[data-user='"+userIDOf(t, bob)+"'] .tag.admin\")")
+		a.click(".member-list .member[data-user='" + nodetest.UserID(t, bob) + "'] [data-action=promote]")
+		a.wait("bob an admin", "document.querySelector(\".member-list .member[data-user='"+nodetest.UserID(t, bob)+"'] .tag.admin\")")
 		b.wait("the promotion at bob's", sysLine("Alice made you an admin"))
 		a.eval("(() => { const i = document.querySelector('#gi-name'); i.value = ''; return true })()", nil)
 		a.typeInto("#gi-name", "Lunch club 2")
@@ -176,7 +177,7 @@ func TestWebUIGroups(t *testing.T) {
 		a.wait("read by 1 of 2", "document.querySelector('"+msgSel(sentID)+" .read-by')?.textContent === 'Read by 1 of 2'")
 		a.click(msgSel(sentID) + " .msg-more")
 		a.click(".menu [data-action=info]")
-		a.wait("the receipts per member", "document.querySelector(\"dialog .receipt[data-user='"+userIDOf(t, bob)+"']\")?.textContent === 'BobRead' && document.querySelector(\"dialog .receipt[data-user='"+userIDOf(t, carol)+"']\")?.textContent === 'CarolDelivered'")
+		a.wait("the receipts per member", "document.querySelector(\"dialog .receipt[data-user='"+nodetest.UserID(t, bob)+"']\")?.textContent === 'BobRead' && document.querySelector(\"dialog .receipt[data-user='"+nodetest.UserID(t, carol)+"']\")?.textContent === 'CarolDelivered'")
 		a.shot(art, "message-info")
 		a.typeInto("dialog .dialog-actions button", kb.Escape)
 		a.wait("the dialog closed", "!document.querySelector('dialog')")
@@ -185,11 +186,11 @@ func TestWebUIGroups(t *testing.T) {
 	step("RemovedMemberIsTold", func(t *testing.T) {
 		a := ap.in(t)
 		a.navigate(alice.Info.URL + "/#/group/" + gid)
-		a.click(".member-list .member[data-user='" + userIDOf(t, carol) + "'] [data-action=remove]")
+		a.click(".member-list .member[data-user='" + nodetest.UserID(t, carol) + "'] [data-action=remove]")
 		a.wait("the confirmation", "document.querySelector('dialog[open]')?.textContent.includes('Remove Carol?')")
 		a.click("dialog[open] button.danger-solid")
 		a.wait("carol gone", "document.querySelectorAll('.member-list .member').length === 2")
-		eventually(t, "carol's node knows she was removed", func() error {
+		wait.For(t, "carol's node knows she was removed", func() error {
 			c, err := carol.Client.Conversation(ctx, gid)
 			if err != nil || len(c.Members) != 0 {
 				return fmt.Errorf("%+v %v", c.Members, err)
@@ -213,7 +214,7 @@ func TestWebUIGroups(t *testing.T) {
 		b.wait("no longer a member", "document.querySelector('.group-info .profile .muted')?.textContent === 'You are no longer a member of this group.'")
 		a.navigate(alice.Info.URL + "/#/c/" + gid)
 		a.wait("bob's leaving at alice's", sysLine("Bob left"))
-		eventually(t, "alice's node", func() error {
+		wait.For(t, "alice's node", func() error {
 			c, err := alice.Client.Conversation(ctx, gid)
 			if err != nil || len(c.Members) != 1 || c.Members[0].Role != api.RoleAdmin {
 				return fmt.Errorf("%+v %v", c.Members, err)
@@ -221,15 +222,6 @@ func TestWebUIGroups(t *testing.T) {
 			return nil
 		})
 	})
-}
-
-func userIDOf(t *testing.T, n *nodetest.Node) string {
-	t.Helper()
-	me, err := n.Client.Me(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return me.UserID
 }
 
 // contrastOf is a JavaScript expression: the WCAG contrast ratio of the text colour of fg

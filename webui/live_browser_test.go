@@ -65,7 +65,8 @@ func TestWebUILiveSignals(t *testing.T) {
 	bp := newPage(t, browser, "bob's browser")
 	// Alice's page connects first: presence frames are not replayed to a later socket.
 	login(t, ap, alice)
-	conv := befriend(t, alice, bob)
+	_, toA := nodetest.BefriendBoth(t, alice, bob)
+	conv := toA.ConversationID
 	li := `.conv-list li[data-id="` + conv + `"]`
 	var bobContact api.Contact
 

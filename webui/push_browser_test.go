@@ -9,6 +9,7 @@ import (
 
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/nodetest"
+	"github.com/petrel-chat/petrel/node/nodetest/wait"
 	"github.com/petrel-chat/petrel/relay/relaytest"
 )
 
@@ -35,7 +36,8 @@ func TestWebUIMuteDoNotDisturbAndPush(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	conv := befriend(t, alice, bob)
+	_, toA := nodetest.BefriendBoth(t, alice, bob)
+	conv := toA.ConversationID
 	one := newPage(t, browser, "alice's first browser")
 	two := newPage(t, browser, "alice's second browser")
 	recordNotifications(two, alice.Info.URL)
@@ -133,7 +135,7 @@ func TestWebUIMuteDoNotDisturbAndPush(t *testing.T) {
 		}
 		a.eval("(() => { const s = document.querySelector('#set-dnd'); s.value = '0'; s.dispatchEvent(new Event('change')); return true })()", nil)
 		a.wait("do not disturb off", "document.querySelector('#set-dnd-note').textContent.startsWith('Do not disturb silences')")
-		eventually(t, "push.dnd_until null", func() error {
+		wait.For(t, "push.dnd_until null", func() error {
 			if err := alice.Client.Do(ctx, "GET", "/v1/settings", nil, &st); err != nil {
 				return err
 			}
@@ -151,7 +153,7 @@ func TestWebUIMuteDoNotDisturbAndPush(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "the relay's answer (no bridge)", func() error {
+		wait.For(t, "the relay's answer (no bridge)", func() error {
 			regs, err := alice.Client.PushRegistrations(ctx)
 			if err != nil {
 				return err

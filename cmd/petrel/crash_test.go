@@ -19,6 +19,8 @@ import (
 
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/localclient"
+	"github.com/petrel-chat/petrel/node/nodetest"
+	"github.com/petrel-chat/petrel/node/nodetest/wait"
 )
 
 const (
@@ -26,8 +28,8 @@ const (
 	crashPassphrase = "sigkill test passphrase, long and unmistakable 7f3a"
 	// crashMarker is in every message body, so one scan for it finds any plaintext body.
 	crashMarker = "crash-body-9d41e0"
-	// pollEvery and eventuallyWithin bound every wait: generous, and never asserted as a time.
-	pollEvery        = 50 * time.Millisecond
+	// eventuallyWithin bounds a wait for a process to exit: generous, and never asserted
+	// as a time (conditions are polled with node/nodetest/wait).
 	eventuallyWithin = 60 * time.Second
 )
 
@@ -69,7 +71,7 @@ func TestSIGKILLMidBurstDeliversEveryAckedMessageOnce(t *testing.T) {
 	// Scenario A: the sender dies. Alice sends one message after another; once 100 are
 	// acknowledged she is SIGKILLed, with a send most likely in flight.
 	burstA := startBurst(alice.cl, conv, "a", 1_000_000)
-	waitFor(t, "alice acknowledges 100 sends", func() error {
+	wait.For(t, "alice acknowledges 100 sends", func() error {
 		if n := burstA.ackedCount(); n < 100 {
 			return fmt.Errorf("%d acknowledged", n)
 		}
@@ -112,7 +114,7 @@ func TestSIGKILLMidBurstDeliversEveryAckedMessageOnce(t *testing.T) {
 	// is SIGKILLed; alice goes on sending into her outbox while he is down, then he restarts.
 	const burstBLen = 300
 	burstB := startBurst(alice.cl, conv, "b", burstBLen)
-	waitFor(t, "bob receives the start of burst B", func() error {
+	wait.For(t, "bob receives the start of burst B", func() error {
 		p, err := bob.cl.Messages(ctx, conv, "", "", 1)
 		if err != nil {
 			return err
@@ -138,7 +140,7 @@ func TestSIGKILLMidBurstDeliversEveryAckedMessageOnce(t *testing.T) {
 	if atKill >= burstBLen {
 		t.Logf("scenario B: the burst was complete when bob was killed; delivery may have been too")
 	}
-	waitFor(t, "alice queues sends while bob is down", func() error {
+	wait.For(t, "alice queues sends while bob is down", func() error {
 		select {
 		case <-burstB.done:
 			return nil
@@ -168,7 +170,7 @@ func TestSIGKILLMidBurstDeliversEveryAckedMessageOnce(t *testing.T) {
 	alice.stop()
 	bob.stop()
 	for _, p := range []*petrelProc{alice, bob} {
-		noPlaintext(t, p.dir, crashMarker, crashPassphrase)
+		nodetest.NoPlaintext(t, p.dir, crashMarker, crashPassphrase)
 	}
 }
 
@@ -285,9 +287,9 @@ func (p *petrelProc) launch() {
 func (p *petrelProc) waitReady() {
 	p.t.Helper()
 	apiPath := filepath.Join(p.dir, "api.json")
-	waitFor(p.t, p.name+" writes api.json", func() error {
+	wait.For(p.t, p.name+" writes api.json", func() error {
 		if !p.running() {
-			return errStop{fmt.Errorf("%s exited: %v", p.name, p.cmd.ProcessState)}
+			return wait.Final(fmt.Errorf("%s exited: %v", p.name, p.cmd.ProcessState))
 		}
 		info, err := localclient.ReadInfo(apiPath)
 		if err != nil {
@@ -490,7 +492,7 @@ func sendRank(clientMsgID string) int {
 // delivered.
 func waitSameHistory(t *testing.T, what string, alice, bob *petrelProc, conv string, delivered bool) {
 	t.Helper()
-	waitFor(t, what+": bob has alice's history", func() error {
+	wait.For(t, what+": bob has alice's history", func() error {
 		a, err := history(alice.cl, conv)
 		if err != nil {
 			return err
@@ -500,7 +502,7 @@ func waitSameHistory(t *testing.T, what string, alice, bob *petrelProc, conv str
 			return err
 		}
 		if err := duplicates(b); err != nil {
-			return errStop{fmt.Errorf("bob: %w", err)}
+			return wait.Final(fmt.Errorf("bob: %w", err))
 		}
 		if err := sameHistory(a, b); err != nil {
 			return err
@@ -535,12 +537,12 @@ func sameHistory(a, b []api.Message) error {
 		return fmt.Errorf("bob has %d of alice's %d messages; missing %s", len(b), len(a), strings.Join(missing, " "))
 	}
 	if len(a) != len(b) {
-		return errStop{fmt.Errorf("bob has %d messages, alice %d", len(b), len(a))}
+		return wait.Final(fmt.Errorf("bob has %d messages, alice %d", len(b), len(a)))
 	}
 	for i := range a {
 		if a[i].ID != b[i].ID || a[i].Body != b[i].Body || a[i].Order != b[i].Order {
-			return errStop{fmt.Errorf("message %d: alice has %s %q order %s, bob %s %q order %s",
-				i, a[i].ID, a[i].Body, a[i].Order, b[i].ID, b[i].Body, b[i].Order)}
+			return wait.Final(fmt.Errorf("message %d: alice has %s %q order %s, bob %s %q order %s",
+				i, a[i].ID, a[i].Body, a[i].Order, b[i].ID, b[i].Body, b[i].Order))
 		}
 	}
 	return nil
@@ -572,57 +574,5 @@ func history(cl *localclient.Client, conv string) ([]api.Message, error) {
 			return all, nil
 		}
 		before = p.Messages[0].ID
-	}
-}
-
-// errStop ends waitFor at once: the condition can no longer come true.
-type errStop struct{ error }
-
-// waitFor polls f every pollEvery until it returns nil, failing the test after
-// eventuallyWithin or at once when f returns errStop.
-func waitFor(t *testing.T, what string, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(eventuallyWithin)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		var stop errStop
-		if errors.As(err, &stop) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v: %v", what, eventuallyWithin, err)
-		}
-		time.Sleep(pollEvery)
-	}
-}
-
-// noPlaintext fails the test if any file under dir contains one of texts.
-func noPlaintext(t *testing.T, dir string, texts ...string) {
-	t.Helper()
-	n := 0
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		n++
-		for _, s := range texts {
-			if bytes.Contains(b, []byte(s)) {
-				t.Errorf("%s contains plaintext %q", p, s)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n == 0 {
-		t.Errorf("no files under %s", dir)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/localclient"
+	"github.com/petrel-chat/petrel/node/nodetest/wait"
 )
 
 // lockedBuffer is a bytes.Buffer safe for one writer and one reader.
@@ -91,7 +92,7 @@ func TestDemo(t *testing.T) {
 		if relay == nil {
 			t.Fatalf("no relay address printed:\n%s", text)
 		}
-		waitFor(t, name+" connects to the demo relay", func() error {
+		wait.For(t, name+" connects to the demo relay", func() error {
 			st, err := localclient.New(base, token).Status(ctx)
 			if err != nil {
 				return err

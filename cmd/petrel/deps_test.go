@@ -147,3 +147,71 @@ func TestDependencyDirection(t *testing.T) {
 		}
 	}
 }
+
+// TestNodeFloors: the packages inside node/ stand on floors, and an import only points
+// down (docs/ARCHITECTURE.md, "Floors inside node/"): the façade (package node, the local
+// API and the messenger) over feature packages, over the pairwise core (what two parties
+// share), over foundations; internal/ is under all of them and imports nothing of petrel.
+// A feature package imports no other feature package. Every package under node/ must be
+// on a floor, so a new one is placed before it lands.
+func TestNodeFloors(t *testing.T) {
+	const (
+		foundation = iota
+		core
+		feature
+		facade
+		testHelper
+	)
+	floors := map[string]int{
+		"node/api": foundation, "node/store": foundation, "node/wire": foundation,
+		"node/eventlog": foundation, "node/invite": foundation, "node/p2phost": foundation,
+		"node/sessions":   core,
+		"node/homerelays": feature, "node/push": feature,
+		"node/messenger": facade, "node/localapi": facade, "node": facade,
+		"node/localclient": testHelper, "node/nodetest": testHelper, "node/nodetest/wait": testHelper,
+	}
+	names := []string{"foundation", "pairwise core", "feature", "façade", "test helper"}
+	pkgs := loadPackages(t)
+	for dir, p := range pkgs {
+		if strings.HasPrefix(dir, "internal/") {
+			for _, im := range p.imports {
+				if strings.HasPrefix(im, modPath+"/") {
+					t.Errorf("%s imports %s: internal/ is under every floor and imports nothing of petrel", dir, im)
+				}
+			}
+			continue
+		}
+		if dir != "node" && !strings.HasPrefix(dir, "node/") {
+			continue
+		}
+		floor, ok := floors[dir]
+		if !ok {
+			t.Errorf("%s is on no floor: place it in TestNodeFloors and docs/ARCHITECTURE.md", dir)
+			continue
+		}
+		if floor == testHelper {
+			continue
+		}
+		for _, im := range p.imports {
+			dep, ok := strings.CutPrefix(im, modPath+"/")
+			if !ok || dep != "node" && !strings.HasPrefix(dep, "node/") {
+				continue
+			}
+			df, known := floors[dep]
+			switch {
+			case !known:
+			case df == testHelper:
+				t.Errorf("%s imports the test helper %s", dir, dep)
+			case df > floor:
+				t.Errorf("%s (%s) imports %s (%s): an arrow back up", dir, names[floor], dep, names[df])
+			case df == feature && floor == feature:
+				t.Errorf("%s imports %s: feature packages do not import each other", dir, dep)
+			}
+		}
+	}
+	for dir := range floors {
+		if pkgs[dir] == nil {
+			t.Errorf("TestNodeFloors places %s, which does not exist", dir)
+		}
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/nodetest"
+	"github.com/petrel-chat/petrel/node/nodetest/wait"
 )
 
 // TestOfflineContactGetsMailFromRelay: bob is stopped while alice sends 100 messages; they
@@ -66,7 +68,7 @@ func TestOfflineContactGetsMailFromRelay(t *testing.T) {
 	if _, err := alice.cl.Send(ctx, conv, "hello", crashMarker+" hello while bob is online"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "bob gets the first message", func() error {
+	wait.For(t, "bob gets the first message", func() error {
 		h, err := history(bob.cl, conv)
 		if err != nil || len(h) != 1 {
 			return fmt.Errorf("%d messages, %v", len(h), err)
@@ -74,7 +76,7 @@ func TestOfflineContactGetsMailFromRelay(t *testing.T) {
 		return nil
 	})
 	phase("bob gets the first message")
-	waitFor(t, "bob's relay is connected", func() error { return relayConnected(bob) })
+	wait.For(t, "bob's relay is connected", func() error { return relayConnected(bob) })
 
 	bob.stop()
 	phase("bob stopped")
@@ -85,7 +87,7 @@ func TestOfflineContactGetsMailFromRelay(t *testing.T) {
 			t.Fatalf("send %d: %v", i, err)
 		}
 	}
-	waitFor(t, "alice's messages wait at the relay (sent)", func() error {
+	wait.For(t, "alice's messages wait at the relay (sent)", func() error {
 		h, err := history(alice.cl, conv)
 		if err != nil {
 			return err
@@ -106,7 +108,7 @@ func TestOfflineContactGetsMailFromRelay(t *testing.T) {
 	if _, err := carol.cl.Send(ctx, carolToBob.ConversationID, "c1", crashMarker+" carol writes to offline bob"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "carol's message waits at the relay", func() error {
+	wait.For(t, "carol's message waits at the relay", func() error {
 		h, err := history(carol.cl, carolToBob.ConversationID)
 		if err != nil || len(h) != 1 || h[0].Status != api.StatusSent {
 			return fmt.Errorf("%+v %v", h, err)
@@ -114,30 +116,30 @@ func TestOfflineContactGetsMailFromRelay(t *testing.T) {
 		return nil
 	})
 	phase("carol's message waits at the relay")
-	noPlaintext(t, relay.dir, crashMarker, crashPassphrase)
+	nodetest.NoPlaintext(t, relay.dir, crashMarker, crashPassphrase)
 
 	bob.start()
 	phase("bob started")
-	waitFor(t, "bob drains all 100, once, in order", func() error {
+	wait.For(t, "bob drains all 100, once, in order", func() error {
 		h, err := history(bob.cl, conv)
 		if err != nil {
 			return err
 		}
 		if err := duplicates(h); err != nil {
-			return errStop{err}
+			return wait.Final(err)
 		}
 		if len(h) != n+1 {
 			return fmt.Errorf("bob has %d messages", len(h))
 		}
 		for i, m := range h[1:] {
 			if want := crashBody("m" + strconv.Itoa(i)); m.Body != want {
-				return errStop{fmt.Errorf("message %d is %q, want %q", i+1, m.Body, want)}
+				return wait.Final(fmt.Errorf("message %d is %q, want %q", i+1, m.Body, want))
 			}
 		}
 		return nil
 	})
 	phase("bob drains all 100, once, in order")
-	waitFor(t, "alice sees all delivered", func() error {
+	wait.For(t, "alice sees all delivered", func() error {
 		h, err := history(alice.cl, conv)
 		if err != nil {
 			return err
@@ -150,7 +152,7 @@ func TestOfflineContactGetsMailFromRelay(t *testing.T) {
 		return nil
 	})
 	phase("alice sees all delivered")
-	waitFor(t, "carol's message reaches bob as a request", func() error {
+	wait.For(t, "carol's message reaches bob as a request", func() error {
 		cs, err := bob.cl.Contacts(ctx)
 		if err != nil {
 			return err
@@ -160,7 +162,7 @@ func TestOfflineContactGetsMailFromRelay(t *testing.T) {
 				continue
 			}
 			if c.Request != api.RequestPending {
-				return errStop{fmt.Errorf("carol at bob: request %q, want pending", c.Request)}
+				return wait.Final(fmt.Errorf("carol at bob: request %q, want pending", c.Request))
 			}
 			h, err := history(bob.cl, c.ConversationID)
 			if err != nil || len(h) != 1 {
@@ -175,9 +177,9 @@ func TestOfflineContactGetsMailFromRelay(t *testing.T) {
 	for _, p := range []*petrelProc{alice, bob, carol} {
 		p.stop()
 		phase("stopped " + p.name)
-		noPlaintext(t, p.dir, crashMarker, crashPassphrase)
+		nodetest.NoPlaintext(t, p.dir, crashMarker, crashPassphrase)
 	}
-	noPlaintext(t, relay.dir, crashMarker, crashPassphrase)
+	nodetest.NoPlaintext(t, relay.dir, crashMarker, crashPassphrase)
 }
 
 func relayList(t *testing.T, p *petrelProc) string {

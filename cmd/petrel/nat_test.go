@@ -31,6 +31,7 @@ import (
 
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/localclient"
+	"github.com/petrel-chat/petrel/node/nodetest/wait"
 	"golang.org/x/sys/unix"
 )
 
@@ -132,7 +133,7 @@ func TestReachabilityBehindNAT(t *testing.T) {
 	// the dial, so the node is private; it reserves a slot at its relay and announces a
 	// circuit address through it. Invites made before then would carry no way in.
 	for _, p := range nodes {
-		waitFor(t, p.name+" announces a circuit address through the relay", func() error {
+		wait.For(t, p.name+" announces a circuit address through the relay", func() error {
 			me, err := p.cl.Me(ctx)
 			if err != nil {
 				return err
@@ -147,10 +148,10 @@ func TestReachabilityBehindNAT(t *testing.T) {
 	}
 	phase("every node is private and announces a circuit address")
 	// The relay sees each node as its router's address, never a LAN address: the NAT is real.
-	waitFor(t, "the relay sees the nodes at their routers' addresses", func() error {
+	wait.For(t, "the relay sees the nodes at their routers' addresses", func() error {
 		peers, err := establishedTCP(relay.cmd.Process.Pid)
 		if err != nil {
-			return errStop{err}
+			return wait.Final(err)
 		}
 		for _, h := range homes {
 			if !containsIP(peers, h.public) {
@@ -158,12 +159,12 @@ func TestReachabilityBehindNAT(t *testing.T) {
 			}
 			// An easy NAT keeps the node's port (libp2p dials from its listening port).
 			if keep := netip.MustParseAddrPort(h.public + ":" + natPort); !h.hard && !slices.Contains(peers, keep) {
-				return errStop{fmt.Errorf("%s's router did not keep port %s: the relay sees %v", h.name, natPort, peers)}
+				return wait.Final(fmt.Errorf("%s's router did not keep port %s: the relay sees %v", h.name, natPort, peers))
 			}
 		}
 		for _, a := range peers {
 			if strings.HasPrefix(a.Addr().String(), "192.168.") {
-				return errStop{fmt.Errorf("the relay sees a LAN address %v: the NAT does not translate", a)}
+				return wait.Final(fmt.Errorf("the relay sees a LAN address %v: the NAT does not translate", a))
 			}
 		}
 		return nil
@@ -173,7 +174,7 @@ func TestReachabilityBehindNAT(t *testing.T) {
 	befriended := time.Now()
 	aliceToBob, bobToAlice := befriendBoth(t, alice, bob)
 	phase("alice and bob are each other's contacts")
-	waitFor(t, "alice and bob hole-punch a direct connection through both NATs", func() error {
+	wait.For(t, "alice and bob hole-punch a direct connection through both NATs", func() error {
 		if err := directTCP(alice, "11.0.0.3"); err != nil {
 			return err
 		}
@@ -201,7 +202,7 @@ func TestReachabilityBehindNAT(t *testing.T) {
 	if after := deposits(); after < before+2 {
 		t.Errorf("the relay took %v deposits for alice's and carol's messages, want at least 2 (mail to a node reachable only through a circuit goes to its mailbox)", after-before)
 	}
-	waitFor(t, "carol's and alice's hole punch fails at carol's hard NAT", func() error {
+	wait.For(t, "carol's and alice's hole punch fails at carol's hard NAT", func() error {
 		for _, p := range []*petrelProc{alice, carol} {
 			if logHas(t, p, "hole punch attempt with peer failed") {
 				return nil
@@ -212,7 +213,7 @@ func TestReachabilityBehindNAT(t *testing.T) {
 	if err := directTCP(alice, "11.0.0.4"); err == nil {
 		t.Errorf("alice has a direct TCP connection to carol's router: carol's NAT is not hard")
 	}
-	waitFor(t, "alice sees bob and carol online (carol's heartbeats ride the circuit)", func() error {
+	wait.For(t, "alice sees bob and carol online (carol's heartbeats ride the circuit)", func() error {
 		return online(alice, aliceToBob.UserID, aliceToCarol.UserID)
 	})
 	phase("alice sees bob and carol online")
@@ -476,7 +477,7 @@ func containsIP(conns []netip.AddrPort, ip string) bool {
 func directTCP(p *petrelProc, public string) error {
 	conns, err := establishedTCP(p.cmd.Process.Pid)
 	if err != nil {
-		return errStop{err}
+		return wait.Final(err)
 	}
 	if !containsIP(conns, public) {
 		return fmt.Errorf("%s has no TCP connection to %s (has %v)", p.name, public, conns)
@@ -552,7 +553,7 @@ func chatBothWays(t *testing.T, a, b *petrelProc, aToB, bToA api.Contact) {
 		return body
 	}
 	wait := func(from, to *petrelProc, c api.Contact, body string) {
-		waitFor(t, from.name+"'s message reaches "+to.name+" and is delivered", func() error {
+		wait.For(t, from.name+"'s message reaches "+to.name+" and is delivered", func() error {
 			got, err := history(to.cl, c.ConversationID)
 			if err != nil {
 				return err

@@ -18,6 +18,8 @@ import (
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/crypto/sealed"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/nodetest"
+	"github.com/petrel-chat/petrel/node/nodetest/wait"
 	"github.com/petrel-chat/petrel/node/push"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/pushbridge/pushtest"
@@ -70,7 +72,7 @@ func TestPushWakesStoppedNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "bob's registration is active at the relay's bridge", func() error {
+	wait.For(t, "bob's registration is active at the relay's bridge", func() error {
 		regs, err := bob.cl.PushRegistrations(ctx)
 		if err != nil || len(regs) != 1 || regs[0].State != "active" || regs[0].Relays[0].State != "active" {
 			return fmt.Errorf("%+v %v", regs, err)
@@ -90,7 +92,7 @@ func TestPushWakesStoppedNode(t *testing.T) {
 	if _, err := alice.cl.Send(ctx, conv, "hello", crashMarker+" while bob is online"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "bob gets the first message", func() error {
+	wait.For(t, "bob gets the first message", func() error {
 		h, err := history(bob.cl, conv)
 		if err != nil || len(h) != 1 {
 			return fmt.Errorf("%d messages, %v", len(h), err)
@@ -115,7 +117,7 @@ func TestPushWakesStoppedNode(t *testing.T) {
 		time.Sleep(100 * time.Millisecond) // 20 messages spread over 2 s, as a person typing fast
 	}
 	phase("alice sent 20")
-	waitFor(t, "every message is deposited at the relay", func() error {
+	wait.For(t, "every message is deposited at the relay", func() error {
 		if d := relayMetric(t, metrics, "petrel_relay_deposits_total") - deposits0; d < n {
 			return fmt.Errorf("%v deposits", d)
 		}
@@ -123,7 +125,7 @@ func TestPushWakesStoppedNode(t *testing.T) {
 	})
 	// Every deposit is accounted for: two pushes, and the others coalesced into them; so no
 	// push is left pending, and none will follow.
-	waitFor(t, "the bridge accounts for every deposit", func() error {
+	wait.For(t, "the bridge accounts for every deposit", func() error {
 		deposits := relayMetric(t, metrics, "petrel_relay_deposits_total") - deposits0
 		sent := relayMetric(t, metrics, `petrel_push_sent_total{provider="unifiedpush"}`)
 		coalesced := relayMetric(t, metrics, "petrel_push_coalesced_total")
@@ -185,24 +187,24 @@ func TestPushWakesStoppedNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	noPlaintext(t, relay.dir, crashMarker, crashPassphrase)
+	nodetest.NoPlaintext(t, relay.dir, crashMarker, crashPassphrase)
 
 	bob.start()
 	phase("bob started")
-	waitFor(t, "bob drains all 20, once, in order", func() error {
+	wait.For(t, "bob drains all 20, once, in order", func() error {
 		h, err := history(bob.cl, conv)
 		if err != nil {
 			return err
 		}
 		if err := duplicates(h); err != nil {
-			return errStop{err}
+			return wait.Final(err)
 		}
 		if len(h) != n+1 {
 			return fmt.Errorf("bob has %d messages", len(h))
 		}
 		for i, m := range h[1:] {
 			if want := crashBody("m" + strconv.Itoa(i)); m.Body != want {
-				return errStop{fmt.Errorf("message %d is %q, want %q", i+1, m.Body, want)}
+				return wait.Final(fmt.Errorf("message %d is %q, want %q", i+1, m.Body, want))
 			}
 		}
 		return nil

@@ -27,6 +27,8 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/crypto/sealed"
+	"github.com/petrel-chat/petrel/node/nodetest"
+	"github.com/petrel-chat/petrel/node/nodetest/wait"
 	"github.com/petrel-chat/petrel/relay/mailboxclient"
 	"github.com/petrel-chat/petrel/relay/relaywire"
 )
@@ -198,7 +200,7 @@ func TestRelayClusterSIGKILLLosesNoAcknowledgedDeposit(t *testing.T) {
 			}
 		})
 	}
-	waitFor(t, "the cluster acknowledges 1,000 burst deposits", func() error {
+	wait.For(t, "the cluster acknowledges 1,000 burst deposits", func() error {
 		if n := total.Load(); n < 1000 {
 			return fmt.Errorf("%d acknowledged", n)
 		}
@@ -207,7 +209,7 @@ func TestRelayClusterSIGKILLLosesNoAcknowledgedDeposit(t *testing.T) {
 	killed.Store(true)
 	c.procs[1].kill()
 	t.Logf("SIGKILL of process 2 after %d acknowledged burst deposits", total.Load())
-	waitFor(t, "the depositors carry on through the other two processes (500 more acknowledged)", func() error {
+	wait.For(t, "the depositors carry on through the other two processes (500 more acknowledged)", func() error {
 		if n := afterKill.Load(); n < 500 {
 			return fmt.Errorf("%d acknowledged since the kill", n)
 		}
@@ -222,7 +224,7 @@ func TestRelayClusterSIGKILLLosesNoAcknowledgedDeposit(t *testing.T) {
 
 	// The killed process restarts on its data directory and catches up.
 	c.procs[1].start()
-	waitFor(t, "the restarted process is healthy with every mail replica current", func() error {
+	wait.For(t, "the restarted process is healthy with every mail replica current", func() error {
 		code, body, err := healthz(c.procs[1])
 		if err != nil {
 			return err
@@ -240,7 +242,7 @@ func TestRelayClusterSIGKILLLosesNoAcknowledgedDeposit(t *testing.T) {
 		owner := c.hostAt(i)
 		got := 0
 		// A read that meets an election is refused as unavailable: the owner reads again.
-		waitFor(t, fmt.Sprintf("the owner drains at process %d", i+1), func() error {
+		wait.For(t, fmt.Sprintf("the owner drains at process %d", i+1), func() error {
 			s, err := mailboxclient.Open(ctx, owner, c.id, bob)
 			if err != nil {
 				return err
@@ -255,7 +257,7 @@ func TestRelayClusterSIGKILLLosesNoAcknowledgedDeposit(t *testing.T) {
 				for _, m := range mail {
 					o, err := sealed.Open(m.Envelope, bobDH)
 					if err != nil {
-						return errStop{err}
+						return wait.Final(err)
 					}
 					byID[m.ID] = string(o.Payload)
 					ids = append(ids, m.ID)
@@ -298,7 +300,7 @@ func TestRelayClusterSIGKILLLosesNoAcknowledgedDeposit(t *testing.T) {
 		if code := r.cmd.ProcessState.ExitCode(); code != 0 {
 			t.Errorf("relay exited %d after SIGTERM", code)
 		}
-		assertNoPlaintext(t, r.dir, "cluster-relay-body")
+		nodetest.NoPlaintext(t, r.dir, "cluster-relay-body")
 	}
 }
 
@@ -438,7 +440,7 @@ func TestRelayClusterPartition(t *testing.T) {
 	for _, p := range proxies {
 		p.setCut(true)
 	}
-	waitFor(t, "the cut-off process refuses deposits as unavailable and its /healthz says so", func() error {
+	wait.For(t, "the cut-off process refuses deposits as unavailable and its /healthz says so", func() error {
 		err := deposit(atCut)
 		if !errors.Is(err, mailboxclient.ErrUnavailable) {
 			return fmt.Errorf("deposit at the cut-off process: %v", err)
@@ -449,12 +451,12 @@ func TestRelayClusterPartition(t *testing.T) {
 		return nil
 	})
 	majority := c.hostAt(0)
-	waitFor(t, "the two others keep taking deposits", func() error { return deposit(majority) })
+	wait.For(t, "the two others keep taking deposits", func() error { return deposit(majority) })
 	// The majority may still be electing a leader for a stream or bucket the cut-off
 	// process led: a deposit refused as unavailable meanwhile is sent again, as a node does.
 	second := c.hostAt(1)
 	for range 20 {
-		waitFor(t, "a deposit at the majority", func() error { return deposit(second) })
+		wait.For(t, "a deposit at the majority", func() error { return deposit(second) })
 	}
 	for range 3 {
 		if err := deposit(atCut); !errors.Is(err, mailboxclient.ErrUnavailable) {
@@ -464,7 +466,7 @@ func TestRelayClusterPartition(t *testing.T) {
 	for _, p := range proxies {
 		p.setCut(false)
 	}
-	waitFor(t, "the healed process is healthy with every mail replica current", func() error {
+	wait.For(t, "the healed process is healthy with every mail replica current", func() error {
 		code, body, err := healthz(c.procs[cut])
 		if err != nil {
 			return err
@@ -481,12 +483,12 @@ func TestRelayClusterPartition(t *testing.T) {
 	healed := c.hostAt(cut)
 	// Right after the heal a read may still meet an election (refused as unavailable): the
 	// owner drains again, as a node does.
-	waitFor(t, "the owner drains at the healed process", func() error {
+	wait.For(t, "the owner drains at the healed process", func() error {
 		_, err := mailboxclient.Drain(ctx, healed, c.id, bob, 500, func(mail []mailboxclient.Mail) error {
 			for _, m := range mail {
 				o, err := sealed.Open(m.Envelope, bobDH)
 				if err != nil {
-					return errStop{err}
+					return wait.Final(err)
 				}
 				byID[m.ID] = string(o.Payload)
 			}

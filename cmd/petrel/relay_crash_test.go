@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdh"
 	"crypto/ed25519"
@@ -26,6 +25,8 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/crypto/sealed"
+	"github.com/petrel-chat/petrel/node/nodetest"
+	"github.com/petrel-chat/petrel/node/nodetest/wait"
 	"github.com/petrel-chat/petrel/relay/mailboxclient"
 	"github.com/petrel-chat/petrel/relay/relaywire"
 )
@@ -130,9 +131,9 @@ func (r *relayProc) waitReady() {
 	r.t.Helper()
 	infoPath := filepath.Join(r.dir, "relay.json")
 	cmd := r.cmd
-	waitFor(r.t, "relay writes relay.json", func() error {
+	wait.For(r.t, "relay writes relay.json", func() error {
 		if !r.running() {
-			return errStop{fmt.Errorf("relay exited: %v", cmd.ProcessState)}
+			return wait.Final(fmt.Errorf("relay exited: %v", cmd.ProcessState))
 		}
 		b, err := os.ReadFile(infoPath)
 		if err != nil {
@@ -244,7 +245,7 @@ func TestRelaySIGKILLLosesNoAcknowledgedDeposit(t *testing.T) {
 			}
 		})
 	}
-	waitFor(t, "the relay acknowledges 1,000 deposits", func() error {
+	wait.For(t, "the relay acknowledges 1,000 deposits", func() error {
 		mu.Lock()
 		defer mu.Unlock()
 		if total < 1000 {
@@ -300,27 +301,5 @@ func TestRelaySIGKILLLosesNoAcknowledgedDeposit(t *testing.T) {
 	if code := r.cmd.ProcessState.ExitCode(); code != 0 {
 		t.Errorf("relay exited %d after SIGTERM", code)
 	}
-	assertNoPlaintext(t, r.dir, "crash-relay-body")
-}
-
-func assertNoPlaintext(t *testing.T, dir, text string) {
-	t.Helper()
-	n := 0
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		n++
-		if bytes.Contains(b, []byte(text)) {
-			t.Errorf("%s holds plaintext %q", p, text)
-		}
-		return nil
-	})
-	if err != nil || n == 0 {
-		t.Fatalf("scanned %d files: %v", n, err)
-	}
+	nodetest.NoPlaintext(t, r.dir, "crash-relay-body")
 }

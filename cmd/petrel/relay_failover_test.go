@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/nodetest/wait"
 )
 
 // TestNodesFailOverBetweenClusterAddresses: alice and bob run real `petrel run` processes
@@ -47,14 +48,14 @@ func TestNodesFailOverBetweenClusterAddresses(t *testing.T) {
 	if _, err := alice.cl.Send(ctx, conv, "hello", crashMarker+" hello"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "bob gets the first message", func() error {
+	wait.For(t, "bob gets the first message", func() error {
 		h, err := history(bob.cl, conv)
 		if err != nil || len(h) != 1 {
 			return fmt.Errorf("%d messages, %v", len(h), err)
 		}
 		return nil
 	})
-	waitFor(t, "bob's relay addresses are connected", func() error { return relayConnected(bob) })
+	wait.For(t, "bob's relay addresses are connected", func() error { return relayConnected(bob) })
 	bob.stop()
 	c.procs[0].kill()
 	const n = 20
@@ -64,7 +65,7 @@ func TestNodesFailOverBetweenClusterAddresses(t *testing.T) {
 			t.Fatalf("send %d: %v", i, err)
 		}
 	}
-	waitFor(t, "alice's messages wait in bob's mailbox (sent)", func() error {
+	wait.For(t, "alice's messages wait in bob's mailbox (sent)", func() error {
 		h, err := history(alice.cl, conv)
 		if err != nil {
 			return err
@@ -77,20 +78,20 @@ func TestNodesFailOverBetweenClusterAddresses(t *testing.T) {
 		return nil
 	})
 	bob.start()
-	waitFor(t, "bob drains all, once, in order, through the two processes left", func() error {
+	wait.For(t, "bob drains all, once, in order, through the two processes left", func() error {
 		h, err := history(bob.cl, conv)
 		if err != nil {
 			return err
 		}
 		if err := duplicates(h); err != nil {
-			return errStop{err}
+			return wait.Final(err)
 		}
 		if len(h) != n+1 {
 			return fmt.Errorf("bob has %d messages", len(h))
 		}
 		for i, m := range h[1:] {
 			if want := crashBody("m" + strconv.Itoa(i)); m.Body != want {
-				return errStop{fmt.Errorf("message %d is %q, want %q", i+1, m.Body, want)}
+				return wait.Final(fmt.Errorf("message %d is %q, want %q", i+1, m.Body, want))
 			}
 		}
 		return nil

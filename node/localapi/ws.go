@@ -162,7 +162,7 @@ func (c *wsConn) handle(ctx context.Context, b []byte) {
 		return
 	}
 	switch f.Type {
-	case "hello":
+	case api.FrameHello:
 		var since uint64
 		if f.Since != nil {
 			since = *f.Since
@@ -172,11 +172,11 @@ func (c *wsConn) handle(ctx context.Context, b []byte) {
 		default:
 		}
 		c.hello <- since
-	case "ping":
-		c.sendFrame(ctx, map[string]string{"type": "pong"})
-	case "send":
+	case api.FramePing:
+		c.sendFrame(ctx, api.NewPongFrame())
+	case api.FrameSend:
 		c.send(ctx, f)
-	case "read":
+	case api.FrameRead:
 		ref := f.Ref
 		if ref == "" {
 			ref = f.ConversationID
@@ -188,7 +188,7 @@ func (c *wsConn) handle(ctx context.Context, b []byte) {
 		if err := c.s.cfg.Backend.MarkRead(ctx, f.ConversationID, f.UpTo); err != nil {
 			c.sendErr(ctx, ref, err)
 		}
-	case "typing":
+	case api.FrameTyping:
 		if err := c.s.cfg.Backend.Typing(ctx, f.ConversationID, f.State); err != nil {
 			ref := f.Ref
 			if ref == "" {
@@ -223,12 +223,7 @@ func (c *wsConn) send(ctx context.Context, f clientFrame) {
 		c.sendErr(ctx, f.ClientMsgID, err)
 		return
 	}
-	c.sendFrame(ctx, struct {
-		Type        string `json:"type"`
-		ClientMsgID string `json:"client_msg_id"`
-		MessageID   string `json:"message_id"`
-		Status      string `json:"status"`
-	}{"ack", m.ClientMsgID, m.ID, m.Status})
+	c.sendFrame(ctx, api.NewAckFrame(m))
 }
 
 func quoteShort(s string) string {
@@ -248,12 +243,7 @@ func (c *wsConn) sendErr(ctx context.Context, ref string, err error) {
 }
 
 func (c *wsConn) sendError(ctx context.Context, ref, code, msg string) {
-	c.sendFrame(ctx, struct {
-		Type    string `json:"type"`
-		Ref     string `json:"ref"`
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	}{"error", ref, code, msg})
+	c.sendFrame(ctx, api.NewErrorFrame(ref, code, msg))
 }
 
 // sendFrame queues a frame for the writer; a client that stops reading for wsWriteWait while
@@ -301,7 +291,7 @@ func (c *wsConn) writeLoop(ctx context.Context) {
 			}
 			if caughtUp && replaying {
 				replaying = false
-				if c.write(mustJSON(syncedFrame{Type: "synced", Seq: cursor})) != nil {
+				if c.write(mustJSON(api.NewSyncedFrame(cursor))) != nil {
 					return
 				}
 				if ephemeral == nil {
@@ -367,12 +357,6 @@ func (c *wsConn) pump(cursor uint64) (uint64, bool, error) {
 func (c *wsConn) write(b []byte) error {
 	c.conn.SetWriteDeadline(time.Now().Add(wsWriteWait))
 	return c.conn.WriteMessage(websocket.TextMessage, b)
-}
-
-// syncedFrame is {"type":"synced","seq":N}, type first as API.md §5 writes every frame.
-type syncedFrame struct {
-	Type string `json:"type"`
-	Seq  uint64 `json:"seq"`
 }
 
 func mustJSON(v any) []byte {

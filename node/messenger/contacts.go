@@ -22,6 +22,7 @@ import (
 	"github.com/petrel-chat/petrel/crypto/prekey"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/invite"
+	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 )
@@ -277,7 +278,7 @@ func (m *Messenger) identityChanged(tx *store.Tx, c *contactRec, pub *identity.P
 	}
 	c.Initial, c.Answered, c.Seen, c.RecvSeq, c.Ahead, c.SendSeq = nil, false, nil, 0, nil, 0
 	for i := range 2 {
-		if err := tx.Delete(kSession(c.ID, i)); err != nil {
+		if err := sessions.Delete(tx, c.ID, i); err != nil {
 			return err
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/crypto/senderkey"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 )
@@ -626,7 +627,7 @@ func (m *Messenger) giveKey(tx *store.Tx, cc txContacts, g *groupRec, uid string
 		if err != nil || c == nil {
 			return err
 		}
-		if _, err := tx.Get(kSession(c.ID, 0)); errors.Is(err, store.ErrNotFound) {
+		if have, err := sessions.Exists(tx, c.ID); err == nil && !have {
 			var rx memberRx
 			if _, err := getJSON(tx, kGroupRx(g.ID, uid), &rx); err != nil {
 				return err

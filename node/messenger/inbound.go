@@ -20,6 +20,7 @@ import (
 	"github.com/petrel-chat/petrel/crypto/ratchet"
 	"github.com/petrel-chat/petrel/crypto/sealed"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 	"github.com/petrel-chat/petrel/sync/hlc"
@@ -191,10 +192,10 @@ func (b *rxBatch) useContact(cid string) error {
 		return err
 	}
 	b.c = c
-	if b.s0, err = b.m.loadSession(b.tx, cid, 0); err != nil {
+	if b.s0, err = b.m.ratchets.Load(b.tx, cid, sessions.Current); err != nil {
 		return err
 	}
-	if b.s1, err = b.m.loadSession(b.tx, cid, 1); err != nil {
+	if b.s1, err = b.m.ratchets.Load(b.tx, cid, sessions.Previous); err != nil {
 		return err
 	}
 	b.conv, err = loadConv(b.tx, c.ConvID)
@@ -318,7 +319,7 @@ func (b *rxBatch) take(d *wire.Deliver) (wire.AckStatus, error) {
 // changing nothing stored. st is nil when either fails (the message is undecryptable).
 func (b *rxBatch) respond(d *wire.Deliver) (st *ratchet.State, used []uint32, pt []byte, err error) {
 	if b.ps == nil {
-		ps, err := b.m.loadPrekeys(b.tx)
+		ps, err := sessions.LoadPrekeys(b.tx, b.m.id, b.m.now())
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -741,17 +742,17 @@ func (b *rxBatch) text(ct *wire.Content, ts hlc.Timestamp) error {
 func (b *rxBatch) save() error {
 	tx, c := b.tx, b.c
 	if b.s0 != nil {
-		if err := b.m.saveSession(tx, c.ID, 0, b.s0); err != nil {
+		if err := b.m.ratchets.Save(tx, c.ID, sessions.Current, b.s0); err != nil {
 			return err
 		}
 	}
 	if b.s1 != nil {
-		if err := b.m.saveSession(tx, c.ID, 1, b.s1); err != nil {
+		if err := b.m.ratchets.Save(tx, c.ID, sessions.Previous, b.s1); err != nil {
 			return err
 		}
 	}
 	if b.psUsed {
-		if err := tx.Set(kPrekeys, b.ps.Marshal()); err != nil {
+		if err := sessions.SavePrekeys(tx, b.ps); err != nil {
 			return err
 		}
 		b.psUsed = false

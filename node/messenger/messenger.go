@@ -14,10 +14,10 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/petrel-chat/petrel/crypto/identity"
-	"github.com/petrel-chat/petrel/crypto/prekey"
 	"github.com/petrel-chat/petrel/crypto/safetynum"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/eventlog"
+	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 	"github.com/petrel-chat/petrel/sync/hlc"
@@ -69,8 +69,8 @@ type Messenger struct {
 	subMu sync.Mutex
 	subs  map[chan []byte]struct{} // ephemeral frames for UIs
 
-	sessions sessionCache // parsed ratchet states (prekeys.go)
-	pk       prekeyServer // prekey protocol budgets and keys-free bundle (prekeys.go)
+	ratchets sessions.Cache // parsed ratchet states (node/sessions)
+	pk       prekeyServer   // prekey protocol budgets and keys-free bundle (prekeys.go)
 
 	gs   *groupService   // groups over GossipSub (group_pubsub.go)
 	gd   *groupDepositor // group mail through relays (group_deposit.go)
@@ -113,7 +113,7 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 				m.clock.Restore(ts)
 			}
 		}
-		ps, err := m.loadPrekeys(tx)
+		ps, err := sessions.LoadPrekeys(tx, m.id, m.now())
 		if err != nil {
 			return err
 		}
@@ -131,7 +131,7 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 			changed = true
 		}
 		if changed {
-			return tx.Set(kPrekeys, ps.Marshal())
+			return sessions.SavePrekeys(tx, ps)
 		}
 		return nil
 	})
@@ -139,22 +139,6 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 		return nil, fmt.Errorf("messenger: %w", err)
 	}
 	return m, nil
-}
-
-// loadPrekeys returns the prekey store, creating it if absent (the caller persists it).
-func (m *Messenger) loadPrekeys(tx *store.Tx) (*prekey.Store, error) {
-	b, err := tx.Get(kPrekeys)
-	if errors.Is(err, store.ErrNotFound) {
-		ps, err := prekey.NewStore(m.id, m.now())
-		if err != nil {
-			return nil, err
-		}
-		return ps, tx.Set(kPrekeys, ps.Marshal())
-	}
-	if err != nil {
-		return nil, err
-	}
-	return prekey.UnmarshalStore(b)
 }
 
 // Run serves the messaging protocols on h and delivers the outbox until ctx ends.

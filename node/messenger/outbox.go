@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 )
@@ -404,7 +405,7 @@ func (o *outbox) encrypt(ctx context.Context, cid string, batch []pending) ([]pe
 		if err != nil {
 			return err
 		}
-		s0, err := o.m.loadSession(tx, cid, 0)
+		s0, err := o.m.ratchets.Load(tx, cid, sessions.Current)
 		if err != nil {
 			return err
 		}
@@ -444,7 +445,7 @@ func (o *outbox) encrypt(ctx context.Context, cid string, batch []pending) ([]pe
 			out = append(out, pending{key: p.key, rec: rec})
 		}
 		if dirty {
-			return o.m.saveSession(tx, cid, 0, s0)
+			return o.m.ratchets.Save(tx, cid, sessions.Current, s0)
 		}
 		return nil
 	})
@@ -560,15 +561,15 @@ func (m *Messenger) resetSession(tx *store.Tx, cid string) error {
 	if err != nil {
 		return err
 	}
-	s0, err := m.loadSession(tx, cid, 0)
+	s0, err := m.ratchets.Load(tx, cid, sessions.Current)
 	if err != nil {
 		return err
 	}
 	if s0 != nil {
-		if err := m.saveSession(tx, cid, 1, s0); err != nil {
+		if err := m.ratchets.Save(tx, cid, sessions.Previous, s0); err != nil {
 			return err
 		}
-		if err := tx.Delete(kSession(cid, 0)); err != nil {
+		if err := sessions.Delete(tx, cid, 0); err != nil {
 			return err
 		}
 	}

@@ -7,18 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
-	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/crypto/pqxdh"
 	"github.com/petrel-chat/petrel/crypto/prekey"
-	"github.com/petrel-chat/petrel/crypto/ratchet"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 )
@@ -26,81 +24,23 @@ import (
 // prekeyTimeout bounds one prekey exchange.
 const prekeyTimeout = 10 * time.Second
 
-// Prekey protocol budgets (per requesting peer, token buckets): a contact gets bundles with
-// one-time keys at most prekeyBurst at once and one more every prekeyEvery, and beyond that
-// the keys-free bundle; a stranger gets only keys-free bundles, at most strangerBurst at
-// once and one more every strangerEvery, and beyond that a refusal. At most maxPrekeyPeers
-// peers of each kind are tracked: when the table is full of peers still drawing on their
-// budget, a new peer is over budget until some bucket fills up again.
+// Prekey protocol budgets (per requesting peer, sessions.Budgets).
 const (
-	prekeyBurst    = 3
-	prekeyEvery    = 20 * time.Second
-	strangerBurst  = 10
-	strangerEvery  = 2 * time.Second
-	maxPrekeyPeers = 1024
+	prekeyBurst   = sessions.ContactBurst
+	prekeyEvery   = sessions.ContactEvery
+	strangerBurst = sessions.StrangerBurst
+	strangerEvery = sessions.StrangerEvery
 )
-
-// maxHeldPrekeys bounds each one-time pool: keys handed out and never used by a handshake
-// are dropped, oldest first, past it (the node must keep unused keys to hand out).
-const maxHeldPrekeys = 4 * prekey.PoolSize
 
 // prekeyServer is the state of the prekey protocol's responder: per-peer budgets and the
 // keys-free bundle, kept beside the stored prekey store it was built from (building it
 // parses the whole store, which costs milliseconds).
 type prekeyServer struct {
-	contacts  bucketTable
-	strangers bucketTable
+	budgets sessions.Budgets
 
 	mu     sync.Mutex
 	raw    []byte // the stored prekey store the bundle was built from
 	bundle []byte
-}
-
-// bucketTable holds one token bucket per peer.
-type bucketTable struct {
-	mu sync.Mutex
-	m  map[peer.ID]*bucket
-}
-
-type bucket struct {
-	tokens float64
-	at     time.Time
-}
-
-// take spends one of pid's tokens (burst at most, one more every every) and reports
-// whether there was one.
-func (t *bucketTable) take(pid peer.ID, now time.Time, burst int, every time.Duration) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	fill := func(b *bucket) {
-		b.tokens = min(float64(burst), b.tokens+float64(now.Sub(b.at))/float64(every))
-		b.at = now
-	}
-	b, ok := t.m[pid]
-	if !ok {
-		if t.m == nil {
-			t.m = map[peer.ID]*bucket{}
-		}
-		if len(t.m) >= maxPrekeyPeers {
-			// A full bucket holds nothing a fresh one would not: forget those.
-			for id, o := range t.m {
-				if fill(o); o.tokens >= float64(burst) {
-					delete(t.m, id)
-				}
-			}
-			if len(t.m) >= maxPrekeyPeers {
-				return false
-			}
-		}
-		b = &bucket{tokens: float64(burst), at: now}
-		t.m[pid] = b
-	}
-	fill(b)
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
 }
 
 // handlePrekeys answers a prekey request. An accepted contact within its budget gets a
@@ -136,9 +76,9 @@ func (m *Messenger) handlePrekeys(s network.Stream) {
 	var bundle []byte
 	switch {
 	case err != nil:
-	case contact && m.pk.contacts.take(remote, now, prekeyBurst, prekeyEvery):
+	case contact && m.pk.budgets.Contact(remote, now):
 		bundle, err = m.issueBundle()
-	case contact || m.pk.strangers.take(remote, now, strangerBurst, strangerEvery):
+	case contact || m.pk.budgets.Stranger(remote, now):
 		bundle, err = m.publicBundle()
 	default:
 		w := bufio.NewWriter(s)
@@ -162,7 +102,7 @@ func (m *Messenger) publicBundle() ([]byte, error) {
 	var raw []byte
 	err := m.st.View(func(tx *store.Tx) error {
 		var err error
-		raw, err = tx.Get(kPrekeys)
+		raw, err = sessions.RawPrekeys(tx)
 		return err
 	})
 	if err != nil {
@@ -195,107 +135,11 @@ func (m *Messenger) issueBundle() ([]byte, error) {
 	uctx, cancel := context.WithTimeout(m.runCtx(), prekeyTimeout)
 	defer cancel()
 	err := m.st.Update(uctx, func(tx *store.Tx) error {
-		ps, err := m.loadPrekeys(tx)
-		if err != nil {
-			return err
-		}
-		issued, err := loadIssued(tx, ps)
-		if err != nil {
-			return err
-		}
-		grown, issued, err := m.topUp(ps, issued)
-		if err != nil {
-			return err
-		}
-		var opk *prekey.OneTimePrekey
-		for _, k := range ps.OneTimePrekeys() {
-			if !slices.Contains(issued, k.ID()) {
-				opk = &k
-				issued = append(issued, k.ID())
-				break
-			}
-		}
-		pq := ps.LastResortPrekey()
-		for _, k := range ps.PQOneTimePrekeys() {
-			if !slices.Contains(issued, k.ID()) {
-				pq = k
-				issued = append(issued, k.ID())
-				break
-			}
-		}
-		b, err := prekey.NewBundle(ps.Identity(), ps.SignedPrekey(), pq, opk)
-		if err != nil {
-			return err
-		}
-		bundle = b.Marshal()
-		if grown {
-			if err := tx.Set(kPrekeys, ps.Marshal()); err != nil {
-				return err
-			}
-		}
-		return saveIssued(tx, issued)
+		var err error
+		bundle, err = sessions.Issue(tx, m.id, m.now())
+		return err
 	})
 	return bundle, err
-}
-
-// topUp keeps one-time keys of each kind that nobody has been given: when fewer than
-// prekey.RefillBelow are left (keys handed out, to contacts or relays, stay held until a
-// handshake uses them), it adds keys until prekey.PoolSize are free, then drops the oldest
-// handed-out keys past maxHeldPrekeys. It returns whether ps changed and the issued ids
-// still held.
-func (m *Messenger) topUp(ps *prekey.Store, issued []uint32) (bool, []uint32, error) {
-	isIssued := make(map[uint32]bool, len(issued))
-	for _, id := range issued {
-		isIssued[id] = true
-	}
-	free := func(ids []uint32) int {
-		n := 0
-		for _, id := range ids {
-			if !isIssued[id] {
-				n++
-			}
-		}
-		return n
-	}
-	opks, pqs := prekeyIDs(ps)
-	freeO, freeP := free(opks), free(pqs)
-	if freeO >= prekey.RefillBelow && freeP >= prekey.RefillBelow {
-		return false, issued, nil
-	}
-	addO, addP := max(0, prekey.PoolSize-freeO), max(0, prekey.PoolSize-freeP)
-	if _, _, err := ps.Grow(m.id, m.now(), addO, addP); err != nil {
-		return false, nil, err
-	}
-	// Drop the oldest handed-out keys past the cap (ids grow: ascending is oldest first).
-	var drop []uint32
-	for _, ids := range [][]uint32{opks, pqs} {
-		excess := len(ids) + max(0, prekey.PoolSize-free(ids)) - maxHeldPrekeys
-		for _, id := range ids {
-			if excess <= 0 {
-				break
-			}
-			if isIssued[id] {
-				drop = append(drop, id)
-				excess--
-			}
-		}
-	}
-	if err := ps.Consume(drop); err != nil {
-		return false, nil, err
-	}
-	issued = slices.DeleteFunc(issued, func(id uint32) bool { return slices.Contains(drop, id) })
-	return true, issued, nil
-}
-
-// prekeyIDs are the ids of the one-time keys ps holds, of each kind, ascending.
-func prekeyIDs(ps *prekey.Store) (opks, pqs []uint32) {
-	for _, k := range ps.OneTimePrekeys() {
-		opks = append(opks, k.ID())
-	}
-	for _, k := range ps.PQOneTimePrekeys() {
-		pqs = append(pqs, k.ID())
-	}
-	return opks, pqs
 }
 
 // requestBundle runs the requester's side of the prekey protocol on s.
@@ -329,11 +173,7 @@ func (m *Messenger) ensureSession(ctx context.Context, cid string) error {
 		if c, err = loadContact(tx, cid); err != nil {
 			return err
 		}
-		_, err = tx.Get(kSession(cid, 0))
-		have = err == nil
-		if errors.Is(err, store.ErrNotFound) {
-			err = nil
-		}
+		have, err = sessions.Exists(tx, cid)
 		return err
 	})
 	if err != nil || have {
@@ -353,10 +193,8 @@ func (m *Messenger) ensureSession(ctx context.Context, cid string) error {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Get(kSession(cid, 0)); err == nil {
-			return nil // they started one meanwhile
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
+		if have, err := sessions.Exists(tx, cid); err != nil || have {
+			return err // (have: they started one meanwhile)
 		}
 		known, err := identity.ParsePublic(c.Identity)
 		if err != nil {
@@ -377,85 +215,11 @@ func (m *Messenger) ensureSession(ctx context.Context, cid string) error {
 			return err
 		}
 		c.Initial = initial
-		if err := m.saveSession(tx, cid, 0, st); err != nil {
+		if err := m.ratchets.Save(tx, cid, sessions.Current, st); err != nil {
 			return err
 		}
 		return putJSON(tx, kContact(cid), c)
 	})
-}
-
-// maxCachedSessions bounds the session cache (it starts over when full).
-const maxCachedSessions = 512
-
-// sessionCache keeps, for each stored session, the state last loaded or saved beside its
-// stored bytes, so that loading it again (every send, every received batch) clones it
-// instead of running ratchet.Unmarshal, whose X25519 key parse costs a scalar
-// multiplication. An entry is used only when the bytes in the store are identical to its
-// own, so one left by a transaction that then failed, or by a session since replaced or
-// deleted, is never used. It holds the same secrets as the store's newest state: each
-// entry is replaced when the session advances.
-type sessionCache struct {
-	mu sync.Mutex
-	m  map[string]sessionEntry // kSession key → entry
-}
-
-type sessionEntry struct {
-	raw []byte
-	st  *ratchet.State // never handed out: callers get clones
-}
-
-func (c *sessionCache) put(key string, raw []byte, st *ratchet.State) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= maxCachedSessions {
-		c.m = map[string]sessionEntry{}
-	}
-	c.m[key] = sessionEntry{raw: raw, st: st.Clone()}
-}
-
-func (c *sessionCache) get(key string, raw []byte) *ratchet.State {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.m[key]; ok && bytes.Equal(e.raw, raw) {
-		return e.st.Clone()
-	}
-	return nil
-}
-
-// loadSession returns session i of a contact, or nil.
-func (m *Messenger) loadSession(tx *store.Tx, cid string, i int) (*ratchet.State, error) {
-	k := kSession(cid, i)
-	b, err := tx.Get(k)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	if st := m.sessions.get(string(k), b); st != nil {
-		return st, nil
-	}
-	st, err := ratchet.Unmarshal(b)
-	if err != nil {
-		return nil, err
-	}
-	m.sessions.put(string(k), b, st)
-	return st, nil
-}
-
-// saveSession stores session i of a contact (unless tx holds it unchanged: a received
-// batch saves its previous session, which rarely moves, with its current one).
-func (m *Messenger) saveSession(tx *store.Tx, cid string, i int, st *ratchet.State) error {
-	k := kSession(cid, i)
-	b := st.Marshal()
-	if old, err := tx.Get(k); err == nil && bytes.Equal(old, b) {
-		return nil
-	}
-	if err := tx.Set(k, b); err != nil {
-		return err
-	}
-	m.sessions.put(string(k), b, st)
-	return nil
 }
 
 // runCtx is Run's context (background before Run).

@@ -17,6 +17,8 @@ import (
 	"github.com/petrel-chat/petrel/crypto/prekey"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/eventlog"
+	"github.com/petrel-chat/petrel/node/nodetest/wait"
+	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 )
@@ -120,11 +122,11 @@ func askBundle(ctx context.Context, h host.Host, pid peer.ID) (*prekey.Bundle, e
 func freeOneTime(t *testing.T, m *Messenger) (x25519, mlkem int) {
 	t.Helper()
 	err := m.st.View(func(tx *store.Tx) error {
-		ps, err := m.loadPrekeys(tx)
+		ps, err := sessions.LoadPrekeys(tx, m.id, m.now())
 		if err != nil {
 			return err
 		}
-		issued, err := loadIssued(tx, ps)
+		issued, err := sessions.LoadIssued(tx, ps)
 		if err != nil {
 			return err
 		}
@@ -151,11 +153,11 @@ func heldOneTime(t *testing.T, m *Messenger) []uint32 {
 	t.Helper()
 	var ids []uint32
 	err := m.st.View(func(tx *store.Tx) error {
-		ps, err := m.loadPrekeys(tx)
+		ps, err := sessions.LoadPrekeys(tx, m.id, m.now())
 		if err != nil {
 			return err
 		}
-		ids, _ = prekeyIDs(ps)
+		ids, _ = sessions.IDs(ps)
 		return nil
 	})
 	if err != nil {
@@ -227,7 +229,7 @@ func TestPrekeyDrainingByStranger(t *testing.T) {
 		t.Fatal(err)
 	}
 	bobConv := directConvID(bob.uid, alice.uid)
-	waitFor(t, "Bob receives Alice's message", func() error {
+	wait.For(t, "Bob receives Alice's message", func() error {
 		page, err := bob.Messages(ctx, bobConv, "", "", 10)
 		if err != nil {
 			return err
@@ -287,12 +289,12 @@ func TestPrekeyPoolReplenished(t *testing.T) {
 	alice, ah := runningMessenger(t, "alice")
 	befriendPeers(t, bob, alice, ah)
 	err := bob.st.Update(ctx, func(tx *store.Tx) error {
-		ps, err := bob.loadPrekeys(tx)
+		ps, err := sessions.LoadPrekeys(tx, bob.id, bob.now())
 		if err != nil {
 			return err
 		}
-		opks, pqs := prekeyIDs(ps)
-		return saveIssued(tx, append(opks, pqs...))
+		opks, pqs := sessions.IDs(ps)
+		return sessions.SaveIssued(tx, append(opks, pqs...))
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -318,52 +320,36 @@ func TestPrekeyPoolReplenished(t *testing.T) {
 	}
 }
 
-// Handed-out keys never used do not pile up without bound: past maxHeldPrekeys the oldest
+// Handed-out keys never used do not pile up without bound: past sessions.MaxHeld the oldest
 // are dropped.
 func TestPrekeyPoolCapped(t *testing.T) {
 	m := testMessenger(t, "bob")
 	err := m.st.Update(context.Background(), func(tx *store.Tx) error {
-		ps, err := m.loadPrekeys(tx)
+		ps, err := sessions.LoadPrekeys(tx, m.id, m.now())
 		if err != nil {
 			return err
 		}
-		first, _ := prekeyIDs(ps)
+		first, _ := sessions.IDs(ps)
 		for round := 0; round < 10; round++ {
-			opks, pqs := prekeyIDs(ps)
+			opks, pqs := sessions.IDs(ps)
 			var changed bool
-			if changed, _, err = m.topUp(ps, append(opks, pqs...)); err != nil {
+			if changed, _, err = sessions.TopUp(m.id, m.now(), ps, append(opks, pqs...)); err != nil {
 				return err
 			}
 			if !changed {
 				return fmt.Errorf("round %d: an exhausted pool was not topped up", round)
 			}
-			opks, pqs = prekeyIDs(ps)
-			if len(opks) > maxHeldPrekeys || len(pqs) > maxHeldPrekeys {
-				return fmt.Errorf("round %d: %d/%d held, cap %d", round, len(opks), len(pqs), maxHeldPrekeys)
+			opks, pqs = sessions.IDs(ps)
+			if len(opks) > sessions.MaxHeld || len(pqs) > sessions.MaxHeld {
+				return fmt.Errorf("round %d: %d/%d held, cap %d", round, len(opks), len(pqs), sessions.MaxHeld)
 			}
 		}
-		if opks, _ := prekeyIDs(ps); slices.Contains(opks, first[0]) {
+		if opks, _ := sessions.IDs(ps); slices.Contains(opks, first[0]) {
 			return errors.New("the oldest handed-out key is still held after ten top-ups")
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
-	}
-}
-
-// waitFor polls f until it succeeds, failing the test after a generous bound.
-func waitFor(t *testing.T, what string, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -359,12 +359,7 @@ func (l *liveService) presenceFrame(cid, state string) []byte {
 	if uid == "" {
 		return nil
 	}
-	return mustFrame(struct {
-		Type     string `json:"type"`
-		UserID   string `json:"user_id"`
-		State    string `json:"state"`
-		LastSeen *int64 `json:"last_seen"`
-	}{"presence", uid, state, l.lastSeen(cid)})
+	return mustFrame(api.NewPresenceFrame(uid, state, l.lastSeen(cid)))
 }
 
 // onlineFrames are presence frames for the contacts online now (none with presence off).
@@ -387,12 +382,7 @@ func (l *liveService) onlineFrames() [][]byte {
 }
 
 func typingFrame(conv, uid, state string) []byte {
-	return mustFrame(struct {
-		Type           string `json:"type"`
-		ConversationID string `json:"conversation_id"`
-		UserID         string `json:"user_id"`
-		State          string `json:"state"`
-	}{"typing", conv, uid, state})
+	return mustFrame(api.NewTypingFrame(conv, uid, state))
 }
 
 func mustFrame(v any) []byte {

@@ -15,6 +15,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/nodetest/wait"
 	"github.com/petrel-chat/petrel/node/wire"
 )
 
@@ -40,13 +42,8 @@ func typingFrom(t *testing.T, frames <-chan []byte, uid, conv, what string) {
 	for {
 		select {
 		case f := <-frames:
-			var p struct {
-				Type   string `json:"type"`
-				UserID string `json:"user_id"`
-				State  string `json:"state"`
-				Conv   string `json:"conversation_id"`
-			}
-			if json.Unmarshal(f, &p) == nil && p.Type == "typing" && p.UserID == uid && p.Conv == conv && p.State == "start" {
+			var p api.TypingFrame
+			if json.Unmarshal(f, &p) == nil && p.Type == api.FrameTyping && p.UserID == uid && p.ConversationID == conv && p.State == api.TypingStart {
 				return
 			}
 		case <-deadline:
@@ -84,13 +81,12 @@ func liveScope(t *testing.T, h host.Host) network.ScopeStat {
 
 func waitLive(t *testing.T, what string, f func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !f() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 30 s", what)
+	wait.Within(t, 30*time.Second, what, func() error {
+		if f() {
+			return nil
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return errors.New("not yet")
+	})
 }
 
 // Signals to a contact ride one stream, one after another; a stream that broke is

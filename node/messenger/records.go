@@ -95,7 +95,6 @@ type outboxRec struct {
 func kContact(id string) []byte          { return []byte("ct/" + id) }
 func kContactByUser(uid string) []byte   { return []byte("cu/" + uid) }
 func kContactByPeer(pid string) []byte   { return []byte("cp/" + pid) }
-func kSession(cid string, i int) []byte  { return fmt.Appendf(nil, "ss/%s/%d", cid, i) }
 func kConv(id string) []byte             { return []byte("cv/" + id) }
 func kMsg(id string) []byte              { return []byte("ms/" + id) }
 func kOrderPrefix(conv string) []byte    { return []byte("mo/" + conv + "/") }
@@ -112,8 +111,6 @@ func kSent(cid string, seq uint64) []byte {
 func kSeen(cid string, env []byte) []byte { return append([]byte("rx/"+cid+"/"), env...) }
 
 var (
-	kPrekeys  = []byte("pk")
-	kIssued   = []byte("pki")
 	kClock    = []byte("hlc")
 	kSettings = []byte("settings")
 )

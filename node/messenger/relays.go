@@ -2,15 +2,13 @@ package messenger
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/petrel-chat/petrel/crypto/identity"
-	"github.com/petrel-chat/petrel/crypto/prekey"
 	"github.com/petrel-chat/petrel/crypto/sealed"
 	"github.com/petrel-chat/petrel/crypto/senderkey"
+	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 )
@@ -40,60 +38,20 @@ type RelayLink interface {
 // Every relay gets its own keys, so no key is handed out twice.
 const RelayPrekeyBatch = 25
 
-// RelayPrekeys are the public prekeys a home relay's directory serves while the node is
-// away: the current signed prekey and last-resort PQ key, and one-time keys no one else
-// has been given.
-type RelayPrekeys struct {
-	Signed     prekey.SignedPrekey
-	LastResort prekey.PQPrekey
-	OneTime    []prekey.OneTimePrekey
-	PQOneTime  []prekey.PQPrekey
-}
+// RelayPrekeys are the public prekeys a home relay's directory serves (sessions.RelayPrekeys).
+type RelayPrekeys = sessions.RelayPrekeys
 
 // PrekeysForRelay sets aside up to want one-time prekeys of each kind for a relay's
 // directory (marked issued, so the node never hands them out itself) and returns them with
-// the current signed and last-resort keys. It rotates and refills the store as needed.
+// the current signed and last-resort keys (sessions.ForRelay). It rotates and refills the
+// store as needed.
 func (m *Messenger) PrekeysForRelay(ctx context.Context, want int) (RelayPrekeys, error) {
 	want = min(want, RelayPrekeyBatch)
 	var out RelayPrekeys
 	err := m.st.Update(ctx, func(tx *store.Tx) error {
-		out = RelayPrekeys{}
-		ps, err := m.loadPrekeys(tx)
-		if err != nil {
-			return err
-		}
-		now := m.now()
-		if ps.NeedsRotation(now) {
-			if err := ps.Rotate(m.id, now); err != nil {
-				return err
-			}
-		}
-		issued, err := loadIssued(tx, ps)
-		if err != nil {
-			return err
-		}
-		// Free keys, not held ones, decide a refill: keys set aside for other relays or
-		// handed to contacts stay held until a handshake uses them.
-		if _, issued, err = m.topUp(ps, issued); err != nil {
-			return err
-		}
-		for _, k := range ps.OneTimePrekeys() {
-			if len(out.OneTime) < want && !slices.Contains(issued, k.ID()) {
-				out.OneTime = append(out.OneTime, k)
-				issued = append(issued, k.ID())
-			}
-		}
-		for _, k := range ps.PQOneTimePrekeys() {
-			if len(out.PQOneTime) < want && !slices.Contains(issued, k.ID()) {
-				out.PQOneTime = append(out.PQOneTime, k)
-				issued = append(issued, k.ID())
-			}
-		}
-		out.Signed, out.LastResort = ps.SignedPrekey(), ps.LastResortPrekey()
-		if err := tx.Set(kPrekeys, ps.Marshal()); err != nil {
-			return err
-		}
-		return saveIssued(tx, issued)
+		var err error
+		out, err = sessions.ForRelay(tx, m.id, m.now(), want)
+		return err
 	})
 	return out, err
 }
@@ -103,43 +61,10 @@ func (m *Messenger) PrekeysForRelay(ctx context.Context, want int) (RelayPrekeys
 // rotates them). A home relay's periodic check uses it to upload only on a change.
 func (m *Messenger) CurrentPrekeyIDs() (ids [2]uint32, rotate bool, err error) {
 	err = m.st.View(func(tx *store.Tx) error {
-		ps, err := m.loadPrekeys(tx)
-		if err != nil {
-			return err
-		}
-		ids = [2]uint32{ps.SignedPrekey().ID(), ps.LastResortPrekey().ID()}
-		rotate = ps.NeedsRotation(m.now())
-		return nil
+		ids, rotate, err = sessions.CurrentIDs(tx, m.id, m.now())
+		return err
 	})
 	return ids, rotate, err
-}
-
-// loadIssued returns the one-time prekey ids already handed out and still held.
-func loadIssued(tx *store.Tx, ps *prekey.Store) ([]uint32, error) {
-	var issued []uint32
-	if b, err := tx.Get(kIssued); err == nil {
-		for i := 0; i+4 <= len(b); i += 4 {
-			issued = append(issued, binary.BigEndian.Uint32(b[i:]))
-		}
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return nil, err
-	}
-	held := map[uint32]bool{}
-	for _, k := range ps.OneTimePrekeys() {
-		held[k.ID()] = true
-	}
-	for _, k := range ps.PQOneTimePrekeys() {
-		held[k.ID()] = true
-	}
-	return slices.DeleteFunc(issued, func(id uint32) bool { return !held[id] }), nil
-}
-
-func saveIssued(tx *store.Tx, issued []uint32) error {
-	enc := make([]byte, 0, 4*len(issued))
-	for _, id := range issued {
-		enc = binary.BigEndian.AppendUint32(enc, id)
-	}
-	return tx.Set(kIssued, enc)
 }
 
 // depositAll seals everything in contact cid's outbox for its mailbox and deposits it at

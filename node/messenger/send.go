@@ -9,6 +9,7 @@ import (
 
 	"github.com/petrel-chat/petrel/crypto/ratchet"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 	"github.com/petrel-chat/petrel/sync/hlc"
@@ -229,7 +230,7 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 			content.ReplyTo = *replyTo
 		}
 		out = msg
-		s0, err := m.loadSession(tx, c.ID, 0)
+		s0, err := m.ratchets.Load(tx, c.ID, sessions.Current)
 		if err != nil {
 			return err
 		}
@@ -237,7 +238,7 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 		if err != nil || !sealed {
 			return err // without a session yet, the outbox worker starts one and encrypts
 		}
-		return m.saveSession(tx, c.ID, 0, s0)
+		return m.ratchets.Save(tx, c.ID, sessions.Current, s0)
 	})
 	return out, repeat, err
 }

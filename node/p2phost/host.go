@@ -7,11 +7,13 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	libp2pquic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	"github.com/petrel-chat/petrel/internal/rclimits"
 )
 
 // DefaultListenAddrs are used when Config.ListenAddrs is empty (API.md §1).
@@ -127,34 +129,12 @@ func New(cfg Config) (host.Host, error) {
 	return h, nil
 }
 
-// limits turns Resources into a concrete limiter configuration: libp2p's scaled defaults
-// (with its protocol and service limits) capped by our figures at system, transient and
-// per-peer scope.
+// limits turns Resources into a concrete limiter configuration (internal/rclimits): libp2p's
+// scaled defaults (with its protocol and service limits) capped by our figures at system,
+// transient and per-peer scope.
 func limits(r Resources) rcmgr.ConcreteLimitConfig {
-	scaling := rcmgr.DefaultLimits
-	libp2p.SetDefaultServiceLimits(&scaling)
-	base := scaling.Scale(r.MemoryBytes, r.FDs)
-	partial := rcmgr.PartialLimitConfig{
-		System: rcmgr.ResourceLimits{
-			Conns:         rcmgr.LimitVal(r.MaxConns),
-			ConnsInbound:  rcmgr.LimitVal(r.MaxInboundConns),
-			ConnsOutbound: rcmgr.LimitVal(r.MaxConns),
-			Streams:       rcmgr.LimitVal(r.MaxStreams),
-			FD:            rcmgr.LimitVal(r.FDs),
-			Memory:        rcmgr.LimitVal64(r.MemoryBytes),
-		},
-		Transient: rcmgr.ResourceLimits{
-			Conns:        rcmgr.LimitVal(r.MaxInboundConns / 4),
-			ConnsInbound: rcmgr.LimitVal(r.MaxInboundConns / 4),
-			Streams:      rcmgr.LimitVal(r.MaxStreams / 8),
-		},
-		PeerDefault: rcmgr.ResourceLimits{
-			Conns:          rcmgr.LimitVal(r.ConnsPerPeer),
-			ConnsInbound:   rcmgr.LimitVal(r.ConnsPerPeer),
-			ConnsOutbound:  rcmgr.LimitVal(r.ConnsPerPeer),
-			Streams:        rcmgr.LimitVal(r.StreamsPerPeer),
-			StreamsInbound: rcmgr.LimitVal(r.StreamsPerPeer),
-		},
-	}
-	return partial.Build(base)
+	return rclimits.Build(rclimits.Quotas{
+		MaxConns: r.MaxConns, MaxInboundConns: r.MaxInboundConns, ConnsPerPeer: r.ConnsPerPeer,
+		MaxStreams: r.MaxStreams, StreamsPerPeer: r.StreamsPerPeer, MemoryBytes: r.MemoryBytes, FDs: r.FDs,
+	}, rclimits.Options{})
 }

@@ -2,11 +2,11 @@ package wire
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
+
+	"github.com/petrel-chat/petrel/internal/frame"
 )
 
 // Protocol ids.
@@ -135,75 +135,15 @@ func ParseAck(b []byte) (Ack, error) {
 	return a, nil
 }
 
+// codec is the message and prekey protocols' framing (docs/PROTOCOL.md, Framing).
+func codec() frame.Codec {
+	return frame.Codec{Name: "wire", Max: MaxFrame, Malformed: ErrMalformed, TooLarge: ErrTooLarge}
+}
+
 // WriteFrame writes one length-prefixed frame to w (not flushed).
-func WriteFrame(w *bufio.Writer, body []byte) error {
-	if len(body) > MaxFrame {
-		return ErrTooLarge
-	}
-	var hdr [binary.MaxVarintLen64]byte
-	if _, err := w.Write(hdr[:binary.PutUvarint(hdr[:], uint64(len(body)))]); err != nil {
-		return err
-	}
-	_, err := w.Write(body)
-	return err
-}
+func WriteFrame(w *bufio.Writer, body []byte) error { return codec().Write(w, body) }
 
-// ReadFrame reads one length-prefixed frame of at most MaxFrame bytes. buf is reused when
-// large enough; the result is valid until the next call with the same buf.
-func ReadFrame(r *bufio.Reader, buf []byte) ([]byte, error) {
-	n, err := readLength(r)
-	if err != nil {
-		return nil, err
-	}
-	if n > MaxFrame {
-		return nil, fmt.Errorf("%w: %d bytes", ErrTooLarge, n)
-	}
-	if uint64(cap(buf)) >= n {
-		buf = buf[:n]
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return nil, fmt.Errorf("wire: frame body: %w", noEOF(err))
-		}
-		return buf, nil
-	}
-	// Grow with the bytes that actually arrive, so a peer that announces a large frame and
-	// sends nothing holds no memory.
-	var bb bytes.Buffer
-	if _, err := io.CopyN(&bb, r, int64(n)); err != nil {
-		return nil, fmt.Errorf("wire: frame body: %w", noEOF(err))
-	}
-	return bb.Bytes(), nil
-}
-
-// readLength reads a frame's uvarint length: io.EOF alone means a clean end between frames,
-// an end inside the uvarint is io.ErrUnexpectedEOF, more than 64 bits is ErrMalformed.
-func readLength(r io.ByteReader) (uint64, error) {
-	var n uint64
-	for i := 0; i < binary.MaxVarintLen64; i++ {
-		c, err := r.ReadByte()
-		if err != nil {
-			if i > 0 {
-				err = noEOF(err)
-			}
-			if err == io.EOF {
-				return 0, io.EOF
-			}
-			return 0, fmt.Errorf("wire: frame length: %w", err)
-		}
-		if i == binary.MaxVarintLen64-1 && c > 1 {
-			break
-		}
-		n |= uint64(c&0x7f) << (7 * i)
-		if c < 0x80 {
-			return n, nil
-		}
-	}
-	return 0, fmt.Errorf("%w: frame length overflows", ErrMalformed)
-}
-
-// noEOF turns an end of stream inside a frame into io.ErrUnexpectedEOF.
-func noEOF(err error) error {
-	if err == io.EOF {
-		return io.ErrUnexpectedEOF
-	}
-	return err
-}
+// ReadFrame reads one length-prefixed frame of at most MaxFrame bytes; its length must be
+// the minimal uvarint. buf is reused when large enough; the result is valid until the next
+// call with the same buf.
+func ReadFrame(r *bufio.Reader, buf []byte) ([]byte, error) { return codec().Read(r, buf, 0) }

@@ -318,6 +318,17 @@ func TestReadFrameRefuses(t *testing.T) {
 	}
 }
 
+// TestReadFrameRefusesPaddedLength: a frame length must be the minimal uvarint, as on the
+// relay's protocols (one strictness, internal/frame): 0x80 0x00 for 0 and 0x81 0x00 for 1
+// are ErrMalformed, not frames.
+func TestReadFrameRefusesPaddedLength(t *testing.T) {
+	for _, stream := range [][]byte{{0x80, 0x00}, {0x81, 0x00, 0x01}, {0x81, 0x80, 0x00, 0x01}} {
+		if _, err := ReadFrame(bufio.NewReader(bytes.NewReader(stream)), nil); !errors.Is(err, ErrMalformed) {
+			t.Errorf("ReadFrame(%x) = %v, want ErrMalformed", stream, err)
+		}
+	}
+}
+
 // TestReadFrameLengthOverflow: a length uvarint that overflows 64 bits is not a frame.
 // It is refused with ErrMalformed, a sentinel callers can branch on, as for every other
 // malformed input.

@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
@@ -21,6 +22,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	"github.com/libp2p/go-libp2p/p2p/transport/websocket"
 	ma "github.com/multiformats/go-multiaddr"
+	"github.com/petrel-chat/petrel/internal/rclimits"
 )
 
 // keyFile holds the relay's libp2p private key (its peer id), mode 0600.
@@ -150,50 +152,27 @@ func newHost(key crypto.PrivKey, cfg *Config, userAgent string) (host.Host, erro
 	return h, nil
 }
 
-// limits turns Resources into a concrete limiter configuration: libp2p's scaled defaults
-// (with its protocol and service limits) overridden by our figures at system, transient and
-// per-peer scope.
+// limits turns Resources into a concrete limiter configuration (internal/rclimits): libp2p's
+// scaled defaults (with its protocol and service limits) overridden by our figures at system,
+// transient and per-peer scope, streams capped in each direction, and per-service limits.
 func limits(r Resources) rcmgr.ConcreteLimitConfig {
-	scaling := rcmgr.DefaultLimits
-	libp2p.SetDefaultServiceLimits(&scaling)
-	base := scaling.Scale(r.MemoryBytes, r.FDs)
-	partial := rcmgr.PartialLimitConfig{
-		System: rcmgr.ResourceLimits{
-			Conns:           rcmgr.LimitVal(r.MaxConns),
-			ConnsInbound:    rcmgr.LimitVal(r.MaxInboundConns),
-			ConnsOutbound:   rcmgr.LimitVal(r.MaxConns),
-			Streams:         rcmgr.LimitVal(r.MaxStreams),
-			StreamsInbound:  rcmgr.LimitVal(r.MaxStreams),
-			StreamsOutbound: rcmgr.LimitVal(r.MaxStreams),
-			FD:              rcmgr.LimitVal(r.FDs),
-			Memory:          rcmgr.LimitVal64(r.MemoryBytes),
-		},
-		Transient: rcmgr.ResourceLimits{
-			Conns:          rcmgr.LimitVal(r.MaxInboundConns / 4),
-			ConnsInbound:   rcmgr.LimitVal(r.MaxInboundConns / 4),
-			Streams:        rcmgr.LimitVal(r.MaxStreams / 8),
-			StreamsInbound: rcmgr.LimitVal(r.MaxStreams / 8),
-		},
-		PeerDefault: rcmgr.ResourceLimits{
-			Conns:          rcmgr.LimitVal(r.ConnsPerPeer),
-			ConnsInbound:   rcmgr.LimitVal(r.ConnsPerPeer),
-			ConnsOutbound:  rcmgr.LimitVal(r.ConnsPerPeer),
-			Streams:        rcmgr.LimitVal(r.StreamsPerPeer),
-			StreamsInbound: rcmgr.LimitVal(r.StreamsPerPeer),
-		},
-		Service: map[string]rcmgr.ResourceLimits{
+	return rclimits.Build(rclimits.Quotas{
+		MaxConns: r.MaxConns, MaxInboundConns: r.MaxInboundConns, ConnsPerPeer: r.ConnsPerPeer,
+		MaxStreams: r.MaxStreams, StreamsPerPeer: r.StreamsPerPeer, MemoryBytes: r.MemoryBytes, FDs: r.FDs,
+	}, rclimits.Options{
+		DirectionalStreams: true,
+		Services: map[string]rcmgr.ResourceLimits{
 			serviceMailbox:   {Streams: rcmgr.LimitVal(r.MaxStreams / 2), StreamsInbound: rcmgr.LimitVal(r.MaxStreams / 2), Memory: rcmgr.LimitVal64(r.MemoryBytes / 4)},
 			servicePrekeyDir: {Streams: rcmgr.LimitVal(r.MaxStreams / 8), StreamsInbound: rcmgr.LimitVal(r.MaxStreams / 8), Memory: rcmgr.LimitVal64(r.MemoryBytes / 16)},
 			// Nodes sync push registrations once a minute, on one short stream.
 			servicePush: {Streams: rcmgr.LimitVal(r.MaxStreams / 16), StreamsInbound: rcmgr.LimitVal(r.MaxStreams / 16), Memory: rcmgr.LimitVal64(r.MemoryBytes / 32)},
 		},
-		ServicePeerDefault: rcmgr.ResourceLimits{
+		ServicePeer: &rcmgr.ResourceLimits{
 			Streams:        rcmgr.LimitVal(r.StreamsPerPeer),
 			StreamsInbound: rcmgr.LimitVal(r.StreamsPerPeer),
 			Memory:         rcmgr.LimitVal64(16 << 20),
 		},
-	}
-	return partial.Build(base)
+	})
 }
 
 // WriteInfoFile writes info as JSON to path (mode 0600, atomically): the relay.json of

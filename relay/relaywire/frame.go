@@ -2,11 +2,10 @@ package relaywire
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
+
+	lpframe "github.com/petrel-chat/petrel/internal/frame"
 
 	"github.com/petrel-chat/petrel/crypto/sealed"
 )
@@ -88,92 +87,22 @@ func Type(body []byte) byte {
 	return body[0]
 }
 
-// WriteFrame writes one length-prefixed frame to w (not flushed).
-func WriteFrame(w *bufio.Writer, body []byte) error {
-	if len(body) > MaxFrame {
-		return ErrTooLarge
-	}
-	var hdr [binary.MaxVarintLen64]byte
-	if _, err := w.Write(hdr[:binary.PutUvarint(hdr[:], uint64(len(body)))]); err != nil {
-		return err
-	}
-	_, err := w.Write(body)
-	return err
+// codec is the mailbox and prekey directory protocols' framing (docs/PROTOCOL.md).
+func codec() lpframe.Codec {
+	return lpframe.Codec{Name: "relaywire", Max: MaxFrame, Malformed: ErrMalformed, TooLarge: ErrTooLarge}
 }
+
+// WriteFrame writes one length-prefixed frame to w (not flushed).
+func WriteFrame(w *bufio.Writer, body []byte) error { return codec().Write(w, body) }
 
 // ReadFrame reads one length-prefixed frame of at most limit bytes (MaxFrame when limit is
 // 0 or larger). io.EOF alone means the stream ended cleanly between frames. buf is reused
 // when large enough; the result is valid until the next call with the same buf.
 func ReadFrame(r *bufio.Reader, buf []byte, limit int) ([]byte, error) {
-	if limit <= 0 || limit > MaxFrame {
-		limit = MaxFrame
-	}
-	n, err := readLength(r)
-	if err != nil {
-		return nil, err
-	}
-	if n > uint64(limit) {
-		return nil, fmt.Errorf("%w: %d bytes", ErrTooLarge, n)
-	}
-	if uint64(cap(buf)) >= n {
-		buf = buf[:n]
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return nil, fmt.Errorf("relaywire: frame body: %w", noEOF(err))
-		}
-		return buf, nil
-	}
-	// Grow with the bytes that actually arrive: a peer announcing a large frame and sending
-	// nothing holds no memory.
-	var bb bytes.Buffer
-	if _, err := io.CopyN(&bb, r, int64(n)); err != nil {
-		return nil, fmt.Errorf("relaywire: frame body: %w", noEOF(err))
-	}
-	return bb.Bytes(), nil
-}
-
-// readLength reads a minimal uvarint frame length: io.EOF before its first byte is a clean
-// end, an end inside it io.ErrUnexpectedEOF, more than 64 bits or a non-minimal form ErrMalformed.
-func readLength(r io.ByteReader) (uint64, error) {
-	var n uint64
-	for i := 0; i < binary.MaxVarintLen64; i++ {
-		c, err := r.ReadByte()
-		if err != nil {
-			if i > 0 {
-				err = noEOF(err)
-			}
-			if err == io.EOF {
-				return 0, io.EOF
-			}
-			return 0, fmt.Errorf("relaywire: frame length: %w", err)
-		}
-		if i == binary.MaxVarintLen64-1 && c > 1 {
-			break
-		}
-		if c == 0 && i > 0 {
-			return 0, fmt.Errorf("%w: non-minimal frame length", ErrMalformed)
-		}
-		n |= uint64(c&0x7f) << (7 * i)
-		if c < 0x80 {
-			return n, nil
-		}
-	}
-	return 0, fmt.Errorf("%w: frame length overflows", ErrMalformed)
-}
-
-func noEOF(err error) error {
-	if err == io.EOF {
-		return io.ErrUnexpectedEOF
-	}
-	return err
+	return codec().Read(r, buf, limit)
 }
 
 // uvarint reads a canonical (minimal) uvarint from b.
-func uvarint(b []byte) (uint64, int, error) {
-	v, k := binary.Uvarint(b)
-	if k <= 0 || k != len(binary.AppendUvarint(nil, v)) {
-		return 0, 0, fmt.Errorf("%w: uvarint", ErrMalformed)
-	}
-	return v, k, nil
-}
+func uvarint(b []byte) (uint64, int, error) { return lpframe.Uvarint(b, ErrMalformed) }
 
 func malformed(what string) error { return fmt.Errorf("%w: %s", ErrMalformed, what) }

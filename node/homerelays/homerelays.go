@@ -1,4 +1,4 @@
-package node
+package homerelays
 
 import (
 	"context"
@@ -16,7 +16,6 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/petrel-chat/petrel/crypto/identity"
-	"github.com/petrel-chat/petrel/node/messenger"
 	"github.com/petrel-chat/petrel/relay/mailboxclient"
 )
 
@@ -30,101 +29,25 @@ const (
 	prekeyLowWater = 10
 	// relayRetryMax caps the delay between attempts to reach a home relay.
 	relayRetryMax = 30 * time.Second
-	// relayPoll drains even without a watch notice, in case one was missed.
-	relayPoll = time.Minute
+	// DefaultPoll drains even without a watch notice, in case one was missed.
+	DefaultPoll = time.Minute
 )
 
-// relayLink implements messenger.RelayLink with the relay client over the node's host.
-type relayLink struct {
-	host func() host.Host // nil until the node runs
-}
-
-var errNotRunning = errors.New("node: not running")
-
-func (l relayLink) MailboxID(user *identity.PublicIdentity) []byte {
-	return mailboxclient.MailboxID(user)
-}
-
-func (l relayLink) Deposit(ctx context.Context, relay string, mailbox []byte, envelopes [][]byte) ([]error, error) {
-	h, pid, err := l.connectable(relay)
-	if err != nil {
-		return nil, err
-	}
-	batch := make([]mailboxclient.Envelope, len(envelopes))
-	for i, e := range envelopes {
-		batch[i] = mailboxclient.Envelope{Mailbox: mailbox, Envelope: e}
-	}
-	return mailboxclient.DepositBatch(ctx, h, pid, batch)
-}
-
-// DepositShared makes one multi deposit. A relay that answers bad_request (it predates
-// multi deposits), too_large or bad_envelope will not take it: ErrMultiUnsupported.
-// Rate-limited and unavailable refusals, whole or per mailbox, are ErrRelayBusy.
-func (l relayLink) DepositShared(ctx context.Context, relay string, recipients []messenger.SharedRecipient, body []byte) ([]error, error) {
-	h, pid, err := l.connectable(relay)
-	if err != nil {
-		return nil, err
-	}
-	rs := make([]mailboxclient.Recipient, len(recipients))
-	for i, r := range recipients {
-		rs[i] = mailboxclient.Recipient(r)
-	}
-	errs, err := mailboxclient.DepositMulti(ctx, h, pid, rs, body)
-	switch {
-	case errors.Is(err, mailboxclient.ErrBadRequest), errors.Is(err, mailboxclient.ErrTooLarge), errors.Is(err, mailboxclient.ErrBadEnvelope):
-		return nil, fmt.Errorf("%w: %w", messenger.ErrMultiUnsupported, err)
-	case err != nil:
-		return nil, err
-	}
-	for i, e := range errs {
-		if errors.Is(e, mailboxclient.ErrRateLimited) || errors.Is(e, mailboxclient.ErrUnavailable) {
-			errs[i] = fmt.Errorf("%w: %w", messenger.ErrRelayBusy, e)
-		}
-	}
-	return errs, nil
-}
-
-func (l relayLink) Bundle(ctx context.Context, relay string, user *identity.PublicIdentity) ([]byte, error) {
-	h, pid, err := l.connectable(relay)
-	if err != nil {
-		return nil, err
-	}
-	b, err := mailboxclient.FetchBundle(ctx, h, pid, user)
-	if err != nil {
-		return nil, err
-	}
-	return b.Marshal(), nil
-}
-
-// connectable parses a relay's full multiaddr and tells the peerstore where it listens.
-func (l relayLink) connectable(relay string) (host.Host, peer.ID, error) {
-	h := l.host()
-	if h == nil {
-		return nil, "", errNotRunning
-	}
-	ai, err := parseRelay(relay)
-	if err != nil {
-		return nil, "", err
-	}
-	h.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.PermanentAddrTTL)
-	return h, ai.ID, nil
-}
-
-// relayInviteMark separates a home relay's address from its registration invite code in
+// InviteMark separates a home relay's address from its registration invite code in
 // --relay ADDR#invite=CODE. The code is for registering only: it never goes into invite
 // links or cards.
-const relayInviteMark = "#invite="
+const InviteMark = "#invite="
 
-// splitRelayInvites returns the relay addresses without invite codes, and the codes.
-func splitRelayInvites(relays []string) ([]string, map[string]string, error) {
+// SplitInvites returns the relay addresses without invite codes, and the codes.
+func SplitInvites(relays []string) ([]string, map[string]string, error) {
 	out := make([]string, 0, len(relays))
 	codes := map[string]string{}
 	for _, r := range relays {
-		addr, code, found := strings.Cut(r, relayInviteMark)
+		addr, code, found := strings.Cut(r, InviteMark)
 		if found && code == "" {
 			return nil, nil, fmt.Errorf("relay %q: empty invite code", addr)
 		}
-		if _, err := parseRelay(addr); err != nil {
+		if _, err := ParseRelay(addr); err != nil {
 			return nil, nil, err
 		}
 		out = append(out, addr)
@@ -135,7 +58,8 @@ func splitRelayInvites(relays []string) ([]string, map[string]string, error) {
 	return out, codes, nil
 }
 
-func parseRelay(s string) (*peer.AddrInfo, error) {
+// ParseRelay parses a home relay's full multiaddr (with /p2p/).
+func ParseRelay(s string) (*peer.AddrInfo, error) {
 	a, err := ma.NewMultiaddr(s)
 	if err != nil {
 		return nil, fmt.Errorf("relay address %q: %w", s, err)
@@ -147,43 +71,76 @@ func parseRelay(s string) (*peer.AddrInfo, error) {
 	return ai, nil
 }
 
-// homeRelays keeps the node registered at its home relays and drains its mailboxes there:
-// on start, whenever a relay says mail waits, and every relayPoll. One goroutine per relay,
-// all owned by run.
-type homeRelays struct {
+// Config is what the home relays need: the node's host and identity, and the messenger's
+// three entry points, as functions (this package knows nothing of the messenger).
+type Config struct {
+	Host     host.Host
+	Identity *identity.Identity
+	Logger   *slog.Logger
+	// Invites are registration invite codes, relay → code, where a relay needs one.
+	Invites map[string]string
+	// Poll is how often each relay is drained and its prekeys checked without a notice;
+	// zero means DefaultPoll.
+	Poll time.Duration
+	// Receive makes a drained batch of sealed envelopes durable (messenger.ReceiveSealed);
+	// the batch is acknowledged to the relay only once it returns nil.
+	Receive func(ctx context.Context, envelopes [][]byte) error
+	// PrekeyIDs returns, without writing, the ids of the signed and last-resort prekeys a
+	// relay should hold and whether they are due to rotate (messenger.CurrentPrekeyIDs).
+	PrekeyIDs func() (ids [2]uint32, rotate bool, err error)
+	// Prekeys sets aside up to want one-time prekeys of each kind for one relay and returns
+	// the upload (messenger.PrekeysForRelay); Batch is the want when a relay runs low.
+	Prekeys func(ctx context.Context, want int) (*mailboxclient.Upload, error)
+	Batch   int
+}
+
+// Relays keeps the node registered at its home relays and drains its mailboxes there: on
+// start, whenever a relay says mail waits, and every Poll. One goroutine per relay, all
+// owned by Run.
+type Relays struct {
+	cfg Config
 	h   host.Host
 	id  *identity.Identity
-	m   *messenger.Messenger
 	log *slog.Logger
-
-	invites map[string]string // relay → registration invite code, where one is needed
 
 	mu    sync.Mutex
 	state map[string]bool // relay → registered and reachable
 	drain sync.Mutex      // one drain at a time: mail from several relays is merged in order
 
-	poll     time.Duration
 	upMu     sync.Mutex
 	uploaded map[peer.ID][2]uint32 // relay → ids of the signed and last-resort prekeys it holds
 }
 
-func (r *homeRelays) connected(relay string) bool {
+// New returns the home relays of cfg, not yet running.
+func New(cfg Config) *Relays {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Poll == 0 {
+		cfg.Poll = DefaultPoll
+	}
+	return &Relays{cfg: cfg, h: cfg.Host, id: cfg.Identity, log: cfg.Logger,
+		state: map[string]bool{}, uploaded: map[peer.ID][2]uint32{}}
+}
+
+// Connected reports whether the node is registered at relay and watching its mailbox now.
+func (r *Relays) Connected(relay string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.state[relay]
 }
 
-func (r *homeRelays) set(relay string, ok bool) {
+func (r *Relays) set(relay string, ok bool) {
 	r.mu.Lock()
 	r.state[relay] = ok
 	r.mu.Unlock()
 }
 
-// run serves every relay until ctx ends.
-func (r *homeRelays) run(ctx context.Context, relays []string) error {
+// Run serves every relay until ctx ends.
+func (r *Relays) Run(ctx context.Context, relays []string) error {
 	var wg sync.WaitGroup
 	for _, relay := range relays {
-		ai, err := parseRelay(relay)
+		ai, err := ParseRelay(relay)
 		if err != nil {
 			return err
 		}
@@ -198,7 +155,7 @@ func (r *homeRelays) run(ctx context.Context, relays []string) error {
 }
 
 // serve registers at one relay and drains it, reconnecting with backoff.
-func (r *homeRelays) serve(ctx context.Context, relay string, ai *peer.AddrInfo) {
+func (r *Relays) serve(ctx context.Context, relay string, ai *peer.AddrInfo) {
 	attempt := 0
 	for ctx.Err() == nil {
 		err := r.session(ctx, relay, ai)
@@ -222,14 +179,14 @@ func (r *homeRelays) serve(ctx context.Context, relay string, ai *peer.AddrInfo)
 
 // session is one connected spell with a relay: register, top up prekeys, drain, then drain
 // again on every notice until the watch ends.
-func (r *homeRelays) session(ctx context.Context, relay string, ai *peer.AddrInfo) error {
+func (r *Relays) session(ctx context.Context, relay string, ai *peer.AddrInfo) error {
 	r.h.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.PermanentAddrTTL)
 	r.h.ConnManager().Protect(ai.ID, "home-relay")
 	if err := r.h.Connect(ctx, *ai); err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
 	var opts []mailboxclient.RegisterOption
-	if code := r.invites[relay]; code != "" {
+	if code := r.cfg.Invites[relay]; code != "" {
 		opts = append(opts, mailboxclient.WithInvite(code))
 	}
 	if err := mailboxclient.Register(ctx, r.h, ai.ID, r.id, opts...); err != nil {
@@ -249,7 +206,7 @@ func (r *homeRelays) session(ctx context.Context, relay string, ai *peer.AddrInf
 	if err := r.drainOnce(ctx, ai.ID); err != nil {
 		return err
 	}
-	poll := time.NewTicker(r.poll)
+	poll := time.NewTicker(r.cfg.Poll)
 	defer poll.Stop()
 	for {
 		select {
@@ -274,8 +231,8 @@ func (r *homeRelays) session(ctx context.Context, relay string, ai *peer.AddrInf
 }
 
 // drainOnce takes everything waiting at a relay, in order, acknowledging each round only
-// once the messenger made it durable.
-func (r *homeRelays) drainOnce(ctx context.Context, relay peer.ID) error {
+// once Receive made it durable.
+func (r *Relays) drainOnce(ctx context.Context, relay peer.ID) error {
 	r.drain.Lock()
 	defer r.drain.Unlock()
 	n, err := mailboxclient.Drain(ctx, r.h, relay, r.id, drainBatch, func(mail []mailboxclient.Mail) error {
@@ -283,7 +240,7 @@ func (r *homeRelays) drainOnce(ctx context.Context, relay peer.ID) error {
 		for i, m := range mail {
 			envs[i] = m.Envelope
 		}
-		return r.m.ReceiveSealed(ctx, envs)
+		return r.cfg.Receive(ctx, envs)
 	})
 	if n > 0 {
 		r.log.Info("drained mailbox", "relay", relay, "messages", n)
@@ -296,7 +253,7 @@ func (r *homeRelays) drainOnce(ctx context.Context, relay peer.ID) error {
 
 // topUpPrekeys uploads fresh one-time prekeys when the relay runs low (and the current
 // signed and last-resort keys every time, so rotations reach the relay).
-func (r *homeRelays) topUpPrekeys(ctx context.Context, relay peer.ID) error {
+func (r *Relays) topUpPrekeys(ctx context.Context, relay peer.ID) error {
 	rem, err := mailboxclient.PrekeyCount(ctx, r.h, relay, r.id)
 	if err != nil && !errors.Is(err, mailboxclient.ErrNoPrekeys) {
 		return err
@@ -309,9 +266,9 @@ func (r *homeRelays) topUpPrekeys(ctx context.Context, relay peer.ID) error {
 	// upload writes.
 	want := 0
 	if low {
-		want = messenger.RelayPrekeyBatch
+		want = r.cfg.Batch
 	} else {
-		ids, rotate, err := r.m.CurrentPrekeyIDs()
+		ids, rotate, err := r.cfg.PrekeyIDs()
 		if err != nil {
 			return err
 		}
@@ -322,14 +279,12 @@ func (r *homeRelays) topUpPrekeys(ctx context.Context, relay peer.ID) error {
 			return nil
 		}
 	}
-	pk, err := r.m.PrekeysForRelay(ctx, want)
+	up, err := r.cfg.Prekeys(ctx, want)
 	if err != nil {
 		return err
 	}
-	ids := [2]uint32{pk.Signed.ID(), pk.LastResort.ID()}
-	_, err = mailboxclient.UploadPrekeys(ctx, r.h, relay, r.id, &mailboxclient.Upload{
-		SignedPrekey: pk.Signed, LastResort: pk.LastResort, OneTime: pk.OneTime, PQOneTime: pk.PQOneTime,
-	})
+	ids := [2]uint32{up.SignedPrekey.ID(), up.LastResort.ID()}
+	_, err = mailboxclient.UploadPrekeys(ctx, r.h, relay, r.id, up)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,102 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
+
+	"github.com/petrel-chat/petrel/crypto/identity"
+	"github.com/petrel-chat/petrel/node/homerelays"
+	"github.com/petrel-chat/petrel/node/messenger"
+	"github.com/petrel-chat/petrel/relay/mailboxclient"
+)
+
+// relayLink implements messenger.RelayLink with the relay client over the node's host.
+type relayLink struct {
+	host func() host.Host // nil until the node runs
+}
+
+var errNotRunning = errors.New("node: not running")
+
+func (l relayLink) MailboxID(user *identity.PublicIdentity) []byte {
+	return mailboxclient.MailboxID(user)
+}
+
+func (l relayLink) Deposit(ctx context.Context, relay string, mailbox []byte, envelopes [][]byte) ([]error, error) {
+	h, pid, err := l.connectable(relay)
+	if err != nil {
+		return nil, err
+	}
+	batch := make([]mailboxclient.Envelope, len(envelopes))
+	for i, e := range envelopes {
+		batch[i] = mailboxclient.Envelope{Mailbox: mailbox, Envelope: e}
+	}
+	return mailboxclient.DepositBatch(ctx, h, pid, batch)
+}
+
+// DepositShared makes one multi deposit. A relay that answers bad_request (it predates
+// multi deposits), too_large or bad_envelope will not take it: ErrMultiUnsupported.
+// Rate-limited and unavailable refusals, whole or per mailbox, are ErrRelayBusy.
+func (l relayLink) DepositShared(ctx context.Context, relay string, recipients []messenger.SharedRecipient, body []byte) ([]error, error) {
+	h, pid, err := l.connectable(relay)
+	if err != nil {
+		return nil, err
+	}
+	rs := make([]mailboxclient.Recipient, len(recipients))
+	for i, r := range recipients {
+		rs[i] = mailboxclient.Recipient(r)
+	}
+	errs, err := mailboxclient.DepositMulti(ctx, h, pid, rs, body)
+	switch {
+	case errors.Is(err, mailboxclient.ErrBadRequest), errors.Is(err, mailboxclient.ErrTooLarge), errors.Is(err, mailboxclient.ErrBadEnvelope):
+		return nil, fmt.Errorf("%w: %w", messenger.ErrMultiUnsupported, err)
+	case err != nil:
+		return nil, err
+	}
+	for i, e := range errs {
+		if errors.Is(e, mailboxclient.ErrRateLimited) || errors.Is(e, mailboxclient.ErrUnavailable) {
+			errs[i] = fmt.Errorf("%w: %w", messenger.ErrRelayBusy, e)
+		}
+	}
+	return errs, nil
+}
+
+func (l relayLink) Bundle(ctx context.Context, relay string, user *identity.PublicIdentity) ([]byte, error) {
+	h, pid, err := l.connectable(relay)
+	if err != nil {
+		return nil, err
+	}
+	b, err := mailboxclient.FetchBundle(ctx, h, pid, user)
+	if err != nil {
+		return nil, err
+	}
+	return b.Marshal(), nil
+}
+
+// connectable parses a relay's full multiaddr and tells the peerstore where it listens.
+func (l relayLink) connectable(relay string) (host.Host, peer.ID, error) {
+	h := l.host()
+	if h == nil {
+		return nil, "", errNotRunning
+	}
+	ai, err := homerelays.ParseRelay(relay)
+	if err != nil {
+		return nil, "", err
+	}
+	h.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.PermanentAddrTTL)
+	return h, ai.ID, nil
+}
+
+// relayPrekeys is homerelays' Prekeys: the messenger sets the keys aside, the upload
+// carries them.
+func (n *Node) relayPrekeys(ctx context.Context, want int) (*mailboxclient.Upload, error) {
+	pk, err := n.msg.PrekeysForRelay(ctx, want)
+	if err != nil {
+		return nil, err
+	}
+	return &mailboxclient.Upload{SignedPrekey: pk.Signed, LastResort: pk.LastResort, OneTime: pk.OneTime, PQOneTime: pk.PQOneTime}, nil
+}

@@ -1,0 +1,8 @@
+// Package sessions holds what a node keeps to talk to its contacts privately: its prekey
+// store (the signed, last-resort and one-time prekeys it publishes, and which of them have
+// been handed out) and the double-ratchet session of each contact (the current one and the
+// previous one, with a cache of parsed states). Everything is a function over the store
+// transaction (*store.Tx), so that the one Update that writes a message also advances its
+// session and consumes its prekeys. The prekey protocol's stream handler and PQXDH session
+// start live in node/messenger, which calls these.
+package sessions
