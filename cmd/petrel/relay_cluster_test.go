@@ -504,9 +504,16 @@ func TestRelayClusterPartition(t *testing.T) {
 		}
 		return nil
 	})
-	if err := deposit(atCut); err != nil {
-		t.Fatalf("deposit at the healed process: %v", err)
-	}
+	// The rejoining process's Raft terms moved on while it was cut off, so its return may
+	// start an election for a stream or bucket: a deposit refused as unavailable meanwhile
+	// is sent again, as a node does; anything but unavailable is a failure.
+	waitFor(t, "a deposit at the healed process", func() error {
+		err := deposit(atCut)
+		if err != nil && !errors.Is(err, mailboxclient.ErrUnavailable) {
+			t.Fatalf("deposit at the healed process: %v", err)
+		}
+		return err
+	})
 	byID := map[uint64]string{} // a message handed out again (its round's ack failed) keeps its id
 	healed := c.hostAt(cut)
 	// Right after the heal a read may still meet an election (refused as unavailable): the
