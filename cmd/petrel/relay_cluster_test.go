@@ -510,7 +510,7 @@ func TestRelayClusterPartition(t *testing.T) {
 	waitFor(t, "a deposit at the healed process", func() error {
 		err := deposit(atCut)
 		if err != nil && !errors.Is(err, mailboxclient.ErrUnavailable) {
-			t.Fatalf("deposit at the healed process: %v", err)
+			return errStop{err}
 		}
 		return err
 	})
