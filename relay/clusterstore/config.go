@@ -18,6 +18,11 @@ type Config struct {
 	Listen string `json:"listen,omitempty"`
 	// Routes are the other processes' Listen addresses (embedded).
 	Routes []string `json:"routes,omitempty"`
+	// Advertise is the route address, HOST:PORT, this process's peers pass on to each
+	// other (NATS route gossip): a peer that learns of this process through another one,
+	// before its own configured route to it is up, dials it there once (embedded; default
+	// Listen). Set it when Listen is not how peers should reach this process.
+	Advertise string `json:"advertise,omitempty"`
 	// ServerName names this process in the cluster; it must be unique and stable across
 	// restarts (default: "relay-" and Listen).
 	ServerName string `json:"server_name,omitempty"`
@@ -106,6 +111,11 @@ func (c *Config) Validate() error {
 				errs = append(errs, fmt.Errorf("cluster: route %q: want HOST:PORT", r))
 			}
 		}
+		if c.Advertise != "" {
+			if _, _, err := net.SplitHostPort(c.Advertise); err != nil {
+				errs = append(errs, fmt.Errorf("cluster: advertise %q: want HOST:PORT", c.Advertise))
+			}
+		}
 		if c.ClientListen != "" {
 			if _, _, err := net.SplitHostPort(c.ClientListen); err != nil {
 				errs = append(errs, fmt.Errorf("cluster: client_listen %q: want HOST:PORT", c.ClientListen))
@@ -118,7 +128,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, errors.New("cluster: client_listen needs a token"))
 		}
 	} else {
-		if c.Listen != "" || len(c.Routes) > 0 {
+		if c.Listen != "" || len(c.Routes) > 0 || c.Advertise != "" {
 			errs = append(errs, errors.New("cluster: give either listen and routes (embedded) or nats_url (external), not both"))
 		}
 		for _, u := range strings.Split(c.NATSURL, ",") {

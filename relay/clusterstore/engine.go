@@ -56,8 +56,11 @@ func startEmbedded(c Config, dir string, log *slog.Logger) (*server.Server, stri
 		NoSigs:          true,
 		Cluster: server.ClusterOpts{
 			Name: c.Name, Host: host, Port: port,
-			// Routes are exactly the configured ones: no gossip of addresses, so an
-			// operator's firewall (or a test's cut) is what decides who talks to whom.
+			// NoAdvertise keeps cluster addresses out of what clients are told. It does
+			// not stop route gossip: a server tells its peers of each new route's
+			// advertised address (Advertise, else the listen address), and a peer not yet
+			// routed to that server dials it there once, whatever its configured route.
+			Advertise:      c.Advertise,
 			NoAdvertise:    true,
 			ConnectRetries: -1,
 		},
