@@ -509,10 +509,10 @@ func TestRelayClusterPartition(t *testing.T) {
 	// The rejoining process's Raft terms moved on while it was cut off, so its return may
 	// start an election for a stream or bucket: a deposit refused as unavailable meanwhile
 	// is sent again, as a node does; anything but unavailable is a failure.
-	waitFor(t, "a deposit at the healed process", func() error {
+	wait.For(t, "a deposit at the healed process", func() error {
 		err := deposit(atCut)
 		if err != nil && !errors.Is(err, mailboxclient.ErrUnavailable) {
-			return errStop{err}
+			return wait.Final(err)
 		}
 		return err
 	})
