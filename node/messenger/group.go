@@ -619,7 +619,8 @@ func (m *Messenger) keyContent(g *groupRec, ss *senderkey.SenderState) *wire.Con
 // giveKey gives member uid our sending chain (key, a keyContent). Between two members
 // without a pairwise session yet, only the one with the smaller user id starts it (with
 // its key); the other owes its key until that key arrives (acceptKey), so a new group's
-// members do not all start two sessions per pair at once.
+// members do not all start two sessions per pair at once. Once their key has arrived ours
+// is sent at once: nothing else would send it.
 func (m *Messenger) giveKey(tx *store.Tx, cc txContacts, g *groupRec, uid string, key *wire.Content) error {
 	key = &wire.Content{Kind: key.Kind, Group: key.Group, Head: key.Head, Data: key.Data, GSeq: key.GSeq}
 	if uid < m.uid {
@@ -627,15 +628,24 @@ func (m *Messenger) giveKey(tx *store.Tx, cc txContacts, g *groupRec, uid string
 		if err != nil || c == nil {
 			return err
 		}
-		if have, err := sessions.Exists(tx, c.ID); err == nil && !have {
+		have, err := sessions.Exists(tx, c.ID)
+		if err != nil {
+			return err
+		}
+		if !have {
+			// Their key already came (before a change of ours, or over a session since
+			// dropped): acceptKey will not run again to send what we owe, so send it now.
+			if _, err := tx.Get(kGroupRecv(g.ID, uid)); err == nil {
+				return m.enqueueTo(tx, cc, uid, key)
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
 			var rx memberRx
 			if _, err := getJSON(tx, kGroupRx(g.ID, uid), &rx); err != nil {
 				return err
 			}
 			rx.Owed = key
 			return putJSON(tx, kGroupRx(g.ID, uid), &rx)
-		} else if err != nil {
-			return err
 		}
 	}
 	return m.enqueueTo(tx, cc, uid, key)

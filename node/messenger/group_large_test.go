@@ -314,6 +314,9 @@ func TestGroupAtTheCapReachesItsMembersAndRemovalLocksOut(t *testing.T) {
 	n := DefaultMaxGroupSize
 	a, fakes := largeMessenger(t, t.TempDir(), n-3)
 	b, c := testMessenger(t, "b"), testMessenger(t, "c")
+	for b.uid < a.uid { // a's key reaches b before a's removal does: b must still give a its new key
+		b = testMessenger(t, "b")
+	}
 	peers := map[*Messenger]string{a: "12D3KooWa", b: "12D3KooWb", c: "12D3KooWc"}
 	for _, x := range []*Messenger{a, b, c} {
 		for _, y := range []*Messenger{a, b, c} {
