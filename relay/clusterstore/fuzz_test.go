@@ -17,17 +17,17 @@ func FuzzParseRecords(f *testing.F) {
 	plain := binary.BigEndian.AppendUint64(nil, 1)
 	plain = binary.BigEndian.AppendUint64(plain, 2)
 	f.Add(append(plain, 1, 2, 3))
-	shared := binary.BigEndian.AppendUint64(append(append([]byte(nil), plain...), sharedMark), 7)
+	shared := binary.BigEndian.AppendUint64(append(append([]byte(nil), plain...), relaystore.SharedMark), 7)
 	shared = binary.BigEndian.AppendUint32(shared, 100)
 	f.Add(append(shared, 9))
 	f.Add(usage{3, 4}.marshal())
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if r, err := parseMailRecord(b); err == nil {
-			if len(r.envelope) == 0 || len(r.envelope) > len(b) {
-				t.Fatalf("envelope of %d bytes from a record of %d", len(r.envelope), len(b))
+		if r, err := relaystore.ParseMailRecord(b); err == nil {
+			if len(r.Envelope) == 0 || len(r.Envelope) > len(b) {
+				t.Fatalf("envelope of %d bytes from a record of %d", len(r.Envelope), len(b))
 			}
-			_ = r.charged()
+			_ = r.Charged()
 		}
 		parseUsage(b)
 	})

@@ -22,7 +22,6 @@ import (
 // Record formats (see doc.go).
 const (
 	regVersion byte = 1
-	sharedMark byte = 0x00
 )
 
 // Register creates the mailbox of owner (idempotent); a mailbox id names one identity.
@@ -95,7 +94,7 @@ func (s *Store) Owner(mailbox []byte) (*identity.PublicIdentity, error) {
 // stream sequence) in that order.
 func (s *Store) StartDeposit(ctx context.Context, mailbox, envelope []byte, now time.Time, q relaystore.Quota) func() (uint64, error) {
 	fail := func(err error) func() (uint64, error) { return func() (uint64, error) { return 0, err } }
-	if len(envelope) == 0 || envelope[0] == sharedMark {
+	if len(envelope) == 0 || envelope[0] == relaystore.SharedMark {
 		return fail(relaystore.ErrBadEnvelope)
 	}
 	if _, err := s.Owner(mailbox); err != nil {
@@ -196,7 +195,7 @@ func (s *Store) StartMultiDeposit(ctx context.Context, recipients []relaystore.R
 			rec := make([]byte, 0, 29+len(r.Header))
 			rec = binary.BigEndian.AppendUint64(rec, depositedAt)
 			rec = binary.BigEndian.AppendUint64(rec, expiresAt)
-			rec = append(rec, sharedMark)
+			rec = append(rec, relaystore.SharedMark)
 			rec = binary.BigEndian.AppendUint64(rec, id)
 			rec = binary.BigEndian.AppendUint32(rec, uint32(len(body)))
 			rec = append(rec, r.Header...)
@@ -270,41 +269,6 @@ func (s *Store) releaseBody(ctx context.Context, id uint64) error {
 // Waiting returns about how many messages mailbox holds (the usage bucket's count plus
 // this process's unflushed changes).
 func (s *Store) Waiting(mailbox []byte) uint64 { return s.usage.waiting(mailbox) }
-
-// mailRecord is a parsed mail message.
-type mailRecord struct {
-	depositedAt, expiresAt int64
-	envelope               []byte // plain: the envelope; shared: the header
-	shared                 bool
-	bodyID                 uint64
-	bodySize               int
-}
-
-func parseMailRecord(v []byte) (mailRecord, error) {
-	if len(v) < 17 {
-		return mailRecord{}, fmt.Errorf("clusterstore: mail record of %d bytes", len(v))
-	}
-	r := mailRecord{depositedAt: int64(binary.BigEndian.Uint64(v)), expiresAt: int64(binary.BigEndian.Uint64(v[8:]))}
-	if v[16] != sharedMark {
-		r.envelope = v[16:]
-		return r, nil
-	}
-	if len(v) < 30 {
-		return mailRecord{}, fmt.Errorf("clusterstore: shared mail record of %d bytes", len(v))
-	}
-	r.shared = true
-	r.bodyID = binary.BigEndian.Uint64(v[17:])
-	r.bodySize = int(binary.BigEndian.Uint32(v[25:]))
-	r.envelope = v[29:]
-	return r, nil
-}
-
-func (r mailRecord) charged() int {
-	if r.shared {
-		return sealed.SharedSize(len(r.envelope), r.bodySize)
-	}
-	return len(r.envelope)
-}
 
 // Fetch returns the oldest unexpired messages of mailbox in deposit order: at most max and,
 // beyond the first, at most maxBytes of envelopes. It reads them through an ephemeral
@@ -410,7 +374,7 @@ func (s *Store) pull(ctx context.Context, c jetstream.Consumer, mailbox []byte, 
 		if err != nil {
 			return nil, false, 0, fmt.Errorf("clusterstore: fetch: %w", err)
 		}
-		r, err := parseMailRecord(m.Data())
+		r, err := relaystore.ParseMailRecord(m.Data())
 		if err != nil {
 			return nil, false, 0, err
 		}
@@ -421,19 +385,19 @@ func (s *Store) pull(ctx context.Context, c jetstream.Consumer, mailbox []byte, 
 		if s.acks.deletedRecently(md.Sequence.Stream) {
 			continue // acknowledged here; the consumer's replica has not applied it yet
 		}
-		if r.expiresAt <= nowMs {
-			seenAll = append(seenAll, prefixEntry{md.Sequence.Stream, ackInfo{mailbox: string(mailbox), charged: int64(r.charged()), shared: r.shared, bodyID: r.bodyID}, false})
+		if r.ExpiresAt <= nowMs {
+			seenAll = append(seenAll, prefixEntry{md.Sequence.Stream, ackInfo{mailbox: string(mailbox), charged: int64(r.Charged()), shared: r.Shared, bodyID: r.BodyID}, false})
 			continue
 		}
-		if len(mail) > 0 && size+r.charged() > maxBytes || len(mail) >= max {
+		if len(mail) > 0 && size+r.Charged() > maxBytes || len(mail) >= max {
 			more, full = true, true
 			continue
 		}
-		env := r.envelope
-		if r.shared {
-			b, ok := bodies[r.bodyID]
+		env := r.Envelope
+		if r.Shared {
+			b, ok := bodies[r.BodyID]
 			if !ok {
-				bm, err := s.body.GetMsg(ctx, r.bodyID)
+				bm, err := s.body.GetMsg(ctx, r.BodyID)
 				if isNotFound(err) {
 					continue // expired
 				}
@@ -441,15 +405,15 @@ func (s *Store) pull(ctx context.Context, c jetstream.Consumer, mailbox []byte, 
 					return nil, false, 0, fmt.Errorf("clusterstore: body: %w", err)
 				}
 				b = bm.Data
-				bodies[r.bodyID] = b
+				bodies[r.BodyID] = b
 			}
-			env = sealed.JoinShared(r.envelope, b)
+			env = sealed.JoinShared(r.Envelope, b)
 		}
 		seq := md.Sequence.Stream
-		ai := ackInfo{mailbox: string(mailbox), charged: int64(r.charged()), shared: r.shared, bodyID: r.bodyID}
+		ai := ackInfo{mailbox: string(mailbox), charged: int64(r.Charged()), shared: r.Shared, bodyID: r.BodyID}
 		s.acks.put(seq, ai)
 		seenAll = append(seenAll, prefixEntry{seq, ai, true})
-		mail = append(mail, relaywire.Mail{ID: seq, DepositedAt: r.depositedAt, Envelope: env})
+		mail = append(mail, relaywire.Mail{ID: seq, DepositedAt: r.DepositedAt, Envelope: env})
 		size += len(env)
 	}
 	if err := batch.Error(); err != nil && len(mail) == 0 {
@@ -517,12 +481,12 @@ func (s *Store) deleteMail(ctx context.Context, id uint64, mailbox string) (bool
 		if err != nil {
 			return false, info, fmt.Errorf("clusterstore: ack: %w", err)
 		}
-		r, err := parseMailRecord(m.Data)
+		r, err := relaystore.ParseMailRecord(m.Data)
 		if err != nil {
 			return false, info, err
 		}
 		mb := keyMailbox(m.Subject[strings.LastIndexByte(m.Subject, '.')+1:])
-		info = ackInfo{mailbox: mb, charged: int64(r.charged()), shared: r.shared, bodyID: r.bodyID}
+		info = ackInfo{mailbox: mb, charged: int64(r.Charged()), shared: r.Shared, bodyID: r.BodyID}
 	}
 	if mailbox != "" && info.mailbox != mailbox {
 		return false, info, nil // another owner's mail: not theirs to delete
@@ -569,11 +533,11 @@ func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 		if err != nil {
 			return total, fmt.Errorf("clusterstore: purge: %w", err)
 		}
-		r, err := parseMailRecord(m.Data)
+		r, err := relaystore.ParseMailRecord(m.Data)
 		if err != nil {
 			return total, err
 		}
-		if r.expiresAt > nowMs {
+		if r.ExpiresAt > nowMs {
 			break
 		}
 		ok, ai, err := s.deleteMail(ctx, m.Sequence, "")

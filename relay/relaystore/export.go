@@ -73,13 +73,13 @@ func exportMail(txn *badger.Txn, m *ExportedMailbox) error {
 		if err != nil {
 			return err
 		}
-		r, err := parseMailRecord(v)
+		r, err := ParseMailRecord(v)
 		if err != nil {
 			return err
 		}
-		env := r.envelope
-		if r.shared {
-			bi, err := txn.Get(bodyKey(pfxBody, r.bodyID))
+		env := r.Envelope
+		if r.Shared {
+			bi, err := txn.Get(bodyKey(pfxBody, r.BodyID))
 			if err != nil {
 				continue // swept with its TTL
 			}
@@ -87,9 +87,9 @@ func exportMail(txn *badger.Txn, m *ExportedMailbox) error {
 			if err != nil {
 				return err
 			}
-			env = sealed.JoinShared(r.envelope, body)
+			env = sealed.JoinShared(r.Envelope, body)
 		}
-		m.Mail = append(m.Mail, ExportedMail{DepositedAtMs: r.depositedAt, ExpiresAtMs: r.expiresAt, Envelope: env})
+		m.Mail = append(m.Mail, ExportedMail{DepositedAtMs: r.DepositedAt, ExpiresAtMs: r.ExpiresAt, Envelope: env})
 	}
 	return nil
 }

@@ -21,7 +21,7 @@ func FuzzParseRecords(f *testing.F) {
 	f.Add([]byte{})
 	f.Add(reg[:100])
 	f.Add(bodyRef{refs: 3, expiresAt: 1 << 40, size: 5000}.marshal())
-	f.Add(append(make([]byte, 16), sharedMark, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 'h'))
+	f.Add(append(make([]byte, 16), SharedMark, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 'h'))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if c, err := parseCounters(b); err == nil && string(c.marshal()) != string(b) {
 			t.Fatalf("counters %x re-encode as %x", b, c.marshal())
@@ -29,8 +29,8 @@ func FuzzParseRecords(f *testing.F) {
 		if r, err := parseBodyRef(b); err == nil && string(r.marshal()) != string(b) {
 			t.Fatalf("body reference %x re-encodes as %x", b, r.marshal())
 		}
-		if r, err := parseMailRecord(b); err == nil && r.charged() < 0 {
-			t.Fatalf("mail record %x charged %d", b, r.charged())
+		if r, err := ParseMailRecord(b); err == nil && r.Charged() < 0 {
+			t.Fatalf("mail record %x charged %d", b, r.Charged())
 		}
 		if p, err := parseRegistration(b); err == nil && string(p.Bytes()) != string(b[9:]) {
 			t.Fatal("registration identity does not round-trip")

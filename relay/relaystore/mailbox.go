@@ -89,7 +89,7 @@ func (s *Store) StartDeposit(ctx context.Context, mailbox, envelope []byte, now 
 	if !validMailbox(mailbox) {
 		return func() (uint64, error) { return 0, ErrUnknownMailbox }
 	}
-	if len(envelope) == 0 || envelope[0] == sharedMark {
+	if len(envelope) == 0 || envelope[0] == SharedMark {
 		return func() (uint64, error) { return 0, ErrBadEnvelope }
 	}
 	mb := append([]byte(nil), mailbox...)
@@ -167,22 +167,22 @@ func (s *Store) Fetch(mailbox []byte, max, maxBytes int, now time.Time) (mail []
 			if err != nil {
 				return err
 			}
-			r, err := parseMailRecord(v)
+			r, err := ParseMailRecord(v)
 			if err != nil {
 				return err
 			}
-			if r.expiresAt <= nowMs {
+			if r.ExpiresAt <= nowMs {
 				continue // expired, purge pending
 			}
-			if len(mail) > 0 && size+r.charged() > maxBytes {
+			if len(mail) > 0 && size+r.Charged() > maxBytes {
 				more = true
 				return nil
 			}
-			env := r.envelope
-			if r.shared {
-				body, ok := bodies[r.bodyID]
+			env := r.Envelope
+			if r.Shared {
+				body, ok := bodies[r.BodyID]
 				if !ok {
-					bi, err := txn.Get(bodyKey(pfxBody, r.bodyID))
+					bi, err := txn.Get(bodyKey(pfxBody, r.BodyID))
 					if errors.Is(err, badger.ErrKeyNotFound) {
 						continue // swept with its TTL
 					}
@@ -192,14 +192,14 @@ func (s *Store) Fetch(mailbox []byte, max, maxBytes int, now time.Time) (mail []
 					if body, err = bi.ValueCopy(nil); err != nil {
 						return err
 					}
-					bodies[r.bodyID] = body
+					bodies[r.BodyID] = body
 				}
-				env = sealed.JoinShared(r.envelope, body)
+				env = sealed.JoinShared(r.Envelope, body)
 			}
 			k := item.Key()
 			mail = append(mail, relaywire.Mail{
 				ID:          binary.BigEndian.Uint64(k[len(k)-8:]),
-				DepositedAt: r.depositedAt,
+				DepositedAt: r.DepositedAt,
 				Envelope:    env,
 			})
 			size += len(env)
@@ -250,9 +250,9 @@ func (s *Store) deleteMail(w *writeTx, mb []byte, ids []uint64) (int, error) {
 		var sharedBody uint64
 		var shared bool
 		if err := item.Value(func(v []byte) error {
-			r, err := parseMailRecord(v)
-			envSize = r.charged() // exact, for the byte quota
-			shared, sharedBody = r.shared, r.bodyID
+			r, err := ParseMailRecord(v)
+			envSize = r.Charged() // exact, for the byte quota
+			shared, sharedBody = r.Shared, r.BodyID
 			return err
 		}); err != nil {
 			return 0, err

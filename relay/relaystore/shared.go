@@ -24,8 +24,8 @@ import (
 // sealed.JoinShared(header, body); the last acknowledgement or expiry of a pointing record
 // deletes the body. Each mailbox is charged the size of what its owner fetches.
 
-// sharedMark starts the envelope slot of a mail record that points at a shared body.
-const sharedMark = 0x00
+// SharedMark starts the envelope slot of a mail record that points at a shared body.
+const SharedMark = 0x00
 
 // Recipient is one mailbox of a multi deposit and the header sealed for it.
 type Recipient struct {
@@ -59,40 +59,44 @@ func (w *writeTx) bodyRef(id uint64) (r bodyRef, ok bool, err error) {
 
 func bodyKey(prefix byte, id uint64) []byte { return binary.BigEndian.AppendUint64([]byte{prefix}, id) }
 
-// mailRecord is a parsed mail value: a plain envelope, or a header and a body reference.
-type mailRecord struct {
-	depositedAt, expiresAt int64
-	envelope               []byte // plain: the envelope; shared: the header
-	shared                 bool
-	bodyID                 uint64
-	bodySize               int
+// MailRecord is a parsed mail value: a plain envelope, or a header and a body reference.
+// relay/clusterstore keeps the same values in its mail stream and reads them with
+// ParseMailRecord.
+type MailRecord struct {
+	DepositedAt, ExpiresAt int64  // Unix ms
+	Envelope               []byte // plain: the envelope; shared: the header
+	Shared                 bool
+	BodyID                 uint64
+	BodySize               int
 }
 
-func parseMailRecord(v []byte) (mailRecord, error) {
+// ParseMailRecord reads a mail value: deposited at (8) ‖ expires at (8) ‖ envelope, or
+// ‖ SharedMark ‖ body id (8) ‖ body size (4) ‖ header.
+func ParseMailRecord(v []byte) (MailRecord, error) {
 	if len(v) < 17 {
-		return mailRecord{}, fmt.Errorf("relaystore: mail record of %d bytes", len(v))
+		return MailRecord{}, fmt.Errorf("relaystore: mail record of %d bytes", len(v))
 	}
-	r := mailRecord{depositedAt: int64(binary.BigEndian.Uint64(v)), expiresAt: int64(binary.BigEndian.Uint64(v[8:]))}
-	if v[16] != sharedMark {
-		r.envelope = v[16:]
+	r := MailRecord{DepositedAt: int64(binary.BigEndian.Uint64(v)), ExpiresAt: int64(binary.BigEndian.Uint64(v[8:]))}
+	if v[16] != SharedMark {
+		r.Envelope = v[16:]
 		return r, nil
 	}
 	if len(v) < 17+8+4+1 {
-		return mailRecord{}, fmt.Errorf("relaystore: shared mail record of %d bytes", len(v))
+		return MailRecord{}, fmt.Errorf("relaystore: shared mail record of %d bytes", len(v))
 	}
-	r.shared = true
-	r.bodyID = binary.BigEndian.Uint64(v[17:])
-	r.bodySize = int(binary.BigEndian.Uint32(v[25:]))
-	r.envelope = v[29:]
+	r.Shared = true
+	r.BodyID = binary.BigEndian.Uint64(v[17:])
+	r.BodySize = int(binary.BigEndian.Uint32(v[25:]))
+	r.Envelope = v[29:]
 	return r, nil
 }
 
-// charged is what the record costs its mailbox: the size of what the owner fetches.
-func (r mailRecord) charged() int {
-	if r.shared {
-		return sealed.SharedSize(len(r.envelope), r.bodySize)
+// Charged is what the record costs its mailbox: the size of what the owner fetches.
+func (r MailRecord) Charged() int {
+	if r.Shared {
+		return sealed.SharedSize(len(r.Envelope), r.BodySize)
 	}
-	return len(r.envelope)
+	return len(r.Envelope)
 }
 
 // loadBodies reads the next body id and sums the shared bodies (at Open).
@@ -175,7 +179,7 @@ func (s *Store) StartMultiDeposit(ctx context.Context, recipients []Recipient, b
 			rec := make([]byte, 0, 29+len(r.Header))
 			rec = binary.BigEndian.AppendUint64(rec, depositedAt)
 			rec = binary.BigEndian.AppendUint64(rec, expiresAt)
-			rec = append(rec, sharedMark)
+			rec = append(rec, SharedMark)
 			rec = binary.BigEndian.AppendUint64(rec, id)
 			rec = binary.BigEndian.AppendUint32(rec, uint32(len(body)))
 			rec = append(rec, r.Header...)

@@ -181,7 +181,7 @@ func TestMultiDepositExpiry(t *testing.T) {
 func TestPlainEnvelopeCannotPoseAsSharedRecord(t *testing.T) {
 	s := openStore(t, t.TempDir())
 	_, mb := newOwner(t, s)
-	for _, env := range [][]byte{{}, {sharedMark, 1, 2}} {
+	for _, env := range [][]byte{{}, {SharedMark, 1, 2}} {
 		if _, err := s.Deposit(ctx, mb, env, time.Now(), noQuota); !errors.Is(err, ErrBadEnvelope) {
 			t.Errorf("%x: %v", env, err)
 		}
