@@ -1,13 +1,7 @@
 package messenger
 
 import (
-	"crypto/rand"
-	"encoding/base32"
 	"encoding/binary"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"strings"
 
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/store"
@@ -115,51 +109,10 @@ var (
 	kSettings = []byte("settings")
 )
 
-// getJSON loads key into v; found is false when the key is absent.
-func getJSON(tx *store.Tx, key []byte, v any) (found bool, err error) {
-	b, err := tx.Get(key)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return false, fmt.Errorf("messenger: record %s: %w", trimKey(key), err)
-	}
-	return true, nil
-}
-
-func putJSON(tx *store.Tx, key []byte, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return tx.Set(key, b)
-}
-
-// getString returns the string value of key, or "" when absent.
-func getString(tx *store.Tx, key []byte) (string, error) {
-	b, err := tx.Get(key)
-	if errors.Is(err, store.ErrNotFound) {
-		return "", nil
-	}
-	return string(b), err
-}
-
-func trimKey(k []byte) string {
-	s := string(k)
-	if i := strings.IndexByte(s, '/'); i > 0 {
-		return s[:i]
-	}
-	return s
-}
-
-var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
-// newID returns prefix + 26 characters of randomness (128 bits).
-func newID(prefix string) string {
-	var b [16]byte
-	rand.Read(b[:])
-	return prefix + idEncoding.EncodeToString(b[:])
-}
+// getJSON, putJSON, getString, trimKey and newID are node/store's and node/api's record
+// and id helpers under the names this package has always used.
+func getJSON(tx *store.Tx, key []byte, v any) (bool, error) { return store.GetJSON(tx, key, v) }
+func putJSON(tx *store.Tx, key []byte, v any) error         { return store.PutJSON(tx, key, v) }
+func getString(tx *store.Tx, key []byte) (string, error)    { return store.GetString(tx, key) }
+func trimKey(k []byte) string                               { return store.KeyPrefix(k) }
+func newID(prefix string) string                            { return api.NewID(prefix) }
