@@ -19,7 +19,7 @@ const (
 	slotVersion   = 1
 	bucketIDSize  = 1 + 8 // kind ‖ window start (Unix ms)
 	keySize       = chacha20poly1305.KeySize
-	slotPlainSize = 1 + bucketIDSize + keySize                                      // 42
+	slotPlainSize = 1 + bucketIDSize + keySize                                              // 42
 	slotSize      = chacha20poly1305.NonceSizeX + slotPlainSize + chacha20poly1305.Overhead // 82
 
 	infoSlotKey = "petrel_v1_subkey_shredkeys_slot"
