@@ -69,11 +69,11 @@ const (
 	// expiry (client → relay).
 	TypeDepositUntil      byte = 0x0e
 	TypeMultiDepositUntil byte = 0x0f
-	TypeUpload       byte = 0x10 // client → relay
-	TypeRemaining    byte = 0x11 // relay → client
-	TypeGetBundle    byte = 0x12 // client → relay
-	TypeBundle       byte = 0x13 // relay → client
-	TypeCount        byte = 0x14 // client → relay
+	TypeUpload            byte = 0x10 // client → relay
+	TypeRemaining         byte = 0x11 // relay → client
+	TypeGetBundle         byte = 0x12 // client → relay
+	TypeBundle            byte = 0x13 // relay → client
+	TypeCount             byte = 0x14 // client → relay
 )
 
 var (
