@@ -284,6 +284,9 @@ func (k *Keyring) ensure(ctx context.Context, b Bucket, end int64) error {
 	k.mu.Unlock()
 	err = k.st.Update(ctx, func(tx *store.Tx) error {
 		if _, ok, err := getRecord(tx, b); err != nil || ok {
+			if ok { // cannot happen: load and ensure keep keys and records together
+				return fmt.Errorf("shredkeys: bucket %s has a record but no key in memory", b)
+			}
 			return err
 		}
 		return tx.Set(recordKey(b), record{slot: slot, end: end}.marshal())
