@@ -326,8 +326,10 @@ func isNotFound(err error) bool {
 		return true
 	}
 	// A delete of a message that is not there (any more) fails with error 10057, which
-	// the client reports as text.
-	return errors.Is(err, jetstream.ErrMsgDeleteUnsuccessful) && strings.Contains(err.Error(), "err_code=10057")
+	// the client reports as text; or with 10043 ("sequence not found") when the message was
+	// below the stream's first sequence by then (another process purged the front).
+	return errors.Is(err, jetstream.ErrMsgDeleteUnsuccessful) &&
+		(strings.Contains(err.Error(), "err_code=10057") || strings.Contains(err.Error(), "err_code=10043"))
 }
 
 // isConflict says whether err is a compare-and-set conflict of a bucket write: the key
