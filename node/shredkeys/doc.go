@@ -19,9 +19,11 @@
 //     window and one more have ended (the grace keeps a bucket just handed out by
 //     PendingBucket alive until it is used).
 //
-// Each bucket has a record in the store (key "shredkeys/" ‖ bucket id) with its slot, its
-// window end and how many items are sealed under it (Seal and Reseal count up, Release
-// and Reseal down, in the caller's transaction, so counts and content commit together).
+// Each bucket has a record in the store (key "shredkeys/" ‖ bucket id → 0x01 ‖ slot (4) ‖
+// window end (8, Unix ms) ‖ items (8)) with its slot, its window end and how many items
+// are sealed under it (Seal and Reseal count up, Release and Reseal down, in the caller's
+// transaction, so counts and content commit together). "shredkeys:window" holds the
+// window length (8, ms), fixed at the first Open: buckets are found by window start.
 //
 // # Key file (DIR/shredkeys, 0600, version 1)
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/cipher"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,7 +22,8 @@ import (
 type Options struct {
 	// Window is the length of a bucket's window. Default one hour: content expiring
 	// within the same hour shares a key, destroyed when the hour ends. Shorter windows
-	// destroy sooner and cost more slots (82 bytes each).
+	// destroy sooner and cost more slots (82 bytes each). It is recorded at the first
+	// Open of a data directory, and the recorded length is used from then on.
 	Window time.Duration
 	// SweepInterval is how often Serve destroys due keys. Default one minute.
 	SweepInterval time.Duration
@@ -100,6 +102,9 @@ func Open(ctx context.Context, st *store.Store, opts Options) (*Keyring, error) 
 	if err != nil {
 		return nil, fmt.Errorf("shredkeys: slot key: %w", err)
 	}
+	if err := k.fixWindow(ctx); err != nil {
+		return nil, err
+	}
 	if k.f, err = openKeyFile(k.path, st.Dir()); err != nil {
 		return nil, err
 	}
@@ -112,6 +117,31 @@ func Open(ctx context.Context, st *store.Store, opts Options) (*Keyring, error) 
 		return nil, err
 	}
 	return k, nil
+}
+
+// windowKey holds the window length (8, ms) a data directory's buckets were made with.
+var windowKey = []byte("shredkeys:window")
+
+// fixWindow records the window length at the first Open and uses the recorded one after:
+// buckets are found by window start, so a changed length would seal content under a
+// bucket that ends before it expires.
+func (k *Keyring) fixWindow(ctx context.Context) error {
+	return k.st.Update(ctx, func(tx *store.Tx) error {
+		v, err := tx.Get(windowKey)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return tx.Set(windowKey, binary.BigEndian.AppendUint64(nil, uint64(k.opts.Window.Milliseconds())))
+		case err != nil:
+			return fmt.Errorf("shredkeys: window: %w", err)
+		case len(v) != 8 || binary.BigEndian.Uint64(v) == 0 || binary.BigEndian.Uint64(v) > uint64(365*24*time.Hour/time.Millisecond):
+			return fmt.Errorf("shredkeys: window: %w: record of %d bytes", ErrMalformed, len(v))
+		}
+		if w := time.Duration(binary.BigEndian.Uint64(v)) * time.Millisecond; w != k.opts.Window {
+			k.log.Info("keeping the bucket window this data directory was created with", "window", w, "configured", k.opts.Window)
+			k.opts.Window = w
+		}
+		return nil
+	})
 }
 
 // load reads the file and the records and reconciles them (see Open).

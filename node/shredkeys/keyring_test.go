@@ -411,3 +411,30 @@ func TestSealBinding(t *testing.T) {
 		t.Errorf("ExpiryBucket in the past: %v", err)
 	}
 }
+
+// TestWindowFixedAtCreation: reopening with another window keeps the first one, so no
+// content is sealed under a bucket that ends before it expires.
+func TestWindowFixedAtCreation(t *testing.T) {
+	n := newNode(t)
+	ctx := context.Background()
+	b1, err := n.kr.ExpiryBucket(ctx, n.clk.Now().Add(90*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.close()
+	var err2 error
+	if n.st, err2 = store.Open(n.dir, testPass, store.Options{GCInterval: -1}); err2 != nil {
+		t.Fatal(err2)
+	}
+	if n.kr, err2 = Open(ctx, n.st, Options{Now: n.clk.Now, Window: 4 * time.Hour}); err2 != nil {
+		t.Fatal(err2)
+	}
+	b2, err := n.kr.ExpiryBucket(ctx, n.clk.Now().Add(90*time.Minute))
+	if err != nil || b2 != b1 {
+		t.Fatalf("after reopening with a 4 h window: %v, %v; want %v", b2, err, b1)
+	}
+	b3, err := n.kr.ExpiryBucket(ctx, n.clk.Now().Add(150*time.Minute))
+	if err != nil || b3.Start().Sub(b1.Start()) != time.Hour {
+		t.Fatalf("the next bucket starts %v after, want 1h (%v)", b3.Start().Sub(b1.Start()), err)
+	}
+}
