@@ -47,7 +47,7 @@ type node struct {
 	clk *clock
 }
 
-func newNode(t *testing.T) *node {
+func newNode(t testing.TB) *node {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := store.Create(dir, testPass, store.Options{GCInterval: -1})
