@@ -165,6 +165,7 @@ func TestNodeFloors(t *testing.T) {
 	floors := map[string]int{
 		"node/api": foundation, "node/store": foundation, "node/wire": foundation,
 		"node/eventlog": foundation, "node/invite": foundation, "node/p2phost": foundation,
+		"node/shredkeys":  foundation,
 		"node/sessions":   core,
 		"node/homerelays": feature, "node/push": feature,
 		"node/messenger": facade, "node/localapi": facade, "node": facade,

@@ -12,6 +12,8 @@
 //	                     | deposited at (8) ‖ expires at (8) ‖ 0x00 ‖ body seq (8) ‖ body size (4) ‖ header
 //	                     (the Badger store's mail record; the mail id is the stream sequence)
 //	stream PETREL_BODY   subject petrel.body                  a multi deposit's body, once
+//	stream PETREL_EXPIRY subject petrel.expiry.MINUTE         mail that expires before its TTL:
+//	                     expires at (8, Unix ms) ‖ mail stream sequence (8) (expiry.go)
 //	bucket petrel_reg      MAILBOX → 0x01 ‖ registered at (8) ‖ public identity (129)
 //	bucket petrel_usage    MAILBOX → messages (8) ‖ envelope bytes charged (8)
 //	bucket petrel_prekeys  h.MAILBOX → signed prekey ‖ last-resort PQ prekey;
@@ -51,8 +53,10 @@
 //
 // # Expiry
 //
-// PurgeExpired walks the mail stream from its first message to the first one alive and
-// deletes the expired ones; any process may run it (a deletion is counted, and charged
+// PurgeExpired first deletes the mail the expiry index lists for every minute that has
+// passed (deposits with an expiry of their own, which may expire before older mail), then
+// walks the mail stream from its first message to the first one alive and deletes the
+// expired ones; any process may run it (a deletion is counted, and charged
 // back, only by the process whose delete succeeded). Bodies expire by the body stream's
 // MaxAge (TTL + 1 h) and their references by the bucket's TTL.
 package clusterstore

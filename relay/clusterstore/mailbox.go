@@ -93,6 +93,13 @@ func (s *Store) Owner(mailbox []byte) (*identity.PublicIdentity, error) {
 // replicas. Deposits started one after another by one goroutine get increasing ids (the
 // stream sequence) in that order.
 func (s *Store) StartDeposit(ctx context.Context, mailbox, envelope []byte, now time.Time, q relaystore.Quota) func() (uint64, error) {
+	return s.StartDepositUntil(ctx, mailbox, envelope, now, time.Time{}, q)
+}
+
+// StartDepositUntil is StartDeposit for mail that expires at until (zero: only the TTL):
+// its record carries the earlier of the two, Fetch never hands it out from then on, and an
+// entry in the expiry index lets PurgeExpired find it.
+func (s *Store) StartDepositUntil(ctx context.Context, mailbox, envelope []byte, now, until time.Time, q relaystore.Quota) func() (uint64, error) {
 	fail := func(err error) func() (uint64, error) { return func() (uint64, error) { return 0, err } }
 	if len(envelope) == 0 || envelope[0] == relaystore.SharedMark {
 		return fail(relaystore.ErrBadEnvelope)
@@ -104,9 +111,10 @@ func (s *Store) StartDeposit(ctx context.Context, mailbox, envelope []byte, now 
 	if err := s.usage.reserve(mailbox, size, q); err != nil {
 		return fail(err)
 	}
+	expiresAt, early := expiry(now, until, q)
 	rec := make([]byte, 16, 16+len(envelope))
 	binary.BigEndian.PutUint64(rec, uint64(now.UnixMilli()))
-	binary.BigEndian.PutUint64(rec[8:], uint64(now.Add(q.TTL).UnixMilli()))
+	binary.BigEndian.PutUint64(rec[8:], uint64(expiresAt))
 	rec = append(rec, envelope...)
 	mb := append([]byte(nil), mailbox...)
 	f, err := s.js.PublishAsync(s.mailSubject(mb), rec, jetstream.WithStallWait(time.Duration(s.cfg.Timeout)))
@@ -119,6 +127,9 @@ func (s *Store) StartDeposit(ctx context.Context, mailbox, envelope []byte, now 
 		s.usage.settle(mb, size, err == nil)
 		if err != nil {
 			return 0, err
+		}
+		if early {
+			s.indexExpiry(ctx, expiresAt, ack.Sequence)
 		}
 		return ack.Sequence, nil
 	}
@@ -148,6 +159,12 @@ func (s *Store) awaitAck(ctx context.Context, f jetstream.PubAckFuture) (*jetstr
 // StartMultiDeposit stores body once (the body stream), then one record per accepted
 // recipient pointing at it, each under its mailbox's quota.
 func (s *Store) StartMultiDeposit(ctx context.Context, recipients []relaystore.Recipient, body []byte, now time.Time, q relaystore.Quota) func() ([]error, error) {
+	return s.StartMultiDepositUntil(ctx, recipients, body, now, time.Time{}, q)
+}
+
+// StartMultiDepositUntil is StartMultiDeposit for mail that expires at until (zero: only
+// the TTL) for every recipient (StartDepositUntil).
+func (s *Store) StartMultiDepositUntil(ctx context.Context, recipients []relaystore.Recipient, body []byte, now, until time.Time, q relaystore.Quota) func() ([]error, error) {
 	errs := make([]error, len(recipients))
 	type sent struct {
 		i    int
@@ -183,7 +200,8 @@ func (s *Store) StartMultiDeposit(ctx context.Context, recipients []relaystore.R
 			return nil, fmt.Errorf("clusterstore: body references: %w", err)
 		}
 		depositedAt := uint64(now.UnixMilli())
-		expiresAt := uint64(now.Add(q.TTL).UnixMilli())
+		exp, early := expiry(now, until, q)
+		expiresAt := uint64(exp)
 		var pubs []sent
 		for _, i := range ok {
 			r := recipients[i]
@@ -210,11 +228,14 @@ func (s *Store) StartMultiDeposit(ctx context.Context, recipients []relaystore.R
 		}
 		stored := 0
 		for _, p := range pubs {
-			_, err := s.awaitAck(ctx, p.f)
+			ack, err := s.awaitAck(ctx, p.f)
 			s.usage.settle(p.mb, p.size, err == nil)
 			if err != nil {
 				errs[p.i] = err
 				continue
+			}
+			if early {
+				s.indexExpiry(ctx, exp, ack.Sequence)
 			}
 			stored++
 		}
@@ -512,9 +533,14 @@ func (s *Store) deleteMail(ctx context.Context, id uint64, mailbox string) (bool
 
 // PurgeExpired deletes every message whose TTL ended at or before now, walking the mail
 // stream from its oldest message to the first one alive (with one TTL, expiry follows
-// deposit order). Every process may run it: a deletion counts only where it succeeded.
+// deposit order), after the mail with an earlier expiry of its own that the expiry index
+// lists (expiry.go). Every process may run it: a deletion counts only where it succeeded.
 func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 	nowMs := now.UnixMilli()
+	indexed, err := s.purgeIndexed(ctx, nowMs)
+	if err != nil {
+		return indexed, err
+	}
 	rctx, cancel := s.req(ctx)
 	info, err := s.mail.Info(rctx)
 	cancel()
@@ -522,7 +548,7 @@ func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 		return 0, fmt.Errorf("clusterstore: purge: %w", err)
 	}
 	seq := info.State.FirstSeq
-	total := 0
+	total := indexed
 	for ctx.Err() == nil && total < 1<<16 {
 		rctx, cancel := s.req(ctx)
 		m, err := s.mail.GetMsg(rctx, seq, jetstream.WithGetMsgSubject(s.subject("mail", "*")))

@@ -44,6 +44,7 @@ type Store struct {
 	js   jetstream.JetStream
 	mail jetstream.Stream
 	body jetstream.Stream
+	exp  jetstream.Stream // the expiry index (expiry.go)
 	reg  jetstream.KeyValue
 	use  jetstream.KeyValue
 	pre  jetstream.KeyValue
@@ -155,6 +156,11 @@ func (s *Store) setup(ctx context.Context, q relaystore.Quota) error {
 		Storage: jetstream.FileStorage, Replicas: r, MaxAge: bodyAge,
 		Description: "petrel relay multi-deposit bodies, stored once",
 	}
+	expCfg := jetstream.StreamConfig{
+		Name: up + "_EXPIRY", Subjects: []string{s.subject("expiry", "*")},
+		Storage: jetstream.FileStorage, Replicas: r, MaxAge: bodyAge,
+		Description: "petrel relay expiry index: mail that expires before its TTL, by minute",
+	}
 	kvs := []struct {
 		dst *jetstream.KeyValue
 		cfg jetstream.KeyValueConfig
@@ -189,6 +195,9 @@ func (s *Store) setup(ctx context.Context, q relaystore.Quota) error {
 			}
 			if s.body, err = s.js.CreateOrUpdateStream(rctx, bodyCfg); err != nil {
 				return fmt.Errorf("body stream: %w", err)
+			}
+			if s.exp, err = s.js.CreateOrUpdateStream(rctx, expCfg); err != nil {
+				return fmt.Errorf("expiry stream: %w", err)
 			}
 			for _, b := range kvs {
 				c := b.cfg
@@ -317,8 +326,10 @@ func isNotFound(err error) bool {
 		return true
 	}
 	// A delete of a message that is not there (any more) fails with error 10057, which
-	// the client reports as text.
-	return errors.Is(err, jetstream.ErrMsgDeleteUnsuccessful) && strings.Contains(err.Error(), "err_code=10057")
+	// the client reports as text; or with 10043 ("sequence not found") when the message was
+	// below the stream's first sequence by then (another process purged the front).
+	return errors.Is(err, jetstream.ErrMsgDeleteUnsuccessful) &&
+		(strings.Contains(err.Error(), "err_code=10057") || strings.Contains(err.Error(), "err_code=10043"))
 }
 
 // isConflict says whether err is a compare-and-set conflict of a bucket write: the key

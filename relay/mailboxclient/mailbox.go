@@ -50,10 +50,41 @@ func Register(ctx context.Context, h host.Host, relay peer.ID, id *identity.Iden
 	return err
 }
 
+// A DepositOption adjusts Deposit and DepositMulti.
+type DepositOption func(*depositOptions)
+
+type depositOptions struct{ expiresAt time.Time }
+
+// WithExpiry makes the deposit expire at t (disappearing messages): the relay never hands
+// it out from then on (by its clock) and purges it, releasing the mailbox's quota. A zero
+// t is no expiry beyond the relay's mailbox TTL. A relay that predates expiring deposits
+// refuses them with ErrBadRequest: deposit without the expiry there.
+func WithExpiry(t time.Time) DepositOption {
+	return func(o *depositOptions) { o.expiresAt = t }
+}
+
+func depositOpts(opts []DepositOption) depositOptions {
+	var o depositOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}
+
+// expiryMs is t in Unix ms for the wire (0 for the zero time; at least 1 otherwise, as 0
+// means none on the wire).
+func expiryMs(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return max(t.UnixMilli(), 1)
+}
+
 // Deposit stores a sealed envelope in mailbox at relay and returns once the relay holds it
 // durably. A refusal is a *RefusedError (errors.Is with ErrQuotaBytes, ErrRateLimited, ...).
-func Deposit(ctx context.Context, h host.Host, relay peer.ID, mailbox, envelope []byte) error {
-	errs, err := DepositBatch(ctx, h, relay, []Envelope{{Mailbox: mailbox, Envelope: envelope}})
+func Deposit(ctx context.Context, h host.Host, relay peer.ID, mailbox, envelope []byte, opts ...DepositOption) error {
+	o := depositOpts(opts)
+	errs, err := DepositBatch(ctx, h, relay, []Envelope{{Mailbox: mailbox, Envelope: envelope, ExpiresAt: o.expiresAt}})
 	if err != nil {
 		return err
 	}
@@ -63,6 +94,8 @@ func Deposit(ctx context.Context, h host.Host, relay peer.ID, mailbox, envelope 
 // Envelope is one deposit of a batch.
 type Envelope struct {
 	Mailbox, Envelope []byte
+	// ExpiresAt, if not zero, is when the deposit expires at the relay (WithExpiry).
+	ExpiresAt time.Time
 }
 
 // DepositBatch deposits envelopes pipelined on one stream (one round trip, and shared group
@@ -88,7 +121,7 @@ func DepositBatch(ctx context.Context, h host.Host, relay peer.ID, envelopes []E
 	go func() {
 		var buf []byte
 		for _, e := range envelopes {
-			buf = relaywire.AppendDeposit(buf[:0], relaywire.Deposit{Mailbox: e.Mailbox, Envelope: e.Envelope})
+			buf = relaywire.AppendDeposit(buf[:0], relaywire.Deposit{Mailbox: e.Mailbox, Envelope: e.Envelope, ExpiresAt: expiryMs(e.ExpiresAt)})
 			if err := c.write(buf); err != nil {
 				writeErr <- err
 				return

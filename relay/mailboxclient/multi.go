@@ -22,12 +22,14 @@ type Recipient struct {
 // failed and nothing was stored: a *RefusedError (ErrBadRequest from a relay that predates
 // multi deposits: deposit one envelope per mailbox there instead; ErrTooLarge,
 // ErrRateLimited, ErrUnavailable), or the exchange's own failure (then it may or may not be
-// stored: deposit it again; the recipients dedup).
-func DepositMulti(ctx context.Context, h host.Host, relay peer.ID, recipients []Recipient, body []byte) (errs []error, err error) {
+// stored: deposit it again; the recipients dedup). WithExpiry makes it expire for every
+// recipient.
+func DepositMulti(ctx context.Context, h host.Host, relay peer.ID, recipients []Recipient, body []byte, opts ...DepositOption) (errs []error, err error) {
 	if len(recipients) == 0 || len(recipients) > relaywire.MaxRecipients {
 		return nil, fmt.Errorf("mailboxclient: %d recipients (1..%d)", len(recipients), relaywire.MaxRecipients)
 	}
-	d := relaywire.MultiDeposit{Recipients: make([]relaywire.Recipient, len(recipients)), Body: body}
+	d := relaywire.MultiDeposit{Recipients: make([]relaywire.Recipient, len(recipients)), Body: body,
+		ExpiresAt: expiryMs(depositOpts(opts).expiresAt)}
 	for i, r := range recipients {
 		if len(r.Mailbox) != relaywire.MailboxIDSize || len(r.Header) == 0 || len(r.Header) > relaywire.MaxHeaderSize {
 			return nil, fmt.Errorf("mailboxclient: recipient %d: mailbox of %d bytes, header of %d", i, len(r.Mailbox), len(r.Header))

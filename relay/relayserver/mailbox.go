@@ -34,7 +34,7 @@ func (s *Server) handleMailbox(c *streamIO) {
 		return
 	}
 	switch relaywire.Type(body) {
-	case relaywire.TypeDeposit, relaywire.TypeMultiDeposit:
+	case relaywire.TypeDeposit, relaywire.TypeMultiDeposit, relaywire.TypeDepositUntil, relaywire.TypeMultiDepositUntil:
 		s.serveDeposits(c, body)
 	case relaywire.TypeAuth:
 		_, mb, ok := s.authenticate(c, body)
@@ -101,7 +101,7 @@ func (s *Server) serveDeposits(c *streamIO, body []byte) {
 			mu.Lock()
 			inflight += size
 			mu.Unlock()
-			if relaywire.Type(body) == relaywire.TypeMultiDeposit {
+			if relaywire.IsMultiDeposit(relaywire.Type(body)) {
 				q <- pending{wait: s.startMultiDeposit(from, body), size: size}
 			} else {
 				q <- pending{wait: s.answer(s.startDeposit(from, body)), size: size}
@@ -112,7 +112,7 @@ func (s *Server) serveDeposits(c *streamIO, body []byte) {
 		if readErr != nil {
 			break
 		}
-		if t := relaywire.Type(body); t != relaywire.TypeDeposit && t != relaywire.TypeMultiDeposit {
+		if !relaywire.IsDeposit(relaywire.Type(body)) {
 			readErr = fmt.Errorf("%w: a deposit stream carries deposits only", relaywire.ErrMalformed)
 			break
 		}
@@ -169,7 +169,7 @@ func (s *Server) startDeposit(from peer.ID, body []byte) func() relaywire.Result
 		return refuse(relaywire.CodeRateLimited, fmt.Sprintf("this mailbox receives more than %g messages per second", cfg.MailboxRate))
 	}
 	q := relaystore.Quota{MaxBytes: cfg.MaxBytes, MaxMessages: cfg.MaxMessages, TTL: time.Duration(cfg.TTL)}
-	wait := s.store.StartDeposit(s.ctx, d.Mailbox, d.Envelope, now, q)
+	wait := s.store.StartDepositUntil(s.ctx, d.Mailbox, d.Envelope, now, untilTime(d.ExpiresAt), q)
 	size := len(d.Envelope)
 	return func() relaywire.Result {
 		_, err := wait()
@@ -190,6 +190,14 @@ func (s *Server) startDeposit(from peer.ID, body []byte) func() relaywire.Result
 		s.log.Error("deposit failed", "err", err)
 		return relaywire.Result{Code: relaywire.CodeUnavailable, Message: "the relay cannot store mail right now"}
 	}
+}
+
+// untilTime is a deposit's expiry as a time (zero for none).
+func untilTime(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
 }
 
 // serveOwner answers an authenticated owner's Fetch and Ack requests, or one Watch.

@@ -64,7 +64,7 @@ func (s *Server) startMultiDeposit(from peer.ID, body []byte) func() []byte {
 	var wait func() ([]error, error)
 	if len(accepted) > 0 {
 		q := relaystore.Quota{MaxBytes: cfg.MaxBytes, MaxMessages: cfg.MaxMessages, TTL: time.Duration(cfg.TTL)}
-		wait = s.store.StartMultiDeposit(s.ctx, accepted, d.Body, now, q)
+		wait = s.store.StartMultiDepositUntil(s.ctx, accepted, d.Body, now, untilTime(d.ExpiresAt), q)
 	}
 	bodySize := len(d.Body)
 	return func() []byte {

@@ -23,8 +23,11 @@ type Store interface {
 	Register(ctx context.Context, owner *identity.PublicIdentity, now time.Time) (created bool, err error)
 	Owner(mailbox []byte) (*identity.PublicIdentity, error)
 
-	StartDeposit(ctx context.Context, mailbox, envelope []byte, now time.Time, q relaystore.Quota) (wait func() (uint64, error))
-	StartMultiDeposit(ctx context.Context, recipients []relaystore.Recipient, body []byte, now time.Time, q relaystore.Quota) (wait func() ([]error, error))
+	// StartDepositUntil and StartMultiDepositUntil store mail until the earlier of until
+	// (zero: none) and the quota's TTL; the store never fetches it from then on and
+	// PurgeExpired deletes it.
+	StartDepositUntil(ctx context.Context, mailbox, envelope []byte, now, until time.Time, q relaystore.Quota) (wait func() (uint64, error))
+	StartMultiDepositUntil(ctx context.Context, recipients []relaystore.Recipient, body []byte, now, until time.Time, q relaystore.Quota) (wait func() ([]error, error))
 	Waiting(mailbox []byte) uint64
 	Fetch(mailbox []byte, max, maxBytes int, now time.Time) (mail []relaywire.Mail, more bool, err error)
 	Ack(ctx context.Context, mailbox []byte, ids []uint64) (int, error)

@@ -18,6 +18,7 @@
 //	'b' ‖ body id (8)              → shared body (stored once per multi deposit)
 //	'n' ‖ body id (8)              → references (8) ‖ expires at (8) ‖ body size (8)
 //	'g'                            → next body id (8)
+//	'e' ‖ expires at (8) ‖ mailbox ‖ id (8) → (empty): mail that expires before its TTL
 //	'k' ‖ mailbox                  → signed prekey (108) ‖ last-resort PQ prekey (1262)
 //	'o' ‖ mailbox ‖ prekey id (4)  → X25519 one-time prekey (36)
 //	'q' ‖ mailbox ‖ prekey id (4)  → PQ one-time prekey (1262)
@@ -25,9 +26,14 @@
 //	'd' ‖ mailbox                  → 0x01 ‖ push do-not-disturb until (8, Unix ms)
 //
 // Integers are big-endian, so mail ids (from 1, increasing per mailbox) iterate in deposit
-// order. There is no expiry index: with one TTL, a mailbox's mail expires in deposit order,
-// so PurgeExpired walks each mailbox from its oldest message to the first one alive, and a
-// deposit costs one mail record plus its mailbox's counters (written once per group commit).
+// order. With one TTL, a mailbox's mail expires in deposit order, so PurgeExpired walks
+// each mailbox from its oldest message to the first one alive, and a deposit costs one
+// mail record plus its mailbox's counters (written once per group commit). Mail deposited
+// with an expiry of its own (DepositUntil, MultiDepositUntil) earlier than the TTL has
+// that expiry in its record and an 'e' entry, in expiry order, which the purge walks up
+// to now; deleting the mail (ack or purge) deletes the entry. A relay binary from before
+// the index ignores it: such mail is still never fetched after its expiry and is purged
+// with its TTL.
 //
 // Push registrations (push.go) are stored as the owner sent them, sealed to the push
 // bridge's key: the store holds no endpoint or device token in the clear.

@@ -86,6 +86,31 @@ func (s *Store) Deposit(ctx context.Context, mailbox, envelope []byte, now time.
 // refused). Deposits started one after another by one goroutine get increasing ids in that
 // order, so a stream's pipelined deposits keep their order while sharing group commits.
 func (s *Store) StartDeposit(ctx context.Context, mailbox, envelope []byte, now time.Time, q Quota) (wait func() (uint64, error)) {
+	return s.StartDepositUntil(ctx, mailbox, envelope, now, time.Time{}, q)
+}
+
+// expiry returns when mail deposited at now expires: the earlier of until (zero: none)
+// and the TTL; early says whether until decided it (the mail then needs an expiry index
+// entry, as it may expire before older mail).
+func expiry(now, until time.Time, q Quota) (expiresAt int64, early bool) {
+	expiresAt = now.Add(q.TTL).UnixMilli()
+	if !until.IsZero() && until.UnixMilli() < expiresAt {
+		return until.UnixMilli(), true
+	}
+	return expiresAt, false
+}
+
+// expiryKey is the index entry of mail that expires before its TTL:
+// 'e' ‖ expires at (8, Unix ms) ‖ mailbox (16) ‖ id (8).
+func expiryKey(expiresAt int64, mb []byte, id uint64) []byte {
+	k := binary.BigEndian.AppendUint64([]byte{pfxExpiry}, uint64(expiresAt))
+	k = append(k, mb...)
+	return binary.BigEndian.AppendUint64(k, id)
+}
+
+// StartDepositUntil is StartDeposit for mail that expires at until (zero: only the TTL):
+// it is kept until the earlier of the two, never fetched from then on, and purged.
+func (s *Store) StartDepositUntil(ctx context.Context, mailbox, envelope []byte, now, until time.Time, q Quota) (wait func() (uint64, error)) {
 	if !validMailbox(mailbox) {
 		return func() (uint64, error) { return 0, ErrUnknownMailbox }
 	}
@@ -94,7 +119,7 @@ func (s *Store) StartDeposit(ctx context.Context, mailbox, envelope []byte, now 
 	}
 	mb := append([]byte(nil), mailbox...)
 	depositedAt := now.UnixMilli()
-	expiresAt := now.Add(q.TTL).UnixMilli()
+	expiresAt, early := expiry(now, until, q)
 	val := make([]byte, 16, 16+len(envelope))
 	binary.BigEndian.PutUint64(val, uint64(depositedAt))
 	binary.BigEndian.PutUint64(val[8:], uint64(expiresAt))
@@ -111,6 +136,9 @@ func (s *Store) StartDeposit(ctx context.Context, mailbox, envelope []byte, now 
 		}
 		w.set(key(pfxCounters, mb), c.marshal())
 		w.set(mailKey(mb, id), val)
+		if early {
+			w.set(expiryKey(expiresAt, mb, id), nil)
+		}
 		waiting := c.count
 		w.afterCommit(func() {
 			s.messages.Add(1)
@@ -249,12 +277,22 @@ func (s *Store) deleteMail(w *writeTx, mb []byte, ids []uint64) (int, error) {
 		var envSize int
 		var sharedBody uint64
 		var shared bool
+		var expiresAt int64
 		if err := item.Value(func(v []byte) error {
 			r, err := ParseMailRecord(v)
 			envSize = r.Charged() // exact, for the byte quota
-			shared, sharedBody = r.Shared, r.BodyID
+			shared, sharedBody, expiresAt = r.Shared, r.BodyID, r.ExpiresAt
 			return err
 		}); err != nil {
+			return 0, err
+		}
+		// Mail with an expiry of its own has an index entry (a point lookup: the bloom
+		// filters make the common miss cheap).
+		ek := expiryKey(expiresAt, mb, id)
+		switch _, err := w.txn.Get(ek); {
+		case err == nil:
+			w.del(ek)
+		case !errors.Is(err, badger.ErrKeyNotFound):
 			return 0, err
 		}
 		if shared {
@@ -279,13 +317,18 @@ func (s *Store) deleteMail(w *writeTx, mb []byte, ids []uint64) (int, error) {
 	return int(n), nil
 }
 
-// PurgeExpired deletes every message whose TTL ended at or before now, in rounds of at
-// most 4096, and returns how many it deleted. Each mailbox is walked from its oldest message
-// to the first one still alive: with one TTL for all deposits, expiry follows deposit order.
-// (After an operator lowers the TTL, newer mail may expire before older mail; Fetch hides
-// it at once and the purge deletes it once the mail before it has expired too.)
+// PurgeExpired deletes every message whose TTL or own expiry ended at or before now, in
+// rounds of at most 4096, and returns how many it deleted. Each mailbox is walked from its
+// oldest message to the first one still alive: with one TTL for all deposits, expiry
+// follows deposit order. Mail deposited with an earlier expiry of its own is found through
+// the expiry index instead. (After an operator lowers the TTL, newer mail may expire
+// before older mail; Fetch hides it at once and the purge deletes it once the mail before
+// it has expired too.)
 func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
-	total := 0
+	total, err := s.purgeIndexed(ctx, now.UnixMilli())
+	if err != nil {
+		return total, err
+	}
 	nowMs := now.UnixMilli()
 	for ctx.Err() == nil {
 		byMailbox := map[string][]uint64{}
@@ -349,6 +392,59 @@ func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 	if ctx.Err() != nil {
 		return total, ctx.Err()
 	}
-	_, err := s.sweepBodies(ctx, nowMs)
+	_, err = s.sweepBodies(ctx, nowMs)
 	return total, err
+}
+
+// purgeIndexed deletes the mail whose own expiry (the expiry index, in expiry order) ended
+// at or before nowMs, in rounds of at most 4096.
+func (s *Store) purgeIndexed(ctx context.Context, nowMs int64) (int, error) {
+	total := 0
+	for ctx.Err() == nil {
+		byMailbox := map[string][]uint64{}
+		var entries [][]byte
+		err := s.db.View(func(txn *badger.Txn) error {
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pfxExpiry}, PrefetchValues: false})
+			defer it.Close()
+			for it.Rewind(); it.Valid() && len(entries) < 4096; it.Next() {
+				k := it.Item().KeyCopy(nil)
+				if len(k) != 1+8+relaywire.MailboxIDSize+8 {
+					return fmt.Errorf("relaystore: expiry index key of %d bytes", len(k))
+				}
+				if int64(binary.BigEndian.Uint64(k[1:])) > nowMs {
+					break
+				}
+				mb := string(k[9 : 9+relaywire.MailboxIDSize])
+				byMailbox[mb] = append(byMailbox[mb], binary.BigEndian.Uint64(k[9+relaywire.MailboxIDSize:]))
+				entries = append(entries, k)
+			}
+			return nil
+		})
+		if err != nil || len(entries) == 0 {
+			return total, err
+		}
+		deleted := 0
+		err = s.update(ctx, func(w *writeTx) error {
+			deleted = 0
+			for mb, ids := range byMailbox {
+				n, err := s.deleteMail(w, []byte(mb), ids)
+				if err != nil && !errors.Is(err, ErrUnknownMailbox) {
+					return err
+				}
+				deleted += n
+			}
+			for _, k := range entries {
+				w.del(k) // also an entry whose mail went another way
+			}
+			return nil
+		})
+		if err != nil {
+			return total, err
+		}
+		total += deleted
+		if len(entries) < 4096 {
+			break
+		}
+	}
+	return total, ctx.Err()
 }

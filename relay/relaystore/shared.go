@@ -144,12 +144,19 @@ func (s *Store) MultiDeposit(ctx context.Context, recipients []Recipient, body [
 // StartMultiDeposit queues a MultiDeposit and returns a function that waits for its
 // outcome; like StartDeposit, deposits started one after another keep their order.
 func (s *Store) StartMultiDeposit(ctx context.Context, recipients []Recipient, body []byte, now time.Time, q Quota) (wait func() ([]error, error)) {
+	return s.StartMultiDepositUntil(ctx, recipients, body, now, time.Time{}, q)
+}
+
+// StartMultiDepositUntil is StartMultiDeposit for mail that expires at until (zero: only
+// the TTL), for every recipient (StartDepositUntil).
+func (s *Store) StartMultiDepositUntil(ctx context.Context, recipients []Recipient, body []byte, now, until time.Time, q Quota) (wait func() ([]error, error)) {
 	rs := make([]Recipient, len(recipients))
 	for i, r := range recipients {
 		rs[i] = Recipient{Mailbox: append([]byte(nil), r.Mailbox...), Header: r.Header}
 	}
 	depositedAt := uint64(now.UnixMilli())
-	expiresAt := uint64(now.Add(q.TTL).UnixMilli())
+	exp, early := expiry(now, until, q)
+	expiresAt := uint64(exp)
 	errs := make([]error, len(rs))
 	done := s.submit(ctx, func(w *writeTx) error {
 		id := s.nextBody
@@ -184,6 +191,9 @@ func (s *Store) StartMultiDeposit(ctx context.Context, recipients []Recipient, b
 			rec = binary.BigEndian.AppendUint32(rec, uint32(len(body)))
 			rec = append(rec, r.Header...)
 			w.set(mailKey(r.Mailbox, mid), rec)
+			if early {
+				w.set(expiryKey(exp, r.Mailbox, mid), nil)
+			}
 			stored++
 			mb, waiting := r.Mailbox, c.count
 			notify = append(notify, func() {

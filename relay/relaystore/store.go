@@ -33,6 +33,7 @@ const (
 	pfxPQOneTime    byte = 'q'
 	pfxBody         byte = 'b'
 	pfxBodyRef      byte = 'n'
+	pfxExpiry       byte = 'e'
 	keyNextBody          = "g"
 	keyVersion           = "v"
 	// formatVersion is the version byte of registration records.

@@ -13,7 +13,11 @@ import (
 var decoders = map[string]func(body []byte) (view string, again []byte, err error){
 	"deposit": func(b []byte) (string, []byte, error) {
 		d, err := ParseDeposit(b)
-		return fmt.Sprintf("mailbox=%x envelope=%x", d.Mailbox, d.Envelope), AppendDeposit(nil, d), err
+		view := fmt.Sprintf("mailbox=%x envelope=%x", d.Mailbox, d.Envelope)
+		if d.ExpiresAt != 0 {
+			view += fmt.Sprintf(" expires_at=%d", d.ExpiresAt)
+		}
+		return view, AppendDeposit(nil, d), err
 	},
 	"multi_deposit": func(b []byte) (string, []byte, error) {
 		d, err := ParseMultiDeposit(b)
@@ -22,6 +26,9 @@ var decoders = map[string]func(body []byte) (view string, again []byte, err erro
 			fmt.Fprintf(&sb, "mailbox=%x header=%x ", r.Mailbox, r.Header)
 		}
 		fmt.Fprintf(&sb, "body=%x", d.Body)
+		if d.ExpiresAt != 0 {
+			fmt.Fprintf(&sb, " expires_at=%d", d.ExpiresAt)
+		}
 		return sb.String(), AppendMultiDeposit(nil, d), err
 	},
 	"multi_result": func(b []byte) (string, []byte, error) {

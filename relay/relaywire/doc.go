@@ -21,6 +21,8 @@
 //	0x0b Notice     R→C  messages waiting (uvarint)
 //	0x0c MultiDeposit C→R n (uvarint, 1..500) ‖ n × (mailbox (16) ‖ header length (uvarint, 1..1024) ‖ header) ‖ body
 //	0x0d MultiResult  R→C n (uvarint) ‖ n codes (1 each), in the deposit's order
+//	0x0e DepositUntil      C→R expires at (8, Unix ms, > 0) ‖ then as Deposit
+//	0x0f MultiDepositUntil C→R expires at (8, Unix ms, > 0) ‖ then as MultiDeposit
 //	0x10 Upload     C→R  signed prekey (108) ‖ last-resort PQ prekey (1262) ‖
 //	                     n (uvarint) ‖ n one-time prekeys (36) ‖ m (uvarint) ‖ m PQ one-time prekeys (1262)
 //	0x11 Remaining  R→C  one-time prekeys left (uvarint) ‖ PQ one-time prekeys left (uvarint)
@@ -54,7 +56,16 @@
 //
 // A deposit stream may mix Deposit and MultiDeposit frames; answers come in order. A relay
 // that predates MultiDeposit answers Result(bad_request) and closes the stream: the client
-// falls back to one Deposit per mailbox. An owner fetches a multi-deposited item like any
+// falls back to one Deposit per mailbox.
+//
+// DepositUntil and MultiDepositUntil are the same deposits with an expiry (disappearing
+// messages): the relay keeps the mail until the earlier of its expiry and its own mailbox
+// TTL, never hands it out from its expiry on (by the relay's clock), and purges it then,
+// releasing the mailbox's quota. The expiry is absolute, so a depositor whose clock is off
+// moves it by as much. Mail already past its expiry when it arrives is stored and answered
+// like any other, and never handed out. Answers are the same as for the plain kinds. A
+// relay that predates them answers Result(bad_request) and closes the stream: the client
+// may deposit without the expiry there (the recipient's node still drops expired mail). An owner fetches a multi-deposited item like any
 // other: its Mail carries sealed.JoinShared(header, body).
 //
 //	owner                          relay

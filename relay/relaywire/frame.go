@@ -45,9 +45,9 @@ const (
 	// MaxHeaderSize bounds one recipient's header in a MultiDeposit (a crypto/sealed
 	// shared-body header for a 16-byte mailbox id is 323 bytes).
 	MaxHeaderSize = 1024
-	// MaxMultiOverhead is the most a MultiDeposit frame adds to its body: the type, the
-	// count and MaxRecipients entries of the largest header.
-	MaxMultiOverhead = 1 + 2 + MaxRecipients*(MailboxIDSize+2+MaxHeaderSize)
+	// MaxMultiOverhead is the most a MultiDeposit frame adds to its body: the type, an
+	// expiry, the count and MaxRecipients entries of the largest header.
+	MaxMultiOverhead = 1 + 8 + 2 + MaxRecipients*(MailboxIDSize+2+MaxHeaderSize)
 )
 
 // Frame types. A frame body starts with its type.
@@ -65,11 +65,15 @@ const (
 	TypeNotice       byte = 0x0b // relay → client
 	TypeMultiDeposit byte = 0x0c // client → relay
 	TypeMultiResult  byte = 0x0d // relay → client
-	TypeUpload       byte = 0x10 // client → relay
-	TypeRemaining    byte = 0x11 // relay → client
-	TypeGetBundle    byte = 0x12 // client → relay
-	TypeBundle       byte = 0x13 // relay → client
-	TypeCount        byte = 0x14 // client → relay
+	// TypeDepositUntil and TypeMultiDepositUntil are Deposit and MultiDeposit with an
+	// expiry (client → relay).
+	TypeDepositUntil      byte = 0x0e
+	TypeMultiDepositUntil byte = 0x0f
+	TypeUpload            byte = 0x10 // client → relay
+	TypeRemaining         byte = 0x11 // relay → client
+	TypeGetBundle         byte = 0x12 // client → relay
+	TypeBundle            byte = 0x13 // relay → client
+	TypeCount             byte = 0x14 // client → relay
 )
 
 var (

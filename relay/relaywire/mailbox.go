@@ -12,26 +12,72 @@ import (
 type Deposit struct {
 	Mailbox  []byte // 1..255 bytes; the envelope's header must name the same mailbox
 	Envelope []byte // a crypto/sealed envelope, opaque to the relay beyond its header
+	// ExpiresAt, if not 0, is when the mail expires (Unix ms, > 0): the relay never hands
+	// it out from then on and purges it. 0 is no expiry beyond the relay's mailbox TTL
+	// (and the frame is a plain Deposit, as before expiring deposits existed).
+	ExpiresAt int64
 }
 
-// AppendDeposit appends d's frame body: type ‖ mailbox length (1) ‖ mailbox ‖ envelope.
+// AppendDeposit appends d's frame body: type ‖ mailbox length (1) ‖ mailbox ‖ envelope,
+// or with an expiry TypeDepositUntil ‖ expires at (8, Unix ms) ‖ mailbox length ‖ mailbox
+// ‖ envelope.
 func AppendDeposit(b []byte, d Deposit) []byte {
-	b = append(b, TypeDeposit, byte(len(d.Mailbox)))
+	if d.ExpiresAt != 0 {
+		b = append(b, TypeDepositUntil)
+		b = binary.BigEndian.AppendUint64(b, uint64(d.ExpiresAt))
+	} else {
+		b = append(b, TypeDeposit)
+	}
+	b = append(b, byte(len(d.Mailbox)))
 	b = append(b, d.Mailbox...)
 	return append(b, d.Envelope...)
 }
 
-// ParseDeposit parses a Deposit body; the result aliases body.
+// ParseDeposit parses a Deposit or DepositUntil body; the result aliases body.
 func ParseDeposit(body []byte) (Deposit, error) {
-	if len(body) < 2 || body[0] != TypeDeposit {
+	var d Deposit
+	switch Type(body) {
+	case TypeDeposit:
+		body = body[1:]
+	case TypeDepositUntil:
+		var err error
+		if d.ExpiresAt, body, err = parseExpiry(body[1:]); err != nil {
+			return Deposit{}, err
+		}
+	default:
 		return Deposit{}, malformed("not a deposit")
 	}
-	n := int(body[1])
-	if n == 0 || len(body) < 2+n+1 {
+	if len(body) < 1 {
 		return Deposit{}, malformed("deposit mailbox or envelope")
 	}
-	return Deposit{Mailbox: body[2 : 2+n], Envelope: body[2+n:]}, nil
+	n := int(body[0])
+	if n == 0 || len(body) < 1+n+1 {
+		return Deposit{}, malformed("deposit mailbox or envelope")
+	}
+	d.Mailbox, d.Envelope = body[1:1+n], body[1+n:]
+	return d, nil
 }
+
+// parseExpiry reads an expiry (8, Unix ms, > 0) from the start of b.
+func parseExpiry(b []byte) (int64, []byte, error) {
+	if len(b) < 8 {
+		return 0, nil, malformed("expiry")
+	}
+	v := binary.BigEndian.Uint64(b)
+	if v == 0 || v > 1<<63-1 {
+		return 0, nil, malformed("expiry must be a positive Unix millisecond time")
+	}
+	return int64(v), b[8:], nil
+}
+
+// IsDeposit reports whether a frame type is one of the deposit kinds (Deposit,
+// DepositUntil, MultiDeposit, MultiDepositUntil).
+func IsDeposit(t byte) bool {
+	return t == TypeDeposit || t == TypeDepositUntil || t == TypeMultiDeposit || t == TypeMultiDepositUntil
+}
+
+// IsMultiDeposit reports whether a frame type is MultiDeposit or MultiDepositUntil.
+func IsMultiDeposit(t byte) bool { return t == TypeMultiDeposit || t == TypeMultiDepositUntil }
 
 // Result answers a request: OK or a refusal with a short human message.
 type Result struct {

@@ -22,13 +22,23 @@ type Recipient struct {
 type MultiDeposit struct {
 	Recipients []Recipient // 1..MaxRecipients, no mailbox twice
 	Body       []byte      // a crypto/sealed shared body, opaque to the relay beyond its version
+	// ExpiresAt, if not 0, is when the mail expires for every recipient (Unix ms, > 0);
+	// the frame is then a MultiDepositUntil. See Deposit.ExpiresAt.
+	ExpiresAt int64
 }
 
 // AppendMultiDeposit appends d's frame body:
 //
 //	type ‖ n (uvarint, 1..MaxRecipients) ‖ n × (mailbox (16) ‖ header length (uvarint) ‖ header) ‖ body
+//
+// With an expiry the type is TypeMultiDepositUntil and expires at (8, Unix ms) follows it.
 func AppendMultiDeposit(b []byte, d MultiDeposit) []byte {
-	b = append(b, TypeMultiDeposit)
+	if d.ExpiresAt != 0 {
+		b = append(b, TypeMultiDepositUntil)
+		b = binary.BigEndian.AppendUint64(b, uint64(d.ExpiresAt))
+	} else {
+		b = append(b, TypeMultiDeposit)
+	}
 	b = binary.AppendUvarint(b, uint64(len(d.Recipients)))
 	for _, r := range d.Recipients {
 		b = append(b, r.Mailbox...)
@@ -41,18 +51,30 @@ func AppendMultiDeposit(b []byte, d MultiDeposit) []byte {
 // ParseMultiDeposit parses a MultiDeposit body; the result aliases body. More than
 // MaxRecipients recipients is ErrTooManyRecipients (and ErrMalformed).
 func ParseMultiDeposit(body []byte) (MultiDeposit, error) {
-	if len(body) < 2 || body[0] != TypeMultiDeposit {
+	var expires int64
+	switch Type(body) {
+	case TypeMultiDeposit:
+		body = body[1:]
+	case TypeMultiDepositUntil:
+		var err error
+		if expires, body, err = parseExpiry(body[1:]); err != nil {
+			return MultiDeposit{}, err
+		}
+	default:
 		return MultiDeposit{}, malformed("not a multi deposit")
 	}
-	n, k, err := uvarint(body[1:])
+	if len(body) < 1 {
+		return MultiDeposit{}, malformed("multi deposit count")
+	}
+	n, k, err := uvarint(body)
 	if err != nil || n == 0 {
 		return MultiDeposit{}, malformed("multi deposit count")
 	}
 	if n > MaxRecipients {
 		return MultiDeposit{}, fmt.Errorf("%w: %w: %d of at most %d", ErrMalformed, ErrTooManyRecipients, n, MaxRecipients)
 	}
-	rest := body[1+k:]
-	d := MultiDeposit{Recipients: make([]Recipient, 0, n)}
+	rest := body[k:]
+	d := MultiDeposit{Recipients: make([]Recipient, 0, n), ExpiresAt: expires}
 	seen := make(map[string]bool, n)
 	for range n {
 		if len(rest) < MailboxIDSize {

@@ -149,6 +149,7 @@ func generateVectors(t *testing.T) {
 	}{
 		{"deposit", "16-byte mailbox, opaque envelope", AppendDeposit(nil, Deposit{Mailbox: mb, Envelope: env})},
 		{"deposit", "1-byte mailbox", AppendDeposit(nil, Deposit{Mailbox: []byte{7}, Envelope: []byte{1}})},
+		{"deposit", "with an expiry", AppendDeposit(nil, Deposit{Mailbox: mb, Envelope: env, ExpiresAt: 1_800_000_000_123})},
 		{"result", "ok", AppendResult(nil, Result{Code: OK})},
 		{"result", "quota refusal with a message", AppendResult(nil, Result{Code: CodeQuotaBytes, Message: "mailbox holds 1048576 of 1048576 bytes"})},
 		{"result", "unknown code", AppendResult(nil, Result{Code: 200, Message: "é"})},
@@ -186,6 +187,10 @@ func generateVectors(t *testing.T) {
 		{"deposit", "empty mailbox", "malformed", []byte{TypeDeposit, 0, 1}},
 		{"deposit", "no envelope", "malformed", badEnv[:2+MailboxIDSize]},
 		{"deposit", "wrong type", "malformed", append([]byte{TypeMail}, badEnv[1:]...)},
+		{"deposit", "expiry 0", "malformed", append([]byte{TypeDepositUntil, 0, 0, 0, 0, 0, 0, 0, 0}, badEnv[1:]...)},
+		{"deposit", "negative expiry", "malformed", append([]byte{TypeDepositUntil, 0x80, 0, 0, 0, 0, 0, 0, 1}, badEnv[1:]...)},
+		{"deposit", "expiry cut short", "malformed", []byte{TypeDepositUntil, 0, 0, 0, 1}},
+		{"deposit", "expiry, no mailbox", "malformed", []byte{TypeDepositUntil, 0, 0, 0, 0, 0, 0, 0, 1}},
 		{"result", "invalid UTF-8", "malformed", []byte{TypeResult, 1, 0xff}},
 		{"result", "no code", "malformed", []byte{TypeResult}},
 		{"auth", "short", "malformed", AppendAuth(nil, id.Public())[:100]},
@@ -262,6 +267,9 @@ func multiValid() []struct {
 			Recipients: []Recipient{{Mailbox: mb1, Header: bytes.Repeat([]byte{0xa0}, 200)}},
 			Body:       []byte{0x01},
 		})},
+		{"multi_deposit", "with an expiry", AppendMultiDeposit(nil, MultiDeposit{
+			Recipients: []Recipient{{Mailbox: mb1, Header: []byte{0xa1}}}, Body: []byte{0xbb}, ExpiresAt: 1_800_000_000_123,
+		})},
 		{"multi_result", "ok and quota_bytes", AppendMultiResult(nil, []Code{OK, CodeQuotaBytes})},
 		{"multi_result", "one unknown code", AppendMultiResult(nil, []Code{200})},
 	}
@@ -297,6 +305,9 @@ func multiInvalid() []struct {
 			Recipients: []Recipient{{Mailbox: mb, Header: []byte{1}}, {Mailbox: mb, Header: []byte{2}}}, Body: []byte{3}})},
 		{"multi_deposit", "501 recipients", "malformed", many(MaxRecipients + 1)},
 		{"multi_deposit", "short mailbox", "malformed", append([]byte{TypeMultiDeposit, 1}, mb[:10]...)},
+		{"multi_deposit", "expiry 0", "malformed", append([]byte{TypeMultiDepositUntil, 0, 0, 0, 0, 0, 0, 0, 0}, one([]byte{1}, []byte{1})[1:]...)},
+		{"multi_deposit", "expiry cut short", "malformed", []byte{TypeMultiDepositUntil, 0, 0, 1}},
+		{"multi_deposit", "expiry, no recipients", "malformed", []byte{TypeMultiDepositUntil, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1}},
 		{"multi_result", "count says 2, one code", "malformed", []byte{TypeMultiResult, 2, 0}},
 		{"multi_result", "zero codes", "malformed", []byte{TypeMultiResult, 0}},
 	}
