@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/petrel-chat/petrel/node/store"
@@ -79,6 +80,7 @@ type Store struct {
 	mu       sync.Mutex
 	writing  map[string]bool // upload ids with a Write in progress
 	handlers sync.WaitGroup
+	served   atomic.Int64 // chunks answered on the media protocol
 }
 
 // New opens the media kept in db, with chunk ciphertexts under dir (created 0700; the node

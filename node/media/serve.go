@@ -20,8 +20,8 @@ import (
 const (
 	// mediaService is the resource-manager service of the media protocol.
 	mediaService = "petrel.media"
-	// streamMemory is what one media stream reserves: a chunk, a frame and buffers.
-	streamMemory = 2*SealedChunkSize + 128<<10
+	// streamMemory is what one media stream reserves: a chunk and its buffers.
+	streamMemory = SealedChunkSize + 128<<10
 	// requestTimeout bounds one request and its answer on either side.
 	requestTimeout = 30 * time.Second
 	// maxRequestFrame bounds a request frame (a request is 18–21 bytes).
@@ -66,7 +66,7 @@ func (m *Store) serveStream(s network.Stream, auth Authorizer) {
 		s.Reset()
 		return
 	}
-	if err := s.Scope().ReserveMemory(streamMemory, network.ReservationPriorityLow); err != nil {
+	if err := s.Scope().ReserveMemory(streamMemory, network.ReservationPriorityMedium); err != nil {
 		s.Reset()
 		return
 	}
@@ -75,7 +75,7 @@ func (m *Store) serveStream(s network.Stream, auth Authorizer) {
 	bw := bufio.NewWriterSize(s, 64<<10)
 	from := s.Conn().RemotePeer()
 	allowed := map[FileID]bool{}
-	var buf, out []byte
+	var buf []byte
 	for {
 		s.SetDeadline(time.Now().Add(requestTimeout))
 		body, err := readRequestFrame(br)
@@ -94,8 +94,7 @@ func (m *Store) serveStream(s network.Stream, auth Authorizer) {
 		}
 		var resp wire.ChunkResponse
 		resp, buf = m.answer(from, req, auth, allowed, buf)
-		out = wire.AppendChunkResponse(out[:0], resp)
-		if err := wire.WriteMediaFrame(bw, out); err != nil {
+		if err := wire.WriteChunkResponse(bw, resp); err != nil {
 			s.Reset()
 			return
 		}
@@ -170,5 +169,6 @@ func (m *Store) answer(from peer.ID, req wire.ChunkRequest, auth Authorizer, all
 		m.log.Warn("media request: reading a chunk", "err", err)
 		return wire.ChunkResponse{Status: wire.ChunkError}, buf
 	}
+	m.served.Add(1)
 	return wire.ChunkResponse{Status: wire.ChunkOK, Chunk: ct}, ct
 }

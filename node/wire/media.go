@@ -146,3 +146,20 @@ func WriteMediaFrame(w *bufio.Writer, body []byte) error { return mediaCodec().W
 func ReadMediaFrame(r *bufio.Reader, buf []byte) ([]byte, error) {
 	return mediaCodec().Read(r, buf, 0)
 }
+
+// WriteChunkResponse writes r as one media frame (not flushed) without copying the chunk:
+// the same bytes as WriteMediaFrame(w, AppendChunkResponse(nil, r)).
+func WriteChunkResponse(w *bufio.Writer, r ChunkResponse) error {
+	n := 2 + len(r.Chunk)
+	if n > MaxMediaFrame {
+		return ErrTooLarge
+	}
+	var hdr [binary.MaxVarintLen64 + 2]byte
+	k := binary.PutUvarint(hdr[:], uint64(n))
+	hdr[k], hdr[k+1] = TypeChunkResponse, byte(r.Status)
+	if _, err := w.Write(hdr[:k+2]); err != nil {
+		return err
+	}
+	_, err := w.Write(r.Chunk)
+	return err
+}

@@ -71,6 +71,18 @@ func TestMediaFrameCarriesAFullChunk(t *testing.T) {
 	if err != nil || len(got) != len(body) {
 		t.Fatalf("read %d bytes, %v", len(got), err)
 	}
+	var direct bytes.Buffer
+	dw := bufio.NewWriter(&direct)
+	resp := ChunkResponse{Status: ChunkOK, Chunk: []byte("abc")}
+	WriteChunkResponse(dw, resp)
+	dw.Flush()
+	var framed bytes.Buffer
+	fw := bufio.NewWriter(&framed)
+	WriteMediaFrame(fw, AppendChunkResponse(nil, resp))
+	fw.Flush()
+	if !bytes.Equal(direct.Bytes(), framed.Bytes()) {
+		t.Fatal("WriteChunkResponse differs from the framed response")
+	}
 	if err := WriteMediaFrame(w, make([]byte, MaxMediaFrame+1)); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("oversized frame: %v", err)
 	}
