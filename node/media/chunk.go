@@ -129,9 +129,14 @@ func openBlobDir(dir string) (*blobDir, error) {
 
 func (b *blobDir) path(h Hash) string { return filepath.Join(b.dir, h.String()) }
 
-// put stores a ciphertext durably: a temporary file, fsync, rename, fsync of the
-// directory. An existing blob of the same hash is left as is.
-func (b *blobDir) put(h Hash, data []byte) error {
+// put stores a ciphertext: a temporary file, fsync, rename. The rename is durable at the
+// next syncDir, which callers run before a record names the chunk (one directory fsync
+// per file instead of per chunk: BENCHMARKS.md, "Media"). An existing blob of the same
+// hash is left as is.
+func (b *blobDir) put(h Hash, data []byte) error { return b.write(h, data, false) }
+
+// write is put, with a directory fsync after the rename when syncDir is set.
+func (b *blobDir) write(h Hash, data []byte, syncDir bool) error {
 	p := b.path(h)
 	if _, err := os.Stat(p); err == nil {
 		return nil
@@ -154,6 +159,9 @@ func (b *blobDir) put(h Hash, data []byte) error {
 	if err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("media: write chunk: %w", err)
+	}
+	if !syncDir {
+		return nil
 	}
 	return b.syncDir()
 }

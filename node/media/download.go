@@ -137,6 +137,9 @@ func (m *Store) verifyFile(ctx context.Context, id string, fid FileID, f *fileRe
 			mime = "application/octet-stream" // a UI renders inline only what the bytes are
 		}
 	}
+	if err := m.blobs.syncDir(); err != nil {
+		return err
+	}
 	return m.db.Update(ctx, func(tx *store.Tx) error {
 		cur, err := getFile(tx, fid)
 		if err != nil {

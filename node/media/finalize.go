@@ -94,6 +94,10 @@ func (m *Store) writeBytes(b []byte) (*fileWriter, error) {
 // plaintext exists: then the media id points at that one and the writer's chunks go.
 func (m *Store) commitFile(ctx context.Context, w *fileWriter, id string, md *mediaRecord) error {
 	rec := w.record()
+	if err := m.blobs.syncDir(); err != nil {
+		w.abort()
+		return err
+	}
 	dup := false
 	err := m.db.Update(ctx, func(tx *store.Tx) error {
 		dup = false

@@ -152,6 +152,9 @@ func (m *Store) Write(ctx context.Context, id string, offset int64, r io.Reader)
 			return err
 		}
 		u.Sum = sum
+		if err := m.blobs.syncDir(); err != nil {
+			return err
+		}
 		return m.db.Update(ctx, func(tx *store.Tx) error {
 			if err := store.PutJSON(tx, uploadKey(id), u); err != nil {
 				return err
