@@ -38,10 +38,32 @@ type FileID [FileIDSize]byte
 
 func (f FileID) String() string { return hex.EncodeToString(f[:]) }
 
+// MarshalText is the id in hex.
+func (f FileID) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
+
+// UnmarshalText parses a hex file id.
+func (f *FileID) UnmarshalText(b []byte) error { return unhex(f[:], b) }
+
 // Hash is the SHA-256 of a chunk's ciphertext: its content address.
 type Hash [32]byte
 
 func (h Hash) String() string { return hex.EncodeToString(h[:]) }
+
+// MarshalText is the hash in hex.
+func (h Hash) MarshalText() ([]byte, error) { return []byte(h.String()), nil }
+
+// UnmarshalText parses a hex hash.
+func (h *Hash) UnmarshalText(b []byte) error { return unhex(h[:], b) }
+
+func unhex(dst, b []byte) error {
+	if len(b) != 2*len(dst) {
+		return fmt.Errorf("%w: %d hex digits, want %d", ErrBadManifest, len(b), 2*len(dst))
+	}
+	if _, err := hex.Decode(dst, b); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadManifest, err)
+	}
+	return nil
+}
 
 // chunkCount is the number of chunks of a file of size bytes (an empty file has one, empty).
 func chunkCount(size int64) int {
