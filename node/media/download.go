@@ -43,8 +43,12 @@ type Sources struct {
 // intact makes the file failed (ErrFetchFailed with the reason). The plaintext SHA-256 is
 // verified before the file becomes available. progress, if set, is called after each
 // stored chunk (from one goroutine at a time). A cancelled ctx leaves the file
-// downloading, to resume later.
+// downloading, to resume later. A second Download of a media id while one runs is ErrBusy.
 func (m *Store) Download(ctx context.Context, id string, src Sources, progress func(Attachment)) (Attachment, error) {
+	if err := m.lockUpload("download/" + id); err != nil {
+		return Attachment{}, err
+	}
+	defer m.unlockUpload("download/" + id)
 	var md *mediaRecord
 	var f *fileRecord
 	var fid FileID

@@ -209,3 +209,22 @@ func (m *Store) sweep(cutoff time.Time) (int, error) {
 	})
 	return n, err
 }
+
+// RunGC runs GC every interval until ctx is done (the node's supervisor owns it). A failed
+// round is logged and retried at the next tick.
+func (m *Store) RunGC(ctx context.Context, every time.Duration) error {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			if st, err := m.GC(ctx); err != nil && ctx.Err() == nil {
+				m.log.Warn("media gc failed", "err", err)
+			} else if st != (GCStats{}) {
+				m.log.Info("media gc", "media", st.Media, "files", st.Files, "uploads", st.Uploads, "chunks", st.Chunks)
+			}
+		}
+	}
+}

@@ -115,7 +115,7 @@ type Attachment struct {
 	MIME             string `json:"mime"`
 	Size             int64  `json:"size"`
 	SHA256           string `json:"sha256"`
-	ThumbnailMediaID string `json:"thumbnail_media_id"` // "" means null
+	ThumbnailMediaID string `json:"thumbnail_media_id"` // "" means none (null in the API)
 	Width            int    `json:"width,omitempty"`
 	Height           int    `json:"height,omitempty"`
 	DurationMS       int64  `json:"duration_ms,omitempty"`
@@ -185,6 +185,9 @@ func (m *Store) Info(id string) (Attachment, error) {
 	})
 	return a, err
 }
+
+// InfoTx is Info inside a transaction (for a Message built in the same View or Update).
+func (m *Store) InfoTx(tx *store.Tx, id string) (Attachment, error) { return m.info(tx, id) }
 
 func (m *Store) info(tx *store.Tx, id string) (Attachment, error) {
 	md, err := getMedia(tx, id)

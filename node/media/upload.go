@@ -146,21 +146,26 @@ func (m *Store) Write(ctx context.Context, id string, offset int64, r io.Reader)
 		return cur, fmt.Errorf("%w: offset %d, upload at %d", ErrOffsetMismatch, offset, cur)
 	}
 	w.onChunk = func() error {
-		u.Sealed, u.Chunks = w.nsealed, w.chunks()
+		nu := *u
+		nu.Sealed, nu.Chunks = w.nsealed, w.chunks()
 		sum, err := w.sumState()
 		if err != nil {
 			return err
 		}
-		u.Sum = sum
+		nu.Sum = sum
 		if err := m.blobs.syncDir(); err != nil {
 			return err
 		}
-		return m.db.Update(ctx, func(tx *store.Tx) error {
-			if err := store.PutJSON(tx, uploadKey(id), u); err != nil {
+		err = m.db.Update(ctx, func(tx *store.Tx) error {
+			if err := store.PutJSON(tx, uploadKey(id), &nu); err != nil {
 				return err
 			}
 			return tx.Delete(tailKey(id))
 		})
+		if err == nil {
+			*u = nu
+		}
+		return err
 	}
 	remaining := u.Length - w.size()
 	_, cerr := io.Copy(w, io.LimitReader(ctxReader{ctx, r}, remaining))
@@ -171,7 +176,15 @@ func (m *Store) Write(ctx context.Context, id string, offset int64, r io.Reader)
 			cerr = fmt.Errorf("%w: upload of %d bytes", ErrBeyondLength, u.Length)
 		}
 	}
-	// Save the unsealed tail whatever happened to the copy, so the offset covers it.
+	if w.failed != nil {
+		// A chunk was not stored or recorded: what is durable is the state before it.
+		up, err := m.Offset(id)
+		if err != nil {
+			return 0, errors.Join(w.failed, err)
+		}
+		return up.Offset, fmt.Errorf("media: upload write: %w", w.failed)
+	}
+	// Save the unsealed tail whatever happened to the reader, so the offset covers it.
 	serr := m.db.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error {
 		if len(w.buf) == 0 {
 			return tx.Delete(tailKey(id))

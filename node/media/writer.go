@@ -22,6 +22,9 @@ type fileWriter struct {
 	nsealed int64     // plaintext bytes in sealed chunks
 	sum     hash.Hash // SHA-256 over the sealed chunks' plaintext
 	done    bool
+	// failed is the error of a chunk that could not be stored or recorded: the writer's
+	// state is then ahead of what is durable.
+	failed error
 	// onChunk, when set, runs after each non-last chunk is durable (upload sessions
 	// record their progress there).
 	onChunk func() error
@@ -65,6 +68,7 @@ func (w *fileWriter) flush(last bool) error {
 	w.sealed = w.c.seal(w.sealed[:0], w.buf, i, last)
 	h := Hash(sha256.Sum256(w.sealed))
 	if err := w.m.blobs.put(h, w.sealed); err != nil {
+		w.failed = err
 		return err
 	}
 	w.sum.Write(w.buf)
@@ -72,7 +76,10 @@ func (w *fileWriter) flush(last bool) error {
 	w.nsealed += int64(len(w.buf))
 	w.buf = w.buf[:0]
 	if !last && w.onChunk != nil {
-		return w.onChunk()
+		if err := w.onChunk(); err != nil {
+			w.failed = err
+			return err
+		}
 	}
 	return nil
 }
