@@ -154,3 +154,55 @@ func addFile(tx *store.Tx, mf Manifest, id, parent string, now int64, md ...*med
 	}
 	return tx.Set(onFileKey(mf.File, id), nil)
 }
+
+// SealedChunks calls fn with each chunk ciphertext of an available media id (and then of its
+// thumbnail), in order: what a sender leaves in a relay blob store, where each is named by
+// its hash. ct is valid only during the call.
+func (m *Store) SealedChunks(id string, fn func(h Hash, ct []byte) error) error {
+	var files []*fileRecord
+	err := m.db.View(func(tx *store.Tx) error {
+		for _, mid := range []string{id, ""} {
+			if mid == "" {
+				md, err := getMedia(tx, id)
+				if err != nil || md.Thumb == "" {
+					return err
+				}
+				mid = md.Thumb
+			}
+			md, err := getMedia(tx, mid)
+			if err != nil {
+				return err
+			}
+			fid, err := parseFileID(md.File)
+			if err != nil {
+				return err
+			}
+			f, err := getFile(tx, fid)
+			if err != nil {
+				return err
+			}
+			if f.State != stateAvailable {
+				return fmt.Errorf("%w: %s", ErrNotAvailable, f.State)
+			}
+			files = append(files, f)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var buf []byte
+	for _, f := range files {
+		for i := range f.count() {
+			ct, err := m.blobs.get(f.hash(i), buf)
+			if err != nil {
+				return err
+			}
+			buf = ct
+			if err := fn(f.hash(i), ct); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

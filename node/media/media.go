@@ -27,7 +27,8 @@ type Options struct {
 	// Parallel is how many chunks a download fetches at once. Default 4.
 	Parallel int
 	// MaxPixels bounds the images decoded for thumbnails and orientation (width × height);
-	// larger images are sent without a thumbnail. Default 40 megapixels.
+	// larger images are sent without a thumbnail (and a JPEG not turned upright). Default
+	// 24 Mi pixels; decoding and turning one costs about 8 bytes per pixel of memory.
 	MaxPixels int
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
@@ -41,7 +42,7 @@ const (
 	defaultGrace     = 24 * time.Hour
 	defaultUploadTTL = 7 * 24 * time.Hour
 	defaultParallel  = 4
-	defaultMaxPixels = 40 << 20
+	defaultMaxPixels = 24 << 20
 )
 
 func (o Options) withDefaults() Options {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -271,25 +272,41 @@ func liar(t *testing.T, s *sender) host.Host {
 	return h
 }
 
-// dirBlobs stands in for the relay blob store (which another package provides): it serves
-// the sender's chunk ciphertexts by hash, through the BlobSource interface, optionally
-// corrupted.
-type dirBlobs struct {
-	b       *blobDir
+// memBlobs stands in for the relay blob store (another package provides the real one):
+// the blobs the sender left there through SealedChunks, served through the BlobSource
+// interface by hash and range, optionally corrupted.
+type memBlobs struct {
+	blobs   map[Hash][]byte
 	corrupt bool
 	gets    atomic.Int64
 }
 
-func (d *dirBlobs) Get(_ context.Context, id Hash, off, n int64) ([]byte, error) {
-	d.gets.Add(1)
-	ct, err := d.b.get(id, nil)
+func relayCopy(t testing.TB, s *sender, mediaID string) *memBlobs {
+	t.Helper()
+	mb := &memBlobs{blobs: map[Hash][]byte{}}
+	err := s.SealedChunks(mediaID, func(h Hash, ct []byte) error {
+		if sha256.Sum256(ct) != h {
+			t.Fatal("SealedChunks: a blob does not match its name")
+		}
+		mb.blobs[h] = bytes.Clone(ct)
+		return nil
+	})
 	if err != nil {
-		return nil, err
+		t.Fatal(err)
 	}
-	if off+n > int64(len(ct)) {
+	return mb
+}
+
+func (d *memBlobs) Get(_ context.Context, id Hash, off, n int64) ([]byte, error) {
+	d.gets.Add(1)
+	ct, ok := d.blobs[id]
+	if !ok {
+		return nil, fmt.Errorf("no such blob")
+	}
+	if off < 0 || n < 0 || off+n > int64(len(ct)) {
 		return nil, fmt.Errorf("range past the blob")
 	}
-	out := ct[off : off+n]
+	out := bytes.Clone(ct[off : off+n])
 	if d.corrupt {
 		out[0] ^= 1
 	}
@@ -319,13 +336,13 @@ func TestCorruptSourceRecoveredFromAnother(t *testing.T) {
 func TestRelayFallbackAndAllSourcesCorrupt(t *testing.T) {
 	s := newSender(t)
 	data := randomBytes(8, 2*ChunkSize+3)
-	_, mf := s.send(t, data, "f", "")
+	sent, mf := s.send(t, data, "f", "")
 
 	// The sender is offline (its peer id is unknown to the receiver's host): the relay copy
 	// serves the file.
 	r := newTestStore(t, Options{})
 	rh := newHost(t)
-	relay := &dirBlobs{b: s.blobs}
+	relay := relayCopy(t, s, sent.MediaID)
 	id, _ := r.Add(ctxT(t), mf)
 	a, err := r.Download(ctxT(t), id, Sources{Host: rh, Peers: []peer.ID{s.h.ID()}, Blobs: relay}, nil)
 	if err != nil || a.State != Available || relay.gets.Load() != 3 {
@@ -341,7 +358,7 @@ func TestRelayFallbackAndAllSourcesCorrupt(t *testing.T) {
 	bad := liar(t, s)
 	connect(t, rh2, bad)
 	id2, _ := r2.Add(ctxT(t), mf)
-	_, err = r2.Download(ctxT(t), id2, Sources{Host: rh2, Peers: []peer.ID{bad.ID()}, Blobs: &dirBlobs{b: s.blobs, corrupt: true}}, nil)
+	_, err = r2.Download(ctxT(t), id2, Sources{Host: rh2, Peers: []peer.ID{bad.ID()}, Blobs: func() *memBlobs { b := relayCopy(t, s, sent.MediaID); b.corrupt = true; return b }()}, nil)
 	if !errors.Is(err, ErrFetchFailed) || !strings.Contains(err.Error(), "wrong bytes") {
 		t.Fatalf("err = %v", err)
 	}
@@ -352,14 +369,14 @@ func TestRelayFallbackAndAllSourcesCorrupt(t *testing.T) {
 		t.Fatalf("%d unverified chunks stored", n)
 	}
 	// A later retry from a good source succeeds.
-	if a, err := r2.Download(ctxT(t), id2, Sources{Host: rh2, Blobs: &dirBlobs{b: s.blobs}}, nil); err != nil || a.State != Available {
+	if a, err := r2.Download(ctxT(t), id2, Sources{Host: rh2, Blobs: relayCopy(t, s, sent.MediaID)}, nil); err != nil || a.State != Available {
 		t.Fatalf("retry: %+v %v", a, err)
 	}
 }
 
 func TestHostileManifestsRefusedBeforeFetching(t *testing.T) {
 	s := newSender(t)
-	_, mf := s.send(t, randomBytes(9, 1000), "f", "")
+	sent, mf := s.send(t, randomBytes(9, 1000), "f", "")
 	r := newTestStore(t, Options{})
 	huge := mf
 	huge.Size = 1 << 40
@@ -391,7 +408,7 @@ func TestHostileManifestsRefusedBeforeFetching(t *testing.T) {
 	lie.File[0] ^= 1 // another file id, so it is a new download, with the chunks of mf
 	rh := newHost(t)
 	id, _ := r.Add(ctxT(t), lie)
-	_, err := r.Download(ctxT(t), id, Sources{Host: rh, Blobs: &dirBlobs{b: s.blobs}}, nil)
+	_, err := r.Download(ctxT(t), id, Sources{Host: rh, Blobs: relayCopy(t, s, sent.MediaID)}, nil)
 	if !errors.Is(err, ErrFetchFailed) {
 		t.Fatalf("lying sha256: %v", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/petrel-chat/petrel/node/store"
 )
@@ -192,5 +193,85 @@ func TestUploadSurvivesSIGKILL(t *testing.T) {
 	}
 	if !bytes.Equal(readAll(t, ts.Store, a.MediaID), data) {
 		t.Fatal("content after resume differs")
+	}
+}
+
+// gateReader hands out data, closes started on its first read, and waits for release
+// before ending.
+type gateReader struct {
+	data             []byte
+	started, release chan struct{}
+	once             bool
+}
+
+func (g *gateReader) Read(p []byte) (int, error) {
+	if !g.once {
+		g.once = true
+		close(g.started)
+	}
+	if len(g.data) == 0 {
+		<-g.release
+		return 0, io.EOF
+	}
+	n := copy(p, g.data)
+	g.data = g.data[n:]
+	return n, nil
+}
+
+func TestConcurrentWritesToOneUploadAreRefused(t *testing.T) {
+	ts := newTestStore(t, Options{})
+	ctx := ctxT(t)
+	id, _ := ts.Create(ctx, 200, "f", "")
+	g := &gateReader{data: make([]byte, 100), started: make(chan struct{}), release: make(chan struct{})}
+	done := make(chan error)
+	go func() {
+		_, err := ts.Write(ctx, id, 0, g)
+		done <- err
+	}()
+	<-g.started
+	if _, err := ts.Write(ctx, id, 0, bytes.NewReader(make([]byte, 10))); !errors.Is(err, ErrBusy) {
+		t.Fatalf("second writer: %v, want ErrBusy", err)
+	}
+	close(g.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if up, _ := ts.Offset(id); up.Offset != 100 {
+		t.Fatalf("offset %d", up.Offset)
+	}
+}
+
+func TestGCExpiresUploadSessions(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	ts := newTestStore(t, Options{Grace: time.Hour, UploadTTL: 48 * time.Hour, Now: func() time.Time { return now }})
+	ctx := ctxT(t)
+	stale, _ := ts.Create(ctx, 3*ChunkSize, "stale", "")
+	ts.Write(ctx, stale, 0, bytes.NewReader(randomBytes(1, ChunkSize+5)))
+	done, _ := ts.Create(ctx, 10, "done", "")
+	ts.Write(ctx, done, 0, bytes.NewReader(make([]byte, 10)))
+	a, err := ts.Complete(ctx, done)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.db.Update(ctx, func(tx *store.Tx) error { return Ref(tx, a.MediaID, "m") })
+	now = now.Add(2 * time.Hour)
+	if st, err := ts.GC(ctx); err != nil || st.Uploads != 1 {
+		t.Fatalf("gc after grace: %+v %v (the completed session goes, the open one stays)", st, err)
+	}
+	if _, err := ts.Offset(done); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("completed session kept: %v", err)
+	}
+	if _, err := ts.Offset(stale); err != nil {
+		t.Fatalf("open session removed before its TTL: %v", err)
+	}
+	now = now.Add(48 * time.Hour)
+	if st, err := ts.GC(ctx); err != nil || st.Uploads != 1 || st.Chunks != 1 {
+		t.Fatalf("gc after TTL: %+v %v", st, err)
+	}
+	if _, err := ts.Info(a.MediaID); err != nil {
+		t.Fatalf("referenced media lost with its session: %v", err)
+	}
+	if n := chunkFiles(t, ts.dir); n != 1 {
+		t.Fatalf("%d chunk files, want the referenced media's 1", n)
 	}
 }
