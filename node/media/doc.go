@@ -93,7 +93,8 @@
 // manifest that is not self-consistent is refused before anything is stored or fetched),
 // then Downloads: Options.Parallel workers fetch the missing chunks, trying each peer and
 // then the BlobSource; a chunk is stored only if its length and SHA-256 match the manifest
-// and it authenticates. When no source delivers a chunk, the file is failed with the
-// reasons. Chunks already stored are skipped, so a download resumes after a restart. The
+// and it authenticates. When a source answers but none delivers a chunk intact (refused,
+// not found, wrong bytes), the file is failed with the reasons; when no source can be
+// reached at all it stays downloading (ErrUnreachable), for a later retry. Chunks already stored are skipped, so a download resumes after a restart. The
 // whole plaintext's SHA-256 is checked before the file is available.
 package media

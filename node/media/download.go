@@ -23,7 +23,9 @@ import (
 // BlobSource serves chunk ciphertexts from somewhere other than the sender: the relay blob
 // store where the sender left them. Blobs are named by the SHA-256 of the chunk
 // ciphertext; a relay may pad a blob to a size bucket, so the receiver asks for the n
-// bytes at off it needs. Whatever it returns is checked against the hash.
+// bytes at off it needs. Whatever it returns is checked against the hash. An error
+// wrapping ErrNotFound means the relay answered that it has no such blob; any other error
+// counts as the relay being unreachable.
 type BlobSource interface {
 	Get(ctx context.Context, id Hash, off, n int64) ([]byte, error)
 }
@@ -40,8 +42,9 @@ type Sources struct {
 // not yet here, Options.Parallel at a time. Chunks already stored are skipped, so a
 // download cut by a restart or a lost peer resumes where it stopped. Each chunk is checked
 // against its hash and authenticated before it is stored; a chunk no source delivers
-// intact makes the file failed (ErrFetchFailed with the reason). The plaintext SHA-256 is
-// verified before the file becomes available. progress, if set, is called after each
+// intact makes the file failed (ErrFetchFailed with the reason); when no source could
+// even be reached, the file stays downloading and the error is ErrUnreachable. The
+// plaintext SHA-256 is verified before the file becomes available. progress, if set, is called after each
 // stored chunk (from one goroutine at a time). A cancelled ctx leaves the file
 // downloading, to resume later. A second Download of a media id while one runs is ErrBusy.
 func (m *Store) Download(ctx context.Context, id string, src Sources, progress func(Attachment)) (Attachment, error) {
@@ -82,6 +85,9 @@ func (m *Store) Download(ctx context.Context, id string, src Sources, progress f
 	if err := m.fetchChunks(ctx, id, fid, f, src, progress); err != nil {
 		if ctx.Err() != nil {
 			return Attachment{}, ctx.Err()
+		}
+		if errors.Is(err, ErrUnreachable) {
+			return Attachment{}, err // stays downloading
 		}
 		if serr := m.setState(context.WithoutCancel(ctx), fid, stateFailed, err.Error()); serr != nil {
 			return Attachment{}, serr
@@ -188,7 +194,7 @@ func (m *Store) fetchChunks(ctx context.Context, id string, fid FileID, f *fileR
 		return nil
 	}
 	if len(src.Peers) == 0 && src.Blobs == nil {
-		return errors.New("no source to fetch from")
+		return fmt.Errorf("%w: no source to fetch from", ErrUnreachable)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -269,11 +275,17 @@ func (w *fetchWorker) fetch(ctx context.Context, i int) error {
 	size := chunkPlainLen(w.f.Size, i) + chunkOverhead
 	last := i == w.f.count()-1
 	var reasons []string
+	definitive := false // a source answered, and the answer was no or wrong
 	try := func(name string, ct []byte, err error) bool {
+		var refused refusal
+		if errors.As(err, &refused) || errors.Is(err, ErrNotFound) {
+			definitive = true
+		}
 		if err != nil {
 			reasons = append(reasons, fmt.Sprintf("%s: %v", name, err))
 			return false
 		}
+		definitive = true
 		if len(ct) != size || sha256.Sum256(ct) != want {
 			reasons = append(reasons, fmt.Sprintf("%s: wrong bytes", name))
 			return false
@@ -310,8 +322,17 @@ func (w *fetchWorker) fetch(ctx context.Context, i int) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	if !definitive {
+		return fmt.Errorf("%w: chunk %d (%s)", ErrUnreachable, i, strings.Join(reasons, "; "))
+	}
 	return fmt.Errorf("chunk %d: no source delivered it (%s)", i, strings.Join(reasons, "; "))
 }
+
+// refusal is a source's answer that it will not or cannot serve a chunk (as opposed to a
+// source that could not be reached).
+type refusal struct{ status wire.ChunkStatus }
+
+func (r refusal) Error() string { return r.status.String() }
 
 // chunkStream is an open media stream to one peer.
 type chunkStream struct {
@@ -366,7 +387,7 @@ func (w *fetchWorker) fromPeer(ctx context.Context, p peer.ID, i int) ([]byte, e
 		return drop(err)
 	}
 	if resp.Status != wire.ChunkOK {
-		return nil, fmt.Errorf("%v", resp.Status)
+		return nil, refusal{resp.Status}
 	}
 	return resp.Chunk, nil
 }

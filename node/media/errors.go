@@ -30,5 +30,10 @@ var (
 	// SHA-256; the file's state is failed, with the reason in the error and Info.
 	ErrFetchFailed = errors.New("media: download failed")
 
+	// ErrUnreachable: no source could be reached (streams failed, the relay did not
+	// answer); no source refused or sent wrong bytes. The file stays downloading, to be
+	// retried when a source is back.
+	ErrUnreachable = errors.New("media: no source reachable")
+
 	errBlobMissing = errors.New("media: chunk not stored")
 )

@@ -301,7 +301,7 @@ func (d *memBlobs) Get(_ context.Context, id Hash, off, n int64) ([]byte, error)
 	d.gets.Add(1)
 	ct, ok := d.blobs[id]
 	if !ok {
-		return nil, fmt.Errorf("no such blob")
+		return nil, fmt.Errorf("%w: no such blob", ErrNotFound)
 	}
 	if off < 0 || n < 0 || off+n > int64(len(ct)) {
 		return nil, fmt.Errorf("range past the blob")
@@ -513,5 +513,33 @@ func TestDownloadResumesAfterSIGKILL(t *testing.T) {
 	}
 	if !bytes.Equal(readAll(t, r.Store, id), data) {
 		t.Fatal("content differs")
+	}
+}
+
+func TestUnreachableSenderLeavesTheDownloadPending(t *testing.T) {
+	s := newSender(t)
+	data := randomBytes(10, ChunkSize+10)
+	sent, mf := s.send(t, data, "f", "")
+	r := newTestStore(t, Options{})
+	rh := newHost(t)
+	connect(t, rh, s.h)
+	s.h.Close() // the sender goes away
+	id, _ := r.Add(ctxT(t), mf)
+	_, err := r.Download(ctxT(t), id, Sources{Host: rh, Peers: []peer.ID{s.h.ID()}}, nil)
+	if !errors.Is(err, ErrUnreachable) || errors.Is(err, ErrFetchFailed) {
+		t.Fatalf("err = %v, want ErrUnreachable", err)
+	}
+	if a, _ := r.Info(id); a.State != Downloading {
+		t.Fatalf("state %q, want downloading (to retry)", a.State)
+	}
+	// A relay that answers it has no such blob is a definitive no.
+	_, err = r.Download(ctxT(t), id, Sources{Host: rh, Blobs: &memBlobs{blobs: map[Hash][]byte{}}}, nil)
+	if !errors.Is(err, ErrFetchFailed) {
+		t.Fatalf("empty relay: %v", err)
+	}
+	// Later, from the relay copy.
+	a, err := r.Download(ctxT(t), id, Sources{Host: rh, Blobs: relayCopy(t, s, sent.MediaID)}, nil)
+	if err != nil || a.State != Available || !bytes.Equal(readAll(t, r.Store, id), data) {
+		t.Fatalf("retry: %+v %v", a, err)
 	}
 }
