@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
+
 	"github.com/petrel-chat/petrel/node/store"
 )
 
@@ -79,7 +81,9 @@ type Store struct {
 	log   *slog.Logger
 
 	mu       sync.Mutex
-	writing  map[string]bool // upload ids with a Write in progress
+	writing  map[string]bool         // upload ids with a Write in progress
+	streams  map[network.Stream]bool // served media streams (guarded by mu)
+	stopping bool                    // a Serve stop is resetting them (guarded by mu)
 	handlers sync.WaitGroup
 	served   atomic.Int64 // chunks answered on the media protocol
 }

@@ -44,18 +44,53 @@ type FetchRequest struct {
 type Authorizer func(FetchRequest) bool
 
 // Serve answers the media protocol on h for the peers auth allows, until the returned
-// function is called (which removes the handler and waits for running streams).
+// function is called (which removes the handler, resets the open streams and waits for
+// their handlers).
 func (m *Store) Serve(h host.Host, auth Authorizer) (stop func()) {
 	h.SetStreamHandler(protocol.ID(wire.MediaProtocol), func(s network.Stream) { m.serveStream(s, auth) })
 	return func() {
 		h.RemoveStreamHandler(protocol.ID(wire.MediaProtocol))
+		m.mu.Lock()
+		m.stopping = true
+		for s := range m.streams {
+			s.Reset()
+		}
+		m.mu.Unlock()
 		m.handlers.Wait()
+		m.mu.Lock()
+		m.stopping = false
+		m.mu.Unlock()
 	}
 }
 
-func (m *Store) serveStream(s network.Stream, auth Authorizer) {
+// track registers a served stream, unless Serve is stopping.
+func (m *Store) track(s network.Stream) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.stopping {
+		return false
+	}
+	if m.streams == nil {
+		m.streams = map[network.Stream]bool{}
+	}
+	m.streams[s] = true
 	m.handlers.Add(1)
-	defer m.handlers.Done()
+	return true
+}
+
+func (m *Store) untrack(s network.Stream) {
+	m.mu.Lock()
+	delete(m.streams, s)
+	m.mu.Unlock()
+	m.handlers.Done()
+}
+
+func (m *Store) serveStream(s network.Stream, auth Authorizer) {
+	if !m.track(s) {
+		s.Reset()
+		return
+	}
+	defer m.untrack(s)
 	defer func() {
 		if v := recover(); v != nil {
 			m.log.Error("media stream handler panicked (a bug)", "panic", v, "stack", string(debug.Stack()))
