@@ -3,7 +3,10 @@ package media
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -251,5 +254,29 @@ func TestGCSweepsOrphanChunks(t *testing.T) {
 	now = now.Add(2 * time.Hour)
 	if st, err := ts.GC(ctxT(t)); err != nil || st.Chunks != 1 || chunkFiles(t, ts.dir) != 0 {
 		t.Fatalf("orphan not swept: %+v %v", st, err)
+	}
+}
+
+func TestReaderServesHTTPRange(t *testing.T) {
+	ts := newTestStore(t, Options{})
+	data := randomBytes(13, 2*ChunkSize+500)
+	a, err := ts.Put(ctxT(t), bytes.NewReader(data), "v.mp4", "video/mp4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := ts.Open(a.MediaID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest("GET", "/v1/media/"+a.MediaID, nil)
+	from := int64(ChunkSize - 100)
+	req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", from, from+299))
+	rec := httptest.NewRecorder()
+	http.ServeContent(rec, req, a.Name, time.Time{}, r)
+	if rec.Code != http.StatusPartialContent || !bytes.Equal(rec.Body.Bytes(), data[from:from+300]) {
+		t.Fatalf("status %d, %d bytes", rec.Code, rec.Body.Len())
+	}
+	if cr := rec.Header().Get("Content-Range"); cr != fmt.Sprintf("bytes %d-%d/%d", from, from+299, len(data)) {
+		t.Fatalf("Content-Range %q", cr)
 	}
 }
