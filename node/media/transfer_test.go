@@ -119,9 +119,9 @@ func TestTransfer20MiBByteIdentical(t *testing.T) {
 	if _, err := r.Open(id); !errors.Is(err, ErrNotAvailable) {
 		t.Fatalf("open before download: %v", err)
 	}
-	var updates []int64
+	var updates []Attachment
 	a, err := r.Download(ctxT(t), id, Sources{Host: rh, Peers: []peer.ID{s.h.ID()}}, func(a Attachment) {
-		updates = append(updates, a.Received)
+		updates = append(updates, a)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -132,12 +132,14 @@ func TestTransfer20MiBByteIdentical(t *testing.T) {
 	if !bytes.Equal(readAll(t, r.Store, id), data) {
 		t.Fatal("received file differs")
 	}
-	if len(updates) < chunkCount(int64(len(data))) || updates[len(updates)-1] != 0 && updates[len(updates)-1] != int64(len(data)) {
-		t.Fatalf("progress updates %v", updates)
+	// One update per chunk, received growing to the size, then the final available one.
+	n := chunkCount(int64(len(data)))
+	if len(updates) != n+1 || updates[n].State != Available || updates[n-1].Received != int64(len(data)) {
+		t.Fatalf("%d progress updates, last two %+v", len(updates), updates[max(0, len(updates)-2):])
 	}
-	for i := 1; i < len(updates)-1; i++ {
-		if updates[i] < updates[i-1] {
-			t.Fatalf("progress went backwards: %v", updates)
+	for i := 1; i < n; i++ {
+		if updates[i].State != Downloading || updates[i].Received <= updates[i-1].Received {
+			t.Fatalf("update %d: %+v after %+v", i, updates[i], updates[i-1])
 		}
 	}
 	s.db.Close()
