@@ -1,0 +1,195 @@
+package media
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/petrel-chat/petrel/node/store"
+)
+
+// finalize turns a finished writer into a media id: images are stripped and get a
+// thumbnail, audio and video a duration, then the file is recorded (or, when the same
+// plaintext is already here, the writer's chunks are dropped and the stored file reused).
+func (m *Store) finalize(ctx context.Context, w *fileWriter, name, mime string) (Attachment, error) {
+	r, err := w.reader()
+	if err != nil {
+		w.abort()
+		return Attachment{}, err
+	}
+	head := make([]byte, 512)
+	n, err := io.ReadFull(r, head)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		w.abort()
+		return Attachment{}, err
+	}
+	head = head[:n]
+	kind := sniffImage(head)
+	mime = chooseMIME(mime, kind)
+	md := &mediaRecord{V: recordVersion, Name: cleanName(name), MIME: mime, Created: m.opts.Now().UnixMilli()}
+	id := newID("md")
+	var thumb []byte
+	if kind != "" {
+		w2, meta, err := m.processImage(ctx, r, kind)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			w.abort()
+			return Attachment{}, err
+		case err != nil:
+			// Not an image we can parse: we cannot vouch it carries no metadata a viewer
+			// would show, so it is kept as an opaque file, never rendered inline.
+			m.log.Info("image not processed; stored as a plain file", "err", err)
+			md.MIME = "application/octet-stream"
+		default:
+			w.abort()
+			w = w2
+			md.Width, md.Height, thumb = meta.width, meta.height, meta.thumb
+		}
+	} else if d, ok := duration(r, head); ok {
+		md.DurationMS = d
+	}
+	if thumb != nil {
+		tmd := &mediaRecord{V: recordVersion, Name: "thumbnail.jpg", MIME: "image/jpeg", Parent: id, Created: md.Created}
+		tw, err := m.writeBytes(thumb)
+		if err == nil {
+			if tm, err := decodeConfig(thumb); err == nil {
+				tmd.Width, tmd.Height = tm.Width, tm.Height
+			}
+			tid := newID("md")
+			if err = m.commitFile(ctx, tw, tid, tmd); err == nil {
+				md.Thumb = tid
+			}
+		}
+		if err != nil {
+			m.log.Warn("storing a thumbnail failed; sending without", "err", err)
+		}
+	}
+	if err := m.commitFile(ctx, w, id, md); err != nil {
+		return Attachment{}, err
+	}
+	return m.Info(id)
+}
+
+// writeBytes stores b as a finished file (no processing).
+func (m *Store) writeBytes(b []byte) (*fileWriter, error) {
+	id, key := newFile()
+	w, err := m.newFileWriter(id, key, m.opts.MaxSize)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(b); err != nil {
+		return nil, err
+	}
+	if err := w.finish(); err != nil {
+		w.abort()
+		return nil, err
+	}
+	return w, nil
+}
+
+// commitFile records media id → the writer's file, unless a local file with the same
+// plaintext exists: then the media id points at that one and the writer's chunks go.
+func (m *Store) commitFile(ctx context.Context, w *fileWriter, id string, md *mediaRecord) error {
+	rec := w.record()
+	if err := m.blobs.syncDir(); err != nil {
+		w.abort()
+		return err
+	}
+	dup := false
+	err := m.db.Update(ctx, func(tx *store.Tx) error {
+		dup = false
+		fid := w.id
+		if s, err := store.GetString(tx, sumKey(rec.SHA256)); err != nil {
+			return err
+		} else if s != "" {
+			if old, err := parseFileID(s); err == nil {
+				if f, err := getFile(tx, old); err == nil && f.State == stateAvailable {
+					fid, dup = old, true
+				}
+			}
+		}
+		if !dup {
+			if err := store.PutJSON(tx, fileKey(fid), rec); err != nil {
+				return err
+			}
+			if err := tx.Set(sumKey(rec.SHA256), []byte(fid.String())); err != nil {
+				return err
+			}
+		}
+		md.File = fid.String()
+		if err := store.PutJSON(tx, mediaKey(id), md); err != nil {
+			return err
+		}
+		return tx.Set(onFileKey(fid, id), nil)
+	})
+	if err != nil || dup {
+		w.abort()
+	}
+	if err != nil {
+		return fmt.Errorf("media: record file: %w", err)
+	}
+	return nil
+}
+
+// sniffImage names the image type of a file by its bytes, or "" for other files.
+func sniffImage(head []byte) string {
+	switch t := http.DetectContentType(head); t {
+	case "image/jpeg", "image/png", "image/gif", "image/webp":
+		return t
+	}
+	return ""
+}
+
+// chooseMIME keeps the uploader's type, except that what is an image is labelled with its
+// real type and a claimed image that is not one becomes application/octet-stream: a UI
+// renders inline only what the bytes are.
+func chooseMIME(claimed, kind string) string {
+	claimed = strings.ToLower(strings.TrimSpace(claimed))
+	if i := strings.IndexByte(claimed, ';'); i >= 0 && !strings.HasPrefix(claimed, "audio/") {
+		claimed = strings.TrimSpace(claimed[:i])
+	}
+	switch {
+	case kind != "":
+		return kind
+	case strings.HasPrefix(claimed, "image/"), claimed == "", len(claimed) > 100:
+		return "application/octet-stream"
+	case strings.ContainsAny(claimed, " \r\n\"\\"):
+		return "application/octet-stream"
+	}
+	return claimed
+}
+
+// cleanName keeps a file name displayable: no path, no control characters, ≤ 255 bytes.
+func cleanName(s string) string {
+	if i := strings.LastIndexAny(s, `/\`); i >= 0 {
+		s = s[i+1:]
+	}
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+	s = strings.ToValidUTF8(s, "")
+	for len(s) > 255 {
+		_, n := lastRune(s)
+		s = s[:len(s)-n]
+	}
+	if s == "" || s == "." || s == ".." {
+		return "file"
+	}
+	return s
+}
+
+func lastRune(s string) (rune, int) {
+	b := []byte(s)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i]&0xC0 != 0x80 {
+			return rune(b[i]), len(b) - i
+		}
+	}
+	return 0, 1
+}

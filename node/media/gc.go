@@ -1,0 +1,230 @@
+package media
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/petrel-chat/petrel/node/store"
+)
+
+// Ref records that message msgID refers to media id (and so to its thumbnail): it is kept
+// until every such message Unrefs it. An unknown media id is ErrNotFound.
+func Ref(tx *store.Tx, id, msgID string) error {
+	if _, err := getMedia(tx, id); err != nil {
+		return err
+	}
+	if msgID == "" || len(msgID) > 128 {
+		return fmt.Errorf("media: ref: bad message id")
+	}
+	return tx.Set(refKey(id, msgID), nil)
+}
+
+// Unref removes message msgID's reference to media id. The media goes at the next GC
+// after its grace period once nothing refers to it.
+func Unref(tx *store.Tx, id, msgID string) error {
+	return tx.Delete(refKey(id, msgID))
+}
+
+// GCStats says what a GC removed.
+type GCStats struct {
+	Media, Files, Uploads, Chunks int
+}
+
+// GC removes media that no message refers to once they are older than the grace period
+// (a thumbnail goes with its media), files no media points to (records, then chunks),
+// upload sessions older than their TTL, and chunk files no record names that are older
+// than the grace period (left by a crash between writing a chunk and recording it).
+func (m *Store) GC(ctx context.Context) (GCStats, error) {
+	var st GCStats
+	now := m.opts.Now()
+	graceMS := now.Add(-m.opts.Grace).UnixMilli()
+	uploadMS := now.Add(-m.opts.UploadTTL).UnixMilli()
+	var gone []Hash
+	err := m.db.Update(ctx, func(tx *store.Tx) error {
+		st, gone = GCStats{}, nil
+		var drop []string
+		err := tx.Iterate(store.IterOptions{Prefix: []byte(keyMedia)}, func(k, v []byte) (bool, error) {
+			id := string(k[len(keyMedia):])
+			md, err := getMedia(tx, id)
+			if err != nil {
+				return false, err
+			}
+			if md.Parent != "" {
+				if _, err := getMedia(tx, md.Parent); err == nil {
+					return true, nil
+				}
+				drop = append(drop, id) // an orphaned thumbnail
+				return true, nil
+			}
+			if md.Created > graceMS {
+				return true, nil
+			}
+			refd, err := hasPrefix(tx, refPrefix(id))
+			if err != nil || refd {
+				return err == nil, err
+			}
+			drop = append(drop, id)
+			if md.Thumb != "" {
+				drop = append(drop, md.Thumb)
+			}
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+		files := map[FileID]bool{}
+		for _, id := range drop {
+			md, err := getMedia(tx, id)
+			if err != nil {
+				continue // listed twice
+			}
+			fid, err := parseFileID(md.File)
+			if err != nil {
+				return err
+			}
+			if err := tx.Delete(mediaKey(id)); err != nil {
+				return err
+			}
+			if err := tx.Delete(onFileKey(fid, id)); err != nil {
+				return err
+			}
+			files[fid] = true
+			st.Media++
+		}
+		for fid := range files {
+			if used, err := hasPrefix(tx, onFilePrefix(fid)); err != nil || used {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			f, err := getFile(tx, fid)
+			if err != nil {
+				continue
+			}
+			for i := range f.count() {
+				gone = append(gone, f.hash(i))
+			}
+			if err := tx.Delete(fileKey(fid)); err != nil {
+				return err
+			}
+			if s, _ := store.GetString(tx, sumKey(f.SHA256)); s == fid.String() {
+				if err := tx.Delete(sumKey(f.SHA256)); err != nil {
+					return err
+				}
+			}
+			st.Files++
+		}
+		var stale []string
+		err = tx.Iterate(store.IterOptions{Prefix: []byte(keyUpload)}, func(k, _ []byte) (bool, error) {
+			id := string(k[len(keyUpload):])
+			u, err := getUpload(tx, id)
+			if err != nil {
+				return false, err
+			}
+			if (u.Media == "" && u.Created < uploadMS) || (u.Media != "" && u.Created < graceMS) {
+				stale = append(stale, id)
+				for i := 0; i+32 <= len(u.Chunks); i += 32 {
+					gone = append(gone, Hash(u.Chunks[i:i+32]))
+				}
+			}
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, id := range stale {
+			if err := tx.Delete(uploadKey(id)); err != nil {
+				return err
+			}
+			if err := tx.Delete(tailKey(id)); err != nil {
+				return err
+			}
+			st.Uploads++
+		}
+		return nil
+	})
+	if err != nil {
+		return st, fmt.Errorf("media: gc: %w", err)
+	}
+	// Records are gone and durable; now the chunks.
+	for _, h := range gone {
+		if err := m.blobs.remove(h); err != nil {
+			return st, err
+		}
+		st.Chunks++
+	}
+	n, err := m.sweep(now.Add(-m.opts.Grace))
+	st.Chunks += n
+	return st, err
+}
+
+// sweep removes chunk files modified before cutoff that no file or upload record names.
+func (m *Store) sweep(cutoff time.Time) (int, error) {
+	named := map[Hash]bool{}
+	err := m.db.View(func(tx *store.Tx) error {
+		add := func(chunks []byte) {
+			for i := 0; i+32 <= len(chunks); i += 32 {
+				named[Hash(chunks[i:i+32])] = true
+			}
+		}
+		if err := tx.Iterate(store.IterOptions{Prefix: []byte(keyFile)}, func(k, _ []byte) (bool, error) {
+			fid, err := parseFileID(string(k[len(keyFile):]))
+			if err != nil {
+				return true, nil
+			}
+			f, err := getFile(tx, fid)
+			if err != nil {
+				return false, err
+			}
+			add(f.Chunks)
+			return true, nil
+		}); err != nil {
+			return err
+		}
+		return tx.Iterate(store.IterOptions{Prefix: []byte(keyUpload)}, func(k, _ []byte) (bool, error) {
+			u, err := getUpload(tx, string(k[len(keyUpload):]))
+			if err != nil {
+				return false, err
+			}
+			add(u.Chunks)
+			return true, nil
+		})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("media: sweep: %w", err)
+	}
+	n := 0
+	err = m.blobs.list(func(h Hash, path string) {
+		if named[h] {
+			return
+		}
+		if fi, err := os.Stat(path); err == nil && fi.ModTime().Before(cutoff) {
+			if os.Remove(path) == nil {
+				n++
+			}
+		}
+	})
+	return n, err
+}
+
+// RunGC runs GC every interval until ctx is done (the node's supervisor owns it). A failed
+// round is logged and retried at the next tick.
+func (m *Store) RunGC(ctx context.Context, every time.Duration) error {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			if st, err := m.GC(ctx); err != nil && ctx.Err() == nil {
+				m.log.Warn("media gc failed", "err", err)
+			} else if st != (GCStats{}) {
+				m.log.Info("media gc", "media", st.Media, "files", st.Files, "uploads", st.Uploads, "chunks", st.Chunks)
+			}
+		}
+	}
+}
