@@ -69,8 +69,8 @@ type Messenger struct {
 	subMu sync.Mutex
 	subs  map[chan []byte]struct{} // ephemeral frames for UIs
 
-	ratchets sessions.Cache // parsed ratchet states (node/sessions)
-	pk       prekeyServer   // prekey protocol budgets and keys-free bundle (prekeys.go)
+	ratchets sessions.Cache        // parsed ratchet states (node/sessions)
+	pk       sessions.PrekeyServer // the prekey protocol's responder (node/sessions)
 
 	gs   *groupService   // groups over GossipSub (group_pubsub.go)
 	gd   *groupDepositor // group mail through relays (group_deposit.go)
@@ -100,6 +100,7 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 	m.gs = newGroupService(m, m.cfg.Groups)
 	m.gd = newGroupDepositor(m)
 	m.live = newLiveService(m, m.cfg.Presence)
+	m.pk = sessions.PrekeyServer{Store: m.st, Identity: m.id, Now: m.now, Log: m.log, IsContact: prekeyContact}
 	m.clock = hlc.New(cfg.Now)
 	err := m.st.Update(ctx, func(tx *store.Tx) error {
 		var last string
@@ -149,7 +150,7 @@ func (m *Messenger) Run(ctx context.Context, h host.Host) error {
 	m.mu.Unlock()
 
 	h.SetStreamHandler(protocol.ID(wire.MessageProtocol), m.handleMessages)
-	h.SetStreamHandler(protocol.ID(wire.PrekeyProtocol), m.handlePrekeys)
+	h.SetStreamHandler(protocol.ID(wire.PrekeyProtocol), m.pk.Handler(ctx))
 	notifee := &network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) {
 		m.ob.peerConnected(c.RemotePeer())
 	}}
