@@ -36,11 +36,10 @@
 //	gh/<group id>/<seq>            our group envelopes, kept for resend requests (last 1024)
 //	gt/<message id>/<user id>      a member's receipt for one of our group messages
 //	gd/<seq (16 hex)>              a multi deposit to make at a relay: group envelope and members; gdn its counter
-//	pr/<contact id>                a contact's last seen time (ms)
 //
-// Groups (group*.go) and presence and typing (presence.go) are described in
-// docs/PROTOCOL.md: the group state is a signed operation log every member folds the same
-// way; messages are encrypted once with the sender's Sender Keys chain and published on
+// Presence and typing live in node/presence (its keys are listed there). Groups
+// (group*.go) are described in docs/PROTOCOL.md: the group state is a signed operation
+// log every member folds the same way; messages are encrypted once with the sender's Sender Keys chain and published on
 // GossipSub; keys, receipts and resends go over the pairwise sessions; members the mesh
 // did not reach get one multi deposit per home relay (group_deposit.go, records under
 // gd/), or a pairwise copy when that is not possible.

@@ -17,6 +17,7 @@ import (
 	"github.com/petrel-chat/petrel/crypto/safetynum"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/eventlog"
+	"github.com/petrel-chat/petrel/node/presence"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
@@ -38,7 +39,7 @@ type Config struct {
 	RelayLink RelayLink
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Groups and Presence tune groups (group.go) and presence and typing (presence.go).
+	// Groups and Presence tune groups (group.go) and presence and typing (node/presence).
 	Groups   GroupOptions
 	Presence PresenceOptions
 	// MutedUntil reads a conversation's mute in tx (nil: not muted) for the Conversation
@@ -66,15 +67,14 @@ type Messenger struct {
 	// while it is false, so every Add happens before the Wait.
 	stopping bool
 
-	subMu sync.Mutex
-	subs  map[chan []byte]struct{} // ephemeral frames for UIs
+	frames presence.Subscribers // ephemeral frames for UIs (node/presence)
 
-	ratchets sessions.Cache // parsed ratchet states (node/sessions)
-	pk       prekeyServer   // prekey protocol budgets and keys-free bundle (prekeys.go)
+	ratchets sessions.Cache        // parsed ratchet states (node/sessions)
+	pk       sessions.PrekeyServer // the prekey protocol's responder (node/sessions)
 
 	gs   *groupService   // groups over GossipSub (group_pubsub.go)
 	gd   *groupDepositor // group mail through relays (group_deposit.go)
-	live *liveService    // presence and typing (presence.go)
+	live *liveService    // presence and typing (node/presence)
 
 	search searchIndex // history search index (searchindex.go)
 }
@@ -92,14 +92,16 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 	}
 	m := &Messenger{
 		cfg: cfg, st: cfg.Store, ev: cfg.Events, id: cfg.Identity, log: cfg.Logger, now: cfg.Now,
-		uid:  string(cfg.Identity.UserID()),
-		subs: map[chan []byte]struct{}{},
+		uid: string(cfg.Identity.UserID()),
 	}
 	m.cfg.Groups.defaults()
-	m.cfg.Presence.defaults()
 	m.gs = newGroupService(m, m.cfg.Groups)
 	m.gd = newGroupDepositor(m)
-	m.live = newLiveService(m, m.cfg.Presence)
+	m.live = &liveService{presence.New(presence.Config{
+		Store: m.st, Events: m.ev, Log: m.log, Options: m.cfg.Presence, Book: m.presenceBook(),
+		AddAddrs: m.addAddrs, Publish: m.frames.Publish, Hidden: m.presenceHidden,
+	})}
+	m.pk = sessions.PrekeyServer{Store: m.st, Identity: m.id, Now: m.now, Log: m.log, IsContact: prekeyContact}
 	m.clock = hlc.New(cfg.Now)
 	err := m.st.Update(ctx, func(tx *store.Tx) error {
 		var last string
@@ -149,7 +151,7 @@ func (m *Messenger) Run(ctx context.Context, h host.Host) error {
 	m.mu.Unlock()
 
 	h.SetStreamHandler(protocol.ID(wire.MessageProtocol), m.handleMessages)
-	h.SetStreamHandler(protocol.ID(wire.PrekeyProtocol), m.handlePrekeys)
+	h.SetStreamHandler(protocol.ID(wire.PrekeyProtocol), m.pk.Handler(ctx))
 	notifee := &network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) {
 		m.ob.peerConnected(c.RemotePeer())
 	}}
@@ -226,19 +228,13 @@ func (m *Messenger) OutboxLen() int {
 // connects (or reloads) after a contact came online does not show them offline until the
 // next change.
 func (m *Messenger) Subscribe() (<-chan []byte, func()) {
-	online := m.live.onlineFrames()
-	ch := make(chan []byte, 64+len(online))
-	for _, f := range online {
-		ch <- f
-	}
-	m.subMu.Lock()
-	m.subs[ch] = struct{}{}
-	m.subMu.Unlock()
-	return ch, func() {
-		m.subMu.Lock()
-		delete(m.subs, ch)
-		m.subMu.Unlock()
-	}
+	return m.frames.Subscribe(m.live.onlineFrames())
+}
+
+// Typing carries a typing signal from a UI to the conversation's other members
+// (presence.Service.Typing): ephemeral, rate-limited, ending by itself at the receivers.
+func (m *Messenger) Typing(ctx context.Context, convID, state string) error {
+	return m.live.Typing(ctx, convID, state)
 }
 
 // safetyNumber is the safety number between us and a contact's identity.
