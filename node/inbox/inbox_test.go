@@ -39,6 +39,8 @@ func newID(t testing.TB) *identity.Identity {
 }
 
 // logBuffer is a logger whose text output the test reads.
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
 func logBuffer() (*slog.Logger, *bytes.Buffer) {
 	var buf bytes.Buffer
 	return slog.New(slog.NewTextHandler(&buf, nil)), &buf
