@@ -17,6 +17,7 @@ func storeHandler(tx *store.Tx, ct *wire.Content, _ hlc.Timestamp) error {
 }
 
 func TestTableRegisteredKindsReachTheirHandler(t *testing.T) {
+	t.Parallel()
 	st, _ := openStore(t)
 	tab := NewTable[*store.Tx](nil)
 	if err := tab.Register(wire.KindText, storeHandler); err != nil {
@@ -64,6 +65,7 @@ func TestTableRegisteredKindsReachTheirHandler(t *testing.T) {
 // nothing, is no error (the envelope is acknowledged, the sender does not retry forever),
 // and the log names it.
 func TestTableUnknownKindIsLoggedAndIgnored(t *testing.T) {
+	t.Parallel()
 	st, _ := openStore(t)
 	log, buf := logBuffer()
 	tab := NewTable[*store.Tx](log)
@@ -94,6 +96,7 @@ func TestTableUnknownKindIsLoggedAndIgnored(t *testing.T) {
 // TestTableHandlerErrorAbortsTheTransaction: a handler's error is Dispatch's, and the
 // transaction it aborts stores nothing of the content.
 func TestTableHandlerErrorAbortsTheTransaction(t *testing.T) {
+	t.Parallel()
 	st, _ := openStore(t)
 	tab := NewTable[*store.Tx](nil)
 	boom := errors.New("disk full")
@@ -121,6 +124,7 @@ func TestTableHandlerErrorAbortsTheTransaction(t *testing.T) {
 }
 
 func TestTableRefusesBadRegistrations(t *testing.T) {
+	t.Parallel()
 	tab := NewTable[*store.Tx](nil)
 	if err := tab.Register(wire.KindText, storeHandler); err != nil {
 		t.Fatal(err)

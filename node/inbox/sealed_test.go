@@ -49,6 +49,7 @@ var groupMail = wire.AppendGroupMail(nil, "g0123abcd", wire.AppendEnvelope(nil, 
 // relay's order with the sender the envelope proves; an envelope for someone else, a
 // forged one and a malformed payload are dropped, each logged, and take nothing else down.
 func TestOpenKeepsOrderAndDropsWhatDoesNotOpen(t *testing.T) {
+	t.Parallel()
 	alice, bob, carol := newID(t), newID(t), newID(t)
 	forged := sealTo(t, alice, bob, deliverFrame(9))
 	forged[len(forged)-1] ^= 1
@@ -111,6 +112,7 @@ func (r *recorder) FinishGroup() error    { return r.note("end g") }
 // TestIntakeBatchesPerSenderAndKind: one batch per run of one sender's pairwise mail, one
 // per run of group mail, each finished before the next starts; a failure stops the intake.
 func TestIntakeBatchesPerSenderAndKind(t *testing.T) {
+	t.Parallel()
 	p := func(sender string, n byte) Mail { return Mail{Sender: sender, Deliver: &wire.Deliver{ID: wire.ID{n}}} }
 	g := func(gid string) Mail { return Mail{Sender: "x", GroupID: gid, GroupEnv: []byte{1}} }
 	mail := []Mail{p("a", 1), p("a", 2), p("b", 3), g("g1"), g("g2"), p("a", 4)}

@@ -28,6 +28,7 @@ func deliver(tx *store.Tx, tab *Table[*store.Tx], cid string, env wire.ID, ct *w
 // acknowledgement), in the same batch or a later one, after the store was closed and
 // opened again, is seen once; the same envelope id from another contact is its own.
 func TestDuplicateEnvelopeIsAppliedOnce(t *testing.T) {
+	t.Parallel()
 	st, dir := openStore(t)
 	applied := map[string]int{}
 	tab := NewTable[*store.Tx](nil)
@@ -70,6 +71,7 @@ func TestDuplicateEnvelopeIsAppliedOnce(t *testing.T) {
 // TestSeenIsUndoneWithItsTransaction: an envelope whose transaction failed is not seen, so
 // its retry is applied (nothing is lost to a failed write).
 func TestSeenIsUndoneWithItsTransaction(t *testing.T) {
+	t.Parallel()
 	st, _ := openStore(t)
 	env := wire.ID{7}
 	fail := errors.New("abort")

@@ -9,6 +9,7 @@ import (
 )
 
 func TestSeqsInOrderDuplicatesAndGaps(t *testing.T) {
+	t.Parallel()
 	var s Seqs
 	steps := []struct {
 		seq   uint64
@@ -46,6 +47,7 @@ func TestSeqsInOrderDuplicatesAndGaps(t *testing.T) {
 // TestSeqsGiveUpTheOldestGap: past MaxAhead numbers beyond a gap, the gap is given up
 // (the position moves to the oldest number ahead) instead of remembered forever.
 func TestSeqsGiveUpTheOldestGap(t *testing.T) {
+	t.Parallel()
 	s := Seqs{Recv: 10}
 	for seq := uint64(12); seq < 12+MaxAhead; seq++ {
 		s.Take(seq)

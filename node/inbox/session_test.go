@@ -72,6 +72,7 @@ func respond(t *testing.T, st *store.Store, bob *identity.Identity, initial, msg
 // TestResponderUsesOneTimeKeysUpOnce: an initial message starts a session once; the same
 // initial message replayed later (another session over the same one-time keys) is refused.
 func TestResponderUsesOneTimeKeysUpOnce(t *testing.T) {
+	t.Parallel()
 	st, _ := openStore(t)
 	alice, bob := newID(t), newID(t)
 	_, initial, msg := initiate(t, alice, bundleOf(t, st, bob), "hello bob")
@@ -88,6 +89,7 @@ func TestResponderUsesOneTimeKeysUpOnce(t *testing.T) {
 // not decrypt (a forgery riding on a real initial message) starts nothing and uses no key
 // up: the genuine message still starts the session afterwards.
 func TestResponderForgedMessageBurnsNothing(t *testing.T) {
+	t.Parallel()
 	st, _ := openStore(t)
 	alice, bob := newID(t), newID(t)
 	_, initial, msg := initiate(t, alice, bundleOf(t, st, bob), "hello bob")
@@ -120,6 +122,7 @@ func TestResponderForgedMessageBurnsNothing(t *testing.T) {
 // TestSessionsSimultaneousStartAgree: when both start a session at once, both keep the same
 // one, and what arrives on the other still decrypts (as Previous).
 func TestSessionsSimultaneousStartAgree(t *testing.T) {
+	t.Parallel()
 	stA, _ := openStore(t)
 	stB, _ := openStore(t)
 	alice, bob := newID(t), newID(t)
@@ -164,6 +167,7 @@ func TestSessionsSimultaneousStartAgree(t *testing.T) {
 // TestSessionsStartOverReplacesCurrent: a new session of a contact that answered ours
 // replaces it; the old one only receives.
 func TestSessionsStartOverReplacesCurrent(t *testing.T) {
+	t.Parallel()
 	st, _ := openStore(t)
 	alice, bob := newID(t), newID(t)
 	_, i1, m1 := initiate(t, alice, bundleOf(t, st, bob), "one")

@@ -113,6 +113,7 @@ func readAck(r *bufio.Reader) (wire.Ack, error) {
 // stream authenticated) and acknowledged in order; a malformed frame resets the stream and
 // its batch is never handed to the receiver.
 func TestServeAcksInOrderThenDropsAMalformedFrame(t *testing.T) {
+	t.Parallel()
 	s := serve(t, StreamLimits{Window: 4, FrameTimeout: time.Minute}, 0)
 	r, w := bufio.NewReader(s.client), bufio.NewWriter(s.client)
 	send(t, w, deliverFrame(1), deliverFrame(2), deliverFrame(3))
@@ -144,6 +145,7 @@ func TestServeAcksInOrderThenDropsAMalformedFrame(t *testing.T) {
 // TestServeFailedStoreIsNotAcknowledged: when the receiver cannot make a batch durable,
 // no ack is written (the sender keeps the entries and retries).
 func TestServeFailedStoreIsNotAcknowledged(t *testing.T) {
+	t.Parallel()
 	s := serve(t, StreamLimits{Window: 4, FrameTimeout: time.Minute}, 0xee)
 	r, w := bufio.NewReader(s.client), bufio.NewWriter(s.client)
 	send(t, w, deliverFrame(0xee))
@@ -158,6 +160,7 @@ func TestServeFailedStoreIsNotAcknowledged(t *testing.T) {
 // TestServeStalledPeerIsCutOff: a peer that sends part of a frame and then nothing holds
 // the stream only until the frame deadline: the stream is reset.
 func TestServeStalledPeerIsCutOff(t *testing.T) {
+	t.Parallel()
 	s := serve(t, StreamLimits{Window: 4, FrameTimeout: 100 * time.Millisecond}, 0)
 	if _, err := s.client.Write([]byte{0x20}); err != nil { // a length, then no body
 		t.Fatal(err)
