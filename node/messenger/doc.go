@@ -25,7 +25,6 @@
 //	mc/<conversation id>/<client>  → message id (idempotent sends)
 //	ob/<contact id>/<seq>          outbox entry (seq: 8 bytes big-endian)
 //	sh/<contact id>/<seq>          sent content, kept for resend requests (last 1024)
-//	rx/<contact id>/<envelope id>  envelope already processed
 //	pk                             prekey store (crypto/prekey), pki issued one-time ids
 //	hlc                            last hybrid logical clock timestamp issued
 //	settings                       settings

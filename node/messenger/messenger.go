@@ -17,6 +17,7 @@ import (
 	"github.com/petrel-chat/petrel/crypto/safetynum"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/eventlog"
+	"github.com/petrel-chat/petrel/node/inbox"
 	"github.com/petrel-chat/petrel/node/presence"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
@@ -77,6 +78,8 @@ type Messenger struct {
 	live *liveService    // presence and typing (node/presence)
 
 	search searchIndex // history search index (searchindex.go)
+
+	kinds *inbox.Table[*rxBatch] // pairwise content kind → handler (registerKinds)
 }
 
 // New prepares a Messenger: it creates the prekey store on first use and restores the clock.
@@ -90,6 +93,7 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 	if cfg.Profile == nil {
 		cfg.Profile = func() string { return "" }
 	}
+	var err error
 	m := &Messenger{
 		cfg: cfg, st: cfg.Store, ev: cfg.Events, id: cfg.Identity, log: cfg.Logger, now: cfg.Now,
 		uid: string(cfg.Identity.UserID()),
@@ -103,7 +107,10 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 	})}
 	m.pk = sessions.PrekeyServer{Store: m.st, Identity: m.id, Now: m.now, Log: m.log, IsContact: prekeyContact}
 	m.clock = hlc.New(cfg.Now)
-	err := m.st.Update(ctx, func(tx *store.Tx) error {
+	if m.kinds, err = registerKinds(m.log); err != nil {
+		return nil, fmt.Errorf("messenger: %w", err)
+	}
+	err = m.st.Update(ctx, func(tx *store.Tx) error {
 		var last string
 		if b, err := tx.Get(kClock); err == nil {
 			last = string(b)
@@ -141,6 +148,33 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 		return nil, fmt.Errorf("messenger: %w", err)
 	}
 	return m, nil
+}
+
+// registerKinds is the dispatch table of the contents a contact sends pairwise: each kind
+// wire knows and this node acts on, with its handler (inbound.go, and the group receive
+// path for the group kinds). A kind left out is acknowledged and ignored (inbox.Table).
+func registerKinds(log *slog.Logger) (*inbox.Table[*rxBatch], error) {
+	t := inbox.NewTable[*rxBatch](log)
+	group := func(b *rxBatch, ct *wire.Content, ts hlc.Timestamp) error { return b.rxGroup(ct, ts) }
+	for kind, h := range map[string]inbox.Handler[*rxBatch]{
+		wire.KindText:         (*rxBatch).text,
+		wire.KindReceipt:      (*rxBatch).rxReceipt,
+		wire.KindEdit:         (*rxBatch).rxEdit,
+		wire.KindDelete:       (*rxBatch).rxDelete,
+		wire.KindReaction:     (*rxBatch).rxReaction,
+		wire.KindResend:       (*rxBatch).rxResend,
+		wire.KindGroupOps:     group,
+		wire.KindGroupSync:    group,
+		wire.KindGroupKey:     group,
+		wire.KindGroupMsg:     group,
+		wire.KindGroupResend:  group,
+		wire.KindGroupReceipt: group,
+	} {
+		if err := t.Register(kind, h); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
 }
 
 // Run serves the messaging protocols on h and delivers the outbox until ctx ends.

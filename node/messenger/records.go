@@ -102,7 +102,6 @@ func kSentPrefix(cid string) []byte { return []byte("sh/" + cid + "/") }
 func kSent(cid string, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(kSentPrefix(cid), seq)
 }
-func kSeen(cid string, env []byte) []byte { return append([]byte("rx/"+cid+"/"), env...) }
 
 var (
 	kClock    = []byte("hlc")
