@@ -2,6 +2,7 @@ package messenger
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -61,6 +62,9 @@ func (m *Messenger) dialMessages(ctx context.Context, cid string) (outq.Stream, 
 	}
 	m.addAddrs(pid, c.Addrs)
 	h := m.hostOrNil()
+	if h == nil {
+		return nil, errors.New("messenger: not running")
+	}
 	if err := ensureDirect(ctx, h, pid); err != nil {
 		return nil, fmt.Errorf("open stream: %w", err)
 	}
