@@ -23,8 +23,6 @@
 //	ms/<message id>                message record
 //	mo/<conversation id>/<order>   → message id (history in order)
 //	mc/<conversation id>/<client>  → message id (idempotent sends)
-//	ob/<contact id>/<seq>          outbox entry (seq: 8 bytes big-endian)
-//	sh/<contact id>/<seq>          sent content, kept for resend requests (last 1024)
 //	pk                             prekey store (crypto/prekey), pki issued one-time ids
 //	hlc                            last hybrid logical clock timestamp issued
 //	settings                       settings

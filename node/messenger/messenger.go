@@ -18,6 +18,7 @@ import (
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/eventlog"
 	"github.com/petrel-chat/petrel/node/inbox"
+	outq "github.com/petrel-chat/petrel/node/outbox"
 	"github.com/petrel-chat/petrel/node/presence"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
@@ -62,7 +63,7 @@ type Messenger struct {
 	mu   sync.Mutex
 	host host.Host
 	ctx  context.Context // Run's context, for the goroutines it owns
-	ob   *outbox
+	ob   *outq.Queue
 	wg   sync.WaitGroup // inbound handlers
 	// stopping is set (under mu) before wg.Wait: a handler adds itself to wg only under mu
 	// while it is false, so every Add happens before the Wait.
@@ -181,37 +182,28 @@ func registerKinds(log *slog.Logger) (*inbox.Table[*rxBatch], error) {
 func (m *Messenger) Run(ctx context.Context, h host.Host) error {
 	m.mu.Lock()
 	m.host, m.ctx = h, ctx
-	m.ob = newOutbox(m)
+	m.ob = outq.New(ctx, m.outboxConfig())
 	m.mu.Unlock()
 
 	h.SetStreamHandler(protocol.ID(wire.MessageProtocol), m.handleMessages)
 	h.SetStreamHandler(protocol.ID(wire.PrekeyProtocol), m.pk.Handler(ctx))
 	notifee := &network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) {
-		m.ob.peerConnected(c.RemotePeer())
+		m.outboxConnected(c.RemotePeer())
 	}}
 	h.Network().Notify(notifee)
 
 	// Restart delivery of everything left in the outbox.
 	var pending []string
 	err := m.st.View(func(tx *store.Tx) error {
-		last := ""
-		return tx.Iterate(store.IterOptions{Prefix: []byte("ob/"), KeysOnly: true}, func(k, _ []byte) (bool, error) {
-			rest := string(k[3:])
-			if len(rest) > 9 {
-				cid := rest[:len(rest)-9]
-				if cid != last {
-					pending = append(pending, cid)
-					last = cid
-				}
-			}
-			return true, nil
-		})
+		var err error
+		pending, err = outq.Waiting(tx)
+		return err
 	})
 	if err != nil {
 		return err
 	}
 	for _, cid := range pending {
-		m.ob.kick(cid)
+		m.ob.Kick(cid)
 	}
 	if err := m.gs.start(ctx, h); err != nil {
 		return err
@@ -230,7 +222,7 @@ func (m *Messenger) Run(ctx context.Context, h host.Host) error {
 	h.Network().StopNotify(notifee)
 	h.RemoveStreamHandler(protocol.ID(wire.MessageProtocol))
 	h.RemoveStreamHandler(protocol.ID(wire.PrekeyProtocol))
-	m.ob.wait()
+	m.ob.Wait()
 	m.mu.Lock()
 	m.stopping = true
 	m.mu.Unlock()
@@ -248,12 +240,20 @@ func (m *Messenger) hostOrNil() host.Host {
 func (m *Messenger) OutboxLen() int {
 	n := 0
 	_ = m.st.View(func(tx *store.Tx) error {
-		return tx.Iterate(store.IterOptions{Prefix: []byte("ob/"), KeysOnly: true}, func(_, _ []byte) (bool, error) {
-			n++
-			return true, nil
-		})
+		var err error
+		n, err = outq.Len(tx)
+		return err
 	})
 	return n
+}
+
+// outboxConfig is what node/outbox is given of the messenger (outbox.go).
+func (m *Messenger) outboxConfig() outq.Config {
+	return outq.Config{
+		Store: m.st, Ratchets: &m.ratchets, Contacts: outboxContacts{},
+		Session: m.ensureSession, Dial: m.dialMessages, Status: m.setStatus,
+		Mailbox: m.cfg.RelayLink, Identity: m.id, Logger: m.log, Now: m.now,
+	}
 }
 
 // Subscribe returns a channel of ephemeral socket frames (typing, presence) and a cancel.

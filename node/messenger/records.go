@@ -1,8 +1,6 @@
 package messenger
 
 import (
-	"encoding/binary"
-
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/store"
 )
@@ -70,21 +68,6 @@ type reactState struct {
 	Present bool   `json:"on"`
 }
 
-// outboxRec is one content waiting for the receiving node's acknowledgement.
-type outboxRec struct {
-	Seq     uint64 `json:"seq"`     // content seq
-	Content []byte `json:"content"` // wire.Content JSON
-	MsgID   string `json:"msg_id"`  // message whose status this drives, or ""
-	Created int64  `json:"created"`
-	// Set once, when encrypted: the same bytes are resent until acknowledged.
-	EnvID   []byte `json:"env_id,omitempty"`
-	Initial []byte `json:"initial,omitempty"`
-	Cipher  []byte `json:"cipher,omitempty"`
-	// Resets counts the new sessions this entry was encrypted again under because the
-	// receiver could not decrypt it (bounded by maxSessionResets).
-	Resets int `json:"resets,omitempty"`
-}
-
 // Key builders.
 func kContact(id string) []byte          { return []byte("ct/" + id) }
 func kContactByUser(uid string) []byte   { return []byte("cu/" + uid) }
@@ -94,14 +77,8 @@ func kMsg(id string) []byte              { return []byte("ms/" + id) }
 func kOrderPrefix(conv string) []byte    { return []byte("mo/" + conv + "/") }
 func kOrder(conv, order string) []byte   { return []byte("mo/" + conv + "/" + order) }
 func kClient(conv, client string) []byte { return []byte("mc/" + conv + "/" + client) }
-func kOutboxPrefix(cid string) []byte    { return []byte("ob/" + cid + "/") }
-func kOutbox(cid string, seq uint64) []byte {
-	return binary.BigEndian.AppendUint64(kOutboxPrefix(cid), seq)
-}
-func kSentPrefix(cid string) []byte { return []byte("sh/" + cid + "/") }
-func kSent(cid string, seq uint64) []byte {
-	return binary.BigEndian.AppendUint64(kSentPrefix(cid), seq)
-}
+
+// (The ob/ and sh/ keys are node/outbox's, rx/ node/inbox's.)
 
 var (
 	kClock    = []byte("hlc")
