@@ -49,6 +49,7 @@ type Store struct {
 	pre  jetstream.KeyValue
 	refs jetstream.KeyValue
 	push jetstream.KeyValue
+	blob *blobState // blob.go
 
 	usage *usageTracker
 	sub   *nats.Subscription
@@ -105,6 +106,11 @@ func Open(ctx context.Context, cfg Config, o Options) (*Store, error) {
 		return nil, err
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if err := s.setupBlobs(ctx, o.Quota); err != nil {
+		s.cancel()
+		s.shutdownEngine()
+		return nil, err
+	}
 	s.usage = newUsageTracker(s)
 	if err := s.usage.load(ctx); err != nil {
 		s.cancel()

@@ -92,6 +92,7 @@ type Server struct {
 	watch *watchers
 	m     *metrics
 	push  *pushService // nil without a push config
+	blobs *blobService
 
 	circuit      *relayv2.Relay
 	circuitStats *circuitTracer
@@ -136,6 +137,7 @@ func New(cfg Config, o Options) (*Server, error) {
 		mailboxRate:  newLimiters(cfg.Mailbox.MailboxRate, cfg.Mailbox.MailboxBurst),
 		bundleRate:   newLimiters(cfg.Prekeys.BundleRate, cfg.Prekeys.BundleBurst),
 		registerRate: newLimiters(cfg.Registration.Rate, cfg.Registration.Burst),
+		blobs:        newBlobService(cfg.Blobs),
 		invites:      map[string]bool{},
 		allow:        map[peer.ID]bool{},
 	}
@@ -229,6 +231,9 @@ func (s *Server) Run(ctx context.Context, ready func(Info)) error {
 		s.serveStream(serviceMailbox, min(relaywire.MaxFrame, s.cfg.Mailbox.MaxEnvelopeBytes+relaywire.MaxMultiOverhead), s.handleMailbox))
 	s.host.SetStreamHandler(relaywire.PrekeyDirProtocol,
 		s.serveStream(servicePrekeyDir, relaywire.MaxFrame, s.handlePrekeyDir))
+	if s.cfg.Blobs.Enabled {
+		s.host.SetStreamHandler(relaywire.BlobProtocol, s.serveStream(serviceBlob, blobFrameLimit, s.handleBlob))
+	}
 	g.Go(func() error { s.maintain(gctx); return nil })
 	if s.push != nil {
 		s.host.SetStreamHandler(relaywire.PushProtocol, s.serveStream(servicePush, pushFrameLimit, s.handlePush))
@@ -243,6 +248,7 @@ func (s *Server) Run(ctx context.Context, ready func(Info)) error {
 	s.host.RemoveStreamHandler(relaywire.MailboxProtocol)
 	s.host.RemoveStreamHandler(relaywire.PrekeyDirProtocol)
 	s.host.RemoveStreamHandler(relaywire.PushProtocol)
+	s.host.RemoveStreamHandler(relaywire.BlobProtocol)
 	if srv != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		srv.Shutdown(sctx)
@@ -302,6 +308,8 @@ func (s *Server) PurgeNow(ctx context.Context) (int, error) {
 	s.mailboxRate.sweep(now)
 	s.bundleRate.sweep(now)
 	s.registerRate.sweep(now)
+	s.purgeBlobs(ctx, now)
+	s.blobs.sweep(now)
 	if k, gcErr := s.store.CollectGarbage(4); gcErr != nil {
 		s.log.Error("value log GC failed", "err", gcErr)
 	} else if k > 0 {
