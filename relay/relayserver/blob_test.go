@@ -380,3 +380,37 @@ func TestBlobGetsAreRateLimited(t *testing.T) {
 		t.Fatalf("fourth request: %v", err)
 	}
 }
+
+// TestBlobAcrossClusterRelays: three relay processes of one JetStream cluster: a node
+// registered at the first uploads an encrypted blob through the second; another node
+// fetches it through the third, whole and verified.
+func TestBlobAcrossClusterRelays(t *testing.T) {
+	rs := startClusterRelays(t, 3, testConfig())
+	ctx := context.Background()
+	alice := newUser(t)
+	register(t, newNode(t, rs[0]), rs[0], alice)
+	_, blob := encryptedBlob(t, 300_000)
+	up := newNode(t, rs[1])
+	id, err := mailboxclient.PutBlob(ctx, up, rs[1].id(), alice.id, blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader := newNode(t, rs[2])
+	got, err := mailboxclient.GetBlob(ctx, reader, rs[2].id(), id, 0, -1)
+	if err != nil || !bytes.Equal(got, blob) {
+		t.Fatalf("get at another process: %v", err)
+	}
+	// Uploaded again at the third process: held already, nothing sent, counted once.
+	if _, err := mailboxclient.PutBlob(ctx, newNode(t, rs[2]), rs[2].id(), alice.id, blob); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rs[2].PurgeNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v := metric(t, rs[2], "petrel_relay_blob_blobs"); v != 1 {
+		t.Errorf("blobs at the third process: %v, want 1", v)
+	}
+	if v := metric(t, rs[2], "petrel_relay_blob_stored_total"); v != 0 {
+		t.Errorf("the third process stored the blob again: %v", v)
+	}
+}
