@@ -21,6 +21,7 @@
 //	object store petrel_blobdata  BLOBID (hex) → a blob's bytes (blob.go: the blob store)
 //	bucket petrel_blobs    BLOBID → 0x01 ‖ size (4) ‖ stored at (8) ‖ expires at (8) ‖ uploader (16)
 //	bucket petrel_blobuse  UPLOADER → blobs (8) ‖ bytes (8) charged
+//	bucket petrel_addrs    SERVERNAME (hex) → JSON list of the process's multiaddrs (addrs.go)
 //
 // Every stream and bucket has Config.Replicas replicas (default 3) on file storage. A
 // deposit is answered only after JetStream's publish acknowledgement, which the stream

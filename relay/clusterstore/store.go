@@ -36,20 +36,21 @@ type Options struct {
 // Store is the relay's state in NATS JetStream, shared by every process of the cluster.
 // Safe for concurrent use.
 type Store struct {
-	cfg  Config
-	log  *slog.Logger
-	on   func([]byte, uint64)
-	ns   *server.Server // nil with an external cluster
-	nc   *nats.Conn
-	js   jetstream.JetStream
-	mail jetstream.Stream
-	body jetstream.Stream
-	reg  jetstream.KeyValue
-	use  jetstream.KeyValue
-	pre  jetstream.KeyValue
-	refs jetstream.KeyValue
-	push jetstream.KeyValue
-	blob *blobState // blob.go
+	cfg   Config
+	log   *slog.Logger
+	on    func([]byte, uint64)
+	ns    *server.Server // nil with an external cluster
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	mail  jetstream.Stream
+	body  jetstream.Stream
+	reg   jetstream.KeyValue
+	use   jetstream.KeyValue
+	pre   jetstream.KeyValue
+	refs  jetstream.KeyValue
+	push  jetstream.KeyValue
+	blob  *blobState         // blob.go
+	addrs jetstream.KeyValue // addrs.go
 
 	usage *usageTracker
 	sub   *nats.Subscription
@@ -106,6 +107,11 @@ func Open(ctx context.Context, cfg Config, o Options) (*Store, error) {
 		return nil, err
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if err := s.setupAddrs(ctx); err != nil {
+		s.cancel()
+		s.shutdownEngine()
+		return nil, err
+	}
 	if err := s.setupBlobs(ctx, o.Quota); err != nil {
 		s.cancel()
 		s.shutdownEngine()

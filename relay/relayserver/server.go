@@ -190,14 +190,20 @@ func New(cfg Config, o Options) (*Server, error) {
 // Host returns the relay's libp2p host.
 func (s *Server) Host() host.Host { return s.host }
 
-// Info returns the relay's peer id and full listen multiaddrs.
+// Info returns the relay's peer id and full listen multiaddrs: this process's, then (in a
+// cluster whose processes share relay.key) the other processes' (cluster_addrs.go).
 func (s *Server) Info() Info {
-	info := Info{PeerID: s.host.ID().String()}
+	return Info{PeerID: s.host.ID().String(), Addrs: s.withClusterAddrs(s.ownAddrs())}
+}
+
+// ownAddrs are this process's full listen multiaddrs.
+func (s *Server) ownAddrs() []string {
+	var out []string
 	p2p, _ := ma.NewComponent("p2p", s.host.ID().String())
 	for _, a := range s.host.Addrs() {
-		info.Addrs = append(info.Addrs, a.Encapsulate(p2p.Multiaddr()).String())
+		out = append(out, a.Encapsulate(p2p.Multiaddr()).String())
 	}
-	return info
+	return out
 }
 
 // Stats returns the store's totals.
@@ -211,7 +217,7 @@ func (s *Server) Run(ctx context.Context, ready func(Info)) error {
 	defer s.Close()
 	g, gctx := errgroup.WithContext(ctx)
 
-	info := s.Info()
+	info := Info{PeerID: s.host.ID().String(), Addrs: s.awaitClusterAddrs(gctx)}
 	var srv *http.Server
 	if s.cfg.MetricsAddr != "" {
 		ln, err := net.Listen("tcp", s.cfg.MetricsAddr)
@@ -309,6 +315,7 @@ func (s *Server) PurgeNow(ctx context.Context) (int, error) {
 	s.bundleRate.sweep(now)
 	s.registerRate.sweep(now)
 	s.purgeBlobs(ctx, now)
+	s.publishAddrs(ctx)
 	s.blobs.sweep(now)
 	if k, gcErr := s.store.CollectGarbage(4); gcErr != nil {
 		s.log.Error("value log GC failed", "err", gcErr)
