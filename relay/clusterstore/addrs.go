@@ -21,19 +21,26 @@ import (
 // addrsTTL is how long a process's published addresses last without a refresh.
 const addrsTTL = 10 * time.Minute
 
-// setupAddrs creates or binds the addresses bucket.
+// setupAddrs creates or binds the addresses bucket, retrying until ctx ends.
 func (s *Store) setupAddrs(ctx context.Context) error {
-	rctx, cancel := context.WithTimeout(ctx, 2*time.Duration(s.cfg.Timeout))
-	defer cancel()
-	kv, err := s.js.CreateOrUpdateKeyValue(rctx, jetstream.KeyValueConfig{
-		Bucket: s.cfg.Prefix + "_addrs", Description: "each relay process's libp2p addresses",
-		Storage: jetstream.FileStorage, Replicas: s.cfg.Replicas, History: 1, TTL: addrsTTL,
-	})
-	if err != nil {
-		return fmt.Errorf("clusterstore: bucket %s_addrs: %w", s.cfg.Prefix, err)
+	for wait := 200 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Duration(s.cfg.Timeout))
+		kv, err := s.js.CreateOrUpdateKeyValue(rctx, jetstream.KeyValueConfig{
+			Bucket: s.cfg.Prefix + "_addrs", Description: "each relay process's libp2p addresses",
+			Storage: jetstream.FileStorage, Replicas: s.cfg.Replicas, History: 1, TTL: addrsTTL,
+		})
+		cancel()
+		if err == nil {
+			s.addrs = kv
+			return nil
+		}
+		s.log.Info("waiting to create the addresses bucket", "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("clusterstore: bucket %s_addrs: %w", s.cfg.Prefix, err)
+		case <-time.After(wait):
+		}
 	}
-	s.addrs = kv
-	return nil
 }
 
 // serverKey names this process in the addresses bucket.

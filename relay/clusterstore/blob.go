@@ -33,9 +33,11 @@ import (
 
 // blobState is the blob store's JetStream handles and cached totals.
 type blobState struct {
-	obj  jetstream.ObjectStore
-	meta jetstream.KeyValue
-	use  jetstream.KeyValue
+	obj       jetstream.ObjectStore
+	objStream jetstream.Stream // the object store's stream, read chunk by chunk
+	objBucket string
+	meta      jetstream.KeyValue
+	use       jetstream.KeyValue
 
 	mu    sync.Mutex
 	stats relaystore.BlobStats
@@ -60,6 +62,10 @@ func (s *Store) setupBlobs(ctx context.Context, q relaystore.Quota) error {
 			})
 			if err != nil {
 				return fmt.Errorf("blob object store: %w", err)
+			}
+			b.objBucket = s.cfg.Prefix + "_blobdata"
+			if b.objStream, err = s.js.Stream(rctx, "OBJ_"+b.objBucket); err != nil {
+				return fmt.Errorf("blob object stream: %w", err)
 			}
 			for _, kv := range []struct {
 				dst *jetstream.KeyValue
@@ -327,21 +333,37 @@ func (s *Store) ReadBlob(id relaywire.BlobID, off, n int, now time.Time) ([]byte
 	}
 }
 
+// readObject reads n bytes of an object from off, chunk by chunk with direct gets on the
+// object stream (any replica answers; no consumer to create), up to the chunk holding
+// the range's end. The chunks are the object store's: subject $O.BUCKET.C.NUID, in order.
 func (s *Store) readObject(ctx context.Context, id relaywire.BlobID, off, n int) ([]byte, error) {
-	r, err := s.blob.obj.Get(ctx, blobKey(id))
+	info, err := s.blob.obj.GetInfo(ctx, blobKey(id))
 	if err != nil {
 		if errors.Is(err, jetstream.ErrObjectNotFound) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("clusterstore: blob object: %w", err)
 	}
-	defer r.Close()
-	if _, err := io.CopyN(io.Discard, r, int64(off)); err != nil {
-		return nil, fmt.Errorf("clusterstore: blob object: %w", err)
+	if info.Size < uint64(off+n) {
+		return nil, fmt.Errorf("clusterstore: blob object of %d bytes for a range to %d", info.Size, off+n)
 	}
-	out := make([]byte, n)
-	if _, err := io.ReadFull(r, out); err != nil {
-		return nil, fmt.Errorf("clusterstore: blob object: %w", err)
+	subj := "$O." + s.blob.objBucket + ".C." + info.NUID
+	out := make([]byte, 0, n)
+	pos := 0
+	for seq := uint64(1); pos < off+n; {
+		m, err := s.blob.objStream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subj))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return nil, jetstream.ErrObjectNotFound // a replica behind the one that had the meta: again
+		}
+		if err != nil {
+			return nil, fmt.Errorf("clusterstore: blob object chunk at %d: %w", pos, err)
+		}
+		d := m.Data
+		if lo, hi := max(off-pos, 0), min(off+n-pos, len(d)); lo < hi {
+			out = append(out, d[lo:hi]...)
+		}
+		pos += len(d)
+		seq = m.Sequence + 1
 	}
 	return out, nil
 }

@@ -19,6 +19,18 @@ const serviceBlob = "petrel.blob"
 // blobFrameLimit bounds a blob protocol frame (a BlobData frame; an Auth or Proof is less).
 const blobFrameLimit = 1 + relaywire.MaxBlobData
 
+// blobMinRate is the slowest transfer a blob stream is given time for (beyond the stream
+// timeout), so a peer trickling bytes cannot hold a blob's memory for long.
+const blobMinRate = 32 << 10 // bytes per second
+
+// transferDeadline is when a transfer of n bytes started now must be done.
+func (s *Server) transferDeadline(n int) time.Time {
+	return time.Now().Add(time.Duration(s.cfg.Mailbox.StreamTimeout) + time.Duration(n)*time.Second/blobMinRate)
+}
+
+// getCost is what a get of n bytes takes from the peer's bucket: one token per 64 KiB.
+func getCost(n int) int { return max(1, (n+relaywire.MaxBlobData-1)/relaywire.MaxBlobData) }
+
 // BlobStore is what the blob handlers need from the store (relaystore and clusterstore
 // both): content-addressed blobs charged once to their first uploader, kept for the mailbox
 // TTL after their last upload. Errors are relaystore's blob sentinels.
@@ -45,7 +57,8 @@ type BlobLimits struct {
 	// totals of the last two seconds).
 	MaxTotalBytes int64 `json:"max_total_bytes"`
 	// PutRate and PutBurst limit uploads per uploader (blobs per second, 0 = unlimited);
-	// GetRate and GetBurst limit get and has requests per peer.
+	// GetRate and GetBurst limit get and has requests per peer, each 64 KiB a get serves
+	// counting as one request.
 	PutRate  float64 `json:"put_rate"`
 	PutBurst int     `json:"put_burst"`
 	GetRate  float64 `json:"get_rate"`
@@ -233,11 +246,12 @@ func (s *Server) blobPut(c *streamIO, uploader []byte, body []byte) bool {
 		c.st.Reset()
 		return false
 	}
-	// The bytes, hashed as they arrive, held until they are whole and verified.
+	// The bytes, hashed as they arrive, held until they are whole and verified, within
+	// one deadline for the whole transfer.
+	c.st.SetDeadline(s.transferDeadline(p.Size))
 	data := make([]byte, 0, p.Size)
 	h := sha256.New()
 	for len(data) < p.Size {
-		c.extend()
 		body, err := c.read()
 		if err != nil {
 			s.readFailed(c, err)
@@ -321,8 +335,8 @@ func (s *Server) blobGet(c *streamIO, body []byte) bool {
 		s.refuse(c, relaywire.CodeBadRequest, "malformed blob get")
 		return false
 	}
-	if !s.blobs.getRate.allow(string(c.st.Conn().RemotePeer()), s.now()) {
-		s.refuse(c, relaywire.CodeRateLimited, fmt.Sprintf("more than %g blob requests per second from this peer", s.cfg.Blobs.GetRate))
+	if !s.blobs.getRate.allowN(string(c.st.Conn().RemotePeer()), s.now(), getCost(g.Length)) {
+		s.refuse(c, relaywire.CodeRateLimited, fmt.Sprintf("more than %g blob requests (of 64 KiB) per second from this peer", s.cfg.Blobs.GetRate))
 		return false
 	}
 	st, ok := s.blobStat(c, g.ID)
@@ -355,9 +369,9 @@ func (s *Server) blobGet(c *streamIO, body []byte) bool {
 		c.st.Reset()
 		return false
 	}
+	c.st.SetDeadline(s.transferDeadline(len(data)))
 	buf := make([]byte, 0, 1+relaywire.MaxBlobData)
 	for off := 0; off < len(data); off += relaywire.MaxBlobData {
-		c.extend()
 		buf = relaywire.AppendBlobData(buf[:0], data[off:min(off+relaywire.MaxBlobData, len(data))])
 		if err := relaywire.WriteFrame(c.w, buf); err != nil {
 			c.st.Reset()
