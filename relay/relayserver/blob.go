@@ -152,7 +152,7 @@ func (s *Server) handleBlob(c *streamIO) {
 	var uploader []byte
 	switch relaywire.Type(body) {
 	case relaywire.TypeAuth:
-		_, mb, ok := s.authenticate(c, body)
+		_, mb, ok := s.authenticateAs(c, body, false)
 		if !ok {
 			return
 		}

@@ -147,13 +147,20 @@ func TestBlobUploadFetchStoredOnce(t *testing.T) {
 
 // blobSession is a raw /petrel/blob/1.0.0 stream, authenticated as u when u is not nil.
 type blobSession struct {
-	t  *testing.T
-	st network.Stream
-	r  *bufio.Reader
-	w  *bufio.Writer
+	t       *testing.T
+	st      network.Stream
+	r       *bufio.Reader
+	w       *bufio.Writer
+	refusal relaywire.Result // the answer to a refused authentication
 }
 
 func openBlobSession(t *testing.T, h host.Host, r *testRelay, u *identity.Identity) *blobSession {
+	t.Helper()
+	return openBlobSessionAs(t, h, r, u, false)
+}
+
+// openBlobSessionAs opens a blob session; with register the proof asks to register.
+func openBlobSessionAs(t *testing.T, h host.Host, r *testRelay, u *identity.Identity, register bool) *blobSession {
 	t.Helper()
 	st, err := h.NewStream(context.Background(), r.id(), relaywire.BlobProtocol)
 	if err != nil {
@@ -169,8 +176,12 @@ func openBlobSession(t *testing.T, h host.Host, r *testRelay, u *identity.Identi
 			t.Fatal(err)
 		}
 		sig := u.Sign(identity.DomainMailbox, relaywire.ChallengeMessage(ch, []byte(r.id()), []byte(h.ID())))
-		s.send(relaywire.AppendProof(nil, relaywire.Proof{Signature: sig}))
+		s.send(relaywire.AppendProof(nil, relaywire.Proof{Signature: sig, Register: register}))
 		if res := s.result(); res.Code != relaywire.OK {
+			if register {
+				s.refusal = res
+				return s
+			}
 			t.Fatalf("auth: %v", res)
 		}
 	}
@@ -234,6 +245,14 @@ func TestBlobRefusals(t *testing.T) {
 
 	if _, err := mailboxclient.PutBlob(ctx, h, r.id(), stranger.id, blob); !errors.Is(err, mailboxclient.ErrNotRegistered) {
 		t.Fatalf("unregistered uploader: %v", err)
+	}
+	// Nor may a stranger register through the blob protocol (mailbox registration has its
+	// own policy and rate).
+	if s := openBlobSessionAs(t, h, r, stranger.id, true); s.refusal.Code != relaywire.CodeBadRequest {
+		t.Fatalf("registration on the blob protocol: %v", s.refusal)
+	}
+	if _, err := mailboxclient.PutBlob(ctx, h, r.id(), stranger.id, blob); !errors.Is(err, mailboxclient.ErrNotRegistered) {
+		t.Fatalf("after a registration attempt on the blob protocol: %v", err)
 	}
 	s := openBlobSession(t, h, r, nil)
 	s.send(relaywire.AppendBlobPut(nil, relaywire.BlobPut{ID: id, Size: len(blob)}))
