@@ -84,9 +84,12 @@ func (s *Store) setupBlobs(ctx context.Context, q relaystore.Quota) error {
 		}()
 		if err == nil {
 			s.blob = b
-			// Count what the cluster holds (a purge at the zero time deletes nothing).
-			_, err := s.PurgeBlobs(ctx, time.Time{})
-			return err
+			// Count what the cluster holds (a purge at the zero time deletes nothing); the
+			// gauges wait for the next purge if this fails.
+			if _, err := s.PurgeBlobs(ctx, time.Time{}); err != nil {
+				s.log.Warn("counting the cluster's blobs failed", "err", err)
+			}
+			return nil
 		}
 		s.log.Info("waiting to create the blob buckets", "err", err)
 		select {
