@@ -322,18 +322,18 @@ func TestBlobSIGKILLMidUpload(t *testing.T) {
 	// The survivors carry on (once the buckets the killed process led have elected a
 	// new leader; until then an upload fails and the node retries): a whole upload at
 	// one is read at the other.
-	// (A timed-out attempt may have stored the blob: the next one then only renews it.)
-	var err error
-	waitFor(t, "an upload after the kill", func() bool {
-		_, err = ms[1].store.PutBlob(ctx, uploader(1), id, data, time.Now(), relaystore.BlobQuota{TTL: time.Hour})
-		return err == nil || !strings.Contains(err.Error(), "deadline exceeded")
+	// (A failed attempt may have stored the blob: the next one then only renews it.)
+	retry(t, "an upload after the kill", func() error {
+		_, err := ms[1].store.PutBlob(ctx, uploader(1), id, data, time.Now(), relaystore.BlobQuota{TTL: time.Hour})
+		return err
 	})
-	if err != nil {
-		t.Fatalf("upload after the kill: %v", err)
-	}
-	got, err := ms[0].store.ReadBlob(id, 0, len(data), time.Now())
-	if err != nil || !bytes.Equal(got, data) {
-		t.Fatalf("read after the kill: %v", err)
+	var got []byte
+	retry(t, "a read after the kill", func() (err error) {
+		got, err = ms[0].store.ReadBlob(id, 0, len(data), time.Now())
+		return err
+	})
+	if !bytes.Equal(got, data) {
+		t.Fatal("the blob read after the kill differs from the one uploaded")
 	}
 	for _, dir := range []string{ms[0].dir, ms[1].dir, childDir} {
 		if hits := scanFiles(t, dir, pattern); len(hits) > 0 {
@@ -343,6 +343,24 @@ func TestBlobSIGKILLMidUpload(t *testing.T) {
 		if hits := scanFiles(t, dir, data[8192:12288]); len(hits) > 0 {
 			t.Fatalf("blob bytes in the clear in %v", hits)
 		}
+	}
+}
+
+// retry runs f until it succeeds, failing the test with f's last error after 60 s (a bound
+// against a hang, not a timing claim: the streams the killed process led elect new leaders
+// first).
+func retry(t *testing.T, what string, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

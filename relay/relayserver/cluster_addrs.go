@@ -10,7 +10,7 @@ import (
 
 // clusterAddrsWait bounds how long Run waits, before it reports ready, for the other
 // processes of a new cluster to publish their addresses.
-const clusterAddrsWait = 10 * time.Second
+const clusterAddrsWait = 30 * time.Second
 
 // publishAddrs records this process's own addresses in the cluster (no-op without one).
 func (s *Server) publishAddrs(ctx context.Context) {
@@ -39,7 +39,7 @@ func (s *Server) clusterAddrs(ctx context.Context, own []string) ([]string, int)
 	if !ok {
 		return own, 1
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	lists, err := cs.ClusterAddrs(ctx)
 	if err != nil {
