@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -89,6 +90,9 @@ type blobService struct {
 	putRate, getRate *limiters
 
 	puts, stored, putBytes, gets, getBytes, has, purged prometheus.Counter
+	// receiving and receivingBytes are the uploads taking bytes now and the bytes they
+	// hold so far.
+	receiving, receivingBytes atomic.Int64
 }
 
 func newBlobService(cfg BlobLimits) *blobService {
@@ -114,6 +118,8 @@ func (b *blobService) register(reg *prometheus.Registry, st BlobStore) {
 	b.purged = counter("purged_total", "Blobs deleted because their TTL ended.")
 	gauge("blobs", "Blobs held (each once).", func() float64 { return float64(st.BlobStats().Blobs) })
 	gauge("bytes", "Bytes of blobs held (each once).", func() float64 { return float64(st.BlobStats().Bytes) })
+	gauge("uploads_receiving", "Uploads receiving bytes now.", func() float64 { return float64(b.receiving.Load()) })
+	gauge("receiving_bytes", "Bytes held by uploads still receiving (each at most one blob).", func() float64 { return float64(b.receivingBytes.Load()) })
 	gauge("rate_buckets", "Token buckets held for recent blob uploaders and readers.", func() float64 {
 		return float64(b.putRate.size() + b.getRate.size())
 	})
@@ -251,6 +257,11 @@ func (s *Server) blobPut(c *streamIO, uploader []byte, body []byte) bool {
 	c.st.SetDeadline(s.transferDeadline(p.Size))
 	data := make([]byte, 0, p.Size)
 	h := sha256.New()
+	s.blobs.receiving.Add(1)
+	defer func() {
+		s.blobs.receiving.Add(-1)
+		s.blobs.receivingBytes.Add(-int64(len(data)))
+	}()
 	for len(data) < p.Size {
 		body, err := c.read()
 		if err != nil {
@@ -264,6 +275,7 @@ func (s *Server) blobPut(c *streamIO, uploader []byte, body []byte) bool {
 		}
 		h.Write(chunk)
 		data = append(data, chunk...)
+		s.blobs.receivingBytes.Add(int64(len(chunk)))
 	}
 	if relaywire.BlobID(h.Sum(nil)) != p.ID {
 		s.refuse(c, relaywire.CodeBlobMismatch, "the bytes do not hash to the blob id (SHA-256)")

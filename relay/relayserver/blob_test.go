@@ -156,13 +156,13 @@ type blobSession struct {
 
 func openBlobSession(t *testing.T, h host.Host, r *testRelay, u *identity.Identity) *blobSession {
 	t.Helper()
-	return openBlobSessionAs(t, h, r, u, false)
+	return openBlobSessionAs(t, h, r.id(), u, false)
 }
 
 // openBlobSessionAs opens a blob session; with register the proof asks to register.
-func openBlobSessionAs(t *testing.T, h host.Host, r *testRelay, u *identity.Identity, register bool) *blobSession {
+func openBlobSessionAs(t *testing.T, h host.Host, relay peer.ID, u *identity.Identity, register bool) *blobSession {
 	t.Helper()
-	st, err := h.NewStream(context.Background(), r.id(), relaywire.BlobProtocol)
+	st, err := h.NewStream(context.Background(), relay, relaywire.BlobProtocol)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func openBlobSessionAs(t *testing.T, h host.Host, r *testRelay, u *identity.Iden
 		if err != nil {
 			t.Fatal(err)
 		}
-		sig := u.Sign(identity.DomainMailbox, relaywire.ChallengeMessage(ch, []byte(r.id()), []byte(h.ID())))
+		sig := u.Sign(identity.DomainMailbox, relaywire.ChallengeMessage(ch, []byte(relay), []byte(h.ID())))
 		s.send(relaywire.AppendProof(nil, relaywire.Proof{Signature: sig, Register: register}))
 		if res := s.result(); res.Code != relaywire.OK {
 			if register {
@@ -248,7 +248,7 @@ func TestBlobRefusals(t *testing.T) {
 	}
 	// Nor may a stranger register through the blob protocol (mailbox registration has its
 	// own policy and rate).
-	if s := openBlobSessionAs(t, h, r, stranger.id, true); s.refusal.Code != relaywire.CodeBadRequest {
+	if s := openBlobSessionAs(t, h, r.id(), stranger.id, true); s.refusal.Code != relaywire.CodeBadRequest {
 		t.Fatalf("registration on the blob protocol: %v", s.refusal)
 	}
 	if _, err := mailboxclient.PutBlob(ctx, h, r.id(), stranger.id, blob); !errors.Is(err, mailboxclient.ErrNotRegistered) {
