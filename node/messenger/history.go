@@ -2,12 +2,12 @@ package messenger
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/history"
 	"github.com/petrel-chat/petrel/node/store"
 )
 
@@ -114,12 +114,8 @@ func (m *Messenger) Conversations(ctx context.Context, cursor string, limit int)
 	page := api.ConversationPage{Conversations: []api.Conversation{}}
 	err = m.st.View(func(tx *store.Tx) error {
 		var all []*convRec
-		err := tx.Iterate(store.IterOptions{Prefix: []byte("cv/")}, func(_, v []byte) (bool, error) {
-			var c convRec
-			if err := json.Unmarshal(v, &c); err != nil {
-				return false, err
-			}
-			all = append(all, &c)
+		err := history.Conversations(tx, func(c *history.Conversation) (bool, error) {
+			all = append(all, c)
 			return true, nil
 		})
 		if err != nil {
@@ -224,16 +220,12 @@ func (m *Messenger) searchScan(q, convID string, limit int) ([]api.Message, erro
 	q = strings.ToLower(strings.TrimSpace(q))
 	out := []api.Message{}
 	err := m.st.View(func(tx *store.Tx) error {
-		return tx.Iterate(store.IterOptions{Prefix: []byte("ms/")}, func(_, v []byte) (bool, error) {
-			var r msgRec
-			if err := json.Unmarshal(v, &r); err != nil {
-				return false, err
-			}
-			if r.M.Deleted || (convID != "" && r.M.ConversationID != convID) {
+		return history.Messages(tx, nil, func(_ []byte, r *history.Message) (bool, error) {
+			if r.Deleted || (convID != "" && r.ConversationID != convID) {
 				return true, nil
 			}
-			if strings.Contains(strings.ToLower(r.M.Body), q) {
-				out = append(out, r.M)
+			if strings.Contains(strings.ToLower(r.Body), q) {
+				out = append(out, history.ToAPI(r))
 			}
 			return true, nil
 		})

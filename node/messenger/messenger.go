@@ -16,6 +16,7 @@ import (
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/crypto/safetynum"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/contacts"
 	"github.com/petrel-chat/petrel/node/eventlog"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
@@ -101,6 +102,11 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 	m.gd = newGroupDepositor(m)
 	m.live = newLiveService(m, m.cfg.Presence)
 	m.clock = hlc.New(cfg.Now)
+	if from, err := UpgradeStore(ctx, m.st); err != nil {
+		return nil, fmt.Errorf("messenger: %w", err)
+	} else if from != FormatVersion() {
+		m.log.Info("store format upgraded", "from", from, "to", FormatVersion())
+	}
 	err := m.st.Update(ctx, func(tx *store.Tx) error {
 		var last string
 		if b, err := tx.Get(kClock); err == nil {
@@ -256,11 +262,7 @@ func (m *Messenger) safetyNumber(c *contactRec) string {
 }
 
 func (m *Messenger) apiContact(c *contactRec) api.Contact {
-	return api.Contact{
-		ID: c.ID, UserID: c.UserID, Name: c.Name, Verified: c.Verified,
-		SafetyNumber: m.safetyNumber(c), ConversationID: c.ConvID, Blocked: c.Blocked,
-		Request: c.Request, IdentityChanged: c.Changed, LastSeen: m.live.lastSeen(c.ID),
-	}
+	return contacts.ToAPI(&c.Record, m.safetyNumber(c), m.live.lastSeen(c.ID))
 }
 
 // load reads the record at key, or an api not_found error naming what and id.
@@ -274,18 +276,6 @@ func load[T any](tx *store.Tx, key []byte, what, id string) (*T, error) {
 		return nil, api.Errorf(api.ErrNotFound, "no %s %q", what, id)
 	}
 	return &v, nil
-}
-
-func loadContact(tx *store.Tx, id string) (*contactRec, error) {
-	return load[contactRec](tx, kContact(id), "contact", id)
-}
-
-func loadConv(tx *store.Tx, id string) (*convRec, error) {
-	return load[convRec](tx, kConv(id), "conversation", id)
-}
-
-func loadMsg(tx *store.Tx, id string) (*msgRec, error) {
-	return load[msgRec](tx, kMsg(id), "message", id)
 }
 
 // peerOf parses a contact's peer id.

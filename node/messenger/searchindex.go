@@ -13,6 +13,7 @@ import (
 	"unsafe"
 
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/history"
 	"github.com/petrel-chat/petrel/node/store"
 )
 
@@ -324,15 +325,11 @@ func (m *Messenger) rebuildSearch(ctx context.Context) (searchMeta, error) {
 	for {
 		var batch []api.Message
 		if err := m.st.View(func(tx *store.Tx) error {
-			return tx.Iterate(store.IterOptions{Prefix: []byte("ms/"), Start: start}, func(k, v []byte) (bool, error) {
+			return history.Messages(tx, start, func(k []byte, r *history.Message) (bool, error) {
 				if start != nil && bytes.Equal(k, start) {
 					return true, nil
 				}
-				var r msgRec
-				if err := json.Unmarshal(v, &r); err != nil {
-					return false, err
-				}
-				batch = append(batch, r.M)
+				batch = append(batch, history.ToAPI(r))
 				start = k
 				return len(batch) < searchBatch, nil
 			})
