@@ -121,10 +121,10 @@ func List(tx *store.Tx, fn func(r *Record) (bool, error)) error {
 	return tx.Iterate(store.IterOptions{Prefix: Prefix}, func(k, v []byte) (bool, error) {
 		var r Record
 		if err := json.Unmarshal(v, &r); err != nil {
-			return false, fmt.Errorf("contacts: %s: %w", k, err)
+			return false, fmt.Errorf("contacts: %s record: %w", store.KeyPrefix(k), err)
 		}
 		if r.V != Version {
-			return false, fmt.Errorf("contacts: record %s has version %d, not %d", k, r.V, Version)
+			return false, fmt.Errorf("contacts: a record of version %d, not %d", r.V, Version)
 		}
 		return fn(&r)
 	})

@@ -191,11 +191,11 @@ func each[T any, P interface {
 	return tx.Iterate(store.IterOptions{Prefix: prefix, Start: start}, func(k, v []byte) (bool, error) {
 		var r T
 		if err := json.Unmarshal(v, &r); err != nil {
-			return false, fmt.Errorf("history: %s: %w", k, err)
+			return false, fmt.Errorf("history: %s record: %w", store.KeyPrefix(k), err)
 		}
 		p := P(&r)
 		if p.version() != Version {
-			return false, fmt.Errorf("history: record %s has version %d, not %d", k, p.version(), Version)
+			return false, fmt.Errorf("history: a %s record of version %d, not %d", store.KeyPrefix(k), p.version(), Version)
 		}
 		return fn(k, p)
 	})

@@ -5,4 +5,11 @@
 // transaction (*store.Tx), so that the one Update that writes a message also advances its
 // session and consumes its prekeys. The prekey protocol's stream handler and PQXDH session
 // start live in node/messenger, which calls these.
+//
+// Store keys (sealed by node/store):
+//
+//	pk                        prekey store (crypto/prekey); pki the one-time ids issued
+//	ss/<contact id>/0, /1     ratchet state: 0 sends and receives, 1 receives only
+//	sc/<contact id>           the contact's delivery counters and handshake (Channel, JSON,
+//	                          "v": ChannelVersion)
 package sessions
