@@ -2,7 +2,8 @@
 // client-id indexes, read marks, and the edit and reaction state that makes edits and
 // reactions apply in timestamp order whatever order they arrive in. Conversation and
 // Message are the on-disk records, versioned (Version) and mapped to api.Message in one
-// place (ToAPI, FromAPI). Every function works in the caller's store transaction, so one
+// place (ToAPI, FromAPI), and the search index over them, which follows the event log.
+// Every function works in the caller's store transaction, so one
 // Update spans the message, its outbox entry, the ratchet and the events.
 //
 // Store keys (values JSON unless said, sealed by node/store):
@@ -11,4 +12,6 @@
 //	ms/<message id>                message record (Message, "v": Version)
 //	mo/<conversation id>/<order>   → message id (history in order)
 //	mc/<conversation id>/<client>  → message id (idempotent sends)
+//	sx/meta, sx/b/<n>, sx/m/<id>   the search index (SearchIndex; binary, docs/PROTOCOL.md
+//	                               "Search index"), rebuilt from ms/ when missing
 package history

@@ -168,7 +168,7 @@ func (m *Messenger) Conversation(ctx context.Context, id string) (api.Conversati
 }
 
 // Search finds messages whose body contains q (case-insensitive), newest first, in one
-// conversation or all. It reads the search index (searchindex.go), brought up to date
+// conversation or all. It reads the search index (node/history search.go), brought up to date
 // first, and checks every result against its message record.
 func (m *Messenger) Search(ctx context.Context, q, convID string, limit int) ([]api.Message, error) {
 	q = strings.ToLower(strings.TrimSpace(q))
@@ -187,12 +187,12 @@ func (m *Messenger) Search(ctx context.Context, q, convID string, limit int) ([]
 			return nil, err
 		}
 	}
-	if err := m.refreshSearch(ctx); err != nil {
+	if err := m.search.Refresh(ctx, m.st, m.ev); err != nil {
 		return nil, err
 	}
 	out := []api.Message{}
 	err = m.st.View(func(tx *store.Tx) error {
-		hits, err := searchIndexed(tx, q, convID)
+		hits, err := history.SearchIndexed(tx, q, convID)
 		if err != nil {
 			return err
 		}
@@ -200,7 +200,7 @@ func (m *Messenger) Search(ctx context.Context, q, convID string, limit int) ([]
 			if len(out) == limit {
 				break
 			}
-			r, err := loadMsg(tx, h.id)
+			r, err := loadMsg(tx, h.ID)
 			if err != nil {
 				continue // gone since it was indexed
 			}

@@ -18,6 +18,7 @@ import (
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/contacts"
 	"github.com/petrel-chat/petrel/node/eventlog"
+	"github.com/petrel-chat/petrel/node/history"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
@@ -77,7 +78,7 @@ type Messenger struct {
 	gd   *groupDepositor // group mail through relays (group_deposit.go)
 	live *liveService    // presence and typing (presence.go)
 
-	search searchIndex // history search index (searchindex.go)
+	search history.SearchIndex // history search index (node/history)
 }
 
 // New prepares a Messenger: it creates the prekey store on first use and restores the clock.
