@@ -3,8 +3,8 @@
 // reactions apply in timestamp order whatever order they arrive in. Conversation and
 // Message are the on-disk records, versioned (Version) and mapped to api.Message in one
 // place (ToAPI, FromAPI), and the search index over them, which follows the event log.
-// Every function works in the caller's store transaction, so one
-// Update spans the message, its outbox entry, the ratchet and the events.
+// Every record function works in the caller's store transaction, so one Update spans the
+// message, its outbox entry, the ratchet and the events.
 //
 // Store keys (values JSON unless said, sealed by node/store):
 //

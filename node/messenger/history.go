@@ -39,58 +39,10 @@ func (m *Messenger) Messages(ctx context.Context, convID, before, after string, 
 	if err != nil {
 		return api.MessagePage{}, err
 	}
-	page := api.MessagePage{Messages: []api.Message{}}
+	var page api.MessagePage
 	err = m.st.View(func(tx *store.Tx) error {
-		if _, err := loadConv(tx, convID); err != nil {
-			return err
-		}
-		prefix := kOrderPrefix(convID)
-		opt := store.IterOptions{Prefix: prefix, Reverse: after == ""}
-		var skip, end []byte
-		for _, ref := range []string{before, after} {
-			if ref == "" {
-				continue
-			}
-			r, err := loadMsg(tx, ref)
-			if err != nil || r.M.ConversationID != convID {
-				return api.Errorf(api.ErrNotFound, "no message %q in this conversation", ref)
-			}
-			if ref == before && after != "" {
-				end = kOrder(convID, r.M.Order) // a range: forward from after, up to before
-				continue
-			}
-			skip = kOrder(convID, r.M.Order)
-			opt.Start = skip
-		}
-		var ids []string
-		err := tx.Iterate(opt, func(k, v []byte) (bool, error) {
-			if skip != nil && string(k) == string(skip) {
-				return true, nil
-			}
-			if end != nil && string(k) >= string(end) {
-				return false, nil
-			}
-			if len(ids) == limit {
-				page.HasMore = true
-				return false, nil
-			}
-			ids = append(ids, string(v))
-			return true, nil
-		})
-		if err != nil {
-			return err
-		}
-		if opt.Reverse {
-			slices.Reverse(ids)
-		}
-		for _, id := range ids {
-			r, err := loadMsg(tx, id)
-			if err != nil {
-				return err
-			}
-			page.Messages = append(page.Messages, r.M)
-		}
-		return nil
+		page, err = history.Page(tx, convID, before, after, limit)
+		return err
 	})
 	return page, err
 }
@@ -113,25 +65,11 @@ func (m *Messenger) Conversations(ctx context.Context, cursor string, limit int)
 	}
 	page := api.ConversationPage{Conversations: []api.Conversation{}}
 	err = m.st.View(func(tx *store.Tx) error {
-		var all []*convRec
-		err := history.Conversations(tx, func(c *history.Conversation) (bool, error) {
-			all = append(all, c)
-			return true, nil
-		})
+		all, err := history.ByActivity(tx)
 		if err != nil {
 			return err
 		}
-		// Newest first; ties by id.
-		less := func(a, b *convRec) int {
-			if a.UpdatedAt != b.UpdatedAt {
-				if a.UpdatedAt > b.UpdatedAt {
-					return -1
-				}
-				return 1
-			}
-			return strings.Compare(a.ID, b.ID)
-		}
-		slices.SortFunc(all, less)
+		less := history.CompareActivity
 		for _, cv := range all {
 			if cv.Type == api.ConversationDirect && cv.LastMsgID == "" && groupOnly(tx, cv.ContactID) {
 				continue // a fellow group member's empty direct conversation
