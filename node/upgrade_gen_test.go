@@ -142,3 +142,5 @@ func TestGenerateReleaseStore(t *testing.T) {
 		t.Fatalf("tar: %v: %s", err, b)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -11,8 +11,6 @@ import (
 // fixtureQueries are the searches the release store's view records.
 var fixtureQueries = []string{"ferry", "map", "aye"}
 
-func ptr[T any](v T) *T { return &v }
-
 // storeView is everything a user sees of a node's store through the local API: what an
 // upgrade of the store format must keep intact.
 type storeView struct {
