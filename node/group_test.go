@@ -769,7 +769,7 @@ func forgeGroupKey(t *testing.T, c *nodetest.Node, to string, keys map[string][]
 		if err != nil {
 			return fmt.Errorf("C's contact for B: %w", err)
 		}
-		raw, err := tx.Get([]byte("ct/" + string(cid)))
+		raw, err := tx.Get([]byte("sc/" + string(cid))) // the contact's delivery counters
 		if err != nil {
 			return err
 		}
@@ -802,7 +802,7 @@ func forgeGroupKey(t *testing.T, c *nodetest.Node, to string, keys map[string][]
 			}
 		}
 		raw, _ = json.Marshal(ct)
-		return tx.Set([]byte("ct/"+string(cid)), raw)
+		return tx.Set([]byte("sc/"+string(cid)), raw)
 	})
 	c.Run()
 }

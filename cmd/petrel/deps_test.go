@@ -167,6 +167,8 @@ func TestNodeFloors(t *testing.T) {
 		"node/eventlog": foundation, "node/invite": foundation, "node/p2phost": foundation,
 		"node/shredkeys":  foundation,
 		"node/sessions":   core,
+		"node/contacts":   core,
+		"node/history":    core,
 		"node/outbox":     core,
 		"node/inbox":      core,
 		"node/homerelays": feature, "node/push": feature, "node/media": feature, "node/presence": feature,

@@ -15,14 +15,10 @@
 //
 // Store keys (values are JSON or crypto wire forms, sealed by node/store):
 //
-//	ct/<contact id>                contact record
-//	cu/<user id>                   → contact id
-//	cp/<peer id>                   → contact id
-//	ss/<contact id>/0, /1          ratchet state: 0 sends and receives, 1 receives only
-//	cv/<conversation id>           conversation record
-//	ms/<message id>                message record
-//	mo/<conversation id>/<order>   → message id (history in order)
-//	mc/<conversation id>/<client>  → message id (idempotent sends)
+//	ct/, cu/, cp/                  the address book: node/contacts
+//	ss/, sc/                       ratchet sessions and delivery counters: node/sessions
+//	cv/, ms/, mo/, mc/             conversations and messages: node/history
+//	format                         store format version (docs/PROTOCOL.md "Store format version")
 //	pk                             prekey store (crypto/prekey), pki issued one-time ids
 //	hlc                            last hybrid logical clock timestamp issued
 //	settings                       settings

@@ -16,7 +16,9 @@ import (
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/crypto/safetynum"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/contacts"
 	"github.com/petrel-chat/petrel/node/eventlog"
+	"github.com/petrel-chat/petrel/node/history"
 	"github.com/petrel-chat/petrel/node/inbox"
 	outq "github.com/petrel-chat/petrel/node/outbox"
 	"github.com/petrel-chat/petrel/node/presence"
@@ -78,7 +80,7 @@ type Messenger struct {
 	gd   *groupDepositor // group mail through relays (group_deposit.go)
 	live *liveService    // presence and typing (node/presence)
 
-	search searchIndex // history search index (searchindex.go)
+	search history.SearchIndex // history search index (node/history)
 
 	kinds *inbox.Table[*rxBatch] // pairwise content kind → handler (registerKinds)
 }
@@ -110,6 +112,12 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 	m.clock = hlc.New(cfg.Now)
 	if m.kinds, err = registerKinds(m.log); err != nil {
 		return nil, fmt.Errorf("messenger: %w", err)
+	}
+	from, err := UpgradeStore(ctx, m.st)
+	if err != nil {
+		return nil, fmt.Errorf("messenger: %w", err)
+	} else if from != FormatVersion() {
+		m.log.Info("store format upgraded", "from", from, "to", FormatVersion())
 	}
 	err = m.st.Update(ctx, func(tx *store.Tx) error {
 		var last string
@@ -286,11 +294,7 @@ func (m *Messenger) safetyNumber(c *contactRec) string {
 }
 
 func (m *Messenger) apiContact(c *contactRec) api.Contact {
-	return api.Contact{
-		ID: c.ID, UserID: c.UserID, Name: c.Name, Verified: c.Verified,
-		SafetyNumber: m.safetyNumber(c), ConversationID: c.ConvID, Blocked: c.Blocked,
-		Request: c.Request, IdentityChanged: c.Changed, LastSeen: m.live.lastSeen(c.ID),
-	}
+	return contacts.ToAPI(&c.Record, m.safetyNumber(c), m.live.lastSeen(c.ID))
 }
 
 // load reads the record at key, or an api not_found error naming what and id.
@@ -304,18 +308,6 @@ func load[T any](tx *store.Tx, key []byte, what, id string) (*T, error) {
 		return nil, api.Errorf(api.ErrNotFound, "no %s %q", what, id)
 	}
 	return &v, nil
-}
-
-func loadContact(tx *store.Tx, id string) (*contactRec, error) {
-	return load[contactRec](tx, kContact(id), "contact", id)
-}
-
-func loadConv(tx *store.Tx, id string) (*convRec, error) {
-	return load[convRec](tx, kConv(id), "conversation", id)
-}
-
-func loadMsg(tx *store.Tx, id string) (*msgRec, error) {
-	return load[msgRec](tx, kMsg(id), "message", id)
 }
 
 // peerOf parses a contact's peer id.

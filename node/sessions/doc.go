@@ -7,4 +7,11 @@
 // (PrekeyServer: per-peer budgets for contacts and strangers, the keys-free bundle, the
 // pool's refill) with its requester's side (RequestBundle); the PQXDH session start lives
 // in node/messenger, which calls these.
+//
+// Store keys (sealed by node/store):
+//
+//	pk                        prekey store (crypto/prekey); pki the one-time ids issued
+//	ss/<contact id>/0, /1     ratchet state: 0 sends and receives, 1 receives only
+//	sc/<contact id>           the contact's delivery counters and handshake (Channel, JSON,
+//	                          "v": ChannelVersion)
 package sessions
