@@ -17,6 +17,7 @@ import (
 	"github.com/petrel-chat/petrel/crypto/safetynum"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/eventlog"
+	"github.com/petrel-chat/petrel/node/groups"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
@@ -38,7 +39,7 @@ type Config struct {
 	RelayLink RelayLink
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Groups and Presence tune groups (group.go) and presence and typing (presence.go).
+	// Groups and Presence tune groups (node/groups) and presence and typing (presence.go).
 	Groups   GroupOptions
 	Presence PresenceOptions
 	// MutedUntil reads a conversation's mute in tx (nil: not muted) for the Conversation
@@ -72,9 +73,9 @@ type Messenger struct {
 	ratchets sessions.Cache // parsed ratchet states (node/sessions)
 	pk       prekeyServer   // prekey protocol budgets and keys-free bundle (prekeys.go)
 
-	gs   *groupService   // groups over GossipSub (group_pubsub.go)
-	gd   *groupDepositor // group mail through relays (group_deposit.go)
-	live *liveService    // presence and typing (presence.go)
+	groups *groups.Service // the group engine (node/groups; group.go)
+	gs     *groupService   // shim_groups.go
+	live   *liveService    // presence and typing (presence.go)
 
 	search searchIndex // history search index (searchindex.go)
 }
@@ -95,13 +96,16 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 		uid:  string(cfg.Identity.UserID()),
 		subs: map[chan []byte]struct{}{},
 	}
-	m.cfg.Groups.defaults()
 	m.cfg.Presence.defaults()
-	m.gs = newGroupService(m, m.cfg.Groups)
-	m.gd = newGroupDepositor(m)
 	m.live = newLiveService(m, m.cfg.Presence)
 	m.clock = hlc.New(cfg.Now)
-	err := m.st.Update(ctx, func(tx *store.Tx) error {
+	gs, err := m.newGroups()
+	if err != nil {
+		return nil, fmt.Errorf("messenger: %w", err)
+	}
+	m.groups, m.gs = gs, &groupService{gs}
+	m.cfg.Groups = gs.Options()
+	err = m.st.Update(ctx, func(tx *store.Tx) error {
 		var last string
 		if b, err := tx.Get(kClock); err == nil {
 			last = string(b)
@@ -177,20 +181,20 @@ func (m *Messenger) Run(ctx context.Context, h host.Host) error {
 	for _, cid := range pending {
 		m.ob.kick(cid)
 	}
-	if err := m.gs.start(ctx, h); err != nil {
+	if err := m.groups.Start(ctx, h); err != nil {
 		return err
 	}
 	m.live.start(ctx, h)
 	depositorDone := make(chan struct{})
 	go func() {
 		defer close(depositorDone)
-		m.gd.run(ctx)
+		m.groups.RunDeposits(ctx)
 	}()
 
 	<-ctx.Done()
 	<-depositorDone
 	m.live.wait()
-	m.gs.wait()
+	m.groups.Wait()
 	h.Network().StopNotify(notifee)
 	h.RemoveStreamHandler(protocol.ID(wire.MessageProtocol))
 	h.RemoveStreamHandler(protocol.ID(wire.PrekeyProtocol))
