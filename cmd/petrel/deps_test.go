@@ -166,7 +166,7 @@ func TestNodeFloors(t *testing.T) {
 		"node/api": foundation, "node/store": foundation, "node/wire": foundation,
 		"node/eventlog": foundation, "node/invite": foundation, "node/p2phost": foundation,
 		"node/sessions":   core,
-		"node/homerelays": feature, "node/push": feature,
+		"node/homerelays": feature, "node/push": feature, "node/groups": feature,
 		"node/messenger": facade, "node/localapi": facade, "node": facade,
 		"node/localclient": testHelper, "node/nodetest": testHelper, "node/nodetest/wait": testHelper,
 	}

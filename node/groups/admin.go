@@ -340,7 +340,7 @@ func (s *Service) setGroupLog(tx *store.Tx, pw Pairwise, old *Group, gid string,
 	slices.Sort(removed)
 
 	// Everyone this change concerns: the members before and after. Few are served here;
-	// many are owed (group_fanout.go), in records written with the change.
+	// many are owed (fanout.go), in records written with the change.
 	targets := map[string]bool{}
 	for u := range oldMembers {
 		targets[u] = true

@@ -28,9 +28,9 @@ import (
 var (
 	// ErrMultiUnsupported: the relay does not take multi deposits, or refused this one as a
 	// whole for good (too large, malformed): deposit per member instead.
-	ErrMultiUnsupported = errors.New("messenger: the relay does not take this multi deposit")
+	ErrMultiUnsupported = errors.New("groups: the relay does not take this multi deposit")
 	// ErrRelayBusy: a refusal worth retrying later (rate limited, unavailable).
-	ErrRelayBusy = errors.New("messenger: the relay is busy")
+	ErrRelayBusy = errors.New("groups: the relay is busy")
 )
 
 // SharedRecipient is one mailbox of a multi deposit and the header sealed for it.

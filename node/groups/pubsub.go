@@ -43,7 +43,7 @@ const (
 	gossipQueue      = 4096
 	maxPendingGroup  = 1024 // envelopes held per group while their chain's key is on its way
 	syncEvery        = 5 * time.Second
-	fanoutRecheck    = time.Second      // how soon to look again at what waits for members (group_fanout.go)
+	fanoutRecheck    = time.Second      // how soon to look again at what waits for members (fanout.go)
 	fanoutRecheckMax = 30 * time.Second // and at most how late
 	maxRevoked       = 1 << 14          // chains remembered as revoked
 	maxOwnersPerID   = 4                // senders indexed under one distribution id (only one is genuine)

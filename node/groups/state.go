@@ -294,7 +294,7 @@ func fold(gid string, raws [][]byte) (*Group, error) {
 }
 
 // foldWith is fold calling applied (when not nil) with each operation that changed the
-// state, in fold order, the create first (group_changes.go lists them for the UI).
+// state, in fold order, the create first (changes.go lists them for the UI).
 func foldWith(gid string, raws [][]byte, applied func(*wire.SignedGroupOp)) (*Group, error) {
 	var ops []*wire.SignedGroupOp
 	seen := map[[32]byte]bool{}

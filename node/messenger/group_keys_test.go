@@ -1,7 +1,6 @@
 package messenger
 
 import (
-	"fmt"
 	"testing"
 
 	"github.com/petrel-chat/petrel/crypto/senderkey"
@@ -19,9 +18,6 @@ func kGroupSender(gid string) []byte       { return []byte("gk/" + gid) }
 func kGroupRecv(gid, uid string) []byte    { return []byte("gx/" + gid + "/" + uid) }
 func kGroupRx(gid, uid string) []byte      { return []byte("gq/" + gid + "/" + uid) }
 func kGroupSentPrefix(gid string) []byte   { return []byte("gh/" + gid + "/") }
-func kGroupSent(gid string, seq uint64) []byte {
-	return fmt.Appendf(kGroupSentPrefix(gid), "%016x", seq)
-}
 
 // groupLayout is the layout node/groups writes (gr/ header, gn/ buckets, go/ operations).
 const groupLayout = 1

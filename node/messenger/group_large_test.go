@@ -43,7 +43,7 @@ func queued(t *testing.T, m *Messenger, uid string) []*wire.Content {
 	return out
 }
 
-// owedCount is how many members of gid m owes something (group_fanout.go).
+// owedCount is how many members of gid m owes something (node/groups fanout.go).
 func owedCount(t *testing.T, m *Messenger, gid string) int {
 	t.Helper()
 	n := 0
