@@ -135,44 +135,39 @@ func (s *Service) Create(tx *store.Tx, name string, members []string) (string, e
 	if max := s.opts.MaxSize; len(members)+1 > max {
 		return "", api.Errorf(api.ErrConflict, "a group has at most %d members (you asked for %d)", max, len(members)+1)
 	}
-	var out string
-	err = func() error {
-		pw := s.cfg.Pairwise(tx)
-		cards, err := s.addable(tx, pw, members)
+	pw := s.cfg.Pairwise(tx)
+	cards, err := s.addable(tx, pw, members)
+	if err != nil {
+		return "", err
+	}
+	secret := make([]byte, wire.GroupSecretSize)
+	rand.Read(secret)
+	// A large group's cards do not fit one operation: the create carries the first
+	// ones, adds right after it the rest.
+	chunks := chunkMembers(append([]wire.GroupMember{s.myMember(api.RoleAdmin)}, cards...))
+	op := &wire.GroupOp{Kind: wire.OpCreate, Name: name, Secret: secret, Max: s.opts.MaxSize, Members: chunks[0]}
+	raw, err := s.signOp(tx, op)
+	if err != nil {
+		return "", err
+	}
+	so, err := wire.ParseGroupOp(raw)
+	if err != nil {
+		return "", err
+	}
+	gid := so.CreatedGroupID()
+	ops := [][]byte{raw}
+	for _, ch := range chunks[1:] {
+		raw, err := s.signOp(tx, &wire.GroupOp{Group: gid, Kind: wire.OpAdd, Members: ch})
 		if err != nil {
-			return err
+			return "", err
 		}
-		secret := make([]byte, wire.GroupSecretSize)
-		rand.Read(secret)
-		// A large group's cards do not fit one operation: the create carries the first
-		// ones, adds right after it the rest.
-		chunks := chunkMembers(append([]wire.GroupMember{s.myMember(api.RoleAdmin)}, cards...))
-		op := &wire.GroupOp{Kind: wire.OpCreate, Name: name, Secret: secret, Max: s.opts.MaxSize, Members: chunks[0]}
-		raw, err := s.signOp(tx, op)
-		if err != nil {
-			return err
-		}
-		so, err := wire.ParseGroupOp(raw)
-		if err != nil {
-			return err
-		}
-		gid := so.CreatedGroupID()
-		ops := [][]byte{raw}
-		for _, ch := range chunks[1:] {
-			raw, err := s.signOp(tx, &wire.GroupOp{Group: gid, Kind: wire.OpAdd, Members: ch})
-			if err != nil {
-				return err
-			}
-			ops = append(ops, raw)
-		}
-		g, err := s.setGroupLog(tx, pw, nil, gid, ops, ops)
-		if err != nil {
-			return err
-		}
-		out = g.ID
-		return nil
-	}()
-	return out, err
+		ops = append(ops, raw)
+	}
+	g, err := s.setGroupLog(tx, pw, nil, gid, ops, ops)
+	if err != nil {
+		return "", err
+	}
+	return g.ID, nil
 }
 
 // adminGroup loads a group for a change by the user and checks they may make it.
@@ -200,63 +195,61 @@ func (s *Service) ChangeMembers(tx *store.Tx, gid string, add, remove []string) 
 	if len(add)+len(remove) == 0 {
 		return api.Errorf(api.ErrBadRequest, "add or remove someone")
 	}
-	return func() error {
-		g, err := s.adminGroup(tx, gid, true)
-		if err != nil {
-			return err
-		}
-		pw := s.cfg.Pairwise(tx)
-		var news [][]byte
-		if len(remove) > 0 {
-			var users []string
-			for _, u := range remove {
-				if g.Member(u) != nil {
-					users = append(users, u)
-				}
-			}
-			if len(users) > 0 {
-				raw, err := s.signOp(tx, &wire.GroupOp{Group: gid, Kind: wire.OpRemove, Users: users})
-				if err != nil {
-					return err
-				}
-				news = append(news, raw)
+	g, err := s.adminGroup(tx, gid, true)
+	if err != nil {
+		return err
+	}
+	pw := s.cfg.Pairwise(tx)
+	var news [][]byte
+	if len(remove) > 0 {
+		var users []string
+		for _, u := range remove {
+			if g.Member(u) != nil {
+				users = append(users, u)
 			}
 		}
-		var cards []wire.GroupMember
-		var fresh []string
-		for _, u := range add {
-			if g.Member(u) == nil || slices.Contains(remove, u) {
-				fresh = append(fresh, u)
-			}
-		}
-		if cards, err = s.addable(tx, pw, fresh); err != nil {
-			return err
-		}
-		if len(cards) > 0 {
-			n := len(g.Members) + len(cards)
-			for _, u := range remove {
-				if g.Member(u) != nil {
-					n--
-				}
-			}
-			if n > g.Max {
-				return api.Errorf(api.ErrConflict, "a group has at most %d members; this change would make %d", g.Max, n)
-			}
-			for _, ch := range chunkMembers(cards) {
-				raw, err := s.signOp(tx, &wire.GroupOp{Group: gid, Kind: wire.OpAdd, Members: ch})
-				if err != nil {
-					return err
-				}
-				news = append(news, raw)
-			}
-		}
-		if len(news) > 0 {
-			if _, err := s.setGroupLog(tx, pw, g, gid, append(slices.Clone(g.Ops), news...), news); err != nil {
+		if len(users) > 0 {
+			raw, err := s.signOp(tx, &wire.GroupOp{Group: gid, Kind: wire.OpRemove, Users: users})
+			if err != nil {
 				return err
 			}
+			news = append(news, raw)
 		}
-		return nil
-	}()
+	}
+	var cards []wire.GroupMember
+	var fresh []string
+	for _, u := range add {
+		if g.Member(u) == nil || slices.Contains(remove, u) {
+			fresh = append(fresh, u)
+		}
+	}
+	if cards, err = s.addable(tx, pw, fresh); err != nil {
+		return err
+	}
+	if len(cards) > 0 {
+		n := len(g.Members) + len(cards)
+		for _, u := range remove {
+			if g.Member(u) != nil {
+				n--
+			}
+		}
+		if n > g.Max {
+			return api.Errorf(api.ErrConflict, "a group has at most %d members; this change would make %d", g.Max, n)
+		}
+		for _, ch := range chunkMembers(cards) {
+			raw, err := s.signOp(tx, &wire.GroupOp{Group: gid, Kind: wire.OpAdd, Members: ch})
+			if err != nil {
+				return err
+			}
+			news = append(news, raw)
+		}
+	}
+	if len(news) > 0 {
+		if _, err := s.setGroupLog(tx, pw, g, gid, append(slices.Clone(g.Ops), news...), news); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Leave leaves group gid in tx.
@@ -286,20 +279,18 @@ func (s *Service) SetRole(tx *store.Tx, gid string, users []string, role string)
 }
 
 func (s *Service) groupOp(tx *store.Tx, gid string, admin bool, op *wire.GroupOp) error {
-	return func() error {
-		g, err := s.adminGroup(tx, gid, admin)
-		if err != nil {
-			return err
-		}
-		raw, err := s.signOp(tx, op)
-		if err != nil {
-			return err
-		}
-		if _, err := s.setGroupLog(tx, s.cfg.Pairwise(tx), g, gid, append(slices.Clone(g.Ops), raw), [][]byte{raw}); err != nil {
-			return err
-		}
-		return nil
-	}()
+	g, err := s.adminGroup(tx, gid, admin)
+	if err != nil {
+		return err
+	}
+	raw, err := s.signOp(tx, op)
+	if err != nil {
+		return err
+	}
+	if _, err := s.setGroupLog(tx, s.cfg.Pairwise(tx), g, gid, append(slices.Clone(g.Ops), raw), [][]byte{raw}); err != nil {
+		return err
+	}
+	return nil
 }
 
 // setGroupLog makes ops the group's log and carries out what the new state asks of this
