@@ -21,6 +21,7 @@ import (
 	"github.com/petrel-chat/petrel/node/groups"
 	"github.com/petrel-chat/petrel/node/history"
 	"github.com/petrel-chat/petrel/node/inbox"
+	"github.com/petrel-chat/petrel/node/media"
 	outq "github.com/petrel-chat/petrel/node/outbox"
 	"github.com/petrel-chat/petrel/node/presence"
 	"github.com/petrel-chat/petrel/node/sessions"
@@ -50,6 +51,9 @@ type Config struct {
 	// MutedUntil reads a conversation's mute in tx (nil: not muted) for the Conversation
 	// objects (mute.go); nil means no conversation is ever muted.
 	MutedUntil func(tx *store.Tx, convID string) (*int64, error)
+	// Media is the node's media store (attachments, docs/API.md §6); nil means a node
+	// without media (tests of other parts).
+	Media *media.Store
 }
 
 // Messenger is the messaging engine. Create it with New, then Run it with a libp2p host.
