@@ -586,19 +586,53 @@ func TestPresenceNobodyBothWays(t *testing.T) {
 	if _, err := a.Client.UpdateSettings(ctx, api.SettingsPatch{Presence: &nobody}); err != nil {
 		t.Fatal(err)
 	}
-	nodetest.Befriend(t, a, b)
-	nodetest.Befriend(t, b, a)
+	convA := nodetest.Befriend(t, a, b).ConversationID
+	convB := nodetest.Befriend(t, b, a).ConversationID
 	ua, ub := nodetest.UserID(t, a), nodetest.UserID(t, b)
+	// A message each way: the nodes are connected, so a typing signal is not lost to a
+	// dial that takes longer than a live write may (typing is best-effort).
+	if _, err := a.Client.Send(ctx, convA, "nb-a", "hi"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Client.Send(ctx, convB, "nb-b", "hi"); err != nil {
+		t.Fatal(err)
+	}
+	waitMessages(t, a, convA, 2)
+	waitMessages(t, b, convB, 2)
 	sa, sb := socket(t, a), socket(t, b)
-	// B never sees A online, and A sees nobody (B is online and beating).
-	if _, ok := waitFrame(t, sb, 2*time.Second, func(f liveFrame) bool {
-		return f.Type == "presence" && f.UserID == ua && f.State == "online"
-	}); ok {
-		t.Fatal("B saw A online although A shares presence with nobody")
+	// B never sees A online, and A sees nobody (B is online and beating). What proves that
+	// nothing came: typing signals ride the same live stream as heartbeats, in order. Each
+	// node types; the other's own timer ends the mark after TypingTimeout (a second, some
+	// heartbeat periods: a heartbeat A sent, or one of B's that A showed, would be in that
+	// second); then each types again, and that second signal follows, on the stream, every
+	// heartbeat sent before it. A presence frame about the other before it fails the test.
+	typing := func(s *localclient.Socket, conv string) {
+		t.Helper()
+		if err := s.Send(map[string]any{"type": "typing", "conversation_id": conv, "state": "start"}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if _, ok := waitFrame(t, sa, time.Second, func(f liveFrame) bool { return f.Type == "presence" && f.UserID == ub }); ok {
-		t.Fatal("A saw B's presence although A shares with nobody")
+	until := func(who string, s *localclient.Socket, uid, state string) {
+		t.Helper()
+		if _, ok := waitFrame(t, s, 30*time.Second, func(f liveFrame) bool {
+			if f.Type == "presence" && f.UserID == uid {
+				t.Fatalf("%s was shown the presence of a node that shares it with nobody, or of a contact while sharing with nobody: %+v", who, f)
+			}
+			return f.Type == "typing" && f.UserID == uid && f.State == state
+		}); !ok {
+			t.Fatalf("%s: no typing %s from the other node", who, state)
+		}
 	}
+	typing(sa, convA)
+	typing(sb, convB)
+	until("B", sb, ua, "start")
+	until("A", sa, ub, "start")
+	until("B", sb, ua, "stop") // B's expiry of A's mark, a TypingTimeout later
+	until("A", sa, ub, "stop")
+	typing(sa, convA)
+	typing(sb, convB)
+	until("B", sb, ua, "start")
+	until("A", sa, ub, "start")
 	for _, n := range nodes {
 		cs, err := n.Client.Contacts(ctx)
 		if err != nil {
@@ -735,7 +769,7 @@ func forgeGroupKey(t *testing.T, c *nodetest.Node, to string, keys map[string][]
 		if err != nil {
 			return fmt.Errorf("C's contact for B: %w", err)
 		}
-		raw, err := tx.Get([]byte("ct/" + string(cid)))
+		raw, err := tx.Get([]byte("sc/" + string(cid))) // the contact's delivery counters
 		if err != nil {
 			return err
 		}
@@ -768,7 +802,7 @@ func forgeGroupKey(t *testing.T, c *nodetest.Node, to string, keys map[string][]
 			}
 		}
 		raw, _ = json.Marshal(ct)
-		return tx.Set([]byte("ct/"+string(cid)), raw)
+		return tx.Set([]byte("sc/"+string(cid)), raw)
 	})
 	c.Run()
 }

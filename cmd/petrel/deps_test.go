@@ -167,7 +167,11 @@ func TestNodeFloors(t *testing.T) {
 		"node/eventlog": foundation, "node/invite": foundation, "node/p2phost": foundation,
 		"node/shredkeys":  foundation,
 		"node/sessions":   core,
-		"node/homerelays": feature, "node/push": feature, "node/media": feature,
+		"node/contacts":   core,
+		"node/history":    core,
+		"node/outbox":     core,
+		"node/inbox":      core,
+		"node/homerelays": feature, "node/push": feature, "node/media": feature, "node/presence": feature,
 		"node/messenger": facade, "node/localapi": facade, "node": facade,
 		"node/localclient": testHelper, "node/nodetest": testHelper, "node/nodetest/wait": testHelper,
 	}

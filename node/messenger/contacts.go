@@ -21,6 +21,8 @@ import (
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/crypto/prekey"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/contacts"
+	"github.com/petrel-chat/petrel/node/history"
 	"github.com/petrel-chat/petrel/node/invite"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
@@ -108,7 +110,7 @@ func (m *Messenger) AddContact(ctx context.Context, link string, name *string) (
 		case !c.NameSet && inv.Name != "":
 			c.Name = inv.Name
 		}
-		if err := putJSON(tx, kContact(c.ID), c); err != nil {
+		if err := saveContact(tx, c); err != nil {
 			return err
 		}
 		out, cid = m.apiContact(c), c.ID
@@ -142,11 +144,11 @@ func (m *Messenger) AddContact(ctx context.Context, link string, name *string) (
 // that a contact of another identity holds is a conflict.
 func (m *Messenger) contactForLink(tx *store.Tx, inv *invite.Invite) (*contactRec, bool, error) {
 	uid, pid := string(inv.Identity.UserID()), inv.PeerID.String()
-	owner, err := getString(tx, kContactByPeer(pid))
+	owner, err := contacts.ByPeer(tx, pid)
 	if err != nil {
 		return nil, false, err
 	}
-	cid, err := getString(tx, kContactByUser(uid))
+	cid, err := contacts.ByUser(tx, uid)
 	if err != nil {
 		return nil, false, err
 	}
@@ -162,7 +164,7 @@ func (m *Messenger) contactForLink(tx *store.Tx, inv *invite.Invite) (*contactRe
 				if err := m.setPeer(tx, o, "", false); err != nil {
 					return nil, false, err
 				}
-				if err := putJSON(tx, kContact(o.ID), o); err != nil {
+				if err := saveContact(tx, o); err != nil {
 					return nil, false, err
 				}
 				c, err := m.newContact(tx, inv.Identity, pid, api.RequestAccepted)
@@ -191,31 +193,12 @@ func (m *Messenger) contactForLink(tx *store.Tx, inv *invite.Invite) (*contactRe
 	return c, false, nil
 }
 
-// setPeer binds contact c to peer pid (proven or only claimed) in c and the cp/ index,
-// releasing c's previous peer. c is not saved.
-func (m *Messenger) setPeer(tx *store.Tx, c *contactRec, pid string, proven bool) error {
-	if c.PeerID != "" && c.PeerID != pid {
-		if owner, err := getString(tx, kContactByPeer(c.PeerID)); err != nil {
-			return err
-		} else if owner == c.ID {
-			if err := tx.Delete(kContactByPeer(c.PeerID)); err != nil {
-				return err
-			}
-		}
-	}
-	c.PeerID, c.PeerProven = pid, proven && pid != ""
-	if pid == "" {
-		return nil
-	}
-	return tx.Set(kContactByPeer(pid), []byte(c.ID))
-}
-
 // contactFor returns the contact with identity pub, creating it (and its direct
 // conversation) when it does not exist. It never changes an existing contact: not its
 // identity, not its peer. peerID is a claim: a new contact gets it only if no contact
 // holds it.
 func (m *Messenger) contactFor(tx *store.Tx, pub *identity.PublicIdentity, peerID, request string) (*contactRec, bool, error) {
-	cid, err := getString(tx, kContactByUser(string(pub.UserID())))
+	cid, err := contacts.ByUser(tx, string(pub.UserID()))
 	if err != nil {
 		return nil, false, err
 	}
@@ -224,7 +207,7 @@ func (m *Messenger) contactFor(tx *store.Tx, pub *identity.PublicIdentity, peerI
 		return c, false, err
 	}
 	if peerID != "" {
-		if owner, err := getString(tx, kContactByPeer(peerID)); err != nil {
+		if owner, err := contacts.ByPeer(tx, peerID); err != nil {
 			return nil, false, err
 		} else if owner != "" {
 			peerID = ""
@@ -239,23 +222,18 @@ func (m *Messenger) contactFor(tx *store.Tx, pub *identity.PublicIdentity, peerI
 // conversation.
 func (m *Messenger) newContact(tx *store.Tx, pub *identity.PublicIdentity, peerID, request string) (*contactRec, error) {
 	uid := string(pub.UserID())
-	c := &contactRec{
+	c := &contactRec{Record: contacts.Record{
 		ID: newID("c"), UserID: uid, Identity: pub.Bytes(), PeerID: peerID,
 		Request: request, Created: m.nowMS(), ConvID: directConvID(m.uid, uid),
-	}
-	conv := &convRec{ID: c.ConvID, Type: api.ConversationDirect, ContactID: c.ID, UpdatedAt: c.Created}
-	if err := tx.Set(kContactByUser(uid), []byte(c.ID)); err != nil {
+	}}
+	conv := &history.Conversation{ID: c.ConvID, Type: api.ConversationDirect, ContactID: c.ID, UpdatedAt: c.Created}
+	if err := history.PutConversation(tx, conv); err != nil {
 		return nil, err
 	}
-	if peerID != "" {
-		if err := tx.Set(kContactByPeer(peerID), []byte(c.ID)); err != nil {
-			return nil, err
-		}
-	}
-	if err := putJSON(tx, kConv(conv.ID), conv); err != nil {
+	if err := contacts.Create(tx, &c.Record); err != nil {
 		return nil, err
 	}
-	return c, putJSON(tx, kContact(c.ID), c)
+	return c, sessions.SaveChannel(tx, c.ID, &c.Channel)
 }
 
 // identityChanged records that contact c now presents identity pub: the contact becomes
@@ -263,13 +241,10 @@ func (m *Messenger) newContact(tx *store.Tx, pub *identity.PublicIdentity, peerI
 // the old identity fails with "identity changed" instead of being re-encrypted silently.
 func (m *Messenger) identityChanged(tx *store.Tx, c *contactRec, pub *identity.PublicIdentity) error {
 	m.log.Warn("contact identity changed", "contact", c.ID, "old", c.UserID, "new", pub.UserID())
-	if err := tx.Delete(kContactByUser(c.UserID)); err != nil {
+	if err := contacts.SetUser(tx, &c.Record, string(pub.UserID())); err != nil {
 		return err
 	}
-	c.UserID, c.Identity = string(pub.UserID()), pub.Bytes()
-	if err := tx.Set(kContactByUser(c.UserID), []byte(c.ID)); err != nil {
-		return err
-	}
+	c.Identity = pub.Bytes()
 	c.Changed, c.Verified = true, false
 	// The name stays the one the user knew: the new key's cards must not rename the
 	// contact, or the warning would name the newcomer instead of who it claims to be.
@@ -312,7 +287,7 @@ func (m *Messenger) identityChanged(tx *store.Tx, c *contactRec, pub *identity.P
 			return err
 		}
 	}
-	if err := putJSON(tx, kContact(c.ID), c); err != nil {
+	if err := saveContact(tx, c); err != nil {
 		return err
 	}
 	_, err = m.ev.Append(tx, api.KindContact, m.apiContact(c))
@@ -341,13 +316,9 @@ func addrStrings(as []ma.Multiaddr) []string {
 func (m *Messenger) Contacts(ctx context.Context) ([]api.Contact, error) {
 	out := []api.Contact{}
 	err := m.st.View(func(tx *store.Tx) error {
-		return tx.Iterate(store.IterOptions{Prefix: []byte("ct/")}, func(_, v []byte) (bool, error) {
-			var c contactRec
-			if err := json.Unmarshal(v, &c); err != nil {
-				return false, err
-			}
-			if !c.GroupOnly {
-				out = append(out, m.apiContact(&c))
+		return contacts.List(tx, func(r *contacts.Record) (bool, error) {
+			if !r.GroupOnly {
+				out = append(out, m.apiContact(&contactRec{Record: *r}))
 			}
 			return true, nil
 		})
@@ -405,7 +376,7 @@ func (m *Messenger) UpdateContact(ctx context.Context, id string, p api.ContactP
 		if p.Accept != nil && *p.Accept {
 			c.Request = api.RequestAccepted
 		}
-		if err := putJSON(tx, kContact(c.ID), c); err != nil {
+		if err := saveContact(tx, c); err != nil {
 			return err
 		}
 		out = m.apiContact(c)
@@ -468,7 +439,7 @@ func (m *Messenger) peerServed(tx *store.Tx, c *contactRec, pid string) error {
 	if c.PeerProven || c.PeerID != pid || pid == "" {
 		return nil
 	}
-	owner, err := getString(tx, kContactByPeer(pid))
+	owner, err := contacts.ByPeer(tx, pid)
 	if err != nil || owner != c.ID {
 		return err
 	}

@@ -15,17 +15,10 @@
 //
 // Store keys (values are JSON or crypto wire forms, sealed by node/store):
 //
-//	ct/<contact id>                contact record
-//	cu/<user id>                   → contact id
-//	cp/<peer id>                   → contact id
-//	ss/<contact id>/0, /1          ratchet state: 0 sends and receives, 1 receives only
-//	cv/<conversation id>           conversation record
-//	ms/<message id>                message record
-//	mo/<conversation id>/<order>   → message id (history in order)
-//	mc/<conversation id>/<client>  → message id (idempotent sends)
-//	ob/<contact id>/<seq>          outbox entry (seq: 8 bytes big-endian)
-//	sh/<contact id>/<seq>          sent content, kept for resend requests (last 1024)
-//	rx/<contact id>/<envelope id>  envelope already processed
+//	ct/, cu/, cp/                  the address book: node/contacts
+//	ss/, sc/                       ratchet sessions and delivery counters: node/sessions
+//	cv/, ms/, mo/, mc/             conversations and messages: node/history
+//	format                         store format version (docs/PROTOCOL.md "Store format version")
 //	pk                             prekey store (crypto/prekey), pki issued one-time ids
 //	hlc                            last hybrid logical clock timestamp issued
 //	settings                       settings
@@ -36,11 +29,10 @@
 //	gh/<group id>/<seq>            our group envelopes, kept for resend requests (last 1024)
 //	gt/<message id>/<user id>      a member's receipt for one of our group messages
 //	gd/<seq (16 hex)>              a multi deposit to make at a relay: group envelope and members; gdn its counter
-//	pr/<contact id>                a contact's last seen time (ms)
 //
-// Groups (group*.go) and presence and typing (presence.go) are described in
-// docs/PROTOCOL.md: the group state is a signed operation log every member folds the same
-// way; messages are encrypted once with the sender's Sender Keys chain and published on
+// Presence and typing live in node/presence (its keys are listed there). Groups
+// (group*.go) are described in docs/PROTOCOL.md: the group state is a signed operation
+// log every member folds the same way; messages are encrypted once with the sender's Sender Keys chain and published on
 // GossipSub; keys, receipts and resends go over the pairwise sessions; members the mesh
 // did not reach get one multi deposit per home relay (group_deposit.go, records under
 // gd/), or a pairwise copy when that is not possible.

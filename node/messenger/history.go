@@ -2,12 +2,12 @@ package messenger
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/history"
 	"github.com/petrel-chat/petrel/node/store"
 )
 
@@ -39,58 +39,10 @@ func (m *Messenger) Messages(ctx context.Context, convID, before, after string, 
 	if err != nil {
 		return api.MessagePage{}, err
 	}
-	page := api.MessagePage{Messages: []api.Message{}}
+	var page api.MessagePage
 	err = m.st.View(func(tx *store.Tx) error {
-		if _, err := loadConv(tx, convID); err != nil {
-			return err
-		}
-		prefix := kOrderPrefix(convID)
-		opt := store.IterOptions{Prefix: prefix, Reverse: after == ""}
-		var skip, end []byte
-		for _, ref := range []string{before, after} {
-			if ref == "" {
-				continue
-			}
-			r, err := loadMsg(tx, ref)
-			if err != nil || r.M.ConversationID != convID {
-				return api.Errorf(api.ErrNotFound, "no message %q in this conversation", ref)
-			}
-			if ref == before && after != "" {
-				end = kOrder(convID, r.M.Order) // a range: forward from after, up to before
-				continue
-			}
-			skip = kOrder(convID, r.M.Order)
-			opt.Start = skip
-		}
-		var ids []string
-		err := tx.Iterate(opt, func(k, v []byte) (bool, error) {
-			if skip != nil && string(k) == string(skip) {
-				return true, nil
-			}
-			if end != nil && string(k) >= string(end) {
-				return false, nil
-			}
-			if len(ids) == limit {
-				page.HasMore = true
-				return false, nil
-			}
-			ids = append(ids, string(v))
-			return true, nil
-		})
-		if err != nil {
-			return err
-		}
-		if opt.Reverse {
-			slices.Reverse(ids)
-		}
-		for _, id := range ids {
-			r, err := loadMsg(tx, id)
-			if err != nil {
-				return err
-			}
-			page.Messages = append(page.Messages, r.M)
-		}
-		return nil
+		page, err = history.Page(tx, convID, before, after, limit)
+		return err
 	})
 	return page, err
 }
@@ -113,29 +65,11 @@ func (m *Messenger) Conversations(ctx context.Context, cursor string, limit int)
 	}
 	page := api.ConversationPage{Conversations: []api.Conversation{}}
 	err = m.st.View(func(tx *store.Tx) error {
-		var all []*convRec
-		err := tx.Iterate(store.IterOptions{Prefix: []byte("cv/")}, func(_, v []byte) (bool, error) {
-			var c convRec
-			if err := json.Unmarshal(v, &c); err != nil {
-				return false, err
-			}
-			all = append(all, &c)
-			return true, nil
-		})
+		all, err := history.ByActivity(tx)
 		if err != nil {
 			return err
 		}
-		// Newest first; ties by id.
-		less := func(a, b *convRec) int {
-			if a.UpdatedAt != b.UpdatedAt {
-				if a.UpdatedAt > b.UpdatedAt {
-					return -1
-				}
-				return 1
-			}
-			return strings.Compare(a.ID, b.ID)
-		}
-		slices.SortFunc(all, less)
+		less := history.CompareActivity
 		for _, cv := range all {
 			if cv.Type == api.ConversationDirect && cv.LastMsgID == "" && groupOnly(tx, cv.ContactID) {
 				continue // a fellow group member's empty direct conversation
@@ -172,7 +106,7 @@ func (m *Messenger) Conversation(ctx context.Context, id string) (api.Conversati
 }
 
 // Search finds messages whose body contains q (case-insensitive), newest first, in one
-// conversation or all. It reads the search index (searchindex.go), brought up to date
+// conversation or all. It reads the search index (node/history search.go), brought up to date
 // first, and checks every result against its message record.
 func (m *Messenger) Search(ctx context.Context, q, convID string, limit int) ([]api.Message, error) {
 	q = strings.ToLower(strings.TrimSpace(q))
@@ -191,12 +125,12 @@ func (m *Messenger) Search(ctx context.Context, q, convID string, limit int) ([]
 			return nil, err
 		}
 	}
-	if err := m.refreshSearch(ctx); err != nil {
+	if err := m.search.Refresh(ctx, m.st, m.ev); err != nil {
 		return nil, err
 	}
 	out := []api.Message{}
 	err = m.st.View(func(tx *store.Tx) error {
-		hits, err := searchIndexed(tx, q, convID)
+		hits, err := history.SearchIndexed(tx, q, convID)
 		if err != nil {
 			return err
 		}
@@ -204,7 +138,7 @@ func (m *Messenger) Search(ctx context.Context, q, convID string, limit int) ([]
 			if len(out) == limit {
 				break
 			}
-			r, err := loadMsg(tx, h.id)
+			r, err := loadMsg(tx, h.ID)
 			if err != nil {
 				continue // gone since it was indexed
 			}
@@ -224,16 +158,12 @@ func (m *Messenger) searchScan(q, convID string, limit int) ([]api.Message, erro
 	q = strings.ToLower(strings.TrimSpace(q))
 	out := []api.Message{}
 	err := m.st.View(func(tx *store.Tx) error {
-		return tx.Iterate(store.IterOptions{Prefix: []byte("ms/")}, func(_, v []byte) (bool, error) {
-			var r msgRec
-			if err := json.Unmarshal(v, &r); err != nil {
-				return false, err
-			}
-			if r.M.Deleted || (convID != "" && r.M.ConversationID != convID) {
+		return history.Messages(tx, nil, func(_ []byte, r *history.Message) (bool, error) {
+			if r.Deleted || (convID != "" && r.ConversationID != convID) {
 				return true, nil
 			}
-			if strings.Contains(strings.ToLower(r.M.Body), q) {
-				out = append(out, r.M)
+			if strings.Contains(strings.ToLower(r.Body), q) {
+				out = append(out, history.ToAPI(r))
 			}
 			return true, nil
 		})

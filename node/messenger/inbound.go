@@ -1,44 +1,35 @@
 package messenger
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"slices"
-	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"golang.org/x/sync/semaphore"
 
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/crypto/pqxdh"
-	"github.com/petrel-chat/petrel/crypto/prekey"
 	"github.com/petrel-chat/petrel/crypto/ratchet"
 	"github.com/petrel-chat/petrel/crypto/sealed"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/inbox"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 	"github.com/petrel-chat/petrel/sync/hlc"
 )
 
-// inboundBudget bounds the bytes of frames one stream may have read but not yet processed.
-const inboundBudget = 8 << 20
-
-// maxAhead bounds the sequence numbers remembered beyond a gap.
-const maxAhead = 4096
-
 // frameTimeout bounds the wait for each frame on a message stream, and the writing of its
 // acknowledgements. A sender keeps an idle stream open for idleLinger only, and gives up
 // on acknowledgements after ackTimeout, so an honest stream never waits this long.
 const frameTimeout = ackTimeout
 
-// handleMessages receives Deliver frames from a peer, stores what they carry in batches
-// and acknowledges each once durable.
+// handleMessages receives Deliver frames from a peer (inbox.Serve), stores what they carry
+// in batches (receive) and acknowledges each once durable.
 func (m *Messenger) handleMessages(s network.Stream) {
 	ctx := m.runCtx()
 	m.mu.Lock()
@@ -50,91 +41,7 @@ func (m *Messenger) handleMessages(s network.Stream) {
 	m.wg.Add(1)
 	m.mu.Unlock()
 	defer m.wg.Done()
-
-	remote := s.Conn().RemotePeer()
-	// Frames read ahead of processing are bounded in bytes too, not just in number.
-	budget := semaphore.NewWeighted(inboundBudget)
-	frames := make(chan []byte, window)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer close(frames)
-		r := bufio.NewReaderSize(s, 64<<10)
-		for {
-			// Every frame, and the pause before it, has a deadline: a peer that stalls
-			// (one byte, then nothing) holds the stream no longer than that.
-			_ = s.SetReadDeadline(time.Now().Add(frameTimeout))
-			b, err := wire.ReadFrame(r, nil)
-			if err != nil {
-				return
-			}
-			if budget.Acquire(ctx, int64(len(b))) != nil {
-				return
-			}
-			select {
-			case frames <- b:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	defer func() {
-		s.Reset()
-		<-done
-	}()
-	w := bufio.NewWriterSize(s, 16<<10)
-	for {
-		var batch [][]byte
-		select {
-		case b, ok := <-frames:
-			if !ok {
-				return
-			}
-			batch = append(batch, b)
-		case <-ctx.Done():
-			return
-		}
-	drain:
-		for len(batch) < window {
-			select {
-			case b, ok := <-frames:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, b)
-			default:
-				break drain
-			}
-		}
-		ds := make([]*wire.Deliver, 0, len(batch))
-		for _, b := range batch {
-			d, err := wire.ParseDeliver(b)
-			if err != nil {
-				m.log.Info("malformed frame from peer", "peer", remote, "err", err)
-				return
-			}
-			ds = append(ds, d)
-		}
-		acks, err := m.receive(ctx, remote, ds)
-		held := 0
-		for _, b := range batch {
-			held += len(b)
-		}
-		budget.Release(int64(held))
-		if err != nil {
-			m.log.Error("receiving", "peer", remote, "err", err)
-			return
-		}
-		_ = s.SetWriteDeadline(time.Now().Add(frameTimeout))
-		for _, a := range acks {
-			if err := wire.WriteFrame(w, wire.AppendAck(nil, a)); err != nil {
-				return
-			}
-		}
-		if err := w.Flush(); err != nil {
-			return
-		}
-	}
+	inbox.Serve(ctx, s, inbox.StreamLimits{Window: window, FrameTimeout: frameTimeout}, m.receive, m.log)
 }
 
 // rxBatch is the state of one receiving transaction.
@@ -145,11 +52,10 @@ type rxBatch struct {
 	// sealedFrom is the sender a mailbox envelope authenticated (nil for direct delivery).
 	sealedFrom *sealed.Opened
 
-	c      *contactRec
-	s0, s1 *ratchet.State
-	ps     *prekey.Store
-	psUsed bool
-	conv   *convRec
+	c    *contactRec
+	ss   inbox.Sessions   // c's sessions (node/sessions loads and saves them)
+	resp *inbox.Responder // answers initial messages with the node's prekeys
+	conv *convRec
 
 	delivered  []string
 	last       *api.Message // the conversation's last message, if this batch stored it
@@ -164,7 +70,7 @@ type rxBatch struct {
 func (m *Messenger) receive(ctx context.Context, remote peer.ID, ds []*wire.Deliver) ([]wire.Ack, error) {
 	acks := make([]wire.Ack, len(ds))
 	err := m.st.Update(ctx, func(tx *store.Tx) error {
-		b := &rxBatch{m: m, tx: tx, remote: remote}
+		b := m.newBatch(tx, remote)
 		cid, err := getString(tx, kContactByPeer(remote.String()))
 		if err != nil {
 			return err
@@ -186,16 +92,22 @@ func (m *Messenger) receive(ctx context.Context, remote peer.ID, ds []*wire.Deli
 	return acks, err
 }
 
+// newBatch starts the receiving batch of one transaction: remote is the peer that
+// delivered, or "" for mailbox mail.
+func (m *Messenger) newBatch(tx *store.Tx, remote peer.ID) *rxBatch {
+	return &rxBatch{m: m, tx: tx, remote: remote, resp: &inbox.Responder{ID: m.id, Now: m.now, Log: m.log}}
+}
+
 func (b *rxBatch) useContact(cid string) error {
 	c, err := loadContact(b.tx, cid)
 	if err != nil {
 		return err
 	}
 	b.c = c
-	if b.s0, err = b.m.ratchets.Load(b.tx, cid, sessions.Current); err != nil {
+	if b.ss.Current, err = b.m.ratchets.Load(b.tx, cid, sessions.Current); err != nil {
 		return err
 	}
-	if b.s1, err = b.m.ratchets.Load(b.tx, cid, sessions.Previous); err != nil {
+	if b.ss.Previous, err = b.m.ratchets.Load(b.tx, cid, sessions.Previous); err != nil {
 		return err
 	}
 	b.conv, err = loadConv(b.tx, c.ConvID)
@@ -225,7 +137,7 @@ func (b *rxBatch) one(d *wire.Deliver) (wire.AckStatus, error) {
 		if err := b.flush(); err != nil {
 			return 0, err
 		}
-		b.c, b.s0, b.s1, b.conv = nil, nil, nil, nil
+		b.c, b.ss, b.conv = nil, inbox.Sessions{}, nil
 		if before != "" {
 			if err := b.useContact(before); err != nil {
 				return 0, err
@@ -267,10 +179,8 @@ func (b *rxBatch) take(d *wire.Deliver) (wire.AckStatus, error) {
 	if b.c == nil {
 		return wire.AckUndecryptable, nil
 	}
-	if _, err := tx.Get(kSeen(b.c.ID, d.ID[:])); err == nil {
-		return wire.AckStored, nil
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return 0, err
+	if seen, err := inbox.Seen(tx, b.c.ID, d.ID); err != nil || seen {
+		return wire.AckStored, err
 	}
 	// A blocked contact's messages are decrypted (so the session and the sequence numbers
 	// move on) and then dropped in apply; the Ack says stored, as for anyone else, so the
@@ -292,7 +202,7 @@ func (b *rxBatch) take(d *wire.Deliver) (wire.AckStatus, error) {
 		}
 	} else {
 		var err error
-		pt, err = b.s0Decrypt(d.Message)
+		pt, err = b.decrypt(d.Message)
 		if errors.Is(err, ratchet.ErrReplay) {
 			return wire.AckStored, nil
 		}
@@ -301,7 +211,7 @@ func (b *rxBatch) take(d *wire.Deliver) (wire.AckStatus, error) {
 			return wire.AckUndecryptable, nil
 		}
 	}
-	if err := tx.Set(kSeen(b.c.ID, d.ID[:]), nil); err != nil {
+	if err := inbox.MarkSeen(tx, b.c.ID, d.ID); err != nil {
 		return 0, err
 	}
 	content, err := wire.ParseContent(pt)
@@ -318,48 +228,17 @@ func (b *rxBatch) take(d *wire.Deliver) (wire.AckStatus, error) {
 // respond runs PQXDH for d's initial message and decrypts the ratchet message it carries,
 // changing nothing stored. st is nil when either fails (the message is undecryptable).
 func (b *rxBatch) respond(d *wire.Deliver) (st *ratchet.State, used []uint32, pt []byte, err error) {
-	if b.ps == nil {
-		ps, err := sessions.LoadPrekeys(b.tx, b.m.id, b.m.now())
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		b.ps = ps
-	}
-	st, used, err = pqxdh.Respond(b.m.id, b.ps, d.Initial, b.m.now())
-	if err != nil {
-		b.m.log.Info("initial message refused", "err", err)
-		return nil, nil, nil, nil
-	}
-	if pt, err = st.Decrypt(d.Message); err != nil {
-		b.m.log.Info("initial message undecryptable", "err", err)
-		return nil, nil, nil, nil
-	}
-	return st, used, pt, nil
+	return b.resp.Respond(b.tx, d.Initial, d.Message)
 }
 
 // adopt installs st, the session an initial message (hash sum) started and whose first
 // message decrypted, as b.c's, and uses up the one-time prekeys it took.
 func (b *rxBatch) adopt(st *ratchet.State, used []uint32, sum []byte) error {
-	if err := b.ps.Consume(used); err != nil {
+	if err := b.resp.Consume(used); err != nil {
 		return err
 	}
-	b.psUsed = true
 	b.c.Seen = sum
-	switch {
-	case b.s0 == nil:
-		b.s0 = st
-	case b.s0.IsInitiator() && !b.s0.HasReceived():
-		// Both started a session at once: both sides keep the same one.
-		if pqxdh.Resolve(b.s0, st) == st {
-			b.s0, b.s1 = st, b.s0
-		} else {
-			b.s1 = st
-		}
-	default:
-		// They started over (a new session replaces the old one).
-		b.s0, b.s1 = st, b.s0
-	}
-	if b.s0 == st {
+	if b.ss.Take(st) {
 		b.c.Initial = nil
 		// What waits in the outbox was encrypted for a session they have left.
 		return b.reseal()
@@ -443,7 +322,7 @@ func (b *rxBatch) newcomer(d *wire.Deliver, pub *identity.PublicIdentity) (wire.
 	if err := b.adopt(st, used, sum[:]); err != nil {
 		return 0, err
 	}
-	if err := tx.Set(kSeen(b.c.ID, d.ID[:]), nil); err != nil {
+	if err := inbox.MarkSeen(tx, b.c.ID, d.ID); err != nil {
 		return 0, err
 	}
 	return wire.AckStored, b.apply(content)
@@ -522,7 +401,7 @@ func (b *rxBatch) reseal() error {
 		return err
 	}
 	for _, e := range es {
-		if err := sealEntry(b.c, b.s0, &e.rec, e.rec.EnvID); err != nil {
+		if err := sealEntry(b.c, b.ss.Current, &e.rec, e.rec.EnvID); err != nil {
 			return err
 		}
 		if err := putJSON(b.tx, e.key, &e.rec); err != nil {
@@ -532,23 +411,13 @@ func (b *rxBatch) reseal() error {
 	return nil
 }
 
-func (b *rxBatch) s0Decrypt(msg []byte) ([]byte, error) {
-	if b.s0 == nil {
-		return nil, errors.New("no session")
+// decrypt decrypts msg under the contact's sessions.
+func (b *rxBatch) decrypt(msg []byte) ([]byte, error) {
+	pt, current, err := b.ss.Decrypt(msg)
+	if err == nil && current && b.c.Initial != nil && b.ss.Current.HasReceived() {
+		b.c.Initial = nil // they answered: the session is confirmed
 	}
-	pt, err := b.s0.Decrypt(msg)
-	if err == nil {
-		if b.c.Initial != nil && b.s0.HasReceived() {
-			b.c.Initial = nil // they answered: the session is confirmed
-		}
-		return pt, nil
-	}
-	if b.s1 != nil {
-		if pt, err1 := b.s1.Decrypt(msg); err1 == nil {
-			return pt, nil
-		}
-	}
-	return nil, err
+	return pt, err
 }
 
 // apply applies one decrypted content.
@@ -567,35 +436,15 @@ func (b *rxBatch) apply(ct *wire.Content) error {
 		}
 	}
 	// Sequence numbers: drop duplicates, remember what is ahead of a gap, ask for the rest.
-	if ct.Seq <= c.RecvSeq || slices.Contains(c.Ahead, ct.Seq) {
+	seqs := inbox.Seqs{Recv: c.RecvSeq, Ahead: c.Ahead}
+	fresh, ask := seqs.Take(ct.Seq)
+	if !fresh {
 		return nil
 	}
-	if ct.Seq == c.RecvSeq+1 {
-		c.RecvSeq++
-		for len(c.Ahead) > 0 {
-			slices.Sort(c.Ahead)
-			if c.Ahead[0] != c.RecvSeq+1 {
-				break
-			}
-			c.RecvSeq++
-			c.Ahead = c.Ahead[1:]
-		}
-	} else {
-		from := c.RecvSeq + 1
-		if len(c.Ahead) > 0 {
-			from = max(from, slices.Max(c.Ahead)+1)
-		}
-		c.Ahead = append(c.Ahead, ct.Seq)
-		if len(c.Ahead) > maxAhead {
-			// Give up on the oldest gap rather than remember forever.
-			slices.Sort(c.Ahead)
-			c.RecvSeq, c.Ahead = c.Ahead[0], c.Ahead[1:]
-		}
-		if from < ct.Seq && !c.Blocked {
-			to := min(ct.Seq-1, from+wire.MaxReceiptID)
-			if err := b.m.enqueue(b.tx, c, &wire.Content{Kind: wire.KindResend, From: from, To: to}, ""); err != nil {
-				return err
-			}
+	c.RecvSeq, c.Ahead = seqs.Recv, seqs.Ahead
+	if !ask.Empty() && !c.Blocked {
+		if err := b.m.enqueue(b.tx, c, &wire.Content{Kind: wire.KindResend, From: ask.From, To: ask.To}, ""); err != nil {
+			return err
 		}
 	}
 	if c.Blocked {
@@ -606,72 +455,95 @@ func (b *rxBatch) apply(ct *wire.Content) error {
 		return nil // ParseContent checked it
 	}
 	_, _ = b.m.clock.Observe(ts)
-	switch ct.Kind {
-	case wire.KindText:
-		return b.text(ct, ts)
-	case wire.KindReceipt:
-		status := api.StatusDelivered
-		if ct.Status == wire.ReceiptRead {
-			status = api.StatusRead
+	// The handler of each kind is registered in New (messenger.go, registerKinds).
+	_, err = b.m.kinds.Dispatch(b, ct, ts)
+	return err
+}
+
+// Handlers of the pairwise kinds, registered in the dispatch table (registerKinds).
+
+// rxReceipt applies a delivery or read receipt to our messages it names.
+func (b *rxBatch) rxReceipt(ct *wire.Content, _ hlc.Timestamp) error {
+	status := api.StatusDelivered
+	if ct.Status == wire.ReceiptRead {
+		status = api.StatusRead
+	}
+	for _, id := range ct.IDs {
+		r, err := b.target(id)
+		if err != nil || r == nil || r.M.SenderID != b.m.uid {
+			continue
 		}
-		for _, id := range ct.IDs {
-			r, err := b.target(id)
-			if err != nil || r == nil || r.M.SenderID != b.m.uid {
-				continue
-			}
-			if err := b.m.setStatusRec(b.tx, r, status, ""); err != nil {
-				return err
-			}
-		}
-	case wire.KindEdit:
-		r, err := b.target(ct.Target)
-		if err != nil || r == nil || r.M.SenderID != c.UserID || r.M.Deleted || ct.TS <= r.EditTS {
+		if err := b.m.setStatusRec(b.tx, r, status, ""); err != nil {
 			return err
 		}
-		r.M.Body, r.EditTS = ct.Body, ct.TS
-		at := ts.Wall
-		r.M.EditedAt = &at
+	}
+	return nil
+}
+
+// rxEdit applies the contact's edit of its own message (the latest edit wins).
+func (b *rxBatch) rxEdit(ct *wire.Content, ts hlc.Timestamp) error {
+	r, err := b.target(ct.Target)
+	if err != nil || r == nil || r.M.SenderID != b.c.UserID || r.M.Deleted || ct.TS <= r.EditTS {
+		return err
+	}
+	r.M.Body, r.EditTS = ct.Body, ct.TS
+	at := ts.Wall
+	r.M.EditedAt = &at
+	if err := b.m.putMsg(b.tx, r, false); err != nil {
+		return err
+	}
+	_, err = b.m.ev.Append(b.tx, api.KindMessageUpdate, r.M)
+	return err
+}
+
+// rxDelete deletes the contact's own message for everyone.
+func (b *rxBatch) rxDelete(ct *wire.Content, _ hlc.Timestamp) error {
+	r, err := b.target(ct.Target)
+	if err != nil || r == nil || r.M.SenderID != b.c.UserID || r.M.Deleted {
+		return err
+	}
+	return b.m.markDeleted(b.tx, r)
+}
+
+// rxReaction applies the contact's reaction (or its removal), in timestamp order.
+func (b *rxBatch) rxReaction(ct *wire.Content, _ hlc.Timestamp) error {
+	r, err := b.target(ct.Target)
+	if err != nil || r == nil || r.M.Deleted {
+		return err
+	}
+	if applyReaction(r, b.c.UserID, ct.Emoji, !ct.Remove, ct.TS) {
 		if err := b.m.putMsg(b.tx, r, false); err != nil {
 			return err
 		}
 		_, err = b.m.ev.Append(b.tx, api.KindMessageUpdate, r.M)
 		return err
-	case wire.KindDelete:
-		r, err := b.target(ct.Target)
-		if err != nil || r == nil || r.M.SenderID != c.UserID || r.M.Deleted {
+	}
+	return nil
+}
+
+// rxGroup hands a group kind carried pairwise to the group receive path.
+func (b *rxBatch) rxGroup(ct *wire.Content, _ hlc.Timestamp) error {
+	return b.m.applyGroup(b.tx, b.c, ct)
+}
+
+// rxResend queues again what we sent the contact with the sequence numbers it asks for
+// (what is still kept under sh/).
+func (b *rxBatch) rxResend(ct *wire.Content, _ hlc.Timestamp) error {
+	c := b.c
+	for seq := ct.From; seq <= ct.To; seq++ {
+		raw, err := b.tx.Get(kSent(c.ID, seq))
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
 			return err
 		}
-		return b.m.markDeleted(b.tx, r)
-	case wire.KindReaction:
-		r, err := b.target(ct.Target)
-		if err != nil || r == nil || r.M.Deleted {
+		c.OutSeq++
+		rec := outboxRec{Seq: seq, Content: raw, Created: b.m.nowMS()}
+		if err := putJSON(b.tx, kOutbox(c.ID, c.OutSeq), &rec); err != nil {
 			return err
 		}
-		if applyReaction(r, c.UserID, ct.Emoji, !ct.Remove, ct.TS) {
-			if err := b.m.putMsg(b.tx, r, false); err != nil {
-				return err
-			}
-			_, err = b.m.ev.Append(b.tx, api.KindMessageUpdate, r.M)
-			return err
-		}
-	case wire.KindGroupOps, wire.KindGroupSync, wire.KindGroupKey, wire.KindGroupMsg, wire.KindGroupResend, wire.KindGroupReceipt:
-		return b.m.applyGroup(b.tx, c, ct)
-	case wire.KindResend:
-		for seq := ct.From; seq <= ct.To; seq++ {
-			raw, err := b.tx.Get(kSent(c.ID, seq))
-			if errors.Is(err, store.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			c.OutSeq++
-			rec := outboxRec{Seq: seq, Content: raw, Created: b.m.nowMS()}
-			if err := putJSON(b.tx, kOutbox(c.ID, c.OutSeq), &rec); err != nil {
-				return err
-			}
-			b.kicks = true
-		}
+		b.kicks = true
 	}
 	return nil
 }
@@ -691,6 +563,7 @@ func (b *rxBatch) target(id string) (*msgRec, error) {
 	return r, nil
 }
 
+// text stores a text message of the contact (once: a resend of one we have is dropped).
 func (b *rxBatch) text(ct *wire.Content, ts hlc.Timestamp) error {
 	if _, err := b.tx.Get(kMsg(ct.ID)); err == nil {
 		return nil // already have it (a resend)
@@ -741,21 +614,18 @@ func (b *rxBatch) text(ct *wire.Content, ts hlc.Timestamp) error {
 // save writes the contact, its sessions and the prekeys.
 func (b *rxBatch) save() error {
 	tx, c := b.tx, b.c
-	if b.s0 != nil {
-		if err := b.m.ratchets.Save(tx, c.ID, sessions.Current, b.s0); err != nil {
+	if b.ss.Current != nil {
+		if err := b.m.ratchets.Save(tx, c.ID, sessions.Current, b.ss.Current); err != nil {
 			return err
 		}
 	}
-	if b.s1 != nil {
-		if err := b.m.ratchets.Save(tx, c.ID, sessions.Previous, b.s1); err != nil {
+	if b.ss.Previous != nil {
+		if err := b.m.ratchets.Save(tx, c.ID, sessions.Previous, b.ss.Previous); err != nil {
 			return err
 		}
 	}
-	if b.psUsed {
-		if err := sessions.SavePrekeys(tx, b.ps); err != nil {
-			return err
-		}
-		b.psUsed = false
+	if err := b.resp.Save(tx); err != nil {
+		return err
 	}
 	if b.conv != nil {
 		if err := putJSON(tx, kConv(b.conv.ID), b.conv); err != nil {
@@ -800,7 +670,7 @@ func (b *rxBatch) flush() error {
 	if len(b.delivered) > 0 && !b.c.Blocked {
 		for chunk := range slices.Chunk(b.delivered, wire.MaxReceiptID) {
 			// Encrypted now with the batch's session, which save writes after.
-			if _, err := b.m.enqueueWith(b.tx, b.c, &wire.Content{Kind: wire.KindReceipt, Status: wire.ReceiptDelivered, IDs: chunk}, "", b.s0); err != nil {
+			if _, err := b.m.enqueueWith(b.tx, b.c, &wire.Content{Kind: wire.KindReceipt, Status: wire.ReceiptDelivered, IDs: chunk}, "", b.ss.Current); err != nil {
 				return err
 			}
 		}
@@ -837,7 +707,8 @@ func (m *Messenger) askAgain(tx *store.Tx, cid string) error {
 			return err
 		}
 	}
-	return m.enqueue(tx, c, &wire.Content{Kind: wire.KindResend, From: c.RecvSeq + 1, To: c.RecvSeq + wire.MaxReceiptID}, "")
+	ask := inbox.AskAll(c.RecvSeq)
+	return m.enqueue(tx, c, &wire.Content{Kind: wire.KindResend, From: ask.From, To: ask.To}, "")
 }
 
 // adoptCard takes the addresses and relays a contact's card announces: from the contact's

@@ -16,7 +16,12 @@ import (
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/crypto/safetynum"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/contacts"
 	"github.com/petrel-chat/petrel/node/eventlog"
+	"github.com/petrel-chat/petrel/node/history"
+	"github.com/petrel-chat/petrel/node/inbox"
+	outq "github.com/petrel-chat/petrel/node/outbox"
+	"github.com/petrel-chat/petrel/node/presence"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
@@ -38,7 +43,7 @@ type Config struct {
 	RelayLink RelayLink
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Groups and Presence tune groups (group.go) and presence and typing (presence.go).
+	// Groups and Presence tune groups (group.go) and presence and typing (node/presence).
 	Groups   GroupOptions
 	Presence PresenceOptions
 	// MutedUntil reads a conversation's mute in tx (nil: not muted) for the Conversation
@@ -60,23 +65,24 @@ type Messenger struct {
 	mu   sync.Mutex
 	host host.Host
 	ctx  context.Context // Run's context, for the goroutines it owns
-	ob   *outbox
+	ob   *outq.Queue
 	wg   sync.WaitGroup // inbound handlers
 	// stopping is set (under mu) before wg.Wait: a handler adds itself to wg only under mu
 	// while it is false, so every Add happens before the Wait.
 	stopping bool
 
-	subMu sync.Mutex
-	subs  map[chan []byte]struct{} // ephemeral frames for UIs
+	frames presence.Subscribers // ephemeral frames for UIs (node/presence)
 
-	ratchets sessions.Cache // parsed ratchet states (node/sessions)
-	pk       prekeyServer   // prekey protocol budgets and keys-free bundle (prekeys.go)
+	ratchets sessions.Cache        // parsed ratchet states (node/sessions)
+	pk       sessions.PrekeyServer // the prekey protocol's responder (node/sessions)
 
 	gs   *groupService   // groups over GossipSub (group_pubsub.go)
 	gd   *groupDepositor // group mail through relays (group_deposit.go)
-	live *liveService    // presence and typing (presence.go)
+	live *liveService    // presence and typing (node/presence)
 
-	search searchIndex // history search index (searchindex.go)
+	search history.SearchIndex // history search index (node/history)
+
+	kinds *inbox.Table[*rxBatch] // pairwise content kind → handler (registerKinds)
 }
 
 // New prepares a Messenger: it creates the prekey store on first use and restores the clock.
@@ -90,18 +96,30 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 	if cfg.Profile == nil {
 		cfg.Profile = func() string { return "" }
 	}
+	var err error
 	m := &Messenger{
 		cfg: cfg, st: cfg.Store, ev: cfg.Events, id: cfg.Identity, log: cfg.Logger, now: cfg.Now,
-		uid:  string(cfg.Identity.UserID()),
-		subs: map[chan []byte]struct{}{},
+		uid: string(cfg.Identity.UserID()),
 	}
 	m.cfg.Groups.defaults()
-	m.cfg.Presence.defaults()
 	m.gs = newGroupService(m, m.cfg.Groups)
 	m.gd = newGroupDepositor(m)
-	m.live = newLiveService(m, m.cfg.Presence)
+	m.live = &liveService{presence.New(presence.Config{
+		Store: m.st, Events: m.ev, Log: m.log, Options: m.cfg.Presence, Book: m.presenceBook(),
+		AddAddrs: m.addAddrs, Publish: m.frames.Publish, Hidden: m.presenceHidden,
+	})}
+	m.pk = sessions.PrekeyServer{Store: m.st, Identity: m.id, Now: m.now, Log: m.log, IsContact: prekeyContact}
 	m.clock = hlc.New(cfg.Now)
-	err := m.st.Update(ctx, func(tx *store.Tx) error {
+	if m.kinds, err = registerKinds(m.log); err != nil {
+		return nil, fmt.Errorf("messenger: %w", err)
+	}
+	from, err := UpgradeStore(ctx, m.st)
+	if err != nil {
+		return nil, fmt.Errorf("messenger: %w", err)
+	} else if from != FormatVersion() {
+		m.log.Info("store format upgraded", "from", from, "to", FormatVersion())
+	}
+	err = m.st.Update(ctx, func(tx *store.Tx) error {
 		var last string
 		if b, err := tx.Get(kClock); err == nil {
 			last = string(b)
@@ -141,41 +159,59 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 	return m, nil
 }
 
+// registerKinds is the dispatch table of the contents a contact sends pairwise: each kind
+// wire knows and this node acts on, with its handler (inbound.go, and the group receive
+// path for the group kinds). A kind left out is acknowledged and ignored (inbox.Table).
+func registerKinds(log *slog.Logger) (*inbox.Table[*rxBatch], error) {
+	t := inbox.NewTable[*rxBatch](log)
+	group := func(b *rxBatch, ct *wire.Content, ts hlc.Timestamp) error { return b.rxGroup(ct, ts) }
+	for kind, h := range map[string]inbox.Handler[*rxBatch]{
+		wire.KindText:         (*rxBatch).text,
+		wire.KindReceipt:      (*rxBatch).rxReceipt,
+		wire.KindEdit:         (*rxBatch).rxEdit,
+		wire.KindDelete:       (*rxBatch).rxDelete,
+		wire.KindReaction:     (*rxBatch).rxReaction,
+		wire.KindResend:       (*rxBatch).rxResend,
+		wire.KindGroupOps:     group,
+		wire.KindGroupSync:    group,
+		wire.KindGroupKey:     group,
+		wire.KindGroupMsg:     group,
+		wire.KindGroupResend:  group,
+		wire.KindGroupReceipt: group,
+	} {
+		if err := t.Register(kind, h); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
 // Run serves the messaging protocols on h and delivers the outbox until ctx ends.
 func (m *Messenger) Run(ctx context.Context, h host.Host) error {
 	m.mu.Lock()
 	m.host, m.ctx = h, ctx
-	m.ob = newOutbox(m)
+	m.ob = outq.New(ctx, m.outboxConfig())
 	m.mu.Unlock()
 
 	h.SetStreamHandler(protocol.ID(wire.MessageProtocol), m.handleMessages)
-	h.SetStreamHandler(protocol.ID(wire.PrekeyProtocol), m.handlePrekeys)
+	h.SetStreamHandler(protocol.ID(wire.PrekeyProtocol), m.pk.Handler(ctx))
 	notifee := &network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) {
-		m.ob.peerConnected(c.RemotePeer())
+		m.outboxConnected(c.RemotePeer())
 	}}
 	h.Network().Notify(notifee)
 
 	// Restart delivery of everything left in the outbox.
 	var pending []string
 	err := m.st.View(func(tx *store.Tx) error {
-		last := ""
-		return tx.Iterate(store.IterOptions{Prefix: []byte("ob/"), KeysOnly: true}, func(k, _ []byte) (bool, error) {
-			rest := string(k[3:])
-			if len(rest) > 9 {
-				cid := rest[:len(rest)-9]
-				if cid != last {
-					pending = append(pending, cid)
-					last = cid
-				}
-			}
-			return true, nil
-		})
+		var err error
+		pending, err = outq.Waiting(tx)
+		return err
 	})
 	if err != nil {
 		return err
 	}
 	for _, cid := range pending {
-		m.ob.kick(cid)
+		m.ob.Kick(cid)
 	}
 	if err := m.gs.start(ctx, h); err != nil {
 		return err
@@ -194,7 +230,7 @@ func (m *Messenger) Run(ctx context.Context, h host.Host) error {
 	h.Network().StopNotify(notifee)
 	h.RemoveStreamHandler(protocol.ID(wire.MessageProtocol))
 	h.RemoveStreamHandler(protocol.ID(wire.PrekeyProtocol))
-	m.ob.wait()
+	m.ob.Wait()
 	m.mu.Lock()
 	m.stopping = true
 	m.mu.Unlock()
@@ -212,12 +248,20 @@ func (m *Messenger) hostOrNil() host.Host {
 func (m *Messenger) OutboxLen() int {
 	n := 0
 	_ = m.st.View(func(tx *store.Tx) error {
-		return tx.Iterate(store.IterOptions{Prefix: []byte("ob/"), KeysOnly: true}, func(_, _ []byte) (bool, error) {
-			n++
-			return true, nil
-		})
+		var err error
+		n, err = outq.Len(tx)
+		return err
 	})
 	return n
+}
+
+// outboxConfig is what node/outbox is given of the messenger (outbox.go).
+func (m *Messenger) outboxConfig() outq.Config {
+	return outq.Config{
+		Store: m.st, Ratchets: &m.ratchets, Contacts: outboxContacts{},
+		Session: m.ensureSession, Dial: m.dialMessages, Status: m.setStatus,
+		Mailbox: m.cfg.RelayLink, Identity: m.id, Logger: m.log, Now: m.now,
+	}
 }
 
 // Subscribe returns a channel of ephemeral socket frames (typing, presence) and a cancel.
@@ -226,19 +270,13 @@ func (m *Messenger) OutboxLen() int {
 // connects (or reloads) after a contact came online does not show them offline until the
 // next change.
 func (m *Messenger) Subscribe() (<-chan []byte, func()) {
-	online := m.live.onlineFrames()
-	ch := make(chan []byte, 64+len(online))
-	for _, f := range online {
-		ch <- f
-	}
-	m.subMu.Lock()
-	m.subs[ch] = struct{}{}
-	m.subMu.Unlock()
-	return ch, func() {
-		m.subMu.Lock()
-		delete(m.subs, ch)
-		m.subMu.Unlock()
-	}
+	return m.frames.Subscribe(m.live.onlineFrames())
+}
+
+// Typing carries a typing signal from a UI to the conversation's other members
+// (presence.Service.Typing): ephemeral, rate-limited, ending by itself at the receivers.
+func (m *Messenger) Typing(ctx context.Context, convID, state string) error {
+	return m.live.Typing(ctx, convID, state)
 }
 
 // safetyNumber is the safety number between us and a contact's identity.
@@ -256,11 +294,7 @@ func (m *Messenger) safetyNumber(c *contactRec) string {
 }
 
 func (m *Messenger) apiContact(c *contactRec) api.Contact {
-	return api.Contact{
-		ID: c.ID, UserID: c.UserID, Name: c.Name, Verified: c.Verified,
-		SafetyNumber: m.safetyNumber(c), ConversationID: c.ConvID, Blocked: c.Blocked,
-		Request: c.Request, IdentityChanged: c.Changed, LastSeen: m.live.lastSeen(c.ID),
-	}
+	return contacts.ToAPI(&c.Record, m.safetyNumber(c), m.live.lastSeen(c.ID))
 }
 
 // load reads the record at key, or an api not_found error naming what and id.
@@ -274,18 +308,6 @@ func load[T any](tx *store.Tx, key []byte, what, id string) (*T, error) {
 		return nil, api.Errorf(api.ErrNotFound, "no %s %q", what, id)
 	}
 	return &v, nil
-}
-
-func loadContact(tx *store.Tx, id string) (*contactRec, error) {
-	return load[contactRec](tx, kContact(id), "contact", id)
-}
-
-func loadConv(tx *store.Tx, id string) (*convRec, error) {
-	return load[convRec](tx, kConv(id), "conversation", id)
-}
-
-func loadMsg(tx *store.Tx, id string) (*msgRec, error) {
-	return load[msgRec](tx, kMsg(id), "message", id)
 }
 
 // peerOf parses a contact's peer id.

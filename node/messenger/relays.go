@@ -8,6 +8,7 @@ import (
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/crypto/sealed"
 	"github.com/petrel-chat/petrel/crypto/senderkey"
+	"github.com/petrel-chat/petrel/node/inbox"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
@@ -159,111 +160,69 @@ var errNoRelay = errors.New("the contact has no home relay")
 // carries a group envelope, which takes the group receive path (dedup by the sender's
 // group sequence, receipts as from the mesh).
 func (m *Messenger) ReceiveSealed(ctx context.Context, envelopes [][]byte) error {
-	type item struct {
-		from     *sealed.Opened
-		d        *wire.Deliver
-		gid      string // group mail: the group and its envelope
-		groupEnv []byte
-	}
-	var items []item
-	for _, env := range envelopes {
-		if sealed.IsShared(env) {
-			o, err := sealed.OpenSharedFor(env, m.id)
-			if err != nil {
-				m.log.Info("mailbox: shared envelope refused", "err", err)
-				continue
-			}
-			gid, genv, err := wire.ParseGroupMail(o.Payload)
-			if err != nil {
-				m.log.Info("mailbox: malformed group mail", "err", err)
-				continue
-			}
-			items = append(items, item{from: o, gid: gid, groupEnv: genv})
-			continue
-		}
-		o, err := sealed.OpenFor(env, m.id)
-		if err != nil {
-			m.log.Info("mailbox: envelope refused", "err", err)
-			continue
-		}
-		d, err := wire.ParseDeliver(o.Payload)
-		if err != nil {
-			m.log.Info("mailbox: malformed deliver", "err", err)
-			continue
-		}
-		items = append(items, item{from: o, d: d})
-	}
-	if len(items) == 0 {
+	mail := inbox.Open(m.id, envelopes, m.log)
+	if len(mail) == 0 {
 		return nil
 	}
 	return m.st.Update(ctx, func(tx *store.Tx) error {
-		// Pairwise mail is batched per sender (rxBatch), group mail per run (groupRx); a
-		// batch is finished before the other kind starts, so each loads the contacts the
-		// other saved.
-		var b *rxBatch
-		var gb *groupRx
-		var uid string
-		for _, it := range items {
-			sender := string(identity.UserIDForSigningKey(it.from.SenderSigningKey))
-			if it.d == nil {
-				if b != nil {
-					if err := b.finish(); err != nil {
-						return err
-					}
-					b, uid = nil, ""
-				}
-				if gb == nil {
-					gb = &groupRx{m: m, tx: tx, cc: txContacts{}}
-				}
-				if err := m.receiveGroupMail(gb, sender, it.from, it.gid, it.groupEnv); err != nil {
-					return err
-				}
-				continue
-			}
-			if gb != nil {
-				if err := gb.finish(); err != nil {
-					return err
-				}
-				gb = nil
-			}
-			if b == nil || sender != uid {
-				if b != nil {
-					if err := b.finish(); err != nil {
-						return err
-					}
-				}
-				b = &rxBatch{m: m, tx: tx}
-				uid = sender
-				cid, err := getString(tx, kContactByUser(sender))
-				if err != nil {
-					return err
-				}
-				if cid != "" {
-					if err := b.useContact(cid); err != nil {
-						return err
-					}
-					if known, err := identity.ParsePublic(b.c.Identity); err != nil || !it.from.From(known) {
-						b.c = nil // a user id collision cannot happen; refuse rather than guess
-					}
-				}
-			}
-			b.sealedFrom = it.from
-			st, err := b.one(it.d)
-			if err != nil {
+		return inbox.Intake(mail, &sealedRx{m: m, tx: tx})
+	})
+}
+
+// sealedRx is the pairwise batch (rxBatch, one per sender) and the group batch (groupRx)
+// of one transaction of mailbox mail, which inbox.Intake fills and finishes in turn, so
+// each loads the contacts the other saved.
+type sealedRx struct {
+	m  *Messenger
+	tx *store.Tx
+	b  *rxBatch
+	gb *groupRx
+}
+
+func (r *sealedRx) Pairwise(it *inbox.Mail, first bool) error {
+	if first {
+		r.b = r.m.newBatch(r.tx, "")
+		cid, err := getString(r.tx, kContactByUser(it.Sender))
+		if err != nil {
+			return err
+		}
+		if cid != "" {
+			if err := r.b.useContact(cid); err != nil {
 				return err
 			}
-			if st != wire.AckStored {
-				m.log.Info("mailbox: message not taken", "status", st)
+			if known, err := identity.ParsePublic(r.b.c.Identity); err != nil || !it.From.From(known) {
+				r.b.c = nil // a user id collision cannot happen; refuse rather than guess
 			}
 		}
-		if gb != nil {
-			return gb.finish()
-		}
-		if b != nil {
-			return b.finish()
-		}
-		return nil
-	})
+	}
+	r.b.sealedFrom = it.From
+	st, err := r.b.one(it.Deliver)
+	if err != nil {
+		return err
+	}
+	if st != wire.AckStored {
+		r.m.log.Info("mailbox: message not taken", "status", st)
+	}
+	return nil
+}
+
+func (r *sealedRx) FinishPairwise() error {
+	b := r.b
+	r.b = nil
+	return b.finish()
+}
+
+func (r *sealedRx) Group(it *inbox.Mail) error {
+	if r.gb == nil {
+		r.gb = &groupRx{m: r.m, tx: r.tx, cc: txContacts{}}
+	}
+	return r.m.receiveGroupMail(r.gb, it.Sender, it.From, it.GroupID, it.GroupEnv)
+}
+
+func (r *sealedRx) FinishGroup() error {
+	gb := r.gb
+	r.gb = nil
+	return gb.finish()
 }
 
 // receiveGroupMail feeds one group envelope from a shared envelope into the group receive

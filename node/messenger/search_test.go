@@ -12,6 +12,7 @@ import (
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/eventlog"
+	"github.com/petrel-chat/petrel/node/history"
 	"github.com/petrel-chat/petrel/node/store"
 )
 
@@ -187,7 +188,7 @@ func TestSearchIndexAnswersAsTheScan(t *testing.T) {
 	sameAsScan(t, m, "after a receipt")
 
 	// The index lost (an older version, say): the next search rebuilds it.
-	if err := m.st.Update(ctx, func(tx *store.Tx) error { return tx.Set(kSearchMeta, []byte{0}) }); err != nil {
+	if err := m.st.Update(ctx, func(tx *store.Tx) error { return tx.Set(history.KeySearchMeta, []byte{0}) }); err != nil {
 		t.Fatal(err)
 	}
 	sameAsScan(t, m, "after a rebuild")
@@ -216,34 +217,6 @@ func TestSearchIndexAnswersAsTheScan(t *testing.T) {
 	if _, err := m.Search(ctx, "hello", "no-such-conv", 0); err == nil {
 		t.Fatal("a search in an unknown conversation was accepted")
 	}
-}
-
-// A block that does not decode is an error, not a panic.
-func TestSearchBlockDecodeRefusesGarbage(t *testing.T) {
-	good := encodeBlock([]searchEntry{{"id", "order", "conv", false, "body"}})
-	for _, b := range [][]byte{{0xff}, {5, 'a'}, good[:len(good)-1], append(append([]byte{}, good[:len(good)-6]...), 7)} {
-		if _, err := decodeBlock(b); err == nil {
-			t.Fatalf("block %x decoded", b)
-		}
-	}
-	es, err := decodeBlock(good)
-	if err != nil || len(es) != 1 || es[0].body != "body" {
-		t.Fatalf("good block: %+v %v", es, err)
-	}
-}
-
-func FuzzSearchBlock(f *testing.F) {
-	f.Add(encodeBlock([]searchEntry{{"id", "order", "conv", true, "body"}}))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		es, err := decodeBlock(b)
-		if err != nil {
-			return
-		}
-		again, err := decodeBlock(encodeBlock(es))
-		if err != nil || !slices.Equal(again, es) {
-			t.Fatalf("block %x: entries do not survive a re-encoding: %v", b, err)
-		}
-	})
 }
 
 // BenchmarkSearch100k: search over 100,000 messages, beside a raw iteration of the

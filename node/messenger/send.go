@@ -2,21 +2,18 @@ package messenger
 
 import (
 	"context"
-	"crypto/rand"
 	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/petrel-chat/petrel/crypto/ratchet"
 	"github.com/petrel-chat/petrel/node/api"
+	outq "github.com/petrel-chat/petrel/node/outbox"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 	"github.com/petrel-chat/petrel/sync/hlc"
 )
-
-// sentHistory is how many sent contents per contact are kept for resend requests.
-const sentHistory = 1024
 
 // card is what we tell a contact about ourselves until they have answered.
 func (m *Messenger) card() *wire.Card {
@@ -47,14 +44,10 @@ func (m *Messenger) enqueue(tx *store.Tx, c *contactRec, content *wire.Content, 
 }
 
 // enqueueWith is enqueue that also encrypts the content at once with s0, the contact's
-// current session as the caller holds it (the caller saves s0 after), so that the outbox
-// worker need not commit a transaction of its own to encrypt it. It does so only while
-// the outbox's ratchet order is its queue order: when the last entry queued before is
-// still waiting for the worker to encrypt it, so does this one. s0 nil means enqueue. It
-// reports whether it used s0.
+// current session as the caller holds it (the caller saves s0 after), when the outbox's
+// ratchet order allows it (outbox.Enqueue). s0 nil means enqueue. It reports whether it
+// used s0.
 func (m *Messenger) enqueueWith(tx *store.Tx, c *contactRec, content *wire.Content, msgID string, s0 *ratchet.State) (sealed bool, err error) {
-	c.SendSeq++
-	content.Seq = c.SendSeq
 	if content.TS == "" {
 		content.TS = m.clock.Now().String()
 	}
@@ -64,77 +57,17 @@ func (m *Messenger) enqueueWith(tx *store.Tx, c *contactRec, content *wire.Conte
 	if !c.Answered {
 		content.Card = m.card()
 	}
-	b, err := content.Marshal()
-	if err != nil {
+	oc := outboxContact(c)
+	if sealed, err = outq.Enqueue(tx, &oc, content, msgID, m.nowMS(), s0); err != nil {
 		return false, err
 	}
-	rec := outboxRec{Seq: content.Seq, Content: b, MsgID: msgID, Created: m.nowMS()}
-	if s0 != nil {
-		if sealed, err = outboxEncrypted(tx, c); err != nil {
-			return false, err
-		}
-		if sealed {
-			if err := sealEntry(c, s0, &rec, nil); err != nil {
-				return false, err
-			}
-		}
-	}
-	c.OutSeq++
-	if err := putJSON(tx, kOutbox(c.ID, c.OutSeq), &rec); err != nil {
-		return false, err
-	}
-	if err := tx.Set(kSent(c.ID, content.Seq), b); err != nil {
-		return false, err
-	}
-	if content.Seq > sentHistory {
-		if err := tx.Delete(kSent(c.ID, content.Seq-sentHistory)); err != nil {
-			return false, err
-		}
-	}
+	c.SendSeq, c.OutSeq = oc.SendSeq, oc.OutSeq
 	if err := tx.Set(kClock, []byte(content.TS)); err != nil {
 		return false, err
 	}
 	cid := c.ID
 	tx.OnCommit(func() { m.kick(cid) })
 	return sealed, putJSON(tx, kContact(c.ID), c)
-}
-
-// outboxEncrypted reports whether every entry in contact c's outbox has its ciphertext.
-// The worker encrypts entries in queue order (and drops expired ones in that order), so it
-// is enough to look at the last one queued: if it is gone, it was sent or dropped, and so
-// was everything before it. (A reverse scan would also step over every deleted entry.)
-func outboxEncrypted(tx *store.Tx, c *contactRec) (bool, error) {
-	var rec outboxRec
-	found, err := getJSON(tx, kOutbox(c.ID, c.OutSeq), &rec)
-	return !found || rec.Cipher != nil, err
-}
-
-// sealEntry encrypts an outbox entry with session s0, under envelope id env (nil: a new
-// random one), and attaches our PQXDH initial message while the contact has not answered
-// the session.
-func sealEntry(c *contactRec, s0 *ratchet.State, rec *outboxRec, env []byte) error {
-	ct, err := s0.Encrypt(rec.Content)
-	if err != nil {
-		return err
-	}
-	if env == nil {
-		env = make([]byte, wire.IDSize)
-		rand.Read(env)
-	}
-	rec.Cipher, rec.EnvID, rec.Initial = ct, env, nil
-	if c.Initial != nil && !s0.HasReceived() {
-		rec.Initial = c.Initial
-	}
-	return nil
-}
-
-func (m *Messenger) kick(cid string) {
-	m.mu.Lock()
-	ob := m.ob
-	m.mu.Unlock()
-	if ob != nil {
-		ob.kick(cid)
-	}
 }
 
 // Send stores a message and queues it for delivery. repeat is true when client_msg_id was

@@ -3,6 +3,15 @@
 // been handed out) and the double-ratchet session of each contact (the current one and the
 // previous one, with a cache of parsed states). Everything is a function over the store
 // transaction (*store.Tx), so that the one Update that writes a message also advances its
-// session and consumes its prekeys. The prekey protocol's stream handler and PQXDH session
-// start live in node/messenger, which calls these.
+// session and consumes its prekeys. The prekey protocol's responder is here too
+// (PrekeyServer: per-peer budgets for contacts and strangers, the keys-free bundle, the
+// pool's refill) with its requester's side (RequestBundle); the PQXDH session start lives
+// in node/messenger, which calls these.
+//
+// Store keys (sealed by node/store):
+//
+//	pk                        prekey store (crypto/prekey); pki the one-time ids issued
+//	ss/<contact id>/0, /1     ratchet state: 0 sends and receives, 1 receives only
+//	sc/<contact id>           the contact's delivery counters and handshake (Channel, JSON,
+//	                          "v": ChannelVersion)
 package sessions

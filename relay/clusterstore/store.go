@@ -36,20 +36,22 @@ type Options struct {
 // Store is the relay's state in NATS JetStream, shared by every process of the cluster.
 // Safe for concurrent use.
 type Store struct {
-	cfg  Config
-	log  *slog.Logger
-	on   func([]byte, uint64)
-	ns   *server.Server // nil with an external cluster
-	nc   *nats.Conn
-	js   jetstream.JetStream
-	mail jetstream.Stream
-	body jetstream.Stream
-	exp  jetstream.Stream // the expiry index (expiry.go)
-	reg  jetstream.KeyValue
-	use  jetstream.KeyValue
-	pre  jetstream.KeyValue
-	refs jetstream.KeyValue
-	push jetstream.KeyValue
+	cfg   Config
+	log   *slog.Logger
+	on    func([]byte, uint64)
+	ns    *server.Server // nil with an external cluster
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	mail  jetstream.Stream
+	body  jetstream.Stream
+	exp   jetstream.Stream // the expiry index (expiry.go)
+	reg   jetstream.KeyValue
+	use   jetstream.KeyValue
+	pre   jetstream.KeyValue
+	refs  jetstream.KeyValue
+	push  jetstream.KeyValue
+	blob  *blobState         // blob.go
+	addrs jetstream.KeyValue // addrs.go
 
 	usage *usageTracker
 	sub   *nats.Subscription
@@ -106,6 +108,16 @@ func Open(ctx context.Context, cfg Config, o Options) (*Store, error) {
 		return nil, err
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if err := s.setupAddrs(ctx); err != nil {
+		s.cancel()
+		s.shutdownEngine()
+		return nil, err
+	}
+	if err := s.setupBlobs(ctx, o.Quota); err != nil {
+		s.cancel()
+		s.shutdownEngine()
+		return nil, err
+	}
 	s.usage = newUsageTracker(s)
 	if err := s.usage.load(ctx); err != nil {
 		s.cancel()

@@ -20,6 +20,11 @@
 //	func UploadPrekeys(ctx, h, relay, id *identity.Identity, u *Upload) (Remaining, error)
 //	func PrekeyCount(ctx, h, relay, id *identity.Identity) (Remaining, error)
 //	func FetchBundle(ctx, h, relay, who *identity.PublicIdentity) (*prekey.Bundle, error)
+//	func PutBlob(ctx, h, relay, id *identity.Identity, blob []byte) (relaywire.BlobID, error)  // blob.go
+//	func GetBlob(ctx, h, relay, blob relaywire.BlobID, off, n int) ([]byte, error)            // whole: verified
+//	func HasBlob(ctx, h, relay, blob relaywire.BlobID) (BlobInfo, error)
+//	func VerifyBlob(relay, blob relaywire.BlobID, b []byte) error
+//	type Blobs struct{ Host; Relay; ID }  // Put(ctx, b) / Get(ctx, blob, off, n) / Has(ctx, blob)
 //
 // Every call has a deadline (the context's, else DefaultTimeout) and resets its stream when
 // the context ends. Bytes from the relay are parsed defensively: a malformed or unexpected

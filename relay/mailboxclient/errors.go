@@ -62,6 +62,12 @@ func sentinel(c relaywire.Code) error {
 		return ErrUnavailable
 	case relaywire.CodePushRefused:
 		return ErrPushRefused
+	case relaywire.CodeBlobMismatch:
+		return ErrBlobMismatch
+	case relaywire.CodeBlobSize:
+		return ErrBlobSize
+	case relaywire.CodeBlobNotFound:
+		return ErrBlobNotFound
 	}
 	return nil
 }

@@ -14,6 +14,12 @@ import (
 // identity key for this relay and its own peer id, and registers (under the policy) or must
 // already be registered. On failure the stream has been answered and closed.
 func (s *Server) authenticate(c *streamIO, body []byte) (*identity.PublicIdentity, []byte, bool) {
+	return s.authenticateAs(c, body, true)
+}
+
+// authenticateAs is authenticate; with mayRegister false a Proof asking to register is
+// refused (a protocol that serves registered owners only: the blob store).
+func (s *Server) authenticateAs(c *streamIO, body []byte, mayRegister bool) (*identity.PublicIdentity, []byte, bool) {
 	owner, err := relaywire.ParseAuth(body)
 	if err != nil {
 		s.refuse(c, relaywire.CodeBadRequest, "malformed auth")
@@ -42,6 +48,10 @@ func (s *Server) authenticate(c *streamIO, body []byte) (*identity.PublicIdentit
 		return nil, nil, false
 	}
 	mb := relaywire.MailboxID(owner)
+	if proof.Register && !mayRegister {
+		s.refuse(c, relaywire.CodeBadRequest, "register on the mailbox protocol first; this protocol serves registered owners only")
+		return nil, nil, false
+	}
 	if proof.Register {
 		if !s.registerRate.allow(string(remote), s.now()) {
 			s.refuse(c, relaywire.CodeRateLimited, fmt.Sprintf("more than %g registrations per second from this peer", s.cfg.Registration.Rate))

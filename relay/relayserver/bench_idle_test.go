@@ -119,9 +119,13 @@ func measureServer(kind string, n, round int) (perConnCost, error) {
 	return c, fmt.Errorf("%s server: no result in %q", kind, out)
 }
 
-// TestMain turns this test binary into a child of BenchmarkIdleNodeMemory when asked (the
-// idle nodes, or a server they connect to), and otherwise runs the tests.
+// TestMain turns this test binary into a child when asked (a relay to kill, for
+// blob_kill_test.go; the idle nodes of BenchmarkIdleNodeMemory, or a server they connect
+// to), and otherwise runs the tests.
 func TestMain(m *testing.M) {
+	if dir := os.Getenv(relayChildEnv); dir != "" {
+		os.Exit(relayChild(dir)) // blob_kill_test.go
+	}
 	if addr := os.Getenv("PETREL_BENCH_CHILD"); addr != "" {
 		os.Exit(idleChild(addr, envInt("PETREL_BENCH_CHILD_N", 1)))
 	}

@@ -51,6 +51,7 @@ type Config struct {
 	Mailbox      MailboxLimits `json:"mailbox"`
 	Prekeys      PrekeyLimits  `json:"prekeys"`
 	Circuit      Circuit       `json:"circuit"`
+	Blobs        BlobLimits    `json:"blobs"` // blob.go
 	Resources    Resources     `json:"resources"`
 	// Push, when present, runs the push bridge (push_config.go).
 	Push *PushConfig `json:"push,omitempty"`
@@ -146,6 +147,7 @@ func DefaultConfig() Config {
 			StreamTimeout:    Duration(30 * time.Second),
 		},
 		Prekeys: PrekeyLimits{MaxOneTime: 200, BundleRate: 5, BundleBurst: 50},
+		Blobs:   DefaultBlobLimits(),
 		Circuit: Circuit{
 			Enabled:              true,
 			MaxReservations:      4096,
@@ -244,6 +246,9 @@ func (c *Config) Validate() error {
 	if ci := c.Circuit; ci.Enabled && (ci.MaxReservations <= 0 || ci.MaxCircuits <= 0 || ci.MaxReservationsPerIP <= 0 ||
 		ci.ReservationTTL <= 0 || ci.Duration <= 0 || ci.DataBytes <= 0) {
 		errs = append(errs, errors.New("circuit: every limit must be > 0"))
+	}
+	if err := c.Blobs.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Push != nil {
 		if err := c.Push.validate(); err != nil {

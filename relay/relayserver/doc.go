@@ -2,7 +2,7 @@
 // and WebSocket; Noise; Yamux; deliberate resource and connection limits), the circuit
 // relay v2 service (reachability and hole-punch coordination, with small deliberate limits;
 // never the mail path), the AutoNAT service, the mailbox and prekey directory protocols of
-// relay/relaywire over a Store (relay/relaystore's Badger, or relay/clusterstore's
+// relay/relaywire (and the blob store's, blob.go) over a Store (relay/relaystore's Badger, or relay/clusterstore's
 // NATS JetStream with a `cluster` config), the purge loop for expired mail, and a
 // Prometheus /metrics and /healthz endpoint.
 //

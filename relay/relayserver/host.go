@@ -174,6 +174,8 @@ func limits(r Resources) rcmgr.ConcreteLimitConfig {
 			serviceMailbox:   {Streams: rcmgr.LimitVal(r.MaxStreams / 2), StreamsInbound: rcmgr.LimitVal(r.MaxStreams / 2), Memory: rcmgr.LimitVal64(r.MemoryBytes / 4)},
 			servicePrekeyDir: {Streams: rcmgr.LimitVal(r.MaxStreams / 8), StreamsInbound: rcmgr.LimitVal(r.MaxStreams / 8), Memory: rcmgr.LimitVal64(r.MemoryBytes / 16)},
 			// Nodes sync push registrations once a minute, on one short stream.
+			// A blob stream holds one blob (≤ 4 MiB) while it is received or served.
+			serviceBlob: {Streams: rcmgr.LimitVal(r.MaxStreams / 16), StreamsInbound: rcmgr.LimitVal(r.MaxStreams / 16), Memory: rcmgr.LimitVal64(r.MemoryBytes / 4)},
 			servicePush: {Streams: rcmgr.LimitVal(r.MaxStreams / 16), StreamsInbound: rcmgr.LimitVal(r.MaxStreams / 16), Memory: rcmgr.LimitVal64(r.MemoryBytes / 32)},
 		},
 		ServicePeer: &rcmgr.ResourceLimits{

@@ -66,6 +66,7 @@ func newMetrics(s *Server) *metrics {
 		return 0
 	})
 	s.circuitStats.register(reg)
+	s.blobs.register(reg, s.store)
 	if cs, ok := s.store.(*clusterstore.Store); ok {
 		registerClusterMetrics(reg, cs)
 	}

@@ -92,6 +92,7 @@ type Server struct {
 	watch *watchers
 	m     *metrics
 	push  *pushService // nil without a push config
+	blobs *blobService
 
 	circuit      *relayv2.Relay
 	circuitStats *circuitTracer
@@ -136,6 +137,7 @@ func New(cfg Config, o Options) (*Server, error) {
 		mailboxRate:  newLimiters(cfg.Mailbox.MailboxRate, cfg.Mailbox.MailboxBurst),
 		bundleRate:   newLimiters(cfg.Prekeys.BundleRate, cfg.Prekeys.BundleBurst),
 		registerRate: newLimiters(cfg.Registration.Rate, cfg.Registration.Burst),
+		blobs:        newBlobService(cfg.Blobs),
 		invites:      map[string]bool{},
 		allow:        map[peer.ID]bool{},
 	}
@@ -188,14 +190,20 @@ func New(cfg Config, o Options) (*Server, error) {
 // Host returns the relay's libp2p host.
 func (s *Server) Host() host.Host { return s.host }
 
-// Info returns the relay's peer id and full listen multiaddrs.
+// Info returns the relay's peer id and full listen multiaddrs: this process's, then (in a
+// cluster whose processes share relay.key) the other processes' (cluster_addrs.go).
 func (s *Server) Info() Info {
-	info := Info{PeerID: s.host.ID().String()}
+	return Info{PeerID: s.host.ID().String(), Addrs: s.withClusterAddrs(s.ownAddrs())}
+}
+
+// ownAddrs are this process's full listen multiaddrs.
+func (s *Server) ownAddrs() []string {
+	var out []string
 	p2p, _ := ma.NewComponent("p2p", s.host.ID().String())
 	for _, a := range s.host.Addrs() {
-		info.Addrs = append(info.Addrs, a.Encapsulate(p2p.Multiaddr()).String())
+		out = append(out, a.Encapsulate(p2p.Multiaddr()).String())
 	}
-	return info
+	return out
 }
 
 // Stats returns the store's totals.
@@ -209,7 +217,7 @@ func (s *Server) Run(ctx context.Context, ready func(Info)) error {
 	defer s.Close()
 	g, gctx := errgroup.WithContext(ctx)
 
-	info := s.Info()
+	info := Info{PeerID: s.host.ID().String(), Addrs: s.awaitClusterAddrs(gctx)}
 	var srv *http.Server
 	if s.cfg.MetricsAddr != "" {
 		ln, err := net.Listen("tcp", s.cfg.MetricsAddr)
@@ -229,6 +237,9 @@ func (s *Server) Run(ctx context.Context, ready func(Info)) error {
 		s.serveStream(serviceMailbox, min(relaywire.MaxFrame, s.cfg.Mailbox.MaxEnvelopeBytes+relaywire.MaxMultiOverhead), s.handleMailbox))
 	s.host.SetStreamHandler(relaywire.PrekeyDirProtocol,
 		s.serveStream(servicePrekeyDir, relaywire.MaxFrame, s.handlePrekeyDir))
+	if s.cfg.Blobs.Enabled {
+		s.host.SetStreamHandler(relaywire.BlobProtocol, s.serveStream(serviceBlob, blobFrameLimit, s.handleBlob))
+	}
 	g.Go(func() error { s.maintain(gctx); return nil })
 	if s.push != nil {
 		s.host.SetStreamHandler(relaywire.PushProtocol, s.serveStream(servicePush, pushFrameLimit, s.handlePush))
@@ -243,6 +254,7 @@ func (s *Server) Run(ctx context.Context, ready func(Info)) error {
 	s.host.RemoveStreamHandler(relaywire.MailboxProtocol)
 	s.host.RemoveStreamHandler(relaywire.PrekeyDirProtocol)
 	s.host.RemoveStreamHandler(relaywire.PushProtocol)
+	s.host.RemoveStreamHandler(relaywire.BlobProtocol)
 	if srv != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		srv.Shutdown(sctx)
@@ -302,6 +314,9 @@ func (s *Server) PurgeNow(ctx context.Context) (int, error) {
 	s.mailboxRate.sweep(now)
 	s.bundleRate.sweep(now)
 	s.registerRate.sweep(now)
+	s.purgeBlobs(ctx, now)
+	s.publishAddrs(ctx)
+	s.blobs.sweep(now)
 	if k, gcErr := s.store.CollectGarbage(4); gcErr != nil {
 		s.log.Error("value log GC failed", "err", gcErr)
 	} else if k > 0 {

@@ -46,6 +46,9 @@ type Store interface {
 	SetPushDND(ctx context.Context, mailbox []byte, until time.Time) error
 	PushDND(mailbox []byte) (time.Time, error)
 
+	// The blob store (blob.go).
+	BlobStore
+
 	// CollectGarbage reclaims space (Badger's value log; a no-op where the engine does it).
 	CollectGarbage(rounds int) (int, error)
 	Stats() relaystore.Stats

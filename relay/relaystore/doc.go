@@ -24,6 +24,9 @@
 //	'q' ‖ mailbox ‖ prekey id (4)  → PQ one-time prekey (1262)
 //	'p' ‖ mailbox ‖ push id (16)   → 0x01 ‖ created (8) ‖ dead (1) ‖ reason length (1) ‖ reason ‖ sealed registration
 //	'd' ‖ mailbox                  → 0x01 ‖ push do-not-disturb until (8, Unix ms)
+//	'B' ‖ blob id (32)             → blob bytes (blob.go: the blob store)
+//	'I' ‖ blob id (32)             → 0x01 ‖ size (4) ‖ stored at (8) ‖ expires at (8) ‖ uploader (16)
+//	'U' ‖ uploader mailbox (16)    → blobs (8) ‖ bytes (8) charged
 //
 // Integers are big-endian, so mail ids (from 1, increasing per mailbox) iterate in deposit
 // order. With one TTL, a mailbox's mail expires in deposit order, so PurgeExpired walks

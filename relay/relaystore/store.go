@@ -80,6 +80,7 @@ type Store struct {
 
 	mailboxes, messages, bytes atomic.Int64
 	bodies, bodyBytes          atomic.Int64
+	blobTotals                 blobTotals // blob.go
 	// nextBody is the next shared body id; only write functions (on the writer
 	// goroutine) touch it after Open.
 	nextBody uint64
@@ -159,6 +160,9 @@ func (s *Store) load() error {
 	}
 	return s.db.View(func(txn *badger.Txn) error {
 		if err := s.loadBodies(txn); err != nil {
+			return err
+		}
+		if err := s.loadBlobs(txn); err != nil {
 			return err
 		}
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pfxCounters}, PrefetchValues: true, PrefetchSize: 256})

@@ -23,6 +23,9 @@ const (
 	CodeNoPrekeys       Code = 12 // no prekeys uploaded for this mailbox
 	CodeUnavailable     Code = 13 // the relay is shutting down or its store failed
 	CodePushRefused     Code = 14 // the push bridge will not serve this registration (kind, endpoint, sealing)
+	CodeBlobMismatch    Code = 15 // the uploaded bytes do not hash to the blob id
+	CodeBlobSize        Code = 16 // a blob size that is not a padding bucket (the uploader pads)
+	CodeBlobNotFound    Code = 17 // no such blob here (never uploaded, or expired)
 )
 
 // String returns the code's snake_case name (as in metrics labels and docs).
@@ -58,12 +61,18 @@ func (c Code) String() string {
 		return "unavailable"
 	case CodePushRefused:
 		return "push_refused"
+	case CodeBlobMismatch:
+		return "blob_mismatch"
+	case CodeBlobSize:
+		return "blob_size"
+	case CodeBlobNotFound:
+		return "blob_not_found"
 	}
 	return fmt.Sprintf("code_%d", byte(c))
 }
 
 // lastCode is the highest defined code.
-const lastCode = CodePushRefused
+const lastCode = CodeBlobNotFound
 
 // Codes lists every defined code, for metrics.
 func Codes() []Code {

@@ -1,6 +1,6 @@
-// Package relaywire owns the bytes of the two stream protocols a petrel relay speaks,
-// /petrel/mailbox/1.0.0 and /petrel/prekeydir/1.0.0, plus the mailbox id and the challenge
-// an owner signs. It is a pure codec: no I/O beyond reading and writing frames.
+// Package relaywire owns the bytes of the stream protocols a petrel relay speaks,
+// /petrel/mailbox/1.0.0, /petrel/prekeydir/1.0.0, /petrel/push/1.0.0 and
+// /petrel/blob/1.0.0, plus the mailbox id and the challenge an owner signs. It is a pure codec: no I/O beyond reading and writing frames.
 //
 // # Frames
 //
@@ -36,6 +36,11 @@
 //	0x24 PushList       C→R  (empty)
 //	0x25 PushStates     R→C  n (uvarint, ≤ 64) ‖ n × (id (16) ‖ dead (1) ‖ reason length (1) ‖ reason)
 //	0x26 PushDND        C→R  do-not-disturb until (8, Unix ms; 0 = off)
+//	0x30 BlobPut    C→R  blob id (32, SHA-256 of the bytes) ‖ size (4; a padding bucket)
+//	0x31 BlobData   both bytes (1..65536)
+//	0x32 BlobGet    C→R  blob id (32) ‖ offset (4) ‖ length (4; 1..4 MiB)
+//	0x33 BlobHas    C→R  blob id (32)
+//	0x34 BlobStat   R→C  present (1) ‖ size (4) ‖ expires at (8, Unix ms); absent: all zero
 //
 // # Mailbox protocol
 //
@@ -127,4 +132,16 @@
 // neither. The bridge refuses (push_refused) a registration not sealed to its key, not
 // addressed to the authenticated owner's mailbox, sealed by another identity than the owner,
 // of a kind it has no credentials for, or to an endpoint it may not contact.
+//
+// # Blob protocol
+//
+// /petrel/blob/1.0.0: content-addressed ciphertext blobs, sizes powers of two from 4 KiB
+// to 4 MiB (the uploader pads), kept for the mailbox TTL after their last upload.
+//
+//	uploader: Auth ▶ ◀ Challenge, Proof (register flag clear: registered) ▶ ◀ Result, then
+//	          BlobPut(id, size) ▶ ◀ BlobStat (present: held, renewed; done)
+//	                                  | BlobStat (absent): BlobData… (size bytes) ▶ ◀ Result
+//	          (ok | blob_mismatch | blob_size | quota_bytes | unavailable); also Get, Has
+//	anyone:   BlobGet(id, off, n) ▶ ◀ BlobStat, then (present) BlobData… covering the range
+//	          cut at the blob's end; BlobHas(id) ▶ ◀ BlobStat; repeatable
 package relaywire

@@ -1,4 +1,4 @@
-package messenger
+package history
 
 import (
 	"bytes"
@@ -32,18 +32,24 @@ const (
 	searchEventPage = 1000
 )
 
-var (
-	kSearchMeta = []byte("sx/meta")
-)
+// KeySearchMeta holds the index's version, cursor and block count.
+var KeySearchMeta = []byte("sx/meta")
 
 func kSearchBlock(n uint32) []byte {
 	return binary.BigEndian.AppendUint32([]byte("sx/b/"), n)
 }
 func kSearchMsg(id string) []byte { return []byte("sx/m/" + id) }
 
-// searchIndex serialises the index's catch-up and rebuild (searches themselves only read).
-type searchIndex struct {
+// SearchIndex serialises the index's catch-up and rebuild (searches themselves only read).
+// The zero value is ready.
+type SearchIndex struct {
 	mu sync.Mutex
+}
+
+// Events is what the index follows: the event log (node/eventlog).
+type Events interface {
+	Last() uint64
+	Since(since uint64, limit int) ([]api.Event, bool, error)
 }
 
 // searchMeta is the index's state: the last event folded in and the number of blocks.
@@ -61,7 +67,7 @@ func (s searchMeta) encode() []byte {
 // loadSearchMeta returns the index state; ok is false when there is no index of this
 // version.
 func loadSearchMeta(tx *store.Tx) (searchMeta, bool, error) {
-	b, err := tx.Get(kSearchMeta)
+	b, err := tx.Get(KeySearchMeta)
 	if errors.Is(err, store.ErrNotFound) {
 		return searchMeta{}, false, nil
 	}
@@ -105,7 +111,7 @@ func encodeBlock(es []searchEntry) []byte {
 	return b
 }
 
-var errSearchBlock = errors.New("messenger: malformed search index block")
+var errSearchBlock = errors.New("history: malformed search index block")
 
 // scanBlock calls fn for each entry of an encoded block; the strings alias b.
 func scanBlock(b []byte, fn func(e *searchEntry)) error {
@@ -152,28 +158,28 @@ func decodeBlock(b []byte) ([]searchEntry, error) {
 	return out, err
 }
 
-// refreshSearch brings the index up to the event log's last event, rebuilding it first if
-// there is none.
-func (m *Messenger) refreshSearch(ctx context.Context) error {
-	m.search.mu.Lock()
-	defer m.search.mu.Unlock()
+// Refresh brings the index in st up to ev's last event, rebuilding it first if there is
+// none.
+func (s *SearchIndex) Refresh(ctx context.Context, st *store.Store, ev Events) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var meta searchMeta
 	var ok bool
-	if err := m.st.View(func(tx *store.Tx) error {
+	if err := st.View(func(tx *store.Tx) error {
 		var err error
 		meta, ok, err = loadSearchMeta(tx)
 		return err
 	}); err != nil {
 		return err
 	}
-	if !ok || meta.cursor > m.ev.Last() {
+	if !ok || meta.cursor > ev.Last() {
 		var err error
-		if meta, err = m.rebuildSearch(ctx); err != nil {
-			return fmt.Errorf("messenger: building the search index: %w", err)
+		if meta, err = rebuildSearch(ctx, st, ev); err != nil {
+			return fmt.Errorf("history: building the search index: %w", err)
 		}
 	}
 	for {
-		evs, more, err := m.ev.Since(meta.cursor, searchEventPage)
+		evs, more, err := ev.Since(meta.cursor, searchEventPage)
 		if err != nil {
 			return err
 		}
@@ -184,7 +190,7 @@ func (m *Messenger) refreshSearch(ctx context.Context) error {
 		// searchDirty blocks (a transaction is bounded by the store's memtable).
 		for len(evs) > 0 {
 			var used int
-			if err := m.st.Update(ctx, func(tx *store.Tx) error {
+			if err := st.Update(ctx, func(tx *store.Tx) error {
 				cur, _, err := loadSearchMeta(tx)
 				if err != nil {
 					return err
@@ -286,18 +292,18 @@ func foldSearch(tx *store.Tx, meta searchMeta, evs []api.Event) (int, error) {
 		}
 	}
 	meta.cursor = evs[used-1].Seq
-	return used, tx.Set(kSearchMeta, meta.encode())
+	return used, tx.Set(KeySearchMeta, meta.encode())
 }
 
 // rebuildSearch builds the index from every message record: a scan in the store's key
 // order, written a batch at a time, from an event cursor taken first (so messages written
 // meanwhile are folded in by the catch-up that follows).
-func (m *Messenger) rebuildSearch(ctx context.Context) (searchMeta, error) {
-	cursor := m.ev.Last()
+func rebuildSearch(ctx context.Context, st *store.Store, ev Events) (searchMeta, error) {
+	cursor := ev.Last()
 	// Drop an index of another version, a batch at a time.
 	for {
 		var keys [][]byte
-		if err := m.st.View(func(tx *store.Tx) error {
+		if err := st.View(func(tx *store.Tx) error {
 			return tx.Iterate(store.IterOptions{Prefix: []byte("sx/")}, func(k, _ []byte) (bool, error) {
 				keys = append(keys, k)
 				return len(keys) < searchBatch, nil
@@ -308,7 +314,7 @@ func (m *Messenger) rebuildSearch(ctx context.Context) (searchMeta, error) {
 		if len(keys) == 0 {
 			break
 		}
-		if err := m.st.Update(ctx, func(tx *store.Tx) error {
+		if err := st.Update(ctx, func(tx *store.Tx) error {
 			for _, k := range keys {
 				if err := tx.Delete(k); err != nil {
 					return err
@@ -323,16 +329,12 @@ func (m *Messenger) rebuildSearch(ctx context.Context) (searchMeta, error) {
 	var start []byte
 	for {
 		var batch []api.Message
-		if err := m.st.View(func(tx *store.Tx) error {
-			return tx.Iterate(store.IterOptions{Prefix: []byte("ms/"), Start: start}, func(k, v []byte) (bool, error) {
+		if err := st.View(func(tx *store.Tx) error {
+			return Messages(tx, start, func(k []byte, r *Message) (bool, error) {
 				if start != nil && bytes.Equal(k, start) {
 					return true, nil
 				}
-				var r msgRec
-				if err := json.Unmarshal(v, &r); err != nil {
-					return false, err
-				}
-				batch = append(batch, r.M)
+				batch = append(batch, ToAPI(r))
 				start = k
 				return len(batch) < searchBatch, nil
 			})
@@ -341,7 +343,7 @@ func (m *Messenger) rebuildSearch(ctx context.Context) (searchMeta, error) {
 		}
 		done := len(batch) < searchBatch
 		var next searchMeta
-		if err := m.st.Update(ctx, func(tx *store.Tx) error {
+		if err := st.Update(ctx, func(tx *store.Tx) error {
 			next = meta
 			for i := 0; i < len(batch); i += searchBlock {
 				es := make([]searchEntry, 0, searchBlock)
@@ -361,7 +363,7 @@ func (m *Messenger) rebuildSearch(ctx context.Context) (searchMeta, error) {
 			}
 			if done {
 				next.cursor = cursor
-				return tx.Set(kSearchMeta, next.encode())
+				return tx.Set(KeySearchMeta, next.encode())
 			}
 			return nil
 		}); err != nil {
@@ -374,20 +376,20 @@ func (m *Messenger) rebuildSearch(ctx context.Context) (searchMeta, error) {
 	}
 }
 
-// searchHit is a message the index says matches.
-type searchHit struct{ order, id string }
+// SearchHit is a message the index says matches.
+type SearchHit struct{ Order, ID string }
 
-// searchIndexed finds, in the index, the messages of conv (all when "") whose body contains
+// SearchIndexed finds, in the index, the messages of conv (all when "") whose body contains
 // q (lower-cased), newest first.
-func searchIndexed(tx *store.Tx, q, conv string) ([]searchHit, error) {
+func SearchIndexed(tx *store.Tx, q, conv string) ([]SearchHit, error) {
 	meta, ok, err := loadSearchMeta(tx)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		return nil, errors.New("messenger: no search index")
+		return nil, errors.New("history: no search index")
 	}
-	var hits []searchHit
+	var hits []SearchHit
 	for n := range meta.nblocks {
 		b, err := tx.Get(kSearchBlock(n))
 		if errors.Is(err, store.ErrNotFound) {
@@ -398,12 +400,12 @@ func searchIndexed(tx *store.Tx, q, conv string) ([]searchHit, error) {
 		}
 		if err := scanBlock(b, func(e *searchEntry) {
 			if !e.deleted && (conv == "" || e.conv == conv) && strings.Contains(e.body, q) {
-				hits = append(hits, searchHit{strings.Clone(e.order), strings.Clone(e.id)})
+				hits = append(hits, SearchHit{strings.Clone(e.order), strings.Clone(e.id)})
 			}
 		}); err != nil {
 			return nil, err
 		}
 	}
-	slices.SortFunc(hits, func(a, b searchHit) int { return strings.Compare(b.order, a.order) })
+	slices.SortFunc(hits, func(a, b SearchHit) int { return strings.Compare(b.Order, a.Order) })
 	return hits, nil
 }

@@ -1,10 +1,9 @@
-package messenger
+package presence
 
 import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,41 +15,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/petrel-chat/petrel/node/api"
-	"github.com/petrel-chat/petrel/node/nodetest/wait"
 	"github.com/petrel-chat/petrel/node/wire"
 )
-
-// livePair is two running messengers that are contacts both ways, with presence timers
-// long enough that nothing is sent but what a test sends.
-func livePair(t *testing.T, timeout time.Duration) (alice, bob *Messenger, ah, bh host.Host, conv string) {
-	t.Helper()
-	slow := func(c *Config) { c.Presence = PresenceOptions{Heartbeat: time.Hour, Timeout: timeout} }
-	alice, ah = runningMessengerWith(t, "alice", slow)
-	bob, bh = runningMessengerWith(t, "bob", slow)
-	befriendPeers(t, alice, bob, bh)
-	conv = befriendPeers(t, bob, alice, ah)
-	// What the real senders (Typing, the beat) do before a send: the contact's addresses.
-	ah.Peerstore().AddAddrs(bh.ID(), bh.Addrs(), time.Hour)
-	bh.Peerstore().AddAddrs(ah.ID(), ah.Addrs(), time.Hour)
-	return alice, bob, ah, bh, conv
-}
-
-// typingFrom waits for bob's UI to be told that uid started typing in conv.
-func typingFrom(t *testing.T, frames <-chan []byte, uid, conv, what string) {
-	t.Helper()
-	deadline := time.After(30 * time.Second)
-	for {
-		select {
-		case f := <-frames:
-			var p api.TypingFrame
-			if json.Unmarshal(f, &p) == nil && p.Type == api.FrameTyping && p.UserID == uid && p.ConversationID == conv && p.State == api.TypingStart {
-				return
-			}
-		case <-deadline:
-			t.Fatalf("%s: the typing signal never arrived", what)
-		}
-	}
-}
 
 // liveStreams counts the live streams h opened to pid that are open.
 func liveStreams(h host.Host, pid peer.ID) int {
@@ -79,26 +45,17 @@ func liveScope(t *testing.T, h host.Host) network.ScopeStat {
 	return st
 }
 
-func waitLive(t *testing.T, what string, f func() bool) {
-	t.Helper()
-	wait.Within(t, 30*time.Second, what, func() error {
-		if f() {
-			return nil
-		}
-		return errors.New("not yet")
-	})
-}
-
 // Signals to a contact ride one stream, one after another; a stream that broke is
 // replaced at the next signal, and one left idle for a Timeout is closed at both ends.
 func TestLiveSignalsShareOneStreamAndReopen(t *testing.T) {
-	alice, bob, ah, bh, conv := livePair(t, time.Hour)
-	frames, cancel := bob.Subscribe()
+	alice, bob, conv := livePair(t, time.Hour)
+	ah, bh := alice.h, bob.h
+	frames, cancel := bob.frames.Subscribe(bob.live.OnlineFrames())
 	defer cancel()
 	typing := func(what string) {
 		t.Helper()
 		alice.live.sendTo([]peer.ID{bh.ID()}, &wire.Live{Type: wire.LiveTyping, Conv: conv, State: "start"})
-		typingFrom(t, frames, alice.uid, conv, what)
+		typingFrom(t, frames, alice.uid, conv, api.TypingStart, what)
 	}
 	for i := range 5 {
 		typing(fmt.Sprintf("signal %d", i))
@@ -184,11 +141,12 @@ func TestLiveSignalsShareOneStreamAndReopen(t *testing.T) {
 // The reader resets a stream silent for longer than Timeout (+ liveTimeout), and the
 // sender's next signal opens a new one.
 func TestLiveStreamSilentIsResetAndReopened(t *testing.T) {
-	alice, bob, _, bh, conv := livePair(t, 200*time.Millisecond)
-	frames, cancel := bob.Subscribe()
+	alice, bob, conv := livePair(t, 200*time.Millisecond)
+	bh := bob.h
+	frames, cancel := bob.frames.Subscribe(bob.live.OnlineFrames())
 	defer cancel()
 	alice.live.sendTo([]peer.ID{bh.ID()}, &wire.Live{Type: wire.LiveTyping, Conv: conv, State: "start"})
-	typingFrom(t, frames, alice.uid, conv, "first signal")
+	typingFrom(t, frames, alice.uid, conv, api.TypingStart, "first signal")
 	waitLive(t, "bob resets the silent stream", func() bool {
 		bob.live.mu.Lock()
 		defer bob.live.mu.Unlock()
@@ -196,7 +154,7 @@ func TestLiveStreamSilentIsResetAndReopened(t *testing.T) {
 	})
 	alice.live.sendTo([]peer.ID{bh.ID()}, &wire.Live{Type: wire.LiveTyping, Conv: conv, State: "stop"})
 	alice.live.sendTo([]peer.ID{bh.ID()}, &wire.Live{Type: wire.LiveTyping, Conv: conv, State: "start"})
-	typingFrom(t, frames, alice.uid, conv, "after bob reset the stream")
+	typingFrom(t, frames, alice.uid, conv, api.TypingStart, "after bob reset the stream")
 }
 
 // rawLive opens a live stream from h to pid and writes frames on it, then reports how
@@ -247,7 +205,8 @@ func frameOf(t *testing.T, l *wire.Live) []byte {
 // A stream that is not a contact's, carries a frame too large, or floods signals is
 // reset by the reader; a contact's well-behaved stream is not.
 func TestLiveStreamAbuseIsReset(t *testing.T) {
-	_, _, ah, bh, _ := livePair(t, time.Hour)
+	alice, bob, _ := livePair(t, time.Hour)
+	ah, bh := alice.h, bob.h
 	hb := frameOf(t, &wire.Live{Type: wire.LiveHeartbeat})
 	stranger := loopbackHost(t)
 	stranger.Peerstore().AddAddrs(bh.ID(), bh.Addrs(), time.Hour)
@@ -275,7 +234,8 @@ func isReset(err error) bool {
 // A peer that does not take signals never makes a sender wait: its queue keeps the
 // newest liveQueue signals, in order, and a repeat of the last one is not queued.
 func TestLiveQueueIsBoundedDropOldest(t *testing.T) {
-	alice, _, _, bh, conv := livePair(t, time.Hour)
+	alice, bob, conv := livePair(t, time.Hour)
+	bh := bob.h
 	alice.live.mu.Lock()
 	o := &liveOut{pid: bh.ID(), running: true} // a drain is busy (say, dialing)
 	alice.live.out[bh.ID()] = o

@@ -1,11 +1,10 @@
-package messenger
+package presence
 
 import (
 	"encoding/json"
 	"testing"
 	"time"
 
-	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 )
 
@@ -14,20 +13,12 @@ import (
 // waiting for the next dial beat, which comes only as the contact's timeout runs out. The
 // beats run by hand here (the timers are an hour), so the test sees exactly one.
 func TestHeartbeatReachesOnlineContactWithoutConnection(t *testing.T) {
-	slow := func(c *Config) { c.Presence = PresenceOptions{Heartbeat: time.Hour} }
-	alice, ah := runningMessengerWith(t, "alice", slow)
-	bob, bh := runningMessengerWith(t, "bob", slow)
-	befriendPeers(t, alice, bob, bh)
-	befriendPeers(t, bob, alice, ah)
-	var bobAtAlice string
-	if err := alice.st.View(func(tx *store.Tx) error {
-		var err error
-		bobAtAlice, err = getString(tx, kContactByUser(bob.uid))
-		return err
-	}); err != nil || bobAtAlice == "" {
-		t.Fatalf("bob's contact at alice: %q %v", bobAtAlice, err)
-	}
-	frames, cancel := bob.Subscribe()
+	slow := Options{Heartbeat: time.Hour}
+	alice, bob := startLive(t, "alice", slow, nil), startLive(t, "bob", slow, nil)
+	ah, bh := alice.h, bob.h
+	bobAtAlice, _ := befriend(alice, bob)
+	befriend(bob, alice)
+	frames, cancel := bob.frames.Subscribe(bob.live.OnlineFrames())
 	defer cancel()
 
 	// Alice saw Bob online a moment ago, and has dialed him before; no connection is open.

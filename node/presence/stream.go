@@ -1,4 +1,4 @@
-package messenger
+package presence
 
 import (
 	"bufio"
@@ -37,8 +37,8 @@ const (
 )
 
 // liveOut is the outgoing live stream to one peer and its queue. queue, running and last
-// are guarded by liveService.mu; s and w belong to the drain goroutine while running, and
-// to whoever holds liveService.mu otherwise.
+// are guarded by Service.mu; s and w belong to the drain goroutine while running, and
+// to whoever holds Service.mu otherwise.
 type liveOut struct {
 	pid     peer.ID
 	queue   [][]byte
@@ -51,7 +51,7 @@ type liveOut struct {
 // enqueue queues one framed signal for pid and starts its drain goroutine if none runs.
 // A heartbeat is dropped once presence is hidden, under the same lock that hides it: one
 // that raced with the change cannot follow the "hidden" signal on the stream.
-func (l *liveService) enqueue(pid peer.ID, frame []byte, heartbeat bool) {
+func (l *Service) enqueue(pid peer.ID, frame []byte, heartbeat bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed || l.ctx == nil || pid == l.h.ID() || heartbeat && l.hidden {
@@ -80,7 +80,7 @@ func (l *liveService) enqueue(pid peer.ID, frame []byte, heartbeat bool) {
 }
 
 // drain writes o's queue until it is empty.
-func (l *liveService) drain(ctx context.Context, o *liveOut) {
+func (l *Service) drain(ctx context.Context, o *liveOut) {
 	defer l.wg.Done()
 	for {
 		l.mu.Lock()
@@ -100,7 +100,7 @@ func (l *liveService) drain(ctx context.Context, o *liveOut) {
 		}
 		l.mu.Unlock()
 		if err != nil {
-			l.m.log.Debug("live signal not delivered", "peer", o.pid, "err", err)
+			l.log.Debug("live signal not delivered", "peer", o.pid, "err", err)
 		}
 	}
 }
@@ -108,7 +108,7 @@ func (l *liveService) drain(ctx context.Context, o *liveOut) {
 // writeLive writes one frame on o's stream, opening one when there is none or the one
 // there broke: a signal lost to a connection being replaced (both sides dialing at once)
 // is worth a quick second try, all within liveTimeout.
-func (l *liveService) writeLive(ctx context.Context, o *liveOut, frame []byte) error {
+func (l *Service) writeLive(ctx context.Context, o *liveOut, frame []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, liveTimeout)
 	defer cancel()
 	var err error
@@ -140,7 +140,7 @@ func (l *liveService) writeLive(ctx context.Context, o *liveOut, frame []byte) e
 }
 
 // writeFrame writes one frame on o's open stream; a stream that fails is reset and let go.
-func (l *liveService) writeFrame(o *liveOut, frame []byte) error {
+func (l *Service) writeFrame(o *liveOut, frame []byte) error {
 	_ = o.s.SetWriteDeadline(time.Now().Add(liveTimeout))
 	err := wire.WriteFrame(o.w, frame)
 	if err == nil {
@@ -154,7 +154,7 @@ func (l *liveService) writeFrame(o *liveOut, frame []byte) error {
 }
 
 // openLive opens o's stream, a few peers at a time (an open may dial).
-func (l *liveService) openLive(ctx context.Context, o *liveOut) error {
+func (l *Service) openLive(ctx context.Context, o *liveOut) error {
 	select {
 	case l.opening <- struct{}{}:
 	case <-ctx.Done():
@@ -180,7 +180,7 @@ func (l *liveService) openLive(ctx context.Context, o *liveOut) error {
 
 // idleStreams closes outgoing streams nothing was written on for a Timeout and forgets
 // peers with nothing queued and no stream.
-func (l *liveService) idleStreams(now time.Time) {
+func (l *Service) idleStreams(now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for pid, o := range l.out {
@@ -198,7 +198,7 @@ func (l *liveService) idleStreams(now time.Time) {
 }
 
 // closeStreams ends every live stream, both ways (at shutdown, after closed is set).
-func (l *liveService) closeStreams() {
+func (l *Service) closeStreams() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for pid, o := range l.out {
@@ -238,7 +238,7 @@ func readLive(r *bufio.Reader) ([]byte, error) {
 // handle reads a peer's live stream: signals one after another until the sender closes
 // it, it breaks, it stays silent for longer than a Timeout, or it carries something that
 // is not a contact's live signal.
-func (l *liveService) handle(s network.Stream) {
+func (l *Service) handle(s network.Stream) {
 	if err := s.Scope().SetService(liveServiceName); err != nil {
 		s.Reset()
 		return
@@ -282,7 +282,7 @@ func (l *liveService) handle(s network.Stream) {
 			burst, burstStart = 0, now
 		}
 		if burst++; burst > liveBurst {
-			l.m.log.Debug("live stream: too many signals, reset", "peer", from)
+			l.log.Debug("live stream: too many signals, reset", "peer", from)
 			s.Reset()
 			return
 		}

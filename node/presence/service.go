@@ -1,10 +1,11 @@
-package messenger
+package presence
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"slices"
 	"strconv"
 	"sync"
@@ -16,12 +17,13 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/eventlog"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 )
 
-// PresenceOptions tune presence and typing. Zero values take the defaults.
-type PresenceOptions struct {
+// Options tune presence and typing. Zero values take the defaults.
+type Options struct {
 	// Heartbeat is how often contacts are told we are online. Default 30 s.
 	Heartbeat time.Duration
 	// Timeout turns a contact offline when no heartbeat came for this long. Default 2.5
@@ -34,7 +36,7 @@ type PresenceOptions struct {
 	TypingRefresh time.Duration
 }
 
-func (o *PresenceOptions) defaults() {
+func (o *Options) defaults() {
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 30 * time.Second
 	}
@@ -56,20 +58,44 @@ const (
 	liveParallel = 8               // concurrent live stream openings (each may dial)
 )
 
-func kLastSeen(cid string) []byte { return []byte("pr/" + cid) }
+// keyLastSeen prefixes the last seen records: pr/<contact id> holds a contact's last seen
+// time in Unix ms, in decimal.
+const keyLastSeen = "pr/"
 
-type typingMark struct {
-	state string
-	at    time.Time
+func kLastSeen(cid string) []byte { return []byte(keyLastSeen + cid) }
+
+// Config is what a Service needs; Book, AddAddrs and Publish are filled in by the façade.
+type Config struct {
+	Store *store.Store
+	// Events are the node's events; contact events among them greet a new contact at once.
+	// nil means none.
+	Events *eventlog.Log
+	Log    *slog.Logger
+	Options
+	// Book answers what presence asks of the address book and the groups.
+	Book Book
+	// AddAddrs tells the host where a contact's peer listens (before a dial).
+	AddAddrs func(pid peer.ID, addrs []string)
+	// Publish hands an ephemeral socket frame to the subscribed UIs (Subscribers.Publish).
+	Publish func(frame []byte)
+	// Hidden reports, at Start, whether our setting is presence: nobody.
+	Hidden func() bool
 }
 
-// liveService carries presence heartbeats and typing signals over long-lived direct
-// streams to contacts (LiveProtocol, presence_stream.go). The Noise channel authenticates
-// the peer and the receiver accepts signals only from its contacts' peer ids, so only
-// contacts learn them. Nothing here is stored but last seen times.
-type liveService struct {
-	m    *Messenger
-	opts PresenceOptions
+// Service carries presence heartbeats and typing signals over long-lived direct streams
+// to contacts (LiveProtocol, stream.go). The Noise channel authenticates the peer and the
+// receiver accepts signals only from its contacts' peer ids, so only contacts learn them.
+// Nothing here is stored but last seen times. Create it with New, Start it with the host,
+// and Wait for it once Start's context has ended.
+type Service struct {
+	st       *store.Store
+	ev       *eventlog.Log
+	log      *slog.Logger
+	opts     Options
+	book     Book
+	addAddrs func(pid peer.ID, addrs []string)
+	publish  func(frame []byte)
+	isHidden func() bool
 
 	mu      sync.Mutex
 	h       host.Host
@@ -89,27 +115,42 @@ type liveService struct {
 	out     map[peer.ID]*liveOut        // outgoing live streams and their queues
 	in      map[network.Stream]struct{} // incoming live streams being read
 	opening chan struct{}               // bounds concurrent stream openings
-	closed  bool                        // set by wait: no new goroutines
+	closed  bool                        // set by Wait: no new goroutines
 	wg      sync.WaitGroup
 	notifee *network.NotifyBundle
 }
 
-func newLiveService(m *Messenger, opts PresenceOptions) *liveService {
-	return &liveService{m: m, opts: opts, online: map[string]time.Time{}, seen: map[string]int64{},
+// New prepares a Service; zero Options take their defaults.
+func New(cfg Config) *Service {
+	cfg.Options.defaults()
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.AddAddrs == nil {
+		cfg.AddAddrs = func(peer.ID, []string) {}
+	}
+	if cfg.Publish == nil {
+		cfg.Publish = func([]byte) {}
+	}
+	if cfg.Hidden == nil {
+		cfg.Hidden = func() bool { return false }
+	}
+	return &Service{st: cfg.Store, ev: cfg.Events, log: cfg.Log, opts: cfg.Options, book: cfg.Book,
+		addAddrs: cfg.AddAddrs, publish: cfg.Publish, isHidden: cfg.Hidden,
+		online: map[string]time.Time{}, seen: map[string]int64{},
 		sentTyp: map[string]typingMark{}, typing: map[[2]string]time.Time{},
 		greeted: map[peer.ID]time.Time{}, dialed: map[peer.ID]bool{},
 		out: map[peer.ID]*liveOut{}, in: map[network.Stream]struct{}{}, opening: make(chan struct{}, liveParallel)}
 }
 
-func (l *liveService) start(ctx context.Context, h host.Host) {
-	var hidden bool
+// Start serves the live protocol on h and runs the beat until ctx ends.
+func (l *Service) Start(ctx context.Context, h host.Host) {
+	hidden := l.isHidden()
 	seen := map[string]int64{}
-	_ = l.m.st.View(func(tx *store.Tx) error {
-		s, err := l.m.settings(tx)
-		hidden = err == nil && s.Presence == api.PresenceNobody
-		return tx.Iterate(store.IterOptions{Prefix: []byte("pr/")}, func(k, v []byte) (bool, error) {
+	_ = l.st.View(func(tx *store.Tx) error {
+		return tx.Iterate(store.IterOptions{Prefix: []byte(keyLastSeen)}, func(k, v []byte) (bool, error) {
 			if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
-				seen[string(k[3:])] = n
+				seen[string(k[len(keyLastSeen):])] = n
 			}
 			return true, nil
 		})
@@ -132,7 +173,9 @@ func (l *liveService) start(ctx context.Context, h host.Host) {
 	}()
 }
 
-func (l *liveService) wait() {
+// Wait stops serving and waits for the service's goroutines, once Start's context has
+// ended; it saves when the contacts online then were last seen.
+func (l *Service) Wait() {
 	l.mu.Lock()
 	h := l.h
 	l.closed = true
@@ -158,9 +201,9 @@ func (l *liveService) wait() {
 	}
 }
 
-// lastSeen is a contact's last seen time for the API: nil when unknown or when our own
-// setting is presence: nobody.
-func (l *liveService) lastSeen(cid string) *int64 {
+// LastSeen is contact cid's last seen time (Unix ms) for the API: nil when unknown or
+// when our own setting is presence: nobody.
+func (l *Service) LastSeen(cid string) *int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.hidden {
@@ -172,9 +215,9 @@ func (l *liveService) lastSeen(cid string) *int64 {
 	return nil
 }
 
-// setHidden follows the presence setting; turning presence off tells connected contacts
-// to forget our last seen time.
-func (l *liveService) setHidden(hidden bool) {
+// SetHidden follows the presence setting (hidden: presence: nobody); turning presence off
+// tells connected contacts to forget our last seen time.
+func (l *Service) SetHidden(hidden bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	was := l.hidden
@@ -196,7 +239,7 @@ func (l *liveService) setHidden(hidden bool) {
 	}
 }
 
-func (l *liveService) loop(ctx context.Context) {
+func (l *Service) loop(ctx context.Context) {
 	check := min(l.opts.Heartbeat, l.opts.Timeout/4, l.opts.TypingTimeout/4)
 	tick := time.NewTicker(max(check, 20*time.Millisecond))
 	defer tick.Stop()
@@ -205,7 +248,7 @@ func (l *liveService) loop(ctx context.Context) {
 	// within one beat never saw each other).
 	var changed <-chan struct{}
 	var cursor uint64
-	if ev := l.m.ev; ev != nil {
+	if ev := l.ev; ev != nil {
 		var cancel func()
 		changed, cancel = ev.Subscribe()
 		defer cancel()
@@ -237,12 +280,12 @@ func (l *liveService) loop(ctx context.Context) {
 
 // contactEvents greets the contacts of the contact events after cursor who share presence
 // with us and are not online here, and returns the new cursor.
-func (l *liveService) contactEvents(cursor uint64) uint64 {
+func (l *Service) contactEvents(cursor uint64) uint64 {
 	greet := map[string]bool{}
 	for {
-		evs, more, err := l.m.ev.Since(cursor, 0)
+		evs, more, err := l.ev.Since(cursor, 0)
 		if err != nil {
-			l.m.log.Debug("presence: reading contact events", "err", err)
+			l.log.Debug("presence: reading contact events", "err", err)
 			break
 		}
 		for _, ev := range evs {
@@ -268,24 +311,16 @@ func (l *liveService) contactEvents(cursor uint64) uint64 {
 		if online {
 			continue
 		}
-		var pid peer.ID
-		_ = l.m.st.View(func(tx *store.Tx) error {
-			c, err := loadContact(tx, cid)
-			if err == nil && presenceContact(c) {
-				pid, _ = peerOf(c)
-				l.m.addAddrs(pid, c.Addrs)
-			}
-			return nil
-		})
-		if pid != "" {
-			l.greet(pid, false)
+		if c, ok := l.book.Contact(cid); ok && c.sharesPresence() && c.Peer != "" {
+			l.addAddrs(c.Peer, c.Addrs)
+			l.greet(c.Peer, false)
 		}
 	}
 	return cursor
 }
 
 // expire turns silent contacts offline and ends stale typing indicators.
-func (l *liveService) expire(ctx context.Context) {
+func (l *Service) expire(ctx context.Context) {
 	now := time.Now()
 	var gone []string
 	var stopped [][2]string
@@ -311,29 +346,29 @@ func (l *liveService) expire(ctx context.Context) {
 	l.idleStreams(now)
 	for _, cid := range gone {
 		l.persist(ctx, cid)
-		l.emitPresence(cid, "offline")
+		l.emitPresence(cid, api.PresenceOffline)
 	}
 	for _, k := range stopped {
-		l.m.broadcast(typingFrame(k[0], k[1], "stop"))
+		l.publish(typingFrame(k[0], k[1], api.TypingStop))
 	}
 }
 
-func (l *liveService) persist(ctx context.Context, cid string) {
+func (l *Service) persist(ctx context.Context, cid string) {
 	l.mu.Lock()
 	t, ok := l.seen[cid]
 	l.mu.Unlock()
 	if !ok {
 		return
 	}
-	err := l.m.st.Update(ctx, func(tx *store.Tx) error {
+	err := l.st.Update(ctx, func(tx *store.Tx) error {
 		return tx.Set(kLastSeen(cid), strconv.AppendInt(nil, t, 10))
 	})
 	if err != nil && ctx.Err() == nil {
-		l.m.log.Warn("saving last seen", "err", err)
+		l.log.Warn("saving last seen", "err", err)
 	}
 }
 
-func (l *liveService) emitPresence(cid, state string) {
+func (l *Service) emitPresence(cid, state string) {
 	l.mu.Lock()
 	hidden := l.hidden
 	l.mu.Unlock()
@@ -341,29 +376,23 @@ func (l *liveService) emitPresence(cid, state string) {
 		return
 	}
 	if f := l.presenceFrame(cid, state); f != nil {
-		l.m.broadcast(f)
+		l.publish(f)
 	}
 }
 
 // presenceFrame is the socket frame saying contact cid is in state, or nil for a contact
 // that is gone.
-func (l *liveService) presenceFrame(cid, state string) []byte {
-	var uid string
-	_ = l.m.st.View(func(tx *store.Tx) error {
-		c, err := loadContact(tx, cid)
-		if err == nil {
-			uid = c.UserID
-		}
-		return nil
-	})
-	if uid == "" {
+func (l *Service) presenceFrame(cid, state string) []byte {
+	c, ok := l.book.Contact(cid)
+	if !ok || c.UserID == "" {
 		return nil
 	}
-	return mustFrame(api.NewPresenceFrame(uid, state, l.lastSeen(cid)))
+	return mustFrame(api.NewPresenceFrame(c.UserID, state, l.LastSeen(cid)))
 }
 
-// onlineFrames are presence frames for the contacts online now (none with presence off).
-func (l *liveService) onlineFrames() [][]byte {
+// OnlineFrames are presence frames for the contacts online now (none with presence off):
+// what a new subscriber is told first.
+func (l *Service) OnlineFrames() [][]byte {
 	l.mu.Lock()
 	var cids []string
 	if !l.hidden {
@@ -374,7 +403,7 @@ func (l *liveService) onlineFrames() [][]byte {
 	l.mu.Unlock()
 	var out [][]byte
 	for _, cid := range cids {
-		if f := l.presenceFrame(cid, "online"); f != nil {
+		if f := l.presenceFrame(cid, api.PresenceOnline); f != nil {
 			out = append(out, f)
 		}
 	}
@@ -390,19 +419,6 @@ func mustFrame(v any) []byte {
 	return b
 }
 
-// broadcast hands an ephemeral frame to every subscribed UI; a UI that is not reading
-// misses it (it is ephemeral).
-func (m *Messenger) broadcast(b []byte) {
-	m.subMu.Lock()
-	defer m.subMu.Unlock()
-	for ch := range m.subs {
-		select {
-		case ch <- b:
-		default:
-		}
-	}
-}
-
 // presenceTarget is a contact who may learn our presence.
 type presenceTarget struct {
 	cid   string
@@ -411,36 +427,21 @@ type presenceTarget struct {
 }
 
 // presenceTargets are the contacts who may learn our presence.
-func (l *liveService) presenceTargets() []presenceTarget {
+func (l *Service) presenceTargets() []presenceTarget {
 	var out []presenceTarget
-	_ = l.m.st.View(func(tx *store.Tx) error {
-		return tx.Iterate(store.IterOptions{Prefix: []byte("ct/")}, func(_, v []byte) (bool, error) {
-			var c contactRec
-			if err := json.Unmarshal(v, &c); err != nil {
-				return false, err
-			}
-			if presenceContact(&c) {
-				if pid, err := peerOf(&c); err == nil {
-					out = append(out, presenceTarget{c.ID, pid, c.Addrs})
-				}
-			}
-			return true, nil
-		})
-	})
+	for _, c := range l.book.Contacts() {
+		if c.sharesPresence() && c.Peer != "" {
+			out = append(out, presenceTarget{c.ID, c.Peer, c.Addrs})
+		}
+	}
 	return out
-}
-
-// presenceContact reports whether contact c shares presence with us (both ways): an
-// accepted contact the user added, not blocked.
-func presenceContact(c *contactRec) bool {
-	return !c.GroupOnly && !c.Blocked && c.Request == api.RequestAccepted
 }
 
 // sendAll sends sig to contacts: those connected now and those we see online (a connection
 // trimmed or replaced must not turn a running contact offline at the other end until the
 // next dial beat), those never dialed in this run (new contacts), and all of them when
 // dial. Unconnected ones are dialed at their known addresses.
-func (l *liveService) sendAll(sig *wire.Live, dial bool) {
+func (l *Service) sendAll(sig *wire.Live, dial bool) {
 	h := l.h
 	all := l.presenceTargets()
 	connected := make([]bool, len(all))
@@ -463,7 +464,7 @@ func (l *liveService) sendAll(sig *wire.Live, dial bool) {
 	}
 	l.mu.Unlock()
 	for _, t := range dialing {
-		l.m.addAddrs(t.pid, t.addrs)
+		l.addAddrs(t.pid, t.addrs)
 	}
 	l.sendTo(targets, sig)
 }
@@ -477,17 +478,9 @@ const maxGreeting = 256
 // both ends see each other at once. An answer goes only when the contact turns online here,
 // so two nodes answer each other at most once. It is called from the network's connection
 // notifications, so it only reads the store and starts the send.
-func (l *liveService) greet(pid peer.ID, answer bool) {
-	var c *contactRec
-	_ = l.m.st.View(func(tx *store.Tx) error {
-		cid, err := getString(tx, kContactByPeer(pid.String()))
-		if err != nil || cid == "" {
-			return err
-		}
-		c, err = loadContact(tx, cid)
-		return err
-	})
-	if c == nil || !presenceContact(c) {
+func (l *Service) greet(pid peer.ID, answer bool) {
+	c, ok := l.book.ContactAt(pid)
+	if !ok || !c.sharesPresence() {
 		return
 	}
 	now := time.Now()
@@ -502,7 +495,7 @@ func (l *liveService) greet(pid peer.ID, answer bool) {
 }
 
 // sendTo queues one signal for each peer's live stream; it never waits for the network.
-func (l *liveService) sendTo(pids []peer.ID, sig *wire.Live) {
+func (l *Service) sendTo(pids []peer.ID, sig *wire.Live) {
 	b, err := wire.MarshalLive(sig)
 	if err != nil {
 		return
@@ -514,17 +507,9 @@ func (l *liveService) sendTo(pids []peer.ID, sig *wire.Live) {
 
 // signal handles one live signal from peer from, and reports whether the stream it came
 // on may go on (it is from a contact).
-func (l *liveService) signal(from peer.ID, sig *wire.Live) bool {
-	var c *contactRec
-	_ = l.m.st.View(func(tx *store.Tx) error {
-		cid, err := getString(tx, kContactByPeer(from.String()))
-		if err != nil || cid == "" {
-			return err
-		}
-		c, err = loadContact(tx, cid)
-		return err
-	})
-	if c == nil || c.Blocked {
+func (l *Service) signal(from peer.ID, sig *wire.Live) bool {
+	c, ok := l.book.ContactAt(from)
+	if !ok || c.Blocked {
 		return false
 	}
 	switch sig.Type {
@@ -537,32 +522,32 @@ func (l *liveService) signal(from peer.ID, sig *wire.Live) bool {
 		delete(l.seen, c.ID)
 		ctx := l.ctx
 		l.mu.Unlock()
-		err := l.m.st.Update(ctx, func(tx *store.Tx) error { return tx.Delete(kLastSeen(c.ID)) })
+		err := l.st.Update(ctx, func(tx *store.Tx) error { return tx.Delete(kLastSeen(c.ID)) })
 		if err != nil && !errors.Is(err, context.Canceled) {
-			l.m.log.Warn("forgetting last seen", "err", err)
+			l.log.Warn("forgetting last seen", "err", err)
 		}
 		if was {
-			l.emitPresence(c.ID, "offline")
+			l.emitPresence(c.ID, api.PresenceOffline)
 		}
 	case wire.LiveTyping:
-		if !l.m.mayType(c, sig.Conv) {
+		if !l.mayType(c, sig.Conv) {
 			return true
 		}
 		k := [2]string{sig.Conv, c.UserID}
 		l.mu.Lock()
-		if sig.State == "start" {
+		if sig.State == api.TypingStart {
 			l.typing[k] = time.Now().Add(l.opts.TypingTimeout)
 		} else {
 			delete(l.typing, k)
 		}
 		l.mu.Unlock()
-		l.m.broadcast(typingFrame(sig.Conv, c.UserID, sig.State))
+		l.publish(typingFrame(sig.Conv, c.UserID, sig.State))
 	}
 	return true
 }
 
-func (l *liveService) heartbeat(c *contactRec, from peer.ID) {
-	if !presenceContact(c) {
+func (l *Service) heartbeat(c Contact, from peer.ID) {
+	if !c.sharesPresence() {
 		return
 	}
 	now := time.Now()
@@ -576,87 +561,7 @@ func (l *liveService) heartbeat(c *contactRec, from peer.ID) {
 	l.seen[c.ID] = now.UnixMilli()
 	l.mu.Unlock()
 	if !was {
-		l.emitPresence(c.ID, "online")
+		l.emitPresence(c.ID, api.PresenceOnline)
 		l.greet(from, true) // they may not see us yet either
 	}
-}
-
-// mayType reports whether contact c may signal typing in conversation conv: their direct
-// conversation, or a group both belong to.
-func (m *Messenger) mayType(c *contactRec, conv string) bool {
-	if conv == c.ConvID {
-		return true
-	}
-	ok := false
-	_ = m.st.View(func(tx *store.Tx) error {
-		g, err := loadGroup(tx, conv)
-		ok = err == nil && g.Me && g.member(c.UserID) != nil
-		return nil
-	})
-	return ok
-}
-
-// Typing carries a typing signal from a UI to the conversation's other members:
-// ephemeral (never stored), rate-limited (a repeated "start" within TypingRefresh is
-// dropped), and it ends on the receiving side by itself after TypingTimeout.
-func (m *Messenger) Typing(ctx context.Context, convID, state string) error {
-	if state != "start" && state != "stop" {
-		return api.Errorf(api.ErrBadRequest, `state must be "start" or "stop"`)
-	}
-	var pids []peer.ID
-	err := m.st.View(func(tx *store.Tx) error {
-		conv, err := loadConv(tx, convID)
-		if err != nil {
-			return err
-		}
-		if conv.Type == api.ConversationGroup {
-			g, err := loadGroup(tx, convID)
-			if err != nil {
-				return err
-			}
-			if !g.Me {
-				return api.Errorf(api.ErrForbidden, "you are not a member of this group")
-			}
-			for _, mb := range g.Members {
-				if mb.UserID == m.uid {
-					continue
-				}
-				if pid, err := peer.Decode(mb.PeerID); err == nil {
-					pids = append(pids, pid)
-				}
-			}
-			return nil
-		}
-		c, err := loadContact(tx, conv.ContactID)
-		if err != nil {
-			return err
-		}
-		if pid, err := peerOf(c); err == nil && !c.Blocked {
-			m.addAddrs(pid, c.Addrs)
-			pids = append(pids, pid)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	l := m.live
-	now := time.Now()
-	l.mu.Lock()
-	last, h := l.sentTyp[convID], l.h
-	if last.state == state && (state == "stop" || now.Sub(last.at) < l.opts.TypingRefresh) || h == nil || l.closed {
-		l.mu.Unlock()
-		return nil
-	}
-	l.sentTyp[convID] = typingMark{state, now}
-	l.mu.Unlock()
-	// Only peers we are connected to: typing is not worth a dial per member.
-	var targets []peer.ID
-	for _, pid := range pids {
-		if len(pids) == 1 || h.Network().Connectedness(pid) == network.Connected {
-			targets = append(targets, pid)
-		}
-	}
-	l.sendTo(targets, &wire.Live{Type: wire.LiveTyping, Conv: convID, State: state})
-	return nil
 }

@@ -1,4 +1,4 @@
-package messenger
+package sessions
 
 import (
 	"context"
@@ -14,11 +14,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/petrel-chat/petrel/crypto/identity"
+	"github.com/petrel-chat/petrel/crypto/pqxdh"
 	"github.com/petrel-chat/petrel/crypto/prekey"
-	"github.com/petrel-chat/petrel/node/api"
-	"github.com/petrel-chat/petrel/node/eventlog"
-	"github.com/petrel-chat/petrel/node/nodetest/wait"
-	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 )
@@ -34,71 +31,32 @@ func loopbackHost(t *testing.T) host.Host {
 	return h
 }
 
-// runningMessenger is a Messenger on its own encrypted store, Run on a loopback host until
-// the test ends.
-func runningMessenger(t *testing.T, name string) (*Messenger, host.Host) {
-	t.Helper()
-	return runningMessengerWith(t, name, nil)
+// prekeyNode is a node's prekey side: its own encrypted store with a fresh prekey store,
+// and a PrekeyServer answering on a loopback host. Its contacts are the peers given (what
+// the address book would answer for them).
+type prekeyNode struct {
+	st  *store.Store
+	id  *identity.Identity
+	h   host.Host
+	srv *PrekeyServer
 }
 
-// runningMessengerWith is runningMessenger with configure applied to the Config.
-func runningMessengerWith(t *testing.T, name string, configure func(*Config)) (*Messenger, host.Host) {
+func startPrekeyNode(t *testing.T, contacts ...peer.ID) *prekeyNode {
 	t.Helper()
-	st, err := store.Create(t.TempDir(), []byte("test passphrase "+name), store.Options{})
-	if err != nil {
+	n := &prekeyNode{st: openStore(t), id: newID(t), h: loopbackHost(t)}
+	if err := n.st.Update(context.Background(), func(tx *store.Tx) error {
+		_, err := LoadPrekeys(tx, n.id, time.Now())
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
-	ev, err := eventlog.Open(st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := identity.Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := Config{Store: st, Events: ev, Identity: id, Profile: func() string { return name }}
-	if configure != nil {
-		configure(&cfg)
-	}
-	m, err := New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := loopbackHost(t)
+	n.srv = &PrekeyServer{Store: n.st, Identity: n.id, IsContact: func(_ *store.Tx, pid peer.ID) (bool, error) {
+		return slices.Contains(contacts, pid), nil
+	}}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx, h) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("%s: run: %v", name, err)
-		}
-		st.Close()
-	})
-	return m, h
-}
-
-// befriendPeers makes b an accepted contact of a, reachable at b's host; it returns the
-// contact's conversation.
-func befriendPeers(t *testing.T, a, b *Messenger, bh host.Host) string {
-	t.Helper()
-	var conv string
-	err := a.st.Update(context.Background(), func(tx *store.Tx) error {
-		c, _, err := a.contactFor(tx, b.id.Public(), bh.ID().String(), api.RequestAccepted)
-		if err != nil {
-			return err
-		}
-		c.Addrs = nil
-		for _, ma := range bh.Addrs() {
-			c.Addrs = append(c.Addrs, ma.String())
-		}
-		conv = c.ConvID
-		return putJSON(tx, kContact(c.ID), c)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return conv
+	t.Cleanup(cancel)
+	n.h.SetStreamHandler(wire.PrekeyProtocol, n.srv.Handler(ctx))
+	return n
 }
 
 // askBundle runs one prekey request from h to the node at pid and parses the answer.
@@ -111,22 +69,29 @@ func askBundle(ctx context.Context, h host.Host, pid peer.ID) (*prekey.Bundle, e
 	}
 	defer s.Close()
 	_ = s.SetDeadline(time.Now().Add(20 * time.Second))
-	raw, err := requestBundle(s)
+	raw, err := RequestBundle(s)
 	if err != nil {
 		return nil, err
 	}
 	return prekey.ParseBundle(raw)
 }
 
-// freeOneTime counts the node's one-time keys of each kind that nobody has been given.
-func freeOneTime(t *testing.T, m *Messenger) (x25519, mlkem int) {
+func connect(t *testing.T, from host.Host, to host.Host) {
 	t.Helper()
-	err := m.st.View(func(tx *store.Tx) error {
-		ps, err := sessions.LoadPrekeys(tx, m.id, m.now())
+	if err := from.Connect(context.Background(), peer.AddrInfo{ID: to.ID(), Addrs: to.Addrs()}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// freeOneTime counts the node's one-time keys of each kind that nobody has been given.
+func freeOneTime(t *testing.T, n *prekeyNode) (x25519, mlkem int) {
+	t.Helper()
+	err := n.st.View(func(tx *store.Tx) error {
+		ps, err := LoadPrekeys(tx, n.id, time.Now())
 		if err != nil {
 			return err
 		}
-		issued, err := sessions.LoadIssued(tx, ps)
+		issued, err := LoadIssued(tx, ps)
 		if err != nil {
 			return err
 		}
@@ -149,15 +114,15 @@ func freeOneTime(t *testing.T, m *Messenger) (x25519, mlkem int) {
 }
 
 // heldOneTime is the set of one-time X25519 key ids the node holds.
-func heldOneTime(t *testing.T, m *Messenger) []uint32 {
+func heldOneTime(t *testing.T, n *prekeyNode) []uint32 {
 	t.Helper()
 	var ids []uint32
-	err := m.st.View(func(tx *store.Tx) error {
-		ps, err := sessions.LoadPrekeys(tx, m.id, m.now())
+	err := n.st.View(func(tx *store.Tx) error {
+		ps, err := LoadPrekeys(tx, n.id, time.Now())
 		if err != nil {
 			return err
 		}
-		ids, _ = sessions.IDs(ps)
+		ids, _ = IDs(ps)
 		return nil
 	})
 	if err != nil {
@@ -170,26 +135,22 @@ func heldOneTime(t *testing.T, m *Messenger) []uint32 {
 // in a loop, as the attack in issue 11 did (72 requests took every one-time key, each at
 // the cost of a durable write). It gets bundles with the signed and last-resort keys only,
 // then refusals; none of its requests writes to Bob's store; Bob's one-time keys stay free
-// for his contacts; and a real contact still starts a session with a one-time key and its
-// message arrives.
+// for his contacts; and a real contact still gets a one-time key, which its handshake
+// consumes at Bob.
 func TestPrekeyDrainingByStranger(t *testing.T) {
 	ctx := context.Background()
-	bob, bh := runningMessenger(t, "bob")
-	alice, ah := runningMessenger(t, "alice")
-	conv := befriendPeers(t, alice, bob, bh)
-	befriendPeers(t, bob, alice, ah)
+	ah := loopbackHost(t)
+	bob := startPrekeyNode(t, ah.ID())
 	freeX, freeP := freeOneTime(t, bob)
 
 	attacker := loopbackHost(t)
-	if err := attacker.Connect(ctx, peer.AddrInfo{ID: bh.ID(), Addrs: bh.Addrs()}); err != nil {
-		t.Fatal(err)
-	}
+	connect(t, attacker, bob.h)
 	const requests = 150
 	writes := bob.st.Writes()
 	start := time.Now()
 	served, refused := 0, 0
 	for i := range requests {
-		b, err := askBundle(ctx, attacker, bh.ID())
+		b, err := askBundle(ctx, attacker, bob.h.ID())
 		if err != nil {
 			if !strings.Contains(err.Error(), "rate limited") {
 				t.Fatalf("request %d: %v", i, err)
@@ -214,34 +175,43 @@ func TestPrekeyDrainingByStranger(t *testing.T) {
 	if got > requests/10 {
 		t.Fatalf("%d stranger requests cost %d store writes", requests, got)
 	}
-	budget := strangerBurst + int(time.Since(start)/strangerEvery) + 1
-	if served < strangerBurst || served > budget || refused == 0 {
-		t.Fatalf("served %d, refused %d: want the burst (%d) served, at most %d in all, and the rest refused", served, refused, strangerBurst, budget)
+	budget := StrangerBurst + int(time.Since(start)/StrangerEvery) + 1
+	if served < StrangerBurst || served > budget || refused == 0 {
+		t.Fatalf("served %d, refused %d: want the burst (%d) served, at most %d in all, and the rest refused", served, refused, StrangerBurst, budget)
 	}
 	if x, p := freeOneTime(t, bob); x != freeX || p != freeP {
 		t.Fatalf("free one-time keys %d/%d after the stranger's requests, %d/%d before", x, p, freeX, freeP)
 	}
 
 	// Alice, a contact, starts a session: her bundle has a one-time key, which her
-	// message's handshake consumes at Bob.
-	before := heldOneTime(t, bob)
-	if _, _, err := alice.Send(ctx, api.SendRequest{ConversationID: conv, ClientMsgID: "a1", Body: "still here"}); err != nil {
+	// handshake consumes at Bob.
+	connect(t, ah, bob.h)
+	b, err := askBundle(ctx, ah, bob.h.ID())
+	if err != nil {
 		t.Fatal(err)
 	}
-	bobConv := directConvID(bob.uid, alice.uid)
-	wait.For(t, "Bob receives Alice's message", func() error {
-		page, err := bob.Messages(ctx, bobConv, "", "", 10)
+	opk, ok := b.OneTimePrekey()
+	if !ok {
+		t.Fatal("a contact got no one-time key after a stranger's requests")
+	}
+	alice := newID(t)
+	if _, initial, err := pqxdh.Initiate(alice, b); err != nil {
+		t.Fatal(err)
+	} else if err := bob.st.Update(ctx, func(tx *store.Tx) error {
+		ps, err := LoadPrekeys(tx, bob.id, time.Now())
 		if err != nil {
 			return err
 		}
-		if len(page.Messages) != 1 || page.Messages[0].Body != "still here" {
-			return fmt.Errorf("%d messages", len(page.Messages))
+		_, used, err := pqxdh.Respond(bob.id, ps, initial, time.Now())
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(used, opk.ID()) {
+			return fmt.Errorf("the handshake used keys %v, not the one-time key %d", used, opk.ID())
 		}
 		return nil
-	})
-	after := heldOneTime(t, bob)
-	if len(after) != len(before)-1 {
-		t.Fatalf("Bob holds %d one-time keys after Alice's handshake, %d before: no one-time key was used", len(after), len(before))
+	}); err != nil {
+		t.Fatalf("Bob answers Alice's handshake: %v", err)
 	}
 }
 
@@ -249,18 +219,15 @@ func TestPrekeyDrainingByStranger(t *testing.T) {
 // keys-free bundle after that, at no store write; the pool stays above the refill level.
 func TestPrekeyDrainingByContact(t *testing.T) {
 	ctx := context.Background()
-	bob, bh := runningMessenger(t, "bob")
-	mallory, mh := runningMessenger(t, "mallory")
-	befriendPeers(t, bob, mallory, mh)
-	if err := mh.Connect(ctx, peer.AddrInfo{ID: bh.ID(), Addrs: bh.Addrs()}); err != nil {
-		t.Fatal(err)
-	}
+	mh := loopbackHost(t)
+	bob := startPrekeyNode(t, mh.ID())
+	connect(t, mh, bob.h)
 	writes := bob.st.Writes()
 	start := time.Now()
 	withKey := 0
 	const requests = 60
 	for i := range requests {
-		b, err := askBundle(ctx, mh, bh.ID())
+		b, err := askBundle(ctx, mh, bob.h.ID())
 		if err != nil {
 			t.Fatalf("request %d: %v", i, err)
 		}
@@ -268,8 +235,8 @@ func TestPrekeyDrainingByContact(t *testing.T) {
 			withKey++
 		}
 	}
-	if budget := prekeyBurst + int(time.Since(start)/prekeyEvery) + 1; withKey < prekeyBurst || withKey > budget {
-		t.Fatalf("a contact asking %d times got %d one-time keys; the budget is %d at once, %d by now", requests, withKey, prekeyBurst, budget)
+	if budget := ContactBurst + int(time.Since(start)/ContactEvery) + 1; withKey < ContactBurst || withKey > budget {
+		t.Fatalf("a contact asking %d times got %d one-time keys; the budget is %d at once, %d by now", requests, withKey, ContactBurst, budget)
 	}
 	t.Logf("a contact asking %d times: %d bundles with one-time keys, %d store writes", requests, withKey, bob.st.Writes()-writes)
 	if got := bob.st.Writes() - writes; got > int64(withKey)+requests/10 {
@@ -280,21 +247,55 @@ func TestPrekeyDrainingByContact(t *testing.T) {
 	}
 }
 
+// The keys-free bundle follows the prekey store: after a rotation a stranger gets the new
+// signed prekey, not the one cached from before.
+func TestPublicBundleFollowsRotation(t *testing.T) {
+	bob := startPrekeyNode(t)
+	first, err := bob.srv.PublicBundle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(60 * 24 * time.Hour)
+	if err := bob.st.Update(context.Background(), func(tx *store.Tx) error {
+		ps, err := LoadPrekeys(tx, bob.id, later)
+		if err != nil {
+			return err
+		}
+		if err := ps.Rotate(bob.id, later); err != nil {
+			return err
+		}
+		return SavePrekeys(tx, ps)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	second, err := bob.srv.PublicBundle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b1, err1 := prekey.ParseBundle(first)
+	b2, err2 := prekey.ParseBundle(second)
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatal(err)
+	}
+	if b1.SignedPrekey().ID() == b2.SignedPrekey().ID() {
+		t.Fatal("the keys-free bundle still carries the signed prekey from before the rotation")
+	}
+}
+
 // When every one-time key has been handed out and none used (a relay's batch, contacts
 // that never wrote), the next contact bundle tops the pool up with fresh keys instead of
 // leaving the node without any.
 func TestPrekeyPoolReplenished(t *testing.T) {
 	ctx := context.Background()
-	bob, bh := runningMessenger(t, "bob")
-	alice, ah := runningMessenger(t, "alice")
-	befriendPeers(t, bob, alice, ah)
+	ah := loopbackHost(t)
+	bob := startPrekeyNode(t, ah.ID())
 	err := bob.st.Update(ctx, func(tx *store.Tx) error {
-		ps, err := sessions.LoadPrekeys(tx, bob.id, bob.now())
+		ps, err := LoadPrekeys(tx, bob.id, time.Now())
 		if err != nil {
 			return err
 		}
-		opks, pqs := sessions.IDs(ps)
-		return sessions.SaveIssued(tx, append(opks, pqs...))
+		opks, pqs := IDs(ps)
+		return SaveIssued(tx, append(opks, pqs...))
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -302,10 +303,8 @@ func TestPrekeyPoolReplenished(t *testing.T) {
 	if x, p := freeOneTime(t, bob); x != 0 || p != 0 {
 		t.Fatalf("setup: %d/%d free", x, p)
 	}
-	if err := ah.Connect(ctx, peer.AddrInfo{ID: bh.ID(), Addrs: bh.Addrs()}); err != nil {
-		t.Fatal(err)
-	}
-	b, err := askBundle(ctx, ah, bh.ID())
+	connect(t, ah, bob.h)
+	b, err := askBundle(ctx, ah, bob.h.ID())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,36 +319,58 @@ func TestPrekeyPoolReplenished(t *testing.T) {
 	}
 }
 
-// Handed-out keys never used do not pile up without bound: past sessions.MaxHeld the oldest
-// are dropped.
+// Handed-out keys never used do not pile up without bound: past MaxHeld the oldest are
+// dropped.
 func TestPrekeyPoolCapped(t *testing.T) {
-	m := testMessenger(t, "bob")
-	err := m.st.Update(context.Background(), func(tx *store.Tx) error {
-		ps, err := sessions.LoadPrekeys(tx, m.id, m.now())
+	st, id, now := openStore(t), newID(t), time.Now()
+	err := st.Update(context.Background(), func(tx *store.Tx) error {
+		ps, err := LoadPrekeys(tx, id, now)
 		if err != nil {
 			return err
 		}
-		first, _ := sessions.IDs(ps)
+		first, _ := IDs(ps)
 		for round := 0; round < 10; round++ {
-			opks, pqs := sessions.IDs(ps)
+			opks, pqs := IDs(ps)
 			var changed bool
-			if changed, _, err = sessions.TopUp(m.id, m.now(), ps, append(opks, pqs...)); err != nil {
+			if changed, _, err = TopUp(id, now, ps, append(opks, pqs...)); err != nil {
 				return err
 			}
 			if !changed {
 				return fmt.Errorf("round %d: an exhausted pool was not topped up", round)
 			}
-			opks, pqs = sessions.IDs(ps)
-			if len(opks) > sessions.MaxHeld || len(pqs) > sessions.MaxHeld {
-				return fmt.Errorf("round %d: %d/%d held, cap %d", round, len(opks), len(pqs), sessions.MaxHeld)
+			opks, pqs = IDs(ps)
+			if len(opks) > MaxHeld || len(pqs) > MaxHeld {
+				return fmt.Errorf("round %d: %d/%d held, cap %d", round, len(opks), len(pqs), MaxHeld)
 			}
 		}
-		if opks, _ := sessions.IDs(ps); slices.Contains(opks, first[0]) {
+		if opks, _ := IDs(ps); slices.Contains(opks, first[0]) {
 			return errors.New("the oldest handed-out key is still held after ten top-ups")
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A request that is not the one-byte prekey request is reset, not answered.
+func TestPrekeyServerResetsGarbage(t *testing.T) {
+	bob := startPrekeyNode(t)
+	h := loopbackHost(t)
+	connect(t, h, bob.h)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s, err := h.NewStream(ctx, bob.h.ID(), wire.PrekeyProtocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_ = s.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := s.Write([]byte{3, wire.TypePrekeys, 0, 0}); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 16)
+	if n, err := s.Read(buf); err == nil || n > 0 {
+		t.Fatalf("a malformed request was answered: %d bytes, %v", n, err)
 	}
 }

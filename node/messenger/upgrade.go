@@ -1,0 +1,148 @@
+package messenger
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/contacts"
+	"github.com/petrel-chat/petrel/node/history"
+	"github.com/petrel-chat/petrel/node/sessions"
+	"github.com/petrel-chat/petrel/node/store"
+)
+
+// FormatSteps are the in-place upgrades of the store's format (docs/PROTOCOL.md "Store
+// format version"), in order: step i brings a store from format i to i+1. New runs them
+// (store.Upgrade) before anything else reads the store.
+var formatSteps = []store.Step{
+	{Name: "versioned contact, channel, conversation and message records", Run: upgradeRecords},
+}
+
+// FormatVersion is the store format this code writes.
+func FormatVersion() int { return len(formatSteps) }
+
+// UpgradeStore brings st to FormatVersion and returns the version it found; a store of a
+// newer format is refused (store.ErrNewerFormat).
+func UpgradeStore(ctx context.Context, st *store.Store) (from int, err error) {
+	return store.Upgrade(ctx, st, formatSteps)
+}
+
+// upgradeBatch bounds the records one upgrade transaction rewrites.
+const upgradeBatch = 512
+
+// upgradeRecords is format step 1. Format 0 records carry no version: a contact record
+// (ct/) holds the address book and the delivery counters together, a message record
+// (ms/) holds its api.Message under "m", a conversation record (cv/) is the same as
+// today's without "v". Each becomes its versioned record: the counters move to the
+// contact's sessions.Channel (sc/). Records that already have a version are left alone,
+// so the step can run again after a crash.
+func upgradeRecords(ctx context.Context, st *store.Store) error {
+	steps := []struct {
+		prefix []byte
+		fn     func(tx *store.Tx, v []byte) error
+	}{
+		{contacts.Prefix, upgradeContact},
+		{history.ConvPrefix, upgradeConv},
+		{history.MsgPrefix, upgradeMsg},
+	}
+	for _, s := range steps {
+		if err := rewriteAll(ctx, st, s.prefix, s.fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rewriteAll runs fn over every record under prefix, upgradeBatch records a transaction.
+func rewriteAll(ctx context.Context, st *store.Store, prefix []byte, fn func(tx *store.Tx, v []byte) error) error {
+	var start []byte
+	for {
+		n := 0
+		var last []byte
+		if err := st.Update(ctx, func(tx *store.Tx) error {
+			n, last = 0, nil
+			return tx.Iterate(store.IterOptions{Prefix: prefix, Start: start}, func(k, v []byte) (bool, error) {
+				if start != nil && bytes.Equal(k, start) {
+					return true, nil
+				}
+				if err := fn(tx, v); err != nil {
+					return false, fmt.Errorf("%s: %w", store.KeyPrefix(k), err)
+				}
+				n++
+				last = bytes.Clone(k)
+				return n < upgradeBatch, nil
+			})
+		}); err != nil {
+			return err
+		}
+		if n < upgradeBatch {
+			return nil
+		}
+		start = last
+	}
+}
+
+// version is the "v" of a JSON record (0 when it has none).
+func version(v []byte) (int, error) {
+	var r struct {
+		V int `json:"v"`
+	}
+	err := json.Unmarshal(v, &r)
+	return r.V, err
+}
+
+func upgradeContact(tx *store.Tx, v []byte) error {
+	if n, err := version(v); err != nil || n != 0 {
+		return err
+	}
+	var r contacts.Record
+	var ch sessions.Channel
+	if err := json.Unmarshal(v, &r); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(v, &ch); err != nil {
+		return err
+	}
+	if err := sessions.SaveChannel(tx, r.ID, &ch); err != nil {
+		return err
+	}
+	return contacts.Put(tx, &r)
+}
+
+func upgradeConv(tx *store.Tx, v []byte) error {
+	if n, err := version(v); err != nil || n != 0 {
+		return err
+	}
+	var c history.Conversation
+	if err := json.Unmarshal(v, &c); err != nil {
+		return err
+	}
+	return history.PutConversation(tx, &c)
+}
+
+// msgV0 is a format 0 message record.
+type msgV0 struct {
+	M         api.Message       `json:"m"`
+	ContactID string            `json:"contact_id"`
+	Incoming  bool              `json:"incoming"`
+	EditTS    string            `json:"edit_ts,omitempty"`
+	ReactTS   history.Reactions `json:"react_ts,omitempty"`
+}
+
+func upgradeMsg(tx *store.Tx, v []byte) error {
+	if n, err := version(v); err != nil || n != 0 {
+		return err
+	}
+	var old msgV0
+	if err := json.Unmarshal(v, &old); err != nil {
+		return err
+	}
+	if old.M.ID == "" {
+		return fmt.Errorf("a message record without a message")
+	}
+	r := &history.Message{ContactID: old.ContactID, Incoming: old.Incoming, EditTS: old.EditTS, ReactTS: old.ReactTS}
+	history.FromAPI(r, &old.M)
+	return history.PutMessage(tx, r)
+}

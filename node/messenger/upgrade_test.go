@@ -1,0 +1,90 @@
+package messenger
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+
+	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/contacts"
+	"github.com/petrel-chat/petrel/node/history"
+	"github.com/petrel-chat/petrel/node/sessions"
+	"github.com/petrel-chat/petrel/node/store"
+)
+
+// TestUpgradeRecordsIsRerunnable: format step 1 over release records (more messages than
+// one batch) gives versioned records with the same content, and running it again, as after
+// a crash before the version was bumped, changes nothing.
+func TestUpgradeRecordsIsRerunnable(t *testing.T) {
+	st, err := store.Create(t.TempDir(), []byte("upgrade test passphrase"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	const n = upgradeBatch + 10
+	if err := st.Update(ctx, func(tx *store.Tx) error {
+		old := map[string]any{"id": "c1", "user_id": "u1", "name": "Ann", "verified": true, "conversation_id": "d1",
+			"send_seq": 7, "out_seq": 9, "recv_seq": 5, "ahead": []uint64{7}, "answered": true, "seen_init": []byte{1, 2}}
+		if err := store.PutJSON(tx, contacts.Key("c1"), old); err != nil {
+			return err
+		}
+		if err := store.PutJSON(tx, history.KeyConv("d1"), map[string]any{"id": "d1", "type": "direct", "contact_id": "c1", "unread": 2, "read_up_to": "0003"}); err != nil {
+			return err
+		}
+		for i := range n {
+			id := fmt.Sprintf("m%04d", i)
+			m := api.Message{ID: id, ConversationID: "d1", Body: "body " + id, Order: id, Status: api.StatusRead,
+				Receipts: api.Receipts{Delivered: 1, Read: 1, Total: 1}, Reactions: map[string][]string{"👍": {"u1"}}, Attachments: []api.Attachment{}}
+			old := map[string]any{"m": m, "contact_id": "c1", "incoming": i%2 == 0, "edit_ts": "e" + id,
+				"react_ts": history.Reactions{"u1": {"👍": {TS: "r" + id, Present: true}}}}
+			if err := store.PutJSON(tx, history.KeyMsg(id), old); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for run := 1; run <= 2; run++ {
+		if err := upgradeRecords(ctx, st); err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		if err := st.View(func(tx *store.Tx) error {
+			c, err := loadContact(tx, "c1")
+			if err != nil {
+				return err
+			}
+			if c.Name != "Ann" || !c.Verified || c.ConvID != "d1" || c.SendSeq != 7 || c.OutSeq != 9 || c.RecvSeq != 5 ||
+				len(c.Ahead) != 1 || !c.Answered || len(c.Seen) != 2 {
+				return fmt.Errorf("contact %+v", c)
+			}
+			if ch, err := sessions.LoadChannel(tx, "c1"); err != nil || ch.SendSeq != 7 {
+				return fmt.Errorf("channel %+v %v", ch, err)
+			}
+			cv, err := loadConv(tx, "d1")
+			if err != nil || cv.Unread != 2 || cv.ReadUpTo != "0003" {
+				return fmt.Errorf("conversation %+v %v", cv, err)
+			}
+			count := 0
+			err = history.Messages(tx, nil, func(_ []byte, r *history.Message) (bool, error) {
+				id := fmt.Sprintf("m%04d", count)
+				m := history.ToAPI(r)
+				if m.ID != id || m.Body != "body "+id || m.Receipts.Read != 1 || len(m.Reactions["👍"]) != 1 ||
+					r.EditTS != "e"+id || r.ReactTS["u1"]["👍"].TS != "r"+id || r.Incoming != (count%2 == 0) || r.ContactID != "c1" {
+					b, _ := json.Marshal(r)
+					return false, fmt.Errorf("message %d: %s", count, b)
+				}
+				count++
+				return true, nil
+			})
+			if err == nil && count != n {
+				err = fmt.Errorf("%d messages, want %d", count, n)
+			}
+			return err
+		}); err != nil {
+			t.Fatalf("after run %d: %v", run, err)
+		}
+	}
+}
