@@ -40,6 +40,7 @@ type config struct {
 	members, hosts, messages int
 	gap, wait, settle        time.Duration
 	cpuprofile               string
+	flood                    bool
 }
 
 func run(args []string) error {
@@ -52,6 +53,7 @@ func run(args []string) error {
 	fs.DurationVar(&c.wait, "wait", 30*time.Second, "how long after the last message to wait for every delivery")
 	fs.DurationVar(&c.settle, "settle", 5*time.Second, "time for the meshes to form before the first message")
 	fs.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the timed part to this file")
+	fs.BoolVar(&c.flood, "floodpublish", true, "flood publishing, as a node does (false: the publisher sends to its mesh only, to see what its fan-out costs)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -193,7 +195,8 @@ func measure(ctx context.Context, c config) (*result, error) {
 		sp, th := scoreParams()
 		ps, err := pubsub.NewGossipSub(ctx, h, pubsub.WithNoAuthor(), pubsub.WithMessageIdFn(envelopeID),
 			pubsub.WithGossipSubParams(gossipParams()), pubsub.WithPeerScore(sp, th), pubsub.WithPeerExchange(false),
-			pubsub.WithPeerOutboundQueueSize(gossipQueue), pubsub.WithValidateQueueSize(gossipQueue))
+			pubsub.WithPeerOutboundQueueSize(gossipQueue), pubsub.WithValidateQueueSize(gossipQueue),
+			pubsub.WithFloodPublish(c.flood))
 		if err != nil {
 			return nil, err
 		}
@@ -347,8 +350,8 @@ func (r *result) print(w io.Writer, c config) {
 		return fmt.Sprintf("%.1f ms", float64(s[int(p*float64(len(s)-1))].Microseconds())/1000)
 	}
 	lost := r.expected - len(r.member)
-	fmt.Fprintf(w, "group of %d members, %d real hosts (%d receiving, %.1f members each), %d messages every %v\n",
-		c.members, r.realHosts, r.receivingHost, float64(c.members-1)/float64(r.receivingHost), c.messages, c.gap)
+	fmt.Fprintf(w, "group of %d members, %d real hosts (%d receiving, %.1f members each), %d messages every %v, flood publishing %v\n",
+		c.members, r.realHosts, r.receivingHost, float64(c.members-1)/float64(r.receivingHost), c.messages, c.gap, c.flood)
 	fmt.Fprintf(w, "to every member (publish → decrypted): p50 %s, p99 %s, max %s; %d of %d delivered, %d lost\n",
 		q(r.member, 0.5), q(r.member, 0.99), q(r.member, 1), len(r.member), r.expected, lost)
 	fmt.Fprintf(w, "GossipSub arrival at each host (before its members decrypt): p50 %s, p99 %s, max %s; first copy from the publisher %d of %d\n",
