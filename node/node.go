@@ -28,6 +28,7 @@ import (
 	"github.com/petrel-chat/petrel/node/eventlog"
 	"github.com/petrel-chat/petrel/node/homerelays"
 	"github.com/petrel-chat/petrel/node/localapi"
+	"github.com/petrel-chat/petrel/node/media"
 	"github.com/petrel-chat/petrel/node/messenger"
 	"github.com/petrel-chat/petrel/node/p2phost"
 	"github.com/petrel-chat/petrel/node/push"
@@ -81,6 +82,9 @@ type Config struct {
 	// Now is the clock for prekey rotation and message times; nil means time.Now (tests
 	// move it forward).
 	Now func() time.Time
+	// Media tunes the media store (size limit per file, GC grace, parallel fetches); zero
+	// values are the defaults (node/media, docs/API.md §6).
+	Media media.Options
 }
 
 // APIInfo is the content of DIR/api.json.
@@ -161,8 +165,9 @@ type Node struct {
 
 	// msg is the messenger: contacts, conversations, sessions, outbox and inbox. The local
 	// API reaches it through apiBackend (backend.go), never through the Node itself.
-	msg  *messenger.Messenger
-	push *push.Service
+	msg   *messenger.Messenger
+	push  *push.Service
+	media *media.Store // attachments: DATA_DIR/media (chunks) + records in st
 
 	mu      sync.Mutex
 	profile profile
@@ -236,11 +241,20 @@ func (n *Node) load() error {
 	if n.ev, err = eventlog.Open(n.st); err != nil {
 		return err
 	}
+	if n.cfg.Media.Logger == nil {
+		n.cfg.Media.Logger = n.log.With("part", "media")
+	}
+	if n.cfg.Media.Now == nil {
+		n.cfg.Media.Now = n.cfg.Now
+	}
+	if n.media, err = media.New(n.st, filepath.Join(n.cfg.DataDir, "media"), n.cfg.Media); err != nil {
+		return fmt.Errorf("node: media: %w", err)
+	}
 	n.msg, err = messenger.New(context.Background(), messenger.Config{
 		Store: n.st, Events: n.ev, Identity: n.id, Logger: n.log.With("part", "messenger"),
 		Profile: n.profileName, Relays: n.cfg.Relays, RelayLink: relayLink{n.hostOrNil},
 		Groups: n.cfg.Groups, Presence: n.cfg.Presence, Now: n.cfg.Now,
-		MutedUntil: push.MutedUntil,
+		MutedUntil: push.MutedUntil, Media: n.media,
 	})
 	n.push = push.New(push.Config{Store: n.st, Identity: n.id, Relays: n.cfg.Relays,
 		Logger: n.log.With("part", "push"), Now: n.cfg.Now, Poll: n.cfg.RelayPoll})
@@ -314,6 +328,12 @@ func (n *Node) Run(ctx context.Context, ready func(APIInfo)) (err error) {
 	g.Go(func() error { return srv.Serve(gctx, ln) })
 	g.Go(func() error { return n.msg.Run(gctx, h) })
 	g.Go(func() error { return n.push.Run(gctx, h) })
+	g.Go(func() error {
+		if err := n.media.RunGC(gctx, time.Hour); gctx.Err() == nil {
+			return err
+		}
+		return nil
+	})
 	if len(n.cfg.Relays) > 0 {
 		homes := homerelays.New(homerelays.Config{Host: h, Identity: n.id, Logger: n.log.With("part", "relays"),
 			Invites: n.relayInvites, Poll: n.cfg.RelayPoll, Receive: n.msg.ReceiveSealed,

@@ -172,6 +172,7 @@ func TestNodeFloors(t *testing.T) {
 		"node/outbox":     core,
 		"node/inbox":      core,
 		"node/homerelays": feature, "node/push": feature, "node/media": feature, "node/presence": feature,
+		"node/groups":    feature,
 		"node/messenger": facade, "node/localapi": facade, "node": facade,
 		"node/localclient": testHelper, "node/nodetest": testHelper, "node/nodetest/wait": testHelper,
 	}

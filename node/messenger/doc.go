@@ -22,18 +22,9 @@
 //	pk                             prekey store (crypto/prekey), pki issued one-time ids
 //	hlc                            last hybrid logical clock timestamp issued
 //	settings                       settings
-//	gr/<group id>                  group: signed operation log and the state folded from it
-//	gk/<group id>                  our Sender Keys sending chain in the group
-//	gx/<group id>/<user id>        a member's receiver chains; gq/… their sequence numbers
-//	gw/<group id>/<user id>        a distribution that arrived before its sender was a member
-//	gh/<group id>/<seq>            our group envelopes, kept for resend requests (last 1024)
-//	gt/<message id>/<user id>      a member's receipt for one of our group messages
-//	gd/<seq (16 hex)>              a multi deposit to make at a relay: group envelope and members; gdn its counter
+//	gr/ gm/ gn/ go/ gk/ gx/ gq/    groups: node/groups owns these and gw/ gh/ gt/ gf/ gs/ gd/ gdn
 //
-// Presence and typing live in node/presence (its keys are listed there). Groups
-// (group*.go) are described in docs/PROTOCOL.md: the group state is a signed operation
-// log every member folds the same way; messages are encrypted once with the sender's Sender Keys chain and published on
-// GossipSub; keys, receipts and resends go over the pairwise sessions; members the mesh
-// did not reach get one multi deposit per home relay (group_deposit.go, records under
-// gd/), or a pairwise copy when that is not possible.
+// Presence and typing live in node/presence, groups in node/groups (group.go holds the
+// façade calls and what groups asks of this package); each lists its keys, and
+// docs/PROTOCOL.md describes both.
 package messenger

@@ -2,47 +2,356 @@ package messenger
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
-	"fmt"
-	"slices"
-	"strings"
-	"time"
-	"unicode/utf8"
+	"log/slog"
 
 	"github.com/petrel-chat/petrel/crypto/identity"
-	"github.com/petrel-chat/petrel/crypto/senderkey"
 	"github.com/petrel-chat/petrel/node/api"
-	"github.com/petrel-chat/petrel/node/sessions"
+	"github.com/petrel-chat/petrel/node/groups"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
+	"github.com/petrel-chat/petrel/sync/hlc"
 )
 
-// GroupOptions tune groups. Zero values take the defaults below.
-type GroupOptions struct {
-	// MaxSize caps the groups this node creates (members, creator included); it travels
-	// in the create operation, so every member enforces the same cap. Default 1,000.
-	MaxSize int
-	// FallbackAfter is how long a sender waits for a member's delivery receipt before it
-	// delivers the message to that member over their pairwise session (and, once relays
-	// land, its mailbox). Default 5 s.
-	FallbackAfter time.Duration
+// Groups are node/groups's: this file holds the API's group calls, each one transaction
+// around it, and what it asks of the pairwise side and the history (groups.Pairwise,
+// groups.History).
+
+// newGroups makes the group engine, wired to this messenger's store, contacts and history.
+func (m *Messenger) newGroups() (*groups.Service, error) {
+	var link groups.RelayLink
+	if m.cfg.RelayLink != nil {
+		link = m.cfg.RelayLink
+	}
+	return groups.New(groups.Config{
+		Store: m.st, Identity: m.id, Logger: m.log, Clock: m.clock, Now: m.now,
+		SaveClock: func(tx *store.Tx, ts string) error { return tx.Set(kClock, []byte(ts)) },
+		Profile:   m.cfg.Profile,
+		Card:      m.card,
+		RelayLink: link,
+		Pairwise:  func(tx *store.Tx) groups.Pairwise { return m.groupPairwise(tx, txContacts{}) },
+		History: groups.History{
+			SaveReceived:     m.groupSaveReceived,
+			ApplyControl:     m.groupApplyControl,
+			UpdateMessage:    m.groupUpdateMessage,
+			OpenConversation: m.groupOpenConversation,
+			EmitConversation: m.emitConv,
+		},
+		Options: m.cfg.Groups,
+	})
 }
 
-// Defaults.
-const (
-	DefaultMaxGroupSize  = 1000
-	defaultFallbackAfter = 5 * time.Second
-)
+// groupConv runs change in one transaction and returns the group's conversation after it.
+func (m *Messenger) groupConv(ctx context.Context, change func(tx *store.Tx) (string, error)) (api.Conversation, error) {
+	var out api.Conversation
+	err := m.st.Update(ctx, func(tx *store.Tx) error {
+		gid, err := change(tx)
+		if err != nil {
+			return err
+		}
+		out, err = m.apiConv(tx, gid)
+		return err
+	})
+	return out, err
+}
 
-func (o *GroupOptions) defaults() {
-	if o.MaxSize <= 0 {
-		o.MaxSize = DefaultMaxGroupSize
+// CreateGroup creates a group of the user and some contacts, with the user as its admin.
+func (m *Messenger) CreateGroup(ctx context.Context, name string, members []string) (api.Conversation, error) {
+	return m.groupConv(ctx, func(tx *store.Tx) (string, error) { return m.groups.Create(tx, name, members) })
+}
+
+// ChangeMembers adds and removes members (admins only).
+func (m *Messenger) ChangeMembers(ctx context.Context, gid string, add, remove []string) (api.Conversation, error) {
+	return m.groupConv(ctx, func(tx *store.Tx) (string, error) { return gid, m.groups.ChangeMembers(tx, gid, add, remove) })
+}
+
+// LeaveGroup leaves a group.
+func (m *Messenger) LeaveGroup(ctx context.Context, gid string) (api.Conversation, error) {
+	return m.groupConv(ctx, func(tx *store.Tx) (string, error) { return gid, m.groups.Leave(tx, gid) })
+}
+
+// RenameGroup renames a group (admins only).
+func (m *Messenger) RenameGroup(ctx context.Context, gid, name string) (api.Conversation, error) {
+	return m.groupConv(ctx, func(tx *store.Tx) (string, error) { return gid, m.groups.Rename(tx, gid, name) })
+}
+
+// SetRole makes members admins or plain members (admins only; an extension).
+func (m *Messenger) SetRole(ctx context.Context, gid string, users []string, role string) (api.Conversation, error) {
+	return m.groupConv(ctx, func(tx *store.Tx) (string, error) { return gid, m.groups.SetRole(tx, gid, users, role) })
+}
+
+// GroupChanges lists the changes that made a group what it is (groups.Changes; docs/API.md,
+// extension GET /v1/conversations/{id}/changes). A direct conversation has none.
+func (m *Messenger) GroupChanges(ctx context.Context, convID string) ([]api.GroupChange, error) {
+	out := []api.GroupChange{}
+	err := m.st.View(func(tx *store.Tx) error {
+		cv, err := loadConv(tx, convID)
+		if err != nil {
+			return err
+		}
+		if cv.Type != api.ConversationGroup {
+			return nil
+		}
+		out, err = groups.Changes(tx, convID)
+		return err
+	})
+	return out, err
+}
+
+// MessageReceipts says, for one of our own group messages, how far each member got: a
+// receipt per member of the group (docs/API.md, extension GET /v1/messages/{id}/receipts).
+// For a direct message it is the contact's status.
+func (m *Messenger) MessageReceipts(ctx context.Context, msgID string) ([]api.MemberReceipt, error) {
+	out := []api.MemberReceipt{}
+	err := m.st.View(func(tx *store.Tx) error {
+		r, err := loadMsg(tx, msgID)
+		if err != nil {
+			return err
+		}
+		if r.M.SenderID != m.uid {
+			return api.Errorf(api.ErrBadRequest, "receipts are kept for your own messages only")
+		}
+		conv, err := m.apiConv(tx, r.M.ConversationID)
+		if err != nil {
+			return err
+		}
+		if conv.Type != api.ConversationGroup {
+			for _, mb := range conv.Members {
+				if mb.UserID != m.uid {
+					out = append(out, api.MemberReceipt{UserID: mb.UserID, Name: mb.Name, Status: r.M.Status})
+				}
+			}
+			return nil
+		}
+		seen := map[string]bool{}
+		add := func(uid, name string, level int) {
+			seen[uid] = true
+			st := api.StatusSent
+			switch level {
+			case 1:
+				st = api.StatusDelivered
+			case 2:
+				st = api.StatusRead
+			}
+			out = append(out, api.MemberReceipt{UserID: uid, Name: name, Status: st})
+		}
+		for _, mb := range conv.Members {
+			if mb.UserID == m.uid {
+				continue
+			}
+			level, err := groups.ReceiptLevel(tx, msgID, mb.UserID)
+			if err != nil {
+				return err
+			}
+			add(mb.UserID, mb.Name, level)
+		}
+		// Members who acknowledged it and have left since.
+		return groups.Receipts(tx, msgID, func(uid string, level int) {
+			if !seen[uid] {
+				add(uid, "", level)
+			}
+		})
+	})
+	return out, err
+}
+
+// GroupDepositsPending is how many multi deposits wait to be made (for tests and status).
+func (m *Messenger) GroupDepositsPending() int { return m.groups.DepositsPending() }
+
+// sendGroup is Send for a group conversation (send.go).
+func (m *Messenger) sendGroup(tx *store.Tx, conv *convRec, req api.SendRequest) (api.Message, error) {
+	var replyTo *string
+	if req.ReplyTo != nil && *req.ReplyTo != "" {
+		r, err := loadMsg(tx, *req.ReplyTo)
+		if err != nil || r.M.ConversationID != conv.ID {
+			return api.Message{}, api.Errorf(api.ErrBadRequest, "reply_to is not a message of this conversation")
+		}
+		replyTo = req.ReplyTo
 	}
-	o.MaxSize = min(o.MaxSize, wire.MaxGroupMembers)
-	if o.FallbackAfter <= 0 {
-		o.FallbackAfter = defaultFallbackAfter
+	return m.sendGroupTx(tx, conv, req, replyTo)
+}
+
+// sendGroupTx stores a message to a group, encrypts it once with our sender key (the
+// advanced chain saved in the same transaction) and publishes it once committed.
+func (m *Messenger) sendGroupTx(tx *store.Tx, conv *convRec, req api.SendRequest, replyTo *string) (api.Message, error) {
+	gid := conv.ID
+	ts := m.clock.Now()
+	id := newID("m")
+	content := &wire.Content{Kind: wire.KindText, ID: id, TS: ts.String(), Body: req.Body}
+	if replyTo != nil {
+		content.ReplyTo = *replyTo
 	}
+	env, members, err := m.groups.Seal(tx, gid, content)
+	if err != nil {
+		return api.Message{}, err
+	}
+	msg := api.Message{
+		ID: id, ConversationID: gid, ClientMsgID: req.ClientMsgID, SenderID: m.uid,
+		Body: req.Body, ReplyTo: replyTo, Attachments: []api.Attachment{},
+		SentAt: ts.Wall, ReceivedAt: ts.Wall, Order: hlc.OrderKey(ts, m.uid+"-"+id),
+		Status: api.StatusPending, Receipts: api.Receipts{Total: members - 1}, Reactions: map[string][]string{},
+	}
+	if err := m.putMsg(tx, &msgRec{M: msg}, true); err != nil {
+		return api.Message{}, err
+	}
+	if err := tx.Set(kClient(gid, req.ClientMsgID), []byte(id)); err != nil {
+		return api.Message{}, err
+	}
+	conv.LastMsgID, conv.UpdatedAt = id, ts.Wall
+	if err := putJSON(tx, kConv(conv.ID), conv); err != nil {
+		return api.Message{}, err
+	}
+	if _, err := m.ev.Append(tx, api.KindMessage, msg); err != nil {
+		return api.Message{}, err
+	}
+	if err := m.emitConv(tx, conv.ID); err != nil {
+		return api.Message{}, err
+	}
+	tx.OnCommit(func() { m.groups.Publish(gid, id, env) })
+	return msg, nil
+}
+
+// sendGroupControl sends an edit, delete or reaction to the group.
+func (m *Messenger) sendGroupControl(tx *store.Tx, gid string, content *wire.Content) error {
+	return m.groups.SendControl(tx, gid, content)
+}
+
+// groupReadReceipts tells each sender which of their group messages the user read.
+func (m *Messenger) groupReadReceipts(tx *store.Tx, gid string, newly []*msgRec) error {
+	by := map[string][]string{}
+	for _, r := range newly {
+		by[r.M.SenderID] = append(by[r.M.SenderID], r.M.ID)
+	}
+	return m.groups.ReadReceipts(tx, gid, by)
+}
+
+// apiGroupConv is a group conversation for the API.
+func (m *Messenger) apiGroupConv(tx *store.Tx, cv *convRec) (api.Conversation, error) {
+	g, err := groups.Load(tx, cv.ID)
+	if err != nil {
+		return api.Conversation{}, err
+	}
+	out := api.Conversation{ID: cv.ID, Type: api.ConversationGroup, Name: g.Name, UnreadCount: cv.Unread, UpdatedAt: cv.UpdatedAt, Members: []api.Member{}}
+	if g.Me {
+		for _, mb := range g.Members {
+			name := mb.Name
+			if mb.UserID == m.uid {
+				name = m.cfg.Profile()
+			} else if cid, _ := getString(tx, kContactByUser(mb.UserID)); cid != "" {
+				if c, err := loadContact(tx, cid); err == nil && c.NameSet {
+					name = c.Name
+				}
+			}
+			out.Members = append(out.Members, api.Member{UserID: mb.UserID, Name: name, Role: mb.Role})
+		}
+	}
+	if cv.LastMsgID != "" {
+		if r, err := loadMsg(tx, cv.LastMsgID); err == nil {
+			out.LastMessage = &r.M
+		}
+	}
+	return m.withMute(tx, out)
+}
+
+// groupSaveReceived is groups.History.SaveReceived: a member's new group message, stored
+// and counted in its conversation.
+func (m *Messenger) groupSaveReceived(tx *store.Tx, msg api.Message) (bool, error) {
+	if _, err := tx.Get(kMsg(msg.ID)); err == nil {
+		return false, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return false, err
+	}
+	gid := msg.ConversationID
+	conv, err := loadConv(tx, gid)
+	if err != nil {
+		return false, err
+	}
+	if err := m.putMsg(tx, &msgRec{M: msg, Incoming: true}, true); err != nil {
+		return false, err
+	}
+	if _, err := m.ev.Append(tx, api.KindMessage, msg); err != nil {
+		return false, err
+	}
+	last := ""
+	if conv.LastMsgID != "" {
+		if r, err := loadMsg(tx, conv.LastMsgID); err == nil {
+			last = r.M.Order
+		}
+	}
+	if msg.Order > last {
+		conv.LastMsgID = msg.ID
+	}
+	conv.UpdatedAt = max(conv.UpdatedAt, msg.ReceivedAt)
+	if msg.Order > conv.ReadUpTo {
+		conv.Unread++
+	}
+	return true, putJSON(tx, kConv(gid), conv)
+}
+
+// groupApplyControl is groups.History.ApplyControl: a member's edit, delete or reaction
+// to a message of the group.
+func (m *Messenger) groupApplyControl(tx *store.Tx, gid, uid string, ct *wire.Content, ts hlc.Timestamp) error {
+	r, err := loadMsg(tx, ct.Target)
+	if errors.Is(err, api.ErrNotFound) {
+		return nil
+	}
+	if err != nil || r.M.ConversationID != gid || r.M.Deleted {
+		return err
+	}
+	switch ct.Kind {
+	case wire.KindEdit:
+		if r.M.SenderID != uid || ct.TS <= r.EditTS {
+			return nil
+		}
+		r.M.Body, r.EditTS = ct.Body, ct.TS
+		at := ts.Wall
+		r.M.EditedAt = &at
+	case wire.KindDelete:
+		if r.M.SenderID != uid {
+			return nil
+		}
+		return m.markDeleted(tx, r)
+	case wire.KindReaction:
+		if !applyReaction(r, uid, ct.Emoji, !ct.Remove, ct.TS) {
+			return nil
+		}
+	}
+	if err := m.putMsg(tx, r, false); err != nil {
+		return err
+	}
+	_, err = m.ev.Append(tx, api.KindMessageUpdate, r.M)
+	return err
+}
+
+// groupUpdateMessage is groups.History.UpdateMessage.
+func (m *Messenger) groupUpdateMessage(tx *store.Tx, id string, change func(*api.Message) (bool, error)) error {
+	r, err := loadMsg(tx, id)
+	if err != nil {
+		return err
+	}
+	if changed, err := change(&r.M); err != nil || !changed {
+		return err
+	}
+	if err := m.putMsg(tx, r, false); err != nil {
+		return err
+	}
+	_, err = m.ev.Append(tx, api.KindMessageUpdate, r.M)
+	return err
+}
+
+// groupOpenConversation is groups.History.OpenConversation.
+func (m *Messenger) groupOpenConversation(tx *store.Tx, gid string) error {
+	conv, err := loadConv(tx, gid)
+	if errors.Is(err, api.ErrNotFound) {
+		conv, err = &convRec{ID: gid, Type: api.ConversationGroup, UpdatedAt: m.nowMS()}, nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := putJSON(tx, kConv(gid), conv); err != nil {
+		return err
+	}
+	return m.emitConv(tx, gid)
 }
 
 // txContacts caches contact records within one transaction, so that a contact enqueued
@@ -70,487 +379,47 @@ func (cc txContacts) byUser(tx *store.Tx, uid string) (*contactRec, error) {
 	return cc.get(tx, cid)
 }
 
-// enqueueTo queues content for member uid over our pairwise session with them.
-func (m *Messenger) enqueueTo(tx *store.Tx, cc txContacts, uid string, content *wire.Content) error {
-	c, err := cc.byUser(tx, uid)
+// groupPairwise is groups.Pairwise over one transaction and its contact cache.
+type groupPairwise struct {
+	tx         *store.Tx
+	cc         txContacts
+	enqueue    func(tx *store.Tx, c *contactRec, content *wire.Content, msgID string) error
+	contactFor func(tx *store.Tx, pub *identity.PublicIdentity, peerID, request string) (*contactRec, bool, error)
+	log        *slog.Logger
+}
+
+func (m *Messenger) groupPairwise(tx *store.Tx, cc txContacts) *groupPairwise {
+	return &groupPairwise{tx: tx, cc: cc, enqueue: m.enqueue, contactFor: m.contactFor, log: m.log}
+}
+
+func (p *groupPairwise) Contact(uid string) (*groups.Contact, error) {
+	c, err := p.cc.byUser(p.tx, uid)
+	if err != nil || c == nil {
+		return nil, err
+	}
+	return &groups.Contact{
+		ID: c.ID, UserID: c.UserID, PeerID: c.PeerID, Name: c.Name, Identity: c.Identity,
+		Addrs: c.Addrs, Relays: c.Relays, Request: c.Request, NameSet: c.NameSet, Blocked: c.Blocked,
+	}, nil
+}
+
+func (p *groupPairwise) Send(uid string, content *wire.Content) error {
+	c, err := p.cc.byUser(p.tx, uid)
 	if err != nil || c == nil {
 		return err
 	}
 	if c.Blocked {
 		return nil
 	}
-	return m.enqueue(tx, c, content, "")
+	return p.enqueue(p.tx, c, content, "")
 }
 
-// myMember is our own card for group state.
-func (m *Messenger) myMember(role string) wire.GroupMember {
-	me := wire.GroupMember{UserID: m.uid, Identity: m.id.Public().Bytes(), Role: role, Name: m.cfg.Profile(), Addrs: []string{}, Relays: []string{}}
-	if c := m.card(); c != nil {
-		me.PeerID, me.Addrs, me.Relays = c.PeerID, c.Addrs, c.Relays
-	}
-	return me
-}
-
-// contactMember is a contact's card for group state.
-func contactMember(c *contactRec) wire.GroupMember {
-	g := wire.GroupMember{UserID: c.UserID, Identity: c.Identity, Role: api.RoleMember, Name: c.Name, PeerID: c.PeerID,
-		Addrs: c.Addrs[:min(len(c.Addrs), wire.MaxAddrs)], Relays: c.Relays[:min(len(c.Relays), wire.MaxAddrs)]}
-	if g.Addrs == nil {
-		g.Addrs = []string{}
-	}
-	if g.Relays == nil {
-		g.Relays = []string{}
-	}
-	if len(g.Name) > wire.MaxName {
-		g.Name = g.Name[:wire.MaxName]
-	}
-	return g
-}
-
-func checkGroupName(name string) (string, error) {
-	n := strings.TrimSpace(name)
-	if n == "" || !utf8.ValidString(n) || len(n) > wire.MaxGroupName {
-		return "", api.Errorf(api.ErrBadRequest, "name must be 1 to %d bytes of UTF-8", wire.MaxGroupName)
-	}
-	return n, nil
-}
-
-// signOp stamps and signs an operation of ours.
-func (m *Messenger) signOp(tx *store.Tx, op *wire.GroupOp) ([]byte, error) {
-	op.ID, op.Author = newID("o"), m.uid
-	ts := m.clock.Now().String()
-	op.TS = ts
-	if err := tx.Set(kClock, []byte(ts)); err != nil {
-		return nil, err
-	}
-	raw, err := wire.SignGroupOp(m.id, op)
-	if errors.Is(err, wire.ErrTooLarge) {
-		return nil, api.Errorf(api.ErrTooLarge, "the group change does not fit in one operation")
-	}
-	return raw, err
-}
-
-// addable returns the contacts for user ids to add to a group, or a UI error.
-func (m *Messenger) addable(tx *store.Tx, cc txContacts, uids []string) ([]wire.GroupMember, error) {
-	var out []wire.GroupMember
-	for _, u := range uids {
-		c, err := cc.byUser(tx, u)
-		if err != nil {
-			return nil, err
-		}
-		if c == nil || c.Request != api.RequestAccepted {
-			return nil, api.Errorf(api.ErrBadRequest, "%.60q is not one of your contacts", u)
-		}
-		if c.Blocked {
-			return nil, api.Errorf(api.ErrBadRequest, "%.60q is blocked", u)
-		}
-		if _, err := identity.ParsePublic(c.Identity); err != nil || c.PeerID == "" {
-			return nil, api.Errorf(api.ErrBadRequest, "%.60q cannot be reached yet", u)
-		}
-		out = append(out, contactMember(c))
-	}
-	return out, nil
-}
-
-func uniq(uids []string, drop string) []string {
-	out := []string{}
-	for _, u := range uids {
-		if u != drop && !slices.Contains(out, u) {
-			out = append(out, u)
-		}
-	}
-	return out
-}
-
-// CreateGroup creates a group of the user and some contacts, with the user as its admin.
-func (m *Messenger) CreateGroup(ctx context.Context, name string, members []string) (api.Conversation, error) {
-	name, err := checkGroupName(name)
-	if err != nil {
-		return api.Conversation{}, err
-	}
-	members = uniq(members, m.uid)
-	if max := m.cfg.Groups.MaxSize; len(members)+1 > max {
-		return api.Conversation{}, api.Errorf(api.ErrConflict, "a group has at most %d members (you asked for %d)", max, len(members)+1)
-	}
-	var out api.Conversation
-	err = m.st.Update(ctx, func(tx *store.Tx) error {
-		cc := txContacts{}
-		cards, err := m.addable(tx, cc, members)
-		if err != nil {
-			return err
-		}
-		secret := make([]byte, wire.GroupSecretSize)
-		rand.Read(secret)
-		// A large group's cards do not fit one operation: the create carries the first
-		// ones, adds right after it the rest.
-		chunks := chunkMembers(append([]wire.GroupMember{m.myMember(api.RoleAdmin)}, cards...))
-		op := &wire.GroupOp{Kind: wire.OpCreate, Name: name, Secret: secret, Max: m.cfg.Groups.MaxSize, Members: chunks[0]}
-		raw, err := m.signOp(tx, op)
-		if err != nil {
-			return err
-		}
-		s, err := wire.ParseGroupOp(raw)
-		if err != nil {
-			return err
-		}
-		gid := s.CreatedGroupID()
-		ops := [][]byte{raw}
-		for _, ch := range chunks[1:] {
-			raw, err := m.signOp(tx, &wire.GroupOp{Group: gid, Kind: wire.OpAdd, Members: ch})
-			if err != nil {
-				return err
-			}
-			ops = append(ops, raw)
-		}
-		g, err := m.setGroupLog(tx, cc, nil, gid, ops, ops)
-		if err != nil {
-			return err
-		}
-		out, err = m.apiConv(tx, g.ID)
-		return err
-	})
-	return out, err
-}
-
-// adminGroup loads a group for a change by the user and checks they may make it.
-func (m *Messenger) adminGroup(tx *store.Tx, gid string, admin bool) (*groupRec, error) {
-	g, err := loadGroup(tx, gid)
-	if err != nil {
-		return nil, err
-	}
-	if err := withOps(tx, g); err != nil {
-		return nil, err
-	}
-	me := g.member(m.uid)
-	switch {
-	case me == nil:
-		return nil, api.Errorf(api.ErrForbidden, "you are not a member of this group")
-	case admin && me.Role != api.RoleAdmin:
-		return nil, api.Errorf(api.ErrForbidden, "only the group's admins can do that")
-	}
-	return g, nil
-}
-
-// ChangeMembers adds and removes members (admins only).
-func (m *Messenger) ChangeMembers(ctx context.Context, gid string, add, remove []string) (api.Conversation, error) {
-	add, remove = uniq(add, m.uid), uniq(remove, "")
-	if len(add)+len(remove) == 0 {
-		return api.Conversation{}, api.Errorf(api.ErrBadRequest, "add or remove someone")
-	}
-	var out api.Conversation
-	err := m.st.Update(ctx, func(tx *store.Tx) error {
-		g, err := m.adminGroup(tx, gid, true)
-		if err != nil {
-			return err
-		}
-		cc := txContacts{}
-		var news [][]byte
-		if len(remove) > 0 {
-			var users []string
-			for _, u := range remove {
-				if g.member(u) != nil {
-					users = append(users, u)
-				}
-			}
-			if len(users) > 0 {
-				raw, err := m.signOp(tx, &wire.GroupOp{Group: gid, Kind: wire.OpRemove, Users: users})
-				if err != nil {
-					return err
-				}
-				news = append(news, raw)
-			}
-		}
-		var cards []wire.GroupMember
-		var fresh []string
-		for _, u := range add {
-			if g.member(u) == nil || slices.Contains(remove, u) {
-				fresh = append(fresh, u)
-			}
-		}
-		if cards, err = m.addable(tx, cc, fresh); err != nil {
-			return err
-		}
-		if len(cards) > 0 {
-			n := len(g.Members) + len(cards)
-			for _, u := range remove {
-				if g.member(u) != nil {
-					n--
-				}
-			}
-			if n > g.Max {
-				return api.Errorf(api.ErrConflict, "a group has at most %d members; this change would make %d", g.Max, n)
-			}
-			for _, ch := range chunkMembers(cards) {
-				raw, err := m.signOp(tx, &wire.GroupOp{Group: gid, Kind: wire.OpAdd, Members: ch})
-				if err != nil {
-					return err
-				}
-				news = append(news, raw)
-			}
-		}
-		if len(news) > 0 {
-			if _, err := m.setGroupLog(tx, cc, g, gid, append(slices.Clone(g.Ops), news...), news); err != nil {
-				return err
-			}
-		}
-		out, err = m.apiConv(tx, gid)
-		return err
-	})
-	return out, err
-}
-
-// LeaveGroup leaves a group.
-func (m *Messenger) LeaveGroup(ctx context.Context, gid string) (api.Conversation, error) {
-	return m.groupOp(ctx, gid, false, &wire.GroupOp{Group: gid, Kind: wire.OpLeave})
-}
-
-// RenameGroup renames a group (admins only).
-func (m *Messenger) RenameGroup(ctx context.Context, gid, name string) (api.Conversation, error) {
-	name, err := checkGroupName(name)
-	if err != nil {
-		return api.Conversation{}, err
-	}
-	return m.groupOp(ctx, gid, true, &wire.GroupOp{Group: gid, Kind: wire.OpRename, Name: name})
-}
-
-// SetRole makes members admins or plain members (admins only; an extension).
-func (m *Messenger) SetRole(ctx context.Context, gid string, users []string, role string) (api.Conversation, error) {
-	if role != api.RoleAdmin && role != api.RoleMember {
-		return api.Conversation{}, api.Errorf(api.ErrBadRequest, `role must be "admin" or "member"`)
-	}
-	if len(users) == 0 {
-		return api.Conversation{}, api.Errorf(api.ErrBadRequest, "name the members")
-	}
-	return m.groupOp(ctx, gid, true, &wire.GroupOp{Group: gid, Kind: wire.OpRole, Users: uniq(users, ""), Role: role})
-}
-
-func (m *Messenger) groupOp(ctx context.Context, gid string, admin bool, op *wire.GroupOp) (api.Conversation, error) {
-	var out api.Conversation
-	err := m.st.Update(ctx, func(tx *store.Tx) error {
-		g, err := m.adminGroup(tx, gid, admin)
-		if err != nil {
-			return err
-		}
-		raw, err := m.signOp(tx, op)
-		if err != nil {
-			return err
-		}
-		if _, err := m.setGroupLog(tx, txContacts{}, g, gid, append(slices.Clone(g.Ops), raw), [][]byte{raw}); err != nil {
-			return err
-		}
-		out, err = m.apiConv(tx, gid)
-		return err
-	})
-	return out, err
-}
-
-// setGroupLog makes ops the group's log and carries out what the new state asks of this
-// node: join or leave the group, set up contacts and sessions with new members and send
-// them our sender key, drop the keys of members who left and rotate ours. news are
-// operations authored here: they go to every member of the old and the new state (the
-// whole log to members who are new). old is nil for a group new to this node.
-func (m *Messenger) setGroupLog(tx *store.Tx, cc txContacts, old *groupRec, gid string, ops, news [][]byte) (*groupRec, error) {
-	if len(ops) > maxGroupLog {
-		return nil, api.Errorf(api.ErrConflict, "the group's history of changes is full")
-	}
-	g, err := fold(gid, ops)
-	if err != nil {
-		return nil, err
-	}
-	g.Me = g.member(m.uid) != nil
-	g.Created = m.nowMS()
-	oldMembers := map[string]bool{}
-	if old != nil {
-		g.SendSeq, g.Created = old.SendSeq, old.Created
-		if old.Me {
-			for _, mb := range old.Members {
-				oldMembers[mb.UserID] = true
-			}
-		}
-	}
-	var added, removed []string
-	for _, mb := range g.Members {
-		if mb.UserID != m.uid && !oldMembers[mb.UserID] {
-			added = append(added, mb.UserID)
-		}
-	}
-	for u := range oldMembers {
-		if u != m.uid && (g.member(u) == nil || !g.Me) {
-			removed = append(removed, u)
-		}
-	}
-	slices.Sort(removed)
-
-	// Everyone this change concerns: the members before and after. Few are served here;
-	// many are owed (group_fanout.go), in records written with the change.
-	targets := map[string]bool{}
-	for u := range oldMembers {
-		targets[u] = true
-	}
-	for _, mb := range g.Members {
-		targets[mb.UserID] = true
-	}
-	delete(targets, m.uid)
-	inline := len(targets) <= fanoutInline
-	owed := map[string]*fanoutRec{}
-	debt := func(u string) *fanoutRec {
-		if owed[u] == nil {
-			owed[u] = &fanoutRec{}
-		}
-		return owed[u]
-	}
-
-	// Contacts (and so pairwise sessions) with every member.
-	if g.Me {
-		for _, u := range added {
-			if !inline {
-				debt(u).Contact = true
-			} else if err := m.memberContact(tx, cc, g.member(u)); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if err := saveGroup(tx, g, old); err != nil {
-		return nil, err
-	}
-
-	// Operations authored here go to everyone concerned: new members get the whole log.
-	if len(news) > 0 {
-		var newsKeys []string
-		var log *groupLog
-		for _, o := range news {
-			newsKeys = append(newsKeys, opKey(o))
-		}
-		for _, u := range sortedKeys(targets) {
-			switch {
-			case !inline && !oldMembers[u]:
-				debt(u).All = true
-			case !inline:
-				debt(u).Ops = newsKeys
-			case !oldMembers[u]:
-				if log == nil {
-					log = sortLog(g.Ops)
-				}
-				err = m.sendLog(tx, cc, g, u, log)
-			default:
-				err = m.sendOps(tx, cc, g, u, news)
-			}
-			if err != nil {
-				return nil, err
-			}
-		}
-	}
-
-	// Keys: forget those who left; rotate ours when anyone left; give ours to newcomers.
-	for _, u := range removed {
-		if err := m.dropMemberKeys(tx, gid, u); err != nil {
-			return nil, err
-		}
-	}
-	var keyTo []string
-	var ss *senderkey.SenderState
-	switch {
-	case !g.Me:
-		if old != nil && old.Me {
-			if err := tx.Delete(kGroupSender(gid)); err != nil {
-				return nil, err
-			}
-			tx.OnCommit(func() { m.gs.forgetOwn(gid) })
-		}
-	case old == nil || !old.Me || len(removed) > 0:
-		if ss, err = m.rotateSender(tx, g); err != nil {
-			return nil, err
-		}
-		for _, mb := range g.Members {
-			if mb.UserID != m.uid {
-				keyTo = append(keyTo, mb.UserID)
-			}
-		}
-	case len(added) > 0:
-		if ss, err = loadSender(tx, gid); err != nil {
-			return nil, err
-		}
-		keyTo = added
-	}
-	if len(keyTo) > 0 {
-		key := m.keyContent(g, ss)
-		snap := ""
-		for _, u := range keyTo {
-			if inline {
-				if err := m.giveKey(tx, cc, g, u, key); err != nil {
-					return nil, err
-				}
-				continue
-			}
-			if snap == "" {
-				if snap, err = snapKey(tx, gid, key); err != nil {
-					return nil, err
-				}
-			}
-			debt(u).Key = snap
-		}
-	}
-	if g.Me {
-		for _, u := range added {
-			if err := m.applyStash(tx, cc, g, u); err != nil {
-				return nil, err
-			}
-		}
-	}
-	owing := map[string]bool{}
-	for u := range owed {
-		owing[u] = true
-	}
-	for _, u := range sortedKeys(owing) {
-		f := owed[u]
-		if err := owe(tx, gid, u, func(x *fanoutRec) {
-			x.Contact = x.Contact || f.Contact
-			x.All = x.All || f.All
-			if f.Key != "" {
-				x.Key = f.Key
-			}
-			x.Ops = append(x.Ops, f.Ops...)
-		}); err != nil {
-			return nil, err
-		}
-	}
-	if len(owed) > 0 {
-		tx.OnCommit(m.gs.fanKick)
-	}
-
-	// The conversation.
-	conv, err := loadConv(tx, gid)
-	if errors.Is(err, api.ErrNotFound) {
-		conv, err = &convRec{ID: gid, Type: api.ConversationGroup, UpdatedAt: m.nowMS()}, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := putJSON(tx, kConv(gid), conv); err != nil {
-		return nil, err
-	}
-	if err := m.emitConv(tx, gid); err != nil {
-		return nil, err
-	}
-	snapshot := *g
-	tx.OnCommit(func() { m.gs.update(&snapshot) })
-	return g, nil
-}
-
-func sortedKeys(s map[string]bool) []string {
-	out := make([]string, 0, len(s))
-	for k := range s {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
-}
-
-// memberContact makes sure we have a contact for a member so that a pairwise session can
+// AddMember makes sure we have a contact for a member so that a pairwise session can
 // carry keys and receipts. Members we did not add ourselves become group-only contacts:
 // reachable, hidden from the contact list until the user adds them.
-func (m *Messenger) memberContact(tx *store.Tx, cc txContacts, mb *wire.GroupMember) error {
-	if c, err := cc.byUser(tx, mb.UserID); err != nil || c != nil {
+func (p *groupPairwise) AddMember(mb *wire.GroupMember) error {
+	tx := p.tx
+	if c, err := p.cc.byUser(tx, mb.UserID); err != nil || c != nil {
 		return err
 	}
 	pub, err := identity.ParsePublic(mb.Identity)
@@ -561,327 +430,27 @@ func (m *Messenger) memberContact(tx *store.Tx, cc txContacts, mb *wire.GroupMem
 		return err
 	} else if other != "" {
 		// A card must not move one of our contacts to another identity.
-		m.log.Warn("group member card names a known peer with another identity", "user", mb.UserID)
+		p.log.Warn("group member card names a known peer with another identity", "user", mb.UserID)
 		return nil
 	}
-	c, _, err := m.contactFor(tx, pub, mb.PeerID, api.RequestAccepted)
+	c, _, err := p.contactFor(tx, pub, mb.PeerID, api.RequestAccepted)
 	if err != nil {
 		return err
 	}
 	c.GroupOnly, c.Name, c.Addrs, c.Relays = true, mb.Name, mb.Addrs, mb.Relays
-	cc[c.ID] = c
+	p.cc[c.ID] = c
 	return putJSON(tx, kContact(c.ID), c)
 }
 
-func loadSender(tx *store.Tx, gid string) (*senderkey.SenderState, error) {
-	b, err := tx.Get(kGroupSender(gid))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, api.Errorf(api.ErrForbidden, "you are not a member of this group")
+func (p *groupPairwise) OutboxEmpty(uid string) (bool, error) {
+	cid, err := getString(p.tx, kContactByUser(uid))
+	if err != nil || cid == "" {
+		return cid == "", err
 	}
-	if err != nil {
-		return nil, err
-	}
-	return senderkey.UnmarshalSender(b)
-}
-
-func saveSender(tx *store.Tx, gid string, ss *senderkey.SenderState) error {
-	b, err := ss.MarshalBinary()
-	if err != nil {
-		return err
-	}
-	return tx.Set(kGroupSender(gid), b)
-}
-
-// rotateSender starts a new sending chain (setGroupLog gives it to every other member).
-func (m *Messenger) rotateSender(tx *store.Tx, g *groupRec) (*senderkey.SenderState, error) {
-	ss, err := senderkey.NewSenderBound(wire.GroupKeyOwner(g.ID, m.uid))
-	if err != nil {
-		return nil, err
-	}
-	if err := saveSender(tx, g.ID, ss); err != nil {
-		return nil, err
-	}
-	gid, id := g.ID, ss.ID()
-	d, err := senderkey.ParseDistribution(ss.Distribution())
-	if err != nil {
-		return nil, err
-	}
-	pub := d.SigningKey()
-	tx.OnCommit(func() { m.gs.setOwn(gid, id, pub) })
-	return ss, nil
-}
-
-// keyContent is the gkey content that gives our chain ss, as it is now, to a member.
-func (m *Messenger) keyContent(g *groupRec, ss *senderkey.SenderState) *wire.Content {
-	return &wire.Content{Kind: wire.KindGroupKey, Group: g.ID, Head: g.Head, Data: wire.SignGroupKey(m.id, g.ID, ss.Distribution()), GSeq: g.SendSeq + 1}
-}
-
-// giveKey gives member uid our sending chain (key, a keyContent). Between two members
-// without a pairwise session yet, only the one with the smaller user id starts it (with
-// its key); the other owes its key until that key arrives (acceptKey), so a new group's
-// members do not all start two sessions per pair at once. Once their key has arrived ours
-// is sent at once: nothing else would send it.
-func (m *Messenger) giveKey(tx *store.Tx, cc txContacts, g *groupRec, uid string, key *wire.Content) error {
-	key = &wire.Content{Kind: key.Kind, Group: key.Group, Head: key.Head, Data: key.Data, GSeq: key.GSeq}
-	if uid < m.uid {
-		c, err := cc.byUser(tx, uid)
-		if err != nil || c == nil {
-			return err
-		}
-		have, err := sessions.Exists(tx, c.ID)
-		if err != nil {
-			return err
-		}
-		if !have {
-			// Their key already came (before a change of ours, or over a session since
-			// dropped): acceptKey will not run again to send what we owe, so send it now.
-			if _, err := tx.Get(kGroupRecv(g.ID, uid)); err == nil {
-				return m.enqueueTo(tx, cc, uid, key)
-			} else if !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-			var rx memberRx
-			if _, err := getJSON(tx, kGroupRx(g.ID, uid), &rx); err != nil {
-				return err
-			}
-			rx.Owed = key
-			return putJSON(tx, kGroupRx(g.ID, uid), &rx)
-		}
-	}
-	return m.enqueueTo(tx, cc, uid, key)
-}
-
-// dropMemberKeys forgets what we hold to read a member's messages.
-func (m *Messenger) dropMemberKeys(tx *store.Tx, gid, uid string) error {
-	var rx memberRx
-	if _, err := getJSON(tx, kGroupRx(gid, uid), &rx); err != nil {
-		return err
-	}
-	for _, k := range [][]byte{kGroupRecv(gid, uid), kGroupRx(gid, uid), kGroupStash(gid, uid)} {
-		if err := tx.Delete(k); err != nil {
-			return err
-		}
-	}
-	dists := rx.Dists
-	tx.OnCommit(func() { m.gs.dropDists(gid, uid, dists) })
-	return nil
-}
-
-// stashedKey is a member's distribution that arrived before we knew them as a member.
-type stashedKey struct {
-	Data []byte `json:"data"`
-	GSeq uint64 `json:"gseq"`
-}
-
-func (m *Messenger) applyStash(tx *store.Tx, cc txContacts, g *groupRec, uid string) error {
-	var s stashedKey
-	ok, err := getJSON(tx, kGroupStash(g.ID, uid), &s)
-	if err != nil || !ok {
-		return err
-	}
-	if err := tx.Delete(kGroupStash(g.ID, uid)); err != nil {
-		return err
-	}
-	return m.acceptKey(tx, cc, g, uid, s.Data, s.GSeq)
-}
-
-// acceptKey installs a member's sender key distribution. A signed one (wire.SignGroupKey)
-// must verify under the member's identity and carry an id bound to them; a legacy one
-// (older nodes) must not name a chain another sender holds or is bound to.
-func (m *Messenger) acceptKey(tx *store.Tx, cc txContacts, g *groupRec, uid string, data []byte, gseq uint64) error {
-	d, bound, err := m.openKey(g, uid, data)
-	if err != nil {
-		m.log.Info("bad group key", "group", g.ID, "from", uid, "err", err)
-		return nil
-	}
-	var rx memberRx
-	if _, err := getJSON(tx, kGroupRx(g.ID, uid), &rx); err != nil {
-		return err
-	}
-	var rs *senderkey.ReceiverState
-	if b, err := tx.Get(kGroupRecv(g.ID, uid)); err == nil {
-		if rs, err = senderkey.UnmarshalReceiver(b); err != nil {
-			return err
-		}
-		if err := rs.Add(d); err != nil {
-			m.log.Info("group key refused", "group", g.ID, "from", uid, "err", err)
-			return nil
-		}
-	} else if errors.Is(err, store.ErrNotFound) {
-		rs = senderkey.NewReceiver(d)
-		rx.RecvSeq = max(rx.RecvSeq, gseq-1) // nothing sent before we joined is ours to read
-	} else {
-		return err
-	}
-	info := distInfo{ID: d.ID().String(), Pub: d.SigningKey(), Bound: bound}
-	rx.Dists = slices.DeleteFunc(rx.Dists, func(x distInfo) bool { return x.ID == info.ID })
-	rx.Dists = append([]distInfo{info}, rx.Dists...)
-	var dropped []distInfo
-	if len(rx.Dists) > senderkey.MaxChains {
-		dropped = rx.Dists[senderkey.MaxChains:]
-		rx.Dists = rx.Dists[:senderkey.MaxChains]
-	}
-	b, err := rs.MarshalBinary()
-	if err != nil {
-		return err
-	}
-	if err := tx.Set(kGroupRecv(g.ID, uid), b); err != nil {
-		return err
-	}
-	owed := rx.Owed
-	rx.Owed = nil
-	if err := putJSON(tx, kGroupRx(g.ID, uid), &rx); err != nil {
-		return err
-	}
-	if owed != nil && g.Me {
-		// Their key came over the pairwise session they started: ours can follow.
-		owed.Seq, owed.ID, owed.TS, owed.Head = 0, "", "", g.Head
-		if err := m.enqueueTo(tx, cc, uid, owed); err != nil {
-			return err
-		}
-	}
-	gid := g.ID
-	tx.OnCommit(func() {
-		m.gs.dropDists(gid, uid, dropped)
-		m.gs.addDist(gid, uid, info)
+	empty := true
+	err = p.tx.Iterate(store.IterOptions{Prefix: kOutboxPrefix(cid)}, func(_, _ []byte) (bool, error) {
+		empty = false
+		return false, nil
 	})
-	return nil
-}
-
-// openKey checks a member's gkey data (acceptKey) and returns its distribution and
-// whether its id is bound to the member.
-func (m *Messenger) openKey(g *groupRec, uid string, data []byte) (*senderkey.Distribution, bool, error) {
-	mb := g.member(uid)
-	if mb == nil {
-		return nil, false, errors.New("not a member")
-	}
-	pub, err := identity.ParsePublic(mb.Identity)
-	if err != nil {
-		return nil, false, err
-	}
-	raw, signed, err := wire.OpenGroupKey(data, g.ID, pub)
-	if err != nil {
-		return nil, false, err
-	}
-	d, err := senderkey.ParseDistribution(raw)
-	if err != nil {
-		return nil, false, err
-	}
-	bound := d.BoundTo(wire.GroupKeyOwner(g.ID, uid))
-	switch {
-	case signed && !bound:
-		return nil, false, errors.New("signed distribution with an unbound id")
-	case bound:
-		return d, true, nil
-	}
-	// Legacy: an unsigned distribution with a random id, taken unless it names a chain
-	// that is someone else's.
-	if o, taken := m.gs.claimedByOther(d.ID(), g.ID, uid); taken {
-		return nil, false, fmt.Errorf("distribution id held by %.40s in %.40s", o.uid, o.gid)
-	}
-	for _, other := range g.Members {
-		if other.UserID != uid && d.BoundTo(wire.GroupKeyOwner(g.ID, other.UserID)) {
-			return nil, false, fmt.Errorf("distribution id bound to %.40s", other.UserID)
-		}
-	}
-	return d, false, nil
-}
-
-// applyGroup applies a group content from contact c (inbound.go).
-func (m *Messenger) applyGroup(tx *store.Tx, c *contactRec, ct *wire.Content) error {
-	cc := txContacts{c.ID: c}
-	gid := ct.Group
-	old, err := loadGroup(tx, gid)
-	if errors.Is(err, api.ErrNotFound) {
-		old, err = nil, nil
-	}
-	if err != nil {
-		return err
-	}
-	isMember := old != nil && old.member(c.UserID) != nil
-	switch ct.Kind {
-	case wire.KindGroupOps, wire.KindGroupSync, wire.KindGroupKey:
-		if old != nil {
-			if err := withOps(tx, old); err != nil {
-				return err
-			}
-		}
-	}
-	switch ct.Kind {
-	case wire.KindGroupOps:
-		var have [][]byte
-		if old != nil {
-			have = old.Ops
-		}
-		g := old
-		if merged := mergeOps(have, ct.Ops); merged != nil {
-			ng, err := fold(gid, merged)
-			if err != nil {
-				return nil // not a group we can make sense of (yet)
-			}
-			if old == nil && ng.member(m.uid) == nil {
-				return nil // someone else's group
-			}
-			if g, err = m.setGroupLog(tx, cc, old, gid, merged, nil); err != nil {
-				if errors.Is(err, api.ErrConflict) {
-					m.log.Warn("group log full", "group", gid)
-					return nil
-				}
-				return err
-			}
-		}
-		if g != nil && g.Head != ct.Head && (g.member(c.UserID) != nil || isMember) {
-			return m.sendLog(tx, cc, g, c.UserID, nil)
-		}
-	case wire.KindGroupSync:
-		if old != nil && old.Me && isMember && old.Head != ct.Head {
-			return m.sendLog(tx, cc, old, c.UserID, nil)
-		}
-	case wire.KindGroupKey:
-		if old == nil || !old.Me || !isMember {
-			return putJSON(tx, kGroupStash(gid, c.UserID), stashedKey{Data: ct.Data, GSeq: ct.GSeq})
-		}
-		if err := m.acceptKey(tx, cc, old, c.UserID, ct.Data, ct.GSeq); err != nil {
-			return err
-		}
-		if ct.Head != old.Head {
-			return m.sendLog(tx, cc, old, c.UserID, nil)
-		}
-	case wire.KindGroupMsg:
-		if old == nil || !old.Me {
-			return nil
-		}
-		rb := &groupRx{m: m, tx: tx, cc: cc}
-		out, err := rb.envelope(gid, ct.Data)
-		if err != nil {
-			return err
-		}
-		if out == rxUnknown || out == rxUnlisted { // its key is on its way
-			env, recheck := ct.Data, out == rxUnlisted
-			tx.OnCommit(func() { m.gs.hold(gid, env, recheck) })
-		}
-		return rb.finish()
-	case wire.KindGroupResend:
-		if old == nil || !old.Me || !isMember {
-			return nil
-		}
-		for seq := ct.From; seq <= ct.To && seq <= old.SendSeq; seq++ {
-			env, err := tx.Get(kGroupSent(gid, seq))
-			if errors.Is(err, store.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if err := m.enqueueTo(tx, cc, c.UserID, &wire.Content{Kind: wire.KindGroupMsg, Group: gid, Data: env}); err != nil {
-				return err
-			}
-		}
-	case wire.KindGroupReceipt:
-		if old == nil || !isMember {
-			return nil
-		}
-		return m.applyGroupReceipt(tx, old, c.UserID, ct)
-	}
-	return nil
+	return empty, err
 }

@@ -190,18 +190,3 @@ func BenchmarkGroupAdmin(b *testing.B) {
 		}
 	}
 }
-
-// settleFanout serves what members are owed (as the group service does after a change)
-// until what is left waits for the members.
-func (m *Messenger) settleFanout(tb testing.TB) {
-	tb.Helper()
-	for {
-		more, _, err := m.drainFanout(context.Background())
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if !more {
-			return
-		}
-	}
-}

@@ -60,7 +60,7 @@ func TestForgedKeyUnderAnotherMembersIDChangesNothing(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			return c.enqueueTo(tx, txContacts{}, b.uid, &wire.Content{Kind: wire.KindGroupKey, Group: gid, Head: g.Head, Data: data, GSeq: 1})
+			return c.groupPairwise(tx, txContacts{}).Send(b.uid, &wire.Content{Kind: wire.KindGroupKey, Group: gid, Head: g.Head, Data: data, GSeq: 1})
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"github.com/petrel-chat/petrel/crypto/senderkey"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/eventlog"
+	"github.com/petrel-chat/petrel/node/groups"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 )
@@ -42,7 +43,7 @@ func queued(t *testing.T, m *Messenger, uid string) []*wire.Content {
 	return out
 }
 
-// owedCount is how many members of gid m owes something (group_fanout.go).
+// owedCount is how many members of gid m owes something (node/groups fanout.go).
 func owedCount(t *testing.T, m *Messenger, gid string) int {
 	t.Helper()
 	n := 0
@@ -243,11 +244,8 @@ func TestGroupInTheFirstLayoutStillWorks(t *testing.T) {
 	gid := cv.ID
 	m.settleFanout(t)
 	err = m.st.Update(ctx, func(tx *store.Tx) error {
-		g, err := loadGroup(tx, gid)
+		g, err := groups.LoadWithOps(tx, gid)
 		if err != nil {
-			return err
-		}
-		if err := withOps(tx, g); err != nil {
 			return err
 		}
 		// The first release's records, field for field.
@@ -299,8 +297,12 @@ func TestGroupInTheFirstLayoutStillWorks(t *testing.T) {
 		if _, err := tx.Get(kGroupLog(gid)); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("the old log record is still there: %v", err)
 		}
-		if err := withOps(tx, g); err != nil || len(g.Ops) != 4 {
-			t.Fatalf("log: %v, %d operations", err, len(g.Ops))
+		withLog, err := groups.LoadWithOps(tx, gid)
+		if err != nil {
+			t.Fatalf("log: %v", err)
+		}
+		if len(withLog.Ops) != 4 {
+			t.Fatalf("log: %d operations", len(withLog.Ops))
 		}
 		return nil
 	})
@@ -387,7 +389,7 @@ func TestOwedFanoutSurvivesARestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	m2.host = m.host
-	if !m2.gs.fanDue {
+	if !m2.groups.FanoutDue() {
 		t.Fatal("a started node does not look for what it owes")
 	}
 	if got := owedCount(t, m2, cv.ID); got != len(uids) {

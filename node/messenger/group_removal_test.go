@@ -70,7 +70,7 @@ func shuttle(t *testing.T, ms ...*Messenger) {
 		moved := 0
 		for _, from := range ms {
 			for { // what a large change owes members (the group service's job)
-				more, _, err := from.drainFanout(ctx)
+				more, err := from.groups.DrainFanout(ctx)
 				if err != nil {
 					t.Fatal(err)
 				}

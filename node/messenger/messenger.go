@@ -18,8 +18,10 @@ import (
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/contacts"
 	"github.com/petrel-chat/petrel/node/eventlog"
+	"github.com/petrel-chat/petrel/node/groups"
 	"github.com/petrel-chat/petrel/node/history"
 	"github.com/petrel-chat/petrel/node/inbox"
+	"github.com/petrel-chat/petrel/node/media"
 	outq "github.com/petrel-chat/petrel/node/outbox"
 	"github.com/petrel-chat/petrel/node/presence"
 	"github.com/petrel-chat/petrel/node/sessions"
@@ -43,12 +45,15 @@ type Config struct {
 	RelayLink RelayLink
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Groups and Presence tune groups (group.go) and presence and typing (node/presence).
+	// Groups and Presence tune groups (node/groups) and presence and typing (node/presence).
 	Groups   GroupOptions
 	Presence PresenceOptions
 	// MutedUntil reads a conversation's mute in tx (nil: not muted) for the Conversation
 	// objects (mute.go); nil means no conversation is ever muted.
 	MutedUntil func(tx *store.Tx, convID string) (*int64, error)
+	// Media is the node's media store (attachments, docs/API.md §6); nil means a node
+	// without media (tests of other parts).
+	Media *media.Store
 }
 
 // Messenger is the messaging engine. Create it with New, then Run it with a libp2p host.
@@ -76,9 +81,9 @@ type Messenger struct {
 	ratchets sessions.Cache        // parsed ratchet states (node/sessions)
 	pk       sessions.PrekeyServer // the prekey protocol's responder (node/sessions)
 
-	gs   *groupService   // groups over GossipSub (group_pubsub.go)
-	gd   *groupDepositor // group mail through relays (group_deposit.go)
-	live *liveService    // presence and typing (node/presence)
+	groups *groups.Service // the group engine (node/groups; group.go)
+	gs     *groupService   // shim_groups.go
+	live   *liveService    // presence and typing (node/presence)
 
 	search history.SearchIndex // history search index (node/history)
 
@@ -101,9 +106,6 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 		cfg: cfg, st: cfg.Store, ev: cfg.Events, id: cfg.Identity, log: cfg.Logger, now: cfg.Now,
 		uid: string(cfg.Identity.UserID()),
 	}
-	m.cfg.Groups.defaults()
-	m.gs = newGroupService(m, m.cfg.Groups)
-	m.gd = newGroupDepositor(m)
 	m.live = &liveService{presence.New(presence.Config{
 		Store: m.st, Events: m.ev, Log: m.log, Options: m.cfg.Presence, Book: m.presenceBook(),
 		AddAddrs: m.addAddrs, Publish: m.frames.Publish, Hidden: m.presenceHidden,
@@ -119,6 +121,12 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 	} else if from != FormatVersion() {
 		m.log.Info("store format upgraded", "from", from, "to", FormatVersion())
 	}
+	gs, err := m.newGroups()
+	if err != nil {
+		return nil, fmt.Errorf("messenger: %w", err)
+	}
+	m.groups, m.gs = gs, &groupService{gs}
+	m.cfg.Groups = gs.Options()
 	err = m.st.Update(ctx, func(tx *store.Tx) error {
 		var last string
 		if b, err := tx.Get(kClock); err == nil {
@@ -213,20 +221,20 @@ func (m *Messenger) Run(ctx context.Context, h host.Host) error {
 	for _, cid := range pending {
 		m.ob.Kick(cid)
 	}
-	if err := m.gs.start(ctx, h); err != nil {
+	if err := m.groups.Start(ctx, h); err != nil {
 		return err
 	}
 	m.live.start(ctx, h)
 	depositorDone := make(chan struct{})
 	go func() {
 		defer close(depositorDone)
-		m.gd.run(ctx)
+		m.groups.RunDeposits(ctx)
 	}()
 
 	<-ctx.Done()
 	<-depositorDone
 	m.live.wait()
-	m.gs.wait()
+	m.groups.Wait()
 	h.Network().StopNotify(notifee)
 	h.RemoveStreamHandler(protocol.ID(wire.MessageProtocol))
 	h.RemoveStreamHandler(protocol.ID(wire.PrekeyProtocol))
@@ -295,19 +303,6 @@ func (m *Messenger) safetyNumber(c *contactRec) string {
 
 func (m *Messenger) apiContact(c *contactRec) api.Contact {
 	return contacts.ToAPI(&c.Record, m.safetyNumber(c), m.live.lastSeen(c.ID))
-}
-
-// load reads the record at key, or an api not_found error naming what and id.
-func load[T any](tx *store.Tx, key []byte, what, id string) (*T, error) {
-	var v T
-	ok, err := getJSON(tx, key, &v)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, api.Errorf(api.ErrNotFound, "no %s %q", what, id)
-	}
-	return &v, nil
 }
 
 // peerOf parses a contact's peer id.

@@ -15,9 +15,6 @@ import (
 // outboxRec is an outbox entry (ob/ record).
 type outboxRec = outq.Entry
 
-// sentHistory is how many sent contents per contact are kept for resend requests.
-const sentHistory = outq.SentHistory
-
 // ackTimeout is how long a sender waits for acknowledgements (inbound.go's frameTimeout).
 const ackTimeout = outq.AckTimeout
 

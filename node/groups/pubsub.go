@@ -1,4 +1,4 @@
-package messenger
+package groups
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -44,7 +43,7 @@ const (
 	gossipQueue      = 4096
 	maxPendingGroup  = 1024 // envelopes held per group while their chain's key is on its way
 	syncEvery        = 5 * time.Second
-	fanoutRecheck    = time.Second      // how soon to look again at what waits for members (group_fanout.go)
+	fanoutRecheck    = time.Second      // how soon to look again at what waits for members (fanout.go)
 	fanoutRecheckMax = 30 * time.Second // and at most how late
 	maxRevoked       = 1 << 14          // chains remembered as revoked
 	maxOwnersPerID   = 4                // senders indexed under one distribution id (only one is genuine)
@@ -116,44 +115,8 @@ type fallbackItem struct {
 	due        time.Time
 }
 
-// groupService runs the GossipSub side of groups: topics, validators, the receiving
-// loop, publishing and the delivery fallback. Its state in memory is an index rebuilt from
-// the store at start.
-type groupService struct {
-	m    *Messenger
-	opts GroupOptions
-
-	mu       sync.Mutex
-	ctx      context.Context
-	ps       *pubsub.PubSub
-	topics   map[string]*joinedTopic                  // group id → topic
-	dists    map[senderkey.DistributionID][]distOwner // chain id → the senders who gave it
-	revoked  map[senderkey.DistributionID]bool
-	pending  map[string][][]byte
-	syncAt   map[string]time.Time
-	pubQ     []pubItem
-	rxQ      []rxItem
-	due      []fallbackItem
-	wake     chan struct{}
-	fanDue   bool      // members may be owed something (group_fanout.go)
-	fanGen   uint64    // fanKick calls
-	fanNext  time.Time // when to look again at what waits for members
-	fanWait  time.Duration
-	wg       sync.WaitGroup
-	groupCtl []*groupRec
-}
-
-func newGroupService(m *Messenger, opts GroupOptions) *groupService {
-	return &groupService{
-		m: m, opts: opts, topics: map[string]*joinedTopic{},
-		dists: map[senderkey.DistributionID][]distOwner{}, revoked: map[senderkey.DistributionID]bool{},
-		pending: map[string][][]byte{}, syncAt: map[string]time.Time{}, wake: make(chan struct{}, 1),
-		fanDue: true, // what a previous run still owed
-	}
-}
-
 // fanKick is called once a change that owes members something is committed.
-func (s *groupService) fanKick() {
+func (s *Service) fanKick() {
 	s.mu.Lock()
 	s.fanDue, s.fanNext, s.fanWait = true, time.Time{}, 0
 	s.fanGen++
@@ -164,7 +127,7 @@ func (s *groupService) fanKick() {
 // fanout serves what members are owed, a transaction at a time, while there is some to
 // send now; what waits for members to take what they were sent is looked at again after
 // fanoutRecheck, backing off to fanoutRecheckMax.
-func (s *groupService) fanout(ctx context.Context) {
+func (s *Service) fanout(ctx context.Context) {
 	for ctx.Err() == nil {
 		s.mu.Lock()
 		due, gen := s.fanDue && !time.Now().Before(s.fanNext), s.fanGen
@@ -172,10 +135,10 @@ func (s *groupService) fanout(ctx context.Context) {
 		if !due {
 			return
 		}
-		more, waiting, err := s.m.drainFanout(ctx)
+		more, waiting, err := s.drainFanout(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
-				s.m.log.Error("group fan-out", "err", err)
+				s.log.Error("group fan-out", "err", err)
 			}
 			more, waiting = false, true
 		}
@@ -196,16 +159,16 @@ func (s *groupService) fanout(ctx context.Context) {
 	}
 }
 
-func (s *groupService) kick() {
+func (s *Service) kick() {
 	select {
 	case s.wake <- struct{}{}:
 	default:
 	}
 }
 
-// start creates the router, rebuilds the index and joins our groups' topics. The loop
+// Start creates the router, rebuilds the index and joins our groups' topics. The loop
 // runs until ctx ends; wait returns when it and every topic reader have stopped.
-func (s *groupService) start(ctx context.Context, h host.Host) error {
+func (s *Service) Start(ctx context.Context, h host.Host) error {
 	sp, th := scoreParams()
 	ps, err := pubsub.NewGossipSub(ctx, h,
 		pubsub.WithNoAuthor(),
@@ -218,12 +181,12 @@ func (s *groupService) start(ctx context.Context, h host.Host) error {
 		pubsub.WithMaxMessageSize(wire.MaxEnvelope+(16<<10)),
 	)
 	if err != nil {
-		return fmt.Errorf("messenger: gossipsub: %w", err)
+		return fmt.Errorf("groups: gossipsub: %w", err)
 	}
-	var groups []*groupRec
-	err = s.m.st.View(func(tx *store.Tx) error {
+	var groups []*Group
+	err = s.st.View(func(tx *store.Tx) error {
 		if err := tx.Iterate(store.IterOptions{Prefix: []byte("gr/")}, func(_, v []byte) (bool, error) {
-			var g groupRec
+			var g Group
 			if err := json.Unmarshal(v, &g); err != nil {
 				return false, err
 			}
@@ -239,7 +202,7 @@ func (s *groupService) start(ctx context.Context, h host.Host) error {
 			if ss, err := loadSender(tx, g.ID); err == nil {
 				d, err := senderkey.ParseDistribution(ss.Distribution())
 				if err == nil {
-					s.index(ss.ID(), distOwner{g.ID, s.m.uid, d.SigningKey(), d.BoundTo(wire.GroupKeyOwner(g.ID, s.m.uid))})
+					s.index(ss.ID(), distOwner{g.ID, s.uid, d.SigningKey(), d.BoundTo(wire.GroupKeyOwner(g.ID, s.uid))})
 				}
 			}
 			err := tx.Iterate(store.IterOptions{Prefix: kGroupRxPrefix(g.ID)}, func(k, v []byte) (bool, error) {
@@ -265,7 +228,7 @@ func (s *groupService) start(ctx context.Context, h host.Host) error {
 		return err
 	}
 	s.mu.Lock()
-	s.ctx, s.ps = ctx, ps
+	s.ctx, s.ps, s.self = ctx, ps, h.ID()
 	s.groupCtl = append(groups, s.groupCtl...)
 	s.mu.Unlock()
 	s.wg.Add(1)
@@ -277,7 +240,8 @@ func (s *groupService) start(ctx context.Context, h host.Host) error {
 	return nil
 }
 
-func (s *groupService) wait() { s.wg.Wait() }
+// Wait returns once the loop Start began and every topic reader have stopped.
+func (s *Service) Wait() { s.wg.Wait() }
 
 func parseDistID(h string) (senderkey.DistributionID, bool) {
 	var id senderkey.DistributionID
@@ -290,21 +254,21 @@ func parseDistID(h string) (senderkey.DistributionID, bool) {
 }
 
 // update is called once a group's new state is committed: join or leave its topic.
-func (s *groupService) update(g *groupRec) {
+func (s *Service) update(g *Group) {
 	s.mu.Lock()
 	s.groupCtl = append(s.groupCtl, g)
 	s.mu.Unlock()
 	s.kick()
 }
 
-func (s *groupService) setOwn(gid string, id senderkey.DistributionID, pub ed25519.PublicKey) {
+func (s *Service) setOwn(gid string, id senderkey.DistributionID, pub ed25519.PublicKey) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.dropWhere(func(o distOwner) bool { return o.gid == gid && o.uid == s.m.uid }, false)
-	s.index(id, distOwner{gid, s.m.uid, pub, true})
+	s.dropWhere(func(o distOwner) bool { return o.gid == gid && o.uid == s.uid }, false)
+	s.index(id, distOwner{gid, s.uid, pub, true})
 }
 
-func (s *groupService) forgetOwn(gid string) {
+func (s *Service) forgetOwn(gid string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.dropWhere(func(o distOwner) bool { return o.gid == gid }, true)
@@ -315,7 +279,7 @@ func (s *groupService) forgetOwn(gid string) {
 // replaces every other claim and no unbound claim joins it. Other unbound claims stay:
 // such an id is only a hint, and the chain whose signing key verifies a message owns it
 // (owner), so a member who announces another's id silences no one.
-func (s *groupService) index(id senderkey.DistributionID, o distOwner) {
+func (s *Service) index(id senderkey.DistributionID, o distOwner) {
 	os := slices.DeleteFunc(s.dists[id], func(x distOwner) bool {
 		return o.bound || (x.gid == o.gid && x.uid == o.uid)
 	})
@@ -329,7 +293,7 @@ func (s *groupService) index(id senderkey.DistributionID, o distOwner) {
 }
 
 // dropWhere removes the index entries that match, marking their ids revoked if asked.
-func (s *groupService) dropWhere(match func(distOwner) bool, revoke bool) {
+func (s *Service) dropWhere(match func(distOwner) bool, revoke bool) {
 	for id, os := range s.dists {
 		n := len(os)
 		os = slices.DeleteFunc(os, match)
@@ -350,7 +314,7 @@ func (s *groupService) dropWhere(match func(distOwner) bool, revoke bool) {
 	}
 }
 
-func (s *groupService) addDist(gid, uid string, d distInfo) {
+func (s *Service) addDist(gid, uid string, d distInfo) {
 	id, ok := parseDistID(d.ID)
 	if !ok {
 		return
@@ -369,7 +333,7 @@ func (s *groupService) addDist(gid, uid string, d distInfo) {
 }
 
 // dropDists forgets chains uid held in gid (they left, or the chains were superseded).
-func (s *groupService) dropDists(gid, uid string, ds []distInfo) {
+func (s *Service) dropDists(gid, uid string, ds []distInfo) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, d := range ds {
@@ -392,7 +356,7 @@ func (s *groupService) dropDists(gid, uid string, ds []distInfo) {
 
 // claimedByOther reports whether chain id is indexed for a sender other than uid in gid
 // (in this group or another).
-func (s *groupService) claimedByOther(id senderkey.DistributionID, gid, uid string) (distOwner, bool) {
+func (s *Service) claimedByOther(id senderkey.DistributionID, gid, uid string) (distOwner, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, o := range s.dists[id] {
@@ -415,7 +379,7 @@ const (
 
 // owner finds who sent group message sm in gid: the indexed chain of that group, under
 // the message's distribution id, whose signing key verifies it.
-func (s *groupService) owner(gid string, sm *senderkey.Message) (distOwner, ownerState) {
+func (s *Service) owner(gid string, sm *senderkey.Message) (distOwner, ownerState) {
 	s.mu.Lock()
 	os := slices.Clone(s.dists[sm.ID()])
 	revoked := s.revoked[sm.ID()]
@@ -437,7 +401,7 @@ func (s *groupService) owner(gid string, sm *senderkey.Message) (distOwner, owne
 }
 
 // knownIn reports whether chain id is indexed for group gid.
-func (s *groupService) knownIn(gid string, id senderkey.DistributionID) bool {
+func (s *Service) knownIn(gid string, id senderkey.DistributionID) bool {
 	for _, o := range s.dists[id] {
 		if o.gid == gid {
 			return true
@@ -447,7 +411,7 @@ func (s *groupService) knownIn(gid string, id senderkey.DistributionID) bool {
 }
 
 // syncDue rate-limits state sync requests to one per group and member per syncEvery.
-func (s *groupService) syncDue(gid, uid string) bool {
+func (s *Service) syncDue(gid, uid string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := gid + "/" + uid
@@ -459,19 +423,22 @@ func (s *groupService) syncDue(gid, uid string) bool {
 	return true
 }
 
-func (s *groupService) publish(gid, msgID string, env []byte) {
+// Publish publishes envelope env (Seal's) on group gid's topic; msgID names the message
+// whose status it drives, "" for an edit, delete or reaction. Call it once the
+// transaction that sealed env has committed.
+func (s *Service) Publish(gid, msgID string, env []byte) {
 	s.mu.Lock()
 	s.pubQ = append(s.pubQ, pubItem{gid, msgID, env})
 	s.mu.Unlock()
 	s.kick()
 }
 
-// hold keeps an envelope of an unknown chain until its key arrives. With recheck (the
+// Hold keeps an envelope of an unknown chain until its key arrives. With recheck (the
 // envelope was refused because its chain was missing from the index, not because its key
 // was missing from the store), the chain may have been indexed since (the store runs a
 // group's functions before the previous group's OnCommit callbacks, addDist among them):
 // then the envelope is queued again at once.
-func (s *groupService) hold(gid string, env []byte, recheck bool) {
+func (s *Service) Hold(gid string, env []byte, recheck bool) {
 	var id senderkey.DistributionID
 	parsed := false
 	if skm, err := wire.ParseEnvelope(env); recheck && err == nil {
@@ -497,7 +464,7 @@ func (s *groupService) hold(gid string, env []byte, recheck bool) {
 // known chain with a bad signature (Reject, which counts against the forwarding peer),
 // and envelopes of chains we have no key for (Ignore: held until the key arrives, in
 // case it is on its way; revoked chains are Rejected).
-func (s *groupService) validator(gid string) pubsub.ValidatorEx {
+func (s *Service) validator(gid string) pubsub.ValidatorEx {
 	return func(_ context.Context, _ peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
 		skm, err := wire.ParseEnvelope(msg.Data)
 		if err != nil {
@@ -511,7 +478,7 @@ func (s *groupService) validator(gid string) pubsub.ValidatorEx {
 		case ownerRevoked, ownerForged:
 			return pubsub.ValidationReject
 		case ownerNone:
-			s.hold(gid, msg.Data, false)
+			s.Hold(gid, msg.Data, false)
 			return pubsub.ValidationIgnore
 		}
 		return pubsub.ValidationAccept
@@ -519,7 +486,7 @@ func (s *groupService) validator(gid string) pubsub.ValidatorEx {
 }
 
 // loop applies group state changes to topics, publishes, receives and runs the fallback.
-func (s *groupService) loop(ctx context.Context) {
+func (s *Service) loop(ctx context.Context) {
 	tick := time.NewTicker(max(s.opts.FallbackAfter/4, 50*time.Millisecond))
 	defer tick.Stop()
 	defer func() {
@@ -560,14 +527,14 @@ func (s *groupService) loop(ctx context.Context) {
 	}
 }
 
-func (s *groupService) control(ctx context.Context, g *groupRec) {
+func (s *Service) control(ctx context.Context, g *Group) {
 	s.mu.Lock()
 	t := s.topics[g.ID]
 	s.mu.Unlock()
 	name := wire.GroupTopic(g.Secret)
 	if g.Me && t == nil {
 		if err := s.join(ctx, g.ID, name); err != nil {
-			s.m.log.Warn("joining group topic", "group", g.ID, "err", err)
+			s.log.Warn("joining group topic", "group", g.ID, "err", err)
 		}
 	}
 	if !g.Me && t != nil {
@@ -579,7 +546,7 @@ func (s *groupService) control(ctx context.Context, g *groupRec) {
 	}
 }
 
-func (s *groupService) join(ctx context.Context, gid, name string) error {
+func (s *Service) join(ctx context.Context, gid, name string) error {
 	if err := s.ps.RegisterTopicValidator(name, s.validator(gid)); err != nil {
 		return err
 	}
@@ -589,7 +556,7 @@ func (s *groupService) join(ctx context.Context, gid, name string) error {
 		return err
 	}
 	if err := topic.SetScoreParams(topicScore()); err != nil {
-		s.m.log.Info("topic score", "err", err)
+		s.log.Info("topic score", "err", err)
 	}
 	sub, err := topic.Subscribe(pubsub.WithBufferSize(gossipQueue))
 	if err != nil {
@@ -597,7 +564,7 @@ func (s *groupService) join(ctx context.Context, gid, name string) error {
 		_ = s.ps.UnregisterTopicValidator(name)
 		return err
 	}
-	self := s.m.hostOrNil().ID()
+	self := s.self
 	rctx, cancel := context.WithCancel(ctx)
 	t := &joinedTopic{name: name, topic: topic, sub: sub, cancel: cancel}
 	s.mu.Lock()
@@ -623,45 +590,42 @@ func (s *groupService) join(ctx context.Context, gid, name string) error {
 	return nil
 }
 
-func (s *groupService) leave(t *joinedTopic) {
+func (s *Service) leave(t *joinedTopic) {
 	t.cancel()
 	t.sub.Cancel()
 	_ = t.topic.Close()
 	_ = s.ps.UnregisterTopicValidator(t.name)
 }
 
-func (s *groupService) doPublish(ctx context.Context, p pubItem) {
+func (s *Service) doPublish(ctx context.Context, p pubItem) {
 	s.mu.Lock()
 	t := s.topics[p.gid]
 	s.mu.Unlock()
 	if t != nil {
 		if err := t.topic.Publish(ctx, p.env); err != nil {
-			s.m.log.Info("group publish", "group", p.gid, "err", err)
+			s.log.Info("group publish", "group", p.gid, "err", err)
 		}
 	}
 	if p.msgID == "" {
 		return // an edit, delete or reaction: gap detection covers it
 	}
-	err := s.m.st.Update(ctx, func(tx *store.Tx) error {
-		r, err := loadMsg(tx, p.msgID)
-		if err != nil {
-			return err
-		}
-		if api.StatusRank(r.M.Status) >= api.StatusRank(api.StatusSent) {
-			return nil
-		}
-		if r.M.Receipts.Total == 0 {
-			r.M.Status = api.StatusDelivered
-			if err := s.m.putMsg(tx, r, false); err != nil {
-				return err
+	err := s.st.Update(ctx, func(tx *store.Tx) error {
+		return s.hist.UpdateMessage(tx, p.msgID, func(m *api.Message) (bool, error) {
+			switch {
+			case api.StatusRank(m.Status) >= api.StatusRank(api.StatusSent):
+				return false, nil
+			case m.Receipts.Total == 0:
+				m.Status = api.StatusDelivered
+			case m.Status == api.StatusFailed: // failed is final
+				return false, nil
+			default:
+				m.Status = api.StatusSent
 			}
-			_, err = s.m.ev.Append(tx, api.KindMessageUpdate, r.M)
-			return err
-		}
-		return s.m.setStatus(tx, p.msgID, api.StatusSent, "")
+			return true, nil
+		})
 	})
 	if err != nil && ctx.Err() == nil {
-		s.m.log.Error("group message status", "err", err)
+		s.log.Error("group message status", "err", err)
 	}
 	s.mu.Lock()
 	s.due = append(s.due, fallbackItem{p.gid, p.msgID, p.env, time.Now().Add(s.opts.FallbackAfter)})
@@ -669,38 +633,38 @@ func (s *groupService) doPublish(ctx context.Context, p pubItem) {
 }
 
 // receive stores a batch of envelopes from the mesh in one transaction.
-func (s *groupService) receive(ctx context.Context, items []rxItem) {
+func (s *Service) receive(ctx context.Context, items []rxItem) {
 	var unknown []rxItem
 	var unlisted []bool
-	err := s.m.st.Update(ctx, func(tx *store.Tx) error {
+	err := s.st.Update(ctx, func(tx *store.Tx) error {
 		unknown, unlisted = unknown[:0], unlisted[:0]
-		b := &groupRx{m: s.m, tx: tx, cc: txContacts{}}
+		b := s.NewRx(tx, s.cfg.Pairwise(tx))
 		for _, it := range items {
-			out, err := b.envelope(it.gid, it.env)
+			out, err := b.Envelope(it.gid, it.env)
 			if err != nil {
 				return err
 			}
-			if out == rxUnknown || out == rxUnlisted {
+			if out == Unknown || out == Unlisted {
 				unknown = append(unknown, it)
-				unlisted = append(unlisted, out == rxUnlisted)
+				unlisted = append(unlisted, out == Unlisted)
 			}
 		}
-		return b.finish()
+		return b.Finish()
 	})
 	if err != nil {
 		if ctx.Err() == nil {
-			s.m.log.Error("receiving group messages", "err", err)
+			s.log.Error("receiving group messages", "err", err)
 		}
 		return
 	}
 	for i, it := range unknown {
-		s.hold(it.gid, it.env, unlisted[i])
+		s.Hold(it.gid, it.env, unlisted[i])
 	}
 }
 
 // fallback hands messages that some members have not acknowledged in time to
 // deliverToUnreachable.
-func (s *groupService) fallback(ctx context.Context) {
+func (s *Service) fallback(ctx context.Context) {
 	now := time.Now()
 	s.mu.Lock()
 	var ready []fallbackItem
@@ -717,8 +681,8 @@ func (s *groupService) fallback(ctx context.Context) {
 	if len(ready) == 0 {
 		return
 	}
-	err := s.m.st.Update(ctx, func(tx *store.Tx) error {
-		cc := txContacts{}
+	err := s.st.Update(ctx, func(tx *store.Tx) error {
+		pw := s.cfg.Pairwise(tx)
 		for _, d := range ready {
 			g, err := loadGroup(tx, d.gid)
 			if err != nil {
@@ -732,7 +696,7 @@ func (s *groupService) fallback(ctx context.Context) {
 			}
 			var missing []string
 			for _, mb := range g.Members {
-				if mb.UserID == s.m.uid {
+				if mb.UserID == s.uid {
 					continue
 				}
 				if l, err := receiptLevel(tx, d.msgID, mb.UserID); err != nil {
@@ -741,13 +705,26 @@ func (s *groupService) fallback(ctx context.Context) {
 					missing = append(missing, mb.UserID)
 				}
 			}
-			if err := s.m.deliverToUnreachable(tx, cc, d.gid, d.env, missing); err != nil {
+			if err := s.deliverToUnreachable(tx, pw, d.gid, d.env, missing); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	if err != nil && ctx.Err() == nil {
-		s.m.log.Error("group fallback delivery", "err", err)
+		s.log.Error("group fallback delivery", "err", err)
 	}
+}
+
+// ChainOwner is the member whose Sender Keys chain sent a group message.
+type ChainOwner struct {
+	UserID string
+	Bound  bool // the chain's id is bound to them (senderkey.NewSenderBound)
+}
+
+// Owner returns the member of group gid whose chain sent sm, found when a chain of that
+// group under sm's distribution id verifies it.
+func (s *Service) Owner(gid string, sm *senderkey.Message) (ChainOwner, bool) {
+	o, st := s.owner(gid, sm)
+	return ChainOwner{UserID: o.uid, Bound: o.bound}, st == ownerFound
 }

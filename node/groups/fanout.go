@@ -1,10 +1,8 @@
-package messenger
+package groups
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/petrel-chat/petrel/node/api"
@@ -72,14 +70,14 @@ func snapKey(tx *store.Tx, gid string, key *wire.Content) (string, error) {
 // drainFanout sends what is owed, for at most fanoutPerTx members, in one transaction. It
 // reports whether members are left to serve now (more) and whether some wait for members
 // to take what they were sent (waiting).
-func (m *Messenger) drainFanout(ctx context.Context) (more, waiting bool, err error) {
+func (s *Service) drainFanout(ctx context.Context) (more, waiting bool, err error) {
 	// Looking costs no write transaction: what waits for members is looked at every
 	// fanoutRecheck, and the store's writer has better things to do.
-	ready, owing, err := m.fanoutReady()
+	ready, owing, err := s.fanoutReady()
 	if err != nil || !ready {
 		return false, owing, err
 	}
-	err = m.st.Update(ctx, func(tx *store.Tx) error {
+	err = s.st.Update(ctx, func(tx *store.Tx) error {
 		more, waiting = false, false
 		type item struct {
 			gid, uid string
@@ -101,8 +99,8 @@ func (m *Messenger) drainFanout(ctx context.Context) (more, waiting bool, err er
 		if err != nil {
 			return err
 		}
-		cc := txContacts{}
-		groups := map[string]*groupRec{}
+		pw := s.cfg.Pairwise(tx)
+		groups := map[string]*Group{}
 		logs := map[string]*groupLog{}
 		served, bytes := 0, 0
 		for _, it := range items {
@@ -121,7 +119,7 @@ func (m *Messenger) drainFanout(ctx context.Context) (more, waiting bool, err er
 				}
 				groups[it.gid] = g
 			}
-			n, err := m.serve(tx, cc, g, it.uid, &it.f, logs)
+			n, err := s.serve(tx, pw, g, it.uid, &it.f, logs)
 			if err != nil {
 				return err
 			}
@@ -153,11 +151,27 @@ func (m *Messenger) drainFanout(ctx context.Context) (more, waiting bool, err er
 	return more, waiting, err
 }
 
+// DrainFanout serves, in one transaction, what members are owed and can take now, as the
+// service's loop does after a change; more says whether members are left to serve now.
+// Tests and tools call it to settle a change without running the service.
+func (s *Service) DrainFanout(ctx context.Context) (more bool, err error) {
+	more, _, err = s.drainFanout(ctx)
+	return more, err
+}
+
+// FanoutDue reports whether the service will look for what members are owed (it does
+// from its start, for what a previous run still owed, and after every change that owes).
+func (s *Service) FanoutDue() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fanDue
+}
+
 // fanoutReady reports whether some member can be served now (ready) and whether any is
 // owed anything (owing).
-func (m *Messenger) fanoutReady() (ready, owing bool, err error) {
-	err = m.st.View(func(tx *store.Tx) error {
-		cids := map[string]string{}
+func (s *Service) fanoutReady() (ready, owing bool, err error) {
+	err = s.st.View(func(tx *store.Tx) error {
+		pw := s.cfg.Pairwise(tx)
 		return tx.Iterate(store.IterOptions{Prefix: kGroupFanPrefix()}, func(k, v []byte) (bool, error) {
 			owing = true
 			var f fanoutRec
@@ -169,19 +183,11 @@ func (m *Messenger) fanoutReady() (ready, owing bool, err error) {
 				return false, nil
 			}
 			_, uid, _ := strings.Cut(string(k[len(kGroupFanPrefix()):]), "/")
-			cid, ok := cids[uid]
-			if !ok {
-				var err error
-				if cid, err = getString(tx, kContactByUser(uid)); err != nil {
-					return false, err
-				}
-				cids[uid] = cid
-			}
-			empty, err := outboxEmpty(tx, cid)
+			empty, err := pw.OutboxEmpty(uid)
 			if err != nil {
 				return false, err
 			}
-			ready = empty || cid == ""
+			ready = empty
 			return !ready, nil
 		})
 	})
@@ -190,14 +196,14 @@ func (m *Messenger) fanoutReady() (ready, owing bool, err error) {
 
 // serve sends member uid of g what f says we owe them, as far as it can now, updating f;
 // it returns the bytes queued.
-func (m *Messenger) serve(tx *store.Tx, cc txContacts, g *groupRec, uid string, f *fanoutRec, logs map[string]*groupLog) (n int, err error) {
+func (s *Service) serve(tx *store.Tx, pw Pairwise, g *Group, uid string, f *fanoutRec, logs map[string]*groupLog) (n int, err error) {
 	if g == nil {
 		return 0, nil
 	}
-	mb := g.member(uid)
+	mb := g.Member(uid)
 	if f.Contact {
 		if mb != nil && g.Me {
-			if err := m.memberContact(tx, cc, mb); err != nil {
+			if err := pw.AddMember(mb); err != nil {
 				return 0, err
 			}
 		}
@@ -212,7 +218,7 @@ func (m *Messenger) serve(tx *store.Tx, cc txContacts, g *groupRec, uid string, 
 		}
 		if ok && mb != nil && g.Me {
 			key := &wire.Content{Kind: wire.KindGroupKey, Group: g.ID, Head: g.Head, Data: k.Data, GSeq: k.GSeq}
-			if err := m.giveKey(tx, cc, g, uid, key); err != nil {
+			if err := s.giveKey(tx, pw, g, uid, key); err != nil {
 				return 0, err
 			}
 		}
@@ -232,13 +238,13 @@ func (m *Messenger) serve(tx *store.Tx, cc txContacts, g *groupRec, uid string, 
 			ops = append(ops, raw)
 			n += len(raw)
 		}
-		if err := m.sendOps(tx, cc, g, uid, ops); err != nil {
+		if err := s.sendOps(tx, pw, g, uid, ops); err != nil {
 			return 0, err
 		}
 		f.Ops = nil
 	}
 	if f.All {
-		c, err := cc.byUser(tx, uid)
+		c, err := pw.Contact(uid)
 		if err != nil {
 			return 0, err
 		}
@@ -246,13 +252,13 @@ func (m *Messenger) serve(tx *store.Tx, cc txContacts, g *groupRec, uid string, 
 		case c == nil || c.Blocked:
 			f.All = false
 		case !f.Probed:
-			if err := m.enqueue(tx, c, &wire.Content{Kind: wire.KindGroupSync, Group: g.ID, Head: g.Head}, ""); err != nil {
+			if err := pw.Send(uid, &wire.Content{Kind: wire.KindGroupSync, Group: g.ID, Head: g.Head}); err != nil {
 				return 0, err
 			}
 			f.Probed = true
 			n += 256
 		default:
-			empty, err := outboxEmpty(tx, c.ID)
+			empty, err := pw.OutboxEmpty(uid)
 			if err != nil {
 				return 0, err
 			}
@@ -265,7 +271,7 @@ func (m *Messenger) serve(tx *store.Tx, cc txContacts, g *groupRec, uid string, 
 				}
 				logs[g.ID] = sortLog(g.Ops)
 			}
-			if err := m.sendLog(tx, cc, g, uid, logs[g.ID]); err != nil {
+			if err := s.sendLog(tx, pw, g, uid, logs[g.ID]); err != nil {
 				return 0, err
 			}
 			for _, o := range g.Ops {
@@ -275,16 +281,6 @@ func (m *Messenger) serve(tx *store.Tx, cc txContacts, g *groupRec, uid string, 
 		}
 	}
 	return n, nil
-}
-
-// outboxEmpty reports whether nothing waits in contact cid's outbox.
-func outboxEmpty(tx *store.Tx, cid string) (bool, error) {
-	empty := true
-	err := tx.Iterate(store.IterOptions{Prefix: kOutboxPrefix(cid)}, func(_, _ []byte) (bool, error) {
-		empty = false
-		return false, nil
-	})
-	return empty, err
 }
 
 // dropUnowedSnaps deletes gid's key snapshots once no member is owed one.
@@ -315,13 +311,6 @@ func dropUnowedSnaps(tx *store.Tx, gid string) error {
 		if err := tx.Delete(k); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-func jsonUnmarshal(k, v []byte, x any) error {
-	if err := json.Unmarshal(v, x); err != nil {
-		return fmt.Errorf("messenger: record %s: %w", trimKey(k), err)
 	}
 	return nil
 }

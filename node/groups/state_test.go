@@ -1,4 +1,4 @@
-package messenger
+package groups
 
 import (
 	"bytes"
@@ -61,7 +61,7 @@ func testLog(tb testing.TB) (string, [][]byte) {
 	return gid, ops
 }
 
-func stateOf(tb testing.TB, g *groupRec) string {
+func stateOf(tb testing.TB, g *Group) string {
 	b, _ := json.Marshal(struct {
 		N string
 		M []wire.GroupMember
@@ -95,7 +95,7 @@ func TestFoldConvergesWhateverTheOrder(t *testing.T) {
 	// The creator's removal comes after its demotion and is ignored, the member's rename
 	// is ignored, the new member joins as a member, and when the second admin leaves, the
 	// member with the smallest user id becomes the only admin.
-	if len(ref.Members) != 4 || ref.member(string(testID(t, 4).UserID())) == nil {
+	if len(ref.Members) != 4 || ref.Member(string(testID(t, 4).UserID())) == nil {
 		t.Fatalf("members: %s", want)
 	}
 	admins := 0

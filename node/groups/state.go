@@ -1,4 +1,4 @@
-package messenger
+package groups
 
 import (
 	"bytes"
@@ -18,7 +18,7 @@ import (
 // maxGroupLog bounds the operations one group's log keeps.
 const maxGroupLog = 4096
 
-// groupRec is a group as stored: its signed operation log and the state derived from it
+// Group is a group as stored: its signed operation log and the state derived from it
 // (recomputed by fold whenever the log changes), and our sending side.
 //
 // Layout (groupLayout): gr/ holds the header (no members), gn/<gid>/<bucket> the
@@ -27,7 +27,7 @@ const maxGroupLog = 4096
 // of the members it changes and the operations it adds: O(change), not O(group). The
 // first release kept the members in gr/ and the whole log in gl/ (layout 0); such a
 // group is read as it is and rewritten in this layout on its next change.
-type groupRec struct {
+type Group struct {
 	ID  string   `json:"id"`
 	Ops [][]byte `json:"-"` // signed operations, in fold order (go/, loaded on demand)
 
@@ -88,7 +88,7 @@ func loadGroupMeta(tx *store.Tx, gid string) (*groupMeta, error) {
 }
 
 // withOps loads the group's operation log into g.
-func withOps(tx *store.Tx, g *groupRec) error {
+func withOps(tx *store.Tx, g *Group) error {
 	if g.Ops != nil {
 		return nil
 	}
@@ -105,7 +105,7 @@ func withOps(tx *store.Tx, g *groupRec) error {
 
 // saveGroup writes the group's state and its meta record: of what old (the state before,
 // with its log; nil for a group new here) already holds, only what changed.
-func saveGroup(tx *store.Tx, g, old *groupRec) error {
+func saveGroup(tx *store.Tx, g, old *Group) error {
 	hdr := *g
 	hdr.Members, hdr.Layout = nil, groupLayout
 	if err := putJSON(tx, kGroup(g.ID), &hdr); err != nil {
@@ -216,8 +216,8 @@ func kGroupSent(gid string, seq uint64) []byte {
 }
 
 // loadGroup loads a group's state (not its log: withOps).
-func loadGroup(tx *store.Tx, gid string) (*groupRec, error) {
-	g, err := load[groupRec](tx, kGroup(gid), "group", gid)
+func loadGroup(tx *store.Tx, gid string) (*Group, error) {
+	g, err := load[Group](tx, kGroup(gid), "group", gid)
 	if err != nil {
 		return nil, err
 	}
@@ -226,7 +226,7 @@ func loadGroup(tx *store.Tx, gid string) (*groupRec, error) {
 		err := tx.Iterate(store.IterOptions{Prefix: kGroupBucketPrefix(gid)}, func(_, v []byte) (bool, error) {
 			var ms []wire.GroupMember
 			if err := json.Unmarshal(v, &ms); err != nil {
-				return false, fmt.Errorf("messenger: group %s members: %w", gid, err)
+				return false, fmt.Errorf("groups: group %s members: %w", gid, err)
 			}
 			g.Members = append(g.Members, ms...)
 			return true, nil
@@ -245,7 +245,7 @@ func loadGroup(tx *store.Tx, gid string) (*groupRec, error) {
 }
 
 // member returns the member with user id uid, or nil.
-func (g *groupRec) member(uid string) *wire.GroupMember {
+func (g *Group) Member(uid string) *wire.GroupMember {
 	i, ok := slices.BinarySearchFunc(g.Members, uid, func(m wire.GroupMember, u string) int { return strings.Compare(m.UserID, u) })
 	if !ok {
 		return nil
@@ -289,13 +289,13 @@ func opLess(a, b *wire.SignedGroupOp) int {
 // Invalid operations are kept in the log but change nothing, so every member that holds
 // the same set computes the same state, whatever order the operations arrived in. A group
 // left without an admin promotes its member with the smallest user id.
-func fold(gid string, raws [][]byte) (*groupRec, error) {
+func fold(gid string, raws [][]byte) (*Group, error) {
 	return foldWith(gid, raws, nil)
 }
 
 // foldWith is fold calling applied (when not nil) with each operation that changed the
-// state, in fold order, the create first (group_changes.go lists them for the UI).
-func foldWith(gid string, raws [][]byte, applied func(*wire.SignedGroupOp)) (*groupRec, error) {
+// state, in fold order, the create first (changes.go lists them for the UI).
+func foldWith(gid string, raws [][]byte, applied func(*wire.SignedGroupOp)) (*Group, error) {
 	var ops []*wire.SignedGroupOp
 	seen := map[[32]byte]bool{}
 	var create *wire.SignedGroupOp
@@ -322,7 +322,7 @@ func foldWith(gid string, raws [][]byte, applied func(*wire.SignedGroupOp)) (*gr
 		ops = append(ops, s)
 	}
 	if create == nil {
-		return nil, fmt.Errorf("messenger: group %s: no create operation", gid)
+		return nil, fmt.Errorf("groups: group %s: no create operation", gid)
 	}
 	slices.SortFunc(ops, opLess)
 	ops = append([]*wire.SignedGroupOp{create}, ops...)
@@ -333,7 +333,7 @@ func foldWith(gid string, raws [][]byte, applied func(*wire.SignedGroupOp)) (*gr
 		if i == 0 {
 			author := findMember(op.Members, op.Author)
 			if author == nil || author.Role != api.RoleAdmin || !verifyBy(s, author) || len(op.Members) > op.Max {
-				return nil, fmt.Errorf("messenger: group %s: invalid create operation", gid)
+				return nil, fmt.Errorf("groups: group %s: invalid create operation", gid)
 			}
 			st.name, st.secret, st.max = op.Name, op.Secret, op.Max
 			for _, m := range op.Members {
@@ -388,7 +388,7 @@ func foldWith(gid string, raws [][]byte, applied func(*wire.SignedGroupOp)) (*gr
 		}
 		st.promote()
 	}
-	g := &groupRec{ID: gid, Name: st.name, Secret: st.secret, Max: st.max}
+	g := &Group{ID: gid, Name: st.name, Secret: st.secret, Max: st.max}
 	for _, s := range ops {
 		g.Ops = append(g.Ops, s.Raw)
 	}
@@ -464,4 +464,16 @@ func mergeOps(have, add [][]byte) [][]byte {
 		return nil
 	}
 	return out
+}
+
+// Load loads group gid's state (not its log: see LoadWithOps), or an api not_found error.
+func Load(tx *store.Tx, gid string) (*Group, error) { return loadGroup(tx, gid) }
+
+// LoadWithOps loads group gid's state and its signed operation log.
+func LoadWithOps(tx *store.Tx, gid string) (*Group, error) {
+	g, err := loadGroup(tx, gid)
+	if err != nil {
+		return nil, err
+	}
+	return g, withOps(tx, g)
 }

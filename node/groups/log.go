@@ -1,4 +1,4 @@
-package messenger
+package groups
 
 import (
 	"encoding/json"
@@ -70,15 +70,15 @@ func (l *groupLog) logFor(uid string) [][]byte {
 }
 
 // sendLog sends the whole log to member uid, who is new to the group (logFor).
-func (m *Messenger) sendLog(tx *store.Tx, cc txContacts, g *groupRec, uid string, l *groupLog) error {
+func (s *Service) sendLog(tx *store.Tx, pw Pairwise, g *Group, uid string, l *groupLog) error {
 	if l == nil {
 		l = sortLog(g.Ops)
 	}
-	return m.sendOps(tx, cc, g, uid, l.logFor(uid))
+	return s.sendOps(tx, pw, g, uid, l.logFor(uid))
 }
 
 // sendOps sends operations to member uid, in contents that fit.
-func (m *Messenger) sendOps(tx *store.Tx, cc txContacts, g *groupRec, uid string, ops [][]byte) error {
+func (s *Service) sendOps(tx *store.Tx, pw Pairwise, g *Group, uid string, ops [][]byte) error {
 	const budget = 300 << 10 // raw bytes per content: base64 and JSON stay under MaxContent
 	for len(ops) > 0 {
 		n, size := 0, 0
@@ -86,7 +86,7 @@ func (m *Messenger) sendOps(tx *store.Tx, cc txContacts, g *groupRec, uid string
 			size += len(ops[n])
 			n++
 		}
-		if err := m.enqueueTo(tx, cc, uid, &wire.Content{Kind: wire.KindGroupOps, Group: g.ID, Head: g.Head, Ops: ops[:n]}); err != nil {
+		if err := pw.Send(uid, &wire.Content{Kind: wire.KindGroupOps, Group: g.ID, Head: g.Head, Ops: ops[:n]}); err != nil {
 			return err
 		}
 		ops = ops[n:]

@@ -1,4 +1,4 @@
-package messenger
+package groups
 
 import (
 	"context"
@@ -28,9 +28,9 @@ import (
 var (
 	// ErrMultiUnsupported: the relay does not take multi deposits, or refused this one as a
 	// whole for good (too large, malformed): deposit per member instead.
-	ErrMultiUnsupported = errors.New("messenger: the relay does not take this multi deposit")
+	ErrMultiUnsupported = errors.New("groups: the relay does not take this multi deposit")
 	// ErrRelayBusy: a refusal worth retrying later (rate limited, unavailable).
-	ErrRelayBusy = errors.New("messenger: the relay is busy")
+	ErrRelayBusy = errors.New("groups: the relay is busy")
 )
 
 // SharedRecipient is one mailbox of a multi deposit and the header sealed for it.
@@ -66,24 +66,24 @@ type groupDepositRec struct {
 }
 
 // deliverToUnreachable is the one place where a group message goes to members that the
-// GossipSub mesh did not reach (no delivery receipt within GroupOptions.FallbackAfter).
+// GossipSub mesh did not reach (no delivery receipt within Options.FallbackAfter).
 // Members with home relays are grouped by relay and get one multi deposit per relay
 // (a member with several relays is in each one's deposit, as for 1:1 mail; receivers
 // dedup by the sender's group sequence); the deposits are persisted in tx and made once
 // it commits. Members without a relay get the envelope, unchanged, in their pairwise
 // outbox.
-func (m *Messenger) deliverToUnreachable(tx *store.Tx, cc txContacts, gid string, env []byte, uids []string) error {
+func (s *Service) deliverToUnreachable(tx *store.Tx, pw Pairwise, gid string, env []byte, uids []string) error {
 	byRelay := map[string][]string{}
 	for _, u := range uids {
-		c, err := cc.byUser(tx, u)
+		c, err := pw.Contact(u)
 		if err != nil {
 			return err
 		}
 		if c == nil || c.Blocked {
 			continue
 		}
-		if m.cfg.RelayLink == nil || len(c.Relays) == 0 {
-			if err := m.enqueueTo(tx, cc, u, &wire.Content{Kind: wire.KindGroupMsg, Group: gid, Data: env}); err != nil {
+		if s.cfg.RelayLink == nil || len(c.Relays) == 0 {
+			if err := pw.Send(u, &wire.Content{Kind: wire.KindGroupMsg, Group: gid, Data: env}); err != nil {
 				return err
 			}
 			continue
@@ -101,7 +101,7 @@ func (m *Messenger) deliverToUnreachable(tx *store.Tx, cc txContacts, gid string
 	if err != nil {
 		return err
 	}
-	now := m.now().UnixMilli()
+	now := s.now().UnixMilli()
 	for _, r := range sortedKeysOf(byRelay) {
 		for users := range slices.Chunk(byRelay[r], MaxSharedRecipients) {
 			next++
@@ -114,7 +114,7 @@ func (m *Messenger) deliverToUnreachable(tx *store.Tx, cc txContacts, gid string
 	if err := putCounter(tx, kGroupDepositNext, next); err != nil {
 		return err
 	}
-	tx.OnCommit(m.gd.kick)
+	tx.OnCommit(s.dep.kick)
 	return nil
 }
 
@@ -128,29 +128,26 @@ func loadCounter(tx *store.Tx, key []byte) (uint64, error) {
 
 func putCounter(tx *store.Tx, key []byte, n uint64) error { return putJSON(tx, key, n) }
 
-// groupDepositor makes the persisted multi deposits, oldest first, one goroutine owned by
-// Messenger.Run.
-type groupDepositor struct {
-	m    *Messenger
+// depositor is the state of the loop that makes the persisted multi deposits, oldest
+// first (RunDeposits).
+type depositor struct {
 	wake chan struct{}
 
 	mu       sync.Mutex
 	attempts int // consecutive passes that left something to retry
 }
 
-func newGroupDepositor(m *Messenger) *groupDepositor {
-	return &groupDepositor{m: m, wake: make(chan struct{}, 1)}
-}
-
-func (d *groupDepositor) kick() {
+func (d *depositor) kick() {
 	select {
 	case d.wake <- struct{}{}:
 	default:
 	}
 }
 
-// run makes deposits whenever kicked, and retries with backoff, until ctx ends.
-func (d *groupDepositor) run(ctx context.Context) {
+// RunDeposits makes the persisted multi deposits whenever some are added, and retries
+// with backoff, until ctx ends (one goroutine, the caller's).
+func (s *Service) RunDeposits(ctx context.Context) {
+	d := &s.dep
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -160,12 +157,12 @@ func (d *groupDepositor) run(ctx context.Context) {
 		case <-d.wake:
 		case <-t.C:
 		}
-		retry, err := d.pass(ctx)
+		retry, err := s.depositPass(ctx)
 		if ctx.Err() != nil {
 			return
 		}
 		if err != nil {
-			d.m.log.Error("group deposits", "err", err)
+			s.log.Error("group deposits", "err", err)
 			retry = true
 		}
 		t.Stop()
@@ -191,11 +188,11 @@ type pendingDeposit struct {
 // pass makes every pending deposit once, in order; a relay whose deposit must be retried
 // gets no later deposit in this pass (so its members' mail keeps its order). retry says
 // whether something is left to retry.
-func (d *groupDepositor) pass(ctx context.Context) (retry bool, err error) {
+func (s *Service) depositPass(ctx context.Context) (retry bool, err error) {
 	blocked := map[string]bool{}
 	for {
 		var batch []pendingDeposit
-		err := d.m.st.View(func(tx *store.Tx) error {
+		err := s.st.View(func(tx *store.Tx) error {
 			batch = batch[:0]
 			return tx.Iterate(store.IterOptions{Prefix: []byte("gd/")}, func(k, v []byte) (bool, error) {
 				var rec groupDepositRec
@@ -217,7 +214,7 @@ func (d *groupDepositor) pass(ctx context.Context) (retry bool, err error) {
 			if blocked[p.rec.Relay] {
 				continue
 			}
-			again, err := d.deposit(ctx, p)
+			again, err := s.deposit(ctx, p)
 			if err != nil {
 				return true, err
 			}
@@ -237,18 +234,17 @@ func (d *groupDepositor) pass(ctx context.Context) (retry bool, err error) {
 // deposit makes one multi deposit and records its outcome: members the relay stored are
 // done, members it refused go to the pairwise outbox, members to retry stay. again says
 // whether the record stays for a retry.
-func (d *groupDepositor) deposit(ctx context.Context, p pendingDeposit) (again bool, err error) {
-	m := d.m
-	link := m.cfg.RelayLink
+func (s *Service) deposit(ctx context.Context, p pendingDeposit) (again bool, err error) {
+	link := s.cfg.RelayLink
 	type member struct {
 		uid string
 		pub *identity.PublicIdentity
 	}
 	var members []member
-	err = m.st.View(func(tx *store.Tx) error {
-		cc := txContacts{}
+	err = s.st.View(func(tx *store.Tx) error {
+		pw := s.cfg.Pairwise(tx)
 		for _, u := range p.rec.Users {
-			c, err := cc.byUser(tx, u)
+			c, err := pw.Contact(u)
 			if err != nil {
 				return err
 			}
@@ -267,7 +263,7 @@ func (d *groupDepositor) deposit(ctx context.Context, p pendingDeposit) (again b
 		return false, err
 	}
 	var pairwise, keep []string
-	expired := m.now().UnixMilli()-p.rec.Created > MaxGroupDepositAge.Milliseconds()
+	expired := s.now().UnixMilli()-p.rec.Created > MaxGroupDepositAge.Milliseconds()
 	switch {
 	case len(members) == 0:
 	case link == nil || expired:
@@ -282,7 +278,7 @@ func (d *groupDepositor) deposit(ctx context.Context, p pendingDeposit) (again b
 		rs := make([]SharedRecipient, len(members))
 		for i, mb := range members {
 			box := link.MailboxID(mb.pub)
-			h, err := sb.HeaderFrom(box, mb.pub, m.id)
+			h, err := sb.HeaderFrom(box, mb.pub, s.id)
 			if err != nil {
 				sb.Destroy()
 				return false, fmt.Errorf("group deposit header: %w", err)
@@ -293,12 +289,12 @@ func (d *groupDepositor) deposit(ctx context.Context, p pendingDeposit) (again b
 		errs, err := link.DepositShared(ctx, p.rec.Relay, rs, sb.Body())
 		switch {
 		case errors.Is(err, ErrMultiUnsupported):
-			m.log.Info("group deposit: relay takes no multi deposit; per member instead", "relay", p.rec.Relay, "err", err)
+			s.log.Info("group deposit: relay takes no multi deposit; per member instead", "relay", p.rec.Relay, "err", err)
 			for _, mb := range members {
 				pairwise = append(pairwise, mb.uid)
 			}
 		case err != nil:
-			m.log.Info("group deposit failed, will retry", "relay", p.rec.Relay, "members", len(members), "err", err)
+			s.log.Info("group deposit failed, will retry", "relay", p.rec.Relay, "members", len(members), "err", err)
 			return true, nil
 		default:
 			for i, e := range errs {
@@ -307,16 +303,16 @@ func (d *groupDepositor) deposit(ctx context.Context, p pendingDeposit) (again b
 				case errors.Is(e, ErrRelayBusy):
 					keep = append(keep, members[i].uid)
 				default:
-					m.log.Info("group deposit refused for a member; pairwise instead", "relay", p.rec.Relay, "member", members[i].uid, "err", e)
+					s.log.Info("group deposit refused for a member; pairwise instead", "relay", p.rec.Relay, "member", members[i].uid, "err", e)
 					pairwise = append(pairwise, members[i].uid)
 				}
 			}
 		}
 	}
-	err = m.st.Update(ctx, func(tx *store.Tx) error {
-		cc := txContacts{}
+	err = s.st.Update(ctx, func(tx *store.Tx) error {
+		pw := s.cfg.Pairwise(tx)
 		for _, u := range pairwise {
-			if err := m.enqueueTo(tx, cc, u, &wire.Content{Kind: wire.KindGroupMsg, Group: p.rec.Group, Data: p.rec.Env}); err != nil {
+			if err := pw.Send(u, &wire.Content{Kind: wire.KindGroupMsg, Group: p.rec.Group, Data: p.rec.Env}); err != nil {
 				return err
 			}
 		}
@@ -330,10 +326,10 @@ func (d *groupDepositor) deposit(ctx context.Context, p pendingDeposit) (again b
 	return len(keep) > 0, err
 }
 
-// GroupDepositsPending is how many multi deposits wait to be made (for tests and status).
-func (m *Messenger) GroupDepositsPending() int {
+// DepositsPending is how many multi deposits wait to be made (for tests and status).
+func (s *Service) DepositsPending() int {
 	n := 0
-	_ = m.st.View(func(tx *store.Tx) error {
+	_ = s.st.View(func(tx *store.Tx) error {
 		return tx.Iterate(store.IterOptions{Prefix: []byte("gd/"), KeysOnly: true}, func(_, _ []byte) (bool, error) {
 			n++
 			return true, nil

@@ -1,0 +1,172 @@
+package groups
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/petrel-chat/petrel/crypto/identity"
+	"github.com/petrel-chat/petrel/crypto/senderkey"
+	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/node/wire"
+	"github.com/petrel-chat/petrel/sync/hlc"
+)
+
+// Contact is what groups reads of a contact of the address book.
+type Contact struct {
+	ID, UserID, PeerID, Name string
+	Identity                 []byte // identity.PublicIdentity wire form
+	Addrs                    []string
+	Relays                   []string
+	Request                  string // api.Request*
+	NameSet, Blocked         bool
+}
+
+// Pairwise is the pairwise messaging of one transaction, as groups needs it: contact
+// lookups and sends that share one copy of each contact record for the whole
+// transaction (the caller's, which may hold some already).
+type Pairwise interface {
+	// Contact returns the contact of user uid, or nil when there is none.
+	Contact(uid string) (*Contact, error)
+	// Send queues content for user uid over our pairwise session with them; it does
+	// nothing for a user who is no contact or is blocked.
+	Send(uid string, content *wire.Content) error
+	// AddMember makes sure a group member is a contact, so that a pairwise session can
+	// carry keys and receipts: a member we have no contact for becomes a group-only one.
+	AddMember(mb *wire.GroupMember) error
+	// OutboxEmpty reports whether nothing waits in user uid's pairwise outbox (true when
+	// they are no contact).
+	OutboxEmpty(uid string) (bool, error)
+}
+
+// History is what groups needs of the message history, within the caller's transaction.
+type History struct {
+	// SaveReceived stores a member's new group message, reports it (an event) and counts
+	// it in its conversation (last message, unread); false when it is already stored.
+	SaveReceived func(tx *store.Tx, msg api.Message) (bool, error)
+	// ApplyControl applies member uid's edit, delete or reaction (ct) to a message of
+	// group gid; ts is ct's timestamp.
+	ApplyControl func(tx *store.Tx, gid, uid string, ct *wire.Content, ts hlc.Timestamp) error
+	// UpdateMessage loads message id (an api.ErrNotFound error when there is none), runs
+	// change on it and, when change reports a change, saves it and reports it.
+	UpdateMessage func(tx *store.Tx, id string, change func(*api.Message) (bool, error)) error
+	// OpenConversation makes sure group gid has its conversation and reports it.
+	OpenConversation func(tx *store.Tx, gid string) error
+	// EmitConversation reports conversation id as it is now.
+	EmitConversation func(tx *store.Tx, id string) error
+}
+
+// RelayLink is what group deposits need of the relays (the messenger's RelayLink).
+type RelayLink interface {
+	// MailboxID is the mailbox id of a user at any relay.
+	MailboxID(user *identity.PublicIdentity) []byte
+	// DepositShared leaves one shared body for several mailboxes at relay in one multi
+	// deposit; see ErrMultiUnsupported and ErrRelayBusy.
+	DepositShared(ctx context.Context, relay string, recipients []SharedRecipient, body []byte) (errs []error, err error)
+}
+
+// Config configures a Service.
+type Config struct {
+	Store    *store.Store
+	Identity *identity.Identity
+	Logger   *slog.Logger
+	// Clock stamps operations and messages; SaveClock persists a timestamp it issued in tx.
+	Clock     *hlc.Clock
+	SaveClock func(tx *store.Tx, ts string) error
+	// Now is the wall clock; nil means time.Now.
+	Now func() time.Time
+	// Profile is the user's display name; Card our current card (peer id, addresses,
+	// relays), for our own entry in a group's members.
+	Profile func() string
+	Card    func() *wire.Card
+	// RelayLink reaches members' relays for group mail; nil means pairwise copies only.
+	RelayLink RelayLink
+	// Pairwise opens the pairwise side of tx for the service's own transactions.
+	Pairwise func(tx *store.Tx) Pairwise
+	History  History
+	Options  Options
+}
+
+// Service is the group engine of a node: the signed state, Sender Keys, the GossipSub
+// side (topics, validators, the receiving loop, publishing and the delivery fallback),
+// fan-out and group mail. Its state in memory is an index rebuilt from the store at start.
+type Service struct {
+	cfg  Config
+	st   *store.Store
+	id   *identity.Identity
+	uid  string
+	log  *slog.Logger
+	opts Options
+	hist History
+	dep  depositor
+
+	mu       sync.Mutex
+	ctx      context.Context
+	ps       *pubsub.PubSub
+	self     peer.ID
+	topics   map[string]*joinedTopic                  // group id → topic
+	dists    map[senderkey.DistributionID][]distOwner // chain id → the senders who gave it
+	revoked  map[senderkey.DistributionID]bool
+	pending  map[string][][]byte
+	syncAt   map[string]time.Time
+	pubQ     []pubItem
+	rxQ      []rxItem
+	due      []fallbackItem
+	wake     chan struct{}
+	fanDue   bool      // members may be owed something (fanout.go)
+	fanGen   uint64    // fanKick calls
+	fanNext  time.Time // when to look again at what waits for members
+	fanWait  time.Duration
+	wg       sync.WaitGroup
+	groupCtl []*Group
+}
+
+// New prepares a Service; Start runs it.
+func New(cfg Config) (*Service, error) {
+	switch {
+	case cfg.Store == nil || cfg.Identity == nil || cfg.Clock == nil || cfg.SaveClock == nil || cfg.Pairwise == nil:
+		return nil, errors.New("groups: Store, Identity, Clock, SaveClock and Pairwise are required")
+	case cfg.History.SaveReceived == nil || cfg.History.ApplyControl == nil || cfg.History.UpdateMessage == nil ||
+		cfg.History.OpenConversation == nil || cfg.History.EmitConversation == nil:
+		return nil, errors.New("groups: every History function is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Profile == nil {
+		cfg.Profile = func() string { return "" }
+	}
+	if cfg.Card == nil {
+		cfg.Card = func() *wire.Card { return nil }
+	}
+	cfg.Options.defaults()
+	return &Service{
+		cfg: cfg, st: cfg.Store, id: cfg.Identity, uid: string(cfg.Identity.UserID()), log: cfg.Logger,
+		opts: cfg.Options, hist: cfg.History, dep: depositor{wake: make(chan struct{}, 1)},
+		topics: map[string]*joinedTopic{},
+		dists:  map[senderkey.DistributionID][]distOwner{}, revoked: map[senderkey.DistributionID]bool{},
+		pending: map[string][][]byte{}, syncAt: map[string]time.Time{}, wake: make(chan struct{}, 1),
+		fanDue: true, // what a previous run still owed
+	}, nil
+}
+
+// Options are the options in effect (defaults filled in).
+func (s *Service) Options() Options { return s.opts }
+
+func (s *Service) now() time.Time { return s.cfg.Now() }
+func (s *Service) nowMS() int64   { return s.cfg.Now().UnixMilli() }
+
+// stamp issues a timestamp and saves it as the clock's last in tx.
+func (s *Service) stamp(tx *store.Tx) (string, error) {
+	ts := s.cfg.Clock.Now().String()
+	return ts, s.cfg.SaveClock(tx, ts)
+}
