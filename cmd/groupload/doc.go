@@ -4,8 +4,8 @@
 //	groupload -members 1000 -hosts 250 -messages 20 -gap 250ms -cpuprofile /tmp/g.pprof
 //
 // Real: -hosts libp2p hosts in this process (TCP, Noise, Yamux on 127.0.0.1), each running
-// GossipSub as a petrel node configures it (the parameters of node/messenger's
-// group_pubsub.go, copied here: mesh degree 8 (6..12), no author or signature,
+// GossipSub as a petrel node configures it (the parameters of node/groups/pubsub.go,
+// copied here: mesh degree 8 (6..12), no author or signature,
 // envelope-hash message ids, 4096-deep queues, peer exchange off, the same peer score) with
 // a topic validator that verifies the Sender Keys signature before forwarding. Each host
 // is connected to a dozen others and the publisher to all of them, as a member's node is

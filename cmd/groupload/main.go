@@ -70,7 +70,7 @@ func run(args []string) error {
 	return nil
 }
 
-// The GossipSub configuration of a petrel node (node/messenger/group_pubsub.go).
+// The GossipSub configuration of a petrel node (node/groups/pubsub.go).
 const (
 	gossipD, gossipDlo, gossipDhi = 8, 6, 12
 	gossipQueue                   = 4096
