@@ -20,6 +20,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	"github.com/petrel-chat/petrel/relay/relayserver"
@@ -30,7 +31,7 @@ import (
 // goroutines are read before and 3 s after, per connection. The server is, in turn, the
 // relay (circuit relay v2 and AutoNAT on, every limit at its default) and the baseline, a
 // bare libp2p host (TCP, Noise, Yamux with libp2p's defaults, no resource limits, no
-// services), each in a fresh process of its own so that their RSS compares; the pair is
+// services, a connection manager that keeps every connection), each in a fresh process of its own so that their RSS compares; the pair is
 // measured PETREL_BENCH_ROUNDS times (default 1), alternating, and the ratios are printed.
 // PETREL_BENCH_HEAPPROFILE=DIR writes each server's heap profile (after the connections)
 // to DIR/relay-heap-K.pprof and DIR/bare-heap-K.pprof (goroutines beside them), and
@@ -173,7 +174,15 @@ func idleServer(kind string, n int) error {
 			return fmt.Errorf("relay exited: %w", err)
 		}
 	case "bare":
+		// libp2p's default connection manager trims to 160 connections once its minute of
+		// grace is over; the same manager with watermarks above n keeps them (and its
+		// bookkeeping, which the relay's has too).
+		cm, err := connmgr.NewConnManager(n+1000, n+2000)
+		if err != nil {
+			return err
+		}
 		h, err := libp2p.New(
+			libp2p.ConnectionManager(cm),
 			libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
 			libp2p.Transport(tcp.NewTCPTransport),
 			libp2p.Security(noise.ID, noise.New),
