@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/petrel-chat/petrel/node"
 	"github.com/petrel-chat/petrel/node/api"
@@ -589,3 +590,75 @@ func FuzzParseUploadMetadata(f *testing.F) {
 }
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// slowBody yields pieces of data with a pause before each, like a slow uplink; stall, when
+// set, makes it stop sending (without ending) after the first piece.
+type slowBody struct {
+	pieces [][]byte
+	pause  time.Duration
+	stall  chan struct{}
+	sent   int
+}
+
+func (b *slowBody) Read(p []byte) (int, error) {
+	if b.sent == len(b.pieces) {
+		return 0, io.EOF
+	}
+	if b.sent > 0 && b.stall != nil {
+		<-b.stall
+		return 0, errors.New("stalled body released")
+	}
+	time.Sleep(b.pause)
+	n := copy(p, b.pieces[b.sent])
+	b.sent++
+	return n, nil
+}
+
+// TestMediaBodyDeadlineMovesWithTheBytes: an upload that takes longer than the body
+// deadline in all but keeps sending is taken whole (POST and tus PATCH); one that stops
+// sending is cut after the body deadline; a JSON body as slow as the upload is still cut.
+func TestMediaBodyDeadlineMovesWithTheBytes(t *testing.T) {
+	const step = 400 * time.Millisecond
+	n := nodetest.StartWith(t, "slow", func(c *node.Config) { c.APILimits.BodyTimeout = step })
+	data := testFile(64 << 10)
+	pieces := func() [][]byte {
+		var ps [][]byte
+		for i := 0; i < len(data); i += 8 << 10 {
+			ps = append(ps, data[i:i+8<<10])
+		}
+		return ps // 8 pieces, step/2 apart: about twice the body deadline in all
+	}
+	ctx := ctxT(t)
+	a, err := n.Client.UploadMedia(ctx, &slowBody{pieces: pieces(), pause: step / 2}, int64(len(data)), "slow", "")
+	if err != nil || a.Size != int64(len(data)) {
+		t.Fatalf("a slow but moving POST /v1/media: %+v %v", a, err)
+	}
+	u, err := n.Client.CreateUpload(ctx, int64(len(data)), "slow tus", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off, id, err := u.Patch(ctx, 0, &slowBody{pieces: pieces(), pause: step / 2}, int64(len(data))); err != nil || off != int64(len(data)) || id == "" {
+		t.Fatalf("a slow but moving tus PATCH: %d %q %v", off, id, err)
+	}
+	// A body that stops: the node stops waiting for it (the client's read of the answer
+	// returns; the stall is released only after).
+	stall := make(chan struct{})
+	defer close(stall)
+	resp, b := req(t, n, "POST", "/v1/media", nil, &slowBody{pieces: pieces(), pause: 0, stall: stall}, int64(len(data)))
+	if resp.StatusCode != 400 || errCode(b) != "bad_request" {
+		t.Errorf("a stalled upload: %d %s, want 400 once the body deadline passed", resp.StatusCode, b)
+	}
+	// JSON bodies keep their fixed deadline.
+	var ps [][]byte
+	for _, c := range `{"name":"slow name"}` {
+		ps = append(ps, []byte(string(c)))
+	}
+	_, err = n.Client.SetName(ctx, "x") // the node answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, b = req(t, n, "PATCH", "/v1/me", map[string]string{"Content-Type": "application/json"}, &slowBody{pieces: ps, pause: step / 2}, -1)
+	if resp.StatusCode == 200 {
+		t.Errorf("a JSON body slower than the body deadline was taken: %d %s", resp.StatusCode, b)
+	}
+}
