@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os/exec"
 	"testing"
+	"time"
 
 	"github.com/petrel-chat/petrel/node/localclient"
 	"github.com/petrel-chat/petrel/node/media"
@@ -32,7 +33,8 @@ func TestTusUploadResumesAfterSIGKILL(t *testing.T) {
 	}
 	p := newPetrelProc(t, bin, "uploader", t.TempDir())
 	p.start()
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
 
 	pattern := make([]byte, 4096)
 	rng := rand.New(rand.NewPCG(13, 13))
@@ -68,12 +70,14 @@ func TestTusUploadResumesAfterSIGKILL(t *testing.T) {
 		return nil
 	})
 	p.kill()
+	// The client's transport waits for its body writer, which waits for more bytes: the
+	// body ends here, as a client's would when its connection is gone.
+	pw.CloseWithError(errors.New("node killed"))
 	err = <-patchErr
 	var apiErr *localclient.APIError
 	if err == nil || errors.As(err, &apiErr) {
 		t.Fatalf("the PATCH cut by SIGKILL ended with %v, want a connection error", err)
 	}
-	pw.CloseWithError(errors.New("node killed"))
 
 	p.start()
 	u2 := p.cl.ResumeUpload(u.Location, int64(len(data)))
