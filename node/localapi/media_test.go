@@ -170,6 +170,11 @@ func testRawUploadRoundTrip(t *testing.T, n *nodetest.Node) {
 	if cd := got.Header.Get("Content-Disposition"); !strings.HasPrefix(cd, "attachment;") || !strings.Contains(cd, "filename*=utf-8''r%C3%A9sum%C3%A9") {
 		t.Errorf("Content-Disposition %q", cd)
 	}
+	// The same bytes by tus: another media id on the same content, same digest.
+	ta, err := n.Client.TusUpload(ctx, bytes.NewReader(data), int64(len(data)), "again.bin", "application/x-test", 1<<20)
+	if err != nil || ta.MediaID == a.MediaID || ta.SHA256 != a.SHA256 || ta.Name != "again.bin" {
+		t.Fatalf("tus upload of the same bytes: %+v %v", ta, err)
+	}
 	// Percent-encoding that is not valid is refused.
 	resp, b = req(t, n, "POST", "/v1/media", map[string]string{"X-Filename": "bad%zz"}, strings.NewReader("x"), 1)
 	if resp.StatusCode != 400 || errCode(b) != "bad_request" {
