@@ -53,6 +53,10 @@ func (c *Client) UploadMedia(ctx context.Context, r io.Reader, size int64, name,
 	req.ContentLength = size
 	if size == 0 {
 		req.Body = http.NoBody
+	} else {
+		// The node answers a file over its limit before reading it: waiting for its 100
+		// Continue means the answer is read rather than lost to a reset mid-body.
+		req.Header.Set("Expect", "100-continue")
 	}
 	if mime != "" {
 		req.Header.Set("Content-Type", mime)
@@ -166,6 +170,8 @@ func (u *TusUpload) Patch(ctx context.Context, offset int64, r io.Reader, n int6
 	req.ContentLength = n
 	if n == 0 {
 		req.Body = http.NoBody
+	} else {
+		req.Header.Set("Expect", "100-continue") // as UploadMedia
 	}
 	req.Header.Set("Tus-Resumable", "1.0.0")
 	req.Header.Set("Content-Type", "application/offset+octet-stream")
