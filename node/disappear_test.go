@@ -11,6 +11,8 @@ import (
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/nodetest"
 	"github.com/petrel-chat/petrel/node/nodetest/wait"
+	"github.com/petrel-chat/petrel/relay/relayserver"
+	"github.com/petrel-chat/petrel/relay/relaytest"
 )
 
 // setDisappear is PATCH /v1/conversations/{id} {"disappear_after_s":secs} on n: the status
@@ -222,5 +224,80 @@ func TestDisappearingMessagesGroupAdminsOnly(t *testing.T) {
 	}
 	if got := lines(nodes[2]); got != 1 {
 		t.Fatalf("%d timer lines at a member, want 1", got)
+	}
+}
+
+// TestDisappearingMailExpiresAtTheRelay: bob is offline; alice's disappearing message
+// waits in his relay mailbox carrying its expiry, and the relay drops it then (without the
+// expiry the relay would keep it for its mailbox TTL, days). Bob, back after the expiry,
+// never shows it; a message without a timer sent meanwhile still arrives.
+func TestDisappearingMailExpiresAtTheRelay(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg := relayserver.DefaultConfig()
+	cfg.Listen = []string{"/ip4/127.0.0.1/tcp/0"}
+	r := relaytest.Start(t, &cfg)
+	alice, bob := nodetest.Start(t, "alice"), nodetest.Start(t, "bob")
+	bob.Stop()
+	bob.Relays = []string{r.Info.Addrs[0]}
+	bob.Run()
+	wait.For(t, "bob registered at his relay", func() error {
+		st, err := bob.Client.Status(ctx)
+		if err != nil {
+			return err
+		}
+		if len(st.Relays) != 1 || !st.Relays[0].Connected {
+			return fmt.Errorf("relays %+v", st.Relays)
+		}
+		return nil
+	})
+	toBob, _ := nodetest.BefriendBoth(t, alice, bob)
+	conv := toBob.ConversationID
+	if status, _ := setDisappear(t, alice, conv, 5); status != 200 {
+		t.Fatalf("set: %d", status)
+	}
+	waitTimer(t, bob, toBob.ConversationID, 5, "alice set messages to disappear after 5 seconds")
+	bob.Stop()
+	sent, err := alice.Client.Send(ctx, conv, "x1", "mail that must not outlive its timer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait.For(t, "the relay holds the mail", func() error {
+		if got := r.Stats().Messages; got != 1 {
+			return fmt.Errorf("the relay holds %d", got)
+		}
+		return nil
+	})
+	wait.For(t, "alice's message is sent (deposited)", allStatus(t, alice.Client, conv, api.StatusSent))
+	wait.For(t, "the relay drops the mail at its expiry", func() error {
+		if _, err := r.Server.PurgeNow(ctx); err != nil {
+			return err
+		}
+		if got := r.Stats().Messages; got != 0 {
+			return fmt.Errorf("the relay still holds %d (expires %d)", got, *sent.ExpiresAt)
+		}
+		return nil
+	})
+	if status, _ := setDisappear(t, alice, conv, 0); status != 200 {
+		t.Fatalf("off: %d", status)
+	}
+	if _, err := alice.Client.Send(ctx, conv, "x2", "this one waits"); err != nil {
+		t.Fatal(err)
+	}
+	bob.Run()
+	bconv := ""
+	cs, err := bob.Client.Contacts(ctx)
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("bob's contacts: %v %v", cs, err)
+	}
+	bconv = cs[0].ConversationID
+	wait.For(t, "bob gets the message without a timer", func() error {
+		if findBody(t, bob, bconv, "this one waits") == nil {
+			return fmt.Errorf("not yet")
+		}
+		return nil
+	})
+	if m := findBody(t, bob, bconv, "mail that must not outlive its timer"); m != nil {
+		t.Fatalf("bob shows the expired message: %+v", m)
 	}
 }
