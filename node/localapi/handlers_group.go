@@ -59,7 +59,7 @@ func (s *Server) patchConversation(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	var c api.Conversation
 	if req.DisappearAfterS != nil {
-		if c, err = dis.SetDisappear(r.Context(), id, *req.DisappearAfterS); err != nil {
+		if _, err := dis.SetDisappear(r.Context(), id, *req.DisappearAfterS); err != nil {
 			s.writeError(w, r, err)
 			return
 		}

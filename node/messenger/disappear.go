@@ -316,9 +316,6 @@ func (m *Messenger) expireMessage(tx *store.Tx, id string) error {
 	if err != nil {
 		return err
 	}
-	if r.M.Deleted && len(r.M.Attachments) == 0 && r.M.Body == "" {
-		return nil
-	}
 	for _, a := range r.M.Attachments {
 		for _, mid := range []string{a.MediaID, deref(a.ThumbnailMediaID)} {
 			if mid == "" {
