@@ -7,7 +7,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/petrel-chat/petrel/node"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/nodetest"
 	"github.com/petrel-chat/petrel/node/nodetest/wait"
@@ -100,17 +102,18 @@ func TestDisappearingMessagesDirectChat(t *testing.T) {
 			t.Fatalf("disappear_after_s %d: %d, want 400", secs, status)
 		}
 	}
-	if status, c := setDisappear(t, alice, conv, 5); status != 200 || c.DisappearAfterS != 5 {
-		t.Fatalf("set 5 s: %d %+v", status, c)
+	// 20 s: long enough that bob's restart below ends well within the timer.
+	if status, c := setDisappear(t, alice, conv, 20); status != 200 || c.DisappearAfterS != 20 {
+		t.Fatalf("set 20 s: %d %+v", status, c)
 	}
-	waitTimer(t, alice, conv, 5, "Alice set messages to disappear after 5 seconds")
-	waitTimer(t, bob, bconv, 5, "Alice set messages to disappear after 5 seconds")
+	waitTimer(t, alice, conv, 20, "Alice set messages to disappear after 20 seconds")
+	waitTimer(t, bob, bconv, 20, "Alice set messages to disappear after 20 seconds")
 
 	sent, err := alice.Client.Send(ctx, conv, "d1", "a secret that disappears")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sent.ExpiresAt == nil || *sent.ExpiresAt != sent.SentAt+5000 || sent.DisappearAfterS != 5 {
+	if sent.ExpiresAt == nil || *sent.ExpiresAt != sent.SentAt+20000 || sent.DisappearAfterS != 20 {
 		t.Fatalf("sender's expires_at %v, sent_at %d, timer %d", sent.ExpiresAt, sent.SentAt, sent.DisappearAfterS)
 	}
 	var got *api.Message
@@ -120,7 +123,7 @@ func TestDisappearingMessagesDirectChat(t *testing.T) {
 		}
 		return nil
 	})
-	if got.ExpiresAt != nil || got.DisappearAfterS != 5 {
+	if got.ExpiresAt != nil || got.DisappearAfterS != 20 {
 		t.Fatalf("unread at bob: expires_at %v, timer %d (the timer starts when read)", got.ExpiresAt, got.DisappearAfterS)
 	}
 	if err := bob.Client.MarkRead(ctx, bconv, got.ID); err != nil {
@@ -133,8 +136,8 @@ func TestDisappearingMessagesDirectChat(t *testing.T) {
 	// A restart during the timer: the stored expiry stands and the loop picks it up.
 	bob.Restart()
 	after := findBody(t, bob, bconv, "a secret that disappears")
-	if after != nil && (after.ExpiresAt == nil || *after.ExpiresAt != *read.ExpiresAt) {
-		t.Fatalf("expires_at %v after a restart, %d before", after.ExpiresAt, *read.ExpiresAt)
+	if after == nil || after.ExpiresAt == nil || *after.ExpiresAt != *read.ExpiresAt {
+		t.Fatalf("after a restart within the timer: %+v (expires_at %d before)", after, *read.ExpiresAt)
 	}
 
 	for _, n := range []struct {
@@ -299,5 +302,51 @@ func TestDisappearingMailExpiresAtTheRelay(t *testing.T) {
 	})
 	if m := findBody(t, bob, bconv, "mail that must not outlive its timer"); m != nil {
 		t.Fatalf("bob shows the expired message: %+v", m)
+	}
+}
+
+// TestDisappearingMessageArrivingAfterItsExpiryIsNeverShown: bob's clock is an hour ahead,
+// so alice's 30-second message has expired by his clock when it arrives (as for a member
+// back after the expiry): his node drops it at once. A message without a timer sent after
+// it arrives, so the first was received and dropped, not lost in transit.
+func TestDisappearingMessageArrivingAfterItsExpiryIsNeverShown(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	alice := nodetest.Start(t, "alice")
+	bob := nodetest.StartWith(t, "bob", func(c *node.Config) {
+		c.Now = func() time.Time { return time.Now().Add(time.Hour) }
+	})
+	toBob, toAlice := nodetest.BefriendBoth(t, alice, bob)
+	conv, bconv := toBob.ConversationID, toAlice.ConversationID
+	if status, _ := setDisappear(t, alice, conv, 30); status != 200 {
+		t.Fatalf("set: %d", status)
+	}
+	waitTimer(t, bob, bconv, 30, "alice set messages to disappear after 30 seconds")
+	if _, err := alice.Client.Send(ctx, conv, "l1", "too late to be read"); err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := setDisappear(t, alice, conv, 0); status != 200 {
+		t.Fatalf("off: %d", status)
+	}
+	if _, err := alice.Client.Send(ctx, conv, "l2", "on time"); err != nil {
+		t.Fatal(err)
+	}
+	wait.For(t, "bob gets the later message", func() error {
+		if findBody(t, bob, bconv, "on time") == nil {
+			return fmt.Errorf("not yet")
+		}
+		return nil
+	})
+	if m := findBody(t, bob, bconv, "too late to be read"); m != nil {
+		t.Fatalf("bob shows a message that expired before it arrived: %+v", m)
+	}
+	page, err := bob.Client.Events(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range page.Events {
+		if strings.Contains(string(ev.Payload), "too late to be read") {
+			t.Fatalf("bob's event log carries the expired message: %s", ev.Payload)
+		}
 	}
 }
