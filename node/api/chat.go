@@ -3,7 +3,12 @@ package api
 // Invite is POST /v1/invites.
 type Invite struct {
 	Link  string `json:"link"`
-	QRSVG string `json:"qr_svg"`
+	QRSVG string `json:"qr_svg,omitempty"` // empty only in GET /v1/invites
+	// Extension (docs/API.md, Invites): the invite's id, when it was made and when it
+	// expires (Unix ms).
+	ID        string `json:"id,omitempty"`
+	CreatedAt int64  `json:"created_at,omitempty"`
+	ExpiresAt int64  `json:"expires_at,omitempty"`
 }
 
 // ContactAdd is POST /v1/contacts.

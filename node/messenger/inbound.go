@@ -266,6 +266,17 @@ func (b *rxBatch) newcomer(d *wire.Deliver, pub *identity.PublicIdentity) (wire.
 		b.m.log.Info("malformed content from a new identity", "err", err)
 		return wire.AckRefused, nil
 	}
+	if content.Card != nil && content.Card.Invite != "" {
+		// A request that names an invite must name a live one of ours (invites.go).
+		live, err := b.m.inviteLive(b.tx, content.Card.Invite)
+		if err != nil {
+			return 0, err
+		}
+		if !live {
+			b.m.log.Info("refused a request under a revoked, expired or unknown invite")
+			return wire.AckRefused, nil
+		}
+	}
 	if err := b.flush(); err != nil {
 		return 0, err
 	}
