@@ -1,6 +1,8 @@
 package node
 
 import (
+	"time"
+
 	"context"
 
 	"github.com/petrel-chat/petrel/node/api"
@@ -125,4 +127,13 @@ func (b apiBackend) GroupChanges(ctx context.Context, id string) ([]api.GroupCha
 }
 func (b apiBackend) MessageReceipts(ctx context.Context, msgID string) ([]api.MemberReceipt, error) {
 	return b.m().MessageReceipts(ctx, msgID)
+}
+
+// Expiring invites (localapi.Invites; messenger invites.go).
+func (b apiBackend) CreateInviteFor(ctx context.Context, ttl time.Duration) (api.Invite, error) {
+	return b.m().CreateInviteFor(ctx, ttl)
+}
+func (b apiBackend) Invites(ctx context.Context) ([]api.Invite, error) { return b.m().Invites(ctx) }
+func (b apiBackend) RevokeInvite(ctx context.Context, id string) error {
+	return b.m().RevokeInvite(ctx, id)
 }
