@@ -249,6 +249,10 @@ type MemberReceipt struct {
 	UserID string `json:"user_id"`
 	Name   string `json:"name"`
 	Status string `json:"status"`
+	// DeliveredAt and ReadAt (extension): when this node got the member's delivered and
+	// read receipts, Unix ms; null when not yet (or received before times were kept).
+	DeliveredAt *int64 `json:"delivered_at"`
+	ReadAt      *int64 `json:"read_at"`
 }
 
 // MessageReceipts is GET /v1/messages/{id}/receipts.
