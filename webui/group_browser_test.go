@@ -177,8 +177,17 @@ func TestWebUIGroups(t *testing.T) {
 		a.wait("read by 1 of 2", "document.querySelector('"+msgSel(sentID)+" .read-by')?.textContent === 'Read by 1 of 2'")
 		a.click(msgSel(sentID) + " .msg-more")
 		a.click(".menu [data-action=info]")
-		a.wait("the receipts per member", "document.querySelector(\"dialog .receipt[data-user='"+nodetest.UserID(t, bob)+"']\")?.textContent === 'BobRead' && document.querySelector(\"dialog .receipt[data-user='"+nodetest.UserID(t, carol)+"']\")?.textContent === 'CarolDelivered'")
+		rb := "document.querySelector(\"dialog .receipt[data-user='" + nodetest.UserID(t, bob) + "']\")"
+		rc := "document.querySelector(\"dialog .receipt[data-user='" + nodetest.UserID(t, carol) + "']\")"
+		a.wait("the receipts per member", rb+"?.querySelector('.receipt-name').textContent === 'Bob' && "+rb+".querySelector('.receipt-status').textContent === 'Read' && "+
+			rc+"?.querySelector('.receipt-name').textContent === 'Carol' && "+rc+".querySelector('.receipt-status').textContent === 'Delivered'")
+		// With the times each receipt arrived: bob delivered and read, carol delivered only.
+		a.wait("the receipt times", rb+".querySelector('.receipt-times time.delivered-at')?.textContent.startsWith('Delivered ') && "+rb+".querySelector('time.read-at')?.textContent.startsWith('Read ') && "+
+			rc+".querySelector('time.delivered-at') && !"+rc+".querySelector('time.read-at')")
 		a.shot(art, "message-info")
+		a.viewport(390, 844)
+		a.shot(art, "message-info-phone")
+		a.viewport(1200, 800)
 		a.typeInto("dialog .dialog-actions button", kb.Escape)
 		a.wait("the dialog closed", "!document.querySelector('dialog')")
 	})
