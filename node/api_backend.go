@@ -1,6 +1,8 @@
 package node
 
 import (
+	"time"
+
 	"context"
 
 	"github.com/petrel-chat/petrel/node/api"
@@ -134,3 +136,12 @@ func (b apiBackend) SetDisappear(ctx context.Context, convID string, secs int64)
 }
 
 var _ localapi.Disappear = apiBackend{}
+
+// Expiring invites (localapi.Invites; messenger invites.go).
+func (b apiBackend) CreateInviteFor(ctx context.Context, ttl time.Duration) (api.Invite, error) {
+	return b.m().CreateInviteFor(ctx, ttl)
+}
+func (b apiBackend) Invites(ctx context.Context) ([]api.Invite, error) { return b.m().Invites(ctx) }
+func (b apiBackend) RevokeInvite(ctx context.Context, id string) error {
+	return b.m().RevokeInvite(ctx, id)
+}

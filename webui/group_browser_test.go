@@ -177,8 +177,54 @@ func TestWebUIGroups(t *testing.T) {
 		a.wait("read by 1 of 2", "document.querySelector('"+msgSel(sentID)+" .read-by')?.textContent === 'Read by 1 of 2'")
 		a.click(msgSel(sentID) + " .msg-more")
 		a.click(".menu [data-action=info]")
-		a.wait("the receipts per member", "document.querySelector(\"dialog .receipt[data-user='"+nodetest.UserID(t, bob)+"']\")?.textContent === 'BobRead' && document.querySelector(\"dialog .receipt[data-user='"+nodetest.UserID(t, carol)+"']\")?.textContent === 'CarolDelivered'")
+		rb := "document.querySelector(\"dialog .receipt[data-user='" + nodetest.UserID(t, bob) + "']\")"
+		rc := "document.querySelector(\"dialog .receipt[data-user='" + nodetest.UserID(t, carol) + "']\")"
+		a.wait("the receipts per member", rb+"?.querySelector('.receipt-name').textContent === 'Bob' && "+rb+".querySelector('.receipt-status').textContent === 'Read' && "+
+			rc+"?.querySelector('.receipt-name').textContent === 'Carol' && "+rc+".querySelector('.receipt-status').textContent === 'Delivered'")
+		// With the times each receipt arrived: bob delivered and read, carol delivered only.
+		a.wait("the receipt times", rb+".querySelector('.receipt-times time.delivered-at')?.textContent.startsWith('Delivered ') && "+rb+".querySelector('time.read-at')?.textContent.startsWith('Read ') && "+
+			rc+".querySelector('time.delivered-at') && !"+rc+".querySelector('time.read-at')")
 		a.shot(art, "message-info")
+		a.viewport(390, 844)
+		a.shot(art, "message-info-phone")
+		a.viewport(1200, 800)
+		a.typeInto("dialog .dialog-actions button", kb.Escape)
+		a.wait("the dialog closed", "!document.querySelector('dialog')")
+	})
+
+	step("DirectMessageInfoTimes", func(t *testing.T) {
+		a := ap.in(t)
+		var conv string
+		cs, err := alice.Client.Contacts(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cs {
+			if c.UserID == nodetest.UserID(t, bob) {
+				conv = c.ConversationID
+			}
+		}
+		m := send(t, alice.Client, conv, "dm-info", "see you at lunch")
+		wait.For(t, "bob has it", func() error {
+			p, err := bob.Client.Messages(ctx, conv, "", "", 50)
+			if err != nil || len(p.Messages) == 0 || p.Messages[len(p.Messages)-1].ID != m.ID {
+				return fmt.Errorf("not yet (%v)", err)
+			}
+			return nil
+		})
+		if err := bob.Client.MarkRead(ctx, conv, m.ID); err != nil {
+			t.Fatal(err)
+		}
+		a.navigate(alice.Info.URL + "/#/c/" + conv)
+		a.wait("read", "document.querySelector('"+msgSel(m.ID)+" .tick.status-read')")
+		a.click(msgSel(m.ID) + " .msg-more")
+		a.click(".menu [data-action=info]")
+		rb := "document.querySelector(\"dialog .receipt[data-user='" + nodetest.UserID(t, bob) + "']\")"
+		a.wait("bob's delivered and read times", rb+"?.querySelector('time.delivered-at')?.textContent.startsWith('Delivered ') && "+rb+".querySelector('time.read-at')?.textContent.startsWith('Read ')")
+		a.shot(art, "message-info-direct")
+		a.viewport(390, 844)
+		a.shot(art, "message-info-direct-phone")
+		a.viewport(1200, 800)
 		a.typeInto("dialog .dialog-actions button", kb.Escape)
 		a.wait("the dialog closed", "!document.querySelector('dialog')")
 	})

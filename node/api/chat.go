@@ -3,7 +3,12 @@ package api
 // Invite is POST /v1/invites.
 type Invite struct {
 	Link  string `json:"link"`
-	QRSVG string `json:"qr_svg"`
+	QRSVG string `json:"qr_svg,omitempty"` // empty only in GET /v1/invites
+	// Extension (docs/API.md, Invites): the invite's id, when it was made and when it
+	// expires (Unix ms).
+	ID        string `json:"id,omitempty"`
+	CreatedAt int64  `json:"created_at,omitempty"`
+	ExpiresAt int64  `json:"expires_at,omitempty"`
 }
 
 // ContactAdd is POST /v1/contacts.
@@ -277,6 +282,10 @@ type MemberReceipt struct {
 	UserID string `json:"user_id"`
 	Name   string `json:"name"`
 	Status string `json:"status"`
+	// DeliveredAt and ReadAt (extension): when this node got the member's delivered and
+	// read receipts, Unix ms; null when not yet (or received before times were kept).
+	DeliveredAt *int64 `json:"delivered_at"`
+	ReadAt      *int64 `json:"read_at"`
 }
 
 // MessageReceipts is GET /v1/messages/{id}/receipts.

@@ -35,6 +35,10 @@ type Record struct {
 	// then PeerID is a claim (a link's, a card's): it routes, but no other identity on that
 	// peer is ever taken for this contact's identity change.
 	PeerProven bool `json:"peer_proven,omitempty"`
+	// Invite is the hex id of the expiring invite link this contact was added by (empty
+	// for a version 1 link or none): our first messages' card names it, so that their node
+	// can refuse a request under an invite it revoked or that expired.
+	Invite string `json:"invite,omitempty"`
 }
 
 // Key builders.

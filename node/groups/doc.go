@@ -22,7 +22,7 @@
 //	gx/<group id>/<user id>        a member's receiver chains; gq/… their sequence numbers
 //	gw/<group id>/<user id>        a distribution that arrived before its sender was a member
 //	gh/<group id>/<seq>            our group envelopes, kept for resend requests (last 1024)
-//	gt/<message id>/<user id>      a member's receipt for one of our group messages
+//	gt/<message id>/<user id>      a member's receipt for one of our messages, with its times (receipts.go; direct ones too)
 //	gf/<group id>/<user id>        what we owe a member after a large change; gs/… our key as it was then
 //	gd/<seq (16 hex)>              a multi deposit to make at a relay: group envelope and members; gdn its counter
 package groups

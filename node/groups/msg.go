@@ -279,14 +279,11 @@ func (s *Service) applyGroupReceipt(tx *store.Tx, g *Group, uid string, ct *wire
 			if m.SenderID != s.uid || m.ConversationID != g.ID {
 				return false, nil
 			}
-			old, err := receiptLevel(tx, id, uid)
-			if err != nil || old >= level {
+			prev, changed, err := NoteReceipt(tx, id, uid, level, s.now().UnixMilli())
+			if err != nil || !changed {
 				return false, err
 			}
-			if err := tx.Set(kGroupReceipt(id, uid), []byte{byte(level)}); err != nil {
-				return false, err
-			}
-			if old == 0 {
+			if old := prev.Level; old == 0 {
 				m.Receipts.Delivered++
 			}
 			if level == 2 {
@@ -334,8 +331,8 @@ func ReceiptLevel(tx *store.Tx, id, uid string) (int, error) { return receiptLev
 func Receipts(tx *store.Tx, id string, f func(uid string, level int)) error {
 	prefix := kGroupReceipt(id, "")
 	return tx.Iterate(store.IterOptions{Prefix: prefix}, func(k, v []byte) (bool, error) {
-		if len(v) == 1 {
-			f(string(k[len(prefix):]), int(v[0]))
+		if r := decodeReceipt(v); r.Level > 0 {
+			f(string(k[len(prefix):]), r.Level)
 		}
 		return true, nil
 	})
@@ -344,12 +341,6 @@ func Receipts(tx *store.Tx, id string, f func(uid string, level int)) error {
 // receiptLevel is what member uid acknowledged of our message id: 0 nothing, 1 delivered,
 // 2 read. One key per member keeps an acknowledgement O(1) whatever the group's size.
 func receiptLevel(tx *store.Tx, id, uid string) (int, error) {
-	b, err := tx.Get(kGroupReceipt(id, uid))
-	if errors.Is(err, store.ErrNotFound) || (err == nil && len(b) != 1) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	return int(b[0]), nil
+	r, err := ReceiptOf(tx, id, uid)
+	return r.Level, err
 }

@@ -11,7 +11,10 @@
 //		Addrs    []ma.Multiaddr // without /p2p/
 //		Relays   []ma.Multiaddr // with /p2p/ of the relay
 //		Created  time.Time
+//		ID       []byte    // version 2 only: IDSize bytes
+//		Expires  time.Time // version 2 only
 //	}
+//	func (inv *Invite) Expired(now time.Time) bool
 //	func Link(id *identity.Identity, inv Invite) (string, error)
 //	func Parse(link string) (*Invite, error)
 //	func QRSVG(link string) (string, error)
@@ -46,6 +49,21 @@
 //	8       created: Unix seconds, 0 … 253402300799 (9999-12-31T23:59:59Z)
 //	64      signature = Ed25519(identity key, "petrel_v1_sig_invite\x00" ‖ every byte above)
 //
+// # Payload, version 2 (expiring invites)
+//
+// Version 2 is version 1 with the first byte 0x02 and, between created and
+// the signature:
+//
+//	16      invite id: random, names the invite on the inviter's node
+//	8       expires: Unix seconds, created … 253402300799
+//
+// Link writes version 2 exactly when Invite.ID is set (and then Expires must
+// be, not before Created). The signature covers the id and the expiry, so a
+// later expiry, another id, or the two cut away and the version byte set back
+// to 1 are all ErrBadSignature. Parse does not look at the clock: callers
+// refuse an expired invite with Invite.Expired. A version 1 link (the earlier
+// release's) stays valid and never expires.
+//
 // The signature covers every byte before it, so an altered byte anywhere is
 // refused (ErrBadSignature); a signature made for another purpose with the
 // same key cannot pass as an invite because of the domain. The signature
@@ -65,8 +83,8 @@
 // link's length.
 //
 // The name is a hint from the inviter, not a verified fact; a UI shows it as
-// untrusted text. There is no expiry: Created lets a node prefer the newer of
-// two invites from one identity.
+// untrusted text. Created lets a node prefer the newer of two invites from
+// one identity.
 //
 // # Size
 //
@@ -79,9 +97,16 @@
 //
 // # QR code
 //
-// QRSVG encodes the link at error correction level M (rsc.io/qr, byte mode)
-// and writes an SVG: viewBox "0 0 N N" with N = modules + 8 (a quiet zone of
-// 4 modules each side), a white rectangle and one black path of horizontal
+// An expiring (version 2) invite adds 24 bytes: the typical invite above is a
+// 631-byte link.
+//
+// # QR code
+//
+// QRSVG encodes the link at error correction level L (rsc.io/qr, byte mode),
+// which phone cameras read from a screen more easily than a denser code, and
+// writes an SVG: viewBox "0 0 N N" with N = modules + 8 (a quiet zone of 4
+// modules each side), a white rectangle and one black path of horizontal
 // runs of width 1. Nothing else: no scripts, no external references. The
-// typical link above gives 93×93 modules and an SVG of about 21 KB.
+// typical link above, version 1 or 2, gives 85×85 modules and an SVG of
+// about 17 KB.
 package invite

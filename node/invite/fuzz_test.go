@@ -18,6 +18,7 @@ func FuzzParse(f *testing.F) {
 	for _, v := range vs.Invalid {
 		f.Add(v.Link)
 	}
+	f.Add(expiringLink(f))
 	f.Fuzz(func(t *testing.T, link string) {
 		inv, body, sig, err := parseLink(link)
 		if err != nil {
@@ -43,6 +44,7 @@ func FuzzDecodePayload(f *testing.F) {
 	for _, v := range loadVectors(f).Valid {
 		f.Add(decodeLink(f, v.Link))
 	}
+	f.Add(decodeLink(f, expiringLink(f)))
 	f.Fuzz(func(t *testing.T, p []byte) {
 		inv, body, _, err := decodePayload(p)
 		if err != nil {
@@ -56,4 +58,15 @@ func FuzzDecodePayload(f *testing.F) {
 			t.Fatalf("accepted payload is not canonical:\n got %x\nwant %x", body, re)
 		}
 	})
+}
+
+// expiringLink is a version 2 (expiring) link, for the fuzzers' seeds.
+func expiringLink(tb testing.TB) string {
+	tb.Helper()
+	inv, _ := expiringInvite(tb)
+	link, err := Link(testIdentity(tb, "alice"), inv)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return link
 }

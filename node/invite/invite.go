@@ -16,8 +16,13 @@ import (
 
 // Specification constants.
 const (
-	// Version is the first byte of a version 1 payload.
+	// Version is the first byte of a version 1 payload (no id, no expiry).
 	Version = 0x01
+	// Version2 is the first byte of a payload that ends, before its signature,
+	// in an invite id (IDSize bytes) and an expiry (8 bytes, Unix seconds).
+	Version2 = 0x02
+	// IDSize is the size of an invite id.
+	IDSize = 16
 	// Scheme begins every link.
 	Scheme = "petrel:"
 	// Domain separates invite signatures from every other signature made
@@ -75,6 +80,18 @@ type Invite struct {
 	Relays []ma.Multiaddr
 	// Created is when the invite was made, to the second.
 	Created time.Time
+	// ID (IDSize random bytes) names the invite on the inviter's node, which
+	// refuses requests made under an invite it revoked or that expired. nil
+	// in a version 1 link.
+	ID []byte
+	// Expires is when the invite stops being valid, to the second; zero in a
+	// version 1 link (which never expires). Set exactly when ID is.
+	Expires time.Time
+}
+
+// Expired reports whether the invite has an expiry and now is at or past it.
+func (inv *Invite) Expired(now time.Time) bool {
+	return !inv.Expires.IsZero() && !now.Before(inv.Expires)
 }
 
 // Link signs inv with id and encodes it as "petrel:" followed by the unpadded
@@ -99,6 +116,9 @@ func Link(id *identity.Identity, inv Invite) (string, error) {
 	}
 	inv.Name = sanitizeName(inv.Name)
 	inv.Created = unixSeconds(inv.Created.Unix())
+	if !inv.Expires.IsZero() {
+		inv.Expires = unixSeconds(inv.Expires.Unix())
+	}
 	addrs := make([]ma.Multiaddr, 0, len(inv.Addrs))
 	for _, a := range inv.Addrs {
 		t, p := peer.SplitAddr(a)

@@ -71,7 +71,8 @@ func decodePayload(p []byte) (inv *Invite, body, sig []byte, err error) {
 	body, sig = p[:len(p)-ed25519.SignatureSize], p[len(p)-ed25519.SignatureSize:]
 	r := &payloadReader{b: body}
 
-	if v := r.byte("version"); r.err == nil && v != Version {
+	v := r.byte("version")
+	if r.err == nil && v != Version && v != Version2 {
 		return nil, nil, nil, fmt.Errorf("%w: version %d", ErrMalformed, v)
 	}
 	inv = new(Invite)
@@ -100,6 +101,18 @@ func decodePayload(p []byte) (inv *Invite, body, sig []byte, err error) {
 			r.fail("created %d out of range", s)
 		}
 		inv.Created = unixSeconds(s)
+	}
+	if v == Version2 {
+		if id := r.take(IDSize, "invite id"); r.err == nil {
+			inv.ID = bytes.Clone(id)
+		}
+		if e := r.take(8, "expires"); r.err == nil {
+			s := int64(binary.BigEndian.Uint64(e))
+			if s < inv.Created.Unix() || s > maxCreated {
+				r.fail("expires %d out of range", s)
+			}
+			inv.Expires = unixSeconds(s)
+		}
 	}
 	if r.err == nil && len(r.b) != 0 {
 		r.fail("%d unexpected bytes before the signature", len(r.b))
@@ -253,12 +266,20 @@ func encodeBody(inv *Invite) ([]byte, error) {
 	if inv.Created.IsZero() || created < 0 || created > maxCreated {
 		return nil, fmt.Errorf("%w: created %v", ErrInvalid, inv.Created)
 	}
+	expiring := inv.ID != nil || !inv.Expires.IsZero()
+	if expiring && (len(inv.ID) != IDSize || inv.Expires.IsZero() || inv.Expires.Before(inv.Created) || inv.Expires.Unix() > maxCreated) {
+		return nil, fmt.Errorf("%w: invite id of %d bytes, expires %v", ErrInvalid, len(inv.ID), inv.Expires)
+	}
 	if len(inv.Addrs) > maxCount || len(inv.Relays) > maxCount {
 		return nil, fmt.Errorf("%w: %d addresses and %d relays", ErrInvalid, len(inv.Addrs), len(inv.Relays))
 	}
 
 	b := make([]byte, 0, maxPayloadLen)
-	b = append(b, Version)
+	if expiring {
+		b = append(b, Version2)
+	} else {
+		b = append(b, Version)
+	}
 	b = append(b, inv.Identity.Bytes()...)
 	b = appendPrefixed(b, []byte(inv.PeerID))
 	b = appendPrefixed(b, []byte(inv.Name))
@@ -269,7 +290,12 @@ func encodeBody(inv *Invite) ([]byte, error) {
 	if b, err = appendMultiaddrs(b, inv.Relays, true); err != nil {
 		return nil, err
 	}
-	return binary.BigEndian.AppendUint64(b, uint64(created)), nil
+	b = binary.BigEndian.AppendUint64(b, uint64(created))
+	if expiring {
+		b = append(b, inv.ID...)
+		b = binary.BigEndian.AppendUint64(b, uint64(inv.Expires.Unix()))
+	}
+	return b, nil
 }
 
 func appendPrefixed(b, v []byte) []byte {

@@ -31,11 +31,6 @@ func intParam(r *http.Request, name string) (int, error) {
 	return n, nil
 }
 
-func (s *Server) postInvite(w http.ResponseWriter, r *http.Request) {
-	inv, err := s.cfg.Backend.CreateInvite(r.Context())
-	s.reply(w, r, http.StatusOK, inv, err)
-}
-
 func (s *Server) postContact(w http.ResponseWriter, r *http.Request) {
 	var req api.ContactAdd
 	if err := s.decodeBody(w, r, &req); err != nil {

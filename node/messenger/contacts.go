@@ -32,33 +32,10 @@ import (
 // MaxContactName bounds a contact's name, like the profile name.
 const MaxContactName = 128
 
-// CreateInvite returns a fresh invite link for this node and its QR code.
+// CreateInvite returns a fresh invite link for this node and its QR code, valid for
+// DefaultInviteTTL (invites.go).
 func (m *Messenger) CreateInvite(ctx context.Context) (api.Invite, error) {
-	h := m.hostOrNil()
-	if h == nil {
-		return api.Invite{}, api.Errorf(api.ErrUnavailable, "the node is starting")
-	}
-	inv := invite.Invite{
-		Identity: m.id.Public(),
-		PeerID:   h.ID(),
-		Name:     m.cfg.Profile(),
-		Addrs:    h.Addrs(),
-		Created:  m.now(),
-	}
-	for _, r := range m.cfg.Relays {
-		if a, err := ma.NewMultiaddr(r); err == nil {
-			inv.Relays = append(inv.Relays, a)
-		}
-	}
-	link, err := invite.Link(m.id, inv)
-	if err != nil {
-		return api.Invite{}, err
-	}
-	svg, err := invite.QRSVG(link)
-	if err != nil {
-		return api.Invite{}, err
-	}
-	return api.Invite{Link: link, QRSVG: svg}, nil
+	return m.CreateInviteFor(ctx, 0)
 }
 
 // AddContact adds the person behind an invite link. created is false when the link's
@@ -75,6 +52,9 @@ func (m *Messenger) AddContact(ctx context.Context, link string, name *string) (
 	}
 	if inv.Identity.Equal(m.id.Public()) {
 		return api.Contact{}, false, api.Errorf(api.ErrBadRequest, "that is your own invite link")
+	}
+	if err := m.checkInviteLink(inv); err != nil {
+		return api.Contact{}, false, err
 	}
 	if name != nil {
 		n := strings.TrimSpace(*name)
@@ -94,6 +74,9 @@ func (m *Messenger) AddContact(ctx context.Context, link string, name *string) (
 		}
 		created = isNew || c.GroupOnly
 		c.GroupOnly = false // the user adds a fellow group member as a contact
+		if inv.ID != nil && !c.Answered {
+			c.Invite = hex.EncodeToString(inv.ID) // our first card names it (invites.go)
+		}
 		if isNew || !c.PeerProven || c.PeerID == inv.PeerID.String() {
 			// The link's addresses are the identity's own (signed) word, but they do not
 			// replace what the contact's proven peer told us itself.

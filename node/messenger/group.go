@@ -118,41 +118,57 @@ func (m *Messenger) MessageReceipts(ctx context.Context, msgID string) ([]api.Me
 		if conv.Type != api.ConversationGroup {
 			for _, mb := range conv.Members {
 				if mb.UserID != m.uid {
-					out = append(out, api.MemberReceipt{UserID: mb.UserID, Name: mb.Name, Status: r.M.Status})
+					rc, err := groups.ReceiptOf(tx, msgID, mb.UserID)
+					if err != nil {
+						return err
+					}
+					out = append(out, withTimes(api.MemberReceipt{UserID: mb.UserID, Name: mb.Name, Status: r.M.Status}, rc))
 				}
 			}
 			return nil
 		}
 		seen := map[string]bool{}
-		add := func(uid, name string, level int) {
+		add := func(uid, name string, rc groups.Receipt) {
 			seen[uid] = true
 			st := api.StatusSent
-			switch level {
+			switch rc.Level {
 			case 1:
 				st = api.StatusDelivered
 			case 2:
 				st = api.StatusRead
 			}
-			out = append(out, api.MemberReceipt{UserID: uid, Name: name, Status: st})
+			out = append(out, withTimes(api.MemberReceipt{UserID: uid, Name: name, Status: st}, rc))
 		}
 		for _, mb := range conv.Members {
 			if mb.UserID == m.uid {
 				continue
 			}
-			level, err := groups.ReceiptLevel(tx, msgID, mb.UserID)
+			rc, err := groups.ReceiptOf(tx, msgID, mb.UserID)
 			if err != nil {
 				return err
 			}
-			add(mb.UserID, mb.Name, level)
+			add(mb.UserID, mb.Name, rc)
 		}
 		// Members who acknowledged it and have left since.
-		return groups.Receipts(tx, msgID, func(uid string, level int) {
+		return groups.EachReceipt(tx, msgID, func(uid string, rc groups.Receipt) {
 			if !seen[uid] {
-				add(uid, "", level)
+				add(uid, "", rc)
 			}
 		})
 	})
 	return out, err
+}
+
+// withTimes adds a receipt's times (null when not known: not yet, or kept before times
+// were) to mr.
+func withTimes(mr api.MemberReceipt, rc groups.Receipt) api.MemberReceipt {
+	if rc.DeliveredAt != 0 {
+		mr.DeliveredAt = &rc.DeliveredAt
+	}
+	if rc.ReadAt != 0 {
+		mr.ReadAt = &rc.ReadAt
+	}
+	return mr
 }
 
 // GroupDepositsPending is how many multi deposits wait to be made (for tests and status).

@@ -16,6 +16,7 @@ import (
 	"github.com/petrel-chat/petrel/crypto/ratchet"
 	"github.com/petrel-chat/petrel/crypto/sealed"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/groups"
 	"github.com/petrel-chat/petrel/node/inbox"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
@@ -266,6 +267,17 @@ func (b *rxBatch) newcomer(d *wire.Deliver, pub *identity.PublicIdentity) (wire.
 		b.m.log.Info("malformed content from a new identity", "err", err)
 		return wire.AckRefused, nil
 	}
+	if content.Card != nil && content.Card.Invite != "" {
+		// A request that names an invite must name a live one of ours (invites.go).
+		live, err := b.m.inviteLive(b.tx, content.Card.Invite)
+		if err != nil {
+			return 0, err
+		}
+		if !live {
+			b.m.log.Info("refused a request under a revoked, expired or unknown invite")
+			return wire.AckRefused, nil
+		}
+	}
 	if err := b.flush(); err != nil {
 		return 0, err
 	}
@@ -464,9 +476,9 @@ func (b *rxBatch) apply(ct *wire.Content) error {
 
 // rxReceipt applies a delivery or read receipt to our messages it names.
 func (b *rxBatch) rxReceipt(ct *wire.Content, _ hlc.Timestamp) error {
-	status := api.StatusDelivered
+	status, level := api.StatusDelivered, 1
 	if ct.Status == wire.ReceiptRead {
-		status = api.StatusRead
+		status, level = api.StatusRead, 2
 	}
 	for _, id := range ct.IDs {
 		r, err := b.target(id)
@@ -475,6 +487,9 @@ func (b *rxBatch) rxReceipt(ct *wire.Content, _ hlc.Timestamp) error {
 		}
 		if err := b.m.setStatusRec(b.tx, r, status, ""); err != nil {
 			return err
+		}
+		if _, _, err := groups.NoteReceipt(b.tx, id, b.c.UserID, level, b.m.nowMS()); err != nil {
+			return err // the receipt's time, for GET /v1/messages/{id}/receipts
 		}
 	}
 	return nil

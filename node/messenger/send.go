@@ -56,6 +56,9 @@ func (m *Messenger) enqueueWith(tx *store.Tx, c *contactRec, content *wire.Conte
 	}
 	if !c.Answered {
 		content.Card = m.card()
+		if content.Card != nil {
+			content.Card.Invite = c.Invite // the invite we added them by (invites.go)
+		}
 	}
 	oc := outboxContact(c)
 	if sealed, err = outq.Enqueue(tx, &oc, content, msgID, m.nowMS(), s0); err != nil {

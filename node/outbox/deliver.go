@@ -330,7 +330,7 @@ func (q *Queue) applyAcks(ctx context.Context, cid string, acks []wire.Ack, infl
 			case wire.AckUndecryptable:
 				err = q.cfg.Status(tx, s.MsgID, api.StatusFailed, fmt.Sprintf("the contact's node could not decrypt it, under %d new sessions either", MaxSessionResets))
 			default:
-				err = q.cfg.Status(tx, s.MsgID, api.StatusFailed, "refused by the contact's node")
+				err = q.cfg.Status(tx, s.MsgID, api.StatusFailed, "refused by the contact's node: the invite link you used was revoked or has expired (ask for a new one), or their node does not accept this message")
 			}
 			if err != nil {
 				return err

@@ -102,6 +102,10 @@ type Card struct {
 	PeerID string   `json:"peer_id"`
 	Addrs  []string `json:"addrs"`
 	Relays []string `json:"relays"`
+	// Invite is the hex id of the expiring invite (docs/PROTOCOL.md) through which the
+	// sender added the receiver; the receiver refuses a first message under an invite it
+	// revoked or that expired. Absent for a version 1 invite or none.
+	Invite string `json:"invite,omitempty"`
 }
 
 // Marshal encodes c.
@@ -209,7 +213,7 @@ func (c *Content) check() error {
 	if c.Card != nil {
 		cd := c.Card
 		if len(cd.Name) > MaxName || !utf8.ValidString(cd.Name) || cd.PeerID == "" || len(cd.PeerID) > 128 ||
-			len(cd.Addrs) > MaxAddrs || len(cd.Relays) > MaxAddrs {
+			len(cd.Addrs) > MaxAddrs || len(cd.Relays) > MaxAddrs || len(cd.Invite) > MaxInviteID {
 			return bad("card")
 		}
 		for _, a := range append(append([]string{}, cd.Addrs...), cd.Relays...) {
@@ -220,6 +224,9 @@ func (c *Content) check() error {
 	}
 	return nil
 }
+
+// MaxInviteID bounds Card.Invite (an invite id in hex is 32 characters).
+const MaxInviteID = 64
 
 // Keys a Content and a Card may hold, spelled exactly.
 var (

@@ -7,6 +7,7 @@ import { q } from '../api.js';
 import { changeText } from './group.js';
 import { openPicker } from '../emoji.js';
 import { timerControl, timerMark, systemLine, visible } from './disappear.js';
+import { receiptTimes } from './receipts.js';
 
 const REACTIONS = ['👍', '❤️', '😂', '😮', '😢', '🙏'];
 const PAGE = 50;
@@ -559,7 +560,7 @@ export function chatView(app, convId, focusId) {
       const hideRead = s.settings && s.settings.read_receipts === false;
       const word = { read: hideRead ? 'Delivered' : 'Read', delivered: 'Delivered', sent: 'Not delivered yet', pending: 'Not sent yet', failed: 'Failed' };
       setChildren(rows, r.receipts.length ? r.receipts.map((x) => h('li.receipt', { dataset: { user: x.user_id, status: x.status } },
-        h('span.receipt-name', s.nameOf(x.user_id, convId) !== 'Someone' ? s.nameOf(x.user_id, convId) : x.name || 'A former member'),
+        h('span.receipt-who', h('span.receipt-name', s.nameOf(x.user_id, convId) !== 'Someone' ? s.nameOf(x.user_id, convId) : x.name || 'A former member'), receiptTimes(x, hideRead)),
         h('span.receipt-status.status-' + x.status, word[x.status] || x.status))) : h('li.muted', 'Nobody else is in this conversation.'));
     } catch (e) {
       setChildren(rows, h('li.error', 'Could not load the receipts. ' + e.message));

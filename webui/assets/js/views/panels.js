@@ -4,6 +4,7 @@ import { h, setChildren, highlight, fmtWhen, fmtLastSeen } from '../dom.js';
 import { icon } from '../icons.js';
 import { q } from '../api.js';
 import { pushCard } from './push.js';
+import { inviteExtras } from './invites.js';
 
 function head(title, backTo, backLabel) {
   return h('header.pane-head',
@@ -41,16 +42,18 @@ export function welcomeView(app, first) {
   const pasteName = h('input#wel-paste-name', { type: 'text', maxlength: '128', placeholder: 'Optional: a name for them' });
   const addStatus = h('span.form-status', { role: 'status' });
   let qrURL = '';
+  const extras = inviteExtras(app, () => makeInvite());
 
   async function makeInvite() {
     try {
-      const inv = await app.api.post('/v1/invites');
+      const inv = await app.api.post('/v1/invites', extras.lifetime());
       linkOut.value = inv.link;
       if (qrURL) URL.revokeObjectURL(qrURL);
       // The SVG is drawn by our node; shown through <img> it cannot run script either way.
       qrURL = URL.createObjectURL(new Blob([inv.qr_svg], { type: 'image/svg+xml' }));
       setChildren(qr, h('img', { src: qrURL, alt: 'QR code of your invite link', width: '220', height: '220' }));
       qr.removeAttribute('aria-busy');
+      extras.shown(inv);
     } catch (e) {
       setChildren(qr, h('span.error', 'Could not make an invite. ' + e.message));
     }
@@ -123,8 +126,11 @@ export function welcomeView(app, first) {
               h('button', { type: 'button', onclick: makeInvite }, 'New link'),
               copyStatus,
             ),
+            extras.expiry,
+            extras.lifetimeControl,
           ),
         ),
+        extras.details,
       ),
       h('form.card.step', { onsubmit: add },
         h('h3', h('span.step-n', '3'), 'Paste a friend’s link'),
