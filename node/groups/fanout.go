@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/groups/grouplog"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 )
@@ -101,7 +102,7 @@ func (s *Service) drainFanout(ctx context.Context) (more, waiting bool, err erro
 		}
 		pw := s.cfg.Pairwise(tx)
 		groups := map[string]*Group{}
-		logs := map[string]*groupLog{}
+		logs := map[string]*grouplog.Log{}
 		served, bytes := 0, 0
 		for _, it := range items {
 			if served >= fanoutPerTx || bytes >= fanoutBytes {
@@ -110,7 +111,7 @@ func (s *Service) drainFanout(ctx context.Context) (more, waiting bool, err erro
 			}
 			g, ok := groups[it.gid]
 			if !ok {
-				g, err = loadGroup(tx, it.gid)
+				g, err = grouplog.Load(tx, it.gid)
 				if errors.Is(err, api.ErrNotFound) {
 					g, err = nil, nil
 				}
@@ -196,7 +197,7 @@ func (s *Service) fanoutReady() (ready, owing bool, err error) {
 
 // serve sends member uid of g what f says we owe them, as far as it can now, updating f;
 // it returns the bytes queued.
-func (s *Service) serve(tx *store.Tx, pw Pairwise, g *Group, uid string, f *fanoutRec, logs map[string]*groupLog) (n int, err error) {
+func (s *Service) serve(tx *store.Tx, pw Pairwise, g *Group, uid string, f *fanoutRec, logs map[string]*grouplog.Log) (n int, err error) {
 	if g == nil {
 		return 0, nil
 	}
@@ -228,7 +229,7 @@ func (s *Service) serve(tx *store.Tx, pw Pairwise, g *Group, uid string, f *fano
 	if len(f.Ops) > 0 {
 		var ops [][]byte
 		for _, k := range f.Ops {
-			raw, err := tx.Get(append(kGroupOpPrefix(g.ID), k...))
+			raw, err := tx.Get(append(grouplog.OpPrefix(g.ID), k...))
 			if errors.Is(err, store.ErrNotFound) {
 				continue
 			}
@@ -266,10 +267,10 @@ func (s *Service) serve(tx *store.Tx, pw Pairwise, g *Group, uid string, f *fano
 				return n, nil
 			}
 			if logs[g.ID] == nil {
-				if err := withOps(tx, g); err != nil {
+				if err := grouplog.WithOps(tx, g); err != nil {
 					return 0, err
 				}
-				logs[g.ID] = sortLog(g.Ops)
+				logs[g.ID] = grouplog.Sort(g.Ops)
 			}
 			if err := s.sendLog(tx, pw, g, uid, logs[g.ID]); err != nil {
 				return 0, err

@@ -6,6 +6,7 @@ import (
 
 	"github.com/petrel-chat/petrel/crypto/senderkey"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/groups/grouplog"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 	"github.com/petrel-chat/petrel/sync/hlc"
@@ -22,8 +23,8 @@ func (s *Service) Seal(tx *store.Tx, gid string, content *wire.Content) ([]byte,
 	return env, g.Members, nil
 }
 
-func (s *Service) seal(tx *store.Tx, gid string, content *wire.Content) ([]byte, *groupMeta, error) {
-	g, err := loadGroupMeta(tx, gid)
+func (s *Service) seal(tx *store.Tx, gid string, content *wire.Content) ([]byte, *grouplog.Meta, error) {
+	g, err := grouplog.LoadMeta(tx, gid)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -57,7 +58,7 @@ func (s *Service) seal(tx *store.Tx, gid string, content *wire.Content) ([]byte,
 	if err := saveSender(tx, gid, ss); err != nil {
 		return nil, nil, err
 	}
-	if err := putJSON(tx, kGroupMeta(gid), g); err != nil {
+	if err := grouplog.SaveMeta(tx, gid, g); err != nil {
 		return nil, nil, err
 	}
 	if err := tx.Set(kGroupSent(gid, g.SendSeq), env); err != nil {
@@ -124,7 +125,7 @@ func (b *Rx) Envelope(gid string, env []byte) (Outcome, error) {
 	case owner.uid == s.uid:
 		return Duplicate, nil
 	}
-	g, err := loadGroupMeta(tx, gid)
+	g, err := grouplog.LoadMeta(tx, gid)
 	if err != nil || !g.Me {
 		return Refused, nil
 	}
