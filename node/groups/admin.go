@@ -13,6 +13,7 @@ import (
 	"github.com/petrel-chat/petrel/crypto/senderkey"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/groups/grouplog"
+	"github.com/petrel-chat/petrel/node/groups/owed"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
@@ -342,12 +343,12 @@ func (s *Service) setGroupLog(tx *store.Tx, pw Pairwise, old *Group, gid string,
 	}
 	delete(targets, s.uid)
 	inline := len(targets) <= fanoutInline
-	owed := map[string]*fanoutRec{}
-	debt := func(u string) *fanoutRec {
-		if owed[u] == nil {
-			owed[u] = &fanoutRec{}
+	debts := map[string]*owed.Rec{}
+	debt := func(u string) *owed.Rec {
+		if debts[u] == nil {
+			debts[u] = &owed.Rec{}
 		}
-		return owed[u]
+		return debts[u]
 	}
 
 	// Contacts (and so pairwise sessions) with every member.
@@ -433,7 +434,7 @@ func (s *Service) setGroupLog(tx *store.Tx, pw Pairwise, old *Group, gid string,
 				continue
 			}
 			if snap == "" {
-				if snap, err = snapKey(tx, gid, key); err != nil {
+				if snap, err = owed.SnapKey(tx, gid, key); err != nil {
 					return nil, err
 				}
 			}
@@ -448,12 +449,12 @@ func (s *Service) setGroupLog(tx *store.Tx, pw Pairwise, old *Group, gid string,
 		}
 	}
 	owing := map[string]bool{}
-	for u := range owed {
+	for u := range debts {
 		owing[u] = true
 	}
 	for _, u := range sortedKeys(owing) {
-		f := owed[u]
-		if err := owe(tx, gid, u, func(x *fanoutRec) {
+		f := debts[u]
+		if err := owed.Owe(tx, gid, u, func(x *owed.Rec) {
 			x.Contact = x.Contact || f.Contact
 			x.All = x.All || f.All
 			if f.Key != "" {
@@ -464,7 +465,7 @@ func (s *Service) setGroupLog(tx *store.Tx, pw Pairwise, old *Group, gid string,
 			return nil, err
 		}
 	}
-	if len(owed) > 0 {
+	if len(debts) > 0 {
 		tx.OnCommit(s.fanKick)
 	}
 

@@ -195,8 +195,7 @@ func (s *Service) DepositsPending() int { return s.dep.Pending() }
 // Options are the options in effect (defaults filled in).
 func (s *Service) Options() Options { return s.opts }
 
-func (s *Service) now() time.Time { return s.cfg.Now() }
-func (s *Service) nowMS() int64   { return s.cfg.Now().UnixMilli() }
+func (s *Service) nowMS() int64 { return s.cfg.Now().UnixMilli() }
 
 // stamp issues a timestamp and saves it as the clock's last in tx.
 func (s *Service) stamp(tx *store.Tx) (string, error) {
