@@ -43,7 +43,7 @@ type Group struct {
 	Layout  int    `json:"layout,omitempty"`
 }
 
-// layout is the storage layout saveGroup writes.
+// layout is the storage layout Save writes.
 const layout = 1
 
 // memberBuckets is how many records hold a group's members: a change of one member
