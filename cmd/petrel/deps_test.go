@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"go/parser"
 	"go/token"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -21,6 +23,7 @@ type pkgInfo struct {
 	imports  []string // imports of non-test files
 	docFiles []string // non-test files carrying a package comment
 	goFiles  int
+	lines    int // lines of non-test files
 }
 
 func loadPackages(t *testing.T) map[string]*pkgInfo {
@@ -46,7 +49,11 @@ func loadPackages(t *testing.T) map[string]*pkgInfo {
 		}
 		rel, _ := filepath.Rel(root, filepath.Dir(path))
 		rel = filepath.ToSlash(rel)
-		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly|parser.ParseComments)
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		f, err := parser.ParseFile(fset, path, src, parser.ImportsOnly|parser.ParseComments)
 		if err != nil {
 			return err
 		}
@@ -56,6 +63,7 @@ func loadPackages(t *testing.T) map[string]*pkgInfo {
 			pkgs[rel] = p
 		}
 		p.goFiles++
+		p.lines += bytes.Count(src, []byte("\n"))
 		if f.Doc != nil && strings.HasPrefix(f.Doc.Text(), "Package "+f.Name.Name+" ") ||
 			f.Doc != nil && f.Name.Name == "main" && strings.HasPrefix(f.Doc.Text(), "Command ") {
 			p.docFiles = append(p.docFiles, filepath.Base(path))
@@ -153,11 +161,14 @@ func TestDependencyDirection(t *testing.T) {
 // API and the messenger) over feature packages, over the pairwise core (what two parties
 // share), over foundations; internal/ is under all of them and imports nothing of petrel.
 // A feature package imports no other feature package. Every package under node/ must be
-// on a floor, so a new one is placed before it lands.
+// on a floor, so a new one is placed before it lands. A feature's part (a subpackage of
+// it, such as node/groups/grouplog) stands under its feature and is imported by that
+// feature or the façade only.
 func TestNodeFloors(t *testing.T) {
 	const (
 		foundation = iota
 		core
+		part
 		feature
 		facade
 		testHelper
@@ -169,14 +180,17 @@ func TestNodeFloors(t *testing.T) {
 		"node/sessions":   core,
 		"node/contacts":   core,
 		"node/history":    core,
+		"node/receipts":   core,
 		"node/outbox":     core,
 		"node/inbox":      core,
 		"node/homerelays": feature, "node/push": feature, "node/media": feature, "node/presence": feature,
-		"node/groups":    feature,
+		"node/groups":          feature,
+		"node/groups/grouplog": part, "node/groups/groupmail": part, "node/groups/owed": part,
+		"node/media/filemeta": part, "node/media/blobdir": part,
 		"node/messenger": facade, "node/localapi": facade, "node": facade,
 		"node/localclient": testHelper, "node/nodetest": testHelper, "node/nodetest/wait": testHelper,
 	}
-	names := []string{"foundation", "pairwise core", "feature", "façade", "test helper"}
+	names := []string{"foundation", "pairwise core", "feature part", "feature", "façade", "test helper"}
 	pkgs := loadPackages(t)
 	for dir, p := range pkgs {
 		if strings.HasPrefix(dir, "internal/") {
@@ -212,12 +226,51 @@ func TestNodeFloors(t *testing.T) {
 				t.Errorf("%s (%s) imports %s (%s): an arrow back up", dir, names[floor], dep, names[df])
 			case df == feature && floor == feature:
 				t.Errorf("%s imports %s: feature packages do not import each other", dir, dep)
+			case df == part && floor == feature && !strings.HasPrefix(dep, dir+"/"):
+				t.Errorf("%s imports %s: a feature's parts are its own", dir, dep)
+			case df == part && floor == part && path.Dir(dep) != path.Dir(dir):
+				t.Errorf("%s imports %s: a part imports no other feature's parts", dir, dep)
 			}
 		}
 	}
 	for dir := range floors {
 		if pkgs[dir] == nil {
 			t.Errorf("TestNodeFloors places %s, which does not exist", dir)
+		}
+	}
+}
+
+// maxNodePackageLines bounds a package under node/, in lines of its non-test files
+// (issue 12): past it a package holds more than one concern and is split along a seam.
+const maxNodePackageLines = 2500
+
+// TestNodePackageSize: every package under node/ has at most maxNodePackageLines non-test
+// lines. The known exceptions are listed with their size today as a ceiling that may only
+// go down: lower the number when the package shrinks, remove the entry once it is under
+// the limit.
+func TestNodePackageSize(t *testing.T) {
+	ceilings := map[string]int{
+		// issue 12: the façade still holds the rxBatch bookkeeping and shims.
+		"node/messenger": 4399,
+	}
+	pkgs := loadPackages(t)
+	for dir, p := range pkgs {
+		if dir != "node" && !strings.HasPrefix(dir, "node/") {
+			continue
+		}
+		limit, known := ceilings[dir]
+		switch {
+		case !known && p.lines > maxNodePackageLines:
+			t.Errorf("%s has %d lines (non-test), over %d: split it along a seam (issue 12)", dir, p.lines, maxNodePackageLines)
+		case known && p.lines > limit:
+			t.Errorf("%s has %d lines (non-test), over its ceiling %d: it may only shrink", dir, p.lines, limit)
+		case known && p.lines <= maxNodePackageLines:
+			t.Errorf("%s has %d lines, within %d: remove its ceiling", dir, p.lines, maxNodePackageLines)
+		}
+	}
+	for dir := range ceilings {
+		if pkgs[dir] == nil {
+			t.Errorf("TestNodePackageSize has a ceiling for %s, which does not exist", dir)
 		}
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/crypto/senderkey"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/groups/grouplog"
+	"github.com/petrel-chat/petrel/node/groups/owed"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
@@ -144,7 +146,7 @@ func (s *Service) Create(tx *store.Tx, name string, members []string) (string, e
 	rand.Read(secret)
 	// A large group's cards do not fit one operation: the create carries the first
 	// ones, adds right after it the rest.
-	chunks := chunkMembers(append([]wire.GroupMember{s.myMember(api.RoleAdmin)}, cards...))
+	chunks := grouplog.ChunkMembers(append([]wire.GroupMember{s.myMember(api.RoleAdmin)}, cards...))
 	op := &wire.GroupOp{Kind: wire.OpCreate, Name: name, Secret: secret, Max: s.opts.MaxSize, Members: chunks[0]}
 	raw, err := s.signOp(tx, op)
 	if err != nil {
@@ -172,11 +174,11 @@ func (s *Service) Create(tx *store.Tx, name string, members []string) (string, e
 
 // adminGroup loads a group for a change by the user and checks they may make it.
 func (s *Service) adminGroup(tx *store.Tx, gid string, admin bool) (*Group, error) {
-	g, err := loadGroup(tx, gid)
+	g, err := grouplog.Load(tx, gid)
 	if err != nil {
 		return nil, err
 	}
-	if err := withOps(tx, g); err != nil {
+	if err := grouplog.WithOps(tx, g); err != nil {
 		return nil, err
 	}
 	me := g.Member(s.uid)
@@ -236,7 +238,7 @@ func (s *Service) ChangeMembers(tx *store.Tx, gid string, add, remove []string) 
 		if n > g.Max {
 			return api.Errorf(api.ErrConflict, "a group has at most %d members; this change would make %d", g.Max, n)
 		}
-		for _, ch := range chunkMembers(cards) {
+		for _, ch := range grouplog.ChunkMembers(cards) {
 			raw, err := s.signOp(tx, &wire.GroupOp{Group: gid, Kind: wire.OpAdd, Members: ch})
 			if err != nil {
 				return err
@@ -299,10 +301,10 @@ func (s *Service) groupOp(tx *store.Tx, gid string, admin bool, op *wire.GroupOp
 // operations authored here: they go to every member of the old and the new state (the
 // whole log to members who are new). old is nil for a group new to this node.
 func (s *Service) setGroupLog(tx *store.Tx, pw Pairwise, old *Group, gid string, ops, news [][]byte) (*Group, error) {
-	if len(ops) > maxGroupLog {
+	if len(ops) > grouplog.MaxOps {
 		return nil, api.Errorf(api.ErrConflict, "the group's history of changes is full")
 	}
-	g, err := fold(gid, ops)
+	g, err := grouplog.Fold(gid, ops)
 	if err != nil {
 		return nil, err
 	}
@@ -341,12 +343,12 @@ func (s *Service) setGroupLog(tx *store.Tx, pw Pairwise, old *Group, gid string,
 	}
 	delete(targets, s.uid)
 	inline := len(targets) <= fanoutInline
-	owed := map[string]*fanoutRec{}
-	debt := func(u string) *fanoutRec {
-		if owed[u] == nil {
-			owed[u] = &fanoutRec{}
+	debts := map[string]*owed.Rec{}
+	debt := func(u string) *owed.Rec {
+		if debts[u] == nil {
+			debts[u] = &owed.Rec{}
 		}
-		return owed[u]
+		return debts[u]
 	}
 
 	// Contacts (and so pairwise sessions) with every member.
@@ -359,16 +361,16 @@ func (s *Service) setGroupLog(tx *store.Tx, pw Pairwise, old *Group, gid string,
 			}
 		}
 	}
-	if err := saveGroup(tx, g, old); err != nil {
+	if err := grouplog.Save(tx, g, old); err != nil {
 		return nil, err
 	}
 
 	// Operations authored here go to everyone concerned: new members get the whole log.
 	if len(news) > 0 {
 		var newsKeys []string
-		var log *groupLog
+		var log *grouplog.Log
 		for _, o := range news {
-			newsKeys = append(newsKeys, opKey(o))
+			newsKeys = append(newsKeys, grouplog.OpKey(o))
 		}
 		for _, u := range sortedKeys(targets) {
 			switch {
@@ -378,7 +380,7 @@ func (s *Service) setGroupLog(tx *store.Tx, pw Pairwise, old *Group, gid string,
 				debt(u).Ops = newsKeys
 			case !oldMembers[u]:
 				if log == nil {
-					log = sortLog(g.Ops)
+					log = grouplog.Sort(g.Ops)
 				}
 				err = s.sendLog(tx, pw, g, u, log)
 			default:
@@ -432,7 +434,7 @@ func (s *Service) setGroupLog(tx *store.Tx, pw Pairwise, old *Group, gid string,
 				continue
 			}
 			if snap == "" {
-				if snap, err = snapKey(tx, gid, key); err != nil {
+				if snap, err = owed.SnapKey(tx, gid, key); err != nil {
 					return nil, err
 				}
 			}
@@ -447,12 +449,12 @@ func (s *Service) setGroupLog(tx *store.Tx, pw Pairwise, old *Group, gid string,
 		}
 	}
 	owing := map[string]bool{}
-	for u := range owed {
+	for u := range debts {
 		owing[u] = true
 	}
 	for _, u := range sortedKeys(owing) {
-		f := owed[u]
-		if err := owe(tx, gid, u, func(x *fanoutRec) {
+		f := debts[u]
+		if err := owed.Owe(tx, gid, u, func(x *owed.Rec) {
 			x.Contact = x.Contact || f.Contact
 			x.All = x.All || f.All
 			if f.Key != "" {
@@ -463,7 +465,7 @@ func (s *Service) setGroupLog(tx *store.Tx, pw Pairwise, old *Group, gid string,
 			return nil, err
 		}
 	}
-	if len(owed) > 0 {
+	if len(debts) > 0 {
 		tx.OnCommit(s.fanKick)
 	}
 
@@ -703,7 +705,7 @@ func (s *Service) openKey(g *Group, uid string, data []byte) (*senderkey.Distrib
 // id) sent over our pairwise session, in tx; pw is that transaction's pairwise side.
 func (s *Service) Apply(tx *store.Tx, pw Pairwise, from string, ct *wire.Content) error {
 	gid := ct.Group
-	old, err := loadGroup(tx, gid)
+	old, err := grouplog.Load(tx, gid)
 	if errors.Is(err, api.ErrNotFound) {
 		old, err = nil, nil
 	}
@@ -714,7 +716,7 @@ func (s *Service) Apply(tx *store.Tx, pw Pairwise, from string, ct *wire.Content
 	switch ct.Kind {
 	case wire.KindGroupOps, wire.KindGroupSync, wire.KindGroupKey:
 		if old != nil {
-			if err := withOps(tx, old); err != nil {
+			if err := grouplog.WithOps(tx, old); err != nil {
 				return err
 			}
 		}
@@ -726,8 +728,8 @@ func (s *Service) Apply(tx *store.Tx, pw Pairwise, from string, ct *wire.Content
 			have = old.Ops
 		}
 		g := old
-		if merged := mergeOps(have, ct.Ops); merged != nil {
-			ng, err := fold(gid, merged)
+		if merged := grouplog.Merge(have, ct.Ops); merged != nil {
+			ng, err := grouplog.Fold(gid, merged)
 			if err != nil {
 				return nil // not a group we can make sense of (yet)
 			}

@@ -3,9 +3,10 @@ package groups
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/groups/grouplog"
+	"github.com/petrel-chat/petrel/node/groups/owed"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 )
@@ -29,44 +30,6 @@ const (
 	fanoutBytes  = 4 << 20
 )
 
-// fanoutRec is what we owe one member of one group.
-type fanoutRec struct {
-	Contact bool     `json:"contact,omitempty"` // make them a (group-only) contact first
-	Key     string   `json:"key,omitempty"`     // our sender key as of then: a gs/ snapshot
-	Ops     []string `json:"ops,omitempty"`     // operations (go/ keys) to send
-	All     bool     `json:"all,omitempty"`     // the whole log (they are new)
-	Probed  bool     `json:"probed,omitempty"`  // the gsync that precedes the log is queued
-}
-
-func (f *fanoutRec) empty() bool { return !f.Contact && f.Key == "" && len(f.Ops) == 0 && !f.All }
-
-func kGroupFanPrefix() []byte             { return []byte("gf/") }
-func kGroupFan(gid, uid string) []byte    { return []byte("gf/" + gid + "/" + uid) }
-func kGroupKeySnap(gid, id string) []byte { return []byte("gs/" + gid + "/" + id) }
-func kGroupKeySnapPrefix(gid string) []byte {
-	return []byte("gs/" + gid + "/")
-}
-
-// owe merges what change adds into what we owe member uid of gid.
-func owe(tx *store.Tx, gid, uid string, change func(*fanoutRec)) error {
-	var f fanoutRec
-	if _, err := getJSON(tx, kGroupFan(gid, uid), &f); err != nil {
-		return err
-	}
-	change(&f)
-	if f.All {
-		f.Ops = nil // the log holds them
-	}
-	return putJSON(tx, kGroupFan(gid, uid), &f)
-}
-
-// snapKey saves key (a gkey content of ours) for the members it is owed to and returns its
-// name.
-func snapKey(tx *store.Tx, gid string, key *wire.Content) (string, error) {
-	id := newID("k")
-	return id, putJSON(tx, kGroupKeySnap(gid, id), &stashedKey{Data: key.Data, GSeq: key.GSeq})
-}
-
 // drainFanout sends what is owed, for at most fanoutPerTx members, in one transaction. It
 // reports whether members are left to serve now (more) and whether some wait for members
 // to take what they were sent (waiting).
@@ -81,19 +44,11 @@ func (s *Service) drainFanout(ctx context.Context) (more, waiting bool, err erro
 		more, waiting = false, false
 		type item struct {
 			gid, uid string
-			f        fanoutRec
+			f        *owed.Rec
 		}
 		var items []item
-		err := tx.Iterate(store.IterOptions{Prefix: kGroupFanPrefix()}, func(k, v []byte) (bool, error) {
-			gid, uid, ok := strings.Cut(string(k[len(kGroupFanPrefix()):]), "/")
-			if !ok {
-				return true, nil
-			}
-			it := item{gid: gid, uid: uid}
-			if err := jsonUnmarshal(k, v, &it.f); err != nil {
-				return false, err
-			}
-			items = append(items, it)
+		err := owed.Each(tx, func(gid, uid string, f *owed.Rec) (bool, error) {
+			items = append(items, item{gid: gid, uid: uid, f: f})
 			return true, nil
 		})
 		if err != nil {
@@ -101,7 +56,7 @@ func (s *Service) drainFanout(ctx context.Context) (more, waiting bool, err erro
 		}
 		pw := s.cfg.Pairwise(tx)
 		groups := map[string]*Group{}
-		logs := map[string]*groupLog{}
+		logs := map[string]*grouplog.Log{}
 		served, bytes := 0, 0
 		for _, it := range items {
 			if served >= fanoutPerTx || bytes >= fanoutBytes {
@@ -110,7 +65,7 @@ func (s *Service) drainFanout(ctx context.Context) (more, waiting bool, err erro
 			}
 			g, ok := groups[it.gid]
 			if !ok {
-				g, err = loadGroup(tx, it.gid)
+				g, err = grouplog.Load(tx, it.gid)
 				if errors.Is(err, api.ErrNotFound) {
 					g, err = nil, nil
 				}
@@ -119,7 +74,7 @@ func (s *Service) drainFanout(ctx context.Context) (more, waiting bool, err erro
 				}
 				groups[it.gid] = g
 			}
-			n, err := s.serve(tx, pw, g, it.uid, &it.f, logs)
+			n, err := s.serve(tx, pw, g, it.uid, it.f, logs)
 			if err != nil {
 				return err
 			}
@@ -127,14 +82,14 @@ func (s *Service) drainFanout(ctx context.Context) (more, waiting bool, err erro
 				served++
 				bytes += n
 			}
-			if it.f.empty() || g == nil {
-				if err := tx.Delete(kGroupFan(it.gid, it.uid)); err != nil {
+			if it.f.Empty() || g == nil {
+				if err := owed.Put(tx, it.gid, it.uid, nil); err != nil {
 					return err
 				}
 				continue
 			}
 			if n > 0 {
-				if err := putJSON(tx, kGroupFan(it.gid, it.uid), &it.f); err != nil {
+				if err := owed.Put(tx, it.gid, it.uid, it.f); err != nil {
 					return err
 				}
 			}
@@ -142,7 +97,7 @@ func (s *Service) drainFanout(ctx context.Context) (more, waiting bool, err erro
 		}
 		// Key snapshots no one is owed any more.
 		for gid := range groups {
-			if err := dropUnowedSnaps(tx, gid); err != nil {
+			if err := owed.DropUnowedSnaps(tx, gid); err != nil {
 				return err
 			}
 		}
@@ -172,17 +127,12 @@ func (s *Service) FanoutDue() bool {
 func (s *Service) fanoutReady() (ready, owing bool, err error) {
 	err = s.st.View(func(tx *store.Tx) error {
 		pw := s.cfg.Pairwise(tx)
-		return tx.Iterate(store.IterOptions{Prefix: kGroupFanPrefix()}, func(k, v []byte) (bool, error) {
+		return owed.Each(tx, func(_, uid string, f *owed.Rec) (bool, error) {
 			owing = true
-			var f fanoutRec
-			if err := jsonUnmarshal(k, v, &f); err != nil {
-				return false, err
-			}
 			if f.Contact || f.Key != "" || len(f.Ops) > 0 || !f.Probed {
 				ready = true
 				return false, nil
 			}
-			_, uid, _ := strings.Cut(string(k[len(kGroupFanPrefix()):]), "/")
 			empty, err := pw.OutboxEmpty(uid)
 			if err != nil {
 				return false, err
@@ -196,7 +146,7 @@ func (s *Service) fanoutReady() (ready, owing bool, err error) {
 
 // serve sends member uid of g what f says we owe them, as far as it can now, updating f;
 // it returns the bytes queued.
-func (s *Service) serve(tx *store.Tx, pw Pairwise, g *Group, uid string, f *fanoutRec, logs map[string]*groupLog) (n int, err error) {
+func (s *Service) serve(tx *store.Tx, pw Pairwise, g *Group, uid string, f *owed.Rec, logs map[string]*grouplog.Log) (n int, err error) {
 	if g == nil {
 		return 0, nil
 	}
@@ -211,8 +161,7 @@ func (s *Service) serve(tx *store.Tx, pw Pairwise, g *Group, uid string, f *fano
 		n++
 	}
 	if f.Key != "" {
-		var k stashedKey
-		ok, err := getJSON(tx, kGroupKeySnap(g.ID, f.Key), &k)
+		k, ok, err := owed.LoadSnap(tx, g.ID, f.Key)
 		if err != nil {
 			return 0, err
 		}
@@ -228,7 +177,7 @@ func (s *Service) serve(tx *store.Tx, pw Pairwise, g *Group, uid string, f *fano
 	if len(f.Ops) > 0 {
 		var ops [][]byte
 		for _, k := range f.Ops {
-			raw, err := tx.Get(append(kGroupOpPrefix(g.ID), k...))
+			raw, err := tx.Get(append(grouplog.OpPrefix(g.ID), k...))
 			if errors.Is(err, store.ErrNotFound) {
 				continue
 			}
@@ -266,10 +215,10 @@ func (s *Service) serve(tx *store.Tx, pw Pairwise, g *Group, uid string, f *fano
 				return n, nil
 			}
 			if logs[g.ID] == nil {
-				if err := withOps(tx, g); err != nil {
+				if err := grouplog.WithOps(tx, g); err != nil {
 					return 0, err
 				}
-				logs[g.ID] = sortLog(g.Ops)
+				logs[g.ID] = grouplog.Sort(g.Ops)
 			}
 			if err := s.sendLog(tx, pw, g, uid, logs[g.ID]); err != nil {
 				return 0, err
@@ -281,36 +230,4 @@ func (s *Service) serve(tx *store.Tx, pw Pairwise, g *Group, uid string, f *fano
 		}
 	}
 	return n, nil
-}
-
-// dropUnowedSnaps deletes gid's key snapshots once no member is owed one.
-func dropUnowedSnaps(tx *store.Tx, gid string) error {
-	owed := map[string]bool{}
-	err := tx.Iterate(store.IterOptions{Prefix: []byte("gf/" + gid + "/")}, func(k, v []byte) (bool, error) {
-		var f fanoutRec
-		if err := jsonUnmarshal(k, v, &f); err != nil {
-			return false, err
-		}
-		owed[f.Key] = true
-		return true, nil
-	})
-	if err != nil {
-		return err
-	}
-	var drop [][]byte
-	err = tx.Iterate(store.IterOptions{Prefix: kGroupKeySnapPrefix(gid)}, func(k, _ []byte) (bool, error) {
-		if !owed[string(k[len(kGroupKeySnapPrefix(gid)):])] {
-			drop = append(drop, append([]byte(nil), k...))
-		}
-		return true, nil
-	})
-	if err != nil {
-		return err
-	}
-	for _, k := range drop {
-		if err := tx.Delete(k); err != nil {
-			return err
-		}
-	}
-	return nil
 }

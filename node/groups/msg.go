@@ -2,10 +2,12 @@ package groups
 
 import (
 	"errors"
+	"github.com/petrel-chat/petrel/node/receipts"
 	"slices"
 
 	"github.com/petrel-chat/petrel/crypto/senderkey"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/groups/grouplog"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 	"github.com/petrel-chat/petrel/sync/hlc"
@@ -22,8 +24,8 @@ func (s *Service) Seal(tx *store.Tx, gid string, content *wire.Content) ([]byte,
 	return env, g.Members, nil
 }
 
-func (s *Service) seal(tx *store.Tx, gid string, content *wire.Content) ([]byte, *groupMeta, error) {
-	g, err := loadGroupMeta(tx, gid)
+func (s *Service) seal(tx *store.Tx, gid string, content *wire.Content) ([]byte, *grouplog.Meta, error) {
+	g, err := grouplog.LoadMeta(tx, gid)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -57,7 +59,7 @@ func (s *Service) seal(tx *store.Tx, gid string, content *wire.Content) ([]byte,
 	if err := saveSender(tx, gid, ss); err != nil {
 		return nil, nil, err
 	}
-	if err := putJSON(tx, kGroupMeta(gid), g); err != nil {
+	if err := grouplog.SaveMeta(tx, gid, g); err != nil {
 		return nil, nil, err
 	}
 	if err := tx.Set(kGroupSent(gid, g.SendSeq), env); err != nil {
@@ -124,7 +126,7 @@ func (b *Rx) Envelope(gid string, env []byte) (Outcome, error) {
 	case owner.uid == s.uid:
 		return Duplicate, nil
 	}
-	g, err := loadGroupMeta(tx, gid)
+	g, err := grouplog.LoadMeta(tx, gid)
 	if err != nil || !g.Me {
 		return Refused, nil
 	}
@@ -279,7 +281,7 @@ func (s *Service) applyGroupReceipt(tx *store.Tx, g *Group, uid string, ct *wire
 			if m.SenderID != s.uid || m.ConversationID != g.ID {
 				return false, nil
 			}
-			prev, changed, err := NoteReceipt(tx, id, uid, level, s.now().UnixMilli())
+			prev, changed, err := receipts.Note(tx, id, uid, level, s.nowMS())
 			if err != nil || !changed {
 				return false, err
 			}
@@ -329,9 +331,9 @@ func ReceiptLevel(tx *store.Tx, id, uid string) (int, error) { return receiptLev
 // Receipts calls f for every member's receipt kept for our group message id (members who
 // have left since included), in user id order.
 func Receipts(tx *store.Tx, id string, f func(uid string, level int)) error {
-	prefix := kGroupReceipt(id, "")
+	prefix := receipts.Key(id, "")
 	return tx.Iterate(store.IterOptions{Prefix: prefix}, func(k, v []byte) (bool, error) {
-		if r := decodeReceipt(v); r.Level > 0 {
+		if r := receipts.Decode(v); r.Level > 0 {
 			f(string(k[len(prefix):]), r.Level)
 		}
 		return true, nil
@@ -341,6 +343,6 @@ func Receipts(tx *store.Tx, id string, f func(uid string, level int)) error {
 // receiptLevel is what member uid acknowledged of our message id: 0 nothing, 1 delivered,
 // 2 read. One key per member keeps an acknowledgement O(1) whatever the group's size.
 func receiptLevel(tx *store.Tx, id, uid string) (int, error) {
-	r, err := ReceiptOf(tx, id, uid)
+	r, err := receipts.Of(tx, id, uid)
 	return r.Level, err
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/petrel-chat/petrel/crypto/senderkey"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/groups/grouplog"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 )
@@ -663,7 +664,7 @@ func (s *Service) receive(ctx context.Context, items []rxItem) {
 }
 
 // fallback hands messages that some members have not acknowledged in time to
-// deliverToUnreachable.
+// groupmail.Depositor.Deliver.
 func (s *Service) fallback(ctx context.Context) {
 	now := time.Now()
 	s.mu.Lock()
@@ -684,7 +685,7 @@ func (s *Service) fallback(ctx context.Context) {
 	err := s.st.Update(ctx, func(tx *store.Tx) error {
 		pw := s.cfg.Pairwise(tx)
 		for _, d := range ready {
-			g, err := loadGroup(tx, d.gid)
+			g, err := grouplog.Load(tx, d.gid)
 			if err != nil {
 				if errors.Is(err, api.ErrNotFound) {
 					continue
@@ -705,7 +706,7 @@ func (s *Service) fallback(ctx context.Context) {
 					missing = append(missing, mb.UserID)
 				}
 			}
-			if err := s.deliverToUnreachable(tx, pw, d.gid, d.env, missing); err != nil {
+			if err := s.dep.Deliver(tx, mailPairwise{pw}, d.gid, d.env, missing); err != nil {
 				return err
 			}
 		}

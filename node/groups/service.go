@@ -13,6 +13,7 @@ import (
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/crypto/senderkey"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/groups/groupmail"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 	"github.com/petrel-chat/petrel/sync/hlc"
@@ -62,13 +63,36 @@ type History struct {
 	EmitConversation func(tx *store.Tx, id string) error
 }
 
-// RelayLink is what group deposits need of the relays (the messenger's RelayLink).
-type RelayLink interface {
-	// MailboxID is the mailbox id of a user at any relay.
-	MailboxID(user *identity.PublicIdentity) []byte
-	// DepositShared leaves one shared body for several mailboxes at relay in one multi
-	// deposit; see ErrMultiUnsupported and ErrRelayBusy.
-	DepositShared(ctx context.Context, relay string, recipients []SharedRecipient, body []byte) (errs []error, err error)
+// Group mail through relays is node/groups/groupmail; these names stay here for callers.
+type (
+	// RelayLink is what group deposits need of the relays (the messenger's RelayLink).
+	RelayLink = groupmail.RelayLink
+	// SharedRecipient is one mailbox of a multi deposit and the header sealed for it.
+	SharedRecipient = groupmail.SharedRecipient
+)
+
+// Errors a RelayLink returns for shared deposits (groupmail.ErrMultiUnsupported,
+// groupmail.ErrRelayBusy).
+var (
+	ErrMultiUnsupported = groupmail.ErrMultiUnsupported
+	ErrRelayBusy        = groupmail.ErrRelayBusy
+)
+
+// Bounds of group deposits (groupmail).
+const (
+	MaxSharedRecipients = groupmail.MaxSharedRecipients
+	MaxGroupDepositAge  = groupmail.MaxGroupDepositAge
+)
+
+// mailPairwise is a Pairwise as group deposits see it.
+type mailPairwise struct{ Pairwise }
+
+func (p mailPairwise) Member(uid string) (*groupmail.Member, error) {
+	c, err := p.Contact(uid)
+	if err != nil || c == nil {
+		return nil, err
+	}
+	return &groupmail.Member{Identity: c.Identity, Relays: c.Relays, Blocked: c.Blocked}, nil
 }
 
 // Config configures a Service.
@@ -104,7 +128,7 @@ type Service struct {
 	log  *slog.Logger
 	opts Options
 	hist History
-	dep  depositor
+	dep  *groupmail.Depositor
 
 	mu       sync.Mutex
 	ctx      context.Context
@@ -151,7 +175,9 @@ func New(cfg Config) (*Service, error) {
 	cfg.Options.defaults()
 	return &Service{
 		cfg: cfg, st: cfg.Store, id: cfg.Identity, uid: string(cfg.Identity.UserID()), log: cfg.Logger,
-		opts: cfg.Options, hist: cfg.History, dep: depositor{wake: make(chan struct{}, 1)},
+		opts: cfg.Options, hist: cfg.History,
+		dep: groupmail.New(groupmail.Config{Store: cfg.Store, Identity: cfg.Identity, Logger: cfg.Logger, Now: cfg.Now,
+			Link: cfg.RelayLink, Pairwise: func(tx *store.Tx) groupmail.Pairwise { return mailPairwise{cfg.Pairwise(tx)} }}),
 		topics: map[string]*joinedTopic{},
 		dists:  map[senderkey.DistributionID][]distOwner{}, revoked: map[senderkey.DistributionID]bool{},
 		pending: map[string][][]byte{}, syncAt: map[string]time.Time{}, wake: make(chan struct{}, 1),
@@ -159,11 +185,17 @@ func New(cfg Config) (*Service, error) {
 	}, nil
 }
 
+// RunDeposits makes the persisted multi deposits whenever some are added, and retries
+// with backoff, until ctx ends (one goroutine, the caller's).
+func (s *Service) RunDeposits(ctx context.Context) { s.dep.Run(ctx) }
+
+// DepositsPending is how many multi deposits wait to be made (for tests and status).
+func (s *Service) DepositsPending() int { return s.dep.Pending() }
+
 // Options are the options in effect (defaults filled in).
 func (s *Service) Options() Options { return s.opts }
 
-func (s *Service) now() time.Time { return s.cfg.Now() }
-func (s *Service) nowMS() int64   { return s.cfg.Now().UnixMilli() }
+func (s *Service) nowMS() int64 { return s.cfg.Now().UnixMilli() }
 
 // stamp issues a timestamp and saves it as the clock's last in tx.
 func (s *Service) stamp(tx *store.Tx) (string, error) {

@@ -18,6 +18,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 
+	"github.com/petrel-chat/petrel/node/media/blobdir"
 	"github.com/petrel-chat/petrel/node/store"
 )
 
@@ -98,10 +99,13 @@ func BenchmarkChunkStorage(b *testing.B) {
 		b.SetBytes(benchSize)
 		var buf []byte
 		for b.Loop() {
-			d, _ := openBlobDir(b.TempDir())
+			d, _ := blobdir.Open(b.TempDir(), SealedChunkSize)
 			for i := range n {
 				buf = seal(i, buf)
-				if err := d.write(sha256.Sum256(buf), buf, true); err != nil {
+				if err := d.Put(sha256.Sum256(buf), buf); err != nil {
+					b.Fatal(err)
+				}
+				if err := d.SyncDir(); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -111,29 +115,29 @@ func BenchmarkChunkStorage(b *testing.B) {
 		b.SetBytes(benchSize)
 		var buf []byte
 		for b.Loop() {
-			d, _ := openBlobDir(b.TempDir())
+			d, _ := blobdir.Open(b.TempDir(), SealedChunkSize)
 			for i := range n {
 				buf = seal(i, buf)
-				if err := d.write(sha256.Sum256(buf), buf, false); err != nil {
+				if err := d.Put(sha256.Sum256(buf), buf); err != nil {
 					b.Fatal(err)
 				}
 			}
-			if err := d.syncDir(); err != nil {
+			if err := d.SyncDir(); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
 	b.Run("dir-read", func(b *testing.B) {
-		d, _ := openBlobDir(b.TempDir())
+		d, _ := blobdir.Open(b.TempDir(), SealedChunkSize)
 		for i := range n {
-			d.put(hashes[i], sealed[i])
+			d.Put(hashes[i], sealed[i])
 		}
 		b.SetBytes(benchSize)
 		var buf []byte
 		for b.Loop() {
 			openAll(b, func(i int) ([]byte, error) {
 				var err error
-				buf, err = d.get(hashes[i], buf)
+				buf, err = d.Get(hashes[i], buf)
 				return buf, err
 			})
 		}

@@ -4,14 +4,9 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 )
 
 // Specification constants of the at-rest and on-wire chunk format (doc.go, "Chunks").
@@ -136,128 +131,4 @@ func (c *fileCipher) open(dst, sealed []byte, index int, last bool) ([]byte, err
 		return nil, fmt.Errorf("%w: chunk %d failed authentication", ErrCorrupt, index)
 	}
 	return pt, nil
-}
-
-// blobDir holds chunk ciphertexts, one file each, named by the hex SHA-256 of its bytes.
-// Nothing in it is plaintext; its names reveal only ciphertext hashes.
-type blobDir struct{ dir string }
-
-func openBlobDir(dir string) (*blobDir, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("media: blob directory: %w", err)
-	}
-	return &blobDir{dir: dir}, nil
-}
-
-func (b *blobDir) path(h Hash) string { return filepath.Join(b.dir, h.String()) }
-
-// put stores a ciphertext: a temporary file, fsync, rename. The rename is durable at the
-// next syncDir, which callers run before a record names the chunk (one directory fsync
-// per file instead of per chunk: BENCHMARKS.md, "Media"). An existing blob of the same
-// hash is left as is.
-func (b *blobDir) put(h Hash, data []byte) error { return b.write(h, data, false) }
-
-// write is put, with a directory fsync after the rename when syncDir is set.
-func (b *blobDir) write(h Hash, data []byte, syncDir bool) error {
-	p := b.path(h)
-	if _, err := os.Stat(p); err == nil {
-		return nil
-	}
-	f, err := os.CreateTemp(b.dir, "tmp-*")
-	if err != nil {
-		return fmt.Errorf("media: write chunk: %w", err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, p)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("media: write chunk: %w", err)
-	}
-	if !syncDir {
-		return nil
-	}
-	return b.syncDir()
-}
-
-func (b *blobDir) syncDir() error {
-	d, err := os.Open(b.dir)
-	if err != nil {
-		return fmt.Errorf("media: sync blob directory: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("media: sync blob directory: %w", err)
-	}
-	return nil
-}
-
-// get reads a ciphertext into buf (reused when large enough) and checks its hash: a blob
-// edited on disk is ErrCorrupt, a missing one errBlobMissing.
-func (b *blobDir) get(h Hash, buf []byte) ([]byte, error) {
-	f, err := os.Open(b.path(h))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, errBlobMissing
-	}
-	if err != nil {
-		return nil, fmt.Errorf("media: read chunk: %w", err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("media: read chunk: %w", err)
-	}
-	if st.Size() > SealedChunkSize {
-		return nil, fmt.Errorf("%w: chunk file of %d bytes", ErrCorrupt, st.Size())
-	}
-	n := int(st.Size())
-	if cap(buf) < n {
-		buf = make([]byte, n)
-	}
-	buf = buf[:n]
-	if _, err := io.ReadFull(f, buf); err != nil {
-		return nil, fmt.Errorf("media: read chunk: %w", err)
-	}
-	if sha256.Sum256(buf) != h {
-		return nil, fmt.Errorf("%w: chunk %s does not match its hash", ErrCorrupt, h)
-	}
-	return buf, nil
-}
-
-// has reports whether a blob of hash h is present with the right size.
-func (b *blobDir) has(h Hash, size int) bool {
-	st, err := os.Stat(b.path(h))
-	return err == nil && st.Size() == int64(size)
-}
-
-func (b *blobDir) remove(h Hash) error {
-	err := os.Remove(b.path(h))
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("media: remove chunk: %w", err)
-	}
-	return nil
-}
-
-// list calls fn for every blob's hash (temporary files are skipped).
-func (b *blobDir) list(fn func(h Hash, path string)) error {
-	ents, err := os.ReadDir(b.dir)
-	if err != nil {
-		return fmt.Errorf("media: list chunks: %w", err)
-	}
-	for _, e := range ents {
-		var h Hash
-		if n, err := hex.Decode(h[:], []byte(e.Name())); err != nil || n != len(h) || len(e.Name()) != 2*len(h) {
-			continue
-		}
-		fn(h, filepath.Join(b.dir, e.Name()))
-	}
-	return nil
 }

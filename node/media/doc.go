@@ -23,9 +23,9 @@
 //
 // # At rest
 //
-// Chunk ciphertexts live in DIR/chunks/<hex hash_i> (0700 directory), one file each,
-// written to a temporary file, fsynced and renamed; the directory is fsynced before any
-// record names the chunk. The choice over Badger records was measured (BENCHMARKS.md,
+// Chunk ciphertexts live in DIR/chunks/<hex hash_i> (0700 directory; node/media/blobdir),
+// one file each, written to a temporary file, fsynced and renamed; the directory is
+// fsynced before any record names the chunk. The choice over Badger records was measured (BENCHMARKS.md,
 // "Media"): durable writes are faster (Badger syncs its value log per commit; a blob file
 // needs one fsync, the directory one per file), deletion frees space at once (Badger only
 // after value-log GC), and chunks do not churn Badger's memtables and caches.
@@ -56,28 +56,11 @@
 // everything up to its last recorded chunk. Memory is one chunk of plaintext and one of
 // ciphertext per upload. Put is the one-shot form.
 //
-// # Images
+// # Images and durations
 //
-// A file whose bytes are JPEG, PNG, GIF or WebP (sniffed, whatever its claimed type) is
-// rewritten before it is recorded: a JPEG whose EXIF orientation is not 1 is decoded,
-// turned upright and re-encoded (quality 90); every other image is copied without its
-// metadata, pixels untouched. Removed: JPEG APP1 (EXIF, XMP), APP13 (IPTC) and every other
-// APPn except JFIF/JFXX (APP0), ICC profiles (APP2) and Adobe (APP14), comments, and
-// anything after EOI (multi-picture trailers with their own EXIF); PNG eXIf, tEXt, iTXt,
-// zTXt and tIME chunks and anything after IEND; GIF comment extensions and application
-// extensions other than NETSCAPE2.0/ANIMEXTS1.0 (XMP); WebP EXIF and XMP chunks (and their
-// VP8X flags). Orientation is applied for JPEG only. The thumbnail is a JPEG (quality 80)
-// at most ThumbnailMax (320) pixels on the long side, stored as its own media id; width and
-// height are the upright image's. Images over Options.MaxPixels are stripped but not
-// decoded (no thumbnail, orientation not applied). An image that does not parse is kept as
-// application/octet-stream, and a claimed image type that the bytes are not becomes
-// application/octet-stream too: a UI renders inline only what the bytes are.
-//
-// # Duration
-//
-// Only where it is cheap: MP4/M4A/MOV (mvhd duration ÷ timescale), WAV (data chunk size ÷
-// byte rate), Ogg Opus (last page's granule position − pre-skip, at 48 kHz). Not WebM,
-// MP3, FLAC or Ogg Vorbis.
+// Images are stripped of metadata (and a turned JPEG made upright) before they are
+// recorded, and get a thumbnail; audio and video get a duration where it is cheap to
+// know. What is removed and how is node/media/filemeta's doc.
 //
 // # Transfer
 //

@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 
+	"github.com/petrel-chat/petrel/node/media/filemeta"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 )
@@ -135,19 +136,19 @@ func (m *Store) verifyFile(ctx context.Context, id string, fid FileID, f *fileRe
 	}
 	if string(h.Sum(nil)) != string(f.SHA256) {
 		for i := range f.count() {
-			m.blobs.remove(f.hash(i))
+			m.blobs.Remove(f.hash(i))
 		}
 		return errors.New("the file does not match its sha256")
 	}
 	mime := md.MIME
-	if sniffable(mime) {
+	if filemeta.Sniffable(mime) {
 		head := make([]byte, 512)
 		n, _ := r.ReadAt(head, 0)
-		if sniffImage(head[:n]) != mime {
+		if filemeta.Sniff(head[:n]) != mime {
 			mime = "application/octet-stream" // a UI renders inline only what the bytes are
 		}
 	}
-	if err := m.blobs.syncDir(); err != nil {
+	if err := m.blobs.SyncDir(); err != nil {
 		return err
 	}
 	return m.db.Update(ctx, func(tx *store.Tx) error {
@@ -182,7 +183,7 @@ func (m *Store) fetchChunks(ctx context.Context, id string, fid FileID, f *fileR
 	var missing []int
 	var buf []byte
 	for i := range n {
-		ct, err := m.blobs.get(f.hash(i), buf)
+		ct, err := m.blobs.Get(f.hash(i), buf)
 		if err == nil {
 			buf = ct
 			received += int64(chunkPlainLen(f.Size, i))
@@ -296,7 +297,7 @@ func (w *fetchWorker) fetch(ctx context.Context, i int) error {
 			return false
 		}
 		w.plain = pt
-		if err := w.m.blobs.put(want, ct); err != nil {
+		if err := w.m.blobs.Put(want, ct); err != nil {
 			reasons = append(reasons, fmt.Sprintf("storing: %v", err))
 			return false
 		}

@@ -1,6 +1,10 @@
 package media
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/petrel-chat/petrel/node/media/blobdir"
+)
 
 // Errors to branch on with errors.Is. The local API maps them to API.md codes: ErrTooLarge
 // → 413 too_large; ErrNotFound → 404 not_found; ErrNotAvailable → 409 conflict (and starts
@@ -25,7 +29,7 @@ var (
 	// ErrBadManifest: a manifest that is not self-consistent (key size, chunk count).
 	ErrBadManifest = errors.New("media: malformed manifest")
 	// ErrCorrupt: a chunk whose ciphertext does not match its hash or fails authentication.
-	ErrCorrupt = errors.New("media: corrupt chunk")
+	ErrCorrupt = blobdir.ErrCorrupt
 	// ErrFetchFailed: no source delivered a chunk, or the plaintext did not match its
 	// SHA-256; the file's state is failed, with the reason in the error and Info.
 	ErrFetchFailed = errors.New("media: download failed")
@@ -34,6 +38,4 @@ var (
 	// answer); no source refused or sent wrong bytes. The file stays downloading, to be
 	// retried when a source is back.
 	ErrUnreachable = errors.New("media: no source reachable")
-
-	errBlobMissing = errors.New("media: chunk not stored")
 )

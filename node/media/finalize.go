@@ -1,13 +1,13 @@
 package media
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"strings"
 
+	"github.com/petrel-chat/petrel/node/media/filemeta"
 	"github.com/petrel-chat/petrel/node/store"
 )
 
@@ -27,9 +27,9 @@ func (m *Store) finalize(ctx context.Context, w *fileWriter, name, mime string) 
 		return Attachment{}, err
 	}
 	head = head[:n]
-	kind := sniffImage(head)
-	mime = chooseMIME(mime, kind)
-	md := &mediaRecord{V: recordVersion, Name: cleanName(name), MIME: mime, Created: m.opts.Now().UnixMilli()}
+	kind := filemeta.Sniff(head)
+	mime = filemeta.ChooseMIME(mime, kind)
+	md := &mediaRecord{V: recordVersion, Name: filemeta.CleanName(name), MIME: mime, Created: m.opts.Now().UnixMilli()}
 	id := newID("md")
 	var thumb []byte
 	if kind != "" {
@@ -48,14 +48,14 @@ func (m *Store) finalize(ctx context.Context, w *fileWriter, name, mime string) 
 			w = w2
 			md.Width, md.Height, thumb = meta.width, meta.height, meta.thumb
 		}
-	} else if d, ok := duration(r, head); ok {
+	} else if d, ok := filemeta.Duration(r, head); ok {
 		md.DurationMS = d
 	}
 	if thumb != nil {
 		tmd := &mediaRecord{V: recordVersion, Name: "thumbnail.jpg", MIME: "image/jpeg", Parent: id, Created: md.Created}
 		tw, err := m.writeBytes(thumb)
 		if err == nil {
-			if tm, err := decodeConfig(thumb); err == nil {
+			if tm, err := filemeta.DecodeConfig(bytes.NewReader(thumb), "image/jpeg"); err == nil {
 				tmd.Width, tmd.Height = tm.Width, tm.Height
 			}
 			tid := newID("md")
@@ -94,7 +94,7 @@ func (m *Store) writeBytes(b []byte) (*fileWriter, error) {
 // plaintext exists: then the media id points at that one and the writer's chunks go.
 func (m *Store) commitFile(ctx context.Context, w *fileWriter, id string, md *mediaRecord) error {
 	rec := w.record()
-	if err := m.blobs.syncDir(); err != nil {
+	if err := m.blobs.SyncDir(); err != nil {
 		w.abort()
 		return err
 	}
@@ -132,64 +132,4 @@ func (m *Store) commitFile(ctx context.Context, w *fileWriter, id string, md *me
 		return fmt.Errorf("media: record file: %w", err)
 	}
 	return nil
-}
-
-// sniffImage names the image type of a file by its bytes, or "" for other files.
-func sniffImage(head []byte) string {
-	switch t := http.DetectContentType(head); t {
-	case "image/jpeg", "image/png", "image/gif", "image/webp":
-		return t
-	}
-	return ""
-}
-
-// chooseMIME keeps the uploader's type, except that what is an image is labelled with its
-// real type and a claimed image that is not one becomes application/octet-stream: a UI
-// renders inline only what the bytes are.
-func chooseMIME(claimed, kind string) string {
-	claimed = strings.ToLower(strings.TrimSpace(claimed))
-	if i := strings.IndexByte(claimed, ';'); i >= 0 && !strings.HasPrefix(claimed, "audio/") {
-		claimed = strings.TrimSpace(claimed[:i])
-	}
-	switch {
-	case kind != "":
-		return kind
-	case strings.HasPrefix(claimed, "image/"), claimed == "", len(claimed) > 100:
-		return "application/octet-stream"
-	case strings.ContainsAny(claimed, " \r\n\"\\"):
-		return "application/octet-stream"
-	}
-	return claimed
-}
-
-// cleanName keeps a file name displayable: no path, no control characters, ≤ 255 bytes.
-func cleanName(s string) string {
-	if i := strings.LastIndexAny(s, `/\`); i >= 0 {
-		s = s[i+1:]
-	}
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, s)
-	s = strings.ToValidUTF8(s, "")
-	for len(s) > 255 {
-		_, n := lastRune(s)
-		s = s[:len(s)-n]
-	}
-	if s == "" || s == "." || s == ".." {
-		return "file"
-	}
-	return s
-}
-
-func lastRune(s string) (rune, int) {
-	b := []byte(s)
-	for i := len(b) - 1; i >= 0; i-- {
-		if b[i]&0xC0 != 0x80 {
-			return rune(b[i]), len(b) - i
-		}
-	}
-	return 0, 1
 }

@@ -151,7 +151,7 @@ func (m *Store) GC(ctx context.Context) (GCStats, error) {
 	}
 	// Records are gone and durable; now the chunks.
 	for _, h := range gone {
-		if err := m.blobs.remove(h); err != nil {
+		if err := m.blobs.Remove(h); err != nil {
 			return st, err
 		}
 		st.Chunks++
@@ -197,7 +197,7 @@ func (m *Store) sweep(cutoff time.Time) (int, error) {
 		return 0, fmt.Errorf("media: sweep: %w", err)
 	}
 	n := 0
-	err = m.blobs.list(func(h Hash, path string) {
+	err = m.blobs.List(func(h [32]byte, path string) {
 		if named[h] {
 			return
 		}

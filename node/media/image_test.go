@@ -8,13 +8,15 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/petrel-chat/petrel/node/media/filemeta"
 )
 
 func fixture(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
+	b, err := os.ReadFile(filepath.Join("filemeta", "testdata", name))
 	if err != nil {
-		t.Fatalf("fixture %s (generate with `go run gen.go` in testdata): %v", name, err)
+		t.Fatalf("fixture %s (generate with `go run gen.go` in filemeta/testdata): %v", name, err)
 	}
 	if !bytes.Contains(b, []byte("petrel-secret")) {
 		t.Fatalf("fixture %s carries no metadata to strip", name)
@@ -36,7 +38,7 @@ func assertStripped(t *testing.T, b []byte) {
 
 func decodeAny(t *testing.T, b []byte) image.Image {
 	t.Helper()
-	img, err := decodeKind(bytes.NewReader(b), sniffImage(b))
+	img, err := filemeta.Decode(bytes.NewReader(b), filemeta.Sniff(b))
 	if err != nil {
 		t.Fatalf("decode: %v", err)
 	}
@@ -62,7 +64,7 @@ func samePixels(a, b image.Image) bool {
 func TestJPEGOrientationAppliedAndLocationStripped(t *testing.T) {
 	ts := newTestStore(t, Options{})
 	src := fixture(t, "orient6-gps.jpg")
-	if jpegOrientation(bytes.NewReader(src)) != 6 {
+	if filemeta.Orientation(bytes.NewReader(src)) != 6 {
 		t.Fatal("fixture orientation not read as 6")
 	}
 	a, err := ts.Put(ctxT(t), bytes.NewReader(src), "IMG_0001.jpg", "image/jpeg")
@@ -98,7 +100,7 @@ func TestStrippedImagesKeepTheirPixels(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if a.MIME != sniffImage(src) || a.Width == 0 || a.ThumbnailMediaID == "" {
+			if a.MIME != filemeta.Sniff(src) || a.Width == 0 || a.ThumbnailMediaID == "" {
 				t.Fatalf("attachment %+v", a)
 			}
 			out := readAll(t, ts.Store, a.MediaID)
@@ -150,25 +152,4 @@ func TestFalseImageClaimIsNotAnImage(t *testing.T) {
 	if err != nil || a.MIME != "application/octet-stream" || a.ThumbnailMediaID != "" {
 		t.Fatalf("broken jpeg: %+v %v", a, err)
 	}
-}
-
-func FuzzStripMetadata(f *testing.F) {
-	for _, name := range []string{"gps.jpg", "orient6-gps.jpg", "meta.png", "meta.gif", "meta.webp"} {
-		b, err := os.ReadFile(filepath.Join("testdata", name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		for _, kind := range []string{"image/jpeg", "image/png", "image/gif", "image/webp"} {
-			var out bytes.Buffer
-			err := stripMetadata(kind, bytes.NewReader(b), &out)
-			if err == nil && out.Len() > len(b)+16 {
-				t.Fatalf("%s: output %d bytes from %d", kind, out.Len(), len(b))
-			}
-		}
-		jpegOrientation(bytes.NewReader(b))
-		exifOrientation(b)
-	})
 }

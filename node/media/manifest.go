@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/petrel-chat/petrel/node/media/filemeta"
 	"github.com/petrel-chat/petrel/node/store"
 )
 
@@ -109,9 +110,9 @@ func (m *Store) Add(ctx context.Context, mf Manifest) (string, error) {
 				return err
 			}
 		}
-		md := &mediaRecord{V: recordVersion, Name: cleanName(mf.Name), MIME: chooseMIME(mf.MIME, ""),
+		md := &mediaRecord{V: recordVersion, Name: filemeta.CleanName(mf.Name), MIME: filemeta.ChooseMIME(mf.MIME, ""),
 			Width: mf.Width, Height: mf.Height, DurationMS: mf.DurationMS, Thumb: thumb}
-		if sniffable(mf.MIME) {
+		if filemeta.Sniffable(mf.MIME) {
 			md.MIME = mf.MIME // checked against the bytes once they are here
 		}
 		return addFile(tx, mf, id, "", m.opts.Now().UnixMilli(), md)
@@ -122,19 +123,11 @@ func (m *Store) Add(ctx context.Context, mf Manifest) (string, error) {
 	return id, nil
 }
 
-func sniffable(mime string) bool {
-	switch mime {
-	case "image/jpeg", "image/png", "image/gif", "image/webp":
-		return true
-	}
-	return false
-}
-
 func addFile(tx *store.Tx, mf Manifest, id, parent string, now int64, md ...*mediaRecord) error {
 	if _, err := getMedia(tx, id); err == nil {
 		return nil
 	}
-	rec := &mediaRecord{V: recordVersion, Name: cleanName(mf.Name), MIME: "image/jpeg", Parent: parent,
+	rec := &mediaRecord{V: recordVersion, Name: filemeta.CleanName(mf.Name), MIME: "image/jpeg", Parent: parent,
 		Width: mf.Width, Height: mf.Height}
 	if len(md) > 0 {
 		rec = md[0]
@@ -194,7 +187,7 @@ func (m *Store) SealedChunks(id string, fn func(h Hash, ct []byte) error) error 
 	var buf []byte
 	for _, f := range files {
 		for i := range f.count() {
-			ct, err := m.blobs.get(f.hash(i), buf)
+			ct, err := m.blobs.Get(f.hash(i), buf)
 			if err != nil {
 				return err
 			}

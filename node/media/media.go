@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 
+	"github.com/petrel-chat/petrel/node/media/blobdir"
 	"github.com/petrel-chat/petrel/node/store"
 )
 
@@ -76,7 +78,7 @@ func (o Options) withDefaults() Options {
 // the node's encrypted store. Its methods are safe for concurrent use.
 type Store struct {
 	db    *store.Store
-	blobs *blobDir
+	blobs *blobdir.Dir
 	opts  Options
 	log   *slog.Logger
 
@@ -92,7 +94,7 @@ type Store struct {
 // uses DATA_DIR/media). db stays owned by the caller.
 func New(db *store.Store, dir string, opts Options) (*Store, error) {
 	opts = opts.withDefaults()
-	b, err := openBlobDir(filepath.Join(dir, "chunks"))
+	b, err := blobdir.Open(filepath.Join(dir, "chunks"), SealedChunkSize)
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +225,7 @@ func (m *Store) received(f *fileRecord) int64 {
 	var n int64
 	for i := range f.count() {
 		pl := chunkPlainLen(f.Size, i)
-		if m.blobs.has(f.hash(i), pl+chunkOverhead) {
+		if m.blobs.Has(f.hash(i), pl+chunkOverhead) {
 			n += int64(pl)
 		}
 	}
@@ -270,7 +272,7 @@ func (m *Store) newReader(fid FileID, f *fileRecord) (*Reader, error) {
 // Reader reads a file's plaintext, one verified chunk at a time. It is an io.ReadSeeker
 // and io.ReaderAt; not safe for concurrent use.
 type Reader struct {
-	blobs  *blobDir
+	blobs  *blobdir.Dir
 	c      *fileCipher
 	hashes []Hash
 	size   int64
@@ -287,9 +289,9 @@ func (r *Reader) load(i int) error {
 	if r.cur == i {
 		return nil
 	}
-	ct, err := r.blobs.get(r.hashes[i], r.sealed)
+	ct, err := r.blobs.Get(r.hashes[i], r.sealed)
 	if err != nil {
-		if err == errBlobMissing {
+		if errors.Is(err, blobdir.ErrMissing) {
 			return fmt.Errorf("%w: chunk %d missing", ErrCorrupt, i)
 		}
 		return err

@@ -199,7 +199,7 @@ func (m *Store) answer(from peer.ID, req wire.ChunkRequest, auth Authorizer, all
 	if f == nil || f.State != stateAvailable || req.Index >= uint64(f.count()) {
 		return wire.ChunkResponse{Status: wire.ChunkNotFound}, buf
 	}
-	ct, err := m.blobs.get(f.hash(int(req.Index)), buf)
+	ct, err := m.blobs.Get(f.hash(int(req.Index)), buf)
 	if err != nil {
 		m.log.Warn("media request: reading a chunk", "err", err)
 		return wire.ChunkResponse{Status: wire.ChunkError}, buf

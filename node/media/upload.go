@@ -153,7 +153,7 @@ func (m *Store) Write(ctx context.Context, id string, offset int64, r io.Reader)
 			return err
 		}
 		nu.Sum = sum
-		if err := m.blobs.syncDir(); err != nil {
+		if err := m.blobs.SyncDir(); err != nil {
 			return err
 		}
 		err = m.db.Update(ctx, func(tx *store.Tx) error {

@@ -67,7 +67,7 @@ func (w *fileWriter) flush(last bool) error {
 	i := len(w.hashes)
 	w.sealed = w.c.seal(w.sealed[:0], w.buf, i, last)
 	h := Hash(sha256.Sum256(w.sealed))
-	if err := w.m.blobs.put(h, w.sealed); err != nil {
+	if err := w.m.blobs.Put(h, w.sealed); err != nil {
 		w.failed = err
 		return err
 	}
@@ -99,7 +99,7 @@ func (w *fileWriter) finish() error {
 // abort removes the chunks written so far.
 func (w *fileWriter) abort() {
 	for _, h := range w.hashes {
-		if err := w.m.blobs.remove(h); err != nil {
+		if err := w.m.blobs.Remove(h); err != nil {
 			w.m.log.Warn("removing an aborted chunk", "err", err)
 		}
 	}

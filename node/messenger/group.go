@@ -3,6 +3,7 @@ package messenger
 import (
 	"context"
 	"errors"
+	"github.com/petrel-chat/petrel/node/receipts"
 	"log/slog"
 
 	"github.com/petrel-chat/petrel/crypto/identity"
@@ -118,7 +119,7 @@ func (m *Messenger) MessageReceipts(ctx context.Context, msgID string) ([]api.Me
 		if conv.Type != api.ConversationGroup {
 			for _, mb := range conv.Members {
 				if mb.UserID != m.uid {
-					rc, err := groups.ReceiptOf(tx, msgID, mb.UserID)
+					rc, err := receipts.Of(tx, msgID, mb.UserID)
 					if err != nil {
 						return err
 					}
@@ -128,7 +129,7 @@ func (m *Messenger) MessageReceipts(ctx context.Context, msgID string) ([]api.Me
 			return nil
 		}
 		seen := map[string]bool{}
-		add := func(uid, name string, rc groups.Receipt) {
+		add := func(uid, name string, rc receipts.Receipt) {
 			seen[uid] = true
 			st := api.StatusSent
 			switch rc.Level {
@@ -143,14 +144,14 @@ func (m *Messenger) MessageReceipts(ctx context.Context, msgID string) ([]api.Me
 			if mb.UserID == m.uid {
 				continue
 			}
-			rc, err := groups.ReceiptOf(tx, msgID, mb.UserID)
+			rc, err := receipts.Of(tx, msgID, mb.UserID)
 			if err != nil {
 				return err
 			}
 			add(mb.UserID, mb.Name, rc)
 		}
 		// Members who acknowledged it and have left since.
-		return groups.EachReceipt(tx, msgID, func(uid string, rc groups.Receipt) {
+		return receipts.Each(tx, msgID, func(uid string, rc receipts.Receipt) {
 			if !seen[uid] {
 				add(uid, "", rc)
 			}
@@ -161,7 +162,7 @@ func (m *Messenger) MessageReceipts(ctx context.Context, msgID string) ([]api.Me
 
 // withTimes adds a receipt's times (null when not known: not yet, or kept before times
 // were) to mr.
-func withTimes(mr api.MemberReceipt, rc groups.Receipt) api.MemberReceipt {
+func withTimes(mr api.MemberReceipt, rc receipts.Receipt) api.MemberReceipt {
 	if rc.DeliveredAt != 0 {
 		mr.DeliveredAt = &rc.DeliveredAt
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"github.com/petrel-chat/petrel/node/receipts"
 	"slices"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -16,7 +17,6 @@ import (
 	"github.com/petrel-chat/petrel/crypto/ratchet"
 	"github.com/petrel-chat/petrel/crypto/sealed"
 	"github.com/petrel-chat/petrel/node/api"
-	"github.com/petrel-chat/petrel/node/groups"
 	"github.com/petrel-chat/petrel/node/inbox"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
@@ -488,7 +488,7 @@ func (b *rxBatch) rxReceipt(ct *wire.Content, _ hlc.Timestamp) error {
 		if err := b.m.setStatusRec(b.tx, r, status, ""); err != nil {
 			return err
 		}
-		if _, _, err := groups.NoteReceipt(b.tx, id, b.c.UserID, level, b.m.nowMS()); err != nil {
+		if _, _, err := receipts.Note(b.tx, id, b.c.UserID, level, b.m.nowMS()); err != nil {
 			return err // the receipt's time, for GET /v1/messages/{id}/receipts
 		}
 	}

@@ -1,10 +1,11 @@
-package groups
+package groupmail
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -28,14 +29,50 @@ import (
 var (
 	// ErrMultiUnsupported: the relay does not take multi deposits, or refused this one as a
 	// whole for good (too large, malformed): deposit per member instead.
-	ErrMultiUnsupported = errors.New("groups: the relay does not take this multi deposit")
+	ErrMultiUnsupported = errors.New("groupmail: the relay does not take this multi deposit")
 	// ErrRelayBusy: a refusal worth retrying later (rate limited, unavailable).
-	ErrRelayBusy = errors.New("groups: the relay is busy")
+	ErrRelayBusy = errors.New("groupmail: the relay is busy")
 )
 
 // SharedRecipient is one mailbox of a multi deposit and the header sealed for it.
 type SharedRecipient struct {
 	Mailbox, Header []byte
+}
+
+// RelayLink is what group deposits need of the relays (the messenger's RelayLink).
+type RelayLink interface {
+	// MailboxID is the mailbox id of a user at any relay.
+	MailboxID(user *identity.PublicIdentity) []byte
+	// DepositShared leaves one shared body for several mailboxes at relay in one multi
+	// deposit; see ErrMultiUnsupported and ErrRelayBusy.
+	DepositShared(ctx context.Context, relay string, recipients []SharedRecipient, body []byte) (errs []error, err error)
+}
+
+// Member is what deposits read of a member's contact record.
+type Member struct {
+	Identity []byte // identity.PublicIdentity wire form
+	Relays   []string
+	Blocked  bool
+}
+
+// Pairwise is the pairwise side of one transaction, as deposits need it.
+type Pairwise interface {
+	// Member returns user uid's contact, or nil when they are no contact.
+	Member(uid string) (*Member, error)
+	// Send queues content for user uid over our pairwise session with them.
+	Send(uid string, content *wire.Content) error
+}
+
+// Config configures a Depositor.
+type Config struct {
+	Store    *store.Store
+	Identity *identity.Identity // the sender of the sealed headers
+	Logger   *slog.Logger
+	Now      func() time.Time
+	// Link reaches members' relays; nil means pairwise copies only.
+	Link RelayLink
+	// Pairwise opens the pairwise side of tx for the depositor's own transactions.
+	Pairwise func(tx *store.Tx) Pairwise
 }
 
 const (
@@ -65,24 +102,24 @@ type groupDepositRec struct {
 	Created int64    `json:"created"` // Unix ms
 }
 
-// deliverToUnreachable is the one place where a group message goes to members that the
+// Deliver is the one place where a group message goes to members that the
 // GossipSub mesh did not reach (no delivery receipt within Options.FallbackAfter).
 // Members with home relays are grouped by relay and get one multi deposit per relay
 // (a member with several relays is in each one's deposit, as for 1:1 mail; receivers
 // dedup by the sender's group sequence); the deposits are persisted in tx and made once
 // it commits. Members without a relay get the envelope, unchanged, in their pairwise
 // outbox.
-func (s *Service) deliverToUnreachable(tx *store.Tx, pw Pairwise, gid string, env []byte, uids []string) error {
+func (d *Depositor) Deliver(tx *store.Tx, pw Pairwise, gid string, env []byte, uids []string) error {
 	byRelay := map[string][]string{}
 	for _, u := range uids {
-		c, err := pw.Contact(u)
+		c, err := pw.Member(u)
 		if err != nil {
 			return err
 		}
 		if c == nil || c.Blocked {
 			continue
 		}
-		if s.cfg.RelayLink == nil || len(c.Relays) == 0 {
+		if d.cfg.Link == nil || len(c.Relays) == 0 {
 			if err := pw.Send(u, &wire.Content{Kind: wire.KindGroupMsg, Group: gid, Data: env}); err != nil {
 				return err
 			}
@@ -101,12 +138,12 @@ func (s *Service) deliverToUnreachable(tx *store.Tx, pw Pairwise, gid string, en
 	if err != nil {
 		return err
 	}
-	now := s.now().UnixMilli()
+	now := d.cfg.Now().UnixMilli()
 	for _, r := range sortedKeysOf(byRelay) {
 		for users := range slices.Chunk(byRelay[r], MaxSharedRecipients) {
 			next++
 			rec := groupDepositRec{Relay: r, Group: gid, Env: env, Users: users, Created: now}
-			if err := putJSON(tx, kGroupDeposit(next), &rec); err != nil {
+			if err := store.PutJSON(tx, kGroupDeposit(next), &rec); err != nil {
 				return err
 			}
 		}
@@ -114,40 +151,48 @@ func (s *Service) deliverToUnreachable(tx *store.Tx, pw Pairwise, gid string, en
 	if err := putCounter(tx, kGroupDepositNext, next); err != nil {
 		return err
 	}
-	tx.OnCommit(s.dep.kick)
+	tx.OnCommit(d.kick)
 	return nil
 }
 
 func loadCounter(tx *store.Tx, key []byte) (uint64, error) {
 	var n uint64
-	if _, err := getJSON(tx, key, &n); err != nil {
+	if _, err := store.GetJSON(tx, key, &n); err != nil {
 		return 0, err
 	}
 	return n, nil
 }
 
-func putCounter(tx *store.Tx, key []byte, n uint64) error { return putJSON(tx, key, n) }
+func putCounter(tx *store.Tx, key []byte, n uint64) error { return store.PutJSON(tx, key, n) }
 
-// depositor is the state of the loop that makes the persisted multi deposits, oldest
-// first (RunDeposits).
-type depositor struct {
+// Depositor makes the persisted multi deposits, oldest first (Run), and retries them.
+type Depositor struct {
+	cfg  Config
 	wake chan struct{}
 
 	mu       sync.Mutex
 	attempts int // consecutive passes that left something to retry
 }
 
-func (d *depositor) kick() {
+// New prepares a Depositor; Run makes the deposits. Store, Identity, Now and Pairwise are
+// required.
+func New(cfg Config) *Depositor {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Depositor{cfg: cfg, wake: make(chan struct{}, 1)}
+}
+
+func (d *Depositor) kick() {
 	select {
 	case d.wake <- struct{}{}:
 	default:
 	}
 }
 
-// RunDeposits makes the persisted multi deposits whenever some are added, and retries
-// with backoff, until ctx ends (one goroutine, the caller's).
-func (s *Service) RunDeposits(ctx context.Context) {
-	d := &s.dep
+// Run makes the persisted multi deposits whenever some are added, and retries with
+// backoff, until ctx ends (one goroutine, the caller's).
+func (d *Depositor) Run(ctx context.Context) {
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -157,12 +202,12 @@ func (s *Service) RunDeposits(ctx context.Context) {
 		case <-d.wake:
 		case <-t.C:
 		}
-		retry, err := s.depositPass(ctx)
+		retry, err := d.pass(ctx)
 		if ctx.Err() != nil {
 			return
 		}
 		if err != nil {
-			s.log.Error("group deposits", "err", err)
+			d.cfg.Logger.Error("group deposits", "err", err)
 			retry = true
 		}
 		t.Stop()
@@ -188,11 +233,11 @@ type pendingDeposit struct {
 // pass makes every pending deposit once, in order; a relay whose deposit must be retried
 // gets no later deposit in this pass (so its members' mail keeps its order). retry says
 // whether something is left to retry.
-func (s *Service) depositPass(ctx context.Context) (retry bool, err error) {
+func (d *Depositor) pass(ctx context.Context) (retry bool, err error) {
 	blocked := map[string]bool{}
 	for {
 		var batch []pendingDeposit
-		err := s.st.View(func(tx *store.Tx) error {
+		err := d.cfg.Store.View(func(tx *store.Tx) error {
 			batch = batch[:0]
 			return tx.Iterate(store.IterOptions{Prefix: []byte("gd/")}, func(k, v []byte) (bool, error) {
 				var rec groupDepositRec
@@ -214,7 +259,7 @@ func (s *Service) depositPass(ctx context.Context) (retry bool, err error) {
 			if blocked[p.rec.Relay] {
 				continue
 			}
-			again, err := s.deposit(ctx, p)
+			again, err := d.deposit(ctx, p)
 			if err != nil {
 				return true, err
 			}
@@ -234,17 +279,17 @@ func (s *Service) depositPass(ctx context.Context) (retry bool, err error) {
 // deposit makes one multi deposit and records its outcome: members the relay stored are
 // done, members it refused go to the pairwise outbox, members to retry stay. again says
 // whether the record stays for a retry.
-func (s *Service) deposit(ctx context.Context, p pendingDeposit) (again bool, err error) {
-	link := s.cfg.RelayLink
+func (d *Depositor) deposit(ctx context.Context, p pendingDeposit) (again bool, err error) {
+	link := d.cfg.Link
 	type member struct {
 		uid string
 		pub *identity.PublicIdentity
 	}
 	var members []member
-	err = s.st.View(func(tx *store.Tx) error {
-		pw := s.cfg.Pairwise(tx)
+	err = d.cfg.Store.View(func(tx *store.Tx) error {
+		pw := d.cfg.Pairwise(tx)
 		for _, u := range p.rec.Users {
-			c, err := pw.Contact(u)
+			c, err := pw.Member(u)
 			if err != nil {
 				return err
 			}
@@ -263,7 +308,7 @@ func (s *Service) deposit(ctx context.Context, p pendingDeposit) (again bool, er
 		return false, err
 	}
 	var pairwise, keep []string
-	expired := s.now().UnixMilli()-p.rec.Created > MaxGroupDepositAge.Milliseconds()
+	expired := d.cfg.Now().UnixMilli()-p.rec.Created > MaxGroupDepositAge.Milliseconds()
 	switch {
 	case len(members) == 0:
 	case link == nil || expired:
@@ -278,7 +323,7 @@ func (s *Service) deposit(ctx context.Context, p pendingDeposit) (again bool, er
 		rs := make([]SharedRecipient, len(members))
 		for i, mb := range members {
 			box := link.MailboxID(mb.pub)
-			h, err := sb.HeaderFrom(box, mb.pub, s.id)
+			h, err := sb.HeaderFrom(box, mb.pub, d.cfg.Identity)
 			if err != nil {
 				sb.Destroy()
 				return false, fmt.Errorf("group deposit header: %w", err)
@@ -289,12 +334,12 @@ func (s *Service) deposit(ctx context.Context, p pendingDeposit) (again bool, er
 		errs, err := link.DepositShared(ctx, p.rec.Relay, rs, sb.Body())
 		switch {
 		case errors.Is(err, ErrMultiUnsupported):
-			s.log.Info("group deposit: relay takes no multi deposit; per member instead", "relay", p.rec.Relay, "err", err)
+			d.cfg.Logger.Info("group deposit: relay takes no multi deposit; per member instead", "relay", p.rec.Relay, "err", err)
 			for _, mb := range members {
 				pairwise = append(pairwise, mb.uid)
 			}
 		case err != nil:
-			s.log.Info("group deposit failed, will retry", "relay", p.rec.Relay, "members", len(members), "err", err)
+			d.cfg.Logger.Info("group deposit failed, will retry", "relay", p.rec.Relay, "members", len(members), "err", err)
 			return true, nil
 		default:
 			for i, e := range errs {
@@ -303,14 +348,14 @@ func (s *Service) deposit(ctx context.Context, p pendingDeposit) (again bool, er
 				case errors.Is(e, ErrRelayBusy):
 					keep = append(keep, members[i].uid)
 				default:
-					s.log.Info("group deposit refused for a member; pairwise instead", "relay", p.rec.Relay, "member", members[i].uid, "err", e)
+					d.cfg.Logger.Info("group deposit refused for a member; pairwise instead", "relay", p.rec.Relay, "member", members[i].uid, "err", e)
 					pairwise = append(pairwise, members[i].uid)
 				}
 			}
 		}
 	}
-	err = s.st.Update(ctx, func(tx *store.Tx) error {
-		pw := s.cfg.Pairwise(tx)
+	err = d.cfg.Store.Update(ctx, func(tx *store.Tx) error {
+		pw := d.cfg.Pairwise(tx)
 		for _, u := range pairwise {
 			if err := pw.Send(u, &wire.Content{Kind: wire.KindGroupMsg, Group: p.rec.Group, Data: p.rec.Env}); err != nil {
 				return err
@@ -321,19 +366,28 @@ func (s *Service) deposit(ctx context.Context, p pendingDeposit) (again bool, er
 		}
 		rec := p.rec
 		rec.Users = keep
-		return putJSON(tx, p.key, &rec)
+		return store.PutJSON(tx, p.key, &rec)
 	})
 	return len(keep) > 0, err
 }
 
-// DepositsPending is how many multi deposits wait to be made (for tests and status).
-func (s *Service) DepositsPending() int {
+// Pending is how many multi deposits wait to be made (for tests and status).
+func (d *Depositor) Pending() int {
 	n := 0
-	_ = s.st.View(func(tx *store.Tx) error {
+	_ = d.cfg.Store.View(func(tx *store.Tx) error {
 		return tx.Iterate(store.IterOptions{Prefix: []byte("gd/"), KeysOnly: true}, func(_, _ []byte) (bool, error) {
 			n++
 			return true, nil
 		})
 	})
 	return n
+}
+
+func sortedKeysOf[V any](mp map[string]V) []string {
+	out := make([]string, 0, len(mp))
+	for k := range mp {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }

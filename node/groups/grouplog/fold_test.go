@@ -1,4 +1,4 @@
-package groups
+package grouplog
 
 import (
 	"bytes"
@@ -72,7 +72,7 @@ func stateOf(tb testing.TB, g *Group) string {
 
 func TestFoldConvergesWhateverTheOrder(t *testing.T) {
 	gid, ops := testLog(t)
-	ref, err := fold(gid, ops)
+	ref, err := Fold(gid, ops)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestFoldConvergesWhateverTheOrder(t *testing.T) {
 		if i%2 == 1 { // duplicates change nothing
 			shuffled = append(shuffled, shuffled[:3]...)
 		}
-		g, err := fold(gid, shuffled)
+		g, err := Fold(gid, shuffled)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -113,16 +113,16 @@ func TestFoldRefusesForgedAndForeignOps(t *testing.T) {
 	gid, ops := testLog(t)
 	outsider := testID(t, 9)
 	forged := sign(t, outsider, wire.GroupOp{Group: gid, ID: "x", TS: hlc.Timestamp{Wall: 1_700_000_000_000, Logical: 1}.String(), Kind: wire.OpRename, Name: "pwned"})
-	g, err := fold(gid, append(ops[:1:1], forged))
+	g, err := Fold(gid, append(ops[:1:1], forged))
 	if err != nil || g.Name != "g" {
 		t.Fatalf("outsider's rename applied: %v %q", err, g.Name)
 	}
-	if _, err := fold("gnotthisgroup", ops); err == nil {
+	if _, err := Fold("gnotthisgroup", ops); err == nil {
 		t.Fatal("folded a log under another group id")
 	}
 	bad := bytes.Clone(ops[1])
 	bad[len(bad)-1] ^= 1
-	g, _ = fold(gid, [][]byte{ops[0], bad})
+	g, _ = Fold(gid, [][]byte{ops[0], bad})
 	if g.Name != "g" {
 		t.Fatal("a bad signature applied")
 	}
@@ -136,7 +136,7 @@ func FuzzFold(f *testing.F) {
 	f.Fuzz(func(t *testing.T, extra []byte, at uint8) {
 		log := append([][]byte(nil), ops...)
 		log = append(log[:int(at)%len(log)], extra)
-		g, err := fold(gid, log)
+		g, err := Fold(gid, log)
 		if err == nil && len(g.Members) > g.Max {
 			t.Fatalf("%d members over the cap %d", len(g.Members), g.Max)
 		}

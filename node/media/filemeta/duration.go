@@ -1,4 +1,4 @@
-package media
+package filemeta
 
 import (
 	"bytes"
@@ -6,11 +6,18 @@ import (
 	"io"
 )
 
-// duration returns the playing time in milliseconds of the audio or video in r when it is
+// SizedReaderAt is a file read by offset that knows its size (media.Reader, bytes.Reader).
+type SizedReaderAt interface {
+	io.ReaderAt
+	Size() int64
+}
+
+// Duration returns the playing time in milliseconds of the audio or video in r when it is
 // cheap to know: MP4/M4A/MOV (the movie header box, mvhd), WAV (data size over byte
 // rate), Ogg Opus (the last page's granule position less the pre-skip, at 48 kHz). Other
 // formats (WebM, MP3, FLAC, Ogg Vorbis) have none.
-func duration(r *Reader, head []byte) (int64, bool) {
+// head is the file's first bytes (at least 36 for Ogg).
+func Duration(r SizedReaderAt, head []byte) (int64, bool) {
 	switch {
 	case len(head) >= 12 && string(head[4:8]) == "ftyp":
 		return mp4Duration(r)
@@ -29,7 +36,7 @@ func readAt(r io.ReaderAt, b []byte, off int64) bool {
 }
 
 // mp4Duration walks top-level boxes to moov, and moov's children to mvhd.
-func mp4Duration(r *Reader) (int64, bool) {
+func mp4Duration(r SizedReaderAt) (int64, bool) {
 	box := func(off, end int64) (typ string, body, next int64, ok bool) {
 		var h [16]byte
 		if off+8 > end || !readAt(r, h[:8], off) {
@@ -75,7 +82,7 @@ func mp4Duration(r *Reader) (int64, bool) {
 	return 0, false
 }
 
-func mvhdDuration(r *Reader, body, end int64) (int64, bool) {
+func mvhdDuration(r SizedReaderAt, body, end int64) (int64, bool) {
 	var b [32]byte
 	n := min(int64(len(b)), end-body)
 	if n < 20 || !readAt(r, b[:n], body) {
@@ -97,7 +104,7 @@ func mvhdDuration(r *Reader, body, end int64) (int64, bool) {
 }
 
 // wavDuration finds the fmt and data chunks of a RIFF WAVE file.
-func wavDuration(r *Reader) (int64, bool) {
+func wavDuration(r SizedReaderAt) (int64, bool) {
 	var byteRate, data int64
 	for off := int64(12); off+8 <= r.Size(); {
 		var h [8]byte
@@ -124,7 +131,7 @@ func wavDuration(r *Reader) (int64, bool) {
 }
 
 // opusDuration reads the granule position of the last Ogg page in the file's last 64 KiB.
-func opusDuration(r *Reader, head []byte) (int64, bool) {
+func opusDuration(r SizedReaderAt, head []byte) (int64, bool) {
 	preSkip := int64(binary.LittleEndian.Uint16(head[28+10:]))
 	n := min(r.Size(), 64<<10)
 	tail := make([]byte, n)

@@ -1,4 +1,4 @@
-package media
+package filemeta
 
 import (
 	"bufio"
@@ -10,14 +10,15 @@ import (
 )
 
 // errBadImage wraps every structural error of the metadata strippers.
-var errBadImage = errors.New("media: malformed image")
+var errBadImage = errors.New("filemeta: malformed image")
 
 func badImage(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", errBadImage, fmt.Sprintf(format, a...))
 }
 
-// stripMetadata copies the image in r to w without metadata (doc.go, "Images").
-func stripMetadata(kind string, r io.ReadSeeker, w io.Writer) error {
+// Strip copies the image of type kind (Sniff) in r to w without its metadata (doc.go,
+// "Images"); pixels are untouched.
+func Strip(kind string, r io.ReadSeeker, w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	var err error
 	switch kind {
@@ -209,8 +210,8 @@ func stripJPEG(r *bufio.Reader, w *bufio.Writer) error {
 	}
 }
 
-// jpegOrientation returns the EXIF orientation (1–8) of a JPEG, 1 when absent or unreadable.
-func jpegOrientation(r io.Reader) int {
+// Orientation returns the EXIF orientation (1–8) of a JPEG, 1 when absent or unreadable.
+func Orientation(r io.Reader) int {
 	o := 1
 	_ = jpegSegments(bufio.NewReader(r), func(m byte, p []byte) (bool, error) {
 		if m == mAPP1 && bytes.HasPrefix(p, []byte("Exif\x00\x00")) {

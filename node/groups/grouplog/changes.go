@@ -1,4 +1,4 @@
-package groups
+package grouplog
 
 import (
 	"github.com/petrel-chat/petrel/node/api"
@@ -14,11 +14,11 @@ import (
 func Changes(tx *store.Tx, convID string) ([]api.GroupChange, error) {
 	out := []api.GroupChange{}
 	err := func() error {
-		g, err := loadGroup(tx, convID)
+		g, err := Load(tx, convID)
 		if err != nil {
 			return err
 		}
-		if err := withOps(tx, g); err != nil {
+		if err := WithOps(tx, g); err != nil {
 			return err
 		}
 		// Names as the members' own cards give them (the UI prefers its contacts' names).

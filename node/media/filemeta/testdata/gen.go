@@ -1,7 +1,7 @@
 //go:build ignore
 
-// gen writes the image fixtures of node/media's tests: each carries metadata that must not
-// survive stripping (every secret contains "petrel-secret"). Run from node/media/testdata:
+// gen writes the image fixtures of node/media/filemeta's tests: each carries metadata that must not
+// survive stripping (every secret contains "petrel-secret"). Run from node/media/filemeta/testdata:
 //
 //	go run gen.go
 //

@@ -1,4 +1,4 @@
-package groups
+package receipts
 
 import (
 	"encoding/binary"
@@ -21,7 +21,7 @@ type Receipt struct {
 // (8 bytes each, big-endian). Older records are the level byte alone and stay readable.
 const receiptTimedLen = 1 + 8 + 8
 
-func decodeReceipt(b []byte) Receipt {
+func decode(b []byte) Receipt {
 	switch len(b) {
 	case 1:
 		return Receipt{Level: int(b[0])}
@@ -42,36 +42,36 @@ func (r Receipt) encode() []byte {
 	return binary.BigEndian.AppendUint64(b, uint64(r.ReadAt))
 }
 
-// ReceiptOf is member uid's receipt for our message id (zero when none).
-func ReceiptOf(tx *store.Tx, id, uid string) (Receipt, error) {
-	b, err := tx.Get(kGroupReceipt(id, uid))
+// Of is member uid's receipt for our message id (zero when none).
+func Of(tx *store.Tx, id, uid string) (Receipt, error) {
+	b, err := tx.Get(Key(id, uid))
 	if errors.Is(err, store.ErrNotFound) {
 		return Receipt{}, nil
 	}
 	if err != nil {
 		return Receipt{}, err
 	}
-	return decodeReceipt(b), nil
+	return decode(b), nil
 }
 
-// EachReceipt calls f for every member's receipt kept for our message id, in user id
+// Each calls f for every member's receipt kept for our message id, in user id
 // order.
-func EachReceipt(tx *store.Tx, id string, f func(uid string, r Receipt)) error {
-	prefix := kGroupReceipt(id, "")
+func Each(tx *store.Tx, id string, f func(uid string, r Receipt)) error {
+	prefix := Key(id, "")
 	return tx.Iterate(store.IterOptions{Prefix: prefix}, func(k, v []byte) (bool, error) {
-		if r := decodeReceipt(v); r.Level > 0 {
+		if r := decode(v); r.Level > 0 {
 			f(string(k[len(prefix):]), r)
 		}
 		return true, nil
 	})
 }
 
-// NoteReceipt records that member uid acknowledged our message id at level (1 delivered,
+// Note records that member uid acknowledged our message id at level (1 delivered,
 // 2 read) at time at (Unix ms). Levels only move up; a read that arrives first also
 // counts as delivered then. It returns the receipt as it was and whether it changed.
 // Direct messages keep their contact's receipt times here too.
-func NoteReceipt(tx *store.Tx, id, uid string, level int, at int64) (old Receipt, changed bool, err error) {
-	old, err = ReceiptOf(tx, id, uid)
+func Note(tx *store.Tx, id, uid string, level int, at int64) (old Receipt, changed bool, err error) {
+	old, err = Of(tx, id, uid)
 	if err != nil || old.Level >= level {
 		return old, false, err
 	}
@@ -83,5 +83,11 @@ func NoteReceipt(tx *store.Tx, id, uid string, level int, at int64) (old Receipt
 	if level >= 2 && r.ReadAt == 0 {
 		r.ReadAt = at
 	}
-	return old, true, tx.Set(kGroupReceipt(id, uid), r.encode())
+	return old, true, tx.Set(Key(id, uid), r.encode())
 }
+
+// Key is the store key of member uid's receipt for our message id.
+func Key(msgID, uid string) []byte { return []byte("gt/" + msgID + "/" + uid) }
+
+// Decode reads a gt/ value (either layout); a value of another size is no receipt.
+func Decode(b []byte) Receipt { return decode(b) }
