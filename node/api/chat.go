@@ -122,6 +122,12 @@ type Attachment struct {
 	Size             int64   `json:"size"`
 	SHA256           string  `json:"sha256"`
 	ThumbnailMediaID *string `json:"thumbnail_media_id"`
+	// API.md §6's extension: dimensions, duration, and the download state on this node.
+	Width      int    `json:"width,omitempty"`
+	Height     int    `json:"height,omitempty"`
+	DurationMS int64  `json:"duration_ms,omitempty"`
+	State      string `json:"state,omitempty"`
+	Received   int64  `json:"received,omitempty"`
 }
 
 // Message is API.md §3's Message.
