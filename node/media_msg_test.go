@@ -142,7 +142,15 @@ func TestMediaToOfflineContactComesFromTheRelay(t *testing.T) {
 	wait.For(t, "the message waits at the relay", allStatus(t, alice.Client, toBob.ConversationID, api.StatusSent))
 	alice.Stop()
 	bob.Run()
-	got := waitAttachment(t, bob, toBob.ConversationID, "the file", media.Available)
+	// Over 16 MiB: it waits for a UI to ask (API.md §6), its size and name shown.
+	got := waitAttachment(t, bob, toBob.ConversationID, "the file", media.Downloading)
+	if got.Size != int64(len(file)) || got.Name != "big.bin" {
+		t.Fatalf("bob's attachment before the download %+v", got)
+	}
+	if err := bob.Node.FetchMedia(ctx, got.MediaID); err != nil {
+		t.Fatal(err)
+	}
+	got = waitAttachment(t, bob, toBob.ConversationID, "the file", media.Available)
 	if got.Size != int64(len(file)) || got.SHA256 != a.SHA256 || got.Name != "big.bin" {
 		t.Fatalf("bob's attachment %+v, sent %+v", got, a)
 	}

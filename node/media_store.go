@@ -1,6 +1,8 @@
 package node
 
 import (
+	"context"
+
 	"github.com/libp2p/go-libp2p/core/host"
 
 	"github.com/petrel-chat/petrel/node/media"
@@ -24,3 +26,7 @@ func (n *Node) MediaManifest(id string) (media.Manifest, error) {
 
 // Host is the node's libp2p host while it runs (nil otherwise).
 func (n *Node) Host() host.Host { return n.hostOrNil() }
+
+// FetchMedia starts the download of a received media id not yet here
+// (messenger.Messenger.FetchMedia): what a UI's first GET of a large file does.
+func (n *Node) FetchMedia(ctx context.Context, id string) error { return n.msg.FetchMedia(ctx, id) }
