@@ -259,3 +259,50 @@ func fetchChunk(t *testing.T, h host.Host, n *nodetest.Node, f media.FileID) wir
 	}
 	return r.Status
 }
+
+// TestMediaGroupOfFiveRelayHoldsItOnce: one member of a group of five sends a file; the
+// other four each get it byte-identical, and the sender's relay holds its chunks once,
+// not once per member.
+func TestMediaGroupOfFiveRelayHoldsItOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := relaytest.Start(t, nil)
+	nodes := startNodes(t, 5, nil)
+	nodes[0].Stop()
+	nodes[0].Relays = []string{r.Info.Addrs[0]}
+	nodes[0].Run()
+	gid, _ := makeGroup(t, nodes, "five")
+	file := testFile(t, 2<<20+99)
+	a, err := nodes[0].Node.Media().Put(ctx, bytes.NewReader(file), "g.bin", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := sendAttachments(t, nodes[0].Client, gid, "g1", "for all", a.MediaID); code >= 300 {
+		t.Fatalf("send: %d", code)
+	}
+	for _, n := range nodes[1:] {
+		got := waitAttachment(t, n, gid, "for all", media.Available)
+		if !bytes.Equal(readMedia(t, n, got.MediaID), file) {
+			t.Fatalf("%s: the file differs", n.Name)
+		}
+	}
+	chunks := (len(file) + media.ChunkSize - 1) / media.ChunkSize
+	wait.For(t, "the relay holds the file once", func() error {
+		if got := relayMetric(t, r, "petrel_relay_blob_blobs"); int(got) != chunks {
+			return fmt.Errorf("%v blobs, want %d", got, chunks)
+		}
+		return nil
+	})
+	if got := relayMetric(t, r, "petrel_relay_blob_puts_total"); int(got) != chunks {
+		t.Fatalf("%v blob uploads for %d chunks: the group's file was not uploaded once", got, chunks)
+	}
+	// Padded: two full chunks of 1 MiB and the last padded to its 4 KiB..4 MiB bucket.
+	if got, max := relayMetric(t, r, "petrel_relay_blob_bytes"), float64(chunks)*float64(media.SealedChunkSize); got > max {
+		t.Fatalf("the relay holds %v bytes, more than one copy (%v)", got, max)
+	}
+	for _, n := range nodes {
+		n.Stop()
+		nodetest.NoPlaintext(t, n.Dir, string(mediaPattern))
+	}
+	nodetest.NoPlaintext(t, r.Dir, string(mediaPattern))
+}
