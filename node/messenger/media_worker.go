@@ -156,7 +156,7 @@ func (m *Messenger) download(ctx context.Context, h host.Host, id string) bool {
 	case ctx.Err() != nil:
 		return false
 	case errors.Is(err, media.ErrUnreachable):
-		m.log.Warn("media download waits for a source", "media", id, "err", err)
+		m.log.Info("media download waits for a source", "media", id, "err", err)
 		return true
 	case errors.Is(err, media.ErrBusy):
 		return false
