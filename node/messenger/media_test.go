@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -17,6 +18,8 @@ import (
 	"github.com/petrel-chat/petrel/node/eventlog"
 	"github.com/petrel-chat/petrel/node/media"
 	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/relay/mailboxclient"
+	"github.com/petrel-chat/petrel/relay/relaytest"
 )
 
 // mediaNode is a media store on its own encrypted store and a listening host.
@@ -76,13 +79,19 @@ func runningReceiver(t *testing.T) (*Messenger, *mediaNode) {
 // receive records message msgID with the raw attachments as if it came from peer from.
 func receive(t *testing.T, m *Messenger, msgID, from string, raws ...[]byte) []api.Attachment {
 	t.Helper()
+	return receiveVia(t, m, msgID, from, nil, raws...)
+}
+
+// receiveVia is receive with the sender's home relays.
+func receiveVia(t *testing.T, m *Messenger, msgID, from string, relays []string, raws ...[]byte) []api.Attachment {
+	t.Helper()
 	var out []api.Attachment
 	err := m.st.Update(context.Background(), func(tx *store.Tx) error {
 		var rs []json.RawMessage
 		for _, r := range raws {
 			rs = append(rs, r)
 		}
-		out = m.attachReceived(tx, msgID, from, nil, rs)
+		out = m.attachReceived(tx, msgID, from, relays, rs)
 		msg := api.Message{ID: msgID, ConversationID: "cv", Attachments: out, Order: "o" + msgID, Reactions: map[string][]string{}}
 		return m.putMsg(tx, &msgRec{M: msg, Incoming: true}, true)
 	})
@@ -224,4 +233,80 @@ func TestReceivedFileFromSenderReportsProgress(t *testing.T) {
 	if updates == 0 {
 		t.Fatalf("no message_update among %d events", len(evs))
 	}
+}
+
+// A relay that serves other bytes than the chunk (here: a hostile sender's message names,
+// for its padded chunk, a blob the relay really holds but that is not the chunk): the
+// receiver checks what the relay sends against the chunk hash and the file fails, with the
+// reason, instead of being stored. With the right blob id the same file arrives from the
+// relay alone (the sender's node is not reachable).
+func TestReceivedFromRelayWrongBytesFail(t *testing.T) {
+	ctx := context.Background()
+	r := relaytest.Start(t, nil)
+	relay := r.Info.Addrs[0]
+	s := newMediaNode(t, "sender")
+	mf := senderFile(t, s, 5000) // one chunk of 5028 bytes, padded to 8 KiB at the relay
+	sid, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.h.Peerstore().AddAddrs(r.ID(), r.AddrInfo().Addrs, time.Hour)
+	if err := mailboxclient.Register(ctx, s.h, r.ID(), sid); err != nil {
+		t.Fatal(err)
+	}
+	var ct []byte
+	if err := s.ms.SealedChunks(senderMediaID(t, s), func(_ media.Hash, c []byte) error {
+		ct = bytes.Clone(c)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	good, err := mailboxclient.PutBlob(ctx, s.h, r.ID(), sid, padChunk(ct))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := make([]byte, len(padChunk(ct)))
+	_, _ = rand.Read(other)
+	bad, err := mailboxclient.PutBlob(ctx, s.h, r.ID(), sid, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := runningReceiver(t)
+	unreachable := "12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp" // no such node
+	for _, tc := range []struct {
+		msg  string
+		blob [32]byte
+		want media.State
+	}{{"mbad", bad, media.Failed}, {"mgood", good, media.Available}} {
+		wa := wireAttachment{Manifest: mf, Blobs: map[media.Hash]string{mf.Chunks[0]: hex.EncodeToString(tc.blob[:])}}
+		b, _ := json.Marshal(wa)
+		got := receiveVia(t, m, tc.msg, unreachable, []string{relay}, b)
+		if len(got) != 1 {
+			t.Fatalf("%s: attachments %+v", tc.msg, got)
+		}
+		waitState(t, m, tc.msg, tc.want)
+		info, err := m.cfg.Media.Info(got[0].MediaID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.want == media.Failed && !strings.Contains(info.Reason, "wrong bytes") {
+			t.Fatalf("failed for %q, want the relay's wrong bytes named", info.Reason)
+		}
+	}
+}
+
+// senderMediaID is the one media id in a sender's store.
+func senderMediaID(t *testing.T, s *mediaNode) string {
+	t.Helper()
+	var id string
+	_ = s.st.View(func(tx *store.Tx) error {
+		return tx.Iterate(store.IterOptions{Prefix: []byte("media/m/")}, func(k, _ []byte) (bool, error) {
+			id = string(k[len("media/m/"):])
+			return false, nil
+		})
+	})
+	if id == "" {
+		t.Fatal("no media in the sender's store")
+	}
+	return id
 }
