@@ -388,3 +388,15 @@ func (r *relayBlobs) Get(ctx context.Context, h media.Hash, off, n int64) ([]byt
 	}
 	return nil, errors.Join(errs...)
 }
+
+// dropAttachments removes a deleted message's attachments: its references to the media
+// (GC removes a file no message refers to) and its pending relay upload.
+func (m *Messenger) dropAttachments(tx *store.Tx, r *msgRec) error {
+	for _, a := range r.M.Attachments {
+		if err := media.Unref(tx, a.MediaID, r.M.ID); err != nil {
+			return err
+		}
+	}
+	r.M.Attachments = []api.Attachment{}
+	return tx.Delete(kMediaUp(r.M.ID))
+}

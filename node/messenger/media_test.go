@@ -310,3 +310,39 @@ func senderMediaID(t *testing.T, s *mediaNode) string {
 	}
 	return id
 }
+
+// A deleted message lets go of its media: its references go (GC then removes the file).
+func TestDeletedMessageUnrefsItsMedia(t *testing.T) {
+	m, n := runningReceiver(t)
+	s := newMediaNode(t, "sender")
+	mf := senderFile(t, s, 5000)
+	b, _ := json.Marshal(wireAttachment{Manifest: mf})
+	if got := receive(t, m, "md", "", b); len(got) != 1 {
+		t.Fatalf("attachments %+v", got)
+	}
+	refs := func() int {
+		k := 0
+		for _, key := range mediaKeys(t, n.st) {
+			if strings.HasPrefix(key, "media/r/") {
+				k++
+			}
+		}
+		return k
+	}
+	if refs() == 0 {
+		t.Fatal("a received attachment without a reference")
+	}
+	err := m.st.Update(context.Background(), func(tx *store.Tx) error {
+		r, err := loadMsg(tx, "md")
+		if err != nil {
+			return err
+		}
+		return m.markDeleted(tx, r)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := refs(); k != 0 {
+		t.Fatalf("%d references left after the delete", k)
+	}
+}
