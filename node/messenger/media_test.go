@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -345,4 +346,51 @@ func TestDeletedMessageUnrefsItsMedia(t *testing.T) {
 	if k := refs(); k != 0 {
 		t.Fatalf("%d references left after the delete", k)
 	}
+}
+
+// FuzzReceivedAttachment: whatever bytes a sender puts in an attachment, receiving it
+// neither panics nor records an attachment the media store cannot describe.
+func FuzzReceivedAttachment(f *testing.F) {
+	good, _ := json.Marshal(wireAttachment{Manifest: media.Manifest{Key: make([]byte, 32), SHA256: make([]byte, 32),
+		Size: 10, Chunks: []media.Hash{{1}}, Name: "a", MIME: "image/png"}})
+	for _, s := range []string{string(good), `{}`, `{"size":-1}`, `{"size":1e30}`, `{"blobs":{"zz":"00"}}`,
+		`{"thumbnail":{"thumbnail":{}}}`, `{"file":"00112233445566778899aabbccddeeff","chunks":[]}`} {
+		f.Add([]byte(s))
+	}
+	st, err := store.Create(f.TempDir(), []byte("fuzz passphrase"), store.Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { st.Close() })
+	ms, err := media.New(st, f.TempDir(), media.Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	ev, err := eventlog.Open(st)
+	if err != nil {
+		f.Fatal(err)
+	}
+	id, err := identity.Generate()
+	if err != nil {
+		f.Fatal(err)
+	}
+	m, err := New(context.Background(), Config{Store: st, Events: ev, Identity: id, Media: ms})
+	if err != nil {
+		f.Fatal(err)
+	}
+	n := 0
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		n++
+		err := st.Update(context.Background(), func(tx *store.Tx) error {
+			for _, a := range m.attachReceived(tx, fmt.Sprintf("m%d", n), "", nil, []json.RawMessage{raw}) {
+				if _, err := ms.InfoTx(tx, a.MediaID); err != nil {
+					t.Fatalf("attachment %+v: %v", a, err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
 }
