@@ -244,8 +244,9 @@ func containsStr(s []string, v string) bool {
 }
 
 // FetchMedia starts the download of a received media id that is not here yet (a UI's
-// first GET of a large file): it returns once the download is queued. A media id that is
-// here already, or downloading, is nil; an unknown one api not_found.
+// first GET of a large file): it returns once the download is queued. A failed one is tried
+// again from its sources. A media id that is here already, or downloading, is nil; an
+// unknown one api not_found.
 func (m *Messenger) FetchMedia(ctx context.Context, mediaID string) error {
 	if m.cfg.Media == nil {
 		return api.Errorf(api.ErrNotFound, "no media %q", mediaID)

@@ -165,6 +165,10 @@ func (m *Messenger) download(ctx context.Context, h host.Host, id string) bool {
 		if a, ierr := m.cfg.Media.Info(id); ierr == nil {
 			m.mediaUpdate(ctx, id, j.Messages, a)
 		}
+		// Kept, not automatic: a UI's FetchMedia tries the sources again.
+		j.Auto = false
+		_ = m.st.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error { return putJSON(tx, kMediaDown(id), &j) })
+		return false
 	default:
 		m.mediaUpdate(ctx, id, j.Messages, a)
 	}
