@@ -64,7 +64,7 @@ type Attachment struct {
 	Height     int    `json:"height,omitempty"`
 	DurationMS int64  `json:"duration_ms,omitempty"`
 	State      string `json:"state,omitempty"`    // available|downloading|failed
-	Received   int64  `json:"received,omitempty"` // bytes here while downloading
+	Received   *int64 `json:"received,omitempty"` // bytes here while not available
 }
 
 // Reactions records, per user and emoji, the timestamp and state of the last change so that

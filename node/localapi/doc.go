@@ -16,7 +16,13 @@
 //     CSRF header. A request refused before its body is read closes its connection;
 //  4. the WebSocket upgrade is refused with 403 when an Origin header names another origin;
 //  5. request bodies are capped (http.MaxBytesReader) and socket frames too (64 KiB): too
-//     large is refused with too_large and the socket stays open.
+//     large is refused with too_large and the socket stays open. The two bodies that are
+//     files (POST /v1/media, a tus PATCH) are capped at the node's media size limit instead,
+//     streamed into the media store, and their read deadline moves with the bytes.
+//
+// Media (API.md §6, media.go, tus.go): raw uploads, tus 1.0 resumable uploads (core,
+// creation, termination) on node/media's upload sessions, and the decrypted bytes served
+// with Range, sandboxed so that an uploaded page never runs in the API's origin.
 //
 // Errors are JSON, {"error":{"code","message"}}; this package alone maps the node's errors
 // (node/api sentinels) to codes. Text of unexpected errors is logged, never sent.

@@ -155,18 +155,7 @@ func (m *Messenger) attachSent(tx *store.Tx, msgID string, ids []string) ([]api.
 	return out, nil
 }
 
-func apiAttachment(a media.Attachment) api.Attachment {
-	out := api.Attachment{MediaID: a.MediaID, Name: a.Name, MIME: a.MIME, Size: a.Size, SHA256: a.SHA256,
-		Width: a.Width, Height: a.Height, DurationMS: a.DurationMS, State: string(a.State), Received: a.Received}
-	if a.ThumbnailMediaID != "" {
-		t := a.ThumbnailMediaID
-		out.ThumbnailMediaID = &t
-	}
-	if a.State == media.Available {
-		out.Received = 0
-	}
-	return out
-}
+func apiAttachment(a media.Attachment) api.Attachment { return a.API() }
 
 // attachReceived records the attachments of a received message in tx: each manifest is
 // added to the media store (a hostile one, too large or inconsistent, is dropped with a

@@ -94,7 +94,9 @@ func New(cfg Config) (host.Host, error) {
 	if len(listen) == 0 {
 		listen = DefaultListenAddrs()
 	}
-	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits(res)))
+	// Without metrics: they would go to the global Prometheus registry, which nobody
+	// serves, at the cost of a trace event per resource change.
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits(res)), rcmgr.WithMetricsDisabled())
 	if err != nil {
 		return nil, fmt.Errorf("p2phost: resource manager: %w", err)
 	}

@@ -1,27 +1,14 @@
 package relayserver_test
 
 import (
-	"bufio"
-	"context"
 	"encoding/binary"
-	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
-	"github.com/libp2p/go-libp2p"
-	"github.com/libp2p/go-libp2p/core/network"
-	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
-	"github.com/libp2p/go-libp2p/p2p/security/noise"
-	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	"github.com/petrel-chat/petrel/relay/mailboxclient"
 )
 
@@ -219,142 +206,4 @@ func rawBadgerDrain(b *testing.B, n, size int) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Since(t)
-}
-
-// BenchmarkIdleNodeMemory: PETREL_BENCH_NODES (default 2,000) libp2p hosts in a child
-// process connect to the relay and stay idle; the relay's heap, RSS and goroutines are
-// measured before and after, in this process only. Baseline: the same figures per
-// connection for a plain libp2p host (no relay services) receiving the same connections.
-func BenchmarkIdleNodeMemory(b *testing.B) {
-	n := 2000
-	if v := os.Getenv("PETREL_BENCH_NODES"); v != "" {
-		n, _ = strconv.Atoi(v)
-	}
-	cfg := benchConfig()
-	cfg.Circuit.Enabled = true // a real relay's protocols, as identify announces them
-	r := startRelay(b, cfg)
-	perConn := measureIdle(b, r.info.Addrs[0], n)
-	plain, err := libp2p.New(
-		libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
-		libp2p.Transport(tcp.NewTCPTransport),
-		libp2p.Security(noise.ID, noise.New),
-		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
-		libp2p.ResourceManager(&network.NullResourceManager{}),
-		libp2p.DisableMetrics(),
-	)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer plain.Close()
-	addr := plain.Addrs()[0].String() + "/p2p/" + plain.ID().String()
-	base := measureIdle(b, addr, n)
-	b.ReportMetric(perConn.heap, "relay-heap-B/conn")
-	b.ReportMetric(perConn.rss, "relay-RSS-B/conn")
-	b.ReportMetric(perConn.goroutines, "relay-goroutines/conn")
-	b.ReportMetric(base.heap, "plain-heap-B/conn")
-	// The baseline runs second in the same process, so its RSS reuses memory the relay's
-	// measurement already grew: only its heap and goroutines are comparable.
-	b.Logf("%d idle nodes: relay %.1f KB heap, %.1f KB RSS, %.1f goroutines per connection; plain libp2p host %.1f KB heap, %.1f goroutines",
-		n, perConn.heap/1024, perConn.rss/1024, perConn.goroutines, base.heap/1024, base.goroutines)
-	b.Logf("extrapolated: 20,000 nodes ≈ %.0f MB heap, %.0f MB RSS", perConn.heap*20000/(1<<20), perConn.rss*20000/(1<<20))
-}
-
-type perConnCost struct{ heap, rss, goroutines float64 }
-
-func measureIdle(b *testing.B, addr string, n int) perConnCost {
-	heap0, rss0, g0 := memNow()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "PETREL_BENCH_CHILD="+addr, "PETREL_BENCH_CHILD_N="+strconv.Itoa(n))
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "connected ") {
-		b.Fatalf("child: %q %v", line, err)
-	}
-	got, _ := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "connected ")))
-	time.Sleep(3 * time.Second) // identify and friends settle
-	heap1, rss1, g1 := memNow()
-	stdin.Close()
-	cmd.Wait()
-	if got < n*9/10 {
-		b.Fatalf("only %d of %d nodes connected", got, n)
-	}
-	return perConnCost{
-		heap:       float64(heap1-heap0) / float64(got),
-		rss:        float64(rss1-rss0) / float64(got),
-		goroutines: float64(g1-g0) / float64(got),
-	}
-}
-
-func memNow() (heap, rss uint64, goroutines int) {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	if b, err := os.ReadFile("/proc/self/status"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
-				kb, _ := strconv.ParseUint(f[1], 10, 64)
-				rss = kb << 10
-			}
-		}
-	}
-	return ms.HeapInuse + ms.StackInuse, rss, runtime.NumGoroutine()
-}
-
-// TestMain turns this test binary into the idle-node child of BenchmarkIdleNodeMemory when
-// asked, and otherwise runs the tests.
-func TestMain(m *testing.M) {
-	if dir := os.Getenv(relayChildEnv); dir != "" {
-		os.Exit(relayChild(dir)) // blob_kill_test.go
-	}
-	if addr := os.Getenv("PETREL_BENCH_CHILD"); addr != "" {
-		n, _ := strconv.Atoi(os.Getenv("PETREL_BENCH_CHILD_N"))
-		os.Exit(idleChild(addr, n))
-	}
-	os.Exit(m.Run())
-}
-
-func idleChild(addr string, n int) int {
-	ai, err := peer.AddrInfoFromString(addr)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	var hosts []hostT
-	defer func() {
-		for _, h := range hosts {
-			h.Close()
-		}
-	}()
-	connected := 0
-	var mu sync.Mutex
-	sem := make(chan struct{}, 16)
-	var wg sync.WaitGroup
-	for range n {
-		h, err := newBareHost()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			break
-		}
-		hosts = append(hosts, h)
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if h.Connect(c, *ai) == nil {
-				mu.Lock()
-				connected++
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	fmt.Printf("connected %d\n", connected)
-	bufio.NewReader(os.Stdin).ReadString('\n') // until the parent closes stdin
-	return 0
 }

@@ -97,6 +97,10 @@ func newHost(key crypto.PrivKey, cfg *Config, userAgent string) (host.Host, erro
 	res := cfg.Resources
 	limiter := rcmgr.NewFixedLimiter(limits(res))
 	rm, err := rcmgr.NewResourceManager(limiter,
+		// Its metrics would go to the global Prometheus registry, which nobody serves, and
+		// cost a trace event (a formatted timestamp, a scope name) per resource change:
+		// about 6 KB of garbage per connection, which grows the heap between collections.
+		rcmgr.WithMetricsDisabled(),
 		rcmgr.WithLimitPerSubnet(
 			[]rcmgr.ConnLimitPerSubnet{{PrefixLength: 32, ConnCount: res.ConnsPerIPv4}},
 			[]rcmgr.ConnLimitPerSubnet{{PrefixLength: 64, ConnCount: res.ConnsPerIPv6}}),
@@ -113,6 +117,11 @@ func newHost(key crypto.PrivKey, cfg *Config, userAgent string) (host.Host, erro
 		rm.Close()
 		return nil, fmt.Errorf("relay: connection manager: %w", err)
 	}
+	// Yamux as libp2p configures it, but with an accept backlog no deeper than the streams
+	// a peer may have open anyway (the resource manager refuses the rest): the backlog is a
+	// channel allocated per connection (256 entries by default, 2 KB).
+	mux := *yamux.DefaultTransport
+	mux.AcceptBacklog = max(res.StreamsPerPeer, 16)
 	opts := []libp2p.Option{
 		libp2p.Identity(key),
 		libp2p.ListenAddrStrings(cfg.Listen...),
@@ -120,7 +129,7 @@ func newHost(key crypto.PrivKey, cfg *Config, userAgent string) (host.Host, erro
 		libp2p.Transport(libp2pquic.NewTransport),
 		libp2p.Transport(websocket.New),
 		libp2p.Security(noise.ID, noise.New),
-		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.Muxer(yamux.ID, &mux),
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
 		libp2p.EnableNATService(),
