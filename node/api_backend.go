@@ -126,3 +126,11 @@ func (b apiBackend) GroupChanges(ctx context.Context, id string) ([]api.GroupCha
 func (b apiBackend) MessageReceipts(ctx context.Context, msgID string) ([]api.MemberReceipt, error) {
 	return b.m().MessageReceipts(ctx, msgID)
 }
+
+// SetDisappear is the disappearing-messages part of the API (localapi.Disappear,
+// node/messenger disappear.go).
+func (b apiBackend) SetDisappear(ctx context.Context, convID string, secs int64) (api.Conversation, error) {
+	return b.m().SetDisappear(ctx, convID, secs)
+}
+
+var _ localapi.Disappear = apiBackend{}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -36,6 +38,29 @@ func (l relayLink) Deposit(ctx context.Context, relay string, mailbox []byte, en
 		batch[i] = mailboxclient.Envelope{Mailbox: mailbox, Envelope: e}
 	}
 	return mailboxclient.DepositBatch(ctx, h, pid, batch)
+}
+
+// DepositExpiring is Deposit with an expiry per envelope (Unix ms, 0 none; outbox's
+// ExpiringMailbox, disappearing messages). A relay that predates expiring deposits
+// refuses them with bad_request: the batch goes again without expiries there (the
+// receiver still drops a message that arrives after its expiry).
+func (l relayLink) DepositExpiring(ctx context.Context, relay string, mailbox []byte, envelopes [][]byte, expires []int64) ([]error, error) {
+	h, pid, err := l.connectable(relay)
+	if err != nil {
+		return nil, err
+	}
+	batch := make([]mailboxclient.Envelope, len(envelopes))
+	for i, e := range envelopes {
+		batch[i] = mailboxclient.Envelope{Mailbox: mailbox, Envelope: e}
+		if i < len(expires) && expires[i] > 0 {
+			batch[i].ExpiresAt = time.UnixMilli(expires[i])
+		}
+	}
+	errs, err := mailboxclient.DepositBatch(ctx, h, pid, batch)
+	if errors.Is(err, mailboxclient.ErrBadRequest) || err == nil && slices.ContainsFunc(errs, func(e error) bool { return errors.Is(e, mailboxclient.ErrBadRequest) }) {
+		return l.Deposit(ctx, relay, mailbox, envelopes)
+	}
+	return errs, err
 }
 
 // DepositShared makes one multi deposit. A relay that answers bad_request (it predates

@@ -75,6 +75,9 @@ type Conversation struct {
 	// MutedUntil (API.md §7) is when the conversation's mute ends (Unix ms; null: not
 	// muted). It is on every Conversation object: list, one, answers and events.
 	MutedUntil *int64 `json:"muted_until"`
+	// DisappearAfterS (API.md §9) is the disappearing-message timer in seconds that
+	// messages sent from now on get; 0: off.
+	DisappearAfterS int64 `json:"disappear_after_s"`
 }
 
 // ConversationPage is GET /v1/conversations.
@@ -159,6 +162,16 @@ type Message struct {
 	EditedAt       *int64              `json:"edited_at"`
 	Deleted        bool                `json:"deleted"`
 	Reactions      map[string][]string `json:"reactions"`
+	// ExpiresAt (API.md §9) is when the message disappears (Unix ms): set for the sender
+	// at sending, for a receiver when the message is read on this node; null when it has
+	// no timer or its timer has not started.
+	ExpiresAt *int64 `json:"expires_at"`
+	// Extensions: DisappearAfterS is the timer the message was sent under (0: none), so
+	// a UI can mark it before its timer starts; System is true on a system line (a
+	// conversation change such as a new timer, body in words, sender the member who
+	// made it).
+	DisappearAfterS int64 `json:"disappear_after_s,omitempty"`
+	System          bool  `json:"system,omitempty"`
 }
 
 // MessagePage is GET /v1/conversations/{id}/messages.
@@ -234,6 +247,9 @@ type MembersChange struct {
 // ConversationPatch is PATCH /v1/conversations/{id} (extension): rename a group.
 type ConversationPatch struct {
 	Name *string `json:"name"`
+	// DisappearAfterS (API.md §9) sets the disappearing-message timer: 0 off, else 5 to
+	// 7776000 seconds (90 days).
+	DisappearAfterS *int64 `json:"disappear_after_s"`
 }
 
 // GroupChange is one change of a group (extension, GET /v1/conversations/{id}/changes):

@@ -152,7 +152,7 @@ func (b *Rx) Envelope(gid string, env []byte) (Outcome, error) {
 		return Refused, nil
 	}
 	switch ct.Kind {
-	case wire.KindText, wire.KindEdit, wire.KindDelete, wire.KindReaction:
+	case wire.KindText, wire.KindEdit, wire.KindDelete, wire.KindReaction, wire.KindDisappear:
 	default:
 		return Refused, nil
 	}
@@ -196,6 +196,7 @@ func (b *Rx) Envelope(gid string, env []byte) (Outcome, error) {
 		Order: hlc.OrderKey(ts, owner.uid+"-"+ct.ID),
 		// An incoming message's receipts describe this node, as for a direct message.
 		Status: api.StatusDelivered, Receipts: api.Receipts{Delivered: 1, Total: 1}, Reactions: map[string][]string{},
+		DisappearAfterS: int64(ct.Expire), // its timer starts when read (docs/API.md §9)
 	}
 	if len(ct.Attachments) > 0 && s.hist.Attachments != nil {
 		msg.Attachments = s.hist.Attachments(tx, gid, ct.ID, owner.uid, ct.Attachments)

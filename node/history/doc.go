@@ -12,6 +12,7 @@
 //	ms/<message id>                message record (Message, "v": Version)
 //	mo/<conversation id>/<order>   → message id (history in order)
 //	mc/<conversation id>/<client>  → message id (idempotent sends)
+//	dx/<expires at, 16 digits>/<id> → empty (disappearing messages' expiry index)
 //	sx/meta, sx/b/<n>, sx/m/<id>   the search index (SearchIndex; binary, docs/PROTOCOL.md
 //	                               "Search index"), rebuilt from ms/ when missing
 package history

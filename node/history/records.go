@@ -22,6 +22,10 @@ type Conversation struct {
 	Unread    int    `json:"unread"`
 	UpdatedAt int64  `json:"updated_at"`
 	ReadUpTo  string `json:"read_up_to"` // order of the last message read
+	// Disappear is the disappearing-message timer (seconds, 0 off) of messages sent now.
+	Disappear int64 `json:"disappear,omitempty"`
+	// DisappearTS is the timestamp of the change that set Disappear (the latest wins).
+	DisappearTS string `json:"disappear_ts,omitempty"`
 }
 
 // Message is a message as stored at KeyMsg(ID).
@@ -47,8 +51,11 @@ type Message struct {
 	Reactions      map[string][]string `json:"reactions,omitempty"` // emoji → user ids
 	ContactID      string              `json:"contact_id"`          // direct: the contact
 	Incoming       bool                `json:"incoming"`
-	EditTS         string              `json:"edit_ts,omitempty"`  // timestamp of the edit applied
-	ReactTS        Reactions           `json:"react_ts,omitempty"` // user → emoji → last change
+	EditTS         string              `json:"edit_ts,omitempty"`    // timestamp of the edit applied
+	ReactTS        Reactions           `json:"react_ts,omitempty"`   // user → emoji → last change
+	Disappear      int64               `json:"disappear,omitempty"`  // timer it was sent under (s)
+	ExpiresAt      *int64              `json:"expires_at,omitempty"` // when it disappears (ms)
+	System         bool                `json:"system,omitempty"`     // a system line
 }
 
 // Attachment is an attachment of a message as stored.
@@ -86,7 +93,8 @@ func ToAPI(r *Message) api.Message {
 		SentAt: r.SentAt, ReceivedAt: r.ReceivedAt, Order: r.Order, Status: r.Status,
 		Error: r.Error, Receipts: api.Receipts{Delivered: r.Delivered, Read: r.Read, Total: r.Total},
 		EditedAt: r.EditedAt, Deleted: r.Deleted, Reactions: r.Reactions,
-		Attachments: make([]api.Attachment, 0, len(r.Attachments)),
+		Attachments:     make([]api.Attachment, 0, len(r.Attachments)),
+		DisappearAfterS: r.Disappear, ExpiresAt: r.ExpiresAt, System: r.System,
 	}
 	for _, a := range r.Attachments {
 		m.Attachments = append(m.Attachments, api.Attachment{
@@ -108,6 +116,7 @@ func FromAPI(r *Message, m *api.Message) {
 	r.SentAt, r.ReceivedAt, r.Order, r.Status, r.Error = m.SentAt, m.ReceivedAt, m.Order, m.Status, m.Error
 	r.Delivered, r.Read, r.Total = m.Receipts.Delivered, m.Receipts.Read, m.Receipts.Total
 	r.EditedAt, r.Deleted, r.Reactions = m.EditedAt, m.Deleted, m.Reactions
+	r.Disappear, r.ExpiresAt, r.System = m.DisappearAfterS, m.ExpiresAt, m.System
 	r.Attachments = nil
 	for _, a := range m.Attachments {
 		r.Attachments = append(r.Attachments, Attachment{

@@ -47,12 +47,23 @@ func (s *Server) patchConversation(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if req.Name == nil && mute == nil {
-		s.writeError(w, r, api.Errorf(api.ErrBadRequest, "name or muted_until is required"))
+	if req.Name == nil && mute == nil && req.DisappearAfterS == nil {
+		s.writeError(w, r, api.Errorf(api.ErrBadRequest, "name, muted_until or disappear_after_s is required"))
+		return
+	}
+	dis, ok := s.cfg.Backend.(Disappear) // handlers_disappear.go
+	if req.DisappearAfterS != nil && !ok {
+		s.writeError(w, r, api.Errorf(api.ErrNotImplemented, "disappearing messages are not supported by this node"))
 		return
 	}
 	id := r.PathValue("id")
 	var c api.Conversation
+	if req.DisappearAfterS != nil {
+		if _, err := dis.SetDisappear(r.Context(), id, *req.DisappearAfterS); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
 	if req.Name != nil {
 		c, err = s.cfg.Backend.RenameGroup(r.Context(), id, *req.Name)
 	} else {

@@ -184,7 +184,7 @@ func (m *Messenger) sendGroupTx(tx *store.Tx, conv *convRec, req api.SendRequest
 	if err != nil {
 		return api.Message{}, err
 	}
-	content := &wire.Content{Kind: wire.KindText, ID: id, TS: ts.String(), Body: req.Body, Attachments: rawAtts}
+	content := &wire.Content{Kind: wire.KindText, ID: id, TS: ts.String(), Body: req.Body, Expire: uint32(conv.Disappear), Attachments: rawAtts}
 	if replyTo != nil {
 		content.ReplyTo = *replyTo
 	}
@@ -198,6 +198,7 @@ func (m *Messenger) sendGroupTx(tx *store.Tx, conv *convRec, req api.SendRequest
 		SentAt: ts.Wall, ReceivedAt: ts.Wall, Order: hlc.OrderKey(ts, m.uid+"-"+id),
 		Status: api.StatusPending, Receipts: api.Receipts{Total: members - 1}, Reactions: map[string][]string{},
 	}
+	startTimer(&msg, conv.Disappear, ts.Wall) // disappear.go
 	if err := m.putMsg(tx, &msgRec{M: msg}, true); err != nil {
 		return api.Message{}, err
 	}
@@ -238,7 +239,7 @@ func (m *Messenger) apiGroupConv(tx *store.Tx, cv *convRec) (api.Conversation, e
 	if err != nil {
 		return api.Conversation{}, err
 	}
-	out := api.Conversation{ID: cv.ID, Type: api.ConversationGroup, Name: g.Name, UnreadCount: cv.Unread, UpdatedAt: cv.UpdatedAt, Members: []api.Member{}}
+	out := api.Conversation{ID: cv.ID, Type: api.ConversationGroup, Name: g.Name, UnreadCount: cv.Unread, UpdatedAt: cv.UpdatedAt, Members: []api.Member{}, DisappearAfterS: cv.Disappear}
 	if g.Me {
 		for _, mb := range g.Members {
 			name := mb.Name
@@ -273,6 +274,9 @@ func (m *Messenger) groupSaveReceived(tx *store.Tx, msg api.Message) (bool, erro
 	if err != nil {
 		return false, err
 	}
+	if m.expiredOnArrival(msg.SentAt, msg.DisappearAfterS) { // disappear.go
+		return false, m.putTombstone(tx, &msgRec{M: msg, Incoming: true})
+	}
 	if err := m.putMsg(tx, &msgRec{M: msg, Incoming: true}, true); err != nil {
 		return false, err
 	}
@@ -298,6 +302,9 @@ func (m *Messenger) groupSaveReceived(tx *store.Tx, msg api.Message) (bool, erro
 // groupApplyControl is groups.History.ApplyControl: a member's edit, delete or reaction
 // to a message of the group.
 func (m *Messenger) groupApplyControl(tx *store.Tx, gid, uid string, ct *wire.Content, ts hlc.Timestamp) error {
+	if ct.Kind == wire.KindDisappear {
+		return m.rxGroupDisappear(tx, gid, uid, ct, ts) // disappear.go
+	}
 	r, err := loadMsg(tx, ct.Target)
 	if errors.Is(err, api.ErrNotFound) {
 		return nil

@@ -581,7 +581,10 @@ func (b *rxBatch) text(ct *wire.Content, ts hlc.Timestamp) error {
 		Attachments: b.m.attachReceived(b.tx, ct.ID, c.PeerID, c.Relays, ct.Attachments), SentAt: ts.Wall, ReceivedAt: b.m.nowMS(),
 		Order:  hlc.OrderKey(ts, c.UserID+"-"+ct.ID),
 		Status: api.StatusDelivered, Receipts: api.Receipts{Delivered: 1, Total: 1},
-		Reactions: map[string][]string{},
+		Reactions: map[string][]string{}, DisappearAfterS: int64(ct.Expire),
+	}
+	if b.m.expiredOnArrival(msg.SentAt, msg.DisappearAfterS) { // disappear.go
+		return b.m.putTombstone(b.tx, &msgRec{M: msg, ContactID: c.ID, Incoming: true})
 	}
 	if err := b.m.putMsg(b.tx, &msgRec{M: msg, ContactID: c.ID, Incoming: true}, true); err != nil {
 		return err

@@ -89,7 +89,8 @@ type Messenger struct {
 
 	kinds *inbox.Table[*rxBatch] // pairwise content kind → handler (registerKinds)
 
-	media *mediaWorker // relay uploads and downloads of attachments (media_worker.go)
+	media      *mediaWorker  // relay uploads and downloads of attachments (media_worker.go)
+	expiryKick chan struct{} // wakes runExpiry (disappear.go)
 }
 
 // New prepares a Messenger: it creates the prekey store on first use and restores the clock.
@@ -106,7 +107,7 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 	var err error
 	m := &Messenger{
 		cfg: cfg, st: cfg.Store, ev: cfg.Events, id: cfg.Identity, log: cfg.Logger, now: cfg.Now,
-		uid: string(cfg.Identity.UserID()), media: newMediaWorker(),
+		uid: string(cfg.Identity.UserID()), media: newMediaWorker(), expiryKick: make(chan struct{}, 1),
 	}
 	m.live = &liveService{presence.New(presence.Config{
 		Store: m.st, Events: m.ev, Log: m.log, Options: m.cfg.Presence, Book: m.presenceBook(),
@@ -182,6 +183,7 @@ func registerKinds(log *slog.Logger) (*inbox.Table[*rxBatch], error) {
 		wire.KindDelete:       (*rxBatch).rxDelete,
 		wire.KindReaction:     (*rxBatch).rxReaction,
 		wire.KindResend:       (*rxBatch).rxResend,
+		wire.KindDisappear:    (*rxBatch).rxDisappear,
 		wire.KindGroupOps:     group,
 		wire.KindGroupSync:    group,
 		wire.KindGroupKey:     group,
@@ -237,10 +239,16 @@ func (m *Messenger) Run(ctx context.Context, h host.Host) error {
 		defer close(mediaDone)
 		m.runMedia(ctx, h)
 	}()
+	expiryDone := make(chan struct{})
+	go func() {
+		defer close(expiryDone)
+		m.runExpiry(ctx) // disappear.go
+	}()
 
 	<-ctx.Done()
 	<-depositorDone
 	<-mediaDone
+	<-expiryDone
 	m.live.wait()
 	m.groups.Wait()
 	h.Network().StopNotify(notifee)

@@ -142,6 +142,7 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 			SentAt: ts.Wall, ReceivedAt: ts.Wall, Order: hlc.OrderKey(ts, m.uid+"-"+id),
 			Status: api.StatusPending, Receipts: api.Receipts{Total: 1}, Reactions: map[string][]string{},
 		}
+		startTimer(&msg, conv.Disappear, ts.Wall) // disappear.go
 		rec := &msgRec{M: msg, ContactID: c.ID}
 		if err := m.putMsg(tx, rec, true); err != nil {
 			return err
@@ -164,7 +165,7 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 		if _, err := m.ev.Append(tx, api.KindConversation, cv); err != nil {
 			return err
 		}
-		content := &wire.Content{Kind: wire.KindText, ID: id, TS: ts.String(), Body: req.Body, Attachments: rawAtts}
+		content := &wire.Content{Kind: wire.KindText, ID: id, TS: ts.String(), Body: req.Body, Expire: uint32(conv.Disappear), Attachments: rawAtts}
 		if replyTo != nil {
 			content.ReplyTo = *replyTo
 		}
@@ -184,6 +185,9 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 
 // putMsg saves a message record, and its history index when index is true.
 func (m *Messenger) putMsg(tx *store.Tx, r *msgRec, index bool) error {
+	if err := m.indexExpiry(tx, r); err != nil { // disappear.go
+		return err
+	}
 	if index {
 		if err := tx.Set(kOrder(r.M.ConversationID, r.M.Order), []byte(r.M.ID)); err != nil {
 			return err
@@ -272,7 +276,7 @@ func (m *Messenger) apiDirectConv(tx *store.Tx, cv *convRec, c *contactRec, last
 			{UserID: m.uid, Name: m.cfg.Profile(), Role: api.RoleMember},
 			{UserID: c.UserID, Name: c.Name, Role: api.RoleMember},
 		},
-		LastMessage: last,
+		LastMessage: last, DisappearAfterS: cv.Disappear,
 	})
 }
 
@@ -322,7 +326,10 @@ func (m *Messenger) MarkRead(ctx context.Context, convID, upTo string) error {
 		var ids []string
 		for _, r := range newly {
 			r.M.Status = api.StatusRead
-			r.M.Receipts.Read = r.M.Receipts.Delivered // incoming: its receipts describe this node
+			r.M.Receipts.Read = r.M.Receipts.Delivered      // incoming: its receipts describe this node
+			if err := m.startReadTimer(tx, r); err != nil { // disappear.go
+				return err
+			}
 			if err := m.putMsg(tx, r, false); err != nil {
 				return err
 			}

@@ -40,8 +40,14 @@ func (q *Queue) depositAll(cid string) (int, error) {
 		}
 		envs := make([][]byte, len(batch))
 		ids := make([]wire.ID, len(batch))
+		expires := make([]int64, len(batch))
+		expiring := false
 		for i, it := range batch {
 			cursor = it.Key
+			// Past its expiry it goes without one: the receiver drops it on arrival.
+			if it.Entry.Expires > q.cfg.Now().UnixMilli() {
+				expires[i], expiring = it.Entry.Expires, true
+			}
 			copy(ids[i][:], it.Entry.EnvID)
 			frame := wire.AppendDeliver(nil, &wire.Deliver{ID: ids[i], Initial: it.Entry.Initial, Message: it.Entry.Cipher})
 			if envs[i], err = sealed.SealFrom(mailbox, to, q.cfg.Identity, frame); err != nil {
@@ -52,7 +58,13 @@ func (q *Queue) depositAll(cid string) (int, error) {
 		stored := make([]bool, len(batch))
 		var lastErr error
 		for _, r := range c.Relays {
-			errs, err := link.Deposit(q.ctx, r, mailbox, envs)
+			var errs []error
+			var err error
+			if el, ok := link.(ExpiringMailbox); ok && expiring {
+				errs, err = el.DepositExpiring(q.ctx, r, mailbox, envs, expires)
+			} else {
+				errs, err = link.Deposit(q.ctx, r, mailbox, envs)
+			}
 			if err != nil {
 				lastErr = err
 				q.cfg.Logger.Info("mailbox deposit failed", "contact", cid, "relay", r, "err", err)

@@ -11,6 +11,7 @@ import (
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
+	"github.com/petrel-chat/petrel/sync/hlc"
 )
 
 // SentHistory is how many sent contents per contact are kept for resend requests.
@@ -33,6 +34,9 @@ type Entry struct {
 	// Resets counts the new sessions this entry was encrypted again under because the
 	// receiver could not decrypt it (bounded by MaxSessionResets).
 	Resets int `json:"resets,omitempty"`
+	// Expires is when the content expires (Unix ms; 0 none): a disappearing message,
+	// whose mailbox deposits carry it (ExpiringMailbox).
+	Expires int64 `json:"expires,omitempty"`
 }
 
 // Contact is what the outbox reads of a contact and, in Enqueue and Requeue, advances: the
@@ -83,7 +87,7 @@ func Enqueue(tx *store.Tx, c *Contact, content *wire.Content, msgID string, crea
 	if err != nil {
 		return false, err
 	}
-	e := Entry{Seq: content.Seq, Content: b, MsgID: msgID, Created: created}
+	e := Entry{Seq: content.Seq, Content: b, MsgID: msgID, Created: created, Expires: ExpiryOf(content)}
 	if s0 != nil {
 		if sealed, err = Encrypted(tx, c.ID, c.OutSeq); err != nil {
 			return false, err
@@ -122,8 +126,12 @@ func Requeue(tx *store.Tx, c *Contact, from, to uint64, created int64) (int, err
 		if err != nil {
 			return n, err
 		}
+		var exp int64
+		if ct, err := wire.ParseContent(raw); err == nil {
+			exp = ExpiryOf(ct)
+		}
 		c.OutSeq++
-		if err := store.PutJSON(tx, Key(c.ID, c.OutSeq), &Entry{Seq: seq, Content: raw, Created: created}); err != nil {
+		if err := store.PutJSON(tx, Key(c.ID, c.OutSeq), &Entry{Seq: seq, Content: raw, Created: created, Expires: exp}); err != nil {
 			return n, err
 		}
 		n++
@@ -278,4 +286,17 @@ func ResetSession(tx *store.Tx, ratchets *sessions.Cache, contacts Contacts, cid
 		return err
 	}
 	return contacts.ForgetInitial(tx, cid)
+}
+
+// ExpiryOf is when content expires (Unix ms): a text under a disappearing-message timer
+// expires its timer after it was sent; anything else never (0).
+func ExpiryOf(content *wire.Content) int64 {
+	if content.Kind != wire.KindText || content.Expire == 0 {
+		return 0
+	}
+	ts, err := hlc.Parse(content.TS)
+	if err != nil {
+		return 0
+	}
+	return ts.Wall + int64(content.Expire)*1000
 }

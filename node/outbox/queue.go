@@ -65,6 +65,13 @@ type Mailbox interface {
 	Deposit(ctx context.Context, relay string, mailbox []byte, envelopes [][]byte) (errs []error, err error)
 }
 
+// ExpiringMailbox is a Mailbox whose deposits can expire at the relay (disappearing
+// messages): expires[i] is when envelope i expires (Unix ms; 0 none). The outbox uses it
+// when it is implemented and a deposit has an expiry.
+type ExpiringMailbox interface {
+	DepositExpiring(ctx context.Context, relay string, mailbox []byte, envelopes [][]byte, expires []int64) (errs []error, err error)
+}
+
 // Config is what a Queue works with.
 type Config struct {
 	Store    *store.Store

@@ -20,6 +20,9 @@ const (
 	KindDelete   = "delete"   // delete Target for everyone (sender's own message)
 	KindReaction = "reaction" // Emoji on Target, or its removal
 	KindResend   = "resend"   // please resend sequence numbers From..To
+	// KindDisappear sets the conversation's disappearing-message timer to Expire seconds
+	// (0: off); pairwise in a direct chat, as a group control from an admin in a group.
+	KindDisappear = "disappear"
 
 	// Group kinds (pairwise, about the group named by Group).
 	KindGroupOps     = "gops"     // Ops: signed group operations; Head: the sender's state
@@ -44,6 +47,11 @@ const (
 	// 100 MiB file's 101 chunk hashes and its thumbnail's fit in 16 KiB).
 	MaxAttachments = 10
 	MaxAttachment  = 16 << 10
+
+	// MinDisappear and MaxDisappear bound a disappearing-message timer (seconds): 5 s to
+	// 90 days, or 0 for off.
+	MinDisappear = 5
+	MaxDisappear = 90 * 24 * 60 * 60
 )
 
 // Receipt statuses.
@@ -74,6 +82,10 @@ type Content struct {
 	IDs     []string `json:"ids,omitempty"`
 	From    uint64   `json:"from,omitempty"`
 	To      uint64   `json:"to,omitempty"`
+	// Expire is a disappearing-message timer in seconds: on a text, the timer it was sent
+	// under (its expiry starts when read; for the sender when sent); on a disappear, the
+	// conversation's new timer. 0: none.
+	Expire uint32 `json:"exp,omitempty"`
 
 	// Group fields: the group id, its state head, a group sequence number, opaque data
 	// (a distribution or an envelope) and signed operations.
@@ -174,8 +186,11 @@ func (c *Content) check() error {
 			return bad("attachment")
 		}
 	}
+	if c.Expire != 0 && (c.Expire < MinDisappear || c.Expire > MaxDisappear) {
+		return bad("expire %d out of range", c.Expire)
+	}
 	switch c.Kind {
-	case KindText:
+	case KindText, KindDisappear:
 	case KindGroupOps, KindGroupSync, KindGroupKey, KindGroupMsg, KindGroupResend, KindGroupReceipt:
 		if c.Group == "" {
 			return bad("%s without group", c.Kind)

@@ -6,6 +6,7 @@ import { icon } from '../icons.js';
 import { q } from '../api.js';
 import { changeText } from './group.js';
 import { openPicker } from '../emoji.js';
+import { timerControl, timerMark, systemLine, visible } from './disappear.js';
 
 const REACTIONS = ['👍', '❤️', '😂', '😮', '😢', '🙏'];
 const PAGE = 50;
@@ -59,6 +60,7 @@ export function chatView(app, convId, focusId) {
   const notMember = h('div.not-member', { hidden: true, role: 'status' }, 'You can’t send messages to this group because you are no longer a member.');
   const form = h('form.composer', { onsubmit: (e) => { e.preventDefault(); submit(); } }, replyBar, notMember, h('div.compose-row', emojiBtn, input, sendBtn));
   const menu = h('div.menu', { role: 'menu', hidden: true });
+  const timer = timerControl(app, convId, (m, ok) => flash(m, ok)); // disappear.js
 
   v.el = h('section.chat', { 'aria-labelledby': 'chat-title' },
     h('header.pane-head',
@@ -67,6 +69,7 @@ export function chatView(app, convId, focusId) {
       h('div.chat-heading', title, sub),
       searchBtn,
       muteBtn,
+      timer.el,
       detailsLink,
     ),
     searchBar, banners, scroller, form, menu,
@@ -95,6 +98,7 @@ export function chatView(app, convId, focusId) {
     muteBtn.setAttribute('aria-label', muted ? 'Unmute notifications' : 'Mute notifications');
     muteBtn.title = muted ? 'Muted: press to unmute' : 'Mute notifications';
     setChildren(muteBtn, icon(muted ? 'bell-off' : 'bell'));
+    timer.update(conv);
     const member = !group || s.amMember(convId);
     notMember.hidden = member;
     input.disabled = sendBtn.disabled = emojiBtn.disabled = !member || !!(c && c.blocked);
@@ -227,11 +231,15 @@ export function chatView(app, convId, focusId) {
   }
 
   function msgEl(m) {
+    if (m.system) { // disappear.js
+      if (!els.has(m.id)) els.set(m.id, systemLine(m));
+      return els.get(m.id);
+    }
     const own = m.sender_id === me();
     const r = m.reply_to ? s.message(convId, m.reply_to) : null;
     const group = s.isGroup(convId);
     const sender = group && !own ? s.nameOf(m.sender_id, convId) : '';
-    const sig = JSON.stringify([m.body, m.status, m.deleted, m.edited_at, m.reactions, m.error, r && [r.body, r.deleted], menuFor === m.id, editing && editing.id === m.id, sender, m.receipts, s.settings && s.settings.read_receipts]);
+    const sig = JSON.stringify([m.expires_at, m.body, m.status, m.deleted, m.edited_at, m.reactions, m.error, r && [r.body, r.deleted], menuFor === m.id, editing && editing.id === m.id, sender, m.receipts, s.settings && s.settings.read_receipts]);
     const old = els.get(m.id);
     if (old && old.dataset.sig === sig) return old;
     const body = m.deleted
@@ -251,6 +259,7 @@ export function chatView(app, convId, focusId) {
       attachments(m),
       h('div.meta',
         m.edited_at && !m.deleted ? h('span.edited', 'edited') : null,
+        m.deleted ? null : timerMark(m),
         own && !m.deleted ? readBy(m) : null,
         h('time', { datetime: new Date(m.sent_at).toISOString() }, fmtTime(m.sent_at)),
         own && !m.deleted ? tick(m) : null,
@@ -283,7 +292,7 @@ export function chatView(app, convId, focusId) {
   // timeline is the messages with the group's system lines between them, by order. (Only
   // changes after the oldest message loaded are shown, unless the history is complete.)
   function timeline() {
-    const ms = s.messages(convId);
+    const ms = visible(s.messages(convId));
     const changes = s.groupChanges.get(convId) || [];
     if (!changes.length) return ms;
     const complete = s.loaded.has(convId) && !s.hasMore.get(convId);
