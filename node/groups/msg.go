@@ -200,6 +200,9 @@ func (b *Rx) Envelope(gid string, env []byte) (Outcome, error) {
 		Status: api.StatusDelivered, Receipts: api.Receipts{Delivered: 1, Total: 1}, Reactions: map[string][]string{},
 		DisappearAfterS: int64(ct.Expire), // its timer starts when read (docs/API.md §9)
 	}
+	if len(ct.Attachments) > 0 && s.hist.Attachments != nil {
+		msg.Attachments = s.hist.Attachments(tx, gid, ct.ID, owner.uid, ct.Attachments)
+	}
 	if stored, err := s.hist.SaveReceived(tx, msg); err != nil || !stored {
 		return Duplicate, err
 	}

@@ -2,6 +2,7 @@ package groups
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"sync"
@@ -61,6 +62,9 @@ type History struct {
 	OpenConversation func(tx *store.Tx, gid string) error
 	// EmitConversation reports conversation id as it is now.
 	EmitConversation func(tx *store.Tx, id string) error
+	// Attachments, when set, records the attachments of member uid's new message msgID of
+	// group gid (wire.Content.Attachments) and returns them for the Message.
+	Attachments func(tx *store.Tx, gid, msgID, uid string, raws []json.RawMessage) []api.Attachment
 }
 
 // Group mail through relays is node/groups/groupmail; these names stay here for callers.

@@ -89,6 +89,7 @@ type Messenger struct {
 
 	kinds *inbox.Table[*rxBatch] // pairwise content kind → handler (registerKinds)
 
+	media      *mediaWorker  // relay uploads and downloads of attachments (media_worker.go)
 	expiryKick chan struct{} // wakes runExpiry (disappear.go)
 }
 
@@ -106,7 +107,7 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 	var err error
 	m := &Messenger{
 		cfg: cfg, st: cfg.Store, ev: cfg.Events, id: cfg.Identity, log: cfg.Logger, now: cfg.Now,
-		uid: string(cfg.Identity.UserID()), expiryKick: make(chan struct{}, 1),
+		uid: string(cfg.Identity.UserID()), media: newMediaWorker(), expiryKick: make(chan struct{}, 1),
 	}
 	m.live = &liveService{presence.New(presence.Config{
 		Store: m.st, Events: m.ev, Log: m.log, Options: m.cfg.Presence, Book: m.presenceBook(),
@@ -233,6 +234,11 @@ func (m *Messenger) Run(ctx context.Context, h host.Host) error {
 		defer close(depositorDone)
 		m.groups.RunDeposits(ctx)
 	}()
+	mediaDone := make(chan struct{})
+	go func() {
+		defer close(mediaDone)
+		m.runMedia(ctx, h)
+	}()
 	expiryDone := make(chan struct{})
 	go func() {
 		defer close(expiryDone)
@@ -241,6 +247,7 @@ func (m *Messenger) Run(ctx context.Context, h host.Host) error {
 
 	<-ctx.Done()
 	<-depositorDone
+	<-mediaDone
 	<-expiryDone
 	m.live.wait()
 	m.groups.Wait()
