@@ -114,7 +114,9 @@ type Receipts struct {
 	Total     int `json:"total"`
 }
 
-// Attachment is API.md §3's Attachment.
+// Attachment is API.md §3's Attachment, extended by §6: width and height when known (images),
+// duration_ms when known (audio, video), the state on this node, and while not available the
+// plaintext bytes received so far. node/media's Attachment.API is the one mapping to it.
 type Attachment struct {
 	MediaID          string  `json:"media_id"`
 	Name             string  `json:"name"`
@@ -122,7 +124,22 @@ type Attachment struct {
 	Size             int64   `json:"size"`
 	SHA256           string  `json:"sha256"`
 	ThumbnailMediaID *string `json:"thumbnail_media_id"`
+	Width            int     `json:"width,omitempty"`
+	Height           int     `json:"height,omitempty"`
+	DurationMS       int64   `json:"duration_ms,omitempty"`
+	// State is "available", "downloading" or "failed" (MediaAvailable…); empty in a send
+	// request, which names media by media_id alone.
+	State string `json:"state,omitempty"`
+	// Received is present while the media is not available: the bytes here so far.
+	Received *int64 `json:"received,omitempty"`
 }
+
+// Media states of Attachment.State (API.md §6).
+const (
+	MediaAvailable   = "available"
+	MediaDownloading = "downloading"
+	MediaFailed      = "failed"
+)
 
 // Message is API.md §3's Message.
 type Message struct {

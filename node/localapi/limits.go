@@ -2,6 +2,7 @@ package localapi
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -15,6 +16,9 @@ const (
 	DefaultBodyTimeout   = 20 * time.Second
 	DefaultIdleTimeout   = 120 * time.Second
 	DefaultMaxConns      = 256
+	// DefaultMediaBodyTimeout bounds the whole body of a media upload (POST /v1/media, a tus
+	// PATCH); within it, BodyTimeout without a byte ends the request.
+	DefaultMediaBodyTimeout = time.Hour
 )
 
 // Limits bound what a connection may hold of the API. Zero fields are the defaults.
@@ -25,6 +29,9 @@ type Limits struct {
 	// BodyTimeout is how long a request has to send its whole body, from the end of its
 	// headers. It does not bound the answer: a long GET or an open socket is not cut.
 	BodyTimeout time.Duration
+	// MediaBodyTimeout is how long a media upload's body (POST /v1/media, a tus PATCH) may
+	// take in all; such a body must also keep moving: BodyTimeout without a byte ends it.
+	MediaBodyTimeout time.Duration
 	// IdleTimeout closes a kept-alive connection that sends no next request.
 	IdleTimeout time.Duration
 	// MaxConns caps the API's open connections, sockets included. At the cap a new
@@ -39,6 +46,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.BodyTimeout <= 0 {
 		l.BodyTimeout = DefaultBodyTimeout
+	}
+	if l.MediaBodyTimeout <= 0 {
+		l.MediaBodyTimeout = DefaultMediaBodyTimeout
 	}
 	if l.IdleTimeout <= 0 {
 		l.IdleTimeout = DefaultIdleTimeout
@@ -226,15 +236,49 @@ func trustConn(r *http.Request) {
 // of the connection, without a deadline), so the answer may take as long as it takes; a
 // handler that never reads the body leaves it, so the server's own draining of that body
 // after the answer cannot wait forever either.
+//
+// A media upload's body (isMediaBody) may be large: its deadline moves with the bytes, each
+// read allowing BodyTimeout more, up to MediaBodyTimeout from the end of the headers.
 func (s *Server) bodyDeadline(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength != 0 {
 			// (A ResponseWriter without deadlines, in a test calling Handler directly, has
 			// none to set.)
-			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.limits.BodyTimeout))
+			rc := http.NewResponseController(w)
+			now := time.Now()
+			_ = rc.SetReadDeadline(now.Add(s.limits.BodyTimeout))
+			if isMediaBody(r) {
+				r.Body = &movingDeadline{ReadCloser: r.Body, rc: rc, step: s.limits.BodyTimeout,
+					end: now.Add(s.limits.MediaBodyTimeout), last: now}
+			}
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// movingDeadline is a request body whose read deadline moves forward as it is read: each
+// read gets step more (set at most once a second), never past end.
+type movingDeadline struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	step time.Duration
+	end  time.Time
+	last time.Time // when the deadline was last moved
+}
+
+func (b *movingDeadline) Read(p []byte) (int, error) {
+	// The deadline is moved before the read, never after: the read that reaches the end
+	// of the body is where net/http lifts the deadline for its own background read, which
+	// a deadline set after it would cut (and cancel the request with it).
+	if now := time.Now(); now.Sub(b.last) >= time.Second {
+		d := now.Add(b.step)
+		if d.After(b.end) {
+			d = b.end
+		}
+		_ = b.rc.SetReadDeadline(d)
+		b.last = now
+	}
+	return b.ReadCloser.Read(p)
 }
 
 // refuse answers before the body is read and closes the connection after the answer, so the

@@ -31,8 +31,14 @@ func (s *Server) routes() []route {
 		{"POST /v1/invites", s.postInvite},
 		{"GET /v1/me", s.getMe},
 		{"PATCH /v1/me", s.patchMe},
-		{"POST /v1/media", s.notImplemented("media uploads are not supported by this node yet")},
-		{"GET /v1/media/{id}", s.notImplemented("media is not supported by this node yet")},
+		{"POST /v1/media", s.postMedia},
+		{"OPTIONS /v1/media/uploads", s.optionsUploads},
+		{"POST /v1/media/uploads", s.postUpload},
+		{"DELETE /v1/media/uploads/{id}", s.deleteUpload},
+		{"HEAD /v1/media/uploads/{id}", s.headUpload},
+		{"PATCH /v1/media/uploads/{id}", s.patchUpload},
+		{"GET /v1/media/{id}", s.getMedia},
+		{"GET /v1/media/{id}/{part}", s.getMediaPart},
 		{"DELETE /v1/messages/{id}", s.deleteMessage},
 		{"PATCH /v1/messages/{id}", s.patchMessage},
 		{"POST /v1/messages/{id}/reactions", s.postReaction},
@@ -48,13 +54,5 @@ func (s *Server) routes() []route {
 		{"GET /v1/status", s.getStatus},
 		{"POST /v1/token/rotate", s.postTokenRotate},
 		{"GET /v1/ws", s.serveWS},
-	}
-}
-
-// notImplemented answers a contract endpoint this node does not serve yet with 501
-// not_implemented, so a UI can tell it from a wrong path (404).
-func (s *Server) notImplemented(msg string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		refuse(w, r, http.StatusNotImplemented, codeNotImplemented, msg)
 	}
 }

@@ -1,0 +1,210 @@
+package localapi
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/petrel-chat/petrel/node/api"
+)
+
+// Media is the node's media part (API.md §6). A Backend that does not implement it answers
+// the media routes with 501. Errors wrap node/api sentinels: not_found for an unknown id,
+// too_large over the node's limit, conflict for media not here yet or an upload offset that
+// is not the upload's.
+type Media interface {
+	// MediaMaxSize is the largest file the node takes, in bytes.
+	MediaMaxSize() int64
+	// PutMedia stores the bytes of r as one file, streaming.
+	PutMedia(ctx context.Context, r io.Reader, name, mime string) (api.Attachment, error)
+	// MediaInfo describes a media id.
+	MediaInfo(ctx context.Context, id string) (api.Attachment, error)
+	// OpenMedia reads the plaintext of a media id that is here in full (conflict if not).
+	OpenMedia(ctx context.Context, id string) (io.ReadSeeker, api.Attachment, error)
+	// StartDownload asks the node to fetch a received media id that is not here yet; it
+	// returns at once, progress arrives as message_update events.
+	StartDownload(ctx context.Context, id string) error
+	// CreateUpload starts a resumable upload of length bytes and returns its id.
+	CreateUpload(ctx context.Context, length int64, name, mime string) (string, error)
+	// Upload describes an upload: its offset and, once complete, its media id.
+	Upload(ctx context.Context, id string) (Upload, error)
+	// WriteUpload appends r at offset (which must be the upload's) and returns the new offset.
+	WriteUpload(ctx context.Context, id string, offset int64, r io.Reader) (int64, error)
+	// CompleteUpload turns an upload whose every byte arrived into media.
+	CompleteUpload(ctx context.Context, id string) (api.Attachment, error)
+	// CancelUpload ends an upload and removes what it stored.
+	CancelUpload(ctx context.Context, id string) error
+}
+
+// Upload is a resumable upload as Media describes it.
+type Upload struct {
+	ID     string
+	Length int64
+	Offset int64
+	// MediaID is set once the upload is complete.
+	MediaID string
+}
+
+// FilenameHeader carries the file name of POST /v1/media, percent-encoded UTF-8.
+const FilenameHeader = "X-Filename"
+
+// MediaIDHeader names the media of a completed tus upload (API.md §6).
+const MediaIDHeader = "Petrel-Media-Id"
+
+// mediaCSP is the Content-Security-Policy of media bytes: whatever was uploaded (HTML, SVG)
+// runs nothing and loads nothing in the API's origin, even opened as a page of its own.
+const mediaCSP = "sandbox; default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+
+func (s *Server) mediaBackend(w http.ResponseWriter, r *http.Request) (Media, bool) {
+	m, ok := s.cfg.Backend.(Media)
+	if !ok {
+		refuse(w, r, http.StatusNotImplemented, codeNotImplemented, "media is not supported by this node")
+	}
+	return m, ok
+}
+
+// isMediaBody reports whether r is one of the two requests whose body is a file (POST
+// /v1/media, a tus PATCH): they get the media size limit and a deadline that moves with
+// the bytes (Limits.MediaBodyTimeout) instead of the JSON body limits.
+func isMediaBody(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodPost:
+		return r.URL.Path == "/v1/media"
+	case http.MethodPatch:
+		return strings.HasPrefix(r.URL.Path, "/v1/media/uploads/")
+	}
+	return false
+}
+
+// postMedia is POST /v1/media: the raw body, streamed into the store.
+func (s *Server) postMedia(w http.ResponseWriter, r *http.Request) {
+	m, ok := s.mediaBackend(w, r)
+	if !ok {
+		return
+	}
+	max := m.MediaMaxSize()
+	if r.ContentLength > max {
+		refuse(w, r, http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("file of %d bytes over this node's limit of %d", r.ContentLength, max))
+		return
+	}
+	name, err := url.PathUnescape(r.Header.Get(FilenameHeader))
+	if err != nil {
+		refuse(w, r, http.StatusBadRequest, codeBadRequest, FilenameHeader+" must be percent-encoded UTF-8")
+		return
+	}
+	ct := r.Header.Get("Content-Type")
+	if ct != "" {
+		if _, _, err := mime.ParseMediaType(ct); err != nil {
+			refuse(w, r, http.StatusBadRequest, codeBadRequest, "malformed Content-Type")
+			return
+		}
+	}
+	a, err := m.PutMedia(r.Context(), http.MaxBytesReader(w, r.Body, max), name, ct)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, a)
+}
+
+// getMedia is GET /v1/media/{id}: the plaintext, Range supported (http.ServeContent).
+func (s *Server) getMedia(w http.ResponseWriter, r *http.Request) {
+	m, ok := s.mediaBackend(w, r)
+	if !ok {
+		return
+	}
+	id := r.PathValue("id")
+	rd, a, err := m.OpenMedia(r.Context(), id)
+	if err != nil {
+		if a.MediaID != "" && a.State != api.MediaAvailable {
+			s.mediaNotHere(w, r, m, a)
+			return
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", a.MIME)
+	h.Set("Content-Security-Policy", mediaCSP)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cross-Origin-Resource-Policy", "same-origin")
+	h.Set("Content-Disposition", contentDisposition(a))
+	h.Set("ETag", `"`+a.SHA256+`"`)
+	http.ServeContent(w, r, "", time.Time{}, rd)
+}
+
+// mediaNotHere answers 409 conflict for media that is not here in full, after asking the
+// node to fetch it.
+func (s *Server) mediaNotHere(w http.ResponseWriter, r *http.Request, m Media, a api.Attachment) {
+	if err := m.StartDownload(r.Context(), a.MediaID); err != nil {
+		s.log.Warn("starting a media download failed", "media", a.MediaID, "err", err)
+	}
+	var got int64
+	if a.Received != nil {
+		got = *a.Received
+	}
+	writeErrorCode(w, http.StatusConflict, codeConflict,
+		fmt.Sprintf("media %s is %s (%d of %d bytes here); its download has been started, completion arrives as a message_update event", a.MediaID, a.State, got, a.Size))
+}
+
+// getMediaPart is GET /v1/media/{id}/{part}; the one part is info. (One pattern rather than
+// .../info, which http.ServeMux finds in conflict with HEAD /v1/media/uploads/{id}.)
+func (s *Server) getMediaPart(w http.ResponseWriter, r *http.Request) {
+	if r.PathValue("part") != "info" {
+		refuse(w, r, http.StatusNotFound, codeNotFound, "no such endpoint")
+		return
+	}
+	m, ok := s.mediaBackend(w, r)
+	if !ok {
+		return
+	}
+	a, err := m.MediaInfo(r.Context(), r.PathValue("id"))
+	s.reply(w, r, http.StatusOK, a, err)
+}
+
+// inlineMIME are the types a browser may show in place: raster images (node/media made sure
+// the bytes are what the type says), audio and video. Everything else is a download.
+func inlineMIME(t string) bool {
+	switch t {
+	case "image/jpeg", "image/png", "image/gif", "image/webp":
+		return true
+	}
+	return strings.HasPrefix(t, "audio/") || strings.HasPrefix(t, "video/")
+}
+
+// contentDisposition names the file (RFC 6266, filename* for UTF-8), inline only for
+// inlineMIME types.
+func contentDisposition(a api.Attachment) string {
+	kind := "attachment"
+	if inlineMIME(a.MIME) {
+		kind = "inline"
+	}
+	name := a.Name
+	if name == "" {
+		name = "file"
+	}
+	if v := mime.FormatMediaType(kind, map[string]string{"filename": name}); v != "" {
+		return v
+	}
+	return kind + "; filename*=UTF-8''" + url.PathEscape(name)
+}
+
+// uploadLength parses a tus Upload-Length or Upload-Offset: a non-negative decimal.
+func uploadLength(v string) (int64, bool) {
+	if v == "" || len(v) > 19 {
+		return 0, false
+	}
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	return n, err == nil
+}
