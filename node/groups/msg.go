@@ -197,6 +197,9 @@ func (b *Rx) Envelope(gid string, env []byte) (Outcome, error) {
 		// An incoming message's receipts describe this node, as for a direct message.
 		Status: api.StatusDelivered, Receipts: api.Receipts{Delivered: 1, Total: 1}, Reactions: map[string][]string{},
 	}
+	if len(ct.Attachments) > 0 && s.hist.Attachments != nil {
+		msg.Attachments = s.hist.Attachments(tx, gid, ct.ID, owner.uid, ct.Attachments)
+	}
 	if stored, err := s.hist.SaveReceived(tx, msg); err != nil || !stored {
 		return Duplicate, err
 	}

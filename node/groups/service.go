@@ -2,6 +2,7 @@ package groups
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"sync"
@@ -60,6 +61,9 @@ type History struct {
 	OpenConversation func(tx *store.Tx, gid string) error
 	// EmitConversation reports conversation id as it is now.
 	EmitConversation func(tx *store.Tx, id string) error
+	// Attachments, when set, records the attachments of member uid's new message msgID of
+	// group gid (wire.Content.Attachments) and returns them for the Message.
+	Attachments func(tx *store.Tx, gid, msgID, uid string, raws []json.RawMessage) []api.Attachment
 }
 
 // RelayLink is what group deposits need of the relays (the messenger's RelayLink).

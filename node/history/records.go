@@ -59,6 +59,12 @@ type Attachment struct {
 	Size      int64   `json:"size"`
 	SHA256    string  `json:"sha256"`
 	Thumbnail *string `json:"thumbnail_media_id,omitempty"`
+	// Added in version 1 without a bump (absent in older records: zero values).
+	Width      int    `json:"width,omitempty"`
+	Height     int    `json:"height,omitempty"`
+	DurationMS int64  `json:"duration_ms,omitempty"`
+	State      string `json:"state,omitempty"`    // available|downloading|failed
+	Received   int64  `json:"received,omitempty"` // bytes here while downloading
 }
 
 // Reactions records, per user and emoji, the timestamp and state of the last change so that
@@ -85,7 +91,8 @@ func ToAPI(r *Message) api.Message {
 	for _, a := range r.Attachments {
 		m.Attachments = append(m.Attachments, api.Attachment{
 			MediaID: a.MediaID, Name: a.Name, MIME: a.MIME, Size: a.Size, SHA256: a.SHA256,
-			ThumbnailMediaID: a.Thumbnail,
+			ThumbnailMediaID: a.Thumbnail, Width: a.Width, Height: a.Height, DurationMS: a.DurationMS,
+			State: a.State, Received: a.Received,
 		})
 	}
 	if m.Reactions == nil {
@@ -105,7 +112,8 @@ func FromAPI(r *Message, m *api.Message) {
 	for _, a := range m.Attachments {
 		r.Attachments = append(r.Attachments, Attachment{
 			MediaID: a.MediaID, Name: a.Name, MIME: a.MIME, Size: a.Size, SHA256: a.SHA256,
-			Thumbnail: a.ThumbnailMediaID,
+			Thumbnail: a.ThumbnailMediaID, Width: a.Width, Height: a.Height, DurationMS: a.DurationMS,
+			State: a.State, Received: a.Received,
 		})
 	}
 }

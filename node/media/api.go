@@ -15,8 +15,7 @@ func (a Attachment) API() api.Attachment {
 		out.ThumbnailMediaID = &t
 	}
 	if a.State != Available {
-		n := a.Received
-		out.Received = &n
+		out.Received = a.Received
 	}
 	return out
 }

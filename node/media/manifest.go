@@ -97,27 +97,39 @@ func receivedID(f FileID) string { return "mr" + idEncoding.EncodeToString(f[:])
 // manifest over MaxSize is ErrTooLarge, one that is not self-consistent ErrBadManifest:
 // neither is stored. Adding a known file returns its media id unchanged.
 func (m *Store) Add(ctx context.Context, mf Manifest) (string, error) {
+	var id string
+	err := m.db.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		id, err = m.AddTx(tx, mf)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("media: add: %w", err)
+	}
+	return id, nil
+}
+
+// AddTx is Add in the caller's transaction (a received message records its attachments
+// and refers to them in the same transaction).
+func (m *Store) AddTx(tx *store.Tx, mf Manifest) (string, error) {
 	if err := mf.check(m.opts.MaxSize, false); err != nil {
 		return "", err
 	}
 	id := receivedID(mf.File)
-	err := m.db.Update(ctx, func(tx *store.Tx) error {
-		thumb := ""
-		if mf.Thumbnail != nil {
-			thumb = receivedID(mf.Thumbnail.File)
-			if err := addFile(tx, *mf.Thumbnail, thumb, id, m.opts.Now().UnixMilli()); err != nil {
-				return err
-			}
+	thumb := ""
+	if mf.Thumbnail != nil {
+		thumb = receivedID(mf.Thumbnail.File)
+		if err := addFile(tx, *mf.Thumbnail, thumb, id, m.opts.Now().UnixMilli()); err != nil {
+			return "", err
 		}
-		md := &mediaRecord{V: recordVersion, Name: cleanName(mf.Name), MIME: chooseMIME(mf.MIME, ""),
-			Width: mf.Width, Height: mf.Height, DurationMS: mf.DurationMS, Thumb: thumb}
-		if sniffable(mf.MIME) {
-			md.MIME = mf.MIME // checked against the bytes once they are here
-		}
-		return addFile(tx, mf, id, "", m.opts.Now().UnixMilli(), md)
-	})
-	if err != nil {
-		return "", fmt.Errorf("media: add: %w", err)
+	}
+	md := &mediaRecord{V: recordVersion, Name: cleanName(mf.Name), MIME: chooseMIME(mf.MIME, ""),
+		Width: mf.Width, Height: mf.Height, DurationMS: mf.DurationMS, Thumb: thumb}
+	if sniffable(mf.MIME) {
+		md.MIME = mf.MIME // checked against the bytes once they are here
+	}
+	if err := addFile(tx, mf, id, "", m.opts.Now().UnixMilli(), md); err != nil {
+		return "", err
 	}
 	return id, nil
 }

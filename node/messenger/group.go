@@ -1,7 +1,9 @@
 package messenger
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 
@@ -32,6 +34,7 @@ func (m *Messenger) newGroups() (*groups.Service, error) {
 		Pairwise:  func(tx *store.Tx) groups.Pairwise { return m.groupPairwise(tx, txContacts{}) },
 		History: groups.History{
 			SaveReceived:     m.groupSaveReceived,
+			Attachments:      m.groupAttachments,
 			ApplyControl:     m.groupApplyControl,
 			UpdateMessage:    m.groupUpdateMessage,
 			OpenConversation: m.groupOpenConversation,
@@ -159,7 +162,7 @@ func (m *Messenger) MessageReceipts(ctx context.Context, msgID string) ([]api.Me
 func (m *Messenger) GroupDepositsPending() int { return m.groups.DepositsPending() }
 
 // sendGroup is Send for a group conversation (send.go).
-func (m *Messenger) sendGroup(tx *store.Tx, conv *convRec, req api.SendRequest) (api.Message, error) {
+func (m *Messenger) sendGroup(tx *store.Tx, conv *convRec, req api.SendRequest, mediaIDs []string, rawAtts []json.RawMessage) (api.Message, error) {
 	var replyTo *string
 	if req.ReplyTo != nil && *req.ReplyTo != "" {
 		r, err := loadMsg(tx, *req.ReplyTo)
@@ -168,16 +171,20 @@ func (m *Messenger) sendGroup(tx *store.Tx, conv *convRec, req api.SendRequest) 
 		}
 		replyTo = req.ReplyTo
 	}
-	return m.sendGroupTx(tx, conv, req, replyTo)
+	return m.sendGroupTx(tx, conv, req, replyTo, mediaIDs, rawAtts)
 }
 
 // sendGroupTx stores a message to a group, encrypts it once with our sender key (the
 // advanced chain saved in the same transaction) and publishes it once committed.
-func (m *Messenger) sendGroupTx(tx *store.Tx, conv *convRec, req api.SendRequest, replyTo *string) (api.Message, error) {
+func (m *Messenger) sendGroupTx(tx *store.Tx, conv *convRec, req api.SendRequest, replyTo *string, mediaIDs []string, rawAtts []json.RawMessage) (api.Message, error) {
 	gid := conv.ID
 	ts := m.clock.Now()
 	id := newID("m")
-	content := &wire.Content{Kind: wire.KindText, ID: id, TS: ts.String(), Body: req.Body}
+	atts, err := m.attachSent(tx, id, mediaIDs)
+	if err != nil {
+		return api.Message{}, err
+	}
+	content := &wire.Content{Kind: wire.KindText, ID: id, TS: ts.String(), Body: req.Body, Attachments: rawAtts}
 	if replyTo != nil {
 		content.ReplyTo = *replyTo
 	}
@@ -187,7 +194,7 @@ func (m *Messenger) sendGroupTx(tx *store.Tx, conv *convRec, req api.SendRequest
 	}
 	msg := api.Message{
 		ID: id, ConversationID: gid, ClientMsgID: req.ClientMsgID, SenderID: m.uid,
-		Body: req.Body, ReplyTo: replyTo, Attachments: []api.Attachment{},
+		Body: req.Body, ReplyTo: replyTo, Attachments: atts,
 		SentAt: ts.Wall, ReceivedAt: ts.Wall, Order: hlc.OrderKey(ts, m.uid+"-"+id),
 		Status: api.StatusPending, Receipts: api.Receipts{Total: members - 1}, Reactions: map[string][]string{},
 	}
@@ -453,4 +460,30 @@ func (p *groupPairwise) OutboxEmpty(uid string) (bool, error) {
 		return false, nil
 	})
 	return empty, err
+}
+
+// groupAttachments is groups.History.Attachments: member uid's attachments, fetched from
+// their node or their home relays (their contact record, else their member card).
+func (m *Messenger) groupAttachments(tx *store.Tx, gid, msgID, uid string, raws []json.RawMessage) []api.Attachment {
+	if _, err := tx.Get(kMsg(msgID)); err == nil {
+		return []api.Attachment{} // a duplicate: SaveReceived drops it
+	}
+	var pid string
+	var relays []string
+	if cid, _ := getString(tx, kContactByUser(uid)); cid != "" {
+		if c, err := loadContact(tx, cid); err == nil {
+			pid, relays = c.PeerID, c.Relays
+		}
+	}
+	if g, err := groups.Load(tx, gid); err == nil {
+		for _, mb := range g.Members {
+			if mb.UserID == uid {
+				pid = cmp.Or(pid, mb.PeerID)
+				if len(relays) == 0 {
+					relays = mb.Relays
+				}
+			}
+		}
+	}
+	return m.attachReceived(tx, msgID, pid, relays, raws)
 }

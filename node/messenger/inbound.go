@@ -578,7 +578,7 @@ func (b *rxBatch) text(ct *wire.Content, ts hlc.Timestamp) error {
 	}
 	msg := api.Message{
 		ID: ct.ID, ConversationID: conv.ID, SenderID: c.UserID, Body: ct.Body, ReplyTo: replyTo,
-		Attachments: []api.Attachment{}, SentAt: ts.Wall, ReceivedAt: b.m.nowMS(),
+		Attachments: b.m.attachReceived(b.tx, ct.ID, c.PeerID, c.Relays, ct.Attachments), SentAt: ts.Wall, ReceivedAt: b.m.nowMS(),
 		Order:  hlc.OrderKey(ts, c.UserID+"-"+ct.ID),
 		Status: api.StatusDelivered, Receipts: api.Receipts{Delivered: 1, Total: 1},
 		Reactions: map[string][]string{},

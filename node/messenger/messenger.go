@@ -88,6 +88,8 @@ type Messenger struct {
 	search history.SearchIndex // history search index (node/history)
 
 	kinds *inbox.Table[*rxBatch] // pairwise content kind → handler (registerKinds)
+
+	media *mediaWorker // relay uploads and downloads of attachments (media_worker.go)
 }
 
 // New prepares a Messenger: it creates the prekey store on first use and restores the clock.
@@ -104,7 +106,7 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 	var err error
 	m := &Messenger{
 		cfg: cfg, st: cfg.Store, ev: cfg.Events, id: cfg.Identity, log: cfg.Logger, now: cfg.Now,
-		uid: string(cfg.Identity.UserID()),
+		uid: string(cfg.Identity.UserID()), media: newMediaWorker(),
 	}
 	m.live = &liveService{presence.New(presence.Config{
 		Store: m.st, Events: m.ev, Log: m.log, Options: m.cfg.Presence, Book: m.presenceBook(),
@@ -230,9 +232,15 @@ func (m *Messenger) Run(ctx context.Context, h host.Host) error {
 		defer close(depositorDone)
 		m.groups.RunDeposits(ctx)
 	}()
+	mediaDone := make(chan struct{})
+	go func() {
+		defer close(mediaDone)
+		m.runMedia(ctx, h)
+	}()
 
 	<-ctx.Done()
 	<-depositorDone
+	<-mediaDone
 	m.live.wait()
 	m.groups.Wait()
 	h.Network().StopNotify(notifee)

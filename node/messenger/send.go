@@ -80,14 +80,16 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 		return api.Message{}, false, api.Errorf(api.ErrBadRequest, "body must be valid UTF-8")
 	case len(req.Body) > wire.MaxBody:
 		return api.Message{}, false, api.Errorf(api.ErrTooLarge, "body is over %d bytes", wire.MaxBody)
-	case strings.TrimSpace(req.Body) == "":
+	case strings.TrimSpace(req.Body) == "" && len(req.Attachments) == 0:
 		return api.Message{}, false, api.Errorf(api.ErrBadRequest, "body is empty")
-	case len(req.Attachments) > 0:
-		return api.Message{}, false, api.Errorf(api.ErrNotImplemented, "attachments are not supported by this node yet (media is not built)")
+	}
+	mediaIDs, rawAtts, err := m.resolveAttachments(req.Attachments)
+	if err != nil {
+		return api.Message{}, false, err
 	}
 	var out api.Message
 	var repeat bool
-	err := m.st.Update(ctx, func(tx *store.Tx) error {
+	err = m.st.Update(ctx, func(tx *store.Tx) error {
 		repeat = false
 		if id, err := getString(tx, kClient(req.ConversationID, req.ClientMsgID)); err != nil {
 			return err
@@ -104,7 +106,7 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 			return err
 		}
 		if conv.Type == api.ConversationGroup {
-			out, err = m.sendGroup(tx, conv, req)
+			out, err = m.sendGroup(tx, conv, req, mediaIDs, rawAtts)
 			return err
 		}
 		c, err := loadContact(tx, conv.ContactID)
@@ -130,9 +132,13 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 		}
 		ts := m.clock.Now()
 		id := newID("m")
+		atts, err := m.attachSent(tx, id, mediaIDs)
+		if err != nil {
+			return err
+		}
 		msg := api.Message{
 			ID: id, ConversationID: conv.ID, ClientMsgID: req.ClientMsgID, SenderID: m.uid,
-			Body: req.Body, ReplyTo: replyTo, Attachments: []api.Attachment{},
+			Body: req.Body, ReplyTo: replyTo, Attachments: atts,
 			SentAt: ts.Wall, ReceivedAt: ts.Wall, Order: hlc.OrderKey(ts, m.uid+"-"+id),
 			Status: api.StatusPending, Receipts: api.Receipts{Total: 1}, Reactions: map[string][]string{},
 		}
@@ -158,7 +164,7 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 		if _, err := m.ev.Append(tx, api.KindConversation, cv); err != nil {
 			return err
 		}
-		content := &wire.Content{Kind: wire.KindText, ID: id, TS: ts.String(), Body: req.Body}
+		content := &wire.Content{Kind: wire.KindText, ID: id, TS: ts.String(), Body: req.Body, Attachments: rawAtts}
 		if replyTo != nil {
 			content.ReplyTo = *replyTo
 		}

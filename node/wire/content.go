@@ -40,6 +40,10 @@ const (
 	MaxName      = 128
 	MaxAddrs     = 16
 	MaxAddrLen   = 256
+	// MaxAttachments bounds a text's attachments, MaxAttachment one encoded manifest (a
+	// 100 MiB file's 101 chunk hashes and its thumbnail's fit in 16 KiB).
+	MaxAttachments = 10
+	MaxAttachment  = 16 << 10
 )
 
 // Receipt statuses.
@@ -82,6 +86,10 @@ type Content struct {
 	// Card, when present, tells the receiver how to reach the sender: sent on the first
 	// contents of a session so a contact who never saw an invite can answer.
 	Card *Card `json:"card,omitempty"`
+
+	// Attachments of a text: each a media manifest (node/messenger media.go decodes them;
+	// docs/PROTOCOL.md, "Attachments"), at most MaxAttachments of MaxAttachment bytes.
+	Attachments []json.RawMessage `json:"att,omitempty"`
 }
 
 // Card is the sender's reachability and display name.
@@ -157,6 +165,14 @@ func (c *Content) check() error {
 	}
 	if c.Group != "" && !validID(c.Group) || len(c.Head) > MaxIDLen || len(c.Data) > MaxEnvelope {
 		return bad("group fields")
+	}
+	if len(c.Attachments) > MaxAttachments || len(c.Attachments) > 0 && c.Kind != KindText {
+		return bad("attachments")
+	}
+	for _, a := range c.Attachments {
+		if len(a) > MaxAttachment || len(a) == 0 || a[0] != '{' {
+			return bad("attachment")
+		}
 	}
 	switch c.Kind {
 	case KindText:

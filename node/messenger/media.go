@@ -1,0 +1,385 @@
+package messenger
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/groups"
+	"github.com/petrel-chat/petrel/node/media"
+	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/node/wire"
+	"github.com/petrel-chat/petrel/relay/mailboxclient"
+	"github.com/petrel-chat/petrel/relay/relaywire"
+)
+
+// AutoDownloadMax is the size up to which a received file downloads by itself (API.md §6);
+// larger ones on FetchMedia (a UI's first GET), their thumbnails by themselves.
+const AutoDownloadMax = 16 << 20
+
+// wireAttachment is one attachment as a text carries it (wire.Content.Attachments): the
+// file's manifest, and the relay blob ids of the chunks the sender padded to a relay size
+// bucket (a sealed chunk of exactly a bucket's size is its own blob: id = chunk hash).
+type wireAttachment struct {
+	media.Manifest
+	Blobs map[media.Hash]string `json:"blobs,omitempty"` // chunk hash → hex blob id
+}
+
+// Media job records (the durable queues of media.go's workers).
+func kMediaUp(msgID string) []byte { return []byte("mq/u/" + msgID) }
+func kMediaDown(id string) []byte  { return []byte("mq/d/" + id) }
+
+var (
+	mediaUpPrefix   = []byte("mq/u/")
+	mediaDownPrefix = []byte("mq/d/")
+)
+
+// upJob: the media of message Msg still to leave at the home relays.
+type upJob struct {
+	V     int      `json:"v"`
+	Media []string `json:"media"`
+}
+
+// downJob: a received media id to download, its messages and where from.
+type downJob struct {
+	V        int               `json:"v"`
+	Messages []string          `json:"messages"`
+	Peer     string            `json:"peer"`   // the sender's peer id
+	Relays   []string          `json:"relays"` // the sender's home relays (full multiaddrs)
+	Blobs    map[string]string `json:"blobs"`  // chunk hash hex → blob id hex
+	Auto     bool              `json:"auto"`   // download without being asked
+}
+
+// padChunk is a sealed chunk padded with zeros to its relay bucket.
+func padChunk(ct []byte) []byte {
+	n := relaywire.BlobBucket(len(ct))
+	if n == len(ct) {
+		return ct
+	}
+	out := make([]byte, n)
+	copy(out, ct)
+	return out
+}
+
+// resolveAttachments checks a send's attachments (outside any transaction) and returns
+// their wire forms (manifests and padded blob ids).
+func (m *Messenger) resolveAttachments(req []api.Attachment) ([]string, []json.RawMessage, error) {
+	if len(req) == 0 {
+		return nil, nil, nil
+	}
+	if len(req) > wire.MaxAttachments {
+		return nil, nil, api.Errorf(api.ErrBadRequest, "%d attachments: at most %d per message", len(req), wire.MaxAttachments)
+	}
+	if m.cfg.Media == nil {
+		return nil, nil, api.Errorf(api.ErrNotImplemented, "this node has no media store")
+	}
+	var ids []string
+	var raws []json.RawMessage
+	for _, a := range req {
+		if a.MediaID == "" {
+			return nil, nil, api.Errorf(api.ErrBadRequest, "an attachment without media_id")
+		}
+		var mf media.Manifest
+		err := m.st.View(func(tx *store.Tx) error {
+			var err error
+			mf, err = m.cfg.Media.Manifest(tx, a.MediaID)
+			return err
+		})
+		switch {
+		case errors.Is(err, media.ErrNotFound):
+			return nil, nil, api.Errorf(api.ErrBadRequest, "unknown media id %q (upload it with POST /v1/media first)", a.MediaID)
+		case errors.Is(err, media.ErrNotAvailable):
+			return nil, nil, api.Errorf(api.ErrBadRequest, "media %q is not here in full (%v)", a.MediaID, err)
+		case err != nil:
+			return nil, nil, err
+		}
+		wa := wireAttachment{Manifest: mf}
+		err = m.cfg.Media.SealedChunks(a.MediaID, func(h media.Hash, ct []byte) error {
+			if p := padChunk(ct); len(p) != len(ct) {
+				if wa.Blobs == nil {
+					wa.Blobs = map[media.Hash]string{}
+				}
+				id := relaywire.BlobIDOf(p)
+				wa.Blobs[h] = hex.EncodeToString(id[:])
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("messenger: media %s: %w", a.MediaID, err)
+		}
+		b, err := json.Marshal(wa)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(b) > wire.MaxAttachment {
+			return nil, nil, api.Errorf(api.ErrTooLarge, "media %q: its manifest is %d bytes, over %d", a.MediaID, len(b), wire.MaxAttachment)
+		}
+		ids, raws = append(ids, a.MediaID), append(raws, b)
+	}
+	return ids, raws, nil
+}
+
+// attachSent records a sent message's attachments in tx: each media id is referred to by
+// the message, and the message's media are queued for the home relays. It returns the
+// attachments for the Message.
+func (m *Messenger) attachSent(tx *store.Tx, msgID string, ids []string) ([]api.Attachment, error) {
+	out := []api.Attachment{}
+	for _, id := range ids {
+		if err := media.Ref(tx, id, msgID); err != nil {
+			if errors.Is(err, media.ErrNotFound) {
+				return nil, api.Errorf(api.ErrBadRequest, "unknown media id %q", id)
+			}
+			return nil, err
+		}
+		a, err := m.cfg.Media.InfoTx(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, apiAttachment(a))
+	}
+	if len(ids) > 0 && len(m.cfg.Relays) > 0 {
+		if err := putJSON(tx, kMediaUp(msgID), &upJob{V: 1, Media: ids}); err != nil {
+			return nil, err
+		}
+		tx.OnCommit(m.media.kickUp)
+	}
+	return out, nil
+}
+
+func apiAttachment(a media.Attachment) api.Attachment {
+	out := api.Attachment{MediaID: a.MediaID, Name: a.Name, MIME: a.MIME, Size: a.Size, SHA256: a.SHA256,
+		Width: a.Width, Height: a.Height, DurationMS: a.DurationMS, State: string(a.State), Received: a.Received}
+	if a.ThumbnailMediaID != "" {
+		t := a.ThumbnailMediaID
+		out.ThumbnailMediaID = &t
+	}
+	if a.State == media.Available {
+		out.Received = 0
+	}
+	return out
+}
+
+// attachReceived records the attachments of a received message in tx: each manifest is
+// added to the media store (a hostile one, too large or inconsistent, is dropped with a
+// warning: nothing of it is stored), referred to by the message, and queued for download
+// from the sender (peer) and its relays.
+func (m *Messenger) attachReceived(tx *store.Tx, msgID, from string, relays []string, raws []json.RawMessage) []api.Attachment {
+	out := []api.Attachment{}
+	if len(raws) == 0 {
+		return out
+	}
+	if m.cfg.Media == nil {
+		m.log.Warn("a message with attachments, and no media store", "message", msgID)
+		return out
+	}
+	for _, raw := range raws {
+		var wa wireAttachment
+		if err := json.Unmarshal(raw, &wa); err != nil {
+			m.log.Warn("attachment dropped", "message", msgID, "err", err)
+			continue
+		}
+		id, err := m.cfg.Media.AddTx(tx, wa.Manifest)
+		if err == nil {
+			err = media.Ref(tx, id, msgID)
+		}
+		var a media.Attachment
+		if err == nil {
+			a, err = m.cfg.Media.InfoTx(tx, id)
+		}
+		if err != nil {
+			m.log.Warn("attachment dropped", "message", msgID, "err", err)
+			continue
+		}
+		out = append(out, apiAttachment(a))
+		if a.State == media.Available {
+			continue
+		}
+		blobs := map[string]string{}
+		for h, b := range wa.Blobs {
+			blobs[h.String()] = b
+		}
+		job := func(id string, auto bool) {
+			var j downJob
+			if _, err := getJSON(tx, kMediaDown(id), &j); err != nil {
+				m.log.Warn("media job", "err", err)
+				return
+			}
+			j.V, j.Peer, j.Relays, j.Blobs, j.Auto = 1, from, relays, blobs, j.Auto || auto
+			if !containsStr(j.Messages, msgID) {
+				j.Messages = append(j.Messages, msgID)
+			}
+			if err := putJSON(tx, kMediaDown(id), &j); err != nil {
+				m.log.Warn("media job", "err", err)
+				return
+			}
+			if j.Auto {
+				tx.OnCommit(func() { m.media.kickDown(id) })
+			}
+		}
+		auto := wa.Size <= AutoDownloadMax
+		job(id, auto)
+		if a.ThumbnailMediaID != "" && !auto {
+			job(a.ThumbnailMediaID, true)
+		}
+	}
+	return out
+}
+
+func containsStr(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// FetchMedia starts the download of a received media id that is not here yet (a UI's
+// first GET of a large file): it returns once the download is queued. A media id that is
+// here already, or downloading, is nil; an unknown one api not_found.
+func (m *Messenger) FetchMedia(ctx context.Context, mediaID string) error {
+	if m.cfg.Media == nil {
+		return api.Errorf(api.ErrNotFound, "no media %q", mediaID)
+	}
+	a, err := m.cfg.Media.Info(mediaID)
+	if errors.Is(err, media.ErrNotFound) {
+		return api.Errorf(api.ErrNotFound, "no media %q", mediaID)
+	} else if err != nil {
+		return err
+	}
+	if a.State == media.Available {
+		return nil
+	}
+	kick := false
+	err = m.st.Update(ctx, func(tx *store.Tx) error {
+		var j downJob
+		found, err := getJSON(tx, kMediaDown(mediaID), &j)
+		if err != nil || !found {
+			return err // a file of ours, or one with no source known: nothing to start
+		}
+		kick = true
+		if j.Auto {
+			return nil
+		}
+		j.Auto = true
+		return putJSON(tx, kMediaDown(mediaID), &j)
+	})
+	if err != nil {
+		return err
+	}
+	if kick {
+		m.media.kickDown(mediaID)
+	}
+	return nil
+}
+
+// authorizeMedia is the media server's Authorizer: the peer must be the proven peer of a
+// contact who is a member of the conversation of one of the messages that refer to the
+// file (docs/ARCHITECTURE.md, "Media").
+func (m *Messenger) authorizeMedia(req media.FetchRequest) bool {
+	pid := req.Peer.String()
+	ok := false
+	_ = m.st.View(func(tx *store.Tx) error {
+		cid, err := getString(tx, kContactByPeer(pid))
+		if err != nil || cid == "" {
+			return err
+		}
+		c, err := loadContact(tx, cid)
+		if err != nil || !c.PeerProven || c.PeerID != pid || c.Blocked {
+			return err
+		}
+		for _, mid := range req.Messages {
+			r, err := loadMsg(tx, mid)
+			if err != nil {
+				continue
+			}
+			if r.ContactID != "" {
+				if r.ContactID == c.ID {
+					ok = true
+					return nil
+				}
+				continue
+			}
+			g, err := groups.Load(tx, r.M.ConversationID)
+			if err != nil || !g.Me {
+				continue
+			}
+			for _, mb := range g.Members {
+				if mb.UserID == c.UserID {
+					ok = true
+					return nil
+				}
+			}
+		}
+		return nil
+	})
+	return ok
+}
+
+// relayInfos parses full relay multiaddrs (…/p2p/ID) into peers and adds their addresses to
+// h's peerstore.
+func relayInfos(h host.Host, addrs []string) []peer.ID {
+	var out []peer.ID
+	for _, s := range addrs {
+		s, _, _ = strings.Cut(s, "#")
+		a, err := ma.NewMultiaddr(s)
+		if err != nil {
+			continue
+		}
+		ai, err := peer.AddrInfoFromP2pAddr(a)
+		if err != nil {
+			continue
+		}
+		h.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.TempAddrTTL)
+		out = append(out, ai.ID)
+	}
+	return out
+}
+
+// relayBlobs is a media.BlobSource over the sender's home relays: a chunk is the blob of
+// its hash, or, for a chunk the sender padded, of the blob id the message named; the
+// padding is left out by asking only for the chunk's bytes.
+type relayBlobs struct {
+	h      host.Host
+	relays []peer.ID
+	blobs  map[string]string
+}
+
+func (r *relayBlobs) Get(ctx context.Context, h media.Hash, off, n int64) ([]byte, error) {
+	bid := relaywire.BlobID(h)
+	if s, ok := r.blobs[h.String()]; ok {
+		b, err := hex.DecodeString(s)
+		if err != nil || len(b) != relaywire.BlobIDSize {
+			return nil, fmt.Errorf("%w: a bad blob id in the message", media.ErrNotFound)
+		}
+		copy(bid[:], b)
+	}
+	var errs []error
+	missing := 0
+	for _, p := range r.relays {
+		b, err := mailboxclient.GetBlob(ctx, r.h, p, bid, int(off), int(n))
+		if err == nil {
+			return b, nil
+		}
+		if errors.Is(err, mailboxclient.ErrBlobNotFound) {
+			missing++
+		}
+		errs = append(errs, err)
+	}
+	if len(r.relays) > 0 && missing == len(r.relays) {
+		return nil, fmt.Errorf("%w: at the sender's relays", media.ErrNotFound)
+	}
+	if len(errs) == 0 {
+		return nil, errors.New("messenger: the sender has no relays")
+	}
+	return nil, errors.Join(errs...)
+}
