@@ -165,6 +165,17 @@ func TestWebUIMedia(t *testing.T) {
 		a.wait("the tray emptied", "document.querySelector('.att-tray').hidden")
 		own := `[...document.querySelectorAll('.msg.own:not(.local)')].find(e => e.querySelector('.body')?.textContent === 'the harbour at dawn')`
 		a.wait("both images inline on alice's side", own+"?.querySelectorAll('.att-image img[src^=\"blob:\"]').length === 2 && [..."+own+".querySelectorAll('.att-image img')].every(i => i.naturalWidth > 0)")
+		t.Cleanup(func() {
+			if t.Failed() {
+				pg, _ := bob.Client.Messages(context.Background(), conv, "", "", 50)
+				for _, m := range pg.Messages {
+					t.Logf("(on failure) bob's message %s: %+v", m.ID, m.Attachments)
+				}
+				var dbg any
+				b.eval("[...document.querySelectorAll('.att')].map(e => e.className + ' ' + (e.querySelector('img')||{}).src)", &dbg)
+				t.Logf("(on failure) the attachment elements at bob's: %v", dbg)
+			}
+		})
 		theirs := `[...document.querySelectorAll('.msg.theirs')].find(e => e.querySelector('.body')?.textContent === 'the harbour at dawn')`
 		b.wait("both images inline on bob's side", theirs+"?.querySelectorAll('.att-image img[src^=\"blob:\"]').length === 2 && [..."+theirs+".querySelectorAll('.att-image img')].every(i => i.naturalWidth > 0)")
 		var w int
@@ -210,7 +221,7 @@ func TestWebUIMedia(t *testing.T) {
 		var alive string
 		ctx, cancel := context.WithTimeout(b.ctx, waitFor)
 		defer cancel()
-		alive, err := chromedp.Run(ctx, chromedp.Evaluate[string]("fetch("+jsString(full)+").then(() => 'alive', () => 'revoked')", chromedp.EvalAwaitPromise))
+		alive, err := chromedp.Run(ctx, chromedp.Evaluate[string]("new Promise(r => { const i = new Image(); i.onload = () => r('alive'); i.onerror = () => r('revoked'); i.src = "+jsString(full)+" })", chromedp.EvalAwaitPromise))
 		if err != nil || alive != "revoked" {
 			t.Fatalf("the lightbox's object URL after closing: %q %v, want revoked", alive, err)
 		}
@@ -270,7 +281,14 @@ func TestWebUIMedia(t *testing.T) {
 		if !strings.HasPrefix(att.Name, "voice-note-") || (att.MIME != "audio/webm" && att.MIME != "audio/ogg") || att.Size < 1000 {
 			t.Fatalf("the voice note's attachment: %+v", att)
 		}
-		sel := `.msg.theirs .att-audio.voice[data-media="` + att.MediaID + `"] audio`
+		var batt api.Attachment
+		wait.For(t, "the voice note on bob's node", func() error {
+			if _, batt = lastAttachment(t, bob, conv); batt.SHA256 != att.SHA256 {
+				return os.ErrNotExist
+			}
+			return nil
+		})
+		sel := `.msg.theirs .att-audio.voice[data-media="` + batt.MediaID + `"] audio`
 		b.wait("the voice note at bob's", "document.querySelector('"+sel+"')")
 		b.eval("(document.querySelector('"+sel+"').play(), true)", nil)
 		b.wait("the voice note playing at bob's", "document.querySelector('"+sel+"').currentTime > 0.3 && !document.querySelector('"+sel+"').error")

@@ -77,11 +77,11 @@ export function attachKit(app, convId, opts) {
     tray.add(files.map((f, i) => (f.name && f.name !== 'image.png' ? f : new File([f], 'pasted-' + Date.now() + (i ? '-' + i : '') + '.' + ((f.type.split('/')[1] || 'png').replace('jpeg', 'jpg')), { type: f.type }))));
   });
 
-  kit.onOpen = (a) => {
+  kit.onOpen = (a, m, opener) => {
     const items = imagesOf(opts.messages(), isImage);
     const i = Math.max(0, items.findIndex((x) => x.att.media_id === a.media_id));
     if (!items.length) return;
-    closeLb = openLightbox(kit, items, i, () => { closeLb = null; });
+    closeLb = openLightbox(kit, items, i, () => { closeLb = null; }, opener);
   };
 
   return {

@@ -9,9 +9,12 @@ import { q } from './api.js';
 import { fmtSize } from './media.js';
 
 // openLightbox shows items[index]; items are {att, msg} of the conversation's images in
-// order. kit is the conversation's MediaKit (for thumbnails). It returns a close function.
-export function openLightbox(kit, items, index, onClosed) {
-  const back = document.activeElement;
+// order. kit is the conversation's MediaKit (for thumbnails); focus returns to opener (or, if
+// the conversation was redrawn meanwhile, to the same image's new button). It returns a close
+// function.
+export function openLightbox(kit, items, index, onClosed, opener) {
+  const back = opener || document.activeElement;
+  const backMedia = items[index].att.media_id;
   let i = index;
   let full = ''; // object URL of the full image shown
   let seq = 0;
@@ -83,7 +86,7 @@ export function openLightbox(kit, items, index, onClosed) {
     status.textContent = 'Loading…';
     if (a.thumbnail_media_id) {
       const mine = seq;
-      kit.blobUrl(a.thumbnail_media_id).then((u) => { if (u && mine === seq && !full) img.src = u; }).catch(() => {});
+      kit.use(a.thumbnail_media_id, (u) => { if (u && mine === seq && !full) img.src = u; });
     }
     d.dataset.media = a.media_id;
     load(seq, a, 0);
@@ -105,7 +108,8 @@ export function openLightbox(kit, items, index, onClosed) {
     revokeFull();
     d.close();
     d.remove();
-    if (back && back.isConnected) back.focus();
+    const to = back && back.isConnected ? back : document.querySelector('.att[data-media="' + CSS.escape(backMedia) + '"]');
+    if (to) to.focus();
     if (onClosed) onClosed();
   }
 

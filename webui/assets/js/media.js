@@ -179,8 +179,21 @@ export class MediaKit {
     this.convId = convId;
     this.urls = new Map(); // media id → {url, promise, tries}
     this.els = new Map(); // media id → {sig, el}
-    this.onOpen = () => {}; // (attachment, message) when an image is pressed
+    this.onOpen = () => {}; // (attachment, message, button) when an image is pressed
     this.timers = new Set();
+    this.pins = new Map(); // media id → uses waiting for its URL (sweep leaves those alone)
+  }
+
+  // use calls fn with media id's object URL ('' while the node does not have it yet), and
+  // keeps sweep from revoking the URL before fn has put it on the page.
+  use(id, fn, onError) {
+    this.pins.set(id, (this.pins.get(id) || 0) + 1);
+    const unpin = () => {
+      const n = this.pins.get(id) - 1;
+      if (n > 0) this.pins.set(id, n);
+      else this.pins.delete(id);
+    };
+    this.blobUrl(id).then((url) => { unpin(); fn(url); }, (e) => { unpin(); if (onError) onError(e); });
   }
 
   // blobUrl fetches media into an object URL; it resolves with '' while the node does not
@@ -208,7 +221,7 @@ export class MediaKit {
 
   // fill puts media id into img, retrying (bounded) while the node is still fetching it.
   fill(img, id, tries = 0) {
-    this.blobUrl(id).then((url) => {
+    this.use(id, (url) => {
       if (url) {
         img.src = url;
         img.closest('.att').classList.remove('loading');
@@ -220,7 +233,7 @@ export class MediaKit {
         if (img.isConnected || tries < 2) this.fill(img, id, tries + 1);
       }, 500 * 2 ** Math.min(tries, 4));
       this.timers.add(t);
-    }).catch(() => {
+    }, () => {
       const box = img.closest('.att');
       if (box) box.classList.add('broken');
     });
@@ -258,7 +271,7 @@ export class MediaKit {
         type: 'button',
         dataset: { media: a.media_id, kind },
         'aria-label': 'Open image ' + name,
-        onclick: () => this.onOpen(a, m),
+        onclick: (e) => this.onOpen(a, m, e.currentTarget),
       }, img, this.stateLine(a));
       if (thumb) this.fill(img, thumb);
       return btn;
@@ -326,7 +339,7 @@ export class MediaKit {
     const shown = new Set();
     for (const img of root.ownerDocument.querySelectorAll('img[src^="blob:"]')) shown.add(img.src);
     for (const [id, c] of this.urls) {
-      if (c.url && !shown.has(c.url)) {
+      if (c.url && !shown.has(c.url) && !this.pins.has(id)) {
         URL.revokeObjectURL(c.url);
         this.urls.delete(id);
       }
