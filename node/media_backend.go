@@ -89,10 +89,9 @@ func (b apiBackend) CancelUpload(ctx context.Context, id string) error {
 }
 
 // fetchMedia starts the download of a received media id that is not here yet. The
-// messenger owns downloads (it knows the message, its sender and relays); until its
-// FetchMedia lands this does nothing, and a GET answers 409 all the same.
+// messenger owns downloads (it knows the message, its sender and relays).
 func (n *Node) fetchMedia(ctx context.Context, id string) error {
-	return nil
+	return n.msg.FetchMedia(ctx, id)
 }
 
 // mediaErr maps node/media's errors to the API's (docs/API.md §6, "Errors"). A request
