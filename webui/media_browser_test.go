@@ -3,6 +3,7 @@ package webui_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"crypto/sha256"
 	"encoding/hex"
 	"image"
@@ -368,6 +369,54 @@ func TestWebUIMedia(t *testing.T) {
 		_, att := lastAttachment(t, bob, conv)
 		if att.Name != "archive.tar" || att.Size != 12<<20+777 || att.SHA256 != sum {
 			t.Fatalf("bob's attachment %+v", att)
+		}
+	})
+
+	step("FileOver16MiBDownloadsWhenAsked", func(t *testing.T) {
+		b := bp.in(t)
+		path, sum := writeRandom(t, files, "film.mkv.bin", 20<<20+5, 3)
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		att, err := alice.Client.TusUpload(ctx, f, 20<<20+5, "film.mkv.bin", "application/octet-stream", 4<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m api.Message
+		if err := alice.Client.Do(ctx, "POST", "/v1/conversations/"+conv+"/messages", api.SendRequest{ClientMsgID: "big1", Body: "the film", Attachments: []api.Attachment{{MediaID: att.MediaID}}}, &m); err != nil {
+			t.Fatal(err)
+		}
+		card := `[...document.querySelectorAll('.msg.theirs .att-file')].find(e => e.querySelector('.att-name').textContent === 'film.mkv.bin')`
+		b.wait("the large file waiting for a click at bob's", card+"?.querySelector('button.att-fetch') && "+card+".textContent.includes('Not downloaded yet')")
+		b.shot(art, "media-large-waiting")
+		// Record whether the card ever shows the download's progress (message_update events).
+		b.eval(`(() => { window.__progress = []; new MutationObserver(() => {
+			const p = `+card+`?.querySelector('progress');
+			if (p && !window.__progress.includes(p.value)) window.__progress.push(p.value);
+		}).observe(document.body, { subtree: true, childList: true }); return true })()`, nil)
+		b.eval(card+".querySelector('button.att-fetch').click()", nil)
+		bid := b.str(card + ".dataset.media")
+		wait.For(t, "the 20 MiB file on bob's node", func() error {
+			a, err := bob.Client.MediaInfo(ctx, bid)
+			if err != nil {
+				return err
+			}
+			if a.State != api.MediaAvailable {
+				return fmt.Errorf("%s, %d of %d bytes", a.State, a.Received, a.Size)
+			}
+			return nil
+		})
+		b.wait("the large file downloaded at bob's (after its progress)", card+"?.querySelector('a.att-dl[download]')")
+		if got := b.pageSHA256(b.str(card + ".querySelector('a.att-dl').getAttribute('href')")); got != sum {
+			t.Fatalf("the 20 MiB file at bob's: sha256 %s, want %s", got, sum)
+		}
+		var progress []float64
+		b.eval("window.__progress", &progress)
+		t.Logf("progress values shown while downloading: %v", progress)
+		if len(progress) == 0 {
+			t.Fatal("the card never showed the download's progress")
 		}
 	})
 }

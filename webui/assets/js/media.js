@@ -12,6 +12,10 @@ export const TUS_OVER = 8 * 1024 * 1024; // larger files go through tus
 export const TUS_CHUNK = 4 * 1024 * 1024; // bytes per PATCH
 const TUS_RETRIES = 5; // failed PATCHes in a row before the upload is given up
 const IMAGE = /^image\/(jpeg|png|gif|webp)$/;
+const AUTO_MAX = 16 * 1024 * 1024; // the receiving node downloads up to this by itself
+
+// waitsForGet: a large file the node fetches only once a UI asks for it (docs/API.md).
+const waitsForGet = (a) => a.state === 'downloading' && !(a.received > 0) && a.size > AUTO_MAX;
 
 export function fmtSize(n) {
   if (!(n >= 0)) return '';
@@ -178,7 +182,7 @@ export class MediaKit {
     this.app = app;
     this.convId = convId;
     this.urls = new Map(); // media id → {url, promise, tries}
-    this.els = new Map(); // media id → {sig, el}
+    this.els = new Map(); // message id + media id → {sig, el}
     this.onOpen = () => {}; // (attachment, message, button) when an image is pressed
     this.timers = new Set();
     this.pins = new Map(); // media id → uses waiting for its URL (sweep leaves those alone)
@@ -248,10 +252,11 @@ export class MediaKit {
 
   one(a, m) {
     const sig = JSON.stringify([a.state, a.received, a.thumbnail_media_id, a.error, !!m.local]);
-    const old = this.els.get(a.media_id);
+    const key = m.id + ' ' + a.media_id;
+    const old = this.els.get(key);
     if (old && old.sig === sig) return old.el;
     const el = this.build(a, m);
-    this.els.set(a.media_id, { sig, el });
+    this.els.set(key, { sig, el });
     return el;
   }
 
@@ -295,13 +300,14 @@ export class MediaKit {
         this.stateLine(a)),
       state === 'available'
         ? h('a.att-dl.button', { href: src, download: name, 'aria-label': 'Download ' + name }, 'Download')
-        : state === 'downloading' ? null : this.fetchButton(a, 'Download'));
+        : waitsForGet(a) ? this.fetchButton(a, 'Download') : null);
   }
 
   // stateLine shows what the node is doing with an attachment that is not here yet.
   stateLine(a) {
     const state = a.state || 'available';
     if (state === 'available') return null;
+    if (waitsForGet(a)) return h('div.att-state', h('span.small', 'Not downloaded yet'));
     if (state === 'downloading') {
       const got = a.received || 0;
       return h('div.att-state', { role: 'status' },
@@ -318,6 +324,7 @@ export class MediaKit {
   fetchButton(a, label) {
     const b = h('button.link.att-fetch', {
       type: 'button',
+      'aria-label': label + ': ' + (a.name || 'attachment'),
       onclick: async (e) => {
         e.stopPropagation();
         b.disabled = true;
