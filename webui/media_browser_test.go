@@ -228,6 +228,44 @@ func TestWebUIMedia(t *testing.T) {
 		}
 	})
 
+	step("DropPasteAndAtMostTen", func(t *testing.T) {
+		a, b := ap.in(t), bp.in(t)
+		// Files dropped onto the conversation and an image pasted into the composer land in
+		// the tray; past ten the tray says why it took no more; removing one frees a place.
+		a.eval(`(() => {
+			const dt = new DataTransfer();
+			for (let i = 0; i < 9; i++) dt.items.add(new File(['dropped ' + i], 'dropped-' + i + '.txt', { type: 'text/plain' }));
+			const chat = document.querySelector('.chat');
+			chat.dispatchEvent(new DragEvent('dragenter', { dataTransfer: dt, bubbles: true, cancelable: true }));
+			window.__dropShown = !document.querySelector('.drop-zone').hidden;
+			chat.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+			return true
+		})()`, nil)
+		var shown bool
+		a.eval("window.__dropShown && document.querySelector('.drop-zone').hidden", &shown)
+		if !shown {
+			t.Fatal("the drop zone did not show while dragging, or stayed after the drop")
+		}
+		a.wait("nine dropped files uploaded", "document.querySelectorAll('.att-tray .tray-item.done').length === 9")
+		a.eval(`(() => {
+			const dt = new DataTransfer();
+			dt.items.add(new File([Uint8Array.from(atob('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=='), c => c.charCodeAt(0))], 'image.png', { type: 'image/png' }));
+			dt.items.add(new File(['one too many'], 'eleventh.txt', { type: 'text/plain' }));
+			document.querySelector('.compose-input').dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+			return true
+		})()`, nil)
+		a.wait("the pasted image in the tray and a note about the limit", "document.querySelectorAll('.att-tray .tray-item').length === 10 && [...document.querySelectorAll('.tray-item')].some(e => /^pasted-.*\\.png$/.test(e.dataset.name)) && document.querySelector('.att-note').textContent.includes('up to 10')")
+		a.shot(art, "media-tray-full")
+		a.viewport(390, 844)
+		a.shot(art, "media-tray-phone")
+		a.viewport(1200, 800)
+		a.click(".tray-item .tray-remove")
+		a.wait("nine left", "document.querySelectorAll('.att-tray .tray-item').length === 9")
+		a.wait("all uploaded", "document.querySelectorAll('.att-tray .tray-item.done').length === 9")
+		a.click(".send-btn")
+		b.wait("a message with nine attachments at bob's", "[...document.querySelectorAll('.msg.theirs .attachments.media')].some(e => e.querySelectorAll('.att').length === 9)")
+	})
+
 	step("FileDownloadsByteIdenticalOnTheOtherSide", func(t *testing.T) {
 		a, b := ap.in(t), bp.in(t)
 		path, sum := writeRandom(t, files, "minutes 2026 ü.bin", 700*1024+13, 1)
