@@ -115,6 +115,71 @@ func lastAttachment(t *testing.T, n *nodetest.Node, conv string) (api.Message, a
 	return m, m.Attachments[len(m.Attachments)-1]
 }
 
+// interceptUploads pauses the page's requests to /v1/media/uploads at stage and lets decide
+// (called in order, on one goroutine) answer each by its method: "continue", "fail" (a
+// connection reset) or "hold" (left paused). It returns the methods seen and a stop that
+// ends the interception; the test's end stops it too.
+func interceptUploads(t *testing.T, p *page, stage fetch.RequestStage, decide func(method string) string) (seen func() []string, stop func()) {
+	t.Helper()
+	var mu sync.Mutex
+	var methods []string
+	paused := make(chan *fetch.EventRequestPaused, 64)
+	lctx, cancel := context.WithCancel(p.ctx)
+	if err := chromedp.Listen(lctx, func(ev any) {
+		if e, ok := ev.(*fetch.EventRequestPaused); ok {
+			select {
+			case paused <- e:
+			default:
+			}
+		}
+	}); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-lctx.Done():
+				return
+			case e := <-paused:
+				mu.Lock()
+				methods = append(methods, e.Request.Method)
+				mu.Unlock()
+				switch decide(e.Request.Method) {
+				case "fail":
+					_, _ = chromedp.Call(lctx, fetch.FailRequest, fetch.FailRequestParams{RequestID: e.RequestID, ErrorReason: network.ErrorReasonConnectionReset})
+				case "hold":
+				default:
+					_, _ = chromedp.Call(lctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: e.RequestID})
+				}
+			}
+		}
+	})
+	if _, err := chromedp.Call(p.ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: "*/v1/media/uploads*", RequestStage: stage}}}); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			ctx, c := context.WithTimeout(p.ctx, waitFor)
+			defer c()
+			if _, err := chromedp.Call(ctx, fetch.Disable, cdp.Empty{}); err != nil {
+				t.Errorf("ending the interception: %v", err)
+			}
+			cancel()
+			wg.Wait()
+		})
+	}
+	t.Cleanup(stop)
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), methods...)
+	}, stop
+}
+
 // TestWebUIMedia drives attachments through the UI of two real nodes: images inline on
 // both sides and in the lightbox (keyboard, focus, Escape), a file downloaded byte-identical
 // on the other side, a voice note recorded with the microphone (chromium's fake device)
@@ -342,59 +407,21 @@ func TestWebUIMedia(t *testing.T) {
 		path, sum := writeRandom(t, files, "archive.tar", 12<<20+777, 2)
 		// Intercept alice's tus requests: the answer to the second PATCH is lost on the
 		// way back (the node has stored the chunk; the page sees a network error).
-		var mu sync.Mutex
-		var seen []string
-		paused := make(chan *fetch.EventRequestPaused, 64)
-		lctx, stop := context.WithCancel(a.ctx)
-		defer stop()
-		if err := chromedp.Listen(lctx, func(ev any) {
-			if e, ok := ev.(*fetch.EventRequestPaused); ok {
-				select {
-				case paused <- e:
-				default:
+		patches := 0
+		seen, stop := interceptUploads(t, a, fetch.RequestStageResponse, func(method string) string {
+			if method == "PATCH" {
+				if patches++; patches == 2 {
+					return "fail"
 				}
 			}
-		}); err != nil {
-			t.Fatal(err)
-		}
-		var wg sync.WaitGroup
-		defer wg.Wait()
-		defer stop()
-		wg.Go(func() {
-			patches := 0
-			for {
-				select {
-				case <-lctx.Done():
-					return
-				case e := <-paused:
-					mu.Lock()
-					seen = append(seen, e.Request.Method)
-					mu.Unlock()
-					if e.Request.Method == "PATCH" {
-						patches++
-						if patches == 2 {
-							_, _ = chromedp.Call(lctx, fetch.FailRequest, fetch.FailRequestParams{RequestID: e.RequestID, ErrorReason: network.ErrorReasonConnectionReset})
-							continue
-						}
-					}
-					_, _ = chromedp.Call(lctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: e.RequestID})
-				}
-			}
+			return "continue"
 		})
-		if _, err := chromedp.Call(a.ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: "*/v1/media/uploads*", RequestStage: fetch.RequestStageResponse}}}); err != nil {
-			t.Fatal(err)
-		}
 		a.pick(path)
 		a.wait("the upload progress in the tray", "document.querySelector('.att-tray .tray-item progress') || document.querySelector('.att-tray .tray-item.done')")
 		a.shot(art, "media-upload-progress")
 		a.wait("the large file uploaded", "document.querySelector('.att-tray .tray-item.done')")
-		if _, err := chromedp.Call(a.ctx, fetch.Disable, cdp.Empty{}); err != nil {
-			t.Fatal(err)
-		}
 		stop()
-		mu.Lock()
-		got := strings.Join(seen, " ")
-		mu.Unlock()
+		got := strings.Join(seen(), " ")
 		if !strings.HasPrefix(got, "POST PATCH PATCH HEAD PATCH") {
 			t.Fatalf("the tus requests were %q: want create, a PATCH, the lost PATCH, a HEAD to resume, then PATCHes from the node's offset", got)
 		}
@@ -407,6 +434,31 @@ func TestWebUIMedia(t *testing.T) {
 		_, att := lastAttachment(t, bob, conv)
 		if att.Name != "archive.tar" || att.Size != 12<<20+777 || att.SHA256 != sum {
 			t.Fatalf("bob's attachment %+v", att)
+		}
+	})
+
+	step("UploadCancelled", func(t *testing.T) {
+		a, b := ap.in(t), bp.in(t)
+		path, _ := writeRandom(t, files, "second thoughts.tar", 10<<20, 4)
+		// The first PATCH is held in the browser, so the upload is in flight when cancelled.
+		_, stop := interceptUploads(t, a, fetch.RequestStageRequest, func(method string) string {
+			if method == "PATCH" {
+				return "hold"
+			}
+			return "continue"
+		})
+		a.pick(path)
+		a.wait("the upload in progress with its cancel button", "document.querySelector('.att-tray .tray-item.uploading .tray-remove')?.getAttribute('aria-label') === 'Cancel uploading second thoughts.tar'")
+		a.click(".tray-item.uploading .tray-remove")
+		a.wait("the tray empty", "document.querySelector('.att-tray').hidden && !document.querySelector('.tray-item')")
+		stop()
+		a.typeInto(".compose-input", "never mind\r")
+		msg := `[...document.querySelectorAll('.msg.theirs')].find(e => e.querySelector('.body')?.textContent === 'never mind')`
+		b.wait("the text alone at bob's", msg)
+		var n int
+		b.eval(msg+".querySelectorAll('.att').length", &n)
+		if n != 0 {
+			t.Fatalf("the cancelled upload was sent along: %d attachments", n)
 		}
 	})
 
