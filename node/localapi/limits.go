@@ -270,7 +270,7 @@ func (b *movingDeadline) Read(p []byte) (int, error) {
 	// The deadline is moved before the read, never after: the read that reaches the end
 	// of the body is where net/http lifts the deadline for its own background read, which
 	// a deadline set after it would cut (and cancel the request with it).
-	if now := time.Now(); now.Sub(b.last) >= time.Second {
+	if now := time.Now(); now.Sub(b.last) >= min(time.Second, b.step/4) {
 		d := now.Add(b.step)
 		if d.After(b.end) {
 			d = b.end

@@ -2,6 +2,7 @@ package localapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -105,9 +106,10 @@ func (s *Server) postMedia(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	a, err := m.PutMedia(r.Context(), http.MaxBytesReader(w, r.Body, max), name, ct)
+	body := &bodyReader{r: http.MaxBytesReader(w, r.Body, max)}
+	a, err := m.PutMedia(r.Context(), body, name, ct)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.writeError(w, r, body.blame(err))
 		return
 	}
 	writeJSON(w, http.StatusCreated, a)
@@ -204,4 +206,32 @@ func uploadLength(v string) (int64, bool) {
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	return n, err == nil
+}
+
+// bodyReader remembers how reading a request body failed, so that a body that broke off
+// (the client went away, the body deadline passed) is told apart from the node failing.
+type bodyReader struct {
+	r   io.Reader
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
+}
+
+// blame returns err as the API should answer it: too_large for a body over its limit,
+// bad_request for one that broke off, else err.
+func (b *bodyReader) blame(err error) error {
+	var maxErr *http.MaxBytesError
+	switch {
+	case b.err == nil:
+		return err
+	case errors.As(b.err, &maxErr):
+		return b.err
+	}
+	return api.Errorf(api.ErrBadRequest, "the request body broke off before its end")
 }

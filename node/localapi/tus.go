@@ -173,10 +173,11 @@ func (s *Server) patchUpload(w http.ResponseWriter, r *http.Request) {
 	}
 	// The body may be no longer than what the upload still lacks (one byte more is read to
 	// tell a body that goes on).
-	body := http.MaxBytesReader(w, r.Body, up.Length-up.Offset+1)
+	body := &bodyReader{r: http.MaxBytesReader(w, r.Body, up.Length-up.Offset+1)}
 	n, werr := m.WriteUpload(r.Context(), id, offset, body)
 	w.Header().Set("Upload-Offset", strconv.FormatInt(n, 10))
 	if werr != nil {
+		werr = body.blame(werr)
 		var maxErr *http.MaxBytesError
 		if errors.As(werr, &maxErr) {
 			werr = fmt.Errorf("%w: body past the upload's length of %d", api.ErrTooLarge, up.Length)
