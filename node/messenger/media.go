@@ -373,13 +373,30 @@ func (r *relayBlobs) Get(ctx context.Context, h media.Hash, off, n int64) ([]byt
 		if errors.Is(err, mailboxclient.ErrBlobNotFound) {
 			missing++
 		}
+		if errors.Is(err, mailboxclient.ErrBlobCorrupt) {
+			missing++ // an answer, and a wrong one: definitive, like no such blob
+		}
 		errs = append(errs, err)
 	}
 	if len(r.relays) > 0 && missing == len(r.relays) {
-		return nil, fmt.Errorf("%w: at the sender's relays", media.ErrNotFound)
+		// Every relay answered no, or sent bytes that are not the blob: the file fails with
+		// the reasons unless another source has the chunk.
+		return nil, fmt.Errorf("%w: at the sender's relays: %w", media.ErrNotFound, errors.Join(errs...))
 	}
 	if len(errs) == 0 {
 		return nil, errors.New("messenger: the sender has no relays")
 	}
 	return nil, errors.Join(errs...)
+}
+
+// dropAttachments removes a deleted message's attachments: its references to the media
+// (GC removes a file no message refers to) and its pending relay upload.
+func (m *Messenger) dropAttachments(tx *store.Tx, r *msgRec) error {
+	for _, a := range r.M.Attachments {
+		if err := media.Unref(tx, a.MediaID, r.M.ID); err != nil {
+			return err
+		}
+	}
+	r.M.Attachments = []api.Attachment{}
+	return tx.Delete(kMediaUp(r.M.ID))
 }

@@ -456,6 +456,9 @@ func (m *Messenger) Delete(ctx context.Context, id string, forEveryone bool) (ap
 func (m *Messenger) markDeleted(tx *store.Tx, r *msgRec) error {
 	r.M.Deleted, r.M.Body, r.M.Reactions, r.ReactTS = true, "", map[string][]string{}, nil
 	r.M.ReplyTo = nil
+	if err := m.dropAttachments(tx, r); err != nil {
+		return err
+	}
 	if err := m.putMsg(tx, r, false); err != nil {
 		return err
 	}

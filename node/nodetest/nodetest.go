@@ -30,6 +30,8 @@ type Node struct {
 	// Config, when set before Run, adds options to the node's configuration (groups,
 	// presence timers); Start leaves it empty.
 	Config func(*node.Config)
+	// Node is the running node (nil before the first Run); it changes on each Run.
+	Node *node.Node
 
 	t      testing.TB
 	listen string // the first run's libp2p address, kept across restarts
@@ -100,7 +102,7 @@ func (n *Node) Run() {
 		cancel()
 		n.t.Fatalf("nodetest: %s not ready within a minute", n.Name)
 	}
-	n.cancel, n.done = cancel, done
+	n.cancel, n.done, n.Node = cancel, done, nd
 	if n.listen == "/ip4/127.0.0.1/tcp/0" && len(n.Info.Addrs) > 0 && !strings.Contains(n.Info.Addrs[0], "/p2p-circuit") {
 		if a, _, ok := strings.Cut(n.Info.Addrs[0], "/p2p/"); ok {
 			n.listen = a
