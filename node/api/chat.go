@@ -130,8 +130,8 @@ type Attachment struct {
 	// State is "available", "downloading" or "failed" (MediaAvailable…); empty in a send
 	// request, which names media by media_id alone.
 	State string `json:"state,omitempty"`
-	// Received is the bytes here so far while the media is not available (absent when 0).
-	Received int64 `json:"received,omitempty"`
+	// Received is present while the media is not available: the bytes here so far.
+	Received *int64 `json:"received,omitempty"`
 }
 
 // Media states of Attachment.State (API.md §6).

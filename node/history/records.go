@@ -89,11 +89,16 @@ func ToAPI(r *Message) api.Message {
 		Attachments: make([]api.Attachment, 0, len(r.Attachments)),
 	}
 	for _, a := range r.Attachments {
-		m.Attachments = append(m.Attachments, api.Attachment{
+		att := api.Attachment{
 			MediaID: a.MediaID, Name: a.Name, MIME: a.MIME, Size: a.Size, SHA256: a.SHA256,
 			ThumbnailMediaID: a.Thumbnail, Width: a.Width, Height: a.Height, DurationMS: a.DurationMS,
-			State: a.State, Received: a.Received,
-		})
+			State: a.State,
+		}
+		if a.State != "" && a.State != api.MediaAvailable {
+			n := a.Received
+			att.Received = &n
+		}
+		m.Attachments = append(m.Attachments, att)
 	}
 	if m.Reactions == nil {
 		m.Reactions = map[string][]string{}
@@ -110,10 +115,14 @@ func FromAPI(r *Message, m *api.Message) {
 	r.EditedAt, r.Deleted, r.Reactions = m.EditedAt, m.Deleted, m.Reactions
 	r.Attachments = nil
 	for _, a := range m.Attachments {
+		var received int64
+		if a.Received != nil {
+			received = *a.Received
+		}
 		r.Attachments = append(r.Attachments, Attachment{
 			MediaID: a.MediaID, Name: a.Name, MIME: a.MIME, Size: a.Size, SHA256: a.SHA256,
 			Thumbnail: a.ThumbnailMediaID, Width: a.Width, Height: a.Height, DurationMS: a.DurationMS,
-			State: a.State, Received: a.Received,
+			State: a.State, Received: received,
 		})
 	}
 }

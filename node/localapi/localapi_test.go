@@ -189,15 +189,9 @@ func testBadInputKeepsServing(t *testing.T, n *nodetest.Node) {
 			t.Errorf("%s: got %d %s, want 400 bad_request", p, status, code)
 		}
 	}
-	// Endpoints of the contract this node does not serve yet say so (501), unlike a wrong
-	// path (404).
-	for _, c := range []struct{ method, path string }{
-		{"POST", "/v1/media"}, {"GET", "/v1/media/m1"},
-	} {
-		status, code, _ := raw(t, c.method, n.Info.URL+c.path, auth, strings.NewReader("{}"))
-		if status != 501 || code != "not_implemented" {
-			t.Errorf("%s %s: got %d %s, want 501 not_implemented", c.method, c.path, status, code)
-		}
+	// Media is served now (media_test.go): an unknown id is 404, unlike the 501 of before.
+	if status, code, _ := raw(t, "GET", n.Info.URL+"/v1/media/m1", auth, nil); status != 404 || code != "not_found" {
+		t.Errorf("GET /v1/media/m1: got %d %s, want 404 not_found", status, code)
 	}
 	if status, code, _ := raw(t, "GET", n.Info.URL+"/v1/no-such-thing", auth, nil); status != 404 || code != "not_found" {
 		t.Errorf("unknown path: got %d %s", status, code)

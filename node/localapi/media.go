@@ -147,7 +147,10 @@ func (s *Server) mediaNotHere(w http.ResponseWriter, r *http.Request, m Media, a
 	if err := m.StartDownload(r.Context(), a.MediaID); err != nil {
 		s.log.Warn("starting a media download failed", "media", a.MediaID, "err", err)
 	}
-	got := a.Received
+	var got int64
+	if a.Received != nil {
+		got = *a.Received
+	}
 	writeErrorCode(w, http.StatusConflict, codeConflict,
 		fmt.Sprintf("media %s is %s (%d of %d bytes here); its download has been started, completion arrives as a message_update event", a.MediaID, a.State, got, a.Size))
 }

@@ -15,7 +15,8 @@ func (a Attachment) API() api.Attachment {
 		out.ThumbnailMediaID = &t
 	}
 	if a.State != Available {
-		out.Received = a.Received
+		n := a.Received
+		out.Received = &n
 	}
 	return out
 }

@@ -157,13 +157,14 @@ func (m *Messenger) attachSent(tx *store.Tx, msgID string, ids []string) ([]api.
 
 func apiAttachment(a media.Attachment) api.Attachment {
 	out := api.Attachment{MediaID: a.MediaID, Name: a.Name, MIME: a.MIME, Size: a.Size, SHA256: a.SHA256,
-		Width: a.Width, Height: a.Height, DurationMS: a.DurationMS, State: string(a.State), Received: a.Received}
+		Width: a.Width, Height: a.Height, DurationMS: a.DurationMS, State: string(a.State)}
 	if a.ThumbnailMediaID != "" {
 		t := a.ThumbnailMediaID
 		out.ThumbnailMediaID = &t
 	}
-	if a.State == media.Available {
-		out.Received = 0
+	if a.State != media.Available {
+		n := a.Received
+		out.Received = &n
 	}
 	return out
 }

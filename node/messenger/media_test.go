@@ -217,7 +217,7 @@ func TestReceivedFileFromSenderReportsProgress(t *testing.T) {
 	b, _ := json.Marshal(wireAttachment{Manifest: mf})
 	receive(t, m, "m3", s.h.ID().String(), b)
 	a := waitState(t, m, "m3", media.Available)
-	if a.Size != mf.Size || a.Received != 0 {
+	if a.Size != mf.Size || a.Received != nil {
 		t.Fatalf("attachment %+v", a)
 	}
 	evs, _, err := m.ev.Since(0, 1000)
