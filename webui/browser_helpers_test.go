@@ -75,6 +75,11 @@ func startBrowser(t *testing.T) context.Context {
 			chromedp.NoSandbox, // CI runs as root
 			chromedp.WindowSize(1200, 800),
 			chromedp.Flag("hide-scrollbars", true),
+			// A microphone for the voice-note test: chromium's fake device, granted without a
+			// prompt, and media that may play without a click.
+			chromedp.Flag("use-fake-ui-for-media-stream", true),
+			chromedp.Flag("use-fake-device-for-media-stream", true),
+			chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
 		)
 		allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 		ctx, cancel := chromedp.NewContext(allocCtx)

@@ -13,7 +13,10 @@
 // typing, identity changes), group_browser_test.go (the group screens, three nodes),
 // features_browser_test.go (formatting, emoji, forward, search, keyboard, notifications,
 // presence and errors), push_browser_test.go (mute and do-not-disturb held by the node across
-// two browsers, Settings → Push against a real relay), a11y_browser_test.go (axe-core on
+// two browsers, Settings → Push against a real relay), media_browser_test.go (attachments:
+// images inline and in the lightbox, drop and paste, a file downloaded byte-identical, a voice
+// note from chromium's fake microphone, tus resuming after a lost PATCH, a file over 16 MiB
+// fetched when asked, axe-core on the tray and the lightbox), a11y_browser_test.go (axe-core on
 // every main screen, light and dark); store_browser_test.go runs the state and DOM modules against edge cases and random input.
 // Without chromium or axe-core they fail, naming what is missing (PETREL_AXE may name axe.min.js);
 // PETREL_BROWSER_TESTS=0 opts out of them explicitly.

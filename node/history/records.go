@@ -71,7 +71,7 @@ type Attachment struct {
 	Height     int    `json:"height,omitempty"`
 	DurationMS int64  `json:"duration_ms,omitempty"`
 	State      string `json:"state,omitempty"`    // available|downloading|failed
-	Received   *int64 `json:"received,omitempty"` // bytes here while not available
+	Received   int64  `json:"received,omitempty"` // bytes here while not available
 }
 
 // Reactions records, per user and emoji, the timestamp and state of the last change so that
@@ -97,11 +97,16 @@ func ToAPI(r *Message) api.Message {
 		DisappearAfterS: r.Disappear, ExpiresAt: r.ExpiresAt, System: r.System,
 	}
 	for _, a := range r.Attachments {
-		m.Attachments = append(m.Attachments, api.Attachment{
+		att := api.Attachment{
 			MediaID: a.MediaID, Name: a.Name, MIME: a.MIME, Size: a.Size, SHA256: a.SHA256,
 			ThumbnailMediaID: a.Thumbnail, Width: a.Width, Height: a.Height, DurationMS: a.DurationMS,
-			State: a.State, Received: a.Received,
-		})
+			State: a.State,
+		}
+		if a.State != "" && a.State != api.MediaAvailable {
+			n := a.Received
+			att.Received = &n
+		}
+		m.Attachments = append(m.Attachments, att)
 	}
 	if m.Reactions == nil {
 		m.Reactions = map[string][]string{}
@@ -119,10 +124,14 @@ func FromAPI(r *Message, m *api.Message) {
 	r.Disappear, r.ExpiresAt, r.System = m.DisappearAfterS, m.ExpiresAt, m.System
 	r.Attachments = nil
 	for _, a := range m.Attachments {
+		var received int64
+		if a.Received != nil {
+			received = *a.Received
+		}
 		r.Attachments = append(r.Attachments, Attachment{
 			MediaID: a.MediaID, Name: a.Name, MIME: a.MIME, Size: a.Size, SHA256: a.SHA256,
 			Thumbnail: a.ThumbnailMediaID, Width: a.Width, Height: a.Height, DurationMS: a.DurationMS,
-			State: a.State, Received: a.Received,
+			State: a.State, Received: received,
 		})
 	}
 }

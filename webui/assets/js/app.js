@@ -9,6 +9,7 @@ import { chatView } from './views/chat.js';
 import { contactView, settingsView, searchView, welcomeView, homeView } from './views/panels.js';
 import { newChatView, newGroupView, groupInfoView } from './views/group.js';
 import { Notifier } from './notify.js';
+import { summary as attachmentSummary } from './media.js';
 
 // newId returns a client_msg_id: 1–64 characters of [0-9A-Za-z_-].
 export function newId() {
@@ -326,10 +327,11 @@ export class App {
     return this.live.ready && this.live.send(frame);
   }
 
-  sendMessage(convId, body, replyTo) {
+  sendMessage(convId, body, replyTo, attachments) {
     const frame = { type: 'send', conversation_id: convId, client_msg_id: newId(), body };
     if (replyTo) frame.reply_to = replyTo;
-    this.store.addLocal(frame);
+    if (attachments && attachments.length) frame.attachments = attachments.map((a) => ({ media_id: a.media_id }));
+    this.store.addLocal(frame, attachments);
     this.send(frame); // when offline it goes out after the next synced
   }
 
@@ -338,7 +340,8 @@ export class App {
     if (map) map.delete(m.id);
     const frame = { type: 'send', conversation_id: m.conversation_id, client_msg_id: m.client_msg_id, body: m.body };
     if (m.reply_to) frame.reply_to = m.reply_to;
-    this.store.addLocal(frame);
+    if (m.attachments && m.attachments.length) frame.attachments = m.attachments.map((a) => ({ media_id: a.media_id }));
+    this.store.addLocal(frame, m.attachments);
     this.send(frame);
   }
 
@@ -407,7 +410,7 @@ export class App {
     if (last) {
       const own = last.sender_id === (s.me && s.me.user_id);
       const who = own ? 'You: ' : c.type === 'group' ? s.nameOf(last.sender_id, c.id) + ': ' : '';
-      return who + (last.deleted ? 'Message deleted' : last.body);
+      return who + (last.deleted ? 'Message deleted' : last.body || attachmentSummary(last));
     }
     if (contact && contact.request === 'pending') return 'Message request';
     if (c.type === 'group' && !s.amMember(c.id)) return 'You are no longer a member';

@@ -160,7 +160,7 @@ export class Store {
   }
 
   // addLocal shows a message the user just sent, before the node has acknowledged it.
-  addLocal(frame) {
+  addLocal(frame, attachments) {
     const m = {
       id: 'local:' + frame.client_msg_id,
       local: true,
@@ -169,7 +169,7 @@ export class Store {
       sender_id: this.me.user_id,
       body: frame.body,
       reply_to: frame.reply_to || null,
-      attachments: [],
+      attachments: attachments || [],
       sent_at: Date.now(),
       received_at: Date.now(),
       order: '\uffff' + String(Date.now()).padStart(15, '0') + frame.client_msg_id,

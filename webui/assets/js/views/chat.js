@@ -8,6 +8,7 @@ import { changeText } from './group.js';
 import { openPicker } from '../emoji.js';
 import { timerControl, timerMark, systemLine, visible } from './disappear.js';
 import { receiptTimes } from './receipts.js';
+import { attachKit } from '../attach.js';
 
 const REACTIONS = ['👍', '❤️', '😂', '😮', '😢', '🙏'];
 const PAGE = 50;
@@ -59,7 +60,8 @@ export function chatView(app, convId, focusId) {
   const sendBtn = h('button.send-btn', { type: 'submit', 'aria-label': 'Send', title: 'Send (Enter)' }, icon('send'));
   const emojiBtn = h('button.icon-btn.emoji-btn', { type: 'button', 'aria-label': 'Insert an emoji', title: 'Emoji', 'aria-haspopup': 'dialog', onclick: () => pickForComposer() }, icon('smile'));
   const notMember = h('div.not-member', { hidden: true, role: 'status' }, 'You can’t send messages to this group because you are no longer a member.');
-  const form = h('form.composer', { onsubmit: (e) => { e.preventDefault(); submit(); } }, replyBar, notMember, h('div.compose-row', emojiBtn, input, sendBtn));
+  const composeRow = h('div.compose-row', emojiBtn, input, sendBtn);
+  const form = h('form.composer', { onsubmit: (e) => { e.preventDefault(); submit(); } }, replyBar, notMember, composeRow);
   const menu = h('div.menu', { role: 'menu', hidden: true });
   const timer = timerControl(app, convId, (m, ok) => flash(m, ok)); // disappear.js
 
@@ -76,6 +78,11 @@ export function chatView(app, convId, focusId) {
     searchBar, banners, scroller, form, menu,
   );
   title.id = 'chat-title';
+  const media = attachKit(app, convId, {
+    el: v.el, form, row: composeRow, input, flash: (t) => flash(t),
+    messages: () => s.messages(convId), submit: () => submit(),
+    send: (body, atts) => { app.sendMessage(convId, body, null, atts); toBottom(); },
+  });
 
   // --- header and banners ---
 
@@ -103,6 +110,7 @@ export function chatView(app, convId, focusId) {
     const member = !group || s.amMember(convId);
     notMember.hidden = member;
     input.disabled = sendBtn.disabled = emojiBtn.disabled = !member || !!(c && c.blocked);
+    media.disable(input.disabled);
     const typers = s.typers(convId);
     if (typers.length) {
       sub.textContent = (conv && conv.type === 'group' ? typers.map((u) => s.nameOf(u)).join(', ') + ' ' : '') + 'typing…';
@@ -205,17 +213,7 @@ export function chatView(app, convId, focusId) {
   // attachments are links to the node's decrypted bytes (GET /v1/media/ID, same origin, so the
   // session cookie applies); names are text.
   function attachments(m) {
-    if (m.deleted || !m.attachments || !m.attachments.length) return null;
-    return h('ul.attachments', m.attachments.map((a) => h('li',
-      h('a', { href: '/v1/media/' + q(a.media_id), download: a.name || 'attachment', rel: 'noopener' }, '📎 ', a.name || 'attachment'),
-      a.size ? h('span.muted', ' ' + fmtSize(a.size)) : null,
-    )));
-  }
-
-  function fmtSize(n) {
-    if (n < 1024) return n + ' B';
-    if (n < 1024 * 1024) return (n / 1024).toFixed(1) + ' KiB';
-    return (n / 1024 / 1024).toFixed(1) + ' MiB';
+    return media.render(m);
   }
 
   function reactions(m) {
@@ -240,7 +238,7 @@ export function chatView(app, convId, focusId) {
     const r = m.reply_to ? s.message(convId, m.reply_to) : null;
     const group = s.isGroup(convId);
     const sender = group && !own ? s.nameOf(m.sender_id, convId) : '';
-    const sig = JSON.stringify([m.expires_at, m.body, m.status, m.deleted, m.edited_at, m.reactions, m.error, r && [r.body, r.deleted], menuFor === m.id, editing && editing.id === m.id, sender, m.receipts, s.settings && s.settings.read_receipts]);
+    const sig = JSON.stringify([m.expires_at, m.body, m.status, m.deleted, m.edited_at, m.reactions, m.error, r && [r.body, r.deleted], menuFor === m.id, editing && editing.id === m.id, sender, m.receipts, s.settings && s.settings.read_receipts, m.attachments]);
     const old = els.get(m.id);
     if (old && old.dataset.sig === sig) return old;
     const body = m.deleted
@@ -351,6 +349,7 @@ export function chatView(app, convId, focusId) {
     drawTop();
     for (const id of els.keys()) if (!s.message(convId, id)) els.delete(id);
     if (pendingFocus) focusMessage(pendingFocus);
+    media.sweep(list);
   }
 
   function drawTop() {
@@ -738,7 +737,7 @@ export function chatView(app, convId, focusId) {
 
   async function submit() {
     const body = input.value.trim();
-    if (!body) return;
+    if (!body && (editing || !media.tray.items.length)) return;
     stopTyping();
     if (editing) {
       const m = editing;
@@ -752,7 +751,10 @@ export function chatView(app, convId, focusId) {
       }
       return;
     }
-    app.sendMessage(convId, body, replyTo && replyTo.id);
+    const atts = media.take();
+    if (!atts) return; // uploads still running (it sends when they finish) or failed
+    app.sendMessage(convId, body, replyTo && replyTo.id, atts);
+    media.sent();
     app.drafts.delete(convId);
     input.value = '';
     replyTo = null;
@@ -834,6 +836,7 @@ export function chatView(app, convId, focusId) {
     clearTimeout(searchTimer);
     if (closePicker && document.querySelector('.emoji-picker')) closePicker();
     document.removeEventListener('pointerdown', onOutside, true);
+    media.destroy();
   };
 
   drawHeader();
