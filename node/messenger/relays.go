@@ -2,8 +2,6 @@ package messenger
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/crypto/sealed"
@@ -67,91 +65,6 @@ func (m *Messenger) CurrentPrekeyIDs() (ids [2]uint32, rotate bool, err error) {
 	})
 	return ids, rotate, err
 }
-
-// depositAll seals everything in contact cid's outbox for its mailbox and deposits it at
-// every home relay of the contact; an entry that at least one relay stored is done (its
-// message becomes sent). It returns how many entries were deposited.
-func (o *outbox) depositAll(w *worker) (int, error) {
-	m := o.m
-	link := m.cfg.RelayLink
-	c, err := o.contact(w.cid)
-	if err != nil {
-		return 0, err
-	}
-	if link == nil || len(c.Relays) == 0 {
-		return 0, errNoRelay
-	}
-	to, err := identity.ParsePublic(c.Identity)
-	if err != nil {
-		return 0, err
-	}
-	mailbox := link.MailboxID(to)
-	done := 0
-	var cursor []byte
-	for {
-		batch, err := o.load(w.cid, cursor, window)
-		if err != nil || len(batch) == 0 {
-			return done, err
-		}
-		if batch, err = o.encrypt(o.ctx, w.cid, batch); err != nil {
-			return done, err
-		}
-		if len(batch) == 0 {
-			return done, nil
-		}
-		envs := make([][]byte, len(batch))
-		ids := make([]wire.ID, len(batch))
-		for i, p := range batch {
-			cursor = p.key
-			copy(ids[i][:], p.rec.EnvID)
-			frame := wire.AppendDeliver(nil, &wire.Deliver{ID: ids[i], Initial: p.rec.Initial, Message: p.rec.Cipher})
-			if envs[i], err = sealed.SealFrom(mailbox, to, m.id, frame); err != nil {
-				return done, fmt.Errorf("seal: %w", err)
-			}
-		}
-		// stored[i]: some relay holds envelope i durably.
-		stored := make([]bool, len(batch))
-		var lastErr error
-		for _, r := range c.Relays {
-			errs, err := link.Deposit(o.ctx, r, mailbox, envs)
-			if err != nil {
-				lastErr = err
-				m.log.Info("mailbox deposit failed", "contact", w.cid, "relay", r, "err", err)
-				continue
-			}
-			for i, e := range errs {
-				if e == nil {
-					stored[i] = true
-				} else {
-					lastErr = e
-				}
-			}
-		}
-		// Entries stored up to the first one no relay took are done; what follows stays
-		// in the outbox to keep the order (a copy already at a relay is a duplicate the
-		// recipient drops by envelope id).
-		var acks []wire.Ack
-		inflight := map[wire.ID]sentEntry{}
-		for i, p := range batch {
-			if !stored[i] {
-				break
-			}
-			inflight[ids[i]] = sentEntry{key: p.key, msgID: p.rec.MsgID}
-			acks = append(acks, wire.Ack{ID: ids[i], Status: wire.AckStored})
-		}
-		n, err := o.applyAcks(o.ctx, w.cid, acks, inflight, nil)
-		done += n
-		if err != nil {
-			return done, err
-		}
-		if len(acks) < len(batch) {
-			return done, fmt.Errorf("no relay of the contact took the mail: %w", lastErr)
-		}
-	}
-}
-
-// errNoRelay: the contact has no home relay (or the node no relay client).
-var errNoRelay = errors.New("the contact has no home relay")
 
 // ReceiveSealed processes mail drained from the node's own mailbox: sealed envelopes, in
 // the order the relay kept them. It returns once what they carried is durable; the caller
@@ -258,14 +171,4 @@ func (m *Messenger) receiveGroupMail(gb *groupRx, sender string, from *sealed.Op
 		gb.tx.OnCommit(func() { m.gs.hold(gid, env, recheck) })
 	}
 	return nil
-}
-
-// relayFallback reports whether a failed direct delivery to contact cid should go to the
-// contact's relays instead.
-func (o *outbox) relayFallback(cid string) bool {
-	if o.m.cfg.RelayLink == nil {
-		return false
-	}
-	c, err := o.contact(cid)
-	return err == nil && len(c.Relays) > 0 && !c.Blocked
 }

@@ -17,8 +17,10 @@ import (
 
 // Delivery parameters.
 const (
-	// window is how many Deliver frames may await their Ack on one stream.
-	window = 256
+	// Window is how many Deliver frames may await their Ack on one stream (the receiver
+	// reads ahead as far).
+	Window = 256
+	window = Window
 	// AckTimeout fails a stream whose receiver acknowledges nothing for this long.
 	AckTimeout = 30 * time.Second
 	// idleLinger keeps an emptied stream open this long for the next message.
