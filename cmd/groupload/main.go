@@ -3,11 +3,11 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/petrel-chat/petrel/node/groups"
 	"io"
 	"os"
 	"os/signal"
@@ -20,7 +20,6 @@ import (
 
 	"github.com/libp2p/go-libp2p"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
-	pb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -68,46 +67,6 @@ func run(args []string) error {
 	}
 	r.print(os.Stdout, c)
 	return nil
-}
-
-// The GossipSub configuration of a petrel node (node/groups/pubsub.go).
-const (
-	gossipD, gossipDlo, gossipDhi = 8, 6, 12
-	gossipQueue                   = 4096
-)
-
-func envelopeID(m *pb.Message) string {
-	sum := sha256.Sum256(m.Data)
-	return string(sum[:20])
-}
-
-func gossipParams() pubsub.GossipSubParams {
-	p := pubsub.DefaultGossipSubParams()
-	p.D, p.Dlo, p.Dhi, p.Dscore, p.Dout, p.Dlazy = gossipD, gossipDlo, gossipDhi, 4, 2, gossipD
-	return p
-}
-
-func scoreParams() (*pubsub.PeerScoreParams, *pubsub.PeerScoreThresholds) {
-	return &pubsub.PeerScoreParams{
-			SkipAtomicValidation:   true,
-			AppSpecificScore:       func(peer.ID) float64 { return 0 },
-			BehaviourPenaltyWeight: -1, BehaviourPenaltyDecay: 0.9, BehaviourPenaltyThreshold: 5,
-			DecayInterval: time.Second, DecayToZero: 0.01,
-			Topics: map[string]*pubsub.TopicScoreParams{},
-		}, &pubsub.PeerScoreThresholds{
-			SkipAtomicValidation: true,
-			GossipThreshold:      -100, PublishThreshold: -500, GraylistThreshold: -1000,
-		}
-}
-
-func topicScore() *pubsub.TopicScoreParams {
-	return &pubsub.TopicScoreParams{
-		SkipAtomicValidation:           true,
-		TopicWeight:                    1,
-		TimeInMeshQuantum:              time.Second,
-		InvalidMessageDeliveriesWeight: -100,
-		InvalidMessageDeliveriesDecay:  0.5,
-	}
 }
 
 type arrival struct {
@@ -192,11 +151,7 @@ func measure(ctx context.Context, c config) (*result, error) {
 	pub := d.SigningKey()
 	publisher := hs[0].ID()
 	for i, h := range hs {
-		sp, th := scoreParams()
-		ps, err := pubsub.NewGossipSub(ctx, h, pubsub.WithNoAuthor(), pubsub.WithMessageIdFn(envelopeID),
-			pubsub.WithGossipSubParams(gossipParams()), pubsub.WithPeerScore(sp, th), pubsub.WithPeerExchange(false),
-			pubsub.WithPeerOutboundQueueSize(gossipQueue), pubsub.WithValidateQueueSize(gossipQueue),
-			pubsub.WithFloodPublish(c.flood))
+		ps, err := pubsub.NewGossipSub(ctx, h, groups.RouterOptions(pubsub.WithFloodPublish(c.flood))...)
 		if err != nil {
 			return nil, err
 		}
@@ -218,11 +173,11 @@ func measure(ctx context.Context, c config) (*result, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := t.SetScoreParams(topicScore()); err != nil {
+		if err := t.SetScoreParams(groups.TopicScore()); err != nil {
 			return nil, err
 		}
 		topics[i] = t
-		sub, err := t.Subscribe(pubsub.WithBufferSize(gossipQueue))
+		sub, err := t.Subscribe(pubsub.WithBufferSize(groups.TopicBuffer))
 		if err != nil {
 			return nil, err
 		}

@@ -56,6 +56,29 @@ func envelopeID(m *pb.Message) string {
 	return string(sum[:20])
 }
 
+// RouterOptions are a petrel node's GossipSub router options (parameters, scoring, queues,
+// message ids); load commands and benchmarks build their routers from them so they
+// measure what a node runs.
+func RouterOptions(extra ...pubsub.Option) []pubsub.Option {
+	sp, th := scoreParams()
+	return append([]pubsub.Option{
+		pubsub.WithNoAuthor(),
+		pubsub.WithMessageIdFn(envelopeID),
+		pubsub.WithGossipSubParams(gossipParams()),
+		pubsub.WithPeerScore(sp, th),
+		pubsub.WithPeerExchange(false),
+		pubsub.WithPeerOutboundQueueSize(gossipQueue),
+		pubsub.WithValidateQueueSize(gossipQueue),
+		pubsub.WithMaxMessageSize(wire.MaxEnvelope + (16 << 10)),
+	}, extra...)
+}
+
+// TopicScore is the score a node gives each group topic.
+func TopicScore() *pubsub.TopicScoreParams { return topicScore() }
+
+// TopicBuffer is the subscription buffer a node gives each group topic.
+const TopicBuffer = gossipQueue
+
 func gossipParams() pubsub.GossipSubParams {
 	p := pubsub.DefaultGossipSubParams()
 	p.D, p.Dlo, p.Dhi, p.Dscore, p.Dout, p.Dlazy = gossipD, gossipDlo, gossipDhi, 4, 2, gossipD
@@ -170,17 +193,7 @@ func (s *Service) kick() {
 // Start creates the router, rebuilds the index and joins our groups' topics. The loop
 // runs until ctx ends; wait returns when it and every topic reader have stopped.
 func (s *Service) Start(ctx context.Context, h host.Host) error {
-	sp, th := scoreParams()
-	ps, err := pubsub.NewGossipSub(ctx, h,
-		pubsub.WithNoAuthor(),
-		pubsub.WithMessageIdFn(envelopeID),
-		pubsub.WithGossipSubParams(gossipParams()),
-		pubsub.WithPeerScore(sp, th),
-		pubsub.WithPeerExchange(false),
-		pubsub.WithPeerOutboundQueueSize(gossipQueue),
-		pubsub.WithValidateQueueSize(gossipQueue),
-		pubsub.WithMaxMessageSize(wire.MaxEnvelope+(16<<10)),
-	)
+	ps, err := pubsub.NewGossipSub(ctx, h, RouterOptions()...)
 	if err != nil {
 		return fmt.Errorf("groups: gossipsub: %w", err)
 	}

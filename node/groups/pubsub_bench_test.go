@@ -96,10 +96,7 @@ func BenchmarkGroupFanout500(b *testing.B) {
 	topics := make([]*pubsub.Topic, hosts)
 	var wg sync.WaitGroup
 	for i, h := range hs {
-		sp, th := scoreParams()
-		ps, err := pubsub.NewGossipSub(ctx, h, pubsub.WithNoAuthor(), pubsub.WithMessageIdFn(envelopeID),
-			pubsub.WithGossipSubParams(gossipParams()), pubsub.WithPeerScore(sp, th), pubsub.WithPeerExchange(false),
-			pubsub.WithPeerOutboundQueueSize(gossipQueue), pubsub.WithValidateQueueSize(gossipQueue))
+		ps, err := pubsub.NewGossipSub(ctx, h, RouterOptions()...)
 		if err != nil {
 			b.Fatal(err)
 		}
