@@ -1,39 +1,22 @@
 package contacts
 
 import (
-	"context"
 	"errors"
 	"testing"
 
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/node/store/storetest"
 )
-
-func openStore(t *testing.T) *store.Store {
-	t.Helper()
-	st, err := store.Create(t.TempDir(), []byte("contacts test passphrase"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
-
-func update(t *testing.T, st *store.Store, f func(tx *store.Tx) error) {
-	t.Helper()
-	if err := st.Update(context.Background(), f); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // TestCreateFindAndMove: a created contact is found by id, user and peer; moving it to
 // another peer and user releases the old index entries, and a peer another contact holds
 // is not released by someone else's move.
 func TestCreateFindAndMove(t *testing.T) {
-	st := openStore(t)
+	st := storetest.Open(t)
 	a := &Record{ID: "c1", UserID: "u1", PeerID: "p1", Name: "Ann", ConvID: "d1"}
 	b := &Record{ID: "c2", UserID: "u2", PeerID: "p2", Name: "Ben"}
-	update(t, st, func(tx *store.Tx) error {
+	storetest.Update(t, st, func(tx *store.Tx) error {
 		if err := Create(tx, a); err != nil {
 			return err
 		}
@@ -52,7 +35,7 @@ func TestCreateFindAndMove(t *testing.T) {
 		}
 		return nil
 	})
-	update(t, st, func(tx *store.Tx) error {
+	storetest.Update(t, st, func(tx *store.Tx) error {
 		r, err := Get(tx, "c1")
 		if err != nil {
 			return err
@@ -85,8 +68,8 @@ func TestCreateFindAndMove(t *testing.T) {
 // TestGetMissingAndUnknownVersion: a missing contact is not_found; a record of another
 // version is an error, never read as this one.
 func TestGetMissingAndUnknownVersion(t *testing.T) {
-	st := openStore(t)
-	update(t, st, func(tx *store.Tx) error {
+	st := storetest.Open(t)
+	storetest.Update(t, st, func(tx *store.Tx) error {
 		return store.PutJSON(tx, Key("old"), map[string]any{"id": "old", "name": "from the release"})
 	})
 	_ = st.View(func(tx *store.Tx) error {
@@ -105,8 +88,8 @@ func TestGetMissingAndUnknownVersion(t *testing.T) {
 
 // TestListAndToAPI: List yields every contact; ToAPI carries what the API shows.
 func TestListAndToAPI(t *testing.T) {
-	st := openStore(t)
-	update(t, st, func(tx *store.Tx) error {
+	st := storetest.Open(t)
+	storetest.Update(t, st, func(tx *store.Tx) error {
 		for _, r := range []*Record{{ID: "c1", UserID: "u1", Name: "Ann", Verified: true, ConvID: "d1", Request: api.RequestAccepted}, {ID: "c2", UserID: "u2", Blocked: true, Changed: true}} {
 			if err := Create(tx, r); err != nil {
 				return err

@@ -1,29 +1,11 @@
 package groups
 
 import (
-	"context"
 	"testing"
 
 	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/node/store/storetest"
 )
-
-// openStore opens a real store in a temp dir, closed when the test ends.
-func openStore(t *testing.T) *store.Store {
-	t.Helper()
-	st, err := store.Create(t.TempDir(), []byte("test passphrase"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
-
-func update(t *testing.T, st *store.Store, f func(tx *store.Tx) error) {
-	t.Helper()
-	if err := st.Update(context.Background(), f); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // The store keys are the first release's, byte for byte: a node upgraded in place reads
 // the groups it already has.
@@ -44,8 +26,8 @@ func TestStoreKeysAreUnchanged(t *testing.T) {
 
 // A member's receipt only moves forward, and Receipts lists every member who sent one.
 func TestReceiptsAreKeptPerMember(t *testing.T) {
-	st := openStore(t)
-	update(t, st, func(tx *store.Tx) error {
+	st := storetest.Open(t)
+	storetest.Update(t, st, func(tx *store.Tx) error {
 		if err := tx.Set(kGroupReceipt("m1", "u1"), []byte{2}); err != nil {
 			return err
 		}

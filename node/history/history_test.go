@@ -1,31 +1,14 @@
 package history
 
 import (
-	"context"
 	"errors"
 	"reflect"
 	"testing"
 
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/node/store/storetest"
 )
-
-func openStore(t *testing.T) *store.Store {
-	t.Helper()
-	st, err := store.Create(t.TempDir(), []byte("history test passphrase"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
-
-func update(t *testing.T, st *store.Store, f func(tx *store.Tx) error) {
-	t.Helper()
-	if err := st.Update(context.Background(), f); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // fullMessage sets every field of an api.Message.
 func fullMessage() api.Message {
@@ -42,9 +25,9 @@ func fullMessage() api.Message {
 // TestMessageRoundTrip: a message saved and loaded shows exactly the api.Message it was
 // saved from, with its delivery and ordering state beside it.
 func TestMessageRoundTrip(t *testing.T) {
-	st := openStore(t)
+	st := storetest.Open(t)
 	want := fullMessage()
-	update(t, st, func(tx *store.Tx) error {
+	storetest.Update(t, st, func(tx *store.Tx) error {
 		r := &Message{ContactID: "c1", Incoming: true, EditTS: "ts1", ReactTS: Reactions{"u2": {"👍": {TS: "ts2", Present: true}}}}
 		FromAPI(r, &want)
 		return PutMessage(tx, r)
@@ -76,8 +59,8 @@ func TestToAPIOfBareMessage(t *testing.T) {
 // TestConversationsAndMessagesListed: every saved conversation and message is listed,
 // conversations in id order and messages from a start key; a missing one is not_found.
 func TestConversationsAndMessagesListed(t *testing.T) {
-	st := openStore(t)
-	update(t, st, func(tx *store.Tx) error {
+	st := storetest.Open(t)
+	storetest.Update(t, st, func(tx *store.Tx) error {
 		for _, id := range []string{"d2", "d1", "g1"} {
 			if err := PutConversation(tx, &Conversation{ID: id, Type: api.ConversationDirect, Unread: 3, ReadUpTo: "0009"}); err != nil {
 				return err
@@ -124,8 +107,8 @@ func TestConversationsAndMessagesListed(t *testing.T) {
 // TestUnversionedRecordsRefused: a record of the release before versions (a message with
 // its api.Message under "m") is an error, never read as an empty message.
 func TestUnversionedRecordsRefused(t *testing.T) {
-	st := openStore(t)
-	update(t, st, func(tx *store.Tx) error {
+	st := storetest.Open(t)
+	storetest.Update(t, st, func(tx *store.Tx) error {
 		if err := store.PutJSON(tx, KeyMsg("old"), map[string]any{"m": map[string]any{"id": "old", "body": "x"}}); err != nil {
 			return err
 		}

@@ -8,13 +8,14 @@ import (
 
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/node/store/storetest"
 )
 
 // TestPageInOrder: pages come in conversation order whatever order the messages were
 // written in: the newest first page, before and after a message, a range, and has_more.
 func TestPageInOrder(t *testing.T) {
-	st := openStore(t)
-	update(t, st, func(tx *store.Tx) error {
+	st := storetest.Open(t)
+	storetest.Update(t, st, func(tx *store.Tx) error {
 		if err := PutConversation(tx, &Conversation{ID: "d1", Type: api.ConversationDirect}); err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/eventlog"
 	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/node/store/storetest"
 )
 
 // A block that does not decode is an error, not a panic.
@@ -42,14 +43,14 @@ func FuzzSearchBlock(f *testing.F) {
 // its first build, messages and edits reported to the event log afterwards by its catch-up,
 // and a deleted message is not found.
 func TestSearchIndexFollowsTheEventLog(t *testing.T) {
-	st := openStore(t)
+	st := storetest.Open(t)
 	ev, err := eventlog.Open(st)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
 	write := func(m api.Message, kind string) {
-		update(t, st, func(tx *store.Tx) error {
+		storetest.Update(t, st, func(tx *store.Tx) error {
 			r := &Message{}
 			FromAPI(r, &m)
 			if err := PutMessage(tx, r); err != nil {

@@ -1,7 +1,6 @@
 package messenger
 
 import (
-
 	"github.com/petrel-chat/petrel/crypto/ratchet"
 	outq "github.com/petrel-chat/petrel/node/outbox"
 	"github.com/petrel-chat/petrel/node/store"

@@ -1,17 +1,17 @@
 package receipts
 
 import (
-	"context"
 	"testing"
 
 	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/node/store/storetest"
 )
 
 // Receipts keep when they arrived; records of the earlier release (the level byte alone)
 // stay readable, without times, and gain times as later receipts arrive.
 func TestReceiptTimesKeptAndOldRecordsRead(t *testing.T) {
-	st := openStore(t)
-	update(t, st, func(tx *store.Tx) error {
+	st := storetest.Open(t)
+	storetest.Update(t, st, func(tx *store.Tx) error {
 		if err := tx.Set(Key("m1", "old"), []byte{1}); err != nil { // earlier release
 			return err
 		}
@@ -56,7 +56,7 @@ func TestReceiptTimesKeptAndOldRecordsRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	update(t, st, func(tx *store.Tx) error { return tx.Set(Key("m2", "old"), []byte{2}) })
+	storetest.Update(t, st, func(tx *store.Tx) error { return tx.Set(Key("m2", "old"), []byte{2}) })
 	err = st.View(func(tx *store.Tx) error {
 		r, err := Of(tx, "m2", "old")
 		if err != nil || r != (Receipt{Level: 2}) {
@@ -65,24 +65,6 @@ func TestReceiptTimesKeptAndOldRecordsRead(t *testing.T) {
 		return nil
 	})
 	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-// openStore opens a real store in a temp dir, closed when the test ends.
-func openStore(t *testing.T) *store.Store {
-	t.Helper()
-	st, err := store.Create(t.TempDir(), []byte("test passphrase"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
-
-func update(t *testing.T, st *store.Store, f func(tx *store.Tx) error) {
-	t.Helper()
-	if err := st.Update(context.Background(), f); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/petrel-chat/petrel/crypto/pqxdh"
 	"github.com/petrel-chat/petrel/crypto/prekey"
 	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/node/store/storetest"
 	"github.com/petrel-chat/petrel/node/wire"
 )
 
@@ -43,7 +44,7 @@ type prekeyNode struct {
 
 func startPrekeyNode(t *testing.T, contacts ...peer.ID) *prekeyNode {
 	t.Helper()
-	n := &prekeyNode{st: openStore(t), id: newID(t), h: loopbackHost(t)}
+	n := &prekeyNode{st: storetest.Open(t), id: newID(t), h: loopbackHost(t)}
 	if err := n.st.Update(context.Background(), func(tx *store.Tx) error {
 		_, err := LoadPrekeys(tx, n.id, time.Now())
 		return err
@@ -322,7 +323,7 @@ func TestPrekeyPoolReplenished(t *testing.T) {
 // Handed-out keys never used do not pile up without bound: past MaxHeld the oldest are
 // dropped.
 func TestPrekeyPoolCapped(t *testing.T) {
-	st, id, now := openStore(t), newID(t), time.Now()
+	st, id, now := storetest.Open(t), newID(t), time.Now()
 	err := st.Update(context.Background(), func(tx *store.Tx) error {
 		ps, err := LoadPrekeys(tx, id, now)
 		if err != nil {

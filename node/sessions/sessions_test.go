@@ -12,18 +12,8 @@ import (
 	"github.com/petrel-chat/petrel/crypto/prekey"
 	"github.com/petrel-chat/petrel/crypto/ratchet"
 	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/node/store/storetest"
 )
-
-// openStore is a real encrypted store in a temp dir, closed when the test ends.
-func openStore(t *testing.T) *store.Store {
-	t.Helper()
-	st, err := store.Create(t.TempDir(), []byte("sessions test passphrase"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
 
 func newID(t *testing.T) *identity.Identity {
 	t.Helper()
@@ -58,7 +48,7 @@ func issue(t *testing.T, st *store.Store, id *identity.Identity, now time.Time) 
 // TestIssueNeverHandsOutAKeyTwice: every bundle carries one-time keys no earlier requester
 // (or relay) was given, across transactions and past a refill.
 func TestIssueNeverHandsOutAKeyTwice(t *testing.T) {
-	st, id, now := openStore(t), newID(t), time.Now()
+	st, id, now := storetest.Open(t), newID(t), time.Now()
 	seen := map[uint32]bool{}
 	var relay RelayPrekeys
 	if err := st.Update(context.Background(), func(tx *store.Tx) error {
@@ -120,9 +110,9 @@ func TestIssueNeverHandsOutAKeyTwice(t *testing.T) {
 // TestOneUpdateSpansSessionAndPrekeys: a transaction that issues keys and saves a session,
 // then fails, leaves neither behind, and the cache entry it left is never used.
 func TestOneUpdateSpansSessionAndPrekeys(t *testing.T) {
-	st, alice, bob, now := openStore(t), newID(t), newID(t), time.Now()
+	st, alice, bob, now := storetest.Open(t), newID(t), newID(t), time.Now()
 	var cache Cache
-	b := issue(t, openStore(t), bob, now) // bob's bundle, from bob's own store
+	b := issue(t, storetest.Open(t), bob, now) // bob's bundle, from bob's own store
 	s0, _, err := pqxdh.Initiate(alice, b)
 	if err != nil {
 		t.Fatal(err)
@@ -160,9 +150,9 @@ func TestOneUpdateSpansSessionAndPrekeys(t *testing.T) {
 // caller may advance without touching the stored state; the previous slot is its own; a
 // deleted session is gone.
 func TestCacheServesWhatTheStoreHolds(t *testing.T) {
-	st, alice, bob, now := openStore(t), newID(t), newID(t), time.Now()
+	st, alice, bob, now := storetest.Open(t), newID(t), newID(t), time.Now()
 	var cache Cache
-	s0, _, err := pqxdh.Initiate(alice, issue(t, openStore(t), bob, now))
+	s0, _, err := pqxdh.Initiate(alice, issue(t, storetest.Open(t), bob, now))
 	if err != nil {
 		t.Fatal(err)
 	}

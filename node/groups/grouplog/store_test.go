@@ -2,33 +2,15 @@ package grouplog
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"slices"
 	"testing"
 
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/node/store/storetest"
 	"github.com/petrel-chat/petrel/node/wire"
 )
-
-// openStore opens a real store in a temp dir, closed when the test ends.
-func openStore(t *testing.T) *store.Store {
-	t.Helper()
-	st, err := store.Create(t.TempDir(), []byte("test passphrase"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
-
-func update(t *testing.T, st *store.Store, f func(tx *store.Tx) error) {
-	t.Helper()
-	if err := st.Update(context.Background(), f); err != nil {
-		t.Fatal(err)
-	}
-}
 
 func keysUnder(t *testing.T, st *store.Store, prefix []byte) map[string][]byte {
 	t.Helper()
@@ -66,17 +48,17 @@ func TestStoreKeysAreUnchanged(t *testing.T) {
 // one record per operation; after a change the buckets of members it did not touch hold
 // what they held.
 func TestSavedGroupLoadsBackAndAChangeKeepsOtherBuckets(t *testing.T) {
-	st := openStore(t)
+	st := storetest.Open(t)
 	gid, ops := testLog(t)
 	first, err := Fold(gid, ops[:1]) // the create alone
 	if err != nil {
 		t.Fatal(err)
 	}
 	first.Me = true
-	update(t, st, func(tx *store.Tx) error { return Save(tx, first, nil) })
+	storetest.Update(t, st, func(tx *store.Tx) error { return Save(tx, first, nil) })
 
 	var got *Group
-	update(t, st, func(tx *store.Tx) error {
+	storetest.Update(t, st, func(tx *store.Tx) error {
 		got, err = LoadWithOps(tx, gid)
 		return err
 	})
@@ -90,8 +72,8 @@ func TestSavedGroupLoadsBackAndAChangeKeepsOtherBuckets(t *testing.T) {
 		t.Fatal(err)
 	}
 	full.Me = true
-	update(t, st, func(tx *store.Tx) error { return Save(tx, full, got) })
-	update(t, st, func(tx *store.Tx) error {
+	storetest.Update(t, st, func(tx *store.Tx) error { return Save(tx, full, got) })
+	storetest.Update(t, st, func(tx *store.Tx) error {
 		got, err = LoadWithOps(tx, gid)
 		return err
 	})
@@ -148,13 +130,13 @@ func changedKey(gid, k string, changed map[int]bool) bool {
 // A group in the first layout (members in gr/, the whole log in gl/) is read as it is,
 // and its next save moves it to the current layout and drops gl/.
 func TestFirstLayoutGroupIsReadAndRewritten(t *testing.T) {
-	st := openStore(t)
+	st := storetest.Open(t)
 	gid, ops := testLog(t)
 	g, err := Fold(gid, ops)
 	if err != nil {
 		t.Fatal(err)
 	}
-	update(t, st, func(tx *store.Tx) error {
+	storetest.Update(t, st, func(tx *store.Tx) error {
 		old := map[string]any{"id": g.ID, "name": g.Name, "members": g.Members, "secret": g.Secret, "max": g.Max,
 			"head": g.Head, "me": true, "created": 1}
 		if err := store.PutJSON(tx, kGroup(gid), old); err != nil {
@@ -166,14 +148,14 @@ func TestFirstLayoutGroupIsReadAndRewritten(t *testing.T) {
 		return store.PutJSON(tx, kGroupLog(gid), g.Ops)
 	})
 	var old *Group
-	update(t, st, func(tx *store.Tx) error {
+	storetest.Update(t, st, func(tx *store.Tx) error {
 		old, err = LoadWithOps(tx, gid)
 		return err
 	})
 	if old.Layout != 0 || stateOf(t, old) != stateOf(t, g) || len(old.Ops) != len(g.Ops) {
 		t.Fatalf("first layout read as %s (layout %d, %d ops)", stateOf(t, old), old.Layout, len(old.Ops))
 	}
-	update(t, st, func(tx *store.Tx) error { return Save(tx, g, old) })
+	storetest.Update(t, st, func(tx *store.Tx) error { return Save(tx, g, old) })
 	err = st.View(func(tx *store.Tx) error {
 		if _, err := tx.Get(kGroupLog(gid)); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("gl/ still there: %v", err)
@@ -195,13 +177,13 @@ func TestFirstLayoutGroupIsReadAndRewritten(t *testing.T) {
 // Changes lists what the fold applied, oldest first, and nothing it refused: the
 // demoted admin's removal, a member's rename.
 func TestChangesListOnlyAppliedOperations(t *testing.T) {
-	st := openStore(t)
+	st := storetest.Open(t)
 	gid, ops := testLog(t)
 	g, err := Fold(gid, ops)
 	if err != nil {
 		t.Fatal(err)
 	}
-	update(t, st, func(tx *store.Tx) error { return Save(tx, g, nil) })
+	storetest.Update(t, st, func(tx *store.Tx) error { return Save(tx, g, nil) })
 	var chs []api.GroupChange
 	err = st.View(func(tx *store.Tx) error {
 		chs, err = Changes(tx, gid)

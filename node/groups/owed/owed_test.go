@@ -1,30 +1,13 @@
 package owed
 
 import (
-	"context"
 	"slices"
 	"testing"
 
 	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/node/store/storetest"
 	"github.com/petrel-chat/petrel/node/wire"
 )
-
-func openStore(t *testing.T) *store.Store {
-	t.Helper()
-	st, err := store.Create(t.TempDir(), []byte("test passphrase"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
-
-func update(t *testing.T, st *store.Store, f func(tx *store.Tx) error) {
-	t.Helper()
-	if err := st.Update(context.Background(), f); err != nil {
-		t.Fatal(err)
-	}
-}
 
 func snapshots(t *testing.T, st *store.Store, gid string) int {
 	t.Helper()
@@ -55,10 +38,10 @@ func TestStoreKeysAreUnchanged(t *testing.T) {
 // What a large change owes members is merged per member, and a key snapshot lives as
 // long as some member is owed it.
 func TestOwedRecordsMergeAndSnapshotsGoWhenNoOneIsOwed(t *testing.T) {
-	st := openStore(t)
+	st := storetest.Open(t)
 	key := &wire.Content{Kind: wire.KindGroupKey, Data: []byte("key"), GSeq: 3}
 	var snap string
-	update(t, st, func(tx *store.Tx) error {
+	storetest.Update(t, st, func(tx *store.Tx) error {
 		var err error
 		if snap, err = SnapKey(tx, "g1", key); err != nil {
 			return err
@@ -85,11 +68,11 @@ func TestOwedRecordsMergeAndSnapshotsGoWhenNoOneIsOwed(t *testing.T) {
 	if f1.Key != snap || !slices.Equal(f1.Ops, []string{"o1", "o2"}) || f2.Ops != nil || !f2.All {
 		t.Fatalf("owed %+v and %+v", f1, f2)
 	}
-	update(t, st, func(tx *store.Tx) error { return DropUnowedSnaps(tx, "g1") })
+	storetest.Update(t, st, func(tx *store.Tx) error { return DropUnowedSnaps(tx, "g1") })
 	if n := snapshots(t, st, "g1"); n != 1 {
 		t.Fatalf("%d snapshots while u1 is owed one", n)
 	}
-	update(t, st, func(tx *store.Tx) error {
+	storetest.Update(t, st, func(tx *store.Tx) error {
 		if err := tx.Delete(kFan("g1", "u1")); err != nil {
 			return err
 		}
