@@ -258,9 +258,10 @@ func TestBlobSIGKILLMidUpload(t *testing.T) {
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	ms := make([]*member, 2)
 	var wg sync.WaitGroup
+	errs := make([]error, len(ms))
 	for i := range ms {
 		ms[i] = &member{cfg: cfgs[i], dir: t.TempDir(), notices: map[string]uint64{}, noticed: make(chan struct{}, 1)}
-		wg.Go(func() { ms[i].open(t, quota) })
+		wg.Go(func() { errs[i] = ms[i].open(quota) })
 	}
 	lines := bufio.NewScanner(stdout)
 	expect := func(want string) {
@@ -273,9 +274,14 @@ func TestBlobSIGKILLMidUpload(t *testing.T) {
 	wg.Wait()
 	t.Cleanup(func() {
 		for _, m := range ms {
-			m.store.Close()
+			if m.store != nil {
+				m.store.Close()
+			}
 		}
 	})
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
 	// The blob a node uploads: a known plaintext pattern sealed with a fresh key
 	// (XChaCha20-Poly1305), padded to its 2 MiB bucket.
 	pattern := bytes.Repeat([]byte("PETREL-PLAINTEXT-PATTERN-"), 200)[:4096]

@@ -43,9 +43,13 @@ type member struct {
 	noticed chan struct{}
 }
 
-func (m *member) open(t testing.TB, quota relaystore.Quota) {
-	t.Helper()
-	octx, cancel := context.WithTimeout(ctx, 60*time.Second)
+// open opens m's store. It runs on its own goroutine beside the cluster's other members,
+// so it returns its error for the test's goroutine to fail on (t.Fatal here would end only
+// this goroutine and leave m.store nil).
+func (m *member) open(quota relaystore.Quota) error {
+	// An upper bound, not a timing claim: a loaded CI machine creating the cluster's
+	// streams and buckets on three servers at once has taken over 60 s.
+	octx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	var log *slog.Logger
 	if os.Getenv("CLUSTERSTORE_DEBUG") != "" {
@@ -61,9 +65,10 @@ func (m *member) open(t testing.TB, quota relaystore.Quota) {
 		}
 	}})
 	if err != nil {
-		t.Fatal(err)
+		return fmt.Errorf("member %s: %w", m.cfg.Listen, err)
 	}
 	m.store = s
+	return nil
 }
 
 // startCluster runs n embedded JetStream servers on loopback, routed to each other, each
@@ -92,15 +97,21 @@ func startClusterQuota(t testing.TB, n int, q relaystore.Quota) []*member {
 			dir: t.TempDir(), notices: map[string]uint64{}, noticed: make(chan struct{}, 1)}
 	}
 	var wg sync.WaitGroup
-	for _, m := range ms {
-		wg.Go(func() { m.open(t, q) })
+	errs := make([]error, len(ms))
+	for i, m := range ms {
+		wg.Go(func() { errs[i] = m.open(q) })
 	}
 	wg.Wait()
 	t.Cleanup(func() {
 		for _, m := range ms {
-			m.store.Close()
+			if m.store != nil {
+				m.store.Close()
+			}
 		}
 	})
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
 	return ms
 }
 
