@@ -147,7 +147,7 @@ func AddDevice(tx *store.Tx, account *identity.Identity, self, d wire.Device, no
 	}
 	d.Revoked = 0
 	next := &wire.DeviceList{Account: cur.Account, Seq: cur.Seq + 1, Devices: append(append([]wire.Device{}, cur.Devices...), d)}
-	return sign(tx, account, next)
+	return sign(tx, account, cur, next)
 }
 
 // Revoke marks device id revoked at now and signs the list (on the primary only). The
@@ -170,7 +170,7 @@ func Revoke(tx *store.Tx, account *identity.Identity, id string, now int64) (*wi
 	if !found {
 		return nil, nil, api.Errorf(api.ErrNotFound, "no active device %q", id)
 	}
-	return sign(tx, account, next)
+	return sign(tx, account, cur, next)
 }
 
 // primaryList is the primary's current list; self (with the account key) stands in for it
@@ -200,7 +200,7 @@ func primaryList(tx *store.Tx, account *identity.Identity, self wire.Device, now
 	return sl.List, nil
 }
 
-func sign(tx *store.Tx, account *identity.Identity, l *wire.DeviceList) (*wire.DeviceList, []byte, error) {
+func sign(tx *store.Tx, account *identity.Identity, old, l *wire.DeviceList) (*wire.DeviceList, []byte, error) {
 	raw, err := wire.SignDeviceList(account, l)
 	if err != nil {
 		return nil, nil, api.Errorf(api.ErrBadRequest, "device list: %v", err)
@@ -208,7 +208,7 @@ func sign(tx *store.Tx, account *identity.Identity, l *wire.DeviceList) (*wire.D
 	if err := tx.Set(keyList, raw); err != nil {
 		return nil, nil, err
 	}
-	return l, raw, nil
+	return l, raw, index(tx, Own, old, l, "", wire.DeviceID(account.Public()))
 }
 
 // Provision makes a fresh store a linked device of account: device is the new node's own
@@ -237,7 +237,10 @@ func Provision(tx *store.Tx, device *identity.Identity, account *identity.Public
 	if err := tx.Set(keyAccount, account.Bytes()); err != nil {
 		return nil, err
 	}
-	return sl.List, tx.Set(keyList, raw)
+	if err := tx.Set(keyList, raw); err != nil {
+		return nil, err
+	}
+	return sl.List, index(tx, Own, nil, sl.List, "", d.ID)
 }
 
 // AcceptOwn takes raw as the account's list when it verifies under the account key and
@@ -259,8 +262,9 @@ func AcceptOwn(tx *store.Tx, self *Self, raw []byte) (*wire.DeviceList, bool, er
 	if err := tx.Set(keyList, raw); err != nil {
 		return nil, false, err
 	}
+	old := self.List
 	self.List, self.Raw = sl.List, raw
-	return sl.List, true, nil
+	return sl.List, true, index(tx, Own, old, sl.List, "", self.ID)
 }
 
 var errSame = errors.New("devices: the list held")
@@ -303,11 +307,12 @@ func AcceptContact(tx *store.Tx, id string, account *identity.PublicIdentity, ra
 		return nil, false, err
 	}
 	var seq uint64
+	var old *wire.DeviceList
 	held, err := tx.Get(KeyContact(id))
 	switch {
 	case err == nil:
 		if cur, err := verify(held, account); err == nil {
-			seq = cur.List.Seq
+			seq, old = cur.List.Seq, cur.List
 		} else {
 			held = nil
 		}
@@ -321,7 +326,10 @@ func AcceptContact(tx *store.Tx, id string, account *identity.PublicIdentity, ra
 		}
 		return nil, false, err
 	}
-	return sl.List, true, tx.Set(KeyContact(id), raw)
+	if err := tx.Set(KeyContact(id), raw); err != nil {
+		return nil, false, err
+	}
+	return sl.List, true, index(tx, id, old, sl.List, wire.DeviceID(account), "")
 }
 
 // ContactRaw returns contact id's signed list as held (nil when none).
@@ -333,8 +341,19 @@ func ContactRaw(tx *store.Tx, id string) ([]byte, error) {
 	return raw, err
 }
 
-// DeleteContact forgets contact id's list.
-func DeleteContact(tx *store.Tx, id string) error { return tx.Delete(KeyContact(id)) }
+// DeleteContact forgets contact id's list and its devices' channel index.
+func DeleteContact(tx *store.Tx, id string) error {
+	raw, err := ContactRaw(tx, id)
+	if err != nil || raw == nil {
+		return err
+	}
+	if sl, err := wire.ParseDeviceList(raw); err == nil {
+		if err := index(tx, id, sl.List, nil, "", ""); err != nil {
+			return err
+		}
+	}
+	return tx.Delete(KeyContact(id))
+}
 
 // Info is one active device of the account as the local API lists it (docs/API.md §8).
 type Info struct {

@@ -316,3 +316,105 @@ func TestAttackContactList(t *testing.T) {
 		t.Fatalf("newer list: %v", err)
 	}
 }
+
+// TestChannels: the devices of a contact's list get channels by peer and by key (its
+// primary keeps the contact's id as its channel), a revoked device loses them, our own
+// other devices are self channels, and a contact's list cannot take over a peer another
+// contact's device holds.
+func TestChannels(t *testing.T) {
+	alice, carol := newID(t), newID(t)
+	ast, bst, cst := storetest.Open(t), storetest.Open(t), storetest.Open(t)
+	phone, tablet := newID(t), newID(t)
+	var raw1, raw2 []byte
+	storetest.Update(t, ast, func(tx *store.Tx) (err error) {
+		self := wire.Device{PeerID: "12D3KooWalice"}
+		if _, _, err = devices.AddDevice(tx, alice, self, device(t, phone, "12D3KooWphone", "phone"), 1); err != nil {
+			return err
+		}
+		if _, raw1, err = devices.AddDevice(tx, alice, self, device(t, tablet, "12D3KooWtablet", "tablet"), 2); err != nil {
+			return err
+		}
+		// alice's own index: her other devices are self channels.
+		if ch, err := devices.ChannelByPeer(tx, "12D3KooWphone"); err != nil || ch != devices.Channel(devices.Own, wire.DeviceID(phone.Public()), "") {
+			t.Errorf("own phone's channel = %q, %v", ch, err)
+		}
+		if ch, _ := devices.ChannelByPeer(tx, "12D3KooWalice"); ch != "" {
+			t.Errorf("the primary indexes itself: %q", ch)
+		}
+		_, raw2, err = devices.Revoke(tx, alice, wire.DeviceID(phone.Public()), 3)
+		return err
+	})
+	// The phone, provisioned from raw1, indexes alice's primary and tablet as self channels.
+	storetest.Update(t, cst, func(tx *store.Tx) error {
+		if _, err := devices.Provision(tx, phone, alice.Public(), raw1); err != nil {
+			return err
+		}
+		ch, err := devices.ChannelByKey(tx, string(alice.UserID()))
+		if want := devices.Channel(devices.Own, wire.DeviceID(alice.Public()), ""); err != nil || ch != want {
+			t.Errorf("the phone's channel to the primary = %q, want %q (%v)", ch, want, err)
+		}
+		return nil
+	})
+	storetest.Update(t, bst, func(tx *store.Tx) error {
+		// carol, another contact of bob, already holds 12D3KooWevil as a device.
+		evil := newID(t)
+		cl := &wire.DeviceList{Account: string(carol.UserID()), Seq: 1, Devices: []wire.Device{
+			{ID: wire.DeviceID(carol.Public()), Key: carol.Public().Bytes(), PeerID: "12D3KooWcarol", Added: 1},
+			{ID: wire.DeviceID(evil.Public()), Key: evil.Public().Bytes(), PeerID: "12D3KooWevil", Added: 1},
+		}}
+		craw, err := wire.SignDeviceList(carol, cl)
+		if err != nil {
+			return err
+		}
+		if _, _, err := devices.AcceptContact(tx, "carol", carol.Public(), craw); err != nil {
+			return err
+		}
+		if _, _, err := devices.AcceptContact(tx, "alice", alice.Public(), raw1); err != nil {
+			return err
+		}
+		pch, _ := devices.ChannelByPeer(tx, "12D3KooWphone")
+		kch, _ := devices.ChannelByKey(tx, string(phone.UserID()))
+		if want := "alice~" + wire.DeviceID(phone.Public()); pch != want || kch != want {
+			t.Errorf("phone's channel = %q / %q, want %q", pch, kch, want)
+		}
+		if owner, dev := devices.SplitChannel(pch); owner != "alice" || dev != wire.DeviceID(phone.Public()) {
+			t.Errorf("split %q = %q %q", pch, owner, dev)
+		}
+		if devices.Channel("alice", wire.DeviceID(alice.Public()), wire.DeviceID(alice.Public())) != "alice" {
+			t.Error("a contact's primary channel is not its contact id")
+		}
+		if _, _, err := devices.AcceptContact(tx, "alice", alice.Public(), raw2); err != nil {
+			return err
+		}
+		if ch, _ := devices.ChannelByPeer(tx, "12D3KooWphone"); ch != "" {
+			t.Errorf("the revoked phone still has a channel: %q", ch)
+		}
+		if ch, _ := devices.ChannelByPeer(tx, "12D3KooWtablet"); ch != "alice~"+wire.DeviceID(tablet.Public()) {
+			t.Errorf("tablet's channel = %q", ch)
+		}
+		// alice signs a list naming carol's device's peer as her own: it keeps carol's.
+		al := &wire.DeviceList{Account: string(alice.UserID()), Seq: 9, Devices: []wire.Device{
+			{ID: wire.DeviceID(alice.Public()), Key: alice.Public().Bytes(), PeerID: "12D3KooWalice", Added: 1},
+			{ID: wire.DeviceID(newID(t).Public()), PeerID: "12D3KooWevil", Added: 1},
+		}}
+		k := newID(t)
+		al.Devices[1].ID, al.Devices[1].Key = wire.DeviceID(k.Public()), k.Public().Bytes()
+		araw, err := wire.SignDeviceList(alice, al)
+		if err != nil {
+			return err
+		}
+		if _, _, err := devices.AcceptContact(tx, "alice", alice.Public(), araw); err != nil {
+			return err
+		}
+		if ch, _ := devices.ChannelByPeer(tx, "12D3KooWevil"); ch != "carol~"+wire.DeviceID(evil.Public()) {
+			t.Errorf("alice's list took over carol's device's peer: %q", ch)
+		}
+		if err := devices.DeleteContact(tx, "carol"); err != nil {
+			return err
+		}
+		if ch, _ := devices.ChannelByPeer(tx, "12D3KooWevil"); ch != "" {
+			t.Errorf("a deleted contact's device keeps its channel: %q", ch)
+		}
+		return nil
+	})
+}

@@ -15,6 +15,15 @@
 // that contact and its Seq is higher than the one we have (AcceptContact); a contact with
 // no list is its own one device (Contact).
 //
+// Channels (channels.go): the pairwise state kept with each remote device — its sessions,
+// counters, outbox and envelope dedup in node/sessions, node/outbox and node/inbox — is
+// named by a channel id: a contact's id alone for the contact's primary device (so the keys
+// of every single-device store stay as they are), "<contact id>~<device id>" for its other
+// devices, and "self~<device id>" for our own other devices. Two indexes point a listed
+// device's libp2p peer id and its device key's user id at its channel, so that what
+// arrives is attributed to (contact, device) and a peer no verified list names is a
+// stranger; a list never takes over another owner's index entry.
+//
 // Every function works in the caller's store transaction (*store.Tx).
 //
 // Store keys (values sealed by node/store):
@@ -24,4 +33,6 @@
 //	dv/list           the account's signed device list (wire.SignDeviceList bytes), the
 //	                  highest Seq verified; absent while the account has one device
 //	dc/<contact id>   a contact's verified signed device list (the highest Seq verified)
+//	dp/<peer id>      → the channel of the listed, active, non-primary device on that peer
+//	dk/<user id>      → the same channel, by the user id of that device's key
 package devices
