@@ -18,7 +18,7 @@ import (
 const (
 	// Own is the owner of the channels to our own other devices.
 	Own = "self"
-	sep  = "~"
+	sep = "~"
 )
 
 // Channel names the channel to device dev of owner (a contact id, or Own); primary is
@@ -41,11 +41,15 @@ func keyByPeer(pid string) []byte { return []byte("dp/" + pid) }
 func keyByKey(uid string) []byte  { return []byte("dk/" + uid) }
 
 // ChannelByPeer returns the channel of the listed non-primary device on peer pid ("" none).
-func ChannelByPeer(tx *store.Tx, pid string) (string, error) { return store.GetString(tx, keyByPeer(pid)) }
+func ChannelByPeer(tx *store.Tx, pid string) (string, error) {
+	return store.GetString(tx, keyByPeer(pid))
+}
 
 // ChannelByKey returns the channel of the listed non-primary device whose device key has
 // user id uid ("" none): the initiator of a PQXDH session names its device key.
-func ChannelByKey(tx *store.Tx, uid string) (string, error) { return store.GetString(tx, keyByKey(uid)) }
+func ChannelByKey(tx *store.Tx, uid string) (string, error) {
+	return store.GetString(tx, keyByKey(uid))
+}
 
 // index points dp/ and dk/ at owner's channels for the active non-primary devices of l,
 // and removes the entries of the devices in old that l no longer lists as active.
