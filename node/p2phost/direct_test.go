@@ -31,8 +31,8 @@ func (c *inboundCircuits) Connected(_ network.Network, conn network.Conn) {
 	}
 }
 func (c *inboundCircuits) Disconnected(network.Network, network.Conn) {}
-func (c *inboundCircuits) Listen(network.Network, ma.Multiaddr)      {}
-func (c *inboundCircuits) ListenClose(network.Network, ma.Multiaddr) {}
+func (c *inboundCircuits) Listen(network.Network, ma.Multiaddr)       {}
+func (c *inboundCircuits) ListenClose(network.Network, ma.Multiaddr)  {}
 
 func (c *inboundCircuits) from(p peer.ID) int {
 	c.mu.Lock()
