@@ -130,6 +130,11 @@ type Card struct {
 	// sender added the receiver; the receiver refuses a first message under an invite it
 	// revoked or that expired. Absent for a version 1 invite or none.
 	Invite string `json:"invite,omitempty"`
+	// Devices is the sender's account's signed device list (SignDeviceList bytes) when the
+	// sender is not its account's primary device: the receiver believes the session's
+	// device key to be that account's only if the list verifies under the account key it
+	// holds and lists the key (docs/PROTOCOL.md, "Linked devices").
+	Devices []byte `json:"devices,omitempty"`
 }
 
 // Marshal encodes c.
@@ -254,7 +259,8 @@ func (c *Content) check() error {
 	if c.Card != nil {
 		cd := c.Card
 		if len(cd.Name) > MaxName || !utf8.ValidString(cd.Name) || cd.PeerID == "" || len(cd.PeerID) > 128 ||
-			len(cd.Addrs) > MaxAddrs || len(cd.Relays) > MaxAddrs || len(cd.Invite) > MaxInviteID {
+			len(cd.Addrs) > MaxAddrs || len(cd.Relays) > MaxAddrs || len(cd.Invite) > MaxInviteID ||
+			len(cd.Devices) > MaxDeviceList {
 			return bad("card")
 		}
 		for _, a := range append(append([]string{}, cd.Addrs...), cd.Relays...) {

@@ -142,6 +142,7 @@ func TestDeviceContents(t *testing.T) {
 		{Kind: KindDevices, ID: "x1", Seq: 1, TS: ts, Data: raw},
 		{Kind: KindSync, ID: "x2", Seq: 2, TS: ts, Data: inner, With: string(acct.UserID())},
 		{Kind: KindSync, ID: "x3", Seq: 3, TS: ts, Data: inner, Group: "g1"},
+		{Kind: KindText, ID: "x4", Seq: 4, TS: ts, Body: "from a phone", Card: &Card{PeerID: "12D3KooWp", Devices: raw}},
 	}
 	for _, c := range good {
 		b, err := c.Marshal()
@@ -149,7 +150,7 @@ func TestDeviceContents(t *testing.T) {
 			t.Fatalf("%s: %v", c.Kind, err)
 		}
 		back, err := ParseContent(b)
-		if err != nil || !bytes.Equal(back.Data, c.Data) || back.With != c.With {
+		if err != nil || !bytes.Equal(back.Data, c.Data) || back.With != c.With || c.Card != nil && !bytes.Equal(back.Card.Devices, raw) {
 			t.Fatalf("%s: round trip: %v", c.Kind, err)
 		}
 	}
@@ -160,6 +161,7 @@ func TestDeviceContents(t *testing.T) {
 		{Kind: KindSync, ID: "x2", Seq: 2, TS: ts, Data: inner, With: "u1", Group: "g1"},
 		{Kind: KindSync, ID: "x2", Seq: 2, TS: ts, With: "u1"},
 		{Kind: KindSync, ID: "x2", Seq: 2, TS: ts, Data: inner, With: "not an id"},
+		{Kind: KindText, ID: "x4", Seq: 4, TS: ts, Body: "b", Card: &Card{PeerID: "p", Devices: make([]byte, MaxDeviceList+1)}},
 	}
 	for i, c := range bad {
 		if _, err := c.Marshal(); !errors.Is(err, ErrMalformed) {
