@@ -460,3 +460,31 @@ func TestContactChannels(t *testing.T) {
 		t.Fatal("this device is its own remote device")
 	}
 }
+
+// TestOwnAccount: the store names the account and its list once the account has one, on
+// the primary and on a linked device alike.
+func TestOwnAccount(t *testing.T) {
+	alice, phone := newID(t), newID(t)
+	st, pst := storetest.Open(t), storetest.Open(t)
+	var raw []byte
+	storetest.Update(t, st, func(tx *store.Tx) (err error) {
+		if a, l, err := devices.OwnAccount(tx); a != nil || l != nil || err != nil {
+			t.Errorf("single device: %v %v %v", a, l, err)
+		}
+		_, raw, err = devices.AddDevice(tx, alice, wire.Device{PeerID: "12D3KooWa"}, device(t, phone, "12D3KooWp", "phone"), 1)
+		return err
+	})
+	storetest.Update(t, pst, func(tx *store.Tx) error { _, err := devices.Provision(tx, phone, alice.Public(), raw); return err })
+	for _, s := range []*store.Store{st, pst} {
+		storetest.Update(t, s, func(tx *store.Tx) error {
+			a, l, err := devices.OwnAccount(tx)
+			if err != nil || !a.Equal(alice.Public()) || l.Seq != 1 {
+				t.Errorf("own account: %v %+v %v", a, l, err)
+			}
+			return nil
+		})
+	}
+	if s := load(t, st, alice, "12D3KooWa"); !s.Primary {
+		t.Fatal("the primary is not primary once it has a list")
+	}
+}
