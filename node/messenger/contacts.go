@@ -50,7 +50,7 @@ func (m *Messenger) AddContact(ctx context.Context, link string, name *string) (
 	if err != nil {
 		return api.Contact{}, false, api.Errorf(api.ErrBadRequest, "not a valid petrel invite link (%v)", err)
 	}
-	if inv.Identity.Equal(m.id.Public()) {
+	if inv.Identity.Equal(m.acct) || inv.Identity.Equal(m.id.Public()) {
 		return api.Contact{}, false, api.Errorf(api.ErrBadRequest, "that is your own invite link")
 	}
 	if err := m.checkInviteLink(inv); err != nil {
@@ -94,6 +94,9 @@ func (m *Messenger) AddContact(ctx context.Context, link string, name *string) (
 			c.Name = inv.Name
 		}
 		if err := saveContact(tx, c); err != nil {
+			return err
+		}
+		if err := m.syncContact(tx, c); err != nil { // our other devices (sync.go)
 			return err
 		}
 		out, cid = m.apiContact(c), c.ID
@@ -360,6 +363,9 @@ func (m *Messenger) UpdateContact(ctx context.Context, id string, p api.ContactP
 			c.Request = api.RequestAccepted
 		}
 		if err := saveContact(tx, c); err != nil {
+			return err
+		}
+		if err := m.syncContact(tx, c); err != nil { // our other devices (sync.go)
 			return err
 		}
 		out = m.apiContact(c)

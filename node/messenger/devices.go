@@ -61,7 +61,12 @@ func (m *Messenger) AddDevice(ctx context.Context, d wire.Device) (*wire.DeviceL
 	if h == nil {
 		return nil, api.Errorf(api.ErrUnavailable, "the node is not running")
 	}
-	me := wire.Device{PeerID: h.ID().String(), Name: "primary", Relays: m.cfg.Relays[:min(len(m.cfg.Relays), wire.MaxAddrs)]}
+	me := wire.Device{PeerID: h.ID().String(), Name: "primary", Relays: capped(m.cfg.Relays)}
+	for _, a := range h.Addrs() {
+		if len(me.Addrs) < wire.MaxAddrs {
+			me.Addrs = append(me.Addrs, a.String())
+		}
+	}
 	var l *wire.DeviceList
 	err := m.st.Update(ctx, func(tx *store.Tx) error {
 		var raw []byte
@@ -69,7 +74,35 @@ func (m *Messenger) AddDevice(ctx context.Context, d wire.Device) (*wire.DeviceL
 		if l, raw, err = devices.AddDevice(tx, m.id, me, d, m.nowMS()); err != nil {
 			return err
 		}
-		return m.publishDevices(tx, raw)
+		if err := m.publishDevices(tx, raw); err != nil {
+			return err
+		}
+		// The new device learns our contacts (the history transfer, node/devicelink,
+		// brings the rest).
+		nd, err := loadContact(tx, devices.Channel(devices.Own, l.Devices[len(l.Devices)-1].ID, ""))
+		if err != nil {
+			return err
+		}
+		var cs []*contactRec
+		err = contacts.List(tx, func(r *contacts.Record) (bool, error) {
+			if !r.GroupOnly {
+				c, err := loadContact(tx, r.ID)
+				if err != nil {
+					return false, err
+				}
+				cs = append(cs, c)
+			}
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			if err := m.syncContactTo(tx, c, []*contactRec{nd}); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	return l, err
 }
@@ -93,7 +126,19 @@ func (m *Messenger) RevokeDevice(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		return m.publishDevices(tx, raw)
+		if err := m.publishDevices(tx, raw); err != nil {
+			return err
+		}
+		// The revoked device is told, and then sent nothing more.
+		ch := devices.Channel(devices.Own, id, "")
+		if err := dropChannel(tx, ch); err != nil {
+			return err
+		}
+		rc, err := loadContact(tx, ch)
+		if err != nil {
+			return err
+		}
+		return m.enqueue(tx, rc, &wire.Content{Kind: wire.KindDevices, Data: raw}, "")
 	})
 }
 
@@ -128,7 +173,17 @@ func (m *Messenger) publishDevices(tx *store.Tx, raw []byte) error {
 		if err != nil {
 			return err
 		}
-		if err := m.enqueue(tx, c, &wire.Content{Kind: wire.KindDevices, Data: raw}, ""); err != nil {
+		// To each of the contact's devices (sync.go).
+		if err := m.fanOut(tx, c, &wire.Content{Kind: wire.KindDevices, Data: raw}, ""); err != nil {
+			return err
+		}
+	}
+	own, err := m.ownChannels(tx)
+	if err != nil {
+		return err
+	}
+	for _, oc := range own {
+		if err := m.enqueue(tx, oc, &wire.Content{Kind: wire.KindDevices, Data: raw}, ""); err != nil {
 			return err
 		}
 	}
@@ -149,3 +204,28 @@ func (m *Messenger) loadAccount(tx *store.Tx) error {
 // AccountKey is the account's public key (what a new device is provisioned with, beside
 // the signed list: devices.Provision).
 func (m *Messenger) AccountKey() *identity.PublicIdentity { return m.acct }
+
+// ContactDevices lists the active devices of contact id as its verified list has them (one
+// device, its primary, for a contact without a list).
+func (m *Messenger) ContactDevices(ctx context.Context, id string) ([]DeviceInfo, error) {
+	var out []DeviceInfo
+	err := m.st.View(func(tx *store.Tx) error {
+		c, err := loadContact(tx, id)
+		if err != nil {
+			return err
+		}
+		acct, err := identity.ParsePublic(c.accountKey())
+		if err != nil {
+			return err
+		}
+		chs, err := devices.ContactChannels(tx, c.ID, acct, c.PeerID, c.Relays)
+		if err != nil {
+			return err
+		}
+		for _, x := range chs {
+			out = append(out, DeviceInfo{ID: x.Device.ID, Name: x.Device.Name, Primary: x.Primary, LinkedAt: x.Device.Added})
+		}
+		return nil
+	})
+	return out, err
+}

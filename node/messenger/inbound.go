@@ -17,6 +17,7 @@ import (
 	"github.com/petrel-chat/petrel/crypto/ratchet"
 	"github.com/petrel-chat/petrel/crypto/sealed"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/devices"
 	"github.com/petrel-chat/petrel/node/inbox"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
@@ -73,6 +74,9 @@ func (m *Messenger) receive(ctx context.Context, remote peer.ID, ds []*wire.Deli
 	err := m.st.Update(ctx, func(tx *store.Tx) error {
 		b := m.newBatch(tx, remote)
 		cid, err := getString(tx, kContactByPeer(remote.String()))
+		if err == nil && cid == "" {
+			cid, err = devices.ChannelByPeer(tx, remote.String()) // a listed device (channels.go)
+		}
 		if err != nil {
 			return err
 		}
@@ -111,6 +115,10 @@ func (b *rxBatch) useContact(cid string) error {
 	if b.ss.Previous, err = b.m.ratchets.Load(b.tx, cid, sessions.Previous); err != nil {
 		return err
 	}
+	if c.own() {
+		b.conv = nil // a channel to our own device has no conversation of its own
+		return nil
+	}
 	b.conv, err = loadConv(b.tx, c.ConvID)
 	return err
 }
@@ -123,7 +131,7 @@ func (b *rxBatch) useContact(cid string) error {
 func (b *rxBatch) one(d *wire.Deliver) (wire.AckStatus, error) {
 	var before string
 	if b.c != nil {
-		before = b.c.ID
+		before = b.c.ch()
 	}
 	st, err := b.take(d)
 	if err != nil {
@@ -132,7 +140,7 @@ func (b *rxBatch) one(d *wire.Deliver) (wire.AckStatus, error) {
 	if st == wire.AckUndecryptable && b.sealedFrom != nil && b.c != nil {
 		b.lost = true // b.c is the sender the envelope authenticated (ReceiveSealed, take)
 	}
-	if st != wire.AckStored && b.remote != "" && b.c != nil && b.c.ID != before {
+	if st != wire.AckStored && b.remote != "" && b.c != nil && b.c.ch() != before {
 		// An initial message naming another contact's identity proved nothing: what else
 		// this stream brings is its own peer's again.
 		if err := b.flush(); err != nil {
@@ -159,8 +167,11 @@ func (b *rxBatch) take(d *wire.Deliver) (wire.AckStatus, error) {
 		if b.sealedFrom != nil && !b.sealedFrom.From(pub) {
 			return wire.AckUndecryptable, nil // sealed by someone else than the session's initiator
 		}
-		if b.c == nil || b.c.UserID != string(pub.UserID()) {
+		if b.c == nil || !sameKey(b.c.Identity, pub) {
 			cid, err := getString(tx, kContactByUser(string(pub.UserID())))
+			if err == nil && cid == "" {
+				cid, err = devices.ChannelByKey(tx, string(pub.UserID())) // a listed device's key
+			}
 			if err != nil {
 				return 0, err
 			}
@@ -180,7 +191,13 @@ func (b *rxBatch) take(d *wire.Deliver) (wire.AckStatus, error) {
 	if b.c == nil {
 		return wire.AckUndecryptable, nil
 	}
-	if seen, err := inbox.Seen(tx, b.c.ID, d.ID); err != nil || seen {
+	if b.c.Chan != "" && b.remote != "" && b.c.PeerID != b.remote.String() {
+		// A device's messages come from the peer its account's list names: another peer
+		// claiming to be that device is refused (the list, signed by the account, binds them).
+		b.m.log.Info("a peer sent as a device it is not listed as", "channel", b.c.Chan)
+		return wire.AckUndecryptable, nil
+	}
+	if seen, err := inbox.Seen(tx, b.c.ch(), d.ID); err != nil || seen {
 		return wire.AckStored, err
 	}
 	// A blocked contact's messages are decrypted (so the session and the sequence numbers
@@ -212,7 +229,7 @@ func (b *rxBatch) take(d *wire.Deliver) (wire.AckStatus, error) {
 			return wire.AckUndecryptable, nil
 		}
 	}
-	if err := inbox.MarkSeen(tx, b.c.ID, d.ID); err != nil {
+	if err := inbox.MarkSeen(tx, b.c.ch(), d.ID); err != nil {
 		return 0, err
 	}
 	content, err := wire.ParseContent(pt)
@@ -278,6 +295,31 @@ func (b *rxBatch) newcomer(d *wire.Deliver, pub *identity.PublicIdentity) (wire.
 			return wire.AckRefused, nil
 		}
 	}
+	// A device of a contact (or of ours) that the card's signed list names: its channel
+	// takes the message (channels.go).
+	if ch, err := b.m.listedDevice(b.tx, content.Card, pub); err != nil {
+		return 0, err
+	} else if ch != "" {
+		if err := b.flush(); err != nil {
+			return 0, err
+		}
+		b.c, b.ss, b.conv = nil, inbox.Sessions{}, nil
+		if err := b.useContact(ch); err != nil {
+			return 0, err
+		}
+		if b.remote != "" && b.c.PeerID != b.remote.String() {
+			b.m.log.Info("a peer sent as a device it is not listed as", "channel", ch)
+			return wire.AckUndecryptable, nil
+		}
+		sum := sha256.Sum256(d.Initial)
+		if err := b.adopt(st, used, sum[:]); err != nil {
+			return 0, err
+		}
+		if err := inbox.MarkSeen(b.tx, ch, d.ID); err != nil {
+			return 0, err
+		}
+		return wire.AckStored, b.apply(content)
+	}
 	if err := b.flush(); err != nil {
 		return 0, err
 	}
@@ -334,7 +376,7 @@ func (b *rxBatch) newcomer(d *wire.Deliver, pub *identity.PublicIdentity) (wire.
 	if err := b.adopt(st, used, sum[:]); err != nil {
 		return 0, err
 	}
-	if err := inbox.MarkSeen(tx, b.c.ID, d.ID); err != nil {
+	if err := inbox.MarkSeen(tx, b.c.ch(), d.ID); err != nil {
 		return 0, err
 	}
 	return wire.AckStored, b.apply(content)
@@ -397,7 +439,7 @@ func (b *rxBatch) reseal() error {
 		rec outboxRec
 	}
 	var es []entry
-	err := b.tx.Iterate(store.IterOptions{Prefix: kOutboxPrefix(b.c.ID)}, func(k, v []byte) (bool, error) {
+	err := b.tx.Iterate(store.IterOptions{Prefix: kOutboxPrefix(b.c.ch())}, func(k, v []byte) (bool, error) {
 		var e entry
 		if err := json.Unmarshal(v, &e.rec); err != nil {
 			return false, err
@@ -438,7 +480,13 @@ func (b *rxBatch) apply(ct *wire.Content) error {
 	if !c.Answered {
 		c.Answered = true
 	}
-	if ct.Card != nil && !c.Blocked {
+	if ct.Card != nil && len(ct.Card.Devices) > 0 {
+		if err := b.m.takeList(b.tx, ct.Card.Devices); err != nil { // channels.go
+			return err
+		}
+	}
+	// A device's card says nothing its account's signed list does not (channels.go).
+	if ct.Card != nil && !c.Blocked && c.Chan == "" {
 		if err := b.adoptCard(ct.Card); err != nil {
 			return err
 		}
@@ -467,6 +515,9 @@ func (b *rxBatch) apply(ct *wire.Content) error {
 		return nil // ParseContent checked it
 	}
 	_, _ = b.m.clock.Observe(ts)
+	if c.own() {
+		return b.rxOwn(ct, ts) // one of our own devices (sync.go)
+	}
 	// The handler of each kind is registered in New (messenger.go, registerKinds).
 	_, err = b.m.kinds.Dispatch(b, ct, ts)
 	return err
@@ -546,7 +597,7 @@ func (b *rxBatch) rxGroup(ct *wire.Content, _ hlc.Timestamp) error {
 func (b *rxBatch) rxResend(ct *wire.Content, _ hlc.Timestamp) error {
 	c := b.c
 	for seq := ct.From; seq <= ct.To; seq++ {
-		raw, err := b.tx.Get(kSent(c.ID, seq))
+		raw, err := b.tx.Get(kSent(c.ch(), seq))
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
@@ -555,7 +606,7 @@ func (b *rxBatch) rxResend(ct *wire.Content, _ hlc.Timestamp) error {
 		}
 		c.OutSeq++
 		rec := outboxRec{Seq: seq, Content: raw, Created: b.m.nowMS()}
-		if err := putJSON(b.tx, kOutbox(c.ID, c.OutSeq), &rec); err != nil {
+		if err := putJSON(b.tx, kOutbox(c.ch(), c.OutSeq), &rec); err != nil {
 			return err
 		}
 		b.kicks = true
@@ -633,12 +684,12 @@ func (b *rxBatch) text(ct *wire.Content, ts hlc.Timestamp) error {
 func (b *rxBatch) save() error {
 	tx, c := b.tx, b.c
 	if b.ss.Current != nil {
-		if err := b.m.ratchets.Save(tx, c.ID, sessions.Current, b.ss.Current); err != nil {
+		if err := b.m.ratchets.Save(tx, c.ch(), sessions.Current, b.ss.Current); err != nil {
 			return err
 		}
 	}
 	if b.ss.Previous != nil {
-		if err := b.m.ratchets.Save(tx, c.ID, sessions.Previous, b.ss.Previous); err != nil {
+		if err := b.m.ratchets.Save(tx, c.ch(), sessions.Previous, b.ss.Previous); err != nil {
 			return err
 		}
 	}
@@ -652,6 +703,9 @@ func (b *rxBatch) save() error {
 	}
 	if b.contactEvt {
 		if _, err := b.m.ev.Append(tx, api.KindContact, b.m.apiContact(c)); err != nil {
+			return err
+		}
+		if err := b.m.syncContact(tx, c); err != nil { // our other devices (sync.go)
 			return err
 		}
 		b.contactEvt = false
@@ -694,14 +748,14 @@ func (b *rxBatch) flush() error {
 		}
 	}
 	if b.kicks {
-		cid := b.c.ID
+		cid := b.c.ch()
 		b.tx.OnCommit(func() { b.m.kick(cid) })
 	}
 	if err := b.save(); err != nil {
 		return err
 	}
 	if b.lost && !b.c.Blocked {
-		return b.m.askAgain(b.tx, b.c.ID)
+		return b.m.askAgain(b.tx, b.c.ch())
 	}
 	return nil
 }

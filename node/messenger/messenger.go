@@ -188,6 +188,7 @@ func registerKinds(log *slog.Logger) (*inbox.Table[*rxBatch], error) {
 		wire.KindReaction:     (*rxBatch).rxReaction,
 		wire.KindResend:       (*rxBatch).rxResend,
 		wire.KindDisappear:    (*rxBatch).rxDisappear,
+		wire.KindDevices:      (*rxBatch).rxDevices,
 		wire.KindGroupOps:     group,
 		wire.KindGroupSync:    group,
 		wire.KindGroupKey:     group,
@@ -309,7 +310,7 @@ func (m *Messenger) Typing(ctx context.Context, convID, state string) error {
 
 // safetyNumber is the safety number between us and a contact's identity.
 func (m *Messenger) safetyNumber(c *contactRec) string {
-	pub, err := identity.ParsePublic(c.Identity)
+	pub, err := identity.ParsePublic(c.accountKey())
 	if err != nil {
 		return ""
 	}

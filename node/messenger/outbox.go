@@ -34,13 +34,13 @@ func (outboxContacts) ForgetInitial(tx *store.Tx, cid string) error {
 		return err
 	}
 	c.Initial = nil
-	return putJSON(tx, kContact(cid), c)
+	return saveContact(tx, c)
 }
 
 // outboxContact is contact c as node/outbox reads it.
 func outboxContact(c *contactRec) outq.Contact {
 	return outq.Contact{
-		ID: c.ID, SendSeq: c.SendSeq, OutSeq: c.OutSeq, Initial: c.Initial,
+		ID: c.ch(), SendSeq: c.SendSeq, OutSeq: c.OutSeq, Initial: c.Initial,
 		Identity: c.Identity, Relays: c.Relays, Blocked: c.Blocked,
 	}
 }
@@ -84,6 +84,9 @@ func (m *Messenger) outboxConnected(pid peer.ID) {
 		cid, err = getString(tx, kContactByPeer(pid.String()))
 		return err
 	})
+	if cid == "" {
+		cid, _ = m.channelByPeer(pid.String())
+	}
 	if cid != "" {
 		m.ob.Wake(cid)
 	}

@@ -6,6 +6,7 @@ import (
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/crypto/sealed"
 	"github.com/petrel-chat/petrel/crypto/senderkey"
+	"github.com/petrel-chat/petrel/node/devices"
 	"github.com/petrel-chat/petrel/node/inbox"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
@@ -96,6 +97,9 @@ func (r *sealedRx) Pairwise(it *inbox.Mail, first bool) error {
 	if first {
 		r.b = r.m.newBatch(r.tx, "")
 		cid, err := getString(r.tx, kContactByUser(it.Sender))
+		if err == nil && cid == "" {
+			cid, err = devices.ChannelByKey(r.tx, it.Sender) // a listed device (channels.go)
+		}
 		if err != nil {
 			return err
 		}

@@ -9,7 +9,6 @@ import (
 	"github.com/petrel-chat/petrel/crypto/ratchet"
 	"github.com/petrel-chat/petrel/node/api"
 	outq "github.com/petrel-chat/petrel/node/outbox"
-	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 	"github.com/petrel-chat/petrel/sync/hlc"
@@ -58,6 +57,9 @@ func (m *Messenger) enqueueWith(tx *store.Tx, c *contactRec, content *wire.Conte
 		content.Card = m.card()
 		if content.Card != nil {
 			content.Card.Invite = c.Invite // the invite we added them by (invites.go)
+			if content.Card.Devices, err = ownListRaw(tx); err != nil {
+				return false, err
+			}
 		}
 	}
 	oc := outboxContact(c)
@@ -68,7 +70,7 @@ func (m *Messenger) enqueueWith(tx *store.Tx, c *contactRec, content *wire.Conte
 	if err := tx.Set(kClock, []byte(content.TS)); err != nil {
 		return false, err
 	}
-	cid := c.ID
+	cid := c.ch()
 	tx.OnCommit(func() { m.kick(cid) })
 	return sealed, putJSON(tx, kContact(c.ID), c)
 }
@@ -132,6 +134,9 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 			if _, err := m.ev.Append(tx, api.KindContact, m.apiContact(c)); err != nil {
 				return err
 			}
+			if err := m.syncContact(tx, c); err != nil { // sync.go
+				return err
+			}
 		}
 		ts := m.clock.Now()
 		id := newID("m")
@@ -173,15 +178,8 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 			content.ReplyTo = *replyTo
 		}
 		out = msg
-		s0, err := m.ratchets.Load(tx, c.ID, sessions.Current)
-		if err != nil {
-			return err
-		}
-		sealed, err := m.enqueueWith(tx, c, content, id, s0)
-		if err != nil || !sealed {
-			return err // without a session yet, the outbox worker starts one and encrypts
-		}
-		return m.ratchets.Save(tx, c.ID, sessions.Current, s0)
+		// One encryption per device of the contact, and the copy for our own (sync.go).
+		return m.sendDirect(tx, c, content, id)
 	})
 	return out, repeat, err
 }
@@ -214,6 +212,9 @@ func (m *Messenger) setStatusRec(tx *store.Tx, r *msgRec, status, reason string)
 		return nil
 	}
 	if status == api.StatusFailed {
+		if api.StatusRank(r.M.Status) >= api.StatusRank(api.StatusSent) {
+			return nil // one of the person's devices took it: another device's failure does not undo that
+		}
 		r.M.Status, r.M.Error = status, reason
 	} else {
 		if api.StatusRank(status) <= api.StatusRank(r.M.Status) {
@@ -286,7 +287,13 @@ func (m *Messenger) apiDirectConv(tx *store.Tx, cv *convRec, c *contactRec, last
 // MarkRead marks the conversation read up to and including message upTo, and sends read
 // receipts for the newly read messages if the settings allow.
 func (m *Messenger) MarkRead(ctx context.Context, convID, upTo string) error {
-	return m.st.Update(ctx, func(tx *store.Tx) error {
+	return m.st.Update(ctx, func(tx *store.Tx) error { return m.markRead(tx, convID, upTo, true) })
+}
+
+// markRead is MarkRead in tx; mine is false for a read mark one of our other devices made
+// (sync.go), which sends no receipts and no sync of its own.
+func (m *Messenger) markRead(tx *store.Tx, convID, upTo string, mine bool) error {
+	{
 		conv, err := loadConv(tx, convID)
 		if err != nil {
 			return err
@@ -349,6 +356,9 @@ func (m *Messenger) MarkRead(ctx context.Context, convID, upTo string) error {
 				return err
 			}
 		}
+		if !mine {
+			return nil // the device that read sent the receipts
+		}
 		set, err := m.settings(tx)
 		if err != nil {
 			return err
@@ -363,16 +373,18 @@ func (m *Messenger) MarkRead(ctx context.Context, convID, upTo string) error {
 		if err != nil {
 			return err
 		}
-		if len(ids) == 0 || !set.ReadReceipts || c.Blocked || c.Request != api.RequestAccepted {
-			return nil
-		}
-		for chunk := range slices.Chunk(ids, wire.MaxReceiptID) {
-			if err := m.enqueue(tx, c, &wire.Content{Kind: wire.KindReceipt, Status: wire.ReceiptRead, IDs: chunk}, ""); err != nil {
-				return err
+		if len(ids) > 0 && set.ReadReceipts && !c.Blocked && c.Request == api.RequestAccepted {
+			for chunk := range slices.Chunk(ids, wire.MaxReceiptID) {
+				// To each of the contact's devices (sync.go): read counts once, on any.
+				if err := m.fanOut(tx, c, &wire.Content{Kind: wire.KindReceipt, Status: wire.ReceiptRead, IDs: chunk}, ""); err != nil {
+					return err
+				}
 			}
 		}
-		return nil
-	})
+		// Our other devices mark the same read (sync.go).
+		return m.syncOwn(tx, c.UserID, &wire.Content{Kind: wire.KindReceipt, ID: newID("x"), TS: m.clock.Now().String(),
+			Status: wire.ReceiptRead, IDs: []string{upTo}})
+	}
 }
 
 // ownMessage loads a message for an edit or delete by its sender.
@@ -423,7 +435,7 @@ func (m *Messenger) Edit(ctx context.Context, id, body string) (api.Message, err
 		if c == nil {
 			return m.sendGroupControl(tx, r.M.ConversationID, content)
 		}
-		return m.enqueue(tx, c, content, "")
+		return m.sendDirect(tx, c, content, "") // sync.go
 	})
 	return out, err
 }
@@ -445,7 +457,7 @@ func (m *Messenger) Delete(ctx context.Context, id string, forEveryone bool) (ap
 			if c == nil {
 				return m.sendGroupControl(tx, r.M.ConversationID, &wire.Content{Kind: wire.KindDelete, Target: id})
 			}
-			return m.enqueue(tx, c, &wire.Content{Kind: wire.KindDelete, Target: id}, "")
+			return m.sendDirect(tx, c, &wire.Content{Kind: wire.KindDelete, Target: id}, "") // sync.go
 		}
 		r, err := loadMsg(tx, id)
 		if err != nil {
@@ -531,7 +543,7 @@ func (m *Messenger) React(ctx context.Context, id, emoji string, remove bool) (a
 		if c == nil {
 			return m.sendGroupControl(tx, r.M.ConversationID, content)
 		}
-		return m.enqueue(tx, c, content, "")
+		return m.sendDirect(tx, c, content, "") // sync.go
 	})
 	return out, err
 }

@@ -53,7 +53,7 @@ func (m *Messenger) ensureSession(ctx context.Context, cid string) error {
 			// only a message that decrypts can show an identity change (inbound.go).
 			return errors.New("the contact's peer served a prekey bundle of another identity")
 		}
-		if direct {
+		if direct && c.Chan == "" {
 			if err := m.peerServed(tx, c, pid); err != nil {
 				return err
 			}
@@ -66,7 +66,7 @@ func (m *Messenger) ensureSession(ctx context.Context, cid string) error {
 		if err := m.ratchets.Save(tx, cid, sessions.Current, st); err != nil {
 			return err
 		}
-		return putJSON(tx, kContact(cid), c)
+		return saveContact(tx, c)
 	})
 }
 
