@@ -65,7 +65,6 @@ func linkDevice(t *testing.T, primary *nodetest.Node, name string) *nodetest.Nod
 	return d
 }
 
-
 // convOf returns the conversation of n with the contact of user uid, waiting for it.
 func convOf(t *testing.T, n *nodetest.Node, uid string) api.Contact {
 	t.Helper()

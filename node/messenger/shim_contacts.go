@@ -3,9 +3,9 @@ package messenger
 import (
 	"github.com/petrel-chat/petrel/node/contacts"
 	"github.com/petrel-chat/petrel/node/devices"
-	"github.com/petrel-chat/petrel/node/wire"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/node/wire"
 )
 
 // contactRec is a contact as the messenger's code handles it in memory: its address-book

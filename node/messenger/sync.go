@@ -309,4 +309,3 @@ func (m *Messenger) syncedText(tx *store.Tx, c *contactRec, in *wire.Content, ts
 	}
 	return m.emitConv(tx, conv.ID)
 }
-
