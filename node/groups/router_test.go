@@ -116,15 +116,6 @@ func (g *routerGroup) add() *routerMember {
 		g.first = h.ID()
 	}
 	m := &routerMember{h: h, got: map[uint32]int{}, copies: &copyCounter{from: g.first, n: map[string]int{}}}
-	for j := 0; j < len(g.ms) && j < 7; j++ {
-		o := g.ms[(len(g.ms)*7+j*5)%len(g.ms)].h
-		if j == 0 {
-			o = g.ms[0].h
-		}
-		if err := h.Connect(g.ctx, peer.AddrInfo{ID: o.ID(), Addrs: o.Addrs()}); err != nil {
-			t.Fatal(err)
-		}
-	}
 	ps, err := pubsub.NewGossipSub(g.ctx, h, RouterOptions(pubsub.WithRawTracer(m.copies))...)
 	if err != nil {
 		t.Fatal(err)
@@ -185,6 +176,16 @@ func (g *routerGroup) add() *routerMember {
 			m.mu.Unlock()
 		}
 	}()
+	// A node's router runs before it dials anyone: connect only now.
+	for j := 0; j < len(g.ms) && j < 7; j++ {
+		o := g.ms[(len(g.ms)*7+j*5)%len(g.ms)].h
+		if j == 0 {
+			o = g.ms[0].h
+		}
+		if err := h.Connect(g.ctx, peer.AddrInfo{ID: o.ID(), Addrs: o.Addrs()}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	g.ms = append(g.ms, m)
 	return m
 }
