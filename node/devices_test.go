@@ -15,6 +15,8 @@ import (
 	"github.com/petrel-chat/petrel/node/nodetest/wait"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
+	"github.com/petrel-chat/petrel/relay/relayserver"
+	"github.com/petrel-chat/petrel/relay/relaytest"
 )
 
 // nodeIdentity reads a stopped node's own key (its device key) from its store.
@@ -36,10 +38,15 @@ func nodeIdentity(t *testing.T, n *nodetest.Node) *identity.Identity {
 // way the link protocol ends (node/devicelink): the primary adds the new node's device key
 // and peer (messenger AddDevice), and the new node is provisioned with the account key and
 // the signed list (devices.Provision); then it runs again, as the account's device.
-func linkDevice(t *testing.T, primary *nodetest.Node, name string) *nodetest.Node {
+func linkDevice(t *testing.T, primary *nodetest.Node, name string, relays ...string) *nodetest.Node {
 	t.Helper()
 	ctx := context.Background()
 	d := nodetest.Start(t, name)
+	if len(relays) > 0 {
+		d.Stop()
+		d.Relays = relays
+		d.Run()
+	}
 	pid := d.Info.PeerID
 	var addrs []string
 	for _, a := range d.Info.Addrs {
@@ -50,7 +57,7 @@ func linkDevice(t *testing.T, primary *nodetest.Node, name string) *nodetest.Nod
 	d.Stop()
 	key := nodeIdentity(t, d)
 	pm := primary.Node.MessengerForTest()
-	if _, err := pm.AddDevice(ctx, wire.Device{Key: key.Public().Bytes(), PeerID: pid, Addrs: addrs, Name: name}); err != nil {
+	if _, err := pm.AddDevice(ctx, wire.Device{Key: key.Public().Bytes(), PeerID: pid, Addrs: addrs, Relays: relays, Name: name}); err != nil {
 		t.Fatalf("%s adds %s: %v", primary.Name, name, err)
 	}
 	_, raw, err := pm.DeviceList(ctx)
@@ -349,4 +356,61 @@ func TestStolenDeviceKeyOnAnotherPeer(t *testing.T) {
 			t.Fatalf("bob shows the thief's message as alice's: %+v", m)
 		}
 	}
+}
+
+// TestOfflineDeviceCatchesUpFromItsMailbox: alice's phone has its own mailbox at its home
+// relay, under its device key. While the phone is off, what bob sends alice reaches her
+// primary directly and waits for the phone in the phone's mailbox; the phone, back, takes
+// it from there and shows the conversation in the same order as the others.
+func TestOfflineDeviceCatchesUpFromItsMailbox(t *testing.T) {
+	ctx := context.Background()
+	cfg := relayserver.DefaultConfig()
+	cfg.Listen = []string{"/ip4/127.0.0.1/tcp/0"}
+	r := relaytest.Start(t, &cfg)
+	relay := r.Info.Addrs[0]
+	alice := nodetest.Start(t, "alice")
+	bob := nodetest.Start(t, "bob")
+	bob.Stop()
+	bob.Relays = []string{relay}
+	bob.Run()
+	bobID := nodetest.UserID(t, bob)
+	conv := nodetest.Befriend(t, alice, bob).ConversationID
+	phone := linkDevice(t, alice, "alice-phone", relay)
+	wait.For(t, "the phone registered at its relay", func() error {
+		st, err := phone.Client.Status(ctx)
+		if err != nil {
+			return err
+		}
+		if len(st.Relays) != 1 || !st.Relays[0].Connected {
+			return fmt.Errorf("relays %+v", st.Relays)
+		}
+		return nil
+	})
+	if _, err := alice.Client.Send(ctx, conv, "a1", "hi bob"); err != nil {
+		t.Fatal(err)
+	}
+	convOf(t, phone, bobID)
+	sameHistory(t, conv, []string{"hi bob"}, alice, bob, phone)
+	phone.Stop()
+	for i := range 3 {
+		if _, err := bob.Client.Send(ctx, conv, fmt.Sprintf("b%d", i), fmt.Sprintf("while the phone is off %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"hi bob", "while the phone is off 0", "while the phone is off 1", "while the phone is off 2"}
+	sameHistory(t, conv, want, alice, bob)
+	wait.For(t, "the phone's mail waits at its relay", func() error {
+		if got := r.Stats().Messages; got < 3 {
+			return fmt.Errorf("the relay holds %d", got)
+		}
+		return nil
+	})
+	phone.Run()
+	sameHistory(t, conv, want, alice, phone)
+	wait.For(t, "the phone's mailbox is drained", func() error {
+		if got := r.Stats().Messages; got != 0 {
+			return fmt.Errorf("the relay still holds %d", got)
+		}
+		return nil
+	})
 }

@@ -8,7 +8,10 @@ import (
 
 	"github.com/petrel-chat/petrel/crypto/ratchet"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/devices"
+	"github.com/petrel-chat/petrel/node/history"
 	outq "github.com/petrel-chat/petrel/node/outbox"
+	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 	"github.com/petrel-chat/petrel/sync/hlc"
@@ -37,7 +40,7 @@ func (m *Messenger) card() *wire.Card {
 // enqueue assigns content the contact's next sequence number, stores it in the outbox (and
 // the resend history) and schedules delivery once the transaction commits. c is saved. The
 // outbox worker encrypts the content when it sends it.
-func (m *Messenger) enqueue(tx *store.Tx, c *contactRec, content *wire.Content, msgID string) error {
+func (m *Messenger) enqueue(tx *store.Tx, c *sessions.Contact, content *wire.Content, msgID string) error {
 	_, err := m.enqueueWith(tx, c, content, msgID, nil)
 	return err
 }
@@ -46,18 +49,19 @@ func (m *Messenger) enqueue(tx *store.Tx, c *contactRec, content *wire.Content, 
 // current session as the caller holds it (the caller saves s0 after), when the outbox's
 // ratchet order allows it (outbox.Enqueue). s0 nil means enqueue. It reports whether it
 // used s0.
-func (m *Messenger) enqueueWith(tx *store.Tx, c *contactRec, content *wire.Content, msgID string, s0 *ratchet.State) (sealed bool, err error) {
+func (m *Messenger) enqueueWith(tx *store.Tx, c *sessions.Contact, content *wire.Content, msgID string, s0 *ratchet.State) (sealed bool, err error) {
 	if content.TS == "" {
 		content.TS = m.clock.Now().String()
 	}
 	if content.ID == "" {
-		content.ID = newID("x")
+		content.ID = api.NewID("x")
 	}
 	if !c.Answered {
 		content.Card = m.card()
 		if content.Card != nil {
 			content.Card.Invite = c.Invite // the invite we added them by (invites.go)
-			if content.Card.Devices, err = ownListRaw(tx); err != nil {
+			// Our account's signed device list, so a device of ours is never a stranger.
+			if content.Card.Devices, err = devices.OwnRaw(tx); err != nil {
 				return false, err
 			}
 		}
@@ -70,9 +74,9 @@ func (m *Messenger) enqueueWith(tx *store.Tx, c *contactRec, content *wire.Conte
 	if err := tx.Set(kClock, []byte(content.TS)); err != nil {
 		return false, err
 	}
-	cid := c.ch()
+	cid := c.Ch()
 	tx.OnCommit(func() { m.kick(cid) })
-	return sealed, putJSON(tx, kContact(c.ID), c)
+	return sealed, sessions.SaveContact(tx, c)
 }
 
 // Send stores a message and queues it for delivery. repeat is true when client_msg_id was
@@ -88,7 +92,7 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 	case strings.TrimSpace(req.Body) == "" && len(req.Attachments) == 0:
 		return api.Message{}, false, api.Errorf(api.ErrBadRequest, "body is empty")
 	}
-	mediaIDs, rawAtts, err := m.resolveAttachments(req.Attachments)
+	mediaIDs, rawAtts, err := m.att.Resolve(req.Attachments)
 	if err != nil {
 		return api.Message{}, false, err
 	}
@@ -96,17 +100,17 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 	var repeat bool
 	err = m.st.Update(ctx, func(tx *store.Tx) error {
 		repeat = false
-		if id, err := getString(tx, kClient(req.ConversationID, req.ClientMsgID)); err != nil {
+		if id, err := store.GetString(tx, history.KeyClient(req.ConversationID, req.ClientMsgID)); err != nil {
 			return err
 		} else if id != "" {
-			r, err := loadMsg(tx, id)
+			r, err := history.LoadItem(tx, id)
 			if err != nil {
 				return err
 			}
 			out, repeat = r.M, true
 			return nil
 		}
-		conv, err := loadConv(tx, req.ConversationID)
+		conv, err := history.GetConversation(tx, req.ConversationID)
 		if err != nil {
 			return err
 		}
@@ -114,7 +118,7 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 			out, err = m.sendGroup(tx, conv, req, mediaIDs, rawAtts)
 			return err
 		}
-		c, err := loadContact(tx, conv.ContactID)
+		c, err := sessions.LoadContact(tx, conv.ContactID)
 		if err != nil {
 			return err
 		}
@@ -123,7 +127,7 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 		}
 		var replyTo *string
 		if req.ReplyTo != nil && *req.ReplyTo != "" {
-			r, err := loadMsg(tx, *req.ReplyTo)
+			r, err := history.LoadItem(tx, *req.ReplyTo)
 			if err != nil || r.M.ConversationID != conv.ID {
 				return api.Errorf(api.ErrBadRequest, "reply_to is not a message of this conversation")
 			}
@@ -134,13 +138,13 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 			if _, err := m.ev.Append(tx, api.KindContact, m.apiContact(c)); err != nil {
 				return err
 			}
-			if err := m.syncContact(tx, c); err != nil { // sync.go
+			if err := m.dev.SyncContact(tx, c); err != nil { // our other devices (sync.go)
 				return err
 			}
 		}
 		ts := m.clock.Now()
-		id := newID("m")
-		atts, err := m.attachSent(tx, id, mediaIDs)
+		id := api.NewID("m")
+		atts, err := m.att.Sent(tx, id, mediaIDs)
 		if err != nil {
 			return err
 		}
@@ -151,15 +155,15 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 			Status: api.StatusPending, Receipts: api.Receipts{Total: 1}, Reactions: map[string][]string{},
 		}
 		startTimer(&msg, conv.Disappear, ts.Wall) // disappear.go
-		rec := &msgRec{M: msg, ContactID: c.ID}
+		rec := &history.Item{M: msg, ContactID: c.ID}
 		if err := m.putMsg(tx, rec, true); err != nil {
 			return err
 		}
-		if err := tx.Set(kClient(conv.ID, req.ClientMsgID), []byte(id)); err != nil {
+		if err := tx.Set(history.KeyClient(conv.ID, req.ClientMsgID), []byte(id)); err != nil {
 			return err
 		}
 		conv.LastMsgID, conv.UpdatedAt = id, ts.Wall
-		if err := putJSON(tx, kConv(conv.ID), conv); err != nil {
+		if err := history.PutConversation(tx, conv); err != nil {
 			return err
 		}
 		if _, err := m.ev.Append(tx, api.KindMessage, msg); err != nil {
@@ -179,27 +183,27 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 		}
 		out = msg
 		// One encryption per device of the contact, and the copy for our own (sync.go).
-		return m.sendDirect(tx, c, content, id)
+		return m.dev.SendDirect(tx, c, content, id)
 	})
 	return out, repeat, err
 }
 
 // putMsg saves a message record, and its history index when index is true.
-func (m *Messenger) putMsg(tx *store.Tx, r *msgRec, index bool) error {
+func (m *Messenger) putMsg(tx *store.Tx, r *history.Item, index bool) error {
 	if err := m.indexExpiry(tx, r); err != nil { // disappear.go
 		return err
 	}
 	if index {
-		if err := tx.Set(kOrder(r.M.ConversationID, r.M.Order), []byte(r.M.ID)); err != nil {
+		if err := tx.Set(history.KeyOrder(r.M.ConversationID, r.M.Order), []byte(r.M.ID)); err != nil {
 			return err
 		}
 	}
-	return putJSON(tx, kMsg(r.M.ID), r)
+	return history.PutItem(tx, r)
 }
 
 // setStatus moves a message's status forward (failed is final) and reports it.
 func (m *Messenger) setStatus(tx *store.Tx, id, status, reason string) error {
-	r, err := loadMsg(tx, id)
+	r, err := history.LoadItem(tx, id)
 	if err != nil {
 		return err
 	}
@@ -207,13 +211,13 @@ func (m *Messenger) setStatus(tx *store.Tx, id, status, reason string) error {
 }
 
 // setStatusRec is setStatus on a message record just loaded from tx.
-func (m *Messenger) setStatusRec(tx *store.Tx, r *msgRec, status, reason string) error {
+func (m *Messenger) setStatusRec(tx *store.Tx, r *history.Item, status, reason string) error {
 	if r.M.Status == api.StatusFailed {
 		return nil
 	}
 	if status == api.StatusFailed {
 		if api.StatusRank(r.M.Status) >= api.StatusRank(api.StatusSent) {
-			return nil // one of the person's devices took it: another device's failure does not undo that
+			return nil // one of the person's devices took it: another's failure does not undo that
 		}
 		r.M.Status, r.M.Error = status, reason
 	} else {
@@ -246,24 +250,24 @@ func (m *Messenger) emitConv(tx *store.Tx, id string) error {
 }
 
 func (m *Messenger) apiConv(tx *store.Tx, id string) (api.Conversation, error) {
-	cv, err := loadConv(tx, id)
+	cv, err := history.GetConversation(tx, id)
 	if err != nil {
 		return api.Conversation{}, err
 	}
 	return m.apiConvRec(tx, cv)
 }
 
-func (m *Messenger) apiConvRec(tx *store.Tx, cv *convRec) (api.Conversation, error) {
+func (m *Messenger) apiConvRec(tx *store.Tx, cv *history.Conversation) (api.Conversation, error) {
 	if cv.Type == api.ConversationGroup {
 		return m.apiGroupConv(tx, cv)
 	}
-	c, err := loadContact(tx, cv.ContactID)
+	c, err := sessions.LoadContact(tx, cv.ContactID)
 	if err != nil {
 		return api.Conversation{}, err
 	}
 	var last *api.Message
 	if cv.LastMsgID != "" {
-		r, err := loadMsg(tx, cv.LastMsgID)
+		r, err := history.LoadItem(tx, cv.LastMsgID)
 		if err == nil {
 			last = &r.M
 		}
@@ -273,7 +277,7 @@ func (m *Messenger) apiConvRec(tx *store.Tx, cv *convRec) (api.Conversation, err
 
 // apiDirectConv is a direct conversation with contact c whose last message is last (nil:
 // none, or not found).
-func (m *Messenger) apiDirectConv(tx *store.Tx, cv *convRec, c *contactRec, last *api.Message) (api.Conversation, error) {
+func (m *Messenger) apiDirectConv(tx *store.Tx, cv *history.Conversation, c *sessions.Contact, last *api.Message) (api.Conversation, error) {
 	return m.withMute(tx, api.Conversation{
 		ID: cv.ID, Type: cv.Type, Name: c.Name, UnreadCount: cv.Unread, UpdatedAt: cv.UpdatedAt,
 		Members: []api.Member{
@@ -293,103 +297,101 @@ func (m *Messenger) MarkRead(ctx context.Context, convID, upTo string) error {
 // markRead is MarkRead in tx; mine is false for a read mark one of our other devices made
 // (sync.go), which sends no receipts and no sync of its own.
 func (m *Messenger) markRead(tx *store.Tx, convID, upTo string, mine bool) error {
-	{
-		conv, err := loadConv(tx, convID)
-		if err != nil {
-			return err
-		}
-		target, err := loadMsg(tx, upTo)
-		if err != nil || target.M.ConversationID != convID {
-			return api.Errorf(api.ErrNotFound, "no message %q in this conversation", upTo)
-		}
-		var newly []*msgRec
-		unread := 0
-		err = tx.Iterate(store.IterOptions{Prefix: kOrderPrefix(convID), Start: kOrder(convID, conv.ReadUpTo)}, func(k, v []byte) (bool, error) {
-			order := string(k[len(kOrderPrefix(convID)):])
-			if order <= conv.ReadUpTo {
-				return true, nil
-			}
-			r, err := loadMsg(tx, string(v))
-			if err != nil {
-				return false, err
-			}
-			if !r.Incoming {
-				return true, nil
-			}
-			if order <= target.M.Order {
-				if r.M.Status != api.StatusRead {
-					newly = append(newly, r)
-				}
-			} else {
-				unread++
-			}
-			return true, nil
-		})
-		if err != nil {
-			return err
-		}
-		if target.M.Order > conv.ReadUpTo {
-			conv.ReadUpTo = target.M.Order
-		}
-		changed := conv.Unread != unread || len(newly) > 0
-		conv.Unread = unread
-		var ids []string
-		for _, r := range newly {
-			r.M.Status = api.StatusRead
-			r.M.Receipts.Read = r.M.Receipts.Delivered      // incoming: its receipts describe this node
-			if err := m.startReadTimer(tx, r); err != nil { // disappear.go
-				return err
-			}
-			if err := m.putMsg(tx, r, false); err != nil {
-				return err
-			}
-			if _, err := m.ev.Append(tx, api.KindMessageUpdate, r.M); err != nil {
-				return err
-			}
-			ids = append(ids, r.M.ID)
-		}
-		if err := putJSON(tx, kConv(conv.ID), conv); err != nil {
-			return err
-		}
-		if changed {
-			if err := m.emitConv(tx, conv.ID); err != nil {
-				return err
-			}
-		}
-		if !mine {
-			return nil // the device that read sent the receipts
-		}
-		set, err := m.settings(tx)
-		if err != nil {
-			return err
-		}
-		if conv.Type == api.ConversationGroup {
-			if !set.ReadReceipts {
-				return nil
-			}
-			return m.groupReadReceipts(tx, conv.ID, newly)
-		}
-		c, err := loadContact(tx, conv.ContactID)
-		if err != nil {
-			return err
-		}
-		if len(ids) > 0 && set.ReadReceipts && !c.Blocked && c.Request == api.RequestAccepted {
-			for chunk := range slices.Chunk(ids, wire.MaxReceiptID) {
-				// To each of the contact's devices (sync.go): read counts once, on any.
-				if err := m.fanOut(tx, c, &wire.Content{Kind: wire.KindReceipt, Status: wire.ReceiptRead, IDs: chunk}, ""); err != nil {
-					return err
-				}
-			}
-		}
-		// Our other devices mark the same read (sync.go).
-		return m.syncOwn(tx, c.UserID, &wire.Content{Kind: wire.KindReceipt, ID: newID("x"), TS: m.clock.Now().String(),
-			Status: wire.ReceiptRead, IDs: []string{upTo}})
+	conv, err := history.GetConversation(tx, convID)
+	if err != nil {
+		return err
 	}
+	target, err := history.LoadItem(tx, upTo)
+	if err != nil || target.M.ConversationID != convID {
+		return api.Errorf(api.ErrNotFound, "no message %q in this conversation", upTo)
+	}
+	var newly []*history.Item
+	unread := 0
+	err = tx.Iterate(store.IterOptions{Prefix: history.KeyOrderPrefix(convID), Start: history.KeyOrder(convID, conv.ReadUpTo)}, func(k, v []byte) (bool, error) {
+		order := string(k[len(history.KeyOrderPrefix(convID)):])
+		if order <= conv.ReadUpTo {
+			return true, nil
+		}
+		r, err := history.LoadItem(tx, string(v))
+		if err != nil {
+			return false, err
+		}
+		if !r.Incoming {
+			return true, nil
+		}
+		if order <= target.M.Order {
+			if r.M.Status != api.StatusRead {
+				newly = append(newly, r)
+			}
+		} else {
+			unread++
+		}
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	if target.M.Order > conv.ReadUpTo {
+		conv.ReadUpTo = target.M.Order
+	}
+	changed := conv.Unread != unread || len(newly) > 0
+	conv.Unread = unread
+	var ids []string
+	for _, r := range newly {
+		r.M.Status = api.StatusRead
+		r.M.Receipts.Read = r.M.Receipts.Delivered      // incoming: its receipts describe this node
+		if err := m.startReadTimer(tx, r); err != nil { // disappear.go
+			return err
+		}
+		if err := m.putMsg(tx, r, false); err != nil {
+			return err
+		}
+		if _, err := m.ev.Append(tx, api.KindMessageUpdate, r.M); err != nil {
+			return err
+		}
+		ids = append(ids, r.M.ID)
+	}
+	if err := history.PutConversation(tx, conv); err != nil {
+		return err
+	}
+	if changed {
+		if err := m.emitConv(tx, conv.ID); err != nil {
+			return err
+		}
+	}
+	if !mine {
+		return nil // the device that read sent the receipts
+	}
+	set, err := m.settings(tx)
+	if err != nil {
+		return err
+	}
+	if conv.Type == api.ConversationGroup {
+		if !set.ReadReceipts {
+			return nil
+		}
+		return m.groupReadReceipts(tx, conv.ID, newly)
+	}
+	c, err := sessions.LoadContact(tx, conv.ContactID)
+	if err != nil {
+		return err
+	}
+	if len(ids) > 0 && set.ReadReceipts && !c.Blocked && c.Request == api.RequestAccepted {
+		for chunk := range slices.Chunk(ids, wire.MaxReceiptID) {
+			// To each of the contact's devices (sync.go): read counts once, on any.
+			if err := m.dev.FanOut(tx, c, &wire.Content{Kind: wire.KindReceipt, Status: wire.ReceiptRead, IDs: chunk}, ""); err != nil {
+				return err
+			}
+		}
+	}
+	// Our other devices mark the same read (sync.go).
+	return m.dev.SyncOwn(tx, c.UserID, &wire.Content{Kind: wire.KindReceipt, ID: api.NewID("x"), TS: m.clock.Now().String(),
+		Status: wire.ReceiptRead, IDs: []string{upTo}})
 }
 
 // ownMessage loads a message for an edit or delete by its sender.
-func (m *Messenger) ownMessage(tx *store.Tx, id string) (*msgRec, *contactRec, error) {
-	r, err := loadMsg(tx, id)
+func (m *Messenger) ownMessage(tx *store.Tx, id string) (*history.Item, *sessions.Contact, error) {
+	r, err := history.LoadItem(tx, id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -402,7 +404,7 @@ func (m *Messenger) ownMessage(tx *store.Tx, id string) (*msgRec, *contactRec, e
 	if r.ContactID == "" {
 		return r, nil, nil // a group message: the caller sends to the group
 	}
-	c, err := loadContact(tx, r.ContactID)
+	c, err := sessions.LoadContact(tx, r.ContactID)
 	return r, c, err
 }
 
@@ -435,7 +437,7 @@ func (m *Messenger) Edit(ctx context.Context, id, body string) (api.Message, err
 		if c == nil {
 			return m.sendGroupControl(tx, r.M.ConversationID, content)
 		}
-		return m.sendDirect(tx, c, content, "") // sync.go
+		return m.dev.SendDirect(tx, c, content, "") // node/devicesync
 	})
 	return out, err
 }
@@ -457,13 +459,13 @@ func (m *Messenger) Delete(ctx context.Context, id string, forEveryone bool) (ap
 			if c == nil {
 				return m.sendGroupControl(tx, r.M.ConversationID, &wire.Content{Kind: wire.KindDelete, Target: id})
 			}
-			return m.sendDirect(tx, c, &wire.Content{Kind: wire.KindDelete, Target: id}, "") // sync.go
+			return m.dev.SendDirect(tx, c, &wire.Content{Kind: wire.KindDelete, Target: id}, "") // node/devicesync
 		}
-		r, err := loadMsg(tx, id)
+		r, err := history.LoadItem(tx, id)
 		if err != nil {
 			return err
 		}
-		if err := tx.Delete(kOrder(r.M.ConversationID, r.M.Order)); err != nil {
+		if err := tx.Delete(history.KeyOrder(r.M.ConversationID, r.M.Order)); err != nil {
 			return err
 		}
 		if err := m.markDeleted(tx, r); err != nil {
@@ -475,10 +477,10 @@ func (m *Messenger) Delete(ctx context.Context, id string, forEveryone bool) (ap
 	return out, err
 }
 
-func (m *Messenger) markDeleted(tx *store.Tx, r *msgRec) error {
+func (m *Messenger) markDeleted(tx *store.Tx, r *history.Item) error {
 	r.M.Deleted, r.M.Body, r.M.Reactions, r.ReactTS = true, "", map[string][]string{}, nil
 	r.M.ReplyTo = nil
-	if err := m.dropAttachments(tx, r); err != nil {
+	if err := m.att.Drop(tx, r); err != nil {
 		return err
 	}
 	if err := m.putMsg(tx, r, false); err != nil {
@@ -491,19 +493,19 @@ func (m *Messenger) markDeleted(tx *store.Tx, r *msgRec) error {
 // fixLast points a conversation's last message at the newest remaining one after removed
 // left its history.
 func (m *Messenger) fixLast(tx *store.Tx, convID, removed string) error {
-	conv, err := loadConv(tx, convID)
+	conv, err := history.GetConversation(tx, convID)
 	if err != nil || conv.LastMsgID != removed {
 		return err
 	}
 	conv.LastMsgID = ""
-	err = tx.Iterate(store.IterOptions{Prefix: kOrderPrefix(convID), Reverse: true}, func(_, v []byte) (bool, error) {
+	err = tx.Iterate(store.IterOptions{Prefix: history.KeyOrderPrefix(convID), Reverse: true}, func(_, v []byte) (bool, error) {
 		conv.LastMsgID = string(v)
 		return false, nil
 	})
 	if err != nil {
 		return err
 	}
-	if err := putJSON(tx, kConv(convID), conv); err != nil {
+	if err := history.PutConversation(tx, conv); err != nil {
 		return err
 	}
 	return m.emitConv(tx, convID)
@@ -516,16 +518,16 @@ func (m *Messenger) React(ctx context.Context, id, emoji string, remove bool) (a
 	}
 	var out api.Message
 	err := m.st.Update(ctx, func(tx *store.Tx) error {
-		r, err := loadMsg(tx, id)
+		r, err := history.LoadItem(tx, id)
 		if err != nil {
 			return err
 		}
 		if r.M.Deleted {
 			return api.Errorf(api.ErrConflict, "the message was deleted")
 		}
-		var c *contactRec
+		var c *sessions.Contact
 		if r.ContactID != "" {
-			if c, err = loadContact(tx, r.ContactID); err != nil {
+			if c, err = sessions.LoadContact(tx, r.ContactID); err != nil {
 				return err
 			}
 		}
@@ -543,24 +545,24 @@ func (m *Messenger) React(ctx context.Context, id, emoji string, remove bool) (a
 		if c == nil {
 			return m.sendGroupControl(tx, r.M.ConversationID, content)
 		}
-		return m.sendDirect(tx, c, content, "") // sync.go
+		return m.dev.SendDirect(tx, c, content, "") // node/devicesync
 	})
 	return out, err
 }
 
 // applyReaction applies a reaction change stamped ts unless a later change of the same
 // user and emoji was applied already; it reports whether the message changed.
-func applyReaction(r *msgRec, user, emoji string, present bool, ts string) bool {
+func applyReaction(r *history.Item, user, emoji string, present bool, ts string) bool {
 	if r.ReactTS == nil {
-		r.ReactTS = reactions{}
+		r.ReactTS = history.Reactions{}
 	}
 	if r.ReactTS[user] == nil {
-		r.ReactTS[user] = map[string]reactState{}
+		r.ReactTS[user] = map[string]history.ReactState{}
 	}
 	if old, ok := r.ReactTS[user][emoji]; ok && old.TS >= ts {
 		return false
 	}
-	r.ReactTS[user][emoji] = reactState{TS: ts, Present: present}
+	r.ReactTS[user][emoji] = history.ReactState{TS: ts, Present: present}
 	out := map[string][]string{}
 	for u, es := range r.ReactTS {
 		for e, s := range es {
@@ -589,7 +591,7 @@ func (m *Messenger) Settings(ctx context.Context) (api.Settings, error) {
 
 func (m *Messenger) settings(tx *store.Tx) (api.Settings, error) {
 	s := api.Settings{Presence: api.PresenceContacts, ReadReceipts: true}
-	_, err := getJSON(tx, kSettings, &s)
+	_, err := store.GetJSON(tx, kSettings, &s)
 	return s, err
 }
 
@@ -611,8 +613,8 @@ func (m *Messenger) UpdateSettings(ctx context.Context, p api.SettingsPatch) (ap
 			s.ReadReceipts = *p.ReadReceipts
 		}
 		hidden := s.Presence == api.PresenceNobody
-		tx.OnCommit(func() { m.live.setHidden(hidden) })
-		return putJSON(tx, kSettings, s)
+		tx.OnCommit(func() { m.live.SetHidden(hidden) })
+		return store.PutJSON(tx, kSettings, s)
 	})
 	return s, err
 }
