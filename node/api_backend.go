@@ -78,6 +78,9 @@ func (b apiBackend) Conversation(ctx context.Context, id string) (api.Conversati
 func (b apiBackend) Messages(ctx context.Context, convID, before, after string, limit int) (api.MessagePage, error) {
 	return b.m().Messages(ctx, convID, before, after, limit)
 }
+func (b apiBackend) Message(ctx context.Context, id string) (api.Message, error) {
+	return b.m().Message(ctx, id)
+}
 func (b apiBackend) Send(ctx context.Context, req api.SendRequest) (api.Message, bool, error) {
 	return b.m().Send(ctx, req)
 }

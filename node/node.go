@@ -271,7 +271,7 @@ func (n *Node) load() error {
 		Store: n.st, Events: n.ev, Identity: n.id, Logger: n.log.With("part", "messenger"),
 		Profile: n.profileName, Relays: n.cfg.Relays, RelayLink: relayLink{n.hostOrNil},
 		Groups: n.cfg.Groups, Presence: n.cfg.Presence, Now: n.cfg.Now,
-		MutedUntil: push.MutedUntil, Media: n.media,
+		MutedUntil: push.MutedUntil, Media: n.media, Shred: n.shred,
 	})
 	n.push = push.New(push.Config{Store: n.st, Identity: n.id, Relays: n.cfg.Relays,
 		Logger: n.log.With("part", "push"), Now: n.cfg.Now, Poll: n.cfg.RelayPoll})

@@ -58,6 +58,8 @@ type Message struct {
 	System         bool                `json:"system,omitempty"`     // a system line
 	// Sealed: the content is at KeySealed(ID), sealed under a bucket key (sealed.go).
 	Sealed bool `json:"sealed,omitempty"`
+	// Media: in a sealed record, the media ids its content refers to (MessageMedia).
+	Media []string `json:"media,omitempty"`
 }
 
 // Attachment is an attachment of a message as stored.

@@ -57,10 +57,10 @@ func putSealed(tx *store.Tx, s Sealer, r *Message) (*Message, error) {
 				return nil, err
 			}
 		}
-		r.Sealed = false
+		r.Sealed, r.Media = false, nil
 		return r, nil
 	}
-	r.Sealed = false
+	r.Sealed, r.Media = false, nil
 	pt, err := json.Marshal(r)
 	if err != nil {
 		return nil, fmt.Errorf("history: seal message %q: %w", r.ID, err)
@@ -71,23 +71,61 @@ func putSealed(tx *store.Tx, s Sealer, r *Message) (*Message, error) {
 	}
 	sealed, err := s.SealUntil(tx, exp, k, pt)
 	clear(pt)
+	stub := *r
+	stub.Sealed, stub.Body, stub.ReplyTo, stub.Attachments = true, "", nil, nil
+	stub.Reactions, stub.EditedAt, stub.EditTS, stub.ReactTS = nil, nil, "", nil
+	stub.Media = mediaIDs(r)
+	if errors.Is(err, shredkeys.ErrExpired) {
+		// Expired already (the expiry loop has not come to it yet): the content is not
+		// stored again; the loop deletes the rest.
+		stub.Sealed, stub.Deleted = false, true
+		if old != nil {
+			err = tx.Delete(k)
+		} else {
+			err = nil
+		}
+		return &stub, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("history: seal message %q: %w", r.ID, err)
 	}
 	if err := tx.Set(k, sealed); err != nil {
 		return nil, err
 	}
-	stub := *r
-	stub.Sealed, stub.Body, stub.ReplyTo, stub.Attachments = true, "", nil, nil
-	stub.Reactions, stub.EditedAt, stub.EditTS, stub.ReactTS = nil, nil, "", nil
 	return &stub, nil
+}
+
+// mediaIDs lists the media ids (attachments and thumbnails) r refers to.
+func mediaIDs(r *Message) []string {
+	var ids []string
+	for _, a := range r.Attachments {
+		ids = append(ids, a.MediaID)
+		if a.Thumbnail != nil && *a.Thumbnail != "" {
+			ids = append(ids, *a.Thumbnail)
+		}
+	}
+	return ids
+}
+
+// MessageMedia lists the media ids message id refers to (to release them when it is
+// deleted), also when its sealed content can no longer be opened: the record without
+// content keeps them (random ids, no content).
+func MessageMedia(tx *store.Tx, s Sealer, id string) ([]string, error) {
+	r, err := GetMessage(tx, s, id)
+	if err != nil {
+		return nil, err
+	}
+	if ids := mediaIDs(r); len(ids) > 0 {
+		return ids, nil
+	}
+	return r.Media, nil
 }
 
 // openSealed returns the full record of stub r (Sealed): its content opened from
 // KeySealed. Content whose key is gone (it expired) or that s cannot open reads as
 // deleted: the stub with Deleted set.
 func openSealed(tx *store.Tx, s Sealer, r *Message) (*Message, error) {
-	gone := func() *Message { r.Deleted, r.Sealed = true, false; return r }
+	gone := func() *Message { r.Deleted, r.Sealed = true, false; return r } // keeps Media
 	if s == nil {
 		return gone(), nil
 	}
@@ -117,6 +155,6 @@ func openSealed(tx *store.Tx, s Sealer, r *Message) (*Message, error) {
 	}
 	// The stub is written with every update; what it holds is current.
 	full.Status, full.Error, full.Delivered, full.Read, full.Total = r.Status, r.Error, r.Delivered, r.Read, r.Total
-	full.ExpiresAt, full.Deleted, full.Sealed = r.ExpiresAt, r.Deleted, false
+	full.ExpiresAt, full.Deleted, full.Sealed, full.Media = r.ExpiresAt, r.Deleted, false, nil
 	return &full, nil
 }

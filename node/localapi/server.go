@@ -52,6 +52,9 @@ type Chat interface {
 	Conversations(ctx context.Context, cursor string, limit int) (api.ConversationPage, error)
 	Conversation(ctx context.Context, id string) (api.Conversation, error)
 	Messages(ctx context.Context, convID, before, after string, limit int) (api.MessagePage, error)
+	// Message is one message by id (docs/API.md §9: events withhold a disappearing
+	// message's content, a UI reads it here).
+	Message(ctx context.Context, id string) (api.Message, error)
 	Send(ctx context.Context, req api.SendRequest) (m api.Message, repeat bool, err error)
 	MarkRead(ctx context.Context, convID, upTo string) error
 	Edit(ctx context.Context, id, body string) (api.Message, error)

@@ -309,21 +309,20 @@ func (m *Messenger) expireDue(ctx context.Context) (next int64, err error) {
 // attachments and their media), its history and client-id index entries, and reports it
 // with a message_update whose deleted is true (which also empties its search entry).
 func (m *Messenger) expireMessage(tx *store.Tx, id string) error {
-	r, err := loadMsg(tx, id)
+	r, err := m.loadMsg(tx, id)
 	if errors.Is(err, api.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	for _, a := range r.M.Attachments {
-		for _, mid := range []string{a.MediaID, deref(a.ThumbnailMediaID)} {
-			if mid == "" {
-				continue
-			}
-			if err := media.Unref(tx, mid, id); err != nil {
-				return fmt.Errorf("messenger: media of an expired message: %w", err)
-			}
+	mids, err := history.MessageMedia(tx, m.sealer(), id)
+	if err != nil {
+		return err
+	}
+	for _, mid := range mids {
+		if err := media.Unref(tx, mid, id); err != nil {
+			return fmt.Errorf("messenger: media of an expired message: %w", err)
 		}
 	}
 	if err := tx.Delete(kOrder(r.M.ConversationID, r.M.Order)); err != nil {
@@ -342,11 +341,4 @@ func (m *Messenger) expireMessage(tx *store.Tx, id string) error {
 		return err
 	}
 	return m.fixLast(tx, r.M.ConversationID, r.M.ID)
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }

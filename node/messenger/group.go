@@ -108,7 +108,7 @@ func (m *Messenger) GroupChanges(ctx context.Context, convID string) ([]api.Grou
 func (m *Messenger) MessageReceipts(ctx context.Context, msgID string) ([]api.MemberReceipt, error) {
 	out := []api.MemberReceipt{}
 	err := m.st.View(func(tx *store.Tx) error {
-		r, err := loadMsg(tx, msgID)
+		r, err := m.loadMsg(tx, msgID)
 		if err != nil {
 			return err
 		}
@@ -182,7 +182,7 @@ func (m *Messenger) GroupDepositsPending() int { return m.groups.DepositsPending
 func (m *Messenger) sendGroup(tx *store.Tx, conv *convRec, req api.SendRequest, mediaIDs []string, rawAtts []json.RawMessage) (api.Message, error) {
 	var replyTo *string
 	if req.ReplyTo != nil && *req.ReplyTo != "" {
-		r, err := loadMsg(tx, *req.ReplyTo)
+		r, err := m.loadMsg(tx, *req.ReplyTo)
 		if err != nil || r.M.ConversationID != conv.ID {
 			return api.Message{}, api.Errorf(api.ErrBadRequest, "reply_to is not a message of this conversation")
 		}
@@ -271,7 +271,7 @@ func (m *Messenger) apiGroupConv(tx *store.Tx, cv *convRec) (api.Conversation, e
 		}
 	}
 	if cv.LastMsgID != "" {
-		if r, err := loadMsg(tx, cv.LastMsgID); err == nil {
+		if r, err := m.loadMsg(tx, cv.LastMsgID); err == nil {
 			out.LastMessage = &r.M
 		}
 	}
@@ -302,7 +302,7 @@ func (m *Messenger) groupSaveReceived(tx *store.Tx, msg api.Message) (bool, erro
 	}
 	last := ""
 	if conv.LastMsgID != "" {
-		if r, err := loadMsg(tx, conv.LastMsgID); err == nil {
+		if r, err := m.loadMsg(tx, conv.LastMsgID); err == nil {
 			last = r.M.Order
 		}
 	}
@@ -322,7 +322,7 @@ func (m *Messenger) groupApplyControl(tx *store.Tx, gid, uid string, ct *wire.Co
 	if ct.Kind == wire.KindDisappear {
 		return m.rxGroupDisappear(tx, gid, uid, ct, ts) // disappear.go
 	}
-	r, err := loadMsg(tx, ct.Target)
+	r, err := m.loadMsg(tx, ct.Target)
 	if errors.Is(err, api.ErrNotFound) {
 		return nil
 	}
@@ -356,7 +356,7 @@ func (m *Messenger) groupApplyControl(tx *store.Tx, gid, uid string, ct *wire.Co
 
 // groupUpdateMessage is groups.History.UpdateMessage.
 func (m *Messenger) groupUpdateMessage(tx *store.Tx, id string, change func(*api.Message) (bool, error)) error {
-	r, err := loadMsg(tx, id)
+	r, err := m.loadMsg(tx, id)
 	if err != nil {
 		return err
 	}

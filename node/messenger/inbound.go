@@ -565,7 +565,7 @@ func (b *rxBatch) rxResend(ct *wire.Content, _ hlc.Timestamp) error {
 
 // target loads a message of this contact's conversation, or nil.
 func (b *rxBatch) target(id string) (*msgRec, error) {
-	r, err := loadMsg(b.tx, id)
+	r, err := b.m.loadMsg(b.tx, id)
 	if errors.Is(err, api.ErrNotFound) {
 		return nil, nil
 	}
@@ -612,7 +612,7 @@ func (b *rxBatch) text(ct *wire.Content, ts hlc.Timestamp) error {
 	case b.last != nil && b.last.ID == conv.LastMsgID:
 		last = b.last.Order
 	case conv.LastMsgID != "":
-		if r, err := loadMsg(b.tx, conv.LastMsgID); err == nil {
+		if r, err := b.m.loadMsg(b.tx, conv.LastMsgID); err == nil {
 			last = r.M.Order
 		}
 	}

@@ -288,7 +288,7 @@ func (m *Messenger) authorizeMedia(req media.FetchRequest) bool {
 			return err
 		}
 		for _, mid := range req.Messages {
-			r, err := loadMsg(tx, mid)
+			r, err := m.loadMsg(tx, mid)
 			if err != nil {
 				continue
 			}

@@ -146,7 +146,7 @@ func waitState(t *testing.T, m *Messenger, msgID string, want media.State) api.A
 		var r *msgRec
 		_ = m.st.View(func(tx *store.Tx) error {
 			var err error
-			r, err = loadMsg(tx, msgID)
+			r, err = m.loadMsg(tx, msgID)
 			return err
 		})
 		if r != nil && len(r.M.Attachments) == 1 && r.M.Attachments[0].State == string(want) {
@@ -334,7 +334,7 @@ func TestDeletedMessageUnrefsItsMedia(t *testing.T) {
 		t.Fatal("a received attachment without a reference")
 	}
 	err := m.st.Update(context.Background(), func(tx *store.Tx) error {
-		r, err := loadMsg(tx, "md")
+		r, err := m.loadMsg(tx, "md")
 		if err != nil {
 			return err
 		}

@@ -181,7 +181,7 @@ func (m *Messenger) download(ctx context.Context, h host.Host, id string) bool {
 func (m *Messenger) mediaUpdate(ctx context.Context, id string, msgs []string, a media.Attachment) {
 	err := m.st.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error {
 		for _, mid := range msgs {
-			r, err := loadMsg(tx, mid)
+			r, err := m.loadMsg(tx, mid)
 			if errors.Is(err, api.ErrNotFound) {
 				continue
 			} else if err != nil {

@@ -25,6 +25,7 @@ import (
 	outq "github.com/petrel-chat/petrel/node/outbox"
 	"github.com/petrel-chat/petrel/node/presence"
 	"github.com/petrel-chat/petrel/node/sessions"
+	"github.com/petrel-chat/petrel/node/shredkeys"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 	"github.com/petrel-chat/petrel/sync/hlc"
@@ -54,6 +55,10 @@ type Config struct {
 	// Media is the node's media store (attachments, docs/API.md §6); nil means a node
 	// without media (tests of other parts).
 	Media *media.Store
+	// Shred seals the content of disappearing messages under the keys of their expiry
+	// buckets (node/shredkeys, docs/PROTOCOL.md "Disappearing messages at rest"); nil
+	// stores it sealed by the store only (tests of other parts).
+	Shred *shredkeys.Keyring
 }
 
 // Messenger is the messaging engine. Create it with New, then Run it with a libp2p host.
@@ -325,3 +330,11 @@ func (m *Messenger) apiContact(c *contactRec) api.Contact {
 func peerOf(c *contactRec) (peer.ID, error) { return peer.Decode(c.PeerID) }
 
 func (m *Messenger) nowMS() int64 { return m.now().UnixMilli() }
+
+// sealer is what seals disappearing content: the keyring, or none.
+func (m *Messenger) sealer() history.Sealer {
+	if m.cfg.Shred == nil {
+		return nil
+	}
+	return m.cfg.Shred
+}

@@ -97,7 +97,7 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 		if id, err := getString(tx, kClient(req.ConversationID, req.ClientMsgID)); err != nil {
 			return err
 		} else if id != "" {
-			r, err := loadMsg(tx, id)
+			r, err := m.loadMsg(tx, id)
 			if err != nil {
 				return err
 			}
@@ -121,7 +121,7 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 		}
 		var replyTo *string
 		if req.ReplyTo != nil && *req.ReplyTo != "" {
-			r, err := loadMsg(tx, *req.ReplyTo)
+			r, err := m.loadMsg(tx, *req.ReplyTo)
 			if err != nil || r.M.ConversationID != conv.ID {
 				return api.Errorf(api.ErrBadRequest, "reply_to is not a message of this conversation")
 			}
@@ -196,12 +196,12 @@ func (m *Messenger) putMsg(tx *store.Tx, r *msgRec, index bool) error {
 			return err
 		}
 	}
-	return putJSON(tx, kMsg(r.M.ID), r)
+	return m.saveMsg(tx, r)
 }
 
 // setStatus moves a message's status forward (failed is final) and reports it.
 func (m *Messenger) setStatus(tx *store.Tx, id, status, reason string) error {
-	r, err := loadMsg(tx, id)
+	r, err := m.loadMsg(tx, id)
 	if err != nil {
 		return err
 	}
@@ -262,7 +262,7 @@ func (m *Messenger) apiConvRec(tx *store.Tx, cv *convRec) (api.Conversation, err
 	}
 	var last *api.Message
 	if cv.LastMsgID != "" {
-		r, err := loadMsg(tx, cv.LastMsgID)
+		r, err := m.loadMsg(tx, cv.LastMsgID)
 		if err == nil {
 			last = &r.M
 		}
@@ -291,7 +291,7 @@ func (m *Messenger) MarkRead(ctx context.Context, convID, upTo string) error {
 		if err != nil {
 			return err
 		}
-		target, err := loadMsg(tx, upTo)
+		target, err := m.loadMsg(tx, upTo)
 		if err != nil || target.M.ConversationID != convID {
 			return api.Errorf(api.ErrNotFound, "no message %q in this conversation", upTo)
 		}
@@ -302,7 +302,7 @@ func (m *Messenger) MarkRead(ctx context.Context, convID, upTo string) error {
 			if order <= conv.ReadUpTo {
 				return true, nil
 			}
-			r, err := loadMsg(tx, string(v))
+			r, err := m.loadMsg(tx, string(v))
 			if err != nil {
 				return false, err
 			}
@@ -377,7 +377,7 @@ func (m *Messenger) MarkRead(ctx context.Context, convID, upTo string) error {
 
 // ownMessage loads a message for an edit or delete by its sender.
 func (m *Messenger) ownMessage(tx *store.Tx, id string) (*msgRec, *contactRec, error) {
-	r, err := loadMsg(tx, id)
+	r, err := m.loadMsg(tx, id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -447,7 +447,7 @@ func (m *Messenger) Delete(ctx context.Context, id string, forEveryone bool) (ap
 			}
 			return m.enqueue(tx, c, &wire.Content{Kind: wire.KindDelete, Target: id}, "")
 		}
-		r, err := loadMsg(tx, id)
+		r, err := m.loadMsg(tx, id)
 		if err != nil {
 			return err
 		}
@@ -504,7 +504,7 @@ func (m *Messenger) React(ctx context.Context, id, emoji string, remove bool) (a
 	}
 	var out api.Message
 	err := m.st.Update(ctx, func(tx *store.Tx) error {
-		r, err := loadMsg(tx, id)
+		r, err := m.loadMsg(tx, id)
 		if err != nil {
 			return err
 		}

@@ -35,12 +35,17 @@ func kClient(conv, client string) []byte { return history.KeyClient(conv, client
 
 func loadConv(tx *store.Tx, id string) (*convRec, error) { return history.GetConversation(tx, id) }
 
-func loadMsg(tx *store.Tx, id string) (*msgRec, error) {
-	r, err := history.GetMessage(tx, id)
+func (m *Messenger) loadMsg(tx *store.Tx, id string) (*msgRec, error) {
+	r, err := history.GetMessage(tx, m.sealer(), id)
 	if err != nil {
 		return nil, err
 	}
 	return msgOf(r), nil
+}
+
+// saveMsg writes r's record, its content sealed if it disappears (putMsg).
+func (m *Messenger) saveMsg(tx *store.Tx, r *msgRec) error {
+	return history.PutMessage(tx, m.sealer(), r.record())
 }
 
 // msgOf is the in-memory form of message record r.
@@ -81,10 +86,7 @@ func putRecord(tx *store.Tx, key []byte, v any) error {
 		}
 		return history.PutConversation(tx, &r)
 	case *msgRec:
-		if err := check(kMsg(r.M.ID)); err != nil {
-			return err
-		}
-		return history.PutMessage(tx, r.record())
+		return fmt.Errorf("messenger: message %q saved without putMsg (which seals a disappearing one)", r.M.ID)
 	}
 	return store.PutJSON(tx, key, v)
 }
