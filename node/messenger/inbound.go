@@ -413,7 +413,14 @@ func (b *rxBatch) reseal() error {
 		return err
 	}
 	for _, e := range es {
-		if err := sealEntry(b.c, b.ss.Current, &e.rec, e.rec.EnvID); err != nil {
+		err := b.m.sealEntry(b.c, b.ss.Current, &e.rec, e.rec.EnvID)
+		if errors.Is(err, errOutboxGone) {
+			if err := b.tx.Delete(e.key); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
 			return err
 		}
 		if err := putJSON(b.tx, e.key, &e.rec); err != nil {
@@ -544,20 +551,14 @@ func (b *rxBatch) rxGroup(ct *wire.Content, _ hlc.Timestamp) error {
 // rxResend queues again what we sent the contact with the sequence numbers it asks for
 // (what is still kept under sh/).
 func (b *rxBatch) rxResend(ct *wire.Content, _ hlc.Timestamp) error {
-	c := b.c
-	for seq := ct.From; seq <= ct.To; seq++ {
-		raw, err := b.tx.Get(kSent(c.ID, seq))
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		c.OutSeq++
-		rec := outboxRec{Seq: seq, Content: raw, Created: b.m.nowMS()}
-		if err := putJSON(b.tx, kOutbox(c.ID, c.OutSeq), &rec); err != nil {
-			return err
-		}
+	oc := outboxContact(b.c)
+	oc.Sealer = b.m.outSealer()
+	n, err := requeue(b.tx, &oc, ct.From, ct.To, b.m.nowMS())
+	if err != nil {
+		return err
+	}
+	b.c.OutSeq = oc.OutSeq
+	if n > 0 {
 		b.kicks = true
 	}
 	return nil

@@ -290,6 +290,7 @@ func (m *Messenger) outboxConfig() outq.Config {
 		Store: m.st, Ratchets: &m.ratchets, Contacts: outboxContacts{},
 		Session: m.ensureSession, Dial: m.dialMessages, Status: m.setStatus,
 		Mailbox: m.cfg.RelayLink, Identity: m.id, Logger: m.log, Now: m.now,
+		Sealer: m.outSealer(),
 	}
 }
 

@@ -61,6 +61,7 @@ func (m *Messenger) enqueueWith(tx *store.Tx, c *contactRec, content *wire.Conte
 		}
 	}
 	oc := outboxContact(c)
+	oc.Sealer = m.outSealer()
 	if sealed, err = outq.Enqueue(tx, &oc, content, msgID, m.nowMS(), s0); err != nil {
 		return false, err
 	}
