@@ -719,7 +719,16 @@ func (s *Service) fallback(ctx context.Context) {
 					missing = append(missing, mb.UserID)
 				}
 			}
-			if err := s.dep.Deliver(tx, mailPairwise{pw}, d.gid, d.env, missing); err != nil {
+			var expires int64 // a disappearing message's mail expires with it (API §9)
+			if err := s.hist.UpdateMessage(tx, d.msgID, func(m *api.Message) (bool, error) {
+				if m.ExpiresAt != nil {
+					expires = *m.ExpiresAt
+				}
+				return false, nil
+			}); err != nil && !errors.Is(err, api.ErrNotFound) {
+				return err
+			}
+			if err := s.dep.DeliverUntil(tx, mailPairwise{pw}, d.gid, d.env, missing, expires); err != nil {
 				return err
 			}
 		}
