@@ -116,18 +116,28 @@ func (m *Messenger) SetDisappear(ctx context.Context, convID string, secs int64)
 		} else if c, err = loadContact(tx, conv.ContactID); err != nil {
 			return err
 		}
-		if conv.Disappear != secs {
+		switch {
+		case conv.Disappear == secs:
+		case c == nil:
+			// A signed operation in the group's log (groups.SetDisappear), applied here
+			// through groupDisappear as on every member's node; and, for members whose
+			// nodes predate it, the old group control with the same timestamp (nodes of
+			// this version ignore it).
+			tss, err := m.groups.SetDisappear(tx, convID, secs)
+			if err != nil {
+				return err
+			}
+			ct := &wire.Content{Kind: wire.KindDisappear, TS: tss, Expire: uint32(secs)}
+			if err := m.sendGroupControl(tx, convID, ct); err != nil {
+				return err
+			}
+		default:
 			ts := m.clock.Now()
 			if err := m.applyDisappear(tx, conv, m.uid, m.cfg.Profile(), secs, ts, false); err != nil {
 				return err
 			}
 			ct := &wire.Content{Kind: wire.KindDisappear, TS: ts.String(), Expire: uint32(secs)}
-			if c == nil {
-				err = m.sendGroupControl(tx, convID, ct)
-			} else {
-				err = m.enqueue(tx, c, ct, "")
-			}
-			if err != nil {
+			if err := m.enqueue(tx, c, ct, ""); err != nil {
 				return err
 			}
 		}
@@ -179,29 +189,38 @@ func (b *rxBatch) rxDisappear(ct *wire.Content, ts hlc.Timestamp) error {
 	return b.m.applyDisappear(b.tx, b.conv, b.c.UserID, b.c.Name, int64(ct.Expire), ts, true)
 }
 
-// rxGroupDisappear applies a member's change of group gid's timer if they are an admin
-// of it in our state of the group (anyone else's is ignored).
-func (m *Messenger) rxGroupDisappear(tx *store.Tx, gid, uid string, ct *wire.Content, ts hlc.Timestamp) error {
-	g, err := groups.Load(tx, gid)
-	if err != nil {
-		return err
-	}
-	mb := g.Member(uid)
-	if mb == nil || mb.Role != api.RoleAdmin {
-		m.log.Info("disappearing-message timer from a non-admin ignored", "group", gid, "from", uid)
-		return nil
-	}
+// rxGroupDisappear is a group timer sent as a group control, as nodes before the signed
+// operation sent it: ignored (logged). A group's timer is what its signed log says
+// (groupDisappear); a control is checked only against our state of the group, so it is
+// not believed. Nodes of this version send both, with the same timestamp.
+func (m *Messenger) rxGroupDisappear(_ *store.Tx, gid, uid string, ct *wire.Content, _ hlc.Timestamp) error {
+	m.log.Info("a group's disappearing-message timer sent as a control (a node of an older version) ignored: the timer is a signed group operation",
+		"group", gid, "from", uid, "timer_s", ct.Expire)
+	return nil
+}
+
+// groupDisappear is groups.History.Disappear: group gid's signed log sets its timer to
+// secs, by member uid at ts (an admin when the operation was folded).
+func (m *Messenger) groupDisappear(tx *store.Tx, gid, uid string, secs int64, ts hlc.Timestamp) error {
 	conv, err := loadConv(tx, gid)
 	if err != nil {
 		return err
 	}
-	name := mb.Name
+	if uid == m.uid {
+		return m.applyDisappear(tx, conv, uid, m.cfg.Profile(), secs, ts, false)
+	}
+	name := ""
+	if g, err := groups.Load(tx, gid); err == nil {
+		if mb := g.Member(uid); mb != nil {
+			name = mb.Name
+		}
+	}
 	if cid, _ := getString(tx, kContactByUser(uid)); cid != "" {
 		if c, err := loadContact(tx, cid); err == nil && c.NameSet {
 			name = c.Name
 		}
 	}
-	return m.applyDisappear(tx, conv, uid, name, int64(ct.Expire), ts, true)
+	return m.applyDisappear(tx, conv, uid, name, secs, ts, true)
 }
 
 // disappearLine is the system line of a timer change.

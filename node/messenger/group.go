@@ -40,6 +40,7 @@ func (m *Messenger) newGroups() (*groups.Service, error) {
 			UpdateMessage:    m.groupUpdateMessage,
 			OpenConversation: m.groupOpenConversation,
 			EmitConversation: m.emitConv,
+			Disappear:        m.groupDisappear, // disappear.go
 		},
 		Options: m.cfg.Groups,
 	})

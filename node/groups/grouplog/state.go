@@ -36,6 +36,11 @@ type Group struct {
 	Secret  []byte             `json:"secret"`
 	Max     int                `json:"max"`
 	Head    string             `json:"head"`
+	// The disappearing-message timer (seconds, 0 off) the latest OpDisappear set, its
+	// timestamp (HLC text; "" when none did) and author.
+	Disappear   int64  `json:"disappear,omitempty"`
+	DisappearTS string `json:"disappear_ts,omitempty"`
+	DisappearBy string `json:"disappear_by,omitempty"`
 
 	Me      bool   `json:"me"` // we are a member
 	SendSeq uint64 `json:"-"`  // our last group sequence number (gm/)
