@@ -132,13 +132,11 @@ func (b apiBackend) MessageReceipts(ctx context.Context, msgID string) ([]api.Me
 	return b.m().MessageReceipts(ctx, msgID)
 }
 
-// SetDisappear is the disappearing-messages part of the API (localapi.Disappear,
-// node/messenger disappear.go).
+// SetDisappear is the disappearing-messages part of the API (localapi.Backend,
+// node/messenger expiry.go, node/expiry).
 func (b apiBackend) SetDisappear(ctx context.Context, convID string, secs int64) (api.Conversation, error) {
 	return b.m().SetDisappear(ctx, convID, secs)
 }
-
-var _ localapi.Disappear = apiBackend{}
 
 // Expiring invites (localapi.Invites; messenger invites.go).
 func (b apiBackend) CreateInviteFor(ctx context.Context, ttl time.Duration) (api.Invite, error) {

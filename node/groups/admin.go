@@ -17,7 +17,6 @@ import (
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
-	"github.com/petrel-chat/petrel/sync/hlc"
 )
 
 // Options tune groups. Zero values take the defaults below.
@@ -192,15 +191,12 @@ func (s *Service) adminGroup(tx *store.Tx, gid string, admin bool) (*Group, erro
 	return g, nil
 }
 
-// SetDisappear sets group gid's disappearing-message timer to secs (0: off) in tx, as a
-// signed OpDisappear (admins only) that every member folds like a rename. It returns the
-// operation's timestamp (HLC text).
+// SetDisappear sets group gid's timer to secs (0: off) in tx: a signed OpDisappear
+// (admins only). It returns the operation's timestamp (HLC text).
 func (s *Service) SetDisappear(tx *store.Tx, gid string, secs int64) (string, error) {
 	op := &wire.GroupOp{Group: gid, Kind: wire.OpDisappear, Disappear: secs}
-	if err := s.groupOp(tx, gid, true, op); err != nil {
-		return "", err
-	}
-	return op.TS, nil
+	err := s.groupOp(tx, gid, true, op)
+	return op.TS, err
 }
 
 // ChangeMembers adds and removes members of group gid in tx (admins only).
@@ -485,11 +481,9 @@ func (s *Service) setGroupLog(tx *store.Tx, pw Pairwise, old *Group, gid string,
 	if err := s.hist.OpenConversation(tx, gid); err != nil {
 		return nil, err
 	}
-	if s.hist.Disappear != nil && g.DisappearTS != "" && (old == nil || old.DisappearTS != g.DisappearTS) {
-		if ts, err := hlc.Parse(g.DisappearTS); err == nil {
-			if err := s.hist.Disappear(tx, gid, g.DisappearBy, g.Disappear, ts); err != nil {
-				return nil, err
-			}
+	if ts, ok := grouplog.TimerChanged(old, g); ok && s.hist.Disappear != nil {
+		if err := s.hist.Disappear(tx, gid, g.DisappearBy, g.Disappear, ts); err != nil {
+			return nil, err
 		}
 	}
 	snapshot := *g

@@ -19,6 +19,7 @@ import (
 	"github.com/petrel-chat/petrel/crypto/senderkey"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/groups/grouplog"
+	"github.com/petrel-chat/petrel/node/groups/groupmail"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 )
@@ -721,9 +722,7 @@ func (s *Service) fallback(ctx context.Context) {
 			}
 			var expires int64 // a disappearing message's mail expires with it (API §9)
 			if err := s.hist.UpdateMessage(tx, d.msgID, func(m *api.Message) (bool, error) {
-				if m.ExpiresAt != nil {
-					expires = *m.ExpiresAt
-				}
+				expires = groupmail.Expiry(m)
 				return false, nil
 			}); err != nil && !errors.Is(err, api.ErrNotFound) {
 				return err

@@ -62,9 +62,7 @@ type History struct {
 	OpenConversation func(tx *store.Tx, gid string) error
 	// EmitConversation reports conversation id as it is now.
 	EmitConversation func(tx *store.Tx, id string) error
-	// Disappear, when set, applies group gid's disappearing-message timer (seconds, 0 off)
-	// as its signed log now has it, set by member uid at ts (the OpDisappear folded last);
-	// called whenever a new state of the log changes it.
+	// Disappear, when set, applies the timer (s, 0 off) a new state of gid's log sets.
 	Disappear func(tx *store.Tx, gid, uid string, secs int64, ts hlc.Timestamp) error
 	// Attachments, when set, records the attachments of member uid's new message msgID of
 	// group gid (wire.Content.Attachments) and returns them for the Message.

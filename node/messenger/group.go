@@ -10,6 +10,7 @@ import (
 
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/expiry"
 	"github.com/petrel-chat/petrel/node/groups"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
@@ -40,7 +41,7 @@ func (m *Messenger) newGroups() (*groups.Service, error) {
 			UpdateMessage:    m.groupUpdateMessage,
 			OpenConversation: m.groupOpenConversation,
 			EmitConversation: m.emitConv,
-			Disappear:        m.groupDisappear, // disappear.go
+			Disappear:        m.groupDisappear, // expiry.go
 		},
 		Options: m.cfg.Groups,
 	})
@@ -216,7 +217,7 @@ func (m *Messenger) sendGroupTx(tx *store.Tx, conv *convRec, req api.SendRequest
 		SentAt: ts.Wall, ReceivedAt: ts.Wall, Order: hlc.OrderKey(ts, m.uid+"-"+id),
 		Status: api.StatusPending, Receipts: api.Receipts{Total: members - 1}, Reactions: map[string][]string{},
 	}
-	startTimer(&msg, conv.Disappear, ts.Wall) // disappear.go
+	expiry.Start(&msg, conv.Disappear, ts.Wall)
 	if err := m.putMsg(tx, &msgRec{M: msg}, true); err != nil {
 		return api.Message{}, err
 	}
@@ -292,7 +293,7 @@ func (m *Messenger) groupSaveReceived(tx *store.Tx, msg api.Message) (bool, erro
 	if err != nil {
 		return false, err
 	}
-	if m.expiredOnArrival(msg.SentAt, msg.DisappearAfterS) { // disappear.go
+	if m.expiredOnArrival(msg.SentAt, msg.DisappearAfterS) { // expiry.go
 		return false, m.putTombstone(tx, &msgRec{M: msg, Incoming: true})
 	}
 	if err := m.putMsg(tx, &msgRec{M: msg, Incoming: true}, true); err != nil {
@@ -321,7 +322,7 @@ func (m *Messenger) groupSaveReceived(tx *store.Tx, msg api.Message) (bool, erro
 // to a message of the group.
 func (m *Messenger) groupApplyControl(tx *store.Tx, gid, uid string, ct *wire.Content, ts hlc.Timestamp) error {
 	if ct.Kind == wire.KindDisappear {
-		return m.rxGroupDisappear(tx, gid, uid, ct, ts) // disappear.go
+		return m.rxGroupDisappear(tx, gid, uid, ct, ts) // expiry.go
 	}
 	r, err := m.loadMsg(tx, ct.Target)
 	if errors.Is(err, api.ErrNotFound) {

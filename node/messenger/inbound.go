@@ -599,7 +599,7 @@ func (b *rxBatch) text(ct *wire.Content, ts hlc.Timestamp) error {
 		Status: api.StatusDelivered, Receipts: api.Receipts{Delivered: 1, Total: 1},
 		Reactions: map[string][]string{}, DisappearAfterS: int64(ct.Expire),
 	}
-	if b.m.expiredOnArrival(msg.SentAt, msg.DisappearAfterS) { // disappear.go
+	if b.m.expiredOnArrival(msg.SentAt, msg.DisappearAfterS) { // expiry.go
 		return b.m.putTombstone(b.tx, &msgRec{M: msg, ContactID: c.ID, Incoming: true})
 	}
 	if err := b.m.putMsg(b.tx, &msgRec{M: msg, ContactID: c.ID, Incoming: true}, true); err != nil {

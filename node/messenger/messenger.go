@@ -18,6 +18,7 @@ import (
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/contacts"
 	"github.com/petrel-chat/petrel/node/eventlog"
+	"github.com/petrel-chat/petrel/node/expiry"
 	"github.com/petrel-chat/petrel/node/groups"
 	"github.com/petrel-chat/petrel/node/history"
 	"github.com/petrel-chat/petrel/node/inbox"
@@ -94,8 +95,8 @@ type Messenger struct {
 
 	kinds *inbox.Table[*rxBatch] // pairwise content kind → handler (registerKinds)
 
-	media      *mediaWorker  // relay uploads and downloads of attachments (media_worker.go)
-	expiryKick chan struct{} // wakes runExpiry (disappear.go)
+	media  *mediaWorker   // relay uploads and downloads of attachments (media_worker.go)
+	timers *expiry.Timers // disappearing messages: timer changes, the expiry loop (expiry.go)
 }
 
 // New prepares a Messenger: it creates the prekey store on first use and restores the clock.
@@ -112,12 +113,13 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 	var err error
 	m := &Messenger{
 		cfg: cfg, st: cfg.Store, ev: cfg.Events, id: cfg.Identity, log: cfg.Logger, now: cfg.Now,
-		uid: string(cfg.Identity.UserID()), media: newMediaWorker(), expiryKick: make(chan struct{}, 1),
+		uid: string(cfg.Identity.UserID()), media: newMediaWorker(),
 	}
 	m.live = &liveService{presence.New(presence.Config{
 		Store: m.st, Events: m.ev, Log: m.log, Options: m.cfg.Presence, Book: m.presenceBook(),
 		AddAddrs: m.addAddrs, Publish: m.frames.Publish, Hidden: m.presenceHidden,
 	})}
+	m.timers = expiry.New(m.timersConfig())
 	m.pk = sessions.PrekeyServer{Store: m.st, Identity: m.id, Now: m.now, Log: m.log, IsContact: prekeyContact}
 	m.clock = hlc.New(cfg.Now)
 	if m.kinds, err = registerKinds(m.log); err != nil {
@@ -247,7 +249,7 @@ func (m *Messenger) Run(ctx context.Context, h host.Host) error {
 	expiryDone := make(chan struct{})
 	go func() {
 		defer close(expiryDone)
-		m.runExpiry(ctx) // disappear.go
+		m.timers.Run(ctx) // node/expiry
 	}()
 
 	<-ctx.Done()

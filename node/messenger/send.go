@@ -8,6 +8,7 @@ import (
 
 	"github.com/petrel-chat/petrel/crypto/ratchet"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/expiry"
 	outq "github.com/petrel-chat/petrel/node/outbox"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
@@ -146,7 +147,7 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 			SentAt: ts.Wall, ReceivedAt: ts.Wall, Order: hlc.OrderKey(ts, m.uid+"-"+id),
 			Status: api.StatusPending, Receipts: api.Receipts{Total: 1}, Reactions: map[string][]string{},
 		}
-		startTimer(&msg, conv.Disappear, ts.Wall) // disappear.go
+		expiry.Start(&msg, conv.Disappear, ts.Wall)
 		rec := &msgRec{M: msg, ContactID: c.ID}
 		if err := m.putMsg(tx, rec, true); err != nil {
 			return err
@@ -189,7 +190,7 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 
 // putMsg saves a message record, and its history index when index is true.
 func (m *Messenger) putMsg(tx *store.Tx, r *msgRec, index bool) error {
-	if err := m.indexExpiry(tx, r); err != nil { // disappear.go
+	if err := m.timers.Index(tx, &r.M); err != nil { // node/expiry
 		return err
 	}
 	if index {
@@ -331,7 +332,7 @@ func (m *Messenger) MarkRead(ctx context.Context, convID, upTo string) error {
 		for _, r := range newly {
 			r.M.Status = api.StatusRead
 			r.M.Receipts.Read = r.M.Receipts.Delivered      // incoming: its receipts describe this node
-			if err := m.startReadTimer(tx, r); err != nil { // disappear.go
+			if err := m.startReadTimer(tx, r); err != nil { // expiry.go
 				return err
 			}
 			if err := m.putMsg(tx, r, false); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
+	"github.com/petrel-chat/petrel/sync/hlc"
 )
 
 // MaxOps bounds the operations one group's log keeps.
@@ -46,6 +47,17 @@ type Group struct {
 	SendSeq uint64 `json:"-"`  // our last group sequence number (gm/)
 	Created int64  `json:"created"`
 	Layout  int    `json:"layout,omitempty"`
+}
+
+// TimerChanged reports whether g, the state after a change of the log, sets another
+// disappearing-message timer than old (nil: a group new here) did, and the timestamp of
+// the operation that set it.
+func TimerChanged(old, g *Group) (hlc.Timestamp, bool) {
+	if g.DisappearTS == "" || (old != nil && old.DisappearTS == g.DisappearTS) {
+		return hlc.Timestamp{}, false
+	}
+	ts, err := hlc.Parse(g.DisappearTS)
+	return ts, err == nil
 }
 
 // layout is the storage layout Save writes.

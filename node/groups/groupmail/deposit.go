@@ -12,6 +12,7 @@ import (
 
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/crypto/sealed"
+	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 )
@@ -54,6 +55,15 @@ type RelayLink interface {
 // drop it on arrival.
 type ExpiringRelayLink interface {
 	DepositSharedUntil(ctx context.Context, relay string, recipients []SharedRecipient, body []byte, until time.Time) (errs []error, err error)
+}
+
+// Expiry is when the mail of message m, the sender's copy, expires (Unix ms; 0 none):
+// when m disappears.
+func Expiry(m *api.Message) int64 {
+	if m.ExpiresAt == nil {
+		return 0
+	}
+	return *m.ExpiresAt
 }
 
 // Member is what deposits read of a member's contact record.
