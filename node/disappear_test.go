@@ -383,23 +383,20 @@ func TestDisappearingGroupMailExpiresAtTheRelay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The relay may also hold pairwise mail for the member (a receipt); the group message
-	// is the one shared body.
-	var held int64
+	// The relay may also hold pairwise mail for the member (the group's log, a receipt);
+	// the group message is the one shared body of a multi deposit.
 	wait.For(t, "the relay holds the group mail", func() error {
-		st := r.Stats()
-		if st.SharedBodies != 1 || st.Messages < 1 {
+		if st := r.Stats(); st.SharedBodies != 1 || st.Messages < 1 {
 			return fmt.Errorf("the relay holds %d messages, %d shared bodies", st.Messages, st.SharedBodies)
 		}
-		held = st.Messages
 		return nil
 	})
 	wait.For(t, "the relay drops the group mail at its expiry", func() error {
 		if _, err := r.Server.PurgeNow(ctx); err != nil {
 			return err
 		}
-		if st := r.Stats(); st.SharedBodies != 0 || st.Messages != held-1 {
-			return fmt.Errorf("the relay still holds %d messages of %d, %d shared bodies (expires %d)", st.Messages, held, st.SharedBodies, *sent.ExpiresAt)
+		if st := r.Stats(); st.SharedBodies != 0 {
+			return fmt.Errorf("the relay still holds the group mail (expires %d)", *sent.ExpiresAt)
 		}
 		return nil
 	})
