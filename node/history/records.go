@@ -176,6 +176,9 @@ func GetMessage(tx *store.Tx, s Sealer, id string) (*Message, error) {
 	if err := get(tx, KeyMsg(id), "message", id, &r, &r.V); err != nil {
 		return nil, err
 	}
+	if r.ID != id {
+		return nil, fmt.Errorf("history: the record of message %q holds message %q", id, r.ID)
+	}
 	if r.Sealed {
 		return openSealed(tx, s, &r)
 	}
