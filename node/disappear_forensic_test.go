@@ -403,6 +403,14 @@ func TestDisappearedDirectMessageLeavesNoTraceOnDisk(t *testing.T) {
 		}
 		return nil
 	})
+	// Its events carry no content (they are replayed for ever); GET /v1/messages/{id} has it.
+	noBodyInEvents(t, bob, secret)
+	if m, err := bob.Client.Message(ctx, got.ID); err != nil || m.Body != secret {
+		t.Fatalf("GET /v1/messages/{id}: %+v %v", m, err)
+	}
+	if status, err := bob.Client.DoStatus(ctx, "GET", "/v1/messages/nosuchmessage", nil, nil); status != 404 {
+		t.Fatalf("GET /v1/messages/ of an unknown id: %d %v", status, err)
+	}
 	if err := bob.Client.MarkRead(ctx, bconv, got.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -417,6 +425,9 @@ func TestDisappearedDirectMessageLeavesNoTraceOnDisk(t *testing.T) {
 	forensicGone(t, bob, kb, waitGone(t, bob, bconv, got.ID, secret), secret)
 	noBodyInEvents(t, alice, secret)
 	noBodyInEvents(t, bob, secret)
+	if m, err := bob.Client.Message(ctx, got.ID); err != nil || !m.Deleted || m.Body != "" {
+		t.Fatalf("GET /v1/messages/{id} after the expiry: %+v %v", m, err)
+	}
 }
 
 // TestDisappearedGroupMessageLeavesNoTraceOnDisk is the forensic check for a group: the
