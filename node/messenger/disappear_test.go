@@ -57,7 +57,7 @@ func TestGroupTimerFromANonAdminIsIgnored(t *testing.T) {
 	ctx := context.Background()
 	a, b, c, gid := trio(t)
 	err := c.st.Update(ctx, func(tx *store.Tx) error {
-		g, err := loadGroup(tx, gid)
+		g, err := groups.Load(tx, gid)
 		if err != nil {
 			return err
 		}

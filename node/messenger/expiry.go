@@ -6,10 +6,13 @@ import (
 	"fmt"
 
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/contacts"
 	"github.com/petrel-chat/petrel/node/expiry"
 	"github.com/petrel-chat/petrel/node/groups"
 	"github.com/petrel-chat/petrel/node/history"
+	"github.com/petrel-chat/petrel/node/inbox"
 	"github.com/petrel-chat/petrel/node/media"
+	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 	"github.com/petrel-chat/petrel/sync/hlc"
@@ -23,9 +26,9 @@ import (
 func (m *Messenger) timersConfig() expiry.Config {
 	return expiry.Config{
 		Store: m.st, Now: m.now, Logger: m.log,
-		NewID: func() string { return newID("m") },
+		NewID: func() string { return api.NewID("m") },
 		SaveLine: func(tx *store.Tx, line api.Message, contactID string) error {
-			if err := m.putMsg(tx, &msgRec{M: line, ContactID: contactID}, true); err != nil {
+			if err := m.putMsg(tx, &history.Item{M: line, ContactID: contactID}, true); err != nil {
 				return err
 			}
 			_, err := m.ev.Append(tx, api.KindMessage, line)
@@ -37,7 +40,7 @@ func (m *Messenger) timersConfig() expiry.Config {
 }
 
 // startReadTimer starts the timer of incoming message r, just read on this node.
-func (m *Messenger) startReadTimer(_ *store.Tx, r *msgRec) error {
+func (m *Messenger) startReadTimer(_ *store.Tx, r *history.Item) error {
 	expiry.StartRead(&r.M, m.nowMS())
 	return nil
 }
@@ -50,13 +53,13 @@ func (m *Messenger) expiredOnArrival(sentAt, secs int64) bool {
 
 // putTombstone stores r as an expired message: no body, no index entry, no event. It is
 // kept (with its id) so that a resend of it is recognised and dropped.
-func (m *Messenger) putTombstone(tx *store.Tx, r *msgRec) error {
+func (m *Messenger) putTombstone(tx *store.Tx, r *history.Item) error {
 	wipe(r)
 	return m.putMsg(tx, r, false)
 }
 
 // wipe empties every content field of r.
-func wipe(r *msgRec) {
+func wipe(r *history.Item) {
 	expiry.Wipe(&r.M)
 	r.ReactTS, r.EditTS = nil, ""
 }
@@ -71,11 +74,11 @@ func (m *Messenger) SetDisappear(ctx context.Context, convID string, secs int64)
 	}
 	var out api.Conversation
 	err := m.st.Update(ctx, func(tx *store.Tx) error {
-		conv, err := loadConv(tx, convID)
+		conv, err := history.GetConversation(tx, convID)
 		if err != nil {
 			return err
 		}
-		var c *contactRec
+		var c *sessions.Contact
 		if conv.Type == api.ConversationGroup {
 			g, err := groups.Load(tx, convID)
 			if err != nil {
@@ -88,7 +91,7 @@ func (m *Messenger) SetDisappear(ctx context.Context, convID string, secs int64)
 			if me.Role != api.RoleAdmin {
 				return api.Errorf(api.ErrForbidden, "only the group's admins may set its disappearing-message timer")
 			}
-		} else if c, err = loadContact(tx, conv.ContactID); err != nil {
+		} else if c, err = sessions.LoadContact(tx, conv.ContactID); err != nil {
 			return err
 		}
 		switch {
@@ -123,12 +126,13 @@ func (m *Messenger) SetDisappear(ctx context.Context, convID string, secs int64)
 }
 
 // rxDisappear applies a contact's change of the direct chat's timer.
-func (b *rxBatch) rxDisappear(ct *wire.Content, ts hlc.Timestamp) error {
-	if b.conv == nil || b.conv.Type != api.ConversationDirect {
+func (m *Messenger) rxDisappear(b *inbox.Batch, ct *wire.Content, ts hlc.Timestamp) error {
+	conv, c := b.Conversation(), b.Contact()
+	if conv == nil || conv.Type != api.ConversationDirect {
 		return nil
 	}
-	b.convDirty = true
-	return b.m.timers.Apply(b.tx, b.conv, b.c.UserID, b.c.Name, int64(ct.Expire), ts, true)
+	b.ConversationChanged()
+	return m.timers.Apply(b.Tx(), conv, c.UserID, c.Name, int64(ct.Expire), ts, true)
 }
 
 // rxGroupDisappear is a group timer sent as a group control, as nodes before the signed
@@ -144,7 +148,7 @@ func (m *Messenger) rxGroupDisappear(_ *store.Tx, gid, uid string, ct *wire.Cont
 // groupDisappear is groups.History.Disappear: group gid's signed log sets its timer to
 // secs, by member uid at ts (an admin when the operation was folded).
 func (m *Messenger) groupDisappear(tx *store.Tx, gid, uid string, secs int64, ts hlc.Timestamp) error {
-	conv, err := loadConv(tx, gid)
+	conv, err := history.GetConversation(tx, gid)
 	if err != nil {
 		return err
 	}
@@ -157,8 +161,8 @@ func (m *Messenger) groupDisappear(tx *store.Tx, gid, uid string, secs int64, ts
 			name = mb.Name
 		}
 	}
-	if cid, _ := getString(tx, kContactByUser(uid)); cid != "" {
-		if c, err := loadContact(tx, cid); err == nil && c.NameSet {
+	if cid, _ := store.GetString(tx, contacts.KeyByUser(uid)); cid != "" {
+		if c, err := sessions.LoadContact(tx, cid); err == nil && c.NameSet {
 			name = c.Name
 		}
 	}
@@ -169,7 +173,7 @@ func (m *Messenger) groupDisappear(tx *store.Tx, gid, uid string, secs int64, ts
 // (body, edits, reactions, attachments and their media), its history and client-id index
 // entries, and reports it with a message_update whose deleted is true.
 func (m *Messenger) expireMessage(tx *store.Tx, id string) error {
-	r, err := m.loadMsg(tx, id)
+	r, err := history.LoadItem(tx, m.sealer(), id)
 	if errors.Is(err, api.ErrNotFound) {
 		return nil
 	}
@@ -185,11 +189,11 @@ func (m *Messenger) expireMessage(tx *store.Tx, id string) error {
 			return fmt.Errorf("messenger: media of an expired message: %w", err)
 		}
 	}
-	if err := tx.Delete(kOrder(r.M.ConversationID, r.M.Order)); err != nil {
+	if err := tx.Delete(history.KeyOrder(r.M.ConversationID, r.M.Order)); err != nil {
 		return err
 	}
 	if r.M.ClientMsgID != "" {
-		if err := tx.Delete(kClient(r.M.ConversationID, r.M.ClientMsgID)); err != nil {
+		if err := tx.Delete(history.KeyClient(r.M.ConversationID, r.M.ClientMsgID)); err != nil {
 			return err
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/store"
@@ -47,6 +48,16 @@ type Group struct {
 	SendSeq uint64 `json:"-"`  // our last group sequence number (gm/)
 	Created int64  `json:"created"`
 	Layout  int    `json:"layout,omitempty"`
+}
+
+// CheckName trims a group name and refuses one that is empty, not UTF-8 or over
+// wire.MaxGroupName bytes (a bad_request for the UI).
+func CheckName(name string) (string, error) {
+	n := strings.TrimSpace(name)
+	if n == "" || !utf8.ValidString(n) || len(n) > wire.MaxGroupName {
+		return "", api.Errorf(api.ErrBadRequest, "name must be 1 to %d bytes of UTF-8", wire.MaxGroupName)
+	}
+	return n, nil
 }
 
 // TimerChanged reports whether g, the state after a change of the log, sets another
