@@ -29,6 +29,7 @@ import (
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/shredkeys"
 	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/node/storeformat"
 	"github.com/petrel-chat/petrel/node/wire"
 	"github.com/petrel-chat/petrel/sync/hlc"
 )
@@ -136,11 +137,11 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 	if m.rx, err = m.inboxHooks(); err != nil {
 		return nil, err
 	}
-	from, err := UpgradeStore(ctx, m.st)
+	from, err := storeformat.Upgrade(ctx, m.st)
 	if err != nil {
 		return nil, fmt.Errorf("messenger: %w", err)
-	} else if from != FormatVersion() {
-		m.log.Info("store format upgraded", "from", from, "to", FormatVersion())
+	} else if from != storeformat.Version() {
+		m.log.Info("store format upgraded", "from", from, "to", storeformat.Version())
 	}
 	gs, err := m.newGroups()
 	if err != nil {
