@@ -84,7 +84,8 @@ type Store struct {
 
 	mailboxes, messages, bytes atomic.Int64
 	bodies, bodyBytes          atomic.Int64
-	blobTotals                 blobTotals // blob.go
+	blobTotals                 blobTotals    // blob.go
+	verified                   verifiedBlobs // blob.go
 	// nextBody is the next shared body id; only write functions (on the writer
 	// goroutine) touch it after Open.
 	nextBody uint64
