@@ -86,7 +86,7 @@
 // # Writes and durability
 //
 // Badger runs with SyncWrites: a commit is fsynced before it returns. Update hands its
-// function to one writer goroutine that takes every waiting request, runs the functions
+// function to one writer goroutine (internal/groupcommit, shared with relay/relaystore) that takes every waiting request, runs the functions
 // one after another in a single Badger transaction (each function's writes are buffered
 // and join the transaction only if it returns nil), and commits them with one fsync (group
 // commit). A batch that outgrows one Badger transaction (15% of a memtable) is committed
