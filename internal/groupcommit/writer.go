@@ -39,6 +39,9 @@ type Config[W Writes, S any] struct {
 	// Landed runs after the commit holding w is durable, in commit order, before the
 	// function's caller is released. A panic in it is handed to that caller.
 	Landed func(w W)
+	// Failed runs after a commit failed, before its functions' callers are released (Badger
+	// may hold part of what it was given).
+	Failed func()
 	// ErrClosed is what Submit returns after Close, and what requests still queued at
 	// Close get.
 	ErrClosed error
@@ -251,6 +254,9 @@ func (w *Writer[W, S]) land(f *flight[W, S]) error {
 	if err != nil {
 		err = fmt.Errorf("%s: commit: %w", w.cfg.Name, err)
 		w.cfg.Log.Error("commit failed", "err", err, "updates", len(f.members))
+		if w.cfg.Failed != nil {
+			w.cfg.Failed()
+		}
 	}
 	for _, m := range f.members {
 		if err == nil && w.cfg.Landed != nil {

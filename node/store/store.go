@@ -26,7 +26,8 @@ type Store struct {
 	db   *badger.DB
 	seal *sealer
 
-	w *groupcommit.Writer[pending, *layer] // the writer goroutine (update.go)
+	w     *groupcommit.Writer[pending, *layer] // the writer goroutine (update.go)
+	cache *readCache                           // the writer's read cache (cache.go)
 	// writes counts committed Updates that wrote something (see Writes).
 	writes atomic.Int64
 	stop   chan struct{}  // closed by Close after the last user left
@@ -140,6 +141,7 @@ func open(dir string, dk []byte, opts Options) (*Store, error) {
 	}
 	s.idle = sync.NewCond(&s.mu)
 	s.gcCtx, s.gcCancel = context.WithCancel(context.Background())
+	s.cache = newReadCache(readCacheBytes)
 	s.w = s.newWriter()
 	if opts.GCInterval > 0 {
 		s.done.Add(1)
@@ -187,6 +189,7 @@ func (s *Store) Close() error {
 
 	close(s.stop)
 	s.w.Close()
+	s.cache.drop()
 	s.done.Wait()
 	err := s.db.Close()
 	s.keyMu.Lock()

@@ -36,8 +36,10 @@ func (s *Store) newWriter() *groupcommit.Writer[pending, *layer] {
 			inFlight.under = nil
 			return &layer{under: inFlight}
 		},
-		Added: func(l *layer, p pending) { l.add(p.tx.ops) },
+		Added:  func(l *layer, p pending) { l.add(p.tx.ops) },
+		Failed: s.cache.drop, // Badger may hold part of what failed: trust Badger alone
 		Landed: func(p pending) {
+			s.cache.landed(p.tx.ops)
 			if len(p.tx.ops) > 0 {
 				s.writes.Add(1)
 			}
@@ -84,7 +86,7 @@ func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	}
 	defer s.release()
 	r, err := s.w.Submit(ctx, func(txn *badger.Txn, lay *layer) (pending, error) {
-		tx := &Tx{s: s, txn: txn, lay: lay, writable: true}
+		tx := &Tx{s: s, txn: txn, lay: lay, cache: s.cache, writable: true}
 		defer func() { tx.done = true }()
 		return pending{tx}, fn(tx)
 	})
