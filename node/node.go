@@ -26,11 +26,13 @@ import (
 
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/node/eventlog"
+	"github.com/petrel-chat/petrel/node/groups"
 	"github.com/petrel-chat/petrel/node/homerelays"
 	"github.com/petrel-chat/petrel/node/localapi"
 	"github.com/petrel-chat/petrel/node/media"
 	"github.com/petrel-chat/petrel/node/messenger"
 	"github.com/petrel-chat/petrel/node/p2phost"
+	"github.com/petrel-chat/petrel/node/presence"
 	"github.com/petrel-chat/petrel/node/push"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/webui"
@@ -68,8 +70,8 @@ type Config struct {
 	Store store.Options
 	// Groups and Presence tune groups (size cap, delivery fallback) and presence/typing
 	// timers; zero values are the defaults.
-	Groups   messenger.GroupOptions
-	Presence messenger.PresenceOptions
+	Groups   groups.Options
+	Presence presence.Options
 	// RelayPoll is how often the node checks its home relays (drain, prekey top-up and
 	// re-upload after a rotation) without being told to; zero means a minute.
 	RelayPoll time.Duration
@@ -342,6 +344,14 @@ func (n *Node) Run(ctx context.Context, ready func(APIInfo)) (err error) {
 		n.homes = homes
 		n.mu.Unlock()
 		g.Go(func() error { return homes.Run(gctx, n.cfg.Relays) })
+		// A hole punch lost to a busy moment is tried again (p2phost.DirectRetry).
+		g.Go(func() error {
+			err := p2phost.DirectRetry{Host: h, Log: n.log.With("part", "direct")}.Run(gctx)
+			if gctx.Err() != nil {
+				return nil
+			}
+			return err
+		})
 	}
 
 	apiHost := ln.Addr().String()

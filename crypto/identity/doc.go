@@ -38,7 +38,8 @@
 // The domains are the Domain constants of this package
 // ("petrel_v1_sig_idk\x00", "petrel_v1_sig_spk\x00", "petrel_v1_sig_pqpk\x00",
 // "petrel_v1_sig_sealed\x00", "petrel_v1_sig_mailbox\x00",
-// "petrel_v1_sig_gstate\x00" for group state changes).
+// "petrel_v1_sig_gstate\x00" for group state changes, "petrel_v1_sig_devlist\x00" for an
+// account's device list).
 // Each ends in a NUL byte so no domain is a prefix of another.
 //
 // # Wire format

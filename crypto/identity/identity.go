@@ -39,6 +39,8 @@ const (
 	// DomainGroupState signs group state changes (node/wire GroupOp). It differs from the
 	// group message domain of crypto/senderkey ("petrel_v1_sig_group\x00").
 	DomainGroupState Domain = "petrel_v1_sig_gstate\x00"
+	// DomainDeviceList signs an account's list of linked devices (node/wire DeviceList).
+	DomainDeviceList Domain = "petrel_v1_sig_devlist\x00"
 )
 
 var (

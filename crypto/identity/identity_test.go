@@ -138,7 +138,7 @@ func TestSignatureDomainsSeparate(t *testing.T) {
 	id := mustGenerate(t)
 	msg := []byte("object")
 	sig := id.Sign(DomainSignedPrekey, msg)
-	for _, d := range []Domain{DomainIdentityKey, DomainPQPrekey, DomainMailbox, ""} {
+	for _, d := range []Domain{DomainIdentityKey, DomainPQPrekey, DomainMailbox, DomainDeviceList, ""} {
 		if id.Public().Verify(d, msg, sig) {
 			t.Errorf("signature verified under domain %q", d)
 		}
