@@ -99,6 +99,12 @@
 // most one commit is in flight and Views (which open Badger transactions after it) see
 // only durable data.
 //
+// The writer keeps a read cache (at most 4 MiB of values, in memory only): a record an
+// Update function read, or that a landed Update wrote, is served decrypted to the next
+// Update that reads it, without Badger's lookup or the record AEAD. Only the writer
+// goroutine uses it, so it never holds more than every group's Badger transaction sees;
+// a failed commit empties it, and Views do not use it.
+//
 // # Sizing
 //
 // Defaults are for a small personal node: two 8 MiB memtables, 8 MiB block cache, 4 MiB
