@@ -91,11 +91,17 @@ func (c *readCache) landed(ops []op) {
 	}
 }
 
-// drop empties the cache (Close).
-func (c *readCache) drop() {
-	for k, v := range c.m {
-		clear(v)
-		delete(c.m, k)
-	}
+// reset empties the cache (after a failed commit). Its values may still be shared with
+// the layer of a group in flight, so they are dropped, not zeroed.
+func (c *readCache) reset() {
+	c.m = make(map[string][]byte)
 	c.order, c.size = nil, 0
+}
+
+// drop empties the cache and zeroes its values (Close: nothing runs any more).
+func (c *readCache) drop() {
+	for _, v := range c.m {
+		clear(v)
+	}
+	c.reset()
 }

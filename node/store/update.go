@@ -37,7 +37,7 @@ func (s *Store) newWriter() *groupcommit.Writer[pending, *layer] {
 			return &layer{under: inFlight}
 		},
 		Added:  func(l *layer, p pending) { l.add(p.tx.ops) },
-		Failed: s.cache.drop, // Badger may hold part of what failed: trust Badger alone
+		Failed: s.cache.reset, // Badger may hold part of what failed: trust Badger alone
 		Landed: func(p pending) {
 			s.cache.landed(p.tx.ops)
 			if len(p.tx.ops) > 0 {
