@@ -136,6 +136,15 @@ func (w *Writer[W, S]) Submit(ctx context.Context, fn Func[W, S]) (*Request[W, S
 	r := &Request[W, S]{fn: fn, done: make(chan struct{})}
 	select {
 	case w.reqs <- r:
+		// Close may have begun meanwhile, and the writer may have ended without seeing r:
+		// withdraw it then (if the writer took it, it finishes it).
+		select {
+		case <-w.stop:
+			if r.Cancel() {
+				return nil, w.cfg.ErrClosed
+			}
+		default:
+		}
 		return r, nil
 	case <-w.stop:
 		return nil, w.cfg.ErrClosed

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -306,5 +307,40 @@ func TestCancelAndClose(t *testing.T) {
 	}
 	if _, err := h.w.Submit(context.Background(), set("a", "b", 1)); err == nil || err.Error() != "test: closed" {
 		t.Fatalf("submit after Close: %v", err)
+	}
+}
+
+// TestSubmitRacingClose: writers that keep submitting while the store closes each get an
+// answer (durable, or ErrClosed); none is left waiting on a writer that has ended.
+func TestSubmitRacingClose(t *testing.T) {
+	for round := range 20 {
+		db := openDB(t, t.TempDir())
+		h := newHarness(t, db, round%2 == 0)
+		var wg sync.WaitGroup
+		for g := range 8 {
+			wg.Go(func() {
+				for i := 0; ; i++ {
+					err := h.update(context.Background(), set(fmt.Sprintf("k%d-%d", g, i), "v", 1))
+					if err != nil {
+						if err.Error() != "test: closed" {
+							t.Errorf("%v, want ErrClosed", err)
+						}
+						return
+					}
+				}
+			})
+		}
+		for { // let some writes land first
+			h.mu.Lock()
+			n := len(h.landed)
+			h.mu.Unlock()
+			if n >= 20 {
+				break
+			}
+			runtime.Gosched()
+		}
+		h.w.Close()
+		wg.Wait() // a lost request would hang here until the test's timeout
+		db.Close()
 	}
 }
