@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/petrel-chat/petrel/internal/groupcommit"
 	"github.com/petrel-chat/petrel/relay/relaywire"
 )
 
@@ -77,10 +78,8 @@ type Store struct {
 	log *slog.Logger
 	on  func([]byte, uint64)
 
-	reqs       chan *request
-	stop       chan struct{}
-	writerDone chan struct{}
-	closeOnce  sync.Once
+	w         *groupcommit.Writer[*writeTx, struct{}] // writer.go
+	closeOnce sync.Once
 
 	mailboxes, messages, bytes atomic.Int64
 	bodies, bodyBytes          atomic.Int64
@@ -120,13 +119,12 @@ func Open(dir string, o Options) (*Store, error) {
 	}
 	s := &Store{
 		db: db, log: log, on: o.OnDeposit,
-		reqs: make(chan *request, maxBatch), stop: make(chan struct{}), writerDone: make(chan struct{}),
 	}
 	if err := s.load(); err != nil {
 		db.Close()
 		return nil, err
 	}
-	go s.writeLoop()
+	s.w = s.newWriter()
 	return s, nil
 }
 
@@ -195,8 +193,7 @@ func (s *Store) load() error {
 func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
-		close(s.stop)
-		<-s.writerDone
+		s.w.Close()
 		err = s.db.Close()
 	})
 	return err
