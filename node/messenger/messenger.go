@@ -18,7 +18,9 @@ import (
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/attachments"
 	"github.com/petrel-chat/petrel/node/contacts"
+	"github.com/petrel-chat/petrel/node/devicesync"
 	"github.com/petrel-chat/petrel/node/eventlog"
+	"github.com/petrel-chat/petrel/node/expiry"
 	"github.com/petrel-chat/petrel/node/groups"
 	"github.com/petrel-chat/petrel/node/history"
 	"github.com/petrel-chat/petrel/node/inbox"
@@ -26,6 +28,7 @@ import (
 	outq "github.com/petrel-chat/petrel/node/outbox"
 	"github.com/petrel-chat/petrel/node/presence"
 	"github.com/petrel-chat/petrel/node/sessions"
+	"github.com/petrel-chat/petrel/node/shredkeys"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/storeformat"
 	"github.com/petrel-chat/petrel/node/wire"
@@ -56,6 +59,10 @@ type Config struct {
 	// Media is the node's media store (attachments, docs/API.md §6); nil means a node
 	// without media (tests of other parts).
 	Media *media.Store
+	// Shred seals the content of disappearing messages under the keys of their expiry
+	// buckets (node/shredkeys, docs/PROTOCOL.md "Disappearing messages at rest"); nil
+	// stores it sealed by the store only (tests of other parts).
+	Shred *shredkeys.Keyring
 }
 
 // Store keys of the messenger itself (docs in doc.go).
@@ -69,8 +76,10 @@ type Messenger struct {
 	cfg   Config
 	st    *store.Store
 	ev    *eventlog.Log
-	id    *identity.Identity
-	uid   string
+	id    *identity.Identity       // this device's key (the account key on the primary)
+	acct  *identity.PublicIdentity // the account key (node/devicesync)
+	uid   string                   // the account's user id
+	dev   *devicesync.Service      // linked devices (devices.go)
 	log   *slog.Logger
 	clock *hlc.Clock
 	now   func() time.Time
@@ -96,8 +105,8 @@ type Messenger struct {
 
 	rx *inbox.Hooks // the receiving batches' view of the node, with the kinds' dispatch table (inbound.go)
 
-	att        *attachments.Service // attachments in messages: relay uploads, downloads (node/attachments)
-	expiryKick chan struct{}        // wakes runExpiry (disappear.go)
+	att    *attachments.Service // attachments in messages: relay uploads, downloads (node/attachments)
+	timers *expiry.Timers       // disappearing messages: timer changes, the expiry loop (expiry.go)
 }
 
 // New prepares a Messenger: it creates the prekey store on first use and restores the clock.
@@ -114,18 +123,24 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 	var err error
 	m := &Messenger{
 		cfg: cfg, st: cfg.Store, ev: cfg.Events, id: cfg.Identity, log: cfg.Logger, now: cfg.Now,
-		uid: string(cfg.Identity.UserID()), expiryKick: make(chan struct{}, 1),
+		acct: cfg.Identity.Public(), uid: string(cfg.Identity.UserID()),
 	}
 	m.att = attachments.New(attachments.Config{
 		Store: m.st, Media: cfg.Media, Events: m.ev, Identity: m.id, Relays: cfg.Relays, Logger: m.log,
 		SaveMessage: func(tx *store.Tx, r *history.Item) error { return m.putMsg(tx, r, false) },
+		Sealer:      m.sealer(),
 	})
+	m.timers = expiry.New(m.timersConfig())
 	m.live = presence.New(presence.Config{
 		Store: m.st, Events: m.ev, Log: m.log, Options: m.cfg.Presence, Book: m.presenceBook(),
 		AddAddrs: m.addAddrs, Publish: m.frames.Publish, Hidden: m.presenceHidden,
 	})
 	m.pk = sessions.PrekeyServer{Store: m.st, Identity: m.id, Now: m.now, Log: m.log, IsContact: sessions.AcceptedPeer}
 	m.clock = hlc.New(cfg.Now)
+	m.dev = devicesync.New(devicesync.Config{Store: m.st, Events: m.ev, Device: m.id, Relays: cfg.Relays, Host: m.hostOrNil,
+		Ratchets: &m.ratchets, Clock: m.clock, Now: m.now, Log: m.log, Enqueue: m.enqueueWith, NewContact: m.newContact,
+		APIContact: m.apiContact, EmitConv: m.emitConv, PutMsg: m.putMsg, MarkDeleted: m.markDeleted, ApplyReaction: applyReaction,
+		MarkRead: func(tx *store.Tx, conv, upTo string) error { return m.markRead(tx, conv, upTo, false) }, Sealer: m.sealer()})
 	if m.rx, err = m.inboxHooks(); err != nil {
 		return nil, err
 	}
@@ -135,6 +150,10 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 	} else if from != storeformat.Version() {
 		m.log.Info("store format upgraded", "from", from, "to", storeformat.Version())
 	}
+	if err := m.st.View(m.dev.LoadAccount); err != nil { // a linked device acts for its account
+		return nil, fmt.Errorf("messenger: %w", err)
+	}
+	m.acct, m.uid = m.dev.AccountKey(), m.dev.UserID()
 	gs, err := m.newGroups()
 	if err != nil {
 		return nil, fmt.Errorf("messenger: %w", err)
@@ -225,7 +244,7 @@ func (m *Messenger) Run(ctx context.Context, h host.Host) error {
 	expiryDone := make(chan struct{})
 	go func() {
 		defer close(expiryDone)
-		m.runExpiry(ctx) // disappear.go
+		m.timers.Run(ctx) // node/expiry
 	}()
 
 	<-ctx.Done()
@@ -268,6 +287,7 @@ func (m *Messenger) outboxConfig() outq.Config {
 		Store: m.st, Ratchets: &m.ratchets, Contacts: outboxContacts{},
 		Session: m.ensureSession, Dial: m.dialMessages, Status: m.setStatus,
 		Mailbox: m.cfg.RelayLink, Identity: m.id, Logger: m.log, Now: m.now,
+		Sealer: m.outSealer(),
 	}
 }
 
@@ -294,11 +314,11 @@ func (m *Messenger) Typing(ctx context.Context, convID, state string) error {
 
 // safetyNumber is the safety number between us and a contact's identity.
 func (m *Messenger) safetyNumber(c *sessions.Contact) string {
-	pub, err := identity.ParsePublic(c.Identity)
+	pub, err := identity.ParsePublic(c.AccountKey())
 	if err != nil {
 		return ""
 	}
-	me := m.id.Public()
+	me := m.acct // the account's: the same on every device, unchanged by devices
 	n, err := safetynum.New([]byte(m.uid), me.SigningKey(), []byte(pub.UserID()), pub.SigningKey())
 	if err != nil {
 		return ""
@@ -314,3 +334,19 @@ func (m *Messenger) apiContact(c *sessions.Contact) api.Contact {
 func peerOf(c *sessions.Contact) (peer.ID, error) { return peer.Decode(c.PeerID) }
 
 func (m *Messenger) nowMS() int64 { return m.now().UnixMilli() }
+
+// sealer is what seals disappearing content in the history: the keyring, or none.
+func (m *Messenger) sealer() history.Sealer {
+	if m.cfg.Shred == nil {
+		return nil
+	}
+	return m.cfg.Shred
+}
+
+// outSealer is the outbox's sealer: the keyring, or none.
+func (m *Messenger) outSealer() outq.Sealer {
+	if m.cfg.Shred == nil {
+		return nil
+	}
+	return m.cfg.Shred
+}

@@ -144,5 +144,5 @@ func upgradeMsg(tx *store.Tx, v []byte) error {
 	}
 	r := &history.Message{ContactID: old.ContactID, Incoming: old.Incoming, EditTS: old.EditTS, ReactTS: old.ReactTS}
 	history.FromAPI(r, &old.M)
-	return history.PutMessage(tx, r)
+	return history.PutMessage(tx, nil, r) // older formats had no disappearing messages
 }
