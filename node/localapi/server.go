@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/localapi/mediaapi"
 )
 
 // Limits of the API (documented in docs/API.md).
@@ -52,6 +53,11 @@ type Chat interface {
 	Conversations(ctx context.Context, cursor string, limit int) (api.ConversationPage, error)
 	Conversation(ctx context.Context, id string) (api.Conversation, error)
 	Messages(ctx context.Context, convID, before, after string, limit int) (api.MessagePage, error)
+	// Message is one message by id (§9: events withhold a disappearing one's content).
+	Message(ctx context.Context, id string) (api.Message, error)
+	// SetDisappear sets a conversation's timer (§9: 0 off, else 5 s to 90 days: 400
+	// otherwise; a group's non-admins get 403) and returns the conversation as it then is.
+	SetDisappear(ctx context.Context, convID string, secs int64) (api.Conversation, error)
 	Send(ctx context.Context, req api.SendRequest) (m api.Message, repeat bool, err error)
 	MarkRead(ctx context.Context, convID, upTo string) error
 	Edit(ctx context.Context, id, body string) (api.Message, error)
@@ -96,6 +102,7 @@ type Server struct {
 	limits Limits
 	log    *slog.Logger
 	mux    *http.ServeMux
+	media  *mediaapi.Handlers // the media routes (docs/API.md §6)
 
 	// authMu orders changes of the credentials: each is saved, then put in effect.
 	authMu sync.Mutex
@@ -137,6 +144,17 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, limits: cfg.Limits.withDefaults(), log: log, mux: http.NewServeMux(), hosts: map[string]bool{},
 		auth: Auth{Token: cfg.Token, Sessions: slices.Clone(cfg.Sessions)}, sockets: map[*wsConn]string{}}
+	s.media = mediaapi.New(cfg.Backend, mediaapi.Replies{
+		Error: s.writeError, JSON: writeJSON,
+		Code: func(w http.ResponseWriter, status int, err error) {
+			code, _, msg := classify(err)
+			writeErrorCode(w, status, code, msg)
+		},
+		Status: func(err error) (int, bool) {
+			code, status, _ := classify(err)
+			return status, code == codeInternal
+		},
+	}, log)
 	for _, r := range s.routes() {
 		s.mux.HandleFunc(r.pattern, r.handler)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/petrel-chat/petrel/crypto/ratchet"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/contacts"
 	"github.com/petrel-chat/petrel/node/history"
 	"github.com/petrel-chat/petrel/node/inbox"
 	outq "github.com/petrel-chat/petrel/node/outbox"
@@ -61,7 +62,7 @@ func (m *Messenger) receive(ctx context.Context, remote peer.ID, ds []*wire.Deli
 func (m *Messenger) inboxHooks() (*inbox.Hooks, error) {
 	h := &inbox.Hooks{
 		Identity: m.id, Now: m.now, Log: m.log, Ratchets: &m.ratchets, Clock: m.clock, Events: m.ev,
-		InviteLive:      m.inviteLive, // invites.go
+		InviteLive:      func(tx *store.Tx, id string) (bool, error) { return contacts.InviteLive(tx, id, m.now()) },
 		NewContact:      m.newContact,
 		IdentityChanged: m.identityChanged,
 		Enqueue: func(tx *store.Tx, c *sessions.Contact, content *wire.Content, s0 *ratchet.State) (bool, error) {
@@ -70,7 +71,8 @@ func (m *Messenger) inboxHooks() (*inbox.Hooks, error) {
 		ResetSession: func(tx *store.Tx, cid string) error {
 			return outq.ResetSession(tx, &m.ratchets, outboxContacts{}, cid)
 		},
-		Kick: m.kick, AddAddrs: m.addAddrs, Contact: m.apiContact,
+		Sealer: m.outSealer(),
+		Kick:   m.kick, AddAddrs: m.addAddrs, Contact: m.apiContact,
 		DirectConv: m.apiDirectConv, EmitConv: m.emitConv,
 	}
 	var err error
@@ -118,7 +120,7 @@ func (m *Messenger) rxReceipt(b *inbox.Batch, ct *wire.Content, _ hlc.Timestamp)
 		status, level = api.StatusRead, 2
 	}
 	for _, id := range ct.IDs {
-		r, err := target(b, id)
+		r, err := m.target(b, id)
 		if err != nil || r == nil || r.M.SenderID != m.uid {
 			continue
 		}
@@ -134,7 +136,7 @@ func (m *Messenger) rxReceipt(b *inbox.Batch, ct *wire.Content, _ hlc.Timestamp)
 
 // rxEdit applies the contact's edit of its own message (the latest edit wins).
 func (m *Messenger) rxEdit(b *inbox.Batch, ct *wire.Content, ts hlc.Timestamp) error {
-	r, err := target(b, ct.Target)
+	r, err := m.target(b, ct.Target)
 	if err != nil || r == nil || r.M.SenderID != b.Contact().UserID || r.M.Deleted || ct.TS <= r.EditTS {
 		return err
 	}
@@ -150,7 +152,7 @@ func (m *Messenger) rxEdit(b *inbox.Batch, ct *wire.Content, ts hlc.Timestamp) e
 
 // rxDelete deletes the contact's own message for everyone.
 func (m *Messenger) rxDelete(b *inbox.Batch, ct *wire.Content, _ hlc.Timestamp) error {
-	r, err := target(b, ct.Target)
+	r, err := m.target(b, ct.Target)
 	if err != nil || r == nil || r.M.SenderID != b.Contact().UserID || r.M.Deleted {
 		return err
 	}
@@ -159,7 +161,7 @@ func (m *Messenger) rxDelete(b *inbox.Batch, ct *wire.Content, _ hlc.Timestamp) 
 
 // rxReaction applies the contact's reaction (or its removal), in timestamp order.
 func (m *Messenger) rxReaction(b *inbox.Batch, ct *wire.Content, _ hlc.Timestamp) error {
-	r, err := target(b, ct.Target)
+	r, err := m.target(b, ct.Target)
 	if err != nil || r == nil || r.M.Deleted {
 		return err
 	}
@@ -174,8 +176,8 @@ func (m *Messenger) rxReaction(b *inbox.Batch, ct *wire.Content, _ hlc.Timestamp
 }
 
 // target loads a message of the batch contact's conversation, or nil.
-func target(b *inbox.Batch, id string) (*history.Item, error) {
-	r, err := history.LoadItem(b.Tx(), id)
+func (m *Messenger) target(b *inbox.Batch, id string) (*history.Item, error) {
+	r, err := history.LoadItem(b.Tx(), m.sealer(), id)
 	if errors.Is(err, api.ErrNotFound) {
 		return nil, nil
 	}
@@ -204,12 +206,12 @@ func (m *Messenger) rxText(b *inbox.Batch, ct *wire.Content, ts hlc.Timestamp) e
 	}
 	msg := api.Message{
 		ID: ct.ID, ConversationID: conv.ID, SenderID: c.UserID, Body: ct.Body, ReplyTo: replyTo,
-		Attachments: m.attachReceived(tx, ct.ID, c.PeerID, c.Relays, ct.Attachments), SentAt: ts.Wall, ReceivedAt: m.nowMS(),
+		Attachments: m.att.Received(tx, ct.ID, c.PeerID, c.Relays, ct.Attachments), SentAt: ts.Wall, ReceivedAt: m.nowMS(),
 		Order:  hlc.OrderKey(ts, c.UserID+"-"+ct.ID),
 		Status: api.StatusDelivered, Receipts: api.Receipts{Delivered: 1, Total: 1},
 		Reactions: map[string][]string{}, DisappearAfterS: int64(ct.Expire),
 	}
-	if m.expiredOnArrival(msg.SentAt, msg.DisappearAfterS) { // disappear.go
+	if m.expiredOnArrival(msg.SentAt, msg.DisappearAfterS) { // expiry.go
 		return m.putTombstone(tx, &history.Item{M: msg, ContactID: c.ID, Incoming: true})
 	}
 	if err := m.putMsg(tx, &history.Item{M: msg, ContactID: c.ID, Incoming: true}, true); err != nil {

@@ -16,8 +16,10 @@ import (
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/crypto/safetynum"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/attachments"
 	"github.com/petrel-chat/petrel/node/contacts"
 	"github.com/petrel-chat/petrel/node/eventlog"
+	"github.com/petrel-chat/petrel/node/expiry"
 	"github.com/petrel-chat/petrel/node/groups"
 	"github.com/petrel-chat/petrel/node/history"
 	"github.com/petrel-chat/petrel/node/inbox"
@@ -25,7 +27,9 @@ import (
 	outq "github.com/petrel-chat/petrel/node/outbox"
 	"github.com/petrel-chat/petrel/node/presence"
 	"github.com/petrel-chat/petrel/node/sessions"
+	"github.com/petrel-chat/petrel/node/shredkeys"
 	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/node/storeformat"
 	"github.com/petrel-chat/petrel/node/wire"
 	"github.com/petrel-chat/petrel/sync/hlc"
 )
@@ -54,6 +58,10 @@ type Config struct {
 	// Media is the node's media store (attachments, docs/API.md §6); nil means a node
 	// without media (tests of other parts).
 	Media *media.Store
+	// Shred seals the content of disappearing messages under the keys of their expiry
+	// buckets (node/shredkeys, docs/PROTOCOL.md "Disappearing messages at rest"); nil
+	// stores it sealed by the store only (tests of other parts).
+	Shred *shredkeys.Keyring
 }
 
 // Store keys of the messenger itself (docs in doc.go).
@@ -94,8 +102,8 @@ type Messenger struct {
 
 	rx *inbox.Hooks // the receiving batches' view of the node, with the kinds' dispatch table (inbound.go)
 
-	media      *mediaWorker  // relay uploads and downloads of attachments (media_worker.go)
-	expiryKick chan struct{} // wakes runExpiry (disappear.go)
+	att    *attachments.Service // attachments in messages: relay uploads, downloads (node/attachments)
+	timers *expiry.Timers       // disappearing messages: timer changes, the expiry loop (expiry.go)
 }
 
 // New prepares a Messenger: it creates the prekey store on first use and restores the clock.
@@ -112,8 +120,14 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 	var err error
 	m := &Messenger{
 		cfg: cfg, st: cfg.Store, ev: cfg.Events, id: cfg.Identity, log: cfg.Logger, now: cfg.Now,
-		uid: string(cfg.Identity.UserID()), media: newMediaWorker(), expiryKick: make(chan struct{}, 1),
+		uid: string(cfg.Identity.UserID()),
 	}
+	m.att = attachments.New(attachments.Config{
+		Store: m.st, Media: cfg.Media, Events: m.ev, Identity: m.id, Relays: cfg.Relays, Logger: m.log,
+		SaveMessage: func(tx *store.Tx, r *history.Item) error { return m.putMsg(tx, r, false) },
+		Sealer:      m.sealer(),
+	})
+	m.timers = expiry.New(m.timersConfig())
 	m.live = presence.New(presence.Config{
 		Store: m.st, Events: m.ev, Log: m.log, Options: m.cfg.Presence, Book: m.presenceBook(),
 		AddAddrs: m.addAddrs, Publish: m.frames.Publish, Hidden: m.presenceHidden,
@@ -123,11 +137,11 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 	if m.rx, err = m.inboxHooks(); err != nil {
 		return nil, err
 	}
-	from, err := UpgradeStore(ctx, m.st)
+	from, err := storeformat.Upgrade(ctx, m.st)
 	if err != nil {
 		return nil, fmt.Errorf("messenger: %w", err)
-	} else if from != FormatVersion() {
-		m.log.Info("store format upgraded", "from", from, "to", FormatVersion())
+	} else if from != storeformat.Version() {
+		m.log.Info("store format upgraded", "from", from, "to", storeformat.Version())
 	}
 	gs, err := m.newGroups()
 	if err != nil {
@@ -214,12 +228,12 @@ func (m *Messenger) Run(ctx context.Context, h host.Host) error {
 	mediaDone := make(chan struct{})
 	go func() {
 		defer close(mediaDone)
-		m.runMedia(ctx, h)
+		m.att.Run(ctx, h)
 	}()
 	expiryDone := make(chan struct{})
 	go func() {
 		defer close(expiryDone)
-		m.runExpiry(ctx) // disappear.go
+		m.timers.Run(ctx) // node/expiry
 	}()
 
 	<-ctx.Done()
@@ -262,7 +276,14 @@ func (m *Messenger) outboxConfig() outq.Config {
 		Store: m.st, Ratchets: &m.ratchets, Contacts: outboxContacts{},
 		Session: m.ensureSession, Dial: m.dialMessages, Status: m.setStatus,
 		Mailbox: m.cfg.RelayLink, Identity: m.id, Logger: m.log, Now: m.now,
+		Sealer: m.outSealer(),
 	}
+}
+
+// FetchMedia starts the download of a received media id that is not here yet, a UI's
+// first GET of a large file (attachments.Service.Fetch).
+func (m *Messenger) FetchMedia(ctx context.Context, mediaID string) error {
+	return m.att.Fetch(ctx, mediaID)
 }
 
 // Subscribe returns a channel of ephemeral socket frames (typing, presence) and a cancel.
@@ -302,3 +323,19 @@ func (m *Messenger) apiContact(c *sessions.Contact) api.Contact {
 func peerOf(c *sessions.Contact) (peer.ID, error) { return peer.Decode(c.PeerID) }
 
 func (m *Messenger) nowMS() int64 { return m.now().UnixMilli() }
+
+// sealer is what seals disappearing content in the history: the keyring, or none.
+func (m *Messenger) sealer() history.Sealer {
+	if m.cfg.Shred == nil {
+		return nil
+	}
+	return m.cfg.Shred
+}
+
+// outSealer is the outbox's sealer: the keyring, or none.
+func (m *Messenger) outSealer() outq.Sealer {
+	if m.cfg.Shred == nil {
+		return nil
+	}
+	return m.cfg.Shred
+}

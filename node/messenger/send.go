@@ -8,6 +8,7 @@ import (
 
 	"github.com/petrel-chat/petrel/crypto/ratchet"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/expiry"
 	"github.com/petrel-chat/petrel/node/history"
 	outq "github.com/petrel-chat/petrel/node/outbox"
 	"github.com/petrel-chat/petrel/node/sessions"
@@ -62,6 +63,7 @@ func (m *Messenger) enqueueWith(tx *store.Tx, c *sessions.Contact, content *wire
 		}
 	}
 	oc := outboxContact(c)
+	oc.Sealer = m.outSealer()
 	if sealed, err = outq.Enqueue(tx, &oc, content, msgID, m.nowMS(), s0); err != nil {
 		return false, err
 	}
@@ -87,7 +89,7 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 	case strings.TrimSpace(req.Body) == "" && len(req.Attachments) == 0:
 		return api.Message{}, false, api.Errorf(api.ErrBadRequest, "body is empty")
 	}
-	mediaIDs, rawAtts, err := m.resolveAttachments(req.Attachments)
+	mediaIDs, rawAtts, err := m.att.Resolve(req.Attachments)
 	if err != nil {
 		return api.Message{}, false, err
 	}
@@ -98,7 +100,7 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 		if id, err := store.GetString(tx, history.KeyClient(req.ConversationID, req.ClientMsgID)); err != nil {
 			return err
 		} else if id != "" {
-			r, err := history.LoadItem(tx, id)
+			r, err := history.LoadItem(tx, m.sealer(), id)
 			if err != nil {
 				return err
 			}
@@ -122,7 +124,7 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 		}
 		var replyTo *string
 		if req.ReplyTo != nil && *req.ReplyTo != "" {
-			r, err := history.LoadItem(tx, *req.ReplyTo)
+			r, err := history.LoadItem(tx, m.sealer(), *req.ReplyTo)
 			if err != nil || r.M.ConversationID != conv.ID {
 				return api.Errorf(api.ErrBadRequest, "reply_to is not a message of this conversation")
 			}
@@ -136,7 +138,7 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 		}
 		ts := m.clock.Now()
 		id := api.NewID("m")
-		atts, err := m.attachSent(tx, id, mediaIDs)
+		atts, err := m.att.Sent(tx, id, mediaIDs)
 		if err != nil {
 			return err
 		}
@@ -146,7 +148,7 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 			SentAt: ts.Wall, ReceivedAt: ts.Wall, Order: hlc.OrderKey(ts, m.uid+"-"+id),
 			Status: api.StatusPending, Receipts: api.Receipts{Total: 1}, Reactions: map[string][]string{},
 		}
-		startTimer(&msg, conv.Disappear, ts.Wall) // disappear.go
+		expiry.Start(&msg, conv.Disappear, ts.Wall)
 		rec := &history.Item{M: msg, ContactID: c.ID}
 		if err := m.putMsg(tx, rec, true); err != nil {
 			return err
@@ -189,7 +191,7 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 
 // putMsg saves a message record, and its history index when index is true.
 func (m *Messenger) putMsg(tx *store.Tx, r *history.Item, index bool) error {
-	if err := m.indexExpiry(tx, r); err != nil { // disappear.go
+	if err := m.timers.Index(tx, &r.M); err != nil { // node/expiry
 		return err
 	}
 	if index {
@@ -197,12 +199,12 @@ func (m *Messenger) putMsg(tx *store.Tx, r *history.Item, index bool) error {
 			return err
 		}
 	}
-	return history.PutItem(tx, r)
+	return history.PutItem(tx, m.sealer(), r)
 }
 
 // setStatus moves a message's status forward (failed is final) and reports it.
 func (m *Messenger) setStatus(tx *store.Tx, id, status, reason string) error {
-	r, err := history.LoadItem(tx, id)
+	r, err := history.LoadItem(tx, m.sealer(), id)
 	if err != nil {
 		return err
 	}
@@ -263,7 +265,7 @@ func (m *Messenger) apiConvRec(tx *store.Tx, cv *history.Conversation) (api.Conv
 	}
 	var last *api.Message
 	if cv.LastMsgID != "" {
-		r, err := history.LoadItem(tx, cv.LastMsgID)
+		r, err := history.LoadItem(tx, m.sealer(), cv.LastMsgID)
 		if err == nil {
 			last = &r.M
 		}
@@ -292,7 +294,7 @@ func (m *Messenger) MarkRead(ctx context.Context, convID, upTo string) error {
 		if err != nil {
 			return err
 		}
-		target, err := history.LoadItem(tx, upTo)
+		target, err := history.LoadItem(tx, m.sealer(), upTo)
 		if err != nil || target.M.ConversationID != convID {
 			return api.Errorf(api.ErrNotFound, "no message %q in this conversation", upTo)
 		}
@@ -303,7 +305,7 @@ func (m *Messenger) MarkRead(ctx context.Context, convID, upTo string) error {
 			if order <= conv.ReadUpTo {
 				return true, nil
 			}
-			r, err := history.LoadItem(tx, string(v))
+			r, err := history.LoadItem(tx, m.sealer(), string(v))
 			if err != nil {
 				return false, err
 			}
@@ -331,7 +333,7 @@ func (m *Messenger) MarkRead(ctx context.Context, convID, upTo string) error {
 		for _, r := range newly {
 			r.M.Status = api.StatusRead
 			r.M.Receipts.Read = r.M.Receipts.Delivered      // incoming: its receipts describe this node
-			if err := m.startReadTimer(tx, r); err != nil { // disappear.go
+			if err := m.startReadTimer(tx, r); err != nil { // expiry.go
 				return err
 			}
 			if err := m.putMsg(tx, r, false); err != nil {
@@ -378,7 +380,7 @@ func (m *Messenger) MarkRead(ctx context.Context, convID, upTo string) error {
 
 // ownMessage loads a message for an edit or delete by its sender.
 func (m *Messenger) ownMessage(tx *store.Tx, id string) (*history.Item, *sessions.Contact, error) {
-	r, err := history.LoadItem(tx, id)
+	r, err := history.LoadItem(tx, m.sealer(), id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -448,7 +450,7 @@ func (m *Messenger) Delete(ctx context.Context, id string, forEveryone bool) (ap
 			}
 			return m.enqueue(tx, c, &wire.Content{Kind: wire.KindDelete, Target: id}, "")
 		}
-		r, err := history.LoadItem(tx, id)
+		r, err := history.LoadItem(tx, m.sealer(), id)
 		if err != nil {
 			return err
 		}
@@ -467,7 +469,7 @@ func (m *Messenger) Delete(ctx context.Context, id string, forEveryone bool) (ap
 func (m *Messenger) markDeleted(tx *store.Tx, r *history.Item) error {
 	r.M.Deleted, r.M.Body, r.M.Reactions, r.ReactTS = true, "", map[string][]string{}, nil
 	r.M.ReplyTo = nil
-	if err := m.dropAttachments(tx, r); err != nil {
+	if err := m.att.Drop(tx, r); err != nil {
 		return err
 	}
 	if err := m.putMsg(tx, r, false); err != nil {
@@ -505,7 +507,7 @@ func (m *Messenger) React(ctx context.Context, id, emoji string, remove bool) (a
 	}
 	var out api.Message
 	err := m.st.Update(ctx, func(tx *store.Tx) error {
-		r, err := history.LoadItem(tx, id)
+		r, err := history.LoadItem(tx, m.sealer(), id)
 		if err != nil {
 			return err
 		}

@@ -54,7 +54,11 @@ type Options struct {
 	OnDeposit func(mailbox []byte, waiting uint64)
 	// BlockCacheBytes and IndexCacheBytes size Badger's caches (0: 16 MiB and 8 MiB).
 	BlockCacheBytes, IndexCacheBytes int64
-	// MemTableBytes sizes Badger's memtables (0: 16 MiB).
+	// MemTableBytes sizes each of Badger's memtables (0: 32 MiB). The active one is live
+	// Go heap from the start, and Go lets garbage grow with the live heap: at 64 MiB an
+	// idle connection cost 1.19× a bare libp2p host's RSS, at 32 MiB 1.05× (16 MiB 1.07×),
+	// for about 13% fewer deposits per second than 64 MiB (16 MiB: 18%), more frequent
+	// flushes (BENCHMARKS.md, "Relay memory per idle node: the memtable decision").
 	MemTableBytes int64
 }
 
@@ -79,7 +83,8 @@ type Store struct {
 
 	mailboxes, messages, bytes atomic.Int64
 	bodies, bodyBytes          atomic.Int64
-	blobTotals                 blobTotals // blob.go
+	blobTotals                 blobTotals    // blob.go
+	verified                   verifiedBlobs // blob.go
 	// nextBody is the next shared body id; only write functions (on the writer
 	// goroutine) touch it after Open.
 	nextBody uint64
@@ -99,7 +104,7 @@ func Open(dir string, o Options) (*Store, error) {
 		WithNumVersionsToKeep(1).
 		WithBlockCacheSize(orDefault(o.BlockCacheBytes, 16<<20)).
 		WithIndexCacheSize(orDefault(o.IndexCacheBytes, 8<<20)).
-		WithMemTableSize(orDefault(o.MemTableBytes, 64<<20)).
+		WithMemTableSize(orDefault(o.MemTableBytes, 32<<20)).
 		WithNumMemtables(2).
 		WithNumLevelZeroTables(2).
 		WithNumLevelZeroTablesStall(8).
