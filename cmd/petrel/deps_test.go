@@ -185,6 +185,7 @@ func TestNodeFloors(t *testing.T) {
 		"node/inbox":      core,
 		"node/homerelays": feature, "node/push": feature, "node/media": feature, "node/presence": feature,
 		"node/groups":          feature,
+		"node/devicelink":      feature,
 		"node/groups/grouplog": part, "node/groups/groupmail": part, "node/groups/owed": part,
 		"node/media/filemeta": part, "node/media/blobdir": part,
 		"node/messenger": facade, "node/localapi": facade, "node": facade,
