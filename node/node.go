@@ -342,6 +342,14 @@ func (n *Node) Run(ctx context.Context, ready func(APIInfo)) (err error) {
 		n.homes = homes
 		n.mu.Unlock()
 		g.Go(func() error { return homes.Run(gctx, n.cfg.Relays) })
+		// A hole punch lost to a busy moment is tried again (p2phost.DirectRetry).
+		g.Go(func() error {
+			err := p2phost.DirectRetry{Host: h, Log: n.log.With("part", "direct")}.Run(gctx)
+			if gctx.Err() != nil {
+				return nil
+			}
+			return err
+		})
 	}
 
 	apiHost := ln.Addr().String()

@@ -526,6 +526,47 @@ func errDeadline(err error) error {
 	return errors.New("not a timeout")
 }
 
+// impostor starts a libp2p host with a stopped node's own host key on its address: the peer
+// the node's contacts dial, answered by the test instead of the node.
+func impostor(t *testing.T, n *nodetest.Node) host.Host {
+	t.Helper()
+	var hostKey []byte
+	n.UpdateStore(t, func(tx *store.Tx) error {
+		var err error
+		hostKey, err = tx.Get([]byte("cfg/p2pkey"))
+		return err
+	})
+	key, err := crypto.UnmarshalPrivateKey(hostKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen, _, _ := strings.Cut(n.Info.Addrs[0], "/p2p/")
+	h, err := libp2p.New(libp2p.Identity(key), libp2p.ListenAddrStrings(listen), libp2p.DisableMetrics())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
+// servePrekeys answers every prekey request on h with bundle, and then signals served
+// (when not nil).
+func servePrekeys(h host.Host, bundle []byte, served chan<- struct{}) {
+	h.SetStreamHandler(protocol.ID(wire.PrekeyProtocol), func(s network.Stream) {
+		defer s.Close()
+		_ = s.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := wire.ReadFrame(bufio.NewReader(s), nil); err != nil {
+			return
+		}
+		w := bufio.NewWriter(s)
+		_ = wire.WriteFrame(w, append([]byte{wire.TypePrekeys}, bundle...))
+		_ = w.Flush()
+		if served != nil {
+			served <- struct{}{}
+		}
+	})
+}
+
 // TestUndecryptableSentAgainUnderNewSession: the receiver lost its session with the sender
 // (a restored backup, say) and answers "undecryptable". The sender does not leave the
 // message failed (or sent) but starts a new session and sends it again: it arrives, once.
@@ -573,34 +614,10 @@ func TestUndecryptableFailsAfterBoundedRetries(t *testing.T) {
 	toBob := chatted(t, bob, alice) // alice's contact for bob
 	bobID := peerOf(t, bob)
 	bundle := newRawPeer(t, bob).bundle(bobID).Marshal()
-	var hostKey []byte
 	bob.Stop()
-	bob.UpdateStore(t, func(tx *store.Tx) error {
-		var err error
-		hostKey, err = tx.Get([]byte("cfg/p2pkey"))
-		return err
-	})
-	key, err := crypto.UnmarshalPrivateKey(hostKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	listen, _, _ := strings.Cut(bob.Info.Addrs[0], "/p2p/")
-	h, err := libp2p.New(libp2p.Identity(key), libp2p.ListenAddrStrings(listen), libp2p.DisableMetrics())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
+	h := impostor(t, bob)
 	initials := make(chan struct{}, 64)
-	h.SetStreamHandler(protocol.ID(wire.PrekeyProtocol), func(s network.Stream) {
-		defer s.Close()
-		_ = s.SetDeadline(time.Now().Add(10 * time.Second))
-		if _, err := wire.ReadFrame(bufio.NewReader(s), nil); err != nil {
-			return
-		}
-		w := bufio.NewWriter(s)
-		_ = wire.WriteFrame(w, append([]byte{wire.TypePrekeys}, bundle...))
-		_ = w.Flush()
-	})
+	servePrekeys(h, bundle, nil)
 	h.SetStreamHandler(protocol.ID(wire.MessageProtocol), func(s network.Stream) {
 		defer s.Reset()
 		_ = s.SetDeadline(time.Now().Add(30 * time.Second))
@@ -729,13 +746,7 @@ func TestPeerServingAnotherBundleIsNoIdentityChange(t *testing.T) {
 	toAlice := nodetest.Befriend(t, bob, alice)
 	before := contactOf(t, bob, toAlice.ID)
 	carolBundle := newRawPeer(t, carol).bundle(peerOf(t, carol)).Marshal()
-	var hostKey []byte
 	alice.Stop()
-	alice.UpdateStore(t, func(tx *store.Tx) error {
-		var err error
-		hostKey, err = tx.Get([]byte("cfg/p2pkey"))
-		return err
-	})
 	// Bob lost his session with alice: his next message needs a bundle.
 	bob.Stop()
 	bob.UpdateStore(t, func(tx *store.Tx) error {
@@ -746,28 +757,8 @@ func TestPeerServingAnotherBundleIsNoIdentityChange(t *testing.T) {
 		}
 		return nil
 	})
-	key, err := crypto.UnmarshalPrivateKey(hostKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	listen, _, _ := strings.Cut(alice.Info.Addrs[0], "/p2p/")
-	h, err := libp2p.New(libp2p.Identity(key), libp2p.ListenAddrStrings(listen), libp2p.DisableMetrics())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
 	served := make(chan struct{}, 64)
-	h.SetStreamHandler(protocol.ID(wire.PrekeyProtocol), func(s network.Stream) {
-		defer s.Close()
-		_ = s.SetDeadline(time.Now().Add(10 * time.Second))
-		if _, err := wire.ReadFrame(bufio.NewReader(s), nil); err != nil {
-			return
-		}
-		w := bufio.NewWriter(s)
-		_ = wire.WriteFrame(w, append([]byte{wire.TypePrekeys}, carolBundle...))
-		_ = w.Flush()
-		served <- struct{}{}
-	})
+	servePrekeys(impostor(t, alice), carolBundle, served)
 	bob.Run()
 	if _, err := bob.Client.Send(ctx, toAlice.ConversationID, "b1", "for alice only"); err != nil {
 		t.Fatal(err)

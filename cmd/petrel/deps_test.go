@@ -183,6 +183,7 @@ func TestNodeFloors(t *testing.T) {
 		"node/receipts":   core,
 		"node/outbox":     core,
 		"node/inbox":      core,
+		"node/devices":    core,
 		"node/homerelays": feature, "node/push": feature, "node/media": feature, "node/presence": feature,
 		"node/groups":          feature,
 		"node/devicelink":      feature,

@@ -2,6 +2,7 @@ package media
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,9 +10,11 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/petrel-chat/petrel/node/nodetest/wait"
 	"github.com/petrel-chat/petrel/node/store"
 )
 
@@ -278,5 +281,40 @@ func TestReaderServesHTTPRange(t *testing.T) {
 	}
 	if cr := rec.Header().Get("Content-Range"); cr != fmt.Sprintf("bytes %d-%d/%d", from, from+299, len(data)) {
 		t.Fatalf("Content-Range %q", cr)
+	}
+}
+
+// TestRunGCSweepsOnItsTickAndStopsWithItsContext: the node's supervisor runs RunGC; it
+// removes an unreferenced media once its grace has passed, without anyone calling GC, and
+// returns when its context ends.
+func TestRunGCSweepsOnItsTickAndStopsWithItsContext(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Unix(1_800_000_000, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	ts := newTestStore(t, Options{Grace: time.Hour, Now: clock})
+	dropped, err := ts.Put(ctxT(t), bytes.NewReader(randomBytes(3, ChunkSize+1)), "dropped", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	now = now.Add(2 * time.Hour)
+	mu.Unlock()
+	ctx, cancel := context.WithCancel(ctxT(t))
+	done := make(chan error, 1)
+	go func() { done <- ts.RunGC(ctx, 10*time.Millisecond) }()
+	wait.For(t, "the unreferenced media is swept by RunGC", func() error {
+		if _, err := ts.Info(dropped.MediaID); !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("still there: %v", err)
+		}
+		return nil
+	})
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("RunGC returned %v, want context.Canceled", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("RunGC did not return after its context ended")
 	}
 }

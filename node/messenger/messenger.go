@@ -61,8 +61,9 @@ type Messenger struct {
 	cfg   Config
 	st    *store.Store
 	ev    *eventlog.Log
-	id    *identity.Identity
-	uid   string
+	id    *identity.Identity       // this device's key (the account key on the primary)
+	acct  *identity.PublicIdentity // the account key (node/devices; devices.go)
+	uid   string                   // the account's user id
 	log   *slog.Logger
 	clock *hlc.Clock
 	now   func() time.Time
@@ -107,7 +108,7 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 	var err error
 	m := &Messenger{
 		cfg: cfg, st: cfg.Store, ev: cfg.Events, id: cfg.Identity, log: cfg.Logger, now: cfg.Now,
-		uid: string(cfg.Identity.UserID()), media: newMediaWorker(), expiryKick: make(chan struct{}, 1),
+		acct: cfg.Identity.Public(), uid: string(cfg.Identity.UserID()), media: newMediaWorker(), expiryKick: make(chan struct{}, 1),
 	}
 	m.live = &liveService{presence.New(presence.Config{
 		Store: m.st, Events: m.ev, Log: m.log, Options: m.cfg.Presence, Book: m.presenceBook(),
@@ -123,6 +124,9 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 		return nil, fmt.Errorf("messenger: %w", err)
 	} else if from != FormatVersion() {
 		m.log.Info("store format upgraded", "from", from, "to", FormatVersion())
+	}
+	if err := m.st.View(func(tx *store.Tx) error { return m.loadAccount(tx) }); err != nil {
+		return nil, fmt.Errorf("messenger: %w", err)
 	}
 	gs, err := m.newGroups()
 	if err != nil {
@@ -309,7 +313,7 @@ func (m *Messenger) safetyNumber(c *contactRec) string {
 	if err != nil {
 		return ""
 	}
-	me := m.id.Public()
+	me := m.acct // the account's: the same on every device, unchanged by devices
 	n, err := safetynum.New([]byte(m.uid), me.SigningKey(), []byte(pub.UserID()), pub.SigningKey())
 	if err != nil {
 		return ""

@@ -2,7 +2,6 @@ package wire
 
 import (
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -77,27 +76,16 @@ func SignDeviceList(account *identity.Identity, l *DeviceList) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wire: device list: %w", err)
 	}
-	out := []byte{DeviceListVersion}
-	out = binary.AppendUvarint(out, uint64(len(body)))
-	out = append(out, body...)
-	out = append(out, account.Sign(identity.DomainDeviceList, body)...)
-	if len(out) > MaxDeviceList {
-		return nil, fmt.Errorf("%w: device list of %d bytes, over %d", ErrTooLarge, len(out), MaxDeviceList)
-	}
-	return out, nil
+	return signJSON(account, identity.DomainDeviceList, DeviceListVersion, MaxDeviceList, "device list", body)
 }
 
 // ParseDeviceList decodes a signed device list strictly. It does not check the signature:
 // the account's key comes from the contact (Verify).
 func ParseDeviceList(b []byte) (*SignedDeviceList, error) {
-	if len(b) > MaxDeviceList || len(b) < 2 || b[0] != DeviceListVersion {
-		return nil, fmt.Errorf("%w: device list header", ErrMalformed)
+	body, sig, err := splitSigned(b, DeviceListVersion, MaxDeviceList, "device list")
+	if err != nil {
+		return nil, err
 	}
-	n, k := binary.Uvarint(b[1:])
-	if k <= 0 || n > uint64(len(b)) || uint64(len(b)-1-k) != n+sigSize {
-		return nil, fmt.Errorf("%w: device list length", ErrMalformed)
-	}
-	body := b[1+k : 1+k+int(n)]
 	var l DeviceList
 	if err := strictJSON(body, &l); err != nil {
 		return nil, err
@@ -105,7 +93,7 @@ func ParseDeviceList(b []byte) (*SignedDeviceList, error) {
 	if err := l.check(); err != nil {
 		return nil, err
 	}
-	return &SignedDeviceList{List: &l, Raw: b, body: body, sig: b[1+k+int(n):]}, nil
+	return &SignedDeviceList{List: &l, Raw: b, body: body, sig: sig}, nil
 }
 
 // Verify checks that the list is the account's and is signed by the account identity.

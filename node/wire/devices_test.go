@@ -124,3 +124,48 @@ func FuzzParseDeviceList(f *testing.F) {
 		}
 	})
 }
+
+// TestDeviceContents: a devices content carries a signed list and a sync content an inner
+// content about one contact or group; malformed ones are refused.
+func TestDeviceContents(t *testing.T) {
+	acct := testIdentity(t, 1)
+	raw, err := SignDeviceList(acct, testDeviceList(t, acct, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner, err := (&Content{Kind: KindText, ID: "m1", Seq: 1, TS: testTS, Body: "hi"}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := testTS
+	good := []*Content{
+		{Kind: KindDevices, ID: "x1", Seq: 1, TS: ts, Data: raw},
+		{Kind: KindSync, ID: "x2", Seq: 2, TS: ts, Data: inner, With: string(acct.UserID())},
+		{Kind: KindSync, ID: "x3", Seq: 3, TS: ts, Data: inner, Group: "g1"},
+		{Kind: KindText, ID: "x4", Seq: 4, TS: ts, Body: "from a phone", Card: &Card{PeerID: "12D3KooWp", Devices: raw}},
+	}
+	for _, c := range good {
+		b, err := c.Marshal()
+		if err != nil {
+			t.Fatalf("%s: %v", c.Kind, err)
+		}
+		back, err := ParseContent(b)
+		if err != nil || !bytes.Equal(back.Data, c.Data) || back.With != c.With || c.Card != nil && !bytes.Equal(back.Card.Devices, raw) {
+			t.Fatalf("%s: round trip: %v", c.Kind, err)
+		}
+	}
+	bad := []*Content{
+		{Kind: KindDevices, ID: "x1", Seq: 1, TS: ts},
+		{Kind: KindDevices, ID: "x1", Seq: 1, TS: ts, Data: []byte{9, 9, 9}},
+		{Kind: KindSync, ID: "x2", Seq: 2, TS: ts, Data: inner},
+		{Kind: KindSync, ID: "x2", Seq: 2, TS: ts, Data: inner, With: "u1", Group: "g1"},
+		{Kind: KindSync, ID: "x2", Seq: 2, TS: ts, With: "u1"},
+		{Kind: KindSync, ID: "x2", Seq: 2, TS: ts, Data: inner, With: "not an id"},
+		{Kind: KindText, ID: "x4", Seq: 4, TS: ts, Body: "b", Card: &Card{PeerID: "p", Devices: make([]byte, MaxDeviceList+1)}},
+	}
+	for i, c := range bad {
+		if _, err := c.Marshal(); !errors.Is(err, ErrMalformed) {
+			t.Errorf("bad content %d accepted: %v", i, err)
+		}
+	}
+}

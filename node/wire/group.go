@@ -97,27 +97,16 @@ func SignGroupOp(id *identity.Identity, op *GroupOp) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := []byte{GroupOpVersion}
-	out = binary.AppendUvarint(out, uint64(len(body)))
-	out = append(out, body...)
-	out = append(out, id.Sign(identity.DomainGroupState, body)...)
-	if len(out) > MaxGroupOp {
-		return nil, fmt.Errorf("%w: group operation of %d bytes, over %d", ErrTooLarge, len(out), MaxGroupOp)
-	}
-	return out, nil
+	return signJSON(id, identity.DomainGroupState, GroupOpVersion, MaxGroupOp, "group operation", body)
 }
 
 // ParseGroupOp decodes a signed operation strictly. It does not check the signature: the
 // signer's key comes from group state (VerifyGroupOp).
 func ParseGroupOp(b []byte) (*SignedGroupOp, error) {
-	if len(b) > MaxGroupOp || len(b) < 2 || b[0] != GroupOpVersion {
-		return nil, fmt.Errorf("%w: group operation header", ErrMalformed)
+	body, sig, err := splitSigned(b, GroupOpVersion, MaxGroupOp, "group operation")
+	if err != nil {
+		return nil, err
 	}
-	n, k := binary.Uvarint(b[1:])
-	if k <= 0 || n > uint64(len(b)) || uint64(len(b)-1-k) != n+sigSize {
-		return nil, fmt.Errorf("%w: group operation length", ErrMalformed)
-	}
-	body := b[1+k : 1+k+int(n)]
 	var op GroupOp
 	if err := strictJSON(body, &op); err != nil {
 		return nil, err
@@ -125,7 +114,7 @@ func ParseGroupOp(b []byte) (*SignedGroupOp, error) {
 	if err := op.check(); err != nil {
 		return nil, err
 	}
-	return &SignedGroupOp{Op: &op, Raw: b, body: body, sig: b[1+k+int(n):]}, nil
+	return &SignedGroupOp{Op: &op, Raw: b, body: body, sig: sig}, nil
 }
 
 // Verify checks the signature under the author's public identity.
@@ -224,6 +213,32 @@ func (m *GroupMember) check() error {
 		}
 	}
 	return nil
+}
+
+// signJSON frames a signed JSON body: version ‖ uvarint len(body) ‖ body ‖ Ed25519(domain ‖
+// body) (64), refusing a result over max.
+func signJSON(id *identity.Identity, d identity.Domain, version byte, max int, what string, body []byte) ([]byte, error) {
+	out := []byte{version}
+	out = binary.AppendUvarint(out, uint64(len(body)))
+	out = append(out, body...)
+	out = append(out, id.Sign(d, body)...)
+	if len(out) > max {
+		return nil, fmt.Errorf("%w: %s of %d bytes, over %d", ErrTooLarge, what, len(out), max)
+	}
+	return out, nil
+}
+
+// splitSigned is signJSON's inverse: the body and signature of b, checked for its version,
+// max and exact length (minimal framing: nothing before, between or after).
+func splitSigned(b []byte, version byte, max int, what string) (body, sig []byte, err error) {
+	if len(b) > max || len(b) < 2 || b[0] != version {
+		return nil, nil, fmt.Errorf("%w: %s header", ErrMalformed, what)
+	}
+	n, k := binary.Uvarint(b[1:])
+	if k <= 0 || n > uint64(len(b)) || uint64(len(b)-1-k) != n+sigSize {
+		return nil, nil, fmt.Errorf("%w: %s length", ErrMalformed, what)
+	}
+	return b[1+k : 1+k+int(n)], b[1+k+int(n):], nil
 }
 
 // strictJSON decodes one JSON object into v, refusing unknown fields and trailing data.
