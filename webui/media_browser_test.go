@@ -5,13 +5,17 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
 	"image/png"
 	"math/rand/v2"
+	"net/http"
+	neturl "net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +28,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/localclient"
 	"github.com/petrel-chat/petrel/node/nodetest"
 	"github.com/petrel-chat/petrel/node/nodetest/wait"
 )
@@ -119,7 +124,7 @@ func lastAttachment(t *testing.T, n *nodetest.Node, conv string) (api.Message, a
 // (called in order, on one goroutine) answer each by its method: "continue", "fail" (a
 // connection reset) or "hold" (left paused). It returns the methods seen and a stop that
 // ends the interception; the test's end stops it too.
-func interceptUploads(t *testing.T, p *page, stage fetch.RequestStage, decide func(method string) string) (seen func() []string, stop func()) {
+func interceptUploads(t *testing.T, p *page, stage fetch.RequestStage, decide func(method, url string) string) (seen func() []string, stop func()) {
 	t.Helper()
 	var mu sync.Mutex
 	var methods []string
@@ -146,7 +151,7 @@ func interceptUploads(t *testing.T, p *page, stage fetch.RequestStage, decide fu
 				mu.Lock()
 				methods = append(methods, e.Request.Method)
 				mu.Unlock()
-				switch decide(e.Request.Method) {
+				switch decide(e.Request.Method, e.Request.URL) {
 				case "fail":
 					_, _ = chromedp.Call(lctx, fetch.FailRequest, fetch.FailRequestParams{RequestID: e.RequestID, ErrorReason: network.ErrorReasonConnectionReset})
 				case "hold":
@@ -408,7 +413,7 @@ func TestWebUIMedia(t *testing.T) {
 		// Intercept alice's tus requests: the answer to the second PATCH is lost on the
 		// way back (the node has stored the chunk; the page sees a network error).
 		patches := 0
-		seen, stop := interceptUploads(t, a, fetch.RequestStageResponse, func(method string) string {
+		seen, stop := interceptUploads(t, a, fetch.RequestStageResponse, func(method, _ string) string {
 			if method == "PATCH" {
 				if patches++; patches == 2 {
 					return "fail"
@@ -441,16 +446,44 @@ func TestWebUIMedia(t *testing.T) {
 		a, b := ap.in(t), bp.in(t)
 		path, _ := writeRandom(t, files, "second thoughts.tar", 10<<20, 4)
 		// The first PATCH is held in the browser, so the upload is in flight when cancelled.
-		_, stop := interceptUploads(t, a, fetch.RequestStageRequest, func(method string) string {
+		var mu sync.Mutex
+		var upload string
+		seen, stop := interceptUploads(t, a, fetch.RequestStageRequest, func(method, url string) string {
 			if method == "PATCH" {
+				mu.Lock()
+				upload = url
+				mu.Unlock()
 				return "hold"
 			}
 			return "continue"
 		})
 		a.pick(path)
 		a.wait("the upload in progress with its cancel button", "document.querySelector('.att-tray .tray-item.uploading .tray-remove')?.getAttribute('aria-label') === 'Cancel uploading second thoughts.tar'")
+		wait.For(t, "the first PATCH held in the browser", func() error {
+			if !slices.Contains(seen(), "PATCH") {
+				return fmt.Errorf("requests %v", seen())
+			}
+			return nil
+		})
 		a.click(".tray-item.uploading .tray-remove")
 		a.wait("the tray empty", "document.querySelector('.att-tray').hidden && !document.querySelector('.tray-item')")
+		// The upload is terminated at the node, not left to its clean-up.
+		wait.For(t, "the cancelled upload terminated at alice's node", func() error {
+			if !slices.Contains(seen(), "DELETE") {
+				return fmt.Errorf("requests %v: no tus termination", seen())
+			}
+			mu.Lock()
+			u, err := neturl.Parse(upload)
+			mu.Unlock()
+			if err != nil {
+				return wait.Final(err)
+			}
+			_, _, err = alice.Client.ResumeUpload(u.Path, 10<<20).Offset(ctx)
+			if ae := (*localclient.APIError)(nil); !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
+				return fmt.Errorf("the upload at the node after the DELETE: %v, want 404", err)
+			}
+			return nil
+		})
 		stop()
 		a.typeInto(".compose-input", "never mind\r")
 		msg := `[...document.querySelectorAll('.msg.theirs')].find(e => e.querySelector('.body')?.textContent === 'never mind')`

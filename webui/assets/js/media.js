@@ -97,9 +97,22 @@ export class Upload {
     return this.promise;
   }
 
+  // cancel aborts the request in flight and, for a resumable upload the node has already
+  // created, terminates it (tus termination: DELETE), so the node frees what it received at
+  // once instead of at its next clean-up.
+  // While a resumable upload is being created, cancel lets the creation finish (so that its
+  // location is known) and viaTus terminates it then.
   cancel() {
     this.cancelled = true;
+    if (this.tus && !this.location) return;
     if (this.cur) this.cur.abort();
+    this.terminate();
+  }
+
+  terminate() {
+    if (!this.location || this.terminated) return;
+    this.terminated = true;
+    fetch(this.location, { method: 'DELETE', headers: this.tusHeaders({}) }).catch(() => {});
   }
 
   type() { return this.file.type || 'application/octet-stream'; }
@@ -127,6 +140,10 @@ export class Upload {
     const loc = created.getResponseHeader('Location');
     if (!loc) throw new ApiError(500, 'internal', 'Your node did not say where to send the file.');
     this.location = new URL(loc, location.href).pathname;
+    if (this.cancelled) {
+      this.terminate();
+      throw new ApiError(0, 'cancelled', 'The upload was cancelled.');
+    }
     let offset = 0;
     let failures = 0;
     let mediaId = created.getResponseHeader('Petrel-Media-Id') || '';
