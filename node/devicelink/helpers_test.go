@@ -12,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 
 	"github.com/petrel-chat/petrel/crypto/identity"
+	"github.com/petrel-chat/petrel/node/devices"
 	"github.com/petrel-chat/petrel/node/p2phost"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/store/storetest"
@@ -33,33 +34,38 @@ func newHost(t testing.TB) host.Host {
 	return h
 }
 
-// accountDevices keeps the account's signed list the way the messenger does: the primary
-// (whose device key is the account key) and every device added, Seq growing.
+// accountDevices adds devices to the account's signed list with node/devices, in the
+// primary's store, as the messenger does (without publishing the list to contacts).
 type accountDevices struct {
+	st      *store.Store
+	account *identity.Identity
+	self    wire.Device
+
 	mu    sync.Mutex
-	list  wire.DeviceList
 	adds  int
 	fails bool
 }
 
-func newAccountDevices(account *identity.Identity, primary host.Host) *accountDevices {
-	return &accountDevices{list: wire.DeviceList{Account: string(account.UserID()), Seq: 1, Devices: []wire.Device{{
-		ID: wire.DeviceID(account.Public()), Key: account.Public().Bytes(), PeerID: primary.ID().String(),
-		Name: "primary", Added: 1}}}}
+func newAccountDevices(st *store.Store, account *identity.Identity, primary host.Host) *accountDevices {
+	return &accountDevices{st: st, account: account, self: wire.Device{PeerID: primary.ID().String(), Name: "primary"}}
 }
 
-func (a *accountDevices) AddDevice(_ context.Context, d wire.Device) (*wire.DeviceList, error) {
+func (a *accountDevices) AddDevice(ctx context.Context, d wire.Device) (*wire.DeviceList, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.fails {
 		return nil, fmt.Errorf("test: AddDevice fails")
 	}
-	a.adds++
-	a.list.Seq++
-	a.list.Devices = append(a.list.Devices, d)
-	l := a.list
-	l.Devices = append([]wire.Device(nil), a.list.Devices...)
-	return &l, nil
+	var l *wire.DeviceList
+	err := a.st.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		l, _, err = devices.AddDevice(tx, a.account, a.self, d, time.Now().UnixMilli())
+		return err
+	})
+	if err == nil {
+		a.adds++
+	}
+	return l, err
 }
 
 func (a *accountDevices) added() int {
@@ -102,7 +108,7 @@ func startPrimary(t testing.TB) *primary {
 	if p.account, err = identity.Generate(); err != nil {
 		t.Fatal(err)
 	}
-	p.devs = newAccountDevices(p.account, p.h)
+	p.devs = newAccountDevices(p.st, p.account, p.h)
 	p.srv, err = NewServer(ServerConfig{Store: p.st, Account: p.account, Devices: p.devs, Now: p.clock.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -82,7 +82,7 @@ func TestJoinLinksAndTransfersHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !j.Done || !j.Account.Equal(p.account.Public()) || j.List.List.Seq != 2 || p.devs.added() != 1 {
+	if !j.Done || !j.Account.Equal(p.account.Public()) || len(j.List.List.Active()) != 2 || p.devs.added() != 1 {
 		t.Fatalf("joined %+v, adds %d", j, p.devs.added())
 	}
 	dev, ok := j.List.List.FindPeer(d.h.ID().String())

@@ -11,7 +11,8 @@ const maxKey = 1024
 
 // transferPrefixes are the store records a new device receives, in key order: messages
 // and their order (node/history), contacts (node/contacts), groups with their state, log
-// and members' current receiving keys (node/groups), media references (node/media: records
+// and members' current receiving keys (node/groups), contacts' verified device lists
+// (node/devices dc/), media references (node/media: records
 // only; the chunks are fetched like any attachment) and the settings. Read marks travel in
 // the conversation records. Never transferred: the identity and peer keys (cfg/), the API
 // token, ratchet sessions (ss/, sc/), prekeys (pk, pki), our own group sending chains
@@ -19,6 +20,7 @@ const maxKey = 1024
 var transferPrefixes = [][]byte{
 	[]byte("cp/"), []byte("ct/"), []byte("cu/"),
 	[]byte("cv/"),
+	[]byte("dc/"),
 	[]byte("gm/"), []byte("gn/"), []byte("go/"), []byte("gq/"), []byte("gr/"), []byte("gx/"),
 	[]byte("mc/"),
 	[]byte("media/m/"), []byte("media/r/"),
