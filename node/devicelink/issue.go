@@ -63,8 +63,20 @@ func Issue(ctx context.Context, st *store.Store, now time.Time, self peer.ID, ad
 	if len(l.Relays) > maxAddrs {
 		l.Relays = l.Relays[:maxAddrs]
 	}
-	if err := l.check(); err != nil {
-		return nil, err
+	// A link must fit MaxLinkLen (and a QR code): addresses go, last first, until it does.
+	for {
+		_, err := l.payload()
+		if err == nil {
+			break
+		}
+		switch {
+		case len(l.Addrs) > 1:
+			l.Addrs = l.Addrs[:len(l.Addrs)-1]
+		case len(l.Relays) > 1:
+			l.Relays = l.Relays[:len(l.Relays)-1]
+		default:
+			return nil, err
+		}
 	}
 	key := proofKey(l.Secret[:])
 	rec := linkRecord{Key: key[:], Expires: l.Expires.UnixMilli()}

@@ -57,6 +57,10 @@ type joinRecord struct {
 type JoinOptions struct {
 	Now     func() time.Time
 	Timeout time.Duration // per step (dial, handshake, one chunk); 0: a minute
+	// Provision, when set, makes the store the account's device (node/devices.Provision) in
+	// the transaction that saves the welcome, before any history arrives; its error
+	// refuses the welcome and leaves nothing of it in the store.
+	Provision func(tx *store.Tx, account *identity.PublicIdentity, list []byte) error
 
 	// cutAfter, in this package's tests, resets the stream after that many chunks were
 	// written, as a lost connection would.
@@ -119,7 +123,15 @@ func Join(ctx context.Context, h host.Host, st *store.Store, link *Link, dev Dev
 	}
 	jr := joinRecord{Primary: link.PeerID.String(), Addrs: link.Addrs, Relays: link.Relays, Resume: w.Resume,
 		Account: w.Account, List: w.List}
-	if err := st.Update(ctx, func(tx *store.Tx) error { return store.PutJSON(tx, []byte(keyJoin), jr) }); err != nil {
+	err = st.Update(ctx, func(tx *store.Tx) error {
+		if opts.Provision != nil {
+			if err := opts.Provision(tx, account, w.List); err != nil {
+				return err
+			}
+		}
+		return store.PutJSON(tx, []byte(keyJoin), jr)
+	})
+	if err != nil {
 		return nil, fmt.Errorf("devicelink: %w", err)
 	}
 	j := &Joined{Account: account, List: list}

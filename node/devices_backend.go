@@ -1,0 +1,259 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/petrel-chat/petrel/crypto/identity"
+	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/devicelink"
+	"github.com/petrel-chat/petrel/node/devices"
+	"github.com/petrel-chat/petrel/node/invite"
+	"github.com/petrel-chat/petrel/node/p2phost"
+	"github.com/petrel-chat/petrel/node/store"
+)
+
+// The node serves linked devices (API.md §8): the link protocol and its history transfer
+// through node/devicelink, the account's list through the messenger (node/devices).
+
+// serveDeviceLinks answers /petrel/devicelink/1.0.0 on h until the returned stop is called.
+func (n *Node) serveDeviceLinks(h host.Host) (stop func(), err error) {
+	srv, err := devicelink.NewServer(devicelink.ServerConfig{Store: n.st, Account: n.id, Devices: n.msg,
+		Now: n.cfg.Now, Logger: n.log.With("part", "devicelink")})
+	if err != nil {
+		return nil, err
+	}
+	n.mu.Lock()
+	n.links = srv
+	n.mu.Unlock()
+	return srv.Serve(h), nil
+}
+
+// resumeHistory finishes a linked device's history transfer cut during petrel init
+// --link, retrying every minute until it is complete or ctx ends. It never fails the
+// node: the history is what the primary still has when it answers.
+func (n *Node) resumeHistory(ctx context.Context, h host.Host) error {
+	for {
+		_, pending, err := devicelink.Pending(n.st)
+		if err != nil || !pending {
+			return nil
+		}
+		got, err := devicelink.Resume(ctx, h, n.st, devicelink.JoinOptions{Now: n.cfg.Now})
+		if err == nil {
+			n.log.Info("history transfer complete", "records", got)
+			return nil
+		}
+		n.log.Warn("history transfer from the linking device stopped; retrying in a minute", "records", got, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Minute):
+		}
+	}
+}
+
+// LinkDevice is POST /v1/devices/link: a single-use link to this node, on the primary.
+func (n *Node) LinkDevice(ctx context.Context) (api.DeviceLink, error) {
+	n.mu.Lock()
+	h, srv := n.host, n.links
+	n.mu.Unlock()
+	if h == nil || srv == nil {
+		return api.DeviceLink{}, api.Errorf(api.ErrUnavailable, "the node is not running")
+	}
+	ds, err := n.msg.Devices(ctx)
+	if err != nil {
+		return api.DeviceLink{}, err
+	}
+	if i := slices.IndexFunc(ds, func(d devices.Info) bool { return d.Current }); i < 0 || !ds[i].Primary {
+		return api.DeviceLink{}, api.Errorf(api.ErrForbidden, "only the account's primary device links new devices")
+	}
+	var addrs []string
+	for _, a := range h.Addrs() {
+		if _, err := a.ValueForProtocol(ma.P_CIRCUIT); err == nil {
+			continue // reached through the relays the link lists
+		}
+		addrs = append(addrs, a.String())
+	}
+	l, err := srv.Issue(ctx, h.ID(), addrs, n.cfg.Relays)
+	if err != nil {
+		return api.DeviceLink{}, err
+	}
+	link := l.String()
+	qr, err := invite.QRSVG(link)
+	if err != nil {
+		return api.DeviceLink{}, err
+	}
+	return api.DeviceLink{Link: link, QRSVG: qr, ExpiresAt: l.Expires.UnixMilli()}, nil
+}
+
+// Devices is GET /v1/devices.
+func (n *Node) Devices(ctx context.Context) ([]api.Device, error) {
+	ds, err := n.msg.Devices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.Device, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, api.Device{ID: d.ID, Name: d.Name, Current: d.Current, Primary: d.Primary,
+			LinkedAt: d.LinkedAt, LastSeen: d.LastSeen})
+	}
+	return out, nil
+}
+
+// RevokeDevice is DELETE /v1/devices/{id}.
+func (n *Node) RevokeDevice(ctx context.Context, id string) error { return n.msg.RevokeDevice(ctx, id) }
+
+// LinkOptions tune InitLinked; zero values are the defaults.
+type LinkOptions struct {
+	// Relays are the new device's home relays (as petrel run --relay will name them).
+	Relays []string
+	// Now is the clock (the link's expiry); nil means time.Now.
+	Now func() time.Time
+	// Timeout bounds each step of the link (dial, handshake, one chunk); 0: a minute.
+	Timeout time.Duration
+}
+
+// ErrLinkRefused reports a link the linking device refused or that expired: nothing was
+// created.
+var ErrLinkRefused = errors.New("node: link refused")
+
+// InitLinked creates a node in dir as a new device of the account that issued link: the
+// encrypted store, its own device key (its cfg/identity) and libp2p key, then links it
+// (node/devicelink) and receives the history. name is the device's name in the account's
+// list. A malformed, expired or refused link leaves dir as it was. A history transfer cut
+// after the link returns an error that says so; petrel run resumes it.
+func InitLinked(ctx context.Context, dir string, passphrase []byte, name, link string, opts store.Options, lo LinkOptions) (records int, err error) {
+	if lo.Now == nil {
+		lo.Now = time.Now
+	}
+	l, err := devicelink.Parse(link)
+	if err != nil {
+		return 0, fmt.Errorf("%w: not a device link (%w)", ErrLinkRefused, err)
+	}
+	if !lo.Now().Before(l.Expires) {
+		return 0, fmt.Errorf("%w: the link expired at %s; make a new one on your other device", ErrLinkRefused, l.Expires.Format(time.RFC3339))
+	}
+	before, err := dirEntries(dir)
+	if err != nil {
+		return 0, err
+	}
+	if err := Init(ctx, dir, passphrase, name, opts); err != nil {
+		return 0, err
+	}
+	linked := false
+	defer func() {
+		if !linked {
+			removeNew(dir, before) // no half store: what Init made goes
+		}
+	}()
+	st, err := store.Open(dir, passphrase, opts)
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	var idb, hk []byte
+	err = st.View(func(tx *store.Tx) error {
+		if idb, err = tx.Get(keyIdentity); err != nil {
+			return err
+		}
+		hk, err = tx.Get(keyP2PKey)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	dev, err := identity.Unmarshal(idb)
+	if err != nil {
+		return 0, err
+	}
+	hkey, err := crypto.UnmarshalPrivateKey(hk)
+	if err != nil {
+		return 0, err
+	}
+	h, err := p2phost.New(p2phost.Config{Key: hkey, ListenAddrs: []string{p2phost.ListenNone}, UserAgent: "petrel-link"})
+	if err != nil {
+		return 0, err
+	}
+	defer h.Close()
+	jopts := devicelink.JoinOptions{Now: lo.Now, Timeout: lo.Timeout,
+		Provision: func(tx *store.Tx, account *identity.PublicIdentity, list []byte) error {
+			_, err := devices.Provision(tx, dev, account, list)
+			return err
+		}}
+	relays := lo.Relays[:min(len(lo.Relays), 8)]
+	j, err := devicelink.Join(ctx, h, st, l, devicelink.Device{Key: dev.Public(), Name: name, Relays: relays}, jopts)
+	if j == nil {
+		if errors.Is(err, devicelink.ErrRefused) || errors.Is(err, devicelink.ErrExpired) || errors.Is(err, devicelink.ErrBadPrimary) {
+			return 0, fmt.Errorf("%w: %w", ErrLinkRefused, err)
+		}
+		return 0, err
+	}
+	linked = true // from here the store is the account's device
+	records = j.Records
+	for try := 0; err != nil && try < 3; try++ {
+		var more int
+		more, err = devicelink.Resume(ctx, h, st, jopts)
+		records += more
+	}
+	if err != nil {
+		return records, fmt.Errorf("node: linked, but the history transfer stopped after %d records (petrel run resumes it): %w", records, err)
+	}
+	return records, st.Close()
+}
+
+func dirEntries(dir string) (map[string]bool, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	out := map[string]bool{}
+	for _, e := range ents {
+		out[e.Name()] = true
+	}
+	return out, nil
+}
+
+// removeNew removes what was created in dir since before was listed (all of dir when it
+// did not exist).
+func removeNew(dir string, before map[string]bool) {
+	if before == nil {
+		os.RemoveAll(dir)
+		return
+	}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if !before[e.Name()] {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// account is the account this node acts for (node/devices): its own identity on the
+// primary, the account's public key on a linked device. /v1/me's user id and safety
+// fingerprint are the account's on every device.
+func (n *Node) account() *identity.PublicIdentity {
+	var acct *identity.PublicIdentity
+	err := n.st.View(func(tx *store.Tx) error {
+		s, err := devices.Load(tx, n.id, "", nil)
+		if err == nil {
+			acct = s.Account
+		}
+		return err
+	})
+	if err != nil || acct == nil {
+		return n.id.Public()
+	}
+	return acct
+}
