@@ -152,7 +152,7 @@ func (b apiBackend) RevokeInvite(ctx context.Context, id string) error {
 func (b apiBackend) LinkDevice(ctx context.Context) (api.DeviceLink, error) {
 	return b.n.LinkDevice(ctx)
 }
-func (b apiBackend) Devices(ctx context.Context) ([]api.Device, error) { return b.n.Devices(ctx) }
+func (b apiBackend) Devices(ctx context.Context) (api.DeviceList, error) { return b.n.Devices(ctx) }
 func (b apiBackend) RevokeDevice(ctx context.Context, id string) error {
 	return b.n.RevokeDevice(ctx, id)
 }

@@ -96,17 +96,14 @@ func (n *Node) LinkDevice(ctx context.Context) (api.DeviceLink, error) {
 }
 
 // Devices is GET /v1/devices.
-func (n *Node) Devices(ctx context.Context) ([]api.Device, error) {
+func (n *Node) Devices(ctx context.Context) (api.DeviceList, error) {
 	ds, err := n.msg.Devices(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]api.Device, 0, len(ds))
+	out := api.DeviceList{Devices: make([]api.Device, 0, len(ds))}
 	for _, d := range ds {
-		out = append(out, api.Device{ID: d.ID, Name: d.Name, Current: d.Current, Primary: d.Primary,
+		out.Devices = append(out.Devices, api.Device{ID: d.ID, Name: d.Name, Current: d.Current, Primary: d.Primary,
 			LinkedAt: d.LinkedAt, LastSeen: d.LastSeen})
 	}
-	return out, nil
+	return out, err
 }
 
 // RevokeDevice is DELETE /v1/devices/{id}.
