@@ -27,11 +27,13 @@ import (
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/node/devicelink"
 	"github.com/petrel-chat/petrel/node/eventlog"
+	"github.com/petrel-chat/petrel/node/groups"
 	"github.com/petrel-chat/petrel/node/homerelays"
 	"github.com/petrel-chat/petrel/node/localapi"
 	"github.com/petrel-chat/petrel/node/media"
 	"github.com/petrel-chat/petrel/node/messenger"
 	"github.com/petrel-chat/petrel/node/p2phost"
+	"github.com/petrel-chat/petrel/node/presence"
 	"github.com/petrel-chat/petrel/node/push"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/webui"
@@ -69,8 +71,8 @@ type Config struct {
 	Store store.Options
 	// Groups and Presence tune groups (size cap, delivery fallback) and presence/typing
 	// timers; zero values are the defaults.
-	Groups   messenger.GroupOptions
-	Presence messenger.PresenceOptions
+	Groups   groups.Options
+	Presence presence.Options
 	// RelayPoll is how often the node checks its home relays (drain, prekey top-up and
 	// re-upload after a rotation) without being told to; zero means a minute.
 	RelayPoll time.Duration

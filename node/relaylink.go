@@ -12,8 +12,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peerstore"
 
 	"github.com/petrel-chat/petrel/crypto/identity"
+	"github.com/petrel-chat/petrel/node/groups"
 	"github.com/petrel-chat/petrel/node/homerelays"
-	"github.com/petrel-chat/petrel/node/messenger"
 	"github.com/petrel-chat/petrel/relay/mailboxclient"
 )
 
@@ -66,7 +66,7 @@ func (l relayLink) DepositExpiring(ctx context.Context, relay string, mailbox []
 // DepositShared makes one multi deposit. A relay that answers bad_request (it predates
 // multi deposits), too_large or bad_envelope will not take it: ErrMultiUnsupported.
 // Rate-limited and unavailable refusals, whole or per mailbox, are ErrRelayBusy.
-func (l relayLink) DepositShared(ctx context.Context, relay string, recipients []messenger.SharedRecipient, body []byte) ([]error, error) {
+func (l relayLink) DepositShared(ctx context.Context, relay string, recipients []groups.SharedRecipient, body []byte) ([]error, error) {
 	h, pid, err := l.connectable(relay)
 	if err != nil {
 		return nil, err
@@ -78,13 +78,13 @@ func (l relayLink) DepositShared(ctx context.Context, relay string, recipients [
 	errs, err := mailboxclient.DepositMulti(ctx, h, pid, rs, body)
 	switch {
 	case errors.Is(err, mailboxclient.ErrBadRequest), errors.Is(err, mailboxclient.ErrTooLarge), errors.Is(err, mailboxclient.ErrBadEnvelope):
-		return nil, fmt.Errorf("%w: %w", messenger.ErrMultiUnsupported, err)
+		return nil, fmt.Errorf("%w: %w", groups.ErrMultiUnsupported, err)
 	case err != nil:
 		return nil, err
 	}
 	for i, e := range errs {
 		if errors.Is(e, mailboxclient.ErrRateLimited) || errors.Is(e, mailboxclient.ErrUnavailable) {
-			errs[i] = fmt.Errorf("%w: %w", messenger.ErrRelayBusy, e)
+			errs[i] = fmt.Errorf("%w: %w", groups.ErrRelayBusy, e)
 		}
 	}
 	return errs, nil

@@ -52,7 +52,7 @@ func run(args []string) error {
 	fs.DurationVar(&c.wait, "wait", 30*time.Second, "how long after the last message to wait for every delivery")
 	fs.DurationVar(&c.settle, "settle", 5*time.Second, "time for the meshes to form before the first message")
 	fs.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the timed part to this file")
-	fs.BoolVar(&c.flood, "floodpublish", true, "flood publishing, as a node does (false: the publisher sends to its mesh only, to see what its fan-out costs)")
+	fs.BoolVar(&c.flood, "floodpublish", false, "flood publishing (libp2p's default; a node has it off and sends to its mesh only): true to see what the publisher's fan-out to every connected member costs")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -106,5 +106,7 @@ func cmdRelayMigrate(ctx context.Context, env *cliEnv, args []string) error {
 	n, err := relayserver.MigrateToCluster(ctx, cfg, dir, log)
 	fmt.Fprintf(env.stdout, "migrated %d mailboxes (%d already in the cluster, skipped), %d messages, %d one-time prekeys\n",
 		n.Mailboxes, n.Skipped, n.Messages, n.Prekeys)
+	fmt.Fprintf(env.stdout, "migrated %d blobs, %d bytes (%d already in the cluster, skipped; %d corrupt, not moved)\n",
+		n.Blobs, n.BlobBytes, n.BlobsSkipped, n.BlobsCorrupt)
 	return err
 }

@@ -28,8 +28,14 @@ import (
 //     message would show every subscriber the publisher's peer id; the Sender Keys
 //     signature already authenticates the sender to members, and only to members;
 //   - message ids are a hash of the envelope (ciphertext), which is unique per message;
-//   - mesh degree 8 (6..12): a 500-member group is ~3 hops deep; flood publishing (the
-//     default) sends the author's copy to every member it is connected to;
+//   - mesh degree 8 (6..12): a 500-member group is ~3 hops deep;
+//   - flood publishing off: the author sends its copy to its mesh peers only and the mesh
+//     forwards it. With libp2p's default (on) the author writes one copy to every member
+//     it is connected to, which in a group of 1,000 is a burst of hundreds of copies that
+//     most members then drop as duplicates: the tail of a large group's latency
+//     (BENCHMARKS.md, "Groups of 1,000"). A member not in anyone's mesh yet still gets
+//     the message from the gossip (IHAVE/IWANT) of the next heartbeats, and a member who
+//     has not acknowledged it by FallbackAfter from the pairwise fallback;
 //   - peer exchange off: members already know each other's addresses from group state,
 //     and PX would hand peer ids to whoever we prune;
 //   - deep per-peer queues (4096; a burst with the default 32 dropped a third of the
@@ -67,6 +73,7 @@ func RouterOptions(extra ...pubsub.Option) []pubsub.Option {
 		pubsub.WithGossipSubParams(gossipParams()),
 		pubsub.WithPeerScore(sp, th),
 		pubsub.WithPeerExchange(false),
+		pubsub.WithFloodPublish(false),
 		pubsub.WithPeerOutboundQueueSize(gossipQueue),
 		pubsub.WithValidateQueueSize(gossipQueue),
 		pubsub.WithMaxMessageSize(wire.MaxEnvelope + (16 << 10)),

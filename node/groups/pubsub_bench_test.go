@@ -33,9 +33,8 @@ import (
 // signature before forwarding). The other members are simulated: each real host stands
 // for 500/benchGroupHosts members and, for each of them, verifies and decrypts the message
 // with that member's own ReceiverState, so the receiving crypto work of 500 members is
-// done, on the same two cores. Not simulated: the publisher's fan-out to the 440 members
-// it is not connected to (flood publishing reaches every connected member; the mesh
-// forwards to the rest), and a node's store (the durable write and receipt of each
+// done, on the same two cores. Not simulated: the copies to the 440 members that are not
+// real hosts (the publisher sends to its mesh, the mesh forwards), and a node's store (the durable write and receipt of each
 // message, measured by the node benchmarks).
 func BenchmarkGroupFanout500(b *testing.B) {
 	const members = 500

@@ -2,7 +2,8 @@
 // client-id indexes, read marks, and the edit and reaction state that makes edits and
 // reactions apply in timestamp order whatever order they arrive in. Conversation and
 // Message are the on-disk records, versioned (Version) and mapped to api.Message in one
-// place (ToAPI, FromAPI), and the search index over them, which follows the event log.
+// place (ToAPI, FromAPI; Item is the working form the façade changes, with LoadItem and
+// PutItem), and the search index over them, which follows the event log.
 // Every record function works in the caller's store transaction, so one Update spans the
 // message, its outbox entry, the ratchet and the events.
 //

@@ -24,6 +24,7 @@ import (
 	"github.com/petrel-chat/petrel/node/contacts"
 	"github.com/petrel-chat/petrel/node/history"
 	"github.com/petrel-chat/petrel/node/invite"
+	outq "github.com/petrel-chat/petrel/node/outbox"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
@@ -93,7 +94,7 @@ func (m *Messenger) AddContact(ctx context.Context, link string, name *string) (
 		case !c.NameSet && inv.Name != "":
 			c.Name = inv.Name
 		}
-		if err := saveContact(tx, c); err != nil {
+		if err := sessions.SaveContact(tx, c); err != nil {
 			return err
 		}
 		out, cid = m.apiContact(c), c.ID
@@ -125,7 +126,7 @@ func (m *Messenger) AddContact(ctx context.Context, link string, name *string) (
 // not exist. The peer id the link names is only the identity's claim: it never moves
 // another contact's peer, and it never changes who a contact is. A link naming a peer id
 // that a contact of another identity holds is a conflict.
-func (m *Messenger) contactForLink(tx *store.Tx, inv *invite.Invite) (*contactRec, bool, error) {
+func (m *Messenger) contactForLink(tx *store.Tx, inv *invite.Invite) (*sessions.Contact, bool, error) {
 	uid, pid := string(inv.Identity.UserID()), inv.PeerID.String()
 	owner, err := contacts.ByPeer(tx, pid)
 	if err != nil {
@@ -137,17 +138,17 @@ func (m *Messenger) contactForLink(tx *store.Tx, inv *invite.Invite) (*contactRe
 	}
 	if cid == "" {
 		if owner != "" {
-			o, err := loadContact(tx, owner)
+			o, err := sessions.LoadContact(tx, owner)
 			if err != nil {
 				return nil, false, err
 			}
 			if o.GroupOnly && !o.PeerProven {
 				// That peer id is only a group admin's word for a member (the admin signs
 				// the card, the member does not): the identity's own signed link wins.
-				if err := m.setPeer(tx, o, "", false); err != nil {
+				if err := contacts.SetPeer(tx, &o.Record, "", false); err != nil {
 					return nil, false, err
 				}
-				if err := saveContact(tx, o); err != nil {
+				if err := sessions.SaveContact(tx, o); err != nil {
 					return nil, false, err
 				}
 				c, err := m.newContact(tx, inv.Identity, pid, api.RequestAccepted)
@@ -159,7 +160,7 @@ func (m *Messenger) contactForLink(tx *store.Tx, inv *invite.Invite) (*contactRe
 		c, err := m.newContact(tx, inv.Identity, pid, api.RequestAccepted)
 		return c, true, err
 	}
-	c, err := loadContact(tx, cid)
+	c, err := sessions.LoadContact(tx, cid)
 	if err != nil {
 		return nil, false, err
 	}
@@ -169,7 +170,7 @@ func (m *Messenger) contactForLink(tx *store.Tx, inv *invite.Invite) (*contactRe
 	if c.PeerID != pid && (owner == "" || owner == c.ID) && !c.PeerProven {
 		// The identity's own signed word for a peer no one holds, replacing an unproven
 		// claim (a contact known from mailbox mail only has no peer yet).
-		if err := m.setPeer(tx, c, pid, false); err != nil {
+		if err := contacts.SetPeer(tx, &c.Record, pid, false); err != nil {
 			return nil, false, err
 		}
 	}
@@ -180,13 +181,13 @@ func (m *Messenger) contactForLink(tx *store.Tx, inv *invite.Invite) (*contactRe
 // conversation) when it does not exist. It never changes an existing contact: not its
 // identity, not its peer. peerID is a claim: a new contact gets it only if no contact
 // holds it.
-func (m *Messenger) contactFor(tx *store.Tx, pub *identity.PublicIdentity, peerID, request string) (*contactRec, bool, error) {
+func (m *Messenger) contactFor(tx *store.Tx, pub *identity.PublicIdentity, peerID, request string) (*sessions.Contact, bool, error) {
 	cid, err := contacts.ByUser(tx, string(pub.UserID()))
 	if err != nil {
 		return nil, false, err
 	}
 	if cid != "" {
-		c, err := loadContact(tx, cid)
+		c, err := sessions.LoadContact(tx, cid)
 		return c, false, err
 	}
 	if peerID != "" {
@@ -203,10 +204,10 @@ func (m *Messenger) contactFor(tx *store.Tx, pub *identity.PublicIdentity, peerI
 // newContact creates and saves the contact of identity pub (unknown until now) at peer
 // peerID ("" for none; the caller made sure no contact holds it), with its direct
 // conversation.
-func (m *Messenger) newContact(tx *store.Tx, pub *identity.PublicIdentity, peerID, request string) (*contactRec, error) {
+func (m *Messenger) newContact(tx *store.Tx, pub *identity.PublicIdentity, peerID, request string) (*sessions.Contact, error) {
 	uid := string(pub.UserID())
-	c := &contactRec{Record: contacts.Record{
-		ID: newID("c"), UserID: uid, Identity: pub.Bytes(), PeerID: peerID,
+	c := &sessions.Contact{Record: contacts.Record{
+		ID: api.NewID("c"), UserID: uid, Identity: pub.Bytes(), PeerID: peerID,
 		Request: request, Created: m.nowMS(), ConvID: directConvID(m.uid, uid),
 	}}
 	conv := &history.Conversation{ID: c.ConvID, Type: api.ConversationDirect, ContactID: c.ID, UpdatedAt: c.Created}
@@ -222,7 +223,7 @@ func (m *Messenger) newContact(tx *store.Tx, pub *identity.PublicIdentity, peerI
 // identityChanged records that contact c now presents identity pub: the contact becomes
 // unverified and flagged, its sessions are dropped, and what was waiting in its outbox for
 // the old identity fails with "identity changed" instead of being re-encrypted silently.
-func (m *Messenger) identityChanged(tx *store.Tx, c *contactRec, pub *identity.PublicIdentity) error {
+func (m *Messenger) identityChanged(tx *store.Tx, c *sessions.Contact, pub *identity.PublicIdentity) error {
 	m.log.Warn("contact identity changed", "contact", c.ID, "old", c.UserID, "new", pub.UserID())
 	if err := contacts.SetUser(tx, &c.Record, string(pub.UserID())); err != nil {
 		return err
@@ -242,9 +243,9 @@ func (m *Messenger) identityChanged(tx *store.Tx, c *contactRec, pub *identity.P
 	}
 	var dead [][]byte
 	var failed []string
-	err := tx.Iterate(store.IterOptions{Prefix: kOutboxPrefix(c.ID)}, func(k, v []byte) (bool, error) {
+	err := tx.Iterate(store.IterOptions{Prefix: outq.KeyPrefix(c.ID)}, func(k, v []byte) (bool, error) {
 		dead = append(dead, k)
-		var o outboxRec
+		var o outq.Entry
 		if err := json.Unmarshal(v, &o); err == nil && o.MsgID != "" {
 			failed = append(failed, o.MsgID)
 		}
@@ -253,7 +254,7 @@ func (m *Messenger) identityChanged(tx *store.Tx, c *contactRec, pub *identity.P
 	if err != nil {
 		return err
 	}
-	err = tx.Iterate(store.IterOptions{Prefix: kSentPrefix(c.ID), KeysOnly: true}, func(k, _ []byte) (bool, error) {
+	err = tx.Iterate(store.IterOptions{Prefix: outq.SentPrefix(c.ID), KeysOnly: true}, func(k, _ []byte) (bool, error) {
 		dead = append(dead, k)
 		return true, nil
 	})
@@ -270,7 +271,7 @@ func (m *Messenger) identityChanged(tx *store.Tx, c *contactRec, pub *identity.P
 			return err
 		}
 	}
-	if err := saveContact(tx, c); err != nil {
+	if err := sessions.SaveContact(tx, c); err != nil {
 		return err
 	}
 	_, err = m.ev.Append(tx, api.KindContact, m.apiContact(c))
@@ -301,7 +302,7 @@ func (m *Messenger) Contacts(ctx context.Context) ([]api.Contact, error) {
 	err := m.st.View(func(tx *store.Tx) error {
 		return contacts.List(tx, func(r *contacts.Record) (bool, error) {
 			if !r.GroupOnly {
-				out = append(out, m.apiContact(&contactRec{Record: *r}))
+				out = append(out, m.apiContact(&sessions.Contact{Record: *r}))
 			}
 			return true, nil
 		})
@@ -319,7 +320,7 @@ func (m *Messenger) Contacts(ctx context.Context) ([]api.Contact, error) {
 func (m *Messenger) Contact(ctx context.Context, id string) (api.Contact, error) {
 	var out api.Contact
 	err := m.st.View(func(tx *store.Tx) error {
-		c, err := loadContact(tx, id)
+		c, err := sessions.LoadContact(tx, id)
 		if err != nil {
 			return err
 		}
@@ -340,7 +341,7 @@ func (m *Messenger) UpdateContact(ctx context.Context, id string, p api.ContactP
 	}
 	var out api.Contact
 	err := m.st.Update(ctx, func(tx *store.Tx) error {
-		c, err := loadContact(tx, id)
+		c, err := sessions.LoadContact(tx, id)
 		if err != nil {
 			return err
 		}
@@ -359,7 +360,7 @@ func (m *Messenger) UpdateContact(ctx context.Context, id string, p api.ContactP
 		if p.Accept != nil && *p.Accept {
 			c.Request = api.RequestAccepted
 		}
-		if err := saveContact(tx, c); err != nil {
+		if err := sessions.SaveContact(tx, c); err != nil {
 			return err
 		}
 		out = m.apiContact(c)
@@ -379,7 +380,7 @@ func (m *Messenger) UpdateContact(ctx context.Context, id string, p api.ContactP
 // contact's peer proves, by a message that decrypts: rxBatch.newcomer).
 //
 // direct says the contact's own peer served it (see peerServed).
-func (m *Messenger) fetchBundle(ctx context.Context, c *contactRec) (b []byte, direct bool, err error) {
+func (m *Messenger) fetchBundle(ctx context.Context, c *sessions.Contact) (b []byte, direct bool, err error) {
 	pub, err := identity.ParsePublic(c.Identity)
 	if err != nil {
 		return nil, false, err
@@ -418,7 +419,7 @@ func (m *Messenger) fetchBundle(ctx context.Context, c *contactRec) (b []byte, d
 // over a stream its libp2p key authenticates, served a bundle that c's identity signed:
 // the peer's holder presents c's identity, as c's link (which c's identity signed) said.
 // That proves c's peer (contactRec.PeerProven) unless it changed meanwhile.
-func (m *Messenger) peerServed(tx *store.Tx, c *contactRec, pid string) error {
+func (m *Messenger) peerServed(tx *store.Tx, c *sessions.Contact, pid string) error {
 	if c.PeerProven || c.PeerID != pid || pid == "" {
 		return nil
 	}
@@ -431,7 +432,7 @@ func (m *Messenger) peerServed(tx *store.Tx, c *contactRec, pid string) error {
 }
 
 // fetchBundleDirect asks the contact's node for a prekey bundle.
-func (m *Messenger) fetchBundleDirect(ctx context.Context, c *contactRec) ([]byte, error) {
+func (m *Messenger) fetchBundleDirect(ctx context.Context, c *sessions.Contact) ([]byte, error) {
 	h := m.hostOrNil()
 	if h == nil {
 		return nil, errors.New("messenger: not running")
@@ -452,7 +453,7 @@ func (m *Messenger) fetchBundleDirect(ctx context.Context, c *contactRec) ([]byt
 	if dl, ok := ctx.Deadline(); ok {
 		_ = s.SetDeadline(dl)
 	}
-	return requestBundle(s)
+	return sessions.RequestBundle(s)
 }
 
 // errCircuitOnly says a peer is reachable only through relay circuits, which carry live

@@ -7,9 +7,12 @@ import (
 	"time"
 
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/contacts"
 	"github.com/petrel-chat/petrel/node/groups"
 	"github.com/petrel-chat/petrel/node/history"
+	"github.com/petrel-chat/petrel/node/inbox"
 	"github.com/petrel-chat/petrel/node/media"
+	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 	"github.com/petrel-chat/petrel/sync/hlc"
@@ -40,7 +43,7 @@ func startTimer(msg *api.Message, secs, at int64) {
 
 // startReadTimer starts the timer of incoming message r, just read on this node: its
 // expiry is stored with it, so it keeps running across restarts.
-func (m *Messenger) startReadTimer(_ *store.Tx, r *msgRec) error {
+func (m *Messenger) startReadTimer(_ *store.Tx, r *history.Item) error {
 	if r.M.DisappearAfterS <= 0 || r.M.ExpiresAt != nil {
 		return nil
 	}
@@ -56,19 +59,19 @@ func (m *Messenger) expiredOnArrival(sentAt, secs int64) bool {
 
 // putTombstone stores r as an expired message: no body, no index entry, no event. It is
 // kept (with its id) so that a resend of it is recognised and dropped.
-func (m *Messenger) putTombstone(tx *store.Tx, r *msgRec) error {
+func (m *Messenger) putTombstone(tx *store.Tx, r *history.Item) error {
 	wipe(r)
 	return m.putMsg(tx, r, false)
 }
 
 // wipe empties every content field of r.
-func wipe(r *msgRec) {
+func wipe(r *history.Item) {
 	r.M.Deleted, r.M.Body, r.M.ReplyTo, r.M.EditedAt = true, "", nil, nil
 	r.M.Reactions, r.M.Attachments, r.ReactTS, r.EditTS = map[string][]string{}, []api.Attachment{}, nil, ""
 }
 
 // indexExpiry writes r's expiry index entry when its timer runs (putMsg).
-func (m *Messenger) indexExpiry(tx *store.Tx, r *msgRec) error {
+func (m *Messenger) indexExpiry(tx *store.Tx, r *history.Item) error {
 	if r.M.ExpiresAt == nil || r.M.Deleted {
 		return nil
 	}
@@ -96,11 +99,11 @@ func (m *Messenger) SetDisappear(ctx context.Context, convID string, secs int64)
 	}
 	var out api.Conversation
 	err := m.st.Update(ctx, func(tx *store.Tx) error {
-		conv, err := loadConv(tx, convID)
+		conv, err := history.GetConversation(tx, convID)
 		if err != nil {
 			return err
 		}
-		var c *contactRec
+		var c *sessions.Contact
 		if conv.Type == api.ConversationGroup {
 			g, err := groups.Load(tx, convID)
 			if err != nil {
@@ -113,7 +116,7 @@ func (m *Messenger) SetDisappear(ctx context.Context, convID string, secs int64)
 			if me.Role != api.RoleAdmin {
 				return api.Errorf(api.ErrForbidden, "only the group's admins may set its disappearing-message timer")
 			}
-		} else if c, err = loadContact(tx, conv.ContactID); err != nil {
+		} else if c, err = sessions.LoadContact(tx, conv.ContactID); err != nil {
 			return err
 		}
 		if conv.Disappear != secs {
@@ -140,17 +143,17 @@ func (m *Messenger) SetDisappear(ctx context.Context, convID string, secs int64)
 // applyDisappear sets conv's timer to secs by member uid (named name) at ts, unless a later
 // change is already applied: the conversation is saved, a system line stored and both
 // reported to the UIs.
-func (m *Messenger) applyDisappear(tx *store.Tx, conv *convRec, uid, name string, secs int64, ts hlc.Timestamp, incoming bool) error {
+func (m *Messenger) applyDisappear(tx *store.Tx, conv *history.Conversation, uid, name string, secs int64, ts hlc.Timestamp, incoming bool) error {
 	tss := ts.String()
 	if conv.DisappearTS != "" && tss <= conv.DisappearTS {
 		return nil
 	}
 	conv.Disappear, conv.DisappearTS = secs, tss
 	conv.UpdatedAt = max(conv.UpdatedAt, ts.Wall)
-	if err := putJSON(tx, kConv(conv.ID), conv); err != nil {
+	if err := history.PutConversation(tx, conv); err != nil {
 		return err
 	}
-	id := newID("m")
+	id := api.NewID("m")
 	status := api.StatusSent
 	if incoming {
 		status = api.StatusDelivered
@@ -161,7 +164,7 @@ func (m *Messenger) applyDisappear(tx *store.Tx, conv *convRec, uid, name string
 		Order: hlc.OrderKey(ts, uid+"-"+id), Status: status, Reactions: map[string][]string{},
 		System: true,
 	}
-	if err := m.putMsg(tx, &msgRec{M: line, ContactID: conv.ContactID}, true); err != nil {
+	if err := m.putMsg(tx, &history.Item{M: line, ContactID: conv.ContactID}, true); err != nil {
 		return err
 	}
 	if _, err := m.ev.Append(tx, api.KindMessage, line); err != nil {
@@ -171,12 +174,13 @@ func (m *Messenger) applyDisappear(tx *store.Tx, conv *convRec, uid, name string
 }
 
 // rxDisappear applies a contact's change of the direct chat's timer.
-func (b *rxBatch) rxDisappear(ct *wire.Content, ts hlc.Timestamp) error {
-	if b.conv == nil || b.conv.Type != api.ConversationDirect {
+func (m *Messenger) rxDisappear(b *inbox.Batch, ct *wire.Content, ts hlc.Timestamp) error {
+	conv, c := b.Conversation(), b.Contact()
+	if conv == nil || conv.Type != api.ConversationDirect {
 		return nil
 	}
-	b.convDirty = true
-	return b.m.applyDisappear(b.tx, b.conv, b.c.UserID, b.c.Name, int64(ct.Expire), ts, true)
+	b.ConversationChanged()
+	return m.applyDisappear(b.Tx(), conv, c.UserID, c.Name, int64(ct.Expire), ts, true)
 }
 
 // rxGroupDisappear applies a member's change of group gid's timer if they are an admin
@@ -191,13 +195,13 @@ func (m *Messenger) rxGroupDisappear(tx *store.Tx, gid, uid string, ct *wire.Con
 		m.log.Info("disappearing-message timer from a non-admin ignored", "group", gid, "from", uid)
 		return nil
 	}
-	conv, err := loadConv(tx, gid)
+	conv, err := history.GetConversation(tx, gid)
 	if err != nil {
 		return err
 	}
 	name := mb.Name
-	if cid, _ := getString(tx, kContactByUser(uid)); cid != "" {
-		if c, err := loadContact(tx, cid); err == nil && c.NameSet {
+	if cid, _ := store.GetString(tx, contacts.KeyByUser(uid)); cid != "" {
+		if c, err := sessions.LoadContact(tx, cid); err == nil && c.NameSet {
 			name = c.Name
 		}
 	}
@@ -309,7 +313,7 @@ func (m *Messenger) expireDue(ctx context.Context) (next int64, err error) {
 // attachments and their media), its history and client-id index entries, and reports it
 // with a message_update whose deleted is true (which also empties its search entry).
 func (m *Messenger) expireMessage(tx *store.Tx, id string) error {
-	r, err := loadMsg(tx, id)
+	r, err := history.LoadItem(tx, id)
 	if errors.Is(err, api.ErrNotFound) {
 		return nil
 	}
@@ -326,11 +330,11 @@ func (m *Messenger) expireMessage(tx *store.Tx, id string) error {
 			}
 		}
 	}
-	if err := tx.Delete(kOrder(r.M.ConversationID, r.M.Order)); err != nil {
+	if err := tx.Delete(history.KeyOrder(r.M.ConversationID, r.M.Order)); err != nil {
 		return err
 	}
 	if r.M.ClientMsgID != "" {
-		if err := tx.Delete(kClient(r.M.ConversationID, r.M.ClientMsgID)); err != nil {
+		if err := tx.Delete(history.KeyClient(r.M.ConversationID, r.M.ClientMsgID)); err != nil {
 			return err
 		}
 	}

@@ -5,12 +5,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/petrel-chat/petrel/node/receipts"
 	"log/slog"
+
+	"github.com/petrel-chat/petrel/node/contacts"
+	"github.com/petrel-chat/petrel/node/history"
+	"github.com/petrel-chat/petrel/node/receipts"
+	"github.com/petrel-chat/petrel/node/sessions"
 
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/groups"
+	outq "github.com/petrel-chat/petrel/node/outbox"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 	"github.com/petrel-chat/petrel/sync/hlc"
@@ -89,7 +94,7 @@ func (m *Messenger) SetRole(ctx context.Context, gid string, users []string, rol
 func (m *Messenger) GroupChanges(ctx context.Context, convID string) ([]api.GroupChange, error) {
 	out := []api.GroupChange{}
 	err := m.st.View(func(tx *store.Tx) error {
-		cv, err := loadConv(tx, convID)
+		cv, err := history.GetConversation(tx, convID)
 		if err != nil {
 			return err
 		}
@@ -108,7 +113,7 @@ func (m *Messenger) GroupChanges(ctx context.Context, convID string) ([]api.Grou
 func (m *Messenger) MessageReceipts(ctx context.Context, msgID string) ([]api.MemberReceipt, error) {
 	out := []api.MemberReceipt{}
 	err := m.st.View(func(tx *store.Tx) error {
-		r, err := loadMsg(tx, msgID)
+		r, err := history.LoadItem(tx, msgID)
 		if err != nil {
 			return err
 		}
@@ -179,10 +184,10 @@ func withTimes(mr api.MemberReceipt, rc receipts.Receipt) api.MemberReceipt {
 func (m *Messenger) GroupDepositsPending() int { return m.groups.DepositsPending() }
 
 // sendGroup is Send for a group conversation (send.go).
-func (m *Messenger) sendGroup(tx *store.Tx, conv *convRec, req api.SendRequest, mediaIDs []string, rawAtts []json.RawMessage) (api.Message, error) {
+func (m *Messenger) sendGroup(tx *store.Tx, conv *history.Conversation, req api.SendRequest, mediaIDs []string, rawAtts []json.RawMessage) (api.Message, error) {
 	var replyTo *string
 	if req.ReplyTo != nil && *req.ReplyTo != "" {
-		r, err := loadMsg(tx, *req.ReplyTo)
+		r, err := history.LoadItem(tx, *req.ReplyTo)
 		if err != nil || r.M.ConversationID != conv.ID {
 			return api.Message{}, api.Errorf(api.ErrBadRequest, "reply_to is not a message of this conversation")
 		}
@@ -193,10 +198,10 @@ func (m *Messenger) sendGroup(tx *store.Tx, conv *convRec, req api.SendRequest, 
 
 // sendGroupTx stores a message to a group, encrypts it once with our sender key (the
 // advanced chain saved in the same transaction) and publishes it once committed.
-func (m *Messenger) sendGroupTx(tx *store.Tx, conv *convRec, req api.SendRequest, replyTo *string, mediaIDs []string, rawAtts []json.RawMessage) (api.Message, error) {
+func (m *Messenger) sendGroupTx(tx *store.Tx, conv *history.Conversation, req api.SendRequest, replyTo *string, mediaIDs []string, rawAtts []json.RawMessage) (api.Message, error) {
 	gid := conv.ID
 	ts := m.clock.Now()
-	id := newID("m")
+	id := api.NewID("m")
 	atts, err := m.attachSent(tx, id, mediaIDs)
 	if err != nil {
 		return api.Message{}, err
@@ -216,14 +221,14 @@ func (m *Messenger) sendGroupTx(tx *store.Tx, conv *convRec, req api.SendRequest
 		Status: api.StatusPending, Receipts: api.Receipts{Total: members - 1}, Reactions: map[string][]string{},
 	}
 	startTimer(&msg, conv.Disappear, ts.Wall) // disappear.go
-	if err := m.putMsg(tx, &msgRec{M: msg}, true); err != nil {
+	if err := m.putMsg(tx, &history.Item{M: msg}, true); err != nil {
 		return api.Message{}, err
 	}
-	if err := tx.Set(kClient(gid, req.ClientMsgID), []byte(id)); err != nil {
+	if err := tx.Set(history.KeyClient(gid, req.ClientMsgID), []byte(id)); err != nil {
 		return api.Message{}, err
 	}
 	conv.LastMsgID, conv.UpdatedAt = id, ts.Wall
-	if err := putJSON(tx, kConv(conv.ID), conv); err != nil {
+	if err := history.PutConversation(tx, conv); err != nil {
 		return api.Message{}, err
 	}
 	if _, err := m.ev.Append(tx, api.KindMessage, msg); err != nil {
@@ -242,7 +247,7 @@ func (m *Messenger) sendGroupControl(tx *store.Tx, gid string, content *wire.Con
 }
 
 // groupReadReceipts tells each sender which of their group messages the user read.
-func (m *Messenger) groupReadReceipts(tx *store.Tx, gid string, newly []*msgRec) error {
+func (m *Messenger) groupReadReceipts(tx *store.Tx, gid string, newly []*history.Item) error {
 	by := map[string][]string{}
 	for _, r := range newly {
 		by[r.M.SenderID] = append(by[r.M.SenderID], r.M.ID)
@@ -251,7 +256,7 @@ func (m *Messenger) groupReadReceipts(tx *store.Tx, gid string, newly []*msgRec)
 }
 
 // apiGroupConv is a group conversation for the API.
-func (m *Messenger) apiGroupConv(tx *store.Tx, cv *convRec) (api.Conversation, error) {
+func (m *Messenger) apiGroupConv(tx *store.Tx, cv *history.Conversation) (api.Conversation, error) {
 	g, err := groups.Load(tx, cv.ID)
 	if err != nil {
 		return api.Conversation{}, err
@@ -262,8 +267,8 @@ func (m *Messenger) apiGroupConv(tx *store.Tx, cv *convRec) (api.Conversation, e
 			name := mb.Name
 			if mb.UserID == m.uid {
 				name = m.cfg.Profile()
-			} else if cid, _ := getString(tx, kContactByUser(mb.UserID)); cid != "" {
-				if c, err := loadContact(tx, cid); err == nil && c.NameSet {
+			} else if cid, _ := store.GetString(tx, contacts.KeyByUser(mb.UserID)); cid != "" {
+				if c, err := sessions.LoadContact(tx, cid); err == nil && c.NameSet {
 					name = c.Name
 				}
 			}
@@ -271,7 +276,7 @@ func (m *Messenger) apiGroupConv(tx *store.Tx, cv *convRec) (api.Conversation, e
 		}
 	}
 	if cv.LastMsgID != "" {
-		if r, err := loadMsg(tx, cv.LastMsgID); err == nil {
+		if r, err := history.LoadItem(tx, cv.LastMsgID); err == nil {
 			out.LastMessage = &r.M
 		}
 	}
@@ -281,20 +286,20 @@ func (m *Messenger) apiGroupConv(tx *store.Tx, cv *convRec) (api.Conversation, e
 // groupSaveReceived is groups.History.SaveReceived: a member's new group message, stored
 // and counted in its conversation.
 func (m *Messenger) groupSaveReceived(tx *store.Tx, msg api.Message) (bool, error) {
-	if _, err := tx.Get(kMsg(msg.ID)); err == nil {
+	if _, err := tx.Get(history.KeyMsg(msg.ID)); err == nil {
 		return false, nil
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return false, err
 	}
 	gid := msg.ConversationID
-	conv, err := loadConv(tx, gid)
+	conv, err := history.GetConversation(tx, gid)
 	if err != nil {
 		return false, err
 	}
 	if m.expiredOnArrival(msg.SentAt, msg.DisappearAfterS) { // disappear.go
-		return false, m.putTombstone(tx, &msgRec{M: msg, Incoming: true})
+		return false, m.putTombstone(tx, &history.Item{M: msg, Incoming: true})
 	}
-	if err := m.putMsg(tx, &msgRec{M: msg, Incoming: true}, true); err != nil {
+	if err := m.putMsg(tx, &history.Item{M: msg, Incoming: true}, true); err != nil {
 		return false, err
 	}
 	if _, err := m.ev.Append(tx, api.KindMessage, msg); err != nil {
@@ -302,7 +307,7 @@ func (m *Messenger) groupSaveReceived(tx *store.Tx, msg api.Message) (bool, erro
 	}
 	last := ""
 	if conv.LastMsgID != "" {
-		if r, err := loadMsg(tx, conv.LastMsgID); err == nil {
+		if r, err := history.LoadItem(tx, conv.LastMsgID); err == nil {
 			last = r.M.Order
 		}
 	}
@@ -313,7 +318,7 @@ func (m *Messenger) groupSaveReceived(tx *store.Tx, msg api.Message) (bool, erro
 	if msg.Order > conv.ReadUpTo {
 		conv.Unread++
 	}
-	return true, putJSON(tx, kConv(gid), conv)
+	return true, history.PutConversation(tx, conv)
 }
 
 // groupApplyControl is groups.History.ApplyControl: a member's edit, delete or reaction
@@ -322,7 +327,7 @@ func (m *Messenger) groupApplyControl(tx *store.Tx, gid, uid string, ct *wire.Co
 	if ct.Kind == wire.KindDisappear {
 		return m.rxGroupDisappear(tx, gid, uid, ct, ts) // disappear.go
 	}
-	r, err := loadMsg(tx, ct.Target)
+	r, err := history.LoadItem(tx, ct.Target)
 	if errors.Is(err, api.ErrNotFound) {
 		return nil
 	}
@@ -356,7 +361,7 @@ func (m *Messenger) groupApplyControl(tx *store.Tx, gid, uid string, ct *wire.Co
 
 // groupUpdateMessage is groups.History.UpdateMessage.
 func (m *Messenger) groupUpdateMessage(tx *store.Tx, id string, change func(*api.Message) (bool, error)) error {
-	r, err := loadMsg(tx, id)
+	r, err := history.LoadItem(tx, id)
 	if err != nil {
 		return err
 	}
@@ -372,14 +377,14 @@ func (m *Messenger) groupUpdateMessage(tx *store.Tx, id string, change func(*api
 
 // groupOpenConversation is groups.History.OpenConversation.
 func (m *Messenger) groupOpenConversation(tx *store.Tx, gid string) error {
-	conv, err := loadConv(tx, gid)
+	conv, err := history.GetConversation(tx, gid)
 	if errors.Is(err, api.ErrNotFound) {
-		conv, err = &convRec{ID: gid, Type: api.ConversationGroup, UpdatedAt: m.nowMS()}, nil
+		conv, err = &history.Conversation{ID: gid, Type: api.ConversationGroup, UpdatedAt: m.nowMS()}, nil
 	}
 	if err != nil {
 		return err
 	}
-	if err := putJSON(tx, kConv(gid), conv); err != nil {
+	if err := history.PutConversation(tx, conv); err != nil {
 		return err
 	}
 	return m.emitConv(tx, gid)
@@ -387,13 +392,13 @@ func (m *Messenger) groupOpenConversation(tx *store.Tx, gid string) error {
 
 // txContacts caches contact records within one transaction, so that a contact enqueued
 // to several times (or held by the inbound batch) is written from one copy.
-type txContacts map[string]*contactRec
+type txContacts map[string]*sessions.Contact
 
-func (cc txContacts) get(tx *store.Tx, cid string) (*contactRec, error) {
+func (cc txContacts) get(tx *store.Tx, cid string) (*sessions.Contact, error) {
 	if c := cc[cid]; c != nil {
 		return c, nil
 	}
-	c, err := loadContact(tx, cid)
+	c, err := sessions.LoadContact(tx, cid)
 	if err != nil {
 		return nil, err
 	}
@@ -402,8 +407,8 @@ func (cc txContacts) get(tx *store.Tx, cid string) (*contactRec, error) {
 }
 
 // byUser returns the contact of user uid, or nil.
-func (cc txContacts) byUser(tx *store.Tx, uid string) (*contactRec, error) {
-	cid, err := getString(tx, kContactByUser(uid))
+func (cc txContacts) byUser(tx *store.Tx, uid string) (*sessions.Contact, error) {
+	cid, err := store.GetString(tx, contacts.KeyByUser(uid))
 	if err != nil || cid == "" {
 		return nil, err
 	}
@@ -414,8 +419,8 @@ func (cc txContacts) byUser(tx *store.Tx, uid string) (*contactRec, error) {
 type groupPairwise struct {
 	tx         *store.Tx
 	cc         txContacts
-	enqueue    func(tx *store.Tx, c *contactRec, content *wire.Content, msgID string) error
-	contactFor func(tx *store.Tx, pub *identity.PublicIdentity, peerID, request string) (*contactRec, bool, error)
+	enqueue    func(tx *store.Tx, c *sessions.Contact, content *wire.Content, msgID string) error
+	contactFor func(tx *store.Tx, pub *identity.PublicIdentity, peerID, request string) (*sessions.Contact, bool, error)
 	log        *slog.Logger
 }
 
@@ -457,7 +462,7 @@ func (p *groupPairwise) AddMember(mb *wire.GroupMember) error {
 	if err != nil {
 		return nil // fold only keeps parsed cards
 	}
-	if other, err := getString(tx, kContactByPeer(mb.PeerID)); err != nil {
+	if other, err := store.GetString(tx, contacts.KeyByPeer(mb.PeerID)); err != nil {
 		return err
 	} else if other != "" {
 		// A card must not move one of our contacts to another identity.
@@ -470,16 +475,16 @@ func (p *groupPairwise) AddMember(mb *wire.GroupMember) error {
 	}
 	c.GroupOnly, c.Name, c.Addrs, c.Relays = true, mb.Name, mb.Addrs, mb.Relays
 	p.cc[c.ID] = c
-	return putJSON(tx, kContact(c.ID), c)
+	return sessions.SaveContact(tx, c)
 }
 
 func (p *groupPairwise) OutboxEmpty(uid string) (bool, error) {
-	cid, err := getString(p.tx, kContactByUser(uid))
+	cid, err := store.GetString(p.tx, contacts.KeyByUser(uid))
 	if err != nil || cid == "" {
 		return cid == "", err
 	}
 	empty := true
-	err = p.tx.Iterate(store.IterOptions{Prefix: kOutboxPrefix(cid)}, func(_, _ []byte) (bool, error) {
+	err = p.tx.Iterate(store.IterOptions{Prefix: outq.KeyPrefix(cid)}, func(_, _ []byte) (bool, error) {
 		empty = false
 		return false, nil
 	})
@@ -489,13 +494,13 @@ func (p *groupPairwise) OutboxEmpty(uid string) (bool, error) {
 // groupAttachments is groups.History.Attachments: member uid's attachments, fetched from
 // their node or their home relays (their contact record, else their member card).
 func (m *Messenger) groupAttachments(tx *store.Tx, gid, msgID, uid string, raws []json.RawMessage) []api.Attachment {
-	if _, err := tx.Get(kMsg(msgID)); err == nil {
+	if _, err := tx.Get(history.KeyMsg(msgID)); err == nil {
 		return []api.Attachment{} // a duplicate: SaveReceived drops it
 	}
 	var pid string
 	var relays []string
-	if cid, _ := getString(tx, kContactByUser(uid)); cid != "" {
-		if c, err := loadContact(tx, cid); err == nil {
+	if cid, _ := store.GetString(tx, contacts.KeyByUser(uid)); cid != "" {
+		if c, err := sessions.LoadContact(tx, cid); err == nil {
 			pid, relays = c.PeerID, c.Relays
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/eventlog"
+	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 )
 
@@ -63,7 +64,7 @@ func largeMessenger(tb testing.TB, dir string, n int) (*Messenger, []string) {
 				}
 				c.Name = fmt.Sprintf("member %d", len(uids))
 				c.Addrs = []string{"/ip4/192.0.2.1/tcp/4001", "/ip6/2001:db8::1/tcp/4001"}
-				if err := putJSON(tx, kContact(c.ID), c); err != nil {
+				if err := sessions.SaveContact(tx, c); err != nil {
 					return err
 				}
 				uids = append(uids, c.UserID)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/petrel-chat/petrel/crypto/senderkey"
+	"github.com/petrel-chat/petrel/node/groups"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 )
@@ -51,12 +52,12 @@ func TestForgedKeyUnderAnotherMembersIDChangesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o, st := b.gs.owner(gid, sm); st != ownerFound || o.uid != a.uid || !o.bound {
-		t.Fatalf("before: owner %+v state %d", o, st)
+	if o, ok := b.groups.Owner(gid, sm); !ok || o.UserID != a.uid || !o.Bound {
+		t.Fatalf("before: owner %+v found %v", o, ok)
 	}
 	for _, data := range [][]byte{wire.SignGroupKey(c.id, gid, forgedDist(sm.ID())), forgedDist(sm.ID())} {
 		err := c.st.Update(context.Background(), func(tx *store.Tx) error {
-			g, err := loadGroup(tx, gid)
+			g, err := groups.Load(tx, gid)
 			if err != nil {
 				return err
 			}
@@ -66,11 +67,11 @@ func TestForgedKeyUnderAnotherMembersIDChangesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		shuttle(t, a, b, c)
-		if o, st := b.gs.owner(gid, sm); st != ownerFound || o.uid != a.uid {
-			t.Fatalf("after C's key: A's message is %+v's (state %d)", o, st)
+		if o, ok := b.groups.Owner(gid, sm); !ok || o.UserID != a.uid {
+			t.Fatalf("after C's key: A's message is %+v's (found %v)", o, ok)
 		}
 		var rx memberRx
-		_ = b.st.View(func(tx *store.Tx) error { _, err := getJSON(tx, kGroupRx(gid, c.uid), &rx); return err })
+		_ = b.st.View(func(tx *store.Tx) error { _, err := store.GetJSON(tx, kGroupRx(gid, c.uid), &rx); return err })
 		for _, d := range rx.Dists {
 			if d.ID == sm.ID().String() {
 				t.Fatal("B installed C's chain under A's id")

@@ -9,8 +9,10 @@ import (
 
 	"github.com/petrel-chat/petrel/crypto/senderkey"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/contacts"
 	"github.com/petrel-chat/petrel/node/eventlog"
 	"github.com/petrel-chat/petrel/node/groups"
+	outq "github.com/petrel-chat/petrel/node/outbox"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 )
@@ -20,12 +22,12 @@ func queued(t *testing.T, m *Messenger, uid string) []*wire.Content {
 	t.Helper()
 	var out []*wire.Content
 	err := m.st.View(func(tx *store.Tx) error {
-		cid, err := getString(tx, kContactByUser(uid))
+		cid, err := store.GetString(tx, contacts.KeyByUser(uid))
 		if err != nil || cid == "" {
 			return errors.New("no contact")
 		}
-		return tx.Iterate(store.IterOptions{Prefix: kOutboxPrefix(cid)}, func(_, v []byte) (bool, error) {
-			var o outboxRec
+		return tx.Iterate(store.IterOptions{Prefix: outq.KeyPrefix(cid)}, func(_, v []byte) (bool, error) {
+			var o outq.Entry
 			if err := json.Unmarshal(v, &o); err != nil {
 				return false, err
 			}
@@ -72,7 +74,7 @@ func memberIDs(cv api.Conversation) map[string]string {
 // nodes are not running.
 func TestEveryAdminOperationAtTheCap(t *testing.T) {
 	ctx := context.Background()
-	n := DefaultMaxGroupSize
+	n := groups.DefaultMaxSize
 	m, uids := largeMessenger(t, t.TempDir(), n) // n contacts: one more than fits
 	cv, err := m.CreateGroup(ctx, "at the cap", uids[:n-2])
 	if err != nil {
@@ -160,7 +162,7 @@ func TestEveryAdminOperationAtTheCap(t *testing.T) {
 	}
 	owedKey := func(uid string) bool { // or owed, until they start the session (giveKey)
 		var rx memberRx
-		_ = m.st.View(func(tx *store.Tx) error { _, err := getJSON(tx, kGroupRx(gid, uid), &rx); return err })
+		_ = m.st.View(func(tx *store.Tx) error { _, err := store.GetJSON(tx, kGroupRx(gid, uid), &rx); return err })
 		if rx.Owed == nil {
 			return false
 		}
@@ -209,12 +211,12 @@ func TestEveryAdminOperationAtTheCap(t *testing.T) {
 func ackAll(t *testing.T, m *Messenger, uid string) {
 	t.Helper()
 	err := m.st.Update(context.Background(), func(tx *store.Tx) error {
-		cid, err := getString(tx, kContactByUser(uid))
+		cid, err := store.GetString(tx, contacts.KeyByUser(uid))
 		if err != nil {
 			return err
 		}
 		var keys [][]byte
-		if err := tx.Iterate(store.IterOptions{Prefix: kOutboxPrefix(cid)}, func(k, _ []byte) (bool, error) {
+		if err := tx.Iterate(store.IterOptions{Prefix: outq.KeyPrefix(cid)}, func(k, _ []byte) (bool, error) {
 			keys = append(keys, append([]byte(nil), k...))
 			return true, nil
 		}); err != nil {
@@ -251,10 +253,10 @@ func TestGroupInTheFirstLayoutStillWorks(t *testing.T) {
 		// The first release's records, field for field.
 		old := map[string]any{"id": g.ID, "name": g.Name, "members": g.Members, "secret": g.Secret, "max": g.Max,
 			"head": g.Head, "me": g.Me, "created": g.Created}
-		if err := putJSON(tx, kGroup(gid), old); err != nil {
+		if err := store.PutJSON(tx, kGroup(gid), old); err != nil {
 			return err
 		}
-		if err := putJSON(tx, kGroupLog(gid), g.Ops); err != nil {
+		if err := store.PutJSON(tx, kGroupLog(gid), g.Ops); err != nil {
 			return err
 		}
 		for _, p := range [][]byte{kGroupBucketPrefix(gid), kGroupOpPrefix(gid)} {
@@ -287,7 +289,7 @@ func TestGroupInTheFirstLayoutStillWorks(t *testing.T) {
 		t.Fatalf("rename: %v", err)
 	}
 	_ = m.st.View(func(tx *store.Tx) error {
-		g, err := loadGroup(tx, gid)
+		g, err := groups.Load(tx, gid)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -313,7 +315,7 @@ func TestGroupInTheFirstLayoutStillWorks(t *testing.T) {
 // one is removed, the chains it held open nothing sent later.
 func TestGroupAtTheCapReachesItsMembersAndRemovalLocksOut(t *testing.T) {
 	ctx := context.Background()
-	n := DefaultMaxGroupSize
+	n := groups.DefaultMaxSize
 	a, fakes := largeMessenger(t, t.TempDir(), n-3)
 	b, c := testMessenger(t, "b"), testMessenger(t, "c")
 	for b.uid < a.uid { // a's key reaches b before a's removal does: b must still give a its new key
@@ -402,7 +404,7 @@ func TestOwedFanoutSurvivesARestart(t *testing.T) {
 			ks[ct.Kind] = true
 		}
 		var rx memberRx
-		_ = m2.st.View(func(tx *store.Tx) error { _, err := getJSON(tx, kGroupRx(cv.ID, u), &rx); return err })
+		_ = m2.st.View(func(tx *store.Tx) error { _, err := store.GetJSON(tx, kGroupRx(cv.ID, u), &rx); return err })
 		if !ks[wire.KindGroupSync] || (!ks[wire.KindGroupKey] && rx.Owed == nil) {
 			t.Fatalf("member %s was sent %v after the restart", u, ks)
 		}

@@ -13,7 +13,10 @@ import (
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/crypto/senderkey"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/contacts"
 	"github.com/petrel-chat/petrel/node/eventlog"
+	outq "github.com/petrel-chat/petrel/node/outbox"
+	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 )
@@ -88,7 +91,7 @@ func shuttle(t *testing.T, ms ...*Messenger) {
 			var items []item
 			_ = from.st.View(func(tx *store.Tx) error {
 				return tx.Iterate(store.IterOptions{Prefix: []byte("ob/")}, func(k, v []byte) (bool, error) {
-					var o outboxRec
+					var o outq.Entry
 					if err := json.Unmarshal(v, &o); err != nil {
 						return false, err
 					}
@@ -100,7 +103,7 @@ func shuttle(t *testing.T, ms ...*Messenger) {
 			for _, it := range items {
 				var toUID string
 				_ = from.st.View(func(tx *store.Tx) error {
-					c, err := loadContact(tx, it.cid)
+					c, err := sessions.LoadContact(tx, it.cid)
 					if err == nil {
 						toUID = c.UserID
 					}
@@ -118,21 +121,21 @@ func shuttle(t *testing.T, ms ...*Messenger) {
 						t.Fatal(err)
 					}
 					err = to.st.Update(ctx, func(tx *store.Tx) error {
-						cid, err := getString(tx, kContactByUser(from.uid))
+						cid, err := store.GetString(tx, contacts.KeyByUser(from.uid))
 						if err != nil || cid == "" {
 							return errors.New("no contact for the sender")
 						}
-						c, err := loadContact(tx, cid)
+						c, err := sessions.LoadContact(tx, cid)
 						if err != nil {
 							return err
 						}
 						if ct.Kind == wire.KindGroupOps || ct.Kind == wire.KindGroupSync || ct.Kind == wire.KindGroupKey ||
 							ct.Kind == wire.KindGroupMsg || ct.Kind == wire.KindGroupResend || ct.Kind == wire.KindGroupReceipt {
-							if err := to.applyGroup(tx, c, ct); err != nil {
+							if err := to.groups.Apply(tx, to.groupPairwise(tx, txContacts{c.ID: c}), c.UserID, ct); err != nil {
 								return err
 							}
 						}
-						return putJSON(tx, kContact(c.ID), c)
+						return sessions.SaveContact(tx, c)
 					})
 					if err != nil {
 						t.Fatal(err)

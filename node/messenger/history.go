@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/contacts"
 	"github.com/petrel-chat/petrel/node/history"
 	"github.com/petrel-chat/petrel/node/store"
 )
@@ -70,11 +71,15 @@ func (m *Messenger) Conversations(ctx context.Context, cursor string, limit int)
 			return err
 		}
 		less := history.CompareActivity
+		groupOnly := func(cid string) bool {
+			c, err := contacts.Get(tx, cid)
+			return err == nil && c.GroupOnly
+		}
 		for _, cv := range all {
-			if cv.Type == api.ConversationDirect && cv.LastMsgID == "" && groupOnly(tx, cv.ContactID) {
+			if cv.Type == api.ConversationDirect && cv.LastMsgID == "" && groupOnly(cv.ContactID) {
 				continue // a fellow group member's empty direct conversation
 			}
-			if cursor != "" && less(cv, &convRec{UpdatedAt: curAt, ID: curID}) <= 0 {
+			if cursor != "" && less(cv, &history.Conversation{UpdatedAt: curAt, ID: curID}) <= 0 {
 				continue
 			}
 			if len(page.Conversations) == limit {
@@ -119,7 +124,7 @@ func (m *Messenger) Search(ctx context.Context, q, convID string, limit int) ([]
 	}
 	if convID != "" {
 		if err := m.st.View(func(tx *store.Tx) error {
-			_, err := loadConv(tx, convID)
+			_, err := history.GetConversation(tx, convID)
 			return err
 		}); err != nil {
 			return nil, err
@@ -138,7 +143,7 @@ func (m *Messenger) Search(ctx context.Context, q, convID string, limit int) ([]
 			if len(out) == limit {
 				break
 			}
-			r, err := loadMsg(tx, h.ID)
+			r, err := history.LoadItem(tx, h.ID)
 			if err != nil {
 				continue // gone since it was indexed
 			}

@@ -10,12 +10,9 @@ import (
 // handler; one left out of registerKinds would be acknowledged and silently ignored.
 func TestEveryContentKindHasAHandler(t *testing.T) {
 	t.Parallel()
-	kinds, err := registerKinds(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kinds := testMessenger(t, "kinds").rx.Kinds
 	for _, k := range []string{
-		wire.KindText, wire.KindReceipt, wire.KindEdit, wire.KindDelete, wire.KindReaction, wire.KindResend,
+		wire.KindText, wire.KindReceipt, wire.KindEdit, wire.KindDelete, wire.KindReaction, wire.KindResend, wire.KindDisappear,
 		wire.KindGroupOps, wire.KindGroupSync, wire.KindGroupKey, wire.KindGroupMsg, wire.KindGroupResend, wire.KindGroupReceipt,
 	} {
 		if !kinds.Handles(k) {

@@ -105,7 +105,7 @@ func (m *Messenger) CreateInviteFor(ctx context.Context, ttl time.Duration) (api
 			}
 			live = live[:len(live)-1]
 		}
-		return putJSON(tx, kInvite(rec.ID), rec)
+		return store.PutJSON(tx, kInvite(rec.ID), rec)
 	})
 	if err != nil {
 		return api.Invite{}, err
@@ -186,7 +186,7 @@ func (m *Messenger) inviteLive(tx *store.Tx, id string) (bool, error) {
 		return false, nil
 	}
 	var r inviteRec
-	ok, err := getJSON(tx, kInvite(id), &r)
+	ok, err := store.GetJSON(tx, kInvite(id), &r)
 	if err != nil || !ok {
 		return false, err
 	}

@@ -14,8 +14,11 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/contacts"
 	"github.com/petrel-chat/petrel/node/groups"
+	"github.com/petrel-chat/petrel/node/history"
 	"github.com/petrel-chat/petrel/node/media"
+	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 	"github.com/petrel-chat/petrel/relay/mailboxclient"
@@ -147,7 +150,7 @@ func (m *Messenger) attachSent(tx *store.Tx, msgID string, ids []string) ([]api.
 		out = append(out, apiAttachment(a))
 	}
 	if len(ids) > 0 && len(m.cfg.Relays) > 0 {
-		if err := putJSON(tx, kMediaUp(msgID), &upJob{V: 1, Media: ids}); err != nil {
+		if err := store.PutJSON(tx, kMediaUp(msgID), &upJob{V: 1, Media: ids}); err != nil {
 			return nil, err
 		}
 		tx.OnCommit(m.media.kickUp)
@@ -198,7 +201,7 @@ func (m *Messenger) attachReceived(tx *store.Tx, msgID, from string, relays []st
 		}
 		job := func(id string, auto bool) {
 			var j downJob
-			if _, err := getJSON(tx, kMediaDown(id), &j); err != nil {
+			if _, err := store.GetJSON(tx, kMediaDown(id), &j); err != nil {
 				m.log.Warn("media job", "err", err)
 				return
 			}
@@ -206,7 +209,7 @@ func (m *Messenger) attachReceived(tx *store.Tx, msgID, from string, relays []st
 			if !containsStr(j.Messages, msgID) {
 				j.Messages = append(j.Messages, msgID)
 			}
-			if err := putJSON(tx, kMediaDown(id), &j); err != nil {
+			if err := store.PutJSON(tx, kMediaDown(id), &j); err != nil {
 				m.log.Warn("media job", "err", err)
 				return
 			}
@@ -252,7 +255,7 @@ func (m *Messenger) FetchMedia(ctx context.Context, mediaID string) error {
 	kick := false
 	err = m.st.Update(ctx, func(tx *store.Tx) error {
 		var j downJob
-		found, err := getJSON(tx, kMediaDown(mediaID), &j)
+		found, err := store.GetJSON(tx, kMediaDown(mediaID), &j)
 		if err != nil || !found {
 			return err // a file of ours, or one with no source known: nothing to start
 		}
@@ -261,7 +264,7 @@ func (m *Messenger) FetchMedia(ctx context.Context, mediaID string) error {
 			return nil
 		}
 		j.Auto = true
-		return putJSON(tx, kMediaDown(mediaID), &j)
+		return store.PutJSON(tx, kMediaDown(mediaID), &j)
 	})
 	if err != nil {
 		return err
@@ -279,16 +282,16 @@ func (m *Messenger) authorizeMedia(req media.FetchRequest) bool {
 	pid := req.Peer.String()
 	ok := false
 	_ = m.st.View(func(tx *store.Tx) error {
-		cid, err := getString(tx, kContactByPeer(pid))
+		cid, err := store.GetString(tx, contacts.KeyByPeer(pid))
 		if err != nil || cid == "" {
 			return err
 		}
-		c, err := loadContact(tx, cid)
+		c, err := sessions.LoadContact(tx, cid)
 		if err != nil || !c.PeerProven || c.PeerID != pid || c.Blocked {
 			return err
 		}
 		for _, mid := range req.Messages {
-			r, err := loadMsg(tx, mid)
+			r, err := history.LoadItem(tx, mid)
 			if err != nil {
 				continue
 			}
@@ -381,7 +384,7 @@ func (r *relayBlobs) Get(ctx context.Context, h media.Hash, off, n int64) ([]byt
 
 // dropAttachments removes a deleted message's attachments: its references to the media
 // (GC removes a file no message refers to) and its pending relay upload.
-func (m *Messenger) dropAttachments(tx *store.Tx, r *msgRec) error {
+func (m *Messenger) dropAttachments(tx *store.Tx, r *history.Item) error {
 	for _, a := range r.M.Attachments {
 		if err := media.Unref(tx, a.MediaID, r.M.ID); err != nil {
 			return err

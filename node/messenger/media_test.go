@@ -17,6 +17,7 @@ import (
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/eventlog"
+	"github.com/petrel-chat/petrel/node/history"
 	"github.com/petrel-chat/petrel/node/media"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/relay/mailboxclient"
@@ -94,7 +95,7 @@ func receiveVia(t *testing.T, m *Messenger, msgID, from string, relays []string,
 		}
 		out = m.attachReceived(tx, msgID, from, relays, rs)
 		msg := api.Message{ID: msgID, ConversationID: "cv", Attachments: out, Order: "o" + msgID, Reactions: map[string][]string{}}
-		return m.putMsg(tx, &msgRec{M: msg, Incoming: true}, true)
+		return m.putMsg(tx, &history.Item{M: msg, Incoming: true}, true)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -143,10 +144,10 @@ func waitState(t *testing.T, m *Messenger, msgID string, want media.State) api.A
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
-		var r *msgRec
+		var r *history.Item
 		_ = m.st.View(func(tx *store.Tx) error {
 			var err error
-			r, err = loadMsg(tx, msgID)
+			r, err = history.LoadItem(tx, msgID)
 			return err
 		})
 		if r != nil && len(r.M.Attachments) == 1 && r.M.Attachments[0].State == string(want) {
@@ -334,7 +335,7 @@ func TestDeletedMessageUnrefsItsMedia(t *testing.T) {
 		t.Fatal("a received attachment without a reference")
 	}
 	err := m.st.Update(context.Background(), func(tx *store.Tx) error {
-		r, err := loadMsg(tx, "md")
+		r, err := history.LoadItem(tx, "md")
 		if err != nil {
 			return err
 		}

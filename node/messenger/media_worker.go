@@ -11,6 +11,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/history"
 	"github.com/petrel-chat/petrel/node/media"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/relay/mailboxclient"
@@ -128,7 +129,7 @@ func (m *Messenger) download(ctx context.Context, h host.Host, id string) bool {
 	found := false
 	err := m.st.View(func(tx *store.Tx) error {
 		var err error
-		found, err = getJSON(tx, kMediaDown(id), &j)
+		found, err = store.GetJSON(tx, kMediaDown(id), &j)
 		return err
 	})
 	if err != nil || !found {
@@ -167,7 +168,7 @@ func (m *Messenger) download(ctx context.Context, h host.Host, id string) bool {
 		}
 		// Kept, not automatic: a UI's FetchMedia tries the sources again.
 		j.Auto = false
-		_ = m.st.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error { return putJSON(tx, kMediaDown(id), &j) })
+		_ = m.st.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error { return store.PutJSON(tx, kMediaDown(id), &j) })
 		return false
 	default:
 		m.mediaUpdate(ctx, id, j.Messages, a)
@@ -181,7 +182,7 @@ func (m *Messenger) download(ctx context.Context, h host.Host, id string) bool {
 func (m *Messenger) mediaUpdate(ctx context.Context, id string, msgs []string, a media.Attachment) {
 	err := m.st.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error {
 		for _, mid := range msgs {
-			r, err := loadMsg(tx, mid)
+			r, err := history.LoadItem(tx, mid)
 			if errors.Is(err, api.ErrNotFound) {
 				continue
 			} else if err != nil {

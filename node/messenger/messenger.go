@@ -46,8 +46,8 @@ type Config struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Groups and Presence tune groups (node/groups) and presence and typing (node/presence).
-	Groups   GroupOptions
-	Presence PresenceOptions
+	Groups   groups.Options
+	Presence presence.Options
 	// MutedUntil reads a conversation's mute in tx (nil: not muted) for the Conversation
 	// objects (mute.go); nil means no conversation is ever muted.
 	MutedUntil func(tx *store.Tx, convID string) (*int64, error)
@@ -55,6 +55,12 @@ type Config struct {
 	// without media (tests of other parts).
 	Media *media.Store
 }
+
+// Store keys of the messenger itself (docs in doc.go).
+var (
+	kClock    = []byte("hlc")
+	kSettings = []byte("settings")
+)
 
 // Messenger is the messaging engine. Create it with New, then Run it with a libp2p host.
 type Messenger struct {
@@ -82,13 +88,12 @@ type Messenger struct {
 	ratchets sessions.Cache        // parsed ratchet states (node/sessions)
 	pk       sessions.PrekeyServer // the prekey protocol's responder (node/sessions)
 
-	groups *groups.Service // the group engine (node/groups; group.go)
-	gs     *groupService   // shim_groups.go
-	live   *liveService    // presence and typing (node/presence)
+	groups *groups.Service   // the group engine (node/groups; group.go)
+	live   *presence.Service // presence and typing (node/presence; presence.go)
 
 	search history.SearchIndex // history search index (node/history)
 
-	kinds *inbox.Table[*rxBatch] // pairwise content kind → handler (registerKinds)
+	rx *inbox.Hooks // the receiving batches' view of the node, with the kinds' dispatch table (inbound.go)
 
 	media      *mediaWorker  // relay uploads and downloads of attachments (media_worker.go)
 	expiryKick chan struct{} // wakes runExpiry (disappear.go)
@@ -110,14 +115,14 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 		cfg: cfg, st: cfg.Store, ev: cfg.Events, id: cfg.Identity, log: cfg.Logger, now: cfg.Now,
 		acct: cfg.Identity.Public(), uid: string(cfg.Identity.UserID()), media: newMediaWorker(), expiryKick: make(chan struct{}, 1),
 	}
-	m.live = &liveService{presence.New(presence.Config{
+	m.live = presence.New(presence.Config{
 		Store: m.st, Events: m.ev, Log: m.log, Options: m.cfg.Presence, Book: m.presenceBook(),
 		AddAddrs: m.addAddrs, Publish: m.frames.Publish, Hidden: m.presenceHidden,
-	})}
-	m.pk = sessions.PrekeyServer{Store: m.st, Identity: m.id, Now: m.now, Log: m.log, IsContact: prekeyContact}
+	})
+	m.pk = sessions.PrekeyServer{Store: m.st, Identity: m.id, Now: m.now, Log: m.log, IsContact: sessions.AcceptedPeer}
 	m.clock = hlc.New(cfg.Now)
-	if m.kinds, err = registerKinds(m.log); err != nil {
-		return nil, fmt.Errorf("messenger: %w", err)
+	if m.rx, err = m.inboxHooks(); err != nil {
+		return nil, err
 	}
 	from, err := UpgradeStore(ctx, m.st)
 	if err != nil {
@@ -132,7 +137,7 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("messenger: %w", err)
 	}
-	m.groups, m.gs = gs, &groupService{gs}
+	m.groups = gs
 	m.cfg.Groups = gs.Options()
 	err = m.st.Update(ctx, func(tx *store.Tx) error {
 		var last string
@@ -174,34 +179,6 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 	return m, nil
 }
 
-// registerKinds is the dispatch table of the contents a contact sends pairwise: each kind
-// wire knows and this node acts on, with its handler (inbound.go, and the group receive
-// path for the group kinds). A kind left out is acknowledged and ignored (inbox.Table).
-func registerKinds(log *slog.Logger) (*inbox.Table[*rxBatch], error) {
-	t := inbox.NewTable[*rxBatch](log)
-	group := func(b *rxBatch, ct *wire.Content, ts hlc.Timestamp) error { return b.rxGroup(ct, ts) }
-	for kind, h := range map[string]inbox.Handler[*rxBatch]{
-		wire.KindText:         (*rxBatch).text,
-		wire.KindReceipt:      (*rxBatch).rxReceipt,
-		wire.KindEdit:         (*rxBatch).rxEdit,
-		wire.KindDelete:       (*rxBatch).rxDelete,
-		wire.KindReaction:     (*rxBatch).rxReaction,
-		wire.KindResend:       (*rxBatch).rxResend,
-		wire.KindDisappear:    (*rxBatch).rxDisappear,
-		wire.KindGroupOps:     group,
-		wire.KindGroupSync:    group,
-		wire.KindGroupKey:     group,
-		wire.KindGroupMsg:     group,
-		wire.KindGroupResend:  group,
-		wire.KindGroupReceipt: group,
-	} {
-		if err := t.Register(kind, h); err != nil {
-			return nil, err
-		}
-	}
-	return t, nil
-}
-
 // Run serves the messaging protocols on h and delivers the outbox until ctx ends.
 func (m *Messenger) Run(ctx context.Context, h host.Host) error {
 	m.mu.Lock()
@@ -232,7 +209,7 @@ func (m *Messenger) Run(ctx context.Context, h host.Host) error {
 	if err := m.groups.Start(ctx, h); err != nil {
 		return err
 	}
-	m.live.start(ctx, h)
+	m.live.Start(ctx, h)
 	depositorDone := make(chan struct{})
 	go func() {
 		defer close(depositorDone)
@@ -253,7 +230,7 @@ func (m *Messenger) Run(ctx context.Context, h host.Host) error {
 	<-depositorDone
 	<-mediaDone
 	<-expiryDone
-	m.live.wait()
+	m.live.Wait()
 	m.groups.Wait()
 	h.Network().StopNotify(notifee)
 	h.RemoveStreamHandler(protocol.ID(wire.MessageProtocol))
@@ -298,7 +275,7 @@ func (m *Messenger) outboxConfig() outq.Config {
 // connects (or reloads) after a contact came online does not show them offline until the
 // next change.
 func (m *Messenger) Subscribe() (<-chan []byte, func()) {
-	return m.frames.Subscribe(m.live.onlineFrames())
+	return m.frames.Subscribe(m.live.OnlineFrames())
 }
 
 // Typing carries a typing signal from a UI to the conversation's other members
@@ -308,7 +285,7 @@ func (m *Messenger) Typing(ctx context.Context, convID, state string) error {
 }
 
 // safetyNumber is the safety number between us and a contact's identity.
-func (m *Messenger) safetyNumber(c *contactRec) string {
+func (m *Messenger) safetyNumber(c *sessions.Contact) string {
 	pub, err := identity.ParsePublic(c.Identity)
 	if err != nil {
 		return ""
@@ -321,11 +298,11 @@ func (m *Messenger) safetyNumber(c *contactRec) string {
 	return n.String()
 }
 
-func (m *Messenger) apiContact(c *contactRec) api.Contact {
-	return contacts.ToAPI(&c.Record, m.safetyNumber(c), m.live.lastSeen(c.ID))
+func (m *Messenger) apiContact(c *sessions.Contact) api.Contact {
+	return contacts.ToAPI(&c.Record, m.safetyNumber(c), m.live.LastSeen(c.ID))
 }
 
 // peerOf parses a contact's peer id.
-func peerOf(c *contactRec) (peer.ID, error) { return peer.Decode(c.PeerID) }
+func peerOf(c *sessions.Contact) (peer.ID, error) { return peer.Decode(c.PeerID) }
 
 func (m *Messenger) nowMS() int64 { return m.now().UnixMilli() }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/history"
 	"github.com/petrel-chat/petrel/node/store"
 )
 
@@ -30,7 +31,7 @@ func (m *Messenger) withMute(tx *store.Tx, c api.Conversation) (api.Conversation
 func (m *Messenger) ChangeConversation(ctx context.Context, id string, change func(tx *store.Tx) error) (api.Conversation, error) {
 	var out api.Conversation
 	err := m.st.Update(ctx, func(tx *store.Tx) error {
-		if _, err := loadConv(tx, id); err != nil {
+		if _, err := history.GetConversation(tx, id); err != nil {
 			return err
 		}
 		if err := change(tx); err != nil {

@@ -7,7 +7,9 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/petrel-chat/petrel/node/contacts"
 	outq "github.com/petrel-chat/petrel/node/outbox"
+	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 )
@@ -20,7 +22,7 @@ type outboxContacts struct{}
 
 // Contact implements outq.Contacts.
 func (outboxContacts) Contact(tx *store.Tx, cid string) (outq.Contact, error) {
-	c, err := loadContact(tx, cid)
+	c, err := sessions.LoadContact(tx, cid)
 	if err != nil {
 		return outq.Contact{}, err
 	}
@@ -29,16 +31,16 @@ func (outboxContacts) Contact(tx *store.Tx, cid string) (outq.Contact, error) {
 
 // ForgetInitial implements outq.Contacts.
 func (outboxContacts) ForgetInitial(tx *store.Tx, cid string) error {
-	c, err := loadContact(tx, cid)
+	c, err := sessions.LoadContact(tx, cid)
 	if err != nil {
 		return err
 	}
 	c.Initial = nil
-	return putJSON(tx, kContact(cid), c)
+	return sessions.SaveContact(tx, c)
 }
 
 // outboxContact is contact c as node/outbox reads it.
-func outboxContact(c *contactRec) outq.Contact {
+func outboxContact(c *sessions.Contact) outq.Contact {
 	return outq.Contact{
 		ID: c.ID, SendSeq: c.SendSeq, OutSeq: c.OutSeq, Initial: c.Initial,
 		Identity: c.Identity, Relays: c.Relays, Blocked: c.Blocked,
@@ -47,10 +49,10 @@ func outboxContact(c *contactRec) outq.Contact {
 
 // dialMessages opens a message stream to contact cid's node, over a direct connection.
 func (m *Messenger) dialMessages(ctx context.Context, cid string) (outq.Stream, error) {
-	var c *contactRec
+	var c *sessions.Contact
 	err := m.st.View(func(tx *store.Tx) error {
 		var err error
-		c, err = loadContact(tx, cid)
+		c, err = sessions.LoadContact(tx, cid)
 		return err
 	})
 	if err != nil {
@@ -81,7 +83,7 @@ func (m *Messenger) outboxConnected(pid peer.ID) {
 	var cid string
 	_ = m.st.View(func(tx *store.Tx) error {
 		var err error
-		cid, err = getString(tx, kContactByPeer(pid.String()))
+		cid, err = store.GetString(tx, contacts.KeyByPeer(pid.String()))
 		return err
 	})
 	if cid != "" {

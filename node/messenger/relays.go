@@ -2,10 +2,12 @@ package messenger
 
 import (
 	"context"
+	"log/slog"
 
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/crypto/sealed"
 	"github.com/petrel-chat/petrel/crypto/senderkey"
+	"github.com/petrel-chat/petrel/node/groups"
 	"github.com/petrel-chat/petrel/node/inbox"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
@@ -23,12 +25,12 @@ type RelayLink interface {
 	// once the relay stored envelope i durably; err means the exchange itself failed.
 	Deposit(ctx context.Context, relay string, mailbox []byte, envelopes [][]byte) (errs []error, err error)
 	// DepositShared leaves one shared body (crypto/sealed SealBody) for several mailboxes
-	// at relay in one multi deposit (at most MaxSharedRecipients), each with its header.
+	// at relay in one multi deposit (at most groups.MaxSharedRecipients), each with its header.
 	// errs[i] is nil once recipient i's mailbox holds it durably, else its refusal
-	// (ErrRelayBusy when worth retrying). err means nothing was stored: ErrMultiUnsupported
+	// (groups.ErrRelayBusy when worth retrying). err means nothing was stored: groups.ErrMultiUnsupported
 	// when the relay will not take it (deposit per member instead), anything else is worth
 	// retrying.
-	DepositShared(ctx context.Context, relay string, recipients []SharedRecipient, body []byte) (errs []error, err error)
+	DepositShared(ctx context.Context, relay string, recipients []groups.SharedRecipient, body []byte) (errs []error, err error)
 	// Bundle fetches a prekey bundle of user from relay (its prekey directory).
 	Bundle(ctx context.Context, relay string, user *identity.PublicIdentity) ([]byte, error)
 }
@@ -78,43 +80,46 @@ func (m *Messenger) ReceiveSealed(ctx context.Context, envelopes [][]byte) error
 		return nil
 	}
 	return m.st.Update(ctx, func(tx *store.Tx) error {
-		return inbox.Intake(mail, &sealedRx{m: m, tx: tx})
+		return inbox.Intake(mail, &sealedRx{rx: m.rx, tx: tx, log: m.log,
+			group: func(gb *groupBatch, it *inbox.Mail) error {
+				return m.receiveGroupMail(tx, gb, it.Sender, it.From, it.GroupID, it.GroupEnv)
+			}})
 	})
 }
 
-// sealedRx is the pairwise batch (rxBatch, one per sender) and the group batch (groupRx)
-// of one transaction of mailbox mail, which inbox.Intake fills and finishes in turn, so
-// each loads the contacts the other saved.
+// sealedRx is the pairwise batch (inbox.Batch, one per sender) and the group batch
+// (groupBatch) of one transaction of mailbox mail, which inbox.Intake fills and finishes
+// in turn, so each loads the contacts the other saved.
 type sealedRx struct {
-	m  *Messenger
-	tx *store.Tx
-	b  *rxBatch
-	gb *groupRx
+	rx    *inbox.Hooks
+	tx    *store.Tx
+	log   *slog.Logger
+	group func(gb *groupBatch, it *inbox.Mail) error // receiveGroupMail
+	b     *inbox.Batch
+	gb    *groupBatch
+}
+
+// groupBatch is the group receive path of one transaction (groups.Rx, started with the
+// first envelope that gets that far) and the contacts it loaded.
+type groupBatch struct {
+	rx *groups.Rx
+	cc txContacts
 }
 
 func (r *sealedRx) Pairwise(it *inbox.Mail, first bool) error {
 	if first {
-		r.b = r.m.newBatch(r.tx, "")
-		cid, err := getString(r.tx, kContactByUser(it.Sender))
+		b, err := r.rx.SealedBatch(r.tx, it.Sender, it.From)
 		if err != nil {
 			return err
 		}
-		if cid != "" {
-			if err := r.b.useContact(cid); err != nil {
-				return err
-			}
-			if known, err := identity.ParsePublic(r.b.c.Identity); err != nil || !it.From.From(known) {
-				r.b.c = nil // a user id collision cannot happen; refuse rather than guess
-			}
-		}
+		r.b = b
 	}
-	r.b.sealedFrom = it.From
-	st, err := r.b.one(it.Deliver)
+	st, err := r.b.Sealed(it)
 	if err != nil {
 		return err
 	}
 	if st != wire.AckStored {
-		r.m.log.Info("mailbox: message not taken", "status", st)
+		r.log.Info("mailbox: message not taken", "status", st)
 	}
 	return nil
 }
@@ -122,27 +127,31 @@ func (r *sealedRx) Pairwise(it *inbox.Mail, first bool) error {
 func (r *sealedRx) FinishPairwise() error {
 	b := r.b
 	r.b = nil
-	return b.finish()
+	return b.Finish()
 }
 
 func (r *sealedRx) Group(it *inbox.Mail) error {
 	if r.gb == nil {
-		r.gb = &groupRx{m: r.m, tx: r.tx, cc: txContacts{}}
+		r.gb = &groupBatch{cc: txContacts{}}
 	}
-	return r.m.receiveGroupMail(r.gb, it.Sender, it.From, it.GroupID, it.GroupEnv)
+	return r.group(r.gb, it)
 }
 
 func (r *sealedRx) FinishGroup() error {
 	gb := r.gb
 	r.gb = nil
-	return gb.finish()
+	if gb.rx == nil {
+		return nil
+	}
+	return gb.rx.Finish()
 }
 
 // receiveGroupMail feeds one group envelope from a shared envelope into the group receive
-// path. The sealed sender must be a contact (both identity keys) and, where the chain is
-// known, its owner: a member cannot pass its envelope off as another's mail.
-func (m *Messenger) receiveGroupMail(gb *groupRx, sender string, from *sealed.Opened, gid string, env []byte) error {
-	c, err := gb.cc.byUser(gb.tx, sender)
+// path of transaction tx, gb. The
+// sealed sender must be a contact (both identity keys) and, where the chain is known, its
+// owner: a member cannot pass its envelope off as another's mail.
+func (m *Messenger) receiveGroupMail(tx *store.Tx, gb *groupBatch, sender string, from *sealed.Opened, gid string, env []byte) error {
+	c, err := gb.cc.byUser(tx, sender)
 	if err != nil {
 		return err
 	}
@@ -156,19 +165,22 @@ func (m *Messenger) receiveGroupMail(gb *groupRx, sender string, from *sealed.Op
 	}
 	if skm, err := wire.ParseEnvelope(env); err == nil {
 		if sm, err := senderkey.ParseMessage(skm); err == nil {
-			if owner, st := m.gs.owner(gid, sm); st == ownerFound && owner.uid != sender {
+			if owner, ok := m.groups.Owner(gid, sm); ok && owner.UserID != sender {
 				m.log.Info("mailbox: group mail sealed by another member than its author dropped")
 				return nil
 			}
 		}
 	}
-	out, err := gb.envelope(gid, env)
+	if gb.rx == nil {
+		gb.rx = m.groups.NewRx(tx, m.groupPairwise(tx, gb.cc))
+	}
+	out, err := gb.rx.Envelope(gid, env)
 	if err != nil {
 		return err
 	}
-	if out == rxUnknown || out == rxUnlisted { // its key is on its way
-		recheck := out == rxUnlisted
-		gb.tx.OnCommit(func() { m.gs.hold(gid, env, recheck) })
+	if out == groups.Unknown || out == groups.Unlisted { // its key is on its way
+		recheck := out == groups.Unlisted
+		tx.OnCommit(func() { m.groups.Hold(gid, env, recheck) })
 	}
 	return nil
 }

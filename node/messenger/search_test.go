@@ -57,7 +57,7 @@ func searchCorpus(tb testing.TB, m *Messenger, n, convs int, seed uint64) []api.
 	}
 	if err := m.st.Update(ctx, func(tx *store.Tx) error {
 		for _, id := range ids {
-			if err := putJSON(tx, kConv(id), convRec{ID: id, Type: api.ConversationDirect}); err != nil {
+			if err := history.PutConversation(tx, &history.Conversation{ID: id, Type: api.ConversationDirect}); err != nil {
 				return err
 			}
 		}
@@ -89,7 +89,7 @@ func searchCorpus(tb testing.TB, m *Messenger, n, convs int, seed uint64) []api.
 		}
 		if err := m.st.Update(ctx, func(tx *store.Tx) error {
 			for i := range batch {
-				if err := m.putMsg(tx, &msgRec{M: batch[i]}, true); err != nil {
+				if err := m.putMsg(tx, &history.Item{M: batch[i]}, true); err != nil {
 					return err
 				}
 				if _, err := m.ev.Append(tx, api.KindMessage, batch[i]); err != nil {
@@ -111,7 +111,7 @@ func updateMessages(t *testing.T, m *Messenger, msgs []api.Message) {
 	t.Helper()
 	if err := m.st.Update(context.Background(), func(tx *store.Tx) error {
 		for i := range msgs {
-			if err := m.putMsg(tx, &msgRec{M: msgs[i]}, false); err != nil {
+			if err := m.putMsg(tx, &history.Item{M: msgs[i]}, false); err != nil {
 				return err
 			}
 			if _, err := m.ev.Append(tx, api.KindMessageUpdate, msgs[i]); err != nil {
@@ -269,7 +269,7 @@ func BenchmarkSearch100k(b *testing.B) {
 			seq++
 			msg := api.Message{ID: fmt.Sprintf("new-%d", seq), ConversationID: "conv01", Order: fmt.Sprintf("9%012d", seq), Body: "a new concert"}
 			if err := m.st.Update(ctx, func(tx *store.Tx) error {
-				if err := m.putMsg(tx, &msgRec{M: msg}, true); err != nil {
+				if err := m.putMsg(tx, &history.Item{M: msg}, true); err != nil {
 					return err
 				}
 				_, err := m.ev.Append(tx, api.KindMessage, msg)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/petrel-chat/petrel/crypto/ratchet"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/history"
 	outq "github.com/petrel-chat/petrel/node/outbox"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
@@ -38,7 +39,7 @@ func (m *Messenger) card() *wire.Card {
 // enqueue assigns content the contact's next sequence number, stores it in the outbox (and
 // the resend history) and schedules delivery once the transaction commits. c is saved. The
 // outbox worker encrypts the content when it sends it.
-func (m *Messenger) enqueue(tx *store.Tx, c *contactRec, content *wire.Content, msgID string) error {
+func (m *Messenger) enqueue(tx *store.Tx, c *sessions.Contact, content *wire.Content, msgID string) error {
 	_, err := m.enqueueWith(tx, c, content, msgID, nil)
 	return err
 }
@@ -47,12 +48,12 @@ func (m *Messenger) enqueue(tx *store.Tx, c *contactRec, content *wire.Content, 
 // current session as the caller holds it (the caller saves s0 after), when the outbox's
 // ratchet order allows it (outbox.Enqueue). s0 nil means enqueue. It reports whether it
 // used s0.
-func (m *Messenger) enqueueWith(tx *store.Tx, c *contactRec, content *wire.Content, msgID string, s0 *ratchet.State) (sealed bool, err error) {
+func (m *Messenger) enqueueWith(tx *store.Tx, c *sessions.Contact, content *wire.Content, msgID string, s0 *ratchet.State) (sealed bool, err error) {
 	if content.TS == "" {
 		content.TS = m.clock.Now().String()
 	}
 	if content.ID == "" {
-		content.ID = newID("x")
+		content.ID = api.NewID("x")
 	}
 	if !c.Answered {
 		content.Card = m.card()
@@ -70,7 +71,7 @@ func (m *Messenger) enqueueWith(tx *store.Tx, c *contactRec, content *wire.Conte
 	}
 	cid := c.ID
 	tx.OnCommit(func() { m.kick(cid) })
-	return sealed, putJSON(tx, kContact(c.ID), c)
+	return sealed, sessions.SaveContact(tx, c)
 }
 
 // Send stores a message and queues it for delivery. repeat is true when client_msg_id was
@@ -94,17 +95,17 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 	var repeat bool
 	err = m.st.Update(ctx, func(tx *store.Tx) error {
 		repeat = false
-		if id, err := getString(tx, kClient(req.ConversationID, req.ClientMsgID)); err != nil {
+		if id, err := store.GetString(tx, history.KeyClient(req.ConversationID, req.ClientMsgID)); err != nil {
 			return err
 		} else if id != "" {
-			r, err := loadMsg(tx, id)
+			r, err := history.LoadItem(tx, id)
 			if err != nil {
 				return err
 			}
 			out, repeat = r.M, true
 			return nil
 		}
-		conv, err := loadConv(tx, req.ConversationID)
+		conv, err := history.GetConversation(tx, req.ConversationID)
 		if err != nil {
 			return err
 		}
@@ -112,7 +113,7 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 			out, err = m.sendGroup(tx, conv, req, mediaIDs, rawAtts)
 			return err
 		}
-		c, err := loadContact(tx, conv.ContactID)
+		c, err := sessions.LoadContact(tx, conv.ContactID)
 		if err != nil {
 			return err
 		}
@@ -121,7 +122,7 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 		}
 		var replyTo *string
 		if req.ReplyTo != nil && *req.ReplyTo != "" {
-			r, err := loadMsg(tx, *req.ReplyTo)
+			r, err := history.LoadItem(tx, *req.ReplyTo)
 			if err != nil || r.M.ConversationID != conv.ID {
 				return api.Errorf(api.ErrBadRequest, "reply_to is not a message of this conversation")
 			}
@@ -134,7 +135,7 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 			}
 		}
 		ts := m.clock.Now()
-		id := newID("m")
+		id := api.NewID("m")
 		atts, err := m.attachSent(tx, id, mediaIDs)
 		if err != nil {
 			return err
@@ -146,15 +147,15 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 			Status: api.StatusPending, Receipts: api.Receipts{Total: 1}, Reactions: map[string][]string{},
 		}
 		startTimer(&msg, conv.Disappear, ts.Wall) // disappear.go
-		rec := &msgRec{M: msg, ContactID: c.ID}
+		rec := &history.Item{M: msg, ContactID: c.ID}
 		if err := m.putMsg(tx, rec, true); err != nil {
 			return err
 		}
-		if err := tx.Set(kClient(conv.ID, req.ClientMsgID), []byte(id)); err != nil {
+		if err := tx.Set(history.KeyClient(conv.ID, req.ClientMsgID), []byte(id)); err != nil {
 			return err
 		}
 		conv.LastMsgID, conv.UpdatedAt = id, ts.Wall
-		if err := putJSON(tx, kConv(conv.ID), conv); err != nil {
+		if err := history.PutConversation(tx, conv); err != nil {
 			return err
 		}
 		if _, err := m.ev.Append(tx, api.KindMessage, msg); err != nil {
@@ -187,21 +188,21 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 }
 
 // putMsg saves a message record, and its history index when index is true.
-func (m *Messenger) putMsg(tx *store.Tx, r *msgRec, index bool) error {
+func (m *Messenger) putMsg(tx *store.Tx, r *history.Item, index bool) error {
 	if err := m.indexExpiry(tx, r); err != nil { // disappear.go
 		return err
 	}
 	if index {
-		if err := tx.Set(kOrder(r.M.ConversationID, r.M.Order), []byte(r.M.ID)); err != nil {
+		if err := tx.Set(history.KeyOrder(r.M.ConversationID, r.M.Order), []byte(r.M.ID)); err != nil {
 			return err
 		}
 	}
-	return putJSON(tx, kMsg(r.M.ID), r)
+	return history.PutItem(tx, r)
 }
 
 // setStatus moves a message's status forward (failed is final) and reports it.
 func (m *Messenger) setStatus(tx *store.Tx, id, status, reason string) error {
-	r, err := loadMsg(tx, id)
+	r, err := history.LoadItem(tx, id)
 	if err != nil {
 		return err
 	}
@@ -209,7 +210,7 @@ func (m *Messenger) setStatus(tx *store.Tx, id, status, reason string) error {
 }
 
 // setStatusRec is setStatus on a message record just loaded from tx.
-func (m *Messenger) setStatusRec(tx *store.Tx, r *msgRec, status, reason string) error {
+func (m *Messenger) setStatusRec(tx *store.Tx, r *history.Item, status, reason string) error {
 	if r.M.Status == api.StatusFailed {
 		return nil
 	}
@@ -245,24 +246,24 @@ func (m *Messenger) emitConv(tx *store.Tx, id string) error {
 }
 
 func (m *Messenger) apiConv(tx *store.Tx, id string) (api.Conversation, error) {
-	cv, err := loadConv(tx, id)
+	cv, err := history.GetConversation(tx, id)
 	if err != nil {
 		return api.Conversation{}, err
 	}
 	return m.apiConvRec(tx, cv)
 }
 
-func (m *Messenger) apiConvRec(tx *store.Tx, cv *convRec) (api.Conversation, error) {
+func (m *Messenger) apiConvRec(tx *store.Tx, cv *history.Conversation) (api.Conversation, error) {
 	if cv.Type == api.ConversationGroup {
 		return m.apiGroupConv(tx, cv)
 	}
-	c, err := loadContact(tx, cv.ContactID)
+	c, err := sessions.LoadContact(tx, cv.ContactID)
 	if err != nil {
 		return api.Conversation{}, err
 	}
 	var last *api.Message
 	if cv.LastMsgID != "" {
-		r, err := loadMsg(tx, cv.LastMsgID)
+		r, err := history.LoadItem(tx, cv.LastMsgID)
 		if err == nil {
 			last = &r.M
 		}
@@ -272,7 +273,7 @@ func (m *Messenger) apiConvRec(tx *store.Tx, cv *convRec) (api.Conversation, err
 
 // apiDirectConv is a direct conversation with contact c whose last message is last (nil:
 // none, or not found).
-func (m *Messenger) apiDirectConv(tx *store.Tx, cv *convRec, c *contactRec, last *api.Message) (api.Conversation, error) {
+func (m *Messenger) apiDirectConv(tx *store.Tx, cv *history.Conversation, c *sessions.Contact, last *api.Message) (api.Conversation, error) {
 	return m.withMute(tx, api.Conversation{
 		ID: cv.ID, Type: cv.Type, Name: c.Name, UnreadCount: cv.Unread, UpdatedAt: cv.UpdatedAt,
 		Members: []api.Member{
@@ -287,22 +288,22 @@ func (m *Messenger) apiDirectConv(tx *store.Tx, cv *convRec, c *contactRec, last
 // receipts for the newly read messages if the settings allow.
 func (m *Messenger) MarkRead(ctx context.Context, convID, upTo string) error {
 	return m.st.Update(ctx, func(tx *store.Tx) error {
-		conv, err := loadConv(tx, convID)
+		conv, err := history.GetConversation(tx, convID)
 		if err != nil {
 			return err
 		}
-		target, err := loadMsg(tx, upTo)
+		target, err := history.LoadItem(tx, upTo)
 		if err != nil || target.M.ConversationID != convID {
 			return api.Errorf(api.ErrNotFound, "no message %q in this conversation", upTo)
 		}
-		var newly []*msgRec
+		var newly []*history.Item
 		unread := 0
-		err = tx.Iterate(store.IterOptions{Prefix: kOrderPrefix(convID), Start: kOrder(convID, conv.ReadUpTo)}, func(k, v []byte) (bool, error) {
-			order := string(k[len(kOrderPrefix(convID)):])
+		err = tx.Iterate(store.IterOptions{Prefix: history.KeyOrderPrefix(convID), Start: history.KeyOrder(convID, conv.ReadUpTo)}, func(k, v []byte) (bool, error) {
+			order := string(k[len(history.KeyOrderPrefix(convID)):])
 			if order <= conv.ReadUpTo {
 				return true, nil
 			}
-			r, err := loadMsg(tx, string(v))
+			r, err := history.LoadItem(tx, string(v))
 			if err != nil {
 				return false, err
 			}
@@ -341,7 +342,7 @@ func (m *Messenger) MarkRead(ctx context.Context, convID, upTo string) error {
 			}
 			ids = append(ids, r.M.ID)
 		}
-		if err := putJSON(tx, kConv(conv.ID), conv); err != nil {
+		if err := history.PutConversation(tx, conv); err != nil {
 			return err
 		}
 		if changed {
@@ -359,7 +360,7 @@ func (m *Messenger) MarkRead(ctx context.Context, convID, upTo string) error {
 			}
 			return m.groupReadReceipts(tx, conv.ID, newly)
 		}
-		c, err := loadContact(tx, conv.ContactID)
+		c, err := sessions.LoadContact(tx, conv.ContactID)
 		if err != nil {
 			return err
 		}
@@ -376,8 +377,8 @@ func (m *Messenger) MarkRead(ctx context.Context, convID, upTo string) error {
 }
 
 // ownMessage loads a message for an edit or delete by its sender.
-func (m *Messenger) ownMessage(tx *store.Tx, id string) (*msgRec, *contactRec, error) {
-	r, err := loadMsg(tx, id)
+func (m *Messenger) ownMessage(tx *store.Tx, id string) (*history.Item, *sessions.Contact, error) {
+	r, err := history.LoadItem(tx, id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -390,7 +391,7 @@ func (m *Messenger) ownMessage(tx *store.Tx, id string) (*msgRec, *contactRec, e
 	if r.ContactID == "" {
 		return r, nil, nil // a group message: the caller sends to the group
 	}
-	c, err := loadContact(tx, r.ContactID)
+	c, err := sessions.LoadContact(tx, r.ContactID)
 	return r, c, err
 }
 
@@ -447,11 +448,11 @@ func (m *Messenger) Delete(ctx context.Context, id string, forEveryone bool) (ap
 			}
 			return m.enqueue(tx, c, &wire.Content{Kind: wire.KindDelete, Target: id}, "")
 		}
-		r, err := loadMsg(tx, id)
+		r, err := history.LoadItem(tx, id)
 		if err != nil {
 			return err
 		}
-		if err := tx.Delete(kOrder(r.M.ConversationID, r.M.Order)); err != nil {
+		if err := tx.Delete(history.KeyOrder(r.M.ConversationID, r.M.Order)); err != nil {
 			return err
 		}
 		if err := m.markDeleted(tx, r); err != nil {
@@ -463,7 +464,7 @@ func (m *Messenger) Delete(ctx context.Context, id string, forEveryone bool) (ap
 	return out, err
 }
 
-func (m *Messenger) markDeleted(tx *store.Tx, r *msgRec) error {
+func (m *Messenger) markDeleted(tx *store.Tx, r *history.Item) error {
 	r.M.Deleted, r.M.Body, r.M.Reactions, r.ReactTS = true, "", map[string][]string{}, nil
 	r.M.ReplyTo = nil
 	if err := m.dropAttachments(tx, r); err != nil {
@@ -479,19 +480,19 @@ func (m *Messenger) markDeleted(tx *store.Tx, r *msgRec) error {
 // fixLast points a conversation's last message at the newest remaining one after removed
 // left its history.
 func (m *Messenger) fixLast(tx *store.Tx, convID, removed string) error {
-	conv, err := loadConv(tx, convID)
+	conv, err := history.GetConversation(tx, convID)
 	if err != nil || conv.LastMsgID != removed {
 		return err
 	}
 	conv.LastMsgID = ""
-	err = tx.Iterate(store.IterOptions{Prefix: kOrderPrefix(convID), Reverse: true}, func(_, v []byte) (bool, error) {
+	err = tx.Iterate(store.IterOptions{Prefix: history.KeyOrderPrefix(convID), Reverse: true}, func(_, v []byte) (bool, error) {
 		conv.LastMsgID = string(v)
 		return false, nil
 	})
 	if err != nil {
 		return err
 	}
-	if err := putJSON(tx, kConv(convID), conv); err != nil {
+	if err := history.PutConversation(tx, conv); err != nil {
 		return err
 	}
 	return m.emitConv(tx, convID)
@@ -504,16 +505,16 @@ func (m *Messenger) React(ctx context.Context, id, emoji string, remove bool) (a
 	}
 	var out api.Message
 	err := m.st.Update(ctx, func(tx *store.Tx) error {
-		r, err := loadMsg(tx, id)
+		r, err := history.LoadItem(tx, id)
 		if err != nil {
 			return err
 		}
 		if r.M.Deleted {
 			return api.Errorf(api.ErrConflict, "the message was deleted")
 		}
-		var c *contactRec
+		var c *sessions.Contact
 		if r.ContactID != "" {
-			if c, err = loadContact(tx, r.ContactID); err != nil {
+			if c, err = sessions.LoadContact(tx, r.ContactID); err != nil {
 				return err
 			}
 		}
@@ -538,17 +539,17 @@ func (m *Messenger) React(ctx context.Context, id, emoji string, remove bool) (a
 
 // applyReaction applies a reaction change stamped ts unless a later change of the same
 // user and emoji was applied already; it reports whether the message changed.
-func applyReaction(r *msgRec, user, emoji string, present bool, ts string) bool {
+func applyReaction(r *history.Item, user, emoji string, present bool, ts string) bool {
 	if r.ReactTS == nil {
-		r.ReactTS = reactions{}
+		r.ReactTS = history.Reactions{}
 	}
 	if r.ReactTS[user] == nil {
-		r.ReactTS[user] = map[string]reactState{}
+		r.ReactTS[user] = map[string]history.ReactState{}
 	}
 	if old, ok := r.ReactTS[user][emoji]; ok && old.TS >= ts {
 		return false
 	}
-	r.ReactTS[user][emoji] = reactState{TS: ts, Present: present}
+	r.ReactTS[user][emoji] = history.ReactState{TS: ts, Present: present}
 	out := map[string][]string{}
 	for u, es := range r.ReactTS {
 		for e, s := range es {
@@ -577,7 +578,7 @@ func (m *Messenger) Settings(ctx context.Context) (api.Settings, error) {
 
 func (m *Messenger) settings(tx *store.Tx) (api.Settings, error) {
 	s := api.Settings{Presence: api.PresenceContacts, ReadReceipts: true}
-	_, err := getJSON(tx, kSettings, &s)
+	_, err := store.GetJSON(tx, kSettings, &s)
 	return s, err
 }
 
@@ -599,8 +600,8 @@ func (m *Messenger) UpdateSettings(ctx context.Context, p api.SettingsPatch) (ap
 			s.ReadReceipts = *p.ReadReceipts
 		}
 		hidden := s.Presence == api.PresenceNobody
-		tx.OnCommit(func() { m.live.setHidden(hidden) })
-		return putJSON(tx, kSettings, s)
+		tx.OnCommit(func() { m.live.SetHidden(hidden) })
+		return store.PutJSON(tx, kSettings, s)
 	})
 	return s, err
 }

@@ -14,11 +14,11 @@ import (
 
 // ensureSession starts a PQXDH session with contact cid unless one exists.
 func (m *Messenger) ensureSession(ctx context.Context, cid string) error {
-	var c *contactRec
+	var c *sessions.Contact
 	var have bool
 	err := m.st.View(func(tx *store.Tx) error {
 		var err error
-		if c, err = loadContact(tx, cid); err != nil {
+		if c, err = sessions.LoadContact(tx, cid); err != nil {
 			return err
 		}
 		have, err = sessions.Exists(tx, cid)
@@ -37,7 +37,7 @@ func (m *Messenger) ensureSession(ctx context.Context, cid string) error {
 		return fmt.Errorf("contact's prekey bundle: %w", err)
 	}
 	return m.st.Update(ctx, func(tx *store.Tx) error {
-		c, err := loadContact(tx, cid)
+		c, err := sessions.LoadContact(tx, cid)
 		if err != nil {
 			return err
 		}
@@ -66,7 +66,7 @@ func (m *Messenger) ensureSession(ctx context.Context, cid string) error {
 		if err := m.ratchets.Save(tx, cid, sessions.Current, st); err != nil {
 			return err
 		}
-		return putJSON(tx, kContact(cid), c)
+		return sessions.SaveContact(tx, c)
 	})
 }
 

@@ -52,7 +52,7 @@ func TestUpgradeRecordsIsRerunnable(t *testing.T) {
 			t.Fatalf("run %d: %v", run, err)
 		}
 		if err := st.View(func(tx *store.Tx) error {
-			c, err := loadContact(tx, "c1")
+			c, err := sessions.LoadContact(tx, "c1")
 			if err != nil {
 				return err
 			}
@@ -63,7 +63,7 @@ func TestUpgradeRecordsIsRerunnable(t *testing.T) {
 			if ch, err := sessions.LoadChannel(tx, "c1"); err != nil || ch.SendSeq != 7 {
 				return fmt.Errorf("channel %+v %v", ch, err)
 			}
-			cv, err := loadConv(tx, "d1")
+			cv, err := history.GetConversation(tx, "d1")
 			if err != nil || cv.Unread != 2 || cv.ReadUpTo != "0003" {
 				return fmt.Errorf("conversation %+v %v", cv, err)
 			}

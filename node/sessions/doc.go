@@ -6,7 +6,8 @@
 // session and consumes its prekeys. The prekey protocol's responder is here too
 // (PrekeyServer: per-peer budgets for contacts and strangers, the keys-free bundle, the
 // pool's refill) with its requester's side (RequestBundle); the PQXDH session start lives
-// in node/messenger, which calls these.
+// in node/messenger, which calls these. Contact is a contact as delivery works with it:
+// its address-book record (node/contacts) and its Channel, loaded and saved together.
 //
 // Store keys (sealed by node/store):
 //

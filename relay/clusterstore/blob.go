@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
@@ -23,13 +22,17 @@ import (
 //	                               0x01 ‖ size (4) ‖ stored at (8) ‖ expires at (8) ‖ uploader (16)
 //	bucket petrel_blobuse          UPLOADER (hex) → blobs (8) ‖ bytes (8) charged
 //
-// An upload writes the object, then creates the record (compare-and-set: the first of
-// concurrent uploads of one blob wins and is charged; the others only refresh it), then
-// charges the uploader. A blob is visible once its record exists and its object's meta
-// message (written by JetStream after the last chunk) is there, so a process killed
-// mid-upload leaves no blob: only chunks without a meta message, removed by the object
-// stream's MaxAge (twice the TTL plus an hour). A blob kept alive by re-uploads for longer
-// than a TTL is rewritten, so its chunks outlive its record.
+// An upload writes the object (blobobject.go: its chunks, each acknowledged by a quorum in
+// order, then its meta message), reads it back whole at the object stream's leader and
+// checks its size and SHA-256 against the id, and only then creates the record
+// (compare-and-set: the first of concurrent uploads of one blob wins and is charged; the
+// others only refresh it), then charges the uploader. A process killed mid-upload leaves
+// no blob: only chunks without a meta message, removed by the object stream's MaxAge (twice
+// the TTL plus an hour). A refresh (a re-upload of bytes the cluster holds) first checks
+// the object (whole, once per process), so a record whose object is missing or does not
+// hash to its id is dropped and the bytes are taken again; a read serves bytes only from an
+// object it has checked the same way. A blob kept alive by re-uploads for longer than a
+// TTL is rewritten, so its chunks outlive its record.
 
 // blobState is the blob store's JetStream handles and cached totals.
 type blobState struct {
@@ -38,6 +41,7 @@ type blobState struct {
 	objBucket string
 	meta      jetstream.KeyValue
 	use       jetstream.KeyValue
+	verified  verifiedObjects // blobobject.go
 
 	mu    sync.Mutex
 	stats relaystore.BlobStats
@@ -136,7 +140,7 @@ func (s *Store) PutBlob(ctx context.Context, uploader []byte, id relaywire.BlobI
 	if q.MaxBytes > 0 && u.bytes+int64(len(data)) > q.MaxBytes {
 		return false, fmt.Errorf("%w: %d of %d bytes held, %d more refused", relaystore.ErrBlobQuota, u.bytes, q.MaxBytes, len(data))
 	}
-	if err := s.putObject(ctx, id, bytes.NewReader(data)); err != nil {
+	if err := s.putObject(ctx, id, bytes.NewReader(data), len(data)); err != nil {
 		return false, err
 	}
 	info := relaystore.BlobInfo{Size: len(data), StoredAt: now.UnixMilli(), ExpiresAt: now.Add(q.TTL).UnixMilli(), Uploader: uploader}
@@ -163,18 +167,9 @@ func (s *Store) PutBlob(ctx context.Context, uploader []byte, id relaywire.BlobI
 	return true, nil
 }
 
-// putObject writes a blob's bytes to the object store (visible only once whole).
-func (s *Store) putObject(ctx context.Context, id relaywire.BlobID, r io.Reader) error {
-	rctx, cancel := context.WithTimeout(ctx, 4*time.Duration(s.cfg.Timeout))
-	defer cancel()
-	if _, err := s.blob.obj.Put(rctx, jetstream.ObjectMeta{Name: blobKey(id)}, r); err != nil {
-		return fmt.Errorf("clusterstore: blob object: %w", err)
-	}
-	return nil
-}
-
 // TouchBlob moves a held blob's expiry to now + q.TTL; ErrBlobNotFound when it is not
-// held (an expired record is deleted on the way).
+// held (an expired record is deleted on the way, and so is a record whose object is
+// missing or corrupt at the leader: the caller then stores the bytes again).
 func (s *Store) TouchBlob(ctx context.Context, id relaywire.BlobID, now time.Time, q relaystore.BlobQuota) error {
 	for attempt := 0; attempt < 100; attempt++ {
 		info, rev, err := s.blobRecord(ctx, id)
@@ -187,6 +182,12 @@ func (s *Store) TouchBlob(ctx context.Context, id relaywire.BlobID, now time.Tim
 			}
 			return relaystore.ErrBlobNotFound
 		}
+		// Renew only what is really held: the object, read whole and hashed (once per
+		// process).
+		data, err := s.checkedObject(ctx, id, info, rev)
+		if err != nil {
+			return err
+		}
 		exp := now.Add(q.TTL).UnixMilli()
 		if exp <= info.ExpiresAt {
 			return nil
@@ -195,11 +196,12 @@ func (s *Store) TouchBlob(ctx context.Context, id relaywire.BlobID, now time.Tim
 		if rewrite {
 			// Its chunks would reach the object stream's MaxAge before the new expiry:
 			// write them again.
-			data, err := s.ReadBlob(id, 0, info.Size, now)
-			if err != nil {
-				return err
+			if data == nil {
+				if data, err = s.readVerified(ctx, id, info, rev, 0, info.Size); err != nil {
+					return err
+				}
 			}
-			if err := s.putObject(ctx, id, bytes.NewReader(data)); err != nil {
+			if err := s.putObject(ctx, id, bytes.NewReader(data), info.Size); err != nil {
 				return err
 			}
 			info.StoredAt = now.UnixMilli()
@@ -312,61 +314,81 @@ func (s *Store) StatBlob(id relaywire.BlobID, now time.Time) (relaystore.BlobInf
 }
 
 // ReadBlob returns n bytes of blob id from off, read from the object store (whose replica
-// may lag a moment behind the record: it retries within the request timeout).
+// may lag a moment behind the record: it retries within the request timeout). It serves
+// bytes only of an object it has read whole and found to hash to id; a record whose
+// object is missing or corrupt at the leader is dropped (ErrBlobNotFound).
 func (s *Store) ReadBlob(id relaywire.BlobID, off, n int, now time.Time) ([]byte, error) {
-	info, err := s.StatBlob(id, now)
+	info, rev, err := s.blobRecord(s.ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	if info.ExpiresAt <= now.UnixMilli() {
+		return nil, relaystore.ErrBlobNotFound
 	}
 	if off < 0 || n < 0 || off+n > info.Size {
 		return nil, fmt.Errorf("clusterstore: range %d+%d beyond a blob of %d bytes", off, n, info.Size)
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, 2*time.Duration(s.cfg.Timeout))
+	return s.readVerified(s.ctx, id, info, rev, off, n)
+}
+
+// readVerified reads a range of a checked object (verifiedRange), again while a replica
+// lags (within twice the request timeout), dropping the record (rev) of a corrupt one.
+func (s *Store) readVerified(ctx context.Context, id relaywire.BlobID, info relaystore.BlobInfo, rev uint64, off, n int) ([]byte, error) {
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Duration(s.cfg.Timeout))
 	defer cancel()
 	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
-		out, err := s.readObject(ctx, id, off, n)
+		out, err := s.verifiedRange(rctx, id, info.Size, off, n)
+		if errors.Is(err, errBlobCorrupt) {
+			return nil, s.dropCorrupt(ctx, id, info, rev, err)
+		}
 		if !errors.Is(err, jetstream.ErrObjectNotFound) {
 			return out, err
 		}
 		select {
-		case <-ctx.Done():
+		case <-rctx.Done():
 			return nil, relaystore.ErrBlobNotFound
 		case <-time.After(wait):
 		}
 	}
 }
 
-// readObject reads n bytes of an object from off, chunk by chunk with direct gets on the
-// object stream (any replica answers; no consumer to create), up to the chunk holding
-// the range's end. The chunks are the object store's: subject $O.BUCKET.C.NUID, in order.
-func (s *Store) readObject(ctx context.Context, id relaywire.BlobID, off, n int) ([]byte, error) {
-	info, err := s.blob.obj.GetInfo(ctx, blobKey(id))
-	if err != nil {
-		if errors.Is(err, jetstream.ErrObjectNotFound) {
-			return nil, err
+// checkedObject checks that blob id's object (its record info at rev) is whole and hashes
+// to id: its bytes when they had to be read for that, nil when this process checked this
+// object before. A missing or corrupt object drops the record (ErrBlobNotFound).
+func (s *Store) checkedObject(ctx context.Context, id relaywire.BlobID, info relaystore.BlobInfo, rev uint64) ([]byte, error) {
+	if nuid := s.blob.verified.get(id); nuid != "" {
+		oi, err := s.blob.obj.GetInfo(ctx, blobKey(id))
+		if err == nil && oi.NUID == nuid && oi.Size == uint64(info.Size) {
+			return nil, nil
 		}
-		return nil, fmt.Errorf("clusterstore: blob object: %w", err)
 	}
+	return s.readVerified(ctx, id, info, rev, 0, info.Size)
+}
+
+// readObject reads n bytes of an object (info) from off, chunk by chunk with direct gets
+// on the object stream (any replica answers; no consumer to create), up to the chunk
+// holding the range's end. The chunks are the object store's: subject $O.BUCKET.C.NUID, in
+// order.
+func (s *Store) readObject(ctx context.Context, info *jetstream.ObjectInfo, off, n int) ([]byte, error) {
 	if info.Size < uint64(off+n) {
 		return nil, fmt.Errorf("clusterstore: blob object of %d bytes for a range to %d", info.Size, off+n)
 	}
-	subj := "$O." + s.blob.objBucket + ".C." + info.NUID
+	subj := s.chunkSubject(info.NUID)
 	out := make([]byte, 0, n)
 	pos := 0
 	for seq := uint64(1); pos < off+n; {
-		m, err := s.blob.objStream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subj))
+		at, d, err := s.directChunk(ctx, seq, subj)
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			return nil, jetstream.ErrObjectNotFound // a replica behind the one that had the meta: again
 		}
 		if err != nil {
 			return nil, fmt.Errorf("clusterstore: blob object chunk at %d: %w", pos, err)
 		}
-		d := m.Data
 		if lo, hi := max(off-pos, 0), min(off+n-pos, len(d)); lo < hi {
 			out = append(out, d[lo:hi]...)
 		}
 		pos += len(d)
-		seq = m.Sequence + 1
+		seq = at + 1
 	}
 	return out, nil
 }

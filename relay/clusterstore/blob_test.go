@@ -216,7 +216,7 @@ func runUploadChild(v string) int {
 	rand.Read(half)
 	// The first half goes to JetStream (eight chunks); the second never comes.
 	r := io.MultiReader(bytes.NewReader(half), &stallReader{said: func() { fmt.Println("MIDWAY") }})
-	err = s.putObject(ctx, id, r)
+	err = s.putObject(ctx, id, r, 2<<20)
 	fmt.Fprintln(os.Stderr, "putObject returned:", err)
 	return 1
 }
@@ -328,7 +328,8 @@ func TestBlobSIGKILLMidUpload(t *testing.T) {
 	// The survivors carry on (once the buckets the killed process led have elected a
 	// new leader; until then an upload fails and the node retries): a whole upload at
 	// one is read at the other.
-	// (A failed attempt may have stored the blob: the next one then only renews it.)
+	// (A failed attempt may have left a record: the next one renews it only after reading
+	// the object whole and finding it hashes to the id, else it stores the bytes again.)
 	retry(t, "an upload after the kill", func() error {
 		_, err := ms[1].store.PutBlob(ctx, uploader(1), id, data, time.Now(), relaystore.BlobQuota{TTL: time.Hour})
 		return err

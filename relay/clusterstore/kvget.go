@@ -2,8 +2,7 @@ package clusterstore
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
+	"errors"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -21,40 +20,20 @@ type kvEntry struct {
 // reads here. jetstream.ErrKeyNotFound when absent or deleted.
 func (s *Store) leaderGet(ctx context.Context, kv jetstream.KeyValue, key string) (kvEntry, error) {
 	bucket := kv.Bucket()
-	req, _ := json.Marshal(map[string]string{"last_by_subj": "$KV." + bucket + "." + key})
-	ctx, cancel := s.req(ctx)
-	defer cancel()
-	msg, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.KV_"+bucket, req)
-	if err != nil {
-		return kvEntry{}, fmt.Errorf("clusterstore: read %s: %w", bucket, err)
-	}
-	var resp struct {
-		Error   *jetstream.APIError `json:"error,omitempty"`
-		Message *struct {
-			Seq    uint64 `json:"seq"`
-			Header []byte `json:"hdrs,omitempty"`
-			Data   []byte `json:"data,omitempty"`
-		} `json:"message,omitempty"`
-	}
-	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return kvEntry{}, fmt.Errorf("clusterstore: read %s: %w", bucket, err)
-	}
-	if resp.Error != nil {
-		if resp.Error.ErrorCode == jetstream.JSErrCodeMessageNotFound {
-			return kvEntry{}, jetstream.ErrKeyNotFound
-		}
-		return kvEntry{}, fmt.Errorf("clusterstore: read %s: %w", bucket, resp.Error)
-	}
-	if resp.Message == nil {
+	m, err := s.leaderMsg(ctx, "KV_"+bucket, map[string]any{"last_by_subj": "$KV." + bucket + "." + key})
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return kvEntry{}, jetstream.ErrKeyNotFound
 	}
-	if len(resp.Message.Header) > 0 {
-		h, err := nats.DecodeHeadersMsg(resp.Message.Header)
+	if err != nil {
+		return kvEntry{}, err
+	}
+	if len(m.hdr) > 0 {
+		h, err := nats.DecodeHeadersMsg(m.hdr)
 		if err == nil {
 			if op := h.Get("KV-Operation"); op == "DEL" || op == "PURGE" {
 				return kvEntry{}, jetstream.ErrKeyNotFound
 			}
 		}
 	}
-	return kvEntry{value: resp.Message.Data, revision: resp.Message.Seq}, nil
+	return kvEntry{value: m.data, revision: m.seq}, nil
 }

@@ -1,7 +1,9 @@
 package relayserver_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"log/slog"
 	"net"
 	"testing"
@@ -14,9 +16,10 @@ import (
 )
 
 // TestMigrateToCluster: a single relay's mailboxes (registration, waiting mail including a
-// multi deposit, prekeys) are moved into a cluster by MigrateToCluster (what `petrel relay
-// migrate` runs); the relay restarted with the cluster config serves them unchanged, and a
-// second migration copies nothing twice.
+// multi deposit, prekeys) and blobs are moved into a cluster by MigrateToCluster (what
+// `petrel relay migrate` runs); the relay restarted with the cluster config serves them
+// unchanged (a blob whole and by range, its expiry kept),
+// and a second migration copies nothing twice.
 func TestMigrateToCluster(t *testing.T) {
 	dir := t.TempDir()
 	r := startRelayIn(t, testConfig(), dir)
@@ -43,6 +46,16 @@ func TestMigrateToCluster(t *testing.T) {
 	if errs, err := mailboxclient.DepositMulti(ctx, h, r.id(), rs, body); err != nil || errs[0] != nil || errs[1] != nil {
 		t.Fatalf("multi deposit: %v %v", errs, err)
 	}
+	blob := make([]byte, 512<<10) // a padding bucket
+	rand.Read(blob)
+	blobID, err := mailboxclient.PutBlob(ctx, h, r.id(), bob.id, blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := mailboxclient.HasBlob(ctx, h, r.id(), blobID)
+	if err != nil || !before.Present {
+		t.Fatalf("the blob at the single relay: %+v %v", before, err)
+	}
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -57,10 +70,11 @@ func TestMigrateToCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n.Mailboxes != 2 || n.Messages != 4 || n.Prekeys == 0 || n.Skipped != 0 {
+	if n.Mailboxes != 2 || n.Messages != 4 || n.Prekeys == 0 || n.Skipped != 0 || n.Blobs != 1 || n.BlobBytes != int64(before.Size) {
 		t.Fatalf("migrated %+v", n)
 	}
-	if again, err := relayserver.MigrateToCluster(context.Background(), cfg, dir, log); err != nil || again.Skipped != 2 || again.Messages != 0 {
+	if again, err := relayserver.MigrateToCluster(context.Background(), cfg, dir, log); err != nil || again.Skipped != 2 || again.Messages != 0 ||
+		again.Blobs != 0 || again.BlobsSkipped != 1 {
 		t.Fatalf("second migration: %+v %v", again, err)
 	}
 
@@ -88,5 +102,17 @@ func TestMigrateToCluster(t *testing.T) {
 	}
 	if _, err := mailboxclient.FetchBundle(ctx, h2, rc.id(), bob.id.Public()); err != nil {
 		t.Fatalf("bob's prekeys in the cluster: %v", err)
+	}
+	after, err := mailboxclient.HasBlob(ctx, h2, rc.id(), blobID)
+	if err != nil || !after.Present || after.Size != before.Size || !after.Expires.Equal(before.Expires) {
+		t.Fatalf("the blob in the cluster: %+v %v, at the single relay %+v", after, err, before)
+	}
+	got, err := mailboxclient.GetBlob(ctx, h2, rc.id(), blobID, 0, -1)
+	if err != nil || !bytes.Equal(got, blob) {
+		t.Fatalf("the blob read from the cluster: %v", err)
+	}
+	part, err := mailboxclient.GetBlob(ctx, h2, rc.id(), blobID, 100_000, 5000)
+	if err != nil || !bytes.Equal(part, blob[100_000:105_000]) {
+		t.Fatalf("a range of the blob from the cluster: %v", err)
 	}
 }

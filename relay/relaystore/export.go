@@ -2,11 +2,14 @@ package relaystore
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/crypto/sealed"
+	"github.com/petrel-chat/petrel/relay/relaywire"
 )
 
 // ExportedMailbox is one mailbox as Export hands it out: its registration, its mail in
@@ -117,4 +120,61 @@ func exportPrekeys(txn *badger.Txn, m *ExportedMailbox) error {
 		it.Close()
 	}
 	return nil
+}
+
+// ExportedBlob is one stored blob as ExportBlobs hands it out: its id, record and bytes.
+type ExportedBlob struct {
+	ID   relaywire.BlobID
+	Info BlobInfo
+	Data []byte
+}
+
+// ExportBlobs calls fn with every blob whose TTL has not ended at now, one at a time, from
+// one consistent snapshot (`petrel relay migrate`). A blob whose bytes are missing or do
+// not hash to its id is not handed out but counted in corrupt (it could not be served; its
+// uploader uploads it again).
+func (s *Store) ExportBlobs(now time.Time, fn func(*ExportedBlob) error) (corrupt int, err error) {
+	err = s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pfxBlobInfo}, PrefetchValues: true})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			k := it.Item().Key()
+			if len(k) != 1+relaywire.BlobIDSize {
+				continue
+			}
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			info, err := ParseBlobInfo(v)
+			if err != nil {
+				return err
+			}
+			if info.ExpiresAt <= now.UnixMilli() {
+				continue
+			}
+			b := &ExportedBlob{Info: info}
+			copy(b.ID[:], k[1:])
+			bi, err := txn.Get(blobKey(pfxBlob, b.ID))
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				corrupt++
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("relaystore: export blob: %w", err)
+			}
+			if b.Data, err = bi.ValueCopy(nil); err != nil {
+				return err
+			}
+			if len(b.Data) != info.Size || relaywire.BlobIDOf(b.Data) != b.ID {
+				corrupt++
+				continue
+			}
+			if err := fn(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return corrupt, err
 }

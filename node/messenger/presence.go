@@ -1,35 +1,22 @@
 package messenger
 
 import (
-	"context"
-	"encoding/json"
-
-	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/contacts"
+	"github.com/petrel-chat/petrel/node/groups"
+	"github.com/petrel-chat/petrel/node/history"
 	"github.com/petrel-chat/petrel/node/presence"
 	"github.com/petrel-chat/petrel/node/store"
 )
 
-// Presence and typing live in node/presence. These keep the messenger's callers as they
-// were and answer what presence asks of contacts and groups (presence.Book).
-
-// PresenceOptions tune presence and typing (presence.Options).
-type PresenceOptions = presence.Options
-
-// liveService is the presence service under the names the messenger's callers use.
-type liveService struct{ *presence.Service }
-
-func (l *liveService) lastSeen(cid string) *int64             { return l.LastSeen(cid) }
-func (l *liveService) setHidden(hidden bool)                  { l.SetHidden(hidden) }
-func (l *liveService) onlineFrames() [][]byte                 { return l.OnlineFrames() }
-func (l *liveService) start(ctx context.Context, h host.Host) { l.Start(ctx, h) }
-func (l *liveService) wait()                                  { l.Wait() }
+// Presence and typing live in node/presence; this file answers what it asks of contacts
+// and groups (presence.Book), from the store.
 
 // presenceContact is what presence knows of contact c.
-func presenceContact(c *contactRec) presence.Contact {
-	pid, _ := peerOf(c)
+func presenceContact(c *contacts.Record) presence.Contact {
+	pid, _ := peer.Decode(c.PeerID)
 	return presence.Contact{ID: c.ID, UserID: c.UserID, ConvID: c.ConvID, Peer: pid, Addrs: c.Addrs,
 		Accepted: c.Request == api.RequestAccepted, GroupOnly: c.GroupOnly, Blocked: c.Blocked}
 }
@@ -41,7 +28,7 @@ func (m *Messenger) presenceBook() presence.Book {
 			var out presence.Contact
 			ok := false
 			_ = m.st.View(func(tx *store.Tx) error {
-				c, err := loadContact(tx, cid)
+				c, err := contacts.Get(tx, cid)
 				if err == nil {
 					out, ok = presenceContact(c), true
 				}
@@ -53,11 +40,11 @@ func (m *Messenger) presenceBook() presence.Book {
 			var out presence.Contact
 			ok := false
 			_ = m.st.View(func(tx *store.Tx) error {
-				cid, err := getString(tx, kContactByPeer(pid.String()))
+				cid, err := contacts.ByPeer(tx, pid.String())
 				if err != nil || cid == "" {
 					return err
 				}
-				c, err := loadContact(tx, cid)
+				c, err := contacts.Get(tx, cid)
 				if err == nil {
 					out, ok = presenceContact(c), true
 				}
@@ -68,12 +55,8 @@ func (m *Messenger) presenceBook() presence.Book {
 		Contacts: func() []presence.Contact {
 			var out []presence.Contact
 			_ = m.st.View(func(tx *store.Tx) error {
-				return tx.Iterate(store.IterOptions{Prefix: []byte("ct/")}, func(_, v []byte) (bool, error) {
-					var c contactRec
-					if err := json.Unmarshal(v, &c); err != nil {
-						return false, err
-					}
-					out = append(out, presenceContact(&c))
+				return contacts.List(tx, func(c *contacts.Record) (bool, error) {
+					out = append(out, presenceContact(c))
 					return true, nil
 				})
 			})
@@ -82,8 +65,8 @@ func (m *Messenger) presenceBook() presence.Book {
 		InGroup: func(gid, uid string) bool {
 			ok := false
 			_ = m.st.View(func(tx *store.Tx) error {
-				g, err := loadGroup(tx, gid)
-				ok = err == nil && g.Me && g.member(uid) != nil
+				g, err := groups.Load(tx, gid)
+				ok = err == nil && g.Me && g.Member(uid) != nil
 				return nil
 			})
 			return ok
@@ -97,12 +80,12 @@ func (m *Messenger) presenceBook() presence.Book {
 func (m *Messenger) typingPeers(convID string) ([]presence.Peer, error) {
 	var out []presence.Peer
 	err := m.st.View(func(tx *store.Tx) error {
-		conv, err := loadConv(tx, convID)
+		conv, err := history.GetConversation(tx, convID)
 		if err != nil {
 			return err
 		}
 		if conv.Type == api.ConversationGroup {
-			g, err := loadGroup(tx, convID)
+			g, err := groups.Load(tx, convID)
 			if err != nil {
 				return err
 			}
@@ -119,11 +102,11 @@ func (m *Messenger) typingPeers(convID string) ([]presence.Peer, error) {
 			}
 			return nil
 		}
-		c, err := loadContact(tx, conv.ContactID)
+		c, err := contacts.Get(tx, conv.ContactID)
 		if err != nil {
 			return err
 		}
-		if pid, err := peerOf(c); err == nil && !c.Blocked {
+		if pid, err := peer.Decode(c.PeerID); err == nil && !c.Blocked {
 			out = append(out, presence.Peer{ID: pid, Addrs: c.Addrs})
 		}
 		return nil
