@@ -103,3 +103,58 @@ func index(tx *store.Tx, owner string, old, l *wire.DeviceList, primary string, 
 	}
 	return nil
 }
+
+// Chan is one remote device's channel.
+type Chan struct {
+	ID     string      // the channel id
+	Device wire.Device // the device as its account's list has it
+	// Primary: the device's key is its account's key (the channel of a contact's primary
+	// is the contact's id).
+	Primary bool
+}
+
+// ContactChannels are the channels of contact cid's active devices, in list order: its
+// list (Contact) or, without one, its primary alone on peer pid with relays.
+func ContactChannels(tx *store.Tx, cid string, account *identity.PublicIdentity, pid string, relays []string) ([]Chan, error) {
+	l, err := Contact(tx, cid, account, pid, relays)
+	if err != nil {
+		return nil, err
+	}
+	primary := wire.DeviceID(account)
+	var out []Chan
+	for _, d := range l.Active() {
+		if d.ID == primary {
+			// The contact record's peer, addresses and relays are the primary's freshest.
+			d.PeerID, d.Relays = pid, relays
+		}
+		out = append(out, Chan{ID: Channel(cid, d.ID, primary), Device: d, Primary: d.ID == primary})
+	}
+	return out, nil
+}
+
+// OwnChannels are the channels of our own other active devices.
+func (s *Self) OwnChannels() []Chan {
+	primary := wire.DeviceID(s.Account)
+	var out []Chan
+	for _, d := range s.Others() {
+		out = append(out, Chan{ID: Channel(Own, d.ID, ""), Device: d, Primary: d.ID == primary})
+	}
+	return out
+}
+
+// ContactDevice returns the active device dev of contact cid's verified list (false when
+// the list does not hold it active: a revoked device has no channel).
+func ContactDevice(tx *store.Tx, cid, dev string, account *identity.PublicIdentity) (wire.Device, bool, error) {
+	l, err := Contact(tx, cid, account, "", nil)
+	if err != nil {
+		return wire.Device{}, false, err
+	}
+	d, ok := l.Find(dev)
+	return d, ok && d.Revoked == 0, nil
+}
+
+// OwnDevice returns our own active device dev (not this one).
+func (s *Self) OwnDevice(dev string) (wire.Device, bool) {
+	d, ok := s.List.Find(dev)
+	return d, ok && d.Revoked == 0 && dev != s.ID
+}

@@ -64,6 +64,31 @@ func (s *Self) Others() []wire.Device {
 	return out
 }
 
+// OwnAccount returns the account key and its verified list as the store holds them, nil
+// for both while the account has a single device (no list signed yet). It needs no key of
+// this device: the channels to our own devices are loaded with it.
+func OwnAccount(tx *store.Tx) (*identity.PublicIdentity, *wire.DeviceList, error) {
+	b, err := tx.Get(keyAccount)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, nil
+	} else if err != nil {
+		return nil, nil, err
+	}
+	acct, err := identity.ParsePublic(b)
+	if err != nil {
+		return nil, nil, fmt.Errorf("devices: account key: %w", err)
+	}
+	raw, err := tx.Get(keyList)
+	if err != nil {
+		return nil, nil, fmt.Errorf("devices: own list: %w", err)
+	}
+	sl, err := verify(raw, acct)
+	if err != nil {
+		return nil, nil, fmt.Errorf("devices: own list: %w", err)
+	}
+	return acct, sl.List, nil
+}
+
 // Implicit is the list of one of an account whose only device is its account key on peer
 // pid (Seq 0: never signed, replaced by any signed list).
 func Implicit(account *identity.PublicIdentity, pid string, relays []string) *wire.DeviceList {
@@ -206,6 +231,9 @@ func sign(tx *store.Tx, account *identity.Identity, old, l *wire.DeviceList) (*w
 		return nil, nil, api.Errorf(api.ErrBadRequest, "device list: %v", err)
 	}
 	if err := tx.Set(keyList, raw); err != nil {
+		return nil, nil, err
+	}
+	if err := tx.Set(keyAccount, account.Public().Bytes()); err != nil {
 		return nil, nil, err
 	}
 	return l, raw, index(tx, Own, old, l, "", wire.DeviceID(account.Public()))

@@ -418,3 +418,73 @@ func TestChannels(t *testing.T) {
 		return nil
 	})
 }
+
+// TestContactChannels: a contact without a list is one channel under its contact id; with
+// a list, every active device has its channel (the primary's with the record's peer), a
+// revoked one none; our own other devices are self channels.
+func TestContactChannels(t *testing.T) {
+	alice, phone := newID(t), newID(t)
+	ast, bst := storetest.Open(t), storetest.Open(t)
+	var raw []byte
+	storetest.Update(t, ast, func(tx *store.Tx) (err error) {
+		_, raw, err = devices.AddDevice(tx, alice, wire.Device{PeerID: "12D3KooWold"}, device(t, phone, "12D3KooWphone", "phone"), 1)
+		return err
+	})
+	storetest.Update(t, bst, func(tx *store.Tx) error {
+		chs, err := devices.ContactChannels(tx, "c1", alice.Public(), "12D3KooWalice", []string{"/r"})
+		if err != nil || len(chs) != 1 || chs[0].ID != "c1" || !chs[0].Primary || chs[0].Device.PeerID != "12D3KooWalice" {
+			t.Errorf("no list: %+v %v", chs, err)
+		}
+		if _, _, err := devices.AcceptContact(tx, "c1", alice.Public(), raw); err != nil {
+			return err
+		}
+		chs, err = devices.ContactChannels(tx, "c1", alice.Public(), "12D3KooWalice", []string{"/r"})
+		pid := wire.DeviceID(phone.Public())
+		if err != nil || len(chs) != 2 || chs[0].ID != "c1" || chs[0].Device.PeerID != "12D3KooWalice" ||
+			chs[1].ID != "c1~"+pid || chs[1].Primary || chs[1].Device.PeerID != "12D3KooWphone" {
+			t.Errorf("with a list: %+v %v", chs, err)
+		}
+		if d, ok, err := devices.ContactDevice(tx, "c1", pid, alice.Public()); err != nil || !ok || d.Name != "phone" {
+			t.Errorf("ContactDevice = %+v %v %v", d, ok, err)
+		}
+		if _, ok, _ := devices.ContactDevice(tx, "c1", "dunknown", alice.Public()); ok {
+			t.Error("an unlisted device has a channel")
+		}
+		return nil
+	})
+	s := load(t, ast, alice, "12D3KooWalice")
+	if own := s.OwnChannels(); len(own) != 1 || own[0].ID != "self~"+wire.DeviceID(phone.Public()) {
+		t.Fatalf("own channels: %+v", own)
+	}
+	if _, ok := s.OwnDevice(s.ID); ok {
+		t.Fatal("this device is its own remote device")
+	}
+}
+
+// TestOwnAccount: the store names the account and its list once the account has one, on
+// the primary and on a linked device alike.
+func TestOwnAccount(t *testing.T) {
+	alice, phone := newID(t), newID(t)
+	st, pst := storetest.Open(t), storetest.Open(t)
+	var raw []byte
+	storetest.Update(t, st, func(tx *store.Tx) (err error) {
+		if a, l, err := devices.OwnAccount(tx); a != nil || l != nil || err != nil {
+			t.Errorf("single device: %v %v %v", a, l, err)
+		}
+		_, raw, err = devices.AddDevice(tx, alice, wire.Device{PeerID: "12D3KooWa"}, device(t, phone, "12D3KooWp", "phone"), 1)
+		return err
+	})
+	storetest.Update(t, pst, func(tx *store.Tx) error { _, err := devices.Provision(tx, phone, alice.Public(), raw); return err })
+	for _, s := range []*store.Store{st, pst} {
+		storetest.Update(t, s, func(tx *store.Tx) error {
+			a, l, err := devices.OwnAccount(tx)
+			if err != nil || !a.Equal(alice.Public()) || l.Seq != 1 {
+				t.Errorf("own account: %v %+v %v", a, l, err)
+			}
+			return nil
+		})
+	}
+	if s := load(t, st, alice, "12D3KooWa"); !s.Primary {
+		t.Fatal("the primary is not primary once it has a list")
+	}
+}

@@ -28,8 +28,8 @@
 //
 // Store keys (values sealed by node/store):
 //
-//	dv/account        on a linked device only: the account's public key
-//	                  (identity.PublicIdentity wire form); absent on the primary
+//	dv/account        the account's public key (identity.PublicIdentity wire form), once
+//	                  the account has a list (on the primary from its first AddDevice)
 //	dv/list           the account's signed device list (wire.SignDeviceList bytes), the
 //	                  highest Seq verified; absent while the account has one device
 //	dc/<contact id>   a contact's verified signed device list (the highest Seq verified)

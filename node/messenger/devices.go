@@ -3,6 +3,7 @@ package messenger
 import (
 	"context"
 
+	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/contacts"
 	"github.com/petrel-chat/petrel/node/devices"
@@ -144,3 +145,7 @@ func (m *Messenger) loadAccount(tx *store.Tx) error {
 	m.acct, m.uid = s.Account, s.UserID()
 	return nil
 }
+
+// AccountKey is the account's public key (what a new device is provisioned with, beside
+// the signed list: devices.Provision).
+func (m *Messenger) AccountKey() *identity.PublicIdentity { return m.acct }

@@ -29,8 +29,9 @@ const (
 	KindDevices = "devices"
 	// KindSync is a copy for the sender's own other devices of something it did: Data is
 	// the Content it sent (a text, an edit, a delete, a reaction) or the receipt it made (a
-	// read), With the user id of the contact of that conversation (or Group the group's
-	// id). Only a device of the same account may send one.
+	// read), or with Status SyncContact a SyncedContact; With is the user id of the contact
+	// of that conversation (or Group the group's id). Only a device of the same account
+	// may send one.
 	KindSync = "sync"
 
 	// Group kinds (pairwise, about the group named by Group).
@@ -229,7 +230,7 @@ func (c *Content) check() error {
 		}
 	case KindSync:
 		if len(c.Data) == 0 || len(c.Data) > MaxSyncData || (c.With == "") == (c.Group == "") ||
-			c.With != "" && !validID(c.With) {
+			c.With != "" && !validID(c.With) || c.Status != SyncContent && c.Status != SyncContact {
 			return bad("sync")
 		}
 	case KindEdit, KindDelete:

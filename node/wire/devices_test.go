@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/petrel-chat/petrel/crypto/identity"
@@ -168,4 +169,50 @@ func TestDeviceContents(t *testing.T) {
 			t.Errorf("bad content %d accepted: %v", i, err)
 		}
 	}
+}
+
+// TestSyncedContact: a synced contact round-trips, and one whose user id is not its key's,
+// or with an oversized field, is refused.
+func TestSyncedContact(t *testing.T) {
+	bob := testIdentity(t, 3)
+	c := &SyncedContact{UserID: string(bob.UserID()), Identity: bob.Public().Bytes(), PeerID: "12D3KooWbob",
+		Relays: []string{"/ip4/127.0.0.1/tcp/1/p2p/12D3KooWr"}, Name: "Bob", Verified: true, Request: "accepted"}
+	b, err := MarshalSyncedContact(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ParseSyncedContact(b)
+	if err != nil || back.UserID != c.UserID || !back.Verified || back.Relays[0] != c.Relays[0] {
+		t.Fatalf("round trip: %+v %v", back, err)
+	}
+	other := *c
+	other.UserID = string(testIdentity(t, 4).UserID())
+	long := *c
+	long.Name = strings.Repeat("n", MaxName+1)
+	for name, x := range map[string]*SyncedContact{"other user id": &other, "long name": &long} {
+		if _, err := MarshalSyncedContact(x); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := ParseSyncedContact(append(b[:len(b)-1], []byte(`,"x":1}`)...)); !errors.Is(err, ErrMalformed) {
+		t.Errorf("unknown key: %v", err)
+	}
+}
+
+// FuzzParseSyncedContact: the decoder of a synced contact (bytes another device sends)
+// never panics, and what it accepts encodes again.
+func FuzzParseSyncedContact(f *testing.F) {
+	bob := testIdentity(f, 3)
+	b, _ := MarshalSyncedContact(&SyncedContact{UserID: string(bob.UserID()), Identity: bob.Public().Bytes(), PeerID: "p", Name: "Bob"})
+	f.Add(b)
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseSyncedContact(b)
+		if err != nil {
+			return
+		}
+		if _, err := MarshalSyncedContact(c); err != nil {
+			t.Fatalf("accepted %q but cannot encode it: %v", b, err)
+		}
+	})
 }
