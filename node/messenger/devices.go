@@ -7,6 +7,7 @@ import (
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/contacts"
 	"github.com/petrel-chat/petrel/node/devices"
+	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 )
@@ -124,7 +125,7 @@ func (m *Messenger) publishDevices(tx *store.Tx, raw []byte) error {
 		return err
 	}
 	for _, id := range ids {
-		c, err := loadContact(tx, id)
+		c, err := sessions.LoadContact(tx, id)
 		if err != nil {
 			return err
 		}
