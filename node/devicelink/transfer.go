@@ -12,8 +12,9 @@ const maxKey = 1024
 // transferPrefixes are the store records a new device receives, in key order: messages
 // and their order (node/history), contacts (node/contacts), groups with their state, log
 // and members' current receiving keys (node/groups), contacts' verified device lists
-// (node/devices dc/), media references (node/media: records
-// only; the chunks are fetched like any attachment) and the settings. Read marks travel in
+// (node/devices dc/), media references (node/media media/m/ and
+// media/r/: the media and the messages using them; not yet media/f/, the file keys, nor the
+// chunks, so a transferred attachment does not open on the new device) and the settings. Read marks travel in
 // the conversation records. Never transferred: the identity and peer keys (cfg/), the API
 // token, ratchet sessions (ss/, sc/), prekeys (pk, pki), our own group sending chains
 // (gk/), outboxes, inboxes and this package's own records (dl/).
