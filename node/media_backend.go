@@ -7,14 +7,14 @@ import (
 	"io"
 
 	"github.com/petrel-chat/petrel/node/api"
-	"github.com/petrel-chat/petrel/node/localapi"
+	"github.com/petrel-chat/petrel/node/localapi/mediaapi"
 	"github.com/petrel-chat/petrel/node/media"
 )
 
-// The local API's media part (docs/API.md §6): apiBackend's localapi.Media methods, on the
+// The local API's media part (docs/API.md §6): apiBackend's mediaapi.Media methods, on the
 // node's media store (n.media). The one place where node/media's errors become API errors.
 
-var _ localapi.Media = apiBackend{}
+var _ mediaapi.Media = apiBackend{}
 
 func (b apiBackend) MediaMaxSize() int64 { return b.n.media.MaxSize() }
 
@@ -63,12 +63,12 @@ func (b apiBackend) CreateUpload(ctx context.Context, length int64, name, mime s
 	return id, b.mediaErr(err)
 }
 
-func (b apiBackend) Upload(ctx context.Context, id string) (localapi.Upload, error) {
+func (b apiBackend) Upload(ctx context.Context, id string) (mediaapi.Upload, error) {
 	up, err := b.n.media.Offset(id)
 	if err != nil {
-		return localapi.Upload{}, b.mediaErr(err)
+		return mediaapi.Upload{}, b.mediaErr(err)
 	}
-	return localapi.Upload{ID: up.ID, Length: up.Length, Offset: up.Offset, MediaID: up.MediaID}, nil
+	return mediaapi.Upload{ID: up.ID, Length: up.Length, Offset: up.Offset, MediaID: up.MediaID}, nil
 }
 
 func (b apiBackend) WriteUpload(ctx context.Context, id string, offset int64, r io.Reader) (int64, error) {

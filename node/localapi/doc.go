@@ -20,9 +20,10 @@
 //     files (POST /v1/media, a tus PATCH) are capped at the node's media size limit instead,
 //     streamed into the media store, and their read deadline moves with the bytes.
 //
-// Media (API.md §6, media.go, tus.go): raw uploads, tus 1.0 resumable uploads (core,
-// creation, termination) on node/media's upload sessions, and the decrypted bytes served
-// with Range, sandboxed so that an uploaded page never runs in the API's origin.
+// Media (API.md §6) is node/localapi/mediaapi, registered in the route table: raw uploads,
+// tus 1.0 resumable uploads (core, creation, termination) on node/media's upload sessions,
+// and the decrypted bytes served with Range, sandboxed so that an uploaded page never runs
+// in the API's origin.
 //
 // Errors are JSON, {"error":{"code","message"}}; this package alone maps the node's errors
 // (node/api sentinels) to codes. Text of unexpected errors is logged, never sent.

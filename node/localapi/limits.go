@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/petrel-chat/petrel/node/localapi/mediaapi"
 )
 
 // Defaults of [Limits] (documented in docs/API.md).
@@ -237,7 +239,7 @@ func trustConn(r *http.Request) {
 // handler that never reads the body leaves it, so the server's own draining of that body
 // after the answer cannot wait forever either.
 //
-// A media upload's body (isMediaBody) may be large: its deadline moves with the bytes, each
+// A media upload's body (mediaapi.IsMediaBody) may be large: its deadline moves with the bytes, each
 // read allowing BodyTimeout more, up to MediaBodyTimeout from the end of the headers.
 func (s *Server) bodyDeadline(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -247,7 +249,7 @@ func (s *Server) bodyDeadline(next http.Handler) http.Handler {
 			rc := http.NewResponseController(w)
 			now := time.Now()
 			_ = rc.SetReadDeadline(now.Add(s.limits.BodyTimeout))
-			if isMediaBody(r) {
+			if mediaapi.IsMediaBody(r) {
 				r.Body = &movingDeadline{ReadCloser: r.Body, rc: rc, step: s.limits.BodyTimeout,
 					end: now.Add(s.limits.MediaBodyTimeout), last: now}
 			}

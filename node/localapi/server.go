@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/localapi/mediaapi"
 )
 
 // Limits of the API (documented in docs/API.md).
@@ -96,6 +97,7 @@ type Server struct {
 	limits Limits
 	log    *slog.Logger
 	mux    *http.ServeMux
+	media  *mediaapi.Handlers // the media routes (docs/API.md §6)
 
 	// authMu orders changes of the credentials: each is saved, then put in effect.
 	authMu sync.Mutex
@@ -137,6 +139,17 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, limits: cfg.Limits.withDefaults(), log: log, mux: http.NewServeMux(), hosts: map[string]bool{},
 		auth: Auth{Token: cfg.Token, Sessions: slices.Clone(cfg.Sessions)}, sockets: map[*wsConn]string{}}
+	s.media = mediaapi.New(cfg.Backend, mediaapi.Replies{
+		Error: s.writeError, JSON: writeJSON,
+		Code: func(w http.ResponseWriter, status int, err error) {
+			code, _, msg := classify(err)
+			writeErrorCode(w, status, code, msg)
+		},
+		Status: func(err error) (int, bool) {
+			code, status, _ := classify(err)
+			return status, code == codeInternal
+		},
+	}, log)
 	for _, r := range s.routes() {
 		s.mux.HandleFunc(r.pattern, r.handler)
 	}

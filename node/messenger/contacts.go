@@ -34,7 +34,7 @@ import (
 const MaxContactName = 128
 
 // CreateInvite returns a fresh invite link for this node and its QR code, valid for
-// DefaultInviteTTL (invites.go).
+// contacts.DefaultInviteTTL (invites.go).
 func (m *Messenger) CreateInvite(ctx context.Context) (api.Invite, error) {
 	return m.CreateInviteFor(ctx, 0)
 }
@@ -54,7 +54,7 @@ func (m *Messenger) AddContact(ctx context.Context, link string, name *string) (
 	if inv.Identity.Equal(m.id.Public()) {
 		return api.Contact{}, false, api.Errorf(api.ErrBadRequest, "that is your own invite link")
 	}
-	if err := m.checkInviteLink(inv); err != nil {
+	if err := contacts.CheckLink(inv, m.now()); err != nil {
 		return api.Contact{}, false, err
 	}
 	if name != nil {

@@ -202,7 +202,7 @@ func (m *Messenger) sendGroupTx(tx *store.Tx, conv *history.Conversation, req ap
 	gid := conv.ID
 	ts := m.clock.Now()
 	id := api.NewID("m")
-	atts, err := m.attachSent(tx, id, mediaIDs)
+	atts, err := m.att.Sent(tx, id, mediaIDs)
 	if err != nil {
 		return api.Message{}, err
 	}
@@ -514,5 +514,5 @@ func (m *Messenger) groupAttachments(tx *store.Tx, gid, msgID, uid string, raws 
 			}
 		}
 	}
-	return m.attachReceived(tx, msgID, pid, relays, raws)
+	return m.att.Received(tx, msgID, pid, relays, raws)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/petrel-chat/petrel/crypto/ratchet"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/contacts"
 	"github.com/petrel-chat/petrel/node/history"
 	"github.com/petrel-chat/petrel/node/inbox"
 	outq "github.com/petrel-chat/petrel/node/outbox"
@@ -61,7 +62,7 @@ func (m *Messenger) receive(ctx context.Context, remote peer.ID, ds []*wire.Deli
 func (m *Messenger) inboxHooks() (*inbox.Hooks, error) {
 	h := &inbox.Hooks{
 		Identity: m.id, Now: m.now, Log: m.log, Ratchets: &m.ratchets, Clock: m.clock, Events: m.ev,
-		InviteLive:      m.inviteLive, // invites.go
+		InviteLive:      func(tx *store.Tx, id string) (bool, error) { return contacts.InviteLive(tx, id, m.now()) },
 		NewContact:      m.newContact,
 		IdentityChanged: m.identityChanged,
 		Enqueue: func(tx *store.Tx, c *sessions.Contact, content *wire.Content, s0 *ratchet.State) (bool, error) {
@@ -204,7 +205,7 @@ func (m *Messenger) rxText(b *inbox.Batch, ct *wire.Content, ts hlc.Timestamp) e
 	}
 	msg := api.Message{
 		ID: ct.ID, ConversationID: conv.ID, SenderID: c.UserID, Body: ct.Body, ReplyTo: replyTo,
-		Attachments: m.attachReceived(tx, ct.ID, c.PeerID, c.Relays, ct.Attachments), SentAt: ts.Wall, ReceivedAt: m.nowMS(),
+		Attachments: m.att.Received(tx, ct.ID, c.PeerID, c.Relays, ct.Attachments), SentAt: ts.Wall, ReceivedAt: m.nowMS(),
 		Order:  hlc.OrderKey(ts, c.UserID+"-"+ct.ID),
 		Status: api.StatusDelivered, Receipts: api.Receipts{Delivered: 1, Total: 1},
 		Reactions: map[string][]string{}, DisappearAfterS: int64(ct.Expire),

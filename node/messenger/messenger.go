@@ -16,6 +16,7 @@ import (
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/crypto/safetynum"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/attachments"
 	"github.com/petrel-chat/petrel/node/contacts"
 	"github.com/petrel-chat/petrel/node/eventlog"
 	"github.com/petrel-chat/petrel/node/groups"
@@ -95,8 +96,8 @@ type Messenger struct {
 
 	rx *inbox.Hooks // the receiving batches' view of the node, with the kinds' dispatch table (inbound.go)
 
-	media      *mediaWorker  // relay uploads and downloads of attachments (media_worker.go)
-	expiryKick chan struct{} // wakes runExpiry (disappear.go)
+	att        *attachments.Service // attachments in messages: relay uploads, downloads (node/attachments)
+	expiryKick chan struct{}        // wakes runExpiry (disappear.go)
 }
 
 // New prepares a Messenger: it creates the prekey store on first use and restores the clock.
@@ -113,8 +114,12 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 	var err error
 	m := &Messenger{
 		cfg: cfg, st: cfg.Store, ev: cfg.Events, id: cfg.Identity, log: cfg.Logger, now: cfg.Now,
-		acct: cfg.Identity.Public(), uid: string(cfg.Identity.UserID()), media: newMediaWorker(), expiryKick: make(chan struct{}, 1),
+		acct: cfg.Identity.Public(), uid: string(cfg.Identity.UserID()), expiryKick: make(chan struct{}, 1),
 	}
+	m.att = attachments.New(attachments.Config{
+		Store: m.st, Media: cfg.Media, Events: m.ev, Identity: m.id, Relays: cfg.Relays, Logger: m.log,
+		SaveMessage: func(tx *store.Tx, r *history.Item) error { return m.putMsg(tx, r, false) },
+	})
 	m.live = presence.New(presence.Config{
 		Store: m.st, Events: m.ev, Log: m.log, Options: m.cfg.Presence, Book: m.presenceBook(),
 		AddAddrs: m.addAddrs, Publish: m.frames.Publish, Hidden: m.presenceHidden,
@@ -218,7 +223,7 @@ func (m *Messenger) Run(ctx context.Context, h host.Host) error {
 	mediaDone := make(chan struct{})
 	go func() {
 		defer close(mediaDone)
-		m.runMedia(ctx, h)
+		m.att.Run(ctx, h)
 	}()
 	expiryDone := make(chan struct{})
 	go func() {
@@ -267,6 +272,12 @@ func (m *Messenger) outboxConfig() outq.Config {
 		Session: m.ensureSession, Dial: m.dialMessages, Status: m.setStatus,
 		Mailbox: m.cfg.RelayLink, Identity: m.id, Logger: m.log, Now: m.now,
 	}
+}
+
+// FetchMedia starts the download of a received media id that is not here yet, a UI's
+// first GET of a large file (attachments.Service.Fetch).
+func (m *Messenger) FetchMedia(ctx context.Context, mediaID string) error {
+	return m.att.Fetch(ctx, mediaID)
 }
 
 // Subscribe returns a channel of ephemeral socket frames (typing, presence) and a cancel.

@@ -87,7 +87,7 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 	case strings.TrimSpace(req.Body) == "" && len(req.Attachments) == 0:
 		return api.Message{}, false, api.Errorf(api.ErrBadRequest, "body is empty")
 	}
-	mediaIDs, rawAtts, err := m.resolveAttachments(req.Attachments)
+	mediaIDs, rawAtts, err := m.att.Resolve(req.Attachments)
 	if err != nil {
 		return api.Message{}, false, err
 	}
@@ -136,7 +136,7 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 		}
 		ts := m.clock.Now()
 		id := api.NewID("m")
-		atts, err := m.attachSent(tx, id, mediaIDs)
+		atts, err := m.att.Sent(tx, id, mediaIDs)
 		if err != nil {
 			return err
 		}
@@ -467,7 +467,7 @@ func (m *Messenger) Delete(ctx context.Context, id string, forEveryone bool) (ap
 func (m *Messenger) markDeleted(tx *store.Tx, r *history.Item) error {
 	r.M.Deleted, r.M.Body, r.M.Reactions, r.ReactTS = true, "", map[string][]string{}, nil
 	r.M.ReplyTo = nil
-	if err := m.dropAttachments(tx, r); err != nil {
+	if err := m.att.Drop(tx, r); err != nil {
 		return err
 	}
 	if err := m.putMsg(tx, r, false); err != nil {

@@ -1,4 +1,4 @@
-package messenger
+package attachments
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -13,13 +14,16 @@ import (
 
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/contacts"
 	"github.com/petrel-chat/petrel/node/eventlog"
 	"github.com/petrel-chat/petrel/node/history"
 	"github.com/petrel-chat/petrel/node/media"
 	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/node/wire"
 	"github.com/petrel-chat/petrel/relay/mailboxclient"
 	"github.com/petrel-chat/petrel/relay/relaytest"
 )
@@ -50,11 +54,29 @@ func newMediaNode(t *testing.T, name string) *mediaNode {
 	return &mediaNode{st: st, ms: ms, h: h}
 }
 
-// runningReceiver is a Messenger with a media store, Run on a real host until the test ends.
-func runningReceiver(t *testing.T) (*Messenger, *mediaNode) {
+// runningReceiver is a Service with a media store and an event log, Run on a real host
+// until the test ends; a message is saved as the messenger saves one (history.PutItem).
+func runningReceiver(t *testing.T) (*Service, *mediaNode) {
 	t.Helper()
 	n := newMediaNode(t, "receiver")
-	ev, err := eventlog.Open(n.st)
+	s := newService(t, n.st, n.ms)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.Run(ctx, n.h)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return s, n
+}
+
+// newService is a Service over st and ms with its own event log and identity.
+func newService(t testing.TB, st *store.Store, ms *media.Store) *Service {
+	t.Helper()
+	ev, err := eventlog.Open(st)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,30 +84,18 @@ func runningReceiver(t *testing.T) (*Messenger, *mediaNode) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := New(context.Background(), Config{Store: n.st, Events: ev, Identity: id, Media: n.ms})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx, n.h) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	})
-	return m, n
+	return New(Config{Store: st, Media: ms, Events: ev, Identity: id,
+		SaveMessage: func(tx *store.Tx, r *history.Item) error { return history.PutItem(tx, r) }})
 }
 
 // receive records message msgID with the raw attachments as if it came from peer from.
-func receive(t *testing.T, m *Messenger, msgID, from string, raws ...[]byte) []api.Attachment {
+func receive(t *testing.T, m *Service, msgID, from string, raws ...[]byte) []api.Attachment {
 	t.Helper()
 	return receiveVia(t, m, msgID, from, nil, raws...)
 }
 
 // receiveVia is receive with the sender's home relays.
-func receiveVia(t *testing.T, m *Messenger, msgID, from string, relays []string, raws ...[]byte) []api.Attachment {
+func receiveVia(t *testing.T, m *Service, msgID, from string, relays []string, raws ...[]byte) []api.Attachment {
 	t.Helper()
 	var out []api.Attachment
 	err := m.st.Update(context.Background(), func(tx *store.Tx) error {
@@ -93,9 +103,12 @@ func receiveVia(t *testing.T, m *Messenger, msgID, from string, relays []string,
 		for _, r := range raws {
 			rs = append(rs, r)
 		}
-		out = m.attachReceived(tx, msgID, from, relays, rs)
+		out = m.Received(tx, msgID, from, relays, rs)
 		msg := api.Message{ID: msgID, ConversationID: "cv", Attachments: out, Order: "o" + msgID, Reactions: map[string][]string{}}
-		return m.putMsg(tx, &history.Item{M: msg, Incoming: true}, true)
+		if err := tx.Set(history.KeyOrder(msg.ConversationID, msg.Order), []byte(msg.ID)); err != nil {
+			return err
+		}
+		return history.PutItem(tx, &history.Item{M: msg, Incoming: true})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +153,7 @@ func senderFile(t *testing.T, s *mediaNode, size int) media.Manifest {
 	return mf
 }
 
-func waitState(t *testing.T, m *Messenger, msgID string, want media.State) api.Attachment {
+func waitState(t *testing.T, m *Service, msgID string, want media.State) api.Attachment {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
@@ -200,11 +213,11 @@ func TestReceivedWrongSHA256Fails(t *testing.T) {
 		t.Fatalf("attachments %+v", got)
 	}
 	waitState(t, m, "m2", media.Failed)
-	info, err := m.cfg.Media.Info(got[0].MediaID)
+	info, err := m.ms.Info(got[0].MediaID)
 	if err != nil || !strings.Contains(info.Reason, "sha") {
 		t.Fatalf("info %+v %v, want a failed sha256 reason", info, err)
 	}
-	if _, err := m.cfg.Media.Open(got[0].MediaID); err == nil {
+	if _, err := m.ms.Open(got[0].MediaID); err == nil {
 		t.Fatal("a file that failed its sha256 opens")
 	}
 }
@@ -222,7 +235,7 @@ func TestReceivedFileFromSenderReportsProgress(t *testing.T) {
 	if a.Size != mf.Size || a.Received != nil {
 		t.Fatalf("attachment %+v", a)
 	}
-	evs, _, err := m.ev.Since(0, 1000)
+	evs, _, err := m.cfg.Events.Since(0, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +300,7 @@ func TestReceivedFromRelayWrongBytesFail(t *testing.T) {
 			t.Fatalf("%s: attachments %+v", tc.msg, got)
 		}
 		waitState(t, m, tc.msg, tc.want)
-		info, err := m.cfg.Media.Info(got[0].MediaID)
+		info, err := m.ms.Info(got[0].MediaID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -313,7 +326,8 @@ func senderMediaID(t *testing.T, s *mediaNode) string {
 	return id
 }
 
-// A deleted message lets go of its media: its references go (GC then removes the file).
+// A deleted message lets go of its media (Drop): its references go (GC then removes the
+// file), and so does its pending upload to the home relays.
 func TestDeletedMessageUnrefsItsMedia(t *testing.T) {
 	m, n := runningReceiver(t)
 	s := newMediaNode(t, "sender")
@@ -339,7 +353,7 @@ func TestDeletedMessageUnrefsItsMedia(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		return m.markDeleted(tx, r)
+		return m.Drop(tx, r)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -367,23 +381,12 @@ func FuzzReceivedAttachment(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	ev, err := eventlog.Open(st)
-	if err != nil {
-		f.Fatal(err)
-	}
-	id, err := identity.Generate()
-	if err != nil {
-		f.Fatal(err)
-	}
-	m, err := New(context.Background(), Config{Store: st, Events: ev, Identity: id, Media: ms})
-	if err != nil {
-		f.Fatal(err)
-	}
+	m := newService(f, st, ms)
 	n := 0
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		n++
 		err := st.Update(context.Background(), func(tx *store.Tx) error {
-			for _, a := range m.attachReceived(tx, fmt.Sprintf("m%d", n), "", nil, []json.RawMessage{raw}) {
+			for _, a := range m.Received(tx, fmt.Sprintf("m%d", n), "", nil, []json.RawMessage{raw}) {
 				if _, err := ms.InfoTx(tx, a.MediaID); err != nil {
 					t.Fatalf("attachment %+v: %v", a, err)
 				}
@@ -394,4 +397,130 @@ func FuzzReceivedAttachment(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// A sent message's attachments are referred to by it and queued for the home relays; a
+// delete for everyone (Drop) lets go of both.
+func TestSentQueuesUploadAndDropCancelsIt(t *testing.T) {
+	n := newMediaNode(t, "sender")
+	s := newService(t, n.st, n.ms)
+	s.cfg.Relays = []string{"/ip4/127.0.0.1/tcp/1/p2p/" + n.h.ID().String()}
+	a, err := n.ms.Put(context.Background(), bytes.NewReader(bytes.Repeat([]byte("x"), 5000)), "f.txt", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, raws, err := s.Resolve([]api.Attachment{{MediaID: a.MediaID}})
+	if err != nil || len(ids) != 1 || len(raws) != 1 {
+		t.Fatalf("resolve: %v %d %v", ids, len(raws), err)
+	}
+	var r *history.Item
+	err = n.st.Update(context.Background(), func(tx *store.Tx) error {
+		atts, err := s.Sent(tx, "ms1", ids)
+		if err != nil {
+			return err
+		}
+		if len(atts) != 1 || atts[0].MediaID != a.MediaID {
+			t.Errorf("sent attachments %+v", atts)
+		}
+		r = &history.Item{M: api.Message{ID: "ms1", Attachments: atts}}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	has := func(prefix string) bool {
+		for _, k := range mediaKeys(t, n.st) {
+			if strings.HasPrefix(k, prefix) {
+				return true
+			}
+		}
+		return false
+	}
+	if !has("mq/u/ms1") || !has("media/r/") {
+		t.Fatalf("after sending: keys %v, want the upload job and a reference", mediaKeys(t, n.st))
+	}
+	if err := n.st.Update(context.Background(), func(tx *store.Tx) error { return s.Drop(tx, r) }); err != nil {
+		t.Fatal(err)
+	}
+	if has("mq/u/") || has("media/r/") || len(r.M.Attachments) != 0 {
+		t.Fatalf("after the delete: keys %v, attachments %+v", mediaKeys(t, n.st), r.M.Attachments)
+	}
+}
+
+// Resolve refuses what a send may not carry: an unknown media id, more than
+// wire.MaxAttachments, an attachment without an id, and any attachment on a node without
+// a media store.
+func TestResolveRefusals(t *testing.T) {
+	n := newMediaNode(t, "sender")
+	s := newService(t, n.st, n.ms)
+	many := make([]api.Attachment, wire.MaxAttachments+1)
+	for i := range many {
+		many[i].MediaID = "x"
+	}
+	for name, req := range map[string][]api.Attachment{
+		"unknown": {{MediaID: "no-such-media"}}, "too many": many, "no id": {{Name: "a"}},
+	} {
+		if _, _, err := s.Resolve(req); !errors.Is(err, api.ErrBadRequest) {
+			t.Errorf("%s: %v, want bad_request", name, err)
+		}
+	}
+	bare := newService(t, n.st, nil)
+	if _, _, err := bare.Resolve([]api.Attachment{{MediaID: "x"}}); !errors.Is(err, api.ErrNotImplemented) {
+		t.Errorf("no media store: %v, want not_implemented", err)
+	}
+}
+
+// Authorize serves a file only to the proven peer of an unblocked contact whose
+// conversation holds a message referring to it: not to a stranger, a peer only claimed
+// for the contact, a blocked contact, or for a message of another conversation.
+func TestAuthorizeOnlyProvenMembers(t *testing.T) {
+	n := newMediaNode(t, "owner")
+	s := newService(t, n.st, n.ms)
+	peers := map[string]peer.ID{}
+	for _, name := range []string{"proven", "claimed", "blocked", "stranger", "other"} {
+		h, err := libp2p.New(libp2p.NoListenAddrs, libp2p.DisableMetrics())
+		if err != nil {
+			t.Fatal(err)
+		}
+		peers[name] = h.ID()
+		h.Close()
+	}
+	err := n.st.Update(context.Background(), func(tx *store.Tx) error {
+		for _, name := range []string{"proven", "claimed", "blocked", "other"} {
+			c := &contacts.Record{ID: "c-" + name, UserID: "u-" + name, ConvID: "v-" + name, Request: api.RequestAccepted,
+				Blocked: name == "blocked"}
+			if err := contacts.Create(tx, c); err != nil {
+				return err
+			}
+			if err := contacts.SetPeer(tx, c, peers[name].String(), name != "claimed"); err != nil {
+				return err
+			}
+			if err := contacts.Put(tx, c); err != nil {
+				return err
+			}
+			msg := api.Message{ID: "m-" + name, ConversationID: c.ConvID, Reactions: map[string][]string{}}
+			if err := history.PutItem(tx, &history.Item{M: msg, ContactID: c.ID}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		peer, msg string
+		want      bool
+	}{
+		{"proven", "m-proven", true},
+		{"claimed", "m-claimed", false},
+		{"blocked", "m-blocked", false},
+		{"stranger", "m-proven", false},
+		{"proven", "m-other", false}, // another contact's conversation
+		{"proven", "no-such-message", false},
+	} {
+		if got := s.Authorize(media.FetchRequest{Peer: peers[tc.peer], Messages: []string{tc.msg}}); got != tc.want {
+			t.Errorf("%s fetching for %s: %v, want %v", tc.peer, tc.msg, got, tc.want)
+		}
+	}
 }

@@ -1,10 +1,10 @@
-package localapi
+package mediaapi
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
@@ -62,18 +62,69 @@ const MediaIDHeader = "Petrel-Media-Id"
 // runs nothing and loads nothing in the API's origin, even opened as a page of its own.
 const mediaCSP = "sandbox; default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
-func (s *Server) mediaBackend(w http.ResponseWriter, r *http.Request) (Media, bool) {
-	m, ok := s.cfg.Backend.(Media)
-	if !ok {
-		refuse(w, r, http.StatusNotImplemented, codeNotImplemented, "media is not supported by this node")
-	}
-	return m, ok
+// Replies is how the handlers answer, given by the local API, which owns the error codes
+// (docs/API.md §2) and the JSON bodies.
+type Replies struct {
+	// Error answers with the JSON error for err (its code from the node/api sentinel it
+	// wraps), logging one the client is not told about.
+	Error func(w http.ResponseWriter, r *http.Request, err error)
+	// Code answers status with the JSON error of err's code and message.
+	Code func(w http.ResponseWriter, status int, err error)
+	// JSON answers status with v as JSON.
+	JSON func(w http.ResponseWriter, status int, v any)
+	// Status is the HTTP status of err, and whether it is an internal error (which is
+	// logged and never shown).
+	Status func(err error) (status int, internal bool)
 }
 
-// isMediaBody reports whether r is one of the two requests whose body is a file (POST
+// Handlers serve the media routes of the local API (docs/API.md §6): POST /v1/media, the
+// tus uploads under /v1/media/uploads, GET /v1/media/{id} and its info. The local API
+// lists each in its one route table.
+type Handlers struct {
+	media Media // nil: the backend has no media part; every route answers 501
+	out   Replies
+	log   *slog.Logger
+}
+
+// New returns the media handlers over backend (the local API's backend: its media part if
+// it implements Media), answering through out and logging to log (nil: discard).
+func New(backend any, out Replies, log *slog.Logger) *Handlers {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	m, _ := backend.(Media)
+	return &Handlers{media: m, out: out, log: log}
+}
+
+func (h *Handlers) backend(w http.ResponseWriter, r *http.Request) (Media, bool) {
+	if h.media == nil {
+		h.refuse(w, r, http.StatusNotImplemented, api.Errorf(api.ErrNotImplemented, "media is not supported by this node"))
+		return nil, false
+	}
+	return h.media, true
+}
+
+// refuse answers status with err before the request's body is read: the connection
+// closes after the answer when the client sent one.
+func (h *Handlers) refuse(w http.ResponseWriter, r *http.Request, status int, err error) {
+	if r.ContentLength != 0 {
+		w.Header().Set("Connection", "close")
+	}
+	h.out.Code(w, status, err)
+}
+
+func (h *Handlers) reply(w http.ResponseWriter, r *http.Request, status int, v any, err error) {
+	if err != nil {
+		h.out.Error(w, r, err)
+		return
+	}
+	h.out.JSON(w, status, v)
+}
+
+// IsMediaBody reports whether r is one of the two requests whose body is a file (POST
 // /v1/media, a tus PATCH): they get the media size limit and a deadline that moves with
 // the bytes (Limits.MediaBodyTimeout) instead of the JSON body limits.
-func isMediaBody(r *http.Request) bool {
+func IsMediaBody(r *http.Request) bool {
 	switch r.Method {
 	case http.MethodPost:
 		return r.URL.Path == "/v1/media"
@@ -83,41 +134,41 @@ func isMediaBody(r *http.Request) bool {
 	return false
 }
 
-// postMedia is POST /v1/media: the raw body, streamed into the store.
-func (s *Server) postMedia(w http.ResponseWriter, r *http.Request) {
-	m, ok := s.mediaBackend(w, r)
+// PostMedia is POST /v1/media: the raw body, streamed into the store.
+func (h *Handlers) PostMedia(w http.ResponseWriter, r *http.Request) {
+	m, ok := h.backend(w, r)
 	if !ok {
 		return
 	}
 	max := m.MediaMaxSize()
 	if r.ContentLength > max {
-		refuse(w, r, http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("file of %d bytes over this node's limit of %d", r.ContentLength, max))
+		h.refuse(w, r, http.StatusRequestEntityTooLarge, api.Errorf(api.ErrTooLarge, "file of %d bytes over this node's limit of %d", r.ContentLength, max))
 		return
 	}
 	name, err := url.PathUnescape(r.Header.Get(FilenameHeader))
 	if err != nil {
-		refuse(w, r, http.StatusBadRequest, codeBadRequest, FilenameHeader+" must be percent-encoded UTF-8")
+		h.refuse(w, r, http.StatusBadRequest, api.Errorf(api.ErrBadRequest, "%s", FilenameHeader+" must be percent-encoded UTF-8"))
 		return
 	}
 	ct := r.Header.Get("Content-Type")
 	if ct != "" {
 		if _, _, err := mime.ParseMediaType(ct); err != nil {
-			refuse(w, r, http.StatusBadRequest, codeBadRequest, "malformed Content-Type")
+			h.refuse(w, r, http.StatusBadRequest, api.Errorf(api.ErrBadRequest, "malformed Content-Type"))
 			return
 		}
 	}
 	body := &bodyReader{r: http.MaxBytesReader(w, r.Body, max)}
 	a, err := m.PutMedia(r.Context(), body, name, ct)
 	if err != nil {
-		s.writeError(w, r, body.blame(err))
+		h.out.Error(w, r, body.blame(err))
 		return
 	}
-	writeJSON(w, http.StatusCreated, a)
+	h.out.JSON(w, http.StatusCreated, a)
 }
 
-// getMedia is GET /v1/media/{id}: the plaintext, Range supported (http.ServeContent).
-func (s *Server) getMedia(w http.ResponseWriter, r *http.Request) {
-	m, ok := s.mediaBackend(w, r)
+// GetMedia is GET /v1/media/{id}: the plaintext, Range supported (http.ServeContent).
+func (h *Handlers) GetMedia(w http.ResponseWriter, r *http.Request) {
+	m, ok := h.backend(w, r)
 	if !ok {
 		return
 	}
@@ -125,49 +176,49 @@ func (s *Server) getMedia(w http.ResponseWriter, r *http.Request) {
 	rd, a, err := m.OpenMedia(r.Context(), id)
 	if err != nil {
 		if a.MediaID != "" && a.State != api.MediaAvailable {
-			s.mediaNotHere(w, r, m, a)
+			h.mediaNotHere(w, r, m, a)
 			return
 		}
-		s.writeError(w, r, err)
+		h.out.Error(w, r, err)
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", a.MIME)
-	h.Set("Content-Security-Policy", mediaCSP)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cross-Origin-Resource-Policy", "same-origin")
-	h.Set("Content-Disposition", contentDisposition(a))
-	h.Set("ETag", `"`+a.SHA256+`"`)
+	hdr := w.Header()
+	hdr.Set("Content-Type", a.MIME)
+	hdr.Set("Content-Security-Policy", mediaCSP)
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Cross-Origin-Resource-Policy", "same-origin")
+	hdr.Set("Content-Disposition", contentDisposition(a))
+	hdr.Set("ETag", `"`+a.SHA256+`"`)
 	http.ServeContent(w, r, "", time.Time{}, rd)
 }
 
 // mediaNotHere answers 409 conflict for media that is not here in full, after asking the
 // node to fetch it.
-func (s *Server) mediaNotHere(w http.ResponseWriter, r *http.Request, m Media, a api.Attachment) {
+func (h *Handlers) mediaNotHere(w http.ResponseWriter, r *http.Request, m Media, a api.Attachment) {
 	if err := m.StartDownload(r.Context(), a.MediaID); err != nil {
-		s.log.Warn("starting a media download failed", "media", a.MediaID, "err", err)
+		h.log.Warn("starting a media download failed", "media", a.MediaID, "err", err)
 	}
 	var got int64
 	if a.Received != nil {
 		got = *a.Received
 	}
-	writeErrorCode(w, http.StatusConflict, codeConflict,
-		fmt.Sprintf("media %s is %s (%d of %d bytes here); its download has been started, completion arrives as a message_update event", a.MediaID, a.State, got, a.Size))
+	h.out.Code(w, http.StatusConflict, api.Errorf(api.ErrConflict,
+		"media %s is %s (%d of %d bytes here); its download has been started, completion arrives as a message_update event", a.MediaID, a.State, got, a.Size))
 }
 
-// getMediaPart is GET /v1/media/{id}/{part}; the one part is info. (One pattern rather than
+// GetMediaPart is GET /v1/media/{id}/{part}; the one part is info. (One pattern rather than
 // .../info, which http.ServeMux finds in conflict with HEAD /v1/media/uploads/{id}.)
-func (s *Server) getMediaPart(w http.ResponseWriter, r *http.Request) {
+func (h *Handlers) GetMediaPart(w http.ResponseWriter, r *http.Request) {
 	if r.PathValue("part") != "info" {
-		refuse(w, r, http.StatusNotFound, codeNotFound, "no such endpoint")
+		h.refuse(w, r, http.StatusNotFound, api.Errorf(api.ErrNotFound, "no such endpoint"))
 		return
 	}
-	m, ok := s.mediaBackend(w, r)
+	m, ok := h.backend(w, r)
 	if !ok {
 		return
 	}
 	a, err := m.MediaInfo(r.Context(), r.PathValue("id"))
-	s.reply(w, r, http.StatusOK, a, err)
+	h.reply(w, r, http.StatusOK, a, err)
 }
 
 // inlineMIME are the types a browser may show in place: raster images (node/media made sure

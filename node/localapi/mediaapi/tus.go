@@ -1,4 +1,4 @@
-package localapi
+package mediaapi
 
 import (
 	"encoding/base64"
@@ -31,57 +31,57 @@ func tusHeaders(w http.ResponseWriter) {
 }
 
 // tusCheck refuses a request that does not speak tus 1.0.0 (412, with the versions we do).
-func tusCheck(w http.ResponseWriter, r *http.Request) bool {
+func (h *Handlers) tusCheck(w http.ResponseWriter, r *http.Request) bool {
 	tusHeaders(w)
 	if v := r.Header.Get("Tus-Resumable"); v != tusVersion {
 		w.Header().Set("Tus-Version", tusVersion)
-		refuse(w, r, http.StatusPreconditionFailed, codeBadRequest, "Tus-Resumable: 1.0.0 is required (got "+strconv.Quote(v)+")")
+		h.refuse(w, r, http.StatusPreconditionFailed, api.Errorf(api.ErrBadRequest, "%s", "Tus-Resumable: 1.0.0 is required (got "+strconv.Quote(v)+")"))
 		return false
 	}
 	return true
 }
 
-// optionsUploads is OPTIONS /v1/media/uploads: what this tus server speaks.
-func (s *Server) optionsUploads(w http.ResponseWriter, r *http.Request) {
-	m, ok := s.mediaBackend(w, r)
+// OptionsUploads is OPTIONS /v1/media/uploads: what this tus server speaks.
+func (h *Handlers) OptionsUploads(w http.ResponseWriter, r *http.Request) {
+	m, ok := h.backend(w, r)
 	if !ok {
 		return
 	}
 	tusHeaders(w)
-	h := w.Header()
-	h.Set("Tus-Version", tusVersion)
-	h.Set("Tus-Extension", tusExtensions)
-	h.Set("Tus-Max-Size", strconv.FormatInt(m.MediaMaxSize(), 10))
+	hdr := w.Header()
+	hdr.Set("Tus-Version", tusVersion)
+	hdr.Set("Tus-Extension", tusExtensions)
+	hdr.Set("Tus-Max-Size", strconv.FormatInt(m.MediaMaxSize(), 10))
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// postUpload is POST /v1/media/uploads (creation): Upload-Length and Upload-Metadata
+// PostUpload is POST /v1/media/uploads (creation): Upload-Length and Upload-Metadata
 // (filename, filetype) → 201 with Location.
-func (s *Server) postUpload(w http.ResponseWriter, r *http.Request) {
-	m, ok := s.mediaBackend(w, r)
-	if !ok || !tusCheck(w, r) {
+func (h *Handlers) PostUpload(w http.ResponseWriter, r *http.Request) {
+	m, ok := h.backend(w, r)
+	if !ok || !h.tusCheck(w, r) {
 		return
 	}
 	if r.ContentLength != 0 {
-		refuse(w, r, http.StatusBadRequest, codeBadRequest, "creation with upload is not supported: send the bytes with PATCH")
+		h.refuse(w, r, http.StatusBadRequest, api.Errorf(api.ErrBadRequest, "creation with upload is not supported: send the bytes with PATCH"))
 		return
 	}
 	if r.Header.Get("Upload-Defer-Length") != "" {
-		refuse(w, r, http.StatusBadRequest, codeBadRequest, "Upload-Defer-Length is not supported: give Upload-Length")
+		h.refuse(w, r, http.StatusBadRequest, api.Errorf(api.ErrBadRequest, "Upload-Defer-Length is not supported: give Upload-Length"))
 		return
 	}
 	length, ok := uploadLength(r.Header.Get("Upload-Length"))
 	if !ok {
-		refuse(w, r, http.StatusBadRequest, codeBadRequest, "Upload-Length must be a non-negative integer")
+		h.refuse(w, r, http.StatusBadRequest, api.Errorf(api.ErrBadRequest, "Upload-Length must be a non-negative integer"))
 		return
 	}
 	if max := m.MediaMaxSize(); length > max {
-		refuse(w, r, http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("upload of %d bytes over this node's limit of %d", length, max))
+		h.refuse(w, r, http.StatusRequestEntityTooLarge, api.Errorf(api.ErrTooLarge, "upload of %d bytes over this node's limit of %d", length, max))
 		return
 	}
 	md, err := ParseUploadMetadata(r.Header.Get("Upload-Metadata"))
 	if err != nil {
-		refuse(w, r, http.StatusBadRequest, codeBadRequest, err.Error())
+		h.refuse(w, r, http.StatusBadRequest, api.Errorf(api.ErrBadRequest, "%s", err.Error()))
 		return
 	}
 	name := md["filename"]
@@ -94,7 +94,7 @@ func (s *Server) postUpload(w http.ResponseWriter, r *http.Request) {
 	}
 	id, err := m.CreateUpload(r.Context(), length, name, typ)
 	if err != nil {
-		s.writeError(w, r, err)
+		h.out.Error(w, r, err)
 		return
 	}
 	w.Header().Set("Location", "/v1/media/uploads/"+id)
@@ -102,18 +102,18 @@ func (s *Server) postUpload(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusCreated)
 }
 
-// headUpload is HEAD /v1/media/uploads/{id}: the offset, and the media id once complete.
-func (s *Server) headUpload(w http.ResponseWriter, r *http.Request) {
-	m, ok := s.mediaBackend(w, r)
-	if !ok || !tusCheck(w, r) {
+// HeadUpload is HEAD /v1/media/uploads/{id}: the offset, and the media id once complete.
+func (h *Handlers) HeadUpload(w http.ResponseWriter, r *http.Request) {
+	m, ok := h.backend(w, r)
+	if !ok || !h.tusCheck(w, r) {
 		return
 	}
 	up, err := m.Upload(r.Context(), r.PathValue("id"))
 	if err != nil {
 		// HEAD has no body: the status says it all.
-		code, status, _ := classify(err)
-		if code == codeInternal {
-			s.log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		status, internal := h.out.Status(err)
+		if internal {
+			h.log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		}
 		w.WriteHeader(status)
 		return
@@ -123,52 +123,52 @@ func (s *Server) headUpload(w http.ResponseWriter, r *http.Request) {
 		// (the node stopped in between): complete it now.
 		a, err := m.CompleteUpload(r.Context(), up.ID)
 		if err != nil {
-			code, status, _ := classify(err)
-			if code == codeInternal {
-				s.log.Error("completing an upload failed", "upload", up.ID, "err", err)
+			status, internal := h.out.Status(err)
+			if internal {
+				h.log.Error("completing an upload failed", "upload", up.ID, "err", err)
 			}
 			w.WriteHeader(status)
 			return
 		}
 		up.MediaID = a.MediaID
 	}
-	h := w.Header()
-	h.Set("Upload-Offset", strconv.FormatInt(up.Offset, 10))
-	h.Set("Upload-Length", strconv.FormatInt(up.Length, 10))
+	hdr := w.Header()
+	hdr.Set("Upload-Offset", strconv.FormatInt(up.Offset, 10))
+	hdr.Set("Upload-Length", strconv.FormatInt(up.Length, 10))
 	if up.MediaID != "" {
-		h.Set(MediaIDHeader, up.MediaID)
+		hdr.Set(MediaIDHeader, up.MediaID)
 	}
 	w.WriteHeader(http.StatusOK)
 }
 
-// patchUpload is PATCH /v1/media/uploads/{id}: bytes at Upload-Offset, streamed into the
+// PatchUpload is PATCH /v1/media/uploads/{id}: bytes at Upload-Offset, streamed into the
 // upload; 204 with the new offset (and the media id when that completed it).
-func (s *Server) patchUpload(w http.ResponseWriter, r *http.Request) {
-	m, ok := s.mediaBackend(w, r)
-	if !ok || !tusCheck(w, r) {
+func (h *Handlers) PatchUpload(w http.ResponseWriter, r *http.Request) {
+	m, ok := h.backend(w, r)
+	if !ok || !h.tusCheck(w, r) {
 		return
 	}
 	if ct := r.Header.Get("Content-Type"); ct != offsetOctets {
-		refuse(w, r, http.StatusUnsupportedMediaType, codeBadRequest, "Content-Type must be "+offsetOctets)
+		h.refuse(w, r, http.StatusUnsupportedMediaType, api.Errorf(api.ErrBadRequest, "%s", "Content-Type must be "+offsetOctets))
 		return
 	}
 	offset, ok := uploadLength(r.Header.Get("Upload-Offset"))
 	if !ok {
-		refuse(w, r, http.StatusBadRequest, codeBadRequest, "Upload-Offset must be a non-negative integer")
+		h.refuse(w, r, http.StatusBadRequest, api.Errorf(api.ErrBadRequest, "Upload-Offset must be a non-negative integer"))
 		return
 	}
 	id := r.PathValue("id")
 	up, err := m.Upload(r.Context(), id)
 	if err != nil {
-		s.refuseErr(w, r, err)
+		h.refuseErr(w, r, err)
 		return
 	}
 	if up.MediaID != "" || offset != up.Offset {
-		refuse(w, r, http.StatusConflict, codeConflict, fmt.Sprintf("Upload-Offset %d, the upload is at %d of %d", offset, up.Offset, up.Length))
+		h.refuse(w, r, http.StatusConflict, api.Errorf(api.ErrConflict, "Upload-Offset %d, the upload is at %d of %d", offset, up.Offset, up.Length))
 		return
 	}
 	if r.ContentLength > up.Length-up.Offset {
-		refuse(w, r, http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("%d bytes at %d past the upload's length of %d", r.ContentLength, offset, up.Length))
+		h.refuse(w, r, http.StatusRequestEntityTooLarge, api.Errorf(api.ErrTooLarge, "%d bytes at %d past the upload's length of %d", r.ContentLength, offset, up.Length))
 		return
 	}
 	// The body may be no longer than what the upload still lacks (one byte more is read to
@@ -182,13 +182,13 @@ func (s *Server) patchUpload(w http.ResponseWriter, r *http.Request) {
 		if errors.As(werr, &maxErr) {
 			werr = fmt.Errorf("%w: body past the upload's length of %d", api.ErrTooLarge, up.Length)
 		}
-		s.writeError(w, r, werr)
+		h.out.Error(w, r, werr)
 		return
 	}
 	if n == up.Length {
 		a, err := m.CompleteUpload(r.Context(), id)
 		if err != nil {
-			s.writeError(w, r, err)
+			h.out.Error(w, r, err)
 			return
 		}
 		w.Header().Set(MediaIDHeader, a.MediaID)
@@ -196,25 +196,25 @@ func (s *Server) patchUpload(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// deleteUpload is DELETE /v1/media/uploads/{id} (termination).
-func (s *Server) deleteUpload(w http.ResponseWriter, r *http.Request) {
-	m, ok := s.mediaBackend(w, r)
-	if !ok || !tusCheck(w, r) {
+// DeleteUpload is DELETE /v1/media/uploads/{id} (termination).
+func (h *Handlers) DeleteUpload(w http.ResponseWriter, r *http.Request) {
+	m, ok := h.backend(w, r)
+	if !ok || !h.tusCheck(w, r) {
 		return
 	}
 	if err := m.CancelUpload(r.Context(), r.PathValue("id")); err != nil {
-		s.writeError(w, r, err)
+		h.out.Error(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
 // refuseErr is writeError for an answer given before the body is read.
-func (s *Server) refuseErr(w http.ResponseWriter, r *http.Request, err error) {
+func (h *Handlers) refuseErr(w http.ResponseWriter, r *http.Request, err error) {
 	if r.ContentLength != 0 {
 		w.Header().Set("Connection", "close")
 	}
-	s.writeError(w, r, err)
+	h.out.Error(w, r, err)
 }
 
 // ParseUploadMetadata reads tus's Upload-Metadata: comma-separated pairs of a key and, after

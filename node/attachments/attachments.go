@@ -1,4 +1,4 @@
-package messenger
+package attachments
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/libp2p/go-libp2p/core/host"
@@ -13,8 +14,10 @@ import (
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/contacts"
+	"github.com/petrel-chat/petrel/node/eventlog"
 	"github.com/petrel-chat/petrel/node/groups"
 	"github.com/petrel-chat/petrel/node/history"
 	"github.com/petrel-chat/petrel/node/media"
@@ -24,6 +27,39 @@ import (
 	"github.com/petrel-chat/petrel/relay/mailboxclient"
 	"github.com/petrel-chat/petrel/relay/relaywire"
 )
+
+// Config is what a Service is given.
+type Config struct {
+	Store *store.Store
+	// Media is the node's media store; nil means a node without media (tests of other
+	// parts): a send with attachments is refused, received ones are dropped.
+	Media    *media.Store
+	Events   *eventlog.Log
+	Identity *identity.Identity // uploads to the home relays' blob stores
+	// Relays are the home relays (full multiaddrs) a sent file is left at.
+	Relays []string
+	Logger *slog.Logger
+	// SaveMessage writes message r (no index change) when a download changes its
+	// attachment (the messenger's, so that what it keeps beside a message follows).
+	SaveMessage func(tx *store.Tx, r *history.Item) error
+}
+
+// Service carries attachments in messages; create it with New, run it with Run.
+type Service struct {
+	cfg  Config
+	st   *store.Store
+	ms   *media.Store
+	log  *slog.Logger
+	jobs *jobs
+}
+
+// New returns a Service; nothing runs before Run.
+func New(cfg Config) *Service {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{cfg: cfg, st: cfg.Store, ms: cfg.Media, log: cfg.Logger, jobs: newJobs()}
+}
 
 // AutoDownloadMax is the size up to which a received file downloads by itself (API.md §6);
 // larger ones on FetchMedia (a UI's first GET), their thumbnails by themselves.
@@ -37,7 +73,7 @@ type wireAttachment struct {
 	Blobs map[media.Hash]string `json:"blobs,omitempty"` // chunk hash → hex blob id
 }
 
-// Media job records (the durable queues of media.go's workers).
+// Media job records (the durable queues of the workers, worker.go).
 func kMediaUp(msgID string) []byte { return []byte("mq/u/" + msgID) }
 func kMediaDown(id string) []byte  { return []byte("mq/d/" + id) }
 
@@ -73,16 +109,16 @@ func padChunk(ct []byte) []byte {
 	return out
 }
 
-// resolveAttachments checks a send's attachments (outside any transaction) and returns
-// their wire forms (manifests and padded blob ids).
-func (m *Messenger) resolveAttachments(req []api.Attachment) ([]string, []json.RawMessage, error) {
+// Resolve checks a send's attachments (outside any transaction) and returns their media
+// ids and wire forms (manifests and padded blob ids), for Sent and wire.Content.
+func (s *Service) Resolve(req []api.Attachment) ([]string, []json.RawMessage, error) {
 	if len(req) == 0 {
 		return nil, nil, nil
 	}
 	if len(req) > wire.MaxAttachments {
 		return nil, nil, api.Errorf(api.ErrBadRequest, "%d attachments: at most %d per message", len(req), wire.MaxAttachments)
 	}
-	if m.cfg.Media == nil {
+	if s.ms == nil {
 		return nil, nil, api.Errorf(api.ErrNotImplemented, "this node has no media store")
 	}
 	var ids []string
@@ -92,9 +128,9 @@ func (m *Messenger) resolveAttachments(req []api.Attachment) ([]string, []json.R
 			return nil, nil, api.Errorf(api.ErrBadRequest, "an attachment without media_id")
 		}
 		var mf media.Manifest
-		err := m.st.View(func(tx *store.Tx) error {
+		err := s.st.View(func(tx *store.Tx) error {
 			var err error
-			mf, err = m.cfg.Media.Manifest(tx, a.MediaID)
+			mf, err = s.ms.Manifest(tx, a.MediaID)
 			return err
 		})
 		switch {
@@ -106,7 +142,7 @@ func (m *Messenger) resolveAttachments(req []api.Attachment) ([]string, []json.R
 			return nil, nil, err
 		}
 		wa := wireAttachment{Manifest: mf}
-		err = m.cfg.Media.SealedChunks(a.MediaID, func(h media.Hash, ct []byte) error {
+		err = s.ms.SealedChunks(a.MediaID, func(h media.Hash, ct []byte) error {
 			if p := padChunk(ct); len(p) != len(ct) {
 				if wa.Blobs == nil {
 					wa.Blobs = map[media.Hash]string{}
@@ -117,7 +153,7 @@ func (m *Messenger) resolveAttachments(req []api.Attachment) ([]string, []json.R
 			return nil
 		})
 		if err != nil {
-			return nil, nil, fmt.Errorf("messenger: media %s: %w", a.MediaID, err)
+			return nil, nil, fmt.Errorf("attachments: media %s: %w", a.MediaID, err)
 		}
 		b, err := json.Marshal(wa)
 		if err != nil {
@@ -131,10 +167,10 @@ func (m *Messenger) resolveAttachments(req []api.Attachment) ([]string, []json.R
 	return ids, raws, nil
 }
 
-// attachSent records a sent message's attachments in tx: each media id is referred to by
-// the message, and the message's media are queued for the home relays. It returns the
-// attachments for the Message.
-func (m *Messenger) attachSent(tx *store.Tx, msgID string, ids []string) ([]api.Attachment, error) {
+// Sent records a sent message's attachments in tx: each media id (from Resolve) is
+// referred to by the message, and the message's media are queued for the home relays. It
+// returns the attachments for the Message.
+func (s *Service) Sent(tx *store.Tx, msgID string, ids []string) ([]api.Attachment, error) {
 	out := []api.Attachment{}
 	for _, id := range ids {
 		if err := media.Ref(tx, id, msgID); err != nil {
@@ -143,52 +179,52 @@ func (m *Messenger) attachSent(tx *store.Tx, msgID string, ids []string) ([]api.
 			}
 			return nil, err
 		}
-		a, err := m.cfg.Media.InfoTx(tx, id)
+		a, err := s.ms.InfoTx(tx, id)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, apiAttachment(a))
 	}
-	if len(ids) > 0 && len(m.cfg.Relays) > 0 {
+	if len(ids) > 0 && len(s.cfg.Relays) > 0 {
 		if err := store.PutJSON(tx, kMediaUp(msgID), &upJob{V: 1, Media: ids}); err != nil {
 			return nil, err
 		}
-		tx.OnCommit(m.media.kickUp)
+		tx.OnCommit(s.jobs.kickUp)
 	}
 	return out, nil
 }
 
 func apiAttachment(a media.Attachment) api.Attachment { return a.API() }
 
-// attachReceived records the attachments of a received message in tx: each manifest is
-// added to the media store (a hostile one, too large or inconsistent, is dropped with a
-// warning: nothing of it is stored), referred to by the message, and queued for download
-// from the sender (peer) and its relays.
-func (m *Messenger) attachReceived(tx *store.Tx, msgID, from string, relays []string, raws []json.RawMessage) []api.Attachment {
+// Received records the attachments of a received message in tx: each manifest is added
+// to the media store (a hostile one, too large or inconsistent, is dropped with a warning:
+// nothing of it is stored), referred to by the message, and queued for download from the
+// sender (peer from) and its relays.
+func (s *Service) Received(tx *store.Tx, msgID, from string, relays []string, raws []json.RawMessage) []api.Attachment {
 	out := []api.Attachment{}
 	if len(raws) == 0 {
 		return out
 	}
-	if m.cfg.Media == nil {
-		m.log.Warn("a message with attachments, and no media store", "message", msgID)
+	if s.ms == nil {
+		s.log.Warn("a message with attachments, and no media store", "message", msgID)
 		return out
 	}
 	for _, raw := range raws {
 		var wa wireAttachment
 		if err := json.Unmarshal(raw, &wa); err != nil {
-			m.log.Warn("attachment dropped", "message", msgID, "err", err)
+			s.log.Warn("attachment dropped", "message", msgID, "err", err)
 			continue
 		}
-		id, err := m.cfg.Media.AddTx(tx, wa.Manifest)
+		id, err := s.ms.AddTx(tx, wa.Manifest)
 		if err == nil {
 			err = media.Ref(tx, id, msgID)
 		}
 		var a media.Attachment
 		if err == nil {
-			a, err = m.cfg.Media.InfoTx(tx, id)
+			a, err = s.ms.InfoTx(tx, id)
 		}
 		if err != nil {
-			m.log.Warn("attachment dropped", "message", msgID, "err", err)
+			s.log.Warn("attachment dropped", "message", msgID, "err", err)
 			continue
 		}
 		out = append(out, apiAttachment(a))
@@ -202,7 +238,7 @@ func (m *Messenger) attachReceived(tx *store.Tx, msgID, from string, relays []st
 		job := func(id string, auto bool) {
 			var j downJob
 			if _, err := store.GetJSON(tx, kMediaDown(id), &j); err != nil {
-				m.log.Warn("media job", "err", err)
+				s.log.Warn("media job", "err", err)
 				return
 			}
 			j.V, j.Peer, j.Relays, j.Blobs, j.Auto = 1, from, relays, blobs, j.Auto || auto
@@ -210,11 +246,11 @@ func (m *Messenger) attachReceived(tx *store.Tx, msgID, from string, relays []st
 				j.Messages = append(j.Messages, msgID)
 			}
 			if err := store.PutJSON(tx, kMediaDown(id), &j); err != nil {
-				m.log.Warn("media job", "err", err)
+				s.log.Warn("media job", "err", err)
 				return
 			}
 			if j.Auto {
-				tx.OnCommit(func() { m.media.kickDown(id) })
+				tx.OnCommit(func() { s.jobs.kickDown(id) })
 			}
 		}
 		auto := wa.Size <= AutoDownloadMax
@@ -226,8 +262,8 @@ func (m *Messenger) attachReceived(tx *store.Tx, msgID, from string, relays []st
 	return out
 }
 
-func containsStr(s []string, v string) bool {
-	for _, x := range s {
+func containsStr(xs []string, v string) bool {
+	for _, x := range xs {
 		if x == v {
 			return true
 		}
@@ -235,15 +271,15 @@ func containsStr(s []string, v string) bool {
 	return false
 }
 
-// FetchMedia starts the download of a received media id that is not here yet (a UI's
+// Fetch starts the download of a received media id that is not here yet (a UI's
 // first GET of a large file): it returns once the download is queued. A failed one is tried
 // again from its sources. A media id that is here already, or downloading, is nil; an
 // unknown one api not_found.
-func (m *Messenger) FetchMedia(ctx context.Context, mediaID string) error {
-	if m.cfg.Media == nil {
+func (s *Service) Fetch(ctx context.Context, mediaID string) error {
+	if s.ms == nil {
 		return api.Errorf(api.ErrNotFound, "no media %q", mediaID)
 	}
-	a, err := m.cfg.Media.Info(mediaID)
+	a, err := s.ms.Info(mediaID)
 	if errors.Is(err, media.ErrNotFound) {
 		return api.Errorf(api.ErrNotFound, "no media %q", mediaID)
 	} else if err != nil {
@@ -253,7 +289,7 @@ func (m *Messenger) FetchMedia(ctx context.Context, mediaID string) error {
 		return nil
 	}
 	kick := false
-	err = m.st.Update(ctx, func(tx *store.Tx) error {
+	err = s.st.Update(ctx, func(tx *store.Tx) error {
 		var j downJob
 		found, err := store.GetJSON(tx, kMediaDown(mediaID), &j)
 		if err != nil || !found {
@@ -270,19 +306,19 @@ func (m *Messenger) FetchMedia(ctx context.Context, mediaID string) error {
 		return err
 	}
 	if kick {
-		m.media.kickDown(mediaID)
+		s.jobs.kickDown(mediaID)
 	}
 	return nil
 }
 
-// authorizeMedia is the media server's Authorizer: the peer must be the proven peer of a
+// Authorize is the media server's Authorizer: the peer must be the proven peer of a
 // contact who is a member of the conversation of one of the messages that refer to the
 // file (docs/ARCHITECTURE.md, "Media").
-func (m *Messenger) authorizeMedia(req media.FetchRequest) bool {
+func (s *Service) Authorize(req media.FetchRequest) bool {
 	pid := req.Peer.String()
 	ok := false
-	_ = m.st.View(func(tx *store.Tx) error {
-		cid, err := store.GetString(tx, contacts.KeyByPeer(pid))
+	_ = s.st.View(func(tx *store.Tx) error {
+		cid, err := contacts.ByPeer(tx, pid)
 		if err != nil || cid == "" {
 			return err
 		}
@@ -377,14 +413,14 @@ func (r *relayBlobs) Get(ctx context.Context, h media.Hash, off, n int64) ([]byt
 		return nil, fmt.Errorf("%w: at the sender's relays: %w", media.ErrNotFound, errors.Join(errs...))
 	}
 	if len(errs) == 0 {
-		return nil, errors.New("messenger: the sender has no relays")
+		return nil, errors.New("attachments: the sender has no relays")
 	}
 	return nil, errors.Join(errs...)
 }
 
-// dropAttachments removes a deleted message's attachments: its references to the media
-// (GC removes a file no message refers to) and its pending relay upload.
-func (m *Messenger) dropAttachments(tx *store.Tx, r *history.Item) error {
+// Drop removes a deleted message's attachments: its references to the media (GC removes a
+// file no message refers to) and its pending relay upload.
+func (s *Service) Drop(tx *store.Tx, r *history.Item) error {
 	for _, a := range r.M.Attachments {
 		if err := media.Unref(tx, a.MediaID, r.M.ID); err != nil {
 			return err

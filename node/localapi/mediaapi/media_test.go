@@ -1,4 +1,4 @@
-package localapi_test
+package mediaapi_test
 
 import (
 	"bytes"
@@ -23,7 +23,7 @@ import (
 
 	"github.com/petrel-chat/petrel/node"
 	"github.com/petrel-chat/petrel/node/api"
-	"github.com/petrel-chat/petrel/node/localapi"
+	"github.com/petrel-chat/petrel/node/localapi/mediaapi"
 	"github.com/petrel-chat/petrel/node/localclient"
 	"github.com/petrel-chat/petrel/node/media"
 	"github.com/petrel-chat/petrel/node/nodetest"
@@ -577,7 +577,7 @@ func FuzzParseUploadMetadata(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, h string) {
-		md, err := localapi.ParseUploadMetadata(h)
+		md, err := mediaapi.ParseUploadMetadata(h)
 		if err != nil {
 			return
 		}
@@ -588,7 +588,7 @@ func FuzzParseUploadMetadata(f *testing.F) {
 			}
 			parts = append(parts, k+" "+b64(v))
 		}
-		back, err := localapi.ParseUploadMetadata(strings.Join(parts, ","))
+		back, err := mediaapi.ParseUploadMetadata(strings.Join(parts, ","))
 		if err != nil || len(back) != len(md) {
 			t.Fatalf("%q → %v → %v %v", h, md, back, err)
 		}
@@ -667,4 +667,11 @@ func TestMediaBodyDeadlineMovesWithTheBytes(t *testing.T) {
 	if resp.StatusCode == 200 {
 		t.Errorf("a JSON body slower than the body deadline was taken: %d %s", resp.StatusCode, b)
 	}
+}
+
+// ctxT is a context for one request sequence of a test, ended with it.
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
 }

@@ -1,4 +1,4 @@
-package messenger
+package attachments
 
 import (
 	"context"
@@ -24,10 +24,10 @@ const (
 	mediaProgress = 250 * time.Millisecond // at most one progress event per …, or per 10 %
 )
 
-// mediaWorker runs a node's media jobs under Messenger.Run: it leaves sent files at the
-// home relays (mq/u/ records) and downloads received ones (mq/d/ records). Both queues
-// are durable: Run resumes what a restart cut.
-type mediaWorker struct {
+// jobs wakes a Service's workers (Run): the upload of sent files to the home relays
+// (mq/u/ records) and the downloads of received ones (mq/d/ records). Both queues are
+// durable: Run resumes what a restart cut.
+type jobs struct {
 	up   chan struct{}
 	down chan string
 
@@ -35,42 +35,43 @@ type mediaWorker struct {
 	running map[string]bool
 }
 
-func newMediaWorker() *mediaWorker {
-	return &mediaWorker{up: make(chan struct{}, 1), down: make(chan string, 256), running: map[string]bool{}}
+func newJobs() *jobs {
+	return &jobs{up: make(chan struct{}, 1), down: make(chan string, 256), running: map[string]bool{}}
 }
 
-func (w *mediaWorker) kickUp() {
+func (w *jobs) kickUp() {
 	select {
 	case w.up <- struct{}{}:
 	default:
 	}
 }
 
-func (w *mediaWorker) kickDown(id string) {
+func (w *jobs) kickDown(id string) {
 	select {
 	case w.down <- id:
 	default: // the queue is full: the job stays in the store, a later scan takes it
 	}
 }
 
-// runMedia serves the media protocol and runs the workers until ctx ends.
-func (m *Messenger) runMedia(ctx context.Context, h host.Host) {
-	if m.cfg.Media == nil {
+// Run serves the media protocol on h and runs the workers until ctx ends; it returns
+// once every goroutine it started has stopped.
+func (s *Service) Run(ctx context.Context, h host.Host) {
+	if s.ms == nil {
 		<-ctx.Done()
 		return
 	}
-	stop := m.cfg.Media.Serve(h, m.authorizeMedia)
+	stop := s.ms.Serve(h, s.Authorize)
 	defer stop()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		m.runUploads(ctx, h)
+		s.runUploads(ctx, h)
 	}()
 	// Pending downloads from before a restart.
 	var pending []string
-	_ = m.st.View(func(tx *store.Tx) error {
+	_ = s.st.View(func(tx *store.Tx) error {
 		return tx.Iterate(store.IterOptions{Prefix: mediaDownPrefix}, func(k, v []byte) (bool, error) {
 			var j downJob
 			if err := json.Unmarshal(v, &j); err == nil && j.Auto {
@@ -80,18 +81,18 @@ func (m *Messenger) runMedia(ctx context.Context, h host.Host) {
 		})
 	})
 	for _, id := range pending {
-		m.media.kickDown(id)
+		s.jobs.kickDown(id)
 	}
 	sem := make(chan struct{}, mediaParallel)
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case id := <-m.media.down:
-			m.media.mu.Lock()
-			busy := m.media.running[id]
-			m.media.running[id] = true
-			m.media.mu.Unlock()
+		case id := <-s.jobs.down:
+			s.jobs.mu.Lock()
+			busy := s.jobs.running[id]
+			s.jobs.running[id] = true
+			s.jobs.mu.Unlock()
 			if busy {
 				continue
 			}
@@ -103,11 +104,11 @@ func (m *Messenger) runMedia(ctx context.Context, h host.Host) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				retry := m.download(ctx, h, id)
+				retry := s.download(ctx, h, id)
 				<-sem
-				m.media.mu.Lock()
-				delete(m.media.running, id)
-				m.media.mu.Unlock()
+				s.jobs.mu.Lock()
+				delete(s.jobs.running, id)
+				s.jobs.mu.Unlock()
 				if !retry {
 					return
 				}
@@ -116,7 +117,7 @@ func (m *Messenger) runMedia(ctx context.Context, h host.Host) {
 				select {
 				case <-ctx.Done():
 				case <-t.C:
-					m.media.kickDown(id)
+					s.jobs.kickDown(id)
 				}
 			}()
 		}
@@ -124,10 +125,10 @@ func (m *Messenger) runMedia(ctx context.Context, h host.Host) {
 }
 
 // download runs one download job; true means retry later (no source reachable).
-func (m *Messenger) download(ctx context.Context, h host.Host, id string) bool {
+func (s *Service) download(ctx context.Context, h host.Host, id string) bool {
 	var j downJob
 	found := false
-	err := m.st.View(func(tx *store.Tx) error {
+	err := s.st.View(func(tx *store.Tx) error {
 		var err error
 		found, err = store.GetJSON(tx, kMediaDown(id), &j)
 		return err
@@ -150,37 +151,37 @@ func (m *Messenger) download(ctx context.Context, h host.Host, id string) bool {
 			return
 		}
 		last, lastRecv = time.Now(), a.Received
-		m.mediaUpdate(ctx, id, j.Messages, a)
+		s.mediaUpdate(ctx, id, j.Messages, a)
 	}
-	a, err := m.cfg.Media.Download(ctx, id, src, progress)
+	a, err := s.ms.Download(ctx, id, src, progress)
 	switch {
 	case ctx.Err() != nil:
 		return false
 	case errors.Is(err, media.ErrUnreachable):
-		m.log.Info("media download waits for a source", "media", id, "err", err)
+		s.log.Info("media download waits for a source", "media", id, "err", err)
 		return true
 	case errors.Is(err, media.ErrBusy):
 		return false
 	case err != nil:
-		m.log.Warn("media download failed", "media", id, "err", err)
-		if a, ierr := m.cfg.Media.Info(id); ierr == nil {
-			m.mediaUpdate(ctx, id, j.Messages, a)
+		s.log.Warn("media download failed", "media", id, "err", err)
+		if a, ierr := s.ms.Info(id); ierr == nil {
+			s.mediaUpdate(ctx, id, j.Messages, a)
 		}
 		// Kept, not automatic: a UI's FetchMedia tries the sources again.
 		j.Auto = false
-		_ = m.st.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error { return store.PutJSON(tx, kMediaDown(id), &j) })
+		_ = s.st.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error { return store.PutJSON(tx, kMediaDown(id), &j) })
 		return false
 	default:
-		m.mediaUpdate(ctx, id, j.Messages, a)
+		s.mediaUpdate(ctx, id, j.Messages, a)
 	}
-	_ = m.st.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error { return tx.Delete(kMediaDown(id)) })
+	_ = s.st.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error { return tx.Delete(kMediaDown(id)) })
 	return false
 }
 
 // mediaUpdate sets attachment a's state and progress on messages msgs and reports each
 // (message_update). A thumbnail's progress changes no message.
-func (m *Messenger) mediaUpdate(ctx context.Context, id string, msgs []string, a media.Attachment) {
-	err := m.st.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error {
+func (s *Service) mediaUpdate(ctx context.Context, id string, msgs []string, a media.Attachment) {
+	err := s.st.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error {
 		for _, mid := range msgs {
 			r, err := history.LoadItem(tx, mid)
 			if errors.Is(err, api.ErrNotFound) {
@@ -198,38 +199,38 @@ func (m *Messenger) mediaUpdate(ctx context.Context, id string, msgs []string, a
 			if !changed {
 				continue
 			}
-			if err := m.putMsg(tx, r, false); err != nil {
+			if err := s.cfg.SaveMessage(tx, r); err != nil {
 				return err
 			}
-			if _, err := m.ev.Append(tx, api.KindMessageUpdate, r.M); err != nil {
+			if _, err := s.cfg.Events.Append(tx, api.KindMessageUpdate, r.M); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	if err != nil && ctx.Err() == nil {
-		m.log.Warn("media progress", "media", id, "err", err)
+		s.log.Warn("media progress", "media", id, "err", err)
 	}
 }
 
 // runUploads leaves the chunks of sent messages' media at every home relay, once per
 // message (a group message's once for all its members), retrying until each relay holds
 // them; a job is removed when every relay does.
-func (m *Messenger) runUploads(ctx context.Context, h host.Host) {
-	relays := relayInfos(h, m.cfg.Relays)
-	m.media.kickUp()
+func (s *Service) runUploads(ctx context.Context, h host.Host) {
+	relays := relayInfos(h, s.cfg.Relays)
+	s.jobs.kickUp()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-m.media.up:
+		case <-s.jobs.up:
 		}
 		type job struct {
 			msg string
 			j   upJob
 		}
 		var jobs []job
-		_ = m.st.View(func(tx *store.Tx) error {
+		_ = s.st.View(func(tx *store.Tx) error {
 			return tx.Iterate(store.IterOptions{Prefix: mediaUpPrefix}, func(k, v []byte) (bool, error) {
 				var j upJob
 				if err := json.Unmarshal(v, &j); err == nil {
@@ -240,15 +241,15 @@ func (m *Messenger) runUploads(ctx context.Context, h host.Host) {
 		})
 		failed := false
 		for _, jb := range jobs {
-			if err := m.uploadMedia(ctx, h, relays, jb.j.Media); err != nil {
+			if err := s.uploadMedia(ctx, h, relays, jb.j.Media); err != nil {
 				if ctx.Err() != nil {
 					return
 				}
-				m.log.Info("media upload to the home relays waits", "message", jb.msg, "err", err)
+				s.log.Info("media upload to the home relays waits", "message", jb.msg, "err", err)
 				failed = true
 				continue
 			}
-			_ = m.st.Update(ctx, func(tx *store.Tx) error { return tx.Delete(kMediaUp(jb.msg)) })
+			_ = s.st.Update(ctx, func(tx *store.Tx) error { return tx.Delete(kMediaUp(jb.msg)) })
 		}
 		if failed {
 			t := time.NewTimer(mediaRetry)
@@ -257,7 +258,7 @@ func (m *Messenger) runUploads(ctx context.Context, h host.Host) {
 				t.Stop()
 				return
 			case <-t.C:
-				m.media.kickUp()
+				s.jobs.kickUp()
 			}
 		}
 	}
@@ -265,12 +266,12 @@ func (m *Messenger) runUploads(ctx context.Context, h host.Host) {
 
 // uploadMedia puts each chunk of ids (and their thumbnails), padded to its bucket, at
 // each relay (a chunk a relay holds already only renews it there).
-func (m *Messenger) uploadMedia(ctx context.Context, h host.Host, relays []peer.ID, ids []string) error {
+func (s *Service) uploadMedia(ctx context.Context, h host.Host, relays []peer.ID, ids []string) error {
 	for _, id := range ids {
-		err := m.cfg.Media.SealedChunks(id, func(_ media.Hash, ct []byte) error {
+		err := s.ms.SealedChunks(id, func(_ media.Hash, ct []byte) error {
 			blob := padChunk(ct)
 			for _, r := range relays {
-				if _, err := mailboxclient.PutBlob(ctx, h, r, m.id, blob); err != nil {
+				if _, err := mailboxclient.PutBlob(ctx, h, r, s.cfg.Identity, blob); err != nil {
 					return err
 				}
 			}
