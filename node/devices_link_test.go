@@ -60,8 +60,18 @@ func TestLinkDeviceReceivesHistory(t *testing.T) {
 		}
 		return errors.New("not yet")
 	})
+	group, err := alice.Client.CreateGroup(ctx, "walkers", []string{nodetest.UserID(t, bob)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.Client.Send(ctx, group.ID, "g0", "hello walkers"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.Client.UpdateSettings(ctx, api.SettingsPatch{ReadReceipts: new(false)}); err != nil {
+		t.Fatal(err)
+	}
 	want := history(t, alice.Client)
-	if len(want) != 6 {
+	if len(want) != 8 {
 		t.Fatalf("alice's history: %q", want)
 	}
 
@@ -81,6 +91,9 @@ func TestLinkDeviceReceivesHistory(t *testing.T) {
 	}
 	if got := history(t, laptop.Client); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("laptop's history:\n%s\nwant alice's:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if st := must(laptop.Client.Settings(ctx)); st.ReadReceipts {
+		t.Error("the laptop did not receive alice's settings (read receipts off)")
 	}
 	if a, l := must(alice.Client.Me(ctx)), must(laptop.Client.Me(ctx)); a.UserID != l.UserID || a.SafetyFingerprint != l.SafetyFingerprint {
 		t.Errorf("the laptop is user %s (fingerprint %s), alice %s (%s): one person is one user id", l.UserID, l.SafetyFingerprint, a.UserID, a.SafetyFingerprint)
