@@ -95,6 +95,9 @@ func TestLinkDeviceReceivesHistory(t *testing.T) {
 	if st := must(laptop.Client.Settings(ctx)); st.ReadReceipts {
 		t.Error("the laptop did not receive alice's settings (read receipts off)")
 	}
+	if a, l := must(alice.Client.Me(ctx)), must(laptop.Client.Me(ctx)); a.Name != l.Name {
+		t.Errorf("the laptop's profile name is %q, alice's %q: one person, one name", l.Name, a.Name)
+	}
 	if a, l := must(alice.Client.Me(ctx)), must(laptop.Client.Me(ctx)); a.UserID != l.UserID || a.SafetyFingerprint != l.SafetyFingerprint {
 		t.Errorf("the laptop is user %s (fingerprint %s), alice %s (%s): one person is one user id", l.UserID, l.SafetyFingerprint, a.UserID, a.SafetyFingerprint)
 	}

@@ -51,7 +51,7 @@
 // cursor, so a primary cannot write the device's keys or make it rewind. After the last
 // chunk it sends done and the primary forgets the credential. The records are the
 // history's: conversations, messages and their order, contacts, groups with their state
-// and the members' receiving chains, media references, settings; never the identity or
+// and the members' receiving chains, media references, settings and the profile name; never the identity or
 // peer keys, the API token, sessions, prekeys, our group sending chains, outboxes or
 // inboxes. The stream is Noise-encrypted end to end between the two peer ids.
 //

@@ -12,13 +12,14 @@ const maxKey = 1024
 // transferPrefixes are the store records a new device receives, in key order: messages
 // and their order (node/history), contacts (node/contacts), groups with their state, log
 // and members' current receiving keys (node/groups), contacts' verified device lists
-// (node/devices dc/), media references (node/media media/m/ and
+// (node/devices dc/), the profile (cfg/profile: the account's display name), media references (node/media media/m/ and
 // media/r/: the media and the messages using them; not yet media/f/, the file keys, nor the
 // chunks, so a transferred attachment does not open on the new device) and the settings. Read marks travel in
-// the conversation records. Never transferred: the identity and peer keys (cfg/), the API
+// the conversation records. Never transferred: the identity and peer keys (cfg/identity, cfg/p2pkey), the API
 // token, ratchet sessions (ss/, sc/), prekeys (pk, pki), our own group sending chains
 // (gk/), outboxes, inboxes and this package's own records (dl/).
 var transferPrefixes = [][]byte{
+	[]byte("cfg/profile"),
 	[]byte("cp/"), []byte("ct/"), []byte("cu/"),
 	[]byte("cv/"),
 	[]byte("dc/"),
@@ -33,7 +34,7 @@ var transferPrefixes = [][]byte{
 func Transferred(key []byte) bool {
 	for _, p := range transferPrefixes {
 		if bytes.HasPrefix(key, p) {
-			if string(p) == "settings" {
+			if p[len(p)-1] != '/' { // a single record ("cfg/profile", "settings")
 				return len(key) == len(p)
 			}
 			return true
