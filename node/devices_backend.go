@@ -187,7 +187,7 @@ func InitLinked(ctx context.Context, dir string, passphrase []byte, name, link s
 			return err
 		}}
 	relays := lo.Relays[:min(len(lo.Relays), 8)]
-	j, err := devicelink.Join(ctx, h, st, l, devicelink.Device{Key: dev.Public(), Name: name, Relays: relays}, jopts)
+	j, err := devicelink.Join(ctx, h, st, l, devicelink.Device{Key: dev, Name: name, Relays: relays}, jopts)
 	if j == nil {
 		if errors.Is(err, devicelink.ErrRefused) || errors.Is(err, devicelink.ErrExpired) || errors.Is(err, devicelink.ErrBadPrimary) {
 			return 0, fmt.Errorf("%w: %w", ErrLinkRefused, err)

@@ -22,14 +22,17 @@
 //	new device                                              primary (peer id from the link)
 //	   │── libp2p dial, Noise XX: proves both peer ids ───────────▶│  (a relay circuit sees ciphertext)
 //	   │── hello {link id, device key, name, addrs, relays,        │
-//	   │          proof = HMAC-SHA256(K, "…_new\x00" ‖ P ‖ D ‖ key)}▶│  P, D: the two peer ids, each
-//	   │                                                           │  u16-length-prefixed (D as Noise proved it)
+//	   │          proof = HMAC-SHA256(K, "…_new\x00" ‖ P ‖ D ‖ key),│  P, D: the two peer ids, each
+//	   │          sig = Ed25519(device key, "petrel_v1_sig_        │  u16-length-prefixed (D as Noise proved it)
+//	   │                devicelink_hello\x00" ‖ P ‖ D ‖ key ‖ id)}▶│
 //	   │◀── welcome {HMAC-SHA256(K, "…_primary\x00" ‖ P ‖ D ‖ key), │  link spent first, then AddDevice
 //	   │             account key, signed device list, resume cred} │
 //	   │   or refused (one byte, no reason)                        │
 //
 // A hello is refused when its link is unknown, spent, expired, or has seen MaxAttempts
-// wrong proofs (each wrong proof counts), and when its proof does not match — which is
+// wrong proofs (each wrong proof counts), when its signature is not by the device key it
+// names (someone with the link cannot list a key it does not hold, a contact's say), and when
+// its proof does not match — which is
 // what a hello replayed by another peer (a relay in the middle) gets, since D is the peer
 // id Noise proved, not one the hello claims. The new device accepts the welcome only if
 // the primary's proof matches, the list verifies under the account key it came with and

@@ -49,6 +49,7 @@ type hello struct {
 	Addrs  []string `json:"addrs"` // its listen addresses, without /p2p/
 	Relays []string `json:"relays"`
 	Proof  []byte   `json:"proof"` // proof(key, labelNewProof, primary, device, Key)
+	Sig    []byte   `json:"sig"`   // by Key under domainHello over helloTranscript: the device holds Key
 }
 
 // welcome is the primary's answer to a good hello or resume.

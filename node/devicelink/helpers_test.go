@@ -148,7 +148,7 @@ func startDevice(t testing.TB) *newDevice {
 }
 
 func (d *newDevice) join(l *Link, opts JoinOptions) (*Joined, error) {
-	return Join(context.Background(), d.h, d.st, l, Device{Key: d.key.Public(), Name: "laptop"}, opts)
+	return Join(context.Background(), d.h, d.st, l, Device{Key: d.key, Name: "laptop"}, opts)
 }
 
 // records returns every record of st (this package's own dl/ ones aside).

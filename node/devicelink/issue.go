@@ -10,6 +10,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/node/store"
 )
 
@@ -136,6 +137,21 @@ func proof(key []byte, label string, primary, device peer.ID, devKey []byte) []b
 		m.Write(f)
 	}
 	return m.Sum(nil)
+}
+
+// domainHello separates the new device's signature of its hello from every other
+// signature made with an identity key.
+const domainHello identity.Domain = "petrel_v1_sig_devicelink_hello\x00"
+
+// helloTranscript is what the new device signs with its device key: both peer ids, the
+// key and the link id, each u16-length-prefixed.
+func helloTranscript(primary, device peer.ID, key []byte, link string) []byte {
+	var b []byte
+	for _, f := range [][]byte{[]byte(primary), []byte(device), key, []byte(link)} {
+		b = append(b, byte(len(f)>>8), byte(len(f)))
+		b = append(b, f...)
+	}
+	return b
 }
 
 func resumeKey(cred []byte) [32]byte {

@@ -23,7 +23,7 @@ import (
 
 // Device is what the new device says about itself in its hello.
 type Device struct {
-	Key    *identity.PublicIdentity // its device key
+	Key    *identity.Identity // its device key: the hello is signed with it
 	Name   string
 	Addrs  []string // its listen addresses, without /p2p/
 	Relays []string // its home relays
@@ -93,10 +93,11 @@ func Join(ctx context.Context, h host.Host, st *store.Store, link *Link, dev Dev
 	defer s.Reset()
 	br, bw := bufio.NewReaderSize(s, 64<<10), bufio.NewWriterSize(s, 4096)
 	key := proofKey(link.Secret[:])
-	devKey := dev.Key.Bytes()
+	devKey := dev.Key.Public().Bytes()
 	s.SetDeadline(time.Now().Add(opts.Timeout))
 	err = writeJSON(bw, typeHello, hello{V: 1, Link: link.ID(), Key: devKey, Name: dev.Name, Addrs: dev.Addrs,
-		Relays: dev.Relays, Proof: proof(key[:], labelNewProof, link.PeerID, h.ID(), devKey)})
+		Relays: dev.Relays, Proof: proof(key[:], labelNewProof, link.PeerID, h.ID(), devKey),
+		Sig: dev.Key.Sign(domainHello, helloTranscript(link.PeerID, h.ID(), devKey, link.ID()))})
 	if err != nil {
 		return nil, fmt.Errorf("devicelink: hello: %w", err)
 	}
@@ -115,7 +116,7 @@ func Join(ctx context.Context, h host.Host, st *store.Store, link *Link, dev Dev
 	if err != nil || !list.Verify(account) {
 		return nil, fmt.Errorf("%w: device list does not verify", ErrBadPrimary)
 	}
-	if d, ok := list.List.Find(wire.DeviceID(dev.Key)); !ok || d.Revoked != 0 || d.PeerID != h.ID().String() {
+	if d, ok := list.List.Find(wire.DeviceID(dev.Key.Public())); !ok || d.Revoked != 0 || d.PeerID != h.ID().String() {
 		return nil, fmt.Errorf("%w: the device list does not list this device", ErrBadPrimary)
 	}
 	if len(w.Resume) != 32 {

@@ -177,7 +177,8 @@ func rawHello(t testing.TB, from host.Host, l *Link, h hello) (*welcome, error) 
 func goodHello(d *newDevice, l *Link, as peer.ID) hello {
 	key := proofKey(l.Secret[:])
 	dk := d.key.Public().Bytes()
-	return hello{V: 1, Link: l.ID(), Key: dk, Name: "laptop", Proof: proof(key[:], labelNewProof, l.PeerID, as, dk)}
+	return hello{V: 1, Link: l.ID(), Key: dk, Name: "laptop", Proof: proof(key[:], labelNewProof, l.PeerID, as, dk),
+		Sig: d.key.Sign(domainHello, helloTranscript(l.PeerID, as, dk, l.ID()))}
 }
 
 // TestWrongProofRefusedAndBurnsLink: a wrong proof is refused, and MaxAttempts of them
@@ -279,5 +280,25 @@ func TestFailedAddSpendsLink(t *testing.T) {
 	p.devs.fails = false
 	if _, err := d.join(l, JoinOptions{}); !errors.Is(err, ErrRefused) {
 		t.Fatalf("the link after a failed add: %v, want ErrRefused", err)
+	}
+}
+
+// TestHelloWithAKeyNotHeldRefused: someone holding the link cannot list a key it does not
+// hold as the new device's key (a contact's public identity, say): the hello must be
+// signed by that key, and one that is not is refused like a wrong proof.
+func TestHelloWithAKeyNotHeldRefused(t *testing.T) {
+	p := startPrimary(t)
+	l := p.issue(t)
+	thief, victim := startDevice(t), startDevice(t)
+	h := goodHello(victim, l, thief.h.ID()) // the victim's key, a valid HMAC for the thief's peer id
+	h.Sig = thief.key.Sign(domainHello, helloTranscript(l.PeerID, thief.h.ID(), h.Key, h.Link))
+	if _, err := rawHello(t, thief.h, l, h); !errors.Is(err, ErrRefused) {
+		t.Fatalf("hello with a key not held: %v, want ErrRefused", err)
+	}
+	if p.devs.added() != 0 {
+		t.Fatal("a device was added under a key its sender does not hold")
+	}
+	if _, err := thief.join(l, JoinOptions{}); err != nil {
+		t.Fatalf("the same sender with its own key: %v", err)
 	}
 }

@@ -225,7 +225,7 @@ func (s *Server) hello(ctx context.Context, self, remote peer.ID, body []byte) (
 		// The proof is checked against the peer id Noise proved for this stream: a proof
 		// made for another peer (a relay replaying what it saw) does not match.
 		want := proof(rec.Key, labelNewProof, self, remote, h.Key)
-		if !hmac.Equal(want, h.Proof) {
+		if !hmac.Equal(want, h.Proof) || !devKey.Verify(domainHello, helloTranscript(self, remote, h.Key, h.Link), h.Sig) {
 			refused = true
 			rec.Attempts++
 			return store.PutJSON(tx, k, rec)
@@ -261,7 +261,7 @@ func (s *Server) hello(ctx context.Context, self, remote peer.ID, body []byte) (
 
 // checkHello validates a hello's fields and returns the device key.
 func checkHello(h *hello) (*identity.PublicIdentity, error) {
-	if h.V != 1 || len(h.Link) != 32 || len(h.Proof) != 32 {
+	if h.V != 1 || len(h.Link) != 32 || len(h.Proof) != 32 || len(h.Sig) > 128 {
 		return nil, fmt.Errorf("%w: hello", ErrMalformed)
 	}
 	key, err := identity.ParsePublic(h.Key)
