@@ -44,6 +44,9 @@ type accountDevices struct {
 	mu    sync.Mutex
 	adds  int
 	fails bool
+	// other, when set, is added instead of the device asked for (a primary whose list does
+	// not list the device it welcomes).
+	other *wire.Device
 }
 
 func newAccountDevices(st *store.Store, account *identity.Identity, primary host.Host) *accountDevices {
@@ -55,6 +58,9 @@ func (a *accountDevices) AddDevice(ctx context.Context, d wire.Device) (*wire.De
 	defer a.mu.Unlock()
 	if a.fails {
 		return nil, fmt.Errorf("test: AddDevice fails")
+	}
+	if a.other != nil {
+		d = *a.other
 	}
 	var l *wire.DeviceList
 	err := a.st.Update(ctx, func(tx *store.Tx) error {

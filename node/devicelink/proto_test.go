@@ -12,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 )
@@ -300,5 +301,31 @@ func TestHelloWithAKeyNotHeldRefused(t *testing.T) {
 	}
 	if _, err := thief.join(l, JoinOptions{}); err != nil {
 		t.Fatalf("the same sender with its own key: %v", err)
+	}
+}
+
+// TestWelcomeWithoutTheDeviceRefused: a primary that proves the secret but hands over a
+// list that does not list this device (another key in its place) is not believed: Join
+// fails with ErrBadPrimary, runs no Provision and writes no history.
+func TestWelcomeWithoutTheDeviceRefused(t *testing.T) {
+	p := startPrimary(t)
+	fillHistory(t, p.st, 3, 10)
+	other := startDevice(t)
+	p.devs.other = &wire.Device{ID: wire.DeviceID(other.key.Public()), Key: other.key.Public().Bytes(),
+		PeerID: other.h.ID().String(), Name: "someone else", Added: 1}
+	d := startDevice(t)
+	provisioned := false
+	_, err := d.join(p.issue(t), JoinOptions{Provision: func(*store.Tx, *identity.PublicIdentity, []byte) error {
+		provisioned = true
+		return nil
+	}})
+	if !errors.Is(err, ErrBadPrimary) {
+		t.Fatalf("a list without this device: %v, want ErrBadPrimary", err)
+	}
+	if provisioned || len(records(t, d.st)) != 0 {
+		t.Fatal("the device took a welcome that does not list it")
+	}
+	if linked, _, _ := Pending(d.st); linked {
+		t.Fatal("the device saved the welcome")
 	}
 }
