@@ -21,20 +21,28 @@ import (
 // records that must never leave it.
 func fillHistory(t testing.TB, st *store.Store, n int, valueSize int) {
 	t.Helper()
-	err := st.Update(context.Background(), func(tx *store.Tx) error {
-		for i := range n {
-			for _, kv := range [][2]string{
-				{fmt.Sprintf("cv/c%03d", i), fmt.Sprintf(`{"v":1,"id":"c%03d"}`, i)},
-				{fmt.Sprintf("mo/c%03d/%020d", i, i), fmt.Sprintf("m%03d", i)},
-				{fmt.Sprintf("ms/m%03d", i), fmt.Sprintf(`{"v":1,"id":"m%03d","body":"%s"}`, i, bytes.Repeat([]byte("x"), valueSize))},
-				{fmt.Sprintf("ct/k%03d", i), `{"v":1}`},
-				{fmt.Sprintf("ss/k%03d/0", i), "ratchet state: never transferred"},
-			} {
-				if err := tx.Set([]byte(kv[0]), []byte(kv[1])); err != nil {
-					return err
+	for from := 0; from < n; from += 100 { // in transactions Badger takes
+		err := st.Update(context.Background(), func(tx *store.Tx) error {
+			for i := from; i < min(n, from+100); i++ {
+				for _, kv := range [][2]string{
+					{fmt.Sprintf("cv/c%03d", i), fmt.Sprintf(`{"v":1,"id":"c%03d"}`, i)},
+					{fmt.Sprintf("mo/c%03d/%020d", i, i), fmt.Sprintf("m%03d", i)},
+					{fmt.Sprintf("ms/m%03d", i), fmt.Sprintf(`{"v":1,"id":"m%03d","body":"%s"}`, i, bytes.Repeat([]byte("x"), valueSize))},
+					{fmt.Sprintf("ct/k%03d", i), `{"v":1}`},
+					{fmt.Sprintf("ss/k%03d/0", i), "ratchet state: never transferred"},
+				} {
+					if err := tx.Set([]byte(kv[0]), []byte(kv[1])); err != nil {
+						return err
+					}
 				}
 			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
+	}
+	err := st.Update(context.Background(), func(tx *store.Tx) error {
 		for _, k := range []string{"cfg/identity", "cfg/p2pkey", "cfg/apitoken", "pk", "gk/g1", "settingsX"} {
 			if err := tx.Set([]byte(k), []byte("secret: never transferred")); err != nil {
 				return err
