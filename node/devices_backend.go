@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	ma "github.com/multiformats/go-multiaddr"
@@ -51,6 +52,9 @@ func (n *Node) resumeHistory(ctx context.Context, h host.Host) error {
 		if err == nil {
 			n.log.Info("history transfer complete", "records", got)
 			return nil
+		}
+		if got > 0 {
+			continue // progress (a relay's circuit ended): on at once
 		}
 		n.log.Warn("history transfer from the linking device stopped; retrying in a minute", "records", got, "err", err)
 		select {
@@ -176,7 +180,10 @@ func InitLinked(ctx context.Context, dir string, passphrase []byte, name, link s
 	if err != nil {
 		return 0, err
 	}
-	h, err := p2phost.New(p2phost.Config{Key: hkey, ListenAddrs: []string{p2phost.ListenNone}, UserAgent: "petrel-link"})
+	// No listener (the new device dials), and the circuit transport, for a primary reachable
+	// only through its relays.
+	h, err := p2phost.New(p2phost.Config{Key: hkey, ListenAddrs: []string{p2phost.ListenNone}, UserAgent: "petrel-link",
+		Extra: []libp2p.Option{libp2p.EnableRelay()}})
 	if err != nil {
 		return 0, err
 	}
@@ -196,10 +203,15 @@ func InitLinked(ctx context.Context, dir string, passphrase []byte, name, link s
 	}
 	linked = true // from here the store is the account's device
 	records = j.Records
-	for try := 0; err != nil && try < 3; try++ {
+	// A cut transfer resumes at once while each try makes progress (a relay's circuit
+	// carries a little of the history each time), and three times without.
+	for idle := 0; err != nil && idle < 3 && ctx.Err() == nil; {
 		var more int
 		more, err = devicelink.Resume(ctx, h, st, jopts)
 		records += more
+		if more == 0 {
+			idle++
+		}
 	}
 	if err != nil {
 		return records, fmt.Errorf("node: linked, but the history transfer stopped after %d records (petrel run resumes it): %w", records, err)

@@ -48,7 +48,9 @@
 //
 //	chunk = 0x01 (record version) ‖ done (0|1) ‖ uvarint n ‖ (uvarint len ‖ key ‖ uvarint len ‖ value)ⁿ
 //
-// about 256 KiB each, at most 4,096 records, minimal uvarints. The device writes each chunk
+// about 256 KiB each (24 KiB over a limited connection: a relay circuit, which closes after
+// 128 KiB by default, so each new circuit carries at least one chunk; a single record larger
+// than a circuit carries cannot pass a relay), at most 4,096 records, minimal uvarints. The device writes each chunk
 // and its advanced cursor in one store transaction, so a cut stream resumes after the last
 // chunk written; it refuses a key outside the history (Transferred) or not after its
 // cursor, so a primary cannot write the device's keys or make it rewind. After the last

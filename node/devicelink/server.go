@@ -328,9 +328,13 @@ func (s *Server) transfer(ctx context.Context, st network.Stream, br *bufio.Read
 	if t != typePull || len(after) > maxKey {
 		return fmt.Errorf("%w: frame %#x for a pull", ErrMalformed, t)
 	}
+	target := chunkTarget
+	if st.Conn().Stat().Limited {
+		target = limitedChunkTarget
+	}
 	var buf []byte
 	for {
-		recs, done, err := nextChunk(s.cfg.Store, after)
+		recs, done, err := nextChunk(s.cfg.Store, after, target)
 		if err != nil {
 			return err
 		}

@@ -44,9 +44,9 @@ func Transferred(key []byte) bool {
 }
 
 // nextChunk reads the transferred records after the key `after` (all of them from the
-// start when empty), in key order, until about chunkTarget bytes, and says whether they
+// start when empty), in key order, until about target bytes, and says whether they
 // are the last.
-func nextChunk(st *store.Store, after []byte) (recs []record, done bool, err error) {
+func nextChunk(st *store.Store, after []byte, target int) (recs []record, done bool, err error) {
 	size := 0
 	full := false
 	err = st.View(func(tx *store.Tx) error {
@@ -65,7 +65,7 @@ func nextChunk(st *store.Store, after []byte) (recs []record, done bool, err err
 				if bytes.Equal(k, after) || !Transferred(k) || len(k) > maxKey || len(v) > maxFrame-2*maxKey {
 					return true, nil
 				}
-				if len(recs) == maxChunkRecs || (size > 0 && size+len(k)+len(v) > chunkTarget) {
+				if len(recs) == maxChunkRecs || (size > 0 && size+len(k)+len(v) > target) {
 					full = true
 					return false, nil
 				}
