@@ -28,14 +28,14 @@ const (
 
 // Limits.
 const (
-	maxFrame     = 2 << 20   // one frame
-	maxHello     = 16 << 10  // a hello or resume frame
-	chunkTarget  = 256 << 10 // a chunk closes once its records pass this size
+	maxFrame    = 2 << 20   // one frame
+	maxHello    = 16 << 10  // a hello or resume frame
+	chunkTarget = 256 << 10 // a chunk closes once its records pass this size
 	// limitedChunkTarget is the chunk size over a limited (relayed) connection: a relay's
 	// circuit carries little (128 KiB by default) before it is closed, so several chunks
 	// must fit one circuit for a resume on the next to make progress.
 	limitedChunkTarget = 24 << 10
-	maxChunkRecs = 4096
+	maxChunkRecs       = 4096
 	// RecordVersion is the version byte of a chunk's records.
 	RecordVersion = 0x01
 )
