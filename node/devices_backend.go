@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -19,6 +20,8 @@ import (
 	"github.com/petrel-chat/petrel/node/devicelink"
 	"github.com/petrel-chat/petrel/node/devices"
 	"github.com/petrel-chat/petrel/node/invite"
+	"github.com/petrel-chat/petrel/node/media"
+	"github.com/petrel-chat/petrel/node/media/blobdir"
 	"github.com/petrel-chat/petrel/node/p2phost"
 	"github.com/petrel-chat/petrel/node/store"
 )
@@ -29,7 +32,7 @@ import (
 // serveDeviceLinks answers /petrel/devicelink/1.0.0 on h until the returned stop is called.
 func (n *Node) serveDeviceLinks(h host.Host) (stop func(), err error) {
 	srv, err := devicelink.NewServer(devicelink.ServerConfig{Store: n.st, Account: n.id, Devices: n.msg,
-		Now: n.cfg.Now, Logger: n.log.With("part", "devicelink")})
+		MediaChunks: n.mediaChunks, Now: n.cfg.Now, Logger: n.log.With("part", "devicelink")})
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +51,11 @@ func (n *Node) resumeHistory(ctx context.Context, h host.Host) error {
 		if err != nil || !pending {
 			return nil
 		}
-		got, err := devicelink.Resume(ctx, h, n.st, devicelink.JoinOptions{Now: n.cfg.Now})
+		put, err := chunkWriter(n.cfg.DataDir)
+		if err != nil {
+			return nil
+		}
+		got, err := devicelink.Resume(ctx, h, n.st, devicelink.JoinOptions{Now: n.cfg.Now, PutChunk: put})
 		if err == nil {
 			n.log.Info("history transfer complete", "records", got)
 			return nil
@@ -188,7 +195,11 @@ func InitLinked(ctx context.Context, dir string, passphrase []byte, name, link s
 		return 0, err
 	}
 	defer h.Close()
-	jopts := devicelink.JoinOptions{Now: lo.Now, Timeout: lo.Timeout,
+	put, err := chunkWriter(dir)
+	if err != nil {
+		return 0, err
+	}
+	jopts := devicelink.JoinOptions{Now: lo.Now, Timeout: lo.Timeout, PutChunk: put,
 		Provision: func(tx *store.Tx, account *identity.PublicIdentity, list []byte) error {
 			_, err := devices.Provision(tx, dev, account, list)
 			return err
@@ -265,4 +276,32 @@ func (n *Node) account() *identity.PublicIdentity {
 		return n.id.Public()
 	}
 	return acct
+}
+
+// mediaChunks hands the history transfer the sealed chunks of an available media id (none
+// of one that is not here).
+func (n *Node) mediaChunks(id string, fn func(ct []byte) error) error {
+	err := n.media.SealedChunks(id, func(_ media.Hash, ct []byte) error { return fn(ct) })
+	if errors.Is(err, media.ErrNotAvailable) || errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// chunkWriter stores the media chunks a history transfer brings in DIR/media/chunks, where
+// node/media reads them, each named by its SHA-256 and durable before it returns.
+func chunkWriter(dir string) (func(ct []byte) error, error) {
+	blobs, err := blobdir.Open(filepath.Join(dir, "media", "chunks"), media.SealedChunkSize)
+	if err != nil {
+		return nil, err
+	}
+	return func(ct []byte) error {
+		if len(ct) > media.SealedChunkSize {
+			return fmt.Errorf("node: a media chunk of %d bytes", len(ct))
+		}
+		if err := blobs.Put(sha256.Sum256(ct), ct); err != nil {
+			return err
+		}
+		return blobs.SyncDir()
+	}, nil
 }

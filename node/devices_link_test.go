@@ -1,9 +1,12 @@
 package node_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -60,6 +63,14 @@ func TestLinkDeviceReceivesHistory(t *testing.T) {
 		}
 		return errors.New("not yet")
 	})
+	file := testFile(t, 2_500_000) // three chunks
+	att, err := alice.Client.UploadMedia(ctx, bytes.NewReader(file), int64(len(file)), "walk.bin", "application/octet-stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := sendAttachments(t, alice.Client, toBob.ConversationID, "att", "the file", att.MediaID); code != http.StatusCreated {
+		t.Fatalf("send with an attachment: %d", code)
+	}
 	group, err := alice.Client.CreateGroup(ctx, "walkers", []string{nodetest.UserID(t, bob)})
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +82,7 @@ func TestLinkDeviceReceivesHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := history(t, alice.Client)
-	if len(want) != 8 {
+	if len(want) != 9 {
 		t.Fatalf("alice's history: %q", want)
 	}
 
@@ -91,6 +102,16 @@ func TestLinkDeviceReceivesHistory(t *testing.T) {
 	}
 	if got := history(t, laptop.Client); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("laptop's history:\n%s\nwant alice's:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// The attachment opens on the laptop: its chunks came with the history.
+	resp, err := laptop.Client.GetMedia(ctx, att.MediaID, "")
+	if err != nil {
+		t.Fatalf("the attachment on the laptop: %v", err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || !bytes.Equal(body, file) {
+		t.Fatalf("the laptop's copy of the attachment: %d bytes, %v; differs from alice's", len(body), err)
 	}
 	if st := must(laptop.Client.Settings(ctx)); st.ReadReceipts {
 		t.Error("the laptop did not receive alice's settings (read receipts off)")

@@ -56,7 +56,10 @@
 // cursor, so a primary cannot write the device's keys or make it rewind. After the last
 // chunk it sends done and the primary forgets the credential. The records are the
 // history's: conversations, messages and their order, contacts, groups with their state
-// and the members' receiving chains, media references, settings and the profile name; never the identity or
+// and the members' receiving chains, attachments (records, file keys, and their chunks as
+// "media/c/<media id>/<index>" records, which the device writes to node/media's blob
+// directory rather than the store; not over a limited connection), settings and the
+// profile name; never the identity or
 // peer keys, the API token, sessions, prekeys, our group sending chains, outboxes or
 // inboxes. The stream is Noise-encrypted end to end between the two peer ids.
 //

@@ -2,6 +2,7 @@ package devicelink
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"errors"
@@ -61,6 +62,9 @@ type JoinOptions struct {
 	// the transaction that saves the welcome, before any history arrives; its error
 	// refuses the welcome and leaves nothing of it in the store.
 	Provision func(tx *store.Tx, account *identity.PublicIdentity, list []byte) error
+	// PutChunk, when set, stores a media chunk ciphertext durably (node/media's blob
+	// directory, named by its SHA-256) before the cursor passes it; nil drops them.
+	PutChunk func(ct []byte) error
 
 	// cutAfter, in this package's tests, resets the stream after that many chunks were
 	// written, as a lost connection would.
@@ -258,8 +262,18 @@ func receive(ctx context.Context, s network.Stream, br *bufio.Reader, bw *bufio.
 		if done {
 			next.Done, next.Resume = true, nil
 		}
+		for _, r := range recs {
+			if bytes.HasPrefix(r.Key, []byte(mediaChunkPrefix)) && opts.PutChunk != nil {
+				if err := opts.PutChunk(r.Value); err != nil {
+					return n, fmt.Errorf("devicelink: %w", err)
+				}
+			}
+		}
 		err = st.Update(ctx, func(tx *store.Tx) error {
 			for _, r := range recs {
+				if bytes.HasPrefix(r.Key, []byte(mediaChunkPrefix)) {
+					continue // not a store record
+				}
 				if err := tx.Set(r.Key, r.Value); err != nil {
 					return err
 				}

@@ -51,6 +51,9 @@ type ServerConfig struct {
 	// Account is the account identity: it signs the list the new device receives.
 	Account *identity.Identity
 	Devices Devices
+	// MediaChunks, when set, supplies the media's chunk ciphertexts to the transfer (not over
+	// a limited connection: a relay circuit does not carry a 1 MiB chunk).
+	MediaChunks MediaChunks
 	// Now is the clock (expiry); nil means time.Now.
 	Now       func() time.Time
 	Logger    *slog.Logger
@@ -328,13 +331,13 @@ func (s *Server) transfer(ctx context.Context, st network.Stream, br *bufio.Read
 	if t != typePull || len(after) > maxKey {
 		return fmt.Errorf("%w: frame %#x for a pull", ErrMalformed, t)
 	}
-	target := chunkTarget
+	target, media := chunkTarget, s.cfg.MediaChunks
 	if st.Conn().Stat().Limited {
-		target = limitedChunkTarget
+		target, media = limitedChunkTarget, nil
 	}
 	var buf []byte
 	for {
-		recs, done, err := nextChunk(s.cfg.Store, after, target)
+		recs, done, err := nextChunk(s.cfg.Store, after, target, media)
 		if err != nil {
 			return err
 		}
