@@ -260,24 +260,6 @@ func removeNew(dir string, before map[string]bool) {
 	}
 }
 
-// account is the account this node acts for (node/devices): its own identity on the
-// primary, the account's public key on a linked device. /v1/me's user id and safety
-// fingerprint are the account's on every device.
-func (n *Node) account() *identity.PublicIdentity {
-	var acct *identity.PublicIdentity
-	err := n.st.View(func(tx *store.Tx) error {
-		s, err := devices.Load(tx, n.id, "", nil)
-		if err == nil {
-			acct = s.Account
-		}
-		return err
-	})
-	if err != nil || acct == nil {
-		return n.id.Public()
-	}
-	return acct
-}
-
 // mediaChunks hands the history transfer the sealed chunks of an available media id (none
 // of one that is not here).
 func (n *Node) mediaChunks(id string, fn func(ct []byte) error) error {

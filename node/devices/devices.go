@@ -360,6 +360,15 @@ func AcceptContact(tx *store.Tx, id string, account *identity.PublicIdentity, ra
 	return sl.List, true, index(tx, id, old, sl.List, wire.DeviceID(account), "")
 }
 
+// OwnRaw returns the account's signed list as held (nil while it has a single device).
+func OwnRaw(tx *store.Tx) ([]byte, error) {
+	raw, err := tx.Get(keyList)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return raw, err
+}
+
 // ContactRaw returns contact id's signed list as held (nil when none).
 func ContactRaw(tx *store.Tx, id string) ([]byte, error) {
 	raw, err := tx.Get(KeyContact(id))

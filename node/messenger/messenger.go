@@ -18,6 +18,7 @@ import (
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/attachments"
 	"github.com/petrel-chat/petrel/node/contacts"
+	"github.com/petrel-chat/petrel/node/devicesync"
 	"github.com/petrel-chat/petrel/node/eventlog"
 	"github.com/petrel-chat/petrel/node/groups"
 	"github.com/petrel-chat/petrel/node/history"
@@ -69,8 +70,9 @@ type Messenger struct {
 	st    *store.Store
 	ev    *eventlog.Log
 	id    *identity.Identity       // this device's key (the account key on the primary)
-	acct  *identity.PublicIdentity // the account key (node/devices; devices.go)
+	acct  *identity.PublicIdentity // the account key (node/devicesync)
 	uid   string                   // the account's user id
+	dev   *devicesync.Service      // linked devices (devices.go)
 	log   *slog.Logger
 	clock *hlc.Clock
 	now   func() time.Time
@@ -126,6 +128,10 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 	})
 	m.pk = sessions.PrekeyServer{Store: m.st, Identity: m.id, Now: m.now, Log: m.log, IsContact: sessions.AcceptedPeer}
 	m.clock = hlc.New(cfg.Now)
+	m.dev = devicesync.New(devicesync.Config{Store: m.st, Events: m.ev, Device: m.id, Relays: cfg.Relays, Host: m.hostOrNil,
+		Ratchets: &m.ratchets, Clock: m.clock, Now: m.now, Log: m.log, Enqueue: m.enqueueWith, NewContact: m.newContact,
+		APIContact: m.apiContact, EmitConv: m.emitConv, PutMsg: m.putMsg, MarkDeleted: m.markDeleted, ApplyReaction: applyReaction,
+		MarkRead: func(tx *store.Tx, conv, upTo string) error { return m.markRead(tx, conv, upTo, false) }})
 	if m.rx, err = m.inboxHooks(); err != nil {
 		return nil, err
 	}
@@ -135,9 +141,10 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 	} else if from != FormatVersion() {
 		m.log.Info("store format upgraded", "from", from, "to", FormatVersion())
 	}
-	if err := m.st.View(func(tx *store.Tx) error { return m.loadAccount(tx) }); err != nil {
+	if err := m.st.View(m.dev.LoadAccount); err != nil { // a linked device acts for its account
 		return nil, fmt.Errorf("messenger: %w", err)
 	}
+	m.acct, m.uid = m.dev.AccountKey(), m.dev.UserID()
 	gs, err := m.newGroups()
 	if err != nil {
 		return nil, fmt.Errorf("messenger: %w", err)
@@ -297,7 +304,7 @@ func (m *Messenger) Typing(ctx context.Context, convID, state string) error {
 
 // safetyNumber is the safety number between us and a contact's identity.
 func (m *Messenger) safetyNumber(c *sessions.Contact) string {
-	pub, err := identity.ParsePublic(c.Identity)
+	pub, err := identity.ParsePublic(c.AccountKey())
 	if err != nil {
 		return ""
 	}
