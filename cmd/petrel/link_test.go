@@ -17,7 +17,8 @@ import (
 
 // TestLinkDeviceWithInitLink: alice's running node issues a device link; `petrel init
 // --link` on a fresh directory joins her account and a `petrel run` of it shows her
-// conversation with every message in the same order, as hers; the link used again (a
+// conversation with every message in the same order, as hers; then bob's next message
+// reaches the laptop, and what alice writes on it reaches bob and her primary; the link used again (a
 // thief after the real device) and a malformed link are refused with a non-zero exit and
 // an empty directory; alice revokes the laptop through the API.
 func TestLinkDeviceWithInitLink(t *testing.T) {
@@ -91,6 +92,40 @@ func TestLinkDeviceWithInitLink(t *testing.T) {
 	}
 	if a, l := me(t, alice.cl), me(t, laptop.cl); a.UserID != l.UserID {
 		t.Fatalf("laptop is user %s, alice %s", l.UserID, a.UserID)
+	}
+
+	// From now on the laptop is one of alice's devices: bob's next message reaches it, and
+	// what alice writes on it reaches bob and shows on her primary as hers.
+	bobConv := ""
+	if page, err := bob.cl.Conversations(ctx, "", 10); err == nil && len(page.Conversations) == 1 {
+		bobConv = page.Conversations[0].ID
+	}
+	if _, err := bob.cl.Send(ctx, bobConv, "b1", crashMarker+" bob after the link"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := laptop.cl.Send(ctx, conv, "l1", crashMarker+" alice on her laptop"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		p          *petrelProc
+		conv, body string
+	}{
+		{laptop, conv, crashMarker + " bob after the link"},
+		{bob, bobConv, crashMarker + " alice on her laptop"},
+		{alice, conv, crashMarker + " alice on her laptop"},
+	} {
+		wait.For(t, c.p.name+" has "+c.body, func() error {
+			h, err := history(c.p.cl, c.conv)
+			if err != nil {
+				return err
+			}
+			for _, m := range h {
+				if m.Body == c.body {
+					return nil
+				}
+			}
+			return fmt.Errorf("%d messages, not that one", len(h))
+		})
 	}
 
 	// The link again, and a link that is not one: non-zero, a clear message, nothing left.
