@@ -52,10 +52,9 @@ func TestWebUIDevices(t *testing.T) {
 			lapID = d.ID
 		}
 	}
-	goTo(a, "#/")
-	goTo(a, "#/settings")
+	// The open card notices the new device by itself: the spent link goes, the laptop is listed.
 	row := `#devices-card .device[data-id="` + lapID + `"]`
-	a.wait("the laptop in the list", "document.querySelectorAll('#devices-card .device').length === 2 && document.querySelector('"+row+"')?.textContent.includes('laptop')")
+	a.wait("the laptop in the list, the link gone", "document.querySelectorAll('#devices-card .device').length === 2 && document.querySelector('"+row+"')?.textContent.includes('laptop') && document.querySelector('.device-link').hidden && document.querySelector('#devices-card .form-status.ok')?.textContent === 'Linked laptop.'")
 	a.eval("document.querySelector('#devices-card').scrollIntoView()", nil)
 	a.shot(art, "settings-devices-two")
 

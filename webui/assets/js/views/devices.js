@@ -13,6 +13,7 @@ export function devicesCard(app) {
   const linkBtn = h('button#device-link-btn', { type: 'button', onclick: () => makeLink() }, 'Link a new device');
   let qrURL = '';
   let timer = 0;
+  let known = new Set(); // the device ids listed: a new one while a link is shown used it
 
   function say(text, error) {
     setChildren(statusLine, text);
@@ -49,7 +50,11 @@ export function devicesCard(app) {
       const l = await app.api.post('/v1/devices/link', {});
       qrURL = URL.createObjectURL(new Blob([l.qr_svg], { type: 'image/svg+xml' }));
       const left = h('p.muted.small#device-link-expiry', { role: 'status' });
+      let ticks = 0;
       const tick = () => {
+        // While the link is shown, look for the device that uses it every few seconds
+        // (linking makes no event): once it is listed, the link is spent and goes.
+        if (++ticks % 3 === 0) load(true);
         const s = Math.round((l.expires_at - Date.now()) / 1000);
         if (s <= 0) {
           clearLink();
@@ -93,10 +98,16 @@ export function devicesCard(app) {
     await load();
   }
 
-  async function load() {
+  async function load(watching) {
     try {
       const res = await app.api.get('/v1/devices');
       const ds = res.devices || [];
+      const added = ds.filter((d) => !known.has(d.id));
+      known = new Set(ds.map((d) => d.id));
+      if (watching && added.length && !linkBox.hidden) {
+        clearLink();
+        say('Linked ' + added.map((d) => d.name || 'a new device').join(', ') + '.');
+      }
       const primary = ds.some((d) => d.current && d.primary);
       linkBtn.hidden = !primary;
       setChildren(list, ds.map((d) => row(d, primary)));
