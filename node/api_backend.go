@@ -79,6 +79,9 @@ func (b apiBackend) Conversation(ctx context.Context, id string) (api.Conversati
 func (b apiBackend) Messages(ctx context.Context, convID, before, after string, limit int) (api.MessagePage, error) {
 	return b.m().Messages(ctx, convID, before, after, limit)
 }
+func (b apiBackend) Message(ctx context.Context, id string) (api.Message, error) {
+	return b.m().Message(ctx, id)
+}
 func (b apiBackend) Send(ctx context.Context, req api.SendRequest) (api.Message, bool, error) {
 	return b.m().Send(ctx, req)
 }
@@ -130,13 +133,11 @@ func (b apiBackend) MessageReceipts(ctx context.Context, msgID string) ([]api.Me
 	return b.m().MessageReceipts(ctx, msgID)
 }
 
-// SetDisappear is the disappearing-messages part of the API (localapi.Disappear,
-// node/messenger disappear.go).
+// SetDisappear is the disappearing-messages part of the API (localapi.Backend,
+// node/messenger expiry.go, node/expiry).
 func (b apiBackend) SetDisappear(ctx context.Context, convID string, secs int64) (api.Conversation, error) {
 	return b.m().SetDisappear(ctx, convID, secs)
 }
-
-var _ localapi.Disappear = apiBackend{}
 
 // Expiring invites (localapi.Invites; messenger invites.go).
 func (b apiBackend) CreateInviteFor(ctx context.Context, ttl time.Duration) (api.Invite, error) {

@@ -350,3 +350,70 @@ func TestDisappearingMessageArrivingAfterItsExpiryIsNeverShown(t *testing.T) {
 		}
 	}
 }
+
+// TestDisappearingGroupMailExpiresAtTheRelay: a group member is offline behind a relay; the
+// admin's disappearing message is fanned out to the relay (a multi deposit) carrying the
+// message's expiry, and the relay drops it then (without it, the relay would keep it for
+// its mailbox TTL, days). The member, back after the expiry, never shows it; a message
+// without a timer sent meanwhile arrives.
+func TestDisappearingGroupMailExpiresAtTheRelay(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg := relayserver.DefaultConfig()
+	cfg.Listen = []string{"/ip4/127.0.0.1/tcp/0"}
+	r := relaytest.Start(t, &cfg)
+	nodes := startNodes(t, 3, fast(300*time.Millisecond))
+	away := nodes[2]
+	away.Stop()
+	away.Relays = []string{r.Info.Addrs[0]}
+	away.Run()
+	if _, err := nodes[0].Client.SetName(ctx, "Alice"); err != nil {
+		t.Fatal(err)
+	}
+	gid, _ := makeGroup(t, nodes, "mail that expires")
+	if status, _ := setDisappear(t, nodes[0], gid, 5); status != 200 {
+		t.Fatalf("set: %d", status)
+	}
+	for _, n := range nodes {
+		waitTimer(t, n, gid, 5, "Alice set messages to disappear after 5 seconds")
+	}
+	away.Stop()
+	const secret = "group mail that must not outlive its timer"
+	sent, err := nodes[0].Client.Send(ctx, gid, "gx1", secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The relay may also hold pairwise mail for the member (the group's log, a receipt);
+	// the group message is the one shared body of a multi deposit.
+	wait.For(t, "the relay holds the group mail", func() error {
+		if st := r.Stats(); st.SharedBodies != 1 || st.Messages < 1 {
+			return fmt.Errorf("the relay holds %d messages, %d shared bodies", st.Messages, st.SharedBodies)
+		}
+		return nil
+	})
+	wait.For(t, "the relay drops the group mail at its expiry", func() error {
+		if _, err := r.Server.PurgeNow(ctx); err != nil {
+			return err
+		}
+		if st := r.Stats(); st.SharedBodies != 0 {
+			return fmt.Errorf("the relay still holds the group mail (expires %d)", *sent.ExpiresAt)
+		}
+		return nil
+	})
+	if status, _ := setDisappear(t, nodes[0], gid, 0); status != 200 {
+		t.Fatalf("off: %d", status)
+	}
+	if _, err := nodes[0].Client.Send(ctx, gid, "gx2", "this group message waits"); err != nil {
+		t.Fatal(err)
+	}
+	away.Run()
+	wait.For(t, "the member gets the message without a timer", func() error {
+		if findBody(t, away, gid, "this group message waits") == nil {
+			return fmt.Errorf("not yet")
+		}
+		return nil
+	})
+	if m := findBody(t, away, gid, secret); m != nil {
+		t.Fatalf("the member shows the expired message: %+v", m)
+	}
+}

@@ -35,6 +35,7 @@ import (
 	"github.com/petrel-chat/petrel/node/p2phost"
 	"github.com/petrel-chat/petrel/node/presence"
 	"github.com/petrel-chat/petrel/node/push"
+	"github.com/petrel-chat/petrel/node/shredkeys"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/webui"
 )
@@ -88,6 +89,9 @@ type Config struct {
 	// Media tunes the media store (size limit per file, GC grace, parallel fetches); zero
 	// values are the defaults (node/media, docs/API.md §6).
 	Media media.Options
+	// Shred tunes the keyring that makes expired disappearing messages unrecoverable
+	// (node/shredkeys: bucket window, sweep interval); zero values are the defaults.
+	Shred shredkeys.Options
 }
 
 // APIInfo is the content of DIR/api.json.
@@ -170,7 +174,8 @@ type Node struct {
 	// API reaches it through apiBackend (backend.go), never through the Node itself.
 	msg   *messenger.Messenger
 	push  *push.Service
-	media *media.Store // attachments: DATA_DIR/media (chunks) + records in st
+	media *media.Store       // attachments: DATA_DIR/media (chunks) + records in st
+	shred *shredkeys.Keyring // bucket keys of disappearing content: DATA_DIR/shredkeys
 
 	mu      sync.Mutex
 	profile profile
@@ -208,6 +213,9 @@ func Open(cfg Config, passphrase []byte) (*Node, error) {
 	debug.FreeOSMemory()
 	n := &Node{cfg: cfg, log: cfg.Logger, st: st, start: time.Now(), relayInvites: invites}
 	if err := n.load(); err != nil {
+		if n.shred != nil {
+			n.shred.Close()
+		}
 		st.Close()
 		return nil, err
 	}
@@ -245,6 +253,15 @@ func (n *Node) load() error {
 	if n.ev, err = eventlog.Open(n.st); err != nil {
 		return err
 	}
+	if n.cfg.Shred.Logger == nil {
+		n.cfg.Shred.Logger = n.log.With("part", "shredkeys")
+	}
+	if n.cfg.Shred.Now == nil {
+		n.cfg.Shred.Now = n.cfg.Now
+	}
+	if n.shred, err = shredkeys.Open(context.Background(), n.st, n.cfg.Shred); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
 	if n.cfg.Media.Logger == nil {
 		n.cfg.Media.Logger = n.log.With("part", "media")
 	}
@@ -258,7 +275,7 @@ func (n *Node) load() error {
 		Store: n.st, Events: n.ev, Identity: n.id, Logger: n.log.With("part", "messenger"),
 		Profile: n.profileName, Relays: n.cfg.Relays, RelayLink: relayLink{n.hostOrNil},
 		Groups: n.cfg.Groups, Presence: n.cfg.Presence, Now: n.cfg.Now,
-		MutedUntil: push.MutedUntil, Media: n.media,
+		MutedUntil: push.MutedUntil, Media: n.media, Shred: n.shred,
 	})
 	n.push = push.New(push.Config{Store: n.st, Identity: n.id, Relays: n.cfg.Relays,
 		Logger: n.log.With("part", "push"), Now: n.cfg.Now, Poll: n.cfg.RelayPoll})
@@ -272,13 +289,16 @@ func (n *Node) profileName() string {
 }
 
 // Close closes the store. Run closes it itself; Close is for a node that never ran.
-func (n *Node) Close() error { return n.st.Close() }
+func (n *Node) Close() error { return errors.Join(n.shred.Close(), n.st.Close()) }
 
 // Run starts the libp2p host and the local API, writes api.json once both are up, and serves
 // until ctx ends or a part fails. Then it stops every part, removes api.json and closes the
 // store. ready, if not nil, is called with the API info once api.json is written.
 func (n *Node) Run(ctx context.Context, ready func(APIInfo)) (err error) {
 	defer func() {
+		if cerr := n.shred.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
 		if cerr := n.st.Close(); cerr != nil && err == nil {
 			err = cerr
 		}
@@ -339,6 +359,7 @@ func (n *Node) Run(ctx context.Context, ready func(APIInfo)) (err error) {
 	g.Go(func() error { return n.msg.Run(gctx, h) })
 	g.Go(func() error { return n.push.Run(gctx, h) })
 	g.Go(func() error { return n.resumeHistory(gctx, h) })
+	g.Go(func() error { return n.shred.Serve(gctx) })
 	g.Go(func() error {
 		if err := n.media.RunGC(gctx, time.Hour); gctx.Err() == nil {
 			return err

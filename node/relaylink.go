@@ -75,7 +75,11 @@ func (l relayLink) DepositShared(ctx context.Context, relay string, recipients [
 	for i, r := range recipients {
 		rs[i] = mailboxclient.Recipient(r)
 	}
-	errs, err := mailboxclient.DepositMulti(ctx, h, pid, rs, body)
+	return l.sharedErrors(mailboxclient.DepositMulti(ctx, h, pid, rs, body))
+}
+
+// sharedErrors maps a multi deposit's outcome to DepositShared's errors.
+func (relayLink) sharedErrors(errs []error, err error) ([]error, error) {
 	switch {
 	case errors.Is(err, mailboxclient.ErrBadRequest), errors.Is(err, mailboxclient.ErrTooLarge), errors.Is(err, mailboxclient.ErrBadEnvelope):
 		return nil, fmt.Errorf("%w: %w", groups.ErrMultiUnsupported, err)
@@ -88,6 +92,29 @@ func (l relayLink) DepositShared(ctx context.Context, relay string, recipients [
 		}
 	}
 	return errs, nil
+}
+
+// DepositSharedUntil is DepositShared for mail that expires at until (disappearing
+// messages; groupmail.ExpiringRelayLink): the relay never hands it out after that. A relay
+// that predates expiring deposits answers bad_request: the deposit goes again without the
+// expiry (the receivers still drop the message on arrival).
+func (l relayLink) DepositSharedUntil(ctx context.Context, relay string, recipients []groups.SharedRecipient, body []byte, until time.Time) ([]error, error) {
+	h, pid, err := l.connectable(relay)
+	if err != nil {
+		return nil, err
+	}
+	rs := make([]mailboxclient.Recipient, len(recipients))
+	for i, r := range recipients {
+		rs[i] = mailboxclient.Recipient(r)
+	}
+	errs, err := mailboxclient.DepositMulti(ctx, h, pid, rs, body, mailboxclient.WithExpiry(until))
+	if errors.Is(err, mailboxclient.ErrBadRequest) {
+		return l.DepositShared(ctx, relay, recipients, body)
+	}
+	if err != nil {
+		return l.sharedErrors(nil, err)
+	}
+	return l.sharedErrors(errs, nil)
 }
 
 func (l relayLink) Bundle(ctx context.Context, relay string, user *identity.PublicIdentity) ([]byte, error) {

@@ -42,6 +42,8 @@ type Config struct {
 	// SaveMessage writes message r (no index change) when a download changes its
 	// attachment (the messenger's, so that what it keeps beside a message follows).
 	SaveMessage func(tx *store.Tx, r *history.Item) error
+	// Sealer opens a disappearing message's content (node/history); nil: none is sealed.
+	Sealer history.Sealer
 }
 
 // Service carries attachments in messages; create it with New, run it with Run.
@@ -327,7 +329,7 @@ func (s *Service) Authorize(req media.FetchRequest) bool {
 			return err
 		}
 		for _, mid := range req.Messages {
-			r, err := history.LoadItem(tx, mid)
+			r, err := history.LoadItem(tx, s.cfg.Sealer, mid)
 			if err != nil {
 				continue
 			}

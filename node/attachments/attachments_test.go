@@ -85,7 +85,7 @@ func newService(t testing.TB, st *store.Store, ms *media.Store) *Service {
 		t.Fatal(err)
 	}
 	return New(Config{Store: st, Media: ms, Events: ev, Identity: id,
-		SaveMessage: func(tx *store.Tx, r *history.Item) error { return history.PutItem(tx, r) }})
+		SaveMessage: func(tx *store.Tx, r *history.Item) error { return history.PutItem(tx, nil, r) }})
 }
 
 // receive records message msgID with the raw attachments as if it came from peer from.
@@ -108,7 +108,7 @@ func receiveVia(t *testing.T, m *Service, msgID, from string, relays []string, r
 		if err := tx.Set(history.KeyOrder(msg.ConversationID, msg.Order), []byte(msg.ID)); err != nil {
 			return err
 		}
-		return history.PutItem(tx, &history.Item{M: msg, Incoming: true})
+		return history.PutItem(tx, nil, &history.Item{M: msg, Incoming: true})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +160,7 @@ func waitState(t *testing.T, m *Service, msgID string, want media.State) api.Att
 		var r *history.Item
 		_ = m.st.View(func(tx *store.Tx) error {
 			var err error
-			r, err = history.LoadItem(tx, msgID)
+			r, err = history.LoadItem(tx, nil, msgID)
 			return err
 		})
 		if r != nil && len(r.M.Attachments) == 1 && r.M.Attachments[0].State == string(want) {
@@ -349,7 +349,7 @@ func TestDeletedMessageUnrefsItsMedia(t *testing.T) {
 		t.Fatal("a received attachment without a reference")
 	}
 	err := m.st.Update(context.Background(), func(tx *store.Tx) error {
-		r, err := history.LoadItem(tx, "md")
+		r, err := history.LoadItem(tx, nil, "md")
 		if err != nil {
 			return err
 		}
@@ -499,7 +499,7 @@ func TestAuthorizeOnlyProvenMembers(t *testing.T) {
 				return err
 			}
 			msg := api.Message{ID: "m-" + name, ConversationID: c.ConvID, Reactions: map[string][]string{}}
-			if err := history.PutItem(tx, &history.Item{M: msg, ContactID: c.ID}); err != nil {
+			if err := history.PutItem(tx, nil, &history.Item{M: msg, ContactID: c.ID}); err != nil {
 				return err
 			}
 		}

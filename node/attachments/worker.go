@@ -183,7 +183,7 @@ func (s *Service) download(ctx context.Context, h host.Host, id string) bool {
 func (s *Service) mediaUpdate(ctx context.Context, id string, msgs []string, a media.Attachment) {
 	err := s.st.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error {
 		for _, mid := range msgs {
-			r, err := history.LoadItem(tx, mid)
+			r, err := history.LoadItem(tx, s.cfg.Sealer, mid)
 			if errors.Is(err, api.ErrNotFound) {
 				continue
 			} else if err != nil {

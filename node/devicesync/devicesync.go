@@ -49,6 +49,8 @@ type Config struct {
 	ApplyReaction func(r *history.Item, user, emoji string, present bool, ts string) bool
 	// MarkRead marks conversation conv read up to message upTo, sending nothing.
 	MarkRead func(tx *store.Tx, conv, upTo string) error
+	// Sealer opens disappearing messages' content (node/history); nil: none.
+	Sealer history.Sealer
 }
 
 // Service is linked devices at the façade. Create it with New; LoadAccount sets the

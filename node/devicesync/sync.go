@@ -358,7 +358,7 @@ func (s *Service) applySync(tx *store.Tx, uid string, data []byte) error {
 		}
 		return nil
 	case wire.KindEdit, wire.KindDelete, wire.KindReaction:
-		r, err := history.LoadItem(tx, in.Target)
+		r, err := history.LoadItem(tx, s.cfg.Sealer, in.Target)
 		if errors.Is(err, api.ErrNotFound) {
 			return nil
 		} else if err != nil {
@@ -425,7 +425,7 @@ func (s *Service) syncedText(tx *store.Tx, c *sessions.Contact, in *wire.Content
 	}
 	last := ""
 	if conv.LastMsgID != "" {
-		if r, err := history.LoadItem(tx, conv.LastMsgID); err == nil {
+		if r, err := history.LoadItem(tx, s.cfg.Sealer, conv.LastMsgID); err == nil {
 			last = r.M.Order
 		}
 	}

@@ -14,4 +14,7 @@
 // order. Readers are told about new events through [Log.Subscribe]: a notification carries
 // no data, the reader pulls with [Log.Since] from its own cursor, so a slow reader costs
 // nothing but its cursor and replay and live delivery are the same code path.
+//
+// A disappearing message is logged without its content (withhold.go; docs/API.md §9): the
+// log is never trimmed, and that content must become unrecoverable at its expiry.
 package eventlog

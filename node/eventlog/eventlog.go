@@ -65,9 +65,11 @@ func Open(st *store.Store) (*Log, error) {
 }
 
 // Append adds an event of the given kind with payload v (marshalled as JSON) inside tx and
-// returns its seq. Subscribers are told once tx has committed durably.
+// returns its seq. Subscribers are told once tx has committed durably. A disappearing
+// message, as the payload or a conversation's last message, is logged without its content
+// (withhold).
 func (l *Log) Append(tx *store.Tx, kind string, v any) (uint64, error) {
-	payload, err := json.Marshal(v)
+	payload, err := json.Marshal(withhold(v))
 	if err != nil {
 		return 0, fmt.Errorf("eventlog: encode %s: %w", kind, err)
 	}

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/crypto/senderkey"
@@ -71,14 +69,6 @@ func contactMember(c *Contact) wire.GroupMember {
 	return g
 }
 
-func checkGroupName(name string) (string, error) {
-	n := strings.TrimSpace(name)
-	if n == "" || !utf8.ValidString(n) || len(n) > wire.MaxGroupName {
-		return "", api.Errorf(api.ErrBadRequest, "name must be 1 to %d bytes of UTF-8", wire.MaxGroupName)
-	}
-	return n, nil
-}
-
 // signOp stamps and signs an operation of ours.
 func (s *Service) signOp(tx *store.Tx, op *wire.GroupOp) ([]byte, error) {
 	op.ID, op.Author = newID("o"), s.uid
@@ -129,7 +119,7 @@ func uniq(uids []string, drop string) []string {
 // Create creates, in tx, a group of the user and some contacts (user ids), with the user
 // as its admin, and returns its id.
 func (s *Service) Create(tx *store.Tx, name string, members []string) (string, error) {
-	name, err := checkGroupName(name)
+	name, err := grouplog.CheckName(name)
 	if err != nil {
 		return "", err
 	}
@@ -189,6 +179,14 @@ func (s *Service) adminGroup(tx *store.Tx, gid string, admin bool) (*Group, erro
 		return nil, api.Errorf(api.ErrForbidden, "only the group's admins can do that")
 	}
 	return g, nil
+}
+
+// SetDisappear sets group gid's timer to secs (0: off) in tx: a signed OpDisappear
+// (admins only). It returns the operation's timestamp (HLC text).
+func (s *Service) SetDisappear(tx *store.Tx, gid string, secs int64) (string, error) {
+	op := &wire.GroupOp{Group: gid, Kind: wire.OpDisappear, Disappear: secs}
+	err := s.groupOp(tx, gid, true, op)
+	return op.TS, err
 }
 
 // ChangeMembers adds and removes members of group gid in tx (admins only).
@@ -261,7 +259,7 @@ func (s *Service) Leave(tx *store.Tx, gid string) error {
 
 // Rename renames group gid in tx (admins only).
 func (s *Service) Rename(tx *store.Tx, gid, name string) error {
-	name, err := checkGroupName(name)
+	name, err := grouplog.CheckName(name)
 	if err != nil {
 		return err
 	}
@@ -472,6 +470,11 @@ func (s *Service) setGroupLog(tx *store.Tx, pw Pairwise, old *Group, gid string,
 	// The conversation.
 	if err := s.hist.OpenConversation(tx, gid); err != nil {
 		return nil, err
+	}
+	if ts, ok := grouplog.TimerChanged(old, g); ok && s.hist.Disappear != nil {
+		if err := s.hist.Disappear(tx, gid, g.DisappearBy, g.Disappear, ts); err != nil {
+			return nil, err
+		}
 	}
 	snapshot := *g
 	tx.OnCommit(func() { s.update(&snapshot) })

@@ -19,6 +19,7 @@ import (
 	"github.com/petrel-chat/petrel/crypto/senderkey"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/groups/grouplog"
+	"github.com/petrel-chat/petrel/node/groups/groupmail"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 )
@@ -726,7 +727,14 @@ func (s *Service) fallback(ctx context.Context) {
 					missing = append(missing, mb.UserID)
 				}
 			}
-			if err := s.dep.Deliver(tx, mailPairwise{pw}, d.gid, d.env, missing); err != nil {
+			var expires int64 // a disappearing message's mail expires with it (API §9)
+			if err := s.hist.UpdateMessage(tx, d.msgID, func(m *api.Message) (bool, error) {
+				expires = groupmail.Expiry(m)
+				return false, nil
+			}); err != nil && !errors.Is(err, api.ErrNotFound) {
+				return err
+			}
+			if err := s.dep.DeliverUntil(tx, mailPairwise{pw}, d.gid, d.env, missing, expires); err != nil {
 				return err
 			}
 		}

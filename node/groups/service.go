@@ -62,6 +62,8 @@ type History struct {
 	OpenConversation func(tx *store.Tx, gid string) error
 	// EmitConversation reports conversation id as it is now.
 	EmitConversation func(tx *store.Tx, id string) error
+	// Disappear, when set, applies the timer (s, 0 off) a new state of gid's log sets.
+	Disappear func(tx *store.Tx, gid, uid string, secs int64, ts hlc.Timestamp) error
 	// Attachments, when set, records the attachments of member uid's new message msgID of
 	// group gid (wire.Content.Attachments) and returns them for the Message.
 	Attachments func(tx *store.Tx, gid, msgID, uid string, raws []json.RawMessage) []api.Attachment

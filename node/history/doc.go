@@ -10,7 +10,11 @@
 // Store keys (values JSON unless said, sealed by node/store):
 //
 //	cv/<conversation id>           conversation record (Conversation, "v": Version)
-//	ms/<message id>                message record (Message, "v": Version)
+//	ms/<message id>                message record (Message, "v": Version); a disappearing
+//	                               one without its content ("sealed": true)
+//	mz/<message id>                a disappearing message's whole record, sealed under its
+//	                               node/shredkeys bucket key (sealed.go; docs/PROTOCOL.md
+//	                               "Disappearing messages at rest")
 //	mo/<conversation id>/<order>   → message id (history in order)
 //	mc/<conversation id>/<client>  → message id (idempotent sends)
 //	dx/<expires at, 16 digits>/<id> → empty (disappearing messages' expiry index)

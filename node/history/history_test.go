@@ -30,10 +30,10 @@ func TestMessageRoundTrip(t *testing.T) {
 	storetest.Update(t, st, func(tx *store.Tx) error {
 		r := &Message{ContactID: "c1", Incoming: true, EditTS: "ts1", ReactTS: Reactions{"u2": {"👍": {TS: "ts2", Present: true}}}}
 		FromAPI(r, &want)
-		return PutMessage(tx, r)
+		return PutMessage(tx, nil, r)
 	})
 	_ = st.View(func(tx *store.Tx) error {
-		r, err := GetMessage(tx, "m1")
+		r, err := GetMessage(tx, nil, "m1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,7 +70,7 @@ func TestConversationsAndMessagesListed(t *testing.T) {
 			m := api.Message{ID: id, ConversationID: "d1", Body: "body " + id}
 			r := &Message{}
 			FromAPI(r, &m)
-			if err := PutMessage(tx, r); err != nil {
+			if err := PutMessage(tx, nil, r); err != nil {
 				return err
 			}
 		}
@@ -97,7 +97,7 @@ func TestConversationsAndMessagesListed(t *testing.T) {
 		if err != nil || c.Unread != 3 || c.ReadUpTo != "0009" || c.V != Version {
 			t.Errorf("conversation %+v %v", c, err)
 		}
-		if _, err := GetMessage(tx, "nope"); !errors.Is(err, api.ErrNotFound) {
+		if _, err := GetMessage(tx, nil, "nope"); !errors.Is(err, api.ErrNotFound) {
 			t.Errorf("missing message: %v", err)
 		}
 		return nil
@@ -115,7 +115,7 @@ func TestUnversionedRecordsRefused(t *testing.T) {
 		return store.PutJSON(tx, KeyConv("oldc"), map[string]any{"id": "oldc"})
 	})
 	_ = st.View(func(tx *store.Tx) error {
-		if r, err := GetMessage(tx, "old"); err == nil {
+		if r, err := GetMessage(tx, nil, "old"); err == nil {
 			t.Errorf("read %+v", r)
 		}
 		if c, err := GetConversation(tx, "oldc"); err == nil {

@@ -16,9 +16,10 @@ type Item struct {
 	ReactTS   Reactions // user → emoji → timestamp of last change
 }
 
-// LoadItem reads message id: an api not_found error when there is none.
-func LoadItem(tx *store.Tx, id string) (*Item, error) {
-	r, err := GetMessage(tx, id)
+// LoadItem reads message id: an api not_found error when there is none. A disappearing
+// message's content is opened with s (sealed.go; GetMessage).
+func LoadItem(tx *store.Tx, s Sealer, id string) (*Item, error) {
+	r, err := GetMessage(tx, s, id)
 	if err != nil {
 		return nil, err
 	}
@@ -37,5 +38,6 @@ func (it *Item) Record() *Message {
 	return r
 }
 
-// PutItem writes it at KeyMsg(it.M.ID) (at Version).
-func PutItem(tx *store.Tx, it *Item) error { return PutMessage(tx, it.Record()) }
+// PutItem writes it at KeyMsg(it.M.ID) (at Version), a disappearing message's content
+// sealed with s (PutMessage).
+func PutItem(tx *store.Tx, s Sealer, it *Item) error { return PutMessage(tx, s, it.Record()) }

@@ -13,7 +13,7 @@ import (
 // one on. Results are ascending; HasMore says whether more exist in the direction paged
 // (for a range: before its upper end). The conversation must exist (not_found otherwise),
 // and so must before and after in it.
-func Page(tx *store.Tx, convID, before, after string, limit int) (api.MessagePage, error) {
+func Page(tx *store.Tx, s Sealer, convID, before, after string, limit int) (api.MessagePage, error) {
 	page := api.MessagePage{Messages: []api.Message{}}
 	if _, err := GetConversation(tx, convID); err != nil {
 		return page, err
@@ -24,7 +24,7 @@ func Page(tx *store.Tx, convID, before, after string, limit int) (api.MessagePag
 		if ref == "" {
 			continue
 		}
-		r, err := GetMessage(tx, ref)
+		r, err := GetMessage(tx, s, ref)
 		if err != nil || r.ConversationID != convID {
 			return page, api.Errorf(api.ErrNotFound, "no message %q in this conversation", ref)
 		}
@@ -57,7 +57,7 @@ func Page(tx *store.Tx, convID, before, after string, limit int) (api.MessagePag
 		slices.Reverse(ids)
 	}
 	for _, id := range ids {
-		r, err := GetMessage(tx, id)
+		r, err := GetMessage(tx, s, id)
 		if err != nil {
 			return page, err
 		}

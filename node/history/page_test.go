@@ -26,7 +26,7 @@ func TestPageInOrder(t *testing.T) {
 			m := api.Message{ID: fmt.Sprintf("m%d", i), ConversationID: "d1", Order: fmt.Sprintf("%04d", i)}
 			r := &Message{}
 			FromAPI(r, &m)
-			if err := PutMessage(tx, r); err != nil {
+			if err := PutMessage(tx, nil, r); err != nil {
 				return err
 			}
 			if err := tx.Set(KeyOrder("d1", m.Order), []byte(m.ID)); err != nil {
@@ -40,7 +40,7 @@ func TestPageInOrder(t *testing.T) {
 		var p api.MessagePage
 		if err := st.View(func(tx *store.Tx) error {
 			var err error
-			p, err = Page(tx, "d1", before, after, limit)
+			p, err = Page(tx, nil, "d1", before, after, limit)
 			return err
 		}); err != nil {
 			t.Fatal(err)
@@ -70,10 +70,10 @@ func TestPageInOrder(t *testing.T) {
 		}
 	}
 	_ = st.View(func(tx *store.Tx) error {
-		if _, err := Page(tx, "nope", "", "", 5); !errors.Is(err, api.ErrNotFound) {
+		if _, err := Page(tx, nil, "nope", "", "", 5); !errors.Is(err, api.ErrNotFound) {
 			t.Errorf("unknown conversation: %v", err)
 		}
-		if _, err := Page(tx, "d2", "m1", "", 5); !errors.Is(err, api.ErrNotFound) {
+		if _, err := Page(tx, nil, "d2", "m1", "", 5); !errors.Is(err, api.ErrNotFound) {
 			t.Errorf("a message of another conversation as a reference: %v", err)
 		}
 		return nil

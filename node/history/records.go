@@ -56,6 +56,10 @@ type Message struct {
 	Disappear      int64               `json:"disappear,omitempty"`  // timer it was sent under (s)
 	ExpiresAt      *int64              `json:"expires_at,omitempty"` // when it disappears (ms)
 	System         bool                `json:"system,omitempty"`     // a system line
+	// Sealed: the content is at KeySealed(ID), sealed under a bucket key (sealed.go).
+	Sealed bool `json:"sealed,omitempty"`
+	// Media: in a sealed record, the media ids its content refers to (MessageMedia).
+	Media []string `json:"media,omitempty"`
 }
 
 // Attachment is an attachment of a message as stored.
@@ -164,19 +168,33 @@ func PutConversation(tx *store.Tx, c *Conversation) error {
 	return store.PutJSON(tx, KeyConv(c.ID), c)
 }
 
-// GetMessage reads message id: an api not_found error when there is none.
-func GetMessage(tx *store.Tx, id string) (*Message, error) {
+// GetMessage reads message id: an api not_found error when there is none. The content of
+// a disappearing message is opened with s (sealed.go); content whose key is gone reads as
+// deleted.
+func GetMessage(tx *store.Tx, s Sealer, id string) (*Message, error) {
 	var r Message
 	if err := get(tx, KeyMsg(id), "message", id, &r, &r.V); err != nil {
 		return nil, err
+	}
+	if r.ID != id {
+		return nil, fmt.Errorf("history: the record of message %q holds message %q", id, r.ID)
+	}
+	if r.Sealed {
+		return openSealed(tx, s, &r)
 	}
 	return &r, nil
 }
 
 // PutMessage writes r (at Version). It does not touch the order and client-id indexes.
-func PutMessage(tx *store.Tx, r *Message) error {
+// With s, the content of a disappearing message is sealed (sealed.go), and a sealed copy
+// of a message no longer disappearing or deleted is dropped.
+func PutMessage(tx *store.Tx, s Sealer, r *Message) error {
 	r.V = Version
-	return store.PutJSON(tx, KeyMsg(r.ID), r)
+	rec, err := putSealed(tx, s, r)
+	if err != nil {
+		return err
+	}
+	return store.PutJSON(tx, KeyMsg(r.ID), rec)
 }
 
 // get reads the record at key into v, whose version field is ver.

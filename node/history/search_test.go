@@ -53,7 +53,7 @@ func TestSearchIndexFollowsTheEventLog(t *testing.T) {
 		storetest.Update(t, st, func(tx *store.Tx) error {
 			r := &Message{}
 			FromAPI(r, &m)
-			if err := PutMessage(tx, r); err != nil {
+			if err := PutMessage(tx, nil, r); err != nil {
 				return err
 			}
 			_, err := ev.Append(tx, kind, m)

@@ -19,6 +19,7 @@ import (
 	"github.com/petrel-chat/petrel/node/devices"
 	"github.com/petrel-chat/petrel/node/eventlog"
 	"github.com/petrel-chat/petrel/node/history"
+	"github.com/petrel-chat/petrel/node/outbox"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
@@ -38,6 +39,9 @@ type Hooks struct {
 	Clock    *hlc.Clock    // observes each content's timestamp
 	Events   *eventlog.Log // contact and conversation events
 	Kinds    *Table[*Batch]
+	// Sealer opens disappearing contents sealed at rest in the outbox (outbox.Sealer); nil:
+	// none are.
+	Sealer outbox.Sealer
 
 	// InviteLive reports whether id names a live invite of ours: a request naming any
 	// other is refused.
@@ -187,7 +191,7 @@ func (b *Batch) Took(msg api.Message) {
 	case b.last != nil && b.last.ID == conv.LastMsgID:
 		last = b.last.Order
 	case conv.LastMsgID != "":
-		if r, err := history.GetMessage(b.tx, conv.LastMsgID); err == nil {
+		if r, err := history.GetMessage(b.tx, nil, conv.LastMsgID); err == nil { // its order (no content)
 			last = r.Order
 		}
 	}
@@ -353,7 +357,7 @@ func (b *Batch) adopt(st *ratchet.State, used []uint32, sum []byte) error {
 	if b.ss.Take(st) {
 		b.c.Initial = nil
 		// What waits in the outbox was encrypted for a session they have left.
-		return Reseal(b.tx, b.c, b.ss.Current)
+		return Reseal(b.tx, b.h.Sealer, b.c, b.ss.Current)
 	}
 	return nil
 }

@@ -214,7 +214,8 @@ func (b *Batch) adoptCard(card *wire.Card) error {
 // Reseal encrypts again, with s0, contact c's new current session, every outbox entry of
 // c encrypted before, in queue order, keeping their envelope ids (the contact drops a copy
 // it already has).
-func Reseal(tx *store.Tx, c *sessions.Contact, s0 *ratchet.State) error {
+// A disappearing content sealed at rest is opened with s; one that expired is dropped.
+func Reseal(tx *store.Tx, s outbox.Sealer, c *sessions.Contact, s0 *ratchet.State) error {
 	type entry struct {
 		key []byte
 		rec outbox.Entry
@@ -236,7 +237,14 @@ func Reseal(tx *store.Tx, c *sessions.Contact, s0 *ratchet.State) error {
 		return err
 	}
 	for _, e := range es {
-		if err := outbox.Seal(s0, &e.rec, e.rec.EnvID, c.Initial); err != nil {
+		err := outbox.SealFrom(s0, &e.rec, s, c.ID, e.rec.EnvID, c.Initial)
+		if errors.Is(err, outbox.ErrGone) {
+			if err := tx.Delete(e.key); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
 			return err
 		}
 		if err := store.PutJSON(tx, e.key, &e.rec); err != nil {
@@ -251,21 +259,13 @@ func Reseal(tx *store.Tx, c *sessions.Contact, s0 *ratchet.State) error {
 // contact's delivery worker. It is the handler of wire.KindResend.
 func (b *Batch) Resend(ct *wire.Content) error {
 	c := b.c
-	for seq := ct.From; seq <= ct.To; seq++ {
-		raw, err := b.tx.Get(outbox.SentKey(c.Ch(), seq))
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		c.OutSeq++
-		rec := outbox.Entry{Seq: seq, Content: raw, Created: b.h.Now().UnixMilli()}
-		if err := store.PutJSON(b.tx, outbox.Key(c.Ch(), c.OutSeq), &rec); err != nil {
-			return err
-		}
-		b.kicks = true
+	oc := outbox.Contact{ID: c.Ch(), SendSeq: c.SendSeq, OutSeq: c.OutSeq, Sealer: b.h.Sealer}
+	n, err := outbox.Requeue(b.tx, &oc, ct.From, ct.To, b.h.Now().UnixMilli())
+	if err != nil {
+		return err
 	}
+	c.OutSeq = oc.OutSeq
+	b.kicks = b.kicks || n > 0
 	return nil
 }
 

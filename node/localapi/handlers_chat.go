@@ -112,6 +112,11 @@ func (s *Server) getMessages(w http.ResponseWriter, r *http.Request) {
 	s.reply(w, r, http.StatusOK, page, err)
 }
 
+func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
+	m, err := s.cfg.Backend.Message(r.Context(), r.PathValue("id"))
+	s.reply(w, r, http.StatusOK, m, err)
+}
+
 func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 	var req api.SendRequest
 	if err := s.decodeBody(w, r, &req); err != nil {

@@ -51,15 +51,10 @@ func (s *Server) patchConversation(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, api.Errorf(api.ErrBadRequest, "name, muted_until or disappear_after_s is required"))
 		return
 	}
-	dis, ok := s.cfg.Backend.(Disappear) // handlers_disappear.go
-	if req.DisappearAfterS != nil && !ok {
-		s.writeError(w, r, api.Errorf(api.ErrNotImplemented, "disappearing messages are not supported by this node"))
-		return
-	}
 	id := r.PathValue("id")
 	var c api.Conversation
 	if req.DisappearAfterS != nil {
-		if _, err := dis.SetDisappear(r.Context(), id, *req.DisappearAfterS); err != nil {
+		if _, err := s.cfg.Backend.SetDisappear(r.Context(), id, *req.DisappearAfterS); err != nil {
 			s.writeError(w, r, err)
 			return
 		}

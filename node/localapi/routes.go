@@ -45,6 +45,7 @@ func (s *Server) routes() []route {
 		{"GET /v1/media/{id}", s.media.GetMedia},
 		{"GET /v1/media/{id}/{part}", s.media.GetMediaPart},
 		{"DELETE /v1/messages/{id}", s.deleteMessage},
+		{"GET /v1/messages/{id}", s.getMessage},
 		{"PATCH /v1/messages/{id}", s.patchMessage},
 		{"POST /v1/messages/{id}/reactions", s.postReaction},
 		{"GET /v1/messages/{id}/receipts", s.getMessageReceipts},

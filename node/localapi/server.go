@@ -53,6 +53,11 @@ type Chat interface {
 	Conversations(ctx context.Context, cursor string, limit int) (api.ConversationPage, error)
 	Conversation(ctx context.Context, id string) (api.Conversation, error)
 	Messages(ctx context.Context, convID, before, after string, limit int) (api.MessagePage, error)
+	// Message is one message by id (§9: events withhold a disappearing one's content).
+	Message(ctx context.Context, id string) (api.Message, error)
+	// SetDisappear sets a conversation's timer (§9: 0 off, else 5 s to 90 days: 400
+	// otherwise; a group's non-admins get 403) and returns the conversation as it then is.
+	SetDisappear(ctx context.Context, convID string, secs int64) (api.Conversation, error)
 	Send(ctx context.Context, req api.SendRequest) (m api.Message, repeat bool, err error)
 	MarkRead(ctx context.Context, convID, upTo string) error
 	Edit(ctx context.Context, id, body string) (api.Message, error)

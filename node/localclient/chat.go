@@ -119,3 +119,9 @@ func (c *Client) UpdateSettings(ctx context.Context, p api.SettingsPatch) (api.S
 	var out api.Settings
 	return out, c.Do(ctx, "PUT", "/v1/settings", p, &out)
 }
+
+// Message is GET /v1/messages/{id}.
+func (c *Client) Message(ctx context.Context, id string) (api.Message, error) {
+	var out api.Message
+	return out, c.Do(ctx, "GET", "/v1/messages/"+url.PathEscape(id), nil, &out)
+}

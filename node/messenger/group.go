@@ -14,6 +14,7 @@ import (
 
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/expiry"
 	"github.com/petrel-chat/petrel/node/groups"
 	outq "github.com/petrel-chat/petrel/node/outbox"
 	"github.com/petrel-chat/petrel/node/store"
@@ -45,6 +46,7 @@ func (m *Messenger) newGroups() (*groups.Service, error) {
 			UpdateMessage:    m.groupUpdateMessage,
 			OpenConversation: m.groupOpenConversation,
 			EmitConversation: m.emitConv,
+			Disappear:        m.groupDisappear, // expiry.go
 		},
 		Options: m.cfg.Groups,
 	})
@@ -113,7 +115,7 @@ func (m *Messenger) GroupChanges(ctx context.Context, convID string) ([]api.Grou
 func (m *Messenger) MessageReceipts(ctx context.Context, msgID string) ([]api.MemberReceipt, error) {
 	out := []api.MemberReceipt{}
 	err := m.st.View(func(tx *store.Tx) error {
-		r, err := history.LoadItem(tx, msgID)
+		r, err := history.LoadItem(tx, m.sealer(), msgID)
 		if err != nil {
 			return err
 		}
@@ -187,7 +189,7 @@ func (m *Messenger) GroupDepositsPending() int { return m.groups.DepositsPending
 func (m *Messenger) sendGroup(tx *store.Tx, conv *history.Conversation, req api.SendRequest, mediaIDs []string, rawAtts []json.RawMessage) (api.Message, error) {
 	var replyTo *string
 	if req.ReplyTo != nil && *req.ReplyTo != "" {
-		r, err := history.LoadItem(tx, *req.ReplyTo)
+		r, err := history.LoadItem(tx, m.sealer(), *req.ReplyTo)
 		if err != nil || r.M.ConversationID != conv.ID {
 			return api.Message{}, api.Errorf(api.ErrBadRequest, "reply_to is not a message of this conversation")
 		}
@@ -220,7 +222,7 @@ func (m *Messenger) sendGroupTx(tx *store.Tx, conv *history.Conversation, req ap
 		SentAt: ts.Wall, ReceivedAt: ts.Wall, Order: hlc.OrderKey(ts, m.uid+"-"+id),
 		Status: api.StatusPending, Receipts: api.Receipts{Total: members - 1}, Reactions: map[string][]string{},
 	}
-	startTimer(&msg, conv.Disappear, ts.Wall) // disappear.go
+	expiry.Start(&msg, conv.Disappear, ts.Wall)
 	if err := m.putMsg(tx, &history.Item{M: msg}, true); err != nil {
 		return api.Message{}, err
 	}
@@ -276,7 +278,7 @@ func (m *Messenger) apiGroupConv(tx *store.Tx, cv *history.Conversation) (api.Co
 		}
 	}
 	if cv.LastMsgID != "" {
-		if r, err := history.LoadItem(tx, cv.LastMsgID); err == nil {
+		if r, err := history.LoadItem(tx, m.sealer(), cv.LastMsgID); err == nil {
 			out.LastMessage = &r.M
 		}
 	}
@@ -296,7 +298,7 @@ func (m *Messenger) groupSaveReceived(tx *store.Tx, msg api.Message) (bool, erro
 	if err != nil {
 		return false, err
 	}
-	if m.expiredOnArrival(msg.SentAt, msg.DisappearAfterS) { // disappear.go
+	if m.expiredOnArrival(msg.SentAt, msg.DisappearAfterS) { // expiry.go
 		return false, m.putTombstone(tx, &history.Item{M: msg, Incoming: true})
 	}
 	if err := m.putMsg(tx, &history.Item{M: msg, Incoming: true}, true); err != nil {
@@ -307,7 +309,7 @@ func (m *Messenger) groupSaveReceived(tx *store.Tx, msg api.Message) (bool, erro
 	}
 	last := ""
 	if conv.LastMsgID != "" {
-		if r, err := history.LoadItem(tx, conv.LastMsgID); err == nil {
+		if r, err := history.LoadItem(tx, m.sealer(), conv.LastMsgID); err == nil {
 			last = r.M.Order
 		}
 	}
@@ -325,9 +327,9 @@ func (m *Messenger) groupSaveReceived(tx *store.Tx, msg api.Message) (bool, erro
 // to a message of the group.
 func (m *Messenger) groupApplyControl(tx *store.Tx, gid, uid string, ct *wire.Content, ts hlc.Timestamp) error {
 	if ct.Kind == wire.KindDisappear {
-		return m.rxGroupDisappear(tx, gid, uid, ct, ts) // disappear.go
+		return m.rxGroupDisappear(tx, gid, uid, ct, ts) // expiry.go
 	}
-	r, err := history.LoadItem(tx, ct.Target)
+	r, err := history.LoadItem(tx, m.sealer(), ct.Target)
 	if errors.Is(err, api.ErrNotFound) {
 		return nil
 	}
@@ -361,7 +363,7 @@ func (m *Messenger) groupApplyControl(tx *store.Tx, gid, uid string, ct *wire.Co
 
 // groupUpdateMessage is groups.History.UpdateMessage.
 func (m *Messenger) groupUpdateMessage(tx *store.Tx, id string, change func(*api.Message) (bool, error)) error {
-	r, err := history.LoadItem(tx, id)
+	r, err := history.LoadItem(tx, m.sealer(), id)
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,20 @@ func pageLimit(limit, max int) (int, error) {
 	return min(limit, max), nil
 }
 
+// Message is message id as GET /v1/messages/{id} shows it (not_found when there is none).
+func (m *Messenger) Message(_ context.Context, id string) (api.Message, error) {
+	var out api.Message
+	err := m.st.View(func(tx *store.Tx) error {
+		r, err := history.LoadItem(tx, m.sealer(), id)
+		if err != nil {
+			return err
+		}
+		out = r.M
+		return nil
+	})
+	return out, err
+}
+
 // Messages pages through a conversation in order: the newest limit messages, or those
 // before or after a message, or (both given) those between two messages, from the earlier
 // one on. Results are ascending; hasMore says whether more exist in the direction paged
@@ -42,7 +56,7 @@ func (m *Messenger) Messages(ctx context.Context, convID, before, after string, 
 	}
 	var page api.MessagePage
 	err = m.st.View(func(tx *store.Tx) error {
-		page, err = history.Page(tx, convID, before, after, limit)
+		page, err = history.Page(tx, m.sealer(), convID, before, after, limit)
 		return err
 	})
 	return page, err
@@ -143,7 +157,7 @@ func (m *Messenger) Search(ctx context.Context, q, convID string, limit int) ([]
 			if len(out) == limit {
 				break
 			}
-			r, err := history.LoadItem(tx, h.ID)
+			r, err := history.LoadItem(tx, m.sealer(), h.ID)
 			if err != nil {
 				continue // gone since it was indexed
 			}

@@ -71,7 +71,8 @@ func (m *Messenger) inboxHooks() (*inbox.Hooks, error) {
 		ResetSession: func(tx *store.Tx, cid string) error {
 			return outq.ResetSession(tx, &m.ratchets, outboxContacts{}, cid)
 		},
-		Kick: m.kick, AddAddrs: m.addAddrs, Contact: m.apiContact,
+		Sealer: m.outSealer(),
+		Kick:   m.kick, AddAddrs: m.addAddrs, Contact: m.apiContact,
 		DirectConv: m.apiDirectConv, EmitConv: m.emitConv,
 		TakeList: m.dev.TakeList, ContactChanged: m.dev.SyncContact, // node/devicesync
 	}
@@ -124,7 +125,7 @@ func (m *Messenger) rxReceipt(b *inbox.Batch, ct *wire.Content, _ hlc.Timestamp)
 		status, level = api.StatusRead, 2
 	}
 	for _, id := range ct.IDs {
-		r, err := target(b, id)
+		r, err := m.target(b, id)
 		if err != nil || r == nil || r.M.SenderID != m.uid {
 			continue
 		}
@@ -140,7 +141,7 @@ func (m *Messenger) rxReceipt(b *inbox.Batch, ct *wire.Content, _ hlc.Timestamp)
 
 // rxEdit applies the contact's edit of its own message (the latest edit wins).
 func (m *Messenger) rxEdit(b *inbox.Batch, ct *wire.Content, ts hlc.Timestamp) error {
-	r, err := target(b, ct.Target)
+	r, err := m.target(b, ct.Target)
 	if err != nil || r == nil || r.M.SenderID != b.Contact().UserID || r.M.Deleted || ct.TS <= r.EditTS {
 		return err
 	}
@@ -156,7 +157,7 @@ func (m *Messenger) rxEdit(b *inbox.Batch, ct *wire.Content, ts hlc.Timestamp) e
 
 // rxDelete deletes the contact's own message for everyone.
 func (m *Messenger) rxDelete(b *inbox.Batch, ct *wire.Content, _ hlc.Timestamp) error {
-	r, err := target(b, ct.Target)
+	r, err := m.target(b, ct.Target)
 	if err != nil || r == nil || r.M.SenderID != b.Contact().UserID || r.M.Deleted {
 		return err
 	}
@@ -165,7 +166,7 @@ func (m *Messenger) rxDelete(b *inbox.Batch, ct *wire.Content, _ hlc.Timestamp) 
 
 // rxReaction applies the contact's reaction (or its removal), in timestamp order.
 func (m *Messenger) rxReaction(b *inbox.Batch, ct *wire.Content, _ hlc.Timestamp) error {
-	r, err := target(b, ct.Target)
+	r, err := m.target(b, ct.Target)
 	if err != nil || r == nil || r.M.Deleted {
 		return err
 	}
@@ -180,8 +181,8 @@ func (m *Messenger) rxReaction(b *inbox.Batch, ct *wire.Content, _ hlc.Timestamp
 }
 
 // target loads a message of the batch contact's conversation, or nil.
-func target(b *inbox.Batch, id string) (*history.Item, error) {
-	r, err := history.LoadItem(b.Tx(), id)
+func (m *Messenger) target(b *inbox.Batch, id string) (*history.Item, error) {
+	r, err := history.LoadItem(b.Tx(), m.sealer(), id)
 	if errors.Is(err, api.ErrNotFound) {
 		return nil, nil
 	}
@@ -215,7 +216,7 @@ func (m *Messenger) rxText(b *inbox.Batch, ct *wire.Content, ts hlc.Timestamp) e
 		Status: api.StatusDelivered, Receipts: api.Receipts{Delivered: 1, Total: 1},
 		Reactions: map[string][]string{}, DisappearAfterS: int64(ct.Expire),
 	}
-	if m.expiredOnArrival(msg.SentAt, msg.DisappearAfterS) { // disappear.go
+	if m.expiredOnArrival(msg.SentAt, msg.DisappearAfterS) { // expiry.go
 		return m.putTombstone(tx, &history.Item{M: msg, ContactID: c.ID, Incoming: true})
 	}
 	if err := m.putMsg(tx, &history.Item{M: msg, ContactID: c.ID, Incoming: true}, true); err != nil {

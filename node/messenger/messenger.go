@@ -20,6 +20,7 @@ import (
 	"github.com/petrel-chat/petrel/node/contacts"
 	"github.com/petrel-chat/petrel/node/devicesync"
 	"github.com/petrel-chat/petrel/node/eventlog"
+	"github.com/petrel-chat/petrel/node/expiry"
 	"github.com/petrel-chat/petrel/node/groups"
 	"github.com/petrel-chat/petrel/node/history"
 	"github.com/petrel-chat/petrel/node/inbox"
@@ -27,7 +28,9 @@ import (
 	outq "github.com/petrel-chat/petrel/node/outbox"
 	"github.com/petrel-chat/petrel/node/presence"
 	"github.com/petrel-chat/petrel/node/sessions"
+	"github.com/petrel-chat/petrel/node/shredkeys"
 	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/node/storeformat"
 	"github.com/petrel-chat/petrel/node/wire"
 	"github.com/petrel-chat/petrel/sync/hlc"
 )
@@ -56,6 +59,10 @@ type Config struct {
 	// Media is the node's media store (attachments, docs/API.md §6); nil means a node
 	// without media (tests of other parts).
 	Media *media.Store
+	// Shred seals the content of disappearing messages under the keys of their expiry
+	// buckets (node/shredkeys, docs/PROTOCOL.md "Disappearing messages at rest"); nil
+	// stores it sealed by the store only (tests of other parts).
+	Shred *shredkeys.Keyring
 }
 
 // Store keys of the messenger itself (docs in doc.go).
@@ -98,8 +105,8 @@ type Messenger struct {
 
 	rx *inbox.Hooks // the receiving batches' view of the node, with the kinds' dispatch table (inbound.go)
 
-	att        *attachments.Service // attachments in messages: relay uploads, downloads (node/attachments)
-	expiryKick chan struct{}        // wakes runExpiry (disappear.go)
+	att    *attachments.Service // attachments in messages: relay uploads, downloads (node/attachments)
+	timers *expiry.Timers       // disappearing messages: timer changes, the expiry loop (expiry.go)
 }
 
 // New prepares a Messenger: it creates the prekey store on first use and restores the clock.
@@ -116,12 +123,14 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 	var err error
 	m := &Messenger{
 		cfg: cfg, st: cfg.Store, ev: cfg.Events, id: cfg.Identity, log: cfg.Logger, now: cfg.Now,
-		acct: cfg.Identity.Public(), uid: string(cfg.Identity.UserID()), expiryKick: make(chan struct{}, 1),
+		acct: cfg.Identity.Public(), uid: string(cfg.Identity.UserID()),
 	}
 	m.att = attachments.New(attachments.Config{
 		Store: m.st, Media: cfg.Media, Events: m.ev, Identity: m.id, Relays: cfg.Relays, Logger: m.log,
 		SaveMessage: func(tx *store.Tx, r *history.Item) error { return m.putMsg(tx, r, false) },
+		Sealer:      m.sealer(),
 	})
+	m.timers = expiry.New(m.timersConfig())
 	m.live = presence.New(presence.Config{
 		Store: m.st, Events: m.ev, Log: m.log, Options: m.cfg.Presence, Book: m.presenceBook(),
 		AddAddrs: m.addAddrs, Publish: m.frames.Publish, Hidden: m.presenceHidden,
@@ -131,15 +140,15 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 	m.dev = devicesync.New(devicesync.Config{Store: m.st, Events: m.ev, Device: m.id, Relays: cfg.Relays, Host: m.hostOrNil,
 		Ratchets: &m.ratchets, Clock: m.clock, Now: m.now, Log: m.log, Enqueue: m.enqueueWith, NewContact: m.newContact,
 		APIContact: m.apiContact, EmitConv: m.emitConv, PutMsg: m.putMsg, MarkDeleted: m.markDeleted, ApplyReaction: applyReaction,
-		MarkRead: func(tx *store.Tx, conv, upTo string) error { return m.markRead(tx, conv, upTo, false) }})
+		MarkRead: func(tx *store.Tx, conv, upTo string) error { return m.markRead(tx, conv, upTo, false) }, Sealer: m.sealer()})
 	if m.rx, err = m.inboxHooks(); err != nil {
 		return nil, err
 	}
-	from, err := UpgradeStore(ctx, m.st)
+	from, err := storeformat.Upgrade(ctx, m.st)
 	if err != nil {
 		return nil, fmt.Errorf("messenger: %w", err)
-	} else if from != FormatVersion() {
-		m.log.Info("store format upgraded", "from", from, "to", FormatVersion())
+	} else if from != storeformat.Version() {
+		m.log.Info("store format upgraded", "from", from, "to", storeformat.Version())
 	}
 	if err := m.st.View(m.dev.LoadAccount); err != nil { // a linked device acts for its account
 		return nil, fmt.Errorf("messenger: %w", err)
@@ -235,7 +244,7 @@ func (m *Messenger) Run(ctx context.Context, h host.Host) error {
 	expiryDone := make(chan struct{})
 	go func() {
 		defer close(expiryDone)
-		m.runExpiry(ctx) // disappear.go
+		m.timers.Run(ctx) // node/expiry
 	}()
 
 	<-ctx.Done()
@@ -278,6 +287,7 @@ func (m *Messenger) outboxConfig() outq.Config {
 		Store: m.st, Ratchets: &m.ratchets, Contacts: outboxContacts{},
 		Session: m.ensureSession, Dial: m.dialMessages, Status: m.setStatus,
 		Mailbox: m.cfg.RelayLink, Identity: m.id, Logger: m.log, Now: m.now,
+		Sealer: m.outSealer(),
 	}
 }
 
@@ -324,3 +334,19 @@ func (m *Messenger) apiContact(c *sessions.Contact) api.Contact {
 func peerOf(c *sessions.Contact) (peer.ID, error) { return peer.Decode(c.PeerID) }
 
 func (m *Messenger) nowMS() int64 { return m.now().UnixMilli() }
+
+// sealer is what seals disappearing content in the history: the keyring, or none.
+func (m *Messenger) sealer() history.Sealer {
+	if m.cfg.Shred == nil {
+		return nil
+	}
+	return m.cfg.Shred
+}
+
+// outSealer is the outbox's sealer: the keyring, or none.
+func (m *Messenger) outSealer() outq.Sealer {
+	if m.cfg.Shred == nil {
+		return nil
+	}
+	return m.cfg.Shred
+}

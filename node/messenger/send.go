@@ -9,6 +9,7 @@ import (
 	"github.com/petrel-chat/petrel/crypto/ratchet"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/devices"
+	"github.com/petrel-chat/petrel/node/expiry"
 	"github.com/petrel-chat/petrel/node/history"
 	outq "github.com/petrel-chat/petrel/node/outbox"
 	"github.com/petrel-chat/petrel/node/sessions"
@@ -67,6 +68,7 @@ func (m *Messenger) enqueueWith(tx *store.Tx, c *sessions.Contact, content *wire
 		}
 	}
 	oc := outboxContact(c)
+	oc.Sealer = m.outSealer()
 	if sealed, err = outq.Enqueue(tx, &oc, content, msgID, m.nowMS(), s0); err != nil {
 		return false, err
 	}
@@ -103,7 +105,7 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 		if id, err := store.GetString(tx, history.KeyClient(req.ConversationID, req.ClientMsgID)); err != nil {
 			return err
 		} else if id != "" {
-			r, err := history.LoadItem(tx, id)
+			r, err := history.LoadItem(tx, m.sealer(), id)
 			if err != nil {
 				return err
 			}
@@ -127,7 +129,7 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 		}
 		var replyTo *string
 		if req.ReplyTo != nil && *req.ReplyTo != "" {
-			r, err := history.LoadItem(tx, *req.ReplyTo)
+			r, err := history.LoadItem(tx, m.sealer(), *req.ReplyTo)
 			if err != nil || r.M.ConversationID != conv.ID {
 				return api.Errorf(api.ErrBadRequest, "reply_to is not a message of this conversation")
 			}
@@ -138,7 +140,7 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 			if _, err := m.ev.Append(tx, api.KindContact, m.apiContact(c)); err != nil {
 				return err
 			}
-			if err := m.dev.SyncContact(tx, c); err != nil { // our other devices (sync.go)
+			if err := m.dev.SyncContact(tx, c); err != nil { // our other devices (node/devicesync)
 				return err
 			}
 		}
@@ -154,7 +156,7 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 			SentAt: ts.Wall, ReceivedAt: ts.Wall, Order: hlc.OrderKey(ts, m.uid+"-"+id),
 			Status: api.StatusPending, Receipts: api.Receipts{Total: 1}, Reactions: map[string][]string{},
 		}
-		startTimer(&msg, conv.Disappear, ts.Wall) // disappear.go
+		expiry.Start(&msg, conv.Disappear, ts.Wall)
 		rec := &history.Item{M: msg, ContactID: c.ID}
 		if err := m.putMsg(tx, rec, true); err != nil {
 			return err
@@ -182,7 +184,7 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 			content.ReplyTo = *replyTo
 		}
 		out = msg
-		// One encryption per device of the contact, and the copy for our own (sync.go).
+		// One encryption per device of the contact, and the copy for our own (node/devicesync).
 		return m.dev.SendDirect(tx, c, content, id)
 	})
 	return out, repeat, err
@@ -190,7 +192,7 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 
 // putMsg saves a message record, and its history index when index is true.
 func (m *Messenger) putMsg(tx *store.Tx, r *history.Item, index bool) error {
-	if err := m.indexExpiry(tx, r); err != nil { // disappear.go
+	if err := m.timers.Index(tx, &r.M); err != nil { // node/expiry
 		return err
 	}
 	if index {
@@ -198,12 +200,12 @@ func (m *Messenger) putMsg(tx *store.Tx, r *history.Item, index bool) error {
 			return err
 		}
 	}
-	return history.PutItem(tx, r)
+	return history.PutItem(tx, m.sealer(), r)
 }
 
 // setStatus moves a message's status forward (failed is final) and reports it.
 func (m *Messenger) setStatus(tx *store.Tx, id, status, reason string) error {
-	r, err := history.LoadItem(tx, id)
+	r, err := history.LoadItem(tx, m.sealer(), id)
 	if err != nil {
 		return err
 	}
@@ -267,7 +269,7 @@ func (m *Messenger) apiConvRec(tx *store.Tx, cv *history.Conversation) (api.Conv
 	}
 	var last *api.Message
 	if cv.LastMsgID != "" {
-		r, err := history.LoadItem(tx, cv.LastMsgID)
+		r, err := history.LoadItem(tx, m.sealer(), cv.LastMsgID)
 		if err == nil {
 			last = &r.M
 		}
@@ -295,13 +297,13 @@ func (m *Messenger) MarkRead(ctx context.Context, convID, upTo string) error {
 }
 
 // markRead is MarkRead in tx; mine is false for a read mark one of our other devices made
-// (sync.go), which sends no receipts and no sync of its own.
+// (node/devicesync), which sends no receipts and no sync of its own.
 func (m *Messenger) markRead(tx *store.Tx, convID, upTo string, mine bool) error {
 	conv, err := history.GetConversation(tx, convID)
 	if err != nil {
 		return err
 	}
-	target, err := history.LoadItem(tx, upTo)
+	target, err := history.LoadItem(tx, m.sealer(), upTo)
 	if err != nil || target.M.ConversationID != convID {
 		return api.Errorf(api.ErrNotFound, "no message %q in this conversation", upTo)
 	}
@@ -312,7 +314,7 @@ func (m *Messenger) markRead(tx *store.Tx, convID, upTo string, mine bool) error
 		if order <= conv.ReadUpTo {
 			return true, nil
 		}
-		r, err := history.LoadItem(tx, string(v))
+		r, err := history.LoadItem(tx, m.sealer(), string(v))
 		if err != nil {
 			return false, err
 		}
@@ -340,7 +342,7 @@ func (m *Messenger) markRead(tx *store.Tx, convID, upTo string, mine bool) error
 	for _, r := range newly {
 		r.M.Status = api.StatusRead
 		r.M.Receipts.Read = r.M.Receipts.Delivered      // incoming: its receipts describe this node
-		if err := m.startReadTimer(tx, r); err != nil { // disappear.go
+		if err := m.startReadTimer(tx, r); err != nil { // expiry.go
 			return err
 		}
 		if err := m.putMsg(tx, r, false); err != nil {
@@ -378,20 +380,20 @@ func (m *Messenger) markRead(tx *store.Tx, convID, upTo string, mine bool) error
 	}
 	if len(ids) > 0 && set.ReadReceipts && !c.Blocked && c.Request == api.RequestAccepted {
 		for chunk := range slices.Chunk(ids, wire.MaxReceiptID) {
-			// To each of the contact's devices (sync.go): read counts once, on any.
+			// To each of the contact's devices: read counts once, on any.
 			if err := m.dev.FanOut(tx, c, &wire.Content{Kind: wire.KindReceipt, Status: wire.ReceiptRead, IDs: chunk}, ""); err != nil {
 				return err
 			}
 		}
 	}
-	// Our other devices mark the same read (sync.go).
+	// Our other devices mark the same read (node/devicesync).
 	return m.dev.SyncOwn(tx, c.UserID, &wire.Content{Kind: wire.KindReceipt, ID: api.NewID("x"), TS: m.clock.Now().String(),
 		Status: wire.ReceiptRead, IDs: []string{upTo}})
 }
 
 // ownMessage loads a message for an edit or delete by its sender.
 func (m *Messenger) ownMessage(tx *store.Tx, id string) (*history.Item, *sessions.Contact, error) {
-	r, err := history.LoadItem(tx, id)
+	r, err := history.LoadItem(tx, m.sealer(), id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -461,7 +463,7 @@ func (m *Messenger) Delete(ctx context.Context, id string, forEveryone bool) (ap
 			}
 			return m.dev.SendDirect(tx, c, &wire.Content{Kind: wire.KindDelete, Target: id}, "") // node/devicesync
 		}
-		r, err := history.LoadItem(tx, id)
+		r, err := history.LoadItem(tx, m.sealer(), id)
 		if err != nil {
 			return err
 		}
@@ -518,7 +520,7 @@ func (m *Messenger) React(ctx context.Context, id, emoji string, remove bool) (a
 	}
 	var out api.Message
 	err := m.st.Update(ctx, func(tx *store.Tx) error {
-		r, err := history.LoadItem(tx, id)
+		r, err := history.LoadItem(tx, m.sealer(), id)
 		if err != nil {
 			return err
 		}

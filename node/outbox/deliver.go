@@ -226,7 +226,14 @@ func (q *Queue) Encrypt(ctx context.Context, cid string, batch []Item) ([]Item, 
 				continue
 			}
 			if e.Cipher == nil {
-				if err := Seal(s0, &e, nil, c.Initial); err != nil {
+				err := SealFrom(s0, &e, q.cfg.Sealer, cid, nil, c.Initial)
+				if errors.Is(err, ErrGone) { // a disappearing content that expired waiting
+					if err := tx.Delete(it.Key); err != nil {
+						return err
+					}
+					continue
+				}
+				if err != nil {
 					return err
 				}
 				if err := store.PutJSON(tx, it.Key, &e); err != nil {

@@ -24,5 +24,7 @@
 //
 //	ob/<channel id>/<seq>          outbox entry, Entry as JSON (seq: 8 bytes big-endian)
 //	sh/<channel id>/<seq>          sent content (wire.Content JSON), kept for resend
-//	                               requests (the last SentHistory; seq: 8 bytes big-endian)
+//	                               requests (the last SentHistory; seq: 8 bytes big-endian);
+//	                               a disappearing one sealed under its node/shredkeys bucket
+//	                               key, as is its ob/ entry's content (sealed.go)
 package outbox

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/petrel-chat/petrel/crypto/ratchet"
 	"github.com/petrel-chat/petrel/node/sessions"
@@ -37,6 +38,9 @@ type Entry struct {
 	// Expires is when the content expires (Unix ms; 0 none): a disappearing message,
 	// whose mailbox deposits carry it (ExpiringMailbox).
 	Expires int64 `json:"expires,omitempty"`
+	// Sealed: Content is sealed under the bucket key of Expires (sealed.go), with
+	// SentKey(contact, Seq) as associated data, as is the resend history's copy.
+	Sealed bool `json:"sealed,omitempty"`
 }
 
 // Contact is what the outbox reads of a contact and, in Enqueue and Requeue, advances: the
@@ -53,6 +57,9 @@ type Contact struct {
 	Identity []byte
 	Relays   []string
 	Blocked  bool
+	// Sealer, when set, seals disappearing contents at rest (Enqueue) and opens them
+	// (Requeue); nil stores them sealed by the store only.
+	Sealer Sealer
 }
 
 // KeyPrefix is the prefix of contact cid's outbox entries.
@@ -98,11 +105,14 @@ func Enqueue(tx *store.Tx, c *Contact, content *wire.Content, msgID string, crea
 			}
 		}
 	}
+	if err := sealContent(tx, c.Sealer, c.ID, &e); err != nil {
+		return false, err
+	}
 	c.OutSeq++
 	if err := store.PutJSON(tx, Key(c.ID, c.OutSeq), &e); err != nil {
 		return false, err
 	}
-	if err := tx.Set(SentKey(c.ID, content.Seq), b); err != nil {
+	if err := tx.Set(SentKey(c.ID, content.Seq), e.Content); err != nil {
 		return false, err
 	}
 	if content.Seq > SentHistory {
@@ -126,12 +136,19 @@ func Requeue(tx *store.Tx, c *Contact, from, to uint64, created int64) (int, err
 		if err != nil {
 			return n, err
 		}
+		plain, sealed, err := openSent(c.Sealer, c.ID, seq, raw)
+		if errors.Is(err, ErrGone) {
+			continue // a disappearing content past its expiry
+		}
+		if err != nil {
+			return n, err
+		}
 		var exp int64
-		if ct, err := wire.ParseContent(raw); err == nil {
+		if ct, err := wire.ParseContent(plain); err == nil {
 			exp = ExpiryOf(ct)
 		}
 		c.OutSeq++
-		if err := store.PutJSON(tx, Key(c.ID, c.OutSeq), &Entry{Seq: seq, Content: raw, Created: created, Expires: exp}); err != nil {
+		if err := store.PutJSON(tx, Key(c.ID, c.OutSeq), &Entry{Seq: seq, Content: raw, Created: created, Expires: exp, Sealed: sealed}); err != nil {
 			return n, err
 		}
 		n++
@@ -153,8 +170,16 @@ func Encrypted(tx *store.Tx, cid string, outSeq uint64) (bool, error) {
 // Seal encrypts an outbox entry with session s0, under envelope id env (nil: a new random
 // one), and attaches initial, our PQXDH initial message, while the contact has not answered
 // the session.
+// A sealed entry (Entry.Sealed) is SealFrom's.
 func Seal(s0 *ratchet.State, e *Entry, env, initial []byte) error {
-	ct, err := s0.Encrypt(e.Content)
+	if e.Sealed {
+		return fmt.Errorf("outbox: entry %d is sealed at rest: encrypt it with SealFrom", e.Seq)
+	}
+	return encrypt(s0, e, e.Content, env, initial)
+}
+
+func encrypt(s0 *ratchet.State, e *Entry, plain, env, initial []byte) error {
+	ct, err := s0.Encrypt(plain)
 	if err != nil {
 		return err
 	}

@@ -92,6 +92,8 @@ type Config struct {
 	Identity *identity.Identity
 	Logger   *slog.Logger
 	Now      func() time.Time // nil: time.Now
+	// Sealer opens the disappearing contents sealed at rest (Entry.Sealed); nil: none are.
+	Sealer Sealer
 }
 
 // Queue runs one delivery worker per contact with pending contents, until its context

@@ -67,6 +67,7 @@ type Keyring struct {
 	keys    map[Bucket]*bucketKey
 	used    map[uint32]Bucket // slots that hold a live key, or belong to a damaged bucket
 	damaged map[Bucket]uint32 // buckets with a record whose slot does not authenticate
+	dying   map[Bucket]bool   // buckets whose destroying transaction has begun
 	slots   uint32            // slots the file covers
 }
 
@@ -92,6 +93,7 @@ func Open(ctx context.Context, st *store.Store, opts Options) (*Keyring, error) 
 		keys:    map[Bucket]*bucketKey{},
 		used:    map[uint32]Bucket{},
 		damaged: map[Bucket]uint32{},
+		dying:   map[Bucket]bool{},
 	}
 	sk, err := st.DeriveKey(infoSlotKey)
 	if err != nil {
@@ -285,34 +287,12 @@ func (k *Keyring) ensure(ctx context.Context, b Bucket, end int64) error {
 		k.mu.Unlock()
 		return fmt.Errorf("%w: bucket %s (%s)", ErrKeyDamaged, b, k.path)
 	}
-	slot := uint32(0)
-	for {
-		if _, taken := k.used[slot]; !taken {
-			break
-		}
-		slot++
-	}
+	slot := k.reserveSlot(b)
 	k.mu.Unlock()
-
-	var key [keySize]byte
-	rand.Read(key[:])
-	nonce := make([]byte, chacha20poly1305.NonceSizeX)
-	rand.Read(nonce)
-	if err := writeSlot(k.f, slot, sealSlot(k.aead, slot, b, &key, nonce)); err != nil {
-		clear(key[:])
+	if err := k.newKey(b, slot); err != nil {
 		return err
 	}
-	bk, err := newBucketKey(slot, &key)
-	clear(key[:])
-	if err != nil {
-		return err
-	}
-	k.mu.Lock()
-	k.keys[b] = bk
-	k.used[slot] = b
-	k.slots = max(k.slots, slot+1)
-	k.mu.Unlock()
-	err = k.st.Update(ctx, func(tx *store.Tx) error {
+	err := k.st.Update(ctx, func(tx *store.Tx) error {
 		if _, ok, err := getRecord(tx, b); err != nil || ok {
 			if ok { // cannot happen: load and ensure keep keys and records together
 				return fmt.Errorf("shredkeys: bucket %s has a record but no key in memory", b)
@@ -331,10 +311,107 @@ func (k *Keyring) ensure(ctx context.Context, b Bucket, end int64) error {
 	return nil
 }
 
+// reserveSlot takes the first free slot for b (k.mu held), so that no other key is
+// written to it meanwhile.
+func (k *Keyring) reserveSlot(b Bucket) uint32 {
+	slot := uint32(0)
+	for {
+		if _, taken := k.used[slot]; !taken {
+			break
+		}
+		slot++
+	}
+	k.used[slot] = b
+	return slot
+}
+
+// newKey makes b's key, writes it sealed to its reserved slot (fsynced) and keeps it in
+// memory. On failure the slot is free again.
+func (k *Keyring) newKey(b Bucket, slot uint32) error {
+	var key [keySize]byte
+	defer clear(key[:])
+	rand.Read(key[:])
+	nonce := make([]byte, chacha20poly1305.NonceSizeX)
+	rand.Read(nonce)
+	err := writeSlot(k.f, slot, sealSlot(k.aead, slot, b, &key, nonce))
+	var bk *bucketKey
+	if err == nil {
+		bk, err = newBucketKey(slot, &key)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err != nil {
+		delete(k.used, slot)
+		return err
+	}
+	k.keys[b] = bk
+	k.slots = max(k.slots, slot+1)
+	return nil
+}
+
+// ExpiryBucketIn is ExpiryBucket inside the caller's transaction tx (which Seal then uses):
+// a new key is written to its slot (fsynced) at once and its record set in tx, so it
+// exists once tx commits. If tx does not commit, the key stays in memory and the next
+// ExpiryBucketIn sets its record again; a restart wipes a slot no record names.
+func (k *Keyring) ExpiryBucketIn(tx *store.Tx, expiresAt time.Time) (Bucket, error) {
+	b, end := k.window(Expiry, expiresAt)
+	if end <= k.opts.Now().UnixMilli() {
+		return Bucket{}, fmt.Errorf("%w: %s", ErrExpired, expiresAt.UTC().Format(time.RFC3339))
+	}
+	return b, k.ensureIn(tx, b, end)
+}
+
+// PendingBucketIn is PendingBucket inside the caller's transaction tx (ExpiryBucketIn).
+func (k *Keyring) PendingBucketIn(tx *store.Tx, now time.Time) (Bucket, error) {
+	b, end := k.window(Pending, now)
+	return b, k.ensureIn(tx, b, end)
+}
+
+// ensureIn makes sure b has a key and, in tx, a record. It never takes fileMu (held by
+// ensure and destroy across store Updates, which wait for the transaction running this):
+// slots are reserved under mu instead, and a bucket whose destruction has begun
+// (dying, set in the destroying transaction) is refused.
+func (k *Keyring) ensureIn(tx *store.Tx, b Bucket, end int64) error {
+	if _, ok, err := getRecord(tx, b); err != nil {
+		return err
+	} else if ok {
+		_, err := k.key(b)
+		return err
+	}
+	k.mu.Lock()
+	if k.closed {
+		k.mu.Unlock()
+		return ErrClosed
+	}
+	if k.dying[b] {
+		k.mu.Unlock()
+		return fmt.Errorf("%w: bucket %s is being destroyed", ErrExpired, b)
+	}
+	if _, ok := k.damaged[b]; ok {
+		k.mu.Unlock()
+		return fmt.Errorf("%w: bucket %s (%s)", ErrKeyDamaged, b, k.path)
+	}
+	bk, have := k.keys[b]
+	var slot uint32
+	if have {
+		slot = bk.slot
+	} else {
+		slot = k.reserveSlot(b)
+	}
+	k.mu.Unlock()
+	if !have {
+		if err := k.newKey(b, slot); err != nil {
+			return err
+		}
+	}
+	return tx.Set(recordKey(b), record{slot: slot, end: end}.marshal())
+}
+
 // forget drops b's key from memory (zeroed) and frees its slot.
 func (k *Keyring) forget(b Bucket) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	delete(k.dying, b)
 	if bk, ok := k.keys[b]; ok {
 		clear(bk.key[:])
 		delete(k.keys, b)
@@ -420,8 +497,16 @@ func (k *Keyring) destroy(ctx context.Context, b Bucket, cond func(record) bool)
 			return err
 		}
 		slot, ok = r.slot, true
+		k.mu.Lock()
+		k.dying[b] = true // ensureIn refuses it from now on
+		k.mu.Unlock()
 		return tx.Delete(recordKey(b))
 	})
+	if err != nil && ok {
+		k.mu.Lock()
+		delete(k.dying, b)
+		k.mu.Unlock()
+	}
 	if err != nil || !ok {
 		return false, err
 	}

@@ -3,6 +3,7 @@ package shredkeys
 import (
 	"crypto/rand"
 	"fmt"
+	"time"
 
 	"github.com/petrel-chat/petrel/node/store"
 	"golang.org/x/crypto/chacha20poly1305"
@@ -147,4 +148,23 @@ func (k *Keyring) key(b Bucket) (*bucketKey, error) {
 		return nil, fmt.Errorf("%w: bucket %s, slot %d of %s", ErrKeyDamaged, b, slot, k.path)
 	}
 	return nil, fmt.Errorf("%w: bucket %s", ErrShredded, b)
+}
+
+// SealUntil seals plaintext in tx under the bucket for content that expires at expiresAt
+// (Unix ms), or, when expiresAt is 0 (its timer has not started: received, unread), under
+// the Pending bucket of now; the bucket is made in tx if need be. Content whose expiry has
+// passed is ErrExpired: do not store it. Writing it again once its timer starts (Release
+// the old, SealUntil the new) moves it from Pending to Expiry.
+func (k *Keyring) SealUntil(tx *store.Tx, expiresAt int64, ad, plaintext []byte) ([]byte, error) {
+	var b Bucket
+	var err error
+	if expiresAt == 0 {
+		b, err = k.PendingBucketIn(tx, k.opts.Now())
+	} else {
+		b, err = k.ExpiryBucketIn(tx, time.UnixMilli(expiresAt))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return k.Seal(tx, b, ad, plaintext)
 }

@@ -25,6 +25,9 @@ const (
 	OpLeave  = "leave"  // the author leaves
 	OpRename = "rename" // Name
 	OpRole   = "role"   // Users get Role
+	// OpDisappear sets the disappearing-message timer to Disappear seconds (0: off; else
+	// MinDisappear to MaxDisappear); admins only, the latest wins, as for a rename.
+	OpDisappear = "disappear"
 )
 
 // Group limits (specification constants: every member enforces the same ones).
@@ -76,6 +79,8 @@ type GroupOp struct {
 	Role    string        `json:"role,omitempty"`
 	Secret  []byte        `json:"secret,omitempty"`
 	Max     int           `json:"max,omitempty"`
+	// Disappear is OpDisappear's timer (seconds; absent: off).
+	Disappear int64 `json:"disappear,omitempty"`
 }
 
 // SignedGroupOp is a parsed signed operation: the op, and the exact bytes signed.
@@ -187,11 +192,18 @@ func (op *GroupOp) check() error {
 		if len(op.Users) == 0 || (op.Role != "admin" && op.Role != "member") {
 			return bad("role")
 		}
+	case OpDisappear:
+		if op.Disappear != 0 && (op.Disappear < MinDisappear || op.Disappear > MaxDisappear) {
+			return bad("disappear timer")
+		}
 	default:
 		return bad("unknown kind %.20q", op.Kind)
 	}
 	if op.Kind != OpCreate && (op.Secret != nil || op.Max != 0) {
 		return bad("create fields outside create")
+	}
+	if op.Kind != OpDisappear && op.Disappear != 0 {
+		return bad("a timer outside disappear")
 	}
 	return nil
 }

@@ -19,6 +19,9 @@ type foldState struct {
 	members map[string]wire.GroupMember
 	secret  []byte
 	max     int
+	// disappear, disappearTS, disappearBy: the timer the latest OpDisappear set.
+	disappear                int64
+	disappearTS, disappearBy string
 }
 
 // Less orders operations: the create first, then by (timestamp, author, id, hash of the
@@ -135,6 +138,8 @@ func foldWith(gid string, raws [][]byte, applied func(*wire.SignedGroupOp)) (*Gr
 			delete(st.members, op.Author)
 		case wire.OpRename:
 			st.name = op.Name
+		case wire.OpDisappear:
+			st.disappear, st.disappearTS, st.disappearBy = op.Disappear, op.TS, op.Author
 		case wire.OpRole:
 			for _, u := range op.Users {
 				if m, ok := st.members[u]; ok {
@@ -148,7 +153,8 @@ func foldWith(gid string, raws [][]byte, applied func(*wire.SignedGroupOp)) (*Gr
 		}
 		st.promote()
 	}
-	g := &Group{ID: gid, Name: st.name, Secret: st.secret, Max: st.max}
+	g := &Group{ID: gid, Name: st.name, Secret: st.secret, Max: st.max,
+		Disappear: st.disappear, DisappearTS: st.disappearTS, DisappearBy: st.disappearBy}
 	for _, s := range ops {
 		g.Ops = append(g.Ops, s.Raw)
 	}

@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
+	"github.com/petrel-chat/petrel/sync/hlc"
 )
 
 // MaxOps bounds the operations one group's log keeps.
@@ -36,11 +38,37 @@ type Group struct {
 	Secret  []byte             `json:"secret"`
 	Max     int                `json:"max"`
 	Head    string             `json:"head"`
+	// The disappearing-message timer (seconds, 0 off) the latest OpDisappear set, its
+	// timestamp (HLC text; "" when none did) and author.
+	Disappear   int64  `json:"disappear,omitempty"`
+	DisappearTS string `json:"disappear_ts,omitempty"`
+	DisappearBy string `json:"disappear_by,omitempty"`
 
 	Me      bool   `json:"me"` // we are a member
 	SendSeq uint64 `json:"-"`  // our last group sequence number (gm/)
 	Created int64  `json:"created"`
 	Layout  int    `json:"layout,omitempty"`
+}
+
+// CheckName trims a group name and refuses one that is empty, not UTF-8 or over
+// wire.MaxGroupName bytes (a bad_request for the UI).
+func CheckName(name string) (string, error) {
+	n := strings.TrimSpace(name)
+	if n == "" || !utf8.ValidString(n) || len(n) > wire.MaxGroupName {
+		return "", api.Errorf(api.ErrBadRequest, "name must be 1 to %d bytes of UTF-8", wire.MaxGroupName)
+	}
+	return n, nil
+}
+
+// TimerChanged reports whether g, the state after a change of the log, sets another
+// disappearing-message timer than old (nil: a group new here) did, and the timestamp of
+// the operation that set it.
+func TimerChanged(old, g *Group) (hlc.Timestamp, bool) {
+	if g.DisappearTS == "" || (old != nil && old.DisappearTS == g.DisappearTS) {
+		return hlc.Timestamp{}, false
+	}
+	ts, err := hlc.Parse(g.DisappearTS)
+	return ts, err == nil
 }
 
 // layout is the storage layout Save writes.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/crypto/sealed"
+	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 )
@@ -46,6 +47,23 @@ type RelayLink interface {
 	// DepositShared leaves one shared body for several mailboxes at relay in one multi
 	// deposit; see ErrMultiUnsupported and ErrRelayBusy.
 	DepositShared(ctx context.Context, relay string, recipients []SharedRecipient, body []byte) (errs []error, err error)
+}
+
+// ExpiringRelayLink is a RelayLink that can also make a multi deposit expire at the
+// relay (disappearing messages: the relay never hands it out after until, and purges
+// it). A link without it deposits expiring mail without the expiry; the receivers still
+// drop it on arrival.
+type ExpiringRelayLink interface {
+	DepositSharedUntil(ctx context.Context, relay string, recipients []SharedRecipient, body []byte, until time.Time) (errs []error, err error)
+}
+
+// Expiry is when the mail of message m, the sender's copy, expires (Unix ms; 0 none):
+// when m disappears.
+func Expiry(m *api.Message) int64 {
+	if m.ExpiresAt == nil {
+		return 0
+	}
+	return *m.ExpiresAt
 }
 
 // Member is what deposits read of a member's contact record.
@@ -100,6 +118,9 @@ type groupDepositRec struct {
 	Env     []byte   `json:"env"`
 	Users   []string `json:"users"`
 	Created int64    `json:"created"` // Unix ms
+	// Expires is when the message disappears (Unix ms; 0 none): its deposits carry it,
+	// and a deposit not made by then is dropped.
+	Expires int64 `json:"expires,omitempty"`
 }
 
 // Deliver is the one place where a group message goes to members that the
@@ -110,6 +131,13 @@ type groupDepositRec struct {
 // it commits. Members without a relay get the envelope, unchanged, in their pairwise
 // outbox.
 func (d *Depositor) Deliver(tx *store.Tx, pw Pairwise, gid string, env []byte, uids []string) error {
+	return d.DeliverUntil(tx, pw, gid, env, uids, 0)
+}
+
+// DeliverUntil is Deliver for a message that disappears at expires (Unix ms; 0 none): the
+// relay deposits carry the expiry (ExpiringRelayLink), and those not made by then are
+// dropped.
+func (d *Depositor) DeliverUntil(tx *store.Tx, pw Pairwise, gid string, env []byte, uids []string, expires int64) error {
 	byRelay := map[string][]string{}
 	for _, u := range uids {
 		c, err := pw.Member(u)
@@ -142,7 +170,7 @@ func (d *Depositor) Deliver(tx *store.Tx, pw Pairwise, gid string, env []byte, u
 	for _, r := range sortedKeysOf(byRelay) {
 		for users := range slices.Chunk(byRelay[r], MaxSharedRecipients) {
 			next++
-			rec := groupDepositRec{Relay: r, Group: gid, Env: env, Users: users, Created: now}
+			rec := groupDepositRec{Relay: r, Group: gid, Env: env, Users: users, Created: now, Expires: expires}
 			if err := store.PutJSON(tx, kGroupDeposit(next), &rec); err != nil {
 				return err
 			}
@@ -308,9 +336,12 @@ func (d *Depositor) deposit(ctx context.Context, p pendingDeposit) (again bool, 
 		return false, err
 	}
 	var pairwise, keep []string
-	expired := d.cfg.Now().UnixMilli()-p.rec.Created > MaxGroupDepositAge.Milliseconds()
+	now := d.cfg.Now().UnixMilli()
+	expired := now-p.rec.Created > MaxGroupDepositAge.Milliseconds()
 	switch {
 	case len(members) == 0:
+	case p.rec.Expires > 0 && now >= p.rec.Expires:
+		d.cfg.Logger.Info("group deposit dropped: the message disappeared before it was made", "relay", p.rec.Relay, "members", len(members))
 	case link == nil || expired:
 		for _, mb := range members {
 			pairwise = append(pairwise, mb.uid)
@@ -331,7 +362,12 @@ func (d *Depositor) deposit(ctx context.Context, p pendingDeposit) (again bool, 
 			rs[i] = SharedRecipient{Mailbox: box, Header: h}
 		}
 		sb.Destroy()
-		errs, err := link.DepositShared(ctx, p.rec.Relay, rs, sb.Body())
+		var errs []error
+		if el, ok := link.(ExpiringRelayLink); ok && p.rec.Expires > 0 {
+			errs, err = el.DepositSharedUntil(ctx, p.rec.Relay, rs, sb.Body(), time.UnixMilli(p.rec.Expires))
+		} else {
+			errs, err = link.DepositShared(ctx, p.rec.Relay, rs, sb.Body())
+		}
 		switch {
 		case errors.Is(err, ErrMultiUnsupported):
 			d.cfg.Logger.Info("group deposit: relay takes no multi deposit; per member instead", "relay", p.rec.Relay, "err", err)

@@ -270,9 +270,24 @@ export class App {
     if (changes.has('me')) this.drawMe();
     for (const c of changes) {
       if (c.startsWith('missing:')) this.fetchConversation(c.slice(8));
+      if (c.startsWith('withheld:')) this.fetchMessage(c.slice(9));
     }
     this.renderList();
     if (this.view && this.view.update) this.view.update(changes);
+  }
+
+  // fetchMessage reads a disappearing message whose event came without its content.
+  async fetchMessage(id) {
+    const s = this.store;
+    if (!s.withheld.has(id)) return;
+    const isNew = s.withheld.get(id);
+    s.withheld.delete(id);
+    try {
+      const m = await this.api.get('/v1/messages/' + q(id));
+      s.putMessage(m, isNew);
+    } catch {
+      // Gone (expired) or unreachable: its deletion comes as a message_update.
+    }
   }
 
   async fetchConversation(id) {

@@ -5,6 +5,12 @@
 const STATUS_RANK = { pending: 1, sent: 2, delivered: 3, read: 4 };
 const TYPING_TTL = 8000; // a typing indicator without a fresh "start" frame ends after this
 
+// withheld reports whether m, from an event, is a disappearing message whose content the
+// event leaves out (docs/API.md §9).
+export function withheld(m) {
+  return m && m.disappear_after_s > 0 && !m.deleted && !m.system;
+}
+
 export class Store {
   constructor() {
     this.me = null;
@@ -16,6 +22,7 @@ export class Store {
     this.hasMore = new Map(); // conversation id → older history exists on the node
     this.loaded = new Set(); // conversations whose newest page was fetched
     this.hidden = new Set(); // message ids deleted "for me" from this UI
+    this.withheld = new Map(); // message id → isNew: disappearing messages to read by id
     this.pending = new Map(); // client_msg_id → {frame, sentAt}: sent, not yet acknowledged
     this.typing = new Map(); // conversation id → Map(user id → expiry ms)
     this.presence = new Map(); // user id → {state, last_seen}
@@ -98,16 +105,18 @@ export class Store {
   applyEvent(ev) {
     switch (ev.kind) {
       case 'message':
-        this.putMessage(ev.message, true);
+        this.putOrFetch(ev.message, true);
         break;
       case 'message_update':
-        this.putMessage(ev.message || ev.message_update, false); // (older nodes used the kind as key)
+        this.putOrFetch(ev.message || ev.message_update, false); // (older nodes used the kind as key)
         break;
       case 'conversation': {
         const old = this.convs.get(ev.conversation.id);
         const c = ev.conversation;
         // The node's last_message wins unless we already hold a newer one.
         if (old && old.last_message && c.last_message && old.last_message.order > c.last_message.order) c.last_message = old.last_message;
+        // A disappearing last message comes without its content (API §9): keep the one held.
+        if (old && old.last_message && c.last_message && withheld(c.last_message) && old.last_message.id === c.last_message.id) c.last_message = old.last_message;
         this.convs.set(c.id, c);
         this.changed('convs');
         break;
@@ -121,6 +130,19 @@ export class Store {
         this.changed('me');
         break;
     }
+  }
+
+  // putOrFetch is putMessage, except for a disappearing message: its event carries no
+  // content (docs/API.md §9), so the app reads it by id (the 'withheld:' change) and puts
+  // what it gets.
+  putOrFetch(m, isNew) {
+    if (!withheld(m)) {
+      this.putMessage(m, isNew);
+      return;
+    }
+    if (this.hidden.has(m.id)) return;
+    this.withheld.set(m.id, this.withheld.get(m.id) || isNew);
+    this.changed('withheld:' + m.id);
   }
 
   // putMessage stores m by id (an update replaces it; statuses never move back) and keeps

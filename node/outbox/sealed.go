@@ -1,0 +1,73 @@
+package outbox
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/petrel-chat/petrel/crypto/ratchet"
+	"github.com/petrel-chat/petrel/node/shredkeys"
+	"github.com/petrel-chat/petrel/node/store"
+)
+
+// Sealer seals the contents of disappearing messages at rest under the key of their
+// expiry's bucket (node/shredkeys; *shredkeys.Keyring is one): once that key is destroyed,
+// no copy of an outbox entry or of the resend history that Badger still holds can be
+// opened (docs/PROTOCOL.md, "Disappearing messages at rest").
+type Sealer interface {
+	SealUntil(tx *store.Tx, expiresAt int64, ad, plaintext []byte) ([]byte, error)
+	Open(sealed, ad []byte) ([]byte, error)
+}
+
+// ErrGone: the outbox entry is a disappearing content past its expiry, whose key is
+// destroyed: drop it.
+var ErrGone = errors.New("outbox: the disappearing content expired")
+
+// sealContent seals e's content (plaintext) when it expires and s is set. The outbox entry
+// and the resend history hold the same sealed bytes, bound to SentKey(cid, e.Seq).
+func sealContent(tx *store.Tx, s Sealer, cid string, e *Entry) error {
+	if s == nil || e.Expires <= 0 || e.Sealed {
+		return nil
+	}
+	sealed, err := s.SealUntil(tx, e.Expires, SentKey(cid, e.Seq), e.Content)
+	if err != nil {
+		return fmt.Errorf("outbox: seal content %d: %w", e.Seq, err)
+	}
+	e.Content, e.Sealed = sealed, true
+	return nil
+}
+
+// openSent returns the plaintext of raw, the resend history's copy of content seq of
+// contact cid, and whether it was sealed; ErrGone once its key is destroyed.
+func openSent(s Sealer, cid string, seq uint64, raw []byte) (plain []byte, sealed bool, err error) {
+	if len(raw) == 0 || raw[0] == '{' {
+		return raw, false, nil // wire.Content JSON
+	}
+	if s == nil {
+		return nil, true, fmt.Errorf("outbox: content %d is sealed at rest and no sealer is set", seq)
+	}
+	plain, err = s.Open(raw, SentKey(cid, seq))
+	if errors.Is(err, shredkeys.ErrShredded) {
+		return nil, true, ErrGone
+	}
+	return plain, true, err
+}
+
+// Plain returns e's content as wire.Content JSON, opened with s if it is sealed at rest.
+// A content whose key is destroyed (it expired) is ErrGone.
+func Plain(s Sealer, cid string, e *Entry) ([]byte, error) {
+	if !e.Sealed {
+		return e.Content, nil
+	}
+	plain, _, err := openSent(s, cid, e.Seq, e.Content)
+	return plain, err
+}
+
+// SealFrom is Seal for any entry: its content is opened with s first when it is sealed at
+// rest (ErrGone once it expired: drop the entry).
+func SealFrom(s0 *ratchet.State, e *Entry, s Sealer, cid string, env, initial []byte) error {
+	plain, err := Plain(s, cid, e)
+	if err != nil {
+		return err
+	}
+	return encrypt(s0, e, plain, env, initial)
+}
