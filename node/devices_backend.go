@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -19,10 +20,12 @@ import (
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/devicelink"
 	"github.com/petrel-chat/petrel/node/devices"
+	"github.com/petrel-chat/petrel/node/history"
 	"github.com/petrel-chat/petrel/node/invite"
 	"github.com/petrel-chat/petrel/node/media"
 	"github.com/petrel-chat/petrel/node/media/blobdir"
 	"github.com/petrel-chat/petrel/node/p2phost"
+	"github.com/petrel-chat/petrel/node/shredkeys"
 	"github.com/petrel-chat/petrel/node/store"
 )
 
@@ -32,7 +35,7 @@ import (
 // serveDeviceLinks answers /petrel/devicelink/1.0.0 on h until the returned stop is called.
 func (n *Node) serveDeviceLinks(h host.Host) (stop func(), err error) {
 	srv, err := devicelink.NewServer(devicelink.ServerConfig{Store: n.st, Account: n.id, Devices: n.msg,
-		MediaChunks: n.mediaChunks, Now: n.cfg.Now, Logger: n.log.With("part", "devicelink")})
+		MediaChunks: n.mediaChunks, Open: n.openSealed, Now: n.cfg.Now, Logger: n.log.With("part", "devicelink")})
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +58,7 @@ func (n *Node) resumeHistory(ctx context.Context, h host.Host) error {
 		if err != nil {
 			return nil
 		}
-		got, err := devicelink.Resume(ctx, h, n.st, devicelink.JoinOptions{Now: n.cfg.Now, PutChunk: put})
+		got, err := devicelink.Resume(ctx, h, n.st, devicelink.JoinOptions{Now: n.cfg.Now, PutChunk: put, Seal: sealWith(n.shred)})
 		if err == nil {
 			n.log.Info("history transfer complete", "records", got)
 			return nil
@@ -199,7 +202,12 @@ func InitLinked(ctx context.Context, dir string, passphrase []byte, name, link s
 	if err != nil {
 		return 0, err
 	}
-	jopts := devicelink.JoinOptions{Now: lo.Now, Timeout: lo.Timeout, PutChunk: put,
+	shred, err := shredkeys.Open(ctx, st, shredkeys.Options{})
+	if err != nil {
+		return 0, err
+	}
+	defer shred.Close()
+	jopts := devicelink.JoinOptions{Now: lo.Now, Timeout: lo.Timeout, PutChunk: put, Seal: sealWith(shred),
 		Provision: func(tx *store.Tx, account *identity.PublicIdentity, list []byte) error {
 			_, err := devices.Provision(tx, dev, account, list)
 			return err
@@ -227,7 +235,7 @@ func InitLinked(ctx context.Context, dir string, passphrase []byte, name, link s
 	if err != nil {
 		return records, fmt.Errorf("node: linked, but the history transfer stopped after %d records (petrel run resumes it): %w", records, err)
 	}
-	return records, st.Close()
+	return records, errors.Join(shred.Close(), st.Close())
 }
 
 func dirEntries(dir string) (map[string]bool, error) {
@@ -286,4 +294,31 @@ func chunkWriter(dir string) (func(ct []byte) error, error) {
 		}
 		return blobs.SyncDir()
 	}, nil
+}
+
+// openSealed opens the sealed content of a disappearing message for the history transfer
+// (node/history KeySealed under node/shredkeys); false once its key is destroyed.
+func (n *Node) openSealed(key, sealed []byte) ([]byte, bool) {
+	pt, err := n.shred.Open(sealed, key)
+	return pt, err == nil
+}
+
+// sealWith seals a disappearing message's content the transfer brought under this node's
+// own bucket keys, for its expiry (nil once it has expired: nothing to store).
+func sealWith(k *shredkeys.Keyring) func(tx *store.Tx, key, pt []byte) ([]byte, error) {
+	return func(tx *store.Tx, key, pt []byte) ([]byte, error) {
+		var m history.Message
+		if err := json.Unmarshal(pt, &m); err != nil {
+			return nil, fmt.Errorf("node: a sealed message from the linking device: %w", err)
+		}
+		var exp int64
+		if m.ExpiresAt != nil {
+			exp = max(*m.ExpiresAt, 1)
+		}
+		sealed, err := k.SealUntil(tx, exp, key, pt)
+		if errors.Is(err, shredkeys.ErrExpired) {
+			return nil, nil
+		}
+		return sealed, err
+	}
 }

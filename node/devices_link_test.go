@@ -71,6 +71,16 @@ func TestLinkDeviceReceivesHistory(t *testing.T) {
 	if code, _ := sendAttachments(t, alice.Client, toBob.ConversationID, "att", "the file", att.MediaID); code != http.StatusCreated {
 		t.Fatalf("send with an attachment: %d", code)
 	}
+	// A chat with disappearing messages: their content is sealed under the primary's bucket
+	// keys, which stay there; the laptop seals it again under its own.
+	carol := nodetest.Start(t, "carol")
+	toCarol, _ := nodetest.BefriendBoth(t, alice, carol)
+	if err := alice.Client.Do(ctx, "PATCH", "/v1/conversations/"+toCarol.ConversationID, map[string]any{"disappear_after_s": 3600}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.Client.Send(ctx, toCarol.ConversationID, "d0", "this one disappears in an hour"); err != nil {
+		t.Fatal(err)
+	}
 	group, err := alice.Client.CreateGroup(ctx, "walkers", []string{nodetest.UserID(t, bob)})
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +92,7 @@ func TestLinkDeviceReceivesHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := history(t, alice.Client)
-	if len(want) != 9 {
+	if len(want) != 12 || !strings.Contains(strings.Join(want, "\n"), "this one disappears in an hour") {
 		t.Fatalf("alice's history: %q", want)
 	}
 

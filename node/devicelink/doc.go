@@ -55,7 +55,9 @@
 // chunk written; it refuses a key outside the history (Transferred) or not after its
 // cursor, so a primary cannot write the device's keys or make it rewind. After the last
 // chunk it sends done and the primary forgets the credential. The records are the
-// history's: conversations, messages and their order, contacts, groups with their state
+// history's: conversations, messages and their order (the sealed content of disappearing
+// messages, mz/, opened by the primary and sealed again by the new device under its own
+// bucket keys), contacts, groups with their state
 // and the members' receiving chains, attachments (records, file keys, and their chunks as
 // "media/c/<media id>/<index>" records, which the device writes to node/media's blob
 // directory rather than the store; not over a limited connection), settings and the

@@ -65,6 +65,10 @@ type JoinOptions struct {
 	// PutChunk, when set, stores a media chunk ciphertext durably (node/media's blob
 	// directory, named by its SHA-256) before the cursor passes it; nil drops them.
 	PutChunk func(ct []byte) error
+	// Seal, when set, seals the opened content of a disappearing message (sealedPrefix)
+	// under this node's own keys in tx and returns what to store (nil: store nothing, it
+	// expired); nil drops such records.
+	Seal func(tx *store.Tx, key, plaintext []byte) ([]byte, error)
 
 	// cutAfter, in this package's tests, resets the stream after that many chunks were
 	// written, as a lost connection would.
@@ -274,12 +278,30 @@ func receive(ctx context.Context, s network.Stream, br *bufio.Reader, bw *bufio.
 				if bytes.HasPrefix(r.Key, []byte(mediaChunkPrefix)) {
 					continue // not a store record
 				}
+				if bytes.HasPrefix(r.Key, []byte(sealedPrefix)) {
+					if opts.Seal == nil {
+						continue
+					}
+					sealed, err := opts.Seal(tx, r.Key, r.Value)
+					if err != nil {
+						return err
+					}
+					if sealed == nil {
+						continue
+					}
+					r.Value = sealed
+				}
 				if err := tx.Set(r.Key, r.Value); err != nil {
 					return err
 				}
 			}
 			return store.PutJSON(tx, []byte(keyJoin), next)
 		})
+		for _, r := range recs {
+			if bytes.HasPrefix(r.Key, []byte(sealedPrefix)) {
+				clear(r.Value) // opened content: not kept in memory longer than needed
+			}
+		}
 		if err != nil {
 			return n, fmt.Errorf("devicelink: %w", err)
 		}

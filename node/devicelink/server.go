@@ -54,6 +54,9 @@ type ServerConfig struct {
 	// MediaChunks, when set, supplies the media's chunk ciphertexts to the transfer (not over
 	// a limited connection: a relay circuit does not carry a 1 MiB chunk).
 	MediaChunks MediaChunks
+	// Open, when set, opens the sealed content of disappearing messages for the transfer
+	// (without it they are not sent: they show as deleted on the new device).
+	Open Opener
 	// Now is the clock (expiry); nil means time.Now.
 	Now       func() time.Time
 	Logger    *slog.Logger
@@ -337,7 +340,7 @@ func (s *Server) transfer(ctx context.Context, st network.Stream, br *bufio.Read
 	}
 	var buf []byte
 	for {
-		recs, done, err := nextChunk(s.cfg.Store, after, target, media)
+		recs, done, err := nextChunk(s.cfg.Store, after, target, media, s.cfg.Open)
 		if err != nil {
 			return err
 		}

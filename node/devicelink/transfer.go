@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/petrel-chat/petrel/node/history"
 	"github.com/petrel-chat/petrel/node/store"
 )
 
@@ -31,7 +32,7 @@ var transferPrefixes = [][]byte{
 	[]byte("gm/"), []byte("gn/"), []byte("go/"), []byte("gq/"), []byte("gr/"), []byte("gx/"),
 	[]byte("mc/"),
 	[]byte(mediaChunkPrefix), []byte("media/f/"), []byte("media/fm/"), []byte("media/m/"), []byte("media/r/"),
-	[]byte("mo/"), []byte("ms/"),
+	[]byte("mo/"), []byte("ms/"), []byte(sealedPrefix),
 	[]byte("settings"),
 }
 
@@ -48,11 +49,21 @@ func Transferred(key []byte) bool {
 	return false
 }
 
+// sealedPrefix is where disappearing messages keep their content, sealed under a bucket
+// key of this node's own (node/history KeySealed, node/shredkeys): the primary sends it
+// opened (ServerConfig.Open) and the new device seals it again under its own buckets
+// (JoinOptions.Seal); the Noise stream is the only wrapping it has in between.
+var sealedPrefix = string(history.KeySealed(""))
+
 // mediaChunkPrefix names the chunk ciphertexts of the media in the transfer: a record
 // "media/c/<media id>/<8-digit index>" carries one sealed chunk (node/media; the chunks of
 // the media, then of its thumbnail). They are not store records: the primary reads them
 // through ServerConfig.MediaChunks and the new device writes them with JoinOptions.PutChunk.
 const mediaChunkPrefix = "media/c/"
+
+// Opener opens a record sealed under this node's own keys (sealedPrefix) for the
+// transfer; false when it cannot be (its key destroyed).
+type Opener func(key, sealed []byte) ([]byte, bool)
 
 // MediaChunks calls fn with each sealed chunk of media id, in order (node/media
 // SealedChunks); it returns nil without calling fn for a media id whose file is not here.
@@ -63,11 +74,21 @@ var errChunkFull = errors.New("devicelink: chunk full")
 // nextChunk reads the transferred records after the key `after` (all of them from the
 // start when empty), in key order, until about target bytes, and says whether they
 // are the last. media, when not nil, supplies the media chunks (mediaChunkPrefix).
-func nextChunk(st *store.Store, after []byte, target int, media MediaChunks) (recs []record, done bool, err error) {
+func nextChunk(st *store.Store, after []byte, target int, media MediaChunks, open Opener) (recs []record, done bool, err error) {
 	size := 0
 	add := func(k, v []byte) error {
 		if bytes.Compare(k, after) <= 0 || !Transferred(k) || len(k) > maxKey || len(v) > maxFrame-2*maxKey {
 			return nil
+		}
+		if bytes.HasPrefix(k, []byte(sealedPrefix)) {
+			if open == nil {
+				return nil
+			}
+			pt, ok := open(k, v)
+			if !ok {
+				return nil // shredded or expired: nothing to hand over
+			}
+			v = pt
 		}
 		if len(recs) == maxChunkRecs || (size > 0 && size+len(k)+len(v) > target) {
 			return errChunkFull
