@@ -25,7 +25,7 @@ func (n *Node) Me(ctx context.Context) (api.Me, error) {
 		peerID = h.ID().String()
 	}
 	return api.Me{
-		UserID:            string(n.id.UserID()),
+		UserID:            string(n.msg.AccountKey().UserID()), // the account's, on every device
 		Name:              name,
 		PeerID:            peerID,
 		Addrs:             n.addrs(),
@@ -98,7 +98,7 @@ func (n *Node) hostOrNil() host.Host {
 // fingerprint is the node's own safety fingerprint (GET /v1/me): the half of every
 // safety number that this node contributes.
 func (n *Node) fingerprint() string {
-	pub := n.id.Public()
+	pub := n.msg.AccountKey() // the account's: the same on every device
 	fp, err := safetynum.Fingerprint([]byte(pub.UserID()), pub.SigningKey())
 	if err != nil {
 		n.log.Error("safety fingerprint", "err", err)

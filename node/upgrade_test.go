@@ -17,9 +17,9 @@ import (
 
 	"github.com/petrel-chat/petrel/node"
 	"github.com/petrel-chat/petrel/node/localclient"
-	"github.com/petrel-chat/petrel/node/messenger"
 	"github.com/petrel-chat/petrel/node/nodetest"
 	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/node/storeformat"
 )
 
 // The release store fixture (testdata/store-v0.tar.gz, written by upgrade_gen_test.go with
@@ -153,7 +153,7 @@ func storeFormat(t *testing.T, dir string) (version, from int) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if from, err = messenger.UpgradeStore(context.Background(), st); err != nil {
+	if from, err = storeformat.Upgrade(context.Background(), st); err != nil {
 		t.Fatal(err)
 	}
 	return version, from
@@ -178,8 +178,8 @@ func TestUpgradeFromRelease(t *testing.T) {
 		stop()
 		sameView(t, fmt.Sprintf("start %d", run), got, want)
 		v, from := storeFormat(t, dir)
-		if v != messenger.FormatVersion() || from != v {
-			t.Fatalf("after start %d: format %d, an upgrade would start at %d; want both %d", run, v, from, messenger.FormatVersion())
+		if v != storeformat.Version() || from != v {
+			t.Fatalf("after start %d: format %d, an upgrade would start at %d; want both %d", run, v, from, storeformat.Version())
 		}
 	}
 	checkRecordsVersioned(t, dir)
@@ -248,7 +248,7 @@ func TestNewerStoreFormatIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	newer := messenger.FormatVersion() + 1
+	newer := storeformat.Version() + 1
 	if err := st.Update(context.Background(), func(tx *store.Tx) error { return store.SetFormatVersion(tx, newer) }); err != nil {
 		t.Fatal(err)
 	}

@@ -11,4 +11,15 @@
 // ports. The run is bounded: -n connections, opened -concurrency at a time, held for
 // -hold, then closed; it prints how many connected and how many failed, and with -metrics
 // the relay's petrel_relay_connected_peers while held.
+//
+// With -rss-compare it measures what an idle node costs in memory, against a bare libp2p
+// host in the same run (BENCHMARKS.md, "Relay memory"):
+//
+//	relayload -rss-compare /path/to/petrel -n 5000 -rounds 2 -settle 10s
+//
+// runs, in turn and each as a fresh process, `petrel relay` with its default configuration
+// on a new data directory and a bare libp2p host (relayload -serve-bare: TCP, Noise, Yamux
+// with libp2p's defaults, no resource limits, a connection manager that keeps every
+// connection), opens -n idle connections to it, and reads its RSS (/proc/PID/status)
+// before them and after -settle; it prints each per connection and the relay's ratio.
 package main

@@ -41,11 +41,21 @@ func run(args []string) error {
 	sources := fs.Int("sources", 250, "source addresses used: 127.1.1.1, 127.1.1.2, … (1..60000)")
 	hold := fs.Duration("hold", 30*time.Second, "how long to hold the connections open")
 	metrics := fs.String("metrics", "", "the relay's metrics URL (http://HOST:PORT), read while held")
+	bare := fs.Bool("serve-bare", false, "run a bare libp2p host (the memory baseline) instead: print its address, serve until stdin closes")
+	compare := fs.String("rss-compare", "", "measure RSS per idle node: this petrel binary's relay, then a bare host, each a fresh process")
+	rounds := fs.Int("rounds", 1, "with -rss-compare: relay and bare host measured this many times, alternating")
+	settle := fs.Duration("settle", 10*time.Second, "with -rss-compare: how long the connections stay idle before the reading")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if *bare {
+		return serveBare(*n)
+	}
 	if *n < 1 || *n > 60000 || *sources < 1 || *sources > 60000 || *conc < 1 {
 		return errors.New("-n and -sources must be 1..60000, -concurrency ≥ 1")
+	}
+	if *compare != "" {
+		return rssCompare(*compare, *n, *conc, *sources, *rounds, *settle)
 	}
 	ai, err := peer.AddrInfoFromString(*relay)
 	if err != nil {
@@ -57,45 +67,7 @@ func run(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-
-	var (
-		mu     sync.Mutex
-		conns  []network.MuxedConn
-		failed atomic.Int64
-		errMu  sync.Mutex
-		errs   = map[string]int{}
-	)
-	start := time.Now()
-	sem := make(chan struct{}, *conc)
-	var wg sync.WaitGroup
-	for i := 0; i < *n && ctx.Err() == nil; i++ {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			k := i % *sources
-			src := &net.TCPAddr{IP: net.IPv4(127, 1, byte(1+k/250), byte(1+k%250))}
-			c, err := dial(ctx, src, target, ai.ID)
-			if err != nil {
-				failed.Add(1)
-				msg := err.Error()
-				if k := strings.LastIndex(msg, ": "); k > 0 {
-					msg = msg[k+2:]
-				}
-				errMu.Lock()
-				errs[msg]++
-				errMu.Unlock()
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	fmt.Printf("connected %d of %d in %v (%d failed)\n", len(conns), *n, time.Since(start).Round(time.Millisecond), failed.Load())
-	for e, k := range errs {
-		fmt.Printf("  failure ×%d: %s\n", k, e)
-	}
+	conns := openConns(ctx, target, ai.ID, *n, *conc, *sources)
 	select {
 	case <-ctx.Done():
 	case <-time.After(min(*hold, 5*time.Second)):
@@ -127,6 +99,50 @@ func run(args []string) error {
 	}
 	fmt.Printf("still open at the end of the hold (%v): %d\n", *hold, alive)
 	return nil
+}
+
+// openConns opens n idle nodes' connections to target (peer relay), conc at a time, from
+// sources spread over 127.1.0.0/16, and prints how many connected and why the others failed.
+func openConns(ctx context.Context, target net.Addr, relay peer.ID, n, conc, sources int) []network.MuxedConn {
+	var (
+		mu     sync.Mutex
+		conns  []network.MuxedConn
+		failed atomic.Int64
+		errMu  sync.Mutex
+		errs   = map[string]int{}
+	)
+	start := time.Now()
+	sem := make(chan struct{}, conc)
+	var wg sync.WaitGroup
+	for i := 0; i < n && ctx.Err() == nil; i++ {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			k := i % sources
+			src := &net.TCPAddr{IP: net.IPv4(127, 1, byte(1+k/250), byte(1+k%250))}
+			c, err := dial(ctx, src, target, relay)
+			if err != nil {
+				failed.Add(1)
+				msg := err.Error()
+				if k := strings.LastIndex(msg, ": "); k > 0 {
+					msg = msg[k+2:]
+				}
+				errMu.Lock()
+				errs[msg]++
+				errMu.Unlock()
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	fmt.Printf("connected %d of %d in %v (%d failed)\n", len(conns), n, time.Since(start).Round(time.Millisecond), failed.Load())
+	for e, k := range errs {
+		fmt.Printf("  failure ×%d: %s\n", k, e)
+	}
+	return conns
 }
 
 // dial opens one idle node's connection: TCP from src, multistream-select /noise, a Noise

@@ -23,6 +23,7 @@ import (
 	"github.com/petrel-chat/petrel/node/history"
 	"github.com/petrel-chat/petrel/node/media"
 	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/node/store/storetest"
 	"github.com/petrel-chat/petrel/node/wire"
 	"github.com/petrel-chat/petrel/relay/mailboxclient"
 	"github.com/petrel-chat/petrel/relay/relaytest"
@@ -35,13 +36,9 @@ type mediaNode struct {
 	h  host.Host
 }
 
-func newMediaNode(t *testing.T, name string) *mediaNode {
+func newMediaNode(t *testing.T) *mediaNode {
 	t.Helper()
-	st, err := store.Create(t.TempDir(), []byte("test passphrase "+name), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storetest.Open(t)
 	ms, err := media.New(st, t.TempDir(), media.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +55,7 @@ func newMediaNode(t *testing.T, name string) *mediaNode {
 // until the test ends; a message is saved as the messenger saves one (history.PutItem).
 func runningReceiver(t *testing.T) (*Service, *mediaNode) {
 	t.Helper()
-	n := newMediaNode(t, "receiver")
+	n := newMediaNode(t)
 	s := newService(t, n.st, n.ms)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -177,7 +174,7 @@ func waitState(t *testing.T, m *Service, msgID string, want media.State) api.Att
 // message keeps no attachment and nothing of it is stored or queued for download.
 func TestReceivedHostileManifestsStoreNothing(t *testing.T) {
 	m, n := runningReceiver(t)
-	s := newMediaNode(t, "sender")
+	s := newMediaNode(t)
 	mf := senderFile(t, s, 5000)
 	huge := mf
 	huge.Size = 1 << 40
@@ -203,7 +200,7 @@ func TestReceivedHostileManifestsStoreNothing(t *testing.T) {
 // and the file still ends failed, with the reason, never available.
 func TestReceivedWrongSHA256Fails(t *testing.T) {
 	m, n := runningReceiver(t)
-	s := newMediaNode(t, "sender")
+	s := newMediaNode(t)
 	mf := senderFile(t, s, 3<<20)
 	mf.SHA256 = bytes.Repeat([]byte{7}, 32)
 	n.h.Peerstore().AddAddrs(s.h.ID(), s.h.Addrs(), time.Hour)
@@ -226,7 +223,7 @@ func TestReceivedWrongSHA256Fails(t *testing.T) {
 // are message_update events.
 func TestReceivedFileFromSenderReportsProgress(t *testing.T) {
 	m, n := runningReceiver(t)
-	s := newMediaNode(t, "sender")
+	s := newMediaNode(t)
 	mf := senderFile(t, s, 3<<20)
 	n.h.Peerstore().AddAddrs(s.h.ID(), s.h.Addrs(), time.Hour)
 	b, _ := json.Marshal(wireAttachment{Manifest: mf})
@@ -259,7 +256,7 @@ func TestReceivedFromRelayWrongBytesFail(t *testing.T) {
 	ctx := context.Background()
 	r := relaytest.Start(t, nil)
 	relay := r.Info.Addrs[0]
-	s := newMediaNode(t, "sender")
+	s := newMediaNode(t)
 	mf := senderFile(t, s, 5000) // one chunk of 5028 bytes, padded to 8 KiB at the relay
 	sid, err := identity.Generate()
 	if err != nil {
@@ -330,7 +327,7 @@ func senderMediaID(t *testing.T, s *mediaNode) string {
 // file), and so does its pending upload to the home relays.
 func TestDeletedMessageUnrefsItsMedia(t *testing.T) {
 	m, n := runningReceiver(t)
-	s := newMediaNode(t, "sender")
+	s := newMediaNode(t)
 	mf := senderFile(t, s, 5000)
 	b, _ := json.Marshal(wireAttachment{Manifest: mf})
 	if got := receive(t, m, "md", "", b); len(got) != 1 {
@@ -372,11 +369,7 @@ func FuzzReceivedAttachment(f *testing.F) {
 		`{"thumbnail":{"thumbnail":{}}}`, `{"file":"00112233445566778899aabbccddeeff","chunks":[]}`} {
 		f.Add([]byte(s))
 	}
-	st, err := store.Create(f.TempDir(), []byte("fuzz passphrase"), store.Options{})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { st.Close() })
+	st := storetest.Open(f)
 	ms, err := media.New(st, f.TempDir(), media.Options{})
 	if err != nil {
 		f.Fatal(err)
@@ -402,7 +395,7 @@ func FuzzReceivedAttachment(f *testing.F) {
 // A sent message's attachments are referred to by it and queued for the home relays; a
 // delete for everyone (Drop) lets go of both.
 func TestSentQueuesUploadAndDropCancelsIt(t *testing.T) {
-	n := newMediaNode(t, "sender")
+	n := newMediaNode(t)
 	s := newService(t, n.st, n.ms)
 	s.cfg.Relays = []string{"/ip4/127.0.0.1/tcp/1/p2p/" + n.h.ID().String()}
 	a, err := n.ms.Put(context.Background(), bytes.NewReader(bytes.Repeat([]byte("x"), 5000)), "f.txt", "")
@@ -451,7 +444,7 @@ func TestSentQueuesUploadAndDropCancelsIt(t *testing.T) {
 // wire.MaxAttachments, an attachment without an id, and any attachment on a node without
 // a media store.
 func TestResolveRefusals(t *testing.T) {
-	n := newMediaNode(t, "sender")
+	n := newMediaNode(t)
 	s := newService(t, n.st, n.ms)
 	many := make([]api.Attachment, wire.MaxAttachments+1)
 	for i := range many {
@@ -474,7 +467,7 @@ func TestResolveRefusals(t *testing.T) {
 // conversation holds a message referring to it: not to a stranger, a peer only claimed
 // for the contact, a blocked contact, or for a message of another conversation.
 func TestAuthorizeOnlyProvenMembers(t *testing.T) {
-	n := newMediaNode(t, "owner")
+	n := newMediaNode(t)
 	s := newService(t, n.st, n.ms)
 	peers := map[string]peer.ID{}
 	for _, name := range []string{"proven", "claimed", "blocked", "stranger", "other"} {

@@ -16,6 +16,7 @@ import (
 	"github.com/petrel-chat/petrel/crypto/sealed"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/contacts"
+	"github.com/petrel-chat/petrel/node/devices"
 	"github.com/petrel-chat/petrel/node/eventlog"
 	"github.com/petrel-chat/petrel/node/history"
 	"github.com/petrel-chat/petrel/node/outbox"
@@ -66,6 +67,14 @@ type Hooks struct {
 	DirectConv func(tx *store.Tx, cv *history.Conversation, c *sessions.Contact, last *api.Message) (api.Conversation, error)
 	// EmitConv appends conversation id's current state as an event.
 	EmitConv func(tx *store.Tx, id string) error
+
+	// Linked devices (node/devices). TakeList takes a signed device list (a card's, a
+	// devices content's) for the account it names, when it verifies under the key held;
+	// OwnKinds dispatches what our own other devices send; ContactChanged is told of a
+	// contact that changed (the façade tells our other devices).
+	TakeList       func(tx *store.Tx, raw []byte) error
+	OwnKinds       *Table[*Batch]
+	ContactChanged func(tx *store.Tx, c *sessions.Contact) error
 }
 
 // Batch is the state of one receiving transaction: the contact whose messages it is
@@ -106,6 +115,9 @@ func (h *Hooks) Deliveries(tx *store.Tx, remote peer.ID, ds []*wire.Deliver) ([]
 	acks := make([]wire.Ack, len(ds))
 	b := h.NewBatch(tx, remote)
 	cid, err := contacts.ByPeer(tx, remote.String())
+	if err == nil && cid == "" {
+		cid, err = devices.ChannelByPeer(tx, remote.String()) // a listed device's channel
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -129,6 +141,9 @@ func (h *Hooks) Deliveries(tx *store.Tx, remote peer.ID, ds []*wire.Deliver) ([]
 func (h *Hooks) SealedBatch(tx *store.Tx, sender string, from *sealed.Opened) (*Batch, error) {
 	b := h.NewBatch(tx, "")
 	cid, err := contacts.ByUser(tx, sender)
+	if err == nil && cid == "" {
+		cid, err = devices.ChannelByKey(tx, sender) // mail sealed by a listed device's key
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -204,6 +219,10 @@ func (b *Batch) useContact(cid string) error {
 	if b.ss.Previous, err = b.h.Ratchets.Load(b.tx, cid, sessions.Previous); err != nil {
 		return err
 	}
+	if c.Own() {
+		b.conv = nil // a channel to one of our own devices has no conversation
+		return nil
+	}
 	b.conv, err = history.GetConversation(b.tx, c.ConvID)
 	return err
 }
@@ -216,7 +235,7 @@ func (b *Batch) useContact(cid string) error {
 func (b *Batch) one(d *wire.Deliver) (wire.AckStatus, error) {
 	var before string
 	if b.c != nil {
-		before = b.c.ID
+		before = b.c.Ch()
 	}
 	st, err := b.take(d)
 	if err != nil {
@@ -225,7 +244,7 @@ func (b *Batch) one(d *wire.Deliver) (wire.AckStatus, error) {
 	if st == wire.AckUndecryptable && b.sealedFrom != nil && b.c != nil {
 		b.lost = true // b.c is the sender the envelope authenticated (SealedBatch, take)
 	}
-	if st != wire.AckStored && b.remote != "" && b.c != nil && b.c.ID != before {
+	if st != wire.AckStored && b.remote != "" && b.c != nil && b.c.Ch() != before {
 		// An initial message naming another contact's identity proved nothing: what else
 		// this stream brings is its own peer's again.
 		if err := b.flush(); err != nil {
@@ -252,8 +271,11 @@ func (b *Batch) take(d *wire.Deliver) (wire.AckStatus, error) {
 		if b.sealedFrom != nil && !b.sealedFrom.From(pub) {
 			return wire.AckUndecryptable, nil // sealed by someone else than the session's initiator
 		}
-		if b.c == nil || b.c.UserID != string(pub.UserID()) {
+		if b.c == nil || !sameKey(b.c.Identity, pub) {
 			cid, err := contacts.ByUser(tx, string(pub.UserID()))
+			if err == nil && cid == "" {
+				cid, err = devices.ChannelByKey(tx, string(pub.UserID())) // a listed device's key
+			}
 			if err != nil {
 				return 0, err
 			}
@@ -273,7 +295,13 @@ func (b *Batch) take(d *wire.Deliver) (wire.AckStatus, error) {
 	if b.c == nil {
 		return wire.AckUndecryptable, nil
 	}
-	if seen, err := Seen(tx, b.c.ID, d.ID); err != nil || seen {
+	if b.c.Chan != "" && b.remote != "" && b.c.PeerID != b.remote.String() {
+		// A device's messages come from the peer its account's signed list names: another
+		// peer sending as that device (a copied device key) is refused.
+		b.h.Log.Info("a peer sent as a device it is not listed as", "channel", b.c.Chan)
+		return wire.AckUndecryptable, nil
+	}
+	if seen, err := Seen(tx, b.c.Ch(), d.ID); err != nil || seen {
 		return wire.AckStored, err
 	}
 	// A blocked contact's messages are decrypted (so the session and the sequence numbers
@@ -305,7 +333,7 @@ func (b *Batch) take(d *wire.Deliver) (wire.AckStatus, error) {
 			return wire.AckUndecryptable, nil
 		}
 	}
-	if err := MarkSeen(tx, b.c.ID, d.ID); err != nil {
+	if err := MarkSeen(tx, b.c.Ch(), d.ID); err != nil {
 		return 0, err
 	}
 	content, err := wire.ParseContent(pt)
@@ -357,7 +385,13 @@ func (b *Batch) apply(ct *wire.Content) error {
 	if !c.Answered {
 		c.Answered = true
 	}
-	if ct.Card != nil && !c.Blocked {
+	if ct.Card != nil && len(ct.Card.Devices) > 0 && b.h.TakeList != nil {
+		if err := b.h.TakeList(b.tx, ct.Card.Devices); err != nil {
+			return err
+		}
+	}
+	// A device's card says nothing its account's signed list does not.
+	if ct.Card != nil && !c.Blocked && c.Chan == "" {
 		if err := b.adoptCard(ct.Card); err != nil {
 			return err
 		}
@@ -386,6 +420,13 @@ func (b *Batch) apply(ct *wire.Content) error {
 		return nil // ParseContent checked it
 	}
 	_, _ = b.h.Clock.Observe(ts)
+	if c.Own() {
+		if b.h.OwnKinds == nil {
+			return nil
+		}
+		_, err = b.h.OwnKinds.Dispatch(b, ct, ts) // one of our own devices
+		return err
+	}
 	// The handler of each kind is registered by the façade in its Kinds table.
 	_, err = b.h.Kinds.Dispatch(b, ct, ts)
 	return err
@@ -395,12 +436,12 @@ func (b *Batch) apply(ct *wire.Content) error {
 func (b *Batch) save() error {
 	tx, c := b.tx, b.c
 	if b.ss.Current != nil {
-		if err := b.h.Ratchets.Save(tx, c.ID, sessions.Current, b.ss.Current); err != nil {
+		if err := b.h.Ratchets.Save(tx, c.Ch(), sessions.Current, b.ss.Current); err != nil {
 			return err
 		}
 	}
 	if b.ss.Previous != nil {
-		if err := b.h.Ratchets.Save(tx, c.ID, sessions.Previous, b.ss.Previous); err != nil {
+		if err := b.h.Ratchets.Save(tx, c.Ch(), sessions.Previous, b.ss.Previous); err != nil {
 			return err
 		}
 	}
@@ -415,6 +456,11 @@ func (b *Batch) save() error {
 	if b.contactEvt {
 		if _, err := b.h.Events.Append(tx, api.KindContact, b.h.Contact(c)); err != nil {
 			return err
+		}
+		if b.h.ContactChanged != nil && c.Chan == "" {
+			if err := b.h.ContactChanged(tx, c); err != nil {
+				return err
+			}
 		}
 		b.contactEvt = false
 	}
@@ -456,14 +502,14 @@ func (b *Batch) flush() error {
 		}
 	}
 	if b.kicks {
-		cid, kick := b.c.ID, b.h.Kick
+		cid, kick := b.c.Ch(), b.h.Kick
 		b.tx.OnCommit(func() { kick(cid) })
 	}
 	if err := b.save(); err != nil {
 		return err
 	}
 	if b.lost && !b.c.Blocked {
-		return b.h.askAgain(b.tx, b.c.ID)
+		return b.h.askAgain(b.tx, b.c.Ch())
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/petrel-chat/petrel/crypto/ratchet"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/contacts"
+	"github.com/petrel-chat/petrel/node/devices"
 	"github.com/petrel-chat/petrel/node/outbox"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
@@ -50,6 +51,31 @@ func (b *Batch) newcomer(d *wire.Deliver, pub *identity.PublicIdentity) (wire.Ac
 			b.h.Log.Info("refused a request under a revoked, expired or unknown invite")
 			return wire.AckRefused, nil
 		}
+	}
+	// A device of a contact (or of ours) that the card's signed list names: its channel
+	// takes the message; a key no verified list names is a stranger's.
+	if ch, err := b.listedDevice(content.Card, pub); err != nil {
+		return 0, err
+	} else if ch != "" {
+		if err := b.flush(); err != nil {
+			return 0, err
+		}
+		b.c, b.ss, b.conv = nil, Sessions{}, nil
+		if err := b.useContact(ch); err != nil {
+			return 0, err
+		}
+		if b.remote != "" && b.c.PeerID != b.remote.String() {
+			b.h.Log.Info("a peer sent as a device it is not listed as", "channel", ch)
+			return wire.AckUndecryptable, nil
+		}
+		sum := sha256.Sum256(d.Initial)
+		if err := b.adopt(st, used, sum[:]); err != nil {
+			return 0, err
+		}
+		if err := MarkSeen(b.tx, ch, d.ID); err != nil {
+			return 0, err
+		}
+		return wire.AckStored, b.apply(content)
 	}
 	if err := b.flush(); err != nil {
 		return 0, err
@@ -118,8 +144,8 @@ func (b *Batch) newcomer(d *wire.Deliver, pub *identity.PublicIdentity) (wire.Ac
 // proven; over another peer, the contact moves there only when its card names that peer
 // and no other contact has proven it.
 func (b *Batch) prove(card *wire.Card) error {
-	if b.remote == "" {
-		return nil
+	if b.remote == "" || b.c.Chan != "" {
+		return nil // a device's peer is its account's signed list's word, checked in take
 	}
 	c, r := b.c, b.remote.String()
 	owner, err := contacts.ByPeer(b.tx, r)
@@ -195,7 +221,7 @@ func Reseal(tx *store.Tx, s outbox.Sealer, c *sessions.Contact, s0 *ratchet.Stat
 		rec outbox.Entry
 	}
 	var es []entry
-	err := tx.Iterate(store.IterOptions{Prefix: outbox.KeyPrefix(c.ID)}, func(k, v []byte) (bool, error) {
+	err := tx.Iterate(store.IterOptions{Prefix: outbox.KeyPrefix(c.Ch())}, func(k, v []byte) (bool, error) {
 		var e entry
 		if err := json.Unmarshal(v, &e.rec); err != nil {
 			return false, err
@@ -233,7 +259,7 @@ func Reseal(tx *store.Tx, s outbox.Sealer, c *sessions.Contact, s0 *ratchet.Stat
 // contact's delivery worker. It is the handler of wire.KindResend.
 func (b *Batch) Resend(ct *wire.Content) error {
 	c := b.c
-	oc := outbox.Contact{ID: c.ID, SendSeq: c.SendSeq, OutSeq: c.OutSeq, Sealer: b.h.Sealer}
+	oc := outbox.Contact{ID: c.Ch(), SendSeq: c.SendSeq, OutSeq: c.OutSeq, Sealer: b.h.Sealer}
 	n, err := outbox.Requeue(b.tx, &oc, ct.From, ct.To, b.h.Now().UnixMilli())
 	if err != nil {
 		return err
@@ -241,4 +267,22 @@ func (b *Batch) Resend(ct *wire.Content) error {
 	c.OutSeq = oc.OutSeq
 	b.kicks = b.kicks || n > 0
 	return nil
+}
+
+// listedDevice takes the signed device list a card carries (TakeList) and returns the
+// channel of device key pub if a verified list lists it, "" when none does.
+func (b *Batch) listedDevice(card *wire.Card, pub *identity.PublicIdentity) (string, error) {
+	if card == nil || len(card.Devices) == 0 || b.h.TakeList == nil {
+		return "", nil
+	}
+	if err := b.h.TakeList(b.tx, card.Devices); err != nil {
+		return "", err
+	}
+	return devices.ChannelByKey(b.tx, string(pub.UserID()))
+}
+
+// sameKey reports whether key (identity wire form) is pub.
+func sameKey(key []byte, pub *identity.PublicIdentity) bool {
+	k, err := identity.ParsePublic(key)
+	return err == nil && k.Equal(pub)
 }

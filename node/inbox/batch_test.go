@@ -2,6 +2,7 @@ package inbox
 
 import (
 	"crypto/rand"
+	"fmt"
 	"testing"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -262,7 +263,11 @@ func TestBatchResendQueuesWhatHistoryKeeps(t *testing.T) {
 		}
 		cid = c.ID
 		for _, seq := range []uint64{1, 3} {
-			if err := tx.Set(outbox.SentKey(cid, seq), []byte{byte(seq)}); err != nil {
+			b, err := (&wire.Content{Kind: wire.KindText, ID: fmt.Sprint("m", seq), Seq: seq, TS: hlc.New(now).Now().String(), Body: fmt.Sprint("content ", seq)}).Marshal()
+			if err != nil {
+				return err
+			}
+			if err := tx.Set(outbox.SentKey(cid, seq), b); err != nil {
 				return err
 			}
 		}

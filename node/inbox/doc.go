@@ -11,7 +11,11 @@
 // proven peer's identity change), what a decrypted message proves of its peer, the
 // addresses a card announces, re-encryption of the outbox under a session the contact
 // started (Reseal), resend requests both ways, delivery receipts, and the save of all of
-// it before another contact takes the batch over.
+// it before another contact takes the batch over. What arrives is attributed to a
+// channel (node/devices): the stream's peer is a contact's or a listed device's; an initial
+// message's key is a contact's or a listed device's (a card's signed device list is taken
+// first); a listed device's messages must come from the peer its list names; our own
+// devices' contents go to their own dispatch table (Hooks.OwnKinds).
 //
 // Nothing here holds the messenger: the façade (node/messenger) fills in Hooks once — the
 // node's identity and clocks, the dispatch table of the content kinds with their
@@ -22,7 +26,7 @@
 //
 // Store keys (values sealed by node/store):
 //
-//	rx/<contact id>/<envelope id>  envelope already processed (empty value)
+//	rx/<channel id>/<envelope id>  envelope already processed (empty value)
 //
 // A batch also reads and writes the keys of node/contacts (ct/ cu/ cp/), node/sessions
 // (ss/ sc/ pk), node/history (cv/ ms/) and node/outbox (ob/ sh/) through those packages.

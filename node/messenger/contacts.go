@@ -51,7 +51,7 @@ func (m *Messenger) AddContact(ctx context.Context, link string, name *string) (
 	if err != nil {
 		return api.Contact{}, false, api.Errorf(api.ErrBadRequest, "not a valid petrel invite link (%v)", err)
 	}
-	if inv.Identity.Equal(m.id.Public()) {
+	if inv.Identity.Equal(m.acct) || inv.Identity.Equal(m.id.Public()) {
 		return api.Contact{}, false, api.Errorf(api.ErrBadRequest, "that is your own invite link")
 	}
 	if err := contacts.CheckLink(inv, m.now()); err != nil {
@@ -95,6 +95,9 @@ func (m *Messenger) AddContact(ctx context.Context, link string, name *string) (
 			c.Name = inv.Name
 		}
 		if err := sessions.SaveContact(tx, c); err != nil {
+			return err
+		}
+		if err := m.dev.SyncContact(tx, c); err != nil { // our other devices (sync.go)
 			return err
 		}
 		out, cid = m.apiContact(c), c.ID
@@ -363,6 +366,9 @@ func (m *Messenger) UpdateContact(ctx context.Context, id string, p api.ContactP
 		if err := sessions.SaveContact(tx, c); err != nil {
 			return err
 		}
+		if err := m.dev.SyncContact(tx, c); err != nil { // our other devices (sync.go)
+			return err
+		}
 		out = m.apiContact(c)
 		if _, err := m.ev.Append(tx, api.KindContact, out); err != nil {
 			return err
@@ -379,7 +385,7 @@ func (m *Messenger) UpdateContact(ctx context.Context, id string, p api.ContactP
 // contact's is refused, never taken for the contact's identity change (which only the
 // contact's peer proves, by a message that decrypts: rxBatch.newcomer).
 //
-// direct says the contact's own peer served it (see peerServed).
+// direct says the contact's own peer served it (see sessions.PeerServed).
 func (m *Messenger) fetchBundle(ctx context.Context, c *sessions.Contact) (b []byte, direct bool, err error) {
 	pub, err := identity.ParsePublic(c.Identity)
 	if err != nil {
@@ -413,22 +419,6 @@ func (m *Messenger) fetchBundle(ctx context.Context, c *sessions.Contact) (b []b
 		err = fmt.Errorf("%w; relay %s: %w", err, r, rerr)
 	}
 	return nil, false, err
-}
-
-// peerServed records, in c as loaded in tx (the caller saves it), that c's peer pid,
-// over a stream its libp2p key authenticates, served a bundle that c's identity signed:
-// the peer's holder presents c's identity, as c's link (which c's identity signed) said.
-// That proves c's peer (contactRec.PeerProven) unless it changed meanwhile.
-func (m *Messenger) peerServed(tx *store.Tx, c *sessions.Contact, pid string) error {
-	if c.PeerProven || c.PeerID != pid || pid == "" {
-		return nil
-	}
-	owner, err := contacts.ByPeer(tx, pid)
-	if err != nil || owner != c.ID {
-		return err
-	}
-	c.PeerProven = true
-	return nil
 }
 
 // fetchBundleDirect asks the contact's node for a prekey bundle.

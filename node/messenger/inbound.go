@@ -74,9 +74,13 @@ func (m *Messenger) inboxHooks() (*inbox.Hooks, error) {
 		Sealer: m.outSealer(),
 		Kick:   m.kick, AddAddrs: m.addAddrs, Contact: m.apiContact,
 		DirectConv: m.apiDirectConv, EmitConv: m.emitConv,
+		TakeList: m.dev.TakeList, ContactChanged: m.dev.SyncContact, // node/devicesync
 	}
 	var err error
 	if h.Kinds, err = m.registerKinds(); err != nil {
+		return nil, fmt.Errorf("messenger: %w", err)
+	}
+	if h.OwnKinds, err = m.dev.OwnKinds(); err != nil { // node/devicesync
 		return nil, fmt.Errorf("messenger: %w", err)
 	}
 	return h, nil
@@ -99,6 +103,7 @@ func (m *Messenger) registerKinds() (*inbox.Table[*inbox.Batch], error) {
 		wire.KindReaction:     m.rxReaction,
 		wire.KindResend:       func(b *inbox.Batch, ct *wire.Content, _ hlc.Timestamp) error { return b.Resend(ct) },
 		wire.KindDisappear:    m.rxDisappear,
+		wire.KindDevices:      m.dev.RxDevices, // node/devicesync
 		wire.KindGroupOps:     group,
 		wire.KindGroupSync:    group,
 		wire.KindGroupKey:     group,

@@ -18,6 +18,7 @@ import (
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/attachments"
 	"github.com/petrel-chat/petrel/node/contacts"
+	"github.com/petrel-chat/petrel/node/devicesync"
 	"github.com/petrel-chat/petrel/node/eventlog"
 	"github.com/petrel-chat/petrel/node/expiry"
 	"github.com/petrel-chat/petrel/node/groups"
@@ -29,6 +30,7 @@ import (
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/shredkeys"
 	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/node/storeformat"
 	"github.com/petrel-chat/petrel/node/wire"
 	"github.com/petrel-chat/petrel/sync/hlc"
 )
@@ -74,8 +76,10 @@ type Messenger struct {
 	cfg   Config
 	st    *store.Store
 	ev    *eventlog.Log
-	id    *identity.Identity
-	uid   string
+	id    *identity.Identity       // this device's key (the account key on the primary)
+	acct  *identity.PublicIdentity // the account key (node/devicesync)
+	uid   string                   // the account's user id
+	dev   *devicesync.Service      // linked devices (devices.go)
 	log   *slog.Logger
 	clock *hlc.Clock
 	now   func() time.Time
@@ -119,7 +123,7 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 	var err error
 	m := &Messenger{
 		cfg: cfg, st: cfg.Store, ev: cfg.Events, id: cfg.Identity, log: cfg.Logger, now: cfg.Now,
-		uid: string(cfg.Identity.UserID()),
+		acct: cfg.Identity.Public(), uid: string(cfg.Identity.UserID()),
 	}
 	m.att = attachments.New(attachments.Config{
 		Store: m.st, Media: cfg.Media, Events: m.ev, Identity: m.id, Relays: cfg.Relays, Logger: m.log,
@@ -133,15 +137,23 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 	})
 	m.pk = sessions.PrekeyServer{Store: m.st, Identity: m.id, Now: m.now, Log: m.log, IsContact: sessions.AcceptedPeer}
 	m.clock = hlc.New(cfg.Now)
+	m.dev = devicesync.New(devicesync.Config{Store: m.st, Events: m.ev, Device: m.id, Relays: cfg.Relays, Host: m.hostOrNil,
+		Ratchets: &m.ratchets, Clock: m.clock, Now: m.now, Log: m.log, Enqueue: m.enqueueWith, NewContact: m.newContact,
+		APIContact: m.apiContact, EmitConv: m.emitConv, PutMsg: m.putMsg, MarkDeleted: m.markDeleted, ApplyReaction: applyReaction,
+		MarkRead: func(tx *store.Tx, conv, upTo string) error { return m.markRead(tx, conv, upTo, false) }, Sealer: m.sealer()})
 	if m.rx, err = m.inboxHooks(); err != nil {
 		return nil, err
 	}
-	from, err := UpgradeStore(ctx, m.st)
+	from, err := storeformat.Upgrade(ctx, m.st)
 	if err != nil {
 		return nil, fmt.Errorf("messenger: %w", err)
-	} else if from != FormatVersion() {
-		m.log.Info("store format upgraded", "from", from, "to", FormatVersion())
+	} else if from != storeformat.Version() {
+		m.log.Info("store format upgraded", "from", from, "to", storeformat.Version())
 	}
+	if err := m.st.View(m.dev.LoadAccount); err != nil { // a linked device acts for its account
+		return nil, fmt.Errorf("messenger: %w", err)
+	}
+	m.acct, m.uid = m.dev.AccountKey(), m.dev.UserID()
 	gs, err := m.newGroups()
 	if err != nil {
 		return nil, fmt.Errorf("messenger: %w", err)
@@ -302,11 +314,11 @@ func (m *Messenger) Typing(ctx context.Context, convID, state string) error {
 
 // safetyNumber is the safety number between us and a contact's identity.
 func (m *Messenger) safetyNumber(c *sessions.Contact) string {
-	pub, err := identity.ParsePublic(c.Identity)
+	pub, err := identity.ParsePublic(c.AccountKey())
 	if err != nil {
 		return ""
 	}
-	me := m.id.Public()
+	me := m.acct // the account's: the same on every device, unchanged by devices
 	n, err := safetynum.New([]byte(m.uid), me.SigningKey(), []byte(pub.UserID()), pub.SigningKey())
 	if err != nil {
 		return ""

@@ -8,6 +8,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/petrel-chat/petrel/node/contacts"
+	"github.com/petrel-chat/petrel/node/devices"
 	outq "github.com/petrel-chat/petrel/node/outbox"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
@@ -42,7 +43,7 @@ func (outboxContacts) ForgetInitial(tx *store.Tx, cid string) error {
 // outboxContact is contact c as node/outbox reads it.
 func outboxContact(c *sessions.Contact) outq.Contact {
 	return outq.Contact{
-		ID: c.ID, SendSeq: c.SendSeq, OutSeq: c.OutSeq, Initial: c.Initial,
+		ID: c.Ch(), SendSeq: c.SendSeq, OutSeq: c.OutSeq, Initial: c.Initial,
 		Identity: c.Identity, Relays: c.Relays, Blocked: c.Blocked,
 	}
 }
@@ -84,6 +85,9 @@ func (m *Messenger) outboxConnected(pid peer.ID) {
 	_ = m.st.View(func(tx *store.Tx) error {
 		var err error
 		cid, err = store.GetString(tx, contacts.KeyByPeer(pid.String()))
+		if err == nil && cid == "" {
+			cid, err = devices.ChannelByPeer(tx, pid.String()) // a listed device (node/devices)
+		}
 		return err
 	})
 	if cid != "" {

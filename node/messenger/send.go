@@ -8,6 +8,7 @@ import (
 
 	"github.com/petrel-chat/petrel/crypto/ratchet"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/devices"
 	"github.com/petrel-chat/petrel/node/expiry"
 	"github.com/petrel-chat/petrel/node/history"
 	outq "github.com/petrel-chat/petrel/node/outbox"
@@ -60,6 +61,10 @@ func (m *Messenger) enqueueWith(tx *store.Tx, c *sessions.Contact, content *wire
 		content.Card = m.card()
 		if content.Card != nil {
 			content.Card.Invite = c.Invite // the invite we added them by (invites.go)
+			// Our account's signed device list, so a device of ours is never a stranger.
+			if content.Card.Devices, err = devices.OwnRaw(tx); err != nil {
+				return false, err
+			}
 		}
 	}
 	oc := outboxContact(c)
@@ -71,7 +76,7 @@ func (m *Messenger) enqueueWith(tx *store.Tx, c *sessions.Contact, content *wire
 	if err := tx.Set(kClock, []byte(content.TS)); err != nil {
 		return false, err
 	}
-	cid := c.ID
+	cid := c.Ch()
 	tx.OnCommit(func() { m.kick(cid) })
 	return sealed, sessions.SaveContact(tx, c)
 }
@@ -135,6 +140,9 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 			if _, err := m.ev.Append(tx, api.KindContact, m.apiContact(c)); err != nil {
 				return err
 			}
+			if err := m.dev.SyncContact(tx, c); err != nil { // our other devices (node/devicesync)
+				return err
+			}
 		}
 		ts := m.clock.Now()
 		id := api.NewID("m")
@@ -176,15 +184,8 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 			content.ReplyTo = *replyTo
 		}
 		out = msg
-		s0, err := m.ratchets.Load(tx, c.ID, sessions.Current)
-		if err != nil {
-			return err
-		}
-		sealed, err := m.enqueueWith(tx, c, content, id, s0)
-		if err != nil || !sealed {
-			return err // without a session yet, the outbox worker starts one and encrypts
-		}
-		return m.ratchets.Save(tx, c.ID, sessions.Current, s0)
+		// One encryption per device of the contact, and the copy for our own (node/devicesync).
+		return m.dev.SendDirect(tx, c, content, id)
 	})
 	return out, repeat, err
 }
@@ -217,6 +218,9 @@ func (m *Messenger) setStatusRec(tx *store.Tx, r *history.Item, status, reason s
 		return nil
 	}
 	if status == api.StatusFailed {
+		if api.StatusRank(r.M.Status) >= api.StatusRank(api.StatusSent) {
+			return nil // one of the person's devices took it: another's failure does not undo that
+		}
 		r.M.Status, r.M.Error = status, reason
 	} else {
 		if api.StatusRank(status) <= api.StatusRank(r.M.Status) {
@@ -289,93 +293,102 @@ func (m *Messenger) apiDirectConv(tx *store.Tx, cv *history.Conversation, c *ses
 // MarkRead marks the conversation read up to and including message upTo, and sends read
 // receipts for the newly read messages if the settings allow.
 func (m *Messenger) MarkRead(ctx context.Context, convID, upTo string) error {
-	return m.st.Update(ctx, func(tx *store.Tx) error {
-		conv, err := history.GetConversation(tx, convID)
-		if err != nil {
-			return err
-		}
-		target, err := history.LoadItem(tx, m.sealer(), upTo)
-		if err != nil || target.M.ConversationID != convID {
-			return api.Errorf(api.ErrNotFound, "no message %q in this conversation", upTo)
-		}
-		var newly []*history.Item
-		unread := 0
-		err = tx.Iterate(store.IterOptions{Prefix: history.KeyOrderPrefix(convID), Start: history.KeyOrder(convID, conv.ReadUpTo)}, func(k, v []byte) (bool, error) {
-			order := string(k[len(history.KeyOrderPrefix(convID)):])
-			if order <= conv.ReadUpTo {
-				return true, nil
-			}
-			r, err := history.LoadItem(tx, m.sealer(), string(v))
-			if err != nil {
-				return false, err
-			}
-			if !r.Incoming {
-				return true, nil
-			}
-			if order <= target.M.Order {
-				if r.M.Status != api.StatusRead {
-					newly = append(newly, r)
-				}
-			} else {
-				unread++
-			}
+	return m.st.Update(ctx, func(tx *store.Tx) error { return m.markRead(tx, convID, upTo, true) })
+}
+
+// markRead is MarkRead in tx; mine is false for a read mark one of our other devices made
+// (node/devicesync), which sends no receipts and no sync of its own.
+func (m *Messenger) markRead(tx *store.Tx, convID, upTo string, mine bool) error {
+	conv, err := history.GetConversation(tx, convID)
+	if err != nil {
+		return err
+	}
+	target, err := history.LoadItem(tx, m.sealer(), upTo)
+	if err != nil || target.M.ConversationID != convID {
+		return api.Errorf(api.ErrNotFound, "no message %q in this conversation", upTo)
+	}
+	var newly []*history.Item
+	unread := 0
+	err = tx.Iterate(store.IterOptions{Prefix: history.KeyOrderPrefix(convID), Start: history.KeyOrder(convID, conv.ReadUpTo)}, func(k, v []byte) (bool, error) {
+		order := string(k[len(history.KeyOrderPrefix(convID)):])
+		if order <= conv.ReadUpTo {
 			return true, nil
-		})
+		}
+		r, err := history.LoadItem(tx, m.sealer(), string(v))
 		if err != nil {
+			return false, err
+		}
+		if !r.Incoming {
+			return true, nil
+		}
+		if order <= target.M.Order {
+			if r.M.Status != api.StatusRead {
+				newly = append(newly, r)
+			}
+		} else {
+			unread++
+		}
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	if target.M.Order > conv.ReadUpTo {
+		conv.ReadUpTo = target.M.Order
+	}
+	changed := conv.Unread != unread || len(newly) > 0
+	conv.Unread = unread
+	var ids []string
+	for _, r := range newly {
+		r.M.Status = api.StatusRead
+		r.M.Receipts.Read = r.M.Receipts.Delivered      // incoming: its receipts describe this node
+		if err := m.startReadTimer(tx, r); err != nil { // expiry.go
 			return err
 		}
-		if target.M.Order > conv.ReadUpTo {
-			conv.ReadUpTo = target.M.Order
-		}
-		changed := conv.Unread != unread || len(newly) > 0
-		conv.Unread = unread
-		var ids []string
-		for _, r := range newly {
-			r.M.Status = api.StatusRead
-			r.M.Receipts.Read = r.M.Receipts.Delivered      // incoming: its receipts describe this node
-			if err := m.startReadTimer(tx, r); err != nil { // expiry.go
-				return err
-			}
-			if err := m.putMsg(tx, r, false); err != nil {
-				return err
-			}
-			if _, err := m.ev.Append(tx, api.KindMessageUpdate, r.M); err != nil {
-				return err
-			}
-			ids = append(ids, r.M.ID)
-		}
-		if err := history.PutConversation(tx, conv); err != nil {
+		if err := m.putMsg(tx, r, false); err != nil {
 			return err
 		}
-		if changed {
-			if err := m.emitConv(tx, conv.ID); err != nil {
-				return err
-			}
-		}
-		set, err := m.settings(tx)
-		if err != nil {
+		if _, err := m.ev.Append(tx, api.KindMessageUpdate, r.M); err != nil {
 			return err
 		}
-		if conv.Type == api.ConversationGroup {
-			if !set.ReadReceipts {
-				return nil
-			}
-			return m.groupReadReceipts(tx, conv.ID, newly)
-		}
-		c, err := sessions.LoadContact(tx, conv.ContactID)
-		if err != nil {
+		ids = append(ids, r.M.ID)
+	}
+	if err := history.PutConversation(tx, conv); err != nil {
+		return err
+	}
+	if changed {
+		if err := m.emitConv(tx, conv.ID); err != nil {
 			return err
 		}
-		if len(ids) == 0 || !set.ReadReceipts || c.Blocked || c.Request != api.RequestAccepted {
+	}
+	if !mine {
+		return nil // the device that read sent the receipts
+	}
+	set, err := m.settings(tx)
+	if err != nil {
+		return err
+	}
+	if conv.Type == api.ConversationGroup {
+		if !set.ReadReceipts {
 			return nil
 		}
+		return m.groupReadReceipts(tx, conv.ID, newly)
+	}
+	c, err := sessions.LoadContact(tx, conv.ContactID)
+	if err != nil {
+		return err
+	}
+	if len(ids) > 0 && set.ReadReceipts && !c.Blocked && c.Request == api.RequestAccepted {
 		for chunk := range slices.Chunk(ids, wire.MaxReceiptID) {
-			if err := m.enqueue(tx, c, &wire.Content{Kind: wire.KindReceipt, Status: wire.ReceiptRead, IDs: chunk}, ""); err != nil {
+			// To each of the contact's devices: read counts once, on any.
+			if err := m.dev.FanOut(tx, c, &wire.Content{Kind: wire.KindReceipt, Status: wire.ReceiptRead, IDs: chunk}, ""); err != nil {
 				return err
 			}
 		}
-		return nil
-	})
+	}
+	// Our other devices mark the same read (node/devicesync).
+	return m.dev.SyncOwn(tx, c.UserID, &wire.Content{Kind: wire.KindReceipt, ID: api.NewID("x"), TS: m.clock.Now().String(),
+		Status: wire.ReceiptRead, IDs: []string{upTo}})
 }
 
 // ownMessage loads a message for an edit or delete by its sender.
@@ -426,7 +439,7 @@ func (m *Messenger) Edit(ctx context.Context, id, body string) (api.Message, err
 		if c == nil {
 			return m.sendGroupControl(tx, r.M.ConversationID, content)
 		}
-		return m.enqueue(tx, c, content, "")
+		return m.dev.SendDirect(tx, c, content, "") // node/devicesync
 	})
 	return out, err
 }
@@ -448,7 +461,7 @@ func (m *Messenger) Delete(ctx context.Context, id string, forEveryone bool) (ap
 			if c == nil {
 				return m.sendGroupControl(tx, r.M.ConversationID, &wire.Content{Kind: wire.KindDelete, Target: id})
 			}
-			return m.enqueue(tx, c, &wire.Content{Kind: wire.KindDelete, Target: id}, "")
+			return m.dev.SendDirect(tx, c, &wire.Content{Kind: wire.KindDelete, Target: id}, "") // node/devicesync
 		}
 		r, err := history.LoadItem(tx, m.sealer(), id)
 		if err != nil {
@@ -534,7 +547,7 @@ func (m *Messenger) React(ctx context.Context, id, emoji string, remove bool) (a
 		if c == nil {
 			return m.sendGroupControl(tx, r.M.ConversationID, content)
 		}
-		return m.enqueue(tx, c, content, "")
+		return m.dev.SendDirect(tx, c, content, "") // node/devicesync
 	})
 	return out, err
 }

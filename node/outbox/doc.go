@@ -16,10 +16,14 @@
 // sessions, the network and message statuses comes through Config (Contacts, Session, Dial,
 // Status, Mailbox), filled in by node/messenger.
 //
+// What the outbox calls a contact is a channel (node/devices): a contact's primary device
+// under the contact's id, each other device of a contact or of ours under its own channel
+// id, each with its own sequence numbers, worker and mailbox (the device's key and relays).
+//
 // Store keys (values sealed by node/store):
 //
-//	ob/<contact id>/<seq>          outbox entry, Entry as JSON (seq: 8 bytes big-endian)
-//	sh/<contact id>/<seq>          sent content (wire.Content JSON), kept for resend
+//	ob/<channel id>/<seq>          outbox entry, Entry as JSON (seq: 8 bytes big-endian)
+//	sh/<channel id>/<seq>          sent content (wire.Content JSON), kept for resend
 //	                               requests (the last SentHistory; seq: 8 bytes big-endian);
 //	                               a disappearing one sealed under its node/shredkeys bucket
 //	                               key, as is its ob/ entry's content (sealed.go)

@@ -86,7 +86,7 @@
 // # Writes and durability
 //
 // Badger runs with SyncWrites: a commit is fsynced before it returns. Update hands its
-// function to one writer goroutine that takes every waiting request, runs the functions
+// function to one writer goroutine (internal/groupcommit, shared with relay/relaystore) that takes every waiting request, runs the functions
 // one after another in a single Badger transaction (each function's writes are buffered
 // and join the transaction only if it returns nil), and commits them with one fsync (group
 // commit). A batch that outgrows one Badger transaction (15% of a memtable) is committed
@@ -98,6 +98,12 @@
 // in-memory layer. The next commit starts only once the previous one has landed, so at
 // most one commit is in flight and Views (which open Badger transactions after it) see
 // only durable data.
+//
+// The writer keeps a read cache (at most 4 MiB of values, in memory only): a record an
+// Update function read, or that a landed Update wrote, is served decrypted to the next
+// Update that reads it, without Badger's lookup or the record AEAD. Only the writer
+// goroutine uses it, so it never holds more than every group's Badger transaction sees;
+// a failed commit empties it, and Views do not use it.
 //
 // # Sizing
 //

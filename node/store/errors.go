@@ -39,8 +39,4 @@ var (
 	// ErrInvalidKey: an empty key, a key longer than MaxKeySize, or a key in Badger's
 	// reserved "!badger!" namespace.
 	ErrInvalidKey = errors.New("store: invalid key")
-
-	// errEarlierCommit fails the functions that read the writes of a group whose commit
-	// then failed: what they read never landed.
-	errEarlierCommit = errors.New("store: an earlier group commit failed")
 )

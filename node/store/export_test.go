@@ -23,4 +23,4 @@ func (s *Store) rawSet(key, raw []byte) error {
 }
 
 // queued is how many Update requests wait for the writer.
-func (s *Store) queued() int { return len(s.reqs) }
+func (s *Store) queued() int { return s.w.Queued() }

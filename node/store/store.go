@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/petrel-chat/petrel/internal/groupcommit"
 )
 
 // Store is an open encrypted store. Its methods are safe for concurrent use.
@@ -24,13 +26,12 @@ type Store struct {
 	db   *badger.DB
 	seal *sealer
 
-	reqs chan *request // Update → writer goroutine
-	// overlapped counts groups whose functions ran while the previous commit synced.
-	overlapped atomic.Int64
+	w     *groupcommit.Writer[pending, *layer] // the writer goroutine (update.go)
+	cache *readCache                           // the writer's read cache (cache.go)
 	// writes counts committed Updates that wrote something (see Writes).
 	writes atomic.Int64
-	stop   chan struct{} // closed by Close after the last user left
-	done   sync.WaitGroup
+	stop   chan struct{}  // closed by Close after the last user left
+	done   sync.WaitGroup // the GC goroutine
 
 	gcCtx    context.Context // cancelled by Close, to cut a running GC short
 	gcCancel context.CancelFunc
@@ -135,14 +136,13 @@ func open(dir string, dk []byte, opts Options) (*Store, error) {
 		opts:    opts,
 		db:      db,
 		seal:    seal,
-		reqs:    make(chan *request, maxBatch),
 		stop:    make(chan struct{}),
 		dataKey: dk,
 	}
 	s.idle = sync.NewCond(&s.mu)
 	s.gcCtx, s.gcCancel = context.WithCancel(context.Background())
-	s.done.Add(1)
-	go s.writeLoop()
+	s.cache = newReadCache(readCacheBytes)
+	s.w = s.newWriter()
 	if opts.GCInterval > 0 {
 		s.done.Add(1)
 		go s.gcLoop(opts.GCInterval)
@@ -188,6 +188,8 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 
 	close(s.stop)
+	s.w.Close()
+	s.cache.drop()
 	s.done.Wait()
 	err := s.db.Close()
 	s.keyMu.Lock()

@@ -25,7 +25,8 @@ var badgerPrefix = []byte("!badger!")
 type Tx struct {
 	s        *Store
 	txn      *badger.Txn
-	lay      *layer // unlanded writes of earlier functions (Update only)
+	lay      *layer     // unlanded writes of earlier functions (Update only)
+	cache    *readCache // the writer's read cache (Update only; cache.go)
 	writable bool
 	done     bool
 
@@ -92,6 +93,9 @@ func (tx *Tx) Get(key []byte) ([]byte, error) {
 		}
 		return bytes.Clone(o.plain), nil
 	}
+	if v, ok := tx.cache.get(key); ok {
+		return bytes.Clone(v), nil
+	}
 	item, err := tx.txn.Get(key)
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return nil, ErrNotFound
@@ -99,7 +103,11 @@ func (tx *Tx) Get(key []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: get: %w", err)
 	}
-	return tx.openItem(item)
+	pt, err := tx.openItem(item)
+	if err == nil && tx.cache != nil {
+		tx.cache.put(key, bytes.Clone(pt))
+	}
+	return pt, err
 }
 
 func (tx *Tx) openItem(item *badger.Item) ([]byte, error) {

@@ -409,7 +409,7 @@ func TestPipelinedReadYourWrites(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	t.Logf("%d groups ran over an in-flight commit", s.overlapped.Load())
+	t.Logf("%d groups ran over an in-flight commit", s.w.Overlapped())
 	s = reopen(t, s, dir)
 	if v, err := get(t, s, "ctr"); err != nil || v != strconv.Itoa(writers*each) {
 		t.Fatalf("ctr = %q, %v; want %d", v, err, writers*each)

@@ -23,6 +23,16 @@ const (
 	// KindDisappear sets the conversation's disappearing-message timer to Expire seconds
 	// (0: off); pairwise in a direct chat, as a group control from an admin in a group.
 	KindDisappear = "disappear"
+	// KindDevices carries the sender's account's signed device list in Data
+	// (SignDeviceList bytes): to every contact and every own device when it changes, and on
+	// a session's first contents (docs/PROTOCOL.md, "Linked devices").
+	KindDevices = "devices"
+	// KindSync is a copy for the sender's own other devices of something it did: Data is
+	// the Content it sent (a text, an edit, a delete, a reaction) or the receipt it made (a
+	// read), or with Status SyncContact a SyncedContact; With is the user id of the contact
+	// of that conversation (or Group the group's id). Only a device of the same account
+	// may send one.
+	KindSync = "sync"
 
 	// Group kinds (pairwise, about the group named by Group).
 	KindGroupOps     = "gops"     // Ops: signed group operations; Head: the sender's state
@@ -52,6 +62,10 @@ const (
 	// 90 days, or 0 for off.
 	MinDisappear = 5
 	MaxDisappear = 90 * 24 * 60 * 60
+
+	// MaxSyncData bounds the content a KindSync carries (its base64 in the outer content
+	// stays under MaxContent).
+	MaxSyncData = 320 << 10
 )
 
 // Receipt statuses.
@@ -95,6 +109,9 @@ type Content struct {
 	Data  []byte   `json:"data,omitempty"`
 	Ops   [][]byte `json:"ops,omitempty"`
 
+	// With names the contact a KindSync content is about (its user id).
+	With string `json:"with,omitempty"`
+
 	// Card, when present, tells the receiver how to reach the sender: sent on the first
 	// contents of a session so a contact who never saw an invite can answer.
 	Card *Card `json:"card,omitempty"`
@@ -114,6 +131,11 @@ type Card struct {
 	// sender added the receiver; the receiver refuses a first message under an invite it
 	// revoked or that expired. Absent for a version 1 invite or none.
 	Invite string `json:"invite,omitempty"`
+	// Devices is the sender's account's signed device list (SignDeviceList bytes) when the
+	// sender is not its account's primary device: the receiver believes the session's
+	// device key to be that account's only if the list verifies under the account key it
+	// holds and lists the key (docs/PROTOCOL.md, "Linked devices").
+	Devices []byte `json:"devices,omitempty"`
 }
 
 // Marshal encodes c.
@@ -202,6 +224,15 @@ func (c *Content) check() error {
 		if err := c.checkGroup(); err != nil {
 			return err
 		}
+	case KindDevices:
+		if len(c.Data) < 2 || len(c.Data) > MaxDeviceList || c.Data[0] != DeviceListVersion {
+			return bad("devices")
+		}
+	case KindSync:
+		if len(c.Data) == 0 || len(c.Data) > MaxSyncData || (c.With == "") == (c.Group == "") ||
+			c.With != "" && !validID(c.With) || c.Status != SyncContent && c.Status != SyncContact {
+			return bad("sync")
+		}
 	case KindEdit, KindDelete:
 		if !validID(c.Target) {
 			return bad("%s without target", c.Kind)
@@ -229,7 +260,8 @@ func (c *Content) check() error {
 	if c.Card != nil {
 		cd := c.Card
 		if len(cd.Name) > MaxName || !utf8.ValidString(cd.Name) || cd.PeerID == "" || len(cd.PeerID) > 128 ||
-			len(cd.Addrs) > MaxAddrs || len(cd.Relays) > MaxAddrs || len(cd.Invite) > MaxInviteID {
+			len(cd.Addrs) > MaxAddrs || len(cd.Relays) > MaxAddrs || len(cd.Invite) > MaxInviteID ||
+			len(cd.Devices) > MaxDeviceList {
 			return bad("card")
 		}
 		for _, a := range append(append([]string{}, cd.Addrs...), cd.Relays...) {

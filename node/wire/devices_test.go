@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/petrel-chat/petrel/crypto/identity"
@@ -121,6 +122,97 @@ func FuzzParseDeviceList(f *testing.F) {
 		}
 		if len(s.List.Active()) == 0 || len(s.List.Devices) > MaxDevices {
 			t.Fatalf("accepted a list with %d active of %d", len(s.List.Active()), len(s.List.Devices))
+		}
+	})
+}
+
+// TestDeviceContents: a devices content carries a signed list and a sync content an inner
+// content about one contact or group; malformed ones are refused.
+func TestDeviceContents(t *testing.T) {
+	acct := testIdentity(t, 1)
+	raw, err := SignDeviceList(acct, testDeviceList(t, acct, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner, err := (&Content{Kind: KindText, ID: "m1", Seq: 1, TS: testTS, Body: "hi"}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := testTS
+	good := []*Content{
+		{Kind: KindDevices, ID: "x1", Seq: 1, TS: ts, Data: raw},
+		{Kind: KindSync, ID: "x2", Seq: 2, TS: ts, Data: inner, With: string(acct.UserID())},
+		{Kind: KindSync, ID: "x3", Seq: 3, TS: ts, Data: inner, Group: "g1"},
+		{Kind: KindText, ID: "x4", Seq: 4, TS: ts, Body: "from a phone", Card: &Card{PeerID: "12D3KooWp", Devices: raw}},
+	}
+	for _, c := range good {
+		b, err := c.Marshal()
+		if err != nil {
+			t.Fatalf("%s: %v", c.Kind, err)
+		}
+		back, err := ParseContent(b)
+		if err != nil || !bytes.Equal(back.Data, c.Data) || back.With != c.With || c.Card != nil && !bytes.Equal(back.Card.Devices, raw) {
+			t.Fatalf("%s: round trip: %v", c.Kind, err)
+		}
+	}
+	bad := []*Content{
+		{Kind: KindDevices, ID: "x1", Seq: 1, TS: ts},
+		{Kind: KindDevices, ID: "x1", Seq: 1, TS: ts, Data: []byte{9, 9, 9}},
+		{Kind: KindSync, ID: "x2", Seq: 2, TS: ts, Data: inner},
+		{Kind: KindSync, ID: "x2", Seq: 2, TS: ts, Data: inner, With: "u1", Group: "g1"},
+		{Kind: KindSync, ID: "x2", Seq: 2, TS: ts, With: "u1"},
+		{Kind: KindSync, ID: "x2", Seq: 2, TS: ts, Data: inner, With: "not an id"},
+		{Kind: KindText, ID: "x4", Seq: 4, TS: ts, Body: "b", Card: &Card{PeerID: "p", Devices: make([]byte, MaxDeviceList+1)}},
+	}
+	for i, c := range bad {
+		if _, err := c.Marshal(); !errors.Is(err, ErrMalformed) {
+			t.Errorf("bad content %d accepted: %v", i, err)
+		}
+	}
+}
+
+// TestSyncedContact: a synced contact round-trips, and one whose user id is not its key's,
+// or with an oversized field, is refused.
+func TestSyncedContact(t *testing.T) {
+	bob := testIdentity(t, 3)
+	c := &SyncedContact{UserID: string(bob.UserID()), Identity: bob.Public().Bytes(), PeerID: "12D3KooWbob",
+		Relays: []string{"/ip4/127.0.0.1/tcp/1/p2p/12D3KooWr"}, Name: "Bob", Verified: true, Request: "accepted"}
+	b, err := MarshalSyncedContact(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ParseSyncedContact(b)
+	if err != nil || back.UserID != c.UserID || !back.Verified || back.Relays[0] != c.Relays[0] {
+		t.Fatalf("round trip: %+v %v", back, err)
+	}
+	other := *c
+	other.UserID = string(testIdentity(t, 4).UserID())
+	long := *c
+	long.Name = strings.Repeat("n", MaxName+1)
+	for name, x := range map[string]*SyncedContact{"other user id": &other, "long name": &long} {
+		if _, err := MarshalSyncedContact(x); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := ParseSyncedContact(append(b[:len(b)-1], []byte(`,"x":1}`)...)); !errors.Is(err, ErrMalformed) {
+		t.Errorf("unknown key: %v", err)
+	}
+}
+
+// FuzzParseSyncedContact: the decoder of a synced contact (bytes another device sends)
+// never panics, and what it accepts encodes again.
+func FuzzParseSyncedContact(f *testing.F) {
+	bob := testIdentity(f, 3)
+	b, _ := MarshalSyncedContact(&SyncedContact{UserID: string(bob.UserID()), Identity: bob.Public().Bytes(), PeerID: "p", Name: "Bob"})
+	f.Add(b)
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseSyncedContact(b)
+		if err != nil {
+			return
+		}
+		if _, err := MarshalSyncedContact(c); err != nil {
+			t.Fatalf("accepted %q but cannot encode it: %v", b, err)
 		}
 	})
 }

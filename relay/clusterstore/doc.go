@@ -20,7 +20,8 @@
 //	                       o.MAILBOX.ID, q.MAILBOX.ID → one-time prekeys
 //	bucket petrel_refs     BODYSEQ (16 hex) → references left (8)
 //	subject petrel.notice.MAILBOX (core NATS, not stored) → messages waiting (8)
-//	object store petrel_blobdata  BLOBID (hex) → a blob's bytes (blob.go: the blob store)
+//	object store petrel_blobdata  BLOBID (hex) → a blob's bytes (blob.go: the blob store; written
+//	                       and checked by blobobject.go, not the client's ObjectStore.Put)
 //	bucket petrel_blobs    BLOBID → 0x01 ‖ size (4) ‖ stored at (8) ‖ expires at (8) ‖ uploader (16)
 //	bucket petrel_blobuse  UPLOADER → blobs (8) ‖ bytes (8) charged
 //	bucket petrel_addrs    SERVERNAME (hex) → JSON list of the process's multiaddrs (addrs.go)

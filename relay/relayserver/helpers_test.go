@@ -70,7 +70,11 @@ func startRelayIn(t testing.TB, cfg relayserver.Config, dir string) *testRelay {
 	clk := &clock{}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	s, err := relayserver.New(cfg, relayserver.Options{DataDir: dir, Now: clk.Now, Logger: log})
+	opts := relayserver.Options{DataDir: dir, Now: clk.Now, Logger: log}
+	// PETREL_BENCH_MEMTABLE_MB sizes the Badger store's memtables (the benchmarks compare
+	// sizes; unset: relaystore's default).
+	opts.Store.MemTableBytes = int64(envInt("PETREL_BENCH_MEMTABLE_MB", 0)) << 20
+	s, err := relayserver.New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -58,6 +59,58 @@ type BlobStats struct{ Blobs, Bytes int64 }
 
 // blobTotals are the store's running blob totals.
 type blobTotals struct{ blobs, bytes atomic.Int64 }
+
+// maxVerifiedBlobs bounds the blobs a store remembers as checked.
+const maxVerifiedBlobs = 16384
+
+// verifiedBlobs are the blobs this process has read whole and found to hash to their ids:
+// a blob is checked before the first byte of it is served or its expiry is renewed, then
+// remembered (a blob's bytes never change under its id).
+type verifiedBlobs struct {
+	mu sync.Mutex
+	m  map[relaywire.BlobID]struct{}
+}
+
+func (v *verifiedBlobs) has(id relaywire.BlobID) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	_, ok := v.m[id]
+	return ok
+}
+
+func (v *verifiedBlobs) add(id relaywire.BlobID) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.m == nil {
+		v.m = map[relaywire.BlobID]struct{}{}
+	}
+	if len(v.m) >= maxVerifiedBlobs {
+		for k := range v.m { // forget any one: it is checked again when read
+			delete(v.m, k)
+			break
+		}
+	}
+	v.m[id] = struct{}{}
+}
+
+func (v *verifiedBlobs) forget(id relaywire.BlobID) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	delete(v.m, id)
+}
+
+// checkBlobBytes checks a blob's stored bytes against its id and record, once per process.
+func (s *Store) checkBlobBytes(id relaywire.BlobID, info BlobInfo, v []byte) error {
+	if s.verified.has(id) {
+		return nil
+	}
+	if len(v) != info.Size || relaywire.BlobIDOf(v) != id {
+		s.log.Error("a stored blob does not hash to its id: not served, stored again at its next upload", "blob", fmt.Sprintf("%x", id[:8]))
+		return fmt.Errorf("%w: its %d stored bytes do not hash to its id", ErrBlobNotFound, len(v))
+	}
+	s.verified.add(id)
+	return nil
+}
 
 func (b BlobInfo) marshal() []byte {
 	out := make([]byte, 0, blobInfoSize)
@@ -173,6 +226,18 @@ func (s *Store) touchBlob(bw *blobWrite, id relaywire.BlobID, now time.Time, q B
 		s.deleteBlob(bw, id, info)
 		return false, nil
 	}
+	if !s.verified.has(id) {
+		// Renew only bytes that are the blob: others are deleted, and the upload stores it.
+		data, err := w.get(blobKey(pfxBlob, id))
+		if err != nil && !errors.Is(err, badger.ErrKeyNotFound) {
+			return false, err
+		}
+		if s.checkBlobBytes(id, info, data) != nil {
+			s.verified.forget(id)
+			s.deleteBlob(bw, id, info)
+			return false, nil
+		}
+	}
 	if exp := now.Add(q.TTL).UnixMilli(); exp > info.ExpiresAt {
 		info.ExpiresAt = exp
 		w.set(blobKey(pfxBlobInfo, id), info.marshal())
@@ -282,7 +347,9 @@ func statBlob(txn *badger.Txn, id relaywire.BlobID, now time.Time) (BlobInfo, er
 	return info, nil
 }
 
-// ReadBlob returns n bytes of blob id from off (the range must lie within the blob).
+// ReadBlob returns n bytes of blob id from off (the range must lie within the blob). Bytes
+// that do not hash to the id (checked once per blob per process) are never served: the
+// answer is ErrBlobNotFound, and the next upload of the blob stores it again.
 func (s *Store) ReadBlob(id relaywire.BlobID, off, n int, now time.Time) ([]byte, error) {
 	var out []byte
 	err := s.db.View(func(txn *badger.Txn) error {
@@ -301,8 +368,8 @@ func (s *Store) ReadBlob(id relaywire.BlobID, off, n int, now time.Time) ([]byte
 			return err
 		}
 		return it.Value(func(v []byte) error {
-			if len(v) != info.Size {
-				return fmt.Errorf("relaystore: blob of %d bytes, its record says %d", len(v), info.Size)
+			if err := s.checkBlobBytes(id, info, v); err != nil {
+				return err
 			}
 			out = bytes.Clone(v[off : off+n])
 			return nil

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dgraph-io/badger/v4"
 	"github.com/petrel-chat/petrel/relay/relaywire"
 )
 
@@ -128,5 +129,51 @@ func TestBlobTTLRefreshAndPurge(t *testing.T) {
 	}
 	if err := s.TouchBlob(ctx, oldID, later, q); !errors.Is(err, ErrBlobNotFound) {
 		t.Fatalf("touch of a purged blob: %v", err)
+	}
+}
+
+// TestBlobStoredBytesThatDoNotHashAreNeverServed: a blob whose stored bytes no longer hash
+// to its id (a disk that lost a bit) is not served, by range or whole, and not merely
+// renewed by a re-upload: the re-upload stores the bytes again, charged once, and they are
+// then served.
+func TestBlobStoredBytesThatDoNotHashAreNeverServed(t *testing.T) {
+	for _, path := range []string{"read", "upload"} {
+		t.Run(path, func(t *testing.T) {
+			s := openStore(t, t.TempDir())
+			up := bytes.Repeat([]byte{1}, 16)
+			q := BlobQuota{MaxBytes: 1 << 20, TTL: time.Hour}
+			data, id := randomBlob(t, 64<<10)
+			now := time.Now()
+			if stored, err := s.PutBlob(ctx, up, id, data, now, q); err != nil || !stored {
+				t.Fatalf("put: %v %v", stored, err)
+			}
+			bad := bytes.Clone(data)
+			bad[40_000] ^= 1
+			if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(blobKey(pfxBlob, id), bad) }); err != nil {
+				t.Fatal(err)
+			}
+			if path == "read" {
+				for _, r := range [][2]int{{0, len(data)}, {39_000, 2_000}, {0, 100}} {
+					got, err := s.ReadBlob(id, r[0], r[1], now)
+					if !errors.Is(err, ErrBlobNotFound) {
+						t.Fatalf("range %v of bytes that do not hash: %v (%d bytes)", r, err, len(got))
+					}
+				}
+			}
+			stored, err := s.PutBlob(ctx, up, id, data, now, q)
+			if err != nil || !stored {
+				t.Fatalf("the re-upload: stored=%v %v", stored, err)
+			}
+			got, err := s.ReadBlob(id, 0, len(data), now)
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("the read after the re-upload: %v", err)
+			}
+			if n, by, _ := s.BlobUsage(up); n != 1 || by != int64(len(data)) {
+				t.Fatalf("the uploader is charged %d blobs, %d bytes", n, by)
+			}
+			if st := s.BlobStats(); st.Blobs != 1 {
+				t.Fatalf("stats %+v", st)
+			}
+		})
 	}
 }

@@ -3,9 +3,10 @@
 // sealed before they reach the relay, so the store is not encrypted at rest; nothing in it
 // is plaintext or names a sender.
 //
-// Every write goes through one writer goroutine that group-commits: it takes every waiting
-// write, runs them one after another against one Badger transaction and commits them with
-// one fsync (SyncWrites). A write returns only once durable, so a deposit the relay
+// Every write goes through one writer goroutine that group-commits (internal/groupcommit,
+// the node store's writer, here not pipelined): it takes every waiting write, runs them
+// one after another against one Badger transaction and commits them with one fsync
+// (SyncWrites). A write returns only once durable, so a deposit the relay
 // acknowledged survives SIGKILL and power loss. Quota checks run inside the write, so they
 // are exact under concurrency.
 //

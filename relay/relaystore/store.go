@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/petrel-chat/petrel/internal/groupcommit"
 	"github.com/petrel-chat/petrel/relay/relaywire"
 )
 
@@ -53,7 +54,11 @@ type Options struct {
 	OnDeposit func(mailbox []byte, waiting uint64)
 	// BlockCacheBytes and IndexCacheBytes size Badger's caches (0: 16 MiB and 8 MiB).
 	BlockCacheBytes, IndexCacheBytes int64
-	// MemTableBytes sizes Badger's memtables (0: 16 MiB).
+	// MemTableBytes sizes each of Badger's memtables (0: 32 MiB). The active one is live
+	// Go heap from the start, and Go lets garbage grow with the live heap: at 64 MiB an
+	// idle connection cost 1.19× a bare libp2p host's RSS, at 32 MiB 1.05× (16 MiB 1.07×),
+	// for 13–27% fewer deposits per second than 64 MiB in alternating runs (more frequent
+	// flushes; BENCHMARKS.md, "Relay memory per idle node: the memtable decision").
 	MemTableBytes int64
 }
 
@@ -73,14 +78,13 @@ type Store struct {
 	log *slog.Logger
 	on  func([]byte, uint64)
 
-	reqs       chan *request
-	stop       chan struct{}
-	writerDone chan struct{}
-	closeOnce  sync.Once
+	w         *groupcommit.Writer[*writeTx, struct{}] // writer.go
+	closeOnce sync.Once
 
 	mailboxes, messages, bytes atomic.Int64
 	bodies, bodyBytes          atomic.Int64
-	blobTotals                 blobTotals // blob.go
+	blobTotals                 blobTotals    // blob.go
+	verified                   verifiedBlobs // blob.go
 	// nextBody is the next shared body id; only write functions (on the writer
 	// goroutine) touch it after Open.
 	nextBody uint64
@@ -100,7 +104,7 @@ func Open(dir string, o Options) (*Store, error) {
 		WithNumVersionsToKeep(1).
 		WithBlockCacheSize(orDefault(o.BlockCacheBytes, 16<<20)).
 		WithIndexCacheSize(orDefault(o.IndexCacheBytes, 8<<20)).
-		WithMemTableSize(orDefault(o.MemTableBytes, 64<<20)).
+		WithMemTableSize(orDefault(o.MemTableBytes, 32<<20)).
 		WithNumMemtables(2).
 		WithNumLevelZeroTables(2).
 		WithNumLevelZeroTablesStall(8).
@@ -115,13 +119,12 @@ func Open(dir string, o Options) (*Store, error) {
 	}
 	s := &Store{
 		db: db, log: log, on: o.OnDeposit,
-		reqs: make(chan *request, maxBatch), stop: make(chan struct{}), writerDone: make(chan struct{}),
 	}
 	if err := s.load(); err != nil {
 		db.Close()
 		return nil, err
 	}
-	go s.writeLoop()
+	s.w = s.newWriter()
 	return s, nil
 }
 
@@ -190,8 +193,7 @@ func (s *Store) load() error {
 func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
-		close(s.stop)
-		<-s.writerDone
+		s.w.Close()
 		err = s.db.Close()
 	})
 	return err

@@ -1,4 +1,4 @@
-package messenger
+package storeformat
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package messenger
+package storeformat
 
 import (
 	"bytes"
@@ -13,20 +13,20 @@ import (
 	"github.com/petrel-chat/petrel/node/store"
 )
 
-// FormatSteps are the in-place upgrades of the store's format (docs/PROTOCOL.md "Store
-// format version"), in order: step i brings a store from format i to i+1. New runs them
-// (store.Upgrade) before anything else reads the store.
-var formatSteps = []store.Step{
+// steps are the in-place upgrades of the store's format (docs/PROTOCOL.md "Store format
+// version"), in order: step i brings a store from format i to i+1. The messenger runs them
+// (Upgrade) before anything else reads the store.
+var steps = []store.Step{
 	{Name: "versioned contact, channel, conversation and message records", Run: upgradeRecords},
 }
 
-// FormatVersion is the store format this code writes.
-func FormatVersion() int { return len(formatSteps) }
+// Version is the store format this code writes.
+func Version() int { return len(steps) }
 
-// UpgradeStore brings st to FormatVersion and returns the version it found; a store of a
-// newer format is refused (store.ErrNewerFormat).
-func UpgradeStore(ctx context.Context, st *store.Store) (from int, err error) {
-	return store.Upgrade(ctx, st, formatSteps)
+// Upgrade brings st to Version and returns the version it found; a store of a newer
+// format is refused (store.ErrNewerFormat) and left untouched.
+func Upgrade(ctx context.Context, st *store.Store) (from int, err error) {
+	return store.Upgrade(ctx, st, steps)
 }
 
 // upgradeBatch bounds the records one upgrade transaction rewrites.
@@ -39,7 +39,7 @@ const upgradeBatch = 512
 // contact's sessions.Channel (sc/). Records that already have a version are left alone,
 // so the step can run again after a crash.
 func upgradeRecords(ctx context.Context, st *store.Store) error {
-	steps := []struct {
+	records := []struct {
 		prefix []byte
 		fn     func(tx *store.Tx, v []byte) error
 	}{
@@ -47,7 +47,7 @@ func upgradeRecords(ctx context.Context, st *store.Store) error {
 		{history.ConvPrefix, upgradeConv},
 		{history.MsgPrefix, upgradeMsg},
 	}
-	for _, s := range steps {
+	for _, s := range records {
 		if err := rewriteAll(ctx, st, s.prefix, s.fn); err != nil {
 			return err
 		}
