@@ -70,11 +70,9 @@ type Hooks struct {
 
 	// Linked devices (node/devices). TakeList takes a signed device list (a card's, a
 	// devices content's) for the account it names, when it verifies under the key held;
-	// OwnKinds dispatches what our own other devices send; ContactChanged is told of a
-	// contact that changed (the façade tells our other devices).
-	TakeList       func(tx *store.Tx, raw []byte) error
-	OwnKinds       *Table[*Batch]
-	ContactChanged func(tx *store.Tx, c *sessions.Contact) error
+	// OwnKinds dispatches what our own other devices send.
+	TakeList func(tx *store.Tx, raw []byte) error
+	OwnKinds *Table[*Batch]
 }
 
 // Batch is the state of one receiving transaction: the contact whose messages it is
@@ -456,11 +454,6 @@ func (b *Batch) save() error {
 	if b.contactEvt {
 		if _, err := b.h.Events.Append(tx, api.KindContact, b.h.Contact(c)); err != nil {
 			return err
-		}
-		if b.h.ContactChanged != nil && c.Chan == "" {
-			if err := b.h.ContactChanged(tx, c); err != nil {
-				return err
-			}
 		}
 		b.contactEvt = false
 	}

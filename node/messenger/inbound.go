@@ -74,7 +74,7 @@ func (m *Messenger) inboxHooks() (*inbox.Hooks, error) {
 		Sealer: m.outSealer(),
 		Kick:   m.kick, AddAddrs: m.addAddrs, Contact: m.apiContact,
 		DirectConv: m.apiDirectConv, EmitConv: m.emitConv,
-		TakeList: m.dev.TakeList, ContactChanged: m.dev.SyncContact, // node/devicesync
+		TakeList: m.dev.TakeList, // node/devicesync
 	}
 	var err error
 	if h.Kinds, err = m.registerKinds(); err != nil {
