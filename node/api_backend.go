@@ -19,6 +19,7 @@ type apiBackend struct{ n *Node }
 var (
 	_ localapi.Backend = apiBackend{}
 	_ localapi.Push    = apiBackend{}
+	_ localapi.Devices = apiBackend{}
 )
 
 func (b apiBackend) m() *messenger.Messenger { return b.n.msg }
@@ -145,4 +146,14 @@ func (b apiBackend) CreateInviteFor(ctx context.Context, ttl time.Duration) (api
 func (b apiBackend) Invites(ctx context.Context) ([]api.Invite, error) { return b.m().Invites(ctx) }
 func (b apiBackend) RevokeInvite(ctx context.Context, id string) error {
 	return b.m().RevokeInvite(ctx, id)
+}
+
+// Linked devices (devices_backend.go).
+
+func (b apiBackend) LinkDevice(ctx context.Context) (api.DeviceLink, error) {
+	return b.n.LinkDevice(ctx)
+}
+func (b apiBackend) Devices(ctx context.Context) (api.DeviceList, error) { return b.n.Devices(ctx) }
+func (b apiBackend) RevokeDevice(ctx context.Context, id string) error {
+	return b.n.RevokeDevice(ctx, id)
 }

@@ -414,3 +414,45 @@ func TestOfflineDeviceCatchesUpFromItsMailbox(t *testing.T) {
 		return nil
 	})
 }
+
+// TestSixDeviceAccount: an account holds six active devices (the least it must): bob's
+// message reaches all six in one order, each shows it from bob, and alice's account is
+// one contact with one safety number at bob's.
+func TestSixDeviceAccount(t *testing.T) {
+	ctx := context.Background()
+	alice := nodetest.Start(t, "alice")
+	bob := nodetest.Start(t, "bob")
+	aliceID, bobID := nodetest.UserID(t, alice), nodetest.UserID(t, bob)
+	conv := nodetest.Befriend(t, alice, bob).ConversationID
+	if _, err := alice.Client.Send(ctx, conv, "a1", "hi bob"); err != nil {
+		t.Fatal(err)
+	}
+	devs := []*nodetest.Node{alice}
+	for i := 1; i < 6; i++ {
+		devs = append(devs, linkDevice(t, alice, fmt.Sprintf("alice-%d", i)))
+	}
+	if ds, err := alice.Node.MessengerForTest().Devices(ctx); err != nil || len(ds) != 6 {
+		t.Fatalf("alice's devices: %d %v", len(ds), err)
+	}
+	aliceAtBob := contactID(t, bob, aliceID)
+	wait.For(t, "bob knows alice's six devices", func() error {
+		ds, err := bob.Node.MessengerForTest().ContactDevices(ctx, aliceAtBob)
+		if err != nil || len(ds) != 6 {
+			return fmt.Errorf("%d devices %v", len(ds), err)
+		}
+		return nil
+	})
+	if _, err := bob.Client.Send(ctx, conv, "b1", "to all six"); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range devs[1:] {
+		convOf(t, d, bobID)
+	}
+	// (What came before a device was linked is the history transfer's: node/devicelink.)
+	sameHistory(t, conv, []string{"hi bob", "to all six"}, alice, bob)
+	sameHistory(t, conv, []string{"to all six"}, devs[1:]...)
+	cs, err := bob.Client.Contacts(ctx)
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("bob has %d contacts for one account: %v", len(cs), err)
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/petrel-chat/petrel/crypto/identity"
+	"github.com/petrel-chat/petrel/node/devicelink"
 	"github.com/petrel-chat/petrel/node/eventlog"
 	"github.com/petrel-chat/petrel/node/groups"
 	"github.com/petrel-chat/petrel/node/homerelays"
@@ -180,6 +181,7 @@ type Node struct {
 	profile profile
 	host    host.Host          // set once Run has started it
 	homes   *homerelays.Relays // set once Run has started it, when there are home relays
+	links   *devicelink.Server // set once Run has started it
 	// relayInvites are registration codes for home relays that need one (relay → code).
 	relayInvites map[string]string
 }
@@ -346,10 +348,17 @@ func (n *Node) Run(ctx context.Context, ready func(APIInfo)) (err error) {
 	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
 		n.log.Warn("the local API listens beyond this machine: whoever reaches it with the token controls this node, over plain HTTP; keep it on a trusted network or behind TLS", "api", ln.Addr().String())
 	}
+	stopLinks, err := n.serveDeviceLinks(h)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopLinks()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, ln) })
 	g.Go(func() error { return n.msg.Run(gctx, h) })
 	g.Go(func() error { return n.push.Run(gctx, h) })
+	g.Go(func() error { return n.resumeHistory(gctx, h) })
 	g.Go(func() error { return n.shred.Serve(gctx) })
 	g.Go(func() error {
 		if err := n.media.RunGC(gctx, time.Hour); gctx.Err() == nil {

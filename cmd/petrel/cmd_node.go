@@ -14,7 +14,10 @@ func cmdInit(ctx context.Context, env *cliEnv, args []string) error {
 	fs := flag.NewFlagSet("init", flag.ContinueOnError)
 	var c commonFlags
 	c.register(fs)
-	name := fs.String("name", "", "your display name")
+	name := fs.String("name", "", "your display name (with --link: this device's name)")
+	link := fs.String("link", "", "a petrel-device: link from your other device: join its account")
+	var relays multiFlag
+	fs.Var(&relays, "relay", "with --link: a home relay multiaddr (with /p2p/) petrel run will use (repeatable)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -27,6 +30,9 @@ func cmdInit(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	dir := c.dataDir()
+	if *link != "" {
+		return initLinked(ctx, env, dir, pass, *name, *link, relays, store.Options{Logger: log})
+	}
 	if err := node.Init(ctx, dir, pass, *name, store.Options{Logger: log}); err != nil {
 		if errors.Is(err, store.ErrExists) {
 			return fmt.Errorf("%s already holds a petrel node", dir)

@@ -186,6 +186,7 @@ func TestNodeFloors(t *testing.T) {
 		"node/devices":    core,
 		"node/homerelays": feature, "node/push": feature, "node/media": feature, "node/presence": feature,
 		"node/groups": feature, "node/expiry": feature,
+		"node/devicelink":      feature,
 		"node/groups/grouplog": part, "node/groups/groupmail": part, "node/groups/owed": part,
 		"node/media/filemeta": part, "node/media/blobdir": part,
 		"node/messenger": facade, "node/localapi": facade, "node": facade, "node/attachments": facade, "node/devicesync": facade,

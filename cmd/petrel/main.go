@@ -35,7 +35,7 @@ type cliEnv struct {
 
 func commands() []command {
 	return []command{
-		{"init", "--data DIR [--name NAME] [--passphrase-file FILE]", "create identity + encrypted store", cmdInit},
+		{"init", "--data DIR [--name NAME] [--passphrase-file FILE] [--link LINK [--relay MULTIADDR]...]", "create identity + encrypted store, or join your account as a new device (--link)", cmdInit},
 		{"run", "--data DIR [--api 127.0.0.1:7733] [--listen MULTIADDR]... [--relay MULTIADDR]... [--passphrase-file FILE]", "run the node", cmdRun},
 		{"relay", "--data DIR [--listen MULTIADDR]... [--config FILE]", "run a community relay (mailboxes, prekeys, circuit relay)", cmdRelay},
 		{"demo", "[--api-port PORT]", "alice and bob on loopback in temp dirs, contacts already; prints both UI links", cmdDemo},

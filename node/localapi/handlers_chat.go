@@ -18,6 +18,23 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request, status int, v any
 	writeJSON(w, status, v)
 }
 
+// optional serves a route with the backend's part T, or 501 (missing): 200 with f's value, 204 for nil.
+func optional[T any](s *Server, missing string, f func(r *http.Request, b T) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		b, ok := s.cfg.Backend.(T)
+		if !ok {
+			writeErrorCode(w, http.StatusNotImplemented, codeNotImplemented, missing)
+			return
+		}
+		v, err := f(r, b)
+		if v == nil && err == nil {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		s.reply(w, r, http.StatusOK, v, err)
+	}
+}
+
 // intParam reads a paging limit: absent or 0 is 0, which the node serves as its default page.
 func intParam(r *http.Request, name string) (int, error) {
 	v := r.URL.Query().Get(name)

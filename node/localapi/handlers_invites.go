@@ -3,8 +3,6 @@ package localapi
 import (
 	"bytes"
 	"context"
-	"errors"
-	"io"
 	"net/http"
 	"time"
 
@@ -23,13 +21,7 @@ type Invites interface {
 	RevokeInvite(ctx context.Context, id string) error
 }
 
-func (s *Server) invitesBackend(w http.ResponseWriter) (Invites, bool) {
-	b, ok := s.cfg.Backend.(Invites)
-	if !ok {
-		writeErrorCode(w, http.StatusNotImplemented, codeNotImplemented, "this node's invites do not expire and cannot be listed or revoked")
-	}
-	return b, ok
-}
+const noInvites = "this node's invites do not expire and cannot be listed or revoked"
 
 // postInvite answers POST /v1/invites: an optional body {"expires_in_s":N}; no body (or
 // an empty one) is the default lifetime.
@@ -40,14 +32,9 @@ func (s *Server) postInvite(w http.ResponseWriter, r *http.Request) {
 		s.reply(w, r, http.StatusOK, inv, err)
 		return
 	}
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	raw, err := s.readBody(w, r)
 	if err != nil {
-		var maxErr *http.MaxBytesError
-		if errors.As(err, &maxErr) {
-			s.writeError(w, r, err)
-			return
-		}
-		s.writeError(w, r, api.Errorf(api.ErrBadRequest, "cannot read the request body"))
+		s.writeError(w, r, err)
 		return
 	}
 	var req api.InviteCreate
@@ -66,23 +53,11 @@ func (s *Server) postInvite(w http.ResponseWriter, r *http.Request) {
 	s.reply(w, r, http.StatusOK, inv, err)
 }
 
-func (s *Server) getInvites(w http.ResponseWriter, r *http.Request) {
-	b, ok := s.invitesBackend(w)
-	if !ok {
-		return
-	}
+func getInvites(r *http.Request, b Invites) (any, error) {
 	invs, err := b.Invites(r.Context())
-	s.reply(w, r, http.StatusOK, api.InviteList{Invites: invs}, err)
+	return api.InviteList{Invites: invs}, err
 }
 
-func (s *Server) deleteInvite(w http.ResponseWriter, r *http.Request) {
-	b, ok := s.invitesBackend(w)
-	if !ok {
-		return
-	}
-	if err := b.RevokeInvite(r.Context(), r.PathValue("id")); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+func deleteInvite(r *http.Request, b Invites) (any, error) {
+	return nil, b.RevokeInvite(r.Context(), r.PathValue("id"))
 }

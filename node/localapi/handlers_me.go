@@ -17,15 +17,21 @@ import (
 // decodeBody reads a JSON object of at most MaxBodyBytes into v. The body must be valid
 // UTF-8 (RFC 8259); encoding/json alone would silently replace bad bytes.
 func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	b, err := s.readBody(w, r)
 	if err != nil {
-		var maxErr *http.MaxBytesError
-		if errors.As(err, &maxErr) {
-			return err
-		}
-		return api.Errorf(api.ErrBadRequest, "cannot read the request body")
+		return err
 	}
 	return decodeJSON(b, v)
+}
+
+// readBody reads a request body of at most MaxBodyBytes.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	var maxErr *http.MaxBytesError
+	if err != nil && !errors.As(err, &maxErr) {
+		return nil, api.Errorf(api.ErrBadRequest, "cannot read the request body")
+	}
+	return b, err
 }
 
 // decodeJSON decodes exactly one JSON value of valid UTF-8 from b into v.
@@ -63,11 +69,7 @@ func jsonProblem(err error) string {
 
 func (s *Server) getMe(w http.ResponseWriter, r *http.Request) {
 	me, err := s.cfg.Backend.Me(r.Context())
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, me)
+	s.reply(w, r, http.StatusOK, me, err)
 }
 
 func (s *Server) patchMe(w http.ResponseWriter, r *http.Request) {
@@ -77,20 +79,12 @@ func (s *Server) patchMe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	me, err := s.cfg.Backend.UpdateMe(r.Context(), p)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, me)
+	s.reply(w, r, http.StatusOK, me, err)
 }
 
 func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) {
 	st, err := s.cfg.Backend.Status(r.Context())
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, st)
+	s.reply(w, r, http.StatusOK, st, err)
 }
 
 // getEvents is GET /v1/events?since=SEQ&limit=N: the same log the socket replays.

@@ -23,10 +23,12 @@ type Push interface {
 	MuteConversation(ctx context.Context, convID string, until *int64) (api.Conversation, error)
 }
 
+const noPush = "push registrations are not supported by this node"
+
 func (s *Server) pushBackend(w http.ResponseWriter) (Push, bool) {
 	p, ok := s.cfg.Backend.(Push)
 	if !ok {
-		writeErrorCode(w, http.StatusNotImplemented, codeNotImplemented, "push registrations are not supported by this node")
+		writeErrorCode(w, http.StatusNotImplemented, codeNotImplemented, noPush)
 	}
 	return p, ok
 }
@@ -49,25 +51,13 @@ func (s *Server) postPushRegistration(w http.ResponseWriter, r *http.Request) {
 	s.reply(w, r, status, reg, err)
 }
 
-func (s *Server) getPushRegistrations(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.pushBackend(w)
-	if !ok {
-		return
-	}
+func getPushRegistrations(r *http.Request, p Push) (any, error) {
 	regs, err := p.PushRegistrations(r.Context())
-	s.reply(w, r, http.StatusOK, api.PushRegistrations{Registrations: regs}, err)
+	return api.PushRegistrations{Registrations: regs}, err
 }
 
-func (s *Server) deletePushRegistration(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.pushBackend(w)
-	if !ok {
-		return
-	}
-	if err := p.DeletePushRegistration(r.Context(), r.PathValue("id")); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+func deletePushRegistration(r *http.Request, p Push) (any, error) {
+	return nil, p.DeletePushRegistration(r.Context(), r.PathValue("id"))
 }
 
 // settingsWithPush is Settings with its push part (API.md §7).

@@ -5,8 +5,9 @@
 // prekeys, sessions and delivery counters (node/sessions), the history (node/history), the
 // outbox and its delivery workers (node/outbox; outbox.go), the receiving side
 // (node/inbox, whose batches dispatch each content kind to a handler registered in
-// inbound.go), attachments (node/attachments), groups (node/groups; group.go) and presence
-// (node/presence; presence.go). It reports every change to the event log; node/localapi
+// inbound.go), attachments (node/attachments), groups (node/groups; group.go), presence
+// (node/presence; presence.go) and disappearing messages (node/expiry, node/shredkeys:
+// Config.Shred seals their content in the history and the outbox; expiry.go). It reports every change to the event log; node/localapi
 // reaches it through the node.
 //
 // Persist first, deliver second: a message is acknowledged to the UI only once it is in the
@@ -22,7 +23,8 @@
 //
 //	ct/, cu/, cp/                  the address book: node/contacts
 //	ss/, sc/                       ratchet sessions and delivery counters: node/sessions
-//	cv/, ms/, mo/, mc/             conversations and messages: node/history
+//	cv/, ms/, mz/, mo/, mc/, dx/   conversations and messages: node/history, node/expiry
+//	shredkeys/, shredkeys:window   bucket key records: node/shredkeys
 //	format                         store format version (docs/PROTOCOL.md "Store format version")
 //	pk                             prekey store (crypto/prekey), pki issued one-time ids
 //	hlc                            last hybrid logical clock timestamp issued

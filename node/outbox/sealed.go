@@ -39,8 +39,8 @@ func sealContent(tx *store.Tx, s Sealer, cid string, e *Entry) error {
 // openSent returns the plaintext of raw, the resend history's copy of content seq of
 // contact cid, and whether it was sealed; ErrGone once its key is destroyed.
 func openSent(s Sealer, cid string, seq uint64, raw []byte) (plain []byte, sealed bool, err error) {
-	if len(raw) == 0 || raw[0] == '{' {
-		return raw, false, nil // wire.Content JSON
+	if _, err := shredkeys.BucketOf(raw); err != nil {
+		return raw, false, nil // wire.Content JSON (which never starts with 0x01)
 	}
 	if s == nil {
 		return nil, true, fmt.Errorf("outbox: content %d is sealed at rest and no sealer is set", seq)

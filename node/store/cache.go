@@ -82,6 +82,9 @@ func (c *readCache) del(key []byte) {
 
 // landed records a landed function's writes.
 func (c *readCache) landed(ops []op) {
+	if c == nil {
+		return
+	}
 	for _, o := range ops {
 		if o.del {
 			c.del(o.key)
@@ -94,12 +97,18 @@ func (c *readCache) landed(ops []op) {
 // reset empties the cache (after a failed commit). Its values may still be shared with
 // the layer of a group in flight, so they are dropped, not zeroed.
 func (c *readCache) reset() {
+	if c == nil {
+		return
+	}
 	c.m = make(map[string][]byte)
 	c.order, c.size = nil, 0
 }
 
 // drop empties the cache and zeroes its values (Close: nothing runs any more).
 func (c *readCache) drop() {
+	if c == nil {
+		return
+	}
 	for _, v := range c.m {
 		clear(v)
 	}

@@ -57,8 +57,8 @@ type Options struct {
 	// MemTableBytes sizes each of Badger's memtables (0: 32 MiB). The active one is live
 	// Go heap from the start, and Go lets garbage grow with the live heap: at 64 MiB an
 	// idle connection cost 1.19× a bare libp2p host's RSS, at 32 MiB 1.05× (16 MiB 1.07×),
-	// for about 13% fewer deposits per second than 64 MiB (16 MiB: 18%), more frequent
-	// flushes (BENCHMARKS.md, "Relay memory per idle node: the memtable decision").
+	// for 13–27% fewer deposits per second than 64 MiB in alternating runs (more frequent
+	// flushes; BENCHMARKS.md, "Relay memory per idle node: the memtable decision").
 	MemTableBytes int64
 }
 

@@ -4,6 +4,7 @@ import { h, setChildren, highlight, fmtWhen, fmtLastSeen } from '../dom.js';
 import { icon } from '../icons.js';
 import { q } from '../api.js';
 import { pushCard } from './push.js';
+import { devicesCard } from './devices.js';
 import { inviteExtras } from './invites.js';
 
 function head(title, backTo, backLabel) {
@@ -298,6 +299,7 @@ export function settingsView(app) {
   }
   const n = app.notifier;
   const push = pushCard(app);
+  const devices = devicesCard(app);
   const notifStatus = h('span.form-status', { role: 'status' });
   const notifBtn = h('button#set-notify', { type: 'button' });
   const sound = h('input#set-sound', { type: 'checkbox', role: 'switch', checked: n.prefs.sound });
@@ -389,6 +391,7 @@ export function settingsView(app) {
         dndNote,
         h('p.muted.small', 'Do not disturb also holds back push wake-ups at your relays. Muted chats (the bell in a chat’s header) never notify, in any browser of this node.'),
       ),
+      devices.el,
       push.el,
       h('div.card', h('h3', 'This node'), about),
       h('div.card',
@@ -414,6 +417,7 @@ export function settingsView(app) {
   return {
     el,
     focus: () => title.focus(),
+    destroy: devices.destroy,
     update: (c) => {
       if (c.has('me') && document.activeElement !== nameIn) nameIn.value = s.me.name;
     },
