@@ -3,10 +3,7 @@ package node_test
 import (
 	"bytes"
 	"context"
-	"crypto/hkdf"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -16,15 +13,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
 	"github.com/petrel-chat/petrel/node"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/nodetest"
 	"github.com/petrel-chat/petrel/node/nodetest/wait"
 	"github.com/petrel-chat/petrel/node/shredkeys"
+	"github.com/petrel-chat/petrel/node/store/storetest"
 	"github.com/petrel-chat/petrel/relay/relayserver"
 	"github.com/petrel-chat/petrel/relay/relaytest"
-	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
@@ -36,114 +32,6 @@ import (
 // an expired message's key destroyed within seconds (a node's default is one hour).
 func shortBuckets(c *node.Config) {
 	c.Shred = shredkeys.Options{Window: 2 * time.Second, SweepInterval: 200 * time.Millisecond}
-}
-
-// forensicDataKey unwraps the store's data key from DIR/keyfile with the passphrase.
-func forensicDataKey(t *testing.T, dir string) []byte {
-	t.Helper()
-	h, err := os.ReadFile(filepath.Join(dir, "keyfile"))
-	if err != nil || len(h) != 123 || string(h[:8]) != "PTRLSTOR" {
-		t.Fatalf("store key file: %d bytes, %v", len(h), err)
-	}
-	tm, mem, th := binary.BigEndian.Uint32(h[10:]), binary.BigEndian.Uint32(h[14:]), h[18]
-	kek := argon2.IDKey([]byte(nodetest.Passphrase), h[19:51], tm, mem, th, 32)
-	a, err := chacha20poly1305.NewX(kek)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dk, err := a.Open(nil, h[51:75], h[75:], h[:75])
-	if err != nil {
-		t.Fatalf("unwrap data key: %v", err)
-	}
-	return dk
-}
-
-func forensicSubkey(t *testing.T, dk []byte, info string) []byte {
-	t.Helper()
-	k, err := hkdf.Key(sha256.New, dk, nil, info, 32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-// forensicBucketKeys returns every bucket key a slot of DIR/shredkeys yields to the slot
-// key (the file can be read while the node runs).
-func forensicBucketKeys(t *testing.T, dir string, dk []byte) [][]byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, "shredkeys"))
-	if os.IsNotExist(err) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := chacha20poly1305.NewX(forensicSubkey(t, dk, "petrel_v1_subkey_shredkeys_slot"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var keys [][]byte
-	for i := 0; 9+(i+1)*82 <= len(b); i++ {
-		s := b[9+i*82 : 9+(i+1)*82]
-		ad := binary.BigEndian.AppendUint32([]byte("petrel_v1_shredkeys_slot"), uint32(i))
-		if pt, err := a.Open(nil, s[:24], s[24:], ad); err == nil {
-			keys = append(keys, pt[10:])
-		}
-	}
-	return keys
-}
-
-// forensicValue is one version of one Badger value, opened from the store's sealing.
-type forensicValue struct {
-	key, value []byte
-}
-
-// forensicBadger opens DIR/db directly with Badger's key (from the data key) and returns
-// every version of every value still in it, deleted ones included.
-func forensicBadger(t *testing.T, dir string, dk []byte) []forensicValue {
-	t.Helper()
-	opts := badger.DefaultOptions(filepath.Join(dir, "db")).
-		WithEncryptionKey(forensicSubkey(t, dk, "petrel_v1_store_badger_aes256")).
-		WithIndexCacheSize(1 << 20).WithLogger(nil)
-	db, err := badger.Open(opts)
-	if err != nil {
-		t.Fatalf("open Badger directly: %v", err)
-	}
-	defer db.Close()
-	rec, err := chacha20poly1305.NewX(forensicSubkey(t, dk, "petrel_v1_store_record"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []forensicValue
-	err = db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{AllVersions: true})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			item := it.Item()
-			v, err := item.ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			if len(v) == 0 {
-				continue // a deletion marker
-			}
-			if len(v) < 25 {
-				t.Errorf("a value at %q is too short to be sealed", item.Key())
-				continue
-			}
-			pt, err := rec.Open(nil, v[1:25], v[25:], append([]byte{1}, item.Key()...))
-			if err != nil {
-				t.Errorf("a value at %q does not open with the record key", item.Key())
-				continue
-			}
-			out = append(out, forensicValue{item.KeyCopy(nil), pt})
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // sealedCandidates are the byte strings in v that may be content sealed under a bucket
@@ -222,32 +110,32 @@ func forensicScan(t *testing.T, n *nodetest.Node, secrets ...string) []forensicF
 	if err != nil || files == 0 {
 		t.Fatalf("scanned %d files under %s: %v", files, n.Dir, err)
 	}
-	dk := forensicDataKey(t, n.Dir)
-	keys := forensicBucketKeys(t, n.Dir, dk)
-	values := forensicBadger(t, n.Dir, dk)
+	dk := storetest.DataKey(t, n.Dir, []byte(nodetest.Passphrase))
+	keys := storetest.ShredKeys(t, n.Dir, dk)
+	values := storetest.AllVersions(t, n.Dir, dk)
 	if len(values) == 0 {
 		t.Fatalf("no value in %s's store", n.Name)
 	}
 	for _, v := range values {
 		for _, s := range secrets {
-			if bytes.Contains(v.value, []byte(s)) {
-				out = append(out, forensicFinding{where: fmt.Sprintf("store value at %q", v.key)})
+			if bytes.Contains(v.Value, []byte(s)) {
+				out = append(out, forensicFinding{where: fmt.Sprintf("store value at %q", v.Key)})
 			}
 		}
-		for i, c := range sealedCandidates(v.value) {
+		for i, c := range sealedCandidates(v.Value) {
 			for _, s := range secrets {
 				if i > 0 && bytes.Contains(c, []byte(s)) {
-					out = append(out, forensicFinding{where: fmt.Sprintf("store value at %q, base64 in its JSON", v.key)})
+					out = append(out, forensicFinding{where: fmt.Sprintf("store value at %q, base64 in its JSON", v.Key)})
 				}
 			}
 			for _, k := range keys {
-				pt, ok := openSealed(k, c, v.key)
+				pt, ok := openSealed(k, c, v.Key)
 				if !ok {
 					continue
 				}
 				for _, s := range secrets {
 					if bytes.Contains(pt, []byte(s)) {
-						out = append(out, forensicFinding{where: fmt.Sprintf("sealed content at %q", v.key), key: k})
+						out = append(out, forensicFinding{where: fmt.Sprintf("sealed content at %q", v.Key), key: k})
 					}
 				}
 			}
@@ -261,7 +149,7 @@ func forensicScan(t *testing.T, n *nodetest.Node, secrets ...string) []forensicF
 func keysStillInFile(t *testing.T, n *nodetest.Node, dk []byte, keys [][]byte) int {
 	t.Helper()
 	c := 0
-	for _, k := range forensicBucketKeys(t, n.Dir, dk) {
+	for _, k := range storetest.ShredKeys(t, n.Dir, dk) {
 		for _, want := range keys {
 			if bytes.Equal(k, want) {
 				c++
@@ -307,7 +195,7 @@ func forensicControl(t *testing.T, n *nodetest.Node, secrets ...string) [][]byte
 func forensicGone(t *testing.T, n *nodetest.Node, keys [][]byte, gone func(), secrets ...string) {
 	t.Helper()
 	gone()
-	dk := forensicDataKey(t, n.Dir)
+	dk := storetest.DataKey(t, n.Dir, []byte(nodetest.Passphrase))
 	wait.For(t, n.Name+" destroys the bucket keys of the expired content", func() error {
 		if c := keysStillInFile(t, n, dk, keys); c > 0 {
 			return fmt.Errorf("%d of %d keys still in DIR/shredkeys", c, len(keys))

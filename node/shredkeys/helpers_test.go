@@ -3,9 +3,6 @@ package shredkeys
 import (
 	"bytes"
 	"context"
-	"crypto/hkdf"
-	"crypto/sha256"
-	"encoding/binary"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,9 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
 	"github.com/petrel-chat/petrel/node/store"
-	"golang.org/x/crypto/argon2"
+	"github.com/petrel-chat/petrel/node/store/storetest"
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
@@ -160,108 +156,6 @@ func (n *node) bucketKeyBytes(t *testing.T, b Bucket) []byte {
 	return bytes.Clone(bk.key[:])
 }
 
-// The forensic tools below read the data directory as an attacker with the passphrase
-// would: from the formats documented in node/store/doc.go and this package's doc.go, not
-// through either package's API.
-
-// dataKey unwraps the store's data key from DIR/keyfile with the passphrase.
-func dataKey(t *testing.T, dir string) []byte {
-	t.Helper()
-	h, err := os.ReadFile(filepath.Join(dir, "keyfile"))
-	if err != nil || len(h) != 123 || string(h[:8]) != "PTRLSTOR" {
-		t.Fatalf("store key file: %d bytes, %v", len(h), err)
-	}
-	tm, mem, th := binary.BigEndian.Uint32(h[10:]), binary.BigEndian.Uint32(h[14:]), h[18]
-	kek := argon2.IDKey(testPass, h[19:51], tm, mem, th, 32)
-	a, err := chacha20poly1305.NewX(kek)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dk, err := a.Open(nil, h[51:75], h[75:], h[:75])
-	if err != nil {
-		t.Fatalf("unwrap data key: %v", err)
-	}
-	return dk
-}
-
-func subkey(t *testing.T, dk []byte, info string) []byte {
-	t.Helper()
-	k, err := hkdf.Key(sha256.New, dk, nil, info, 32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-// keysInKeyFile returns every bucket key a slot of DIR/shredkeys yields to the slot key.
-func keysInKeyFile(t *testing.T, dir string, dk []byte) [][]byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, "shredkeys"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := chacha20poly1305.NewX(subkey(t, dk, "petrel_v1_subkey_shredkeys_slot"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var keys [][]byte
-	for i := 0; 9+(i+1)*82 <= len(b); i++ {
-		s := b[9+i*82 : 9+(i+1)*82]
-		ad := binary.BigEndian.AppendUint32([]byte("petrel_v1_shredkeys_slot"), uint32(i))
-		if pt, err := a.Open(nil, s[:24], s[24:], ad); err == nil {
-			keys = append(keys, pt[10:])
-		}
-	}
-	return keys
-}
-
-// badgerValues opens DIR/db directly with Badger's key (derived from the data key) and
-// returns every version of every value still in the database, deleted ones included,
-// opened from the store's record sealing: what someone with the passphrase and the files
-// can read, compaction notwithstanding.
-func badgerValues(t *testing.T, dir string, dk []byte) (values [][]byte, keys [][]byte) {
-	t.Helper()
-	opts := badger.DefaultOptions(filepath.Join(dir, "db")).
-		WithEncryptionKey(subkey(t, dk, "petrel_v1_store_badger_aes256")).
-		WithIndexCacheSize(1 << 20).WithLogger(nil)
-	db, err := badger.Open(opts)
-	if err != nil {
-		t.Fatalf("open Badger directly: %v", err)
-	}
-	defer db.Close()
-	rec, err := chacha20poly1305.NewX(subkey(t, dk, "petrel_v1_store_record"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{AllVersions: true})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			item := it.Item()
-			v, err := item.ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			if len(v) == 0 {
-				continue // a deletion marker
-			}
-			ad := append([]byte{1}, item.Key()...)
-			pt, err := rec.Open(nil, v[1:25], v[25:], ad)
-			if err != nil {
-				t.Errorf("a value at %q does not open with the record key", item.Key())
-				continue
-			}
-			values = append(values, pt)
-			keys = append(keys, item.KeyCopy(nil))
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return values, keys
-}
-
 // rawFiles returns every regular file under dir by relative path.
 func rawFiles(t *testing.T, dir string) map[string][]byte {
 	t.Helper()
@@ -304,4 +198,19 @@ func tryOpen(values, storeKeys, bucketKeys [][]byte) [][]byte {
 		}
 	}
 	return out
+}
+
+// dataKey, keysInKeyFile and badgerValues are node/store/storetest's forensic tools over a
+// shredkeys test node's directory.
+func dataKey(t *testing.T, dir string) []byte { return storetest.DataKey(t, dir, testPass) }
+
+func keysInKeyFile(t *testing.T, dir string, dk []byte) [][]byte {
+	return storetest.ShredKeys(t, dir, dk)
+}
+
+func badgerValues(t *testing.T, dir string, dk []byte) (values [][]byte, keys [][]byte) {
+	for _, v := range storetest.AllVersions(t, dir, dk) {
+		values, keys = append(values, v.Value), append(keys, v.Key)
+	}
+	return values, keys
 }
