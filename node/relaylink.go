@@ -29,22 +29,12 @@ func (l relayLink) MailboxID(user *identity.PublicIdentity) []byte {
 }
 
 func (l relayLink) Deposit(ctx context.Context, relay string, mailbox []byte, envelopes [][]byte) ([]error, error) {
-	h, pid, err := l.connectable(relay)
-	if err != nil {
-		return nil, err
-	}
-	batch := make([]mailboxclient.Envelope, len(envelopes))
-	for i, e := range envelopes {
-		batch[i] = mailboxclient.Envelope{Mailbox: mailbox, Envelope: e}
-	}
-	return mailboxclient.DepositBatch(ctx, h, pid, batch)
+	return l.deposit(ctx, relay, mailbox, envelopes, nil)
 }
 
-// DepositExpiring is Deposit with an expiry per envelope (Unix ms, 0 none; outbox's
-// ExpiringMailbox, disappearing messages). A relay that predates expiring deposits
-// refuses them with bad_request: the batch goes again without expiries there (the
-// receiver still drops a message that arrives after its expiry).
-func (l relayLink) DepositExpiring(ctx context.Context, relay string, mailbox []byte, envelopes [][]byte, expires []int64) ([]error, error) {
+// deposit makes one batch deposit into mailbox, envelope i expiring at expires[i] (Unix ms;
+// 0 or absent: none).
+func (l relayLink) deposit(ctx context.Context, relay string, mailbox []byte, envelopes [][]byte, expires []int64) ([]error, error) {
 	h, pid, err := l.connectable(relay)
 	if err != nil {
 		return nil, err
@@ -56,7 +46,15 @@ func (l relayLink) DepositExpiring(ctx context.Context, relay string, mailbox []
 			batch[i].ExpiresAt = time.UnixMilli(expires[i])
 		}
 	}
-	errs, err := mailboxclient.DepositBatch(ctx, h, pid, batch)
+	return mailboxclient.DepositBatch(ctx, h, pid, batch)
+}
+
+// DepositExpiring is Deposit with an expiry per envelope (Unix ms, 0 none; outbox's
+// ExpiringMailbox, disappearing messages). A relay that predates expiring deposits
+// refuses them with bad_request: the batch goes again without expiries there (the
+// receiver still drops a message that arrives after its expiry).
+func (l relayLink) DepositExpiring(ctx context.Context, relay string, mailbox []byte, envelopes [][]byte, expires []int64) ([]error, error) {
+	errs, err := l.deposit(ctx, relay, mailbox, envelopes, expires)
 	if errors.Is(err, mailboxclient.ErrBadRequest) || err == nil && slices.ContainsFunc(errs, func(e error) bool { return errors.Is(e, mailboxclient.ErrBadRequest) }) {
 		return l.Deposit(ctx, relay, mailbox, envelopes)
 	}
