@@ -120,18 +120,8 @@ func (s *Service) TakeList(tx *store.Tx, raw []byte) error {
 
 // dropChannel removes what waits in channel ch's outbox and its sessions.
 func dropChannel(tx *store.Tx, ch string) error {
-	var dead [][]byte
-	err := tx.Iterate(store.IterOptions{Prefix: outq.KeyPrefix(ch), KeysOnly: true}, func(k, _ []byte) (bool, error) {
-		dead = append(dead, k)
-		return true, nil
-	})
-	if err != nil {
+	if _, err := tx.DeletePrefix(outq.KeyPrefix(ch)); err != nil {
 		return err
-	}
-	for _, k := range dead {
-		if err := tx.Delete(k); err != nil {
-			return err
-		}
 	}
 	for i := range 2 {
 		if err := sessions.Delete(tx, ch, i); err != nil {

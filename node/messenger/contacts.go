@@ -257,17 +257,13 @@ func (m *Messenger) identityChanged(tx *store.Tx, c *sessions.Contact, pub *iden
 	if err != nil {
 		return err
 	}
-	err = tx.Iterate(store.IterOptions{Prefix: outq.SentPrefix(c.ID), KeysOnly: true}, func(k, _ []byte) (bool, error) {
-		dead = append(dead, k)
-		return true, nil
-	})
-	if err != nil {
-		return err
-	}
 	for _, k := range dead {
 		if err := tx.Delete(k); err != nil {
 			return err
 		}
+	}
+	if _, err := tx.DeletePrefix(outq.SentPrefix(c.ID)); err != nil {
+		return err
 	}
 	for _, id := range failed {
 		if err := m.setStatus(tx, id, api.StatusFailed, "identity changed"); err != nil {

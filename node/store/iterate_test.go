@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -194,5 +195,46 @@ func TestIterateErrorAndOwnership(t *testing.T) {
 	})
 	if err != stop {
 		t.Fatalf("err = %v, want the callback's error as-is", err)
+	}
+}
+
+// TestDeletePrefix removes the keys under a prefix, the ones written earlier in the same
+// transaction included, and nothing beside them.
+func TestDeletePrefix(t *testing.T) {
+	s, _ := newTestStore(t)
+	ctx := context.Background()
+	if err := s.Update(ctx, func(tx *Tx) error {
+		for _, k := range []string{"ob/a/1", "ob/a/2", "ob/ab/1", "ob/b/1"} {
+			if err := tx.Set([]byte(k), []byte("v")); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update(ctx, func(tx *Tx) error {
+		if err := tx.Set([]byte("ob/a/3"), []byte("v")); err != nil {
+			return err
+		}
+		n, err := tx.DeletePrefix([]byte("ob/a/"))
+		if err != nil || n != 3 {
+			t.Errorf("DeletePrefix removed %d, %v; want 3", n, err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	if err := s.View(func(tx *Tx) error {
+		return tx.Iterate(IterOptions{Prefix: []byte("ob/"), KeysOnly: true}, func(k, _ []byte) (bool, error) {
+			left = append(left, string(k))
+			return true, nil
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(left, " ") != "ob/ab/1 ob/b/1" {
+		t.Fatalf("left %v, want ob/ab/1 and ob/b/1", left)
 	}
 }

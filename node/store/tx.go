@@ -158,6 +158,25 @@ func (tx *Tx) Delete(key []byte) error {
 	return nil
 }
 
+// DeletePrefix removes every key under prefix (what the transaction sees) and returns how
+// many it removed.
+func (tx *Tx) DeletePrefix(prefix []byte) (int, error) {
+	var dead [][]byte
+	err := tx.Iterate(IterOptions{Prefix: prefix, KeysOnly: true}, func(k, _ []byte) (bool, error) {
+		dead = append(dead, k)
+		return true, nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, k := range dead {
+		if err := tx.Delete(k); err != nil {
+			return 0, err
+		}
+	}
+	return len(dead), nil
+}
+
 func (tx *Tx) put(o op) {
 	if i, ok := tx.index[string(o.key)]; ok {
 		o.key = tx.ops[i].key
