@@ -376,16 +376,7 @@ func TestOfflineDeviceCatchesUpFromItsMailbox(t *testing.T) {
 	bobID := nodetest.UserID(t, bob)
 	conv := nodetest.Befriend(t, alice, bob).ConversationID
 	phone := linkDevice(t, alice, "alice-phone", relay)
-	wait.For(t, "the phone registered at its relay", func() error {
-		st, err := phone.Client.Status(ctx)
-		if err != nil {
-			return err
-		}
-		if len(st.Relays) != 1 || !st.Relays[0].Connected {
-			return fmt.Errorf("relays %+v", st.Relays)
-		}
-		return nil
-	})
+	nodetest.WaitRelayConnected(t, phone, "the phone")
 	if _, err := alice.Client.Send(ctx, conv, "a1", "hi bob"); err != nil {
 		t.Fatal(err)
 	}

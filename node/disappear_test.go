@@ -244,16 +244,7 @@ func TestDisappearingMailExpiresAtTheRelay(t *testing.T) {
 	bob.Stop()
 	bob.Relays = []string{r.Info.Addrs[0]}
 	bob.Run()
-	wait.For(t, "bob registered at his relay", func() error {
-		st, err := bob.Client.Status(ctx)
-		if err != nil {
-			return err
-		}
-		if len(st.Relays) != 1 || !st.Relays[0].Connected {
-			return fmt.Errorf("relays %+v", st.Relays)
-		}
-		return nil
-	})
+	nodetest.WaitRelayConnected(t, bob, "bob")
 	toBob, _ := nodetest.BefriendBoth(t, alice, bob)
 	conv := toBob.ConversationID
 	if status, _ := setDisappear(t, alice, conv, 5); status != 200 {

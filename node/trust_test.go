@@ -678,13 +678,7 @@ func TestUndecryptableMailboxMailAskedAgain(t *testing.T) {
 		c.Relays = []string{r.Info.Addrs[0]}
 		c.RelayPoll = 200 * time.Millisecond
 	})
-	wait.For(t, "bob registered at his relay", func() error {
-		st, err := bob.Client.Status(ctx)
-		if err != nil || len(st.Relays) != 1 || !st.Relays[0].Connected {
-			return fmt.Errorf("relays %+v %v", st.Relays, err)
-		}
-		return nil
-	})
+	nodetest.WaitRelayConnected(t, bob, "bob")
 	toAlice := chatted(t, alice, bob)
 	cs, err := alice.Client.Contacts(ctx)
 	if err != nil || len(cs) != 1 {
@@ -791,13 +785,7 @@ func TestMailboxCardCannotClaimContactsPeer(t *testing.T) {
 		c.Relays = []string{r.Info.Addrs[0]}
 		c.RelayPoll = 200 * time.Millisecond
 	})
-	wait.For(t, "bob registered at his relay", func() error {
-		st, err := bob.Client.Status(ctx)
-		if err != nil || len(st.Relays) != 1 || !st.Relays[0].Connected {
-			return fmt.Errorf("relays %+v %v", st.Relays, err)
-		}
-		return nil
-	})
+	nodetest.WaitRelayConnected(t, bob, "bob")
 	toAlice := chatted(t, alice, bob)
 	before := contactOf(t, bob, toAlice.ID)
 	cs, err := alice.Client.Contacts(ctx)

@@ -3,10 +3,13 @@ package nodetest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/petrel-chat/petrel/node/nodetest/wait"
 )
 
 // UserID is n's user id (GET /v1/me).
@@ -17,6 +20,22 @@ func UserID(t testing.TB, n *Node) string {
 		t.Fatal(err)
 	}
 	return me.UserID
+}
+
+// WaitRelayConnected waits until n has one home relay and is registered there (GET
+// /v1/status); what names n in the wait's message.
+func WaitRelayConnected(t testing.TB, n *Node, what string) {
+	t.Helper()
+	wait.For(t, what+" registered at its relay", func() error {
+		st, err := n.Client.Status(context.Background())
+		if err != nil {
+			return err
+		}
+		if len(st.Relays) != 1 || !st.Relays[0].Connected {
+			return fmt.Errorf("relays %+v", st.Relays)
+		}
+		return nil
+	})
 }
 
 // NoPlaintext fails t for every file under dir that holds one of texts as plain bytes
