@@ -100,17 +100,7 @@ func BenchmarkGroupFanout500(b *testing.B) {
 			b.Fatal(err)
 		}
 		pub := d.SigningKey()
-		err = ps.RegisterTopicValidator(name, func(_ context.Context, _ peer.ID, m *pubsub.Message) pubsub.ValidationResult {
-			skm, err := wire.ParseEnvelope(m.Data)
-			if err != nil {
-				return pubsub.ValidationReject
-			}
-			sm, err := senderkey.ParseMessage(skm)
-			if err != nil || !sm.Verify(pub) {
-				return pubsub.ValidationReject
-			}
-			return pubsub.ValidationAccept
-		})
+		err = ps.RegisterTopicValidator(name, oneChainValidator(pub))
 		if err != nil {
 			b.Fatal(err)
 		}

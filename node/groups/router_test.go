@@ -121,17 +121,7 @@ func (g *routerGroup) add() *routerMember {
 		t.Fatal(err)
 	}
 	signer := g.pub.SigningKey()
-	err = ps.RegisterTopicValidator(g.name, func(_ context.Context, _ peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
-		skm, err := wire.ParseEnvelope(msg.Data)
-		if err != nil {
-			return pubsub.ValidationReject
-		}
-		sm, err := senderkey.ParseMessage(skm)
-		if err != nil || !sm.Verify(signer) {
-			return pubsub.ValidationReject
-		}
-		return pubsub.ValidationAccept
-	})
+	err = ps.RegisterTopicValidator(g.name, oneChainValidator(signer))
 	if err != nil {
 		t.Fatal(err)
 	}
