@@ -25,6 +25,7 @@ type copyCounter struct {
 	from peer.ID
 	mu   sync.Mutex
 	n    map[string]int // message id → copies from `from`
+	mesh int            // peers in this member's own mesh (grafts less prunes)
 }
 
 func (c *copyCounter) count(m *pubsub.Message) {
@@ -34,6 +35,19 @@ func (c *copyCounter) count(m *pubsub.Message) {
 	c.mu.Lock()
 	c.n[envelopeID(m.Message)]++
 	c.mu.Unlock()
+}
+
+// graft counts the peers in this member's own mesh.
+func (c *copyCounter) graft(d int) {
+	c.mu.Lock()
+	c.mesh += d
+	c.mu.Unlock()
+}
+
+func (c *copyCounter) meshPeers() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mesh
 }
 
 func (c *copyCounter) copies(id string) int {
@@ -48,8 +62,8 @@ func (c *copyCounter) OnNewOutboundStream(peer.ID, protocol.ID)             {}
 func (c *copyCounter) OnClosedOutboundStream(peer.ID)                       {}
 func (c *copyCounter) Join(string)                                          {}
 func (c *copyCounter) Leave(string)                                         {}
-func (c *copyCounter) Graft(peer.ID, string)                                {}
-func (c *copyCounter) Prune(peer.ID, string)                                {}
+func (c *copyCounter) Graft(peer.ID, string)                                { c.graft(1) }
+func (c *copyCounter) Prune(peer.ID, string)                                { c.graft(-1) }
 func (c *copyCounter) ValidateMessage(*pubsub.Message)                      {}
 func (c *copyCounter) RejectMessage(*pubsub.Message, string)                {}
 func (c *copyCounter) ThrottlePeer(peer.ID)                                 {}
@@ -277,9 +291,17 @@ func TestRouterPublishesToItsMeshOnly(t *testing.T) {
 		m.mu.Unlock()
 	}
 
-	// A member who joins now gets what is published after its subscription is known.
-	g.add()
+	// A member who joins now gets what is published once it is in the mesh. (Before that,
+	// with flooding off, only gossip reaches it, and the node's pairwise fallback covers a
+	// member gossip misses: groups.Options.FallbackAfter.)
+	late := g.add()
 	g.waitSubscribed()
+	waitFor(t, "the late member grafted into the mesh", func() error {
+		if n := late.copies.meshPeers(); n < 1 {
+			return fmt.Errorf("%d mesh peers", n)
+		}
+		return nil
+	})
 	for n := uint32(5); n < 10; n++ {
 		g.publish(n)
 		g.waitDelivered(n)
