@@ -223,12 +223,17 @@ func InitLinked(ctx context.Context, dir string, passphrase []byte, name, link s
 	linked = true // from here the store is the account's device
 	records = j.Records
 	// A cut transfer resumes at once while each try makes progress (a relay's circuit
-	// carries a little of the history each time), and three times without.
+	// carries a little of the history each time), and three times without, backing off
+	// (0.25, 0.5, 1 s) so that a circuit being re-established has the time to come up.
 	for idle := 0; err != nil && idle < 3 && ctx.Err() == nil; {
 		var more int
 		more, err = devicelink.Resume(ctx, h, st, jopts)
 		records += more
-		if more == 0 {
+		if more == 0 && err != nil {
+			select {
+			case <-ctx.Done():
+			case <-time.After(250 * time.Millisecond << idle):
+			}
 			idle++
 		}
 	}
