@@ -18,8 +18,8 @@ import (
 
 // channelsOf loads the channels of every active device of contact c (c itself for its
 // primary), in its list's order.
-func channelsOf(tx *store.Tx, c *sessions.Contact) ([]*sessions.Contact, error) {
-	acct, err := identity.ParsePublic(c.AccountKey())
+func channelsOf(tx *store.Tx, ratchets *sessions.Cache, c *sessions.Contact) ([]*sessions.Contact, error) {
+	acct, err := ratchets.Account(c)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +152,7 @@ func (s *Service) FanOut(tx *store.Tx, c *sessions.Contact, content *wire.Conten
 	if content.ID == "" {
 		content.ID = api.NewID("x")
 	}
-	chs, err := channelsOf(tx, c)
+	chs, err := channelsOf(tx, s.cfg.Ratchets, c)
 	if err != nil {
 		return err
 	}
