@@ -28,6 +28,7 @@ import (
 	"github.com/petrel-chat/petrel/node/media"
 	outq "github.com/petrel-chat/petrel/node/outbox"
 	"github.com/petrel-chat/petrel/node/presence"
+	"github.com/petrel-chat/petrel/node/presencebook"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/shredkeys"
 	"github.com/petrel-chat/petrel/node/store"
@@ -133,7 +134,7 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 	})
 	m.timers = expiry.New(m.timersConfig())
 	m.live = presence.New(presence.Config{
-		Store: m.st, Events: m.ev, Log: m.log, Options: m.cfg.Presence, Book: m.presenceBook(),
+		Store: m.st, Events: m.ev, Log: m.log, Options: m.cfg.Presence, Book: presencebook.New(m.st, func() string { return m.uid }),
 		AddAddrs: m.addAddrs, Publish: m.frames.Publish, Hidden: m.presenceHidden,
 	})
 	m.pk = sessions.PrekeyServer{Store: m.st, Identity: m.id, Now: m.now, Log: m.log, IsContact: sessions.AcceptedPeer}
