@@ -93,15 +93,16 @@ func (m *Store) GC(ctx context.Context) (GCStats, error) {
 			return err
 		}
 		st.Files = files + shredded
-		var stale []string
+		var stale []*uploadRecord
+		var staleIDs []string
 		err = tx.Iterate(store.IterOptions{Prefix: []byte(keyUpload)}, func(k, _ []byte) (bool, error) {
 			id := string(k[len(keyUpload):])
-			u, err := getUpload(tx, id)
+			u, err := m.getUpload(tx, id)
 			if err != nil {
 				return false, err
 			}
 			if (u.Media == "" && u.Created < uploadMS) || (u.Media != "" && u.Created < graceMS) {
-				stale = append(stale, id)
+				stale, staleIDs = append(stale, u), append(staleIDs, id)
 				for i := 0; i+32 <= len(u.Chunks); i += 32 {
 					gone = append(gone, Hash(u.Chunks[i:i+32]))
 				}
@@ -111,11 +112,11 @@ func (m *Store) GC(ctx context.Context) (GCStats, error) {
 		if err != nil {
 			return err
 		}
-		for _, id := range stale {
+		for i, id := range staleIDs {
 			if err := m.deleteRec(tx, uploadKey(id)); err != nil {
 				return err
 			}
-			if err := m.deleteRec(tx, tailKey(id)); err != nil {
+			if err := m.deleteTail(tx, id, stale[i]); err != nil {
 				return err
 			}
 			st.Uploads++
@@ -164,7 +165,7 @@ func (m *Store) sweep(cutoff time.Time) (int, error) {
 			return err
 		}
 		return tx.Iterate(store.IterOptions{Prefix: []byte(keyUpload)}, func(k, _ []byte) (bool, error) {
-			u, err := getUpload(tx, string(k[len(keyUpload):]))
+			u, err := m.getUpload(tx, string(k[len(keyUpload):]))
 			if err != nil {
 				return false, err
 			}

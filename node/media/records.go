@@ -76,6 +76,9 @@ type uploadRecord struct {
 	Sum     []byte `json:"sum"` // the SHA-256 state over the sealed bytes (MarshalBinary)
 	Created int64  `json:"created"`
 	Media   string `json:"media,omitempty"` // set once complete
+	// SealedTail: the tail record is sealed under a bucket key (sealed.go), as is this
+	// record until the upload completes.
+	SealedTail bool `json:"sealed_tail,omitempty"`
 }
 
 func fileKey(id FileID) []byte        { return []byte(keyFile + id.String()) }
@@ -133,12 +136,12 @@ func (m *Store) getMedia(tx *store.Tx, id string) (*mediaRecord, error) {
 	return &md, nil
 }
 
-func getUpload(tx *store.Tx, id string) (*uploadRecord, error) {
+func (m *Store) getUpload(tx *store.Tx, id string) (*uploadRecord, error) {
 	if id == "" || len(id) > 64 {
 		return nil, fmt.Errorf("%w: upload id", ErrNotFound)
 	}
 	var u uploadRecord
-	ok, err := store.GetJSON(tx, uploadKey(id), &u)
+	ok, err := m.getRec(tx, uploadKey(id), &u)
 	if err != nil {
 		return nil, err
 	}

@@ -344,3 +344,64 @@ func (m *Store) Expire(tx *store.Tx, id, msgID string) error {
 	}
 	return nil
 }
+
+// putUpload writes upload record u of id: sealed under the Pending bucket of now (with a
+// sealer) while it is unfinished and so holds the file's key and name.
+func (m *Store) putUpload(tx *store.Tx, id string, u *uploadRecord) error {
+	un := until{set: true, lasting: true}
+	if u.SealedTail && u.Media == "" {
+		un = until{set: true, pending: true}
+	}
+	return m.putRec(tx, uploadKey(id), u, un)
+}
+
+// getTail reads upload id's tail (nil when there is none), opening it if it is sealed.
+func (m *Store) getTail(tx *store.Tx, id string, u *uploadRecord) ([]byte, error) {
+	b, err := tx.Get(tailKey(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil || !u.SealedTail {
+		return b, err
+	}
+	if m.opts.Sealer == nil {
+		return nil, fmt.Errorf("media: upload %s: its tail is sealed at rest and no sealer is set", id)
+	}
+	pt, err := m.opts.Sealer.Open(b, tailKey(id))
+	if err != nil {
+		return nil, fmt.Errorf("media: upload %s: open tail: %w", id, err)
+	}
+	return pt, nil
+}
+
+// putTail writes upload id's tail, sealed under the Pending bucket of now when u says so.
+func (m *Store) putTail(tx *store.Tx, id string, u *uploadRecord, tail []byte) error {
+	if !u.SealedTail {
+		return tx.Set(tailKey(id), tail)
+	}
+	if err := m.deleteTail(tx, id, u); err != nil {
+		return err
+	}
+	if m.opts.Sealer == nil {
+		return fmt.Errorf("media: upload %s: its tail is sealed at rest and no sealer is set", id)
+	}
+	sealed, err := m.opts.Sealer.SealUntil(tx, 0, tailKey(id), tail)
+	if err != nil {
+		return fmt.Errorf("media: upload %s: seal tail: %w", id, err)
+	}
+	return tx.Set(tailKey(id), sealed)
+}
+
+// deleteTail deletes upload id's tail, released from its bucket when it was sealed.
+func (m *Store) deleteTail(tx *store.Tx, id string, u *uploadRecord) error {
+	if u.SealedTail && m.opts.Sealer != nil {
+		if old, err := tx.Get(tailKey(id)); err == nil {
+			if err := m.opts.Sealer.Release(tx, old); err != nil && !errors.Is(err, shredkeys.ErrMalformed) {
+				return fmt.Errorf("media: upload %s: release tail: %w", id, err)
+			}
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	return tx.Delete(tailKey(id))
+}

@@ -261,3 +261,52 @@ func TestLastingReferenceUnseals(t *testing.T) {
 		t.Fatalf("the lasting message's media: %d bytes", len(got))
 	}
 }
+
+// TestDisappearingTusUploadLeavesNoTrace: a resumable upload keeps the file's name, key and
+// the bytes after its last chunk (the tail) in its own records while it runs; for an
+// attachment of a disappearing message those too are gone for good after the expiry.
+func TestDisappearingTusUploadLeavesNoTrace(t *testing.T) {
+	ctx := context.Background()
+	s := newSealedStore(t)
+	name := []byte("resumable-secret-name.txt")
+	data := bytes.Repeat([]byte("TUS-TAIL-PLAINTEXT-"), 200)
+	up, err := s.Create(ctx, int64(len(data)), string(name), "text/plain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Write(ctx, up, 0, bytes.NewReader(data[:1000])); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Write(ctx, up, 1000, bytes.NewReader(data[1000:])); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.Complete(ctx, up)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := s.fileKeyOf(t, a.MediaID)
+	exp := s.clk.Now().Add(20 * time.Second).UnixMilli()
+	s.update(t, func(tx *store.Tx) error {
+		if err := Ref(tx, a.MediaID, "m1"); err != nil {
+			return err
+		}
+		return s.RefUntil(tx, a.MediaID, "m1", true, exp)
+	})
+	if got := readAll(t, s.Store, a.MediaID); !bytes.Equal(got, data) {
+		t.Fatalf("read back %d bytes", len(got))
+	}
+	secrets := [][]byte{name, key, []byte("TUS-TAIL-PLAINTEXT-")}
+	if found := s.findings(t, secrets...); len(found) == 0 {
+		t.Fatal("the control before the expiry finds nothing")
+	}
+	s.reopen(t)
+	s.clk.advance(21 * time.Second)
+	s.update(t, func(tx *store.Tx) error { return s.Expire(tx, a.MediaID, "m1") })
+	s.clk.advance(3 * time.Hour)
+	if _, err := s.kr.Sweep(ctx, s.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if found := s.findings(t, secrets...); len(found) > 0 {
+		t.Fatalf("after the expiry the store still yields the upload: %q", found)
+	}
+}
