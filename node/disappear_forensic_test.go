@@ -369,9 +369,20 @@ func TestDisappearedGroupMessageLeavesNoTraceOnDisk(t *testing.T) {
 	for _, n := range nodes {
 		waitTimer(t, n, gid, 20, "Alice set messages to disappear after 20 seconds")
 	}
-	sent, err := nodes[0].Client.Send(ctx, gid, "g1", secret)
+	const fileName = "forensic-heron-flight-path.bin"
+	file := testFile(t, 9_000)
+	att, err := nodes[0].Client.UploadMedia(ctx, bytes.NewReader(file), int64(len(file)), fileName, "application/octet-stream")
 	if err != nil {
 		t.Fatal(err)
+	}
+	mf, err := nodes[0].Node.MediaManifest(att.MediaID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := []string{secret, fileName, string(mediaPattern), string(mf.Key), base64.StdEncoding.EncodeToString(mf.Key)}
+	code, sent := sendAttachments(t, nodes[0].Client, gid, "g1", secret, att.MediaID)
+	if code != http.StatusCreated && code != http.StatusOK {
+		t.Fatalf("send: %d", code)
 	}
 	ids := map[*nodetest.Node]string{nodes[0]: sent.ID}
 	for _, n := range nodes[1:] {
@@ -383,6 +394,7 @@ func TestDisappearedGroupMessageLeavesNoTraceOnDisk(t *testing.T) {
 			ids[n] = m.ID
 			return nil
 		})
+		waitAttachment(t, n, gid, secret, media.Available)
 	}
 	// nodes[2] restarts before reading it (sealed while unread), then reads it.
 	nodes[2].Restart()
@@ -393,10 +405,13 @@ func TestDisappearedGroupMessageLeavesNoTraceOnDisk(t *testing.T) {
 	}
 	keys := map[*nodetest.Node][][]byte{}
 	for _, n := range nodes {
-		keys[n] = forensicControl(t, n, secret)
+		keys[n] = forensicControl(t, n, secrets...)
 	}
 	for _, n := range nodes {
-		forensicGone(t, n, keys[n], waitGone(t, n, gid, ids[n], secret), secret)
-		noBodyInEvents(t, n, secret)
+		forensicGone(t, n, keys[n], waitGone(t, n, gid, ids[n], secret), secrets...)
+		noBodyInEvents(t, n, secret, fileName)
+		if c := chunkFileCount(t, n); c != 0 {
+			t.Errorf("%s keeps %d chunk files of the expired attachment", n.Name, c)
+		}
 	}
 }
