@@ -60,9 +60,10 @@ type Config struct {
 // Service is linked devices at the façade. Create it with New; LoadAccount sets the
 // account it acts for.
 type Service struct {
-	cfg  Config
-	acct *identity.PublicIdentity
-	uid  string
+	cfg     Config
+	acct    *identity.PublicIdentity
+	uid     string
+	revoked revocation // this device's revoked signal (revoked.go)
 }
 
 // New returns a Service acting, until LoadAccount, for the device key's own account.
@@ -269,6 +270,9 @@ func (s *Service) LoadAccount(tx *store.Tx) error {
 		return err
 	}
 	s.acct, s.uid = me.Account, me.UserID()
+	if me.Revoked() {
+		s.revoked.fire()
+	}
 	return nil
 }
 

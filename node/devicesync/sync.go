@@ -75,13 +75,14 @@ func (s *Service) TakeList(tx *store.Tx, raw []byte) error {
 		if err != nil {
 			return err
 		}
+		was := me.Revoked()
 		if _, changed, err := devices.AcceptOwn(tx, me, raw); err != nil {
 			if !errors.Is(err, api.ErrForbidden) {
 				return err
 			}
 			s.cfg.Log.Info("own device list refused", "err", err)
-		} else if changed && me.Revoked() {
-			s.cfg.Log.Warn("this device was revoked by the account's primary device: it sends nothing from now on")
+		} else if changed && !was && me.Revoked() {
+			return s.revokedNow(tx, me) // revoked.go
 		}
 		return nil
 	}
@@ -141,10 +142,8 @@ func dropChannel(tx *store.Tx, ch string) error {
 // session when the outbox's order allows (outbox.Enqueue). The id and timestamp are the
 // same for all, so every device shows the message with the same order.
 func (s *Service) FanOut(tx *store.Tx, c *sessions.Contact, content *wire.Content, msgID string) error {
-	if me, err := s.Self(tx); err != nil {
+	if err := s.RefuseRevoked(tx); err != nil {
 		return err
-	} else if me.Revoked() {
-		return api.Errorf(api.ErrForbidden, "this device was revoked by the account's primary device: it sends nothing")
 	}
 	if content.TS == "" {
 		content.TS = s.cfg.Clock.Now().String()

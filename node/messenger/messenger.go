@@ -209,7 +209,11 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 func (m *Messenger) Run(ctx context.Context, h host.Host) error {
 	m.mu.Lock()
 	m.host, m.ctx = h, ctx
-	m.ob = outq.New(ctx, m.outboxConfig())
+	// The outbox's workers and the presence beat run while this device is active: a
+	// revoked device delivers and announces nothing (node/devicesync's revoked signal).
+	active, stopActive := m.dev.WithRevocation(ctx)
+	defer stopActive()
+	m.ob = outq.New(active, m.outboxConfig())
 	m.mu.Unlock()
 
 	h.SetStreamHandler(protocol.ID(wire.MessageProtocol), m.handleMessages)
@@ -235,7 +239,7 @@ func (m *Messenger) Run(ctx context.Context, h host.Host) error {
 	if err := m.groups.Start(ctx, h); err != nil {
 		return err
 	}
-	m.live.Start(ctx, h)
+	m.live.Start(active, h)
 	depositorDone := make(chan struct{})
 	go func() {
 		defer close(depositorDone)
