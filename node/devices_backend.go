@@ -20,6 +20,7 @@ import (
 	"github.com/petrel-chat/petrel/node/devicelink"
 	"github.com/petrel-chat/petrel/node/devices"
 	"github.com/petrel-chat/petrel/node/history"
+	"github.com/petrel-chat/petrel/node/homerelays"
 	"github.com/petrel-chat/petrel/node/invite"
 	"github.com/petrel-chat/petrel/node/media"
 	"github.com/petrel-chat/petrel/node/media/blobdir"
@@ -42,6 +43,18 @@ func (n *Node) serveDeviceLinks(h host.Host) (stop func(), err error) {
 	n.links = srv
 	n.mu.Unlock()
 	return srv.Serve(h), nil
+}
+
+// runHomes runs the home relays (registration, prekeys, the mailbox drain) while this
+// device is active: a device the account's primary revoked stops draining its mailboxes,
+// and the rest of the node goes on serving the API (docs/API.md §8).
+func (n *Node) runHomes(ctx context.Context, homes *homerelays.Relays) error {
+	active, stop := n.msg.WithRevocation(ctx)
+	defer stop()
+	if err := homes.Run(active, n.cfg.Relays); ctx.Err() == nil && active.Err() == nil {
+		return err
+	}
+	return nil
 }
 
 // resumeHistory finishes a linked device's history transfer cut during petrel init
