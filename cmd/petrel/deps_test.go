@@ -184,13 +184,15 @@ func TestNodeFloors(t *testing.T) {
 		"node/outbox":     core,
 		"node/inbox":      core,
 		"node/devices":    core,
+		"node/acquaint":   core,
+		"node/reach":      core,
 		"node/homerelays": feature, "node/push": feature, "node/media": feature, "node/presence": feature,
 		"node/groups": feature, "node/expiry": feature,
 		"node/devicelink":      feature,
 		"node/groups/grouplog": part, "node/groups/groupmail": part, "node/groups/owed": part,
 		"node/media/filemeta": part, "node/media/blobdir": part,
 		"node/messenger": facade, "node/localapi": facade, "node": facade, "node/attachments": facade, "node/devicesync": facade,
-		"node/localapi/mediaapi": facade, "node/storeformat": facade, "node/presencebook": facade,
+		"node/localapi/mediaapi": facade, "node/storeformat": facade, "node/presencebook": facade, "node/mailintake": facade, "node/groupcontacts": facade,
 		"node/localclient": testHelper, "node/nodetest": testHelper, "node/nodetest/wait": testHelper, "node/store/storetest": testHelper,
 	}
 	names := []string{"foundation", "pairwise core", "feature part", "feature", "façade", "test helper"}
