@@ -259,7 +259,7 @@ func TestNodePackageSize(t *testing.T) {
 		// handlers of inbound.go, group.go and expiry.go share (putMsg, setStatus,
 		// markDeleted, applyReaction, the conversation objects), the group wiring
 		// (group.go) and the contact adding (contacts.go): the next seams to split along.
-		"node/messenger": 3273,
+		"node/messenger": 2581,
 	}
 	pkgs := loadPackages(t)
 	for dir, p := range pkgs {
