@@ -63,6 +63,6 @@ func (m *Messenger) ReceiveSealed(ctx context.Context, envelopes [][]byte) error
 	return mailintake.Receive(ctx, mailintake.Config{Store: m.st, Identity: m.id, Rx: m.rx, Groups: m.groups, Log: m.log,
 		GroupBatch: func(tx *store.Tx) (func(string) (*sessions.Contact, error), groups.Pairwise) {
 			cc := txContacts{}
-			return func(uid string) (*sessions.Contact, error) { return cc.byUser(tx, uid) }, m.groupPairwise(tx, cc)
+			return func(uid string) (*sessions.Contact, error) { return cc.ByUser(tx, uid) }, m.groupPairwise(tx, cc)
 		}}, envelopes)
 }
