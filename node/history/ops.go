@@ -80,3 +80,55 @@ func FixLast(tx *store.Tx, convID, removed string) (bool, error) {
 	}
 	return true, PutConversation(tx, conv)
 }
+
+// ReadUpTo marks conversation convID read up to and including message upTo (not_found
+// when it is not in the conversation): the conversation's read mark moves forward and its
+// unread count becomes the incoming messages after upTo. It returns the conversation (not
+// saved), the incoming messages newly read (their status set to read, not saved) and
+// whether the conversation as the UI shows it changed.
+func ReadUpTo(tx *store.Tx, s Sealer, convID, upTo string) (conv *Conversation, newly []*Item, changed bool, err error) {
+	conv, err = GetConversation(tx, convID)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	target, err := LoadItem(tx, s, upTo)
+	if err != nil || target.M.ConversationID != convID {
+		return nil, nil, false, api.Errorf(api.ErrNotFound, "no message %q in this conversation", upTo)
+	}
+	unread := 0
+	prefix := KeyOrderPrefix(convID)
+	err = tx.Iterate(store.IterOptions{Prefix: prefix, Start: KeyOrder(convID, conv.ReadUpTo)}, func(k, v []byte) (bool, error) {
+		order := string(k[len(prefix):])
+		if order <= conv.ReadUpTo {
+			return true, nil
+		}
+		r, err := LoadItem(tx, s, string(v))
+		if err != nil {
+			return false, err
+		}
+		if !r.Incoming {
+			return true, nil
+		}
+		if order <= target.M.Order {
+			if r.M.Status != api.StatusRead {
+				newly = append(newly, r)
+			}
+		} else {
+			unread++
+		}
+		return true, nil
+	})
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if target.M.Order > conv.ReadUpTo {
+		conv.ReadUpTo = target.M.Order
+	}
+	changed = conv.Unread != unread || len(newly) > 0
+	conv.Unread = unread
+	for _, r := range newly {
+		r.M.Status = api.StatusRead
+		r.M.Receipts.Read = r.M.Receipts.Delivered // incoming: its receipts describe this node
+	}
+	return conv, newly, changed, nil
+}

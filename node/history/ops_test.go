@@ -1,6 +1,8 @@
 package history
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -75,6 +77,55 @@ func TestFixLastPointsAtTheNewestLeft(t *testing.T) {
 		cv, err := GetConversation(tx, "d1")
 		if err != nil || !changed || cv.LastMsgID != "m1" {
 			t.Errorf("after removing the last: %+v, changed %v, %v", cv, changed, err)
+		}
+		return nil
+	})
+}
+
+// TestReadUpToMarksIncomingOnly: reading up to a message marks the incoming messages up to
+// it read (not our own), counts the incoming ones after it as unread, and moves the read
+// mark forward only; a message of another conversation is not_found.
+func TestReadUpToMarksIncomingOnly(t *testing.T) {
+	st := storetest.Open(t)
+	storetest.Update(t, st, func(tx *store.Tx) error {
+		if err := PutConversation(tx, &Conversation{ID: "d1", Type: api.ConversationDirect, Unread: 3}); err != nil {
+			return err
+		}
+		if err := PutConversation(tx, &Conversation{ID: "d2", Type: api.ConversationDirect}); err != nil {
+			return err
+		}
+		for i, m := range []struct {
+			id, conv string
+			in       bool
+		}{{"m1", "d1", true}, {"m2", "d1", false}, {"m3", "d1", true}, {"m4", "d1", true}, {"x1", "d2", true}} {
+			it := &Item{M: api.Message{ID: m.id, ConversationID: m.conv, Order: fmt.Sprintf("%04d", i+1), Status: api.StatusDelivered,
+				Receipts: api.Receipts{Delivered: 1}}, Incoming: m.in}
+			if err := PutItem(tx, nil, it); err != nil {
+				return err
+			}
+			if err := tx.Set(KeyOrder(m.conv, it.M.Order), []byte(m.id)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	_ = st.View(func(tx *store.Tx) error {
+		conv, newly, changed, err := ReadUpTo(tx, nil, "d1", "m3")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, r := range newly {
+			ids = append(ids, r.M.ID)
+			if r.M.Status != api.StatusRead || r.M.Receipts.Read != 1 {
+				t.Errorf("%s: %s, read receipts %d", r.M.ID, r.M.Status, r.M.Receipts.Read)
+			}
+		}
+		if !slices.Equal(ids, []string{"m1", "m3"}) || conv.Unread != 1 || conv.ReadUpTo != "0003" || !changed {
+			t.Errorf("newly %v, unread %d, read up to %q, changed %v", ids, conv.Unread, conv.ReadUpTo, changed)
+		}
+		if _, _, _, err := ReadUpTo(tx, nil, "d1", "x1"); !errors.Is(err, api.ErrNotFound) {
+			t.Errorf("a message of another conversation: %v", err)
 		}
 		return nil
 	})
