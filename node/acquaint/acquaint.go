@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -262,4 +263,23 @@ func addrStrings(as []ma.Multiaddr) []string {
 		out = append(out, a.String())
 	}
 	return out
+}
+
+// List is every contact the user added (not the group-only ones), each shown as show makes
+// it, by name (case-insensitive), ties by id.
+func List(tx *store.Tx, show func(c *sessions.Contact) api.Contact) ([]api.Contact, error) {
+	out := []api.Contact{}
+	err := contacts.List(tx, func(r *contacts.Record) (bool, error) {
+		if !r.GroupOnly {
+			out = append(out, show(&sessions.Contact{Record: *r}))
+		}
+		return true, nil
+	})
+	slices.SortFunc(out, func(a, b api.Contact) int {
+		if c := strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, err
 }

@@ -2,6 +2,7 @@ package acquaint
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -282,4 +283,33 @@ func TestPatchAndCheckName(t *testing.T) {
 			t.Errorf("CheckName(%.10q): %v", bad, err)
 		}
 	}
+}
+
+// TestListByNameWithoutGroupOnly: the contact list is by name whatever the case, ties by
+// id, and leaves out fellow group members the user never added.
+func TestListByNameWithoutGroupOnly(t *testing.T) {
+	st := storetest.Open(t)
+	storetest.Update(t, st, func(tx *store.Tx) error {
+		for _, r := range []contacts.Record{{ID: "c1", UserID: "u1", Name: "bob"}, {ID: "c2", UserID: "u2", Name: "Ann"},
+			{ID: "c3", UserID: "u3", Name: "zed", GroupOnly: true}, {ID: "c0", UserID: "u4", Name: "ann"}} {
+			if err := contacts.Create(tx, &r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	_ = st.View(func(tx *store.Tx) error {
+		got, err := List(tx, func(c *sessions.Contact) api.Contact { return api.Contact{ID: c.ID, Name: c.Name} })
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, c := range got {
+			ids = append(ids, c.ID)
+		}
+		if want := []string{"c0", "c2", "c1"}; !slices.Equal(ids, want) {
+			t.Errorf("list %v, want %v", ids, want)
+		}
+		return nil
+	})
 }

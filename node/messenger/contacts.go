@@ -2,8 +2,6 @@ package messenger
 
 import (
 	"context"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -120,22 +118,11 @@ func (m *Messenger) identityChanged(tx *store.Tx, c *sessions.Contact, pub *iden
 	return err
 }
 
-// Contacts lists the contacts, by name.
-func (m *Messenger) Contacts(ctx context.Context) ([]api.Contact, error) {
-	out := []api.Contact{}
-	err := m.st.View(func(tx *store.Tx) error {
-		return contacts.List(tx, func(r *contacts.Record) (bool, error) {
-			if !r.GroupOnly {
-				out = append(out, m.apiContact(&sessions.Contact{Record: *r}))
-			}
-			return true, nil
-		})
-	})
-	slices.SortFunc(out, func(a, b api.Contact) int {
-		if c := strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
+// Contacts lists the contacts, by name (acquaint.List).
+func (m *Messenger) Contacts(ctx context.Context) (out []api.Contact, err error) {
+	err = m.st.View(func(tx *store.Tx) error {
+		out, err = acquaint.List(tx, m.apiContact)
+		return err
 	})
 	return out, err
 }
