@@ -374,7 +374,8 @@ func (n *Node) Run(ctx context.Context, ready func(APIInfo)) (err error) {
 		n.mu.Lock()
 		n.homes = homes
 		n.mu.Unlock()
-		g.Go(func() error { return homes.Run(gctx, n.cfg.Relays) })
+		// A revoked device stops draining its mailboxes (docs/API.md §8).
+		g.Go(func() error { return n.runHomes(gctx, homes) })
 		// A hole punch lost to a busy moment is tried again (p2phost.DirectRetry).
 		g.Go(func() error {
 			err := p2phost.DirectRetry{Host: h, Log: n.log.With("part", "direct")}.Run(gctx)

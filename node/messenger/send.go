@@ -112,6 +112,9 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 			out, repeat = r.M, true
 			return nil
 		}
+		if err := m.dev.RefuseRevoked(tx); err != nil { // a revoked device sends nothing (node/devicesync)
+			return err
+		}
 		conv, err := history.GetConversation(tx, req.ConversationID)
 		if err != nil {
 			return err
