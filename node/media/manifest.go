@@ -83,8 +83,8 @@ func (m *Store) manifest(tx *store.Tx, id string) (Manifest, error) {
 	}
 	mf := Manifest{File: fid, Key: f.Key, Size: f.Size, SHA256: f.SHA256, Name: md.Name, MIME: md.MIME,
 		Width: md.Width, Height: md.Height, DurationMS: md.DurationMS}
-	for i := range f.count() {
-		mf.Chunks = append(mf.Chunks, f.hash(i))
+	for i := range f.Count() {
+		mf.Chunks = append(mf.Chunks, f.Hash(i))
 	}
 	return mf, nil
 }
@@ -201,13 +201,13 @@ func (m *Store) SealedChunks(id string, fn func(h Hash, ct []byte) error) error 
 	}
 	var buf []byte
 	for _, f := range files {
-		for i := range f.count() {
-			ct, err := m.blobs.Get(f.hash(i), buf)
+		for i := range f.Count() {
+			ct, err := m.blobs.Get(f.Hash(i), buf)
 			if err != nil {
 				return err
 			}
 			buf = ct
-			if err := fn(f.hash(i), ct); err != nil {
+			if err := fn(f.Hash(i), ct); err != nil {
 				return err
 			}
 		}
