@@ -252,3 +252,8 @@ func attachmentIDs(msg *api.Message) []string {
 	}
 	return ids
 }
+
+// inheritExpire is the timer an edit or a reaction of msg carries: msg's own, so that its
+// copies at rest (outbox, resend history, relay mail) are sealed and dropped like msg's
+// (outbox.ExpiryOf).
+func inheritExpire(msg *api.Message) uint32 { return uint32(max(msg.DisappearAfterS, 0)) }

@@ -314,9 +314,14 @@ func ResetSession(tx *store.Tx, ratchets *sessions.Cache, contacts Contacts, cid
 }
 
 // ExpiryOf is when content expires (Unix ms): a text under a disappearing-message timer
-// expires its timer after it was sent; anything else never (0).
+// expires its timer after it was sent, and so do an edit and a reaction of a disappearing
+// message, which carry its timer (never later than their target: it was sent, or read,
+// before them); anything else never (0).
 func ExpiryOf(content *wire.Content) int64 {
-	if content.Kind != wire.KindText || content.Expire == 0 {
+	switch {
+	case content.Expire == 0:
+		return 0
+	case content.Kind != wire.KindText && content.Kind != wire.KindEdit && content.Kind != wire.KindReaction:
 		return 0
 	}
 	ts, err := hlc.Parse(content.TS)

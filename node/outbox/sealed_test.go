@@ -124,3 +124,29 @@ func TestDisappearingContentSealedAtRest(t *testing.T) {
 		t.Fatalf("after the key is destroyed: %v, want ErrGone", err)
 	}
 }
+
+// TestEditAndReactionInheritTheTimer: an edit or a reaction that carries its target's
+// timer expires like a text sent then (so it is sealed at rest and deposited with its
+// expiry); a delete, a receipt or a timer change never expires.
+func TestEditAndReactionInheritTheTimer(t *testing.T) {
+	ts := hlc.Timestamp{Wall: 1_800_000_000_000}
+	for _, c := range []struct {
+		kind string
+		want int64
+	}{
+		{wire.KindText, ts.Wall + 30_000},
+		{wire.KindEdit, ts.Wall + 30_000},
+		{wire.KindReaction, ts.Wall + 30_000},
+		{wire.KindDelete, 0},
+		{wire.KindReceipt, 0},
+		{wire.KindDisappear, 0},
+	} {
+		ct := &wire.Content{Kind: c.kind, TS: ts.String(), Expire: 30}
+		if got := ExpiryOf(ct); got != c.want {
+			t.Errorf("%s with a 30 s timer expires at %d, want %d", c.kind, got, c.want)
+		}
+		if ct.Expire = 0; ExpiryOf(ct) != 0 {
+			t.Errorf("%s without a timer expires", c.kind)
+		}
+	}
+}
