@@ -1,6 +1,7 @@
 package media
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -136,6 +137,9 @@ func (m *Store) AddTx(tx *store.Tx, mf Manifest) (string, error) {
 }
 
 func (m *Store) addFile(tx *store.Tx, mf Manifest, id, parent string, now int64, md ...*mediaRecord) error {
+	if f, err := m.getFile(tx, mf.File); err == nil && !f.describes(mf) {
+		return fmt.Errorf("%w: file %s", ErrFileConflict, mf.File)
+	}
 	if _, err := m.getMedia(tx, id); err == nil {
 		return nil
 	}
@@ -161,6 +165,21 @@ func (m *Store) addFile(tx *store.Tx, mf Manifest, id, parent string, now int64,
 		return m.putFile(tx, mf.File, f)
 	}
 	return nil
+}
+
+// describes reports whether mf describes the file f is: the same key, size, SHA-256 and
+// chunk hashes.
+func (f *fileRecord) describes(mf Manifest) bool {
+	if len(f.Chunks) != len(mf.Chunks)*len(Hash{}) || f.Size != mf.Size ||
+		!bytes.Equal(f.Key, mf.Key) || !bytes.Equal(f.SHA256, mf.SHA256) {
+		return false
+	}
+	for i, h := range mf.Chunks {
+		if f.hash(i) != h {
+			return false
+		}
+	}
+	return true
 }
 
 // SealedChunks calls fn with each chunk ciphertext of an available media id (and then of its
