@@ -8,8 +8,8 @@ import (
 // is what the media is sealed for.
 func TestRefValues(t *testing.T) {
 	for _, c := range []struct {
-		dis bool
-		exp int64
+		dis  bool
+		exp  int64
 		want until
 	}{
 		{false, 0, until{set: true, lasting: true}},
