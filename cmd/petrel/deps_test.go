@@ -191,7 +191,7 @@ func TestNodeFloors(t *testing.T) {
 		"node/devicelink":      feature,
 		"node/groups/grouplog": part, "node/groups/groupmail": part, "node/groups/owed": part,
 		"node/groups/chains": part, "node/groups/members": part,
-		"node/media/filemeta": part, "node/media/blobdir": part,
+		"node/media/filemeta": part, "node/media/blobdir": part, "node/media/mediarec": part,
 		"node/messenger": facade, "node/localapi": facade, "node": facade, "node/attachments": facade, "node/devicesync": facade,
 		"node/localapi/mediaapi": facade, "node/storeformat": facade, "node/presencebook": facade, "node/mailintake": facade,
 		"node/localclient": testHelper, "node/nodetest": testHelper, "node/nodetest/wait": testHelper, "node/store/storetest": testHelper,
