@@ -228,6 +228,12 @@ func (s *Service) DeviceRevoked() bool {
 // included: they must stop encrypting to a revoked device as well) and every other device
 // of ours, in tx.
 func (s *Service) publishDevices(tx *store.Tx, raw []byte) error {
+	return s.publishDevicesVia(tx, raw, nil)
+}
+
+// publishDevicesVia is publishDevices from within a receiving batch whose channel cur
+// is (nil: none): that channel's copy is queued on cur, the one the batch saves.
+func (s *Service) publishDevicesVia(tx *store.Tx, raw []byte, cur *sessions.Contact) error {
 	var ids []string
 	err := contacts.List(tx, func(r *contacts.Record) (bool, error) {
 		ids = append(ids, r.ID)
@@ -251,6 +257,9 @@ func (s *Service) publishDevices(tx *store.Tx, raw []byte) error {
 		return err
 	}
 	for _, oc := range own {
+		if cur != nil && oc.Ch() == cur.Ch() {
+			oc = cur
+		}
 		if err := s.enqueue(tx, oc, &wire.Content{Kind: wire.KindDevices, Data: raw}, ""); err != nil {
 			return err
 		}

@@ -235,6 +235,10 @@ func (m *Messenger) Run(ctx context.Context, h host.Host) error {
 		return err
 	}
 	m.live.Start(active, h)
+	// A linked device tells the account's primary where it is reached (node/devicesync).
+	if err := m.dev.AnnounceReach(ctx); err != nil {
+		m.log.Warn("cannot tell the primary this device's addresses", "err", err)
+	}
 	depositorDone := make(chan struct{})
 	go func() {
 		defer close(depositorDone)
