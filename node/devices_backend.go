@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -326,7 +325,7 @@ func (n *Node) openSealed(key, sealed []byte) ([]byte, bool) {
 func sealWith(k *shredkeys.Keyring) func(tx *store.Tx, key, pt []byte) ([]byte, error) {
 	return func(tx *store.Tx, key, pt []byte) ([]byte, error) {
 		var m history.Message
-		if err := json.Unmarshal(pt, &m); err != nil {
+		if err := history.DecodeMessage(pt, &m); err != nil {
 			return nil, fmt.Errorf("node: a sealed message from the linking device: %w", err)
 		}
 		var exp int64

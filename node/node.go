@@ -268,6 +268,7 @@ func (n *Node) load() error {
 	if n.cfg.Media.Now == nil {
 		n.cfg.Media.Now = n.cfg.Now
 	}
+	n.cfg.Media.Sealer = n.shred // media only disappearing messages use (media_store.go)
 	if n.media, err = media.New(n.st, filepath.Join(n.cfg.DataDir, "media"), n.cfg.Media); err != nil {
 		return fmt.Errorf("node: media: %w", err)
 	}

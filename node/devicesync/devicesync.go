@@ -2,6 +2,7 @@ package devicesync
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"time"
 
@@ -47,6 +48,9 @@ type Config struct {
 	PutMsg        func(tx *store.Tx, r *history.Item, index bool) error
 	MarkDeleted   func(tx *store.Tx, r *history.Item) error
 	ApplyReaction func(r *history.Item, user, emoji string, present bool, ts string) bool
+	// Attachments registers the attachments of message msgID (wire form) to be fetched
+	// from peer from or relays, and returns them as the API shows them.
+	Attachments func(tx *store.Tx, msgID, from string, relays []string, raws []json.RawMessage) []api.Attachment
 	// MarkRead marks conversation conv read up to message upTo, sending nothing.
 	MarkRead func(tx *store.Tx, conv, upTo string) error
 	// Sealer opens disappearing messages' content (node/history); nil: none.

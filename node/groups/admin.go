@@ -2,6 +2,7 @@ package groups
 
 import (
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -46,7 +47,7 @@ func (o *Options) defaults() {
 
 // myMember is our own card for group state.
 func (s *Service) myMember(role string) wire.GroupMember {
-	me := wire.GroupMember{UserID: s.uid, Identity: s.id.Public().Bytes(), Role: role, Name: s.cfg.Profile(), Addrs: []string{}, Relays: []string{}}
+	me := wire.GroupMember{UserID: s.uid, Identity: s.cfg.Account.Bytes(), Role: role, Name: s.cfg.Profile(), Addrs: []string{}, Relays: []string{}}
 	if c := s.cfg.Card(); c != nil {
 		me.PeerID, me.Addrs, me.Relays = c.PeerID, c.Addrs, c.Relays
 	}
@@ -71,6 +72,9 @@ func contactMember(c *Contact) wire.GroupMember {
 
 // signOp stamps and signs an operation of ours.
 func (s *Service) signOp(tx *store.Tx, op *wire.GroupOp) ([]byte, error) {
+	if s.dev != s.uid {
+		return nil, errLinkedDevice
+	}
 	op.ID, op.Author = newID("o"), s.uid
 	ts, err := s.stamp(tx)
 	if err != nil {
@@ -83,6 +87,10 @@ func (s *Service) signOp(tx *store.Tx, op *wire.GroupOp) ([]byte, error) {
 	}
 	return raw, err
 }
+
+// errLinkedDevice: members verify a group operation under its author's account key, which
+// only the account's primary device holds (docs/PROTOCOL.md, "Linked devices").
+var errLinkedDevice = api.Errorf(api.ErrForbidden, "group changes are signed with the account key: make them on your primary device")
 
 // addable returns the contacts for user ids to add to a group, or a UI error.
 func (s *Service) addable(tx *store.Tx, pw Pairwise, uids []string) ([]wire.GroupMember, error) {
@@ -362,6 +370,13 @@ func (s *Service) setGroupLog(tx *store.Tx, pw Pairwise, old *Group, gid string,
 	if err := grouplog.Save(tx, g, old); err != nil {
 		return nil, err
 	}
+	if len(news) > 0 {
+		// Our own other devices hold the group too: they get the whole log of a change
+		// made here (the group-changes sync), whatever they already have.
+		if err := s.sendLog(tx, pw, g, s.uid, nil); err != nil {
+			return nil, err
+		}
+	}
 
 	// Operations authored here go to everyone concerned: new members get the whole log.
 	if len(news) > 0 {
@@ -404,7 +419,7 @@ func (s *Service) setGroupLog(tx *store.Tx, pw Pairwise, old *Group, gid string,
 			if err := tx.Delete(kGroupSender(gid)); err != nil {
 				return nil, err
 			}
-			tx.OnCommit(func() { s.forgetOwn(gid) })
+			tx.OnCommit(func() { s.chains.ForgetGroup(gid) })
 		}
 	case old == nil || !old.Me || len(removed) > 0:
 		if ss, err = s.rotateSender(tx, g); err != nil {
@@ -415,6 +430,7 @@ func (s *Service) setGroupLog(tx *store.Tx, pw Pairwise, old *Group, gid string,
 				keyTo = append(keyTo, mb.UserID)
 			}
 		}
+		keyTo = append(keyTo, s.uid) // our own other devices
 	case len(added) > 0:
 		if ss, err = loadSender(tx, gid); err != nil {
 			return nil, err
@@ -425,7 +441,7 @@ func (s *Service) setGroupLog(tx *store.Tx, pw Pairwise, old *Group, gid string,
 		key := s.keyContent(g, ss)
 		snap := ""
 		for _, u := range keyTo {
-			if inline {
+			if inline || u == s.uid {
 				if err := s.giveKey(tx, pw, g, u, key); err != nil {
 					return nil, err
 				}
@@ -511,7 +527,7 @@ func saveSender(tx *store.Tx, gid string, ss *senderkey.SenderState) error {
 
 // rotateSender starts a new sending chain (setGroupLog gives it to every other member).
 func (s *Service) rotateSender(tx *store.Tx, g *Group) (*senderkey.SenderState, error) {
-	ss, err := senderkey.NewSenderBound(wire.GroupKeyOwner(g.ID, s.uid))
+	ss, err := senderkey.NewSenderBound(wire.GroupKeyOwner(g.ID, s.dev))
 	if err != nil {
 		return nil, err
 	}
@@ -568,19 +584,39 @@ func (s *Service) giveKey(tx *store.Tx, pw Pairwise, g *Group, uid string, key *
 	return pw.Send(uid, key)
 }
 
-// dropMemberKeys forgets what we hold to read a member's messages.
+// dropMemberKeys forgets what we hold to read a member's messages, from every device of
+// theirs.
 func (s *Service) dropMemberKeys(tx *store.Tx, gid, uid string) error {
-	var rx memberRx
-	if _, err := getJSON(tx, kGroupRx(gid, uid), &rx); err != nil {
+	return s.dropDeviceKeys(tx, gid, func(dev string, rx *memberRx) bool { return rx.user(dev) == uid })
+}
+
+// dropDeviceKeys forgets the receiving chains of the member devices that match.
+func (s *Service) dropDeviceKeys(tx *store.Tx, gid string, match func(dev string, rx *memberRx) bool) error {
+	prefix := kGroupRxPrefix(gid)
+	var devs []string
+	var rxs []memberRx
+	err := tx.Iterate(store.IterOptions{Prefix: prefix}, func(k, v []byte) (bool, error) {
+		var rx memberRx
+		if err := json.Unmarshal(v, &rx); err != nil {
+			return false, err
+		}
+		if dev := string(k[len(prefix):]); match(dev, &rx) {
+			devs, rxs = append(devs, dev), append(rxs, rx)
+		}
+		return true, nil
+	})
+	if err != nil {
 		return err
 	}
-	for _, k := range [][]byte{kGroupRecv(gid, uid), kGroupRx(gid, uid), kGroupStash(gid, uid)} {
-		if err := tx.Delete(k); err != nil {
-			return err
+	for i, dev := range devs {
+		for _, k := range [][]byte{kGroupRecv(gid, dev), kGroupRx(gid, dev), kGroupStash(gid, dev)} {
+			if err := tx.Delete(k); err != nil {
+				return err
+			}
 		}
+		dev, dists := dev, rxs[i].Dists
+		tx.OnCommit(func() { s.dropDists(gid, dev, dists) })
 	}
-	dists := rx.Dists
-	tx.OnCommit(func() { s.dropDists(gid, uid, dists) })
 	return nil
 }
 
@@ -590,33 +626,57 @@ type stashedKey struct {
 	GSeq uint64 `json:"gseq"`
 }
 
+// applyStash installs the distributions member uid's devices gave before they were one.
 func (s *Service) applyStash(tx *store.Tx, pw Pairwise, g *Group, uid string) error {
-	var k stashedKey
-	ok, err := getJSON(tx, kGroupStash(g.ID, uid), &k)
-	if err != nil || !ok {
+	ds, err := pw.Devices(uid)
+	if err != nil {
 		return err
 	}
-	if err := tx.Delete(kGroupStash(g.ID, uid)); err != nil {
-		return err
+	devs := []string{uid}
+	for _, d := range ds {
+		if d.UID != uid {
+			devs = append(devs, d.UID)
+		}
 	}
-	return s.acceptKey(tx, pw, g, uid, k.Data, k.GSeq)
+	for _, dev := range devs {
+		var k stashedKey
+		ok, err := getJSON(tx, kGroupStash(g.ID, dev), &k)
+		if err != nil || !ok {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		if err := tx.Delete(kGroupStash(g.ID, dev)); err != nil {
+			return err
+		}
+		if err := s.acceptKey(tx, pw, g, uid, dev, k.Data, k.GSeq); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// acceptKey installs a member's sender key distribution. A signed one (wire.SignGroupKey)
-// must verify under the member's identity and carry an id bound to them; a legacy one
-// (older nodes) must not name a chain another sender holds or is bound to.
-func (s *Service) acceptKey(tx *store.Tx, pw Pairwise, g *Group, uid string, data []byte, gseq uint64) error {
-	d, bound, err := s.openKey(g, uid, data)
+// acceptKey installs the sender key distribution of member uid's device dev (the user id
+// of its key; uid for their primary). A signed one (wire.SignGroupKey) must verify under
+// that device's key as their verified list has it and carry an id bound to the device; a
+// legacy one (older nodes, primaries only) must not name a chain another sender holds or
+// is bound to.
+func (s *Service) acceptKey(tx *store.Tx, pw Pairwise, g *Group, uid, dev string, data []byte, gseq uint64) error {
+	d, bound, err := s.openKey(pw, g, uid, dev, data)
 	if err != nil {
-		s.log.Info("bad group key", "group", g.ID, "from", uid, "err", err)
+		s.log.Info("bad group key", "group", g.ID, "from", uid, "device", dev, "err", err)
 		return nil
 	}
 	var rx memberRx
-	if _, err := getJSON(tx, kGroupRx(g.ID, uid), &rx); err != nil {
+	if _, err := getJSON(tx, kGroupRx(g.ID, dev), &rx); err != nil {
 		return err
 	}
+	if dev != uid {
+		rx.User = uid
+	}
 	var rs *senderkey.ReceiverState
-	if b, err := tx.Get(kGroupRecv(g.ID, uid)); err == nil {
+	if b, err := tx.Get(kGroupRecv(g.ID, dev)); err == nil {
 		if rs, err = senderkey.UnmarshalReceiver(b); err != nil {
 			return err
 		}
@@ -642,12 +702,12 @@ func (s *Service) acceptKey(tx *store.Tx, pw Pairwise, g *Group, uid string, dat
 	if err != nil {
 		return err
 	}
-	if err := tx.Set(kGroupRecv(g.ID, uid), b); err != nil {
+	if err := tx.Set(kGroupRecv(g.ID, dev), b); err != nil {
 		return err
 	}
 	owed := rx.Owed
 	rx.Owed = nil
-	if err := putJSON(tx, kGroupRx(g.ID, uid), &rx); err != nil {
+	if err := putJSON(tx, kGroupRx(g.ID, dev), &rx); err != nil {
 		return err
 	}
 	if owed != nil && g.Me {
@@ -659,20 +719,36 @@ func (s *Service) acceptKey(tx *store.Tx, pw Pairwise, g *Group, uid string, dat
 	}
 	gid := g.ID
 	tx.OnCommit(func() {
-		s.dropDists(gid, uid, dropped)
-		s.addDist(gid, uid, info)
+		s.dropDists(gid, dev, dropped)
+		s.addDist(gid, uid, dev, info)
 	})
 	return nil
 }
 
-// openKey checks a member's gkey data (acceptKey) and returns its distribution and
-// whether its id is bound to the member.
-func (s *Service) openKey(g *Group, uid string, data []byte) (*senderkey.Distribution, bool, error) {
+// openKey checks the gkey data of member uid's device dev (acceptKey) and returns its
+// distribution and whether its id is bound to the device.
+func (s *Service) openKey(pw Pairwise, g *Group, uid, dev string, data []byte) (*senderkey.Distribution, bool, error) {
 	mb := g.Member(uid)
 	if mb == nil {
 		return nil, false, errors.New("not a member")
 	}
-	pub, err := identity.ParsePublic(mb.Identity)
+	key := mb.Identity
+	if dev != uid {
+		ds, err := pw.Devices(uid)
+		if err != nil {
+			return nil, false, err
+		}
+		key = nil
+		for _, d := range ds {
+			if d.UID == dev {
+				key = d.Key
+			}
+		}
+		if key == nil {
+			return nil, false, errors.New("a device the member's verified list does not hold active")
+		}
+	}
+	pub, err := identity.ParsePublic(key)
 	if err != nil {
 		return nil, false, err
 	}
@@ -684,17 +760,19 @@ func (s *Service) openKey(g *Group, uid string, data []byte) (*senderkey.Distrib
 	if err != nil {
 		return nil, false, err
 	}
-	bound := d.BoundTo(wire.GroupKeyOwner(g.ID, uid))
+	bound := d.BoundTo(wire.GroupKeyOwner(g.ID, dev))
 	switch {
 	case signed && !bound:
 		return nil, false, errors.New("signed distribution with an unbound id")
 	case bound:
 		return d, true, nil
+	case dev != uid:
+		return nil, false, errors.New("a linked device's distribution must be signed")
 	}
 	// Legacy: an unsigned distribution with a random id, taken unless it names a chain
 	// that is someone else's.
-	if o, taken := s.claimedByOther(d.ID(), g.ID, uid); taken {
-		return nil, false, fmt.Errorf("distribution id held by %.40s in %.40s", o.uid, o.gid)
+	if o, taken := s.chains.ClaimedByOther(d.ID(), g.ID, uid); taken {
+		return nil, false, fmt.Errorf("distribution id held by %.40s in %.40s", o.Device, o.Group)
 	}
 	for _, other := range g.Members {
 		if other.UserID != uid && d.BoundTo(wire.GroupKeyOwner(g.ID, other.UserID)) {
@@ -705,8 +783,16 @@ func (s *Service) openKey(g *Group, uid string, data []byte) (*senderkey.Distrib
 }
 
 // Apply applies a group content (gops, gsync, gkey, gmsg, gresend or greceipt) that contact from (a user
-// id) sent over our pairwise session, in tx; pw is that transaction's pairwise side.
+// id) sent over our pairwise session with their primary, in tx; pw is that transaction's
+// pairwise side.
 func (s *Service) Apply(tx *store.Tx, pw Pairwise, from string, ct *wire.Content) error {
+	return s.ApplyFrom(tx, pw, from, from, ct)
+}
+
+// ApplyFrom is Apply for a content from device dev of user from (the user id of the
+// device's key, as its channel names it: from itself for their primary). from is our own
+// user id for a content from one of our other devices.
+func (s *Service) ApplyFrom(tx *store.Tx, pw Pairwise, from, dev string, ct *wire.Content) error {
 	gid := ct.Group
 	old, err := grouplog.Load(tx, gid)
 	if errors.Is(err, api.ErrNotFound) {
@@ -756,9 +842,9 @@ func (s *Service) Apply(tx *store.Tx, pw Pairwise, from string, ct *wire.Content
 		}
 	case wire.KindGroupKey:
 		if old == nil || !old.Me || !isMember {
-			return putJSON(tx, kGroupStash(gid, from), stashedKey{Data: ct.Data, GSeq: ct.GSeq})
+			return putJSON(tx, kGroupStash(gid, dev), stashedKey{Data: ct.Data, GSeq: ct.GSeq})
 		}
-		if err := s.acceptKey(tx, pw, old, from, ct.Data, ct.GSeq); err != nil {
+		if err := s.acceptKey(tx, pw, old, from, dev, ct.Data, ct.GSeq); err != nil {
 			return err
 		}
 		if ct.Head != old.Head {
@@ -790,13 +876,13 @@ func (s *Service) Apply(tx *store.Tx, pw Pairwise, from string, ct *wire.Content
 			if err != nil {
 				return err
 			}
-			if err := pw.Send(from, &wire.Content{Kind: wire.KindGroupMsg, Group: gid, Data: env}); err != nil {
+			if err := pw.SendTo(from, dev, &wire.Content{Kind: wire.KindGroupMsg, Group: gid, Data: env}); err != nil {
 				return err
 			}
 		}
 	case wire.KindGroupReceipt:
-		if old == nil || !isMember {
-			return nil
+		if old == nil || !isMember || from == s.uid {
+			return nil // a receipt counts a member other than us
 		}
 		return s.applyGroupReceipt(tx, old, from, ct)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/petrel-chat/petrel/crypto/senderkey"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/groups/chains"
 	"github.com/petrel-chat/petrel/node/groups/grouplog"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
@@ -117,20 +118,23 @@ func (b *Rx) Envelope(gid string, env []byte) (Outcome, error) {
 	if err != nil {
 		return Refused, nil
 	}
-	owner, st := s.owner(gid, sm)
+	owner, st := s.chains.Owner(gid, sm)
 	switch {
-	case st == ownerNone:
+	case st == chains.None:
 		return Unlisted, nil
-	case st != ownerFound:
+	case st != chains.Found:
 		return Refused, nil
-	case owner.uid == s.uid:
+	case owner.Device == s.dev:
 		return Duplicate, nil
 	}
+	// The chain names the member and their device (its id is bound to both, acceptKey);
+	// a chain of another of our own devices sent what shows here as ours.
+	uid, dev, mine := owner.User, owner.Device, owner.User == s.uid
 	g, err := grouplog.LoadMeta(tx, gid)
 	if err != nil || !g.Me {
 		return Refused, nil
 	}
-	raw, err := tx.Get(kGroupRecv(gid, owner.uid))
+	raw, err := tx.Get(kGroupRecv(gid, dev))
 	if errors.Is(err, store.ErrNotFound) {
 		return Unknown, nil
 	}
@@ -146,7 +150,7 @@ func (b *Rx) Envelope(gid string, env []byte) (Outcome, error) {
 		return Duplicate, nil
 	}
 	if err != nil {
-		s.log.Info("group message refused", "group", gid, "from", owner.uid, "err", err)
+		s.log.Info("group message refused", "group", gid, "from", uid, "device", dev, "err", err)
 		return Refused, nil
 	}
 	ct, err := wire.ParseContent(pt)
@@ -161,10 +165,10 @@ func (b *Rx) Envelope(gid string, env []byte) (Outcome, error) {
 	if raw, err = rs.MarshalBinary(); err != nil {
 		return 0, err
 	}
-	if err := tx.Set(kGroupRecv(gid, owner.uid), raw); err != nil {
+	if err := tx.Set(kGroupRecv(gid, dev), raw); err != nil {
 		return 0, err
 	}
-	if err := b.sequence(gid, owner.uid, ct.Seq); err != nil {
+	if err := b.sequence(gid, uid, dev, ct.Seq); err != nil {
 		return 0, err
 	}
 	ts, err := hlc.Parse(ct.TS)
@@ -172,13 +176,13 @@ func (b *Rx) Envelope(gid string, env []byte) (Outcome, error) {
 		return Refused, nil
 	}
 	_, _ = s.cfg.Clock.Observe(ts)
-	if ct.Head != g.Head && s.syncDue(gid, owner.uid) {
-		if err := b.pw.Send(owner.uid, &wire.Content{Kind: wire.KindGroupSync, Group: gid, Head: g.Head}); err != nil {
+	if ct.Head != g.Head && s.syncDue(gid, dev) {
+		if err := b.pw.SendTo(uid, dev, &wire.Content{Kind: wire.KindGroupSync, Group: gid, Head: g.Head}); err != nil {
 			return 0, err
 		}
 	}
 	if ct.Kind != wire.KindText {
-		return Stored, b.control(gid, owner.uid, ct, ts)
+		return Stored, b.control(gid, uid, ct, ts)
 	}
 	if b.receipts == nil {
 		b.receipts = map[string]map[string][]string{}
@@ -186,22 +190,27 @@ func (b *Rx) Envelope(gid string, env []byte) (Outcome, error) {
 	if b.receipts[gid] == nil {
 		b.receipts[gid] = map[string][]string{}
 	}
-	b.receipts[gid][owner.uid] = append(b.receipts[gid][owner.uid], ct.ID)
+	if !mine {
+		b.receipts[gid][uid] = append(b.receipts[gid][uid], ct.ID)
+	}
 	var replyTo *string
 	if ct.ReplyTo != "" {
 		r := ct.ReplyTo
 		replyTo = &r
 	}
 	msg := api.Message{
-		ID: ct.ID, ConversationID: gid, SenderID: owner.uid, Body: ct.Body, ReplyTo: replyTo,
+		ID: ct.ID, ConversationID: gid, SenderID: uid, Body: ct.Body, ReplyTo: replyTo,
 		Attachments: []api.Attachment{}, SentAt: ts.Wall, ReceivedAt: s.nowMS(),
-		Order: hlc.OrderKey(ts, owner.uid+"-"+ct.ID),
+		Order: hlc.OrderKey(ts, uid+"-"+ct.ID),
 		// An incoming message's receipts describe this node, as for a direct message.
 		Status: api.StatusDelivered, Receipts: api.Receipts{Delivered: 1, Total: 1}, Reactions: map[string][]string{},
 		DisappearAfterS: int64(ct.Expire), // its timer starts when read (docs/API.md §9)
 	}
+	if mine { // sent by another of our devices: ours, counted by the members' receipts
+		msg.Status, msg.Receipts = api.StatusSent, api.Receipts{Total: g.Members - 1}
+	}
 	if len(ct.Attachments) > 0 && s.hist.Attachments != nil {
-		msg.Attachments = s.hist.Attachments(tx, gid, ct.ID, owner.uid, ct.Attachments)
+		msg.Attachments = s.hist.Attachments(tx, gid, ct.ID, uid, ct.Attachments)
 	}
 	if stored, err := s.hist.SaveReceived(tx, msg); err != nil || !stored {
 		return Duplicate, err
@@ -217,10 +226,11 @@ func (b *Rx) control(gid, uid string, ct *wire.Content, ts hlc.Timestamp) error 
 	return b.s.hist.ApplyControl(b.tx, gid, uid, ct, ts)
 }
 
-// sequence tracks a member's group sequence numbers and asks them for what is missing.
-func (b *Rx) sequence(gid, uid string, seq uint64) error {
+// sequence tracks the group sequence numbers of member uid's device dev and asks that
+// device for what is missing.
+func (b *Rx) sequence(gid, uid, dev string, seq uint64) error {
 	var rx memberRx
-	if _, err := getJSON(b.tx, kGroupRx(gid, uid), &rx); err != nil {
+	if _, err := getJSON(b.tx, kGroupRx(gid, dev), &rx); err != nil {
 		return err
 	}
 	if seq <= rx.RecvSeq || slices.Contains(rx.Ahead, seq) {
@@ -245,12 +255,12 @@ func (b *Rx) sequence(gid, uid string, seq uint64) error {
 		}
 		if from < seq {
 			to := min(seq-1, from+wire.MaxReceiptID)
-			if err := b.pw.Send(uid, &wire.Content{Kind: wire.KindGroupResend, Group: gid, From: from, To: to}); err != nil {
+			if err := b.pw.SendTo(uid, dev, &wire.Content{Kind: wire.KindGroupResend, Group: gid, From: from, To: to}); err != nil {
 				return err
 			}
 		}
 	}
-	return putJSON(b.tx, kGroupRx(gid, uid), &rx)
+	return putJSON(b.tx, kGroupRx(gid, dev), &rx)
 }
 
 // Finish sends the delivery receipts of the batch and reports the conversations.
@@ -318,6 +328,9 @@ func (s *Service) applyGroupReceipt(tx *store.Tx, g *Group, uid string, ct *wire
 func (s *Service) ReadReceipts(tx *store.Tx, gid string, bySender map[string][]string) error {
 	pw := s.cfg.Pairwise(tx)
 	for _, uid := range sortedKeysOf(bySender) {
+		if uid == s.uid {
+			continue // ours, from another of our devices
+		}
 		for chunk := range slices.Chunk(bySender[uid], wire.MaxReceiptID) {
 			if err := pw.Send(uid, &wire.Content{Kind: wire.KindGroupReceipt, Group: gid, Status: wire.ReceiptRead, IDs: chunk}); err != nil {
 				return err

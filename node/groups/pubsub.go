@@ -4,11 +4,9 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/petrel-chat/petrel/crypto/senderkey"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/groups/chains"
 	"github.com/petrel-chat/petrel/node/groups/grouplog"
 	"github.com/petrel-chat/petrel/node/groups/groupmail"
 	"github.com/petrel-chat/petrel/node/store"
@@ -53,8 +52,6 @@ const (
 	syncEvery        = 5 * time.Second
 	fanoutRecheck    = time.Second      // how soon to look again at what waits for members (fanout.go)
 	fanoutRecheckMax = 30 * time.Second // and at most how late
-	maxRevoked       = 1 << 14          // chains remembered as revoked
-	maxOwnersPerID   = 4                // senders indexed under one distribution id (only one is genuine)
 )
 
 // envelopeID is the GossipSub message id: SHA-256 of the envelope, truncated.
@@ -115,13 +112,6 @@ func topicScore() *pubsub.TopicScoreParams {
 		InvalidMessageDeliveriesWeight: -100,
 		InvalidMessageDeliveriesDecay:  0.5,
 	}
-}
-
-// distOwner is whose chain a distribution id names.
-type distOwner struct {
-	gid, uid string
-	pub      ed25519.PublicKey
-	bound    bool // the id is bound to (gid, uid, pub): senderkey.NewSenderBound
 }
 
 type joinedTopic struct {
@@ -224,7 +214,7 @@ func (s *Service) Start(ctx context.Context, h host.Host) error {
 			if ss, err := loadSender(tx, g.ID); err == nil {
 				d, err := senderkey.ParseDistribution(ss.Distribution())
 				if err == nil {
-					s.index(ss.ID(), distOwner{g.ID, s.uid, d.SigningKey(), d.BoundTo(wire.GroupKeyOwner(g.ID, s.uid))})
+					s.chains.Load(ss.ID(), chains.Owner{Group: g.ID, User: s.uid, Device: s.dev, Pub: d.SigningKey(), Bound: d.BoundTo(wire.GroupKeyOwner(g.ID, s.dev))})
 				}
 			}
 			err := tx.Iterate(store.IterOptions{Prefix: kGroupRxPrefix(g.ID)}, func(k, v []byte) (bool, error) {
@@ -232,10 +222,10 @@ func (s *Service) Start(ctx context.Context, h host.Host) error {
 				if err := json.Unmarshal(v, &rx); err != nil {
 					return false, err
 				}
-				uid := string(k[len(kGroupRxPrefix(g.ID)):])
+				dev := string(k[len(kGroupRxPrefix(g.ID)):])
 				for _, d := range rx.Dists {
-					if id, ok := parseDistID(d.ID); ok {
-						s.index(id, distOwner{g.ID, uid, d.Pub, d.Bound})
+					if id, ok := chains.ParseID(d.ID); ok {
+						s.chains.Load(id, chains.Owner{Group: g.ID, User: rx.user(dev), Device: dev, Pub: d.Pub, Bound: d.Bound})
 					}
 				}
 				return true, nil
@@ -265,16 +255,6 @@ func (s *Service) Start(ctx context.Context, h host.Host) error {
 // Wait returns once the loop Start began and every topic reader have stopped.
 func (s *Service) Wait() { s.wg.Wait() }
 
-func parseDistID(h string) (senderkey.DistributionID, bool) {
-	var id senderkey.DistributionID
-	b, err := hex.DecodeString(h)
-	if err != nil || len(b) != len(id) {
-		return id, false
-	}
-	copy(id[:], b)
-	return id, true
-}
-
 // update is called once a group's new state is committed: join or leave its topic.
 func (s *Service) update(g *Group) {
 	s.mu.Lock()
@@ -283,67 +263,19 @@ func (s *Service) update(g *Group) {
 	s.kick()
 }
 
+// setOwn makes id our chain in gid (rotateSender).
 func (s *Service) setOwn(gid string, id senderkey.DistributionID, pub ed25519.PublicKey) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.dropWhere(func(o distOwner) bool { return o.gid == gid && o.uid == s.uid }, false)
-	s.index(id, distOwner{gid, s.uid, pub, true})
+	s.chains.SetOwn(gid, s.dev, id, chains.Owner{Group: gid, User: s.uid, Device: s.dev, Pub: pub, Bound: true})
 }
 
-func (s *Service) forgetOwn(gid string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.dropWhere(func(o distOwner) bool { return o.gid == gid }, true)
-}
-
-// index records that chain id belongs to o.uid in o.gid, replacing what that sender
-// held under the same id in that group. A bound id (o.bound) names its owner, so it
-// replaces every other claim and no unbound claim joins it. Other unbound claims stay:
-// such an id is only a hint, and the chain whose signing key verifies a message owns it
-// (owner), so a member who announces another's id silences no one.
-func (s *Service) index(id senderkey.DistributionID, o distOwner) {
-	os := slices.DeleteFunc(s.dists[id], func(x distOwner) bool {
-		return o.bound || (x.gid == o.gid && x.uid == o.uid)
-	})
-	if !o.bound && slices.ContainsFunc(os, func(x distOwner) bool { return x.bound }) {
-		return
-	}
-	if len(os) >= maxOwnersPerID {
-		os = os[1:]
-	}
-	s.dists[id] = append(os, o)
-}
-
-// dropWhere removes the index entries that match, marking their ids revoked if asked.
-func (s *Service) dropWhere(match func(distOwner) bool, revoke bool) {
-	for id, os := range s.dists {
-		n := len(os)
-		os = slices.DeleteFunc(os, match)
-		if len(os) == n {
-			continue
-		}
-		if revoke {
-			if len(s.revoked) >= maxRevoked {
-				clear(s.revoked) // forgetting only turns Reject into Ignore
-			}
-			s.revoked[id] = true
-		}
-		if len(os) == 0 {
-			delete(s.dists, id)
-		} else {
-			s.dists[id] = os
-		}
-	}
-}
-
-func (s *Service) addDist(gid, uid string, d distInfo) {
-	id, ok := parseDistID(d.ID)
+// addDist indexes a member device's chain and queues what waited for a key in gid.
+func (s *Service) addDist(gid, uid, dev string, d distInfo) {
+	id, ok := chains.ParseID(d.ID)
 	if !ok {
 		return
 	}
+	s.chains.Add(id, chains.Owner{Group: gid, User: uid, Device: dev, Pub: d.Pub, Bound: d.Bound})
 	s.mu.Lock()
-	s.index(id, distOwner{gid, uid, d.Pub, d.Bound})
-	delete(s.revoked, id)
 	if p := s.pending[gid]; len(p) > 0 {
 		delete(s.pending, gid)
 		for _, env := range p {
@@ -354,82 +286,13 @@ func (s *Service) addDist(gid, uid string, d distInfo) {
 	s.kick()
 }
 
-// dropDists forgets chains uid held in gid (they left, or the chains were superseded).
-func (s *Service) dropDists(gid, uid string, ds []distInfo) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// dropDists forgets chains device dev held in gid (it left, or the chains were superseded).
+func (s *Service) dropDists(gid, dev string, ds []distInfo) {
+	ids := make([]string, 0, len(ds))
 	for _, d := range ds {
-		id, ok := parseDistID(d.ID)
-		if !ok {
-			continue
-		}
-		os := slices.DeleteFunc(s.dists[id], func(x distOwner) bool { return x.gid == gid && x.uid == uid })
-		if len(os) > 0 {
-			s.dists[id] = os
-			continue
-		}
-		delete(s.dists, id)
-		if len(s.revoked) >= maxRevoked {
-			clear(s.revoked) // forgetting only turns Reject into Ignore
-		}
-		s.revoked[id] = true
+		ids = append(ids, d.ID)
 	}
-}
-
-// claimedByOther reports whether chain id is indexed for a sender other than uid in gid
-// (in this group or another).
-func (s *Service) claimedByOther(id senderkey.DistributionID, gid, uid string) (distOwner, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, o := range s.dists[id] {
-		if o.gid != gid || o.uid != uid {
-			return o, true
-		}
-	}
-	return distOwner{}, false
-}
-
-// ownerState is what the index knows of a group message's chain.
-type ownerState int
-
-const (
-	ownerFound   ownerState = iota // a chain of this group whose key verifies the message
-	ownerNone                      // no chain of this group under its id (yet)
-	ownerForged                    // chains of this group under its id, none verifying
-	ownerRevoked                   // no chain, and the id belonged to someone who left
-)
-
-// owner finds who sent group message sm in gid: the indexed chain of that group, under
-// the message's distribution id, whose signing key verifies it.
-func (s *Service) owner(gid string, sm *senderkey.Message) (distOwner, ownerState) {
-	s.mu.Lock()
-	os := slices.Clone(s.dists[sm.ID()])
-	revoked := s.revoked[sm.ID()]
-	s.mu.Unlock()
-	st := ownerNone
-	for _, o := range os { // a bound chain, if any, is the only one (index)
-		if o.gid != gid {
-			continue
-		}
-		if sm.Verify(o.pub) {
-			return o, ownerFound
-		}
-		st = ownerForged
-	}
-	if st == ownerNone && revoked {
-		st = ownerRevoked
-	}
-	return distOwner{}, st
-}
-
-// knownIn reports whether chain id is indexed for group gid.
-func (s *Service) knownIn(gid string, id senderkey.DistributionID) bool {
-	for _, o := range s.dists[id] {
-		if o.gid == gid {
-			return true
-		}
-	}
-	return false
+	s.chains.Drop(gid, dev, ids)
 }
 
 // syncDue rate-limits state sync requests to one per group and member per syncEvery.
@@ -469,7 +332,7 @@ func (s *Service) Hold(gid string, env []byte, recheck bool) {
 		}
 	}
 	s.mu.Lock()
-	known := parsed && s.knownIn(gid, id)
+	known := parsed && s.chains.KnownIn(gid, id)
 	switch {
 	case known:
 		s.rxQ = append(s.rxQ, rxItem{gid, env})
@@ -496,10 +359,10 @@ func (s *Service) validator(gid string) pubsub.ValidatorEx {
 		if err != nil {
 			return pubsub.ValidationReject
 		}
-		switch _, st := s.owner(gid, sm); st {
-		case ownerRevoked, ownerForged:
+		switch _, st := s.chains.Owner(gid, sm); st {
+		case chains.Revoked, chains.Forged:
 			return pubsub.ValidationReject
-		case ownerNone:
+		case chains.None:
 			s.Hold(gid, msg.Data, false)
 			return pubsub.ValidationIgnore
 		}
@@ -748,12 +611,13 @@ func (s *Service) fallback(ctx context.Context) {
 // ChainOwner is the member whose Sender Keys chain sent a group message.
 type ChainOwner struct {
 	UserID string
-	Bound  bool // the chain's id is bound to them (senderkey.NewSenderBound)
+	Device string // the user id of the sending device's key (UserID for their primary)
+	Bound  bool   // the chain's id is bound to them (senderkey.NewSenderBound)
 }
 
 // Owner returns the member of group gid whose chain sent sm, found when a chain of that
 // group under sm's distribution id verifies it.
 func (s *Service) Owner(gid string, sm *senderkey.Message) (ChainOwner, bool) {
-	o, st := s.owner(gid, sm)
-	return ChainOwner{UserID: o.uid, Bound: o.bound}, st == ownerFound
+	o, st := s.chains.Owner(gid, sm)
+	return ChainOwner{UserID: o.User, Device: o.Device, Bound: o.Bound}, st == chains.Found
 }

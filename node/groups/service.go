@@ -12,23 +12,21 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/petrel-chat/petrel/crypto/identity"
-	"github.com/petrel-chat/petrel/crypto/senderkey"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/groups/chains"
 	"github.com/petrel-chat/petrel/node/groups/groupmail"
+	"github.com/petrel-chat/petrel/node/groups/members"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 	"github.com/petrel-chat/petrel/sync/hlc"
 )
 
-// Contact is what groups reads of a contact of the address book.
-type Contact struct {
-	ID, UserID, PeerID, Name string
-	Identity                 []byte // identity.PublicIdentity wire form
-	Addrs                    []string
-	Relays                   []string
-	Request                  string // api.Request*
-	NameSet, Blocked         bool
-}
+// Contact is what groups reads of a contact; Device one active device of a member
+// (node/groups/members).
+type (
+	Contact = members.Contact
+	Device  = members.Device
+)
 
 // Pairwise is the pairwise messaging of one transaction, as groups needs it: contact
 // lookups and sends that share one copy of each contact record for the whole
@@ -36,9 +34,15 @@ type Contact struct {
 type Pairwise interface {
 	// Contact returns the contact of user uid, or nil when there is none.
 	Contact(uid string) (*Contact, error)
-	// Send queues content for user uid over our pairwise session with them; it does
-	// nothing for a user who is no contact or is blocked.
+	// Send queues content for every active device of user uid (our own other devices for
+	// our own user id), over our pairwise session with each; it does nothing for a user
+	// who is no contact or is blocked. SendTo queues it for their device dev alone (the
+	// user id of its key: uid itself for their primary).
 	Send(uid string, content *wire.Content) error
+	SendTo(uid, dev string, content *wire.Content) error
+	// Devices returns the active devices of user uid's verified list (ours, this one
+	// included, for our own user id).
+	Devices(uid string) ([]Device, error)
 	// AddMember makes sure a group member is a contact, so that a pairwise session can
 	// carry keys and receipts: a member we have no contact for becomes a group-only one.
 	AddMember(mb *wire.GroupMember) error
@@ -103,8 +107,12 @@ func (p mailPairwise) Member(uid string) (*groupmail.Member, error) {
 
 // Config configures a Service.
 type Config struct {
-	Store    *store.Store
+	Store *store.Store
+	// Identity is this device's key (the account key on the primary): it signs our gkeys,
+	// and its user id names our chain (wire.GroupKeyOwner). Account is the account's key,
+	// whose user id is ours in every group; nil means Identity's (a single-device account).
 	Identity *identity.Identity
+	Account  *identity.PublicIdentity
 	Logger   *slog.Logger
 	// Clock stamps operations and messages; SaveClock persists a timestamp it issued in tx.
 	Clock     *hlc.Clock
@@ -130,7 +138,8 @@ type Service struct {
 	cfg  Config
 	st   *store.Store
 	id   *identity.Identity
-	uid  string
+	uid  string // the account's user id
+	dev  string // this device's key's user id: uid on the primary
 	log  *slog.Logger
 	opts Options
 	hist History
@@ -140,9 +149,8 @@ type Service struct {
 	ctx      context.Context
 	ps       *pubsub.PubSub
 	self     peer.ID
-	topics   map[string]*joinedTopic                  // group id → topic
-	dists    map[senderkey.DistributionID][]distOwner // chain id → the senders who gave it
-	revoked  map[senderkey.DistributionID]bool
+	topics   map[string]*joinedTopic // group id → topic
+	chains   *chains.Index           // chain id → the member devices who gave it
 	pending  map[string][][]byte
 	syncAt   map[string]time.Time
 	pubQ     []pubItem
@@ -179,13 +187,16 @@ func New(cfg Config) (*Service, error) {
 		cfg.Card = func() *wire.Card { return nil }
 	}
 	cfg.Options.defaults()
+	if cfg.Account == nil {
+		cfg.Account = cfg.Identity.Public()
+	}
 	return &Service{
-		cfg: cfg, st: cfg.Store, id: cfg.Identity, uid: string(cfg.Identity.UserID()), log: cfg.Logger,
+		cfg: cfg, st: cfg.Store, id: cfg.Identity, uid: string(cfg.Account.UserID()), dev: string(cfg.Identity.UserID()), log: cfg.Logger,
 		opts: cfg.Options, hist: cfg.History,
 		dep: groupmail.New(groupmail.Config{Store: cfg.Store, Identity: cfg.Identity, Logger: cfg.Logger, Now: cfg.Now,
 			Link: cfg.RelayLink, Pairwise: func(tx *store.Tx) groupmail.Pairwise { return mailPairwise{cfg.Pairwise(tx)} }}),
-		topics: map[string]*joinedTopic{},
-		dists:  map[senderkey.DistributionID][]distOwner{}, revoked: map[senderkey.DistributionID]bool{},
+		topics:  map[string]*joinedTopic{},
+		chains:  chains.New(),
 		pending: map[string][][]byte{}, syncAt: map[string]time.Time{}, wake: make(chan struct{}, 1),
 		fanDue: true, // what a previous run still owed
 	}, nil

@@ -34,6 +34,17 @@ type memberRx struct {
 	// them to start the pairwise session (see sendKey). Sending it later, from the
 	// iteration it was owed at, lets them read what we sent meanwhile.
 	Owed *wire.Content `json:"owed,omitempty"`
+	// User is the member whose device this record is of, when it is not their primary
+	// (records are per device: gq/<group>/<device key's user id>).
+	User string `json:"user,omitempty"`
+}
+
+// user is the member whose device dev this record is of.
+func (rx *memberRx) user(dev string) string {
+	if rx.User != "" {
+		return rx.User
+	}
+	return dev
 }
 
 type distInfo struct {
@@ -43,8 +54,8 @@ type distInfo struct {
 }
 
 func kGroupSender(gid string) []byte         { return []byte("gk/" + gid) }
-func kGroupRecv(gid, uid string) []byte      { return []byte("gx/" + gid + "/" + uid) }
-func kGroupRx(gid, uid string) []byte        { return []byte("gq/" + gid + "/" + uid) }
+func kGroupRecv(gid, dev string) []byte      { return []byte("gx/" + gid + "/" + dev) }
+func kGroupRx(gid, dev string) []byte        { return []byte("gq/" + gid + "/" + dev) }
 func kGroupRxPrefix(gid string) []byte       { return []byte("gq/" + gid + "/") }
 func kGroupStash(gid, uid string) []byte     { return []byte("gw/" + gid + "/" + uid) }
 func kGroupReceipt(msgID, uid string) []byte { return receipts.Key(msgID, uid) }

@@ -28,6 +28,10 @@ var (
 	ErrBeyondLength = errors.New("media: more bytes than the upload length")
 	// ErrBadManifest: a manifest that is not self-consistent (key size, chunk count).
 	ErrBadManifest = errors.New("media: malformed manifest")
+	// ErrFileConflict: a manifest naming a file id this node already holds with another
+	// key, size, SHA-256 or chunks. The file id is the sender's claim: a manifest is
+	// believed for a known id only when it describes the same file.
+	ErrFileConflict = errors.New("media: a manifest reuses a known file id for another file")
 	// ErrCorrupt: a chunk whose ciphertext does not match its hash or fails authentication.
 	ErrCorrupt = blobdir.ErrCorrupt
 	// ErrFetchFailed: no source delivered a chunk, or the plaintext did not match its

@@ -5,18 +5,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 
 	"github.com/petrel-chat/petrel/node/contacts"
 	"github.com/petrel-chat/petrel/node/history"
 	"github.com/petrel-chat/petrel/node/receipts"
 	"github.com/petrel-chat/petrel/node/sessions"
 
-	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/expiry"
 	"github.com/petrel-chat/petrel/node/groups"
-	outq "github.com/petrel-chat/petrel/node/outbox"
+	"github.com/petrel-chat/petrel/node/groups/members"
+	"github.com/petrel-chat/petrel/node/inbox"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 	"github.com/petrel-chat/petrel/sync/hlc"
@@ -33,7 +32,7 @@ func (m *Messenger) newGroups() (*groups.Service, error) {
 		link = m.cfg.RelayLink
 	}
 	return groups.New(groups.Config{
-		Store: m.st, Identity: m.id, Logger: m.log, Clock: m.clock, Now: m.now,
+		Store: m.st, Identity: m.id, Account: m.acct, Logger: m.log, Clock: m.clock, Now: m.now,
 		SaveClock: func(tx *store.Tx, ts string) error { return tx.Set(kClock, []byte(ts)) },
 		Profile:   m.cfg.Profile,
 		Card:      m.card,
@@ -298,10 +297,11 @@ func (m *Messenger) groupSaveReceived(tx *store.Tx, msg api.Message) (bool, erro
 	if err != nil {
 		return false, err
 	}
+	in := msg.SenderID != m.uid                              // ours when another of our devices sent it
 	if m.expiredOnArrival(msg.SentAt, msg.DisappearAfterS) { // expiry.go
-		return false, m.putTombstone(tx, &history.Item{M: msg, Incoming: true})
+		return false, m.putTombstone(tx, &history.Item{M: msg, Incoming: in})
 	}
-	if err := m.putMsg(tx, &history.Item{M: msg, Incoming: true}, true); err != nil {
+	if err := m.putMsg(tx, &history.Item{M: msg, Incoming: in}, true); err != nil {
 		return false, err
 	}
 	if _, err := m.ev.Append(tx, api.KindMessage, msg); err != nil {
@@ -317,7 +317,7 @@ func (m *Messenger) groupSaveReceived(tx *store.Tx, msg api.Message) (bool, erro
 		conv.LastMsgID = msg.ID
 	}
 	conv.UpdatedAt = max(conv.UpdatedAt, msg.ReceivedAt)
-	if msg.Order > conv.ReadUpTo {
+	if in && msg.Order > conv.ReadUpTo {
 		conv.Unread++
 	}
 	return true, history.PutConversation(tx, conv)
@@ -392,105 +392,29 @@ func (m *Messenger) groupOpenConversation(tx *store.Tx, gid string) error {
 	return m.emitConv(tx, gid)
 }
 
-// txContacts caches contact records within one transaction, so that a contact enqueued
-// to several times (or held by the inbound batch) is written from one copy.
-type txContacts map[string]*sessions.Contact
+// txContacts caches contact records within one transaction, by channel, so that a
+// channel enqueued to several times (or held by the inbound batch) is written from one copy.
+type txContacts = members.Cache
 
-func (cc txContacts) get(tx *store.Tx, cid string) (*sessions.Contact, error) {
-	if c := cc[cid]; c != nil {
-		return c, nil
-	}
-	c, err := sessions.LoadContact(tx, cid)
-	if err != nil {
-		return nil, err
-	}
-	cc[cid] = c
-	return c, nil
+// groupPairwise is groups.Pairwise over one transaction and its contact cache: what goes
+// to a member goes to each of their active devices, and for our own user id to our own
+// other devices (node/groups/members).
+func (m *Messenger) groupPairwise(tx *store.Tx, cc txContacts) *members.Pairwise {
+	return members.New(tx, cc, &members.Hooks{Account: m.uid, Enqueue: m.enqueue, ContactFor: m.contactFor, Self: m.dev.Self, Log: m.log})
 }
 
-// byUser returns the contact of user uid, or nil.
-func (cc txContacts) byUser(tx *store.Tx, uid string) (*sessions.Contact, error) {
-	cid, err := store.GetString(tx, contacts.KeyByUser(uid))
-	if err != nil || cid == "" {
-		return nil, err
+// rxGroup applies a group content of the inbound batch's channel: a contact's device, or
+// one of our own (from is then our own user id).
+func (m *Messenger) rxGroup(b *inbox.Batch, ct *wire.Content, _ hlc.Timestamp) error {
+	c := b.Contact()
+	from, dev := c.UserID, members.DeviceOf(c)
+	if c.Own() {
+		from = m.uid
 	}
-	return cc.get(tx, cid)
-}
-
-// groupPairwise is groups.Pairwise over one transaction and its contact cache.
-type groupPairwise struct {
-	tx         *store.Tx
-	cc         txContacts
-	enqueue    func(tx *store.Tx, c *sessions.Contact, content *wire.Content, msgID string) error
-	contactFor func(tx *store.Tx, pub *identity.PublicIdentity, peerID, request string) (*sessions.Contact, bool, error)
-	log        *slog.Logger
-}
-
-func (m *Messenger) groupPairwise(tx *store.Tx, cc txContacts) *groupPairwise {
-	return &groupPairwise{tx: tx, cc: cc, enqueue: m.enqueue, contactFor: m.contactFor, log: m.log}
-}
-
-func (p *groupPairwise) Contact(uid string) (*groups.Contact, error) {
-	c, err := p.cc.byUser(p.tx, uid)
-	if err != nil || c == nil {
-		return nil, err
-	}
-	return &groups.Contact{
-		ID: c.ID, UserID: c.UserID, PeerID: c.PeerID, Name: c.Name, Identity: c.Identity,
-		Addrs: c.Addrs, Relays: c.Relays, Request: c.Request, NameSet: c.NameSet, Blocked: c.Blocked,
-	}, nil
-}
-
-func (p *groupPairwise) Send(uid string, content *wire.Content) error {
-	c, err := p.cc.byUser(p.tx, uid)
-	if err != nil || c == nil {
-		return err
-	}
-	if c.Blocked {
+	if dev == "" {
 		return nil
 	}
-	return p.enqueue(p.tx, c, content, "")
-}
-
-// AddMember makes sure we have a contact for a member so that a pairwise session can
-// carry keys and receipts. Members we did not add ourselves become group-only contacts:
-// reachable, hidden from the contact list until the user adds them.
-func (p *groupPairwise) AddMember(mb *wire.GroupMember) error {
-	tx := p.tx
-	if c, err := p.cc.byUser(tx, mb.UserID); err != nil || c != nil {
-		return err
-	}
-	pub, err := identity.ParsePublic(mb.Identity)
-	if err != nil {
-		return nil // fold only keeps parsed cards
-	}
-	if other, err := store.GetString(tx, contacts.KeyByPeer(mb.PeerID)); err != nil {
-		return err
-	} else if other != "" {
-		// A card must not move one of our contacts to another identity.
-		p.log.Warn("group member card names a known peer with another identity", "user", mb.UserID)
-		return nil
-	}
-	c, _, err := p.contactFor(tx, pub, mb.PeerID, api.RequestAccepted)
-	if err != nil {
-		return err
-	}
-	c.GroupOnly, c.Name, c.Addrs, c.Relays = true, mb.Name, mb.Addrs, mb.Relays
-	p.cc[c.ID] = c
-	return sessions.SaveContact(tx, c)
-}
-
-func (p *groupPairwise) OutboxEmpty(uid string) (bool, error) {
-	cid, err := store.GetString(p.tx, contacts.KeyByUser(uid))
-	if err != nil || cid == "" {
-		return cid == "", err
-	}
-	empty := true
-	err = p.tx.Iterate(store.IterOptions{Prefix: outq.KeyPrefix(cid)}, func(_, _ []byte) (bool, error) {
-		empty = false
-		return false, nil
-	})
-	return empty, err
+	return m.groups.ApplyFrom(b.Tx(), m.groupPairwise(b.Tx(), txContacts{c.Ch(): c}), from, dev, ct)
 }
 
 // groupAttachments is groups.History.Attachments: member uid's attachments, fetched from

@@ -83,6 +83,11 @@ func (m *Messenger) inboxHooks() (*inbox.Hooks, error) {
 	if h.OwnKinds, err = m.dev.OwnKinds(); err != nil { // node/devicesync
 		return nil, fmt.Errorf("messenger: %w", err)
 	}
+	for _, k := range []string{wire.KindGroupOps, wire.KindGroupSync, wire.KindGroupKey, wire.KindGroupMsg, wire.KindGroupResend} {
+		if err := h.OwnKinds.Register(k, m.rxGroup); err != nil { // our other devices' group contents
+			return nil, fmt.Errorf("messenger: %w", err)
+		}
+	}
 	return h, nil
 }
 
@@ -91,10 +96,7 @@ func (m *Messenger) inboxHooks() (*inbox.Hooks, error) {
 // for the group kinds). A kind left out is acknowledged and ignored (inbox.Table).
 func (m *Messenger) registerKinds() (*inbox.Table[*inbox.Batch], error) {
 	t := inbox.NewTable[*inbox.Batch](m.log)
-	group := func(b *inbox.Batch, ct *wire.Content, _ hlc.Timestamp) error {
-		c := b.Contact()
-		return m.groups.Apply(b.Tx(), m.groupPairwise(b.Tx(), txContacts{c.ID: c}), c.UserID, ct)
-	}
+	group := m.rxGroup // group.go
 	for kind, h := range map[string]inbox.Handler[*inbox.Batch]{
 		wire.KindText:         m.rxText,
 		wire.KindReceipt:      m.rxReceipt,

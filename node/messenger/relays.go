@@ -151,7 +151,7 @@ func (r *sealedRx) FinishGroup() error {
 // sealed sender must be a contact (both identity keys) and, where the chain is known, its
 // owner: a member cannot pass its envelope off as another's mail.
 func (m *Messenger) receiveGroupMail(tx *store.Tx, gb *groupBatch, sender string, from *sealed.Opened, gid string, env []byte) error {
-	c, err := gb.cc.byUser(tx, sender)
+	c, err := gb.cc.ByUser(tx, sender)
 	if err != nil {
 		return err
 	}

@@ -198,6 +198,9 @@ func (m *Messenger) putMsg(tx *store.Tx, r *history.Item, index bool) error {
 	if err := m.timers.Index(tx, &r.M); err != nil { // node/expiry
 		return err
 	}
+	if err := m.mediaTimer(tx, &r.M); err != nil { // expiry.go
+		return err
+	}
 	if index {
 		if err := tx.Set(history.KeyOrder(r.M.ConversationID, r.M.Order), []byte(r.M.ID)); err != nil {
 			return err

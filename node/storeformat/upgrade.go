@@ -9,6 +9,7 @@ import (
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/contacts"
 	"github.com/petrel-chat/petrel/node/history"
+	"github.com/petrel-chat/petrel/node/push"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 )
@@ -18,6 +19,8 @@ import (
 // (Upgrade) before anything else reads the store.
 var steps = []store.Step{
 	{Name: "versioned contact, channel, conversation and message records", Run: upgradeRecords},
+	{Name: "binary message records", Run: binaryMessages},
+	{Name: "push registrations apart from last seen", Run: pushRecords},
 }
 
 // Version is the store format this code writes.
@@ -48,7 +51,7 @@ func upgradeRecords(ctx context.Context, st *store.Store) error {
 		{history.MsgPrefix, upgradeMsg},
 	}
 	for _, s := range records {
-		if err := rewriteAll(ctx, st, s.prefix, s.fn); err != nil {
+		if err := rewriteAll(ctx, st, s.prefix, func(tx *store.Tx, _, v []byte) error { return s.fn(tx, v) }); err != nil {
 			return err
 		}
 	}
@@ -56,7 +59,7 @@ func upgradeRecords(ctx context.Context, st *store.Store) error {
 }
 
 // rewriteAll runs fn over every record under prefix, upgradeBatch records a transaction.
-func rewriteAll(ctx context.Context, st *store.Store, prefix []byte, fn func(tx *store.Tx, v []byte) error) error {
+func rewriteAll(ctx context.Context, st *store.Store, prefix []byte, fn func(tx *store.Tx, k, v []byte) error) error {
 	var start []byte
 	for {
 		n := 0
@@ -67,7 +70,7 @@ func rewriteAll(ctx context.Context, st *store.Store, prefix []byte, fn func(tx 
 				if start != nil && bytes.Equal(k, start) {
 					return true, nil
 				}
-				if err := fn(tx, v); err != nil {
+				if err := fn(tx, k, v); err != nil {
 					return false, fmt.Errorf("%s: %w", store.KeyPrefix(k), err)
 				}
 				n++
@@ -132,6 +135,9 @@ type msgV0 struct {
 }
 
 func upgradeMsg(tx *store.Tx, v []byte) error {
+	if history.IsBinaryMessage(v) { // written by a later step (history.PutMessage)
+		return nil
+	}
 	if n, err := version(v); err != nil || n != 0 {
 		return err
 	}
@@ -145,4 +151,48 @@ func upgradeMsg(tx *store.Tx, v []byte) error {
 	r := &history.Message{ContactID: old.ContactID, Incoming: old.Incoming, EditTS: old.EditTS, ReactTS: old.ReactTS}
 	history.FromAPI(r, &old.M)
 	return history.PutMessage(tx, nil, r) // older formats had no disappearing messages
+}
+
+// binaryMessages is format step 2. Message records (ms/) of format 1 are JSON
+// history.Message at "v": 1; each becomes the same record in the binary layout
+// (history.EncodeMessage, docs/PROTOCOL.md "Message records"), as it is: a disappearing
+// message's record without its content stays one (its sealed content at mz/, JSON or
+// binary, is read either way and left alone). Binary records are left alone, so the step
+// can run again after a crash.
+func binaryMessages(ctx context.Context, st *store.Store) error {
+	return rewriteAll(ctx, st, history.MsgPrefix, func(tx *store.Tx, k, v []byte) error {
+		if history.IsBinaryMessage(v) {
+			return nil
+		}
+		var r history.Message
+		if err := history.DecodeMessage(v, &r); err != nil {
+			return err
+		}
+		if r.V != history.Version || !bytes.Equal(history.KeyMsg(r.ID), k) {
+			return fmt.Errorf("a message record of version %d holding message %q", r.V, r.ID)
+		}
+		return tx.Set(k, history.EncodeMessage(&r))
+	})
+}
+
+// lastSeenPrefix is node/presence's: pr/<contact id> holds a contact's last seen time, a
+// decimal Unix ms.
+const lastSeenPrefix = "pr/"
+
+// pushRecords is format step 3. Push registrations (node/push, JSON objects) were kept
+// under pr/<id>, the prefix of node/presence's last seen times (decimal numbers), and a
+// node that held both could read neither list of registrations. Each JSON object under
+// pr/ moves to push.RecordPrefix with the same id; the last seen times stay. Moved records
+// are gone from pr/, so the step can run again after a crash.
+func pushRecords(ctx context.Context, st *store.Store) error {
+	return rewriteAll(ctx, st, []byte(lastSeenPrefix), func(tx *store.Tx, k, v []byte) error {
+		if len(v) == 0 || v[0] != '{' {
+			return nil // a last seen time
+		}
+		id := k[len(lastSeenPrefix):]
+		if err := tx.Set(append([]byte(push.RecordPrefix), id...), v); err != nil {
+			return err
+		}
+		return tx.Delete(k)
+	})
 }
