@@ -53,6 +53,9 @@ type Config struct {
 	Attachments func(tx *store.Tx, msgID, from string, relays []string, raws []json.RawMessage) []api.Attachment
 	// MarkRead marks conversation conv read up to message upTo, sending nothing.
 	MarkRead func(tx *store.Tx, conv, upTo string) error
+	// SetStatus raises our message r's status (api.Status*; it never goes down) and
+	// reports it (a synced receipt: status.go).
+	SetStatus func(tx *store.Tx, r *history.Item, status string) error
 	// Sealer opens disappearing messages' content (node/history); nil: none.
 	Sealer history.Sealer
 }

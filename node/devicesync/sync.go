@@ -250,6 +250,8 @@ func (s *Service) OwnKinds() (*inbox.Table[*inbox.Batch], error) {
 				return s.applySyncedContact(b.Tx(), ct.Data)
 			case wire.SyncDevice:
 				return s.applySyncedDevice(b, ct.Data) // reach.go
+			case wire.SyncReceipt:
+				return s.applySyncedReceipt(b.Tx(), ct.With, ct.Data) // status.go
 			case wire.SyncContent:
 				return s.applySync(b.Tx(), b.Contact(), ct.With, ct.Data)
 			}

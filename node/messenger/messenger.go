@@ -145,7 +145,8 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 		MarkRead: func(tx *store.Tx, conv, upTo string) error { return m.markRead(tx, conv, upTo, false) }, Sealer: m.sealer(),
 		Attachments: func(tx *store.Tx, msgID, from string, relays []string, raws []json.RawMessage) []api.Attachment {
 			return m.att.Received(tx, msgID, from, relays, raws)
-		}})
+		},
+		SetStatus: func(tx *store.Tx, r *history.Item, status string) error { return m.setStatusRec(tx, r, status, "") }})
 	if m.rx, err = m.inboxHooks(); err != nil {
 		return nil, err
 	}
