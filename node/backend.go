@@ -24,6 +24,10 @@ func (n *Node) Me(ctx context.Context) (api.Me, error) {
 	if h := n.hostOrNil(); h != nil {
 		peerID = h.ID().String()
 	}
+	dev, err := n.msg.CurrentDevice(ctx)
+	if err != nil {
+		return api.Me{}, err
+	}
 	return api.Me{
 		UserID:            string(n.msg.AccountKey().UserID()), // the account's, on every device
 		Name:              name,
@@ -31,6 +35,7 @@ func (n *Node) Me(ctx context.Context) (api.Me, error) {
 		Addrs:             n.addrs(),
 		Relays:            relays,
 		SafetyFingerprint: n.fingerprint(),
+		Device:            dev,
 	}, nil
 }
 

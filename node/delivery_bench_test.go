@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -242,6 +243,7 @@ func BenchmarkDeliveryThroughput(b *testing.B) {
 			errc := make(chan error, senders)
 
 			b.ResetTimer()
+			stopProfile := timedProfile(b)
 			cpu0 := cpuTime(b)
 			start := time.Now()
 			for range senders {
@@ -268,6 +270,7 @@ func BenchmarkDeliveryThroughput(b *testing.B) {
 			arr.wait(b, 5*time.Minute)
 			elapsed := time.Since(start)
 			cpu := cpuTime(b) - cpu0
+			stopProfile()
 			b.StopTimer()
 
 			base := durablePipe(b, b.N, senders)
@@ -459,6 +462,33 @@ func cpuTime(b *testing.B) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// timedProfile starts a CPU profile of the timed part of a delivery benchmark alone (without
+// the nodes' setup: Argon2id unlock, prekeys) when PETREL_BENCH_CPUPROFILE names a
+// directory, written there as <benchmark name>.prof (slashes as underscores); it returns the
+// function that stops it. Without the variable it does nothing. go test's own -cpuprofile
+// covers the setup too, which outweighs a run of a few thousand messages.
+func timedProfile(b *testing.B) func() {
+	b.Helper()
+	dir := os.Getenv("PETREL_BENCH_CPUPROFILE")
+	if dir == "" {
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(dir, strings.ReplaceAll(b.Name(), "/", "_")+".prof"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		b.Fatalf("PETREL_BENCH_CPUPROFILE with go test -cpuprofile? %v", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Error(err)
+		}
+	}
+}
+
 // fsyncMedian is the median time of k appends of 256 bytes to a file, each fsynced: the
 // disk's price of one durable commit in this run.
 func fsyncMedian(b *testing.B, k int) time.Duration {
@@ -514,6 +544,7 @@ func BenchmarkDeliveryLatency(b *testing.B) {
 			var wg sync.WaitGroup
 
 			b.ResetTimer()
+			stopProfile := timedProfile(b)
 			cpu0 := cpuTime(b)
 			start := time.Now()
 			for i := range b.N {
@@ -539,6 +570,7 @@ func BenchmarkDeliveryLatency(b *testing.B) {
 			}
 			arr.wait(b, 5*time.Minute)
 			cpu := cpuTime(b) - cpu0
+			stopProfile()
 			b.StopTimer()
 			last := start
 			for _, t := range arr.at {

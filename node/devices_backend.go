@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -21,6 +20,7 @@ import (
 	"github.com/petrel-chat/petrel/node/devicelink"
 	"github.com/petrel-chat/petrel/node/devices"
 	"github.com/petrel-chat/petrel/node/history"
+	"github.com/petrel-chat/petrel/node/homerelays"
 	"github.com/petrel-chat/petrel/node/invite"
 	"github.com/petrel-chat/petrel/node/media"
 	"github.com/petrel-chat/petrel/node/media/blobdir"
@@ -43,6 +43,18 @@ func (n *Node) serveDeviceLinks(h host.Host) (stop func(), err error) {
 	n.links = srv
 	n.mu.Unlock()
 	return srv.Serve(h), nil
+}
+
+// runHomes runs the home relays (registration, prekeys, the mailbox drain) while this
+// device is active: a device the account's primary revoked stops draining its mailboxes,
+// and the rest of the node goes on serving the API (docs/API.md §8).
+func (n *Node) runHomes(ctx context.Context, homes *homerelays.Relays) error {
+	active, stop := n.msg.WithRevocation(ctx)
+	defer stop()
+	if err := homes.Run(active, n.cfg.Relays); ctx.Err() == nil && active.Err() == nil {
+		return err
+	}
+	return nil
 }
 
 // resumeHistory finishes a linked device's history transfer cut during petrel init
@@ -313,7 +325,7 @@ func (n *Node) openSealed(key, sealed []byte) ([]byte, bool) {
 func sealWith(k *shredkeys.Keyring) func(tx *store.Tx, key, pt []byte) ([]byte, error) {
 	return func(tx *store.Tx, key, pt []byte) ([]byte, error) {
 		var m history.Message
-		if err := json.Unmarshal(pt, &m); err != nil {
+		if err := history.DecodeMessage(pt, &m); err != nil {
 			return nil, fmt.Errorf("node: a sealed message from the linking device: %w", err)
 		}
 		var exp int64

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/petrel-chat/petrel/node"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/media"
 	"github.com/petrel-chat/petrel/node/nodetest"
 	"github.com/petrel-chat/petrel/node/nodetest/wait"
 	"github.com/petrel-chat/petrel/node/shredkeys"
@@ -210,6 +212,22 @@ func forensicGone(t *testing.T, n *nodetest.Node, keys [][]byte, gone func(), se
 	}
 }
 
+// chunkFileCount counts the media chunk files in n's data directory.
+func chunkFileCount(t *testing.T, n *nodetest.Node) int {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join(n.Dir, "media", "chunks"))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	c := 0
+	for _, e := range ents {
+		if len(e.Name()) == 64 {
+			c++
+		}
+	}
+	return c
+}
+
 // noBodyInEvents fails t if n's event log (GET /v1/events) returns any of secrets.
 func noBodyInEvents(t *testing.T, n *nodetest.Node, secrets ...string) {
 	t.Helper()
@@ -252,6 +270,7 @@ func TestDisappearedDirectMessageLeavesNoTraceOnDisk(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	const secret = "forensic secret: the eagle lands at nine"
+	const fileName = "forensic-eagle-landing-plan.bin"
 	cfg := relayserver.DefaultConfig()
 	cfg.Listen = []string{"/ip4/127.0.0.1/tcp/0"}
 	r := relaytest.Start(t, &cfg)
@@ -269,9 +288,21 @@ func TestDisappearedDirectMessageLeavesNoTraceOnDisk(t *testing.T) {
 	waitTimer(t, bob, bconv, 30, "alice set messages to disappear after 30 seconds")
 
 	bob.Stop()
-	sent, err := alice.Client.Send(ctx, conv, "f1", secret)
+	// With an attachment: its name, its bytes and its file key (which opens its chunks)
+	// are secrets too, on both sides.
+	file := testFile(t, 10_000)
+	att, err := alice.Client.UploadMedia(ctx, bytes.NewReader(file), int64(len(file)), fileName, "application/octet-stream")
 	if err != nil {
 		t.Fatal(err)
+	}
+	mf, err := alice.Node.MediaManifest(att.MediaID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := []string{secret, fileName, string(mediaPattern), string(mf.Key), base64.StdEncoding.EncodeToString(mf.Key)}
+	code, sent := sendAttachments(t, alice.Client, conv, "f1", secret, att.MediaID)
+	if code != http.StatusCreated && code != http.StatusOK {
+		t.Fatalf("send: %d", code)
 	}
 	wait.For(t, "alice's message waits in bob's mailbox", allStatus(t, alice.Client, conv, api.StatusSent))
 	bob.Run()
@@ -282,6 +313,10 @@ func TestDisappearedDirectMessageLeavesNoTraceOnDisk(t *testing.T) {
 		}
 		return nil
 	})
+	ba := waitAttachment(t, bob, bconv, secret, media.Available)
+	if !bytes.Equal(readMedia(t, bob, ba.MediaID), file) {
+		t.Fatal("bob's copy of the attachment differs")
+	}
 	// Its events carry no content (they are replayed for ever); GET /v1/messages/{id} has it.
 	noBodyInEvents(t, bob, secret)
 	if m, err := bob.Client.Message(ctx, got.ID); err != nil || m.Body != secret {
@@ -299,11 +334,19 @@ func TestDisappearedDirectMessageLeavesNoTraceOnDisk(t *testing.T) {
 		t.Fatalf("bob after a restart within the timer: %+v", m)
 	}
 
-	ka, kb := forensicControl(t, alice, secret), forensicControl(t, bob, secret)
-	forensicGone(t, alice, ka, waitGone(t, alice, conv, sent.ID, secret), secret)
-	forensicGone(t, bob, kb, waitGone(t, bob, bconv, got.ID, secret), secret)
-	noBodyInEvents(t, alice, secret)
-	noBodyInEvents(t, bob, secret)
+	ka, kb := forensicControl(t, alice, secrets...), forensicControl(t, bob, secrets...)
+	forensicGone(t, alice, ka, waitGone(t, alice, conv, sent.ID, secret), secrets...)
+	forensicGone(t, bob, kb, waitGone(t, bob, bconv, got.ID, secret), secrets...)
+	noBodyInEvents(t, alice, secret, fileName)
+	noBodyInEvents(t, bob, secret, fileName)
+	for _, n := range []*nodetest.Node{alice, bob} {
+		if c := chunkFileCount(t, n); c != 0 {
+			t.Errorf("%s keeps %d chunk files of the expired attachment", n.Name, c)
+		}
+	}
+	if _, err := bob.Client.MediaInfo(ctx, ba.MediaID); err == nil {
+		t.Error("bob's node still describes the expired attachment")
+	}
 	if m, err := bob.Client.Message(ctx, got.ID); err != nil || !m.Deleted || m.Body != "" {
 		t.Fatalf("GET /v1/messages/{id} after the expiry: %+v %v", m, err)
 	}
@@ -326,9 +369,20 @@ func TestDisappearedGroupMessageLeavesNoTraceOnDisk(t *testing.T) {
 	for _, n := range nodes {
 		waitTimer(t, n, gid, 20, "Alice set messages to disappear after 20 seconds")
 	}
-	sent, err := nodes[0].Client.Send(ctx, gid, "g1", secret)
+	const fileName = "forensic-heron-flight-path.bin"
+	file := testFile(t, 9_000)
+	att, err := nodes[0].Client.UploadMedia(ctx, bytes.NewReader(file), int64(len(file)), fileName, "application/octet-stream")
 	if err != nil {
 		t.Fatal(err)
+	}
+	mf, err := nodes[0].Node.MediaManifest(att.MediaID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := []string{secret, fileName, string(mediaPattern), string(mf.Key), base64.StdEncoding.EncodeToString(mf.Key)}
+	code, sent := sendAttachments(t, nodes[0].Client, gid, "g1", secret, att.MediaID)
+	if code != http.StatusCreated && code != http.StatusOK {
+		t.Fatalf("send: %d", code)
 	}
 	ids := map[*nodetest.Node]string{nodes[0]: sent.ID}
 	for _, n := range nodes[1:] {
@@ -340,6 +394,7 @@ func TestDisappearedGroupMessageLeavesNoTraceOnDisk(t *testing.T) {
 			ids[n] = m.ID
 			return nil
 		})
+		waitAttachment(t, n, gid, secret, media.Available)
 	}
 	// nodes[2] restarts before reading it (sealed while unread), then reads it.
 	nodes[2].Restart()
@@ -350,10 +405,13 @@ func TestDisappearedGroupMessageLeavesNoTraceOnDisk(t *testing.T) {
 	}
 	keys := map[*nodetest.Node][][]byte{}
 	for _, n := range nodes {
-		keys[n] = forensicControl(t, n, secret)
+		keys[n] = forensicControl(t, n, secrets...)
 	}
 	for _, n := range nodes {
-		forensicGone(t, n, keys[n], waitGone(t, n, gid, ids[n], secret), secret)
-		noBodyInEvents(t, n, secret)
+		forensicGone(t, n, keys[n], waitGone(t, n, gid, ids[n], secret), secrets...)
+		noBodyInEvents(t, n, secret, fileName)
+		if c := chunkFileCount(t, n); c != 0 {
+			t.Errorf("%s keeps %d chunk files of the expired attachment", n.Name, c)
+		}
 	}
 }

@@ -268,6 +268,7 @@ func (n *Node) load() error {
 	if n.cfg.Media.Now == nil {
 		n.cfg.Media.Now = n.cfg.Now
 	}
+	n.cfg.Media.Sealer = n.shred // media only disappearing messages use (media_store.go)
 	if n.media, err = media.New(n.st, filepath.Join(n.cfg.DataDir, "media"), n.cfg.Media); err != nil {
 		return fmt.Errorf("node: media: %w", err)
 	}
@@ -373,7 +374,8 @@ func (n *Node) Run(ctx context.Context, ready func(APIInfo)) (err error) {
 		n.mu.Lock()
 		n.homes = homes
 		n.mu.Unlock()
-		g.Go(func() error { return homes.Run(gctx, n.cfg.Relays) })
+		// A revoked device stops draining its mailboxes (docs/API.md §8).
+		g.Go(func() error { return n.runHomes(gctx, homes) })
 		// A hole punch lost to a busy moment is tried again (p2phost.DirectRetry).
 		g.Go(func() error {
 			err := p2phost.DirectRetry{Host: h, Log: n.log.With("part", "direct")}.Run(gctx)

@@ -52,8 +52,12 @@ func (l relayLink) deposit(ctx context.Context, relay string, mailbox []byte, en
 // DepositExpiring is Deposit with an expiry per envelope (Unix ms, 0 none; outbox's
 // ExpiringMailbox, disappearing messages). A relay that predates expiring deposits
 // refuses them with bad_request: the batch goes again without expiries there (the
-// receiver still drops a message that arrives after its expiry).
+// receiver still drops a message that arrives after its expiry). A batch without any
+// expiry is a plain Deposit, so a refusal of it is not sent twice.
 func (l relayLink) DepositExpiring(ctx context.Context, relay string, mailbox []byte, envelopes [][]byte, expires []int64) ([]error, error) {
+	if !slices.ContainsFunc(expires, func(e int64) bool { return e > 0 }) {
+		return l.Deposit(ctx, relay, mailbox, envelopes) // nothing to fall back from
+	}
 	errs, err := l.deposit(ctx, relay, mailbox, envelopes, expires)
 	if errors.Is(err, mailboxclient.ErrBadRequest) || err == nil && slices.ContainsFunc(errs, func(e error) bool { return errors.Is(e, mailboxclient.ErrBadRequest) }) {
 		return l.Deposit(ctx, relay, mailbox, envelopes)

@@ -422,15 +422,15 @@ func TestForgedInitialMessageCannotRebindContact(t *testing.T) {
 		}
 	}
 	sa := socket(t, alice)
-	if err := sa.Send(map[string]any{"type": "typing", "conversation_id": aliceConv, "state": "start"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := waitFrame(t, s, 20*time.Second, func(f liveFrame) bool {
+	frames := pumpFrames(t, s) // from here on, bob's frames are read from the pump
+	aliceTypes := typer(t, sa, aliceConv)
+	aliceTypes()
+	if _, ok := waitChan(t, frames, 30*time.Second, aliceTypes, func(f liveFrame) bool {
 		return f.Type == "typing" && f.UserID == ua && f.State == "start" && f.ConversationID == toAlice.ConversationID
 	}); !ok {
 		t.Fatal("alice's typing does not reach bob after the forgery")
 	}
-	if _, ok := waitFrame(t, s, 20*time.Second, func(f liveFrame) bool {
+	if _, ok := waitChan(t, frames, 20*time.Second, nil, func(f liveFrame) bool {
 		return f.Type == "typing" && f.UserID == ua && f.State == "stop"
 	}); !ok {
 		t.Fatal("alice's typing never ends at bob")
@@ -477,7 +477,7 @@ func TestForgedInitialMessageCannotRebindContact(t *testing.T) {
 		t.Fatal(err)
 	}
 	var forgedLive string
-	if _, ok := waitFrame(t, s, 20*time.Second, func(f liveFrame) bool {
+	if _, ok := waitChan(t, frames, 20*time.Second, nil, func(f liveFrame) bool {
 		if f.UserID == ua && (f.Type == "presence" && f.State == "offline" || f.Type == "typing" && f.State == "start") {
 			forgedLive = f.Type + " " + f.State
 		}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/petrel-chat/petrel/node"
+	nodehistory "github.com/petrel-chat/petrel/node/history"
 	"github.com/petrel-chat/petrel/node/localclient"
 	"github.com/petrel-chat/petrel/node/nodetest"
 	"github.com/petrel-chat/petrel/node/store"
@@ -202,7 +203,7 @@ func storeFormatNoUpgrade(t *testing.T, dir string) (int, error) {
 }
 
 // checkRecordsVersioned checks that every contact, conversation and message record of the
-// stopped node in dir carries version 1, and every contact has its delivery counters.
+// stopped node in dir carries version 1 (a message record in its binary layout), and every contact has its delivery counters.
 func checkRecordsVersioned(t *testing.T, dir string) {
 	t.Helper()
 	st, err := store.Open(dir, []byte(nodetest.Passphrase), store.Options{})
@@ -214,6 +215,14 @@ func checkRecordsVersioned(t *testing.T, dir string) {
 	if err := st.View(func(tx *store.Tx) error {
 		for _, p := range []string{"ct/", "cv/", "ms/", "sc/"} {
 			if err := tx.Iterate(store.IterOptions{Prefix: []byte(p)}, func(k, v []byte) (bool, error) {
+				if p == "ms/" { // binary since format 2 (docs/PROTOCOL.md "Message records")
+					var m nodehistory.Message
+					if !nodehistory.IsBinaryMessage(v) || nodehistory.DecodeMessage(v, &m) != nil || m.V != 1 {
+						return false, fmt.Errorf("record %s is not a binary message record of version 1: %q", k, v)
+					}
+					counts[p]++
+					return true, nil
+				}
 				var r struct {
 					V *int            `json:"v"`
 					M json.RawMessage `json:"m"`

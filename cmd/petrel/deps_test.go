@@ -191,7 +191,7 @@ func TestNodeFloors(t *testing.T) {
 		"node/groups/chains": part, "node/groups/members": part,
 		"node/media/filemeta": part, "node/media/blobdir": part,
 		"node/messenger": facade, "node/localapi": facade, "node": facade, "node/attachments": facade, "node/devicesync": facade,
-		"node/localapi/mediaapi": facade, "node/storeformat": facade,
+		"node/localapi/mediaapi": facade, "node/storeformat": facade, "node/presencebook": facade,
 		"node/localclient": testHelper, "node/nodetest": testHelper, "node/nodetest/wait": testHelper, "node/store/storetest": testHelper,
 	}
 	names := []string{"foundation", "pairwise core", "feature part", "feature", "façade", "test helper"}

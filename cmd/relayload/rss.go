@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/petrel-chat/petrel/internal/barehost"
 	"io"
 	"net"
 	"os"
@@ -17,13 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/libp2p/go-libp2p"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
-	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
-	"github.com/libp2p/go-libp2p/p2p/security/noise"
-	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	manet "github.com/multiformats/go-multiaddr/net"
 )
 
@@ -32,24 +27,12 @@ import (
 // watermarks are above n so it keeps every connection). It prints "listening ADDR" and
 // serves until its stdin closes.
 func serveBare(n int) error {
-	cm, err := connmgr.NewConnManager(n+1000, n+2000)
-	if err != nil {
-		return err
-	}
-	h, err := libp2p.New(
-		libp2p.ConnectionManager(cm),
-		libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
-		libp2p.Transport(tcp.NewTCPTransport),
-		libp2p.Security(noise.ID, noise.New),
-		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
-		libp2p.ResourceManager(&network.NullResourceManager{}),
-		libp2p.DisableMetrics(),
-	)
+	h, err := barehost.New(n)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	fmt.Printf("listening %s/p2p/%s\n", h.Addrs()[0], h.ID())
+	fmt.Printf("listening %s\n", barehost.Addr(h))
 	_, err = io.Copy(io.Discard, os.Stdin)
 	return err
 }

@@ -13,6 +13,18 @@ type Me struct {
 	Addrs             []string `json:"addrs"`
 	Relays            []string `json:"relays"`
 	SafetyFingerprint string   `json:"safety_fingerprint"`
+	// Device (extension, docs/API.md §8) is this node within its account.
+	Device CurrentDevice `json:"device"`
+}
+
+// CurrentDevice is this node within its account (GET /v1/me's device, and the
+// device_revoked event): its device id and name, whether it is the account's primary,
+// and when the account's primary revoked it (Unix ms; null while it is active).
+type CurrentDevice struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Primary   bool   `json:"primary"`
+	RevokedAt *int64 `json:"revoked_at"`
 }
 
 // MePatch is PATCH /v1/me.
@@ -42,6 +54,9 @@ const (
 	KindContact       = "contact"
 	// KindMe is an extension: the node's own profile changed (PATCH /v1/me from any UI).
 	KindMe = "me"
+	// KindDeviceRevoked is an extension (docs/API.md §8): the account's primary revoked
+	// this device; its object is the CurrentDevice, under "device_revoked". Sent once.
+	KindDeviceRevoked = "device_revoked"
 )
 
 // Event is one entry of the node's event log, as sent on the socket and by GET /v1/events:

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/libp2p/go-libp2p/core/host"
@@ -17,6 +18,7 @@ import (
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/contacts"
+	"github.com/petrel-chat/petrel/node/devices"
 	"github.com/petrel-chat/petrel/node/eventlog"
 	"github.com/petrel-chat/petrel/node/groups"
 	"github.com/petrel-chat/petrel/node/history"
@@ -314,18 +316,36 @@ func (s *Service) Fetch(ctx context.Context, mediaID string) error {
 }
 
 // Authorize is the media server's Authorizer: the peer must be the proven peer of a
-// contact who is a member of the conversation of one of the messages that refer to the
-// file (docs/ARCHITECTURE.md, "Media").
+// contact, or a device on a contact's verified device list, who is a member of the
+// conversation of one of the messages that refer to the file; or one of our own
+// account's other devices, which holds every conversation we hold, for a file one of our
+// messages refers to (docs/ARCHITECTURE.md, "Media").
 func (s *Service) Authorize(req media.FetchRequest) bool {
 	pid := req.Peer.String()
 	ok := false
 	_ = s.st.View(func(tx *store.Tx) error {
 		cid, err := contacts.ByPeer(tx, pid)
-		if err != nil || cid == "" {
+		if err != nil {
 			return err
 		}
+		listed := false // pid is a listed, active device of cid's account (not its primary)
+		if cid == "" {
+			ch, err := devices.ChannelByPeer(tx, pid)
+			if err != nil || ch == "" {
+				return err
+			}
+			owner, _ := devices.SplitChannel(ch)
+			if owner == devices.Own {
+				ok = slices.ContainsFunc(req.Messages, func(mid string) bool {
+					_, err := history.LoadItem(tx, s.cfg.Sealer, mid)
+					return err == nil
+				})
+				return nil
+			}
+			cid, listed = owner, true
+		}
 		c, err := sessions.LoadContact(tx, cid)
-		if err != nil || !c.PeerProven || c.PeerID != pid || c.Blocked {
+		if err != nil || c.Blocked || !listed && (!c.PeerProven || c.PeerID != pid) {
 			return err
 		}
 		for _, mid := range req.Messages {

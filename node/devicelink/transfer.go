@@ -55,6 +55,13 @@ func Transferred(key []byte) bool {
 // (JoinOptions.Seal); the Noise stream is the only wrapping it has in between.
 var sealedPrefix = string(history.KeySealed(""))
 
+// sealedMedia reports a node/media record (media/f/, media/m/) sealed under a bucket key
+// of this node's own, as the records of media only disappearing messages use are (its
+// JSON records start with '{'): it is sent opened, like sealedPrefix's.
+func sealedMedia(k, v []byte) bool {
+	return (bytes.HasPrefix(k, []byte("media/f/")) || bytes.HasPrefix(k, []byte("media/m/"))) && len(v) > 0 && v[0] != '{'
+}
+
 // mediaChunkPrefix names the chunk ciphertexts of the media in the transfer: a record
 // "media/c/<media id>/<8-digit index>" carries one sealed chunk (node/media; the chunks of
 // the media, then of its thumbnail). They are not store records: the primary reads them
@@ -80,7 +87,7 @@ func nextChunk(st *store.Store, after []byte, target int, media MediaChunks, ope
 		if bytes.Compare(k, after) <= 0 || !Transferred(k) || len(k) > maxKey || len(v) > maxFrame-2*maxKey {
 			return nil
 		}
-		if bytes.HasPrefix(k, []byte(sealedPrefix)) {
+		if bytes.HasPrefix(k, []byte(sealedPrefix)) || sealedMedia(k, v) {
 			if open == nil {
 				return nil
 			}

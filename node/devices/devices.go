@@ -53,6 +53,19 @@ func (s *Self) Revoked() bool {
 	return ok && d.Revoked != 0
 }
 
+// Current is this device as the local API shows it (GET /v1/me's device).
+func (s *Self) Current() api.CurrentDevice {
+	out := api.CurrentDevice{ID: s.ID, Primary: s.Primary}
+	if d, ok := s.List.Find(s.ID); ok {
+		out.Name = d.Name
+		if d.Revoked != 0 {
+			at := d.Revoked
+			out.RevokedAt = &at
+		}
+	}
+	return out
+}
+
 // Others are the account's other active devices (the ones a sync copy goes to).
 func (s *Self) Others() []wire.Device {
 	var out []wire.Device

@@ -2,6 +2,7 @@ package devicesync
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"time"
 
@@ -47,6 +48,9 @@ type Config struct {
 	PutMsg        func(tx *store.Tx, r *history.Item, index bool) error
 	MarkDeleted   func(tx *store.Tx, r *history.Item) error
 	ApplyReaction func(r *history.Item, user, emoji string, present bool, ts string) bool
+	// Attachments registers the attachments of message msgID (wire form) to be fetched
+	// from peer from or relays, and returns them as the API shows them.
+	Attachments func(tx *store.Tx, msgID, from string, relays []string, raws []json.RawMessage) []api.Attachment
 	// MarkRead marks conversation conv read up to message upTo, sending nothing.
 	MarkRead func(tx *store.Tx, conv, upTo string) error
 	// Sealer opens disappearing messages' content (node/history); nil: none.
@@ -56,9 +60,10 @@ type Config struct {
 // Service is linked devices at the façade. Create it with New; LoadAccount sets the
 // account it acts for.
 type Service struct {
-	cfg  Config
-	acct *identity.PublicIdentity
-	uid  string
+	cfg     Config
+	acct    *identity.PublicIdentity
+	uid     string
+	revoked revocation // this device's revoked signal (revoked.go)
 }
 
 // New returns a Service acting, until LoadAccount, for the device key's own account.
@@ -265,6 +270,9 @@ func (s *Service) LoadAccount(tx *store.Tx) error {
 		return err
 	}
 	s.acct, s.uid = me.Account, me.UserID()
+	if me.Revoked() {
+		s.revoked.fire()
+	}
 	return nil
 }
 

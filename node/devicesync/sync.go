@@ -18,8 +18,8 @@ import (
 
 // channelsOf loads the channels of every active device of contact c (c itself for its
 // primary), in its list's order.
-func channelsOf(tx *store.Tx, c *sessions.Contact) ([]*sessions.Contact, error) {
-	acct, err := identity.ParsePublic(c.AccountKey())
+func channelsOf(tx *store.Tx, ratchets *sessions.Cache, c *sessions.Contact) ([]*sessions.Contact, error) {
+	acct, err := ratchets.Account(c)
 	if err != nil {
 		return nil, err
 	}
@@ -75,13 +75,14 @@ func (s *Service) TakeList(tx *store.Tx, raw []byte) error {
 		if err != nil {
 			return err
 		}
+		was := me.Revoked()
 		if _, changed, err := devices.AcceptOwn(tx, me, raw); err != nil {
 			if !errors.Is(err, api.ErrForbidden) {
 				return err
 			}
 			s.cfg.Log.Info("own device list refused", "err", err)
-		} else if changed && me.Revoked() {
-			s.cfg.Log.Warn("this device was revoked by the account's primary device: it sends nothing from now on")
+		} else if changed && !was && me.Revoked() {
+			return s.revokedNow(tx, me) // revoked.go
 		}
 		return nil
 	}
@@ -141,10 +142,8 @@ func dropChannel(tx *store.Tx, ch string) error {
 // session when the outbox's order allows (outbox.Enqueue). The id and timestamp are the
 // same for all, so every device shows the message with the same order.
 func (s *Service) FanOut(tx *store.Tx, c *sessions.Contact, content *wire.Content, msgID string) error {
-	if me, err := s.Self(tx); err != nil {
+	if err := s.RefuseRevoked(tx); err != nil {
 		return err
-	} else if me.Revoked() {
-		return api.Errorf(api.ErrForbidden, "this device was revoked by the account's primary device: it sends nothing")
 	}
 	if content.TS == "" {
 		content.TS = s.cfg.Clock.Now().String()
@@ -152,7 +151,7 @@ func (s *Service) FanOut(tx *store.Tx, c *sessions.Contact, content *wire.Conten
 	if content.ID == "" {
 		content.ID = api.NewID("x")
 	}
-	chs, err := channelsOf(tx, c)
+	chs, err := channelsOf(tx, s.cfg.Ratchets, c)
 	if err != nil {
 		return err
 	}
@@ -249,7 +248,7 @@ func (s *Service) OwnKinds() (*inbox.Table[*inbox.Batch], error) {
 			if ct.Status == wire.SyncContact {
 				return s.applySyncedContact(b.Tx(), ct.Data)
 			}
-			return s.applySync(b.Tx(), ct.With, ct.Data)
+			return s.applySync(b.Tx(), b.Contact(), ct.With, ct.Data)
 		},
 	} {
 		if err := t.Register(kind, h); err != nil {
@@ -314,9 +313,9 @@ func (s *Service) applySyncedContact(tx *store.Tx, data []byte) error {
 	return s.cfg.EmitConv(tx, c.ConvID)
 }
 
-// applySync applies, as this account's own, the content inner that one of our devices
-// sent contact uid (or made about that conversation).
-func (s *Service) applySync(tx *store.Tx, uid string, data []byte) error {
+// applySync applies, as this account's own, the content inner that our device dev (its
+// self~ channel) sent contact uid (or made about that conversation).
+func (s *Service) applySync(tx *store.Tx, dev *sessions.Contact, uid string, data []byte) error {
 	in, err := wire.ParseContent(data)
 	if err != nil {
 		s.cfg.Log.Info("malformed synced content", "err", err)
@@ -337,7 +336,7 @@ func (s *Service) applySync(tx *store.Tx, uid string, data []byte) error {
 	}
 	switch in.Kind {
 	case wire.KindText:
-		return s.syncedText(tx, c, in, ts)
+		return s.syncedText(tx, dev, c, in, ts)
 	case wire.KindReceipt:
 		if in.Status == wire.ReceiptRead && len(in.IDs) > 0 {
 			err := s.cfg.MarkRead(tx, c.ConvID, in.IDs[len(in.IDs)-1])
@@ -384,9 +383,10 @@ func (s *Service) applySync(tx *store.Tx, uid string, data []byte) error {
 	return nil
 }
 
-// syncedText stores a text one of our devices sent contact c as ours, with the id and
-// timestamp it was sent with (so the same order), once.
-func (s *Service) syncedText(tx *store.Tx, c *sessions.Contact, in *wire.Content, ts hlc.Timestamp) error {
+// syncedText stores a text our device dev sent contact c as ours, with the id and
+// timestamp it was sent with (so the same order), once; its attachments are fetched from
+// that device (or its relays), as a contact's are from the contact.
+func (s *Service) syncedText(tx *store.Tx, dev, c *sessions.Contact, in *wire.Content, ts hlc.Timestamp) error {
 	if _, err := tx.Get(history.KeyMsg(in.ID)); err == nil {
 		return nil
 	} else if !errors.Is(err, store.ErrNotFound) {
@@ -403,7 +403,7 @@ func (s *Service) syncedText(tx *store.Tx, c *sessions.Contact, in *wire.Content
 	}
 	msg := api.Message{
 		ID: in.ID, ConversationID: conv.ID, SenderID: s.uid, Body: in.Body, ReplyTo: replyTo,
-		SentAt: ts.Wall, ReceivedAt: s.cfg.Now().UnixMilli(), Order: hlc.OrderKey(ts, s.uid+"-"+in.ID),
+		Attachments: s.cfg.Attachments(tx, in.ID, dev.PeerID, dev.Relays, in.Attachments), SentAt: ts.Wall, ReceivedAt: s.cfg.Now().UnixMilli(), Order: hlc.OrderKey(ts, s.uid+"-"+in.ID),
 		Status: api.StatusSent, Receipts: api.Receipts{Total: 1}, Reactions: map[string][]string{},
 		DisappearAfterS: int64(in.Expire),
 	}

@@ -10,9 +10,12 @@
 // Store keys (values JSON unless said, sealed by node/store):
 //
 //	cv/<conversation id>           conversation record (Conversation, "v": Version)
-//	ms/<message id>                message record (Message, "v": Version); a disappearing
-//	                               one without its content ("sealed": true)
-//	mz/<message id>                a disappearing message's whole record, sealed under its
+//	ms/<message id>                message record (Message, Version): binary (codec.go,
+//	                               docs/PROTOCOL.md "Message records"; JSON before store
+//	                               format 2, still read); a disappearing one without its
+//	                               content (Sealed)
+//	mz/<message id>                a disappearing message's whole record (binary, or JSON
+//	                               when written before format 2), sealed under its
 //	                               node/shredkeys bucket key (sealed.go; docs/PROTOCOL.md
 //	                               "Disappearing messages at rest")
 //	mo/<conversation id>/<order>   → message id (history in order)

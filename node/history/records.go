@@ -2,6 +2,7 @@ package history
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/petrel-chat/petrel/node/api"
@@ -173,8 +174,18 @@ func PutConversation(tx *store.Tx, c *Conversation) error {
 // deleted.
 func GetMessage(tx *store.Tx, s Sealer, id string) (*Message, error) {
 	var r Message
-	if err := get(tx, KeyMsg(id), "message", id, &r, &r.V); err != nil {
+	v, err := tx.Get(KeyMsg(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, api.Errorf(api.ErrNotFound, "no message %q", id)
+	}
+	if err != nil {
 		return nil, err
+	}
+	if err := DecodeMessage(v, &r); err != nil {
+		return nil, fmt.Errorf("history: message record %q: %w", id, err)
+	}
+	if r.V != Version {
+		return nil, fmt.Errorf("history: message record %q has version %d, not %d", id, r.V, Version)
 	}
 	if r.ID != id {
 		return nil, fmt.Errorf("history: the record of message %q holds message %q", id, r.ID)
@@ -185,16 +196,16 @@ func GetMessage(tx *store.Tx, s Sealer, id string) (*Message, error) {
 	return &r, nil
 }
 
-// PutMessage writes r (at Version). It does not touch the order and client-id indexes.
-// With s, the content of a disappearing message is sealed (sealed.go), and a sealed copy
-// of a message no longer disappearing or deleted is dropped.
+// PutMessage writes r (at Version, in the binary layout: codec.go). It does not touch the
+// order and client-id indexes. With s, the content of a disappearing message is sealed
+// (sealed.go), and a sealed copy of a message no longer disappearing or deleted is dropped.
 func PutMessage(tx *store.Tx, s Sealer, r *Message) error {
 	r.V = Version
 	rec, err := putSealed(tx, s, r)
 	if err != nil {
 		return err
 	}
-	return store.PutJSON(tx, KeyMsg(r.ID), rec)
+	return tx.Set(KeyMsg(r.ID), EncodeMessage(rec))
 }
 
 // get reads the record at key into v, whose version field is ver.
@@ -214,13 +225,14 @@ func get(tx *store.Tx, key []byte, what, id string, v any, ver *int) error {
 
 // Conversations calls fn with every conversation, in id order, until fn returns false.
 func Conversations(tx *store.Tx, fn func(c *Conversation) (bool, error)) error {
-	return each(tx, ConvPrefix, nil, func(_ []byte, c *Conversation) (bool, error) { return fn(c) })
+	return each(tx, ConvPrefix, nil, func(v []byte, c *Conversation) error { return json.Unmarshal(v, c) },
+		func(_ []byte, c *Conversation) (bool, error) { return fn(c) })
 }
 
 // Messages calls fn with every message from key start on (the first when nil), in key
 // order, until fn returns false.
 func Messages(tx *store.Tx, start []byte, fn func(k []byte, r *Message) (bool, error)) error {
-	return each(tx, MsgPrefix, start, fn)
+	return each(tx, MsgPrefix, start, DecodeMessage, fn)
 }
 
 type versioned interface{ version() int }
@@ -231,10 +243,10 @@ func (r *Message) version() int      { return r.V }
 func each[T any, P interface {
 	*T
 	versioned
-}](tx *store.Tx, prefix, start []byte, fn func(k []byte, r P) (bool, error)) error {
+}](tx *store.Tx, prefix, start []byte, decode func(v []byte, r P) error, fn func(k []byte, r P) (bool, error)) error {
 	return tx.Iterate(store.IterOptions{Prefix: prefix, Start: start}, func(k, v []byte) (bool, error) {
 		var r T
-		if err := json.Unmarshal(v, &r); err != nil {
+		if err := decode(v, &r); err != nil {
 			return false, fmt.Errorf("history: %s record: %w", store.KeyPrefix(k), err)
 		}
 		p := P(&r)

@@ -1,7 +1,6 @@
 package history
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -23,7 +22,7 @@ type Sealer interface {
 }
 
 // KeySealed is where the sealed form of disappearing message id is stored: the whole
-// Message record as JSON, sealed by SealUntil with this key as associated data. The record
+// Message record (EncodeMessage; JSON when written before store format 2), sealed by SealUntil with this key as associated data. The record
 // at KeyMsg(id) then keeps only what shows no content (Sealed true; Body, ReplyTo,
 // Attachments, Reactions, EditedAt, EditTS and ReactTS empty): ids, order, times, status,
 // receipts, the timer and expires_at (docs/PROTOCOL.md, "Disappearing messages at rest").
@@ -61,10 +60,7 @@ func putSealed(tx *store.Tx, s Sealer, r *Message) (*Message, error) {
 		return r, nil
 	}
 	r.Sealed, r.Media = false, nil
-	pt, err := json.Marshal(r)
-	if err != nil {
-		return nil, fmt.Errorf("history: seal message %q: %w", r.ID, err)
-	}
+	pt := EncodeMessage(r)
 	var exp int64
 	if r.ExpiresAt != nil {
 		exp = max(*r.ExpiresAt, 1)
@@ -145,7 +141,7 @@ func openSealed(tx *store.Tx, s Sealer, r *Message) (*Message, error) {
 		return nil, fmt.Errorf("history: open sealed message %q: %w", r.ID, err)
 	}
 	var full Message
-	err = json.Unmarshal(pt, &full)
+	err = DecodeMessage(pt, &full)
 	clear(pt)
 	if err != nil {
 		return nil, fmt.Errorf("history: sealed message %q: %w", r.ID, err)

@@ -58,13 +58,13 @@ func (m *Store) Download(ctx context.Context, id string, src Sources, progress f
 	var fid FileID
 	err := m.db.View(func(tx *store.Tx) error {
 		var err error
-		if md, err = getMedia(tx, id); err != nil {
+		if md, err = m.getMedia(tx, id); err != nil {
 			return err
 		}
 		if fid, err = parseFileID(md.File); err != nil {
 			return err
 		}
-		f, err = getFile(tx, fid)
+		f, err = m.getFile(tx, fid)
 		return err
 	})
 	if err != nil {
@@ -113,12 +113,12 @@ func (m *Store) Download(ctx context.Context, id string, src Sources, progress f
 
 func (m *Store) setState(ctx context.Context, fid FileID, state, reason string) error {
 	return m.db.Update(ctx, func(tx *store.Tx) error {
-		f, err := getFile(tx, fid)
+		f, err := m.getFile(tx, fid)
 		if err != nil {
 			return err
 		}
 		f.State, f.Reason = state, reason
-		return store.PutJSON(tx, fileKey(fid), f)
+		return m.putFile(tx, fid, f)
 	})
 }
 
@@ -152,21 +152,21 @@ func (m *Store) verifyFile(ctx context.Context, id string, fid FileID, f *fileRe
 		return err
 	}
 	return m.db.Update(ctx, func(tx *store.Tx) error {
-		cur, err := getFile(tx, fid)
+		cur, err := m.getFile(tx, fid)
 		if err != nil {
 			return err
 		}
 		cur.State, cur.Reason = stateAvailable, ""
-		if err := store.PutJSON(tx, fileKey(fid), cur); err != nil {
+		if err := m.putFile(tx, fid, cur); err != nil {
 			return err
 		}
 		if mime != md.MIME {
-			cm, err := getMedia(tx, id)
+			cm, err := m.getMedia(tx, id)
 			if err != nil {
 				return err
 			}
 			cm.MIME = mime
-			return store.PutJSON(tx, mediaKey(id), cm)
+			return m.putMedia(tx, id, cm)
 		}
 		return nil
 	})

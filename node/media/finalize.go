@@ -106,24 +106,30 @@ func (m *Store) commitFile(ctx context.Context, w *fileWriter, id string, md *me
 			return err
 		} else if s != "" {
 			if old, err := parseFileID(s); err == nil {
-				if f, err := getFile(tx, old); err == nil && f.State == stateAvailable {
+				if f, err := m.getFile(tx, old); err == nil && f.State == stateAvailable {
 					fid, dup = old, true
 				}
 			}
 		}
+		md.File = fid.String()
+		if err := tx.Set(onFileKey(fid, id), nil); err != nil {
+			return err
+		}
 		if !dup {
-			if err := store.PutJSON(tx, fileKey(fid), rec); err != nil {
-				return err
-			}
 			if err := tx.Set(sumKey(rec.SHA256), []byte(fid.String())); err != nil {
 				return err
 			}
 		}
-		md.File = fid.String()
-		if err := store.PutJSON(tx, mediaKey(id), md); err != nil {
+		// Media no message uses yet is sealed under the Pending bucket of now (when the
+		// store has a sealer): whether its name and key must disappear is known only
+		// when it is sent (RefUntil).
+		if err := m.putMedia(tx, id, md); err != nil {
 			return err
 		}
-		return tx.Set(onFileKey(fid, id), nil)
+		if dup {
+			return nil
+		}
+		return m.putFile(tx, fid, rec)
 	})
 	if err != nil || dup {
 		w.abort()

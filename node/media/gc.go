@@ -2,17 +2,24 @@ package media
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
 
+	"github.com/petrel-chat/petrel/node/shredkeys"
 	"github.com/petrel-chat/petrel/node/store"
 )
 
 // Ref records that message msgID refers to media id (and so to its thumbnail): it is kept
 // until every such message Unrefs it. An unknown media id is ErrNotFound.
 func Ref(tx *store.Tx, id, msgID string) error {
-	if _, err := getMedia(tx, id); err != nil {
+	if id == "" || len(id) > 64 {
+		return fmt.Errorf("%w: media id", ErrNotFound)
+	}
+	if _, err := tx.Get(mediaKey(id)); errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: media %q", ErrNotFound, id)
+	} else if err != nil {
 		return err
 	}
 	if msgID == "" || len(msgID) > 128 {
@@ -47,12 +54,16 @@ func (m *Store) GC(ctx context.Context) (GCStats, error) {
 		var drop []string
 		err := tx.Iterate(store.IterOptions{Prefix: []byte(keyMedia)}, func(k, v []byte) (bool, error) {
 			id := string(k[len(keyMedia):])
-			md, err := getMedia(tx, id)
+			md, err := m.getMedia(tx, id)
+			if errors.Is(err, ErrNotFound) {
+				drop = append(drop, id) // sealed under a key destroyed: its messages expired
+				return true, nil
+			}
 			if err != nil {
 				return false, err
 			}
 			if md.Parent != "" {
-				if _, err := getMedia(tx, md.Parent); err == nil {
+				if _, err := m.getMedia(tx, md.Parent); err == nil {
 					return true, nil
 				}
 				drop = append(drop, id) // an orphaned thumbnail
@@ -74,58 +85,24 @@ func (m *Store) GC(ctx context.Context) (GCStats, error) {
 		if err != nil {
 			return err
 		}
-		files := map[FileID]bool{}
-		for _, id := range drop {
-			md, err := getMedia(tx, id)
-			if err != nil {
-				continue // listed twice
-			}
-			fid, err := parseFileID(md.File)
-			if err != nil {
-				return err
-			}
-			if err := tx.Delete(mediaKey(id)); err != nil {
-				return err
-			}
-			if err := tx.Delete(onFileKey(fid, id)); err != nil {
-				return err
-			}
-			files[fid] = true
-			st.Media++
+		var files, shredded int
+		if gone, st.Media, files, err = m.dropMediaCount(tx, drop); err != nil {
+			return err
 		}
-		for fid := range files {
-			if used, err := hasPrefix(tx, onFilePrefix(fid)); err != nil || used {
-				if err != nil {
-					return err
-				}
-				continue
-			}
-			f, err := getFile(tx, fid)
-			if err != nil {
-				continue
-			}
-			for i := range f.count() {
-				gone = append(gone, f.hash(i))
-			}
-			if err := tx.Delete(fileKey(fid)); err != nil {
-				return err
-			}
-			if s, _ := store.GetString(tx, sumKey(f.SHA256)); s == fid.String() {
-				if err := tx.Delete(sumKey(f.SHA256)); err != nil {
-					return err
-				}
-			}
-			st.Files++
+		if shredded, err = m.dropShreddedFiles(tx); err != nil {
+			return err
 		}
-		var stale []string
+		st.Files = files + shredded
+		var stale []*uploadRecord
+		var staleIDs []string
 		err = tx.Iterate(store.IterOptions{Prefix: []byte(keyUpload)}, func(k, _ []byte) (bool, error) {
 			id := string(k[len(keyUpload):])
-			u, err := getUpload(tx, id)
+			u, err := m.getUpload(tx, id)
 			if err != nil {
 				return false, err
 			}
 			if (u.Media == "" && u.Created < uploadMS) || (u.Media != "" && u.Created < graceMS) {
-				stale = append(stale, id)
+				stale, staleIDs = append(stale, u), append(staleIDs, id)
 				for i := 0; i+32 <= len(u.Chunks); i += 32 {
 					gone = append(gone, Hash(u.Chunks[i:i+32]))
 				}
@@ -135,11 +112,11 @@ func (m *Store) GC(ctx context.Context) (GCStats, error) {
 		if err != nil {
 			return err
 		}
-		for _, id := range stale {
-			if err := tx.Delete(uploadKey(id)); err != nil {
+		for i, id := range staleIDs {
+			if err := m.deleteRec(tx, uploadKey(id)); err != nil {
 				return err
 			}
-			if err := tx.Delete(tailKey(id)); err != nil {
+			if err := m.deleteTail(tx, id, stale[i]); err != nil {
 				return err
 			}
 			st.Uploads++
@@ -175,7 +152,10 @@ func (m *Store) sweep(cutoff time.Time) (int, error) {
 			if err != nil {
 				return true, nil
 			}
-			f, err := getFile(tx, fid)
+			f, err := m.getFile(tx, fid)
+			if errors.Is(err, ErrNotFound) {
+				return true, nil // sealed under a key destroyed: its chunks cannot be opened
+			}
 			if err != nil {
 				return false, err
 			}
@@ -185,7 +165,7 @@ func (m *Store) sweep(cutoff time.Time) (int, error) {
 			return err
 		}
 		return tx.Iterate(store.IterOptions{Prefix: []byte(keyUpload)}, func(k, _ []byte) (bool, error) {
-			u, err := getUpload(tx, string(k[len(keyUpload):]))
+			u, err := m.getUpload(tx, string(k[len(keyUpload):]))
 			if err != nil {
 				return false, err
 			}
@@ -227,4 +207,95 @@ func (m *Store) RunGC(ctx context.Context, every time.Duration) error {
 			}
 		}
 	}
+}
+
+// dropMedia deletes media ids (listed once or more) and every file no other media id is
+// on, in tx, and returns the chunks of those files, to remove once tx commits.
+func (m *Store) dropMedia(tx *store.Tx, drop []string) ([]Hash, error) {
+	gone, _, _, err := m.dropMediaCount(tx, drop)
+	return gone, err
+}
+
+func (m *Store) dropMediaCount(tx *store.Tx, drop []string) (gone []Hash, media, files int, err error) {
+	fids := map[FileID]bool{}
+	for _, id := range drop {
+		md, err := m.getMedia(tx, id)
+		if errors.Is(err, ErrNotFound) {
+			if _, gerr := tx.Get(mediaKey(id)); gerr == nil {
+				// Sealed under a key destroyed already: which file it was on cannot be
+				// read any more; the record goes, the file's at its own turn, and
+				// chunks no record names at the sweep.
+				if err := m.deleteRec(tx, mediaKey(id)); err != nil {
+					return nil, 0, 0, err
+				}
+				media++
+			}
+			continue // listed twice
+		}
+		if err != nil {
+			continue
+		}
+		fid, err := parseFileID(md.File)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		if err := m.deleteRec(tx, mediaKey(id)); err != nil {
+			return nil, 0, 0, err
+		}
+		if err := tx.Delete(onFileKey(fid, id)); err != nil {
+			return nil, 0, 0, err
+		}
+		fids[fid] = true
+		media++
+	}
+	for fid := range fids {
+		if used, err := hasPrefix(tx, onFilePrefix(fid)); err != nil || used {
+			if err != nil {
+				return nil, 0, 0, err
+			}
+			continue
+		}
+		f, err := m.getFile(tx, fid)
+		if err != nil {
+			continue
+		}
+		for i := range f.count() {
+			gone = append(gone, f.hash(i))
+		}
+		if err := m.deleteRec(tx, fileKey(fid)); err != nil {
+			return nil, 0, 0, err
+		}
+		if s, _ := store.GetString(tx, sumKey(f.SHA256)); s == fid.String() {
+			if err := tx.Delete(sumKey(f.SHA256)); err != nil {
+				return nil, 0, 0, err
+			}
+		}
+		files++
+	}
+	return gone, media, files, nil
+}
+
+// dropShreddedFiles deletes the file records sealed under a key destroyed already (their
+// media expired and went before their file could be read): their chunk files, named by
+// nothing then, go at the sweep.
+func (m *Store) dropShreddedFiles(tx *store.Tx) (int, error) {
+	if m.opts.Sealer == nil {
+		return 0, nil
+	}
+	var dead [][]byte
+	err := tx.Iterate(store.IterOptions{Prefix: []byte(keyFile)}, func(k, v []byte) (bool, error) {
+		if !sealedValue(v) {
+			return true, nil
+		}
+		if _, err := m.opts.Sealer.Open(v, k); errors.Is(err, shredkeys.ErrShredded) {
+			dead = append(dead, k)
+		}
+		return true, nil
+	})
+	for _, k := range dead {
+		if err := tx.Delete(k); err != nil {
+			return 0, err
+		}
+	}
+	return len(dead), err
 }

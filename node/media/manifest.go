@@ -54,7 +54,7 @@ func (m *Store) Manifest(tx *store.Tx, id string) (Manifest, error) {
 	if err != nil {
 		return Manifest{}, err
 	}
-	md, _ := getMedia(tx, id)
+	md, _ := m.getMedia(tx, id)
 	if md.Thumb != "" {
 		t, err := m.manifest(tx, md.Thumb)
 		if err != nil {
@@ -66,7 +66,7 @@ func (m *Store) Manifest(tx *store.Tx, id string) (Manifest, error) {
 }
 
 func (m *Store) manifest(tx *store.Tx, id string) (Manifest, error) {
-	md, err := getMedia(tx, id)
+	md, err := m.getMedia(tx, id)
 	if err != nil {
 		return Manifest{}, err
 	}
@@ -74,7 +74,7 @@ func (m *Store) manifest(tx *store.Tx, id string) (Manifest, error) {
 	if err != nil {
 		return Manifest{}, err
 	}
-	f, err := getFile(tx, fid)
+	f, err := m.getFile(tx, fid)
 	if err != nil {
 		return Manifest{}, err
 	}
@@ -120,7 +120,7 @@ func (m *Store) AddTx(tx *store.Tx, mf Manifest) (string, error) {
 	thumb := ""
 	if mf.Thumbnail != nil {
 		thumb = receivedID(mf.Thumbnail.File)
-		if err := addFile(tx, *mf.Thumbnail, thumb, id, m.opts.Now().UnixMilli()); err != nil {
+		if err := m.addFile(tx, *mf.Thumbnail, thumb, id, m.opts.Now().UnixMilli()); err != nil {
 			return "", err
 		}
 	}
@@ -129,14 +129,14 @@ func (m *Store) AddTx(tx *store.Tx, mf Manifest) (string, error) {
 	if filemeta.Sniffable(mf.MIME) {
 		md.MIME = mf.MIME // checked against the bytes once they are here
 	}
-	if err := addFile(tx, mf, id, "", m.opts.Now().UnixMilli(), md); err != nil {
+	if err := m.addFile(tx, mf, id, "", m.opts.Now().UnixMilli(), md); err != nil {
 		return "", err
 	}
 	return id, nil
 }
 
-func addFile(tx *store.Tx, mf Manifest, id, parent string, now int64, md ...*mediaRecord) error {
-	if _, err := getMedia(tx, id); err == nil {
+func (m *Store) addFile(tx *store.Tx, mf Manifest, id, parent string, now int64, md ...*mediaRecord) error {
+	if _, err := m.getMedia(tx, id); err == nil {
 		return nil
 	}
 	rec := &mediaRecord{V: recordVersion, Name: filemeta.CleanName(mf.Name), MIME: "image/jpeg", Parent: parent,
@@ -145,19 +145,22 @@ func addFile(tx *store.Tx, mf Manifest, id, parent string, now int64, md ...*med
 		rec = md[0]
 	}
 	rec.File, rec.Created = mf.File.String(), now
-	if _, err := getFile(tx, mf.File); err != nil {
+	if err := tx.Set(onFileKey(mf.File, id), nil); err != nil {
+		return err
+	}
+	// Sealed under the Pending bucket of now (with a sealer) until the message that
+	// carried it says how long it lasts (RefUntil).
+	if err := m.putMedia(tx, id, rec); err != nil {
+		return err
+	}
+	if _, err := m.getFile(tx, mf.File); err != nil {
 		f := &fileRecord{V: recordVersion, Key: mf.Key, Size: mf.Size, SHA256: mf.SHA256, State: stateDownloading}
 		for _, h := range mf.Chunks {
 			f.Chunks = append(f.Chunks, h[:]...)
 		}
-		if err := store.PutJSON(tx, fileKey(mf.File), f); err != nil {
-			return err
-		}
+		return m.putFile(tx, mf.File, f)
 	}
-	if err := store.PutJSON(tx, mediaKey(id), rec); err != nil {
-		return err
-	}
-	return tx.Set(onFileKey(mf.File, id), nil)
+	return nil
 }
 
 // SealedChunks calls fn with each chunk ciphertext of an available media id (and then of its
@@ -168,13 +171,13 @@ func (m *Store) SealedChunks(id string, fn func(h Hash, ct []byte) error) error 
 	err := m.db.View(func(tx *store.Tx) error {
 		for _, mid := range []string{id, ""} {
 			if mid == "" {
-				md, err := getMedia(tx, id)
+				md, err := m.getMedia(tx, id)
 				if err != nil || md.Thumb == "" {
 					return err
 				}
 				mid = md.Thumb
 			}
-			md, err := getMedia(tx, mid)
+			md, err := m.getMedia(tx, mid)
 			if err != nil {
 				return err
 			}
@@ -182,7 +185,7 @@ func (m *Store) SealedChunks(id string, fn func(h Hash, ct []byte) error) error 
 			if err != nil {
 				return err
 			}
-			f, err := getFile(tx, fid)
+			f, err := m.getFile(tx, fid)
 			if err != nil {
 				return err
 			}

@@ -34,6 +34,9 @@ type Options struct {
 	// larger images are sent without a thumbnail (and a JPEG not turned upright). Default
 	// 24 Mi pixels; decoding and turning one costs about 8 bytes per pixel of memory.
 	MaxPixels int
+	// Sealer, when set, seals the records of media only disappearing messages use
+	// (sealed.go); nil keeps every record under the store's sealing only.
+	Sealer Sealer
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -197,7 +200,7 @@ func (m *Store) Info(id string) (Attachment, error) {
 func (m *Store) InfoTx(tx *store.Tx, id string) (Attachment, error) { return m.info(tx, id) }
 
 func (m *Store) info(tx *store.Tx, id string) (Attachment, error) {
-	md, err := getMedia(tx, id)
+	md, err := m.getMedia(tx, id)
 	if err != nil {
 		return Attachment{}, err
 	}
@@ -205,7 +208,7 @@ func (m *Store) info(tx *store.Tx, id string) (Attachment, error) {
 	if err != nil {
 		return Attachment{}, err
 	}
-	f, err := getFile(tx, fid)
+	f, err := m.getFile(tx, fid)
 	if err != nil {
 		return Attachment{}, err
 	}
@@ -238,14 +241,14 @@ func (m *Store) Open(id string) (*Reader, error) {
 	var f *fileRecord
 	var fid FileID
 	err := m.db.View(func(tx *store.Tx) error {
-		md, err := getMedia(tx, id)
+		md, err := m.getMedia(tx, id)
 		if err != nil {
 			return err
 		}
 		if fid, err = parseFileID(md.File); err != nil {
 			return err
 		}
-		f, err = getFile(tx, fid)
+		f, err = m.getFile(tx, fid)
 		return err
 	})
 	if err != nil {

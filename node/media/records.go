@@ -76,6 +76,9 @@ type uploadRecord struct {
 	Sum     []byte `json:"sum"` // the SHA-256 state over the sealed bytes (MarshalBinary)
 	Created int64  `json:"created"`
 	Media   string `json:"media,omitempty"` // set once complete
+	// SealedTail: the tail record is sealed under a bucket key (sealed.go), as is this
+	// record until the upload completes.
+	SealedTail bool `json:"sealed_tail,omitempty"`
 }
 
 func fileKey(id FileID) []byte        { return []byte(keyFile + id.String()) }
@@ -100,9 +103,9 @@ func parseFileID(s string) (FileID, error) {
 	return f, nil
 }
 
-func getFile(tx *store.Tx, id FileID) (*fileRecord, error) {
+func (m *Store) getFile(tx *store.Tx, id FileID) (*fileRecord, error) {
 	var f fileRecord
-	ok, err := store.GetJSON(tx, fileKey(id), &f)
+	ok, err := m.getRec(tx, fileKey(id), &f)
 	if err != nil {
 		return nil, err
 	}
@@ -115,30 +118,30 @@ func getFile(tx *store.Tx, id FileID) (*fileRecord, error) {
 	return &f, nil
 }
 
-func getMedia(tx *store.Tx, id string) (*mediaRecord, error) {
+func (m *Store) getMedia(tx *store.Tx, id string) (*mediaRecord, error) {
 	if id == "" || len(id) > 64 {
 		return nil, fmt.Errorf("%w: media id", ErrNotFound)
 	}
-	var m mediaRecord
-	ok, err := store.GetJSON(tx, mediaKey(id), &m)
+	var md mediaRecord
+	ok, err := m.getRec(tx, mediaKey(id), &md)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
 		return nil, fmt.Errorf("%w: media %q", ErrNotFound, id)
 	}
-	if m.V != recordVersion {
-		return nil, fmt.Errorf("media: media record version %d", m.V)
+	if md.V != recordVersion {
+		return nil, fmt.Errorf("media: media record version %d", md.V)
 	}
-	return &m, nil
+	return &md, nil
 }
 
-func getUpload(tx *store.Tx, id string) (*uploadRecord, error) {
+func (m *Store) getUpload(tx *store.Tx, id string) (*uploadRecord, error) {
 	if id == "" || len(id) > 64 {
 		return nil, fmt.Errorf("%w: upload id", ErrNotFound)
 	}
 	var u uploadRecord
-	ok, err := store.GetJSON(tx, uploadKey(id), &u)
+	ok, err := m.getRec(tx, uploadKey(id), &u)
 	if err != nil {
 		return nil, err
 	}

@@ -162,7 +162,7 @@ func (m *Store) answer(from peer.ID, req wire.ChunkRequest, auth Authorizer, all
 	fr := FetchRequest{Peer: from, File: fid}
 	err := m.db.View(func(tx *store.Tx) error {
 		var err error
-		if f, err = getFile(tx, fid); err != nil {
+		if f, err = m.getFile(tx, fid); err != nil {
 			f = nil
 		}
 		if _, ok := allowed[fid]; ok {
@@ -173,7 +173,7 @@ func (m *Store) answer(from peer.ID, req wire.ChunkRequest, auth Authorizer, all
 		}
 		for _, id := range fr.MediaIDs {
 			refOf := id
-			if md, err := getMedia(tx, id); err == nil && md.Parent != "" {
+			if md, err := m.getMedia(tx, id); err == nil && md.Parent != "" {
 				refOf = md.Parent
 			}
 			msgs, err := keysUnder(tx, refPrefix(refOf))

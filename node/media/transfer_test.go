@@ -258,7 +258,7 @@ func liar(t *testing.T, s *sender) host.Host {
 				return
 			}
 			var f *fileRecord
-			s.db.View(func(tx *store.Tx) error { f, err = getFile(tx, FileID(req.File)); return err })
+			s.db.View(func(tx *store.Tx) error { f, err = s.getFile(tx, FileID(req.File)); return err })
 			ct, _ := s.blobs.Get(f.hash(int(req.Index)), nil)
 			ct[len(ct)/2] ^= 0x40
 			served.Add(1)

@@ -37,8 +37,8 @@ func (m *Store) Create(ctx context.Context, length int64, name, mime string) (st
 	}
 	id := newID("up")
 	u := &uploadRecord{V: recordVersion, File: fid.String(), Key: key, Length: length, Name: name, MIME: mime,
-		Sum: sum, Created: m.opts.Now().UnixMilli()}
-	if err := m.db.Update(ctx, func(tx *store.Tx) error { return store.PutJSON(tx, uploadKey(id), u) }); err != nil {
+		Sum: sum, Created: m.opts.Now().UnixMilli(), SealedTail: m.opts.Sealer != nil}
+	if err := m.db.Update(ctx, func(tx *store.Tx) error { return m.putUpload(tx, id, u) }); err != nil {
 		return "", fmt.Errorf("media: create upload: %w", err)
 	}
 	return id, nil
@@ -49,12 +49,12 @@ func (m *Store) Create(ctx context.Context, length int64, name, mime string) (st
 func (m *Store) Offset(id string) (Upload, error) {
 	var up Upload
 	err := m.db.View(func(tx *store.Tx) error {
-		u, err := getUpload(tx, id)
+		u, err := m.getUpload(tx, id)
 		if err != nil {
 			return err
 		}
-		tail, err := tx.Get(tailKey(id))
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+		tail, err := m.getTail(tx, id, u)
+		if err != nil {
 			return err
 		}
 		up = Upload{ID: id, Length: u.Length, Offset: u.Sealed + int64(len(tail)), Name: u.Name, MIME: u.MIME, MediaID: u.Media}
@@ -88,13 +88,10 @@ func (m *Store) resume(id string) (*uploadRecord, *fileWriter, error) {
 	var tail []byte
 	err := m.db.View(func(tx *store.Tx) error {
 		var err error
-		if u, err = getUpload(tx, id); err != nil {
+		if u, err = m.getUpload(tx, id); err != nil {
 			return err
 		}
-		tail, err = tx.Get(tailKey(id))
-		if errors.Is(err, store.ErrNotFound) {
-			err = nil
-		}
+		tail, err = m.getTail(tx, id, u)
 		return err
 	})
 	if err != nil {
@@ -157,10 +154,10 @@ func (m *Store) Write(ctx context.Context, id string, offset int64, r io.Reader)
 			return err
 		}
 		err = m.db.Update(ctx, func(tx *store.Tx) error {
-			if err := store.PutJSON(tx, uploadKey(id), &nu); err != nil {
+			if err := m.putUpload(tx, id, &nu); err != nil {
 				return err
 			}
-			return tx.Delete(tailKey(id))
+			return m.deleteTail(tx, id, &nu)
 		})
 		if err == nil {
 			*u = nu
@@ -187,9 +184,9 @@ func (m *Store) Write(ctx context.Context, id string, offset int64, r io.Reader)
 	// Save the unsealed tail whatever happened to the reader, so the offset covers it.
 	serr := m.db.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error {
 		if len(w.buf) == 0 {
-			return tx.Delete(tailKey(id))
+			return m.deleteTail(tx, id, u)
 		}
-		return tx.Set(tailKey(id), w.buf)
+		return m.putTail(tx, id, u, w.buf)
 	})
 	if serr != nil {
 		return u.Sealed, fmt.Errorf("media: save upload: %w", serr)
@@ -221,12 +218,14 @@ func (m *Store) Complete(ctx context.Context, id string) (Attachment, error) {
 	if err != nil {
 		return Attachment{}, err
 	}
-	u.Media, u.Chunks, u.Sum, u.Key = a.MediaID, nil, nil, nil
+	// The completed session keeps no key, name or type (the media has them, sealed as
+	// long as its messages need): it is plain, and what it held sealed is released.
+	u.Media, u.Chunks, u.Sum, u.Key, u.Name, u.MIME = a.MediaID, nil, nil, nil, "", ""
 	err = m.db.Update(ctx, func(tx *store.Tx) error {
-		if err := store.PutJSON(tx, uploadKey(id), u); err != nil {
+		if err := m.deleteTail(tx, id, u); err != nil {
 			return err
 		}
-		return tx.Delete(tailKey(id))
+		return m.putUpload(tx, id, u)
 	})
 	if err != nil {
 		return Attachment{}, fmt.Errorf("media: complete upload: %w", err)
@@ -241,15 +240,15 @@ func (m *Store) Cancel(ctx context.Context, id string) error {
 		return err
 	}
 	defer m.unlockUpload(id)
-	_, w, err := m.resume(id)
+	u, w, err := m.resume(id)
 	if err != nil {
 		return err
 	}
 	err = m.db.Update(ctx, func(tx *store.Tx) error {
-		if err := tx.Delete(uploadKey(id)); err != nil {
+		if err := m.deleteTail(tx, id, u); err != nil {
 			return err
 		}
-		return tx.Delete(tailKey(id))
+		return m.deleteRec(tx, uploadKey(id))
 	})
 	if err != nil {
 		return fmt.Errorf("media: cancel upload: %w", err)

@@ -54,6 +54,9 @@ func (m *Messenger) expiredOnArrival(sentAt, secs int64) bool {
 // putTombstone stores r as an expired message: no body, no index entry, no event. It is
 // kept (with its id) so that a resend of it is recognised and dropped.
 func (m *Messenger) putTombstone(tx *store.Tx, r *history.Item) error {
+	if err := m.expireMedia(tx, r.M.ID, attachmentIDs(&r.M)); err != nil {
+		return err
+	}
 	wipe(r)
 	return m.putMsg(tx, r, false)
 }
@@ -184,10 +187,8 @@ func (m *Messenger) expireMessage(tx *store.Tx, id string) error {
 	if err != nil {
 		return err
 	}
-	for _, mid := range mids {
-		if err := media.Unref(tx, mid, id); err != nil {
-			return fmt.Errorf("messenger: media of an expired message: %w", err)
-		}
+	if err := m.expireMedia(tx, id, mids); err != nil {
+		return err
 	}
 	if err := tx.Delete(history.KeyOrder(r.M.ConversationID, r.M.Order)); err != nil {
 		return err
@@ -205,4 +206,49 @@ func (m *Messenger) expireMessage(tx *store.Tx, id string) error {
 		return err
 	}
 	return m.fixLast(tx, r.M.ConversationID, r.M.ID)
+}
+
+// mediaTimer tells the media store the timer of message msg, whose attachments it refers
+// to (media.Store.RefUntil), so that media only disappearing messages use is sealed under
+// the bucket of the latest of their expiries (while one is unread, the Pending bucket),
+// and media a lasting message uses is not. Called with every write of a message.
+func (m *Messenger) mediaTimer(tx *store.Tx, msg *api.Message) error {
+	if m.cfg.Media == nil || len(msg.Attachments) == 0 || msg.Deleted {
+		return nil
+	}
+	var exp int64
+	if msg.ExpiresAt != nil {
+		exp = *msg.ExpiresAt
+	}
+	for _, a := range msg.Attachments {
+		if err := m.cfg.Media.RefUntil(tx, a.MediaID, msg.ID, msg.DisappearAfterS > 0, exp); err != nil {
+			return fmt.Errorf("messenger: the timer of %s's media: %w", msg.ID, err)
+		}
+	}
+	return nil
+}
+
+// expireMedia removes expired message id's references to media mids: media no other
+// message uses is deleted now, its chunk files with it (media.Store.Expire).
+func (m *Messenger) expireMedia(tx *store.Tx, id string, mids []string) error {
+	for _, mid := range mids {
+		var err error
+		if m.cfg.Media != nil {
+			err = m.cfg.Media.Expire(tx, mid, id)
+		} else {
+			err = media.Unref(tx, mid, id)
+		}
+		if err != nil {
+			return fmt.Errorf("messenger: media of an expired message: %w", err)
+		}
+	}
+	return nil
+}
+
+func attachmentIDs(msg *api.Message) []string {
+	ids := make([]string, 0, len(msg.Attachments))
+	for _, a := range msg.Attachments {
+		ids = append(ids, a.MediaID)
+	}
+	return ids
 }

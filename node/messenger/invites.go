@@ -1,20 +1,14 @@
 package messenger
 
-// Invite links (docs/API.md, Invites): the link is made here, with the host's peer id and
-// addresses; the live-invite records are node/contacts' (contacts.Invite).
+// Invite links (docs/API.md, Invites): node/contacts signs them (contacts.MakeInvite) with
+// the host's peer id and addresses, and keeps the live-invite records (contacts.Invite).
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
 	"time"
-
-	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/contacts"
-	"github.com/petrel-chat/petrel/node/invite"
 	"github.com/petrel-chat/petrel/node/store"
 )
 
@@ -22,48 +16,19 @@ import (
 // between MinInviteTTL and MaxInviteTTL), records it as live and returns it with its QR
 // code, id and expiry.
 func (m *Messenger) CreateInviteFor(ctx context.Context, ttl time.Duration) (api.Invite, error) {
-	if ttl == 0 {
-		ttl = contacts.DefaultInviteTTL
-	}
-	if ttl < contacts.MinInviteTTL || ttl > contacts.MaxInviteTTL {
-		return api.Invite{}, api.Errorf(api.ErrBadRequest, "an invite lasts from %d seconds to %d days (expires_in_s %d to %d)",
-			int(contacts.MinInviteTTL/time.Second), int(contacts.MaxInviteTTL/(24*time.Hour)), int64(contacts.MinInviteTTL/time.Second), int64(contacts.MaxInviteTTL/time.Second))
+	if _, err := contacts.InviteTTL(ttl); err != nil {
+		return api.Invite{}, err
 	}
 	h := m.hostOrNil()
 	if h == nil {
 		return api.Invite{}, api.Errorf(api.ErrUnavailable, "the node is starting")
 	}
-	id := make([]byte, invite.IDSize)
-	if _, err := rand.Read(id); err != nil {
-		return api.Invite{}, fmt.Errorf("invite id: %w", err)
-	}
-	made := m.now()
-	now := made.Truncate(time.Second)
-	inv := invite.Invite{
-		Identity: m.id.Public(),
-		PeerID:   h.ID(),
-		Name:     m.cfg.Profile(),
-		Addrs:    h.Addrs(),
-		Created:  now,
-		ID:       id,
-		Expires:  now.Add(ttl),
-	}
-	for _, r := range m.cfg.Relays {
-		if a, err := ma.NewMultiaddr(r); err == nil {
-			inv.Relays = append(inv.Relays, a)
-		}
-	}
-	link, err := invite.Link(m.id, inv)
+	who := contacts.Inviter{Identity: m.id, Peer: h.ID(), Addrs: h.Addrs(), Name: m.cfg.Profile(), Relays: m.cfg.Relays}
+	rec, svg, err := contacts.MakeInvite(who, ttl, m.now())
 	if err != nil {
 		return api.Invite{}, err
 	}
-	svg, err := invite.QRSVG(link)
-	if err != nil {
-		return api.Invite{}, err
-	}
-	rec := &contacts.Invite{ID: hex.EncodeToString(id), Link: link, Created: now.UnixMilli(), Expires: inv.Expires.UnixMilli(), Made: made.UnixNano()}
-	err = m.st.Update(ctx, func(tx *store.Tx) error { return contacts.AddInvite(tx, rec, m.now()) })
-	if err != nil {
+	if err := m.st.Update(ctx, func(tx *store.Tx) error { return contacts.AddInvite(tx, rec, m.now()) }); err != nil {
 		return api.Invite{}, err
 	}
 	out := rec.API()

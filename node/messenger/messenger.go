@@ -2,6 +2,7 @@ package messenger
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,6 +28,7 @@ import (
 	"github.com/petrel-chat/petrel/node/media"
 	outq "github.com/petrel-chat/petrel/node/outbox"
 	"github.com/petrel-chat/petrel/node/presence"
+	"github.com/petrel-chat/petrel/node/presencebook"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/shredkeys"
 	"github.com/petrel-chat/petrel/node/store"
@@ -132,7 +134,7 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 	})
 	m.timers = expiry.New(m.timersConfig())
 	m.live = presence.New(presence.Config{
-		Store: m.st, Events: m.ev, Log: m.log, Options: m.cfg.Presence, Book: m.presenceBook(),
+		Store: m.st, Events: m.ev, Log: m.log, Options: m.cfg.Presence, Book: presencebook.New(m.st, func() string { return m.uid }),
 		AddAddrs: m.addAddrs, Publish: m.frames.Publish, Hidden: m.presenceHidden,
 	})
 	m.pk = sessions.PrekeyServer{Store: m.st, Identity: m.id, Now: m.now, Log: m.log, IsContact: sessions.AcceptedPeer}
@@ -140,7 +142,10 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 	m.dev = devicesync.New(devicesync.Config{Store: m.st, Events: m.ev, Device: m.id, Relays: cfg.Relays, Host: m.hostOrNil,
 		Ratchets: &m.ratchets, Clock: m.clock, Now: m.now, Log: m.log, Enqueue: m.enqueueWith, NewContact: m.newContact,
 		APIContact: m.apiContact, EmitConv: m.emitConv, PutMsg: m.putMsg, MarkDeleted: m.markDeleted, ApplyReaction: applyReaction,
-		MarkRead: func(tx *store.Tx, conv, upTo string) error { return m.markRead(tx, conv, upTo, false) }, Sealer: m.sealer()})
+		MarkRead: func(tx *store.Tx, conv, upTo string) error { return m.markRead(tx, conv, upTo, false) }, Sealer: m.sealer(),
+		Attachments: func(tx *store.Tx, msgID, from string, relays []string, raws []json.RawMessage) []api.Attachment {
+			return m.att.Received(tx, msgID, from, relays, raws)
+		}})
 	if m.rx, err = m.inboxHooks(); err != nil {
 		return nil, err
 	}
@@ -204,7 +209,11 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 func (m *Messenger) Run(ctx context.Context, h host.Host) error {
 	m.mu.Lock()
 	m.host, m.ctx = h, ctx
-	m.ob = outq.New(ctx, m.outboxConfig())
+	// The outbox's workers and the presence beat run while this device is active: a
+	// revoked device delivers and announces nothing (node/devicesync's revoked signal).
+	active, stopActive := m.dev.WithRevocation(ctx)
+	defer stopActive()
+	m.ob = outq.New(active, m.outboxConfig())
 	m.mu.Unlock()
 
 	h.SetStreamHandler(protocol.ID(wire.MessageProtocol), m.handleMessages)
@@ -230,7 +239,7 @@ func (m *Messenger) Run(ctx context.Context, h host.Host) error {
 	if err := m.groups.Start(ctx, h); err != nil {
 		return err
 	}
-	m.live.Start(ctx, h)
+	m.live.Start(active, h)
 	depositorDone := make(chan struct{})
 	go func() {
 		defer close(depositorDone)

@@ -112,6 +112,9 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 			out, repeat = r.M, true
 			return nil
 		}
+		if err := m.dev.RefuseRevoked(tx); err != nil { // a revoked device sends nothing (node/devicesync)
+			return err
+		}
 		conv, err := history.GetConversation(tx, req.ConversationID)
 		if err != nil {
 			return err
@@ -193,6 +196,9 @@ func (m *Messenger) Send(ctx context.Context, req api.SendRequest) (api.Message,
 // putMsg saves a message record, and its history index when index is true.
 func (m *Messenger) putMsg(tx *store.Tx, r *history.Item, index bool) error {
 	if err := m.timers.Index(tx, &r.M); err != nil { // node/expiry
+		return err
+	}
+	if err := m.mediaTimer(tx, &r.M); err != nil { // expiry.go
 		return err
 	}
 	if index {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/crypto/ratchet"
 	"github.com/petrel-chat/petrel/node/store"
 )
@@ -41,10 +42,12 @@ const maxCached = 512
 // is used only when the bytes in the store are identical to its own, so one left by a
 // transaction that then failed, or by a session since replaced or deleted, is never used.
 // It holds the same secrets as the store's newest state: each entry is replaced when the
-// session advances. The zero Cache is empty and ready.
+// session advances. It also keeps the contacts' verified account keys (Account). The zero
+// Cache is empty and ready.
 type Cache struct {
-	mu sync.Mutex
-	m  map[string]entry // Key → entry
+	mu       sync.Mutex
+	m        map[string]entry                    // Key → entry
+	accounts map[string]*identity.PublicIdentity // wire form → verified (accounts.go)
 }
 
 type entry struct {

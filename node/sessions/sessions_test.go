@@ -192,3 +192,39 @@ func TestCacheServesWhatTheStoreHolds(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestAccountVerifiesEveryNewKey: Account remembers a verified account key, but a key
+// whose bytes differ from the one remembered in any way (another X25519 key under the same
+// Ed25519 key and signature, a flipped signature bit) is verified anew and refused, and
+// the key remembered still parses.
+func TestAccountVerifiesEveryNewKey(t *testing.T) {
+	var c Cache
+	id := newID(t)
+	good := id.Public().Bytes()
+	ct := &Contact{}
+	ct.Identity = good
+	p, err := c.Account(ct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Equal(id.Public()) {
+		t.Fatal("Account returned another identity")
+	}
+	other := newID(t).Public().Bytes()
+	forged := bytes.Clone(good)
+	copy(forged[33:65], other[33:65]) // another X25519 key, the first one's signature
+	badSig := bytes.Clone(good)
+	badSig[len(badSig)-1] ^= 1
+	for name, b := range map[string][]byte{"other X25519 key": forged, "flipped signature": badSig} {
+		if _, err := c.Account(&Contact{Account: b}); !errors.Is(err, identity.ErrBadSignature) {
+			t.Errorf("%s: err %v, want identity.ErrBadSignature", name, err)
+		}
+	}
+	if _, err := c.Account(&Contact{Account: good[:len(good)-1]}); !errors.Is(err, identity.ErrMalformed) {
+		t.Errorf("short key: err %v, want identity.ErrMalformed", err)
+	}
+	again, err := c.Account(ct)
+	if err != nil || !again.Equal(id.Public()) {
+		t.Fatalf("the remembered key: %v, %v", again, err)
+	}
+}

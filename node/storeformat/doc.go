@@ -10,6 +10,9 @@
 // together becomes a contacts.Record and a sessions.Channel; a message record holding its
 // api.Message becomes a history.Message; a conversation gains its version.
 //
+// Step 2 rewrites every message record (JSON history.Message) in its binary layout
+// (history.EncodeMessage).
+//
 // Store keys: the format version is node/store's (format); the steps rewrite the records
 // of node/contacts (ct/), node/sessions (sc/) and node/history (cv/, ms/).
 package storeformat

@@ -18,6 +18,7 @@ import (
 // (Upgrade) before anything else reads the store.
 var steps = []store.Step{
 	{Name: "versioned contact, channel, conversation and message records", Run: upgradeRecords},
+	{Name: "binary message records", Run: binaryMessages},
 }
 
 // Version is the store format this code writes.
@@ -48,7 +49,7 @@ func upgradeRecords(ctx context.Context, st *store.Store) error {
 		{history.MsgPrefix, upgradeMsg},
 	}
 	for _, s := range records {
-		if err := rewriteAll(ctx, st, s.prefix, s.fn); err != nil {
+		if err := rewriteAll(ctx, st, s.prefix, func(tx *store.Tx, _, v []byte) error { return s.fn(tx, v) }); err != nil {
 			return err
 		}
 	}
@@ -56,7 +57,7 @@ func upgradeRecords(ctx context.Context, st *store.Store) error {
 }
 
 // rewriteAll runs fn over every record under prefix, upgradeBatch records a transaction.
-func rewriteAll(ctx context.Context, st *store.Store, prefix []byte, fn func(tx *store.Tx, v []byte) error) error {
+func rewriteAll(ctx context.Context, st *store.Store, prefix []byte, fn func(tx *store.Tx, k, v []byte) error) error {
 	var start []byte
 	for {
 		n := 0
@@ -67,7 +68,7 @@ func rewriteAll(ctx context.Context, st *store.Store, prefix []byte, fn func(tx 
 				if start != nil && bytes.Equal(k, start) {
 					return true, nil
 				}
-				if err := fn(tx, v); err != nil {
+				if err := fn(tx, k, v); err != nil {
 					return false, fmt.Errorf("%s: %w", store.KeyPrefix(k), err)
 				}
 				n++
@@ -132,6 +133,9 @@ type msgV0 struct {
 }
 
 func upgradeMsg(tx *store.Tx, v []byte) error {
+	if history.IsBinaryMessage(v) { // written by a later step (history.PutMessage)
+		return nil
+	}
 	if n, err := version(v); err != nil || n != 0 {
 		return err
 	}
@@ -145,4 +149,26 @@ func upgradeMsg(tx *store.Tx, v []byte) error {
 	r := &history.Message{ContactID: old.ContactID, Incoming: old.Incoming, EditTS: old.EditTS, ReactTS: old.ReactTS}
 	history.FromAPI(r, &old.M)
 	return history.PutMessage(tx, nil, r) // older formats had no disappearing messages
+}
+
+// binaryMessages is format step 2. Message records (ms/) of format 1 are JSON
+// history.Message at "v": 1; each becomes the same record in the binary layout
+// (history.EncodeMessage, docs/PROTOCOL.md "Message records"), as it is: a disappearing
+// message's record without its content stays one (its sealed content at mz/, JSON or
+// binary, is read either way and left alone). Binary records are left alone, so the step
+// can run again after a crash.
+func binaryMessages(ctx context.Context, st *store.Store) error {
+	return rewriteAll(ctx, st, history.MsgPrefix, func(tx *store.Tx, k, v []byte) error {
+		if history.IsBinaryMessage(v) {
+			return nil
+		}
+		var r history.Message
+		if err := history.DecodeMessage(v, &r); err != nil {
+			return err
+		}
+		if r.V != history.Version || !bytes.Equal(history.KeyMsg(r.ID), k) {
+			return fmt.Errorf("a message record of version %d holding message %q", r.V, r.ID)
+		}
+		return tx.Set(k, history.EncodeMessage(&r))
+	})
 }

@@ -1,9 +1,11 @@
 package storeformat
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"testing"
 
 	"github.com/petrel-chat/petrel/node/api"
@@ -85,6 +87,63 @@ func TestUpgradeRecordsIsRerunnable(t *testing.T) {
 			return err
 		}); err != nil {
 			t.Fatalf("after run %d: %v", run, err)
+		}
+	}
+}
+
+// TestBinaryMessagesIsRerunnable: format step 2 rewrites format 1's JSON message records,
+// a disappearing message's record without its content among them, in the binary layout
+// with the same content (the sealed content left where it is), and running it again
+// changes nothing.
+func TestBinaryMessagesIsRerunnable(t *testing.T) {
+	st, err := store.Create(t.TempDir(), []byte("upgrade test passphrase"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	exp := int64(99)
+	want := map[string]*history.Message{
+		"m1": {V: 1, ID: "m1", ConversationID: "d1", Body: "hello", Status: api.StatusRead, Delivered: 1, Read: 1, Total: 1,
+			Reactions: map[string][]string{"👍": {"u1"}}, ContactID: "c1", Incoming: true},
+		"m2": {V: 1, ID: "m2", ConversationID: "d1", Status: api.StatusSent, Total: 1, Disappear: 60, ExpiresAt: &exp,
+			Sealed: true, Media: []string{"f1"}, ContactID: "c1"},
+	}
+	sealed := []byte("sealed content, opaque to the step")
+	if err := st.Update(ctx, func(tx *store.Tx) error {
+		for id, r := range want {
+			if err := store.PutJSON(tx, history.KeyMsg(id), r); err != nil {
+				return err
+			}
+		}
+		return tx.Set(history.KeySealed("m2"), sealed)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for run := 1; run <= 2; run++ {
+		if err := binaryMessages(ctx, st); err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		if err := st.View(func(tx *store.Tx) error {
+			for id, w := range want {
+				v, err := tx.Get(history.KeyMsg(id))
+				if err != nil {
+					return err
+				}
+				var r history.Message
+				if !history.IsBinaryMessage(v) || history.DecodeMessage(v, &r) != nil {
+					return fmt.Errorf("%s is not a binary record: %q", id, v)
+				}
+				if !reflect.DeepEqual(&r, w) {
+					return fmt.Errorf("%s:\n got %+v\nwant %+v", id, r, *w)
+				}
+			}
+			if v, err := tx.Get(history.KeySealed("m2")); err != nil || !bytes.Equal(v, sealed) {
+				return fmt.Errorf("sealed content now %q (%v)", v, err)
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("run %d: %v", run, err)
 		}
 	}
 }

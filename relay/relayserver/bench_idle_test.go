@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/petrel-chat/petrel/internal/barehost"
 	"io"
 	"log/slog"
 	"os"
@@ -16,13 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
-	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
-	"github.com/libp2p/go-libp2p/p2p/security/noise"
-	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	"github.com/petrel-chat/petrel/relay/relayserver"
 )
 
@@ -174,27 +169,12 @@ func idleServer(kind string, n int) error {
 			return fmt.Errorf("relay exited: %w", err)
 		}
 	case "bare":
-		// libp2p's default connection manager trims to 160 connections once its minute of
-		// grace is over; the same manager with watermarks above n keeps them (and its
-		// bookkeeping, which the relay's has too).
-		cm, err := connmgr.NewConnManager(n+1000, n+2000)
-		if err != nil {
-			return err
-		}
-		h, err := libp2p.New(
-			libp2p.ConnectionManager(cm),
-			libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
-			libp2p.Transport(tcp.NewTCPTransport),
-			libp2p.Security(noise.ID, noise.New),
-			libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
-			libp2p.ResourceManager(&network.NullResourceManager{}),
-			libp2p.DisableMetrics(),
-		)
+		h, err := barehost.New(n)
 		if err != nil {
 			return err
 		}
 		defer h.Close()
-		addr = h.Addrs()[0].String() + "/p2p/" + h.ID().String()
+		addr = barehost.Addr(h)
 	default:
 		return fmt.Errorf("unknown server kind %q", kind)
 	}
