@@ -17,8 +17,8 @@ import (
 // alice's primary.
 type groupDevices struct {
 	alice, phone, bob, carol *nodetest.Node
-	aliceID, bobID, carolID          string
-	gid                              string
+	aliceID, bobID, carolID  string
+	gid                      string
 }
 
 func (g *groupDevices) all() []*nodetest.Node {
