@@ -190,7 +190,7 @@ func TestNodeFloors(t *testing.T) {
 		"node/groups": feature, "node/expiry": feature,
 		"node/devicelink":      feature,
 		"node/groups/grouplog": part, "node/groups/groupmail": part, "node/groups/owed": part,
-		"node/groups/chains": part, "node/groups/members": part,
+		"node/groups/chains": part, "node/groups/members": part, "node/groups/gossip": part,
 		"node/media/filemeta": part, "node/media/blobdir": part, "node/media/mediarec": part,
 		"node/messenger": facade, "node/localapi": facade, "node": facade, "node/attachments": facade, "node/devicesync": facade,
 		"node/localapi/mediaapi": facade, "node/storeformat": facade, "node/presencebook": facade, "node/mailintake": facade,
