@@ -245,10 +245,17 @@ func (s *Service) OwnKinds() (*inbox.Table[*inbox.Batch], error) {
 		wire.KindDevices: s.RxDevices,
 		wire.KindResend:  func(b *inbox.Batch, ct *wire.Content, _ hlc.Timestamp) error { return b.Resend(ct) },
 		wire.KindSync: func(b *inbox.Batch, ct *wire.Content, _ hlc.Timestamp) error {
-			if ct.Status == wire.SyncContact {
+			switch ct.Status {
+			case wire.SyncContact:
 				return s.applySyncedContact(b.Tx(), ct.Data)
+			case wire.SyncDevice:
+				return s.applySyncedDevice(b, ct.Data) // reach.go
+			case wire.SyncReceipt:
+				return s.applySyncedReceipt(b.Tx(), ct.With, ct.Data) // status.go
+			case wire.SyncContent:
+				return s.applySync(b.Tx(), b.Contact(), ct.With, ct.Data)
 			}
-			return s.applySync(b.Tx(), b.Contact(), ct.With, ct.Data)
+			return nil
 		},
 	} {
 		if err := t.Register(kind, h); err != nil {

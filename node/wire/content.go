@@ -231,7 +231,7 @@ func (c *Content) check() error {
 		}
 	case KindSync:
 		if len(c.Data) == 0 || len(c.Data) > MaxSyncData || (c.With == "") == (c.Group == "") ||
-			c.With != "" && !validID(c.With) || c.Status != SyncContent && c.Status != SyncContact {
+			c.With != "" && !validID(c.With) || !validSyncStatus(c.Status) {
 			return bad("sync")
 		}
 	case KindEdit, KindDelete:
