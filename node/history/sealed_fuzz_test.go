@@ -33,6 +33,8 @@ func FuzzSealedMessage(f *testing.F) {
 	f.Add([]byte(`{"v":1,"id":"m1","sealed":true}`), good)
 	f.Add([]byte(`{"v":1,"id":"m1","sealed":true,"media":["x"]}`), []byte{1, 1, 0, 0, 0, 0, 0, 0, 0, 0})
 	f.Add([]byte(`{"v":1,"id":"m1"}`), []byte("{}"))
+	f.Add(EncodeMessage(&Message{ID: "m1", Sealed: true, Disappear: 60, Media: []string{"x"}}), good)
+	f.Add(EncodeMessage(&Message{ID: "m2", Sealed: true}), EncodeMessage(&Message{ID: "m1", Body: "not sealed"}))
 	f.Fuzz(func(t *testing.T, stub, sealed []byte) {
 		storetest.Update(t, st, func(tx *store.Tx) error {
 			if err := tx.Set(KeyMsg("m1"), stub); err != nil {

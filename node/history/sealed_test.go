@@ -3,6 +3,7 @@ package history
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"reflect"
 	"sync"
 	"testing"
@@ -108,3 +109,47 @@ func TestDisappearingMessageSealed(t *testing.T) {
 }
 
 func contains(b []byte, s string) bool { return bytes.Contains(b, []byte(s)) }
+
+// TestJSONSealedContentStillOpens: a disappearing message written before store format 2
+// (its record without content and its sealed whole record both JSON) reads back whole.
+func TestJSONSealedContentStillOpens(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.Open(t)
+	clk := &testClock{now: time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)}
+	kr, err := shredkeys.Open(ctx, st, shredkeys.Options{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kr.Close()
+	exp := clk.now.Add(time.Hour).UnixMilli()
+	full := &Message{V: Version, ID: "m1", ConversationID: "d1", Body: "old secret", Status: api.StatusSent,
+		Total: 1, Disappear: 3600, ExpiresAt: &exp, ContactID: "c1"}
+	storetest.Update(t, st, func(tx *store.Tx) error {
+		pt, err := json.Marshal(full)
+		if err != nil {
+			return err
+		}
+		sealed, err := kr.SealUntil(tx, exp, KeySealed("m1"), pt)
+		if err != nil {
+			return err
+		}
+		if err := tx.Set(KeySealed("m1"), sealed); err != nil {
+			return err
+		}
+		stub := *full
+		stub.Body, stub.Sealed = "", true
+		return store.PutJSON(tx, KeyMsg("m1"), &stub)
+	})
+	if err := st.View(func(tx *store.Tx) error {
+		r, err := GetMessage(tx, kr, "m1")
+		if err != nil {
+			return err
+		}
+		if !reflect.DeepEqual(r, full) {
+			t.Errorf("read %+v, want %+v", *r, *full)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
