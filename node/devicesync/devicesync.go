@@ -56,6 +56,14 @@ type Config struct {
 	// SetStatus raises our message r's status (api.Status*; it never goes down) and
 	// reports it (a synced receipt: status.go).
 	SetStatus func(tx *store.Tx, r *history.Item, status string) error
+	// ApplySettings saves the account's settings (and dnd, the push do-not-disturb time)
+	// as synced from another device; SetMute a conversation's mute (settings.go). Nil:
+	// they are not taken.
+	ApplySettings func(tx *store.Tx, set api.Settings, dnd *int64) error
+	SetMute       func(tx *store.Tx, conv string, until *int64) error
+	// SetTimer sets direct chat conv's disappearing-message timer, as changed by us at ts
+	// on another device of ours (unless a later change is in force).
+	SetTimer func(tx *store.Tx, conv *history.Conversation, secs int64, ts hlc.Timestamp) error
 	// Sealer opens disappearing messages' content (node/history); nil: none.
 	Sealer history.Sealer
 }

@@ -118,7 +118,8 @@ func (m *Messenger) SetDisappear(ctx context.Context, convID string, secs int64)
 				return err
 			}
 			ct := &wire.Content{Kind: wire.KindDisappear, TS: ts.String(), Expire: uint32(secs)}
-			if err := m.enqueue(tx, c, ct, ""); err != nil {
+			// To each of the contact's devices, and to our other devices (node/devicesync).
+			if err := m.dev.SendDirect(tx, c, ct, ""); err != nil {
 				return err
 			}
 		}

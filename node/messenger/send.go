@@ -622,7 +622,10 @@ func (m *Messenger) UpdateSettings(ctx context.Context, p api.SettingsPatch) (ap
 		}
 		hidden := s.Presence == api.PresenceNobody
 		tx.OnCommit(func() { m.live.SetHidden(hidden) })
-		return store.PutJSON(tx, kSettings, s)
+		if err := store.PutJSON(tx, kSettings, s); err != nil {
+			return err
+		}
+		return m.syncSettings(tx, s) // our other devices (devices.go)
 	})
 	return s, err
 }
