@@ -7,6 +7,7 @@ import (
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/contacts"
 	"github.com/petrel-chat/petrel/node/devices"
+	"github.com/petrel-chat/petrel/node/expiry"
 	"github.com/petrel-chat/petrel/node/history"
 	"github.com/petrel-chat/petrel/node/inbox"
 	outq "github.com/petrel-chat/petrel/node/outbox"
@@ -423,8 +424,8 @@ func (s *Service) syncedText(tx *store.Tx, dev, c *sessions.Contact, in *wire.Co
 		ID: in.ID, ConversationID: conv.ID, SenderID: s.uid, Body: in.Body, ReplyTo: replyTo,
 		Attachments: s.cfg.Attachments(tx, in.ID, dev.PeerID, dev.Relays, in.Attachments), SentAt: ts.Wall, ReceivedAt: s.cfg.Now().UnixMilli(), Order: hlc.OrderKey(ts, s.uid+"-"+in.ID),
 		Status: api.StatusSent, Receipts: api.Receipts{Total: 1}, Reactions: map[string][]string{},
-		DisappearAfterS: int64(in.Expire),
 	}
+	expiry.Start(&msg, int64(in.Expire), ts.Wall) // ours: the timer runs from when it was sent
 	if err := s.cfg.PutMsg(tx, &history.Item{M: msg, ContactID: c.ID}, true); err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/petrel-chat/petrel/node/media/blobdir"
+	"github.com/petrel-chat/petrel/node/media/mediarec"
 )
 
 // Errors to branch on with errors.Is. The local API maps them to API.md codes: ErrTooLarge
@@ -15,7 +16,7 @@ var (
 	// claims); refused before any byte over the limit is stored or fetched.
 	ErrTooLarge = errors.New("media: file too large")
 	// ErrNotFound: no media, upload or file with that id.
-	ErrNotFound = errors.New("media: not found")
+	ErrNotFound = mediarec.ErrNotFound
 	// ErrNotAvailable: the media is known but not (yet) here in full.
 	ErrNotAvailable = errors.New("media: not downloaded")
 	// ErrOffsetMismatch: an upload Write at an offset other than the upload's.

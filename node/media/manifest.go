@@ -84,8 +84,8 @@ func (m *Store) manifest(tx *store.Tx, id string) (Manifest, error) {
 	}
 	mf := Manifest{File: fid, Key: f.Key, Size: f.Size, SHA256: f.SHA256, Name: md.Name, MIME: md.MIME,
 		Width: md.Width, Height: md.Height, DurationMS: md.DurationMS}
-	for i := range f.count() {
-		mf.Chunks = append(mf.Chunks, f.hash(i))
+	for i := range f.Count() {
+		mf.Chunks = append(mf.Chunks, f.Hash(i))
 	}
 	return mf, nil
 }
@@ -137,7 +137,7 @@ func (m *Store) AddTx(tx *store.Tx, mf Manifest) (string, error) {
 }
 
 func (m *Store) addFile(tx *store.Tx, mf Manifest, id, parent string, now int64, md ...*mediaRecord) error {
-	if f, err := m.getFile(tx, mf.File); err == nil && !f.describes(mf) {
+	if f, err := m.getFile(tx, mf.File); err == nil && !describes(f, mf) {
 		return fmt.Errorf("%w: file %s", ErrFileConflict, mf.File)
 	}
 	if _, err := m.getMedia(tx, id); err == nil {
@@ -169,13 +169,13 @@ func (m *Store) addFile(tx *store.Tx, mf Manifest, id, parent string, now int64,
 
 // describes reports whether mf describes the file f is: the same key, size, SHA-256 and
 // chunk hashes.
-func (f *fileRecord) describes(mf Manifest) bool {
+func describes(f *fileRecord, mf Manifest) bool {
 	if len(f.Chunks) != len(mf.Chunks)*len(Hash{}) || f.Size != mf.Size ||
 		!bytes.Equal(f.Key, mf.Key) || !bytes.Equal(f.SHA256, mf.SHA256) {
 		return false
 	}
 	for i, h := range mf.Chunks {
-		if f.hash(i) != h {
+		if f.Hash(i) != h {
 			return false
 		}
 	}
@@ -220,13 +220,13 @@ func (m *Store) SealedChunks(id string, fn func(h Hash, ct []byte) error) error 
 	}
 	var buf []byte
 	for _, f := range files {
-		for i := range f.count() {
-			ct, err := m.blobs.Get(f.hash(i), buf)
+		for i := range f.Count() {
+			ct, err := m.blobs.Get(f.Hash(i), buf)
 			if err != nil {
 				return err
 			}
 			buf = ct
-			if err := fn(f.hash(i), ct); err != nil {
+			if err := fn(f.Hash(i), ct); err != nil {
 				return err
 			}
 		}

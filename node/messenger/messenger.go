@@ -11,7 +11,6 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
-	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/petrel-chat/petrel/crypto/identity"
@@ -189,27 +188,7 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 				m.clock.Restore(ts)
 			}
 		}
-		ps, err := sessions.LoadPrekeys(tx, m.id, m.now())
-		if err != nil {
-			return err
-		}
-		now := m.now()
-		changed := false
-		if ps.NeedsRotation(now) {
-			if err := ps.Rotate(m.id, now); err != nil {
-				return err
-			}
-			changed = true
-		}
-		if opk, pq, err := ps.Refill(m.id, now); err != nil {
-			return err
-		} else if len(opk)+len(pq) > 0 {
-			changed = true
-		}
-		if changed {
-			return sessions.SavePrekeys(tx, ps)
-		}
-		return nil
+		return sessions.Upkeep(tx, m.id, m.now()) // prekeys: created, rotated, refilled
 	})
 	if err != nil {
 		return nil, fmt.Errorf("messenger: %w", err)
@@ -354,9 +333,6 @@ func (m *Messenger) safetyNumber(c *sessions.Contact) string {
 func (m *Messenger) apiContact(c *sessions.Contact) api.Contact {
 	return contacts.ToAPI(&c.Record, m.safetyNumber(c), m.live.LastSeen(c.ID))
 }
-
-// peerOf parses a contact's peer id.
-func peerOf(c *sessions.Contact) (peer.ID, error) { return peer.Decode(c.PeerID) }
 
 func (m *Messenger) nowMS() int64 { return m.now().UnixMilli() }
 
