@@ -37,7 +37,8 @@ func (n *Node) UpdatePushSettings(ctx context.Context, p api.PushSettings) (api.
 	if err := n.push.SetDND(ctx, p.DNDUntil); err != nil {
 		return api.PushSettings{}, err
 	}
-	if err := n.msg.SyncSettings(ctx); err != nil { // to our other devices
+	// To our other devices: the settings as they are, with the new time (node/devicesync).
+	if _, err := n.msg.UpdateSettings(ctx, api.SettingsPatch{}); err != nil {
 		return api.PushSettings{}, err
 	}
 	return n.PushSettings(ctx)
@@ -50,6 +51,6 @@ func (n *Node) MuteConversation(ctx context.Context, convID string, until *int64
 		if err := push.SetMuteIn(tx, convID, until); err != nil {
 			return err
 		}
-		return n.msg.SyncMute(tx, convID, until) // to our other devices
+		return n.msg.DeviceSync().SyncMute(tx, convID, until) // to our other devices
 	})
 }

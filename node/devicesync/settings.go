@@ -16,9 +16,26 @@ import (
 // logical clock, and a device takes it only when it is newer than the last change it
 // holds (devices.TakeSettings, TakeMute): the last writer wins, whichever device wrote.
 
-// SyncSettings queues the account's settings as they now are (set, dnd: the push
-// do-not-disturb time, nil none) for our own other devices, stamped now.
-func (s *Service) SyncSettings(tx *store.Tx, set api.Settings, dnd *int64) error {
+// Push is what the settings sync needs of the push part (node/push): DND and SetDND read
+// and set the do-not-disturb time in tx, SetMute a conversation's mute, and Changed, once
+// such a change committed, brings the relays in step. Any nil: that setting is not synced.
+type Push struct {
+	DND     func(tx *store.Tx) (*int64, error)
+	SetDND  func(tx *store.Tx, until *int64) error
+	SetMute func(tx *store.Tx, conv string, until *int64) error
+	Changed func()
+}
+
+// SyncSettings queues the account's settings as they now are (set, and the push
+// do-not-disturb time) for our own other devices, stamped now.
+func (s *Service) SyncSettings(tx *store.Tx, set api.Settings) error {
+	var dnd *int64
+	if s.cfg.Push.DND != nil {
+		var err error
+		if dnd, err = s.cfg.Push.DND(tx); err != nil {
+			return err
+		}
+	}
 	ts := s.cfg.Clock.Now().String()
 	if _, err := devices.TakeSettings(tx, ts); err != nil {
 		return err
@@ -70,15 +87,29 @@ func (s *Service) applySyncedSettings(tx *store.Tx, data []byte) error {
 		s.cfg.Log.Info("malformed synced settings", "err", err)
 		return nil
 	}
-	if newer, err := devices.TakeSettings(tx, ss.TS); err != nil || !newer || s.cfg.ApplySettings == nil {
+	if newer, err := devices.TakeSettings(tx, ss.TS); err != nil || !newer || s.cfg.PutSettings == nil {
 		return err
+	}
+	if err := s.cfg.PutSettings(tx, api.Settings{Presence: ss.Presence, ReadReceipts: ss.ReadReceipts}); err != nil {
+		return err
+	}
+	if s.cfg.Push.SetDND == nil {
+		return nil
 	}
 	var dnd *int64
 	if ss.DNDUntil > 0 {
 		d := ss.DNDUntil
 		dnd = &d
 	}
-	return s.cfg.ApplySettings(tx, api.Settings{Presence: ss.Presence, ReadReceipts: ss.ReadReceipts}, dnd)
+	s.pushChanged(tx)
+	return s.cfg.Push.SetDND(tx, dnd)
+}
+
+// pushChanged tells the push part once tx commits.
+func (s *Service) pushChanged(tx *store.Tx) {
+	if s.cfg.Push.Changed != nil {
+		tx.OnCommit(s.cfg.Push.Changed)
+	}
 }
 
 // applySyncedMute takes a conversation's mute one of our devices changed, when newer than
@@ -92,7 +123,7 @@ func (s *Service) applySyncedMute(tx *store.Tx, data []byte) error {
 	if _, err := history.GetConversation(tx, sm.Conv); err != nil {
 		return nil // not here (yet)
 	}
-	if newer, err := devices.TakeMute(tx, sm.Conv, sm.TS); err != nil || !newer || s.cfg.SetMute == nil {
+	if newer, err := devices.TakeMute(tx, sm.Conv, sm.TS); err != nil || !newer || s.cfg.Push.SetMute == nil {
 		return err
 	}
 	var until *int64
@@ -100,8 +131,9 @@ func (s *Service) applySyncedMute(tx *store.Tx, data []byte) error {
 		u := sm.MutedUntil
 		until = &u
 	}
-	if err := s.cfg.SetMute(tx, sm.Conv, until); err != nil {
+	if err := s.cfg.Push.SetMute(tx, sm.Conv, until); err != nil {
 		return err
 	}
+	s.pushChanged(tx)
 	return s.cfg.EmitConv(tx, sm.Conv)
 }

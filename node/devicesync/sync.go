@@ -352,10 +352,10 @@ func (s *Service) applySync(tx *store.Tx, dev *sessions.Contact, uid string, dat
 	case wire.KindDisappear:
 		// The direct chat's timer, set on another device of ours (the latest change wins).
 		conv, err := history.GetConversation(tx, c.ConvID)
-		if err != nil || conv.Type != api.ConversationDirect || s.cfg.SetTimer == nil {
+		if err != nil || conv.Type != api.ConversationDirect || s.cfg.Timers == nil {
 			return err
 		}
-		return s.cfg.SetTimer(tx, conv, int64(in.Expire), ts)
+		return s.cfg.Timers.Apply(tx, conv, s.uid, s.cfg.Profile(), int64(in.Expire), ts, false)
 	case wire.KindReceipt:
 		if in.Status == wire.ReceiptRead && len(in.IDs) > 0 {
 			err := s.cfg.MarkRead(tx, c.ConvID, in.IDs[len(in.IDs)-1])

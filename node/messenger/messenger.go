@@ -57,13 +57,8 @@ type Config struct {
 	// MutedUntil reads a conversation's mute in tx (nil: not muted) for the Conversation
 	// objects (mute.go); nil means no conversation is ever muted.
 	MutedUntil func(tx *store.Tx, convID string) (*int64, error)
-	// DND and SetDND read and set the push do-not-disturb time in tx, SetMute a
-	// conversation's mute, and PushChanged, once such a change committed, tells the push
-	// part (node/push): the settings our other devices sync (devices.go). Nil: none.
-	DND         func(tx *store.Tx) (*int64, error)
-	SetDND      func(tx *store.Tx, until *int64) error
-	SetMute     func(tx *store.Tx, convID string, until *int64) error
-	PushChanged func()
+	// DevicePush is the push part's settings our devices sync (node/devicesync).
+	DevicePush devicesync.Push
 	// Media is the node's media store (attachments, docs/API.md §6); nil means a node
 	// without media (tests of other parts).
 	Media *media.Store
@@ -152,11 +147,8 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 		Attachments: func(tx *store.Tx, msgID, from string, relays []string, raws []json.RawMessage) []api.Attachment {
 			return m.att.Received(tx, msgID, from, relays, raws)
 		},
-		SetStatus:     func(tx *store.Tx, r *history.Item, status string) error { return m.setStatusRec(tx, r, status, "") },
-		ApplySettings: m.applySettings, SetMute: m.applyMute,
-		SetTimer: func(tx *store.Tx, conv *history.Conversation, secs int64, ts hlc.Timestamp) error {
-			return m.timers.Apply(tx, conv, m.uid, m.cfg.Profile(), secs, ts, false)
-		}})
+		SetStatus:   func(tx *store.Tx, r *history.Item, status string) error { return m.setStatusRec(tx, r, status, "") },
+		PutSettings: m.putSettings, Push: cfg.DevicePush, Timers: m.timers, Profile: cfg.Profile})
 	if m.rx, err = m.inboxHooks(); err != nil {
 		return nil, err
 	}
