@@ -24,7 +24,7 @@ func (n *Node) Me(ctx context.Context) (api.Me, error) {
 	if h := n.hostOrNil(); h != nil {
 		peerID = h.ID().String()
 	}
-	dev, err := n.msg.CurrentDevice(ctx)
+	dev, err := n.msg.DeviceSync().Current(ctx)
 	if err != nil {
 		return api.Me{}, err
 	}

@@ -49,7 +49,7 @@ func (n *Node) serveDeviceLinks(h host.Host) (stop func(), err error) {
 // device is active: a device the account's primary revoked stops draining its mailboxes,
 // and the rest of the node goes on serving the API (docs/API.md §8).
 func (n *Node) runHomes(ctx context.Context, homes *homerelays.Relays) error {
-	active, stop := n.msg.WithRevocation(ctx)
+	active, stop := n.msg.DeviceSync().WithRevocation(ctx)
 	defer stop()
 	if err := homes.Run(active, n.cfg.Relays); ctx.Err() == nil && active.Err() == nil {
 		return err

@@ -26,6 +26,7 @@ import (
 
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/node/devicelink"
+	"github.com/petrel-chat/petrel/node/devicesync"
 	"github.com/petrel-chat/petrel/node/eventlog"
 	"github.com/petrel-chat/petrel/node/groups"
 	"github.com/petrel-chat/petrel/node/homerelays"
@@ -277,6 +278,7 @@ func (n *Node) load() error {
 		Profile: n.profileName, Relays: n.cfg.Relays, RelayLink: relayLink{n.hostOrNil},
 		Groups: n.cfg.Groups, Presence: n.cfg.Presence, Now: n.cfg.Now,
 		MutedUntil: push.MutedUntil, Media: n.media, Shred: n.shred,
+		DevicePush: devicesync.Push{DND: push.DNDIn, SetDND: push.SetDNDIn, SetMute: push.SetMuteIn, Changed: func() { n.push.Changed() }},
 	})
 	n.push = push.New(push.Config{Store: n.st, Identity: n.id, Relays: n.cfg.Relays,
 		Logger: n.log.With("part", "push"), Now: n.cfg.Now, Poll: n.cfg.RelayPoll})

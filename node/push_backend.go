@@ -37,6 +37,10 @@ func (n *Node) UpdatePushSettings(ctx context.Context, p api.PushSettings) (api.
 	if err := n.push.SetDND(ctx, p.DNDUntil); err != nil {
 		return api.PushSettings{}, err
 	}
+	// To our other devices: the settings as they are, with the new time (node/devicesync).
+	if _, err := n.msg.UpdateSettings(ctx, api.SettingsPatch{}); err != nil {
+		return api.PushSettings{}, err
+	}
 	return n.PushSettings(ctx)
 }
 
@@ -44,6 +48,9 @@ func (n *Node) UpdatePushSettings(ctx context.Context, p api.PushSettings) (api.
 // exist; every UI gets a conversation event with the new muted_until.
 func (n *Node) MuteConversation(ctx context.Context, convID string, until *int64) (api.Conversation, error) {
 	return n.msg.ChangeConversation(ctx, convID, func(tx *store.Tx) error {
-		return push.SetMuteIn(tx, convID, until)
+		if err := push.SetMuteIn(tx, convID, until); err != nil {
+			return err
+		}
+		return n.msg.DeviceSync().SyncMute(tx, convID, until) // to our other devices
 	})
 }

@@ -59,8 +59,9 @@
 // messages, mz/, opened by the primary and sealed again by the new device under its own
 // bucket keys), contacts, groups with their state
 // and the members' receiving chains, attachments (records, file keys, and their chunks as
-// "media/c/<media id>/<index>" records, which the device writes to node/media's blob
-// directory rather than the store; not over a limited connection), settings and the
+// "media/c/<media id>/<index>/<piece>" records of at most 16 KiB each, so that they pass
+// a relay circuit too: pieces.go; the device writes each whole chunk to node/media's blob
+// directory rather than the store), settings and the
 // profile name; never the identity or
 // peer keys, the API token, sessions, prekeys, our group sending chains, outboxes or
 // inboxes. The stream is Noise-encrypted end to end between the two peer ids.
@@ -74,4 +75,6 @@
 //	dl/l/<link id>    an issued link: proof key, expiry, wrong attempts, spent (primary)
 //	dl/r/<resume id>  a resume credential's key, device and peer id, expiry (primary)
 //	dl/j              the linked device's transfer state: primary, credential, cursor, done
+//	dl/p/<media id>/<index>/<piece>  a piece of a media chunk not yet complete (the
+//	                  linked device, during the transfer; raw: the sealed chunk's bytes)
 package devicelink

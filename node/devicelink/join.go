@@ -266,14 +266,38 @@ func receive(ctx context.Context, s network.Stream, br *bufio.Reader, bw *bufio.
 		if done {
 			next.Done, next.Resume = true, nil
 		}
-		for _, r := range recs {
-			if bytes.HasPrefix(r.Key, []byte(mediaChunkPrefix)) && opts.PutChunk != nil {
-				if err := opts.PutChunk(r.Value); err != nil {
+		var stage []record
+		var whole [][]byte
+		if opts.PutChunk != nil {
+			// Media chunks come in pieces (pieces.go); one whole is an older primary's.
+			for _, r := range recs {
+				if _, piece := chunkOf(r.Key); bytes.HasPrefix(r.Key, []byte(mediaChunkPrefix)) && !piece {
+					if err := opts.PutChunk(r.Value); err != nil {
+						return n, fmt.Errorf("devicelink: %w", err)
+					}
+				}
+			}
+			var chunks [][]byte
+			if chunks, stage, whole, err = pieces(st, recs); err != nil {
+				return n, err
+			}
+			for _, ct := range chunks {
+				if err := opts.PutChunk(ct); err != nil {
 					return n, fmt.Errorf("devicelink: %w", err)
 				}
 			}
 		}
 		err = st.Update(ctx, func(tx *store.Tx) error {
+			for _, r := range stage {
+				if err := tx.Set(r.Key, r.Value); err != nil {
+					return err
+				}
+			}
+			for _, ch := range whole {
+				if _, err := tx.DeletePrefix([]byte(pieceStage + string(ch) + "/")); err != nil {
+					return err
+				}
+			}
 			for _, r := range recs {
 				if bytes.HasPrefix(r.Key, []byte(mediaChunkPrefix)) {
 					continue // not a store record

@@ -51,8 +51,8 @@ type ServerConfig struct {
 	// Account is the account identity: it signs the list the new device receives.
 	Account *identity.Identity
 	Devices Devices
-	// MediaChunks, when set, supplies the media's chunk ciphertexts to the transfer (not over
-	// a limited connection: a relay circuit does not carry a 1 MiB chunk).
+	// MediaChunks, when set, supplies the media's chunk ciphertexts to the transfer (in
+	// pieces that fit a relay circuit: pieces.go).
 	MediaChunks MediaChunks
 	// Open, when set, opens the sealed content of disappearing messages for the transfer
 	// (without it they are not sent: they show as deleted on the new device).
@@ -336,7 +336,7 @@ func (s *Server) transfer(ctx context.Context, st network.Stream, br *bufio.Read
 	}
 	target, media := chunkTarget, s.cfg.MediaChunks
 	if st.Conn().Stat().Limited {
-		target, media = limitedChunkTarget, nil
+		target = limitedChunkTarget // media chunks too: they go in pieces (pieces.go)
 	}
 	var buf []byte
 	for {

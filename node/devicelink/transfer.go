@@ -62,9 +62,9 @@ func sealedMedia(k, v []byte) bool {
 	return (bytes.HasPrefix(k, []byte("media/f/")) || bytes.HasPrefix(k, []byte("media/m/"))) && len(v) > 0 && v[0] != '{'
 }
 
-// mediaChunkPrefix names the chunk ciphertexts of the media in the transfer: a record
-// "media/c/<media id>/<8-digit index>" carries one sealed chunk (node/media; the chunks of
-// the media, then of its thumbnail). They are not store records: the primary reads them
+// mediaChunkPrefix names the chunk ciphertexts of the media in the transfer: records
+// "media/c/<media id>/<8-digit index>/<4-digit piece>" carry one sealed chunk (node/media;
+// the chunks of the media, then of its thumbnail) in pieces (pieces.go). They are not store records: the primary reads them
 // through ServerConfig.MediaChunks and the new device writes them with JoinOptions.PutChunk.
 const mediaChunkPrefix = "media/c/"
 
@@ -153,9 +153,21 @@ func mediaRecords(st *store.Store, after []byte, media MediaChunks, add func(k, 
 		}
 		i := 0
 		err := media(id, func(ct []byte) error {
-			k := []byte(fmt.Sprintf("%s%08d", base, i))
-			i++
-			return add(k, ct)
+			defer func() { i++ }()
+			// In pieces (pieces.go): a 1 MiB chunk does not fit one relay circuit.
+			for p, off := 0, 0; off < len(ct) || p == 0; p++ {
+				end := min(off+pieceSize, len(ct))
+				flag := pieceMore
+				if end == len(ct) {
+					flag = pieceLast
+				}
+				k := []byte(fmt.Sprintf("%s%08d/%04d", base, i, p))
+				if err := add(k, append([]byte{flag}, ct[off:end]...)); err != nil {
+					return err
+				}
+				off = end
+			}
+			return nil
 		})
 		if err != nil {
 			return err

@@ -22,9 +22,35 @@ var (
 )
 
 var (
-	keyAccount = []byte("dv/account")
-	keyList    = []byte("dv/list")
+	keyAccount  = []byte("dv/account")
+	keyList     = []byte("dv/list")
+	keySettings = []byte("dv/settings")
 )
+
+// keyMute is the key of conversation conv's last mute change's timestamp.
+func keyMute(conv string) []byte { return []byte("dv/mute/" + conv) }
+
+// Settings changes between our own devices are last-writer-wins by the hybrid logical
+// clock of the change: TakeNewer reports whether ts is newer than the last change held
+// for what key names (the account's settings, or a conversation's mute) and, if so, keeps
+// it as the last.
+func takeNewer(tx *store.Tx, key []byte, ts string) (bool, error) {
+	old, err := store.GetString(tx, key)
+	if err != nil {
+		return false, err
+	}
+	if ts <= old {
+		return false, nil
+	}
+	return true, tx.Set(key, []byte(ts))
+}
+
+// TakeSettings reports whether a settings change at ts (an hlc.Timestamp's text, which
+// sorts in time order) is the newest known, and keeps ts if so.
+func TakeSettings(tx *store.Tx, ts string) (bool, error) { return takeNewer(tx, keySettings, ts) }
+
+// TakeMute is TakeSettings for conversation conv's mute.
+func TakeMute(tx *store.Tx, conv, ts string) (bool, error) { return takeNewer(tx, keyMute(conv), ts) }
 
 // KeyContact is the key of contact id's verified list.
 func KeyContact(id string) []byte { return []byte("dc/" + id) }

@@ -35,4 +35,7 @@
 //	dc/<contact id>   a contact's verified signed device list (the highest Seq verified)
 //	dp/<peer id>      → the channel of the listed, active, non-primary device on that peer
 //	dk/<user id>      → the same channel, by the user id of that device's key
+//	dv/settings       the hybrid logical clock of the newest settings change of the
+//	                  account (made here or synced from another device): last writer wins
+//	dv/mute/<conv>    the same for conversation conv's mute
 package devices

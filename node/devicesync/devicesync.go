@@ -14,6 +14,7 @@ import (
 	"github.com/petrel-chat/petrel/node/contacts"
 	"github.com/petrel-chat/petrel/node/devices"
 	"github.com/petrel-chat/petrel/node/eventlog"
+	"github.com/petrel-chat/petrel/node/expiry"
 	"github.com/petrel-chat/petrel/node/history"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
@@ -56,6 +57,15 @@ type Config struct {
 	// SetStatus raises our message r's status (api.Status*; it never goes down) and
 	// reports it (a synced receipt: status.go).
 	SetStatus func(tx *store.Tx, r *history.Item, status string) error
+	// PutSettings saves the account's settings as synced from another device; Push is the
+	// push part's (settings.go). Nil: synced settings are not taken.
+	PutSettings func(tx *store.Tx, set api.Settings) error
+	Push        Push
+	// Timers sets a direct chat's disappearing-message timer as changed by us on another
+	// device of ours (node/expiry: unless a later change is in force), with our Profile
+	// name in its line; nil: not taken.
+	Timers  *expiry.Timers
+	Profile func() string
 	// Sealer opens disappearing messages' content (node/history); nil: none.
 	Sealer history.Sealer
 }

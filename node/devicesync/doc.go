@@ -2,9 +2,11 @@
 // the account's device management (AddDevice, RevokeDevice, Devices, ContactDevices, over
 // node/devices), the fan-out of a content to every active device of a contact (one
 // encryption per device, each in its own channel), the copies of what this device does for
-// our own other devices (sent texts, read marks, edits, deletes, reactions, contacts) and
-// their receiving side, and the taking of a signed device list from a card or a devices
-// content.
+// our own other devices (sent texts, read marks, edits, deletes, reactions, contacts, a
+// direct chat's timer; settings and mutes, last writer wins: settings.go; a contact's
+// receipts: status.go) and their receiving side, a linked device's reachability signed
+// into the list by the primary (reach.go), this device's revoked signal (revoked.go), and
+// the taking of a signed device list from a card or a devices content.
 //
 // It stands on the façade floor: it ties node/devices to the contacts, sessions, outbox,
 // inbox and history. The messenger (node/messenger) creates the Service and gives it what

@@ -251,6 +251,10 @@ func (s *Service) OwnKinds() (*inbox.Table[*inbox.Batch], error) {
 				return s.applySyncedContact(b.Tx(), ct.Data)
 			case wire.SyncDevice:
 				return s.applySyncedDevice(b, ct.Data) // reach.go
+			case wire.SyncSettings:
+				return s.applySyncedSettings(b.Tx(), ct.Data) // settings.go
+			case wire.SyncMute:
+				return s.applySyncedMute(b.Tx(), ct.Data)
 			case wire.SyncReceipt:
 				return s.applySyncedReceipt(b.Tx(), ct.With, ct.Data) // status.go
 			case wire.SyncContent:
@@ -345,6 +349,13 @@ func (s *Service) applySync(tx *store.Tx, dev *sessions.Contact, uid string, dat
 	switch in.Kind {
 	case wire.KindText:
 		return s.syncedText(tx, dev, c, in, ts)
+	case wire.KindDisappear:
+		// The direct chat's timer, set on another device of ours (the latest change wins).
+		conv, err := history.GetConversation(tx, c.ConvID)
+		if err != nil || conv.Type != api.ConversationDirect || s.cfg.Timers == nil {
+			return err
+		}
+		return s.cfg.Timers.Apply(tx, conv, s.uid, s.cfg.Profile(), int64(in.Expire), ts, false)
 	case wire.KindReceipt:
 		if in.Status == wire.ReceiptRead && len(in.IDs) > 0 {
 			err := s.cfg.MarkRead(tx, c.ConvID, in.IDs[len(in.IDs)-1])

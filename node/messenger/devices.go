@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/petrel-chat/petrel/crypto/identity"
-	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/devicesync"
 	"github.com/petrel-chat/petrel/node/wire"
 )
@@ -25,15 +24,9 @@ func (m *Messenger) DeviceList(ctx context.Context) (*wire.DeviceList, []byte, e
 	return m.dev.DeviceList(ctx)
 }
 func (m *Messenger) DeviceRevoked() bool { return m.dev.DeviceRevoked() }
-func (m *Messenger) CurrentDevice(ctx context.Context) (api.CurrentDevice, error) {
-	return m.dev.Current(ctx)
-}
 
-// WithRevocation is a context that ends with ctx or when this device is revoked: what
-// runs for the account only while the device is active (the home relays' mailbox drain).
-func (m *Messenger) WithRevocation(ctx context.Context) (context.Context, context.CancelFunc) {
-	return m.dev.WithRevocation(ctx)
-}
+// DeviceSync is the linked-devices part itself, for the node.
+func (m *Messenger) DeviceSync() *devicesync.Service      { return m.dev }
 func (m *Messenger) AccountKey() *identity.PublicIdentity { return m.acct }
 func (m *Messenger) ContactDevices(ctx context.Context, id string) ([]devicesync.DeviceInfo, error) {
 	return m.dev.ContactDevices(ctx, id)

@@ -117,7 +117,7 @@ func (m *Messenger) SetDisappear(ctx context.Context, convID string, secs int64)
 				return err
 			}
 			ct := &wire.Content{Kind: wire.KindDisappear, TS: ts.String(), Expire: uint32(secs)}
-			if err := m.enqueue(tx, c, ct, ""); err != nil {
+			if err := m.dev.SendDirect(tx, c, ct, ""); err != nil { // each device, and ours
 				return err
 			}
 		}

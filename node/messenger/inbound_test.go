@@ -20,3 +20,18 @@ func TestEveryContentKindHasAHandler(t *testing.T) {
 		}
 	}
 }
+
+// TestContactsCannotSendSync: what our own devices sync (sent messages, settings, mutes,
+// receipts, a device's addresses) is taken only from our own devices' channels: a contact
+// that sends a sync content reaches no handler (it is acknowledged and ignored), while the
+// table of our own devices handles it.
+func TestContactsCannotSendSync(t *testing.T) {
+	t.Parallel()
+	m := testMessenger(t, "sync")
+	if m.rx.Kinds.Handles(wire.KindSync) {
+		t.Fatal("a contact's sync content has a handler")
+	}
+	if !m.rx.OwnKinds.Handles(wire.KindSync) || !m.rx.OwnKinds.Handles(wire.KindDevices) {
+		t.Fatal("our own devices' sync or devices content has no handler")
+	}
+}

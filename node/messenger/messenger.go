@@ -57,6 +57,8 @@ type Config struct {
 	// MutedUntil reads a conversation's mute in tx (nil: not muted) for the Conversation
 	// objects (mute.go); nil means no conversation is ever muted.
 	MutedUntil func(tx *store.Tx, convID string) (*int64, error)
+	// DevicePush is the push part's settings our devices sync (node/devicesync).
+	DevicePush devicesync.Push
 	// Media is the node's media store (attachments, docs/API.md §6); nil means a node
 	// without media (tests of other parts).
 	Media *media.Store
@@ -145,7 +147,8 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 		Attachments: func(tx *store.Tx, msgID, from string, relays []string, raws []json.RawMessage) []api.Attachment {
 			return m.att.Received(tx, msgID, from, relays, raws)
 		},
-		SetStatus: func(tx *store.Tx, r *history.Item, status string) error { return m.setStatusRec(tx, r, status, "") }})
+		SetStatus:   func(tx *store.Tx, r *history.Item, status string) error { return m.setStatusRec(tx, r, status, "") },
+		PutSettings: m.putSettings, Push: cfg.DevicePush, Timers: m.timers, Profile: cfg.Profile})
 	if m.rx, err = m.inboxHooks(); err != nil {
 		return nil, err
 	}

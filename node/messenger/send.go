@@ -620,9 +620,17 @@ func (m *Messenger) UpdateSettings(ctx context.Context, p api.SettingsPatch) (ap
 		if p.ReadReceipts != nil {
 			s.ReadReceipts = *p.ReadReceipts
 		}
-		hidden := s.Presence == api.PresenceNobody
-		tx.OnCommit(func() { m.live.SetHidden(hidden) })
-		return store.PutJSON(tx, kSettings, s)
+		if err := m.putSettings(tx, s); err != nil {
+			return err
+		}
+		return m.dev.SyncSettings(tx, s) // to our other devices (node/devicesync)
 	})
 	return s, err
+}
+
+// putSettings saves the settings (a change here, or one synced from another device).
+func (m *Messenger) putSettings(tx *store.Tx, s api.Settings) error {
+	hidden := s.Presence == api.PresenceNobody
+	tx.OnCommit(func() { m.live.SetHidden(hidden) })
+	return store.PutJSON(tx, kSettings, s)
 }

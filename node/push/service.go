@@ -163,22 +163,40 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 func (s *Service) DND() (*int64, error) {
 	var out *int64
 	err := s.cfg.Store.View(func(tx *store.Tx) error {
-		v, err := tx.Get(keyDND)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if len(v) != 8 {
-			return errors.New("push: do-not-disturb record malformed")
-		}
-		ms := int64(binary.BigEndian.Uint64(v))
-		out = &ms
-		return nil
+		var err error
+		out, err = DNDIn(tx)
+		return err
 	})
 	return out, err
 }
+
+// DNDIn reads the do-not-disturb time in tx (nil: none).
+func DNDIn(tx *store.Tx) (*int64, error) {
+	v, err := tx.Get(keyDND)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(v) != 8 {
+		return nil, errors.New("push: do-not-disturb record malformed")
+	}
+	ms := int64(binary.BigEndian.Uint64(v))
+	return &ms, nil
+}
+
+// SetDNDIn sets (nil: clears) the do-not-disturb time in tx; the caller calls Changed once
+// tx commits (a setting synced from another device of the account).
+func SetDNDIn(tx *store.Tx, until *int64) error {
+	if until == nil {
+		return tx.Delete(keyDND)
+	}
+	return tx.Set(keyDND, binary.BigEndian.AppendUint64(nil, uint64(*until)))
+}
+
+// Changed brings the relays in step with settings changed in a transaction of the caller.
+func (s *Service) Changed() { s.changed() }
 
 // SetDND sets (or with nil clears) the do-not-disturb time; the relays hold pushes back
 // until then.
@@ -186,12 +204,7 @@ func (s *Service) SetDND(ctx context.Context, until *int64) error {
 	if until != nil && *until <= 0 {
 		return api.Errorf(api.ErrBadRequest, "push.dnd_until must be a positive Unix millisecond time or null")
 	}
-	err := s.cfg.Store.Update(ctx, func(tx *store.Tx) error {
-		if until == nil {
-			return tx.Delete(keyDND)
-		}
-		return tx.Set(keyDND, binary.BigEndian.AppendUint64(nil, uint64(*until)))
-	})
+	err := s.cfg.Store.Update(ctx, func(tx *store.Tx) error { return SetDNDIn(tx, until) })
 	if err == nil {
 		s.changed()
 	}
