@@ -2,13 +2,17 @@ package node_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
 
+	"github.com/petrel-chat/petrel/crypto/senderkey"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/nodetest"
 	"github.com/petrel-chat/petrel/node/nodetest/wait"
+	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/node/wire"
 )
 
 // groupDevices is alice on two devices, bob and carol on one each, each pair of
@@ -138,4 +142,100 @@ func TestGroupOnLinkedDevices(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// lastGroupEnvelope is the newest group envelope stopped node n sent in gid (gh/, kept
+// for resends) and the chain id it was sent with.
+func lastGroupEnvelope(t *testing.T, n *nodetest.Node, gid string) ([]byte, senderkey.DistributionID) {
+	t.Helper()
+	var env []byte
+	n.UpdateStore(t, func(tx *store.Tx) error {
+		return tx.Iterate(store.IterOptions{Prefix: []byte("gh/" + gid + "/")}, func(_, v []byte) (bool, error) {
+			env = slices.Clone(v)
+			return true, nil
+		})
+	})
+	skm, err := wire.ParseEnvelope(env)
+	if err != nil {
+		t.Fatalf("%s's last envelope: %v", n.Name, err)
+	}
+	sm, err := senderkey.ParseMessage(skm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return skm, sm.ID()
+}
+
+// TestRevokedDeviceCannotReadTheGroup: alice revokes her phone. Every member rotates their
+// chain and gives it only to the devices that remain, so what alice's primary and bob send
+// afterwards reaches carol and the others and cannot be read with what the phone kept:
+// it holds the chains it had (the attack), and none of them is the one the new messages
+// were sent with.
+func TestRevokedDeviceCannotReadTheGroup(t *testing.T) {
+	ctx := context.Background()
+	g := newGroupDevices(t)
+	for _, n := range []*nodetest.Node{g.alice, g.bob} {
+		if _, err := n.Client.Send(ctx, g.gid, "before-"+n.Name, "before, from "+n.Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitMessages(t, g.phone, g.gid, 2)
+	pm := g.alice.Node.MessengerForTest()
+	ds, err := pm.Devices(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var phoneID string
+	for _, d := range ds {
+		if !d.Current {
+			phoneID = d.ID
+		}
+	}
+	if err := pm.RevokeDevice(ctx, phoneID); err != nil {
+		t.Fatal(err)
+	}
+	wait.For(t, "bob takes alice's list without her phone", func() error {
+		ds, err := g.bob.Node.MessengerForTest().ContactDevices(ctx, contactID(t, g.bob, g.aliceID))
+		if err != nil || len(ds) != 1 {
+			return fmt.Errorf("%d devices of alice (%v)", len(ds), err)
+		}
+		return nil
+	})
+	for _, n := range []*nodetest.Node{g.alice, g.bob} {
+		if _, err := n.Client.Send(ctx, g.gid, "after-"+n.Name, "after, from "+n.Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Carol and the senders read both new messages (the new chains reached them).
+	for _, n := range []*nodetest.Node{g.alice, g.bob, g.carol} {
+		waitMessages(t, n, g.gid, 4)
+	}
+	g.phone.Stop()
+	g.alice.Stop()
+	g.bob.Stop()
+	for _, sender := range []struct {
+		n   *nodetest.Node
+		uid string
+	}{{g.alice, g.aliceID}, {g.bob, g.bobID}} {
+		env, id := lastGroupEnvelope(t, sender.n, g.gid)
+		g.phone.UpdateStore(t, func(tx *store.Tx) error {
+			raw, err := tx.Get([]byte("gx/" + g.gid + "/" + sender.uid))
+			if err != nil {
+				return fmt.Errorf("the phone kept no chain of %s: %w", sender.n.Name, err)
+			}
+			rs, err := senderkey.UnmarshalReceiver(raw)
+			if err != nil {
+				return err
+			}
+			if slices.Contains(rs.IDs(), id) {
+				t.Errorf("%s's message after the revocation is on a chain the revoked phone holds", sender.n.Name)
+			}
+			if pt, err := rs.Decrypt(env); err == nil {
+				t.Errorf("the revoked phone reads %s's message after the revocation: %q", sender.n.Name, pt)
+			} else if !errors.Is(err, senderkey.ErrUnknownChain) {
+				t.Errorf("the phone's attempt on %s's message: %v, want an unknown chain", sender.n.Name, err)
+			}
+			return nil
+		})
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/petrel-chat/petrel/crypto/senderkey"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/groups/grouplog"
+	"github.com/petrel-chat/petrel/node/groups/members"
 	"github.com/petrel-chat/petrel/node/groups/owed"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
@@ -54,22 +55,6 @@ func (s *Service) myMember(role string) wire.GroupMember {
 	return me
 }
 
-// contactMember is a contact's card for group state.
-func contactMember(c *Contact) wire.GroupMember {
-	g := wire.GroupMember{UserID: c.UserID, Identity: c.Identity, Role: api.RoleMember, Name: c.Name, PeerID: c.PeerID,
-		Addrs: c.Addrs[:min(len(c.Addrs), wire.MaxAddrs)], Relays: c.Relays[:min(len(c.Relays), wire.MaxAddrs)]}
-	if g.Addrs == nil {
-		g.Addrs = []string{}
-	}
-	if g.Relays == nil {
-		g.Relays = []string{}
-	}
-	if len(g.Name) > wire.MaxName {
-		g.Name = g.Name[:wire.MaxName]
-	}
-	return g
-}
-
 // signOp stamps and signs an operation of ours.
 func (s *Service) signOp(tx *store.Tx, op *wire.GroupOp) ([]byte, error) {
 	if s.dev != s.uid {
@@ -109,7 +94,7 @@ func (s *Service) addable(tx *store.Tx, pw Pairwise, uids []string) ([]wire.Grou
 		if _, err := identity.ParsePublic(c.Identity); err != nil || c.PeerID == "" {
 			return nil, api.Errorf(api.ErrBadRequest, "%.60q cannot be reached yet", u)
 		}
-		out = append(out, contactMember(c))
+		out = append(out, members.Card(c, api.RoleMember))
 	}
 	return out, nil
 }

@@ -145,7 +145,8 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 		MarkRead: func(tx *store.Tx, conv, upTo string) error { return m.markRead(tx, conv, upTo, false) }, Sealer: m.sealer(),
 		Attachments: func(tx *store.Tx, msgID, from string, relays []string, raws []json.RawMessage) []api.Attachment {
 			return m.att.Received(tx, msgID, from, relays, raws)
-		}})
+		},
+		ListChanged: func(tx *store.Tx, acct string) error { return m.groups.DevicesChangedTx(tx, acct) }})
 	if m.rx, err = m.inboxHooks(); err != nil {
 		return nil, err
 	}

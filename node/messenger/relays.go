@@ -165,7 +165,7 @@ func (m *Messenger) receiveGroupMail(tx *store.Tx, gb *groupBatch, sender string
 	}
 	if skm, err := wire.ParseEnvelope(env); err == nil {
 		if sm, err := senderkey.ParseMessage(skm); err == nil {
-			if owner, ok := m.groups.Owner(gid, sm); ok && owner.UserID != sender {
+			if owner, ok := m.groups.Owner(gid, sm); ok && owner.User != sender {
 				m.log.Info("mailbox: group mail sealed by another member than its author dropped")
 				return nil
 			}

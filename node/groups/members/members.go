@@ -7,6 +7,7 @@ import (
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/contacts"
 	"github.com/petrel-chat/petrel/node/devices"
+	"github.com/petrel-chat/petrel/node/groups/groupmail"
 	outq "github.com/petrel-chat/petrel/node/outbox"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
@@ -92,6 +93,15 @@ func (p *Pairwise) Contact(uid string) (*Contact, error) {
 		ID: c.ID, UserID: c.UserID, PeerID: c.PeerID, Name: c.Name, Identity: c.Identity,
 		Addrs: c.Addrs, Relays: c.Relays, Request: c.Request, NameSet: c.NameSet, Blocked: c.Blocked,
 	}, nil
+}
+
+// Member is the contact of user uid as group mail reads it, or nil when there is none.
+func (p *Pairwise) Member(uid string) (*groupmail.Member, error) {
+	c, err := p.Contact(uid)
+	if err != nil || c == nil {
+		return nil, err
+	}
+	return &groupmail.Member{Identity: c.Identity, Relays: c.Relays, Blocked: c.Blocked}, nil
 }
 
 // channels are the channels of user uid's active devices (our own other devices for our
