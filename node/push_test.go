@@ -288,3 +288,45 @@ func TestPushRefusedAndDeadShown(t *testing.T) {
 		return nil
 	})
 }
+
+// TestPushRegistrationsBesideLastSeen: a node that remembers when a contact was last seen
+// (presence, written at shutdown for the contacts online then) still takes, lists and
+// hands over push registrations after a restart, and still shows the last seen time: the
+// two are kept under their own store keys (they once shared "pr/", and every
+// registration call answered 500 on such a node).
+func TestPushRegistrationsBesideLastSeen(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	alice, bob := nodetest.Start(t, "alice"), nodetest.Start(t, "bob")
+	nodetest.Befriend(t, alice, bob)
+	nodetest.Befriend(t, bob, alice)
+	wait.For(t, "alice has seen bob", func() error {
+		cs, err := alice.Client.Contacts(ctx)
+		if err != nil {
+			return err
+		}
+		if len(cs) != 1 || cs[0].LastSeen == nil {
+			return fmt.Errorf("contacts %+v", cs)
+		}
+		return nil
+	})
+	alice.Stop() // bob is online: his last seen time is written now
+	alice.Run()
+	reg, err := alice.Client.CreatePushRegistration(ctx, api.PushRegistrationRequest{Kind: "fcm", Token: "device-token"})
+	if err != nil {
+		t.Fatalf("registering a push beside a stored last seen: %v", err)
+	}
+	regs, err := alice.Client.PushRegistrations(ctx)
+	if err != nil || len(regs) != 1 || regs[0].ID != reg.ID {
+		t.Fatalf("registrations %+v %v", regs, err)
+	}
+	alice.Stop()
+	alice.Run()
+	if regs, err := alice.Client.PushRegistrations(ctx); err != nil || len(regs) != 1 || regs[0].ID != reg.ID {
+		t.Fatalf("registrations after a restart %+v %v", regs, err)
+	}
+	cs, err := alice.Client.Contacts(ctx)
+	if err != nil || len(cs) != 1 || cs[0].LastSeen == nil {
+		t.Fatalf("bob's last seen is gone: %+v %v", cs, err)
+	}
+}

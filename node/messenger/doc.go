@@ -1,14 +1,16 @@
 // Package messenger is the messaging façade of a node: it owns the one "persist first"
 // transaction of each operation (a send, an edit, a read mark, a new contact) and wires the
 // packages that hold the parts, each given what it needs of the others by a func struct or
-// a small interface filled in here: the address book and invite links (node/contacts), the
-// prekeys, sessions and delivery counters (node/sessions), the history (node/history), the
-// outbox and its delivery workers (node/outbox; outbox.go), the receiving side
-// (node/inbox, whose batches dispatch each content kind to a handler registered in
-// inbound.go), attachments (node/attachments), groups (node/groups; group.go), presence
-// (node/presence; presence.go) and disappearing messages (node/expiry, node/shredkeys:
-// Config.Shred seals their content in the history and the outbox; expiry.go). It reports every change to the event log; node/localapi
-// reaches it through the node.
+// a small interface filled in here: the address book and invite links (node/contacts), who
+// becomes a contact (node/acquaint), reaching a contact's node (node/reach), the prekeys,
+// sessions and delivery counters (node/sessions), the history (node/history), the outbox
+// and its delivery workers (node/outbox; outbox.go), the receiving side (node/inbox, whose
+// batches dispatch each content kind to a handler registered in inbound.go; mailbox mail
+// through node/mailintake), attachments (node/attachments), groups (node/groups; group.go),
+// presence (node/presence, its Book from node/presencebook) and disappearing messages
+// (node/expiry, node/shredkeys: Config.Shred seals their content in the history and the
+// outbox; expiry.go). It reports every change to the event log; node/localapi reaches it
+// through the node.
 //
 // Persist first, deliver second: a message is acknowledged to the UI only once it is in the
 // store together with its outbox entry. An outbox entry is encrypted once, in the same

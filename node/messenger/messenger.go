@@ -11,7 +11,6 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
-	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/petrel-chat/petrel/crypto/identity"
@@ -146,6 +145,7 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 		Attachments: func(tx *store.Tx, msgID, from string, relays []string, raws []json.RawMessage) []api.Attachment {
 			return m.att.Received(tx, msgID, from, relays, raws)
 		},
+		SetStatus:   func(tx *store.Tx, r *history.Item, status string) error { return m.setStatusRec(tx, r, status, "") },
 		ListChanged: func(tx *store.Tx, acct string) error { return m.groups.DevicesChangedTx(tx, acct) }})
 	if m.rx, err = m.inboxHooks(); err != nil {
 		return nil, err
@@ -178,27 +178,7 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 				m.clock.Restore(ts)
 			}
 		}
-		ps, err := sessions.LoadPrekeys(tx, m.id, m.now())
-		if err != nil {
-			return err
-		}
-		now := m.now()
-		changed := false
-		if ps.NeedsRotation(now) {
-			if err := ps.Rotate(m.id, now); err != nil {
-				return err
-			}
-			changed = true
-		}
-		if opk, pq, err := ps.Refill(m.id, now); err != nil {
-			return err
-		} else if len(opk)+len(pq) > 0 {
-			changed = true
-		}
-		if changed {
-			return sessions.SavePrekeys(tx, ps)
-		}
-		return nil
+		return sessions.Upkeep(tx, m.id, m.now()) // prekeys: created, rotated, refilled
 	})
 	if err != nil {
 		return nil, fmt.Errorf("messenger: %w", err)
@@ -241,6 +221,10 @@ func (m *Messenger) Run(ctx context.Context, h host.Host) error {
 		return err
 	}
 	m.live.Start(active, h)
+	// A linked device tells the account's primary where it is reached (node/devicesync).
+	if err := m.dev.AnnounceReach(ctx); err != nil {
+		m.log.Warn("cannot tell the primary this device's addresses", "err", err)
+	}
 	depositorDone := make(chan struct{})
 	go func() {
 		defer close(depositorDone)
@@ -339,9 +323,6 @@ func (m *Messenger) safetyNumber(c *sessions.Contact) string {
 func (m *Messenger) apiContact(c *sessions.Contact) api.Contact {
 	return contacts.ToAPI(&c.Record, m.safetyNumber(c), m.live.LastSeen(c.ID))
 }
-
-// peerOf parses a contact's peer id.
-func peerOf(c *sessions.Contact) (peer.ID, error) { return peer.Decode(c.PeerID) }
 
 func (m *Messenger) nowMS() int64 { return m.now().UnixMilli() }
 

@@ -2,8 +2,6 @@ package messenger
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -19,34 +17,10 @@ import (
 // given of the messenger (messenger.go's Run fills in its Config).
 
 // outboxContacts is the address book as node/outbox reads it.
-type outboxContacts struct{}
+type outboxContacts = outq.StoredContacts
 
-// Contact implements outq.Contacts.
-func (outboxContacts) Contact(tx *store.Tx, cid string) (outq.Contact, error) {
-	c, err := sessions.LoadContact(tx, cid)
-	if err != nil {
-		return outq.Contact{}, err
-	}
-	return outboxContact(c), nil
-}
-
-// ForgetInitial implements outq.Contacts.
-func (outboxContacts) ForgetInitial(tx *store.Tx, cid string) error {
-	c, err := sessions.LoadContact(tx, cid)
-	if err != nil {
-		return err
-	}
-	c.Initial = nil
-	return sessions.SaveContact(tx, c)
-}
-
-// outboxContact is contact c as node/outbox reads it.
-func outboxContact(c *sessions.Contact) outq.Contact {
-	return outq.Contact{
-		ID: c.Ch(), SendSeq: c.SendSeq, OutSeq: c.OutSeq, Initial: c.Initial,
-		Identity: c.Identity, Relays: c.Relays, Blocked: c.Blocked,
-	}
-}
+// outboxContact is contact c as node/outbox reads it (outq.ContactOf).
+func outboxContact(c *sessions.Contact) outq.Contact { return outq.ContactOf(c) }
 
 // dialMessages opens a message stream to contact cid's node, over a direct connection.
 func (m *Messenger) dialMessages(ctx context.Context, cid string) (outq.Stream, error) {
@@ -59,23 +33,7 @@ func (m *Messenger) dialMessages(ctx context.Context, cid string) (outq.Stream, 
 	if err != nil {
 		return nil, err
 	}
-	pid, err := peerOf(c)
-	if err != nil {
-		return nil, err
-	}
-	m.addAddrs(pid, c.Addrs)
-	h := m.hostOrNil()
-	if h == nil {
-		return nil, errors.New("messenger: not running")
-	}
-	if err := ensureDirect(ctx, h, pid); err != nil {
-		return nil, fmt.Errorf("open stream: %w", err)
-	}
-	s, err := h.NewStream(ctx, pid, wire.MessageProtocol)
-	if err != nil {
-		return nil, fmt.Errorf("open stream: %w", err)
-	}
-	return s, nil
+	return m.dialer().Open(ctx, c, wire.MessageProtocol, "open stream")
 }
 
 // outboxConnected wakes the delivery worker of the contact whose node pid just connected,

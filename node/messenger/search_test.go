@@ -144,7 +144,7 @@ func sameAsScan(t *testing.T, m *Messenger, when string) {
 				if err != nil {
 					t.Fatalf("%s: search %q: %v", when, q, err)
 				}
-				l, _ := pageLimit(limit, MaxSearchPage)
+				l, _ := history.PageLimit(limit, MaxSearchPage)
 				want, err := m.searchScan(q, conv, l)
 				if err != nil {
 					t.Fatal(err)

@@ -1,7 +1,7 @@
 // Package push is the node's side of push wake-ups (API.md §7): the registrations a UI
 // creates, lists and deletes, and their hand-over to the push bridge of every home relay.
 //
-// A registration is kept in the node's store (encrypted at rest, key "pr/" ‖ id) with its
+// A registration is kept in the node's store (encrypted at rest, key "pu/" ‖ id) with its
 // state at each relay. For UnifiedPush the node makes the RFC 8291 keys itself (a P-256 key
 // pair and a 16-byte auth secret): the bridge gets the public key and the secret, the
 // private key never leaves the store, and OpenUnifiedPush decrypts what the distributor

@@ -33,7 +33,10 @@ const (
 
 const (
 	recordVersion = 1
-	pfxRecord     = "pr/"
+	// RecordPrefix prefixes the registration records: pu/<id>. (Format 2 and older
+	// stores kept them under pr/, beside node/presence's last seen times there: the store
+	// format step "push registrations apart from last seen" moves them.)
+	RecordPrefix = "pu/"
 )
 
 var keyDND = []byte("ps/dnd")
@@ -64,7 +67,7 @@ type relayState struct {
 	Held bool `json:"held,omitempty"`
 }
 
-func recordKey(id string) []byte { return []byte(pfxRecord + id) }
+func recordKey(id string) []byte { return []byte(RecordPrefix + id) }
 
 func (r *record) wireID() (id [relaywire.PushRegistrationIDSize]byte) {
 	hex.Decode(id[:], []byte(r.ID))
@@ -184,7 +187,12 @@ func newRecord(req api.PushRegistrationRequest) (*record, error) {
 		if err != nil || len(b) < 32 || len(b) > 100 {
 			return nil, bad("an APNs token is 32 to 100 bytes of hex")
 		}
-		if req.Topic == "" || len(req.Topic) > relaywire.MaxPushTopic || req.Endpoint != "" || req.Keys != nil {
+		switch {
+		case req.Topic == "":
+			return nil, bad("an apns registration needs its topic (the app's bundle id)")
+		case len(req.Topic) > relaywire.MaxPushTopic:
+			return nil, bad("an apns topic is at most %d bytes", relaywire.MaxPushTopic)
+		case req.Endpoint != "" || req.Keys != nil:
 			return nil, bad("apns registrations take token and topic (the bundle id) only")
 		}
 		r.Token, r.Topic = strings.ToLower(req.Token), req.Topic
@@ -208,10 +216,13 @@ func newRecord(req api.PushRegistrationRequest) (*record, error) {
 // loadRecords reads every record (deleted ones too), ordered by creation.
 func loadRecords(tx *store.Tx) ([]*record, error) {
 	var out []*record
-	err := tx.Iterate(store.IterOptions{Prefix: []byte(pfxRecord)}, func(_, v []byte) (bool, error) {
+	err := tx.Iterate(store.IterOptions{Prefix: []byte(RecordPrefix)}, func(_, v []byte) (bool, error) {
 		var r record
-		if err := json.Unmarshal(v, &r); err != nil || r.V != recordVersion {
-			return false, fmt.Errorf("push: registration record: %w", errors.Join(err, errors.New("unknown version")))
+		if err := json.Unmarshal(v, &r); err != nil {
+			return false, fmt.Errorf("push: registration record: %w", err)
+		}
+		if r.V != recordVersion {
+			return false, fmt.Errorf("push: registration record of unknown version %d", r.V)
 		}
 		if r.Relays == nil {
 			r.Relays = map[string]*relayState{}

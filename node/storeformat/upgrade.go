@@ -9,6 +9,7 @@ import (
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/contacts"
 	"github.com/petrel-chat/petrel/node/history"
+	"github.com/petrel-chat/petrel/node/push"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 )
@@ -19,6 +20,7 @@ import (
 var steps = []store.Step{
 	{Name: "versioned contact, channel, conversation and message records", Run: upgradeRecords},
 	{Name: "binary message records", Run: binaryMessages},
+	{Name: "push registrations apart from last seen", Run: pushRecords},
 }
 
 // Version is the store format this code writes.
@@ -170,5 +172,27 @@ func binaryMessages(ctx context.Context, st *store.Store) error {
 			return fmt.Errorf("a message record of version %d holding message %q", r.V, r.ID)
 		}
 		return tx.Set(k, history.EncodeMessage(&r))
+	})
+}
+
+// lastSeenPrefix is node/presence's: pr/<contact id> holds a contact's last seen time, a
+// decimal Unix ms.
+const lastSeenPrefix = "pr/"
+
+// pushRecords is format step 3. Push registrations (node/push, JSON objects) were kept
+// under pr/<id>, the prefix of node/presence's last seen times (decimal numbers), and a
+// node that held both could read neither list of registrations. Each JSON object under
+// pr/ moves to push.RecordPrefix with the same id; the last seen times stay. Moved records
+// are gone from pr/, so the step can run again after a crash.
+func pushRecords(ctx context.Context, st *store.Store) error {
+	return rewriteAll(ctx, st, []byte(lastSeenPrefix), func(tx *store.Tx, k, v []byte) error {
+		if len(v) == 0 || v[0] != '{' {
+			return nil // a last seen time
+		}
+		id := k[len(lastSeenPrefix):]
+		if err := tx.Set(append([]byte(push.RecordPrefix), id...), v); err != nil {
+			return err
+		}
+		return tx.Delete(k)
 	})
 }

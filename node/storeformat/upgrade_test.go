@@ -11,6 +11,7 @@ import (
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/contacts"
 	"github.com/petrel-chat/petrel/node/history"
+	"github.com/petrel-chat/petrel/node/push"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 )
@@ -140,6 +141,51 @@ func TestBinaryMessagesIsRerunnable(t *testing.T) {
 			}
 			if v, err := tx.Get(history.KeySealed("m2")); err != nil || !bytes.Equal(v, sealed) {
 				return fmt.Errorf("sealed content now %q (%v)", v, err)
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+	}
+}
+
+// TestPushRecordsMoveOffLastSeen: format step 3 moves push registrations (JSON objects)
+// from pr/ to their own prefix and leaves node/presence's last seen times (decimal
+// numbers) at pr/; running it again changes nothing.
+func TestPushRecordsMoveOffLastSeen(t *testing.T) {
+	st, err := store.Create(t.TempDir(), []byte("upgrade test passphrase"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	reg := []byte(`{"v":1,"id":"0a1b","kind":"fcm","token":"t","created":5,"relays":{}}`)
+	seen := map[string]string{"pr/c1": "1764700000000", "pr/c2": "1764700000001"}
+	if err := st.Update(ctx, func(tx *store.Tx) error {
+		for k, v := range seen {
+			if err := tx.Set([]byte(k), []byte(v)); err != nil {
+				return err
+			}
+		}
+		return tx.Set([]byte("pr/0a1b"), reg)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for run := 1; run <= 2; run++ {
+		if err := pushRecords(ctx, st); err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		if err := st.View(func(tx *store.Tx) error {
+			if v, err := tx.Get([]byte(push.RecordPrefix + "0a1b")); err != nil || !bytes.Equal(v, reg) {
+				return fmt.Errorf("the registration at its prefix: %q %v", v, err)
+			}
+			if _, err := tx.Get([]byte("pr/0a1b")); err != store.ErrNotFound {
+				return fmt.Errorf("the registration is still at pr/: %v", err)
+			}
+			for k, want := range seen {
+				if v, err := tx.Get([]byte(k)); err != nil || string(v) != want {
+					return fmt.Errorf("%s is now %q (%v), want %s", k, v, err, want)
+				}
 			}
 			return nil
 		}); err != nil {
