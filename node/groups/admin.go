@@ -77,51 +77,19 @@ func (s *Service) signOp(tx *store.Tx, op *wire.GroupOp) ([]byte, error) {
 // only the account's primary device holds (docs/PROTOCOL.md, "Linked devices").
 var errLinkedDevice = api.Errorf(api.ErrForbidden, "group changes are signed with the account key: make them on your primary device")
 
-// addable returns the contacts for user ids to add to a group, or a UI error.
-func (s *Service) addable(tx *store.Tx, pw Pairwise, uids []string) ([]wire.GroupMember, error) {
-	var out []wire.GroupMember
-	for _, u := range uids {
-		c, err := pw.Contact(u)
-		if err != nil {
-			return nil, err
-		}
-		if c == nil || c.Request != api.RequestAccepted {
-			return nil, api.Errorf(api.ErrBadRequest, "%.60q is not one of your contacts", u)
-		}
-		if c.Blocked {
-			return nil, api.Errorf(api.ErrBadRequest, "%.60q is blocked", u)
-		}
-		if _, err := identity.ParsePublic(c.Identity); err != nil || c.PeerID == "" {
-			return nil, api.Errorf(api.ErrBadRequest, "%.60q cannot be reached yet", u)
-		}
-		out = append(out, members.Card(c, api.RoleMember))
-	}
-	return out, nil
-}
-
-func uniq(uids []string, drop string) []string {
-	out := []string{}
-	for _, u := range uids {
-		if u != drop && !slices.Contains(out, u) {
-			out = append(out, u)
-		}
-	}
-	return out
-}
-
 // Create creates, in tx, a group of the user and some contacts (user ids), with the user
 // as its admin, and returns its id.
-func (s *Service) Create(tx *store.Tx, name string, members []string) (string, error) {
+func (s *Service) Create(tx *store.Tx, name string, users []string) (string, error) {
 	name, err := grouplog.CheckName(name)
 	if err != nil {
 		return "", err
 	}
-	members = uniq(members, s.uid)
-	if max := s.opts.MaxSize; len(members)+1 > max {
-		return "", api.Errorf(api.ErrConflict, "a group has at most %d members (you asked for %d)", max, len(members)+1)
+	users = members.Uniq(users, s.uid)
+	if max := s.opts.MaxSize; len(users)+1 > max {
+		return "", api.Errorf(api.ErrConflict, "a group has at most %d members (you asked for %d)", max, len(users)+1)
 	}
 	pw := s.cfg.Pairwise(tx)
-	cards, err := s.addable(tx, pw, members)
+	cards, err := members.Addable(pw.Contact, users)
 	if err != nil {
 		return "", err
 	}
@@ -184,7 +152,7 @@ func (s *Service) SetDisappear(tx *store.Tx, gid string, secs int64) (string, er
 
 // ChangeMembers adds and removes members of group gid in tx (admins only).
 func (s *Service) ChangeMembers(tx *store.Tx, gid string, add, remove []string) error {
-	add, remove = uniq(add, s.uid), uniq(remove, "")
+	add, remove = members.Uniq(add, s.uid), members.Uniq(remove, "")
 	if len(add)+len(remove) == 0 {
 		return api.Errorf(api.ErrBadRequest, "add or remove someone")
 	}
@@ -216,7 +184,7 @@ func (s *Service) ChangeMembers(tx *store.Tx, gid string, add, remove []string) 
 			fresh = append(fresh, u)
 		}
 	}
-	if cards, err = s.addable(tx, pw, fresh); err != nil {
+	if cards, err = members.Addable(pw.Contact, fresh); err != nil {
 		return err
 	}
 	if len(cards) > 0 {
@@ -268,7 +236,7 @@ func (s *Service) SetRole(tx *store.Tx, gid string, users []string, role string)
 	if len(users) == 0 {
 		return api.Errorf(api.ErrBadRequest, "name the members")
 	}
-	return s.groupOp(tx, gid, true, &wire.GroupOp{Group: gid, Kind: wire.OpRole, Users: uniq(users, ""), Role: role})
+	return s.groupOp(tx, gid, true, &wire.GroupOp{Group: gid, Kind: wire.OpRole, Users: members.Uniq(users, ""), Role: role})
 }
 
 func (s *Service) groupOp(tx *store.Tx, gid string, admin bool, op *wire.GroupOp) error {

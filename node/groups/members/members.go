@@ -269,18 +269,22 @@ func (p *Pairwise) OutboxEmpty(uid string) (bool, error) {
 	return empty, err
 }
 
-// DeviceOf returns the user id of the key of the device whose channel c is (c's own user
-// id for a contact's primary), "" when the channel names no device we can verify.
-func DeviceOf(c *sessions.Contact) string {
-	if c.Chan == "" && !c.Own() {
-		return c.UserID
+// Sender returns who sent what arrives on channel c: the member (account, our own for a
+// channel to one of our devices) and the user id of the device's key (the member's own for
+// a contact's primary), dev "" when the channel names no device we can verify.
+func Sender(c *sessions.Contact, account string) (from, dev string) {
+	from = c.UserID
+	if c.Own() {
+		from = account
+	} else if c.Chan == "" {
+		return from, c.UserID
 	}
 	if c.Device == nil {
-		return ""
+		return from, ""
 	}
 	key, err := identity.ParsePublic(c.Device.Key)
 	if err != nil {
-		return ""
+		return from, ""
 	}
-	return string(key.UserID())
+	return from, string(key.UserID())
 }

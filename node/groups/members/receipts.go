@@ -1,6 +1,9 @@
 package members
 
 import (
+	"slices"
+
+	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/receipts"
 	"github.com/petrel-chat/petrel/node/store"
@@ -68,4 +71,38 @@ func Card(c *Contact, role string) wire.GroupMember {
 		g.Name = g.Name[:wire.MaxName]
 	}
 	return g
+}
+
+// Addable returns the cards of the contacts (contact looks them up) of user ids to add
+// to a group, or an error the UI shows.
+func Addable(contact func(uid string) (*Contact, error), uids []string) ([]wire.GroupMember, error) {
+	var out []wire.GroupMember
+	for _, u := range uids {
+		c, err := contact(u)
+		if err != nil {
+			return nil, err
+		}
+		if c == nil || c.Request != api.RequestAccepted {
+			return nil, api.Errorf(api.ErrBadRequest, "%.60q is not one of your contacts", u)
+		}
+		if c.Blocked {
+			return nil, api.Errorf(api.ErrBadRequest, "%.60q is blocked", u)
+		}
+		if _, err := identity.ParsePublic(c.Identity); err != nil || c.PeerID == "" {
+			return nil, api.Errorf(api.ErrBadRequest, "%.60q cannot be reached yet", u)
+		}
+		out = append(out, Card(c, api.RoleMember))
+	}
+	return out, nil
+}
+
+// Uniq is uids without duplicates and without drop, in order.
+func Uniq(uids []string, drop string) []string {
+	out := []string{}
+	for _, u := range uids {
+		if u != drop && !slices.Contains(out, u) {
+			out = append(out, u)
+		}
+	}
+	return out
 }
