@@ -239,3 +239,59 @@ func TestRevokedDeviceCannotReadTheGroup(t *testing.T) {
 		})
 	}
 }
+
+// TestGroupReachesADeviceLinkedLater: alice links her phone after the group exists (no
+// history transfer here: the phone starts empty). Her primary sends the phone the group's
+// log and its chain when the list changes; the phone makes its own chain and hands it to
+// the members' devices; from then on the phone reads the group and is read in it.
+func TestGroupReachesADeviceLinkedLater(t *testing.T) {
+	ctx := context.Background()
+	alice, bob, carol := nodetest.Start(t, "alice"), nodetest.Start(t, "bob"), nodetest.Start(t, "carol")
+	aliceID, bobID, carolID := nodetest.UserID(t, alice), nodetest.UserID(t, bob), nodetest.UserID(t, carol)
+	nodetest.Befriend(t, alice, bob)
+	nodetest.Befriend(t, alice, carol)
+	nodetest.Befriend(t, bob, carol)
+	conv, err := alice.Client.CreateGroup(ctx, "before the phone", []string{bobID, carolID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gid := conv.ID
+	waitMembers(t, []*nodetest.Node{alice, bob, carol}, gid, []string{aliceID, bobID, carolID})
+	if _, err := bob.Client.Send(ctx, gid, "b0", "before the phone, from bob"); err != nil {
+		t.Fatal(err)
+	}
+	waitMessages(t, alice, gid, 1)
+
+	phone := linkDevice(t, alice, "alice-phone")
+	waitMembers(t, []*nodetest.Node{phone}, gid, []string{aliceID, bobID, carolID})
+	wait.For(t, "bob and carol take alice's list with her phone", func() error {
+		for _, n := range []*nodetest.Node{bob, carol} {
+			ds, err := n.Node.MessengerForTest().ContactDevices(ctx, contactID(t, n, aliceID))
+			if err != nil || len(ds) != 2 {
+				return fmt.Errorf("%s: %d devices of alice (%v)", n.Name, len(ds), err)
+			}
+		}
+		return nil
+	})
+	for _, n := range []*nodetest.Node{phone, bob, carol} {
+		if _, err := n.Client.Send(ctx, gid, "late-"+n.Name, "after the phone, from "+n.Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"after the phone, from alice-phone", "after the phone, from bob", "after the phone, from carol"}
+	for _, n := range []*nodetest.Node{alice, phone, bob, carol} {
+		wait.For(t, n.Name+" shows the three later messages", func() error {
+			var got []string
+			for _, m := range messages(t, n.Client, gid) {
+				if slices.Contains(want, m.Body) {
+					got = append(got, m.Body)
+				}
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				return fmt.Errorf("shows %q", got)
+			}
+			return nil
+		})
+	}
+}
