@@ -9,6 +9,7 @@ import (
 
 	"github.com/petrel-chat/petrel/crypto/senderkey"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/localclient"
 	"github.com/petrel-chat/petrel/node/nodetest"
 	"github.com/petrel-chat/petrel/node/nodetest/wait"
 	"github.com/petrel-chat/petrel/node/store"
@@ -125,6 +126,16 @@ func TestGroupOnLinkedDevices(t *testing.T) {
 			t.Fatalf("%q shows as sent by %s, want %s", m.Body, m.SenderID, owner[m.Body])
 		}
 	}
+	// Group changes are signed with the account key, which only the primary holds: the
+	// phone refuses them, saying where to make them, and the group stays as it was.
+	var ae *localclient.APIError
+	if _, err := g.phone.Client.RenameGroup(ctx, g.gid, "renamed on the phone"); !errors.As(err, &ae) || ae.Status != 403 {
+		t.Fatalf("renaming on the phone: %v, want 403", err)
+	}
+	if _, err := g.phone.Client.LeaveGroup(ctx, g.gid); !errors.As(err, &ae) || ae.Status != 403 {
+		t.Fatalf("leaving on the phone: %v, want 403", err)
+	}
+	waitMembers(t, g.all(), g.gid, []string{g.aliceID, g.bobID, g.carolID})
 	// On alice's primary, her phone's message is hers: not unread, and delivered once
 	// bob and carol (any of their devices) have it.
 	wait.For(t, "alice's primary counts her phone's message as hers", func() error {
