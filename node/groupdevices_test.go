@@ -2,13 +2,18 @@ package node_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
 
+	"github.com/petrel-chat/petrel/crypto/senderkey"
 	"github.com/petrel-chat/petrel/node/api"
+	"github.com/petrel-chat/petrel/node/localclient"
 	"github.com/petrel-chat/petrel/node/nodetest"
 	"github.com/petrel-chat/petrel/node/nodetest/wait"
+	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/node/wire"
 )
 
 // groupDevices is alice on two devices, bob and carol on one each, each pair of
@@ -121,6 +126,16 @@ func TestGroupOnLinkedDevices(t *testing.T) {
 			t.Fatalf("%q shows as sent by %s, want %s", m.Body, m.SenderID, owner[m.Body])
 		}
 	}
+	// Group changes are signed with the account key, which only the primary holds: the
+	// phone refuses them, saying where to make them, and the group stays as it was.
+	var ae *localclient.APIError
+	if _, err := g.phone.Client.RenameGroup(ctx, g.gid, "renamed on the phone"); !errors.As(err, &ae) || ae.Status != 403 {
+		t.Fatalf("renaming on the phone: %v, want 403", err)
+	}
+	if _, err := g.phone.Client.LeaveGroup(ctx, g.gid); !errors.As(err, &ae) || ae.Status != 403 {
+		t.Fatalf("leaving on the phone: %v, want 403", err)
+	}
+	waitMembers(t, g.all(), g.gid, []string{g.aliceID, g.bobID, g.carolID})
 	// On alice's primary, her phone's message is hers: not unread, and delivered once
 	// bob and carol (any of their devices) have it.
 	wait.For(t, "alice's primary counts her phone's message as hers", func() error {
@@ -138,4 +153,156 @@ func TestGroupOnLinkedDevices(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// lastGroupEnvelope is the newest group envelope stopped node n sent in gid (gh/, kept
+// for resends) and the chain id it was sent with.
+func lastGroupEnvelope(t *testing.T, n *nodetest.Node, gid string) ([]byte, senderkey.DistributionID) {
+	t.Helper()
+	var env []byte
+	n.UpdateStore(t, func(tx *store.Tx) error {
+		return tx.Iterate(store.IterOptions{Prefix: []byte("gh/" + gid + "/")}, func(_, v []byte) (bool, error) {
+			env = slices.Clone(v)
+			return true, nil
+		})
+	})
+	skm, err := wire.ParseEnvelope(env)
+	if err != nil {
+		t.Fatalf("%s's last envelope: %v", n.Name, err)
+	}
+	sm, err := senderkey.ParseMessage(skm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return skm, sm.ID()
+}
+
+// TestRevokedDeviceCannotReadTheGroup: alice revokes her phone. Every member rotates their
+// chain and gives it only to the devices that remain, so what alice's primary and bob send
+// afterwards reaches carol and the others and cannot be read with what the phone kept:
+// it holds the chains it had (the attack), and none of them is the one the new messages
+// were sent with.
+func TestRevokedDeviceCannotReadTheGroup(t *testing.T) {
+	ctx := context.Background()
+	g := newGroupDevices(t)
+	for _, n := range []*nodetest.Node{g.alice, g.bob} {
+		if _, err := n.Client.Send(ctx, g.gid, "before-"+n.Name, "before, from "+n.Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitMessages(t, g.phone, g.gid, 2)
+	pm := g.alice.Node.MessengerForTest()
+	ds, err := pm.Devices(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var phoneID string
+	for _, d := range ds {
+		if !d.Current {
+			phoneID = d.ID
+		}
+	}
+	if err := pm.RevokeDevice(ctx, phoneID); err != nil {
+		t.Fatal(err)
+	}
+	wait.For(t, "bob takes alice's list without her phone", func() error {
+		ds, err := g.bob.Node.MessengerForTest().ContactDevices(ctx, contactID(t, g.bob, g.aliceID))
+		if err != nil || len(ds) != 1 {
+			return fmt.Errorf("%d devices of alice (%v)", len(ds), err)
+		}
+		return nil
+	})
+	for _, n := range []*nodetest.Node{g.alice, g.bob} {
+		if _, err := n.Client.Send(ctx, g.gid, "after-"+n.Name, "after, from "+n.Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Carol and the senders read both new messages (the new chains reached them).
+	for _, n := range []*nodetest.Node{g.alice, g.bob, g.carol} {
+		waitMessages(t, n, g.gid, 4)
+	}
+	g.phone.Stop()
+	g.alice.Stop()
+	g.bob.Stop()
+	for _, sender := range []struct {
+		n   *nodetest.Node
+		uid string
+	}{{g.alice, g.aliceID}, {g.bob, g.bobID}} {
+		env, id := lastGroupEnvelope(t, sender.n, g.gid)
+		g.phone.UpdateStore(t, func(tx *store.Tx) error {
+			raw, err := tx.Get([]byte("gx/" + g.gid + "/" + sender.uid))
+			if err != nil {
+				return fmt.Errorf("the phone kept no chain of %s: %w", sender.n.Name, err)
+			}
+			rs, err := senderkey.UnmarshalReceiver(raw)
+			if err != nil {
+				return err
+			}
+			if slices.Contains(rs.IDs(), id) {
+				t.Errorf("%s's message after the revocation is on a chain the revoked phone holds", sender.n.Name)
+			}
+			if pt, err := rs.Decrypt(env); err == nil {
+				t.Errorf("the revoked phone reads %s's message after the revocation: %q", sender.n.Name, pt)
+			} else if !errors.Is(err, senderkey.ErrUnknownChain) {
+				t.Errorf("the phone's attempt on %s's message: %v, want an unknown chain", sender.n.Name, err)
+			}
+			return nil
+		})
+	}
+}
+
+// TestGroupReachesADeviceLinkedLater: alice links her phone after the group exists (no
+// history transfer here: the phone starts empty). Her primary sends the phone the group's
+// log and its chain when the list changes; the phone makes its own chain and hands it to
+// the members' devices; from then on the phone reads the group and is read in it.
+func TestGroupReachesADeviceLinkedLater(t *testing.T) {
+	ctx := context.Background()
+	alice, bob, carol := nodetest.Start(t, "alice"), nodetest.Start(t, "bob"), nodetest.Start(t, "carol")
+	aliceID, bobID, carolID := nodetest.UserID(t, alice), nodetest.UserID(t, bob), nodetest.UserID(t, carol)
+	nodetest.Befriend(t, alice, bob)
+	nodetest.Befriend(t, alice, carol)
+	nodetest.Befriend(t, bob, carol)
+	conv, err := alice.Client.CreateGroup(ctx, "before the phone", []string{bobID, carolID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gid := conv.ID
+	waitMembers(t, []*nodetest.Node{alice, bob, carol}, gid, []string{aliceID, bobID, carolID})
+	if _, err := bob.Client.Send(ctx, gid, "b0", "before the phone, from bob"); err != nil {
+		t.Fatal(err)
+	}
+	waitMessages(t, alice, gid, 1)
+
+	phone := linkDevice(t, alice, "alice-phone")
+	waitMembers(t, []*nodetest.Node{phone}, gid, []string{aliceID, bobID, carolID})
+	wait.For(t, "bob and carol take alice's list with her phone", func() error {
+		for _, n := range []*nodetest.Node{bob, carol} {
+			ds, err := n.Node.MessengerForTest().ContactDevices(ctx, contactID(t, n, aliceID))
+			if err != nil || len(ds) != 2 {
+				return fmt.Errorf("%s: %d devices of alice (%v)", n.Name, len(ds), err)
+			}
+		}
+		return nil
+	})
+	for _, n := range []*nodetest.Node{phone, bob, carol} {
+		if _, err := n.Client.Send(ctx, gid, "late-"+n.Name, "after the phone, from "+n.Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"after the phone, from alice-phone", "after the phone, from bob", "after the phone, from carol"}
+	for _, n := range []*nodetest.Node{alice, phone, bob, carol} {
+		wait.For(t, n.Name+" shows the three later messages", func() error {
+			var got []string
+			for _, m := range messages(t, n.Client, gid) {
+				if slices.Contains(want, m.Body) {
+					got = append(got, m.Body)
+				}
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				return fmt.Errorf("shows %q", got)
+			}
+			return nil
+		})
+	}
 }

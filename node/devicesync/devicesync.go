@@ -68,6 +68,17 @@ type Config struct {
 	Profile func() string
 	// Sealer opens disappearing messages' content (node/history); nil: none.
 	Sealer history.Sealer
+	// ListChanged, when set, is told in tx that account's verified device list changed
+	// (ours for our own user id): the groups rekey or hand out keys (node/groups).
+	ListChanged func(tx *store.Tx, account string) error
+}
+
+// listChanged tells cfg.ListChanged.
+func (s *Service) listChanged(tx *store.Tx, account string) error {
+	if s.cfg.ListChanged == nil {
+		return nil
+	}
+	return s.cfg.ListChanged(tx, account)
 }
 
 // Service is linked devices at the façade. Create it with New; LoadAccount sets the
@@ -162,6 +173,9 @@ func (s *Service) AddDevice(ctx context.Context, d wire.Device) (*wire.DeviceLis
 		if err := s.publishDevices(tx, raw); err != nil {
 			return err
 		}
+		if err := s.listChanged(tx, s.uid); err != nil {
+			return err
+		}
 		// The new device learns our contacts (the history transfer, node/devicelink,
 		// brings the rest).
 		nd, err := sessions.LoadContact(tx, devices.Channel(devices.Own, l.Devices[len(l.Devices)-1].ID, ""))
@@ -212,6 +226,9 @@ func (s *Service) RevokeDevice(ctx context.Context, id string) error {
 			return err
 		}
 		if err := s.publishDevices(tx, raw); err != nil {
+			return err
+		}
+		if err := s.listChanged(tx, s.uid); err != nil {
 			return err
 		}
 		// The revoked device is told, and then sent nothing more.

@@ -84,6 +84,8 @@ func (s *Service) TakeList(tx *store.Tx, raw []byte) error {
 			s.cfg.Log.Info("own device list refused", "err", err)
 		} else if changed && !was && me.Revoked() {
 			return s.revokedNow(tx, me) // revoked.go
+		} else if changed {
+			return s.listChanged(tx, s.uid)
 		}
 		return nil
 	}
@@ -109,6 +111,9 @@ func (s *Service) TakeList(tx *store.Tx, raw []byte) error {
 	}
 	if !changed {
 		return nil
+	}
+	if err := s.listChanged(tx, sl.List.Account); err != nil {
+		return err
 	}
 	for _, d := range l.Devices {
 		if d.Revoked != 0 {

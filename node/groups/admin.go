@@ -12,6 +12,7 @@ import (
 	"github.com/petrel-chat/petrel/crypto/senderkey"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/groups/grouplog"
+	"github.com/petrel-chat/petrel/node/groups/members"
 	"github.com/petrel-chat/petrel/node/groups/owed"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
@@ -54,22 +55,6 @@ func (s *Service) myMember(role string) wire.GroupMember {
 	return me
 }
 
-// contactMember is a contact's card for group state.
-func contactMember(c *Contact) wire.GroupMember {
-	g := wire.GroupMember{UserID: c.UserID, Identity: c.Identity, Role: api.RoleMember, Name: c.Name, PeerID: c.PeerID,
-		Addrs: c.Addrs[:min(len(c.Addrs), wire.MaxAddrs)], Relays: c.Relays[:min(len(c.Relays), wire.MaxAddrs)]}
-	if g.Addrs == nil {
-		g.Addrs = []string{}
-	}
-	if g.Relays == nil {
-		g.Relays = []string{}
-	}
-	if len(g.Name) > wire.MaxName {
-		g.Name = g.Name[:wire.MaxName]
-	}
-	return g
-}
-
 // signOp stamps and signs an operation of ours.
 func (s *Service) signOp(tx *store.Tx, op *wire.GroupOp) ([]byte, error) {
 	if s.dev != s.uid {
@@ -92,51 +77,19 @@ func (s *Service) signOp(tx *store.Tx, op *wire.GroupOp) ([]byte, error) {
 // only the account's primary device holds (docs/PROTOCOL.md, "Linked devices").
 var errLinkedDevice = api.Errorf(api.ErrForbidden, "group changes are signed with the account key: make them on your primary device")
 
-// addable returns the contacts for user ids to add to a group, or a UI error.
-func (s *Service) addable(tx *store.Tx, pw Pairwise, uids []string) ([]wire.GroupMember, error) {
-	var out []wire.GroupMember
-	for _, u := range uids {
-		c, err := pw.Contact(u)
-		if err != nil {
-			return nil, err
-		}
-		if c == nil || c.Request != api.RequestAccepted {
-			return nil, api.Errorf(api.ErrBadRequest, "%.60q is not one of your contacts", u)
-		}
-		if c.Blocked {
-			return nil, api.Errorf(api.ErrBadRequest, "%.60q is blocked", u)
-		}
-		if _, err := identity.ParsePublic(c.Identity); err != nil || c.PeerID == "" {
-			return nil, api.Errorf(api.ErrBadRequest, "%.60q cannot be reached yet", u)
-		}
-		out = append(out, contactMember(c))
-	}
-	return out, nil
-}
-
-func uniq(uids []string, drop string) []string {
-	out := []string{}
-	for _, u := range uids {
-		if u != drop && !slices.Contains(out, u) {
-			out = append(out, u)
-		}
-	}
-	return out
-}
-
 // Create creates, in tx, a group of the user and some contacts (user ids), with the user
 // as its admin, and returns its id.
-func (s *Service) Create(tx *store.Tx, name string, members []string) (string, error) {
+func (s *Service) Create(tx *store.Tx, name string, users []string) (string, error) {
 	name, err := grouplog.CheckName(name)
 	if err != nil {
 		return "", err
 	}
-	members = uniq(members, s.uid)
-	if max := s.opts.MaxSize; len(members)+1 > max {
-		return "", api.Errorf(api.ErrConflict, "a group has at most %d members (you asked for %d)", max, len(members)+1)
+	users = members.Uniq(users, s.uid)
+	if max := s.opts.MaxSize; len(users)+1 > max {
+		return "", api.Errorf(api.ErrConflict, "a group has at most %d members (you asked for %d)", max, len(users)+1)
 	}
 	pw := s.cfg.Pairwise(tx)
-	cards, err := s.addable(tx, pw, members)
+	cards, err := members.Addable(pw.Contact, users)
 	if err != nil {
 		return "", err
 	}
@@ -199,7 +152,7 @@ func (s *Service) SetDisappear(tx *store.Tx, gid string, secs int64) (string, er
 
 // ChangeMembers adds and removes members of group gid in tx (admins only).
 func (s *Service) ChangeMembers(tx *store.Tx, gid string, add, remove []string) error {
-	add, remove = uniq(add, s.uid), uniq(remove, "")
+	add, remove = members.Uniq(add, s.uid), members.Uniq(remove, "")
 	if len(add)+len(remove) == 0 {
 		return api.Errorf(api.ErrBadRequest, "add or remove someone")
 	}
@@ -231,7 +184,7 @@ func (s *Service) ChangeMembers(tx *store.Tx, gid string, add, remove []string) 
 			fresh = append(fresh, u)
 		}
 	}
-	if cards, err = s.addable(tx, pw, fresh); err != nil {
+	if cards, err = members.Addable(pw.Contact, fresh); err != nil {
 		return err
 	}
 	if len(cards) > 0 {
@@ -283,7 +236,7 @@ func (s *Service) SetRole(tx *store.Tx, gid string, users []string, role string)
 	if len(users) == 0 {
 		return api.Errorf(api.ErrBadRequest, "name the members")
 	}
-	return s.groupOp(tx, gid, true, &wire.GroupOp{Group: gid, Kind: wire.OpRole, Users: uniq(users, ""), Role: role})
+	return s.groupOp(tx, gid, true, &wire.GroupOp{Group: gid, Kind: wire.OpRole, Users: members.Uniq(users, ""), Role: role})
 }
 
 func (s *Service) groupOp(tx *store.Tx, gid string, admin bool, op *wire.GroupOp) error {

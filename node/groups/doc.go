@@ -17,8 +17,10 @@
 //
 //	gr/, gm/, gn/, go/, gl/        the group's state and signed log: node/groups/grouplog
 //	gk/<group id>                  our Sender Keys sending chain in the group
-//	gx/<group id>/<user id>        a member's receiver chains; gq/… their sequence numbers
-//	gw/<group id>/<user id>        a distribution that arrived before its sender was a member
+//	gx/<group id>/<device uid>     a member device's receiver chains; gq/… its sequence numbers
+//	                               (device uid: the user id of its key, the member's for a primary)
+//	gw/<group id>/<device uid>     a distribution that arrived before its sender was a member
+//	gy/<group id>                  our chain, rotated by a revocation, not handed out yet
 //	gh/<group id>/<seq>            our group envelopes, kept for resend requests (last 1024); a
 //	                               disappearing content's as 0x00 ‖ sealed (History.SealSent)
 //	gt/<message id>/<user id>      a member's receipt for one of our messages, with its times (receipts.go; direct ones too)

@@ -2,13 +2,13 @@ package groups
 
 import (
 	"errors"
-	"github.com/petrel-chat/petrel/node/receipts"
 	"slices"
 
 	"github.com/petrel-chat/petrel/crypto/senderkey"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/groups/chains"
 	"github.com/petrel-chat/petrel/node/groups/grouplog"
+	"github.com/petrel-chat/petrel/node/groups/members"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 	"github.com/petrel-chat/petrel/sync/hlc"
@@ -288,8 +288,7 @@ func (b *Rx) Finish() error {
 	return nil
 }
 
-// applyGroupReceipt counts a member's receipts for our messages and derives their status:
-// sent until every member has it, then delivered, then read when every member read it.
+// applyGroupReceipt counts a member's receipts for our messages (members.Count).
 func (s *Service) applyGroupReceipt(tx *store.Tx, g *Group, uid string, ct *wire.Content) error {
 	level := 1
 	if ct.Status == wire.ReceiptRead {
@@ -300,27 +299,7 @@ func (s *Service) applyGroupReceipt(tx *store.Tx, g *Group, uid string, ct *wire
 			if m.SenderID != s.uid || m.ConversationID != g.ID {
 				return false, nil
 			}
-			prev, changed, err := receipts.Note(tx, id, uid, level, s.nowMS())
-			if err != nil || !changed {
-				return false, err
-			}
-			if old := prev.Level; old == 0 {
-				m.Receipts.Delivered++
-			}
-			if level == 2 {
-				m.Receipts.Read++
-			}
-			d, rd, total := m.Receipts.Delivered, m.Receipts.Read, m.Receipts.Total
-			switch {
-			case m.Status == api.StatusFailed:
-			case rd >= total:
-				m.Status = api.StatusRead
-			case d >= total:
-				m.Status = api.StatusDelivered
-			case api.StatusRank(m.Status) < api.StatusRank(api.StatusSent):
-				m.Status = api.StatusSent
-			}
-			return true, nil
+			return members.Count(tx, m, uid, level, s.nowMS())
 		})
 		if err != nil && !errors.Is(err, api.ErrNotFound) {
 			return err
@@ -348,23 +327,10 @@ func (s *Service) ReadReceipts(tx *store.Tx, gid string, bySender map[string][]s
 
 // ReceiptLevel is what member uid acknowledged of our group message id: 0 nothing, 1
 // delivered, 2 read.
-func ReceiptLevel(tx *store.Tx, id, uid string) (int, error) { return receiptLevel(tx, id, uid) }
+func ReceiptLevel(tx *store.Tx, id, uid string) (int, error) { return members.Level(tx, id, uid) }
 
 // Receipts calls f for every member's receipt kept for our group message id (members who
 // have left since included), in user id order.
 func Receipts(tx *store.Tx, id string, f func(uid string, level int)) error {
-	prefix := receipts.Key(id, "")
-	return tx.Iterate(store.IterOptions{Prefix: prefix}, func(k, v []byte) (bool, error) {
-		if r := receipts.Decode(v); r.Level > 0 {
-			f(string(k[len(prefix):]), r.Level)
-		}
-		return true, nil
-	})
-}
-
-// receiptLevel is what member uid acknowledged of our message id: 0 nothing, 1 delivered,
-// 2 read. One key per member keeps an acknowledgement O(1) whatever the group's size.
-func receiptLevel(tx *store.Tx, id, uid string) (int, error) {
-	r, err := receipts.Of(tx, id, uid)
-	return r.Level, err
+	return members.Each(tx, id, f)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/petrel-chat/petrel/node/groups/gossip"
 	"github.com/petrel-chat/petrel/node/groups/grouplog"
 	"github.com/petrel-chat/petrel/node/groups/groupmail"
+	"github.com/petrel-chat/petrel/node/groups/members"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 )
@@ -121,14 +122,7 @@ func (s *Service) Start(ctx context.Context, h host.Host) error {
 	}
 	var groups []*Group
 	err = s.st.View(func(tx *store.Tx) error {
-		if err := tx.Iterate(store.IterOptions{Prefix: []byte("gr/")}, func(_, v []byte) (bool, error) {
-			var g Group
-			if err := json.Unmarshal(v, &g); err != nil {
-				return false, err
-			}
-			groups = append(groups, &g)
-			return true, nil
-		}); err != nil {
+		if err := grouplog.Each(tx, func(g *Group) error { groups = append(groups, g); return nil }); err != nil {
 			return err
 		}
 		for _, g := range groups {
@@ -161,6 +155,9 @@ func (s *Service) Start(ctx context.Context, h host.Host) error {
 		return nil
 	})
 	if err != nil {
+		return err
+	}
+	if err := s.handOutAll(ctx); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -318,11 +315,14 @@ func (s *Service) loop(ctx context.Context) {
 			continue
 		}
 		s.mu.Lock()
-		ctl, pubs, rx := s.groupCtl, s.pubQ, s.rxQ
-		s.groupCtl, s.pubQ, s.rxQ = nil, nil, nil
+		ctl, pubs, rx, devs := s.groupCtl, s.pubQ, s.rxQ, s.devQ
+		s.groupCtl, s.pubQ, s.rxQ, s.devQ = nil, nil, nil, nil
 		s.mu.Unlock()
 		for _, g := range ctl {
 			s.control(ctx, g)
+		}
+		for _, uid := range sortedKeysOf(devs) {
+			s.devicesChanged(ctx, uid)
 		}
 		for _, p := range pubs {
 			s.doPublish(ctx, p)
@@ -508,7 +508,7 @@ func (s *Service) fallback(ctx context.Context) {
 				if mb.UserID == s.uid {
 					continue
 				}
-				if l, err := receiptLevel(tx, d.msgID, mb.UserID); err != nil {
+				if l, err := members.Level(tx, d.msgID, mb.UserID); err != nil {
 					return err
 				} else if l == 0 {
 					missing = append(missing, mb.UserID)
@@ -521,7 +521,7 @@ func (s *Service) fallback(ctx context.Context) {
 			}); err != nil && !errors.Is(err, api.ErrNotFound) {
 				return err
 			}
-			if err := s.dep.DeliverUntil(tx, mailPairwise{pw}, d.gid, d.env, missing, expires); err != nil {
+			if err := s.dep.DeliverUntil(tx, pw, d.gid, d.env, missing, expires); err != nil {
 				return err
 			}
 		}
@@ -532,16 +532,12 @@ func (s *Service) fallback(ctx context.Context) {
 	}
 }
 
-// ChainOwner is the member whose Sender Keys chain sent a group message.
-type ChainOwner struct {
-	UserID string
-	Device string // the user id of the sending device's key (UserID for their primary)
-	Bound  bool   // the chain's id is bound to them (senderkey.NewSenderBound)
-}
+// ChainOwner is the member (User) and device whose Sender Keys chain sent a group message.
+type ChainOwner = chains.Owner
 
-// Owner returns the member of group gid whose chain sent sm, found when a chain of that
-// group under sm's distribution id verifies it.
+// Owner returns the owner of the chain of group gid that sent sm, found when a chain of
+// that group under sm's distribution id verifies it.
 func (s *Service) Owner(gid string, sm *senderkey.Message) (ChainOwner, bool) {
 	o, st := s.chains.Owner(gid, sm)
-	return ChainOwner{UserID: o.User, Device: o.Device, Bound: o.Bound}, st == chains.Found
+	return o, st == chains.Found
 }

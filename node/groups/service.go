@@ -32,16 +32,15 @@ type (
 // lookups and sends that share one copy of each contact record for the whole
 // transaction (the caller's, which may hold some already).
 type Pairwise interface {
-	// Contact returns the contact of user uid, or nil when there is none.
+	// Contact returns the contact of user uid, or nil when there is none; Member is the
+	// same as group mail reads it (groupmail.Pairwise).
 	Contact(uid string) (*Contact, error)
-	// Send queues content for every active device of user uid (our own other devices for
-	// our own user id), over our pairwise session with each; it does nothing for a user
-	// who is no contact or is blocked. SendTo queues it for their device dev alone (the
-	// user id of its key: uid itself for their primary).
+	Member(uid string) (*groupmail.Member, error)
+	// Send queues content for every active device of user uid (our other devices for our
+	// own id), nothing for a user who is no contact or is blocked; SendTo for their device
+	// dev alone (its key's user id: uid for their primary). Devices lists their active ones.
 	Send(uid string, content *wire.Content) error
 	SendTo(uid, dev string, content *wire.Content) error
-	// Devices returns the active devices of user uid's verified list (ours, this one
-	// included, for our own user id).
 	Devices(uid string) ([]Device, error)
 	// AddMember makes sure a group member is a contact, so that a pairwise session can
 	// carry keys and receipts: a member we have no contact for becomes a group-only one.
@@ -98,17 +97,6 @@ const (
 	MaxGroupDepositAge  = groupmail.MaxGroupDepositAge
 )
 
-// mailPairwise is a Pairwise as group deposits see it.
-type mailPairwise struct{ Pairwise }
-
-func (p mailPairwise) Member(uid string) (*groupmail.Member, error) {
-	c, err := p.Contact(uid)
-	if err != nil || c == nil {
-		return nil, err
-	}
-	return &groupmail.Member{Identity: c.Identity, Relays: c.Relays, Blocked: c.Blocked}, nil
-}
-
 // Config configures a Service.
 type Config struct {
 	Store *store.Store
@@ -156,6 +144,7 @@ type Service struct {
 	topics   map[string]*joinedTopic // group id → topic
 	chains   *chains.Index           // chain id → the member devices who gave it
 	pending  map[string][][]byte
+	devQ     map[string]bool // users whose device list changed (devices.go)
 	syncAt   map[string]time.Time
 	pubQ     []pubItem
 	rxQ      []rxItem
@@ -198,7 +187,7 @@ func New(cfg Config) (*Service, error) {
 		cfg: cfg, st: cfg.Store, id: cfg.Identity, uid: string(cfg.Account.UserID()), dev: string(cfg.Identity.UserID()), log: cfg.Logger,
 		opts: cfg.Options, hist: cfg.History,
 		dep: groupmail.New(groupmail.Config{Store: cfg.Store, Identity: cfg.Identity, Logger: cfg.Logger, Now: cfg.Now,
-			Link: cfg.RelayLink, Pairwise: func(tx *store.Tx) groupmail.Pairwise { return mailPairwise{cfg.Pairwise(tx)} }}),
+			Link: cfg.RelayLink, Pairwise: func(tx *store.Tx) groupmail.Pairwise { return cfg.Pairwise(tx) }}),
 		topics:  map[string]*joinedTopic{},
 		chains:  chains.New(),
 		pending: map[string][][]byte{}, syncAt: map[string]time.Time{}, wake: make(chan struct{}, 1),

@@ -118,7 +118,7 @@ func (r *batch) group(sender string, from *sealed.Opened, gid string, env []byte
 	}
 	if skm, err := wire.ParseEnvelope(env); err == nil {
 		if sm, err := senderkey.ParseMessage(skm); err == nil {
-			if owner, ok := gs.Owner(gid, sm); ok && owner.UserID != sender {
+			if owner, ok := gs.Owner(gid, sm); ok && owner.User != sender {
 				log.Info("mailbox: group mail sealed by another member than its author dropped")
 				return nil
 			}

@@ -412,14 +412,10 @@ func (m *Messenger) groupPairwise(tx *store.Tx, cc txContacts) *members.Pairwise
 // one of our own (from is then our own user id).
 func (m *Messenger) rxGroup(b *inbox.Batch, ct *wire.Content, _ hlc.Timestamp) error {
 	c := b.Contact()
-	from, dev := c.UserID, members.DeviceOf(c)
-	if c.Own() {
-		from = m.uid
+	if from, dev := members.Sender(c, m.uid); dev != "" {
+		return m.groups.ApplyFrom(b.Tx(), m.groupPairwise(b.Tx(), txContacts{c.Ch(): c}), from, dev, ct)
 	}
-	if dev == "" {
-		return nil
-	}
-	return m.groups.ApplyFrom(b.Tx(), m.groupPairwise(b.Tx(), txContacts{c.Ch(): c}), from, dev, ct)
+	return nil
 }
 
 // groupAttachments is groups.History.Attachments: member uid's attachments, fetched from

@@ -52,7 +52,7 @@ func TestForgedKeyUnderAnotherMembersIDChangesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o, ok := b.groups.Owner(gid, sm); !ok || o.UserID != a.uid || !o.Bound {
+	if o, ok := b.groups.Owner(gid, sm); !ok || o.User != a.uid || !o.Bound {
 		t.Fatalf("before: owner %+v found %v", o, ok)
 	}
 	for _, data := range [][]byte{wire.SignGroupKey(c.id, gid, forgedDist(sm.ID())), forgedDist(sm.ID())} {
@@ -67,7 +67,7 @@ func TestForgedKeyUnderAnotherMembersIDChangesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		shuttle(t, a, b, c)
-		if o, ok := b.groups.Owner(gid, sm); !ok || o.UserID != a.uid {
+		if o, ok := b.groups.Owner(gid, sm); !ok || o.User != a.uid {
 			t.Fatalf("after C's key: A's message is %+v's (found %v)", o, ok)
 		}
 		var rx memberRx

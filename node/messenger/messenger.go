@@ -148,7 +148,8 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 			return m.att.Received(tx, msgID, from, relays, raws)
 		},
 		SetStatus:   func(tx *store.Tx, r *history.Item, status string) error { return m.setStatusRec(tx, r, status, "") },
-		PutSettings: m.putSettings, Push: cfg.DevicePush, Timers: m.timers, Profile: cfg.Profile})
+		PutSettings: m.putSettings, Push: cfg.DevicePush, Timers: m.timers, Profile: cfg.Profile,
+		ListChanged: func(tx *store.Tx, acct string) error { return m.groups.DevicesChangedTx(tx, acct) }})
 	if m.rx, err = m.inboxHooks(); err != nil {
 		return nil, err
 	}

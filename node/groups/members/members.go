@@ -7,6 +7,7 @@ import (
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/contacts"
 	"github.com/petrel-chat/petrel/node/devices"
+	"github.com/petrel-chat/petrel/node/groups/groupmail"
 	outq "github.com/petrel-chat/petrel/node/outbox"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
@@ -92,6 +93,15 @@ func (p *Pairwise) Contact(uid string) (*Contact, error) {
 		ID: c.ID, UserID: c.UserID, PeerID: c.PeerID, Name: c.Name, Identity: c.Identity,
 		Addrs: c.Addrs, Relays: c.Relays, Request: c.Request, NameSet: c.NameSet, Blocked: c.Blocked,
 	}, nil
+}
+
+// Member is the contact of user uid as group mail reads it, or nil when there is none.
+func (p *Pairwise) Member(uid string) (*groupmail.Member, error) {
+	c, err := p.Contact(uid)
+	if err != nil || c == nil {
+		return nil, err
+	}
+	return &groupmail.Member{Identity: c.Identity, Relays: c.Relays, Blocked: c.Blocked}, nil
 }
 
 // channels are the channels of user uid's active devices (our own other devices for our
@@ -259,18 +269,22 @@ func (p *Pairwise) OutboxEmpty(uid string) (bool, error) {
 	return empty, err
 }
 
-// DeviceOf returns the user id of the key of the device whose channel c is (c's own user
-// id for a contact's primary), "" when the channel names no device we can verify.
-func DeviceOf(c *sessions.Contact) string {
-	if c.Chan == "" && !c.Own() {
-		return c.UserID
+// Sender returns who sent what arrives on channel c: the member (account, our own for a
+// channel to one of our devices) and the user id of the device's key (the member's own for
+// a contact's primary), dev "" when the channel names no device we can verify.
+func Sender(c *sessions.Contact, account string) (from, dev string) {
+	from = c.UserID
+	if c.Own() {
+		from = account
+	} else if c.Chan == "" {
+		return from, c.UserID
 	}
 	if c.Device == nil {
-		return ""
+		return from, ""
 	}
 	key, err := identity.ParsePublic(c.Device.Key)
 	if err != nil {
-		return ""
+		return from, ""
 	}
-	return string(key.UserID())
+	return from, string(key.UserID())
 }
