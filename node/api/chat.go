@@ -140,6 +140,8 @@ type Attachment struct {
 	State string `json:"state,omitempty"`
 	// Received is present while the media is not available: the bytes here so far.
 	Received *int64 `json:"received,omitempty"`
+	// Error says why a download failed; present only while State is "failed" (extension).
+	Error string `json:"error,omitempty"`
 }
 
 // Media states of Attachment.State (API.md §6).

@@ -18,5 +18,8 @@ func (a Attachment) API() api.Attachment {
 		n := a.Received
 		out.Received = &n
 	}
+	if a.State == Failed {
+		out.Error = a.Reason
+	}
 	return out
 }

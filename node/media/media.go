@@ -133,7 +133,7 @@ type Attachment struct {
 	DurationMS       int64  `json:"duration_ms,omitempty"`
 	State            State  `json:"state"`
 	Received         int64  `json:"received,omitempty"`
-	// Reason says why a download failed (not in API.md; for logs and the UI's tooltip).
+	// Reason says why a download failed (the API's Attachment.error; docs/API.md).
 	Reason string `json:"-"`
 }
 
