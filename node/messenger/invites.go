@@ -19,6 +19,9 @@ func (m *Messenger) CreateInviteFor(ctx context.Context, ttl time.Duration) (api
 	if _, err := contacts.InviteTTL(ttl); err != nil {
 		return api.Invite{}, err
 	}
+	if err := m.st.View(m.dev.RefuseRevoked); err != nil { // a revoked device invites no one
+		return api.Invite{}, err
+	}
 	h := m.hostOrNil()
 	if h == nil {
 		return api.Invite{}, api.Errorf(api.ErrUnavailable, "the node is starting")

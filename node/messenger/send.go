@@ -426,6 +426,9 @@ func (m *Messenger) Edit(ctx context.Context, id, body string) (api.Message, err
 	}
 	var out api.Message
 	err := m.st.Update(ctx, func(tx *store.Tx) error {
+		if err := m.dev.RefuseRevoked(tx); err != nil { // a revoked device changes nothing for others
+			return err
+		}
 		r, c, err := m.ownMessage(tx, id)
 		if err != nil {
 			return err
@@ -456,6 +459,9 @@ func (m *Messenger) Delete(ctx context.Context, id string, forEveryone bool) (ap
 	var out api.Message
 	err := m.st.Update(ctx, func(tx *store.Tx) error {
 		if forEveryone {
+			if err := m.dev.RefuseRevoked(tx); err != nil { // a revoked device changes nothing for others
+				return err
+			}
 			r, c, err := m.ownMessage(tx, id)
 			if err != nil {
 				return err
@@ -526,6 +532,9 @@ func (m *Messenger) React(ctx context.Context, id, emoji string, remove bool) (a
 	}
 	var out api.Message
 	err := m.st.Update(ctx, func(tx *store.Tx) error {
+		if err := m.dev.RefuseRevoked(tx); err != nil { // a revoked device changes nothing for others
+			return err
+		}
 		r, err := history.LoadItem(tx, m.sealer(), id)
 		if err != nil {
 			return err
