@@ -51,11 +51,18 @@ type Group struct {
 }
 
 // CheckName trims a group name and refuses one that is empty, not UTF-8 or over
-// wire.MaxGroupName bytes (a bad_request for the UI).
+// wire.MaxGroupName bytes, or that holds a control character or a Unicode bidirectional
+// control (which would make it show as another text to every member): a bad_request for
+// the UI.
 func CheckName(name string) (string, error) {
 	n := strings.TrimSpace(name)
 	if n == "" || !utf8.ValidString(n) || len(n) > wire.MaxGroupName {
 		return "", api.Errorf(api.ErrBadRequest, "name must be 1 to %d bytes of UTF-8", wire.MaxGroupName)
+	}
+	if strings.ContainsFunc(n, func(r rune) bool {
+		return r < 0x20 || r == 0x7f || r == 0x200e || r == 0x200f || r == 0x061c || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069
+	}) {
+		return "", api.Errorf(api.ErrBadRequest, "name must hold no control characters or bidirectional controls")
 	}
 	return n, nil
 }
