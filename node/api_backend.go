@@ -31,7 +31,7 @@ func (b apiBackend) UpdateMe(ctx context.Context, p api.MePatch) (api.Me, error)
 	return b.n.UpdateMe(ctx, p)
 }
 func (b apiBackend) Status(ctx context.Context) (api.Status, error) { return b.n.Status(ctx) }
-func (b apiBackend) Events() localapi.EventSource                   { return b.n.ev }
+func (b apiBackend) Events() localapi.EventSource                   { return liveEvents{b.n.ev, b.Message} }
 
 func (b apiBackend) CreatePushRegistration(ctx context.Context, req api.PushRegistrationRequest) (api.PushRegistration, bool, error) {
 	return b.n.CreatePushRegistration(ctx, req)

@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"fmt"
+	"net/http"
 	"testing"
 	"time"
 
@@ -146,4 +146,66 @@ func TestRevokedDeviceSaysSoAndStops(t *testing.T) {
 	if _, err := tablet.Client.Send(ctx, conv, "t2", "again"); !forbidden(err) {
 		t.Fatalf("a restarted revoked device's send: %v, want 403 forbidden", err)
 	}
+}
+
+// TestLinkedDeviceListsItsAddresses: a device linked with a real link (petrel init
+// --link, which runs before the device listens) tells alice's primary where it listens
+// once it runs; the primary signs those addresses into the device list, and bob's node —
+// with no relay anywhere — dials the laptop directly: bob's message shows on it, and bob's
+// outbox empties.
+func TestLinkedDeviceListsItsAddresses(t *testing.T) {
+	ctx := context.Background()
+	alice, bob := nodetest.Start(t, "alice"), nodetest.Start(t, "bob")
+	aliceID, bobID := nodetest.UserID(t, alice), nodetest.UserID(t, bob)
+	conv := nodetest.Befriend(t, alice, bob).ConversationID
+	if _, err := alice.Client.Send(ctx, conv, "a1", "hi bob"); err != nil {
+		t.Fatal(err)
+	}
+	aliceAtBob := contactID(t, bob, aliceID)
+	dl, err := alice.Client.LinkDevice(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	laptop, _ := nodetest.StartLinked(t, "laptop", dl.Link)
+	me, err := laptop.Client.Me(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait.For(t, "the laptop's entry in alice's list has its addresses", func() error {
+		l, _, err := alice.Node.MessengerForTest().DeviceList(ctx)
+		if err != nil || l == nil {
+			return fmt.Errorf("%v %v", l, err)
+		}
+		d, ok := l.Find(me.Device.ID)
+		if !ok || len(d.Addrs) == 0 {
+			return fmt.Errorf("entry %+v", d)
+		}
+		return nil
+	})
+	bm := bob.Node.MessengerForTest()
+	wait.For(t, "bob knows alice's two devices", func() error {
+		ds, err := bm.ContactDevices(ctx, aliceAtBob)
+		if err != nil || len(ds) != 2 {
+			return fmt.Errorf("%d devices %v", len(ds), err)
+		}
+		return nil
+	})
+	if _, err := bob.Client.Send(ctx, conv, "b1", "to the laptop too"); err != nil {
+		t.Fatal(err)
+	}
+	convOf(t, laptop, bobID)
+	wait.For(t, "the laptop shows bob's message", func() error {
+		for _, m := range messages(t, laptop.Client, conv) {
+			if m.Body == "to the laptop too" && m.SenderID == bobID {
+				return nil
+			}
+		}
+		return errors.New("not yet")
+	})
+	wait.For(t, "bob's outbox is empty", func() error {
+		if n := bm.OutboxLen(); n != 0 {
+			return fmt.Errorf("%d waiting", n)
+		}
+		return nil
+	})
 }

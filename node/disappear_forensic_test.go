@@ -317,8 +317,8 @@ func TestDisappearedDirectMessageLeavesNoTraceOnDisk(t *testing.T) {
 	if !bytes.Equal(readMedia(t, bob, ba.MediaID), file) {
 		t.Fatal("bob's copy of the attachment differs")
 	}
-	// Its events carry no content (they are replayed for ever); GET /v1/messages/{id} has it.
-	noBodyInEvents(t, bob, secret)
+	// GET /v1/messages/{id} has it (and its events, from its record, while it lives:
+	// TestDisappearingMessageEventsCarryItWhileItLives; the log on disk keeps no copy).
 	if m, err := bob.Client.Message(ctx, got.ID); err != nil || m.Body != secret {
 		t.Fatalf("GET /v1/messages/{id}: %+v %v", m, err)
 	}
@@ -333,12 +333,32 @@ func TestDisappearedDirectMessageLeavesNoTraceOnDisk(t *testing.T) {
 	if m := findBody(t, bob, bconv, secret); m == nil || m.ExpiresAt == nil {
 		t.Fatalf("bob after a restart within the timer: %+v", m)
 	}
+	// An edit and a reaction of the message inherit its timer: the edit's new text is a
+	// secret too (in alice's outbox and resend history), and bob's reaction travels the
+	// same way back.
+	const edited = "forensic secret, edited: the eagle lands at ten"
+	secrets = append(secrets, edited)
+	if _, err := alice.Client.Edit(ctx, sent.ID, edited); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.Client.React(ctx, got.ID, "🦅", false); err != nil {
+		t.Fatal(err)
+	}
+	wait.For(t, "bob shows the edit and alice bob's reaction", func() error {
+		if findBody(t, bob, bconv, edited) == nil {
+			return fmt.Errorf("bob: no edit yet")
+		}
+		if m := findBody(t, alice, conv, edited); m == nil || len(m.Reactions["🦅"]) == 0 {
+			return fmt.Errorf("alice: no reaction yet")
+		}
+		return nil
+	})
 
 	ka, kb := forensicControl(t, alice, secrets...), forensicControl(t, bob, secrets...)
-	forensicGone(t, alice, ka, waitGone(t, alice, conv, sent.ID, secret), secrets...)
-	forensicGone(t, bob, kb, waitGone(t, bob, bconv, got.ID, secret), secrets...)
-	noBodyInEvents(t, alice, secret, fileName)
-	noBodyInEvents(t, bob, secret, fileName)
+	forensicGone(t, alice, ka, waitGone(t, alice, conv, sent.ID, edited), secrets...)
+	forensicGone(t, bob, kb, waitGone(t, bob, bconv, got.ID, edited), secrets...)
+	noBodyInEvents(t, alice, secret, fileName, edited)
+	noBodyInEvents(t, bob, secret, fileName, edited)
 	for _, n := range []*nodetest.Node{alice, bob} {
 		if c := chunkFileCount(t, n); c != 0 {
 			t.Errorf("%s keeps %d chunk files of the expired attachment", n.Name, c)

@@ -2,17 +2,20 @@ package webui_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/petrel-chat/petrel/node/nodetest"
+	"github.com/petrel-chat/petrel/node/nodetest/wait"
 )
 
 // TestWebUIDevices drives Settings → Devices against real nodes: the one device listed as
 // this device and primary; "Link a new device" shows a petrel-device: link, its QR code and
 // its expiry; a real node linked with that link (node.InitLinked) appears in the list;
 // revoking it asks first, keeps it when cancelled and revokes it when confirmed (the node's
-// GET /v1/devices agrees). axe-core checks the card and the confirmation, light and dark.
+// GET /v1/devices agrees), and the revoked laptop's own UI shows "This device was removed
+// from the account". axe-core checks the card and the confirmation, light and dark.
 func TestWebUIDevices(t *testing.T) {
 	t.Parallel()
 	src := axeSource(t)
@@ -58,6 +61,14 @@ func TestWebUIDevices(t *testing.T) {
 	a.eval("document.querySelector('#devices-card').scrollIntoView()", nil)
 	a.shot(art, "settings-devices-two")
 
+	// The laptop's own UI, open while it is revoked, shows no banner yet.
+	l := newPage(t, browser, "the laptop's browser")
+	login(t, l, laptop)
+	l.wait("the laptop's shell", "document.querySelector('.revoked') !== null")
+	if v := l.str("String(document.querySelector('.revoked').hidden)"); v != "true" {
+		t.Fatalf("an active device shows the revoked banner (hidden=%s)", v)
+	}
+
 	a.click(row + " button[data-id]")
 	a.wait("the confirmation", "document.querySelector('dialog[open]')?.textContent.includes('Revoke laptop?')")
 	for _, scheme := range []string{"dark", "light"} {
@@ -76,6 +87,21 @@ func TestWebUIDevices(t *testing.T) {
 	if ds, err := alice.Client.Devices(ctx); err != nil || len(ds) != 1 || !ds[0].Current {
 		t.Fatalf("after the revoke the node lists %+v %v", ds, err)
 	}
+	// The revoked laptop's UI says so at once (the device_revoked event), and after a reload
+	// (GET /v1/me).
+	wait.For(t, "the laptop knows it is revoked", func() error {
+		me, err := laptop.Client.Me(ctx)
+		if err != nil || me.Device.RevokedAt == nil {
+			return fmt.Errorf("%+v %v", me.Device, err)
+		}
+		return nil
+	})
+	banner := "document.querySelector('.revoked')?.hidden === false && document.querySelector('.revoked').textContent === 'This device was removed from the account'"
+	l.wait("the laptop's banner", banner)
+	l.shot(art, "device-revoked-banner")
+	axeCheck(t, l, src, "revoked banner")
+	l.eval("location.reload()", nil)
+	l.wait("the laptop's banner after a reload", banner)
 	a.viewport(390, 844)
 	a.eval("document.querySelector('#devices-card').scrollIntoView()", nil)
 	a.shot(art, "settings-devices-phone")

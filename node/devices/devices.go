@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/node/api"
@@ -208,6 +209,31 @@ func Revoke(tx *store.Tx, account *identity.Identity, id string, now int64) (*wi
 	if !found {
 		return nil, nil, api.Errorf(api.ErrNotFound, "no active device %q", id)
 	}
+	return sign(tx, account, cur, next)
+}
+
+// SetReach puts addrs and relays (each at most wire.MaxAddrs) in active device id's entry
+// and signs the list (on the primary only), the device having told them itself. It returns
+// the new list and its signed bytes, saved in tx, or a nil list when the entry holds them
+// already.
+func SetReach(tx *store.Tx, account *identity.Identity, id string, addrs, relays []string, now int64) (*wire.DeviceList, []byte, error) {
+	cur, err := primaryList(tx, account, wire.Device{}, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	if cur.Seq == 0 {
+		return nil, nil, api.Errorf(api.ErrNotFound, "no active device %q", id)
+	}
+	next := &wire.DeviceList{Account: cur.Account, Seq: cur.Seq + 1, Devices: append([]wire.Device{}, cur.Devices...)}
+	i := slices.IndexFunc(next.Devices, func(d wire.Device) bool { return d.ID == id && d.Revoked == 0 })
+	if i < 0 {
+		return nil, nil, api.Errorf(api.ErrNotFound, "no active device %q", id)
+	}
+	d := &next.Devices[i]
+	if slices.Equal(d.Addrs, addrs) && slices.Equal(d.Relays, relays) {
+		return nil, nil, nil
+	}
+	d.Addrs, d.Relays = slices.Clone(addrs), slices.Clone(relays)
 	return sign(tx, account, cur, next)
 }
 

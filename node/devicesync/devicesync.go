@@ -53,6 +53,9 @@ type Config struct {
 	Attachments func(tx *store.Tx, msgID, from string, relays []string, raws []json.RawMessage) []api.Attachment
 	// MarkRead marks conversation conv read up to message upTo, sending nothing.
 	MarkRead func(tx *store.Tx, conv, upTo string) error
+	// SetStatus raises our message r's status (api.Status*; it never goes down) and
+	// reports it (a synced receipt: status.go).
+	SetStatus func(tx *store.Tx, r *history.Item, status string) error
 	// Sealer opens disappearing messages' content (node/history); nil: none.
 	Sealer history.Sealer
 }
@@ -232,6 +235,12 @@ func (s *Service) DeviceRevoked() bool {
 // included: they must stop encrypting to a revoked device as well) and every other device
 // of ours, in tx.
 func (s *Service) publishDevices(tx *store.Tx, raw []byte) error {
+	return s.publishDevicesVia(tx, raw, nil)
+}
+
+// publishDevicesVia is publishDevices from within a receiving batch whose channel cur
+// is (nil: none): that channel's copy is queued on cur, the one the batch saves.
+func (s *Service) publishDevicesVia(tx *store.Tx, raw []byte, cur *sessions.Contact) error {
 	var ids []string
 	err := contacts.List(tx, func(r *contacts.Record) (bool, error) {
 		ids = append(ids, r.ID)
@@ -255,6 +264,9 @@ func (s *Service) publishDevices(tx *store.Tx, raw []byte) error {
 		return err
 	}
 	for _, oc := range own {
+		if cur != nil && oc.Ch() == cur.Ch() {
+			oc = cur
+		}
 		if err := s.enqueue(tx, oc, &wire.Content{Kind: wire.KindDevices, Data: raw}, ""); err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/contacts"
 	"github.com/petrel-chat/petrel/node/devices"
+	"github.com/petrel-chat/petrel/node/expiry"
 	"github.com/petrel-chat/petrel/node/history"
 	"github.com/petrel-chat/petrel/node/inbox"
 	outq "github.com/petrel-chat/petrel/node/outbox"
@@ -245,10 +246,17 @@ func (s *Service) OwnKinds() (*inbox.Table[*inbox.Batch], error) {
 		wire.KindDevices: s.RxDevices,
 		wire.KindResend:  func(b *inbox.Batch, ct *wire.Content, _ hlc.Timestamp) error { return b.Resend(ct) },
 		wire.KindSync: func(b *inbox.Batch, ct *wire.Content, _ hlc.Timestamp) error {
-			if ct.Status == wire.SyncContact {
+			switch ct.Status {
+			case wire.SyncContact:
 				return s.applySyncedContact(b.Tx(), ct.Data)
+			case wire.SyncDevice:
+				return s.applySyncedDevice(b, ct.Data) // reach.go
+			case wire.SyncReceipt:
+				return s.applySyncedReceipt(b.Tx(), ct.With, ct.Data) // status.go
+			case wire.SyncContent:
+				return s.applySync(b.Tx(), b.Contact(), ct.With, ct.Data)
 			}
-			return s.applySync(b.Tx(), b.Contact(), ct.With, ct.Data)
+			return nil
 		},
 	} {
 		if err := t.Register(kind, h); err != nil {
@@ -405,8 +413,8 @@ func (s *Service) syncedText(tx *store.Tx, dev, c *sessions.Contact, in *wire.Co
 		ID: in.ID, ConversationID: conv.ID, SenderID: s.uid, Body: in.Body, ReplyTo: replyTo,
 		Attachments: s.cfg.Attachments(tx, in.ID, dev.PeerID, dev.Relays, in.Attachments), SentAt: ts.Wall, ReceivedAt: s.cfg.Now().UnixMilli(), Order: hlc.OrderKey(ts, s.uid+"-"+in.ID),
 		Status: api.StatusSent, Receipts: api.Receipts{Total: 1}, Reactions: map[string][]string{},
-		DisappearAfterS: int64(in.Expire),
 	}
+	expiry.Start(&msg, int64(in.Expire), ts.Wall) // ours: the timer runs from when it was sent
 	if err := s.cfg.PutMsg(tx, &history.Item{M: msg, ContactID: c.ID}, true); err != nil {
 		return err
 	}

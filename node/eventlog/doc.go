@@ -16,5 +16,7 @@
 // nothing but its cursor and replay and live delivery are the same code path.
 //
 // A disappearing message is logged without its content (withhold.go; docs/API.md §9): the
-// log is never trimmed, and that content must become unrecoverable at its expiry.
+// log is never trimmed, and that content must become unrecoverable at its expiry. The
+// local API fills the content back in from the message's record while it lives (the
+// node's liveEvents).
 package eventlog

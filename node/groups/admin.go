@@ -876,6 +876,12 @@ func (s *Service) ApplyFrom(tx *store.Tx, pw Pairwise, from, dev string, ct *wir
 			if err != nil {
 				return err
 			}
+			if s.hist.OpenSent != nil {
+				var ok bool
+				if env, ok = s.hist.OpenSent(kGroupSent(gid, seq), env); !ok {
+					continue // a disappearing content, expired
+				}
+			}
 			if err := pw.SendTo(from, dev, &wire.Content{Kind: wire.KindGroupMsg, Group: gid, Data: env}); err != nil {
 				return err
 			}

@@ -19,7 +19,8 @@
 //	gk/<group id>                  our Sender Keys sending chain in the group
 //	gx/<group id>/<user id>        a member's receiver chains; gq/… their sequence numbers
 //	gw/<group id>/<user id>        a distribution that arrived before its sender was a member
-//	gh/<group id>/<seq>            our group envelopes, kept for resend requests (last 1024)
+//	gh/<group id>/<seq>            our group envelopes, kept for resend requests (last 1024); a
+//	                               disappearing content's as 0x00 ‖ sealed (History.SealSent)
 //	gt/<message id>/<user id>      a member's receipt for one of our messages, with its times (receipts.go; direct ones too)
 //	gf/, gs/                       what we owe members after a large change: node/groups/owed
 //	gd/<seq>, gdn                  multi deposits to make at relays: node/groups/groupmail

@@ -63,7 +63,13 @@ func (s *Service) seal(tx *store.Tx, gid string, content *wire.Content) ([]byte,
 	if err := grouplog.SaveMeta(tx, gid, g); err != nil {
 		return nil, nil, err
 	}
-	if err := tx.Set(kGroupSent(gid, g.SendSeq), env); err != nil {
+	kept := env
+	if s.hist.SealSent != nil {
+		if kept, err = s.hist.SealSent(tx, kGroupSent(gid, g.SendSeq), content, env); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := tx.Set(kGroupSent(gid, g.SendSeq), kept); err != nil {
 		return nil, nil, err
 	}
 	if g.SendSeq > sentHistory {

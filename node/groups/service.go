@@ -71,6 +71,10 @@ type History struct {
 	// Attachments, when set, records the attachments of member uid's new message msgID of
 	// group gid (wire.Content.Attachments) and returns them for the Message.
 	Attachments func(tx *store.Tx, gid, msgID, uid string, raws []json.RawMessage) []api.Attachment
+	// SealSent and OpenSent, when set, seal our envelope of content ct for the resend
+	// history at key (gh/) at rest, and open it (false: gone): a disappearing content's.
+	SealSent func(tx *store.Tx, key []byte, ct *wire.Content, env []byte) ([]byte, error)
+	OpenSent func(key, v []byte) ([]byte, bool)
 }
 
 // Group mail through relays is node/groups/groupmail; these names stay here for callers.

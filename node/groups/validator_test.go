@@ -8,6 +8,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/petrel-chat/petrel/crypto/senderkey"
+	"github.com/petrel-chat/petrel/node/groups/gossip"
 	"github.com/petrel-chat/petrel/node/wire"
 )
 
@@ -27,3 +28,14 @@ func oneChainValidator(signer ed25519.PublicKey) pubsub.ValidatorEx {
 		return pubsub.ValidationAccept
 	}
 }
+
+// The router's tuning as the tests of this package name it (node/groups/gossip).
+var (
+	envelopeID = gossip.EnvelopeID
+	topicScore = gossip.TopicScore
+)
+
+const (
+	gossipDhi   = gossip.Dhi
+	gossipQueue = gossip.Queue
+)

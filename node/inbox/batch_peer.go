@@ -237,7 +237,10 @@ func Reseal(tx *store.Tx, s outbox.Sealer, c *sessions.Contact, s0 *ratchet.Stat
 		return err
 	}
 	for _, e := range es {
-		err := outbox.SealFrom(s0, &e.rec, s, c.ID, e.rec.EnvID, c.Initial)
+		err := outbox.SealFrom(s0, &e.rec, s, c.Ch(), e.rec.EnvID, c.Initial)
+		if err == nil {
+			err = outbox.SealCipher(tx, s, c.Ch(), &e.rec) // the new ciphertext, sealed like its content
+		}
 		if errors.Is(err, outbox.ErrGone) {
 			if err := tx.Delete(e.key); err != nil {
 				return err

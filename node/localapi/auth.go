@@ -50,11 +50,21 @@ func (s *Server) credLiveLocked(cred string) bool {
 	return cred == credToken+secretHash(s.auth.Token)
 }
 
+// bearer returns the token of an Authorization header of the Bearer scheme, whose name is
+// case-insensitive (RFC 9110 §11.1).
+func bearer(h string) (string, bool) {
+	const scheme = "bearer "
+	if len(h) < len(scheme) || !strings.EqualFold(h[:len(scheme)], scheme) {
+		return "", false
+	}
+	return h[len(scheme):], true
+}
+
 // authenticate checks the bearer token, the socket's ?token=, or the session cookie (with the
 // CSRF header for state-changing methods), before anything reads the body. It returns the
 // credential, or writes the error itself.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, bool) {
-	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+	if tok, ok := bearer(r.Header.Get("Authorization")); ok {
 		if s.tokenOK(tok) {
 			return credToken + secretHash(tok), true
 		}

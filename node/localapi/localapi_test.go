@@ -66,6 +66,7 @@ func TestLocalAPI(t *testing.T) {
 	}{
 		{"Unauthorized", testUnauthorized},
 		{"HostCheck", testHostCheck},
+		{"BearerSchemeCase", testBearerSchemeCase},
 		{"SecurityHeadersAndJSONErrors", testSecurityHeadersAndJSONErrors},
 		{"BadInputKeepsServing", testBadInputKeepsServing},
 		{"WebSocketOrigin", testWebSocketOrigin},
@@ -111,11 +112,27 @@ func testHostCheck(t *testing.T, n *nodetest.Node) {
 			t.Errorf("Host %q: got %d %s, want 421", host, status, body)
 		}
 	}
-	for _, host := range []string{"127.0.0.1:" + port, "localhost:" + port, "LOCALHOST:" + port} {
+	// Any loopback address is loopback (API.md §2): 127.0.0.2 and [::1] name this API too.
+	for _, host := range []string{"127.0.0.1:" + port, "localhost:" + port, "LOCALHOST:" + port, "127.0.0.2:" + port, "127.255.0.9:" + port, "[::1]:" + port} {
 		status, _, body := raw(t, "GET", n.Info.URL+"/v1/me", map[string]string{"Host": host, "Authorization": auth}, nil)
 		if status != 200 {
 			t.Errorf("Host %q: got %d %s, want 200", host, status, body)
 		}
+	}
+}
+
+// The authentication scheme is case-insensitive (RFC 9110 §11.1): "bearer" and "BEARER"
+// are "Bearer"; the token itself is not.
+func testBearerSchemeCase(t *testing.T, n *nodetest.Node) {
+	for _, scheme := range []string{"bearer ", "BEARER ", "Bearer "} {
+		status, _, body := raw(t, "GET", n.Info.URL+"/v1/me", map[string]string{"Authorization": scheme + n.Info.Token}, nil)
+		if status != 200 {
+			t.Errorf("Authorization %q…: got %d %s, want 200", scheme, status, body)
+		}
+	}
+	status, _, _ := raw(t, "GET", n.Info.URL+"/v1/me", map[string]string{"Authorization": "bearer " + strings.ToUpper(n.Info.Token)}, nil)
+	if status != http.StatusUnauthorized && strings.ToUpper(n.Info.Token) != n.Info.Token {
+		t.Errorf("a token in other case: got %d, want 401", status)
 	}
 }
 

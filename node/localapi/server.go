@@ -257,11 +257,14 @@ func (s *Server) knownHost(host string) bool {
 	if s.hosts[host] {
 		return true
 	}
-	if !s.anyIP {
+	h, port, err := net.SplitHostPort(host)
+	if err != nil || port != s.port {
 		return false
 	}
-	h, port, err := net.SplitHostPort(host)
-	return err == nil && port == s.port && net.ParseIP(h) != nil
+	// Any IP literal of loopback is this API (API.md §2: "a loopback address"), and with
+	// anyIP any IP literal at all: DNS rebinding needs a host name, so IP literals are safe.
+	ip := net.ParseIP(h)
+	return ip != nil && (ip.IsLoopback() || s.anyIP)
 }
 
 func isLoopbackHost(h string) bool {

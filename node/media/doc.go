@@ -31,15 +31,23 @@
 // after value-log GC), and chunks do not churn Badger's memtables and caches.
 //
 // Keys, chunk hashes and names are records of the node's encrypted store (node/store),
-// JSON with a version field "v" (now 1):
+// JSON with a version field "v" (now 1), kept by node/media/mediarec:
 //
 //	media/f/<file id hex>            file: key, size, plaintext sha256, chunk hashes, state (available|downloading|failed), reason, local
 //	media/m/<media id>               media: file id, name, mime, width, height, duration_ms, thumbnail media id, parent (for a thumbnail), created
 //	media/h/<plaintext sha256 hex>   file id of the local file with that content (identical uploads are stored once)
 //	media/u/<upload id>              resumable upload: file id, key, length, name, mime, sealed bytes, chunk hashes, SHA-256 state, media id once complete
 //	media/t/<upload id>              the upload's bytes after its last sealed chunk (≤ one chunk; sealed by the store like every record)
-//	media/r/<media id>/<message id>  a message refers to the media (Ref, Unref)
+//	media/r/<media id>/<message id>  a message refers to the media (Ref, Unref); the value is the message's timer (RefUntil)
 //	media/fm/<file id hex>/<media id> the media ids on a file
+//
+// With Options.Sealer (the node's node/shredkeys keyring), the records of media only
+// disappearing messages use are sealed once more under the bucket key of the latest of
+// their expiries (under the Pending bucket while a message is unread, and while no
+// message uses the media yet: a fresh upload, an unfinished upload's record and tail, a
+// received manifest), and plain once a message without a timer uses it: mediarec's doc.
+// At the expiry of the last message that uses it, Expire deletes the media at once, its
+// records and its chunk files.
 //
 // Several media ids can share a file (the same bytes uploaded twice, with other names).
 // GC removes a media id no message refers to once it is older than Options.Grace (its

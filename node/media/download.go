@@ -135,8 +135,8 @@ func (m *Store) verifyFile(ctx context.Context, id string, fid FileID, f *fileRe
 		return fmt.Errorf("reading back: %w", err)
 	}
 	if string(h.Sum(nil)) != string(f.SHA256) {
-		for i := range f.count() {
-			m.blobs.Remove(f.hash(i))
+		for i := range f.Count() {
+			m.blobs.Remove(f.Hash(i))
 		}
 		return errors.New("the file does not match its sha256")
 	}
@@ -178,12 +178,12 @@ func (m *Store) fetchChunks(ctx context.Context, id string, fid FileID, f *fileR
 	if err != nil {
 		return err
 	}
-	n := f.count()
+	n := f.Count()
 	var received int64
 	var missing []int
 	var buf []byte
 	for i := range n {
-		ct, err := m.blobs.Get(f.hash(i), buf)
+		ct, err := m.blobs.Get(f.Hash(i), buf)
 		if err == nil {
 			buf = ct
 			received += int64(chunkPlainLen(f.Size, i))
@@ -272,9 +272,9 @@ func (w *fetchWorker) close() {
 // fetch tries every source for chunk i, peers first (each worker starting at another
 // peer), then the blob source, until one delivers bytes that match the hash and open.
 func (w *fetchWorker) fetch(ctx context.Context, i int) error {
-	want := w.f.hash(i)
+	want := w.f.Hash(i)
 	size := chunkPlainLen(w.f.Size, i) + chunkOverhead
-	last := i == w.f.count()-1
+	last := i == w.f.Count()-1
 	var reasons []string
 	definitive := false // a source answered, and the answer was no or wrong
 	try := func(name string, ct []byte, err error) bool {

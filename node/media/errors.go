@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/petrel-chat/petrel/node/media/blobdir"
+	"github.com/petrel-chat/petrel/node/media/mediarec"
 )
 
 // Errors to branch on with errors.Is. The local API maps them to API.md codes: ErrTooLarge
@@ -15,7 +16,7 @@ var (
 	// claims); refused before any byte over the limit is stored or fetched.
 	ErrTooLarge = errors.New("media: file too large")
 	// ErrNotFound: no media, upload or file with that id.
-	ErrNotFound = errors.New("media: not found")
+	ErrNotFound = mediarec.ErrNotFound
 	// ErrNotAvailable: the media is known but not (yet) here in full.
 	ErrNotAvailable = errors.New("media: not downloaded")
 	// ErrOffsetMismatch: an upload Write at an offset other than the upload's.
@@ -28,6 +29,10 @@ var (
 	ErrBeyondLength = errors.New("media: more bytes than the upload length")
 	// ErrBadManifest: a manifest that is not self-consistent (key size, chunk count).
 	ErrBadManifest = errors.New("media: malformed manifest")
+	// ErrFileConflict: a manifest naming a file id this node already holds with another
+	// key, size, SHA-256 or chunks. The file id is the sender's claim: a manifest is
+	// believed for a known id only when it describes the same file.
+	ErrFileConflict = errors.New("media: a manifest reuses a known file id for another file")
 	// ErrCorrupt: a chunk whose ciphertext does not match its hash or fails authentication.
 	ErrCorrupt = blobdir.ErrCorrupt
 	// ErrFetchFailed: no source delivered a chunk, or the plaintext did not match its

@@ -7,32 +7,18 @@ import (
 	"os"
 	"time"
 
-	"github.com/petrel-chat/petrel/node/shredkeys"
+	"github.com/petrel-chat/petrel/node/media/mediarec"
 	"github.com/petrel-chat/petrel/node/store"
 )
 
 // Ref records that message msgID refers to media id (and so to its thumbnail): it is kept
-// until every such message Unrefs it. An unknown media id is ErrNotFound.
-func Ref(tx *store.Tx, id, msgID string) error {
-	if id == "" || len(id) > 64 {
-		return fmt.Errorf("%w: media id", ErrNotFound)
-	}
-	if _, err := tx.Get(mediaKey(id)); errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("%w: media %q", ErrNotFound, id)
-	} else if err != nil {
-		return err
-	}
-	if msgID == "" || len(msgID) > 128 {
-		return fmt.Errorf("media: ref: bad message id")
-	}
-	return tx.Set(refKey(id, msgID), nil)
-}
+// until every such message Unrefs it, as a message without a timer until RefUntil says
+// otherwise. An unknown media id is ErrNotFound.
+func Ref(tx *store.Tx, id, msgID string) error { return mediarec.Ref(tx, id, msgID) }
 
 // Unref removes message msgID's reference to media id. The media goes at the next GC
 // after its grace period once nothing refers to it.
-func Unref(tx *store.Tx, id, msgID string) error {
-	return tx.Delete(refKey(id, msgID))
-}
+func Unref(tx *store.Tx, id, msgID string) error { return mediarec.Unref(tx, id, msgID) }
 
 // GCStats says what a GC removed.
 type GCStats struct {
@@ -85,14 +71,18 @@ func (m *Store) GC(ctx context.Context) (GCStats, error) {
 		if err != nil {
 			return err
 		}
-		var files, shredded int
-		if gone, st.Media, files, err = m.dropMediaCount(tx, drop); err != nil {
+		dropped, media, files, err := m.rec.Drop(tx, drop)
+		if err != nil {
 			return err
 		}
-		if shredded, err = m.dropShreddedFiles(tx); err != nil {
+		shredded, err := m.rec.DropShreddedFiles(tx)
+		if err != nil {
 			return err
 		}
-		st.Files = files + shredded
+		st.Media, st.Files = media, files+shredded
+		for _, h := range dropped {
+			gone = append(gone, h)
+		}
 		var stale []*uploadRecord
 		var staleIDs []string
 		err = tx.Iterate(store.IterOptions{Prefix: []byte(keyUpload)}, func(k, _ []byte) (bool, error) {
@@ -113,10 +103,10 @@ func (m *Store) GC(ctx context.Context) (GCStats, error) {
 			return err
 		}
 		for i, id := range staleIDs {
-			if err := m.deleteRec(tx, uploadKey(id)); err != nil {
+			if err := m.rec.Delete(tx, uploadKey(id)); err != nil {
 				return err
 			}
-			if err := m.deleteTail(tx, id, stale[i]); err != nil {
+			if err := m.rec.DeleteTail(tx, id, stale[i]); err != nil {
 				return err
 			}
 			st.Uploads++
@@ -207,95 +197,4 @@ func (m *Store) RunGC(ctx context.Context, every time.Duration) error {
 			}
 		}
 	}
-}
-
-// dropMedia deletes media ids (listed once or more) and every file no other media id is
-// on, in tx, and returns the chunks of those files, to remove once tx commits.
-func (m *Store) dropMedia(tx *store.Tx, drop []string) ([]Hash, error) {
-	gone, _, _, err := m.dropMediaCount(tx, drop)
-	return gone, err
-}
-
-func (m *Store) dropMediaCount(tx *store.Tx, drop []string) (gone []Hash, media, files int, err error) {
-	fids := map[FileID]bool{}
-	for _, id := range drop {
-		md, err := m.getMedia(tx, id)
-		if errors.Is(err, ErrNotFound) {
-			if _, gerr := tx.Get(mediaKey(id)); gerr == nil {
-				// Sealed under a key destroyed already: which file it was on cannot be
-				// read any more; the record goes, the file's at its own turn, and
-				// chunks no record names at the sweep.
-				if err := m.deleteRec(tx, mediaKey(id)); err != nil {
-					return nil, 0, 0, err
-				}
-				media++
-			}
-			continue // listed twice
-		}
-		if err != nil {
-			continue
-		}
-		fid, err := parseFileID(md.File)
-		if err != nil {
-			return nil, 0, 0, err
-		}
-		if err := m.deleteRec(tx, mediaKey(id)); err != nil {
-			return nil, 0, 0, err
-		}
-		if err := tx.Delete(onFileKey(fid, id)); err != nil {
-			return nil, 0, 0, err
-		}
-		fids[fid] = true
-		media++
-	}
-	for fid := range fids {
-		if used, err := hasPrefix(tx, onFilePrefix(fid)); err != nil || used {
-			if err != nil {
-				return nil, 0, 0, err
-			}
-			continue
-		}
-		f, err := m.getFile(tx, fid)
-		if err != nil {
-			continue
-		}
-		for i := range f.count() {
-			gone = append(gone, f.hash(i))
-		}
-		if err := m.deleteRec(tx, fileKey(fid)); err != nil {
-			return nil, 0, 0, err
-		}
-		if s, _ := store.GetString(tx, sumKey(f.SHA256)); s == fid.String() {
-			if err := tx.Delete(sumKey(f.SHA256)); err != nil {
-				return nil, 0, 0, err
-			}
-		}
-		files++
-	}
-	return gone, media, files, nil
-}
-
-// dropShreddedFiles deletes the file records sealed under a key destroyed already (their
-// media expired and went before their file could be read): their chunk files, named by
-// nothing then, go at the sweep.
-func (m *Store) dropShreddedFiles(tx *store.Tx) (int, error) {
-	if m.opts.Sealer == nil {
-		return 0, nil
-	}
-	var dead [][]byte
-	err := tx.Iterate(store.IterOptions{Prefix: []byte(keyFile)}, func(k, v []byte) (bool, error) {
-		if !sealedValue(v) {
-			return true, nil
-		}
-		if _, err := m.opts.Sealer.Open(v, k); errors.Is(err, shredkeys.ErrShredded) {
-			dead = append(dead, k)
-		}
-		return true, nil
-	})
-	for _, k := range dead {
-		if err := tx.Delete(k); err != nil {
-			return 0, err
-		}
-	}
-	return len(dead), err
 }

@@ -1,6 +1,7 @@
 package media
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -83,8 +84,8 @@ func (m *Store) manifest(tx *store.Tx, id string) (Manifest, error) {
 	}
 	mf := Manifest{File: fid, Key: f.Key, Size: f.Size, SHA256: f.SHA256, Name: md.Name, MIME: md.MIME,
 		Width: md.Width, Height: md.Height, DurationMS: md.DurationMS}
-	for i := range f.count() {
-		mf.Chunks = append(mf.Chunks, f.hash(i))
+	for i := range f.Count() {
+		mf.Chunks = append(mf.Chunks, f.Hash(i))
 	}
 	return mf, nil
 }
@@ -136,6 +137,9 @@ func (m *Store) AddTx(tx *store.Tx, mf Manifest) (string, error) {
 }
 
 func (m *Store) addFile(tx *store.Tx, mf Manifest, id, parent string, now int64, md ...*mediaRecord) error {
+	if f, err := m.getFile(tx, mf.File); err == nil && !describes(f, mf) {
+		return fmt.Errorf("%w: file %s", ErrFileConflict, mf.File)
+	}
 	if _, err := m.getMedia(tx, id); err == nil {
 		return nil
 	}
@@ -161,6 +165,21 @@ func (m *Store) addFile(tx *store.Tx, mf Manifest, id, parent string, now int64,
 		return m.putFile(tx, mf.File, f)
 	}
 	return nil
+}
+
+// describes reports whether mf describes the file f is: the same key, size, SHA-256 and
+// chunk hashes.
+func describes(f *fileRecord, mf Manifest) bool {
+	if len(f.Chunks) != len(mf.Chunks)*len(Hash{}) || f.Size != mf.Size ||
+		!bytes.Equal(f.Key, mf.Key) || !bytes.Equal(f.SHA256, mf.SHA256) {
+		return false
+	}
+	for i, h := range mf.Chunks {
+		if f.Hash(i) != h {
+			return false
+		}
+	}
+	return true
 }
 
 // SealedChunks calls fn with each chunk ciphertext of an available media id (and then of its
@@ -201,13 +220,13 @@ func (m *Store) SealedChunks(id string, fn func(h Hash, ct []byte) error) error 
 	}
 	var buf []byte
 	for _, f := range files {
-		for i := range f.count() {
-			ct, err := m.blobs.Get(f.hash(i), buf)
+		for i := range f.Count() {
+			ct, err := m.blobs.Get(f.Hash(i), buf)
 			if err != nil {
 				return err
 			}
 			buf = ct
-			if err := fn(f.hash(i), ct); err != nil {
+			if err := fn(f.Hash(i), ct); err != nil {
 				return err
 			}
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 
 	"github.com/petrel-chat/petrel/node/media/blobdir"
+	"github.com/petrel-chat/petrel/node/media/mediarec"
 	"github.com/petrel-chat/petrel/node/store"
 )
 
@@ -82,6 +83,7 @@ func (o Options) withDefaults() Options {
 type Store struct {
 	db    *store.Store
 	blobs *blobdir.Dir
+	rec   mediarec.Records
 	opts  Options
 	log   *slog.Logger
 
@@ -101,7 +103,7 @@ func New(db *store.Store, dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{db: db, blobs: b, opts: opts, log: opts.Logger.With("component", "media"),
+	return &Store{db: db, blobs: b, rec: mediarec.Records{Sealer: opts.Sealer}, opts: opts, log: opts.Logger.With("component", "media"),
 		writing: map[string]bool{}}, nil
 }
 
@@ -226,9 +228,9 @@ func (m *Store) info(tx *store.Tx, id string) (Attachment, error) {
 // received counts the plaintext bytes of the chunks of f already stored.
 func (m *Store) received(f *fileRecord) int64 {
 	var n int64
-	for i := range f.count() {
+	for i := range f.Count() {
 		pl := chunkPlainLen(f.Size, i)
-		if m.blobs.Has(f.hash(i), pl+chunkOverhead) {
+		if m.blobs.Has(f.Hash(i), pl+chunkOverhead) {
 			n += int64(pl)
 		}
 	}
@@ -265,9 +267,9 @@ func (m *Store) newReader(fid FileID, f *fileRecord) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	hs := make([]Hash, f.count())
+	hs := make([]Hash, f.Count())
 	for i := range hs {
-		hs[i] = f.hash(i)
+		hs[i] = f.Hash(i)
 	}
 	return &Reader{blobs: m.blobs, c: c, hashes: hs, size: f.Size, cur: -1}, nil
 }

@@ -196,10 +196,10 @@ func (m *Store) answer(from peer.ID, req wire.ChunkRequest, auth Authorizer, all
 	if !ok {
 		return wire.ChunkResponse{Status: wire.ChunkForbidden}, buf
 	}
-	if f == nil || f.State != stateAvailable || req.Index >= uint64(f.count()) {
+	if f == nil || f.State != stateAvailable || req.Index >= uint64(f.Count()) {
 		return wire.ChunkResponse{Status: wire.ChunkNotFound}, buf
 	}
-	ct, err := m.blobs.Get(f.hash(int(req.Index)), buf)
+	ct, err := m.blobs.Get(f.Hash(int(req.Index)), buf)
 	if err != nil {
 		m.log.Warn("media request: reading a chunk", "err", err)
 		return wire.ChunkResponse{Status: wire.ChunkError}, buf

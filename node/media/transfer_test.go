@@ -259,7 +259,7 @@ func liar(t *testing.T, s *sender) host.Host {
 			}
 			var f *fileRecord
 			s.db.View(func(tx *store.Tx) error { f, err = s.getFile(tx, FileID(req.File)); return err })
-			ct, _ := s.blobs.Get(f.hash(int(req.Index)), nil)
+			ct, _ := s.blobs.Get(f.Hash(int(req.Index)), nil)
 			ct[len(ct)/2] ^= 0x40
 			served.Add(1)
 			wire.WriteMediaFrame(bw, wire.AppendChunkResponse(nil, wire.ChunkResponse{Status: wire.ChunkOK, Chunk: ct}))

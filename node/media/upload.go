@@ -38,7 +38,7 @@ func (m *Store) Create(ctx context.Context, length int64, name, mime string) (st
 	id := newID("up")
 	u := &uploadRecord{V: recordVersion, File: fid.String(), Key: key, Length: length, Name: name, MIME: mime,
 		Sum: sum, Created: m.opts.Now().UnixMilli(), SealedTail: m.opts.Sealer != nil}
-	if err := m.db.Update(ctx, func(tx *store.Tx) error { return m.putUpload(tx, id, u) }); err != nil {
+	if err := m.db.Update(ctx, func(tx *store.Tx) error { return m.rec.PutUpload(tx, id, u) }); err != nil {
 		return "", fmt.Errorf("media: create upload: %w", err)
 	}
 	return id, nil
@@ -53,7 +53,7 @@ func (m *Store) Offset(id string) (Upload, error) {
 		if err != nil {
 			return err
 		}
-		tail, err := m.getTail(tx, id, u)
+		tail, err := m.rec.Tail(tx, id, u)
 		if err != nil {
 			return err
 		}
@@ -91,7 +91,7 @@ func (m *Store) resume(id string) (*uploadRecord, *fileWriter, error) {
 		if u, err = m.getUpload(tx, id); err != nil {
 			return err
 		}
-		tail, err = m.getTail(tx, id, u)
+		tail, err = m.rec.Tail(tx, id, u)
 		return err
 	})
 	if err != nil {
@@ -154,10 +154,10 @@ func (m *Store) Write(ctx context.Context, id string, offset int64, r io.Reader)
 			return err
 		}
 		err = m.db.Update(ctx, func(tx *store.Tx) error {
-			if err := m.putUpload(tx, id, &nu); err != nil {
+			if err := m.rec.PutUpload(tx, id, &nu); err != nil {
 				return err
 			}
-			return m.deleteTail(tx, id, &nu)
+			return m.rec.DeleteTail(tx, id, &nu)
 		})
 		if err == nil {
 			*u = nu
@@ -184,9 +184,9 @@ func (m *Store) Write(ctx context.Context, id string, offset int64, r io.Reader)
 	// Save the unsealed tail whatever happened to the reader, so the offset covers it.
 	serr := m.db.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error {
 		if len(w.buf) == 0 {
-			return m.deleteTail(tx, id, u)
+			return m.rec.DeleteTail(tx, id, u)
 		}
-		return m.putTail(tx, id, u, w.buf)
+		return m.rec.PutTail(tx, id, u, w.buf)
 	})
 	if serr != nil {
 		return u.Sealed, fmt.Errorf("media: save upload: %w", serr)
@@ -222,10 +222,10 @@ func (m *Store) Complete(ctx context.Context, id string) (Attachment, error) {
 	// long as its messages need): it is plain, and what it held sealed is released.
 	u.Media, u.Chunks, u.Sum, u.Key, u.Name, u.MIME = a.MediaID, nil, nil, nil, "", ""
 	err = m.db.Update(ctx, func(tx *store.Tx) error {
-		if err := m.deleteTail(tx, id, u); err != nil {
+		if err := m.rec.DeleteTail(tx, id, u); err != nil {
 			return err
 		}
-		return m.putUpload(tx, id, u)
+		return m.rec.PutUpload(tx, id, u)
 	})
 	if err != nil {
 		return Attachment{}, fmt.Errorf("media: complete upload: %w", err)
@@ -245,10 +245,10 @@ func (m *Store) Cancel(ctx context.Context, id string) error {
 		return err
 	}
 	err = m.db.Update(ctx, func(tx *store.Tx) error {
-		if err := m.deleteTail(tx, id, u); err != nil {
+		if err := m.rec.DeleteTail(tx, id, u); err != nil {
 			return err
 		}
-		return m.deleteRec(tx, uploadKey(id))
+		return m.rec.Delete(tx, uploadKey(id))
 	})
 	if err != nil {
 		return fmt.Errorf("media: cancel upload: %w", err)

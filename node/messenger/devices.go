@@ -24,7 +24,7 @@ func (m *Messenger) RevokeDevice(ctx context.Context, id string) error {
 func (m *Messenger) DeviceList(ctx context.Context) (*wire.DeviceList, []byte, error) {
 	return m.dev.DeviceList(ctx)
 }
-func (m *Messenger) DeviceRevoked() bool                  { return m.dev.DeviceRevoked() }
+func (m *Messenger) DeviceRevoked() bool { return m.dev.DeviceRevoked() }
 func (m *Messenger) CurrentDevice(ctx context.Context) (api.CurrentDevice, error) {
 	return m.dev.Current(ctx)
 }

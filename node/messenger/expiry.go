@@ -12,6 +12,7 @@ import (
 	"github.com/petrel-chat/petrel/node/history"
 	"github.com/petrel-chat/petrel/node/inbox"
 	"github.com/petrel-chat/petrel/node/media"
+	"github.com/petrel-chat/petrel/node/outbox"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
@@ -251,4 +252,38 @@ func attachmentIDs(msg *api.Message) []string {
 		ids = append(ids, a.MediaID)
 	}
 	return ids
+}
+
+// inheritExpire is the timer an edit or a reaction of msg carries: msg's own, so that its
+// copies at rest (outbox, resend history, relay mail) are sealed and dropped like msg's
+// (outbox.ExpiryOf).
+func inheritExpire(msg *api.Message) uint32 { return uint32(max(msg.DisappearAfterS, 0)) }
+
+// sealGroupSent seals our envelope of group content ct for the resend history (gh/, at
+// key) under ct's bucket when ct disappears (outbox.ExpiryOf), marked by a leading 0x00
+// (an envelope starts with its version, 0x01): an older version of our sending chain in
+// Badger's value log must not open it once the key is destroyed.
+func (m *Messenger) sealGroupSent(tx *store.Tx, key []byte, ct *wire.Content, env []byte) ([]byte, error) {
+	exp := outbox.ExpiryOf(ct)
+	if exp <= 0 || m.cfg.Shred == nil {
+		return env, nil
+	}
+	sealed, err := m.cfg.Shred.SealUntil(tx, exp, key, env)
+	if err != nil {
+		return nil, fmt.Errorf("messenger: seal a group resend copy: %w", err)
+	}
+	return append([]byte{0}, sealed...), nil
+}
+
+// openGroupSent opens a resend-history envelope sealGroupSent sealed; false once its key
+// is destroyed (the content expired: nothing to resend).
+func (m *Messenger) openGroupSent(key, v []byte) ([]byte, bool) {
+	if len(v) == 0 || v[0] != 0 {
+		return v, true
+	}
+	if m.cfg.Shred == nil {
+		return nil, false
+	}
+	env, err := m.cfg.Shred.Open(v[1:], key)
+	return env, err == nil
 }

@@ -46,6 +46,8 @@ func (m *Messenger) newGroups() (*groups.Service, error) {
 			OpenConversation: m.groupOpenConversation,
 			EmitConversation: m.emitConv,
 			Disappear:        m.groupDisappear, // expiry.go
+			SealSent:         m.sealGroupSent,  // expiry.go
+			OpenSent:         m.openGroupSent,
 		},
 		Options: m.cfg.Groups,
 	})

@@ -126,6 +126,7 @@ func (m *Messenger) rxReceipt(b *inbox.Batch, ct *wire.Content, _ hlc.Timestamp)
 	if ct.Status == wire.ReceiptRead {
 		status, level = api.StatusRead, 2
 	}
+	var ours []string
 	for _, id := range ct.IDs {
 		r, err := m.target(b, id)
 		if err != nil || r == nil || r.M.SenderID != m.uid {
@@ -137,8 +138,10 @@ func (m *Messenger) rxReceipt(b *inbox.Batch, ct *wire.Content, _ hlc.Timestamp)
 		if _, _, err := receipts.Note(b.Tx(), id, b.Contact().UserID, level, m.nowMS()); err != nil {
 			return err // the receipt's time, for GET /v1/messages/{id}/receipts
 		}
+		ours = append(ours, id)
 	}
-	return nil
+	// Our other devices show the same status (node/devicesync).
+	return m.dev.SyncReceipt(b.Tx(), b.Contact().UserID, ct.Status, ours, m.nowMS())
 }
 
 // rxEdit applies the contact's edit of its own message (the latest edit wins).

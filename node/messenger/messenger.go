@@ -144,7 +144,8 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 		MarkRead: func(tx *store.Tx, conv, upTo string) error { return m.markRead(tx, conv, upTo, false) }, Sealer: m.sealer(),
 		Attachments: func(tx *store.Tx, msgID, from string, relays []string, raws []json.RawMessage) []api.Attachment {
 			return m.att.Received(tx, msgID, from, relays, raws)
-		}})
+		},
+		SetStatus: func(tx *store.Tx, r *history.Item, status string) error { return m.setStatusRec(tx, r, status, "") }})
 	if m.rx, err = m.inboxHooks(); err != nil {
 		return nil, err
 	}
@@ -219,6 +220,10 @@ func (m *Messenger) Run(ctx context.Context, h host.Host) error {
 		return err
 	}
 	m.live.Start(active, h)
+	// A linked device tells the account's primary where it is reached (node/devicesync).
+	if err := m.dev.AnnounceReach(ctx); err != nil {
+		m.log.Warn("cannot tell the primary this device's addresses", "err", err)
+	}
 	depositorDone := make(chan struct{})
 	go func() {
 		defer close(depositorDone)

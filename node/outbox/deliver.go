@@ -182,8 +182,14 @@ func (q *Queue) load(cid string, cursor []byte, n int) ([]Item, error) {
 func (q *Queue) Encrypt(ctx context.Context, cid string, batch []Item) ([]Item, error) {
 	var todo bool
 	cutoff := q.cfg.Now().Add(-ExpireAfter).UnixMilli()
-	for _, it := range batch {
-		if it.Entry.Cipher == nil || it.Entry.Created < cutoff {
+	for i := range batch {
+		e := &batch[i].Entry
+		if err := openCipher(q.cfg.Sealer, cid, e); errors.Is(err, ErrGone) {
+			todo = true // dropped below
+		} else if err != nil {
+			return nil, err
+		}
+		if e.Cipher == nil || e.Created < cutoff {
 			todo = true
 		}
 	}
@@ -225,21 +231,29 @@ func (q *Queue) Encrypt(ctx context.Context, cid string, batch []Item) ([]Item, 
 				}
 				continue
 			}
-			if e.Cipher == nil {
-				err := SealFrom(s0, &e, q.cfg.Sealer, cid, nil, c.Initial)
-				if errors.Is(err, ErrGone) { // a disappearing content that expired waiting
-					if err := tx.Delete(it.Key); err != nil {
+			err = openCipher(q.cfg.Sealer, cid, &e)
+			if e.Cipher == nil && err == nil {
+				err = SealFrom(s0, &e, q.cfg.Sealer, cid, nil, c.Initial)
+				if err == nil {
+					// Stored sealed when its content is; handed on opened.
+					stored := e
+					if err := SealCipher(tx, q.cfg.Sealer, cid, &stored); err != nil {
 						return err
 					}
-					continue
+					if err := store.PutJSON(tx, it.Key, &stored); err != nil {
+						return err
+					}
+					dirty = true
 				}
-				if err != nil {
+			}
+			if errors.Is(err, ErrGone) { // a disappearing content that expired waiting
+				if err := tx.Delete(it.Key); err != nil {
 					return err
 				}
-				if err := store.PutJSON(tx, it.Key, &e); err != nil {
-					return err
-				}
-				dirty = true
+				continue
+			}
+			if err != nil {
+				return err
 			}
 			out = append(out, Item{Key: it.Key, Entry: e})
 		}
@@ -314,7 +328,7 @@ func (q *Queue) applyAcks(ctx context.Context, cid string, acks []wire.Ack, infl
 				}
 				if found && e.Resets < MaxSessionResets {
 					e.Resets++
-					e.Cipher, e.EnvID, e.Initial = nil, nil, nil
+					e.Cipher, e.EnvID, e.Initial, e.CipherSealed = nil, nil, nil, false
 					if err := store.PutJSON(tx, s.Key, &e); err != nil {
 						return err
 					}

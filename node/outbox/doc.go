@@ -26,5 +26,6 @@
 //	sh/<channel id>/<seq>          sent content (wire.Content JSON), kept for resend
 //	                               requests (the last SentHistory; seq: 8 bytes big-endian);
 //	                               a disappearing one sealed under its node/shredkeys bucket
-//	                               key, as is its ob/ entry's content (sealed.go)
+//	                               key, as are its ob/ entry's content and, once
+//	                               encrypted, its ratchet ciphertext (sealed.go)
 package outbox

@@ -41,6 +41,10 @@ type Entry struct {
 	// Sealed: Content is sealed under the bucket key of Expires (sealed.go), with
 	// SentKey(contact, Seq) as associated data, as is the resend history's copy.
 	Sealed bool `json:"sealed,omitempty"`
+	// CipherSealed: Cipher, the ratchet ciphertext of a Sealed content, is sealed too, under
+	// the same bucket (sealed.go): an older version of the session record in Badger's value
+	// log must not open it once the content expired.
+	CipherSealed bool `json:"cipher_sealed,omitempty"`
 }
 
 // Contact is what the outbox reads of a contact and, in Enqueue and Requeue, advances: the
@@ -106,6 +110,9 @@ func Enqueue(tx *store.Tx, c *Contact, content *wire.Content, msgID string, crea
 		}
 	}
 	if err := sealContent(tx, c.Sealer, c.ID, &e); err != nil {
+		return false, err
+	}
+	if err := SealCipher(tx, c.Sealer, c.ID, &e); err != nil {
 		return false, err
 	}
 	c.OutSeq++
@@ -187,7 +194,7 @@ func encrypt(s0 *ratchet.State, e *Entry, plain, env, initial []byte) error {
 		env = make([]byte, wire.IDSize)
 		rand.Read(env)
 	}
-	e.Cipher, e.EnvID, e.Initial = ct, env, nil
+	e.Cipher, e.EnvID, e.Initial, e.CipherSealed = ct, env, nil, false
 	if initial != nil && !s0.HasReceived() {
 		e.Initial = initial
 	}
@@ -279,7 +286,7 @@ func ClearCiphers(tx *store.Tx, cid string) error {
 		return err
 	}
 	for _, it := range es {
-		it.Entry.Cipher, it.Entry.EnvID, it.Entry.Initial = nil, nil, nil
+		it.Entry.Cipher, it.Entry.EnvID, it.Entry.Initial, it.Entry.CipherSealed = nil, nil, nil, false
 		if err := store.PutJSON(tx, it.Key, &it.Entry); err != nil {
 			return err
 		}
@@ -314,9 +321,14 @@ func ResetSession(tx *store.Tx, ratchets *sessions.Cache, contacts Contacts, cid
 }
 
 // ExpiryOf is when content expires (Unix ms): a text under a disappearing-message timer
-// expires its timer after it was sent; anything else never (0).
+// expires its timer after it was sent, and so do an edit and a reaction of a disappearing
+// message, which carry its timer (never later than their target: it was sent, or read,
+// before them); anything else never (0).
 func ExpiryOf(content *wire.Content) int64 {
-	if content.Kind != wire.KindText || content.Expire == 0 {
+	switch {
+	case content.Expire == 0:
+		return 0
+	case content.Kind != wire.KindText && content.Kind != wire.KindEdit && content.Kind != wire.KindReaction:
 		return 0
 	}
 	ts, err := hlc.Parse(content.TS)

@@ -71,3 +71,41 @@ func SealFrom(s0 *ratchet.State, e *Entry, s Sealer, cid string, env, initial []
 	}
 	return encrypt(s0, e, plain, env, initial)
 }
+
+// cipherAD binds a sealed ciphertext to its content (and apart from the content itself).
+func cipherAD(cid string, seq uint64) []byte { return append(SentKey(cid, seq), "/cipher"...) }
+
+// SealCipher seals e's ratchet ciphertext, in tx, under the bucket of its content when the
+// content is sealed at rest (Entry.CipherSealed): the caller stores e, and opens it again
+// to send it (the Queue does). Older versions of the session record stay in Badger's value
+// log until compaction; once the bucket key is destroyed they can open nothing.
+func SealCipher(tx *store.Tx, s Sealer, cid string, e *Entry) error {
+	if s == nil || !e.Sealed || e.CipherSealed || e.Cipher == nil {
+		return nil
+	}
+	sealed, err := s.SealUntil(tx, e.Expires, cipherAD(cid, e.Seq), e.Cipher)
+	if err != nil {
+		return fmt.Errorf("outbox: seal ciphertext %d: %w", e.Seq, err)
+	}
+	e.Cipher, e.CipherSealed = sealed, true
+	return nil
+}
+
+// openCipher opens e's sealed ciphertext in place (ErrGone once its key is destroyed).
+func openCipher(s Sealer, cid string, e *Entry) error {
+	if !e.CipherSealed {
+		return nil
+	}
+	if s == nil {
+		return fmt.Errorf("outbox: the ciphertext of %d is sealed at rest and no sealer is set", e.Seq)
+	}
+	ct, err := s.Open(e.Cipher, cipherAD(cid, e.Seq))
+	if errors.Is(err, shredkeys.ErrShredded) {
+		return ErrGone
+	}
+	if err != nil {
+		return fmt.Errorf("outbox: open ciphertext %d: %w", e.Seq, err)
+	}
+	e.Cipher, e.CipherSealed = ct, false
+	return nil
+}

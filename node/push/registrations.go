@@ -187,7 +187,12 @@ func newRecord(req api.PushRegistrationRequest) (*record, error) {
 		if err != nil || len(b) < 32 || len(b) > 100 {
 			return nil, bad("an APNs token is 32 to 100 bytes of hex")
 		}
-		if req.Topic == "" || len(req.Topic) > relaywire.MaxPushTopic || req.Endpoint != "" || req.Keys != nil {
+		switch {
+		case req.Topic == "":
+			return nil, bad("an apns registration needs its topic (the app's bundle id)")
+		case len(req.Topic) > relaywire.MaxPushTopic:
+			return nil, bad("an apns topic is at most %d bytes", relaywire.MaxPushTopic)
+		case req.Endpoint != "" || req.Keys != nil:
 			return nil, bad("apns registrations take token and topic (the bundle id) only")
 		}
 		r.Token, r.Topic = strings.ToLower(req.Token), req.Topic

@@ -71,7 +71,10 @@ func SaveContact(tx *store.Tx, c *Contact) error {
 	if c.Chan != "" {
 		return SaveChannel(tx, c.Chan, &c.Channel)
 	}
-	if err := contacts.Put(tx, &c.Record); err != nil {
+	// As contacts.Put, but an address book unchanged (most saves: a send, a received
+	// batch, only move the channel's counters) is not written again.
+	c.Record.V = contacts.Version
+	if _, err := store.PutJSONIfChanged(tx, contacts.Key(c.ID), &c.Record); err != nil {
 		return err
 	}
 	return SaveChannel(tx, c.ID, &c.Channel)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,6 +31,26 @@ func PutJSON(tx *Tx, key []byte, v any) error {
 		return fmt.Errorf("store: encode %s: %w", KeyPrefix(key), err)
 	}
 	return tx.Set(key, b)
+}
+
+// PutJSONIfChanged stores v at key as JSON unless the transaction already reads exactly
+// those bytes there: rewriting a record unchanged (a contact's address book on every send)
+// costs a seal, a Badger write and its bytes in the write-ahead log for nothing. It reports
+// whether it wrote. The read goes through the transaction's writes and the writer's read
+// cache, so use it for records the transaction has just read.
+func PutJSONIfChanged(tx *Tx, key []byte, v any) (bool, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return false, fmt.Errorf("store: encode %s: %w", KeyPrefix(key), err)
+	}
+	old, err := tx.Get(key)
+	switch {
+	case err == nil && bytes.Equal(old, b):
+		return false, nil
+	case err != nil && !errors.Is(err, ErrNotFound):
+		return false, err
+	}
+	return true, tx.Set(key, b)
 }
 
 // GetString returns the value at key as a string, or "" when absent.

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -179,5 +180,52 @@ func TestRunGC(t *testing.T) {
 	set(t, s, "k", "v")
 	if err := s.RunGC(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPutJSONIfChanged: a record is written when absent or different, not when the
+// transaction already reads the same bytes there (its own write, the commit before, or
+// Badger after a reopen); what is read afterwards is always the latest value.
+func TestPutJSONIfChanged(t *testing.T) {
+	s, dir := newTestStore(t)
+	type rec struct{ N int }
+	put := func(s *Store, n int) bool {
+		t.Helper()
+		var wrote bool
+		if err := s.Update(context.Background(), func(tx *Tx) error {
+			var err error
+			wrote, err = PutJSONIfChanged(tx, []byte("r/1"), rec{n})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return wrote
+	}
+	if !put(s, 1) {
+		t.Fatal("an absent record was not written")
+	}
+	if put(s, 1) {
+		t.Error("the same record was written again")
+	}
+	if !put(s, 2) {
+		t.Error("a changed record was not written")
+	}
+	s = reopen(t, s, dir)
+	if put(s, 2) {
+		t.Error("after reopen, the same record was written again")
+	}
+	if err := s.Update(context.Background(), func(tx *Tx) error {
+		if err := PutJSON(tx, []byte("r/1"), rec{3}); err != nil {
+			return err
+		}
+		if wrote, err := PutJSONIfChanged(tx, []byte("r/1"), rec{3}); err != nil || wrote {
+			return fmt.Errorf("over the transaction's own write: wrote %v, %v", wrote, err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := get(t, s, "r/1"); err != nil || v != `{"N":3}` {
+		t.Fatalf("read %q, %v", v, err)
 	}
 }

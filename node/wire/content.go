@@ -98,7 +98,8 @@ type Content struct {
 	To      uint64   `json:"to,omitempty"`
 	// Expire is a disappearing-message timer in seconds: on a text, the timer it was sent
 	// under (its expiry starts when read; for the sender when sent); on a disappear, the
-	// conversation's new timer. 0: none.
+	// conversation's new timer; on an edit or a reaction, its target's timer (its copies
+	// at rest and in relay mailboxes expire with it). 0: none.
 	Expire uint32 `json:"exp,omitempty"`
 
 	// Group fields: the group id, its state head, a group sequence number, opaque data
@@ -230,7 +231,7 @@ func (c *Content) check() error {
 		}
 	case KindSync:
 		if len(c.Data) == 0 || len(c.Data) > MaxSyncData || (c.With == "") == (c.Group == "") ||
-			c.With != "" && !validID(c.With) || c.Status != SyncContent && c.Status != SyncContact {
+			c.With != "" && !validID(c.With) || !validSyncStatus(c.Status) {
 			return bad("sync")
 		}
 	case KindEdit, KindDelete:

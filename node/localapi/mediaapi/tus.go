@@ -163,7 +163,11 @@ func (h *Handlers) PatchUpload(w http.ResponseWriter, r *http.Request) {
 		h.refuseErr(w, r, err)
 		return
 	}
-	if up.MediaID != "" || offset != up.Offset {
+	if up.MediaID != "" {
+		h.refuse(w, r, http.StatusConflict, api.Errorf(api.ErrConflict, "the upload is complete (media %s): nothing more to send", up.MediaID))
+		return
+	}
+	if offset != up.Offset {
 		h.refuse(w, r, http.StatusConflict, api.Errorf(api.ErrConflict, "Upload-Offset %d, the upload is at %d of %d", offset, up.Offset, up.Length))
 		return
 	}

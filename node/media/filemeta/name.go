@@ -21,13 +21,15 @@ func ChooseMIME(claimed, kind string) string {
 	return claimed
 }
 
-// CleanName keeps a file name displayable: no path, no control characters, ≤ 255 bytes.
+// CleanName keeps a file name displayable: no path, no control characters, no Unicode
+// bidirectional controls (an override would show "gpj.exe" as if it ended in ".jpg"),
+// ≤ 255 bytes.
 func CleanName(s string) string {
 	if i := strings.LastIndexAny(s, `/\`); i >= 0 {
 		s = s[i+1:]
 	}
 	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
+		if r < 0x20 || r == 0x7f || bidiControl(r) {
 			return -1
 		}
 		return r
@@ -51,4 +53,11 @@ func lastRune(s string) (rune, int) {
 		}
 	}
 	return 0, 1
+}
+
+// bidiControl reports the Unicode bidirectional formatting characters: the marks (LRM,
+// RLM, ALM), the embeddings and overrides (U+202A–U+202E) and the isolates
+// (U+2066–U+2069).
+func bidiControl(r rune) bool {
+	return r == 0x200e || r == 0x200f || r == 0x061c || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069
 }

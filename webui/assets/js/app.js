@@ -175,7 +175,9 @@ export class App {
     );
     this.layout = h('div.layout', this.sidebar, this.pane);
     this.root.classList.add('shell');
-    setChildren(this.root, this.connBar, this.layout);
+    // A device the account's primary revoked says so (docs/API.md §8: GET /v1/me's device).
+    this.revokedBar = h('div.conn.revoked', { role: 'alert', hidden: true }, 'This device was removed from the account');
+    setChildren(this.root, this.connBar, this.revokedBar, this.layout);
     this.drawMe();
   }
 
@@ -186,6 +188,7 @@ export class App {
     const name = (s.me && s.me.name) || 'You';
     this.meName.textContent = name;
     setChildren(this.meAvatar, this.avatar(name, s.me ? s.me.user_id : 'me'));
+    this.revokedBar.hidden = !(s.me && s.me.device && s.me.device.revoked_at);
     this.drawTitle();
   }
 

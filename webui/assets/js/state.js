@@ -129,6 +129,10 @@ export class Store {
         this.me = ev.me;
         this.changed('me');
         break;
+      case 'device_revoked':
+        this.me = Object.assign({}, this.me, { device: ev.device_revoked });
+        this.changed('me');
+        break;
     }
   }
 
