@@ -176,7 +176,7 @@ func TestNodeFloors(t *testing.T) {
 	floors := map[string]int{
 		"node/api": foundation, "node/store": foundation, "node/wire": foundation,
 		"node/eventlog": foundation, "node/invite": foundation, "node/p2phost": foundation,
-		"node/shredkeys":  foundation,
+		"node/shredkeys": foundation, "node/settings": foundation,
 		"node/sessions":   core,
 		"node/contacts":   core,
 		"node/history":    core,
