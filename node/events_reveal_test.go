@@ -100,4 +100,3 @@ func TestDisappearingMessageEventsCarryItWhileItLives(t *testing.T) {
 		})
 	}
 }
-

@@ -1,6 +1,9 @@
 package media
 
 import (
+	"fmt"
+
+	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/media/mediarec"
 	"github.com/petrel-chat/petrel/node/store"
 )
@@ -54,4 +57,41 @@ func (m *Store) Expire(tx *store.Tx, id, msgID string) error {
 		})
 	}
 	return nil
+}
+
+// MessageTimer is RefUntil for every attachment of message msg, with msg's timer (none, not
+// started, or its expires_at): what the messenger says with every write of a message.
+func (m *Store) MessageTimer(tx *store.Tx, msg *api.Message) error {
+	if msg.Deleted {
+		return nil
+	}
+	var exp int64
+	if msg.ExpiresAt != nil {
+		exp = *msg.ExpiresAt
+	}
+	for _, a := range msg.Attachments {
+		if err := m.RefUntil(tx, a.MediaID, msg.ID, msg.DisappearAfterS > 0, exp); err != nil {
+			return fmt.Errorf("media: the timer of %s's media: %w", msg.ID, err)
+		}
+	}
+	return nil
+}
+
+// ExpireMessage is Expire for each of mids, the media of expired message msgID.
+func (m *Store) ExpireMessage(tx *store.Tx, msgID string, mids []string) error {
+	for _, id := range mids {
+		if err := m.Expire(tx, id, msgID); err != nil {
+			return fmt.Errorf("media: media of an expired message: %w", err)
+		}
+	}
+	return nil
+}
+
+// IDsOf lists the media ids of attachments as.
+func IDsOf(as []api.Attachment) []string {
+	ids := make([]string, 0, len(as))
+	for _, a := range as {
+		ids = append(ids, a.MediaID)
+	}
+	return ids
 }

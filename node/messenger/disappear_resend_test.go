@@ -6,6 +6,7 @@ import (
 
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/groups"
+	outq "github.com/petrel-chat/petrel/node/outbox"
 	"github.com/petrel-chat/petrel/node/shredkeys"
 	"github.com/petrel-chat/petrel/node/store"
 )
@@ -47,7 +48,7 @@ func TestDisappearingGroupResendCopySealed(t *testing.T) {
 	if last[0] != 0 {
 		t.Fatal("the disappearing message's resend copy is kept under the data key only")
 	}
-	env, ok := a.openGroupSent(lastKey, last)
+	env, ok := outq.OpenCopy(a.outSealer(), lastKey, last)
 	if !ok || env[0] != 0x01 {
 		t.Fatalf("the sealed copy does not open to an envelope: %v", ok)
 	}
@@ -61,7 +62,7 @@ func TestDisappearingGroupResendCopySealed(t *testing.T) {
 	if err := kr.Destroy(ctx, bk); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := a.openGroupSent(lastKey, last); ok {
+	if _, ok := outq.OpenCopy(a.outSealer(), lastKey, last); ok {
 		t.Fatal("the copy still opens after its bucket key is destroyed")
 	}
 }

@@ -3,7 +3,6 @@ package messenger
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/contacts"
@@ -12,7 +11,6 @@ import (
 	"github.com/petrel-chat/petrel/node/history"
 	"github.com/petrel-chat/petrel/node/inbox"
 	"github.com/petrel-chat/petrel/node/media"
-	"github.com/petrel-chat/petrel/node/outbox"
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
@@ -55,7 +53,7 @@ func (m *Messenger) expiredOnArrival(sentAt, secs int64) bool {
 // putTombstone stores r as an expired message: no body, no index entry, no event. It is
 // kept (with its id) so that a resend of it is recognised and dropped.
 func (m *Messenger) putTombstone(tx *store.Tx, r *history.Item) error {
-	if err := m.expireMedia(tx, r.M.ID, attachmentIDs(&r.M)); err != nil {
+	if err := m.expireMedia(tx, r.M.ID, media.IDsOf(r.M.Attachments)); err != nil {
 		return err
 	}
 	wipe(r)
@@ -209,81 +207,19 @@ func (m *Messenger) expireMessage(tx *store.Tx, id string) error {
 	return m.fixLast(tx, r.M.ConversationID, r.M.ID)
 }
 
-// mediaTimer tells the media store the timer of message msg, whose attachments it refers
-// to (media.Store.RefUntil), so that media only disappearing messages use is sealed under
-// the bucket of the latest of their expiries (while one is unread, the Pending bucket),
-// and media a lasting message uses is not. Called with every write of a message.
+// mediaTimer tells the media store the timer of message msg (media.Store.MessageTimer),
+// with every write of a message; expireMedia deletes expired message id's media no other
+// message uses (media.Store.ExpireMessage). A node without media has no references.
 func (m *Messenger) mediaTimer(tx *store.Tx, msg *api.Message) error {
-	if m.cfg.Media == nil || len(msg.Attachments) == 0 || msg.Deleted {
+	if m.cfg.Media == nil {
 		return nil
 	}
-	var exp int64
-	if msg.ExpiresAt != nil {
-		exp = *msg.ExpiresAt
-	}
-	for _, a := range msg.Attachments {
-		if err := m.cfg.Media.RefUntil(tx, a.MediaID, msg.ID, msg.DisappearAfterS > 0, exp); err != nil {
-			return fmt.Errorf("messenger: the timer of %s's media: %w", msg.ID, err)
-		}
-	}
-	return nil
+	return m.cfg.Media.MessageTimer(tx, msg)
 }
 
-// expireMedia removes expired message id's references to media mids: media no other
-// message uses is deleted now, its chunk files with it (media.Store.Expire).
 func (m *Messenger) expireMedia(tx *store.Tx, id string, mids []string) error {
-	for _, mid := range mids {
-		var err error
-		if m.cfg.Media != nil {
-			err = m.cfg.Media.Expire(tx, mid, id)
-		} else {
-			err = media.Unref(tx, mid, id)
-		}
-		if err != nil {
-			return fmt.Errorf("messenger: media of an expired message: %w", err)
-		}
+	if m.cfg.Media == nil {
+		return nil
 	}
-	return nil
-}
-
-func attachmentIDs(msg *api.Message) []string {
-	ids := make([]string, 0, len(msg.Attachments))
-	for _, a := range msg.Attachments {
-		ids = append(ids, a.MediaID)
-	}
-	return ids
-}
-
-// inheritExpire is the timer an edit or a reaction of msg carries: msg's own, so that its
-// copies at rest (outbox, resend history, relay mail) are sealed and dropped like msg's
-// (outbox.ExpiryOf).
-func inheritExpire(msg *api.Message) uint32 { return uint32(max(msg.DisappearAfterS, 0)) }
-
-// sealGroupSent seals our envelope of group content ct for the resend history (gh/, at
-// key) under ct's bucket when ct disappears (outbox.ExpiryOf), marked by a leading 0x00
-// (an envelope starts with its version, 0x01): an older version of our sending chain in
-// Badger's value log must not open it once the key is destroyed.
-func (m *Messenger) sealGroupSent(tx *store.Tx, key []byte, ct *wire.Content, env []byte) ([]byte, error) {
-	exp := outbox.ExpiryOf(ct)
-	if exp <= 0 || m.cfg.Shred == nil {
-		return env, nil
-	}
-	sealed, err := m.cfg.Shred.SealUntil(tx, exp, key, env)
-	if err != nil {
-		return nil, fmt.Errorf("messenger: seal a group resend copy: %w", err)
-	}
-	return append([]byte{0}, sealed...), nil
-}
-
-// openGroupSent opens a resend-history envelope sealGroupSent sealed; false once its key
-// is destroyed (the content expired: nothing to resend).
-func (m *Messenger) openGroupSent(key, v []byte) ([]byte, bool) {
-	if len(v) == 0 || v[0] != 0 {
-		return v, true
-	}
-	if m.cfg.Shred == nil {
-		return nil, false
-	}
-	env, err := m.cfg.Shred.Open(v[1:], key)
-	return env, err == nil
+	return m.cfg.Media.ExpireMessage(tx, id, mids)
 }

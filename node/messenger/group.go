@@ -16,6 +16,7 @@ import (
 	"github.com/petrel-chat/petrel/node/groups"
 	"github.com/petrel-chat/petrel/node/groups/members"
 	"github.com/petrel-chat/petrel/node/inbox"
+	outq "github.com/petrel-chat/petrel/node/outbox"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 	"github.com/petrel-chat/petrel/sync/hlc"
@@ -46,8 +47,10 @@ func (m *Messenger) newGroups() (*groups.Service, error) {
 			OpenConversation: m.groupOpenConversation,
 			EmitConversation: m.emitConv,
 			Disappear:        m.groupDisappear, // expiry.go
-			SealSent:         m.sealGroupSent,  // expiry.go
-			OpenSent:         m.openGroupSent,
+			SealSent: func(tx *store.Tx, k []byte, ct *wire.Content, env []byte) ([]byte, error) {
+				return outq.SealCopy(tx, m.outSealer(), k, ct, env)
+			},
+			OpenSent: func(k, v []byte) ([]byte, bool) { return outq.OpenCopy(m.outSealer(), k, v) },
 		},
 		Options: m.cfg.Groups,
 	})

@@ -441,7 +441,7 @@ func (m *Messenger) Edit(ctx context.Context, id, body string) (api.Message, err
 			return err
 		}
 		out = r.M
-		content := &wire.Content{Kind: wire.KindEdit, TS: ts.String(), Target: id, Body: body, Expire: inheritExpire(&r.M)}
+		content := &wire.Content{Kind: wire.KindEdit, TS: ts.String(), Target: id, Body: body, Expire: uint32(r.M.DisappearAfterS)} // its timer (outbox.ExpiryOf)
 		if c == nil {
 			return m.sendGroupControl(tx, r.M.ConversationID, content)
 		}
@@ -549,7 +549,7 @@ func (m *Messenger) React(ctx context.Context, id, emoji string, remove bool) (a
 			}
 		}
 		out = r.M
-		content := &wire.Content{Kind: wire.KindReaction, TS: ts, Target: id, Emoji: emoji, Remove: remove, Expire: inheritExpire(&r.M)}
+		content := &wire.Content{Kind: wire.KindReaction, TS: ts, Target: id, Emoji: emoji, Remove: remove, Expire: uint32(r.M.DisappearAfterS)} // its timer (outbox.ExpiryOf)
 		if c == nil {
 			return m.sendGroupControl(tx, r.M.ConversationID, content)
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/petrel-chat/petrel/crypto/ratchet"
 	"github.com/petrel-chat/petrel/node/shredkeys"
 	"github.com/petrel-chat/petrel/node/store"
+	"github.com/petrel-chat/petrel/node/wire"
 )
 
 // Sealer seals the contents of disappearing messages at rest under the key of their
@@ -108,4 +109,34 @@ func openCipher(s Sealer, cid string, e *Entry) error {
 	}
 	e.Cipher, e.CipherSealed = ct, false
 	return nil
+}
+
+// SealCopy seals env, a copy of content ct kept at store key key (our group resend copy,
+// gh/), under ct's bucket when ct disappears (ExpiryOf), marked by a leading 0x00 (a group
+// envelope starts with its version, 0x01): an older version of the key that encrypted it,
+// left in Badger's value log, must not open it once the bucket key is destroyed. Other
+// contents are returned as they are.
+func SealCopy(tx *store.Tx, s Sealer, key []byte, ct *wire.Content, env []byte) ([]byte, error) {
+	exp := ExpiryOf(ct)
+	if s == nil || exp <= 0 {
+		return env, nil
+	}
+	sealed, err := s.SealUntil(tx, exp, key, env)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: seal a copy of %s: %w", ct.Kind, err)
+	}
+	return append([]byte{0}, sealed...), nil
+}
+
+// OpenCopy returns the copy SealCopy kept as v at key; false once its key is destroyed
+// (the content expired).
+func OpenCopy(s Sealer, key, v []byte) ([]byte, bool) {
+	if len(v) == 0 || v[0] != 0 {
+		return v, true
+	}
+	if s == nil {
+		return nil, false
+	}
+	env, err := s.Open(v[1:], key)
+	return env, err == nil
 }
