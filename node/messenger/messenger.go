@@ -66,11 +66,8 @@ type Config struct {
 	Shred *shredkeys.Keyring
 }
 
-// Store keys of the messenger itself (docs in doc.go).
-var (
-	kClock    = []byte("hlc")
-	kSettings = []byte("settings")
-)
+// Store key of the messenger itself (docs in doc.go).
+var kClock = []byte("hlc")
 
 // Messenger is the messaging engine. Create it with New, then Run it with a libp2p host.
 type Messenger struct {
