@@ -176,7 +176,7 @@ func TestNodeFloors(t *testing.T) {
 	floors := map[string]int{
 		"node/api": foundation, "node/store": foundation, "node/wire": foundation,
 		"node/eventlog": foundation, "node/invite": foundation, "node/p2phost": foundation,
-		"node/shredkeys":  foundation,
+		"node/shredkeys": foundation, "node/settings": foundation,
 		"node/sessions":   core,
 		"node/contacts":   core,
 		"node/history":    core,
@@ -255,13 +255,9 @@ const maxNodePackageLines = 2500
 // go down: lower the number when the package shrinks, remove the entry once it is under
 // the limit.
 func TestNodePackageSize(t *testing.T) {
-	ceilings := map[string]int{
-		// issue 12: the façade still holds the message operations that send.go, the
-		// handlers of inbound.go, group.go and expiry.go share (putMsg, setStatus,
-		// markDeleted, applyReaction, the conversation objects), the group wiring
-		// (group.go) and the contact adding (contacts.go): the next seams to split along.
-		"node/messenger": 2577,
-	}
+	// No exceptions today (issue 12 brought node/messenger under the limit); a package that
+	// must stay over it for a while gets an entry with its size, which may only go down.
+	ceilings := map[string]int{}
 	pkgs := loadPackages(t)
 	for dir, p := range pkgs {
 		if dir != "node" && !strings.HasPrefix(dir, "node/") {

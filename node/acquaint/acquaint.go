@@ -11,6 +11,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/petrel-chat/petrel/crypto/identity"
+	"github.com/petrel-chat/petrel/crypto/safetynum"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/contacts"
 	"github.com/petrel-chat/petrel/node/history"
@@ -282,4 +283,19 @@ func List(tx *store.Tx, show func(c *sessions.Contact) api.Contact) ([]api.Conta
 		return strings.Compare(a.ID, b.ID)
 	})
 	return out, err
+}
+
+// SafetyNumber is the safety number between our account (key acct, user id uid: the same
+// on every device, unchanged by devices) and contact c's account; "" when a key does not
+// parse.
+func SafetyNumber(acct *identity.PublicIdentity, uid string, c *sessions.Contact) string {
+	pub, err := identity.ParsePublic(c.AccountKey())
+	if err != nil {
+		return ""
+	}
+	n, err := safetynum.New([]byte(uid), acct.SigningKey(), []byte(pub.UserID()), pub.SigningKey())
+	if err != nil {
+		return ""
+	}
+	return n.String()
 }

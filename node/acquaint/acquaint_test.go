@@ -313,3 +313,23 @@ func TestListByNameWithoutGroupOnly(t *testing.T) {
 		return nil
 	})
 }
+
+// TestSafetyNumberSameOnBothSides: both accounts compute the same safety number for each
+// other, a third account another one, and a contact whose key does not parse none.
+func TestSafetyNumberSameOnBothSides(t *testing.T) {
+	a, b, c := newIdentity(t), newIdentity(t), newIdentity(t)
+	contactOf := func(id *identity.Identity) *sessions.Contact {
+		return &sessions.Contact{Record: contacts.Record{Identity: id.Public().Bytes()}}
+	}
+	ab := SafetyNumber(a.Public(), string(a.UserID()), contactOf(b))
+	ba := SafetyNumber(b.Public(), string(b.UserID()), contactOf(a))
+	if ab == "" || ab != ba {
+		t.Errorf("a sees %q, b sees %q", ab, ba)
+	}
+	if ac := SafetyNumber(a.Public(), string(a.UserID()), contactOf(c)); ac == ab {
+		t.Error("another contact has the same safety number")
+	}
+	if n := SafetyNumber(a.Public(), string(a.UserID()), &sessions.Contact{Record: contacts.Record{Identity: []byte("junk")}}); n != "" {
+		t.Errorf("a key that does not parse gave %q", n)
+	}
+}

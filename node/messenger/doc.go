@@ -30,7 +30,7 @@
 //	format                         store format version (docs/PROTOCOL.md "Store format version")
 //	pk                             prekey store (crypto/prekey), pki issued one-time ids
 //	hlc                            last hybrid logical clock timestamp issued
-//	settings                       settings
+//	settings                       the user's settings: node/settings
 //	gr/ gm/ gn/ go/ gk/ gx/ gq/    groups: node/groups owns these and gw/ gh/ gt/ gf/ gs/ gd/ gdn
 //
 // Presence and typing live in node/presence, groups in node/groups (group.go holds the

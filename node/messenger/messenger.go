@@ -14,7 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/petrel-chat/petrel/crypto/identity"
-	"github.com/petrel-chat/petrel/crypto/safetynum"
+	"github.com/petrel-chat/petrel/node/acquaint"
 	"github.com/petrel-chat/petrel/node/api"
 	"github.com/petrel-chat/petrel/node/attachments"
 	"github.com/petrel-chat/petrel/node/contacts"
@@ -68,11 +68,8 @@ type Config struct {
 	Shred *shredkeys.Keyring
 }
 
-// Store keys of the messenger itself (docs in doc.go).
-var (
-	kClock    = []byte("hlc")
-	kSettings = []byte("settings")
-)
+// Store key of the messenger itself (docs in doc.go).
+var kClock = []byte("hlc")
 
 // Messenger is the messaging engine. Create it with New, then Run it with a libp2p host.
 type Messenger struct {
@@ -136,7 +133,7 @@ func New(ctx context.Context, cfg Config) (*Messenger, error) {
 	m.timers = expiry.New(m.timersConfig())
 	m.live = presence.New(presence.Config{
 		Store: m.st, Events: m.ev, Log: m.log, Options: m.cfg.Presence, Book: presencebook.New(m.st, func() string { return m.uid }),
-		AddAddrs: m.addAddrs, Publish: m.frames.Publish, Hidden: m.presenceHidden,
+		AddAddrs: m.addAddrs, Publish: m.frames.Publish, Hidden: presencebook.Hidden(m.st, m.settings),
 	})
 	m.pk = sessions.PrekeyServer{Store: m.st, Identity: m.id, Now: m.now, Log: m.log, IsContact: sessions.AcceptedPeer}
 	m.clock = hlc.New(cfg.Now)
@@ -268,15 +265,7 @@ func (m *Messenger) hostOrNil() host.Host {
 }
 
 // OutboxLen counts the contents waiting for delivery (GET /v1/status).
-func (m *Messenger) OutboxLen() int {
-	n := 0
-	_ = m.st.View(func(tx *store.Tx) error {
-		var err error
-		n, err = outq.Len(tx)
-		return err
-	})
-	return n
-}
+func (m *Messenger) OutboxLen() int { return outq.Count(m.st) }
 
 // outboxConfig is what node/outbox is given of the messenger (outbox.go).
 func (m *Messenger) outboxConfig() outq.Config {
@@ -309,22 +298,8 @@ func (m *Messenger) Typing(ctx context.Context, convID, state string) error {
 	return m.live.Typing(ctx, convID, state)
 }
 
-// safetyNumber is the safety number between us and a contact's identity.
-func (m *Messenger) safetyNumber(c *sessions.Contact) string {
-	pub, err := identity.ParsePublic(c.AccountKey())
-	if err != nil {
-		return ""
-	}
-	me := m.acct // the account's: the same on every device, unchanged by devices
-	n, err := safetynum.New([]byte(m.uid), me.SigningKey(), []byte(pub.UserID()), pub.SigningKey())
-	if err != nil {
-		return ""
-	}
-	return n.String()
-}
-
 func (m *Messenger) apiContact(c *sessions.Contact) api.Contact {
-	return contacts.ToAPI(&c.Record, m.safetyNumber(c), m.live.LastSeen(c.ID))
+	return contacts.ToAPI(&c.Record, acquaint.SafetyNumber(m.acct, m.uid, c), m.live.LastSeen(c.ID))
 }
 
 func (m *Messenger) nowMS() int64 { return m.now().UnixMilli() }

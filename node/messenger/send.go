@@ -13,6 +13,7 @@ import (
 	"github.com/petrel-chat/petrel/node/history"
 	outq "github.com/petrel-chat/petrel/node/outbox"
 	"github.com/petrel-chat/petrel/node/sessions"
+	"github.com/petrel-chat/petrel/node/settings"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/wire"
 	"github.com/petrel-chat/petrel/sync/hlc"
@@ -218,27 +219,10 @@ func (m *Messenger) setStatus(tx *store.Tx, id, status, reason string) error {
 	return m.setStatusRec(tx, r, status, reason)
 }
 
-// setStatusRec is setStatus on a message record just loaded from tx.
+// setStatusRec is setStatus on a message record just loaded from tx (history.AdvanceStatus).
 func (m *Messenger) setStatusRec(tx *store.Tx, r *history.Item, status, reason string) error {
-	if r.M.Status == api.StatusFailed {
+	if !history.AdvanceStatus(r, status, reason) {
 		return nil
-	}
-	if status == api.StatusFailed {
-		if api.StatusRank(r.M.Status) >= api.StatusRank(api.StatusSent) {
-			return nil // one of the person's devices took it: another's failure does not undo that
-		}
-		r.M.Status, r.M.Error = status, reason
-	} else {
-		if api.StatusRank(status) <= api.StatusRank(r.M.Status) {
-			return nil
-		}
-		r.M.Status = status
-	}
-	switch r.M.Status {
-	case api.StatusDelivered:
-		r.M.Receipts.Delivered = 1
-	case api.StatusRead:
-		r.M.Receipts.Delivered, r.M.Receipts.Read = 1, 1
 	}
 	if err := m.putMsg(tx, r, false); err != nil {
 		return err
@@ -305,49 +289,12 @@ func (m *Messenger) MarkRead(ctx context.Context, convID, upTo string) error {
 // markRead is MarkRead in tx; mine is false for a read mark one of our other devices made
 // (node/devicesync), which sends no receipts and no sync of its own.
 func (m *Messenger) markRead(tx *store.Tx, convID, upTo string, mine bool) error {
-	conv, err := history.GetConversation(tx, convID)
+	conv, newly, changed, err := history.ReadUpTo(tx, m.sealer(), convID, upTo)
 	if err != nil {
 		return err
 	}
-	target, err := history.LoadItem(tx, m.sealer(), upTo)
-	if err != nil || target.M.ConversationID != convID {
-		return api.Errorf(api.ErrNotFound, "no message %q in this conversation", upTo)
-	}
-	var newly []*history.Item
-	unread := 0
-	err = tx.Iterate(store.IterOptions{Prefix: history.KeyOrderPrefix(convID), Start: history.KeyOrder(convID, conv.ReadUpTo)}, func(k, v []byte) (bool, error) {
-		order := string(k[len(history.KeyOrderPrefix(convID)):])
-		if order <= conv.ReadUpTo {
-			return true, nil
-		}
-		r, err := history.LoadItem(tx, m.sealer(), string(v))
-		if err != nil {
-			return false, err
-		}
-		if !r.Incoming {
-			return true, nil
-		}
-		if order <= target.M.Order {
-			if r.M.Status != api.StatusRead {
-				newly = append(newly, r)
-			}
-		} else {
-			unread++
-		}
-		return true, nil
-	})
-	if err != nil {
-		return err
-	}
-	if target.M.Order > conv.ReadUpTo {
-		conv.ReadUpTo = target.M.Order
-	}
-	changed := conv.Unread != unread || len(newly) > 0
-	conv.Unread = unread
 	var ids []string
 	for _, r := range newly {
-		r.M.Status = api.StatusRead
-		r.M.Receipts.Read = r.M.Receipts.Delivered      // incoming: its receipts describe this node
 		if err := m.startReadTimer(tx, r); err != nil { // expiry.go
 			return err
 		}
@@ -505,21 +452,9 @@ func (m *Messenger) markDeleted(tx *store.Tx, r *history.Item) error {
 }
 
 // fixLast points a conversation's last message at the newest remaining one after removed
-// left its history.
+// left its history (history.FixLast), and reports the conversation when it changed.
 func (m *Messenger) fixLast(tx *store.Tx, convID, removed string) error {
-	conv, err := history.GetConversation(tx, convID)
-	if err != nil || conv.LastMsgID != removed {
-		return err
-	}
-	conv.LastMsgID = ""
-	err = tx.Iterate(store.IterOptions{Prefix: history.KeyOrderPrefix(convID), Reverse: true}, func(_, v []byte) (bool, error) {
-		conv.LastMsgID = string(v)
-		return false, nil
-	})
-	if err != nil {
-		return err
-	}
-	if err := history.PutConversation(tx, conv); err != nil {
+	if changed, err := history.FixLast(tx, convID, removed); err != nil || !changed {
 		return err
 	}
 	return m.emitConv(tx, convID)
@@ -567,79 +502,39 @@ func (m *Messenger) React(ctx context.Context, id, emoji string, remove bool) (a
 	return out, err
 }
 
-// applyReaction applies a reaction change stamped ts unless a later change of the same
-// user and emoji was applied already; it reports whether the message changed.
+// applyReaction applies a reaction change stamped ts (history.ApplyReaction).
 func applyReaction(r *history.Item, user, emoji string, present bool, ts string) bool {
-	if r.ReactTS == nil {
-		r.ReactTS = history.Reactions{}
-	}
-	if r.ReactTS[user] == nil {
-		r.ReactTS[user] = map[string]history.ReactState{}
-	}
-	if old, ok := r.ReactTS[user][emoji]; ok && old.TS >= ts {
-		return false
-	}
-	r.ReactTS[user][emoji] = history.ReactState{TS: ts, Present: present}
-	out := map[string][]string{}
-	for u, es := range r.ReactTS {
-		for e, s := range es {
-			if s.Present {
-				out[e] = append(out[e], u)
-			}
-		}
-	}
-	for e := range out {
-		slices.Sort(out[e])
-	}
-	r.M.Reactions = out
-	return true
+	return history.ApplyReaction(r, user, emoji, present, ts)
 }
 
-// Settings returns the settings.
-func (m *Messenger) Settings(ctx context.Context) (api.Settings, error) {
-	var s api.Settings
-	err := m.st.View(func(tx *store.Tx) error {
-		var err error
-		s, err = m.settings(tx)
+// Settings returns the settings (node/settings).
+func (m *Messenger) Settings(ctx context.Context) (out api.Settings, err error) {
+	err = m.st.View(func(tx *store.Tx) error {
+		out, err = settings.Get(tx)
 		return err
 	})
-	return s, err
+	return out, err
 }
 
-func (m *Messenger) settings(tx *store.Tx) (api.Settings, error) {
-	s := api.Settings{Presence: api.PresenceContacts, ReadReceipts: true}
-	_, err := store.GetJSON(tx, kSettings, &s)
-	return s, err
-}
+func (m *Messenger) settings(tx *store.Tx) (api.Settings, error) { return settings.Get(tx) }
 
-// UpdateSettings changes the settings given.
-func (m *Messenger) UpdateSettings(ctx context.Context, p api.SettingsPatch) (api.Settings, error) {
-	if p.Presence != nil && *p.Presence != api.PresenceContacts && *p.Presence != api.PresenceNobody {
-		return api.Settings{}, api.Errorf(api.ErrBadRequest, `presence must be "contacts" or "nobody"`)
-	}
-	var s api.Settings
-	err := m.st.Update(ctx, func(tx *store.Tx) error {
-		var err error
-		if s, err = m.settings(tx); err != nil {
+// UpdateSettings changes the settings given (settings.Apply); presence follows at once.
+func (m *Messenger) UpdateSettings(ctx context.Context, p api.SettingsPatch) (out api.Settings, err error) {
+	err = m.st.Update(ctx, func(tx *store.Tx) error {
+		if out, err = settings.Apply(tx, p); err != nil {
 			return err
 		}
-		if p.Presence != nil {
-			s.Presence = *p.Presence
-		}
-		if p.ReadReceipts != nil {
-			s.ReadReceipts = *p.ReadReceipts
-		}
-		if err := m.putSettings(tx, s); err != nil {
+		if err := m.putSettings(tx, out); err != nil {
 			return err
 		}
-		return m.dev.SyncSettings(tx, s) // to our other devices (node/devicesync)
+		return m.dev.SyncSettings(tx, out) // to our other devices (node/devicesync)
 	})
-	return s, err
+	return out, err
 }
 
 // putSettings saves the settings (a change here, or one synced from another device).
 func (m *Messenger) putSettings(tx *store.Tx, s api.Settings) error {
 	hidden := s.Presence == api.PresenceNobody
 	tx.OnCommit(func() { m.live.SetHidden(hidden) })
-	return store.PutJSON(tx, kSettings, s)
+	return settings.Put(tx, s)
 }

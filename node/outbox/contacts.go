@@ -35,3 +35,15 @@ func ContactOf(c *sessions.Contact) Contact {
 		Identity: c.Identity, Relays: c.Relays, Blocked: c.Blocked,
 	}
 }
+
+// Count is how many contents wait in the outbox for delivery (GET /v1/status); 0 when the
+// store cannot be read.
+func Count(st *store.Store) int {
+	n := 0
+	_ = st.View(func(tx *store.Tx) error {
+		var err error
+		n, err = Len(tx)
+		return err
+	})
+	return n
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/petrel-chat/petrel/node/sessions"
 	"github.com/petrel-chat/petrel/node/store"
 	"github.com/petrel-chat/petrel/node/store/storetest"
+	"github.com/petrel-chat/petrel/node/wire"
 )
 
 // TestStoredContactsReadTheAddressBook: the outbox reads a contact's counters, pending
@@ -25,14 +26,25 @@ func TestStoredContactsReadTheAddressBook(t *testing.T) {
 		}
 		return sessions.SaveChannel(tx, c.ID, &c.Channel)
 	})
+	if n := Count(st); n != 0 {
+		t.Errorf("Count of an empty outbox: %d", n)
+	}
 	var got Contact
 	storetest.Update(t, st, func(tx *store.Tx) error {
 		var err error
 		if got, err = (StoredContacts{}).Contact(tx, "c1"); err != nil {
 			return err
 		}
-		return StoredContacts{}.ForgetInitial(tx, "c1")
+		if err := (StoredContacts{}).ForgetInitial(tx, "c1"); err != nil {
+			return err
+		}
+		oc := ContactOf(c)
+		_, err = Enqueue(tx, &oc, &wire.Content{Kind: wire.KindText, ID: "m1", TS: "018bcfe5680000000001", Body: "hi"}, "m1", 1, nil)
+		return err
 	})
+	if n := Count(st); n != 1 {
+		t.Errorf("Count after one content: %d", n)
+	}
 	if got.ID != "c1" || got.SendSeq != 4 || got.OutSeq != 9 || string(got.Initial) != "init" ||
 		string(got.Identity) != "idk" || !slices.Equal(got.Relays, []string{"/r"}) || !got.Blocked {
 		t.Errorf("Contact = %+v", got)

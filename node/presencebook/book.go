@@ -116,3 +116,17 @@ func TypingPeers(tx *store.Tx, uid, convID string) ([]presence.Peer, error) {
 	}
 	return out, nil
 }
+
+// Hidden reports whether our setting is presence: nobody (presence.Config.Hidden), read by
+// settings from the store.
+func Hidden(st *store.Store, settings func(tx *store.Tx) (api.Settings, error)) func() bool {
+	return func() bool {
+		hidden := false
+		_ = st.View(func(tx *store.Tx) error {
+			s, err := settings(tx)
+			hidden = err == nil && s.Presence == api.PresenceNobody
+			return nil
+		})
+		return hidden
+	}
+}

@@ -106,3 +106,23 @@ func TestBookReadsContactsGroupsAndTypingPeers(t *testing.T) {
 		t.Errorf("Recipients of no conversation: %v, want not_found", err)
 	}
 }
+
+// TestHiddenFollowsTheSetting: presence is hidden exactly when the setting says nobody, and
+// shown when the settings cannot be read.
+func TestHiddenFollowsTheSetting(t *testing.T) {
+	st := storetest.Open(t)
+	set := api.Settings{Presence: api.PresenceContacts}
+	var fail error
+	hidden := Hidden(st, func(*store.Tx) (api.Settings, error) { return set, fail })
+	if hidden() {
+		t.Error("hidden with presence: contacts")
+	}
+	set.Presence = api.PresenceNobody
+	if !hidden() {
+		t.Error("shown with presence: nobody")
+	}
+	fail = errors.New("unreadable")
+	if hidden() {
+		t.Error("hidden when the settings cannot be read")
+	}
+}
