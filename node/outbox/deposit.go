@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/petrel-chat/petrel/crypto/identity"
 	"github.com/petrel-chat/petrel/crypto/sealed"
@@ -57,7 +58,15 @@ func (q *Queue) depositAll(cid string) (int, error) {
 		// stored[i]: some relay holds envelope i durably.
 		stored := make([]bool, len(batch))
 		var lastErr error
+		answered := map[string]bool{} // relays (by peer id) that took the batch
 		for _, r := range c.Relays {
+			// Several addresses of one relay (the processes of a cluster share its peer
+			// id): one that answered holds the mail for all, and another deposit there
+			// would count each message again against the mailbox's quota.
+			pid := relayPeer(r)
+			if answered[pid] {
+				continue
+			}
 			var errs []error
 			var err error
 			if el, ok := link.(ExpiringMailbox); ok && expiring {
@@ -70,6 +79,7 @@ func (q *Queue) depositAll(cid string) (int, error) {
 				q.cfg.Logger.Info("mailbox deposit failed", "contact", cid, "relay", r, "err", err)
 				continue
 			}
+			answered[pid] = true
 			for i, e := range errs {
 				if i >= len(stored) {
 					break // a relay answering for more than it was given: ignored
@@ -102,4 +112,13 @@ func (q *Queue) depositAll(cid string) (int, error) {
 			return done, fmt.Errorf("no relay of the contact took the mail: %w", lastErr)
 		}
 	}
+}
+
+// relayPeer is the peer id part of a relay's multiaddr (after /p2p/), or the whole address
+// when it has none.
+func relayPeer(addr string) string {
+	if i := strings.LastIndex(addr, "/p2p/"); i >= 0 {
+		return addr[i+len("/p2p/"):]
+	}
+	return addr
 }
