@@ -60,12 +60,18 @@ func TestLastSeenOutlivesARestartAndHiddenForgetsIt(t *testing.T) {
 	st := openStore(t, alice.dir)
 	got, ok := storedLastSeen(t, st, bobAtAlice)
 	st.Close()
-	if !ok || got != seen {
-		t.Fatalf("pr/%s after shutdown: %d %v; want %d", bobAtAlice, got, ok, seen)
+	// The saved time is the last heartbeat's: the one that showed bob online, or a later
+	// one (the greeting on the new connection may come a millisecond after it).
+	if !ok || got < seen {
+		t.Fatalf("pr/%s after shutdown: %d %v; want %d or later", bobAtAlice, got, ok, seen)
 	}
+	seen = got
 	alice.run(t, opts, nil)
 	if got := alice.live.LastSeen(bobAtAlice); got == nil || *got != seen {
-		t.Fatalf("last seen after a restart: %v; want %d", got, seen)
+		if got != nil {
+			t.Fatalf("last seen after a restart: %d; want %d", *got, seen)
+		}
+		t.Fatalf("last seen after a restart: none; want %d", seen)
 	}
 
 	frames, cancel = alice.frames.Subscribe(alice.live.OnlineFrames())
