@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/petrel-chat/petrel/node/nodetest"
 	"github.com/petrel-chat/petrel/node/nodetest/wait"
 )
 
@@ -16,15 +15,7 @@ import (
 // reaches the contact.
 func TestRevokedDeviceChangesNothingForOthers(t *testing.T) {
 	ctx := context.Background()
-	alice, bob := nodetest.Start(t, "alice"), nodetest.Start(t, "bob")
-	aliceID := nodetest.UserID(t, alice)
-	conv := nodetest.Befriend(t, alice, bob).ConversationID
-	if _, err := alice.Client.Send(ctx, conv, "a0", "hello bob"); err != nil {
-		t.Fatal(err)
-	}
-	convOf(t, bob, aliceID)
-	tablet := linkDevice(t, alice, "alice-tablet")
-	convOf(t, tablet, nodetest.UserID(t, bob))
+	alice, bob, tablet, conv := pairWithLinkedDevice(t, "alice-tablet")
 	own, err := tablet.Client.Send(ctx, conv, "t0", "the tablet's own message")
 	if err != nil {
 		t.Fatal(err)

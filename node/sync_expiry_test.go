@@ -14,15 +14,7 @@ import (
 // §9: "for the sender: when sent"), as on the phone, not as a message that never expires.
 func TestOwnDisappearingMessageFromAnotherDeviceExpires(t *testing.T) {
 	ctx := context.Background()
-	alice, bob := nodetest.Start(t, "alice"), nodetest.Start(t, "bob")
-	aliceID := nodetest.UserID(t, alice)
-	conv := nodetest.Befriend(t, alice, bob).ConversationID
-	if _, err := alice.Client.Send(ctx, conv, "a0", "hello bob"); err != nil {
-		t.Fatal(err)
-	}
-	convOf(t, bob, aliceID)
-	phone := linkDevice(t, alice, "alice-phone")
-	convOf(t, phone, nodetest.UserID(t, bob))
+	alice, _, phone, conv := pairWithLinkedDevice(t, "alice-phone")
 	if status, _ := setDisappear(t, phone, conv, 3600); status != 200 {
 		t.Fatalf("the phone sets the timer: %d", status)
 	}
@@ -43,4 +35,21 @@ func TestOwnDisappearingMessageFromAnotherDeviceExpires(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// pairWithLinkedDevice starts alice and bob as contacts who have exchanged a message, and
+// links a second device of alice's named name that knows the conversation; conv is the
+// conversation's id (the same on every device).
+func pairWithLinkedDevice(t *testing.T, name string) (alice, bob, dev *nodetest.Node, conv string) {
+	t.Helper()
+	ctx := context.Background()
+	alice, bob = nodetest.Start(t, "alice"), nodetest.Start(t, "bob")
+	conv = nodetest.Befriend(t, alice, bob).ConversationID
+	if _, err := alice.Client.Send(ctx, conv, "a0", "hello bob"); err != nil {
+		t.Fatal(err)
+	}
+	convOf(t, bob, nodetest.UserID(t, alice))
+	dev = linkDevice(t, alice, name)
+	convOf(t, dev, nodetest.UserID(t, bob))
+	return alice, bob, dev, conv
 }
