@@ -206,11 +206,11 @@ func (m *Store) fetchChunks(ctx context.Context, id string, fid FileID, f *fileR
 		wg      sync.WaitGroup
 	)
 	workers := min(m.opts.Parallel, len(missing))
-	for w := range workers {
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			fw := &fetchWorker{m: m, c: c, f: f, src: src, first: w, streams: map[peer.ID]*chunkStream{}}
+			fw := &fetchWorker{m: m, c: c, f: f, src: src, streams: map[peer.ID]*chunkStream{}}
 			defer fw.close()
 			for i := range todo {
 				err := fw.fetch(ctx, i)
@@ -257,7 +257,6 @@ type fetchWorker struct {
 	c       *fileCipher
 	f       *fileRecord
 	src     Sources
-	first   int
 	streams map[peer.ID]*chunkStream
 	buf     []byte
 	plain   []byte
@@ -269,8 +268,9 @@ func (w *fetchWorker) close() {
 	}
 }
 
-// fetch tries every source for chunk i, peers first (each worker starting at another
-// peer), then the blob source, until one delivers bytes that match the hash and open.
+// fetch tries every source for chunk i, peers first (chunk i starting at peer i mod the
+// number of peers, so the chunks spread over the peers however the workers take them),
+// then the blob source, until one delivers bytes that match the hash and open.
 func (w *fetchWorker) fetch(ctx context.Context, i int) error {
 	want := w.f.Hash(i)
 	size := chunkPlainLen(w.f.Size, i) + chunkOverhead
@@ -308,7 +308,7 @@ func (w *fetchWorker) fetch(ctx context.Context, i int) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		p := w.src.Peers[(w.first+i+k)%np]
+		p := w.src.Peers[(i+k)%np]
 		ct, err := w.fromPeer(ctx, p, i)
 		if try("peer "+p.ShortString(), ct, err) {
 			return nil

@@ -56,6 +56,9 @@ func TestLastSeenOutlivesARestartAndHiddenForgetsIt(t *testing.T) {
 	}
 	seen := *f.LastSeen
 
+	// Bob's service is stopped while alice restarts: nothing from him (his answer to her
+	// first beat included) can stand in for the time she kept.
+	bob.stop()
 	alice.stop()
 	st := openStore(t, alice.dir)
 	got, ok := storedLastSeen(t, st, bobAtAlice)
@@ -76,6 +79,7 @@ func TestLastSeenOutlivesARestartAndHiddenForgetsIt(t *testing.T) {
 
 	frames, cancel = alice.frames.Subscribe(alice.live.OnlineFrames())
 	defer cancel()
+	bob.run(t, opts, nil)
 	bob.live.sendTo([]peer.ID{alice.h.ID()}, &wire.Live{Type: wire.LiveHeartbeat})
 	presenceOf(t, frames, bob.uid, api.PresenceOnline, "bob's heartbeat after the restart")
 	bob.live.SetHidden(true)
